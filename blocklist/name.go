@@ -1,0 +1,53 @@
+package blocklist
+
+import "fmt"
+
+// Limits from RFC 1035 §2.3.4, in presentation form without the root dot.
+const (
+	MaxLabelLen = 63
+	MaxNameLen  = 253
+)
+
+// CanonicalName validates a rule name and returns its canonical form: lower
+// case, no trailing dot. Labels are 1-63 bytes of [a-z0-9_-] (underscore
+// appears in real feeds) without a leading or trailing hyphen; the whole
+// name is at most 253 bytes. IDNs must already be A-labels (xn--...).
+// "." and "" are the root and return "" with a nil error.
+func CanonicalName(s string) (string, error) {
+	if s == "" || s == "." {
+		return "", nil
+	}
+	if s[len(s)-1] == '.' {
+		s = s[:len(s)-1]
+	}
+	if len(s) > MaxNameLen {
+		return "", fmt.Errorf("name is %d bytes long, the maximum is %d", len(s), MaxNameLen)
+	}
+	start := 0
+	for i := 0; i <= len(s); i++ {
+		if i < len(s) && s[i] != '.' {
+			c := s[i]
+			switch {
+			case 'a' <= c && c <= 'z', '0' <= c && c <= '9', c == '-', c == '_':
+			case 'A' <= c && c <= 'Z':
+			default:
+				if c >= 0x80 {
+					return "", fmt.Errorf("non-ASCII character in %q: IDNs must be given as A-labels (xn--...)", s)
+				}
+				return "", fmt.Errorf("invalid character %q in %q", c, s)
+			}
+			continue
+		}
+		label := s[start:i]
+		switch {
+		case len(label) == 0:
+			return "", fmt.Errorf("empty label in %q", s)
+		case len(label) > MaxLabelLen:
+			return "", fmt.Errorf("label %q is %d bytes long, the maximum is %d", label, len(label), MaxLabelLen)
+		case label[0] == '-' || label[len(label)-1] == '-':
+			return "", fmt.Errorf("label %q starts or ends with a hyphen", label)
+		}
+		start = i + 1
+	}
+	return toLowerASCII(s), nil
+}

@@ -1,0 +1,47 @@
+// Package cfgerr is the error type every config section's Validate returns,
+// so that the root loader can point operators at the YAML line of each
+// mistake and report all of them at once.
+package cfgerr
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Error is one invalid value, located by its YAML path.
+type Error struct {
+	// Path is the key path in the config, e.g. "blocklists[2].action".
+	Path string
+	// Msg says what is wrong and, where it helps, what is accepted.
+	Msg string
+}
+
+// Error implements error.
+func (e *Error) Error() string { return e.Path + ": " + e.Msg }
+
+// New returns an *Error for path with a formatted message.
+func New(path, format string, args ...any) error {
+	return &Error{Path: path, Msg: fmt.Sprintf(format, args...)}
+}
+
+// Join joins a key onto a path: Join("upstream", "timeout") is
+// "upstream.timeout"; Join("", "listen") is "listen".
+func Join(path, key string) string {
+	if path == "" {
+		return key
+	}
+	return path + "." + key
+}
+
+// Index appends a sequence index to a path: Index("blocklists", 2) is
+// "blocklists[2]".
+func Index(path string, i int) string { return fmt.Sprintf("%s[%d]", path, i) }
+
+// Path returns the path of err if it is (or wraps) an *Error.
+func Path(err error) (string, bool) {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Path, true
+	}
+	return "", false
+}

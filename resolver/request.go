@@ -1,0 +1,78 @@
+// Package resolver is Bulwark's request path: listeners, guard, policy and
+// upstreams, each a small Resolver wrapping the next (see DESIGN.md).
+package resolver
+
+import (
+	"context"
+	"errors"
+	"net/netip"
+
+	"github.com/miekg/dns"
+)
+
+// Resolver answers one request. Every step of the chain is a Resolver that
+// wraps the next, in the style of net/http middleware.
+type Resolver interface {
+	Resolve(ctx context.Context, req *Request) (*dns.Msg, error)
+}
+
+// ResolverFunc adapts a function to the Resolver interface.
+type ResolverFunc func(ctx context.Context, req *Request) (*dns.Msg, error)
+
+// Resolve calls f.
+func (f ResolverFunc) Resolve(ctx context.Context, req *Request) (*dns.Msg, error) {
+	return f(ctx, req)
+}
+
+// ErrDrop asks the listener to send no answer at all (the "drop" action).
+var ErrDrop = errors.New("drop: no answer sent")
+
+// Proto is the transport a query arrived on.
+type Proto uint8
+
+// Transports, in the order metrics label them.
+const (
+	ProtoUDP Proto = iota
+	ProtoTCP
+	numProtos
+)
+
+// String returns the metric label for p.
+func (p Proto) String() string {
+	if p == ProtoTCP {
+		return "tcp"
+	}
+	return "udp"
+}
+
+// Request carries a client query, parsed once at the listener, down the
+// chain. Steps must treat it as read-only.
+type Request struct {
+	// Msg is the client's query as received.
+	Msg *dns.Msg
+	// Question is Msg.Question[0] (the guard ensures there is exactly one).
+	Question dns.Question
+	// Client is the client's address and port.
+	Client netip.AddrPort
+	Proto  Proto
+	// EDNS facts from the client's OPT record.
+	EDNS    bool
+	DO      bool
+	UDPSize uint16
+}
+
+// NewRequest parses the facts the chain needs out of msg once.
+func NewRequest(msg *dns.Msg, client netip.AddrPort, proto Proto) *Request {
+	r := &Request{Msg: msg, Client: client, Proto: proto, UDPSize: dns.MinMsgSize}
+	if len(msg.Question) > 0 {
+		r.Question = msg.Question[0]
+	}
+	if opt := msg.IsEdns0(); opt != nil {
+		r.EDNS = true
+		r.DO = opt.Do()
+		if sz := opt.UDPSize(); sz > dns.MinMsgSize {
+			r.UDPSize = sz
+		}
+	}
+	return r
+}
