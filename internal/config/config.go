@@ -1,0 +1,187 @@
+// Package config is Bulwark's root configuration: it decodes the YAML file
+// strictly, lets each package validate its own section, and reports every
+// mistake at once with the line it is on.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/bulwark-dns/bulwark/feeds"
+	"github.com/bulwark-dns/bulwark/internal/cfgerr"
+	"github.com/bulwark-dns/bulwark/resolver"
+	"github.com/bulwark-dns/bulwark/resolver/cache"
+	"github.com/bulwark-dns/bulwark/resolver/upstream"
+)
+
+// Config is the whole file. Each section belongs to the package that uses
+// it; keys are a contract with operators and scripts: extend, don't rename.
+type Config struct {
+	Listen     resolver.ListenConfig   `yaml:"listen"`
+	Upstream   upstream.Config         `yaml:"upstream"`
+	Cache      cache.Config            `yaml:"cache"`
+	Blocking   resolver.BlockingConfig `yaml:"blocking"`
+	Blocklists []feeds.ListConfig      `yaml:"blocklists"`
+	Allowlists []feeds.ListConfig      `yaml:"allowlists"`
+	Log        resolver.LogConfig      `yaml:"log"`
+}
+
+// Error is one problem found in a config file, located by line when known.
+type Error struct {
+	File string
+	Line int // 0 if unknown
+	Err  error
+}
+
+// Error implements error: "file:line: path: message".
+func (e *Error) Error() string {
+	if e.Line > 0 {
+		return fmt.Sprintf("%s:%d: %v", e.File, e.Line, e.Err)
+	}
+	return fmt.Sprintf("%s: %v", e.File, e.Err)
+}
+
+// Unwrap returns the underlying error.
+func (e *Error) Unwrap() error { return e.Err }
+
+// Errors is every problem found in one file.
+type Errors []*Error
+
+// Error implements error, one problem per line.
+func (es Errors) Error() string {
+	lines := make([]string, len(es))
+	for i, e := range es {
+		lines[i] = e.Error()
+	}
+	return strings.Join(lines, "\n")
+}
+
+// Parse decodes and validates data (the contents of file, which is only
+// used in messages). On failure the error is an Errors listing every
+// problem: unknown keys, wrong types and invalid values.
+func Parse(data []byte, file string) (*Config, error) {
+	var cfg Config
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&cfg); err != nil && !errors.Is(err, io.EOF) {
+		return nil, decodeErrors(file, err)
+	}
+	// A second document in the file is almost certainly a mistake.
+	var extra yaml.Node
+	if err := dec.Decode(&extra); err == nil {
+		return nil, Errors{{File: file, Line: extra.Line, Err: errors.New("more than one YAML document; Bulwark reads one")}}
+	}
+	cfg.SetDefaults()
+	if errs := cfg.Validate(); len(errs) > 0 {
+		var root yaml.Node
+		_ = yaml.Unmarshal(data, &root)
+		out := make(Errors, 0, len(errs))
+		for _, err := range errs {
+			line := 0
+			if p, ok := cfgerr.Path(err); ok {
+				line = lineOf(&root, p)
+			}
+			out = append(out, &Error{File: file, Line: line, Err: err})
+		}
+		return nil, out
+	}
+	return &cfg, nil
+}
+
+// SetDefaults fills every section's unset values.
+func (c *Config) SetDefaults() {
+	c.Listen.SetDefaults()
+	c.Upstream.SetDefaults()
+	c.Cache.SetDefaults()
+	c.Blocking.SetDefaults()
+	c.Log.SetDefaults()
+}
+
+// Validate asks every section to validate itself and returns all errors.
+func (c *Config) Validate() []error {
+	var errs []error
+	errs = append(errs, c.Listen.Validate("listen")...)
+	errs = append(errs, c.Upstream.Validate("upstream")...)
+	errs = append(errs, c.Cache.Validate("cache")...)
+	errs = append(errs, c.Blocking.Validate("blocking")...)
+	errs = append(errs, feeds.ValidateLists(c.Blocklists, c.Allowlists)...)
+	errs = append(errs, c.Log.Validate("log")...)
+	return errs
+}
+
+// decodeErrors turns yaml.v3's errors ("line 3: field x not found in type
+// y") into Errors, one per problem.
+func decodeErrors(file string, err error) Errors {
+	var te *yaml.TypeError
+	if errors.As(err, &te) {
+		out := make(Errors, 0, len(te.Errors))
+		for _, msg := range te.Errors {
+			line, rest := splitLine(msg)
+			out = append(out, &Error{File: file, Line: line, Err: errors.New(rest)})
+		}
+		return out
+	}
+	line, rest := splitLine(strings.TrimPrefix(err.Error(), "yaml: "))
+	return Errors{{File: file, Line: line, Err: errors.New(rest)}}
+}
+
+// splitLine splits "line 12: message" into 12 and "message".
+func splitLine(msg string) (int, string) {
+	var line int
+	if n, _ := fmt.Sscanf(msg, "line %d:", &line); n == 1 {
+		if i := strings.Index(msg, ": "); i >= 0 {
+			return line, msg[i+2:]
+		}
+	}
+	return 0, msg
+}
+
+// lineOf finds the line of the YAML node at path ("blocklists[2].action"),
+// or of the deepest existing parent when the key is absent (a missing
+// required key is reported where its section is).
+func lineOf(root *yaml.Node, path string) int {
+	n := root
+	if n.Kind == yaml.DocumentNode && len(n.Content) > 0 {
+		n = n.Content[0]
+	}
+	line := n.Line
+	for _, part := range strings.Split(path, ".") {
+		key, idx := part, -1
+		if i := strings.IndexByte(part, '['); i >= 0 && strings.HasSuffix(part, "]") {
+			key = part[:i]
+			if _, err := fmt.Sscanf(part[i:], "[%d]", &idx); err != nil {
+				idx = -1
+			}
+		}
+		next := mapValue(n, key)
+		if next == nil {
+			return line
+		}
+		n, line = next, next.Line
+		if idx >= 0 {
+			if n.Kind != yaml.SequenceNode || idx >= len(n.Content) {
+				return line
+			}
+			n = n.Content[idx]
+			line = n.Line
+		}
+	}
+	return line
+}
+
+func mapValue(n *yaml.Node, key string) *yaml.Node {
+	if n.Kind != yaml.MappingNode {
+		return nil
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == key {
+			return n.Content[i+1]
+		}
+	}
+	return nil
+}

@@ -1,0 +1,147 @@
+package resolver
+
+import (
+	"github.com/miekg/dns"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// qtypeLabels bounds the qtype label: any other type counts as "OTHER", so a
+// scanner sending random types cannot blow up the series count.
+var qtypeLabels = [...]uint16{
+	dns.TypeA, dns.TypeAAAA, dns.TypeCNAME, dns.TypeMX, dns.TypeTXT, dns.TypeNS,
+	dns.TypeSOA, dns.TypePTR, dns.TypeSRV, dns.TypeHTTPS, dns.TypeSVCB, dns.TypeANY,
+	dns.TypeDS, dns.TypeDNSKEY, dns.TypeCAA, dns.TypeNAPTR,
+}
+
+const numQtypeLabels = len(qtypeLabels) + 1 // + OTHER
+
+func qtypeIndex(t uint16) int {
+	for i, q := range qtypeLabels {
+		if q == t {
+			return i
+		}
+	}
+	return len(qtypeLabels)
+}
+
+// Metrics are the request-path counters of DESIGN.md. The counters of the
+// hot path are resolved to concrete series once, so counting a query is an
+// atomic add, not a label lookup.
+type Metrics struct {
+	queries    [numProtos][numQtypeLabels]prometheus.Counter
+	responses  [dns.RcodeBadCookie + 1]prometheus.Counter // by rcode
+	otherRcode prometheus.Counter
+	dropped    prometheus.Counter
+	duration   prometheus.Histogram
+	blocked    *prometheus.CounterVec
+	logDrops   prometheus.Counter
+	malformed  prometheus.Counter
+	overload   prometheus.Counter
+}
+
+// NewMetrics registers the request-path metrics on reg. It is called once per
+// process: a reload keeps the same Metrics.
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	queries := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "bulwark_queries_total",
+		Help: "Client queries received, by transport and query type.",
+	}, []string{"proto", "qtype"})
+	responses := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "bulwark_responses_total",
+		Help: "Responses sent to clients by rcode; rcode=\"dropped\" counts queries answered with silence.",
+	}, []string{"rcode"})
+	m := &Metrics{
+		duration: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "bulwark_request_duration_seconds",
+			Help:    "Time from receiving a query to sending its answer.",
+			Buckets: []float64{.00005, .0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
+		}),
+		blocked: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "bulwark_blocked_total",
+			Help: "Queries answered by a block rule, by list and action.",
+		}, []string{"list", "action"}),
+		logDrops: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "bulwark_blocklog_dropped_total",
+			Help: "Block log lines dropped because the log writer could not keep up.",
+		}),
+		malformed: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "bulwark_malformed_queries_total",
+			Help: "Client packets that could not be parsed as DNS queries.",
+		}),
+		overload: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "bulwark_overload_dropped_total",
+			Help: "Queries dropped because max_inflight queries were already being answered.",
+		}),
+	}
+	for p := Proto(0); p < numProtos; p++ {
+		for i := 0; i < numQtypeLabels; i++ {
+			name := "OTHER"
+			if i < len(qtypeLabels) {
+				name = dns.TypeToString[qtypeLabels[i]]
+			}
+			m.queries[p][i] = queries.WithLabelValues(p.String(), name)
+		}
+	}
+	m.otherRcode = responses.WithLabelValues("OTHER")
+	m.dropped = responses.WithLabelValues("dropped")
+	for rc := range m.responses {
+		if name, ok := dns.RcodeToString[rc]; ok {
+			m.responses[rc] = responses.WithLabelValues(name)
+		} else {
+			m.responses[rc] = m.otherRcode
+		}
+	}
+	if reg != nil {
+		reg.MustRegister(queries, responses, m.duration, m.blocked, m.logDrops, m.malformed, m.overload)
+	}
+	return m
+}
+
+func (m *Metrics) countQuery(p Proto, qtype uint16) {
+	if m != nil {
+		m.queries[p][qtypeIndex(qtype)].Inc()
+	}
+}
+
+func (m *Metrics) countResponse(rcode int, seconds float64) {
+	if m == nil {
+		return
+	}
+	if rcode >= 0 && rcode < len(m.responses) {
+		m.responses[rcode].Inc()
+	} else {
+		m.otherRcode.Inc()
+	}
+	m.duration.Observe(seconds)
+}
+
+func (m *Metrics) countDropped(seconds float64) {
+	if m != nil {
+		m.dropped.Inc()
+		m.duration.Observe(seconds)
+	}
+}
+
+func (m *Metrics) countBlocked(list, action string) {
+	if m != nil {
+		m.blocked.WithLabelValues(list, action).Inc()
+	}
+}
+
+func (m *Metrics) countLogDrop() {
+	if m != nil {
+		m.logDrops.Inc()
+	}
+}
+
+func (m *Metrics) countMalformed() {
+	if m != nil {
+		m.malformed.Inc()
+	}
+}
+
+func (m *Metrics) countOverload() {
+	if m != nil {
+		m.overload.Inc()
+	}
+}

@@ -1,0 +1,49 @@
+package resolver
+
+import (
+	"net"
+	"net/netip"
+	"sync"
+
+	"github.com/miekg/dns"
+)
+
+// packetPool recycles read buffers: a query is at most 64 KiB on the wire,
+// but over UDP we never need more than a large EDNS payload.
+var packetPool = sync.Pool{New: func() any { b := make([]byte, dns.MaxMsgSize); return &b }}
+
+// serveUDP reads queries from uc until it is closed, answering each in its
+// own goroutine so that a slow upstream never stalls the socket.
+func (s *Server) serveUDP(uc *net.UDPConn) {
+	defer s.listeners.Done()
+	for {
+		bp := packetPool.Get().(*[]byte)
+		n, client, err := uc.ReadFromUDPAddrPort(*bp)
+		if err != nil {
+			packetPool.Put(bp)
+			if isClosed(err) || s.closing.Load() {
+				return
+			}
+			s.logger.Debug("udp read", "err", err)
+			continue
+		}
+		if !s.acquire() {
+			packetPool.Put(bp)
+			continue
+		}
+		go s.answerUDP(uc, bp, n, client)
+	}
+}
+
+func (s *Server) answerUDP(uc *net.UDPConn, bp *[]byte, n int, client netip.AddrPort) {
+	defer s.release()
+	op := packetPool.Get().(*[]byte)
+	out := s.h.serve(s.ctx, (*bp)[:n], client, ProtoUDP, (*op)[:0])
+	packetPool.Put(bp)
+	if out != nil {
+		if _, err := uc.WriteToUDPAddrPort(out, client); err != nil && !isClosed(err) {
+			s.logger.Debug("udp write", "client", client.String(), "err", err)
+		}
+	}
+	packetPool.Put(op)
+}
