@@ -146,4 +146,3 @@ func openBlockLog(dest string, stdout io.Writer) (io.Writer, func(), error) {
 	}
 	return f, func() { f.Close() }, nil
 }
-

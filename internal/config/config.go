@@ -76,10 +76,11 @@ func Parse(data []byte, file string) (*Config, error) {
 	if err := dec.Decode(&extra); err == nil {
 		return nil, Errors{{File: file, Line: extra.Line, Err: errors.New("more than one YAML document; Bulwark reads one")}}
 	}
+	var root yaml.Node
+	_ = yaml.Unmarshal(data, &root)
+	restoreNullActions(&root, &cfg)
 	cfg.SetDefaults()
 	if errs := cfg.Validate(); len(errs) > 0 {
-		var root yaml.Node
-		_ = yaml.Unmarshal(data, &root)
 		out := make(Errors, 0, len(errs))
 		for _, err := range errs {
 			line := 0
@@ -112,6 +113,33 @@ func (c *Config) Validate() []error {
 	errs = append(errs, feeds.ValidateLists(c.Blocklists, c.Allowlists)...)
 	errs = append(errs, c.Log.Validate("log")...)
 	return errs
+}
+
+// restoreNullActions undoes a YAML trap: `action: null` (the documented
+// action answering 0.0.0.0) is YAML's null, which would decode as "" and
+// silently become the default action.
+func restoreNullActions(root *yaml.Node, cfg *Config) {
+	doc := root
+	if doc.Kind == yaml.DocumentNode && len(doc.Content) > 0 {
+		doc = doc.Content[0]
+	}
+	for _, sec := range []struct {
+		key   string
+		lists []feeds.ListConfig
+	}{{"blocklists", cfg.Blocklists}, {"allowlists", cfg.Allowlists}} {
+		seq := mapValue(doc, sec.key)
+		if seq == nil || seq.Kind != yaml.SequenceNode {
+			continue
+		}
+		for i, item := range seq.Content {
+			if i >= len(sec.lists) {
+				break
+			}
+			if v := mapValue(item, "action"); v != nil && v.ShortTag() == "!!null" && strings.EqualFold(v.Value, "null") {
+				sec.lists[i].Action = "null"
+			}
+		}
+	}
 }
 
 // decodeErrors turns yaml.v3's errors ("line 3: field x not found in type

@@ -1,0 +1,25 @@
+package feeds
+
+import "testing"
+
+func TestDetectFormat(t *testing.T) {
+	tests := []struct {
+		name, peek, want string
+	}{
+		{"empty", "", FormatDomains},
+		{"comments only", "# 0.0.0.0 a.example\n", FormatDomains},
+		{"domains", "a.example\nb.example\n", FormatDomains},
+		{"hosts", "\ufeff# hosts\n127.0.0.1 localhost\n0.0.0.0 a.example\n", FormatHosts},
+		{"hosts ipv6 tabs crlf", ":: a.example\r\n::1\tlocalhost\r\n", FormatHosts},
+		{"ip junk in domains", "185.156.173.87\n209.159.154.156\na.example\n", FormatDomains},
+		{"mostly domains", "a.example\nb.example\n0.0.0.0 c.example\n", FormatDomains},
+		{"partial last line", "0.0.0.0 a.example\n0.0.0.0 b.exa", FormatHosts},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := DetectFormat([]byte(tt.peek)); got != tt.want {
+				t.Errorf("DetectFormat = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}

@@ -1,0 +1,76 @@
+package feeds
+
+import (
+	"bytes"
+	"os"
+	"testing"
+
+	"github.com/bulwark-dns/bulwark/blocklist"
+)
+
+// fuzzSeeds are quirky inputs shared by both fuzz targets.
+var fuzzSeeds = []string{
+	"",
+	"a.example\n",
+	"\ufeff# c\r\n0.0.0.0 A.Example. www.a.example # x\r\n",
+	"*.a.example\n*.\n*\n",
+	"bücher。example\nxn--bcher-kva.example\n",
+	"127.0.0.1 localhost\nfe80::1%lo0 localhost\n0.0.0.0 0.0.0.0\n",
+	"0.0.0.0 http://a.example/x\n999.1.1.1 a.example\n0.0.0.0\n",
+	"a..b\n-a.b\n\x00\xff\n1.2.3.4\n::1\n10.0.0.0/8\n",
+}
+
+func fuzzParser(f *testing.F, parse ParseFunc, sample string) {
+	for _, s := range fuzzSeeds {
+		f.Add([]byte(s))
+	}
+	if b, err := os.ReadFile(dataDir + "/" + sample); err == nil {
+		f.Add(b)
+	}
+	f.Fuzz(func(t *testing.T, in []byte) {
+		lines := bytes.Count(in, []byte{'\n'}) + 1
+		last := 0
+		emit := func(e Entry) {
+			if c, err := blocklist.CanonicalName(e.Name); err != nil || c != e.Name {
+				t.Fatalf("emitted %q: canonical %q, err %v", e.Name, c, err)
+			}
+			if bytes.IndexByte([]byte(e.Name), '.') < 0 {
+				t.Fatalf("emitted single label %q", e.Name)
+			}
+			if e.Scope != blocklist.Subtree && e.Scope != blocklist.Below {
+				t.Fatalf("emitted %q with scope %v", e.Name, e.Scope)
+			}
+			if e.Line < last || e.Line < 1 || e.Line > lines {
+				t.Fatalf("emitted %q at line %d after line %d (of %d)", e.Name, e.Line, last, lines)
+			}
+			last = e.Line
+		}
+		reject := func(e LineError) {
+			if e.Reason == "" || e.Line < 1 || e.Line > lines || len(e.Text) > maxTextLen+3 {
+				t.Fatalf("bad rejection %+v", e)
+			}
+		}
+		st, err := parse(bytes.NewReader(in), emit, reject)
+		if err != nil {
+			t.Fatalf("error from an in-memory reader: %v", err)
+		}
+		if st.Lines > lines {
+			t.Fatalf("Lines = %d, input has at most %d", st.Lines, lines)
+		}
+	})
+}
+
+func FuzzParseDomains(f *testing.F) { fuzzParser(f, ParseDomains, "phishing_ips.txt") }
+
+func FuzzParseHosts(f *testing.F) { fuzzParser(f, ParseHosts, "samples/phishing.hosts") }
+
+func FuzzDetectFormat(f *testing.F) {
+	for _, s := range fuzzSeeds {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, in []byte) {
+		if got := DetectFormat(in); got != FormatDomains && got != FormatHosts {
+			t.Fatalf("DetectFormat = %q", got)
+		}
+	})
+}

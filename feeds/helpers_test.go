@@ -1,0 +1,76 @@
+package feeds
+
+import (
+	"bufio"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// dataDir is the shared real-world data, reached from the package dir.
+const dataDir = "../../shared/data"
+
+// dataFile returns the path of a shared data file, skipping the test if the
+// data is not checked out next to the repo.
+func dataFile(t testing.TB, name string) string {
+	t.Helper()
+	p := filepath.Join(dataDir, name)
+	if _, err := os.Stat(p); err != nil {
+		t.Skipf("shared data not available: %v", err)
+	}
+	return p
+}
+
+// readLines returns the non-empty lines of a data file.
+func readLines(t testing.TB, path string) []string {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var out []string
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if l := strings.TrimRight(sc.Text(), "\r"); l != "" {
+			out = append(out, l)
+		}
+	}
+	if err := sc.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// parsed is everything one parser run produced.
+type parsed struct {
+	entries []Entry
+	rejects []LineError
+	stats   Stats
+	err     error
+}
+
+func run(parse ParseFunc, input string) parsed {
+	var p parsed
+	p.stats, p.err = parse(strings.NewReader(input),
+		func(e Entry) { p.entries = append(p.entries, e) },
+		func(e LineError) { p.rejects = append(p.rejects, e) })
+	return p
+}
+
+func (p parsed) names() []string {
+	var out []string
+	for _, e := range p.entries {
+		out = append(out, e.Name)
+	}
+	return out
+}
+
+func (p parsed) reasons() []string {
+	var out []string
+	for _, r := range p.rejects {
+		out = append(out, r.Reason)
+	}
+	return out
+}

@@ -1,0 +1,122 @@
+package feeds
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"io"
+)
+
+// MaxLineLen is the longest line a parser accepts. Longer lines are rejected
+// (ReasonLineTooLong) and skipped without aborting the parse.
+const MaxLineLen = 64 << 10
+
+// maxTextLen bounds LineError.Text so that a junk line cannot bloat reports.
+const maxTextLen = 256
+
+var utf8BOM = []byte{0xEF, 0xBB, 0xBF}
+
+// lineReader streams lines out of a reader without allocating per line. The
+// slice it returns is valid until the next call to next.
+type lineReader struct {
+	r       *bufio.Reader
+	n       int    // number of the current line, 1-based
+	line    []byte // current line, without "\n" or "\r\n"
+	tooLong bool   // line exceeded MaxLineLen; line holds its start
+	err     error  // first read error other than io.EOF
+	head    []byte // copy of an over-long line's start
+}
+
+func newLineReader(r io.Reader) *lineReader {
+	return &lineReader{r: bufio.NewReaderSize(r, MaxLineLen)}
+}
+
+// next advances to the next line and reports whether there is one.
+func (lr *lineReader) next() bool {
+	if lr.err != nil {
+		return false
+	}
+	b, err := lr.r.ReadSlice('\n')
+	lr.tooLong = false
+	if errors.Is(err, bufio.ErrBufferFull) {
+		lr.tooLong = true
+		lr.head = append(lr.head[:0], b[:min(len(b), maxTextLen)]...)
+		for errors.Is(err, bufio.ErrBufferFull) {
+			_, err = lr.r.ReadSlice('\n')
+		}
+		b = lr.head
+	}
+	switch {
+	case err == nil:
+	case errors.Is(err, io.EOF):
+		if len(b) == 0 && !lr.tooLong {
+			return false
+		}
+		lr.err = io.EOF // deliver this last, unterminated line first
+	default:
+		lr.err = err
+		return false
+	}
+	lr.n++
+	b = bytes.TrimSuffix(b, []byte{'\n'})
+	b = bytes.TrimSuffix(b, []byte{'\r'})
+	if lr.n == 1 {
+		b = bytes.TrimPrefix(b, utf8BOM)
+	}
+	lr.line = b
+	return true
+}
+
+// Err returns the read error that ended the stream, or nil at a clean end.
+func (lr *lineReader) Err() error {
+	if errors.Is(lr.err, io.EOF) {
+		return nil
+	}
+	return lr.err
+}
+
+// tooLongError is the rejection for the current, over-long line.
+func (lr *lineReader) tooLongError() LineError {
+	return LineError{Line: lr.n, Text: clip(lr.line), Reason: ReasonLineTooLong}
+}
+
+// data strips a "#" comment and surrounding blanks from a line. Domain names
+// cannot hold "#", so a "#" anywhere starts a comment ("a.com#note" too).
+func data(line []byte) []byte {
+	if i := bytes.IndexByte(line, '#'); i >= 0 {
+		line = line[:i]
+	}
+	return trimBlank(line)
+}
+
+func isBlank(c byte) bool {
+	return c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f'
+}
+
+func trimBlank(b []byte) []byte {
+	for len(b) > 0 && isBlank(b[0]) {
+		b = b[1:]
+	}
+	for len(b) > 0 && isBlank(b[len(b)-1]) {
+		b = b[:len(b)-1]
+	}
+	return b
+}
+
+// nextField splits the first blank-separated field off b (which must not
+// start with a blank) and returns it and the trimmed rest.
+func nextField(b []byte) (field, rest []byte) {
+	i := 0
+	for i < len(b) && !isBlank(b[i]) {
+		i++
+	}
+	return b[:i], trimBlank(b[i:])
+}
+
+// clip converts b for LineError.Text, bounded to maxTextLen bytes.
+func clip(b []byte) string {
+	if len(b) > maxTextLen {
+		return string(b[:maxTextLen]) + "..."
+	}
+	return string(b)
+}

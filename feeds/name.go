@@ -1,0 +1,127 @@
+package feeds
+
+import (
+	"bytes"
+	"net/netip"
+	"strings"
+	"unicode/utf8"
+
+	"golang.org/x/net/idna"
+
+	"github.com/bulwark-dns/bulwark/blocklist"
+)
+
+// idnaProfile converts Unicode names to A-labels the way a resolver looks
+// them up (UTS #46 mapping, non-transitional), but without STD3 rules and
+// hyphen checks: underscores and "ab--cd" labels are real in feeds, and
+// blocklist.CanonicalName applies the DNS rules afterwards. It is immutable.
+var idnaProfile = idna.New(
+	idna.MapForLookup(),
+	idna.Transitional(false),
+	idna.StrictDomainName(false),
+	idna.CheckHyphens(false),
+	idna.CheckJoiners(true),
+	idna.BidiRule(),
+)
+
+// canonical validates one name as written in a list and returns its
+// canonical form, or "" and the reason it is rejected. The only allocation
+// on the accept path is the returned string (two if it had upper case).
+func canonical(tok []byte) (name, reason string) {
+	if len(tok) == 0 {
+		return "", ReasonEmptyName
+	}
+	if bytes.IndexByte(tok, '/') >= 0 {
+		if _, err := netip.ParsePrefix(string(tok)); err == nil {
+			return "", ReasonIPAddress
+		}
+		return "", ReasonURL
+	}
+	s := string(tok)
+	if !ascii(tok) {
+		if !utf8.Valid(tok) {
+			return "", ReasonIDNA
+		}
+		a, err := idnaProfile.ToASCII(s)
+		if err != nil {
+			return "", ReasonIDNA
+		}
+		s = a
+	}
+	name, err := blocklist.CanonicalName(s)
+	if err != nil {
+		return "", whyInvalid(s)
+	}
+	switch {
+	case name == "":
+		return "", ReasonEmptyName
+	case strings.IndexByte(name, '.') < 0:
+		return "", ReasonSingleLabel
+	case numeric(name[strings.LastIndexByte(name, '.')+1:]):
+		// No TLD is all digits: this is an IPv4 literal or a mangled one.
+		if numeric(strings.ReplaceAll(name, ".", "")) {
+			return "", ReasonIPAddress
+		}
+		return "", ReasonNumericTLD
+	}
+	return name, ""
+}
+
+// whyInvalid names the first rule of blocklist.CanonicalName that s breaks,
+// in the order CanonicalName checks them, as a stable reason. It runs only
+// for rejected names.
+func whyInvalid(s string) string {
+	if strings.IndexByte(s, ':') >= 0 {
+		if _, err := netip.ParseAddr(s); err == nil {
+			return ReasonIPAddress
+		}
+		if strings.Contains(s, "://") {
+			return ReasonURL
+		}
+	}
+	s = strings.TrimSuffix(s, ".")
+	if len(s) > blocklist.MaxNameLen {
+		return ReasonNameTooLong
+	}
+	for _, label := range strings.Split(s, ".") {
+		for i := 0; i < len(label); i++ {
+			if !labelByte(label[i]) {
+				return ReasonInvalidChar
+			}
+		}
+		switch {
+		case label == "":
+			return ReasonEmptyLabel
+		case len(label) > blocklist.MaxLabelLen:
+			return ReasonLabelTooLong
+		case label[0] == '-' || label[len(label)-1] == '-':
+			return ReasonHyphen
+		}
+	}
+	return ReasonInvalidName
+}
+
+func labelByte(c byte) bool {
+	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_'
+}
+
+func ascii(b []byte) bool {
+	for _, c := range b {
+		if c >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
+}
+
+func numeric(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,133 @@
+package dnstest
+
+import (
+	"net"
+	"time"
+
+	"github.com/miekg/dns"
+)
+
+// Mode is how the server treats every query until changed.
+type Mode int32
+
+// Modes. Spoofed replies (SetSpoof) are sent before the mode applies, so
+// Timeout with a spoof sends only the forged reply.
+const (
+	// Answer answers from the zone (the default).
+	Answer Mode = iota
+	// Timeout never answers.
+	Timeout
+	// ServFail answers SERVFAIL.
+	ServFail
+	// Refused answers REFUSED.
+	Refused
+)
+
+// Spoof selects forged replies sent before the genuine one; combine with |.
+type Spoof uint32
+
+// Forged replies. Each carries SpoofA as its answer, so a test can tell
+// whether a client accepted it.
+const (
+	// SpoofID is the right question under a wrong message ID.
+	SpoofID Spoof = 1 << iota
+	// SpoofQuestion is the right ID for a different question name.
+	SpoofQuestion
+)
+
+// Addresses the server hands out without records for them.
+const (
+	// SpoofA is the answer in every forged reply.
+	SpoofA = "203.0.113.66"
+	// WildcardA answers A queries under WithWildcard.
+	WildcardA = "192.0.2.53"
+	// WildcardAAAA answers AAAA queries under WithWildcard.
+	WildcardAAAA = "2001:db8::53"
+)
+
+// UDPSize is the EDNS buffer size the server advertises in its OPT.
+const UDPSize = 1232
+
+// SetMode switches how the server answers from the next query on.
+func (s *Server) SetMode(m Mode) { s.mode.Store(int32(m)) }
+
+// SetTruncateUDP makes UDP answers empty with TC=1 while TCP answers stay
+// complete, forcing clients to retry over TCP.
+func (s *Server) SetTruncateUDP(on bool) { s.truncate.Store(on) }
+
+// SetSpoof sends the given forged replies ahead of each answer (0: none).
+func (s *Server) SetSpoof(sp Spoof) { s.spoof.Store(uint32(sp)) }
+
+// SetDelay holds each genuine answer back by d (forged ones go at once, as
+// an off-path attacker racing the server would send them).
+func (s *Server) SetDelay(d time.Duration) { s.delay.Store(int64(d)) }
+
+// SetEDNSOptions adds opts (e.g. NSID, cookie, padding) to the OPT record
+// of every answer to an EDNS query, to test that clients strip them.
+func (s *Server) SetEDNSOptions(opts ...dns.EDNS0) { s.ednsOpts.Store(&opts) }
+
+func (s *Server) serve(w dns.ResponseWriter, r *dns.Msg) {
+	_, tcp := w.RemoteAddr().(*net.TCPAddr)
+	s.record(r, w.RemoteAddr(), tcp)
+	if len(r.Question) != 1 {
+		m := new(dns.Msg).SetRcode(r, dns.RcodeFormatError)
+		w.WriteMsg(m)
+		return
+	}
+	sp := Spoof(s.spoof.Load())
+	if sp&SpoofID != 0 {
+		m := s.forged(r, r.Question[0].Name)
+		m.Id = r.Id + 1
+		w.WriteMsg(m)
+	}
+	if sp&SpoofQuestion != 0 {
+		w.WriteMsg(s.forged(r, "spoofed.invalid."))
+	}
+	if !s.sleep(time.Duration(s.delay.Load())) {
+		return
+	}
+
+	var m *dns.Msg
+	switch Mode(s.mode.Load()) {
+	case Timeout:
+		return
+	case ServFail:
+		m = new(dns.Msg).SetRcode(r, dns.RcodeServerFailure)
+	case Refused:
+		m = new(dns.Msg).SetRcode(r, dns.RcodeRefused)
+	default:
+		m = s.answer(r)
+	}
+	if !tcp && s.truncate.Load() {
+		m.Truncated = true
+		m.Answer, m.Ns, m.Extra = nil, nil, nil
+	}
+	s.addOPT(r, m)
+	w.WriteMsg(m)
+}
+
+// forged is a reply to r for name, answering SpoofA.
+func (s *Server) forged(r *dns.Msg, name string) *dns.Msg {
+	m := new(dns.Msg).SetReply(r)
+	m.Question[0].Name = name
+	m.Answer = []dns.RR{&dns.A{
+		Hdr: dns.RR_Header{Name: name, Rrtype: dns.TypeA, Class: dns.ClassINET, Ttl: 3600},
+		A:   net.ParseIP(SpoofA),
+	}}
+	s.addOPT(r, m)
+	return m
+}
+
+// addOPT answers an EDNS query with an OPT of our own, echoing DO, plus
+// any extra options set.
+func (s *Server) addOPT(r, m *dns.Msg) {
+	ropt := r.IsEdns0()
+	if ropt == nil {
+		return
+	}
+	m.SetEdns0(UDPSize, ropt.Do())
+	if p := s.ednsOpts.Load(); p != nil {
+		opt := m.IsEdns0()
+		opt.Option = append(opt.Option, *p...)
+	}
+}

@@ -1,0 +1,151 @@
+// Package dnstest starts fake authoritative DNS servers on loopback for
+// tests: real UDP and TCP sockets, answers from zone-file records, and
+// misbehaviour (truncation, timeouts, SERVFAIL, spoofed replies, extra EDNS
+// options, delays) that can be switched at run time.
+package dnstest
+
+import (
+	"net"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/miekg/dns"
+)
+
+// Server is a fake authoritative server answering UDP and TCP on the same
+// port. All methods are safe for concurrent use with the queries it serves.
+type Server struct {
+	// Addr is "host:port", shared by the UDP and TCP listeners.
+	Addr string
+
+	t        testing.TB
+	zone     string
+	wildcard bool
+
+	mu      sync.Mutex
+	records map[string][]dns.RR // lower-case owner name -> records
+	queries []Query
+
+	mode     atomic.Int32
+	truncate atomic.Bool
+	spoof    atomic.Uint32
+	delay    atomic.Int64
+	ednsOpts atomic.Pointer[[]dns.EDNS0]
+
+	done chan struct{} // closed on shutdown, releasing delayed answers
+	udp  *dns.Server
+	tcp  *dns.Server
+}
+
+type options struct {
+	addr     string
+	zone     string
+	wildcard bool
+}
+
+// Option configures Start.
+type Option func(*options)
+
+// WithAddr listens on addr instead of "127.0.0.1:0", e.g. "127.0.0.2:0" or
+// "[::1]:0" for tests that need several distinct server addresses.
+func WithAddr(addr string) Option { return func(o *options) { o.addr = addr } }
+
+// WithZone makes the server authoritative for origin only (default "."):
+// names outside it are REFUSED, unknown names inside it get NXDOMAIN.
+func WithZone(origin string) Option { return func(o *options) { o.zone = dns.CanonicalName(origin) } }
+
+// WithWildcard answers A and AAAA queries for any unknown name in the zone
+// with WildcardA / WildcardAAAA, so tests need not add every name they ask.
+func WithWildcard() Option { return func(o *options) { o.wildcard = true } }
+
+// Start starts a server and stops it when the test ends.
+func Start(t testing.TB, opts ...Option) *Server {
+	t.Helper()
+	o := options{addr: "127.0.0.1:0", zone: "."}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	s := &Server{
+		t:        t,
+		zone:     o.zone,
+		wildcard: o.wildcard,
+		records:  make(map[string][]dns.RR),
+		done:     make(chan struct{}),
+	}
+	pc, ln := listen(t, o.addr)
+	s.Addr = pc.LocalAddr().String()
+	h := dns.HandlerFunc(s.serve)
+	s.udp = &dns.Server{PacketConn: pc, Handler: h}
+	s.tcp = &dns.Server{Listener: ln, Handler: h}
+
+	var started sync.WaitGroup
+	for _, srv := range []*dns.Server{s.udp, s.tcp} {
+		started.Add(1)
+		srv.NotifyStartedFunc = started.Done
+		go func() {
+			if err := srv.ActivateAndServe(); err != nil {
+				t.Logf("dnstest %s: %v", s.Addr, err)
+			}
+		}()
+	}
+	started.Wait()
+	t.Cleanup(s.close)
+	return s
+}
+
+// listen opens UDP and TCP on the same port. With port 0 the kernel picks
+// the UDP port, which may be taken for TCP; a few attempts settle that.
+func listen(t testing.TB, addr string) (net.PacketConn, net.Listener) {
+	t.Helper()
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		t.Fatalf("dnstest: bad address %q: %v", addr, err)
+	}
+	var lastErr error
+	for range 20 {
+		pc, err := net.ListenPacket("udp", addr)
+		if err != nil {
+			t.Fatalf("dnstest: listen udp %s: %v", addr, err)
+		}
+		p := strconv.Itoa(pc.LocalAddr().(*net.UDPAddr).Port)
+		ln, err := net.Listen("tcp", net.JoinHostPort(host, p))
+		if err == nil {
+			return pc, ln
+		}
+		pc.Close()
+		lastErr = err
+		if port != "0" {
+			break
+		}
+	}
+	t.Fatalf("dnstest: listen tcp on %s: %v", addr, lastErr)
+	return nil, nil
+}
+
+func (s *Server) close() {
+	close(s.done)
+	for _, srv := range []*dns.Server{s.udp, s.tcp} {
+		if err := srv.Shutdown(); err != nil {
+			s.t.Logf("dnstest %s: shutdown: %v", s.Addr, err)
+		}
+	}
+}
+
+// sleep waits for d or until the server stops; it reports whether the
+// server is still running.
+func (s *Server) sleep(d time.Duration) bool {
+	if d <= 0 {
+		return true
+	}
+	tm := time.NewTimer(d)
+	defer tm.Stop()
+	select {
+	case <-tm.C:
+		return true
+	case <-s.done:
+		return false
+	}
+}

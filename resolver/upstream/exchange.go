@@ -1,0 +1,208 @@
+package upstream
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"time"
+
+	"github.com/miekg/dns"
+)
+
+// Sentinel causes, for errors.Is on the error Resolve returns.
+var (
+	// ErrTimeout: an upstream did not reply within the try timeout.
+	ErrTimeout = errors.New("timeout")
+	// ErrMismatch: an upstream's try timed out with only replies that did
+	// not match the query (forged, stray or broken) received.
+	ErrMismatch = errors.New("no matching reply")
+	// ErrServFail: an upstream answered SERVFAIL.
+	ErrServFail = errors.New("answered SERVFAIL")
+	// ErrRefused: an upstream answered REFUSED.
+	ErrRefused = errors.New("answered REFUSED")
+)
+
+// server is one upstream. Its exchanges are plain DNS over UDP with TCP
+// fallback; DoT and DoH would be further exchange methods chosen by the
+// endpoint's scheme.
+type server struct {
+	name string // as configured: the metric label and the error prefix
+	udp  *net.UDPAddr
+	tcp  string
+	m    serverMetrics
+}
+
+func newServer(name string, ep endpoint, m *Metrics) *server {
+	return &server{
+		name: name,
+		udp:  net.UDPAddrFromAddrPort(ep.addr),
+		tcp:  ep.addr.String(),
+		m:    m.forServer(name),
+	}
+}
+
+// exchangeUDP sends q from a fresh socket (a new kernel-chosen random
+// source port per attempt, and the connected socket drops datagrams from
+// other addresses) and reads until a matching reply or the deadline, so
+// a forged packet cannot displace the genuine answer that follows it.
+func (s *server) exchangeUDP(ctx context.Context, q *query, b *buffers, deadline time.Time) (*dns.Msg, result, error) {
+	start := time.Now()
+	conn, err := net.DialUDP("udp", nil, s.udp)
+	if err != nil {
+		return nil, resError, s.errorf("udp", "%w", err)
+	}
+	defer conn.Close()
+	defer watch(ctx, conn, deadline)()
+
+	q.newID()
+	if _, err := conn.Write(q.udp()); err != nil {
+		return s.failure(ctx, "udp", err, start, deadline, 0)
+	}
+	dropped := 0
+	for {
+		n, err := conn.Read(b.reply[:])
+		if err != nil {
+			return s.failure(ctx, "udp", err, start, deadline, dropped)
+		}
+		if !q.matches(b.reply[:n]) {
+			dropped++
+			continue
+		}
+		if n == len(b.reply) { // oversized: the kernel cut it
+			return nil, resTruncated, nil
+		}
+		msg := new(dns.Msg)
+		if err := msg.Unpack(b.reply[:n]); err != nil {
+			dropped++
+			continue
+		}
+		if msg.Truncated {
+			return nil, resTruncated, nil
+		}
+		return s.classify(msg, "udp")
+	}
+}
+
+// exchangeTCP asks q again over TCP, after a truncated UDP reply.
+func (s *server) exchangeTCP(ctx context.Context, q *query, b *buffers, deadline time.Time) (*dns.Msg, result, error) {
+	start := time.Now()
+	d := net.Dialer{Deadline: deadline}
+	conn, err := d.DialContext(ctx, "tcp", s.tcp)
+	if err != nil {
+		return s.failure(ctx, "tcp", err, start, deadline, 0)
+	}
+	defer conn.Close()
+	defer watch(ctx, conn, deadline)()
+
+	q.newID()
+	if _, err := conn.Write(q.tcp()); err != nil {
+		return s.failure(ctx, "tcp", err, start, deadline, 0)
+	}
+	dropped := 0
+	for {
+		reply, err := readTCP(conn, b)
+		if err != nil {
+			return s.failure(ctx, "tcp", err, start, deadline, dropped)
+		}
+		msg := new(dns.Msg)
+		if !q.matches(reply) || msg.Unpack(reply) != nil {
+			dropped++
+			continue
+		}
+		// TC over TCP is nonsense, but the answer is all there is.
+		return s.classify(msg, "tcp")
+	}
+}
+
+// readTCP reads one length-prefixed message, into b unless it is larger.
+func readTCP(conn net.Conn, b *buffers) ([]byte, error) {
+	if _, err := io.ReadFull(conn, b.reply[:2]); err != nil {
+		return nil, err
+	}
+	n := int(binary.BigEndian.Uint16(b.reply[:2]))
+	buf := b.reply[:]
+	if n > len(buf) {
+		buf = make([]byte, n)
+	}
+	if _, err := io.ReadFull(conn, buf[:n]); err != nil {
+		return nil, err
+	}
+	return buf[:n], nil
+}
+
+// watch sets conn's deadline and makes a cancellation of ctx (client gone,
+// shutdown) interrupt it at once. The returned func releases the watch.
+func watch(ctx context.Context, conn net.Conn, deadline time.Time) (stop func() bool) {
+	conn.SetDeadline(deadline)
+	if ctx.Done() == nil {
+		return func() bool { return false }
+	}
+	return context.AfterFunc(ctx, func() { conn.SetDeadline(time.Unix(1, 0)) })
+}
+
+// classify decides whether msg is final (returned, OPT stripped) or a
+// reason to fail over.
+func (s *server) classify(msg *dns.Msg, proto string) (*dns.Msg, result, error) {
+	switch msg.Rcode {
+	case dns.RcodeSuccess, dns.RcodeNameError, dns.RcodeYXDomain:
+		stripOPT(msg)
+		return msg, resSuccess, nil
+	case dns.RcodeServerFailure:
+		return nil, resServfail, s.errorf(proto, "%w", ErrServFail)
+	case dns.RcodeRefused:
+		return nil, resRefused, s.errorf(proto, "%w", ErrRefused)
+	}
+	return nil, resError, s.errorf(proto, "answered %s", rcodeString(msg.Rcode))
+}
+
+// failure explains a read, write or dial error: a cancelled client, a
+// timeout (with or without dropped mismatched replies), or a network error.
+func (s *server) failure(ctx context.Context, proto string, err error, start, deadline time.Time, dropped int) (*dns.Msg, result, error) {
+	if cerr := context.Cause(ctx); cerr != nil {
+		return nil, resCanceled, s.errorf(proto, "%w", cerr)
+	}
+	if ne := net.Error(nil); !errors.As(err, &ne) || !ne.Timeout() {
+		return nil, resError, s.errorf(proto, "%w", err)
+	}
+	budget := deadline.Sub(start).Round(time.Millisecond)
+	if dropped > 0 {
+		return nil, resMismatch, s.errorf(proto, "%w after %v (%d dropped)", ErrMismatch, budget, dropped)
+	}
+	return nil, resTimeout, s.errorf(proto, "%w after %v", ErrTimeout, budget)
+}
+
+// errorf prefixes an error with the upstream as configured, and the
+// transport when it is not the usual UDP.
+func (s *server) errorf(proto, format string, args ...any) error {
+	prefix := "upstream " + s.name + ": "
+	if proto != "udp" {
+		prefix = "upstream " + s.name + " over " + proto + ": "
+	}
+	return fmt.Errorf(prefix+format, args...)
+}
+
+// stripOPT removes the upstream's OPT: its options (NSID, cookies,
+// padding, EDE) are for us, and the responder adds the client's own OPT.
+func stripOPT(msg *dns.Msg) {
+	extra := msg.Extra[:0]
+	for _, rr := range msg.Extra {
+		if rr.Header().Rrtype != dns.TypeOPT {
+			extra = append(extra, rr)
+		}
+	}
+	clear(msg.Extra[len(extra):])
+	msg.Extra = extra
+	if len(extra) == 0 {
+		msg.Extra = nil
+	}
+}
+
+func rcodeString(rc int) string {
+	if s, ok := dns.RcodeToString[rc]; ok {
+		return s
+	}
+	return fmt.Sprintf("rcode %d", rc)
+}

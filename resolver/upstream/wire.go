@@ -1,0 +1,120 @@
+package upstream
+
+import (
+	"encoding/binary"
+	"errors"
+	"math/rand/v2"
+
+	"github.com/miekg/dns"
+)
+
+// ednsSize is the UDP payload size we advertise upstream: the DNS Flag Day
+// 2020 value, small enough to avoid IP fragmentation (and the spoofing it
+// allows) on common paths.
+const ednsSize = 1232
+
+// udpBufSize is the receive buffer for UDP replies. Upstreams should stay
+// within ednsSize; a reply filling the buffer was cut by the kernel and is
+// retried over TCP.
+const udpBufSize = 4096
+
+// buffers are one Resolve's scratch space, pooled: the query (with room for
+// the TCP length prefix) and the reply.
+type buffers struct {
+	query [2 + 512]byte // room for 2 + header 12 + name 255 + 4 + OPT 11
+	reply [udpBufSize]byte
+}
+
+// query is the wire form of the question we forward, built by hand once
+// per Resolve (no dns.Msg, no allocation); each attempt gets a new ID.
+type query struct {
+	buf  []byte // 2-byte TCP length prefix, then the DNS message
+	qlen int    // length of the question section, at offset 12 of the message
+}
+
+// packQuery writes the query for q into b: RD and CD as the client sent
+// them, one question, and our own OPT (size ednsSize, DO as the client's,
+// no options) so nothing of the client's EDNS reaches the upstream.
+func packQuery(b []byte, q dns.Question, rd, cd, do bool) (query, error) {
+	msg := b[2:]
+	clear(msg[:12])
+	if rd {
+		msg[2] |= 0x01
+	}
+	if cd {
+		msg[3] |= 0x10
+	}
+	msg[5] = 1  // QDCOUNT
+	msg[11] = 1 // ARCOUNT: the OPT
+	name := q.Name
+	if name == "" {
+		return query{}, errors.New("no question name")
+	}
+	if !dns.IsFqdn(name) {
+		name = dns.Fqdn(name)
+	}
+	off, err := dns.PackDomainName(name, msg, 12, nil, false)
+	if err != nil {
+		return query{}, err
+	}
+	if off-12 > 255 { // PackDomainName leaves this limit to its callers
+		return query{}, dns.ErrLongDomain
+	}
+	binary.BigEndian.PutUint16(msg[off:], q.Qtype)
+	binary.BigEndian.PutUint16(msg[off+2:], q.Qclass)
+	qlen := off + 4 - 12
+	off += 4
+	// OPT: root name, type 41, class = UDP size, TTL = ext-rcode, version,
+	// DO flag, then an empty RDATA.
+	opt := msg[off : off+11]
+	clear(opt)
+	binary.BigEndian.PutUint16(opt[1:], dns.TypeOPT)
+	binary.BigEndian.PutUint16(opt[3:], ednsSize)
+	if do {
+		opt[7] = 0x80
+	}
+	off += 11
+	binary.BigEndian.PutUint16(b, uint16(off))
+	return query{buf: b[:2+off], qlen: qlen}, nil
+}
+
+// udp and tcp are the bytes to send on each transport.
+func (q *query) udp() []byte { return q.buf[2:] }
+func (q *query) tcp() []byte { return q.buf }
+
+// newID gives the query a fresh random ID, so each attempt (and each
+// reply we accept) must guess a new 16 bits in addition to the port.
+func (q *query) newID() {
+	binary.BigEndian.PutUint16(q.buf[2:], uint16(rand.Uint32()))
+}
+
+// matches reports whether reply answers q: same ID, QR set, opcode QUERY,
+// exactly our question (name compared case-insensitively, type and class
+// exactly). It reads only the header and question, so forged or stray
+// packets are dropped before any parsing or allocation.
+func (q *query) matches(reply []byte) bool {
+	msg := q.udp()
+	end := 12 + q.qlen
+	if len(reply) < end ||
+		reply[0] != msg[0] || reply[1] != msg[1] || // ID
+		reply[2]&0x80 == 0 || reply[2]&0x78 != 0 || // QR, opcode
+		reply[4] != 0 || reply[5] != 1 { // QDCOUNT
+		return false
+	}
+	// Our name is uncompressed and valid, so its length octets (< 64)
+	// only equal themselves under folding: the names match iff every byte
+	// matches case-insensitively, with no label parsing.
+	for i := 12; i < end-4; i++ {
+		if lower(reply[i]) != lower(msg[i]) {
+			return false
+		}
+	}
+	return string(reply[end-4:end]) == string(msg[end-4:end])
+}
+
+func lower(c byte) byte {
+	if 'A' <= c && c <= 'Z' {
+		return c + 'a' - 'A'
+	}
+	return c
+}
