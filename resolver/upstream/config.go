@@ -16,8 +16,17 @@ const (
 	DefaultTryTimeout = 700 * time.Millisecond
 )
 
+// Modes of the upstream section.
+const (
+	ModeForward   = "forward"
+	ModeRecursive = "recursive"
+)
+
 // Config is the `upstream:` YAML section.
 type Config struct {
+	// Mode is "forward" (the default: ask Servers) or "recursive" (iterate
+	// from the root servers; see the `recursion:` section).
+	Mode string `yaml:"mode"`
 	// Servers are tried in order: "ip:port", "[v6]:port", or a bare "ip"
 	// (port 53). See parseServer for what is accepted.
 	Servers []string `yaml:"servers"`
@@ -30,6 +39,9 @@ type Config struct {
 
 // SetDefaults fills in the zero durations.
 func (c *Config) SetDefaults() {
+	if c.Mode == "" {
+		c.Mode = ModeForward
+	}
 	if c.Timeout == 0 {
 		c.Timeout = DefaultTimeout
 	}
@@ -46,8 +58,17 @@ func (c *Config) SetDefaults() {
 // defaults, so it may run before or after SetDefaults.
 func (c *Config) Validate(path string) []error {
 	var errs []error
+	switch c.Mode {
+	case "", ModeForward:
+	case ModeRecursive:
+		if len(c.Servers) > 0 {
+			errs = append(errs, cfgerr.New(cfgerr.Join(path, "servers"), "servers are not used in recursive mode; remove them or set mode: forward"))
+		}
+	default:
+		errs = append(errs, cfgerr.New(cfgerr.Join(path, "mode"), "%q is not forward or recursive", c.Mode))
+	}
 	servers := cfgerr.Join(path, "servers")
-	if len(c.Servers) == 0 {
+	if len(c.Servers) == 0 && c.Mode != ModeRecursive {
 		errs = append(errs, cfgerr.New(servers, "at least one upstream server is required, e.g. [\"9.9.9.9:53\"]"))
 	}
 	seen := make(map[endpoint]int, len(c.Servers))
