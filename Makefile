@@ -1,5 +1,5 @@
-# `make test` is the test suite: it installs what the tests drive (dig from
-# bind9-dnsutils) when missing, then runs every Go test with the race detector.
+# `make test` is the test suite: it installs what the tests drive (dig, kdig)
+# when missing, then runs every Go test with the race detector.
 GO ?= go
 
 .PHONY: test deps run build bench micro vet
@@ -8,11 +8,16 @@ test: deps
 	$(GO) vet ./...
 	$(GO) test -race -count=1 -timeout 20m ./...
 
-# Debian packages the tests need; installed only when a tool is missing.
+# Debian packages the tests drive: dig (bind9-dnsutils) and kdig, for DoT
+# and DoH (knot-dnsutils). Installed only when a tool is missing.
 deps:
-	@command -v dig >/dev/null 2>&1 || { \
-		echo "installing bind9-dnsutils (dig) for the end-to-end tests"; \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bind9-dnsutils >/dev/null; }
+	@missing=""; \
+	command -v dig >/dev/null 2>&1 || missing="$$missing bind9-dnsutils"; \
+	command -v kdig >/dev/null 2>&1 || missing="$$missing knot-dnsutils"; \
+	if [ -n "$$missing" ]; then \
+		echo "installing$$missing for the end-to-end tests"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	fi
 
 run:
 	$(GO) run ./cmd/bulwark

@@ -1,6 +1,7 @@
 package resolver
 
 import (
+	"crypto/tls"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -14,12 +15,29 @@ import (
 type ListenConfig struct {
 	// DNS lists the addresses served over both UDP and TCP.
 	DNS []string `yaml:"dns"`
+	// TLS lists the DNS-over-TLS addresses (RFC 7858, usually port 853).
+	TLS []string `yaml:"tls"`
+	// HTTPS lists the DNS-over-HTTPS addresses (RFC 8484, /dns-query).
+	HTTPS []string `yaml:"https"`
+	// CertFile and KeyFile are the PEM certificate chain and key for TLS
+	// and HTTPS; they are re-read on SIGHUP.
+	CertFile string `yaml:"cert_file"`
+	KeyFile  string `yaml:"key_file"`
 	// Admin is the HTTP address of /metrics, /healthz and /readyz; empty
 	// disables it.
 	Admin string `yaml:"admin"`
 	// TCPIdleTimeout closes a TCP connection that sent nothing for this long
 	// (RFC 7766 §6.2.3).
 	TCPIdleTimeout time.Duration `yaml:"tcp_idle_timeout"`
+	// TCPReadTimeout bounds how long one query may take to arrive once
+	// its first byte has, so a client trickling bytes (slowloris) is cut off.
+	TCPReadTimeout time.Duration `yaml:"tcp_read_timeout"`
+	// MaxTCPConns bounds open TCP, DoT and DoH connections together; past
+	// it, new connections are closed at once.
+	MaxTCPConns int `yaml:"max_tcp_conns"`
+	// TCPMaxQueries closes a TCP or DoT connection after this many queries
+	// (0: no limit), so one client cannot hold a connection forever.
+	TCPMaxQueries int `yaml:"tcp_max_queries"`
 	// UDPSize is the largest UDP answer Bulwark sends, whatever a client
 	// advertises (DNS flag day 2020 recommends 1232).
 	UDPSize int `yaml:"udp_size"`
@@ -33,6 +51,12 @@ func (c *ListenConfig) SetDefaults() {
 	if c.TCPIdleTimeout == 0 {
 		c.TCPIdleTimeout = 10 * time.Second
 	}
+	if c.TCPReadTimeout == 0 {
+		c.TCPReadTimeout = 2 * time.Second
+	}
+	if c.MaxTCPConns == 0 {
+		c.MaxTCPConns = 1000
+	}
 	if c.UDPSize == 0 {
 		c.UDPSize = 1232
 	}
@@ -44,18 +68,38 @@ func (c *ListenConfig) SetDefaults() {
 // Validate reports every invalid value in the section.
 func (c *ListenConfig) Validate(path string) []error {
 	var errs []error
-	if len(c.DNS) == 0 {
+	if len(c.DNS)+len(c.TLS)+len(c.HTTPS) == 0 {
 		errs = append(errs, cfgerr.New(cfgerr.Join(path, "dns"), "at least one address is required"))
 	}
-	seen := map[string]bool{}
-	for i, a := range c.DNS {
-		p := cfgerr.Index(cfgerr.Join(path, "dns"), i)
-		if _, err := netip.ParseAddrPort(a); err != nil {
-			errs = append(errs, cfgerr.New(p, "%q is not an IP:port address (e.g. \"127.0.0.1:53\" or \"[::1]:53\")", a))
-		} else if seen[a] {
-			errs = append(errs, cfgerr.New(p, "%q is listed twice", a))
+	seen := map[string]string{}
+	for _, sec := range []struct {
+		key   string
+		addrs []string
+	}{{"dns", c.DNS}, {"tls", c.TLS}, {"https", c.HTTPS}} {
+		for i, a := range sec.addrs {
+			p := cfgerr.Index(cfgerr.Join(path, sec.key), i)
+			if _, err := netip.ParseAddrPort(a); err != nil {
+				errs = append(errs, cfgerr.New(p, "%q is not an IP:port address (e.g. \"127.0.0.1:53\" or \"[::1]:53\")", a))
+			} else if prev, dup := seen[a]; dup {
+				errs = append(errs, cfgerr.New(p, "%q is already listed as %s", a, prev))
+			} else {
+				seen[a] = p
+			}
 		}
-		seen[a] = true
+	}
+	if len(c.TLS)+len(c.HTTPS) > 0 {
+		for _, f := range []struct{ key, file string }{{"cert_file", c.CertFile}, {"key_file", c.KeyFile}} {
+			if f.file == "" {
+				errs = append(errs, cfgerr.New(cfgerr.Join(path, f.key), "required for tls and https listeners"))
+			} else if _, err := os.Stat(f.file); err != nil {
+				errs = append(errs, cfgerr.New(cfgerr.Join(path, f.key), "%v", err))
+			}
+		}
+		if c.CertFile != "" && c.KeyFile != "" {
+			if _, err := tls.LoadX509KeyPair(c.CertFile, c.KeyFile); err != nil {
+				errs = append(errs, cfgerr.New(cfgerr.Join(path, "cert_file"), "cannot load the certificate and key: %v", err))
+			}
+		}
 	}
 	if c.Admin != "" {
 		if _, err := netip.ParseAddrPort(c.Admin); err != nil {
@@ -64,6 +108,15 @@ func (c *ListenConfig) Validate(path string) []error {
 	}
 	if c.TCPIdleTimeout < 0 {
 		errs = append(errs, cfgerr.New(cfgerr.Join(path, "tcp_idle_timeout"), "must not be negative"))
+	}
+	if c.TCPReadTimeout < 0 {
+		errs = append(errs, cfgerr.New(cfgerr.Join(path, "tcp_read_timeout"), "must not be negative"))
+	}
+	if c.MaxTCPConns < 1 {
+		errs = append(errs, cfgerr.New(cfgerr.Join(path, "max_tcp_conns"), "must be at least 1"))
+	}
+	if c.TCPMaxQueries < 0 {
+		errs = append(errs, cfgerr.New(cfgerr.Join(path, "tcp_max_queries"), "must not be negative"))
 	}
 	if c.UDPSize < 512 || c.UDPSize > 65535 {
 		errs = append(errs, cfgerr.New(cfgerr.Join(path, "udp_size"), "%d is outside 512-65535", c.UDPSize))

@@ -44,8 +44,12 @@ func FuzzHandler(f *testing.F) {
 	})
 	bc := BlockingConfig{}
 	bc.SetDefaults()
+	guard, err := NewGuard(GuardConfig{Chaos: ChaosConfig{Version: "v", ID: "id"}}, NewPolicy(bc, &tables, upstream, nil, nil), nil)
+	if err != nil {
+		f.Fatal(err)
+	}
 	h := &handler{
-		chain:   NewGuard(NewPolicy(bc, &tables, upstream, nil, nil)),
+		chain:   guard,
 		udpSize: 1232,
 		logger:  slog.New(slog.DiscardHandler),
 	}

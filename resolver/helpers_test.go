@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/bulwark-dns/bulwark/blocklist"
+	"github.com/bulwark-dns/bulwark/internal/clock"
 	"github.com/bulwark-dns/bulwark/internal/dnstest"
 	"github.com/bulwark-dns/bulwark/resolver"
 	"github.com/bulwark-dns/bulwark/resolver/upstream"
@@ -101,6 +102,8 @@ type envOpts struct {
 	tryTimeout time.Duration
 	listen     string
 	chain      func(next resolver.Resolver) resolver.Resolver // optional extra step above the forwarder
+	guard      resolver.GuardConfig
+	listenCfg  resolver.ListenConfig // DNS defaults to []string{listen}
 }
 
 func startEnv(t *testing.T, tab *blocklist.Table, o envOpts) *env {
@@ -135,10 +138,25 @@ func startEnv(t *testing.T, tab *blocklist.Table, o envOpts) *env {
 	e.blog = resolver.NewBlockLog(e.log, rm, nil)
 	bcfg := resolver.BlockingConfig{}
 	bcfg.SetDefaults()
-	chain := resolver.NewGuard(resolver.NewPolicy(bcfg, e.tables, next, e.blog, rm))
-	lcfg := resolver.ListenConfig{DNS: []string{o.listen}, TCPIdleTimeout: 2 * time.Second}
+	gcfg := o.guard
+	if gcfg.Clock == nil {
+		gcfg.Clock = clock.Real{}
+	}
+	chain, err := resolver.NewGuard(gcfg, resolver.NewPolicy(bcfg, e.tables, next, e.blog, rm), rm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lcfg := o.listenCfg
+	if lcfg.DNS == nil {
+		lcfg.DNS = []string{o.listen}
+	}
+	if lcfg.TCPIdleTimeout == 0 {
+		lcfg.TCPIdleTimeout = 2 * time.Second
+	}
 	lcfg.SetDefaults()
-	e.srv = resolver.NewServer(lcfg, chain, rm, nil)
+	if e.srv, err = resolver.NewServer(lcfg, chain, rm, nil); err != nil {
+		t.Fatal(err)
+	}
 	if err := e.srv.Listen(); err != nil {
 		t.Fatal(err)
 	}

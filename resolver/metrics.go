@@ -37,6 +37,9 @@ type Metrics struct {
 	logDrops   prometheus.Counter
 	malformed  prometheus.Counter
 	overload   prometheus.Counter
+	aclDenied  prometheus.Counter
+	limited    prometheus.Counter
+	tcpLimit   prometheus.Counter
 }
 
 // NewMetrics registers the request-path metrics on reg. It is called once per
@@ -72,6 +75,18 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "bulwark_overload_dropped_total",
 			Help: "Queries dropped because max_inflight queries were already being answered.",
 		}),
+		aclDenied: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "bulwark_acl_denied_total",
+			Help: "Queries from clients outside the ACL.",
+		}),
+		limited: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "bulwark_ratelimited_total",
+			Help: "UDP queries over their client network's rate limit (truncated or dropped).",
+		}),
+		tcpLimit: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "bulwark_tcp_connections_rejected_total",
+			Help: "TCP, DoT and DoH connections closed at once because max_tcp_conns were open.",
+		}),
 	}
 	for p := Proto(0); p < numProtos; p++ {
 		for i := 0; i < numQtypeLabels; i++ {
@@ -92,7 +107,8 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}
 	}
 	if reg != nil {
-		reg.MustRegister(queries, responses, m.duration, m.blocked, m.logDrops, m.malformed, m.overload)
+		reg.MustRegister(queries, responses, m.duration, m.blocked, m.logDrops, m.malformed, m.overload,
+			m.aclDenied, m.limited, m.tcpLimit)
 	}
 	return m
 }
@@ -143,5 +159,23 @@ func (m *Metrics) countMalformed() {
 func (m *Metrics) countOverload() {
 	if m != nil {
 		m.overload.Inc()
+	}
+}
+
+func (m *Metrics) countACLDenied() {
+	if m != nil {
+		m.aclDenied.Inc()
+	}
+}
+
+func (m *Metrics) countRateLimited() {
+	if m != nil {
+		m.limited.Inc()
+	}
+}
+
+func (m *Metrics) countTCPRejected() {
+	if m != nil {
+		m.tcpLimit.Inc()
 	}
 }

@@ -34,15 +34,21 @@ type Proto uint8
 const (
 	ProtoUDP Proto = iota
 	ProtoTCP
+	// ProtoDoT is DNS over TLS (RFC 7858).
+	ProtoDoT
+	// ProtoDoH is DNS over HTTPS (RFC 8484).
+	ProtoDoH
 	numProtos
 )
 
-// String returns the metric label for p.
+var protoNames = [numProtos]string{"udp", "tcp", "dot", "doh"}
+
+// String returns the metric and log label for p.
 func (p Proto) String() string {
-	if p == ProtoTCP {
-		return "tcp"
+	if p < numProtos {
+		return protoNames[p]
 	}
-	return "udp"
+	return "unknown"
 }
 
 // Request carries a client query, parsed once at the listener, down the

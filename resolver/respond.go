@@ -3,6 +3,7 @@ package resolver
 import (
 	"context"
 	"errors"
+	"log"
 	"log/slog"
 	"net/netip"
 	"time"
@@ -104,7 +105,7 @@ func (h *handler) formerr(pkt []byte, out []byte, start time.Time) []byte {
 }
 
 // finish shapes resp for the client of req: its ID, opcode, RD bit and
-// question (with the client's own letter case), RA set, and an OPT record
+// question (with the client's own letter case), RA set, AA clear, and an OPT record
 // only if the client sent one — carrying our own size and the client's DO
 // bit, and only the options our own chain added (EDE), never an upstream's.
 func finish(req *Request, resp *dns.Msg, udpSize int) {
@@ -114,6 +115,8 @@ func finish(req *Request, resp *dns.Msg, udpSize int) {
 	resp.Opcode = q.Opcode
 	resp.RecursionDesired = q.RecursionDesired
 	resp.RecursionAvailable = true
+	// A resolver is not the authority for what it relays (RFC 1035 §4.1.1).
+	resp.Authoritative = false
 	resp.CheckingDisabled = q.CheckingDisabled
 	resp.Question = q.Question
 	resp.Compress = true
@@ -151,4 +154,10 @@ func pack(resp *dns.Msg, out []byte, limit int) ([]byte, error) {
 	}
 	resp.Truncate(limit)
 	return resp.PackBuffer(out[:cap(out)])
+}
+
+// slogErrorLog routes net/http's internal errors (TLS handshake failures
+// from scanners, mostly) to the debug log instead of stderr.
+func slogErrorLog(l *slog.Logger) *log.Logger {
+	return slog.NewLogLogger(l.Handler(), slog.LevelDebug)
 }

@@ -2,10 +2,12 @@ package resolver
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"net/netip"
 	"runtime"
 	"sync"
@@ -13,13 +15,15 @@ import (
 	"time"
 )
 
-// Server runs the DNS listeners (UDP and TCP on every configured address)
-// in front of a chain of Resolvers.
+// Server runs the DNS listeners — UDP and TCP on every `dns` address, DoT
+// on every `tls` address, DoH on every `https` address — in front of one
+// chain of Resolvers.
 type Server struct {
 	cfg     ListenConfig
 	h       *handler
 	logger  *slog.Logger
 	metrics *Metrics
+	certs   *certStore // nil without TLS listeners
 
 	// ctx is cancelled by Shutdown's deadline to abandon in-flight queries.
 	ctx    context.Context
@@ -27,60 +31,112 @@ type Server struct {
 
 	mu        sync.Mutex
 	udp       []*net.UDPConn
-	tcp       []*net.TCPListener
-	conns     map[*net.TCPConn]struct{}
+	bound     []boundListener // TCP, DoT and DoH sockets, for addresses and closing
+	https     []*http.Server
+	conns     map[net.Conn]struct{}
 	closing   atomic.Bool
+	open      atomic.Int64   // stream connections open (TCP, DoT, DoH)
 	inflight  sync.WaitGroup // queries being answered
-	listeners sync.WaitGroup // read and accept loops
+	listeners sync.WaitGroup // read and accept loops, stream connections
 	sem       chan struct{}  // bounds queries in flight
 }
 
-// NewServer returns a server for cfg answering with chain. Call
-// cfg.SetDefaults first.
-func NewServer(cfg ListenConfig, chain Resolver, m *Metrics, logger *slog.Logger) *Server {
+// NewServer returns a server for cfg answering with chain. cfg must be
+// validated; with TLS or HTTPS listeners the certificate is loaded here.
+func NewServer(cfg ListenConfig, chain Resolver, m *Metrics, logger *slog.Logger) (*Server, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
+	cfg.SetDefaults()
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Server{
+	s := &Server{
 		cfg:     cfg,
 		h:       &handler{chain: chain, metrics: m, logger: logger, udpSize: cfg.UDPSize},
 		logger:  logger,
 		metrics: m,
 		ctx:     ctx,
 		cancel:  cancel,
-		conns:   map[*net.TCPConn]struct{}{},
+		conns:   map[net.Conn]struct{}{},
 		sem:     make(chan struct{}, cfg.MaxInflight),
 	}
+	if len(cfg.TLS)+len(cfg.HTTPS) > 0 {
+		certs, err := newCertStore(cfg.CertFile, cfg.KeyFile)
+		if err != nil {
+			cancel()
+			return nil, err
+		}
+		s.certs = certs
+	}
+	return s, nil
 }
 
-// Listen opens every configured address (UDP and TCP) and starts serving.
-// If any address fails, everything opened so far is closed again.
+// ReloadCertificate re-reads the TLS certificate and key (SIGHUP); on error
+// the current certificate keeps serving.
+func (s *Server) ReloadCertificate() error {
+	if s.certs == nil {
+		return nil
+	}
+	return s.certs.reload()
+}
+
+// Listen opens every configured address and starts serving. If any address
+// fails, everything opened so far is closed again.
 func (s *Server) Listen() error {
+	if err := s.openAll(); err != nil {
+		s.closeListeners()
+		return err
+	}
+	return nil
+}
+
+type streamListener struct {
+	ln    net.Listener
+	proto Proto
+}
+
+// boundListener is a raw TCP socket of a stream listener.
+type boundListener struct {
+	raw   net.Listener
+	proto Proto
+}
+
+func (s *Server) openAll() error {
+	var streams []streamListener
 	for _, a := range s.cfg.DNS {
 		ap, err := netip.ParseAddrPort(a)
 		if err != nil {
-			s.closeListeners()
 			return fmt.Errorf("listen %s: %w", a, err)
 		}
 		uc, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(ap))
 		if err != nil {
-			s.closeListeners()
 			return fmt.Errorf("listen udp %s: %w", a, err)
-		}
-		// Port 0 (tests): TCP takes the port UDP got.
-		ap = netip.AddrPortFrom(ap.Addr(), uint16(uc.LocalAddr().(*net.UDPAddr).Port))
-		tl, err := net.ListenTCP("tcp", net.TCPAddrFromAddrPort(ap))
-		if err != nil {
-			uc.Close()
-			s.closeListeners()
-			return fmt.Errorf("listen tcp %s: %w", a, err)
 		}
 		s.mu.Lock()
 		s.udp = append(s.udp, uc)
-		s.tcp = append(s.tcp, tl)
 		s.mu.Unlock()
+		// Port 0 (tests): TCP takes the port UDP got.
+		ap = netip.AddrPortFrom(ap.Addr(), uint16(uc.LocalAddr().(*net.UDPAddr).Port))
+		tl, err := s.listenTCP(ap.String(), ProtoTCP)
+		if err != nil {
+			return err
+		}
+		streams = append(streams, streamListener{tl, ProtoTCP})
 	}
+	for _, a := range s.cfg.TLS {
+		tl, err := s.listenTCP(a, ProtoDoT)
+		if err != nil {
+			return err
+		}
+		streams = append(streams, streamListener{tls.NewListener(tl, s.certs.tlsConfig("dot")), ProtoDoT})
+	}
+	for _, a := range s.cfg.HTTPS {
+		tl, err := s.listenTCP(a, ProtoDoH)
+		if err != nil {
+			return err
+		}
+		s.startHTTPS(tl)
+	}
+
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, uc := range s.udp {
@@ -92,12 +148,25 @@ func (s *Server) Listen() error {
 		}
 		s.logger.Info("serving DNS", "proto", "udp", "addr", uc.LocalAddr().String())
 	}
-	for _, tl := range s.tcp {
+	for _, st := range streams {
 		s.listeners.Add(1)
-		go s.serveTCP(tl)
-		s.logger.Info("serving DNS", "proto", "tcp", "addr", tl.Addr().String())
+		go s.serveStream(st.ln, st.proto)
+		s.logger.Info("serving DNS", "proto", st.proto.String(), "addr", st.ln.Addr().String())
 	}
 	return nil
+}
+
+// listenTCP opens a TCP listener limited to MaxTCPConns open connections.
+// Until open() hands it to a serving loop, closeListeners closes it.
+func (s *Server) listenTCP(addr string, proto Proto) (net.Listener, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("listen %s %s: %w", proto, addr, err)
+	}
+	s.mu.Lock()
+	s.bound = append(s.bound, boundListener{raw: ln, proto: proto})
+	s.mu.Unlock()
+	return limitListener{Listener: ln, s: s}, nil
 }
 
 // Addrs returns the bound UDP addresses (TCP uses the same ones), so tests
@@ -108,6 +177,17 @@ func (s *Server) Addrs() []netip.AddrPort {
 	out := make([]netip.AddrPort, 0, len(s.udp))
 	for _, uc := range s.udp {
 		out = append(out, uc.LocalAddr().(*net.UDPAddr).AddrPort())
+	}
+	return out
+}
+
+// StreamAddrs returns the bound TCP, DoT and DoH addresses by protocol.
+func (s *Server) StreamAddrs() map[Proto][]netip.AddrPort {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := map[Proto][]netip.AddrPort{}
+	for _, b := range s.bound {
+		out[b.proto] = append(out[b.proto], b.raw.Addr().(*net.TCPAddr).AddrPort())
 	}
 	return out
 }
@@ -147,11 +227,24 @@ func (s *Server) stopReading() {
 	for _, uc := range s.udp {
 		_ = uc.SetReadDeadline(now)
 	}
-	for _, tl := range s.tcp {
-		tl.Close()
+	for _, b := range s.bound {
+		if b.proto != ProtoDoH { // the HTTP server's Shutdown closes its own
+			b.raw.Close()
+		}
 	}
 	for c := range s.conns {
 		_ = c.SetReadDeadline(now)
+	}
+	for _, hs := range s.https {
+		// Shutdown waits for active DoH requests; run it in the
+		// background so the DNS listeners drain at the same time.
+		s.listeners.Add(1)
+		go func() {
+			defer s.listeners.Done()
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			_ = hs.Shutdown(ctx)
+		}()
 	}
 }
 
@@ -162,8 +255,11 @@ func (s *Server) closeListeners() {
 	for _, uc := range s.udp {
 		uc.Close()
 	}
-	for _, tl := range s.tcp {
-		tl.Close()
+	for _, b := range s.bound {
+		b.raw.Close()
+	}
+	for _, hs := range s.https {
+		hs.Close()
 	}
 }
 

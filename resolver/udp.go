@@ -38,7 +38,8 @@ func (s *Server) serveUDP(uc *net.UDPConn) {
 func (s *Server) answerUDP(uc *net.UDPConn, bp *[]byte, n int, client netip.AddrPort) {
 	defer s.release()
 	op := packetPool.Get().(*[]byte)
-	out := s.h.serve(s.ctx, (*bp)[:n], client, ProtoUDP, (*op)[:0])
+	from := netip.AddrPortFrom(client.Addr().Unmap(), client.Port())
+	out := s.h.serve(s.ctx, (*bp)[:n], from, ProtoUDP, (*op)[:0])
 	packetPool.Put(bp)
 	if out != nil {
 		if _, err := uc.WriteToUDPAddrPort(out, client); err != nil && !isClosed(err) {

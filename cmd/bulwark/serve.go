@@ -87,10 +87,16 @@ func serve(ctx context.Context, src *source, logger *slog.Logger, stdout io.Writ
 	defer c.Close()
 
 	// The request path, top to bottom (DESIGN.md).
-	chain := resolver.NewGuard(
-		resolver.NewPolicy(cfg.Blocking, &tables, c, blog, rm))
-
-	srv := resolver.NewServer(cfg.Listen, chain, rm, logger)
+	guard, err := resolver.NewGuard(resolver.GuardConfig{
+		ACL: cfg.ACL, RateLimit: cfg.RateLimit, Chaos: cfg.Chaos, Clock: clock.Real{},
+	}, resolver.NewPolicy(cfg.Blocking, &tables, c, blog, rm), rm)
+	if err != nil {
+		return err
+	}
+	srv, err := resolver.NewServer(cfg.Listen, guard, rm, logger)
+	if err != nil {
+		return err
+	}
 	if err := srv.Listen(); err != nil {
 		return err
 	}
@@ -101,6 +107,9 @@ func serve(ctx context.Context, src *source, logger *slog.Logger, stdout io.Writ
 		select {
 		case <-hup:
 			reloadLists(ctx, src, &tables, fm, logger)
+			if err := srv.ReloadCertificate(); err != nil {
+				logger.Error("certificate reload failed; keeping the current certificate", "err", err)
+			}
 		case <-ctx.Done():
 			logger.Info("shutting down")
 			ready.Store(false)

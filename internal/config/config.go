@@ -22,13 +22,16 @@ import (
 // Config is the whole file. Each section belongs to the package that uses
 // it; keys are a contract with operators and scripts: extend, don't rename.
 type Config struct {
-	Listen     resolver.ListenConfig   `yaml:"listen"`
-	Upstream   upstream.Config         `yaml:"upstream"`
-	Cache      cache.Config            `yaml:"cache"`
-	Blocking   resolver.BlockingConfig `yaml:"blocking"`
-	Blocklists []feeds.ListConfig      `yaml:"blocklists"`
-	Allowlists []feeds.ListConfig      `yaml:"allowlists"`
-	Log        resolver.LogConfig      `yaml:"log"`
+	Listen     resolver.ListenConfig    `yaml:"listen"`
+	Upstream   upstream.Config          `yaml:"upstream"`
+	Cache      cache.Config             `yaml:"cache"`
+	Blocking   resolver.BlockingConfig  `yaml:"blocking"`
+	ACL        resolver.ACLConfig       `yaml:"acl"`
+	RateLimit  resolver.RateLimitConfig `yaml:"ratelimit"`
+	Chaos      resolver.ChaosConfig     `yaml:"chaos"`
+	Blocklists []feeds.ListConfig       `yaml:"blocklists"`
+	Allowlists []feeds.ListConfig       `yaml:"allowlists"`
+	Log        resolver.LogConfig       `yaml:"log"`
 }
 
 // Error is one problem found in a config file, located by line when known.
@@ -100,6 +103,8 @@ func (c *Config) SetDefaults() {
 	c.Upstream.SetDefaults()
 	c.Cache.SetDefaults()
 	c.Blocking.SetDefaults()
+	c.ACL.SetDefaults()
+	c.RateLimit.SetDefaults()
 	c.Log.SetDefaults()
 }
 
@@ -110,6 +115,8 @@ func (c *Config) Validate() []error {
 	errs = append(errs, c.Upstream.Validate("upstream")...)
 	errs = append(errs, c.Cache.Validate("cache")...)
 	errs = append(errs, c.Blocking.Validate("blocking")...)
+	errs = append(errs, c.ACL.Validate("acl")...)
+	errs = append(errs, c.RateLimit.Validate("ratelimit")...)
 	errs = append(errs, feeds.ValidateLists(c.Blocklists, c.Allowlists)...)
 	errs = append(errs, c.Log.Validate("log")...)
 	return errs

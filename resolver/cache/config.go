@@ -1,0 +1,151 @@
+package cache
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/bulwark-dns/bulwark/internal/cfgerr"
+	"gopkg.in/yaml.v3"
+)
+
+// Defaults, chosen after Unbound and CoreDNS so operators meet no surprises.
+const (
+	DefaultSize        = 100000
+	DefaultMaxTTL      = 24 * time.Hour
+	DefaultNegativeTTL = time.Hour
+	DefaultServfailTTL = 5 * time.Second
+	// DefaultStaleMax matches Unbound's serve-expired-ttl: a day of upstream
+	// outage is survivable for names clients already used.
+	DefaultStaleMax = 24 * time.Hour
+)
+
+// maxTTL is the largest TTL RFC 2181 §8 allows.
+const maxTTL = (1<<31 - 1) * time.Second
+
+// Config is the `cache:` YAML section.
+//
+// A section decoded from YAML starts from the defaults, so an explicit
+// `size: 0`, `prefetch: false` or `stale_max: 0` is kept; SetDefaults only
+// fills the zero fields of a Config that was not decoded.
+type Config struct {
+	// Size bounds the cache in entries; 0 disables caching (pass-through).
+	Size int `yaml:"size"`
+	// MinTTL raises short TTLs of positive answers (negative answers keep
+	// theirs: their TTL is the zone owner's statement about absence).
+	MinTTL time.Duration `yaml:"min_ttl"`
+	// MaxTTL caps TTLs of positive answers.
+	MaxTTL time.Duration `yaml:"max_ttl"`
+	// NegativeTTL caps the RFC 2308 negative TTL; 0 disables negative caching.
+	NegativeTTL time.Duration `yaml:"negative_ttl"`
+	// ServfailTTL is how long a SERVFAIL is cached (RFC 2308 §7); 0 disables.
+	ServfailTTL time.Duration `yaml:"servfail_ttl"`
+	// Prefetch refreshes popular entries before they expire; nil means true.
+	Prefetch *bool `yaml:"prefetch"`
+	// StaleMax is how long past expiry an entry may still be served when
+	// the next step fails (RFC 8767); 0 disables serve-stale.
+	StaleMax time.Duration `yaml:"stale_max"`
+
+	decoded bool // set by UnmarshalYAML: defaults already applied
+}
+
+// DefaultConfig returns the configuration used when the section is absent.
+func DefaultConfig() Config {
+	c := Config{}
+	c.SetDefaults()
+	return c
+}
+
+// SetDefaults fills the zero fields of a Config built in code. It leaves a
+// Config decoded from YAML alone, because there a zero was written on purpose.
+func (c *Config) SetDefaults() {
+	if c.decoded {
+		return
+	}
+	if c.Size == 0 {
+		c.Size = DefaultSize
+	}
+	if c.MaxTTL == 0 {
+		c.MaxTTL = DefaultMaxTTL
+	}
+	if c.NegativeTTL == 0 {
+		c.NegativeTTL = DefaultNegativeTTL
+	}
+	if c.ServfailTTL == 0 {
+		c.ServfailTTL = DefaultServfailTTL
+	}
+	if c.Prefetch == nil {
+		t := true
+		c.Prefetch = &t
+	}
+	if c.StaleMax == 0 {
+		c.StaleMax = DefaultStaleMax
+	}
+}
+
+// prefetch reports whether prefetch is on (nil means the default, true).
+func (c *Config) prefetch() bool { return c.Prefetch == nil || *c.Prefetch }
+
+// UnmarshalYAML decodes the section on top of the defaults, so that keys the
+// operator left out get defaults and keys written as zero stay zero. It
+// rejects unknown keys itself because a custom unmarshaler does not inherit
+// the root decoder's strictness.
+func (c *Config) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind == yaml.MappingNode {
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k := n.Content[i]
+			if !knownKey(k.Value) {
+				return fmt.Errorf("line %d: field %s not found in type cache.Config", k.Line, k.Value)
+			}
+		}
+	}
+	type plain Config // no methods: avoids recursing into UnmarshalYAML
+	p := plain(DefaultConfig())
+	if err := n.Decode(&p); err != nil {
+		return err
+	}
+	*c = Config(p)
+	c.decoded = true
+	return nil
+}
+
+// knownKey reports whether k is a yaml tag of Config; keep in step with them.
+func knownKey(k string) bool {
+	switch k {
+	case "size", "min_ttl", "max_ttl", "negative_ttl", "servfail_ttl", "prefetch", "stale_max":
+		return true
+	}
+	return false
+}
+
+// Validate reports every invalid value, located under path (e.g. "cache").
+func (c *Config) Validate(path string) []error {
+	var errs []error
+	if c.Size < 0 {
+		errs = append(errs, cfgerr.New(cfgerr.Join(path, "size"), "must be 0 (cache off) or a number of entries, got %d", c.Size))
+	}
+	durs := []struct {
+		key string
+		d   time.Duration
+	}{
+		{"min_ttl", c.MinTTL}, {"max_ttl", c.MaxTTL}, {"negative_ttl", c.NegativeTTL},
+		{"servfail_ttl", c.ServfailTTL}, {"stale_max", c.StaleMax},
+	}
+	for _, f := range durs {
+		p := cfgerr.Join(path, f.key)
+		switch {
+		case f.d < 0:
+			errs = append(errs, cfgerr.New(p, "must not be negative, got %s", f.d))
+		case f.d%time.Second != 0:
+			errs = append(errs, cfgerr.New(p, "must be whole seconds (DNS TTLs are), got %s", f.d))
+		case f.d > maxTTL && f.key != "stale_max":
+			errs = append(errs, cfgerr.New(p, "must be at most %s (RFC 2181), got %s", maxTTL, f.d))
+		}
+	}
+	if c.Size > 0 && c.MaxTTL == 0 {
+		errs = append(errs, cfgerr.New(cfgerr.Join(path, "max_ttl"), "must be positive (to turn the cache off, set size: 0)"))
+	}
+	if c.MinTTL > c.MaxTTL && c.MaxTTL > 0 {
+		errs = append(errs, cfgerr.New(cfgerr.Join(path, "min_ttl"), "must not exceed max_ttl (%s), got %s", c.MaxTTL, c.MinTTL))
+	}
+	return errs
+}

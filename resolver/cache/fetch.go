@@ -1,0 +1,89 @@
+package cache
+
+import (
+	"context"
+	"errors"
+
+	"github.com/bulwark-dns/bulwark/resolver"
+	"github.com/miekg/dns"
+	"golang.org/x/sync/singleflight"
+)
+
+// errNoAnswer stands in for a next step that returned neither message nor error.
+var errNoAnswer = errors.New("cache: next step returned no message")
+
+// result is what one query to the next step gave, shared by its waiters.
+type result struct {
+	msg *dns.Msg // as the next step returned it (or e.msg); not to be modified
+	e   *entry   // the entry made from msg; nil if msg is not cacheable
+	err error
+}
+
+// failed reports whether serve-stale may stand in for this result.
+func (r *result) failed() bool { return r.err != nil || r.msg.Rcode == dns.RcodeServerFailure }
+
+// fetch asks the next step on a miss. Identical questions in flight share
+// one query, which runs detached from any one client: a waiter whose ctx
+// ends returns early and the others, and the cache, still get the answer.
+// stale, if not nil, is an expired entry that may answer if the query fails.
+func (c *Cache) fetch(ctx context.Context, k key, req *resolver.Request, stale *entry) (*dns.Msg, error) {
+	ch := c.flight.DoChan(k.String(), func() (any, error) {
+		// A flight that ended between our lookup and DoChan has stored its
+		// answer: use it rather than ask again.
+		if e := c.store.get(k); e != nil && !e.expired(c.clk.Now()) {
+			return &result{msg: e.msg, e: e}, nil
+		}
+		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), fetchTimeout)
+		defer cancel()
+		return c.refresh(fctx, k, req, stale), nil
+	})
+	var r singleflight.Result
+	select {
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case r = <-ch:
+	}
+	res := r.Val.(*result)
+	now := c.clk.Now()
+	if res.failed() && stale != nil && stale.staleUsable(now, c.cfg.StaleMax) {
+		c.m.stale()
+		return stale.response(req, 0, true), nil
+	}
+	switch {
+	case res.err != nil:
+		return nil, res.err
+	case res.e != nil:
+		return res.e.response(req, res.e.age(now), false), nil // each waiter its own copy
+	case r.Shared:
+		return res.msg.Copy(), nil
+	}
+	return res.msg, nil
+}
+
+// refresh queries the next step and stores what may be cached. A failure
+// never replaces an entry that can still be served stale, and starts the
+// RFC 8767 failure recheck timer on an expired one.
+func (c *Cache) refresh(ctx context.Context, k key, req *resolver.Request, old *entry) *result {
+	resp, err := c.next.Resolve(ctx, req)
+	if err == nil && resp == nil {
+		err = errNoAnswer
+	}
+	now := c.clk.Now()
+	res := &result{msg: resp, err: err}
+	if err != nil {
+		c.log.Debug("cache: next step failed", "qname", req.Question.Name,
+			"qtype", dns.Type(req.Question.Qtype).String(), "err", err)
+	} else {
+		res.e = c.newEntry(k, resp, now)
+	}
+	if res.failed() && old != nil {
+		if old.expired(now) {
+			old.retryAt.Store(now.Add(staleRetry).UnixNano())
+		}
+		return res
+	}
+	if res.e != nil {
+		c.put(k, res.e)
+	}
+	return res
+}

@@ -1,0 +1,117 @@
+package cache
+
+import (
+	"strings"
+
+	"github.com/bulwark-dns/bulwark/resolver"
+	"github.com/miekg/dns"
+)
+
+// Key flag bits: answers differ with DO (DNSSEC records included) and CD
+// (validation skipped upstream), so each combination is its own entry.
+const (
+	flagDO uint8 = 1 << iota
+	flagCD
+)
+
+// key identifies one cached answer. It is comparable so it can key the LRU
+// map directly; building one for an already lower-case name allocates nothing.
+type key struct {
+	name   string // canonical: ASCII lower case, escapes as miekg/dns prints them
+	qtype  uint16
+	qclass uint16
+	flags  uint8
+}
+
+// requestKey is the cache key of req.
+func requestKey(req *resolver.Request) key {
+	k := key{
+		name:   canonicalName(req.Question.Name),
+		qtype:  req.Question.Qtype,
+		qclass: req.Question.Qclass,
+	}
+	if req.DO {
+		k.flags |= flagDO
+	}
+	if req.Msg != nil && req.Msg.CheckingDisabled {
+		k.flags |= flagCD
+	}
+	return k
+}
+
+// matches reports whether q asks the question k was made for; an answer to
+// another question is never stored under k.
+func (k key) matches(q dns.Question) bool {
+	return q.Qtype == k.qtype && q.Qclass == k.qclass && canonicalName(q.Name) == k.name
+}
+
+// String is the coalescing key: the name followed by a fixed-size suffix, so
+// two different keys never give the same string.
+func (k key) String() string {
+	var b strings.Builder
+	b.Grow(len(k.name) + 5)
+	b.WriteString(k.name)
+	b.WriteByte(byte(k.qtype >> 8))
+	b.WriteByte(byte(k.qtype))
+	b.WriteByte(byte(k.qclass >> 8))
+	b.WriteByte(byte(k.qclass))
+	b.WriteByte(k.flags)
+	return b.String()
+}
+
+// canonicalName folds ASCII case (DNS names compare case-insensitively only
+// in ASCII, RFC 4343) without allocating when s is already lower case. A
+// name with escapes goes through the wire form, so `\065` and `a` agree and
+// an escaped dot inside a label stays distinct from a label boundary.
+func canonicalName(s string) string {
+	upper := false
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '\\':
+			return canonicalEscaped(s)
+		case 'A' <= c && c <= 'Z':
+			upper = true
+		}
+	}
+	if !upper {
+		return s
+	}
+	return lowerASCII(s)
+}
+
+func lowerASCII(s string) string {
+	var b strings.Builder
+	b.Grow(len(s))
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		b.WriteByte(c)
+	}
+	return b.String()
+}
+
+// canonicalEscaped packs s to wire form, folds it (length octets are < 64,
+// so never mistaken for letters) and prints it back the way miekg/dns
+// prints every name it unpacks.
+func canonicalEscaped(s string) string {
+	if !dns.IsFqdn(s) {
+		return lowerASCII(s)
+	}
+	var buf [256]byte
+	n, err := dns.PackDomainName(s, buf[:], 0, nil, false)
+	if err != nil {
+		return lowerASCII(s)
+	}
+	for i := range buf[:n] {
+		if 'A' <= buf[i] && buf[i] <= 'Z' {
+			buf[i] += 'a' - 'A'
+		}
+	}
+	name, _, err := dns.UnpackDomainName(buf[:n], 0)
+	if err != nil {
+		return lowerASCII(s)
+	}
+	return name
+}

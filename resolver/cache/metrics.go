@@ -1,0 +1,71 @@
+package cache
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
+)
+
+// Metrics are the cache's Prometheus series. They are built once and shared
+// by every Cache the process makes (a reload makes a new Cache), so they live
+// outside Cache. A nil *Metrics counts nothing, for tests.
+type Metrics struct {
+	hits        prometheus.Counter
+	misses      prometheus.Counter
+	evictions   prometheus.Counter
+	prefetches  prometheus.Counter
+	staleServed prometheus.Counter
+	entries     prometheus.Gauge
+}
+
+// NewMetrics registers the cache series with reg (nil: not registered).
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	f := promauto.With(reg)
+	counter := func(name, help string) prometheus.Counter {
+		return f.NewCounter(prometheus.CounterOpts{Namespace: "bulwark", Subsystem: "cache", Name: name, Help: help})
+	}
+	return &Metrics{
+		hits:        counter("hits_total", "Queries answered from a fresh cache entry."),
+		misses:      counter("misses_total", "Queries with no fresh cache entry, passed to the next step."),
+		evictions:   counter("evictions_total", "Entries evicted because the cache was full."),
+		prefetches:  counter("prefetches_total", "Background refreshes of popular entries near expiry."),
+		staleServed: counter("stale_served_total", "Expired answers served because the next step failed (RFC 8767)."),
+		entries: f.NewGauge(prometheus.GaugeOpts{Namespace: "bulwark", Subsystem: "cache", Name: "entries",
+			Help: "Entries in the cache, including expired ones kept for serve-stale."}),
+	}
+}
+
+func (m *Metrics) hit() {
+	if m != nil {
+		m.hits.Inc()
+	}
+}
+
+func (m *Metrics) miss() {
+	if m != nil {
+		m.misses.Inc()
+	}
+}
+
+func (m *Metrics) evict() {
+	if m != nil {
+		m.evictions.Inc()
+	}
+}
+
+func (m *Metrics) prefetch() {
+	if m != nil {
+		m.prefetches.Inc()
+	}
+}
+
+func (m *Metrics) stale() {
+	if m != nil {
+		m.staleServed.Inc()
+	}
+}
+
+func (m *Metrics) addEntries(d int) {
+	if m != nil && d != 0 {
+		m.entries.Add(float64(d))
+	}
+}

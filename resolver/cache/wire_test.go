@@ -1,0 +1,101 @@
+package cache
+
+import (
+	"context"
+	"encoding/binary"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/bulwark-dns/bulwark/resolver"
+	"github.com/miekg/dns"
+)
+
+func TestAppendWireMatchesResolve(t *testing.T) {
+	cname := &dns.CNAME{Hdr: dns.RR_Header{Name: "www.example.", Rrtype: dns.TypeCNAME, Class: dns.ClassINET, Ttl: 3600}, Target: "cdn.example."}
+	tests := []struct {
+		name  string
+		reply func(context.Context, *resolver.Request) (*dns.Msg, error)
+	}{
+		{"A", answer(300)},
+		{"CNAME chain", fixed(dns.RcodeSuccess, []dns.RR{cname, a("cdn.example.", 300, "192.0.2.1"), a("cdn.example.", 200, "192.0.2.2")}, nil)},
+		{"NXDOMAIN", fixed(dns.RcodeNameError, nil, []dns.RR{soa("example.", 900, 300)})},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			next := &fakeNext{reply: tt.reply}
+			c, clk := newTest(t, testConfig(), next, nil)
+			if _, ok := c.AppendWire(nil, query("www.example.", dns.TypeA, false, false)); ok {
+				t.Fatal("AppendWire answered a miss")
+			}
+			resolve(t, c, query("www.example.", dns.TypeA, false, false))
+			clk.Advance(42 * time.Second)
+
+			req := query("WwW.eXample.", dns.TypeA, false, false)
+			req.Msg.RecursionDesired = false
+			prefix := []byte{0xde, 0xad}
+			b, ok := c.AppendWire(prefix, req)
+			if !ok || !slices.Equal(b[:2], prefix) {
+				t.Fatalf("AppendWire ok=%v, prefix kept=%v", ok, ok && slices.Equal(b[:2], prefix))
+			}
+			got := new(dns.Msg)
+			if err := got.Unpack(b[2:]); err != nil {
+				t.Fatal(err)
+			}
+			want := resolve(t, c, req)
+			if got.Id != req.Msg.Id || got.RecursionDesired || got.Question[0] != req.Question {
+				t.Fatalf("header/question id=%d rd=%v q=%v; want the client's", got.Id, got.RecursionDesired, got.Question[0])
+			}
+			if got.Rcode != want.Rcode || !slices.Equal(ttls(got), ttls(want)) || len(got.Answer) != len(want.Answer) {
+				t.Fatalf("wire answer %v\ndiffers from Resolve's %v", got, want)
+			}
+		})
+	}
+}
+
+func TestAppendWireRefuses(t *testing.T) {
+	next := &fakeNext{reply: func(_ context.Context, req *resolver.Request) (*dns.Msg, error) {
+		var ans []dns.RR
+		for i := range 40 {
+			ans = append(ans, a(req.Question.Name, 300, "192.0.2."+string(rune('0'+i%10))))
+		}
+		return reply(req, dns.RcodeSuccess, ans, nil), nil
+	}}
+	c, clk := newTest(t, testConfig(), next, nil)
+	resolve(t, c, query("big.example.", dns.TypeA, false, false))
+	if _, ok := c.AppendWire(nil, query("big.example.", dns.TypeA, false, false)); ok {
+		t.Fatal("answer larger than 512 bytes appended for a non-EDNS UDP client")
+	}
+	tcp := query("big.example.", dns.TypeA, false, false)
+	tcp.Proto = resolver.ProtoTCP
+	if _, ok := c.AppendWire(nil, tcp); !ok {
+		t.Fatal("TCP client refused")
+	}
+	clk.Advance(300 * time.Second)
+	if _, ok := c.AppendWire(nil, tcp); ok {
+		t.Fatal("expired entry appended: stale answers need the next step to have failed")
+	}
+}
+
+func TestTTLOffsets(t *testing.T) {
+	m := new(dns.Msg)
+	m.SetQuestion("www.example.", dns.TypeA)
+	m.Answer = []dns.RR{a("www.example.", 1, "192.0.2.1"), a("www.example.", 2, "192.0.2.2")}
+	m.Ns = []dns.RR{soa("example.", 3, 3)}
+	m.Compress = true
+	w, _ := m.Pack()
+	offs, ok := ttlOffsets(w)
+	if !ok || len(offs) != 3 {
+		t.Fatalf("offsets %v ok=%v", offs, ok)
+	}
+	for i, off := range offs {
+		if got := binary.BigEndian.Uint32(w[off:]); got != uint32(i+1) {
+			t.Fatalf("TTL at offset %d is %d, want %d", off, got, i+1)
+		}
+	}
+	for n := range w {
+		if _, ok := ttlOffsets(w[:n]); ok {
+			t.Fatalf("truncated message of %d bytes accepted", n)
+		}
+	}
+}

@@ -1,0 +1,47 @@
+package resolver
+
+import (
+	"crypto/tls"
+	"fmt"
+	"sync/atomic"
+)
+
+// certStore holds the TLS certificate of the DoT and DoH listeners and swaps
+// it on reload, so a renewed certificate (e.g. from ACME) is picked up on
+// SIGHUP without dropping a connection; a bad pair keeps the old one.
+type certStore struct {
+	certFile, keyFile string
+	cert              atomic.Pointer[tls.Certificate]
+}
+
+func newCertStore(certFile, keyFile string) (*certStore, error) {
+	s := &certStore{certFile: certFile, keyFile: keyFile}
+	if err := s.reload(); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// reload re-reads the files; on error the current certificate stays.
+func (s *certStore) reload() error {
+	c, err := tls.LoadX509KeyPair(s.certFile, s.keyFile)
+	if err != nil {
+		return fmt.Errorf("load certificate %s and key %s: %w", s.certFile, s.keyFile, err)
+	}
+	s.cert.Store(&c)
+	return nil
+}
+
+func (s *certStore) getCertificate(*tls.ClientHelloInfo) (*tls.Certificate, error) {
+	return s.cert.Load(), nil
+}
+
+// tlsConfig is the server side TLS config; nextProtos selects "dot" or
+// "h2"/"http/1.1" in ALPN.
+func (s *certStore) tlsConfig(nextProtos ...string) *tls.Config {
+	return &tls.Config{
+		GetCertificate: s.getCertificate,
+		MinVersion:     tls.VersionTLS12,
+		NextProtos:     nextProtos,
+	}
+}
