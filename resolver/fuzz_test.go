@@ -1,8 +1,7 @@
-package resolver
+package resolver_test
 
 import (
 	"context"
-	"log/slog"
 	"net"
 	"net/netip"
 	"sync/atomic"
@@ -11,13 +10,17 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/bulwark-dns/bulwark/blocklist"
+	"github.com/bulwark-dns/bulwark/internal/clock"
+	"github.com/bulwark-dns/bulwark/resolver"
+	"github.com/bulwark-dns/bulwark/resolver/cache"
 )
 
-// FuzzHandler feeds arbitrary bytes through the packet path (parse, guard,
-// policy, a fake upstream answer with a CNAME, finish, pack) and checks that
-// it never panics and that whatever it sends back is a well-formed answer to
-// the same ID.
-func FuzzHandler(f *testing.F) {
+// FuzzUDPPacketPath feeds arbitrary bytes through the whole UDP packet path
+// — parse, guard (ACL, rate limit, sanity), policy, cache, a fake upstream
+// whose answers carry a CNAME chain, finish, truncate, pack — and checks
+// that it never panics and that whatever it sends back is a well-formed
+// answer to the same ID that fits the UDP size.
+func FuzzUDPPacketPath(f *testing.F) {
 	b := blocklist.NewBuilder()
 	for _, r := range []blocklist.Rule{
 		{Name: "evil.example", Scope: blocklist.Subtree, Payload: blocklist.Payload{Action: blocklist.ActionNXDomain}},
@@ -34,26 +37,43 @@ func FuzzHandler(f *testing.F) {
 	}
 	var tables atomic.Pointer[blocklist.Table]
 	tables.Store(&blocklist.Table{Set: set, Lists: []blocklist.ListInfo{{Name: "a"}, {Name: "b"}, {Name: "c", Allow: true}}})
-	upstream := ResolverFunc(func(ctx context.Context, req *Request) (*dns.Msg, error) {
+	upstream := resolver.ResolverFunc(func(ctx context.Context, req *resolver.Request) (*dns.Msg, error) {
 		m := new(dns.Msg)
 		m.SetQuestion(req.Question.Name, req.Question.Qtype)
+		m.Response = true
+		if len(req.Question.Name) > 40 {
+			m.Rcode = dns.RcodeNameError
+			m.Ns = []dns.RR{&dns.SOA{Hdr: dns.RR_Header{Name: ".", Rrtype: dns.TypeSOA, Class: dns.ClassINET, Ttl: 60},
+				Ns: "a.", Mbox: "b.", Minttl: 30}}
+			return m, nil
+		}
 		m.Answer = append(m.Answer,
 			&dns.CNAME{Hdr: dns.RR_Header{Name: req.Question.Name, Rrtype: dns.TypeCNAME, Class: dns.ClassINET, Ttl: 60}, Target: "x.null.example."},
 			&dns.A{Hdr: dns.RR_Header{Name: "x.null.example.", Rrtype: dns.TypeA, Class: dns.ClassINET, Ttl: 60}, A: net.IPv4(192, 0, 2, 1)})
 		return m, nil
 	})
-	bc := BlockingConfig{}
+	clk := clock.NewFake(clock.Real{}.Now())
+	ccfg := cache.Config{Size: 1000}
+	ccfg.SetDefaults()
+	c := cache.New(ccfg, upstream, clk, nil, nil)
+	f.Cleanup(c.Close)
+	bc := resolver.BlockingConfig{}
 	bc.SetDefaults()
-	guard, err := NewGuard(GuardConfig{Chaos: ChaosConfig{Version: "v", ID: "id"}}, NewPolicy(bc, &tables, upstream, nil, nil), nil)
+	guard, err := resolver.NewGuard(resolver.GuardConfig{
+		Chaos:     resolver.ChaosConfig{Version: "v", ID: "id"},
+		RateLimit: resolver.RateLimitConfig{Rate: 1000, Burst: 1000},
+		Clock:     clk,
+	}, resolver.NewPolicy(bc, &tables, c, nil, nil), nil)
 	if err != nil {
 		f.Fatal(err)
 	}
-	h := &handler{
-		chain:   guard,
-		udpSize: 1232,
-		logger:  slog.New(slog.DiscardHandler),
+	lc := resolver.ListenConfig{DNS: []string{"127.0.0.1:0"}}
+	lc.SetDefaults()
+	srv, err := resolver.NewServer(lc, guard, nil, nil)
+	if err != nil {
+		f.Fatal(err)
 	}
-	for _, name := range []string{"www.example.org.", "evil.example.", "good.evil.example.", "null.example."} {
+	for _, name := range []string{"www.example.org.", "evil.example.", "good.evil.example.", "null.example.", "version.bind."} {
 		for _, edns := range []bool{false, true} {
 			m := new(dns.Msg)
 			m.SetQuestion(name, dns.TypeA)
@@ -61,18 +81,13 @@ func FuzzHandler(f *testing.F) {
 				m.SetEdns0(4096, true)
 			}
 			w, _ := m.Pack()
-			f.Add(w, false)
-			f.Add(w, true)
+			f.Add(w)
 		}
 	}
-	f.Add([]byte{0, 1, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0}, false)
+	f.Add([]byte{0, 1, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0})
 	client := netip.MustParseAddrPort("127.0.0.1:5353")
-	f.Fuzz(func(t *testing.T, pkt []byte, tcp bool) {
-		proto := ProtoUDP
-		if tcp {
-			proto = ProtoTCP
-		}
-		out := h.serve(context.Background(), pkt, client, proto, make([]byte, 0, 512))
+	f.Fuzz(func(t *testing.T, pkt []byte) {
+		out := srv.ServePacket(context.Background(), pkt, client)
 		if out == nil {
 			return
 		}
@@ -83,7 +98,7 @@ func FuzzHandler(f *testing.F) {
 		if len(pkt) < 2 || resp.Id != uint16(pkt[0])<<8|uint16(pkt[1]) || !resp.Response {
 			t.Fatalf("answer id %d / QR %v does not answer the query", resp.Id, resp.Response)
 		}
-		if proto == ProtoUDP && len(out) > 1232 {
+		if len(out) > 1232 {
 			t.Fatalf("UDP answer of %d bytes", len(out))
 		}
 	})

@@ -1,6 +1,7 @@
 package resolver
 
 import (
+	"context"
 	"net"
 	"net/netip"
 	"sync"
@@ -47,4 +48,12 @@ func (s *Server) answerUDP(uc *net.UDPConn, bp *[]byte, n int, client netip.Addr
 		}
 	}
 	packetPool.Put(op)
+}
+
+// ServePacket answers one UDP query packet exactly as the UDP listener does
+// (parse, chain, finish, truncate, pack) and returns the answer, or nil
+// when none is sent. It exists for fuzzing and benchmarking the packet path
+// without sockets.
+func (s *Server) ServePacket(ctx context.Context, pkt []byte, client netip.AddrPort) []byte {
+	return s.h.serve(ctx, pkt, client, ProtoUDP, make([]byte, 0, 512))
 }
