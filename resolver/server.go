@@ -24,6 +24,7 @@ type Server struct {
 	logger  *slog.Logger
 	metrics *Metrics
 	certs   *certStore // nil without TLS listeners
+	fast    *FastPath  // nil: every UDP query takes the chain
 
 	// ctx is cancelled by Shutdown's deadline to abandon in-flight queries.
 	ctx    context.Context
@@ -68,6 +69,15 @@ func NewServer(cfg ListenConfig, chain Resolver, m *Metrics, logger *slog.Logger
 		s.certs = certs
 	}
 	return s, nil
+}
+
+// SetFastPath lets UDP queries that the fast path can answer skip the
+// chain; call it before Listen. A nil fp turns the fast path off.
+func (s *Server) SetFastPath(fp *FastPath) {
+	if fp != nil {
+		fp.udpSize = s.cfg.UDPSize
+	}
+	s.fast = fp
 }
 
 // ReloadCertificate re-reads the TLS certificate and key (SIGHUP); on error

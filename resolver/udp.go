@@ -28,6 +28,10 @@ func (s *Server) serveUDP(uc *net.UDPConn) {
 			s.logger.Debug("udp read", "err", err)
 			continue
 		}
+		if s.fast != nil && s.answerFast(uc, (*bp)[:n], client) {
+			packetPool.Put(bp)
+			continue
+		}
 		if !s.acquire() {
 			packetPool.Put(bp)
 			continue
@@ -55,5 +59,26 @@ func (s *Server) answerUDP(uc *net.UDPConn, bp *[]byte, n int, client netip.Addr
 // when none is sent. It exists for fuzzing and benchmarking the packet path
 // without sockets.
 func (s *Server) ServePacket(ctx context.Context, pkt []byte, client netip.AddrPort) []byte {
+	if s.fast != nil {
+		if out, ok := s.fast.answer(pkt, client, make([]byte, 0, 512), s.metrics); ok {
+			return out
+		}
+	}
 	return s.h.serve(ctx, pkt, client, ProtoUDP, make([]byte, 0, 512))
+}
+
+// answerFast answers pkt inline on the reader goroutine if the fast path
+// can; false sends it down the chain.
+func (s *Server) answerFast(uc *net.UDPConn, pkt []byte, client netip.AddrPort) bool {
+	op := packetPool.Get().(*[]byte)
+	defer packetPool.Put(op)
+	from := netip.AddrPortFrom(client.Addr().Unmap(), client.Port())
+	out, ok := s.fast.answer(pkt, from, (*op)[:0], s.metrics)
+	if !ok {
+		return false
+	}
+	if _, err := uc.WriteToUDPAddrPort(out, client); err != nil && !isClosed(err) {
+		s.logger.Debug("udp write", "client", client.String(), "err", err)
+	}
+	return true
 }

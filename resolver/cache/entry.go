@@ -25,7 +25,7 @@ type entry struct {
 	rrs     []dns.RR // msg's answer, authority and additional records, in order
 	ttls    []uint32 // stored TTL of each of rrs
 	shape   shape
-	wire    []byte   // msg packed with ID 0, for AppendWire; nil if it did not pack
+	wire    []byte   // msg packed with ID 0, for AppendWire; nil if it did not pack or has aliases
 	ttlOffs []uint16 // offset in wire of the TTL of each RR, parallel to ttls
 	stored  time.Time
 	life    time.Duration // whole seconds: the smallest stored TTL
@@ -114,8 +114,21 @@ func (c *Cache) newEntry(k key, resp *dns.Msg, now time.Time) *entry {
 	}
 	e.msg, e.rrs, e.shape = m, rrs, shapeOf(rrs)
 	e.life = time.Duration(life) * time.Second
-	e.wire, e.ttlOffs = packWire(m, len(e.ttls))
+	if !hasAlias(m.Answer) { // see AppendWire
+		e.wire, e.ttlOffs = packWire(m, len(e.ttls))
+	}
 	return e
+}
+
+// hasAlias reports whether answer holds a CNAME or DNAME, whose targets the
+// policy step above the cache must check on every answer.
+func hasAlias(answer []dns.RR) bool {
+	for _, rr := range answer {
+		if t := rr.Header().Rrtype; t == dns.TypeCNAME || t == dns.TypeDNAME {
+			return true
+		}
+	}
+	return false
 }
 
 // hasAnswer reports whether answer holds a record of the asked type; a

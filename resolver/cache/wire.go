@@ -72,7 +72,9 @@ func skipName(w []byte, off int) (int, bool) {
 // the client's and bump ARCOUNT) and no truncation. It reports false, with
 // dst unchanged and nothing counted, when there is no fresh entry or the
 // answer would not fit the client's UDP size (with an 11-byte OPT if EDNS);
-// the caller then goes through Resolve.
+// the caller then goes through Resolve. Answers with a CNAME or DNAME are
+// never served here: the policy step must see their targets (CNAME
+// cloaking), so they always take Resolve.
 func (c *Cache) AppendWire(dst []byte, req *resolver.Request) ([]byte, bool) {
 	if c.store == nil || req.Msg == nil {
 		return dst, false

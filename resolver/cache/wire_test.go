@@ -12,13 +12,12 @@ import (
 )
 
 func TestAppendWireMatchesResolve(t *testing.T) {
-	cname := &dns.CNAME{Hdr: dns.RR_Header{Name: "www.example.", Rrtype: dns.TypeCNAME, Class: dns.ClassINET, Ttl: 3600}, Target: "cdn.example."}
 	tests := []struct {
 		name  string
 		reply func(context.Context, *resolver.Request) (*dns.Msg, error)
 	}{
 		{"A", answer(300)},
-		{"CNAME chain", fixed(dns.RcodeSuccess, []dns.RR{cname, a("cdn.example.", 300, "192.0.2.1"), a("cdn.example.", 200, "192.0.2.2")}, nil)},
+		{"AAAA-less NODATA", fixed(dns.RcodeSuccess, nil, []dns.RR{soa("example.", 900, 300)})},
 		{"NXDOMAIN", fixed(dns.RcodeNameError, nil, []dns.RR{soa("example.", 900, 300)})},
 	}
 	for _, tt := range tests {
@@ -50,6 +49,21 @@ func TestAppendWireMatchesResolve(t *testing.T) {
 				t.Fatalf("wire answer %v\ndiffers from Resolve's %v", got, want)
 			}
 		})
+	}
+}
+
+// An answer with a CNAME always takes Resolve: the policy above the cache
+// checks its target on every answer (CNAME cloaking).
+func TestAppendWireRefusesAliases(t *testing.T) {
+	cname := &dns.CNAME{Hdr: dns.RR_Header{Name: "www.example.", Rrtype: dns.TypeCNAME, Class: dns.ClassINET, Ttl: 3600}, Target: "cdn.example."}
+	next := &fakeNext{reply: fixed(dns.RcodeSuccess, []dns.RR{cname, a("cdn.example.", 300, "192.0.2.1")}, nil)}
+	c, _ := newTest(t, testConfig(), next, nil)
+	resolve(t, c, query("www.example.", dns.TypeA, false, false))
+	if _, ok := c.AppendWire(nil, query("www.example.", dns.TypeA, false, false)); ok {
+		t.Fatal("AppendWire served a CNAME answer")
+	}
+	if got := resolve(t, c, query("www.example.", dns.TypeA, false, false)); len(got.Answer) != 2 || next.calls.Load() != 1 {
+		t.Fatalf("Resolve after the refusal: %v (%d upstream calls)", got.Answer, next.calls.Load())
 	}
 }
 

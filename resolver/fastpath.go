@@ -1,0 +1,230 @@
+package resolver
+
+import (
+	"encoding/binary"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+	"unsafe"
+
+	"github.com/miekg/dns"
+)
+
+// WireCache is the cache's zero-copy side: it appends a fresh cached answer
+// to req in wire form (client's ID, RD bit and letter case; aged TTLs; no
+// OPT), or reports false to send the query down the full chain.
+type WireCache interface {
+	AppendWire(dst []byte, req *Request) ([]byte, bool)
+}
+
+// FastPath answers the common UDP query — a plain standard query from an
+// allowed client, for a name no list blocks, whose answer is in the cache —
+// straight from the packet to the wire, without building a dns.Msg or a
+// goroutine. It makes exactly the decisions the chain would (ACL, policy,
+// cache) and hands everything else to the chain, so answers are the same
+// either way; only the cost differs. Rate limiting, when configured, is left
+// to the chain, and so are answers whose CNAME targets the policy must see.
+type FastPath struct {
+	guard    *Guard
+	policy   *Policy
+	cache    WireCache
+	udpSize  int
+	answered atomic.Uint64
+}
+
+// Answered is how many queries the fast path has answered, for metrics and
+// for tests that must know which path answered.
+func (f *FastPath) Answered() uint64 { return f.answered.Load() }
+
+// NewFastPath returns the fast path for a chain built from guard, policy
+// and cache. It is nil (no fast path) when the guard rate-limits, since a
+// query must take one token, on one path.
+func NewFastPath(guard *Guard, policy *Policy, cache WireCache) *FastPath {
+	if guard == nil || policy == nil || cache == nil || guard.limiter != nil {
+		return nil
+	}
+	return &FastPath{guard: guard, policy: policy, cache: cache}
+}
+
+// maxNameBuf holds any name in presentation form (255 wire octets).
+const maxNameBuf = 256
+
+// fastScratch is the per-query working memory of the fast path.
+type fastScratch struct {
+	buf [maxNameBuf]byte
+	msg dns.Msg
+	req Request
+}
+
+var scratchPool = sync.Pool{New: func() any { return new(fastScratch) }}
+
+// quickQuery is what the fast path reads straight off the wire.
+type quickQuery struct {
+	id      uint16
+	rd, cd  bool
+	qtype   uint16
+	qend    int // offset just past the question
+	edns    bool
+	do      bool
+	udpSize uint16
+	name    string // presentation form with trailing dot, aliasing a caller buffer
+}
+
+// parseQuick parses the only packet shape the fast path serves: a standard
+// query, one question of class IN for an ordinary name, no answer or
+// authority records, at most an OPT (version 0) in additional. name is
+// written to buf; ok is false for anything else.
+func parseQuick(pkt []byte, buf *[maxNameBuf]byte) (q quickQuery, ok bool) {
+	if len(pkt) < 12+5 {
+		return q, false
+	}
+	flags := binary.BigEndian.Uint16(pkt[2:])
+	// QR=0, opcode QUERY, TC=0 (AA, Z bits ignored as the chain does).
+	if flags&0x8000 != 0 || flags&0x7800 != 0 || flags&0x0200 != 0 {
+		return q, false
+	}
+	if binary.BigEndian.Uint16(pkt[4:]) != 1 || binary.BigEndian.Uint16(pkt[6:]) != 0 || binary.BigEndian.Uint16(pkt[8:]) != 0 {
+		return q, false
+	}
+	arcount := binary.BigEndian.Uint16(pkt[10:])
+	if arcount > 1 {
+		return q, false
+	}
+	q.id = binary.BigEndian.Uint16(pkt)
+	q.rd = flags&0x0100 != 0
+	q.cd = flags&0x0010 != 0
+	// The name: plain labels of LDH and underscore characters, lower-cased
+	// into buf, so that it needs no escaping and matches canonically.
+	off, n := 12, 0
+	for {
+		if off >= len(pkt) {
+			return q, false
+		}
+		l := int(pkt[off])
+		off++
+		if l == 0 {
+			break
+		}
+		if l > 63 || off+l > len(pkt) || n+l+1 > len(buf)-1 {
+			return q, false
+		}
+		for _, c := range pkt[off : off+l] {
+			switch {
+			case 'a' <= c && c <= 'z', '0' <= c && c <= '9', c == '-', c == '_':
+			case 'A' <= c && c <= 'Z':
+				c += 'a' - 'A'
+			default:
+				return q, false
+			}
+			buf[n] = c
+			n++
+		}
+		buf[n] = '.'
+		n++
+		off += l
+	}
+	if n == 0 || off+4 > len(pkt) {
+		return q, false // the root, or a short question
+	}
+	q.qtype = binary.BigEndian.Uint16(pkt[off:])
+	if binary.BigEndian.Uint16(pkt[off+2:]) != dns.ClassINET {
+		return q, false
+	}
+	switch q.qtype {
+	case dns.TypeANY, dns.TypeAXFR, dns.TypeIXFR, dns.TypeOPT, dns.TypeTSIG, dns.TypeTKEY:
+		return q, false
+	}
+	off += 4
+	q.qend = off
+	q.udpSize = dns.MinMsgSize
+	if arcount == 1 {
+		// The OPT pseudo-RR: root owner, type 41, class = UDP size,
+		// TTL = ext-rcode, version, DO; its options are ignored, as the
+		// chain ignores them.
+		if off+11 > len(pkt) || pkt[off] != 0 || binary.BigEndian.Uint16(pkt[off+1:]) != dns.TypeOPT {
+			return q, false
+		}
+		if pkt[off+6] != 0 { // EDNS version: BADVERS is the chain's job
+			return q, false
+		}
+		if rdlen := int(binary.BigEndian.Uint16(pkt[off+9:])); off+11+rdlen != len(pkt) {
+			return q, false
+		}
+		q.edns = true
+		q.do = pkt[off+7]&0x80 != 0
+		if sz := binary.BigEndian.Uint16(pkt[off+3:]); sz > dns.MinMsgSize {
+			q.udpSize = sz
+		}
+	} else if off != len(pkt) {
+		return q, false
+	}
+	q.name = unsafe.String(&buf[0], n)
+	return q, true
+}
+
+// answer appends the fast answer to pkt to out, reporting false (with out
+// unchanged) when the query must go down the chain.
+func (f *FastPath) answer(pkt []byte, client netip.AddrPort, out []byte, m *Metrics) ([]byte, bool) {
+	start := time.Now()
+	// The name buffer and the request are handed to interfaces (the set,
+	// the cache), so they would escape to the heap on every query; a pool
+	// keeps the path allocation-free.
+	sc := scratchPool.Get().(*fastScratch)
+	defer scratchPool.Put(sc)
+	q, ok := parseQuick(pkt, &sc.buf)
+	if !ok || !f.guard.acl.allowed(client.Addr()) {
+		return out, false
+	}
+	if t := f.policy.tables.Load(); t != nil {
+		if mt, ok := t.Set.Match(q.name); ok && !mt.Allow {
+			return out, false
+		}
+	}
+	size := q.udpSize
+	if int(size) > f.udpSize {
+		size = uint16(f.udpSize)
+	}
+	sc.msg = dns.Msg{MsgHdr: dns.MsgHdr{Id: q.id, RecursionDesired: q.rd, CheckingDisabled: q.cd}}
+	sc.req = Request{
+		Msg:      &sc.msg,
+		Question: dns.Question{Name: q.name, Qtype: q.qtype, Qclass: dns.ClassINET},
+		Client:   client,
+		Proto:    ProtoUDP,
+		EDNS:     q.edns,
+		DO:       q.do,
+		UDPSize:  size,
+	}
+	start0 := len(out)
+	out, ok = f.cache.AppendWire(out, &sc.req)
+	sc.req = Request{} // drop references before the scratch goes back
+	if !ok {
+		return out[:start0], false
+	}
+	w := out[start0:]
+	if len(w) < 12 {
+		return out[:start0], false
+	}
+	// Header as finish() shapes it: QR, RA set; AA, TC clear; CD echoed.
+	w[2] = w[2]&^0x06 | 0x80 // QR=1, AA=0, TC=0 (opcode 0, RD kept)
+	w[3] = w[3]&^0x10 | 0x80 // RA=1, CD cleared then echoed
+	if q.cd {
+		w[3] |= 0x10
+	}
+	// The question exactly as the client wrote it (0x20 letter case).
+	copy(w[12:], pkt[12:q.qend])
+	if q.edns {
+		// Our OPT: root, type 41, our UDP size, ext-rcode 0, version 0, DO.
+		var do byte
+		if q.do {
+			do = 0x80
+		}
+		out = append(out, 0, 0, 41, byte(f.udpSize>>8), byte(f.udpSize), 0, 0, do, 0, 0, 0)
+		w = out[start0:]
+		binary.BigEndian.PutUint16(w[10:], binary.BigEndian.Uint16(w[10:])+1)
+	}
+	f.answered.Add(1)
+	m.countQuery(ProtoUDP, q.qtype)
+	m.countResponse(int(w[3]&0x0F), time.Since(start).Seconds())
+	return out, true
+}

@@ -1,0 +1,222 @@
+package resolver_test
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/miekg/dns"
+
+	"github.com/bulwark-dns/bulwark/blocklist"
+	"github.com/bulwark-dns/bulwark/internal/clock"
+	"github.com/bulwark-dns/bulwark/resolver"
+	"github.com/bulwark-dns/bulwark/resolver/cache"
+)
+
+// fastPair is two servers over one chain and one cache: one with the UDP
+// fast path, one without, so that their answers can be compared.
+type fastPair struct {
+	fast, plain *resolver.Server
+	fp          *resolver.FastPath
+	clk         *clock.Fake
+	upstream    *atomic.Int64
+}
+
+func newFastPair(t testing.TB) *fastPair {
+	tab := buildTable(t,
+		list{info: blocklist.ListInfo{Name: "block"}, names: []string{"evil.example", "cdn.tracker.example"}},
+		list{info: blocklist.ListInfo{Name: "allow", Allow: true}, names: []string{"good.evil.example"}})
+	var tables atomic.Pointer[blocklist.Table]
+	tables.Store(tab)
+	p := &fastPair{clk: clock.NewFake(time.Unix(1e9, 0)), upstream: &atomic.Int64{}}
+	up := resolver.ResolverFunc(func(ctx context.Context, req *resolver.Request) (*dns.Msg, error) {
+		p.upstream.Add(1)
+		q := req.Question
+		m := new(dns.Msg)
+		m.SetQuestion(q.Name, q.Qtype)
+		m.Response, m.Authoritative, m.RecursionAvailable = true, true, true
+		rr := func(s string) dns.RR { r, _ := dns.NewRR(s); return r }
+		soa := rr("example. 600 IN SOA ns.example. h.example. 1 2 3 4 300")
+		switch name := strings.ToLower(q.Name); {
+		case strings.HasPrefix(name, "nx."):
+			m.Rcode = dns.RcodeNameError
+			m.Ns = []dns.RR{soa}
+		case strings.HasPrefix(name, "alias."):
+			m.Answer = []dns.RR{rr(q.Name + " 300 IN CNAME cdn.tracker.example."), rr("cdn.tracker.example. 300 IN A 192.0.2.9")}
+		case strings.HasPrefix(name, "big."):
+			for i := 0; i < 40; i++ {
+				m.Answer = append(m.Answer, rr(fmt.Sprintf("%s 300 IN A 192.0.2.%d", q.Name, i)))
+			}
+		case q.Qtype == dns.TypeA:
+			m.Answer = []dns.RR{rr(q.Name + " 300 IN A 192.0.2.1"), rr(q.Name + " 200 IN A 192.0.2.2")}
+		case q.Qtype == dns.TypeAAAA:
+			m.Answer = []dns.RR{rr(q.Name + " 300 IN AAAA 2001:db8::1")}
+		default:
+			m.Ns = []dns.RR{soa} // NODATA
+		}
+		return m, nil
+	})
+	ccfg := cache.Config{Size: 1000}
+	ccfg.SetDefaults()
+	c := cache.New(ccfg, up, p.clk, nil, nil)
+	t.Cleanup(c.Close)
+	bc := resolver.BlockingConfig{}
+	bc.SetDefaults()
+	policy := resolver.NewPolicy(bc, &tables, c, nil, nil)
+	guard, err := resolver.NewGuard(resolver.GuardConfig{ACL: resolver.ACLConfig{Allow: []string{"127.0.0.0/8"}}}, policy, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lc := resolver.ListenConfig{DNS: []string{"127.0.0.1:0"}}
+	for _, s := range []**resolver.Server{&p.fast, &p.plain} {
+		if *s, err = resolver.NewServer(lc, guard, nil, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fp := resolver.NewFastPath(guard, policy, c)
+	if fp == nil {
+		t.Fatal("no fast path")
+	}
+	p.fast.SetFastPath(fp)
+	p.fp = fp
+	return p
+}
+
+// renderAnswer renders everything a client sees of an answer. Owner names
+// are compared case-insensitively: the fast path copies the client's
+// question into a packed answer whose owners point at it (compression), so
+// they take the client's letter case, which DNS treats as the same name.
+func renderAnswer(t *testing.T, b []byte) string {
+	t.Helper()
+	if b == nil {
+		return "<no answer>"
+	}
+	m := new(dns.Msg)
+	if err := m.Unpack(b); err != nil {
+		t.Fatalf("unpack: %v", err)
+	}
+	var sb strings.Builder
+	fmt.Fprintf(&sb, "%s\n", m.MsgHdr.String())
+	for _, q := range m.Question {
+		fmt.Fprintf(&sb, "Q %s\n", q.String())
+	}
+	for _, sec := range [][]dns.RR{m.Answer, m.Ns, m.Extra} {
+		for _, rr := range sec {
+			rr.Header().Name = strings.ToLower(rr.Header().Name)
+			fmt.Fprintf(&sb, "%s\n", rr.String())
+		}
+		sb.WriteString("--\n")
+	}
+	return sb.String()
+}
+
+func TestFastPathAnswersLikeTheChain(t *testing.T) {
+	p := newFastPair(t)
+	type query struct {
+		name   string
+		qtype  uint16
+		edns   uint16 // 0: none
+		do, cd bool
+		rd     bool
+		id     uint16
+		mutate func([]byte) []byte
+		slow   bool // the fast path must decline it
+	}
+	pack := func(q query) []byte {
+		m := new(dns.Msg)
+		m.SetQuestion(q.name, q.qtype)
+		m.Id = q.id
+		m.RecursionDesired = q.rd
+		m.CheckingDisabled = q.cd
+		if q.edns > 0 {
+			m.SetEdns0(q.edns, q.do)
+		}
+		w, err := m.Pack()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if q.mutate != nil {
+			w = q.mutate(w)
+		}
+		return w
+	}
+	queries := []query{
+		{name: "www.example.org.", qtype: dns.TypeA, rd: true, id: 1},
+		{name: "WwW.ExAmple.ORG.", qtype: dns.TypeA, rd: true, id: 2},
+		{name: "www.example.org.", qtype: dns.TypeA, edns: 4096, do: true, id: 3},
+		{name: "www.example.org.", qtype: dns.TypeA, edns: 1232, id: 4},
+		{name: "www.example.org.", qtype: dns.TypeA, cd: true, edns: 1232, id: 5},
+		{name: "v6.example.org.", qtype: dns.TypeAAAA, rd: true, id: 6},
+		{name: "nx.example.org.", qtype: dns.TypeA, rd: true, id: 7},
+		{name: "nodata.example.org.", qtype: dns.TypeMX, rd: true, edns: 1232, id: 8},
+		{name: "alias.example.org.", qtype: dns.TypeA, rd: true, id: 9, slow: true},           // CNAME into a blocked name
+		{name: "x.evil.example.", qtype: dns.TypeA, rd: true, edns: 1232, id: 10, slow: true}, // blocked
+		{name: "good.evil.example.", qtype: dns.TypeA, rd: true, id: 11},                      // allowed inside block
+		{name: "big.example.org.", qtype: dns.TypeA, rd: true, id: 12, slow: true},            // > 512 bytes: truncated
+		{name: "big.example.org.", qtype: dns.TypeA, rd: true, edns: 4096, id: 13},
+		{name: "www.example.org.", qtype: dns.TypeA, edns: 1232, id: 14, mutate: func(w []byte) []byte { w[len(w)-5] = 1; return w }, slow: true}, // EDNS version 1
+		{name: "www.example.org.", qtype: dns.TypeANY, id: 15, slow: true},
+		{name: "under_score.example.org.", qtype: dns.TypeA, id: 16},
+		{name: "www.example.org.", qtype: dns.TypeA, id: 17, mutate: func(w []byte) []byte { w[2] |= 0x02; return w }, slow: true}, // TC set in a query
+	}
+	client := netip.MustParseAddrPort("127.0.0.1:5353")
+	for _, q := range queries {
+		w := pack(q)
+		// Warm the cache through the chain, age it, then compare.
+		p.plain.ServePacket(context.Background(), w, client)
+		p.clk.Advance(7 * time.Second)
+		before := p.upstream.Load()
+		plain := renderAnswer(t, p.plain.ServePacket(context.Background(), w, client))
+		n := p.fp.Answered()
+		fast := renderAnswer(t, p.fast.ServePacket(context.Background(), w, client))
+		if took := p.fp.Answered() > n; took == q.slow {
+			t.Errorf("%s %s id %d: fast path answered=%v, want %v", q.name, dns.TypeToString[q.qtype], q.id, took, !q.slow)
+		}
+		if plain != fast {
+			t.Errorf("%s %s id %d: fast path answer differs\nchain:\n%s\nfast:\n%s", q.name, dns.TypeToString[q.qtype], q.id, plain, fast)
+		}
+		if p.upstream.Load() != before {
+			t.Errorf("%s: the comparison reached the upstream", q.name)
+		}
+	}
+	// A client outside the ACL is refused either way.
+	outside := netip.MustParseAddrPort("192.0.2.77:5353")
+	w := pack(queries[0])
+	if a, b := renderAnswer(t, p.plain.ServePacket(context.Background(), w, outside)), renderAnswer(t, p.fast.ServePacket(context.Background(), w, outside)); a != b || !strings.Contains(a, "REFUSED") {
+		t.Errorf("outside the ACL: chain %s, fast %s", a, b)
+	}
+}
+
+// FuzzFastPath checks that for any packet the fast path either declines or
+// answers exactly as the chain does.
+func FuzzFastPath(f *testing.F) {
+	p := newFastPair(f)
+	client := netip.MustParseAddrPort("127.0.0.1:5353")
+	for _, name := range []string{"www.example.org.", "nx.example.org.", "x.evil.example.", "alias.example.org."} {
+		m := new(dns.Msg)
+		m.SetQuestion(name, dns.TypeA)
+		w, _ := m.Pack()
+		f.Add(w)
+		m.SetEdns0(1232, true)
+		w, _ = m.Pack()
+		f.Add(w)
+	}
+	f.Fuzz(func(t *testing.T, pkt []byte) {
+		p.plain.ServePacket(context.Background(), pkt, client) // warm
+		plain := p.plain.ServePacket(context.Background(), pkt, client)
+		fast := p.fast.ServePacket(context.Background(), pkt, client)
+		if (plain == nil) != (fast == nil) {
+			t.Fatalf("chain answered %v, fast path %v", plain != nil, fast != nil)
+		}
+		if plain == nil {
+			return
+		}
+		if a, b := renderAnswer(t, plain), renderAnswer(t, fast); a != b {
+			t.Fatalf("answers differ\nchain:\n%s\nfast:\n%s", a, b)
+		}
+	})
+}
