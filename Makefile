@@ -9,14 +9,16 @@ test: deps
 	$(GO) test -race -count=1 -timeout 20m ./...
 
 # Debian packages the tests drive: dig (bind9-dnsutils) and kdig, for DoT
-# and DoH (knot-dnsutils). Installed only when a tool is missing.
+# and DoH (knot-dnsutils); promtool (prometheus) checks the alert rules and
+# dashboard queries. Installed only when a tool is missing.
 deps:
 	@missing=""; \
 	command -v dig >/dev/null 2>&1 || missing="$$missing bind9-dnsutils"; \
 	command -v kdig >/dev/null 2>&1 || missing="$$missing knot-dnsutils"; \
+	command -v promtool >/dev/null 2>&1 || missing="$$missing prometheus"; \
 	if [ -n "$$missing" ]; then \
 		echo "installing$$missing for the end-to-end tests"; \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
 	fi
 
 run:

@@ -3,6 +3,7 @@ package resolver_test
 import (
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"testing"
@@ -140,5 +141,26 @@ func TestSlowlorisClientCutOff(t *testing.T) {
 	// A normal client is still served.
 	if resp := e.query(t, "tcp", "www.example.org", dns.TypeA, false); resp.Rcode != dns.RcodeSuccess {
 		t.Fatalf("after slowloris: %v", resp)
+	}
+}
+
+// "0.0.0.0:P" and "[::]:P" together: the IPv6 socket must be IPv6-only, or
+// the second bind fails with "address already in use".
+func TestDualStackWildcardListen(t *testing.T) {
+	pc, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := pc.LocalAddr().(*net.UDPAddr).Port
+	pc.Close()
+	e := startEnv(t, phishingTable(t), envOpts{listenCfg: resolver.ListenConfig{
+		DNS: []string{fmt.Sprintf("0.0.0.0:%d", port), fmt.Sprintf("[::]:%d", port)}}})
+	for _, addr := range []string{fmt.Sprintf("127.0.0.1:%d", port), fmt.Sprintf("[::1]:%d", port)} {
+		e.addr = addr
+		for _, proto := range []string{"udp", "tcp"} {
+			if resp := e.query(t, proto, "www.example.org", dns.TypeA, false); resp.Rcode != dns.RcodeSuccess {
+				t.Errorf("%s %s: %s", proto, addr, dns.RcodeToString[resp.Rcode])
+			}
+		}
 	}
 }

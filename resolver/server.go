@@ -117,7 +117,7 @@ func (s *Server) openAll() error {
 		if err != nil {
 			return fmt.Errorf("listen %s: %w", a, err)
 		}
-		uc, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(ap))
+		uc, err := net.ListenUDP(network("udp", ap), net.UDPAddrFromAddrPort(ap))
 		if err != nil {
 			return fmt.Errorf("listen udp %s: %w", a, err)
 		}
@@ -169,7 +169,11 @@ func (s *Server) openAll() error {
 // listenTCP opens a TCP listener limited to MaxTCPConns open connections.
 // Until open() hands it to a serving loop, closeListeners closes it.
 func (s *Server) listenTCP(addr string, proto Proto) (net.Listener, error) {
-	ln, err := net.Listen("tcp", addr)
+	ap, err := netip.ParseAddrPort(addr)
+	if err != nil {
+		return nil, fmt.Errorf("listen %s %s: %w", proto, addr, err)
+	}
+	ln, err := net.Listen(network("tcp", ap), addr)
 	if err != nil {
 		return nil, fmt.Errorf("listen %s %s: %w", proto, addr, err)
 	}
@@ -177,6 +181,16 @@ func (s *Server) listenTCP(addr string, proto Proto) (net.Listener, error) {
 	s.bound = append(s.bound, boundListener{raw: ln, proto: proto})
 	s.mu.Unlock()
 	return limitListener{Listener: ln, s: s}, nil
+}
+
+// network picks "udp4"/"udp6" (or tcp) by the address family, so that
+// "[::]:53" is IPv6 only (IPV6_V6ONLY) and can sit beside "0.0.0.0:53", as
+// operators listing both expect.
+func network(base string, ap netip.AddrPort) string {
+	if ap.Addr().Is4() || ap.Addr().Is4In6() {
+		return base + "4"
+	}
+	return base + "6"
 }
 
 // Addrs returns the bound UDP addresses (TCP uses the same ones), so tests
