@@ -66,9 +66,33 @@ func (s *Server) SetDelay(d time.Duration) { s.delay.Store(int64(d)) }
 // of every answer to an EDNS query, to test that clients strip them.
 func (s *Server) SetEDNSOptions(opts ...dns.EDNS0) { s.ednsOpts.Store(&opts) }
 
+// SetHold withholds genuine answers until n queries are being held, then
+// releases them together (0: off). A client that pipelines n queries on
+// one DoT connection, or sends n at once over UDP or DoH, gets answers; one
+// that waits for each answer before the next query never does. (The plain
+// TCP listener answers one query per connection at a time: not for it.)
+func (s *Server) SetHold(n int) { s.holdN.Store(int32(n)) }
+
+// via is how a query reached the server.
+type via struct {
+	proto     string // "udp", "tcp", "tls", "https"
+	method    string // HTTP method, DoH only
+	httpMajor int    // HTTP major version, DoH only
+	conn      uint64 // connection number, DoT and DoH only
+	size      int    // wire length, when known
+}
+
+// serve is the miekg/dns handler of the UDP and TCP listeners.
 func (s *Server) serve(w dns.ResponseWriter, r *dns.Msg) {
-	_, tcp := w.RemoteAddr().(*net.TCPAddr)
-	s.record(r, w.RemoteAddr(), tcp)
+	v := via{proto: "udp"}
+	if _, tcp := w.RemoteAddr().(*net.TCPAddr); tcp {
+		v.proto = "tcp"
+	}
+	s.handle(w, r, v)
+}
+
+func (s *Server) handle(w dns.ResponseWriter, r *dns.Msg, v via) {
+	s.record(r, w.RemoteAddr(), v)
 	if len(r.Question) != 1 {
 		m := new(dns.Msg).SetRcode(r, dns.RcodeFormatError)
 		w.WriteMsg(m)
@@ -83,7 +107,7 @@ func (s *Server) serve(w dns.ResponseWriter, r *dns.Msg) {
 	if sp&SpoofQuestion != 0 {
 		w.WriteMsg(s.forged(r, "spoofed.invalid."))
 	}
-	if !s.sleep(time.Duration(s.delay.Load())) {
+	if !s.hold() || !s.sleep(time.Duration(s.delay.Load())) {
 		return
 	}
 
@@ -98,7 +122,7 @@ func (s *Server) serve(w dns.ResponseWriter, r *dns.Msg) {
 	default:
 		m = s.answer(r)
 	}
-	if !tcp && s.truncate.Load() {
+	if v.proto == "udp" && s.truncate.Load() {
 		m.Truncated = true
 		m.Answer, m.Ns, m.Extra = nil, nil, nil
 	}
@@ -129,5 +153,30 @@ func (s *Server) addOPT(r, m *dns.Msg) {
 	if p := s.ednsOpts.Load(); p != nil {
 		opt := m.IsEdns0()
 		opt.Option = append(opt.Option, *p...)
+	}
+}
+
+// hold waits, under SetHold(n), until n queries are waiting; it reports
+// whether the server is still running.
+func (s *Server) hold() bool {
+	n := int(s.holdN.Load())
+	if n <= 0 {
+		return true
+	}
+	s.holdMu.Lock()
+	if s.holdCh == nil {
+		s.holdCh = make(chan struct{})
+	}
+	ch := s.holdCh
+	if s.held++; s.held >= n {
+		close(ch)
+		s.holdCh, s.held = nil, 0
+	}
+	s.holdMu.Unlock()
+	select {
+	case <-ch:
+		return true
+	case <-s.done:
+		return false
 	}
 }

@@ -10,7 +10,7 @@ import (
 type Query struct {
 	Name  string
 	Type  uint16
-	Proto string // "udp" or "tcp"
+	Proto string // "udp", "tcp", "tls" or "https"
 	ID    uint16
 	RD    bool
 	CD    bool
@@ -19,12 +19,22 @@ type Query struct {
 	OPT *dns.OPT
 	// SrcPort is the client's source port.
 	SrcPort int
+	// Conn numbers the DoT or DoH connection the query came on (from 1, in
+	// the order connections were made); 0 for UDP and TCP.
+	Conn uint64
+	// HTTPMethod ("GET", "POST") and HTTPMajor (1, 2) are DoH's.
+	HTTPMethod string
+	HTTPMajor  int
+	// Size is the query's length in octets (as sent for DoT and DoH, as
+	// re-packed by miekg/dns for UDP and TCP), to check padding.
+	Size int
 }
 
-func (s *Server) record(r *dns.Msg, from net.Addr, tcp bool) {
-	q := Query{ID: r.Id, RD: r.RecursionDesired, CD: r.CheckingDisabled, Proto: "udp"}
-	if tcp {
-		q.Proto = "tcp"
+func (s *Server) record(r *dns.Msg, from net.Addr, v via) {
+	q := Query{ID: r.Id, RD: r.RecursionDesired, CD: r.CheckingDisabled, Proto: v.proto,
+		Conn: v.conn, HTTPMethod: v.method, HTTPMajor: v.httpMajor, Size: v.size}
+	if q.Size == 0 {
+		q.Size = r.Len()
 	}
 	if len(r.Question) > 0 {
 		q.Name, q.Type = r.Question[0].Name, r.Question[0].Qtype

@@ -1,11 +1,15 @@
 // Package dnstest starts fake authoritative DNS servers on loopback for
-// tests: real UDP and TCP sockets, answers from zone-file records, and
-// misbehaviour (truncation, timeouts, SERVFAIL, spoofed replies, extra EDNS
-// options, delays) that can be switched at run time.
+// tests: real UDP and TCP sockets (and optionally DNS over TLS and DNS over
+// HTTPS with certificates from a throwaway CA), answers from zone-file
+// records, and misbehaviour (truncation, timeouts, SERVFAIL, spoofed
+// replies, extra EDNS options, delays, held answers, HTTP errors) that can
+// be switched at run time.
 package dnstest
 
 import (
+	"crypto/tls"
 	"net"
+	"net/http/httptest"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -20,6 +24,11 @@ import (
 type Server struct {
 	// Addr is "host:port", shared by the UDP and TCP listeners.
 	Addr string
+	// TLSAddr is the DoT listener's "host:port" (WithTLS), else "".
+	TLSAddr string
+	// URL is the DoH endpoint, "https://host:port/dns-query" (WithHTTPS),
+	// else "".
+	URL string
 
 	t        testing.TB
 	zone     string
@@ -35,15 +44,34 @@ type Server struct {
 	delay    atomic.Int64
 	ednsOpts atomic.Pointer[[]dns.EDNS0]
 
+	holdN  atomic.Int32
+	holdMu sync.Mutex
+	holdCh chan struct{} // closed when holdN answers are being held
+	held   int
+
+	httpStatus atomic.Int32
+	connSeq    atomic.Uint64 // numbers DoT and DoH connections
+
 	done chan struct{} // closed on shutdown, releasing delayed answers
 	udp  *dns.Server
 	tcp  *dns.Server
+
+	tlsLn         net.Listener
+	tlsWG         sync.WaitGroup
+	tlsMu         sync.Mutex
+	tlsConns      map[net.Conn]struct{}
+	tlsHandshakes atomic.Int64
+
+	https      *httptest.Server
+	httpsConns atomic.Int64
 }
 
 type options struct {
 	addr     string
 	zone     string
 	wildcard bool
+	tls      *tls.Certificate
+	https    *tls.Certificate
 }
 
 // Option configures Start.
@@ -60,6 +88,12 @@ func WithZone(origin string) Option { return func(o *options) { o.zone = dns.Can
 // WithWildcard answers A and AAAA queries for any unknown name in the zone
 // with WildcardA / WildcardAAAA, so tests need not add every name they ask.
 func WithWildcard() Option { return func(o *options) { o.wildcard = true } }
+
+// WithTLS also serves DNS over TLS with cert, on Server.TLSAddr.
+func WithTLS(cert tls.Certificate) Option { return func(o *options) { o.tls = &cert } }
+
+// WithHTTPS also serves DNS over HTTPS with cert, at Server.URL.
+func WithHTTPS(cert tls.Certificate) Option { return func(o *options) { o.https = &cert } }
 
 // Start starts a server and stops it when the test ends.
 func Start(t testing.TB, opts ...Option) *Server {
@@ -93,6 +127,13 @@ func Start(t testing.TB, opts ...Option) *Server {
 	}
 	started.Wait()
 	t.Cleanup(s.close)
+	host, _, _ := net.SplitHostPort(s.Addr)
+	if o.tls != nil {
+		s.startTLS(host, *o.tls)
+	}
+	if o.https != nil {
+		s.startHTTPS(host, *o.https)
+	}
 	return s
 }
 
@@ -131,6 +172,14 @@ func (s *Server) close() {
 		if err := srv.Shutdown(); err != nil {
 			s.t.Logf("dnstest %s: shutdown: %v", s.Addr, err)
 		}
+	}
+	if s.tlsLn != nil {
+		s.tlsLn.Close()
+		s.CloseTLSConns()
+		s.tlsWG.Wait()
+	}
+	if s.https != nil {
+		s.https.Close()
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"time"
 
 	"github.com/miekg/dns"
@@ -17,7 +18,8 @@ var (
 	// ErrTimeout: an upstream did not reply within the try timeout.
 	ErrTimeout = errors.New("timeout")
 	// ErrMismatch: an upstream's try timed out with only replies that did
-	// not match the query (forged, stray or broken) received.
+	// not match the query (forged, stray or broken) received, or, over
+	// TCP, TLS or HTTPS, its reply was for another question.
 	ErrMismatch = errors.New("no matching reply")
 	// ErrServFail: an upstream answered SERVFAIL.
 	ErrServFail = errors.New("answered SERVFAIL")
@@ -25,22 +27,41 @@ var (
 	ErrRefused = errors.New("answered REFUSED")
 )
 
-// server is one upstream. Its exchanges are plain DNS over UDP with TCP
-// fallback; DoT and DoH would be further exchange methods chosen by the
-// endpoint's scheme.
+// server is one upstream: plain DNS over UDP (TCP on truncation), plain
+// DNS over reused TCP connections, DNS over TLS or DNS over HTTPS, chosen
+// by the endpoint's scheme. It is shared by every group that lists it.
 type server struct {
-	name string // as configured: the metric label and the error prefix
-	udp  *net.UDPAddr
-	tcp  string
-	m    serverMetrics
+	name   string // as configured: the metric label and the error prefix
+	ep     endpoint
+	udp    *net.UDPAddr // transUDP
+	tcp    string       // transUDP's TCP fallback
+	stream *streamPool  // transTCP, transTLS
+	doh    *dohClient   // transHTTPS
+	// lookup resolves ep.host through the bootstrap servers; nil when
+	// there are none.
+	lookup func(ctx context.Context, host string) ([]netip.Addr, error)
+	health health
+	m      serverMetrics
 }
 
-func newServer(name string, ep endpoint, m *Metrics) *server {
-	return &server{
-		name: name,
-		udp:  net.UDPAddrFromAddrPort(ep.addr),
-		tcp:  ep.addr.String(),
-		m:    m.forServer(name),
+// exchange asks s once over its transport, by deadline.
+func (s *server) exchange(ctx context.Context, q *query, b *buffers, deadline time.Time) (*dns.Msg, result, error) {
+	switch s.ep.transport {
+	case transTCP, transTLS:
+		return s.exchangeStream(ctx, q, deadline)
+	case transHTTPS:
+		return s.exchangeHTTPS(ctx, q, b, deadline)
+	}
+	return s.exchangeUDP(ctx, q, b, deadline)
+}
+
+// close releases s's connections.
+func (s *server) close() {
+	if s.stream != nil {
+		s.stream.close()
+	}
+	if s.doh != nil {
+		s.doh.close()
 	}
 }
 
@@ -155,7 +176,7 @@ func (s *server) classify(msg *dns.Msg, proto string) (*dns.Msg, result, error) 
 	case dns.RcodeRefused:
 		return nil, resRefused, s.errorf(proto, "%w", ErrRefused)
 	}
-	return nil, resError, s.errorf(proto, "answered %s", rcodeString(msg.Rcode))
+	return nil, resOtherRcode, s.errorf(proto, "answered %s", rcodeString(msg.Rcode))
 }
 
 // failure explains a read, write or dial error: a cancelled client, a
@@ -175,10 +196,10 @@ func (s *server) failure(ctx context.Context, proto string, err error, start, de
 }
 
 // errorf prefixes an error with the upstream as configured, and the
-// transport when it is not the usual UDP.
+// transport when it is not the server's own (UDP's TCP fallback).
 func (s *server) errorf(proto, format string, args ...any) error {
 	prefix := "upstream " + s.name + ": "
-	if proto != "udp" {
+	if proto != s.ep.transport.String() {
 		prefix = "upstream " + s.name + " over " + proto + ": "
 	}
 	return fmt.Errorf(prefix+format, args...)

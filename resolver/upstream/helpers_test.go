@@ -2,6 +2,7 @@ package upstream
 
 import (
 	"net/netip"
+	"net/url"
 	"testing"
 	"time"
 
@@ -19,12 +20,104 @@ func forwarder(t testing.TB, timeout, try time.Duration, srvs ...*dnstest.Server
 	for _, s := range srvs {
 		cfg.Servers = append(cfg.Servers, s.Addr)
 	}
+	return newForwarder(t, cfg)
+}
+
+// newForwarder builds a Forwarder from cfg with metrics in a fresh
+// registry, closed when the test ends.
+func newForwarder(t testing.TB, cfg Config, opts ...Option) (*Forwarder, *prometheus.Registry) {
+	t.Helper()
 	reg := prometheus.NewRegistry()
-	f, err := New(cfg, NewMetrics(reg), nil)
+	f, err := New(cfg, NewMetrics(reg), nil, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { f.Close() })
 	return f, reg
+}
+
+// pki is a test's CA, trusted through its PEM file (upstream.ca_file).
+type pki struct {
+	ca   *dnstest.CA
+	file string
+}
+
+func newPKI(t testing.TB) pki {
+	ca := dnstest.NewCA(t)
+	return pki{ca: ca, file: ca.File(t)}
+}
+
+// encrypted starts a wildcard server that also speaks DoT and DoH with a
+// certificate for names.
+func (p pki) encrypted(t testing.TB, names ...string) *dnstest.Server {
+	cert := p.ca.Issue(t, names...)
+	return dnstest.Start(t, dnstest.WithWildcard(), dnstest.WithTLS(cert), dnstest.WithHTTPS(cert))
+}
+
+// dotURL is s's DoT server under name, connecting to its address.
+func dotURL(name string, s *dnstest.Server) string { return "tls://" + name + "@" + s.TLSAddr }
+
+// dohURL is s's DoH URL under name, with its address appended.
+func dohURL(name string, s *dnstest.Server) string {
+	u, _ := url.Parse(s.URL)
+	return "https://" + name + ":" + u.Port() + dnstest.DoHPath + "@" + u.Hostname()
+}
+
+// metric reads the counter or gauge name{labels}; 0 if absent.
+func metric(t testing.TB, reg *prometheus.Registry, name string, labels ...string) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+	next:
+		for _, m := range mf.Metric {
+			for i := 0; i+1 < len(labels); i += 2 {
+				found := false
+				for _, lp := range m.GetLabel() {
+					if lp.GetName() == labels[i] && lp.GetValue() == labels[i+1] {
+						found = true
+					}
+				}
+				if !found {
+					continue next
+				}
+			}
+			if c := m.GetCounter(); c != nil {
+				return c.GetValue()
+			}
+			return m.GetGauge().GetValue()
+		}
+	}
+	return 0
+}
+
+// eventually polls cond for up to 10s (bounded: background work such as
+// a probe finishes well within that).
+func eventually(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	for range 1000 {
+		if cond() {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatalf("timed out waiting for %s", what)
+}
+
+// answerA returns the address of m's only A record, "" if it has not one.
+func answerA(m *dns.Msg) string {
+	if m == nil || len(m.Answer) != 1 {
+		return ""
+	}
+	if a, ok := m.Answer[0].(*dns.A); ok {
+		return a.A.String()
+	}
+	return ""
 }
 
 // request is a client query as the listener would pass it on, with the
@@ -111,4 +204,14 @@ func hasOPT(m *dns.Msg) bool {
 		}
 	}
 	return false
+}
+
+// paddedOnly reports whether q's only EDNS option is padding to a
+// multiple of 128 octets (RFC 8467), as DoT and DoH queries have.
+func paddedOnly(q dnstest.Query) bool {
+	if q.OPT == nil || len(q.OPT.Option) != 1 || q.Size%128 != 0 {
+		return false
+	}
+	_, ok := q.OPT.Option[0].(*dns.EDNS0_PADDING)
+	return ok
 }

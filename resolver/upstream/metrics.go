@@ -6,18 +6,19 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// result is the outcome of one request to one upstream: one UDP or TCP
-// exchange. Its String is the metric label.
+// result is the outcome of one request to one upstream: one UDP, TCP, TLS
+// or HTTPS exchange. Its String is the metric label.
 type result uint8
 
 const (
-	resSuccess   result = iota // a final answer (NOERROR, NXDOMAIN, ...)
-	resTimeout                 // no reply before the try deadline
-	resServfail                // SERVFAIL: fail over
-	resRefused                 // REFUSED: fail over
-	resTruncated               // TC=1 over UDP: retried over TCP
-	resMismatch                // only replies not matching the query (spoofs?) before the deadline
-	resError                   // network error, bad reply, other rcodes
+	resSuccess    result = iota // a final answer (NOERROR, NXDOMAIN, ...)
+	resTimeout                  // no reply before the try deadline
+	resServfail                 // SERVFAIL: fail over
+	resRefused                  // REFUSED: fail over
+	resTruncated                // TC=1 over UDP: retried over TCP
+	resMismatch                 // only replies not matching the query (spoofs?) before the deadline
+	resError                    // network, TLS or HTTP error, bad reply
+	resOtherRcode               // answered FORMERR, NOTIMP, ...: alive, but no use
 	numResults
 	resCanceled // the client went away: not the upstream's fault, not counted
 )
@@ -36,18 +37,24 @@ func (r result) String() string {
 		return "truncated"
 	case resMismatch:
 		return "mismatch"
+	case resOtherRcode:
+		return "other_rcode"
 	case resCanceled:
 		return "canceled"
 	}
 	return "error"
 }
 
-// Metrics counts upstream requests. Construct it once per process (it
-// registers its collectors) and share it across reloads; a nil *Metrics
-// counts nothing.
+// Metrics counts upstream requests and exports each upstream's health.
+// Construct it once per process (it registers its collectors) and share it
+// across reloads; a nil *Metrics counts nothing.
 type Metrics struct {
 	requests *prometheus.CounterVec
 	duration *prometheus.HistogramVec
+	healthy  *prometheus.GaugeVec
+	srtt     *prometheus.GaugeVec
+	probes   *prometheus.CounterVec
+	conns    *prometheus.CounterVec
 }
 
 // NewMetrics creates the upstream metrics and registers them with reg
@@ -60,12 +67,28 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}, []string{"upstream", "result"}),
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "bulwark_upstream_request_duration_seconds",
-			Help:    "Time per upstream request, from send to answer, timeout or error.",
+			Help:    "Time per upstream request, from send (or connect) to answer, timeout or error.",
 			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
+		}, []string{"upstream"}),
+		healthy: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "bulwark_upstream_healthy",
+			Help: "1 while the upstream gets queries, 0 while its circuit breaker is open after consecutive failures.",
+		}, []string{"upstream"}),
+		srtt: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "bulwark_upstream_srtt_seconds",
+			Help: "Smoothed round-trip time of the upstream; failures count as the try timeout.",
+		}, []string{"upstream"}),
+		probes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "bulwark_upstream_probes_total",
+			Help: "Health probes sent to upstreams marked down, by result (success brings the upstream back).",
+		}, []string{"upstream", "result"}),
+		conns: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "bulwark_upstream_connections_total",
+			Help: "TCP, TLS and HTTPS connections opened to the upstream (few means connections are reused).",
 		}, []string{"upstream"}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.requests, m.duration)
+		reg.MustRegister(m.requests, m.duration, m.healthy, m.srtt, m.probes, m.conns)
 	}
 	return m
 }
@@ -75,6 +98,11 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 type serverMetrics struct {
 	requests [numResults]prometheus.Counter
 	duration prometheus.Observer
+	healthy  prometheus.Gauge
+	srtt     prometheus.Gauge
+	probeOK  prometheus.Counter
+	probeBad prometheus.Counter
+	conns    prometheus.Counter
 }
 
 // forServer resolves (and so exports, at zero) every series of upstream.
@@ -87,6 +115,12 @@ func (m *Metrics) forServer(upstream string) serverMetrics {
 		sm.requests[r] = m.requests.WithLabelValues(upstream, r.String())
 	}
 	sm.duration = m.duration.WithLabelValues(upstream)
+	sm.healthy = m.healthy.WithLabelValues(upstream)
+	sm.healthy.Set(1)
+	sm.srtt = m.srtt.WithLabelValues(upstream)
+	sm.probeOK = m.probes.WithLabelValues(upstream, "success")
+	sm.probeBad = m.probes.WithLabelValues(upstream, "failure")
+	sm.conns = m.conns.WithLabelValues(upstream)
 	return sm
 }
 
@@ -96,4 +130,45 @@ func (sm *serverMetrics) observe(r result, d time.Duration) {
 	}
 	sm.requests[r].Inc()
 	sm.duration.Observe(d.Seconds())
+}
+
+func (sm *serverMetrics) setHealthy(up bool) {
+	if sm.healthy == nil {
+		return
+	}
+	if up {
+		sm.healthy.Set(1)
+	} else {
+		sm.healthy.Set(0)
+	}
+}
+
+func (sm *serverMetrics) setSRTT(d time.Duration) {
+	if sm.srtt != nil {
+		sm.srtt.Set(d.Seconds())
+	}
+}
+
+func (sm *serverMetrics) probe(ok bool) {
+	switch {
+	case sm.probeOK == nil:
+	case ok:
+		sm.probeOK.Inc()
+	default:
+		sm.probeBad.Inc()
+	}
+}
+
+func (sm *serverMetrics) connOpened() {
+	if sm.conns != nil {
+		sm.conns.Inc()
+	}
+}
+
+// transportFailure reports whether r means the server did not answer at
+// all: only these count towards its circuit breaker. An rcode, even
+// SERVFAIL, proves it is alive, and is often about the name asked, which a
+// client could pick to knock a healthy upstream out.
+func (r result) transportFailure() bool {
+	return r == resTimeout || r == resMismatch || r == resError
 }

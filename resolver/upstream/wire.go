@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"math/rand/v2"
+	"net/netip"
 
 	"github.com/miekg/dns"
 )
@@ -19,23 +20,54 @@ const ednsSize = 1232
 const udpBufSize = 4096
 
 // buffers are one Resolve's scratch space, pooled: the query (with room for
-// the TCP length prefix) and the reply.
+// the TCP length prefix), the reply, and the order servers are asked in.
 type buffers struct {
-	query [2 + 512]byte // room for 2 + header 12 + name 255 + 4 + OPT 11
+	query [2 + 512]byte // room for 2 + header 12 + name 255 + 4 + OPT 11 + ECS 24
 	reply [udpBufSize]byte
+	order []*server
 }
 
 // query is the wire form of the question we forward, built by hand once
 // per Resolve (no dns.Msg, no allocation); each attempt gets a new ID.
 type query struct {
-	buf  []byte // 2-byte TCP length prefix, then the DNS message
-	qlen int    // length of the question section, at offset 12 of the message
+	buf    []byte // 2-byte TCP length prefix, then the DNS message
+	qlen   int    // length of the question section, at offset 12 of the message
+	padded bool
+}
+
+// padBlock is RFC 8467's recommended block length for padded queries.
+const padBlock = 128
+
+// pad adds an EDNS Padding option (RFC 7830) making the message a
+// multiple of padBlock octets, so an observer of encrypted traffic cannot
+// tell names apart by length. Only DoT and DoH queries are padded; a query
+// that fails over from them to plain DNS keeps it (harmless, < 512
+// octets). It is idempotent.
+func (q *query) pad() {
+	if q.padded {
+		return
+	}
+	n := len(q.buf) - 2 + 4 // message plus the option header
+	size := n + (padBlock-n%padBlock)%padBlock
+	if 2+size > cap(q.buf) {
+		return // cannot happen with a 512-octet buffer; unpadded is still correct
+	}
+	buf := q.buf[:2+size]
+	opt := 2 + 12 + q.qlen // the OPT record, the last in the message
+	binary.BigEndian.PutUint16(buf[opt+9:], binary.BigEndian.Uint16(buf[opt+9:])+uint16(size-(len(q.buf)-2)))
+	o := len(q.buf)
+	binary.BigEndian.PutUint16(buf[o:], dns.EDNS0PADDING)
+	binary.BigEndian.PutUint16(buf[o+2:], uint16(size-n))
+	clear(buf[o+4:])
+	binary.BigEndian.PutUint16(buf, uint16(size))
+	q.buf, q.padded = buf, true
 }
 
 // packQuery writes the query for q into b: RD and CD as the client sent
 // them, one question, and our own OPT (size ednsSize, DO as the client's,
-// no options) so nothing of the client's EDNS reaches the upstream.
-func packQuery(b []byte, q dns.Question, rd, cd, do bool) (query, error) {
+// no options but ecs when valid) so nothing else of the client's EDNS
+// reaches the upstream.
+func packQuery(b []byte, q dns.Question, rd, cd, do bool, ecs netip.Prefix) (query, error) {
 	msg := b[2:]
 	clear(msg[:12])
 	if rd {
@@ -74,8 +106,34 @@ func packQuery(b []byte, q dns.Question, rd, cd, do bool) (query, error) {
 		opt[7] = 0x80
 	}
 	off += 11
+	if ecs.IsValid() {
+		n := putECS(msg[off:], ecs)
+		binary.BigEndian.PutUint16(opt[9:], uint16(n))
+		off += n
+	}
 	binary.BigEndian.PutUint16(b, uint16(off))
 	return query{buf: b[:2+off], qlen: qlen}, nil
+}
+
+// putECS writes an EDNS Client Subnet option (RFC 7871 section 6) for p
+// into b: family, source prefix, scope 0, and only the address octets the
+// prefix covers, its host bits zero. It returns the bytes written.
+func putECS(b []byte, p netip.Prefix) int {
+	p = p.Masked()
+	family, addr := uint16(2), p.Addr().As16()
+	raw := addr[:]
+	if p.Addr().Is4() {
+		a4 := p.Addr().As4()
+		family, raw = 1, a4[:]
+	}
+	n := (p.Bits() + 7) / 8
+	binary.BigEndian.PutUint16(b[0:], dns.EDNS0SUBNET)
+	binary.BigEndian.PutUint16(b[2:], uint16(4+n))
+	binary.BigEndian.PutUint16(b[4:], family)
+	b[6] = byte(p.Bits())
+	b[7] = 0
+	copy(b[8:], raw[:n])
+	return 8 + n
 }
 
 // udp and tcp are the bytes to send on each transport.
@@ -85,7 +143,19 @@ func (q *query) tcp() []byte { return q.buf }
 // newID gives the query a fresh random ID, so each attempt (and each
 // reply we accept) must guess a new 16 bits in addition to the port.
 func (q *query) newID() {
-	binary.BigEndian.PutUint16(q.buf[2:], uint16(rand.Uint32()))
+	q.setID(uint16(rand.Uint32()))
+}
+
+// setID sets the message ID: unique per connection on a pipelined stream,
+// 0 over HTTPS (RFC 8484 section 4.1).
+func (q *query) setID(id uint16) {
+	binary.BigEndian.PutUint16(q.buf[2:], id)
+}
+
+// clone copies q into b, for a second attempt running at the same time.
+func (q *query) clone(b *buffers) query {
+	n := copy(b.query[:], q.buf)
+	return query{buf: b.query[:n], qlen: q.qlen, padded: q.padded}
 }
 
 // matches reports whether reply answers q: same ID, QR set, opcode QUERY,

@@ -1,6 +1,9 @@
 package upstream
 
 import (
+	"encoding/binary"
+	"net/netip"
+	"strings"
 	"testing"
 
 	"github.com/miekg/dns"
@@ -20,7 +23,7 @@ func TestPackQuery(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var b buffers
-			q, err := packQuery(b.query[:], tt.q, tt.rd, tt.cd, tt.do)
+			q, err := packQuery(b.query[:], tt.q, tt.rd, tt.cd, tt.do, netip.Prefix{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -53,7 +56,7 @@ func TestPackQueryRejects(t *testing.T) {
 	}
 	var b buffers
 	for _, name := range []string{long, "a..b.", ""} {
-		if _, err := packQuery(b.query[:], dns.Question{Name: name, Qtype: dns.TypeA, Qclass: dns.ClassINET}, true, false, false); err == nil {
+		if _, err := packQuery(b.query[:], dns.Question{Name: name, Qtype: dns.TypeA, Qclass: dns.ClassINET}, true, false, false, netip.Prefix{}); err == nil {
 			t.Errorf("packQuery(%q) succeeded", name)
 		}
 	}
@@ -61,7 +64,7 @@ func TestPackQueryRejects(t *testing.T) {
 
 func TestMatches(t *testing.T) {
 	var b buffers
-	q, err := packQuery(b.query[:], dns.Question{Name: "www.Example.com.", Qtype: dns.TypeHTTPS, Qclass: dns.ClassINET}, true, false, false)
+	q, err := packQuery(b.query[:], dns.Question{Name: "www.Example.com.", Qtype: dns.TypeHTTPS, Qclass: dns.ClassINET}, true, false, false, netip.Prefix{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -137,4 +140,45 @@ func TestStripOPT(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestPad(t *testing.T) {
+	long := strings.Repeat("abcdefghij.", 15) + "example."
+	for _, tt := range []struct {
+		name string
+		ecs  netip.Prefix
+		want int
+	}{
+		{"x.", netip.Prefix{}, 128},
+		{"www.example.com.", netip.MustParsePrefix("2001:db8::/56"), 128},
+		{long, netip.Prefix{}, 256},
+		{long, netip.MustParsePrefix("192.0.2.0/24"), 256},
+	} {
+		var b buffers
+		q, err := packQuery(b.query[:], dns.Question{Name: tt.name, Qtype: dns.TypeA, Qclass: dns.ClassINET}, true, false, true, tt.ecs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		q.pad()
+		q.pad() // idempotent
+		if n := len(q.udp()); n != tt.want || int(binary.BigEndian.Uint16(q.tcp())) != n {
+			t.Errorf("%s: padded to %d (prefix %d), want %d", tt.name, n, binary.BigEndian.Uint16(q.tcp()), tt.want)
+		}
+		m := new(dns.Msg)
+		if err := m.Unpack(q.udp()); err != nil {
+			t.Fatalf("%s: padded query does not parse: %v", tt.name, err)
+		}
+		opt := m.IsEdns0()
+		last := opt.Option[len(opt.Option)-1]
+		if _, ok := last.(*dns.EDNS0_PADDING); !ok || !opt.Do() || len(opt.Option) != 1+btoi(tt.ecs.IsValid()) {
+			t.Errorf("%s: options %v, want padding last (after ECS if any), DO kept", tt.name, opt.Option)
+		}
+	}
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
