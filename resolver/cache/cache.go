@@ -3,6 +3,7 @@ package cache
 import (
 	"context"
 	"log/slog"
+	"net/netip"
 	"sync"
 	"time"
 
@@ -37,6 +38,7 @@ type Cache struct {
 	m      *Metrics
 	log    *slog.Logger
 	store  *store // nil when Size is 0: pass-through
+	subnet func(*resolver.Request) (netip.Prefix, bool)
 	flight singleflight.Group
 
 	// Background prefetches: bounded by sem, stopped by Close.
@@ -51,7 +53,7 @@ type Cache struct {
 // New returns a cache of cfg.Size entries in front of next. cfg is used as
 // given (call SetDefaults first for a Config built in code); m and logger may
 // be nil.
-func New(cfg Config, next resolver.Resolver, clk clock.Clock, m *Metrics, logger *slog.Logger) *Cache {
+func New(cfg Config, next resolver.Resolver, clk clock.Clock, m *Metrics, logger *slog.Logger, opts ...Option) *Cache {
 	if clk == nil {
 		clk = clock.Real{}
 	}
@@ -63,7 +65,31 @@ func New(cfg Config, next resolver.Resolver, clk clock.Clock, m *Metrics, logger
 	if cfg.Size > 0 {
 		c.store = newStore(cfg.Size)
 	}
+	for _, o := range opts {
+		o(c)
+	}
 	return c
+}
+
+// Option tunes a Cache.
+type Option func(*Cache)
+
+// WithSubnetKey keys answers also on the EDNS Client Subnet that fn says
+// next will send for a request (the forwarder's ClientSubnet), so that an
+// answer tailored to one subnet is never served to another (RFC 7871 §7.3).
+func WithSubnetKey(fn func(*resolver.Request) (netip.Prefix, bool)) Option {
+	return func(c *Cache) { c.subnet = fn }
+}
+
+// key is the cache key of req.
+func (c *Cache) key(req *resolver.Request) key {
+	k := requestKey(req)
+	if c.subnet != nil {
+		if p, ok := c.subnet(req); ok {
+			k.subnet = p
+		}
+	}
+	return k
 }
 
 // Resolve answers req from the cache when it holds a fresh answer, and
@@ -74,7 +100,7 @@ func (c *Cache) Resolve(ctx context.Context, req *resolver.Request) (*dns.Msg, e
 	if c.store == nil {
 		return c.next.Resolve(ctx, req)
 	}
-	k := requestKey(req)
+	k := c.key(req)
 	now := c.clk.Now()
 	var stale *entry
 	if e := c.store.get(k); e != nil {
@@ -99,7 +125,8 @@ func (c *Cache) Resolve(ctx context.Context, req *resolver.Request) (*dns.Msg, e
 // hit counts a fresh hit and starts a prefetch if the entry earned one.
 func (c *Cache) hit(e *entry, k key, req *resolver.Request, now time.Time) {
 	c.m.hit()
-	if c.cfg.prefetch() {
+	// A prefetch asks without a client, so it cannot ask for a subnet.
+	if c.cfg.prefetch() && !k.subnet.IsValid() {
 		c.maybePrefetch(e, k, req, now)
 	}
 }

@@ -1,6 +1,7 @@
 package cache
 
 import (
+	"net/netip"
 	"strings"
 
 	"github.com/bulwark-dns/bulwark/resolver"
@@ -21,6 +22,9 @@ type key struct {
 	qtype  uint16
 	qclass uint16
 	flags  uint8
+	// subnet is the EDNS Client Subnet the answer was asked for, when the
+	// upstream forwards ECS (see WithSubnetKey); zero otherwise.
+	subnet netip.Prefix
 }
 
 // requestKey is the cache key of req.
@@ -56,6 +60,9 @@ func (k key) String() string {
 	b.WriteByte(byte(k.qclass >> 8))
 	b.WriteByte(byte(k.qclass))
 	b.WriteByte(k.flags)
+	if k.subnet.IsValid() {
+		b.WriteString(k.subnet.String())
+	}
 	return b.String()
 }
 

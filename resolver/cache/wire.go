@@ -80,7 +80,7 @@ func (c *Cache) AppendWire(dst []byte, req *resolver.Request) ([]byte, bool) {
 		return dst, false
 	}
 	now := c.clk.Now()
-	k := requestKey(req)
+	k := c.key(req)
 	e := c.store.get(k)
 	if e == nil || e.wire == nil || e.expired(now) {
 		return dst, false

@@ -3,6 +3,7 @@ package cache
 import (
 	"context"
 	"encoding/binary"
+	"net/netip"
 	"slices"
 	"testing"
 	"time"
@@ -111,5 +112,31 @@ func TestTTLOffsets(t *testing.T) {
 		if _, ok := ttlOffsets(w[:n]); ok {
 			t.Fatalf("truncated message of %d bytes accepted", n)
 		}
+	}
+}
+
+// With ECS forwarded, answers are kept per client subnet: a second subnet
+// asking the same question is a miss, the first subnet's answer a hit.
+func TestSubnetKeyedAnswers(t *testing.T) {
+	next := &fakeNext{reply: answer(300)}
+	c, _ := newTest(t, testConfig(), next, nil)
+	subnetOf := func(req *resolver.Request) (netip.Prefix, bool) {
+		p, err := req.Client.Addr().Prefix(24)
+		return p, err == nil
+	}
+	WithSubnetKey(subnetOf)(c)
+	ask := func(client string) {
+		req := query("www.example.", dns.TypeA, false, false)
+		req.Client = netip.MustParseAddrPort(client)
+		resolve(t, c, req)
+	}
+	ask("192.0.2.1:1000")
+	ask("192.0.2.99:1000") // same /24: a hit
+	if got := next.calls.Load(); got != 1 {
+		t.Fatalf("same subnet: %d upstream calls, want 1", got)
+	}
+	ask("198.51.100.1:1000") // another /24: its own answer
+	if got := next.calls.Load(); got != 2 {
+		t.Fatalf("other subnet: %d upstream calls, want 2", got)
 	}
 }
