@@ -5,7 +5,10 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
+	"sync/atomic"
 	"testing"
 	"testing/fstest"
 )
@@ -13,6 +16,15 @@ import (
 // benchList builds an n-line list from real names (made unique with a
 // numbered prefix), in domains or hosts form.
 func benchList(b *testing.B, n int, hosts bool) []byte {
+	if hosts {
+		return benchListAs(b, n, "0.0.0.0 ", "\n")
+	}
+	return benchListAs(b, n, "", "\n")
+}
+
+// benchListAs builds an n-line list with each name between prefix and
+// suffix ("||" and "^\n" for adblock, "" and " CNAME .\n" for RPZ).
+func benchListAs(b *testing.B, n int, prefix, suffix string) []byte {
 	b.Helper()
 	src, err := os.ReadFile(dataFile(b, "disposable_domains.txt"))
 	if err != nil {
@@ -22,16 +34,14 @@ func benchList(b *testing.B, n int, hosts bool) []byte {
 	var buf bytes.Buffer
 	buf.Grow(n * 32)
 	for i := 0; i < n; i++ {
-		if hosts {
-			buf.WriteString("0.0.0.0 ")
-		}
-		fmt.Fprintf(&buf, "h%d.%s\n", i/len(names), names[i%len(names)])
+		buf.WriteString(prefix)
+		fmt.Fprintf(&buf, "h%d.%s", i/len(names), names[i%len(names)])
+		buf.WriteString(suffix)
 	}
 	return buf.Bytes()
 }
 
-func benchParse(b *testing.B, parse ParseFunc, hosts bool) {
-	data := benchList(b, 1_000_000, hosts)
+func benchParse(b *testing.B, parse ParseFunc, data []byte) {
 	b.SetBytes(int64(len(data)))
 	b.ReportAllocs()
 	for b.Loop() {
@@ -60,9 +70,19 @@ func BenchmarkBaselineScan(b *testing.B) {
 	}
 }
 
-func BenchmarkParseDomains1M(b *testing.B) { benchParse(b, ParseDomains, false) }
+func BenchmarkParseDomains1M(b *testing.B) {
+	benchParse(b, ParseDomains, benchList(b, 1_000_000, false))
+}
 
-func BenchmarkParseHosts1M(b *testing.B) { benchParse(b, ParseHosts, true) }
+func BenchmarkParseHosts1M(b *testing.B) { benchParse(b, ParseHosts, benchList(b, 1_000_000, true)) }
+
+func BenchmarkParseAdblock1M(b *testing.B) {
+	benchParse(b, ParseAdblock, benchListAs(b, 1_000_000, "||", "^\n"))
+}
+
+func BenchmarkParseRPZ1M(b *testing.B) {
+	benchParse(b, ParseRPZ, benchListAs(b, 1_000_000, "", " CNAME .\n"))
+}
 
 // BenchmarkLoad1M is the whole load of a 1M-line list, builder included.
 func BenchmarkLoad1M(b *testing.B) {
@@ -74,4 +94,35 @@ func BenchmarkLoad1M(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// BenchmarkRefresh1M is what a changed 1M-line HTTP feed costs the
+// Manager: download over loopback, parse, and rebuild the merged table
+// (another 1M-line list stays parsed and is only merged again).
+func BenchmarkRefresh1M(b *testing.B) {
+	body := benchListAs(b, 1_000_000, "||", "^\n")
+	var n atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("ETag", fmt.Sprintf(`"%d"`, n.Add(1))) // always changed
+		_, _ = w.Write(body)
+	}))
+	defer srv.Close()
+	m, err := NewManager(Options{
+		Builtin:    fstest.MapFS{"big.txt": {Data: benchList(b, 1_000_000, false)}},
+		Blocklists: []ListConfig{{Name: "static", Source: "builtin:big.txt"}, {Name: "remote", Source: srv.URL}},
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := m.Start(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+	defer m.Close()
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := m.RefreshNow(context.Background()); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(m.Load().Set.Len()), "rules")
 }

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/net/http/httpguts"
+
 	"github.com/bulwark-dns/bulwark/blocklist"
 	"github.com/bulwark-dns/bulwark/internal/cfgerr"
 )
@@ -14,30 +16,57 @@ import (
 // ListConfig is one entry of `blocklists:` or `allowlists:` in the YAML config.
 type ListConfig struct {
 	Name string `yaml:"name"`
-	// Source is "file:PATH" (relative paths resolve against Loader.BaseDir)
-	// or "builtin:NAME" (a file NAME in Loader.Builtin).
+	// Source is "file:PATH" (relative paths resolve against the config
+	// file's directory), "builtin:NAME" (a list bundled in the binary) or
+	// an "http://" / "https://" URL.
 	Source string `yaml:"source"`
-	// Format is auto (the default), domains or hosts.
+	// Format is auto (the default), domains, hosts, adblock or rpz.
 	Format string `yaml:"format"`
 	// Action is the block answer: nxdomain (the default), nodata, null,
-	// sinkhole, refused or drop. It must be empty for allow lists.
+	// sinkhole, refused or drop. It must be empty for allow lists. RPZ
+	// rules carry their own action, which wins.
 	Action string `yaml:"action"`
 	// Category is free text for logs and metrics, e.g. phishing; it
 	// defaults to the list name.
 	Category string `yaml:"category"`
-	// Refresh is validated (>= 0) now and used by the later refresh work.
+	// Refresh is how often the list is checked for a new copy; 0 means
+	// feeds.refresh. Builtin lists never change and are not refreshed.
 	Refresh time.Duration `yaml:"refresh"`
 	// Sinkhole holds the addresses answered for action sinkhole (at least
 	// one, IPv4 and/or IPv6); it is not allowed with any other action.
 	Sinkhole []string `yaml:"sinkhole"`
+	// Timeout bounds one download and parse; 0 means feeds.timeout.
+	Timeout time.Duration `yaml:"timeout"`
+	// MaxSize bounds the list's size, compressed and uncompressed; 0 means
+	// feeds.max_size.
+	MaxSize ByteSize `yaml:"max_size"`
+	// MinRatio rejects a new copy with fewer than MinRatio times the
+	// entries of the last good one (a truncated or emptied feed); unset
+	// means feeds.min_ratio, 0 accepts any copy.
+	MinRatio *float64 `yaml:"min_ratio"`
+	// Headers are sent with every HTTP request, e.g. an API key. A value
+	// may use ${NAME} for an environment variable, or be "file:PATH" to
+	// read a file (a mounted secret); values are never logged.
+	Headers map[string]string `yaml:"headers"`
 }
 
 // maxLists is how many lists fit in blocklist.Payload.List.
 const maxLists = math.MaxUint16 + 1
 
+// Minimum refresh intervals: a feed provider sees every fleet member's
+// polls, and many ban clients that poll more often than every few minutes.
+const (
+	minRemoteRefresh = time.Minute
+	minLocalRefresh  = time.Second
+)
+
+// reservedHeaders are set by Bulwark itself: the User-Agent names Bulwark
+// and its version, and the others drive gzip and conditional requests.
+var reservedHeaders = []string{"User-Agent", "Accept-Encoding", "If-None-Match", "If-Modified-Since", "Host", "Content-Length", "Connection", "Transfer-Encoding"}
+
 // Validate returns every problem with c, each a *cfgerr.Error whose Path is
 // path + ".field", e.g. "blocklists[2].action". allow says whether c is an
-// allow list. Whether the source can be read is Load's business.
+// allow list. Whether the source can be read is the loader's business.
 func (c *ListConfig) Validate(path string, allow bool) []error {
 	var errs []error
 	add := func(key, format string, args ...any) {
@@ -49,15 +78,15 @@ func (c *ListConfig) Validate(path string, allow bool) []error {
 	case strings.TrimSpace(c.Name) != c.Name:
 		add("name", "%q has leading or trailing spaces", c.Name)
 	}
-	if _, _, err := splitSource(c.Source); err != nil {
+	scheme, _, err := splitSource(c.Source)
+	if err != nil {
 		add("source", "%v", err)
 	}
+	remote := scheme == schemeHTTP || scheme == schemeHTTPS
 	switch c.Format {
-	case "", FormatAuto, FormatDomains, FormatHosts:
-	case "adblock", "rpz":
-		add("format", "%q is not supported yet; use auto, domains or hosts", c.Format)
+	case "", FormatAuto, FormatDomains, FormatHosts, FormatAdblock, FormatRPZ:
 	default:
-		add("format", "unknown format %q; use auto, domains or hosts", c.Format)
+		add("format", "unknown format %q; use auto, domains, hosts, adblock or rpz", c.Format)
 	}
 	action, actionOK := blocklist.ActionNXDomain, true
 	switch {
@@ -70,8 +99,13 @@ func (c *ListConfig) Validate(path string, allow bool) []error {
 		}
 		action = a
 	}
-	if c.Refresh < 0 {
+	switch {
+	case c.Refresh < 0:
 		add("refresh", "must not be negative (got %s)", c.Refresh)
+	case c.Refresh > 0 && remote && c.Refresh < minRemoteRefresh:
+		add("refresh", "%s is too often for an HTTP feed; use at least %s", c.Refresh, minRemoteRefresh)
+	case c.Refresh > 0 && c.Refresh < minLocalRefresh:
+		add("refresh", "%s is too short; use at least %s", c.Refresh, minLocalRefresh)
 	}
 	switch {
 	case !allow && action == blocklist.ActionSinkhole && len(c.Sinkhole) == 0:
@@ -85,6 +119,33 @@ func (c *ListConfig) Validate(path string, allow bool) []error {
 			if _, err := parseSinkhole(s); err != nil {
 				errs = append(errs, cfgerr.New(cfgerr.Index(cfgerr.Join(path, "sinkhole"), i), "%v", err))
 			}
+		}
+	}
+	if c.Timeout < 0 {
+		add("timeout", "must not be negative (got %s)", c.Timeout)
+	}
+	if c.MaxSize < 0 {
+		add("max_size", "must not be negative (got %d)", c.MaxSize)
+	}
+	if c.MinRatio != nil && (*c.MinRatio < 0 || *c.MinRatio > 1 || math.IsNaN(*c.MinRatio)) {
+		add("min_ratio", "must be between 0 and 1 (got %v)", *c.MinRatio)
+	}
+	if len(c.Headers) > 0 && !remote && err == nil {
+		add("headers", "only HTTP sources send headers (source is %q)", c.Source)
+	}
+	for _, k := range sortedKeys(c.Headers) {
+		hp := cfgerr.Join(cfgerr.Join(path, "headers"), k)
+		if !httpguts.ValidHeaderFieldName(k) {
+			errs = append(errs, cfgerr.New(hp, "%q is not a valid HTTP header name", k))
+			continue
+		}
+		for _, r := range reservedHeaders {
+			if strings.EqualFold(k, r) {
+				errs = append(errs, cfgerr.New(hp, "%s is set by Bulwark and cannot be configured", r))
+			}
+		}
+		if err := checkHeaderValue(c.Headers[k]); err != nil {
+			errs = append(errs, cfgerr.New(hp, "%v", err))
 		}
 	}
 	return errs
@@ -128,6 +189,111 @@ func ValidateLists(blocks, allows []ListConfig) []error {
 	check("allowlists", allows, true)
 	if n := len(blocks) + len(allows); n > maxLists {
 		errs = append(errs, cfgerr.New("allowlists", "%d lists configured in blocklists and allowlists together; at most %d are supported", n, maxLists))
+	}
+	return errs
+}
+
+// Startup policies (feeds.startup).
+const (
+	// StartupWait serves DNS only once every list is loaded, from the
+	// network or, when the network fails, from the disk cache.
+	StartupWait = "wait"
+	// StartupServeCached serves at once with the local lists and whatever
+	// the disk cache holds, and fetches the rest in the background;
+	// /readyz says 503 until every list is loaded.
+	StartupServeCached = "serve-cached"
+)
+
+// Config is the `feeds:` section: how lists are fetched, refreshed and
+// cached. The per-list keys of the same names override it.
+type Config struct {
+	// CacheDir keeps the last good copy of each HTTP list (written
+	// atomically), so that a restart serves them even with the network
+	// down. Relative to the config file's directory; "" disables it.
+	CacheDir string `yaml:"cache_dir"`
+	// Startup is wait (the default) or serve-cached.
+	Startup string `yaml:"startup"`
+	// StartupTimeout bounds the wait for lists that have no cached copy
+	// when Startup is wait; then Bulwark exits with an error naming them.
+	StartupTimeout time.Duration `yaml:"startup_timeout"`
+	// Refresh is the default refresh interval (1h); each check is spread
+	// by ±10% jitter so that a fleet does not poll in step.
+	Refresh time.Duration `yaml:"refresh"`
+	// Retry is the first retry delay after a failed refresh (30s); it
+	// doubles per failure up to the refresh interval (at most 1h).
+	Retry time.Duration `yaml:"retry"`
+	// Timeout is the default bound on one download and parse (1m).
+	Timeout time.Duration `yaml:"timeout"`
+	// MaxSize is the default size bound of one list (256MiB).
+	MaxSize ByteSize `yaml:"max_size"`
+	// MinRatio is the default shrink threshold (0.5).
+	MinRatio *float64 `yaml:"min_ratio"`
+}
+
+// Defaults of the feeds section.
+const (
+	DefaultStartupTimeout = 2 * time.Minute
+	DefaultRefresh        = time.Hour
+	DefaultRetry          = 30 * time.Second
+	DefaultTimeout        = time.Minute
+	DefaultMaxSize        = 256 << 20
+	DefaultMinRatio       = 0.5
+)
+
+// SetDefaults fills unset values.
+func (c *Config) SetDefaults() {
+	if c.Startup == "" {
+		c.Startup = StartupWait
+	}
+	if c.StartupTimeout == 0 {
+		c.StartupTimeout = DefaultStartupTimeout
+	}
+	if c.Refresh == 0 {
+		c.Refresh = DefaultRefresh
+	}
+	if c.Retry == 0 {
+		c.Retry = DefaultRetry
+	}
+	if c.Timeout == 0 {
+		c.Timeout = DefaultTimeout
+	}
+	if c.MaxSize == 0 {
+		c.MaxSize = DefaultMaxSize
+	}
+	if c.MinRatio == nil {
+		r := DefaultMinRatio
+		c.MinRatio = &r
+	}
+}
+
+// Validate returns every problem with the section (after SetDefaults).
+func (c *Config) Validate(path string) []error {
+	var errs []error
+	add := func(key, format string, args ...any) {
+		errs = append(errs, cfgerr.New(cfgerr.Join(path, key), format, args...))
+	}
+	switch c.Startup {
+	case StartupWait, StartupServeCached:
+	default:
+		add("startup", "unknown policy %q; use %s or %s", c.Startup, StartupWait, StartupServeCached)
+	}
+	if c.StartupTimeout < 0 {
+		add("startup_timeout", "must not be negative (got %s)", c.StartupTimeout)
+	}
+	if c.Refresh < minRemoteRefresh {
+		add("refresh", "%s is too often for HTTP feeds; use at least %s (a list's own refresh may be shorter for local files)", c.Refresh, minRemoteRefresh)
+	}
+	if c.Retry < time.Second {
+		add("retry", "%s is too short; use at least 1s", c.Retry)
+	}
+	if c.Timeout < 0 {
+		add("timeout", "must not be negative (got %s)", c.Timeout)
+	}
+	if c.MaxSize < 0 {
+		add("max_size", "must not be negative (got %d)", c.MaxSize)
+	}
+	if c.MinRatio != nil && (*c.MinRatio < 0 || *c.MinRatio > 1 || math.IsNaN(*c.MinRatio)) {
+		add("min_ratio", "must be between 0 and 1 (got %v)", *c.MinRatio)
 	}
 	return errs
 }

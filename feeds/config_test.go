@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	"gopkg.in/yaml.v3"
+
 	"github.com/bulwark-dns/bulwark/internal/cfgerr"
 )
 
@@ -30,9 +32,28 @@ func TestListConfigValidate(t *testing.T) {
 		{"bare path", false, func(c *ListConfig) { c.Source = "lists/p.txt" }, []string{"b[0].source"}},
 		{"empty file", false, func(c *ListConfig) { c.Source = "file:" }, []string{"b[0].source"}},
 		{"bad builtin", false, func(c *ListConfig) { c.Source = "builtin:../x" }, []string{"b[0].source"}},
-		{"http not yet", false, func(c *ListConfig) { c.Source = "https://x.example/l.txt" }, []string{"b[0].source"}},
+		{"https", false, func(c *ListConfig) { c.Source = "https://x.example/l.txt?key=k" }, nil},
+		{"http no host", false, func(c *ListConfig) { c.Source = "http:///l.txt" }, []string{"b[0].source"}},
+		{"http fragment", false, func(c *ListConfig) { c.Source = "https://x.example/l.txt#top" }, []string{"b[0].source"}},
+		{"ftp", false, func(c *ListConfig) { c.Source = "ftp://x.example/l.txt" }, []string{"b[0].source"}},
+		{"remote settings", false, func(c *ListConfig) {
+			r := 0.0
+			c.Source, c.Format, c.Refresh, c.Timeout, c.MaxSize, c.MinRatio = "https://x.example/z", "rpz", 3600e9, 30e9, 1<<20, &r
+			c.Headers = map[string]string{"X-Api-Key": "${FEED_KEY}", "Authorization": "Bearer ${TOKEN}", "X-Secret": "file:/run/secrets/k"}
+		}, nil},
+		{"remote refresh too often", false, func(c *ListConfig) { c.Source, c.Refresh = "https://x.example/z", 30e9 }, []string{"b[0].refresh"}},
+		{"local refresh too often", false, func(c *ListConfig) { c.Refresh = 1e6 }, []string{"b[0].refresh"}},
+		{"local refresh 30s", false, func(c *ListConfig) { c.Refresh = 30e9 }, nil},
+		{"negative timeout and size", false, func(c *ListConfig) { c.Timeout, c.MaxSize = -1, -1 }, []string{"b[0].timeout", "b[0].max_size"}},
+		{"min_ratio above 1", false, func(c *ListConfig) { r := 1.5; c.MinRatio = &r }, []string{"b[0].min_ratio"}},
+		{"headers on a file", false, func(c *ListConfig) { c.Headers = map[string]string{"X-A": "b"} }, []string{"b[0].headers"}},
+		{"bad headers", false, func(c *ListConfig) {
+			c.Source = "https://x.example/z"
+			c.Headers = map[string]string{"Bad Name": "x", "User-Agent": "curl", "X-Env": "${1BAD}", "X-Open": "${KEY", "X-File": "file:"}
+		}, []string{"b[0].headers.Bad Name", "b[0].headers.User-Agent", "b[0].headers.X-Env", "b[0].headers.X-File", "b[0].headers.X-Open"}},
 		{"unknown format", false, func(c *ListConfig) { c.Format = "csv" }, []string{"b[0].format"}},
-		{"rpz not yet", false, func(c *ListConfig) { c.Format = "rpz" }, []string{"b[0].format"}},
+		{"rpz", false, func(c *ListConfig) { c.Format = "rpz" }, nil},
+		{"adblock allow", true, func(c *ListConfig) { c.Format = "adblock" }, nil},
 		{"unknown action", false, func(c *ListConfig) { c.Action = "block" }, []string{"b[0].action"}},
 		{"action on allow", true, func(c *ListConfig) { c.Action = "nxdomain" }, []string{"b[0].action"}},
 		{"negative refresh", false, func(c *ListConfig) { c.Refresh = -1 }, []string{"b[0].refresh"}},
@@ -98,4 +119,80 @@ func paths(t *testing.T, errs []error) []string {
 		out = append(out, ce.Path)
 	}
 	return out
+}
+
+func TestConfigValidate(t *testing.T) {
+	ratio := func(r float64) *float64 { return &r }
+	tests := []struct {
+		name  string
+		edit  func(c *Config)
+		paths []string
+	}{
+		{"defaults", func(c *Config) {}, nil},
+		{"serve-cached", func(c *Config) { c.Startup, c.CacheDir = StartupServeCached, "/var/cache/bulwark" }, nil},
+		{"min_ratio 0", func(c *Config) { c.MinRatio = ratio(0) }, nil},
+		{"unknown startup", func(c *Config) { c.Startup = "later" }, []string{"feeds.startup"}},
+		{"refresh too often", func(c *Config) { c.Refresh = 10e9 }, []string{"feeds.refresh"}},
+		{"retry too short", func(c *Config) { c.Retry = 1e6 }, []string{"feeds.retry"}},
+		{"negatives", func(c *Config) { c.StartupTimeout, c.Timeout, c.MaxSize = -1, -1, -1 },
+			[]string{"feeds.startup_timeout", "feeds.timeout", "feeds.max_size"}},
+		{"min_ratio negative", func(c *Config) { c.MinRatio = ratio(-0.1) }, []string{"feeds.min_ratio"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var c Config
+			tt.edit(&c)
+			c.SetDefaults()
+			if got := paths(t, c.Validate("feeds")); !slices.Equal(got, tt.paths) {
+				t.Errorf("paths = %q, want %q", got, tt.paths)
+			}
+		})
+	}
+	var c Config
+	c.SetDefaults()
+	if c.Startup != StartupWait || c.Refresh != DefaultRefresh || c.Timeout != DefaultTimeout || c.MaxSize != DefaultMaxSize ||
+		*c.MinRatio != DefaultMinRatio || c.Retry != DefaultRetry || c.StartupTimeout != DefaultStartupTimeout || c.CacheDir != "" {
+		t.Errorf("defaults = %+v", c)
+	}
+}
+
+func TestByteSize(t *testing.T) {
+	tests := []struct {
+		in   string
+		want ByteSize
+		ok   bool
+	}{
+		{"1048576", 1 << 20, true},
+		{"64MiB", 64 << 20, true},
+		{"64 mib", 64 << 20, true},
+		{"1.5GiB", 3 << 29, true},
+		{"500MB", 500e6, true},
+		{"512K", 512 << 10, true},
+		{"10B", 10, true},
+		{"", 0, false},
+		{"MiB", 0, false},
+		{"-1MiB", 0, false},
+		{"lots", 0, false},
+		{"1e30", 0, false},
+	}
+	for _, tt := range tests {
+		got, err := ParseByteSize(tt.in)
+		if (err == nil) != tt.ok || got != tt.want {
+			t.Errorf("ParseByteSize(%q) = %d, %v; want %d ok=%v", tt.in, got, err, tt.want, tt.ok)
+		}
+	}
+	var cfg struct {
+		Size  ByteSize `yaml:"size"`
+		Plain ByteSize `yaml:"plain"`
+	}
+	if err := yaml.Unmarshal([]byte("size: 2MiB\nplain: 100\n"), &cfg); err != nil || cfg.Size != 2<<20 || cfg.Plain != 100 {
+		t.Errorf("yaml = %+v, %v", cfg, err)
+	}
+	err := yaml.Unmarshal([]byte("size: 2MiB\nplain: big\n"), &cfg)
+	if err == nil || !strings.Contains(err.Error(), "line 2") || !strings.Contains(err.Error(), `"big" is not a size`) {
+		t.Errorf("yaml error = %v", err)
+	}
+	if s := ByteSize(256 << 20).String(); s != "256MiB" {
+		t.Errorf("String = %q", s)
+	}
 }

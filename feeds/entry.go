@@ -2,12 +2,13 @@ package feeds
 
 import (
 	"fmt"
+	"net/netip"
 
 	"github.com/bulwark-dns/bulwark/blocklist"
 )
 
 // Entry is one rule a parser found. Parsers share this shape so that the
-// loader, fuzzing and later formats (adblock, RPZ) treat them alike.
+// loader, the manager and fuzzing treat every format alike.
 type Entry struct {
 	// Name is canonical: lower case, no trailing dot, IDNs as A-labels.
 	Name  string
@@ -15,7 +16,14 @@ type Entry struct {
 	// Allow marks an exception inside a block list (adblock "@@", RPZ
 	// passthru). Every entry of an allow list is an allow rule regardless.
 	Allow bool
-	// Line is the 1-based line the entry came from, for explain output.
+	// HasAction says the rule carries its own answer (RPZ policy); without
+	// it the list's configured action applies.
+	HasAction bool
+	Action    blocklist.Action
+	// Addrs are the rule's own sinkhole addresses (RPZ local data A/AAAA),
+	// answered instead of the list's; only with Action sinkhole.
+	Addrs []netip.Addr
+	// Line is the 1-based line the entry came from, for logs.
 	Line int
 }
 
@@ -24,15 +32,20 @@ type Entry struct {
 type Stats struct {
 	// Lines is the number of lines read, including blank and comment lines.
 	Lines int
-	// Skipped counts data that is fine to ignore: hosts-file boilerplate
-	// such as localhost names and "0.0.0.0 0.0.0.0". Blank and comment lines
-	// are not counted.
+	// Skipped counts hosts-file boilerplate such as localhost names and
+	// "0.0.0.0 0.0.0.0". Blank and comment lines are not counted; skipped
+	// lines of other kinds go through reject with LineError.Skipped set.
 	Skipped int
+	// Approximated counts RPZ rules whose answer Bulwark cannot give
+	// exactly and replaces with the closest block (a CNAME to a walled
+	// garden answers with the list's action; TXT-only local data, NODATA).
+	Approximated int
 }
 
-// Reject reasons: short, stable strings, used as Report.Rejected keys (and
-// so fit for dashboards and tests).
+// Reject reasons: short, stable strings, used as Report.Rejected and
+// Report.SkippedBy keys and as the reason label of the feed metrics.
 const (
+	// Invalid names (canonical's verdicts).
 	ReasonEmptyLabel   = "empty label"
 	ReasonEmptyName    = "empty name"
 	ReasonSingleLabel  = "single label"
@@ -44,16 +57,43 @@ const (
 	ReasonLabelTooLong = "label too long"
 	ReasonNameTooLong  = "name too long"
 	ReasonIDNA         = "idna"
+	ReasonInvalidName  = "invalid name"
+
+	// Malformed lines.
 	ReasonWildcard     = "wildcard"
 	ReasonBadHostsAddr = "bad hosts address"
 	ReasonMissingName  = "missing name"
 	ReasonExtraFields  = "extra fields"
 	ReasonLineTooLong  = "line too long"
-	ReasonInvalidName  = "invalid name"
+
+	// Adblock lines that are valid but mean nothing to a DNS resolver
+	// (LineError.Skipped).
+	ReasonCosmetic   = "cosmetic rule"
+	ReasonURLPattern = "url pattern"
+	ReasonRegex      = "regex rule"
+	ReasonModifier   = "unsupported modifier"
+	ReasonPattern    = "wildcard pattern"
+
+	// RPZ records Bulwark does not act on (LineError.Skipped).
+	ReasonRPZIP       = "rpz-ip trigger"
+	ReasonRPZNSDName  = "rpz-nsdname trigger"
+	ReasonRPZNSIP     = "rpz-nsip trigger"
+	ReasonRPZClientIP = "rpz-client-ip trigger"
+	ReasonRPZTCPOnly  = "rpz-tcp-only action"
+
+	// Malformed RPZ records.
+	ReasonRPZSyntax     = "syntax"
+	ReasonRPZClass      = "unsupported class"
+	ReasonRPZRdata      = "bad rdata"
+	ReasonRPZConflict   = "cname and other data"
+	ReasonRPZOutOfZone  = "out of zone"
+	ReasonRPZDirective  = "unsupported directive"
+	ReasonRPZRootPolicy = "policy for every name"
 )
 
-// LineError is one rejected line (or one rejected name of a hosts line). It
-// is never fatal; the loader counts it and keeps the first few as samples.
+// LineError is one rejected (or deliberately skipped) line, or one
+// rejected name of a hosts line. It is never fatal; the loader counts it
+// and keeps the first few as samples.
 type LineError struct {
 	// List and File are filled in by the loader; parsers leave them empty.
 	List string
@@ -63,6 +103,10 @@ type LineError struct {
 	// possibly truncated) when the line itself is malformed.
 	Text   string
 	Reason string
+	// Skipped marks a line that is valid in its format but has no meaning
+	// for a DNS resolver (a cosmetic adblock rule, an rpz-ip trigger). It
+	// is counted apart from errors, which point at a broken feed.
+	Skipped bool
 }
 
 // Error renders the rejection so an operator can find and fix the line, e.g.
@@ -75,17 +119,22 @@ func (e LineError) Error() string {
 	if e.File != "" {
 		prefix += e.File + ": "
 	}
-	if lineLevel(e.Reason) {
-		return fmt.Sprintf("%sline %d: %s: %q", prefix, e.Line, e.Reason, e.Text)
+	if nameLevel(e.Reason) {
+		return fmt.Sprintf("%sline %d: invalid domain %q: %s", prefix, e.Line, e.Text, e.Reason)
 	}
-	return fmt.Sprintf("%sline %d: invalid domain %q: %s", prefix, e.Line, e.Text, e.Reason)
+	if e.Skipped {
+		return fmt.Sprintf("%sline %d: skipped (%s): %q", prefix, e.Line, e.Reason, e.Text)
+	}
+	return fmt.Sprintf("%sline %d: %s: %q", prefix, e.Line, e.Reason, e.Text)
 }
 
-// lineLevel reports whether reason is about the line's shape rather than
-// one name on it.
-func lineLevel(reason string) bool {
+// nameLevel reports whether reason is about one name rather than the shape
+// of the line.
+func nameLevel(reason string) bool {
 	switch reason {
-	case ReasonBadHostsAddr, ReasonMissingName, ReasonExtraFields, ReasonLineTooLong:
+	case ReasonEmptyLabel, ReasonEmptyName, ReasonSingleLabel, ReasonIPAddress, ReasonNumericTLD,
+		ReasonURL, ReasonInvalidChar, ReasonHyphen, ReasonLabelTooLong, ReasonNameTooLong,
+		ReasonIDNA, ReasonInvalidName, ReasonWildcard:
 		return true
 	}
 	return false

@@ -18,9 +18,19 @@ var fuzzSeeds = []string{
 	"127.0.0.1 localhost\nfe80::1%lo0 localhost\n0.0.0.0 0.0.0.0\n",
 	"0.0.0.0 http://a.example/x\n999.1.1.1 a.example\n0.0.0.0\n",
 	"a..b\n-a.b\n\x00\xff\n1.2.3.4\n::1\n10.0.0.0/8\n",
+	"[Adblock Plus 2.0]\n! c\n||a.example^$important\n@@||b.example^|\n||c.example/x\n##.ad\n/re/\n||^\n@@\n",
+	"$TTL 1h\n$ORIGIN rpz.example.\n@ SOA ns. a. (1 2\n 3 4 5) ; c\n a.example CNAME .\n*.b CNAME *.\nc A 192.0.2.1\n AAAA ::1\nd TXT \"x\\\"y\"\n",
+	"x.rpz-ip CNAME .\n* CNAME .\n$INCLUDE f\n) (\n\"open\n",
 }
 
-func fuzzParser(f *testing.F, parse ParseFunc, sample string) {
+// fuzzOpts says what a format may emit beyond plain subtree/below rules.
+type fuzzOpts struct {
+	singleLabel bool // RPZ triggers may be single labels ("*.zip")
+	exact       bool // RPZ has exact rules
+	actions     bool // RPZ rules carry actions and addresses
+}
+
+func fuzzParser(f *testing.F, parse ParseFunc, sample string, o fuzzOpts) {
 	for _, s := range fuzzSeeds {
 		f.Add([]byte(s))
 	}
@@ -34,11 +44,17 @@ func fuzzParser(f *testing.F, parse ParseFunc, sample string) {
 			if c, err := blocklist.CanonicalName(e.Name); err != nil || c != e.Name {
 				t.Fatalf("emitted %q: canonical %q, err %v", e.Name, c, err)
 			}
-			if bytes.IndexByte([]byte(e.Name), '.') < 0 {
+			if e.Name == "" || !o.singleLabel && bytes.IndexByte([]byte(e.Name), '.') < 0 {
 				t.Fatalf("emitted single label %q", e.Name)
 			}
-			if e.Scope != blocklist.Subtree && e.Scope != blocklist.Below {
+			if e.Scope != blocklist.Below && e.Scope != blocklist.Subtree && !(o.exact && e.Scope == blocklist.Exact) {
 				t.Fatalf("emitted %q with scope %v", e.Name, e.Scope)
+			}
+			if !o.actions && (e.HasAction || e.Addrs != nil) {
+				t.Fatalf("emitted %q with an action", e.Name)
+			}
+			if e.HasAction && e.Action > blocklist.ActionDrop || len(e.Addrs) > 0 && e.Action != blocklist.ActionSinkhole {
+				t.Fatalf("emitted %+v", e)
 			}
 			if e.Line < last || e.Line < 1 || e.Line > lines {
 				t.Fatalf("emitted %q at line %d after line %d (of %d)", e.Name, e.Line, last, lines)
@@ -60,17 +76,25 @@ func fuzzParser(f *testing.F, parse ParseFunc, sample string) {
 	})
 }
 
-func FuzzParseDomains(f *testing.F) { fuzzParser(f, ParseDomains, "phishing_ips.txt") }
+func FuzzParseDomains(f *testing.F) { fuzzParser(f, ParseDomains, "phishing_ips.txt", fuzzOpts{}) }
 
-func FuzzParseHosts(f *testing.F) { fuzzParser(f, ParseHosts, "samples/phishing.hosts") }
+func FuzzParseHosts(f *testing.F) { fuzzParser(f, ParseHosts, "samples/phishing.hosts", fuzzOpts{}) }
+
+func FuzzParseAdblock(f *testing.F) {
+	fuzzParser(f, ParseAdblock, "samples/phishing.adblock.txt", fuzzOpts{})
+}
+
+func FuzzParseRPZ(f *testing.F) {
+	fuzzParser(f, ParseRPZ, "samples/phishing.rpz.zone", fuzzOpts{singleLabel: true, exact: true, actions: true})
+}
 
 func FuzzDetectFormat(f *testing.F) {
 	for _, s := range fuzzSeeds {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, in []byte) {
-		if got := DetectFormat(in); got != FormatDomains && got != FormatHosts {
-			t.Fatalf("DetectFormat = %q", got)
+		if _, ok := LookupFormat(DetectFormat(in)); !ok {
+			t.Fatalf("DetectFormat = %q", DetectFormat(in))
 		}
 	})
 }

@@ -39,27 +39,34 @@ func ParseHosts(r io.Reader, emit func(Entry), reject func(LineError)) (Stats, e
 			reject(LineError{Line: lr.n, Text: clip(d), Reason: ReasonMissingName})
 			continue
 		}
-		for len(names) > 0 {
-			var tok []byte
-			tok, names = nextField(names)
-			if hostsBoilerplate(tok) {
-				st.Skipped++
-				continue
-			}
-			if bytes.HasPrefix(tok, []byte("*.")) {
-				reject(LineError{Line: lr.n, Text: clip(tok), Reason: ReasonWildcard})
-				continue
-			}
-			name, reason := canonical(tok)
-			if reason != "" {
-				reject(LineError{Line: lr.n, Text: clip(tok), Reason: reason})
-				continue
-			}
-			emit(Entry{Name: name, Scope: blocklist.Subtree, Line: lr.n})
-		}
+		hostsNames(lr.n, names, emit, reject, &st)
 	}
 	st.Lines = lr.n
 	return st, lr.Err()
+}
+
+// hostsNames handles the names of one hosts line (after its address):
+// boilerplate is counted in st.Skipped, wildcards and invalid names are
+// rejected, the rest are Subtree rules.
+func hostsNames(line int, names []byte, emit func(Entry), reject func(LineError), st *Stats) {
+	for len(names) > 0 {
+		var tok []byte
+		tok, names = nextField(names)
+		if hostsBoilerplate(tok) {
+			st.Skipped++
+			continue
+		}
+		if bytes.HasPrefix(tok, []byte("*.")) {
+			reject(LineError{Line: line, Text: clip(tok), Reason: ReasonWildcard})
+			continue
+		}
+		name, reason := canonical(tok)
+		if reason != "" {
+			reject(LineError{Line: line, Text: clip(tok), Reason: reason})
+			continue
+		}
+		emit(Entry{Name: name, Scope: blocklist.Subtree, Line: line})
+	}
 }
 
 // hostsAddr reports whether b is a valid hosts-file address, avoiding an

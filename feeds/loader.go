@@ -1,29 +1,30 @@
 package feeds
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"log/slog"
+	"path/filepath"
+	"time"
 
 	"github.com/bulwark-dns/bulwark/blocklist"
 )
 
-// maxSamples is how many rejected lines per list a Report keeps and the
-// Loader logs; the rest are only counted.
-const maxSamples = 5
-
-// Loader reads every configured list and merges them into one Table. It
-// holds no state between loads, so one Loader may serve every reload.
+// Loader reads every configured list once and merges them into one Table,
+// without touching the network: HTTP lists come from the disk cache when
+// it holds a copy, and are reported as not loaded otherwise. It serves
+// `bulwark check` and `bulwark explain`; the server uses Manager. It holds
+// no state between loads.
 type Loader struct {
 	// BaseDir is the directory of the config file; relative "file:" paths
-	// resolve against it.
+	// and cache_dir resolve against it.
 	BaseDir string
 	// Builtin holds embedded lists for "builtin:" sources (may be nil).
 	Builtin fs.FS
+	// Feeds is the feeds section (cache_dir and defaults); zero is fine.
+	Feeds Config
 	// Logger receives the first few rejected lines per list (with list
 	// name, file, line and reason) and a summary per list; nil discards.
 	Logger *slog.Logger
@@ -32,7 +33,8 @@ type Loader struct {
 // Report says what one list contributed, for `bulwark check`, logs and
 // metrics.
 type Report struct {
-	List   string
+	List string
+	// Source is the configured source, with URL credentials redacted.
 	Source string
 	// Format is the format used: the configured one, or the detected one
 	// for auto.
@@ -43,14 +45,27 @@ type Report struct {
 	// twice counts twice: deduplicating a million-line list here would cost
 	// more than the parse, and the Set keeps one rule per name and form.
 	Entries int
-	// Skipped counts names that are fine to ignore (hosts-file localhost
-	// boilerplate). Blank and comment lines are not counted.
-	Skipped int
+	// Skipped counts lines that are fine to ignore: hosts-file localhost
+	// boilerplate, cosmetic adblock rules, RPZ IP triggers. SkippedBy
+	// splits it by reason. Blank and comment lines are not counted.
+	Skipped   int
+	SkippedBy map[string]int
 	// Rejected maps a reason (the Reason* constants) to how many lines or
-	// names it rejected. Never nil.
+	// names it rejected. Never nil for a loaded list.
 	Rejected map[string]int
 	// Samples holds the first few rejections, in file order.
 	Samples []LineError
+	// Approximated counts RPZ rules answered with the closest block Bulwark
+	// can give (see ParseRPZ).
+	Approximated int
+	// Origin is where the copy in use came from: "network", "cache",
+	// "file" or "builtin"; "" when the list has no copy yet.
+	Origin string
+	// Updated is when the copy's content was read from its source.
+	Updated time.Time
+	// LastError is why the last refresh failed, or why the list has no
+	// copy; "" after a success.
+	LastError string
 }
 
 // RejectedTotal sums Rejected.
@@ -62,148 +77,120 @@ func (r *Report) RejectedTotal() int {
 	return n
 }
 
-// listSpec is one list to load, with its place in the merged index space.
-type listSpec struct {
-	cfg   *ListConfig
-	allow bool
-	index uint16
-}
-
-// Load reads and parses every list in config order: block lists first
-// (Payload.List = 0, 1, ...), then allow lists (indices continue), and
-// builds one merged Table. An invalid config or a list that cannot be
-// opened or read fails the whole load with an error naming the list and
-// source; invalid lines only show up in that list's Report.
+// Load reads and parses every list in config order (block lists first,
+// then allow lists) and builds one merged Table. An invalid config, or a
+// local list that cannot be read, fails the whole load with an error
+// naming the list and its source; invalid lines only show up in that
+// list's Report.
 func (l *Loader) Load(ctx context.Context, blocks, allows []ListConfig) (*blocklist.Table, []Report, error) {
-	if errs := ValidateLists(blocks, allows); len(errs) > 0 {
-		return nil, nil, errors.Join(errs...)
+	cfg := l.Feeds
+	cfg.SetDefaults()
+	specs, categories, err := buildSpecs(&cfg, blocks, allows, specEnv{baseDir: l.BaseDir, builtin: l.Builtin})
+	if err != nil {
+		return nil, nil, err
 	}
-	specs := make([]listSpec, 0, len(blocks)+len(allows))
-	for i := range blocks {
-		specs = append(specs, listSpec{cfg: &blocks[i], index: uint16(len(specs))})
+	log := l.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
 	}
-	for i := range allows {
-		specs = append(specs, listSpec{cfg: &allows[i], allow: true, index: uint16(len(specs))})
+	var cache *diskCache
+	if cfg.CacheDir != "" {
+		cache = &diskCache{dir: resolveFile(filepath.ToSlash(cfg.CacheDir), l.BaseDir)}
 	}
-
-	b := blocklist.NewBuilder()
-	t := &blocklist.Table{Lists: make([]blocklist.ListInfo, 0, len(specs))}
-	catIndex := map[string]uint16{}
-	reports := make([]Report, 0, len(specs))
-	for _, sp := range specs {
+	copies := make([]*feedCopy, len(specs))
+	reports := make([]Report, len(specs))
+	for i, sp := range specs {
 		if err := ctx.Err(); err != nil {
 			return nil, nil, err
 		}
-		cat := sp.cfg.Category
-		if cat == "" {
-			cat = sp.cfg.Name
+		var c *feedCopy
+		var err error
+		if sp.src.Remote() {
+			c, _, err = loadCached(ctx, cache, sp, log)
+			if err != nil {
+				reports[i] = Report{List: sp.info.Name, Source: sp.info.Source,
+					LastError: "not downloaded by this command, and " + err.Error()}
+				continue
+			}
+		} else {
+			c, err = readLocal(ctx, sp, log)
+			if err != nil {
+				return nil, nil, err
+			}
 		}
-		ci, ok := catIndex[cat]
-		if !ok {
-			ci = uint16(len(t.Categories)) // < maxLists: one category per list at most
-			catIndex[cat] = ci
-			t.Categories = append(t.Categories, cat)
-		}
-		info, rep, err := l.loadList(ctx, b, sp, ci)
-		if err != nil {
-			return nil, nil, err
-		}
-		t.Lists = append(t.Lists, info)
-		reports = append(reports, rep)
+		copies[i], reports[i] = c, c.report
+		logLoaded(log, c)
 	}
-	set, err := b.Build()
+	t, _, err := merge(specs, copies, categories)
 	if err != nil {
-		return nil, nil, fmt.Errorf("building the merged blocklist: %w", err)
+		return nil, nil, err
 	}
-	t.Set = set
 	return t, reports, nil
 }
 
-// loadList reads one list into b.
-func (l *Loader) loadList(ctx context.Context, b *blocklist.Builder, sp listSpec, category uint16) (blocklist.ListInfo, Report, error) {
-	c := sp.cfg
-	log := l.logger().With("list", c.Name)
-	info := blocklist.ListInfo{Name: c.Name, Allow: sp.allow, Source: c.Source}
-	rep := Report{List: c.Name, Source: c.Source, Rejected: map[string]int{}}
-	if !sp.allow {
-		info.Action, _ = blocklist.ParseAction(c.Action) // validated; "" is nxdomain
-		for _, s := range c.Sinkhole {
-			a, _ := parseSinkhole(s) // validated
-			info.Sinkhole = append(info.Sinkhole, a)
-		}
-	}
-	fail := func(verb, src string, err error) (blocklist.ListInfo, Report, error) {
-		return info, rep, fmt.Errorf("feed %q: %s %s: %w", c.Name, verb, src, err)
-	}
-
-	src, err := l.source(c.Source)
+// readLocal reads a file or builtin list in full.
+func readLocal(ctx context.Context, sp *feedSpec, log *slog.Logger) (*feedCopy, error) {
+	resp, err := sp.src.Fetch(ctx, Validators{})
 	if err != nil {
-		return fail("opening", c.Source, err)
+		return nil, fmt.Errorf("feed %q: %w", sp.info.Name, err)
 	}
-	rc, err := src.Open(ctx)
+	defer resp.Body.Close()
+	cr := &countingReader{r: resp.Body}
+	c, err := parseCopy(ctx, sp, newLimitReader(cr, sp.maxSize), sp.src.String(), log)
 	if err != nil {
-		return fail("opening", src.String(), unwrapPath(err))
+		return nil, fmt.Errorf("feed %q: %w", sp.info.Name, err)
 	}
-	defer rc.Close()
-	br := bufio.NewReaderSize(ctxReader{ctx: ctx, r: rc}, MaxLineLen)
-
-	name := c.Format
-	if name == "" || name == FormatAuto {
-		peek, err := br.Peek(MaxLineLen)
-		if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, bufio.ErrBufferFull) {
-			return fail("reading", src.String(), unwrapPath(err))
-		}
-		name = DetectFormat(peek)
-	}
-	format, ok := LookupFormat(name)
-	if !ok { // validated; only reachable if Validate and formats disagree
-		return fail("parsing", src.String(), fmt.Errorf("unknown format %q", name))
-	}
-	rep.Format = format.Name()
-
-	payload := blocklist.Payload{List: sp.index, Category: category, Action: info.Action}
-	entries := 0
-	reject := func(e LineError) {
-		e.List, e.File = c.Name, src.String()
-		rep.Rejected[e.Reason]++
-		if len(rep.Samples) < maxSamples {
-			rep.Samples = append(rep.Samples, e)
-			log.Warn("feed line rejected", "file", e.File, "line", e.Line, "text", e.Text, "reason", e.Reason)
-		}
-	}
-	emit := func(e Entry) {
-		err := b.Add(blocklist.Rule{Name: e.Name, Scope: e.Scope, Allow: sp.allow || e.Allow, Payload: payload})
-		if err != nil { // parsers emit canonical names; keep going if the builder disagrees
-			reject(LineError{Line: e.Line, Text: e.Name, Reason: ReasonInvalidName})
-			return
-		}
-		entries++
-	}
-	st, err := format.Parse(br, emit, reject)
-	if err != nil {
-		return fail("reading", src.String(), fmt.Errorf("line %d: %w", st.Lines+1, unwrapPath(err)))
-	}
-	rep.Lines, rep.Skipped, rep.Entries = st.Lines, st.Skipped, entries
-	info.Entries = rep.Entries
-	log.Info("feed loaded", "source", src.String(), "format", rep.Format, "entries", rep.Entries,
-		"skipped", rep.Skipped, "rejected", rep.RejectedTotal())
-	return info, rep, nil
+	c.validators, c.bytes = resp.Validators, cr.n
+	c.report.Origin = originOf(sp.src)
+	return c, nil
 }
 
-func (l *Loader) logger() *slog.Logger {
-	if l.Logger == nil {
-		return slog.New(slog.DiscardHandler)
+// loadCached parses the cached copy of a remote list; with no cache or no
+// copy the error says so.
+func loadCached(ctx context.Context, cache *diskCache, sp *feedSpec, log *slog.Logger) (*feedCopy, cacheMeta, error) {
+	if cache == nil {
+		return nil, cacheMeta{}, errors.New("feeds.cache_dir is not set")
 	}
-	return l.Logger
+	f, meta, err := cache.open(sp.info.Name, sp.cfg.Source)
+	if err != nil {
+		switch {
+		case errors.Is(err, errOtherSource):
+			return nil, meta, fmt.Errorf("%w in %s", err, cache.dir)
+		case errors.Is(err, fs.ErrNotExist):
+			return nil, meta, fmt.Errorf("no cached copy in %s", cache.dir)
+		}
+		return nil, meta, fmt.Errorf("cached copy: %w", err)
+	}
+	defer f.Close()
+	c, err := parseCopy(ctx, sp, newLimitReader(f, sp.maxSize), "cache:"+f.Name(), log)
+	if err != nil {
+		return nil, meta, err
+	}
+	c.validators, c.fetched, c.bytes = meta.Validators, meta.Fetched, meta.Bytes
+	c.report.Source, c.report.Origin, c.report.Updated = sp.info.Source, OriginCache, meta.Fetched
+	return c, meta, nil
 }
 
-// unwrapPath drops an *fs.PathError's repetition of the path, which the
-// caller already names: "no such file or directory" rather than
-// "open /x/y: no such file or directory".
-func unwrapPath(err error) error {
-	var pe *fs.PathError
-	if errors.As(err, &pe) {
-		return pe.Err
+// Report origins: where the copy a list serves came from.
+const (
+	OriginNetwork = "network"
+	OriginCache   = "cache"
+	OriginFile    = "file"
+	OriginBuiltin = "builtin"
+)
+
+func originOf(s Source) string {
+	switch s.(type) {
+	case fileSource:
+		return OriginFile
+	case fsSource:
+		return OriginBuiltin
 	}
-	return err
+	return OriginNetwork
+}
+
+func logLoaded(log *slog.Logger, c *feedCopy) {
+	r := &c.report
+	log.Info("feed loaded", "feed", r.List, "source", r.Source, "origin", r.Origin, "format", r.Format,
+		"entries", r.Entries, "skipped", r.Skipped, "rejected", r.RejectedTotal())
 }

@@ -112,7 +112,7 @@ func TestLoad(t *testing.T) {
 	if r := reports[1]; r.Format != FormatHosts || r.Entries != 3 || r.Skipped != 1 || r.RejectedTotal() != 0 || r.Rejected == nil {
 		t.Errorf("phish report = %+v", r)
 	}
-	for _, s := range []string{`list=malware`, `line=5`, `reason="empty label"`, `msg="feed loaded"`} {
+	for _, s := range []string{`feed=malware`, `line=5`, `reason="empty label"`, `msg="feed loaded"`} {
 		if !strings.Contains(logs.String(), s) {
 			t.Errorf("log lacks %s:\n%s", s, logs.String())
 		}

@@ -27,7 +27,12 @@ var idnaProfile = idna.New(
 // canonical validates one name as written in a list and returns its
 // canonical form, or "" and the reason it is rejected. The only allocation
 // on the accept path is the returned string (two if it had upper case).
-func canonical(tok []byte) (name, reason string) {
+func canonical(tok []byte) (name, reason string) { return canonicalName(tok, false) }
+
+// canonicalName is canonical, optionally accepting a single-label name: an
+// RPZ trigger such as "*.zip" is deliberate, a lone word in a plain list
+// is junk.
+func canonicalName(tok []byte, singleOK bool) (name, reason string) {
 	if len(tok) == 0 {
 		return "", ReasonEmptyName
 	}
@@ -56,6 +61,9 @@ func canonical(tok []byte) (name, reason string) {
 	case name == "":
 		return "", ReasonEmptyName
 	case strings.IndexByte(name, '.') < 0:
+		if singleOK && !numeric(name) {
+			return name, ""
+		}
 		return "", ReasonSingleLabel
 	case numeric(name[strings.LastIndexByte(name, '.')+1:]):
 		// No TLD is all digits: this is an IPv4 literal or a mangled one.

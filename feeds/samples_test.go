@@ -111,6 +111,8 @@ func TestDetectRealFiles(t *testing.T) {
 		{"phishing_domains.txt", FormatDomains},
 		{"phishing_ips.txt", FormatDomains},
 		{"urlhaus_domains.txt", FormatDomains},
+		{"samples/phishing.adblock.txt", FormatAdblock},
+		{"samples/phishing.rpz.zone", FormatRPZ},
 	}
 	for _, tt := range tests {
 		b := mustRead(t, dataFile(t, tt.file))

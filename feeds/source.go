@@ -6,33 +6,61 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
 )
 
-// Source is where a list's bytes come from. Local files and embedded lists
-// exist now; HTTP sources (with conditional fetches and a last-good cache)
-// implement the same interface later.
+// Source is where a list's bytes come from: a local file, a list bundled
+// in the binary, or an HTTP(S) URL.
 type Source interface {
-	// Open starts reading the list. The caller closes the reader.
-	Open(ctx context.Context) (io.ReadCloser, error)
-	// String locates the source for operators, e.g. "file:/etc/bulwark/x.txt".
+	// Fetch starts reading the list. prev holds the validators of the copy
+	// in hand; a source that can tell the list has not changed since
+	// returns a Response with NotModified set and no Body.
+	Fetch(ctx context.Context, prev Validators) (*Response, error)
+	// String locates the source for operators, e.g. "file:/etc/bulwark/x.txt";
+	// URL query values and passwords are redacted.
 	String() string
+	// Remote reports whether the source is on the network (and so worth a
+	// disk cache).
+	Remote() bool
+}
+
+// Validators identify one version of a list, so that an unchanged list is
+// not downloaded or parsed again.
+type Validators struct {
+	ETag         string `json:"etag,omitempty"`
+	LastModified string `json:"last_modified,omitempty"`
+	// Stamp identifies a local file's version (size and modification time).
+	Stamp string `json:"stamp,omitempty"`
+}
+
+// Response is one fetch.
+type Response struct {
+	// Body is the list, possibly gzip-compressed; nil when NotModified.
+	// The caller closes it.
+	Body        io.ReadCloser
+	NotModified bool
+	// Validators identify the version being read.
+	Validators Validators
 }
 
 // Source spec schemes accepted in the config's "source:" key.
 const (
 	schemeFile    = "file:"
 	schemeBuiltin = "builtin:"
+	schemeHTTP    = "http:"
+	schemeHTTPS   = "https:"
 )
 
 // splitSource checks a "source:" value and returns its scheme and the rest.
 // It knows nothing of the file system, so Validate can use it.
 func splitSource(spec string) (scheme, rest string, err error) {
+	const use = `use "file:PATH", "builtin:NAME" or an http(s):// URL`
 	switch {
 	case spec == "":
-		return "", "", errors.New(`must not be empty; use "file:PATH" or "builtin:NAME"`)
+		return "", "", errors.New("must not be empty; " + use)
 	case strings.HasPrefix(spec, schemeFile):
 		scheme, rest = schemeFile, strings.TrimPrefix(spec, schemeFile)
 		if rest == "" {
@@ -44,18 +72,77 @@ func splitSource(spec string) (scheme, rest string, err error) {
 			return "", "", fmt.Errorf("%q is not a valid builtin list name (a slash-separated path without \"..\")", spec)
 		}
 	case strings.HasPrefix(spec, "http://"), strings.HasPrefix(spec, "https://"):
-		return "", "", fmt.Errorf("%q: HTTP sources are not supported yet; use \"file:PATH\" or \"builtin:NAME\"", spec)
+		u, err := url.Parse(spec)
+		if err != nil {
+			return "", "", fmt.Errorf("%s is not a valid URL: %v", redactURL(spec), errors.Unwrap(err))
+		}
+		if u.Host == "" {
+			return "", "", fmt.Errorf("%s has no host", redactURL(spec))
+		}
+		if u.Fragment != "" {
+			return "", "", fmt.Errorf("%s has a #fragment, which is never sent to the server", redactURL(spec))
+		}
+		return u.Scheme + ":", spec, nil
 	default:
-		return "", "", fmt.Errorf("%q has no known scheme; use \"file:PATH\" or \"builtin:NAME\"", spec)
+		return "", "", fmt.Errorf("%q has no known scheme; %s", spec, use)
 	}
 	return scheme, rest, nil
 }
 
-// fileSource is a local file.
+// redactURL hides what may be a credential in a feed URL: the password and
+// every query value ("?key=REDACTED"). Logs, metrics and reports use it.
+func redactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		if i := strings.IndexAny(raw, "?@"); i >= 0 {
+			return raw[:i] + "?REDACTED"
+		}
+		return raw
+	}
+	if u.User != nil {
+		u.User = url.User("REDACTED")
+	}
+	if u.RawQuery != "" {
+		q := u.Query()
+		for k := range q {
+			q[k] = []string{"REDACTED"}
+		}
+		u.RawQuery = q.Encode()
+	}
+	return u.String()
+}
+
+// redactSource is redactURL for URLs and the spec itself otherwise.
+func redactSource(spec string) string {
+	if strings.HasPrefix(spec, "http://") || strings.HasPrefix(spec, "https://") {
+		return redactURL(spec)
+	}
+	return spec
+}
+
+// fileSource is a local file. Its validator is the file's size and
+// modification time, so a periodic refresh of an unchanged file costs a
+// stat.
 type fileSource struct{ path string }
 
-func (s fileSource) Open(context.Context) (io.ReadCloser, error) { return os.Open(s.path) }
-func (s fileSource) String() string                              { return schemeFile + s.path }
+func (s fileSource) Fetch(_ context.Context, prev Validators) (*Response, error) {
+	fi, err := os.Stat(s.path)
+	if err != nil {
+		return nil, fmt.Errorf("opening %s: %w", s, unwrapPath(err))
+	}
+	stamp := fmt.Sprintf("%d@%d", fi.Size(), fi.ModTime().UnixNano())
+	if prev.Stamp != "" && prev.Stamp == stamp {
+		return &Response{NotModified: true, Validators: Validators{Stamp: stamp}}, nil
+	}
+	f, err := os.Open(s.path)
+	if err != nil {
+		return nil, fmt.Errorf("opening %s: %w", s, unwrapPath(err))
+	}
+	return &Response{Body: f, Validators: Validators{Stamp: stamp}}, nil
+}
+
+func (s fileSource) String() string { return schemeFile + s.path }
+func (s fileSource) Remote() bool   { return false }
 
 // fsSource is a file in an fs.FS, e.g. lists embedded in the binary.
 type fsSource struct {
@@ -63,30 +150,27 @@ type fsSource struct {
 	name string
 }
 
-func (s fsSource) Open(context.Context) (io.ReadCloser, error) {
+func (s fsSource) Fetch(context.Context, Validators) (*Response, error) {
 	if s.fsys == nil {
-		return nil, errors.New("this build has no builtin lists")
+		return nil, fmt.Errorf("opening %s: this build has no builtin lists", s)
 	}
-	return s.fsys.Open(s.name)
+	f, err := s.fsys.Open(s.name)
+	if err != nil {
+		return nil, fmt.Errorf("opening %s: %w", s, unwrapPath(err))
+	}
+	return &Response{Body: f}, nil
 }
 
 func (s fsSource) String() string { return schemeBuiltin + s.name }
+func (s fsSource) Remote() bool   { return false }
 
-// source resolves a "source:" value: relative file paths against BaseDir,
-// builtin names in Builtin.
-func (l *Loader) source(spec string) (Source, error) {
-	scheme, rest, err := splitSource(spec)
-	if err != nil {
-		return nil, err
-	}
-	if scheme == schemeBuiltin {
-		return fsSource{fsys: l.Builtin, name: rest}, nil
-	}
+// resolveFile resolves a relative "file:" path against baseDir.
+func resolveFile(rest, baseDir string) string {
 	p := filepath.FromSlash(rest)
-	if !filepath.IsAbs(p) && l.BaseDir != "" {
-		p = filepath.Join(l.BaseDir, p)
+	if !filepath.IsAbs(p) && baseDir != "" {
+		p = filepath.Join(baseDir, p)
 	}
-	return fileSource{path: filepath.Clean(p)}, nil
+	return filepath.Clean(p)
 }
 
 // ctxReader stops a long read when ctx is done (checked once per buffer
@@ -101,4 +185,15 @@ func (c ctxReader) Read(p []byte) (int, error) {
 		return 0, err
 	}
 	return c.r.Read(p)
+}
+
+// unwrapPath drops an *fs.PathError's repetition of the path, which the
+// caller already names: "no such file or directory" rather than
+// "open /x/y: no such file or directory".
+func unwrapPath(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
 }

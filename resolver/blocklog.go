@@ -1,11 +1,10 @@
 package resolver
 
 import (
-	"bufio"
+	"bytes"
 	"encoding/json"
 	"io"
 	"log/slog"
-	"sync"
 	"time"
 )
 
@@ -31,12 +30,7 @@ type BlockEvent struct {
 // to a bounded queue and never waits on the disk. When the queue is full the
 // event is dropped and counted, so a slow disk cannot slow down answers.
 type BlockLog struct {
-	ch      chan BlockEvent
-	quit    chan struct{} // closed by Close; ch itself is never closed, so a late Log cannot panic
-	done    chan struct{}
-	metrics *Metrics
-	logger  *slog.Logger
-	once    sync.Once
+	a *asyncLog[BlockEvent]
 }
 
 // blockLogQueue is deep enough to absorb a burst of ~a second of blocked
@@ -44,86 +38,43 @@ type BlockLog struct {
 const blockLogQueue = 1 << 16
 
 // NewBlockLog starts a writer goroutine that encodes events to w. A nil w
-// discards events (log.blocked: off).
+// discards events (log.blocked: off). When w is a *LogFile, Reopen reopens
+// it.
 func NewBlockLog(w io.Writer, m *Metrics, logger *slog.Logger) *BlockLog {
-	if logger == nil {
-		logger = slog.New(slog.DiscardHandler)
+	// The encoder is used by the writer goroutine only.
+	var line bytes.Buffer
+	enc := json.NewEncoder(&line)
+	enc.SetEscapeHTML(false)
+	encode := func(dst []byte, ev *BlockEvent) ([]byte, error) {
+		line.Reset()
+		if err := enc.Encode(ev); err != nil {
+			return dst, err
+		}
+		return append(dst, line.Bytes()...), nil
 	}
-	l := &BlockLog{quit: make(chan struct{}), done: make(chan struct{}), metrics: m, logger: logger}
-	if w == nil {
-		close(l.done)
-		return l
-	}
-	l.ch = make(chan BlockEvent, blockLogQueue)
-	go l.run(w)
-	return l
+	return &BlockLog{a: newAsyncLog("block log", w, blockLogQueue, encode, m.countLogDrops, logger)}
 }
 
 // Log queues ev for writing; it never blocks.
 func (l *BlockLog) Log(ev BlockEvent) {
-	if l == nil || l.ch == nil {
-		return
-	}
-	select {
-	case <-l.quit:
-		l.metrics.countLogDrop()
-		return
-	default:
-	}
-	select {
-	case l.ch <- ev:
-	default:
-		l.metrics.countLogDrop()
+	if l != nil {
+		l.a.send(ev)
 	}
 }
 
-func (l *BlockLog) run(w io.Writer) {
-	defer close(l.done)
-	bw := bufio.NewWriterSize(w, 64<<10)
-	enc := json.NewEncoder(bw)
-	enc.SetEscapeHTML(false)
-	var failed bool
-	write := func(ev *BlockEvent) {
-		if err := enc.Encode(ev); err != nil && !failed {
-			l.logger.Error("block log write failed", "err", err)
-			failed = true
-		}
+// Reopen reopens the log file, if the log goes to one, so that after
+// logrotate renamed it new lines go to a new file at the configured path.
+func (l *BlockLog) Reopen() error {
+	if l == nil {
+		return nil
 	}
-	flush := func() {
-		if err := bw.Flush(); err != nil && !failed {
-			l.logger.Error("block log write failed", "err", err)
-			failed = true
-		}
-	}
-	for {
-		select {
-		case ev := <-l.ch:
-			write(&ev)
-			// Flush when the queue is drained, so lines appear promptly at
-			// low rates and are batched at high rates.
-			if len(l.ch) == 0 {
-				flush()
-			}
-		case <-l.quit:
-			for {
-				select {
-				case ev := <-l.ch:
-					write(&ev)
-				default:
-					flush()
-					return
-				}
-			}
-		}
-	}
+	return l.a.reopen()
 }
 
 // Close flushes queued events and stops the writer. Events logged after
 // Close are dropped and counted.
 func (l *BlockLog) Close() {
-	if l == nil {
-		return
+	if l != nil {
+		l.a.close()
 	}
-	l.once.Do(func() { close(l.quit) })
-	<-l.done
 }

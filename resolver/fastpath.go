@@ -165,7 +165,7 @@ func parseQuick(pkt []byte, buf *[maxNameBuf]byte) (q quickQuery, ok bool) {
 
 // answer appends the fast answer to pkt to out, reporting false (with out
 // unchanged) when the query must go down the chain.
-func (f *FastPath) answer(pkt []byte, client netip.AddrPort, out []byte, m *Metrics) ([]byte, bool) {
+func (f *FastPath) answer(pkt []byte, client netip.AddrPort, out []byte, m *Metrics, obs *observerBox) ([]byte, bool) {
 	start := time.Now()
 	// The name buffer and the request are handed to interfaces (the set,
 	// the cache), so they would escape to the heap on every query; a pool
@@ -225,6 +225,27 @@ func (f *FastPath) answer(pkt []byte, client netip.AddrPort, out []byte, m *Metr
 	}
 	f.answered.Add(1)
 	m.countQuery(ProtoUDP, q.qtype)
-	m.countResponse(int(w[3]&0x0F), time.Since(start).Seconds())
+	took := time.Since(start)
+	m.countResponse(int(w[3]&0x0F), took.Seconds())
+	if obs != nil {
+		// Observers may keep the name, so it gets its own string here (in
+		// the client's letter case, as the chain reports it).
+		obs.o.Observe(QueryEvent{
+			Received: start, Duration: took, Client: client, Proto: ProtoUDP,
+			Query: pkt, Response: w, QName: questionName(pkt[12 : q.qend-4]), QType: q.qtype,
+			Rcode: int(w[3] & 0x0F), Answers: int(binary.BigEndian.Uint16(w[6:])),
+		})
+	}
 	return out, true
+}
+
+// questionName renders the uncompressed wire name parseQuick accepted
+// (plain labels only) in presentation form, letter case kept.
+func questionName(wire []byte) string {
+	b := make([]byte, 0, len(wire))
+	for i := 0; i < len(wire) && wire[i] != 0; i += 1 + int(wire[i]) {
+		b = append(b, wire[i+1:i+1+int(wire[i])]...)
+		b = append(b, '.')
+	}
+	return string(b)
 }

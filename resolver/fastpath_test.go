@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/netip"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -219,4 +220,43 @@ func FuzzFastPath(f *testing.F) {
 			t.Fatalf("answers differ\nchain:\n%s\nfast:\n%s", a, b)
 		}
 	})
+}
+
+// recordingObserver keeps the names and rcodes it is shown.
+type recordingObserver struct {
+	mu     sync.Mutex
+	events []resolver.QueryEvent
+}
+
+func (r *recordingObserver) Observe(ev resolver.QueryEvent) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	ev.Query, ev.Response = append([]byte(nil), ev.Query...), append([]byte(nil), ev.Response...)
+	r.events = append(r.events, ev)
+}
+
+// Queries the fast path answers are observed like any other, so a query log
+// or dnstap sees every query.
+func TestFastPathReportsToObservers(t *testing.T) {
+	p := newFastPair(t)
+	obs := &recordingObserver{}
+	p.fast.SetObserver(obs)
+	m := new(dns.Msg)
+	m.SetQuestion("Obs.Example.org.", dns.TypeA)
+	w, _ := m.Pack()
+	client := netip.MustParseAddrPort("127.0.0.1:5353")
+	p.fast.ServePacket(context.Background(), w, client) // miss: the chain
+	n := p.fp.Answered()
+	out := p.fast.ServePacket(context.Background(), w, client) // hit: the fast path
+	if p.fp.Answered() != n+1 {
+		t.Fatal("the second query did not take the fast path")
+	}
+	if len(obs.events) != 2 {
+		t.Fatalf("observer saw %d events, want 2", len(obs.events))
+	}
+	ev := obs.events[1]
+	if ev.QName != "Obs.Example.org." || ev.QType != dns.TypeA || ev.Rcode != dns.RcodeSuccess || ev.Answers != 2 ||
+		ev.Proto != resolver.ProtoUDP || ev.Client != client || string(ev.Response) != string(out) || ev.Received.IsZero() {
+		t.Errorf("fast path event %+v", ev)
+	}
 }

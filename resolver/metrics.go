@@ -35,6 +35,7 @@ type Metrics struct {
 	duration   prometheus.Histogram
 	blocked    *prometheus.CounterVec
 	logDrops   prometheus.Counter
+	queryDrops prometheus.Counter
 	malformed  prometheus.Counter
 	overload   prometheus.Counter
 	aclDenied  prometheus.Counter
@@ -65,7 +66,11 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}, []string{"list", "action"}),
 		logDrops: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "bulwark_blocklog_dropped_total",
-			Help: "Block log lines dropped because the log writer could not keep up.",
+			Help: "Block log lines dropped because the log writer could not keep up or the write failed.",
+		}),
+		queryDrops: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "bulwark_querylog_dropped_total",
+			Help: "Query log lines dropped because the log writer could not keep up or the write failed.",
 		}),
 		malformed: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "bulwark_malformed_queries_total",
@@ -107,7 +112,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}
 	}
 	if reg != nil {
-		reg.MustRegister(queries, responses, m.duration, m.blocked, m.logDrops, m.malformed, m.overload,
+		reg.MustRegister(queries, responses, m.duration, m.blocked, m.logDrops, m.queryDrops, m.malformed, m.overload,
 			m.aclDenied, m.limited, m.tcpLimit)
 	}
 	return m
@@ -144,9 +149,15 @@ func (m *Metrics) countBlocked(list, action string) {
 	}
 }
 
-func (m *Metrics) countLogDrop() {
+func (m *Metrics) countLogDrops(n int) {
 	if m != nil {
-		m.logDrops.Inc()
+		m.logDrops.Add(float64(n))
+	}
+}
+
+func (m *Metrics) countQueryLogDrops(n int) {
+	if m != nil {
+		m.queryDrops.Add(float64(n))
 	}
 }
 

@@ -71,6 +71,7 @@ func (p *Policy) block(req *Request, t *blocklist.Table, m blocklist.Match, name
 	if int(m.Payload.List) < len(t.Lists) {
 		list = t.Lists[m.Payload.List]
 	}
+	list.Sinkhole = t.SinkholeAddrs(m.Payload) // a rule's own (RPZ local data) win
 	var category string
 	if int(m.Payload.Category) < len(t.Categories) {
 		category = t.Categories[m.Payload.Category]

@@ -6,6 +6,7 @@ import (
 	"log"
 	"log/slog"
 	"net/netip"
+	"sync/atomic"
 	"time"
 
 	"github.com/miekg/dns"
@@ -19,36 +20,64 @@ type handler struct {
 	metrics *Metrics
 	logger  *slog.Logger
 	udpSize int
+	// observer is nil unless a query log or dnstap is configured; a nil
+	// check is all observing costs when it is off.
+	observer atomic.Pointer[observerBox]
 }
+
+// outcome is what the observers learn from answering one packet.
+type outcome struct {
+	q       dns.Question // zero when the packet did not parse
+	rcode   int          // -1: nothing sent
+	answers int
+}
+
+var dropped = outcome{rcode: -1}
 
 // serve answers pkt. It appends the answer to out and returns it, or returns
 // nil when no answer must be sent (drop action, unparsable junk, responses
 // sent to us).
 func (h *handler) serve(ctx context.Context, pkt []byte, client netip.AddrPort, proto Proto, out []byte) []byte {
 	start := time.Now()
+	b, o := h.respond(ctx, pkt, client, proto, out, start)
+	if box := h.observer.Load(); box != nil {
+		box.o.Observe(QueryEvent{
+			Received: start, Duration: time.Since(start), Client: client, Proto: proto,
+			Query: pkt, Response: b, QName: o.q.Name, QType: o.q.Qtype, Rcode: o.rcode, Answers: o.answers,
+		})
+	}
+	return b
+}
+
+func (h *handler) respond(ctx context.Context, pkt []byte, client netip.AddrPort, proto Proto, out []byte, start time.Time) ([]byte, outcome) {
 	msg := new(dns.Msg)
 	if err := msg.Unpack(pkt); err != nil {
 		h.metrics.countMalformed()
-		return h.formerr(pkt, out, start)
+		b := h.formerr(pkt, out, start)
+		if b == nil {
+			return nil, dropped
+		}
+		return b, outcome{rcode: dns.RcodeFormatError}
 	}
 	if msg.Response {
 		// Never answer an answer: that is how reflection loops start.
 		h.metrics.countMalformed()
 		h.metrics.countDropped(time.Since(start).Seconds())
-		return nil
+		return nil, dropped
 	}
 	req := NewRequest(msg, client, proto)
 	h.metrics.countQuery(proto, req.Question.Qtype)
+	drop := outcome{q: req.Question, rcode: -1}
 
 	resp, err := h.chain.Resolve(ctx, req)
 	switch {
 	case errors.Is(err, ErrDrop):
 		h.metrics.countDropped(time.Since(start).Seconds())
-		return nil
+		return nil, drop
 	case err != nil:
 		if ctx.Err() != nil {
 			h.metrics.countDropped(time.Since(start).Seconds())
-			return nil
+			return nil, drop
 		}
 		h.logger.Debug("query failed", "qname", req.Question.Name, "qtype", dns.Type(req.Question.Qtype).String(), "err", err)
 		resp = rcodeMsg(dns.RcodeServerFailure)
@@ -76,11 +105,11 @@ func (h *handler) serve(ctx context.Context, pkt []byte, client netip.AddrPort, 
 		finish(req, resp, h.udpSize)
 		if b, err = pack(resp, out, limit); err != nil {
 			h.metrics.countDropped(time.Since(start).Seconds())
-			return nil
+			return nil, drop
 		}
 	}
 	h.metrics.countResponse(resp.Rcode, time.Since(start).Seconds())
-	return b
+	return b, outcome{q: req.Question, rcode: resp.Rcode, answers: len(resp.Answer)}
 }
 
 // formerr answers a packet that does not parse: FORMERR with the client's

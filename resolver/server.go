@@ -117,19 +117,13 @@ func (s *Server) openAll() error {
 		if err != nil {
 			return fmt.Errorf("listen %s: %w", a, err)
 		}
-		uc, err := net.ListenUDP(network("udp", ap), net.UDPAddrFromAddrPort(ap))
+		uc, tl, err := s.listenDNS(ap)
 		if err != nil {
-			return fmt.Errorf("listen udp %s: %w", a, err)
+			return err
 		}
 		s.mu.Lock()
 		s.udp = append(s.udp, uc)
 		s.mu.Unlock()
-		// Port 0 (tests): TCP takes the port UDP got.
-		ap = netip.AddrPortFrom(ap.Addr(), uint16(uc.LocalAddr().(*net.UDPAddr).Port))
-		tl, err := s.listenTCP(ap.String(), ProtoTCP)
-		if err != nil {
-			return err
-		}
 		streams = append(streams, streamListener{tl, ProtoTCP})
 	}
 	for _, a := range s.cfg.TLS {
@@ -164,6 +158,26 @@ func (s *Server) openAll() error {
 		s.logger.Info("serving DNS", "proto", st.proto.String(), "addr", st.ln.Addr().String())
 	}
 	return nil
+}
+
+// listenDNS opens UDP and TCP on ap. With port 0 (tests) the kernel picks
+// the UDP port, which may already be taken for TCP: then it tries again.
+func (s *Server) listenDNS(ap netip.AddrPort) (*net.UDPConn, net.Listener, error) {
+	for attempt := 0; ; attempt++ {
+		uc, err := net.ListenUDP(network("udp", ap), net.UDPAddrFromAddrPort(ap))
+		if err != nil {
+			return nil, nil, fmt.Errorf("listen udp %s: %w", ap, err)
+		}
+		bound := netip.AddrPortFrom(ap.Addr(), uint16(uc.LocalAddr().(*net.UDPAddr).Port))
+		tl, err := s.listenTCP(bound.String(), ProtoTCP)
+		if err == nil {
+			return uc, tl, nil
+		}
+		uc.Close()
+		if ap.Port() != 0 || attempt == 10 {
+			return nil, nil, err
+		}
+	}
 }
 
 // listenTCP opens a TCP listener limited to MaxTCPConns open connections.

@@ -60,7 +60,7 @@ func (s *Server) answerUDP(uc *net.UDPConn, bp *[]byte, n int, client netip.Addr
 // without sockets.
 func (s *Server) ServePacket(ctx context.Context, pkt []byte, client netip.AddrPort) []byte {
 	if s.fast != nil {
-		if out, ok := s.fast.answer(pkt, client, make([]byte, 0, 512), s.metrics); ok {
+		if out, ok := s.fast.answer(pkt, client, make([]byte, 0, 512), s.metrics, s.h.observer.Load()); ok {
 			return out
 		}
 	}
@@ -73,7 +73,7 @@ func (s *Server) answerFast(uc *net.UDPConn, pkt []byte, client netip.AddrPort) 
 	op := packetPool.Get().(*[]byte)
 	defer packetPool.Put(op)
 	from := netip.AddrPortFrom(client.Addr().Unmap(), client.Port())
-	out, ok := s.fast.answer(pkt, from, (*op)[:0], s.metrics)
+	out, ok := s.fast.answer(pkt, from, (*op)[:0], s.metrics, s.h.observer.Load())
 	if !ok {
 		return false
 	}

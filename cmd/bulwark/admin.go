@@ -5,24 +5,24 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
-// startAdmin serves /metrics, /healthz (the process is up) and /readyz (the
-// lists are loaded and DNS is being served) on addr.
-func startAdmin(addr string, reg *prometheus.Registry, ready *atomic.Bool, logger *slog.Logger) (*http.Server, error) {
+// startAdmin serves /metrics, /healthz (the process is up) and /readyz on
+// addr. /readyz answers 200 when ready returns nil (every list loaded and
+// DNS being served), else 503 with the reason, e.g. the lists not loaded.
+func startAdmin(addr string, reg *prometheus.Registry, ready func() error, logger *slog.Logger) (*http.Server, error) {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		_, _ = w.Write([]byte("ok\n"))
 	})
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
-		if !ready.Load() {
-			http.Error(w, "not ready: lists loading\n", http.StatusServiceUnavailable)
+		if err := ready(); err != nil {
+			http.Error(w, "not ready: "+err.Error(), http.StatusServiceUnavailable)
 			return
 		}
 		_, _ = w.Write([]byte("ready\n"))

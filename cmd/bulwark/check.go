@@ -6,8 +6,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"sort"
+	"maps"
+	"slices"
+	"time"
 
+	"github.com/bulwark-dns/bulwark/feeds"
 	"github.com/bulwark-dns/bulwark/internal/config"
 )
 
@@ -38,31 +41,43 @@ func checkCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return 1
 	}
 	for _, r := range reports {
-		fmt.Fprintf(stdout, "list %q (%s, %s): %d entries", r.List, r.Source, r.Format, r.Entries)
-		if n := rejected(r.Rejected); n > 0 {
-			fmt.Fprintf(stdout, ", %d rejected lines", n)
-		}
-		fmt.Fprintln(stdout)
-		for _, s := range r.Samples {
-			fmt.Fprintf(stdout, "  %v\n", s)
-		}
-		reasons := make([]string, 0, len(r.Rejected))
-		for reason := range r.Rejected {
-			reasons = append(reasons, reason)
-		}
-		sort.Strings(reasons)
-		for _, reason := range reasons {
-			fmt.Fprintf(stdout, "  rejected %d: %s\n", r.Rejected[reason], reason)
-		}
+		printReport(stdout, r)
 	}
 	fmt.Fprintf(stdout, "%s: OK\n", src.name)
 	return 0
 }
 
-func rejected(m map[string]int) int {
-	n := 0
-	for _, c := range m {
-		n += c
+// printReport prints what one list contributed: its source, format and
+// origin, its counts, the first rejected lines and the counts by reason.
+// An HTTP list is not downloaded by check: its cached copy is reported, or
+// that it has none.
+func printReport(w io.Writer, r feeds.Report) {
+	if r.Format == "" {
+		fmt.Fprintf(w, "list %q (%s): not loaded: %s\n", r.List, r.Source, r.LastError)
+		return
 	}
-	return n
+	origin := ""
+	if r.Origin == feeds.OriginCache {
+		origin = ", cached copy of " + r.Updated.UTC().Format(time.RFC3339)
+	}
+	fmt.Fprintf(w, "list %q (%s, %s%s): %d entries", r.List, r.Source, r.Format, origin, r.Entries)
+	if r.Skipped > 0 {
+		fmt.Fprintf(w, ", %d skipped lines", r.Skipped)
+	}
+	if n := r.RejectedTotal(); n > 0 {
+		fmt.Fprintf(w, ", %d rejected lines", n)
+	}
+	if r.Approximated > 0 {
+		fmt.Fprintf(w, ", %d RPZ rules answered with the nearest block", r.Approximated)
+	}
+	fmt.Fprintln(w)
+	for _, s := range r.Samples {
+		fmt.Fprintf(w, "  %v\n", s)
+	}
+	for _, reason := range slices.Sorted(maps.Keys(r.Rejected)) {
+		fmt.Fprintf(w, "  rejected %d: %s\n", r.Rejected[reason], reason)
+	}
+	for _, reason := range slices.Sorted(maps.Keys(r.SkippedBy)) {
+		fmt.Fprintf(w, "  skipped %d: %s\n", r.SkippedBy[reason], reason)
+	}
 }

@@ -8,10 +8,12 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 
 	"github.com/bulwark-dns/bulwark/blocklist"
 	"github.com/bulwark-dns/bulwark/configs"
 	"github.com/bulwark-dns/bulwark/feeds"
+	"github.com/bulwark-dns/bulwark/internal/clock"
 	"github.com/bulwark-dns/bulwark/internal/config"
 )
 
@@ -64,10 +66,29 @@ func loadConfig(path string) (*source, error) {
 	return &source{cfg: cfg, name: path, baseDir: filepath.Dir(abs)}, nil
 }
 
-// loadLists reads every list of the config into one table.
+// loadLists reads every list of the config into one table, once and
+// without the network: HTTP lists come from feeds.cache_dir (check and
+// explain use it).
 func (s *source) loadLists(ctx context.Context, logger *slog.Logger) (*blocklist.Table, []feeds.Report, error) {
-	l := &feeds.Loader{BaseDir: s.baseDir, Builtin: configs.Lists(), Logger: logger}
+	l := &feeds.Loader{BaseDir: s.baseDir, Builtin: configs.Lists(), Feeds: s.cfg.Feeds, Logger: logger}
 	return l.Load(ctx, s.cfg.Blocklists, s.cfg.Allowlists)
+}
+
+// newManager builds the list manager of serve: it loads, refreshes and
+// publishes the lists into tables.
+func (s *source) newManager(logger *slog.Logger, m *feeds.Metrics, tables *atomic.Pointer[blocklist.Table]) (*feeds.Manager, error) {
+	return feeds.NewManager(feeds.Options{
+		Config:     s.cfg.Feeds,
+		Blocklists: s.cfg.Blocklists,
+		Allowlists: s.cfg.Allowlists,
+		BaseDir:    s.baseDir,
+		Builtin:    configs.Lists(),
+		Clock:      clock.Real{},
+		Logger:     logger,
+		Metrics:    m,
+		Version:    version,
+		Tables:     tables,
+	})
 }
 
 func newLogger(w io.Writer, level string) *slog.Logger {

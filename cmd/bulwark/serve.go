@@ -14,9 +14,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/bulwark-dns/bulwark/blocklist"
+	"github.com/bulwark-dns/bulwark/feeds"
 	"github.com/bulwark-dns/bulwark/internal/clock"
 	"github.com/bulwark-dns/bulwark/resolver"
 	"github.com/bulwark-dns/bulwark/resolver/cache"
+	"github.com/bulwark-dns/bulwark/resolver/recursive"
 	"github.com/bulwark-dns/bulwark/resolver/upstream"
 )
 
@@ -25,7 +27,7 @@ const shutdownGrace = 5 * time.Second
 
 // serveCmd runs the resolver until ctx is cancelled (SIGINT/SIGTERM), then
 // shuts down gracefully: stop accepting, answer what is in flight, exit 0.
-// SIGHUP reloads the lists; a failed reload keeps the lists being served.
+// SIGHUP refreshes every list now; a list that fails keeps its last good copy.
 func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer, hup <-chan os.Signal) int {
 	f, _, err := parseFlags("serve", args, stderr)
 	if err != nil {
@@ -50,12 +52,23 @@ func serve(ctx context.Context, src *source, logger *slog.Logger, stdout io.Writ
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	rm := resolver.NewMetrics(reg)
-	fm := newFeedMetrics(reg)
 
+	// The lists: loaded per feeds.startup, then refreshed in the
+	// background; each new merged table is swapped into tables.
 	var tables atomic.Pointer[blocklist.Table]
-	var ready atomic.Bool
+	lists, err := src.newManager(logger, feeds.NewMetrics(reg), &tables)
+	if err != nil {
+		return err
+	}
+	defer lists.Close()
+	var ready atomic.Bool // DNS is being served
 	if cfg.Listen.Admin != "" {
-		admin, err := startAdmin(cfg.Listen.Admin, reg, &ready, logger)
+		admin, err := startAdmin(cfg.Listen.Admin, reg, func() error {
+			if !ready.Load() {
+				return errors.New("DNS not served (starting or shutting down)")
+			}
+			return lists.Ready()
+		}, logger)
 		if err != nil {
 			return err
 		}
@@ -63,13 +76,11 @@ func serve(ctx context.Context, src *source, logger *slog.Logger, stdout io.Writ
 	}
 
 	start := time.Now()
-	table, reports, err := src.loadLists(ctx, logger)
-	if err != nil {
+	if err := lists.Start(ctx); err != nil {
 		return fmt.Errorf("load lists: %w", err)
 	}
-	tables.Store(table)
-	fm.record(reports, table, time.Now())
-	logger.Info("lists loaded", "lists", len(reports), "rules", table.Set.Len(), "bytes", table.Set.SizeBytes(), "took", time.Since(start).Round(time.Millisecond))
+	table := tables.Load()
+	logger.Info("lists loaded", "lists", len(table.Lists), "rules", table.Set.Len(), "bytes", table.Set.SizeBytes(), "took", time.Since(start).Round(time.Millisecond))
 
 	blockOut, closeOut, err := openBlockLog(cfg.Log.Blocked, stdout)
 	if err != nil {
@@ -79,7 +90,12 @@ func serve(ctx context.Context, src *source, logger *slog.Logger, stdout io.Writ
 	blog := resolver.NewBlockLog(blockOut, rm, logger)
 	defer blog.Close()
 
-	fwd, err := upstream.New(cfg.Upstream, upstream.NewMetrics(reg), logger)
+	var fwd resolver.Resolver
+	if cfg.Upstream.Mode == upstream.ModeRecursive {
+		fwd, err = recursive.New(cfg.Recursion, clock.Real{}, recursive.NewMetrics(reg), logger)
+	} else {
+		fwd, err = upstream.New(cfg.Upstream, upstream.NewMetrics(reg), logger)
+	}
 	if err != nil {
 		return err
 	}
@@ -87,15 +103,27 @@ func serve(ctx context.Context, src *source, logger *slog.Logger, stdout io.Writ
 	defer c.Close()
 
 	// The request path, top to bottom (DESIGN.md).
+	policy := resolver.NewPolicy(cfg.Blocking, &tables, c, blog, rm)
 	guard, err := resolver.NewGuard(resolver.GuardConfig{
 		ACL: cfg.ACL, RateLimit: cfg.RateLimit, Chaos: cfg.Chaos, Clock: clock.Real{},
-	}, resolver.NewPolicy(cfg.Blocking, &tables, c, blog, rm), rm)
+	}, policy, rm)
 	if err != nil {
 		return err
 	}
 	srv, err := resolver.NewServer(cfg.Listen, guard, rm, logger)
 	if err != nil {
 		return err
+	}
+	// Cache hits for allowed names skip the chain's allocations; the
+	// answers are the same (resolver/fastpath_test.go).
+	srv.SetFastPath(resolver.NewFastPath(guard, policy, c))
+	obs, err := openObservers(cfg, rm, reg, stdout, logger)
+	if err != nil {
+		return err
+	}
+	defer obs.close() // after Shutdown: what was answered is logged
+	if o := obs.observer(); o != nil {
+		srv.SetObserver(o)
 	}
 	if err := srv.Listen(); err != nil {
 		return err
@@ -106,7 +134,8 @@ func serve(ctx context.Context, src *source, logger *slog.Logger, stdout io.Writ
 	for {
 		select {
 		case <-hup:
-			reloadLists(ctx, src, &tables, fm, logger)
+			lists.RefreshAll() // in the background; each list keeps its last good copy
+			reopenLogs(blog, obs, logger)
 			if err := srv.ReloadCertificate(); err != nil {
 				logger.Error("certificate reload failed; keeping the current certificate", "err", err)
 			}
@@ -124,21 +153,6 @@ func serve(ctx context.Context, src *source, logger *slog.Logger, stdout io.Writ
 	}
 }
 
-// reloadLists re-reads every list and swaps the new table in; on any error
-// the running table stays.
-func reloadLists(ctx context.Context, src *source, tables *atomic.Pointer[blocklist.Table], fm *feedMetrics, logger *slog.Logger) {
-	start := time.Now()
-	table, reports, err := src.loadLists(ctx, logger)
-	if err != nil {
-		fm.reloadFailed()
-		logger.Error("list reload failed; keeping the lists being served", "err", err)
-		return
-	}
-	tables.Store(table)
-	fm.record(reports, table, time.Now())
-	logger.Info("lists reloaded", "rules", table.Set.Len(), "took", time.Since(start).Round(time.Millisecond))
-}
-
 // openBlockLog opens the block log destination of log.blocked.
 func openBlockLog(dest string, stdout io.Writer) (io.Writer, func(), error) {
 	switch dest {
@@ -149,9 +163,10 @@ func openBlockLog(dest string, stdout io.Writer) (io.Writer, func(), error) {
 	case "stderr":
 		return os.Stderr, func() {}, nil
 	}
-	f, err := os.OpenFile(dest, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o640)
+	// A file is a resolver.LogFile, which SIGHUP reopens (logrotate).
+	f, err := resolver.OpenLogFile(dest)
 	if err != nil {
-		return nil, nil, fmt.Errorf("open block log: %w", err)
+		return nil, nil, fmt.Errorf("block log: %w", err)
 	}
 	return f, func() { f.Close() }, nil
 }

@@ -16,6 +16,8 @@ import (
 	"github.com/bulwark-dns/bulwark/internal/cfgerr"
 	"github.com/bulwark-dns/bulwark/resolver"
 	"github.com/bulwark-dns/bulwark/resolver/cache"
+	"github.com/bulwark-dns/bulwark/resolver/dnstap"
+	"github.com/bulwark-dns/bulwark/resolver/recursive"
 	"github.com/bulwark-dns/bulwark/resolver/upstream"
 )
 
@@ -24,6 +26,7 @@ import (
 type Config struct {
 	Listen     resolver.ListenConfig    `yaml:"listen"`
 	Upstream   upstream.Config          `yaml:"upstream"`
+	Recursion  recursive.Config         `yaml:"recursion"`
 	Cache      cache.Config             `yaml:"cache"`
 	Blocking   resolver.BlockingConfig  `yaml:"blocking"`
 	ACL        resolver.ACLConfig       `yaml:"acl"`
@@ -31,7 +34,9 @@ type Config struct {
 	Chaos      resolver.ChaosConfig     `yaml:"chaos"`
 	Blocklists []feeds.ListConfig       `yaml:"blocklists"`
 	Allowlists []feeds.ListConfig       `yaml:"allowlists"`
+	Feeds      feeds.Config             `yaml:"feeds"`
 	Log        resolver.LogConfig       `yaml:"log"`
+	Dnstap     dnstap.Config            `yaml:"dnstap"`
 }
 
 // Error is one problem found in a config file, located by line when known.
@@ -101,11 +106,14 @@ func Parse(data []byte, file string) (*Config, error) {
 func (c *Config) SetDefaults() {
 	c.Listen.SetDefaults()
 	c.Upstream.SetDefaults()
+	c.Recursion.SetDefaults()
 	c.Cache.SetDefaults()
 	c.Blocking.SetDefaults()
 	c.ACL.SetDefaults()
 	c.RateLimit.SetDefaults()
+	c.Feeds.SetDefaults()
 	c.Log.SetDefaults()
+	c.Dnstap.SetDefaults()
 }
 
 // Validate asks every section to validate itself and returns all errors.
@@ -113,12 +121,15 @@ func (c *Config) Validate() []error {
 	var errs []error
 	errs = append(errs, c.Listen.Validate("listen")...)
 	errs = append(errs, c.Upstream.Validate("upstream")...)
+	errs = append(errs, c.Recursion.Validate("recursion")...)
 	errs = append(errs, c.Cache.Validate("cache")...)
 	errs = append(errs, c.Blocking.Validate("blocking")...)
 	errs = append(errs, c.ACL.Validate("acl")...)
 	errs = append(errs, c.RateLimit.Validate("ratelimit")...)
 	errs = append(errs, feeds.ValidateLists(c.Blocklists, c.Allowlists)...)
+	errs = append(errs, c.Feeds.Validate("feeds")...)
 	errs = append(errs, c.Log.Validate("log")...)
+	errs = append(errs, c.Dnstap.Validate("dnstap")...)
 	return errs
 }
 

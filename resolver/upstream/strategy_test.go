@@ -120,11 +120,15 @@ func TestStrategyParallel(t *testing.T) {
 		b.SetMode(dnstest.Refused)
 		f, reg := newForwarder(t, Config{Servers: []string{a.Addr, b.Addr, c.Addr}, Strategy: StrategyParallel, Timeout: long, TryTimeout: long})
 		resolveOK(t, f, "third.example.")
-		if a.Count() != 1 || b.Count() != 1 || c.Count() != 1 {
-			t.Errorf("queries %d %d %d, want one each", a.Count(), b.Count(), c.Count())
+		// One race in exploreOneIn pits a against c instead of b; then c
+		// answers and b is never asked.
+		if a.Count() != 1 || c.Count() != 1 || b.Count() > 1 {
+			t.Errorf("queries %d %d %d, want one each (b at most one)", a.Count(), b.Count(), c.Count())
 		}
 		wantMetrics(t, reg, a.Addr, map[string]float64{"servfail": 1})
-		wantMetrics(t, reg, b.Addr, map[string]float64{"refused": 1})
+		if b.Count() == 1 {
+			wantMetrics(t, reg, b.Addr, map[string]float64{"refused": 1})
+		}
 	})
 	t.Run("all fail", func(t *testing.T) {
 		a := dnstest.Start(t, dnstest.WithWildcard())

@@ -1,0 +1,226 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/miekg/dns"
+
+	"github.com/bulwark-dns/bulwark/internal/dnstest"
+)
+
+// mutableFeed is an HTTP feed whose body a test replaces.
+type mutableFeed struct {
+	mu   sync.Mutex
+	body string
+}
+
+func (f *mutableFeed) set(body string) {
+	f.mu.Lock()
+	f.body = body
+	f.mu.Unlock()
+}
+
+func (f *mutableFeed) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	f.mu.Lock()
+	body := f.body
+	f.mu.Unlock()
+	_, _ = io.WriteString(w, body)
+}
+
+// inProcess is `bulwark serve` running in the test process.
+type inProcess struct {
+	cancel context.CancelFunc
+	hup    chan os.Signal
+	done   chan int
+	stderr *lockedBuffer
+	once   sync.Once
+}
+
+func serveInProcess(t *testing.T, cfgPath string) *inProcess {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	p := &inProcess{cancel: cancel, hup: make(chan os.Signal, 1), done: make(chan int, 1), stderr: &lockedBuffer{}}
+	go func() { p.done <- run(ctx, []string{"serve", "-config", cfgPath}, io.Discard, p.stderr, p.hup) }()
+	t.Cleanup(func() {
+		p.stop(t)
+		if t.Failed() {
+			t.Logf("bulwark log:\n%s", p.stderr.String())
+		}
+	})
+	return p
+}
+
+func (p *inProcess) stop(t *testing.T) {
+	t.Helper()
+	p.once.Do(func() {
+		p.cancel()
+		select {
+		case code := <-p.done:
+			if code != 0 {
+				t.Errorf("serve exited %d", code)
+			}
+		case <-time.After(15 * time.Second):
+			t.Error("serve did not stop")
+		}
+	})
+}
+
+// readyz returns /readyz's status and body.
+func readyz(admin string) (int, string) {
+	resp, err := http.Get("http://" + admin + "/readyz")
+	if err != nil {
+		return 0, err.Error()
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func rcode(t *testing.T, port int, name string) int {
+	t.Helper()
+	m := new(dns.Msg)
+	m.SetQuestion(dns.Fqdn(name), dns.TypeA)
+	c := &dns.Client{Timeout: 5 * time.Second}
+	resp, _, err := c.Exchange(m, fmt.Sprintf("127.0.0.1:%d", port))
+	if err != nil {
+		t.Fatalf("query %s: %v", name, err)
+	}
+	return resp.Rcode
+}
+
+// TestServeHTTPFeed runs serve with an HTTP feed: it is served, SIGHUP
+// refreshes it, a restart with the feed server gone serves the disk cache,
+// and check reports the cached copy.
+func TestServeHTTPFeed(t *testing.T) {
+	up := dnstest.Start(t, dnstest.WithWildcard())
+	feed := &mutableFeed{body: "[Adblock Plus 2.0]\n||first.example^\n##.ad\n"}
+	srv := httptest.NewServer(feed)
+	port, adminPort := freePort(t), freePort(t)
+	admin := fmt.Sprintf("127.0.0.1:%d", adminPort)
+	dir := writeFiles(t, map[string]string{"bulwark.yaml": fmt.Sprintf(`listen:
+  dns: ["127.0.0.1:%d"]
+  admin: "%s"
+upstream:
+  servers: ["%s"]
+feeds:
+  cache_dir: cache
+blocklists:
+  - name: remote
+    source: "%s/feed.txt"
+    refresh: 1h
+log:
+  blocked: "off"
+`, port, admin, up.Addr, srv.URL)})
+	cfgPath := filepath.Join(dir, "bulwark.yaml")
+
+	p := serveInProcess(t, cfgPath)
+	waitFor(t, "/readyz", func() bool { code, _ := readyz(admin); return code == http.StatusOK })
+	if rcode(t, port, "www.first.example") != dns.RcodeNameError || rcode(t, port, "second.example") != dns.RcodeSuccess {
+		t.Fatal("the HTTP feed is not applied")
+	}
+	resp, err := http.Get("http://" + admin + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{
+		`bulwark_feed_entries{feed="remote"} 1`,
+		`bulwark_feed_loaded{feed="remote"} 1`,
+		`bulwark_feed_last_attempt_success{feed="remote"} 1`,
+		`bulwark_feed_skipped_lines{feed="remote",reason="cosmetic rule"} 1`,
+		`bulwark_feed_fetches_total{feed="remote",result="updated"} 1`,
+		`bulwark_blocklist_entries 1`,
+	} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+
+	feed.set("||first.example^\n||second.example^\n")
+	p.hup <- syscall.SIGHUP
+	waitFor(t, "SIGHUP to refresh the feed", func() bool { return rcode(t, port, "second.example") == dns.RcodeNameError })
+	p.stop(t)
+
+	// The feed server is gone: the restart serves the cached copy.
+	srv.Close()
+	p2 := serveInProcess(t, cfgPath)
+	waitFor(t, "/readyz after the restart", func() bool { code, _ := readyz(admin); return code == http.StatusOK })
+	if rcode(t, port, "second.example") != dns.RcodeNameError {
+		t.Error("the cached copy is not served after a restart")
+	}
+	if !strings.Contains(p2.stderr.String(), "origin=cache") {
+		t.Error("the log does not say the copy came from the cache")
+	}
+	p2.stop(t)
+
+	code, out, errs := runCmd(t, "check", "-config", cfgPath)
+	if code != 0 || !strings.Contains(out, `list "remote" (`+srv.URL+`/feed.txt, adblock, cached copy of `) || !strings.Contains(out, "2 entries") {
+		t.Errorf("check: exit %d\n%s%s", code, out, errs)
+	}
+}
+
+// TestServeCachedNotReady: with startup serve-cached and a feed that cannot
+// be fetched and has no cache, DNS is served at once and /readyz says 503
+// naming the feed.
+func TestServeCachedNotReady(t *testing.T) {
+	up := dnstest.Start(t, dnstest.WithWildcard())
+	srv := httptest.NewServer(http.NotFoundHandler())
+	port, adminPort := freePort(t), freePort(t)
+	admin := fmt.Sprintf("127.0.0.1:%d", adminPort)
+	dir := writeFiles(t, map[string]string{
+		"bulwark.yaml": fmt.Sprintf(`listen:
+  dns: ["127.0.0.1:%d"]
+  admin: "%s"
+upstream:
+  servers: ["%s"]
+feeds:
+  startup: serve-cached
+  cache_dir: cache
+blocklists:
+  - name: local
+    source: "file:local.txt"
+  - name: missing
+    source: "%s/gone.txt"
+log:
+  blocked: "off"
+`, port, admin, up.Addr, srv.URL),
+		"local.txt": "local.example\n",
+	})
+	cfgPath := filepath.Join(dir, "bulwark.yaml")
+	serveInProcess(t, cfgPath)
+	waitFor(t, "DNS", func() bool {
+		code, body := readyz(admin)
+		return code == http.StatusServiceUnavailable && strings.Contains(body, "missing") && strings.Contains(body, "404")
+	})
+	if rcode(t, port, "local.example") != dns.RcodeNameError {
+		t.Error("the local list is not served while the remote one is missing")
+	}
+
+	code, out, _ := runCmd(t, "check", "-config", cfgPath)
+	if code != 0 || !strings.Contains(out, `list "missing" (`+srv.URL+`/gone.txt): not loaded: not downloaded by this command, and no cached copy in`) {
+		t.Errorf("check: exit %d\n%s", code, out)
+	}
+}

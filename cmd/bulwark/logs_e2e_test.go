@@ -1,0 +1,206 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	dnstappb "github.com/dnstap/golang-dnstap"
+	"github.com/miekg/dns"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/bulwark-dns/bulwark/internal/dnstest"
+)
+
+// TestBinaryLogsRotateAndDnstap runs the binary with the block log and the
+// query log in files and dnstap to a unix socket, rotates both logs the way
+// logrotate does (rename, then SIGHUP), and checks that every query is in
+// exactly the file it should be and reached the dnstap collector.
+func TestBinaryLogsRotateAndDnstap(t *testing.T) {
+	digPath := needDig(t)
+	up := dnstest.Start(t, dnstest.WithWildcard())
+	port, adminPort := freePort(t), freePort(t)
+	admin := fmt.Sprintf("127.0.0.1:%d", adminPort)
+	sockDir, err := os.MkdirTemp("", "tap") // short: unix socket paths are limited
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(sockDir) })
+	sock := filepath.Join(sockDir, "dnstap.sock")
+	frames := collectDnstap(t, sock)
+
+	dir := writeFiles(t, map[string]string{"lists/phishing.txt": "evil.example\n"})
+	blocked, queries := filepath.Join(dir, "blocked.jsonl"), filepath.Join(dir, "queries.jsonl")
+	cfg := fmt.Sprintf(`listen:
+  dns: ["127.0.0.1:%d"]
+  admin: "%s"
+upstream:
+  servers: ["%s"]
+blocklists:
+  - name: phishing
+    source: "file:lists/phishing.txt"
+log:
+  blocked: %q
+  queries: %q
+  query_sample: 1.0
+dnstap:
+  socket: "unix:%s"
+  identity: e2e
+`, port, admin, up.Addr, blocked, queries, sock)
+	cfgPath := filepath.Join(dir, "bulwark.yaml")
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p := startBulwark(t, admin, "-config", cfgPath)
+
+	dig(t, digPath, port, "www.example.org", "A")
+	dig(t, digPath, port, "+tcp", "a.evil.example", "A")
+	waitLines(t, queries, 2)
+	waitLines(t, blocked, 1)
+
+	// logrotate, create mode: rename, then signal.
+	for _, f := range []string{blocked, queries} {
+		if err := os.Rename(f, f+".1"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := p.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	waitFile(t, blocked)
+	waitFile(t, queries)
+	dig(t, digPath, port, "www2.example.org", "AAAA")
+	dig(t, digPath, port, "b.evil.example", "A")
+	dig(t, digPath, port, "+tcp", "www3.example.org", "A")
+
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-p.exited:
+		if err != nil {
+			t.Fatalf("exit after SIGTERM: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no exit 10s after SIGTERM")
+	}
+
+	for _, c := range []struct {
+		file  string
+		names []string
+	}{
+		{queries + ".1", []string{"www.example.org", "a.evil.example"}},
+		{queries, []string{"www2.example.org", "b.evil.example", "www3.example.org"}},
+		{blocked + ".1", []string{"a.evil.example"}},
+		{blocked, []string{"b.evil.example"}},
+	} {
+		b, err := os.ReadFile(c.file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+		if len(lines) != len(c.names) {
+			t.Errorf("%s: %d lines, want %d:\n%s", filepath.Base(c.file), len(lines), len(c.names), b)
+			continue
+		}
+		for i, n := range c.names {
+			if !strings.Contains(lines[i], `"qname":"`+n+`"`) {
+				t.Errorf("%s line %d = %s, want qname %s", filepath.Base(c.file), i, lines[i], n)
+			}
+		}
+	}
+
+	// dnstap: a query and a response frame for each of the five queries.
+	var got []string
+	for len(got) < 10 {
+		select {
+		case f := <-frames:
+			var dt dnstappb.Dnstap
+			if err := proto.Unmarshal(f, &dt); err != nil {
+				t.Fatal(err)
+			}
+			m := dt.GetMessage()
+			wire := m.GetQueryMessage()
+			if m.GetType() == dnstappb.Message_CLIENT_RESPONSE {
+				wire = m.GetResponseMessage()
+			}
+			var msg dns.Msg
+			if err := msg.Unpack(wire); err != nil {
+				t.Fatal(err)
+			}
+			if string(dt.GetIdentity()) != "e2e" {
+				t.Errorf("identity %q", dt.GetIdentity())
+			}
+			got = append(got, fmt.Sprintf("%v %v %s", m.GetType(), m.GetSocketProtocol(), msg.Question[0].Name))
+		case <-time.After(10 * time.Second):
+			t.Fatalf("only %d dnstap frames: %v", len(got), got)
+		}
+	}
+	joined := strings.Join(got, "\n")
+	for _, want := range []string{
+		"CLIENT_QUERY UDP www.example.org.", "CLIENT_RESPONSE UDP www.example.org.",
+		"CLIENT_QUERY TCP a.evil.example.", "CLIENT_RESPONSE TCP a.evil.example.",
+		"CLIENT_RESPONSE TCP www3.example.org.",
+	} {
+		if !strings.Contains(joined, want) {
+			t.Errorf("dnstap frames lack %q:\n%s", want, joined)
+		}
+	}
+}
+
+// collectDnstap listens on sock and returns the frames received there.
+func collectDnstap(t *testing.T, sock string) <-chan []byte {
+	t.Helper()
+	ln, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	frames := make(chan []byte, 1000)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		conn, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer conn.Close()
+		in, err := dnstappb.NewFrameStreamInput(conn, true)
+		if err != nil {
+			return
+		}
+		in.ReadInto(frames)
+	}()
+	t.Cleanup(func() {
+		ln.Close()
+		<-done
+	})
+	return frames
+}
+
+func waitLines(t *testing.T, path string, n int) {
+	t.Helper()
+	for i := 0; i < 500; i++ {
+		if b, err := os.ReadFile(path); err == nil && bytes.Count(b, []byte("\n")) >= n {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("%s never had %d lines", path, n)
+}
+
+func waitFile(t *testing.T, path string) {
+	t.Helper()
+	for i := 0; i < 500; i++ {
+		if _, err := os.Stat(path); err == nil {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("%s was not reopened after SIGHUP", path)
+}

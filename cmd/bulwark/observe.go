@@ -1,0 +1,86 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/bulwark-dns/bulwark/internal/config"
+	"github.com/bulwark-dns/bulwark/resolver"
+	"github.com/bulwark-dns/bulwark/resolver/dnstap"
+)
+
+// observers are the query log and dnstap output, watching every answer
+// the server sends (log.queries, dnstap:).
+type observers struct {
+	qlog      *resolver.QueryLog // nil: log.queries is off
+	closeQlog func() error
+	tap       *dnstap.Tap // nil: no dnstap socket
+}
+
+// openObservers starts what cfg asks for; nothing when both are off.
+func openObservers(cfg *config.Config, rm *resolver.Metrics, reg prometheus.Registerer, stdout io.Writer, logger *slog.Logger) (*observers, error) {
+	o := &observers{}
+	if cfg.Log.Queries != "off" {
+		w, closeFn, err := resolver.OpenLogDest(cfg.Log.Queries, stdout, os.Stderr)
+		if err != nil {
+			return nil, fmt.Errorf("query log: %w", err)
+		}
+		o.qlog, o.closeQlog = resolver.NewQueryLog(w, cfg.Log.Sample(), rm, logger), closeFn
+		logger.Info("query log on", "dest", cfg.Log.Queries, "sample", cfg.Log.Sample())
+	}
+	if cfg.Dnstap.Enabled() {
+		tap, err := dnstap.New(cfg.Dnstap, version, dnstap.NewMetrics(reg), logger)
+		if err != nil {
+			o.close()
+			return nil, err
+		}
+		o.tap = tap
+	}
+	return o, nil
+}
+
+// observer is what the server reports answers to; nil when nothing is on.
+func (o *observers) observer() resolver.Observer {
+	var obs []resolver.Observer
+	if o.qlog != nil {
+		obs = append(obs, o.qlog)
+	}
+	if o.tap != nil {
+		obs = append(obs, o.tap)
+	}
+	return resolver.Observers(obs...)
+}
+
+// reopenLogs reopens the block and query log files on SIGHUP, after
+// logrotate moved them away; a log that cannot be reopened keeps writing
+// to its old file.
+func reopenLogs(blog *resolver.BlockLog, o *observers, logger *slog.Logger) {
+	if err := blog.Reopen(); err != nil {
+		logger.Error("cannot reopen the block log; still writing to the old file", "err", err)
+	}
+	if o.qlog != nil {
+		if err := o.qlog.Reopen(); err != nil {
+			logger.Error("cannot reopen the query log; still writing to the old file", "err", err)
+		}
+	}
+}
+
+// close flushes the query log and the dnstap queue; call it after the
+// server has stopped answering.
+func (o *observers) close() {
+	if o.qlog != nil {
+		o.qlog.Close()
+		if err := o.closeQlog(); err != nil && !errors.Is(err, os.ErrClosed) {
+			// Nothing to do at exit but say so.
+			fmt.Fprintln(os.Stderr, "bulwark: closing the query log:", err)
+		}
+	}
+	if o.tap != nil {
+		o.tap.Close()
+	}
+}

@@ -1,0 +1,40 @@
+package feeds
+
+import (
+	"fmt"
+
+	"github.com/bulwark-dns/bulwark/blocklist"
+)
+
+// merge builds one Table from each list's copy, in config order, so the
+// first list decides ties (DESIGN.md). A nil copy (a list not loaded yet)
+// contributes no rules. Rules the builder refuses (parsers emit canonical
+// names, so this means a bug) are dropped and counted rather than failing
+// the whole table.
+func merge(specs []*feedSpec, copies []*feedCopy, categories []string) (t *blocklist.Table, dropped int, err error) {
+	b := blocklist.NewBuilder()
+	t = &blocklist.Table{Lists: make([]blocklist.ListInfo, 0, len(specs)), Categories: categories}
+	for i, sp := range specs {
+		info := sp.info
+		if c := copies[i]; c != nil {
+			off := uint32(len(t.Addrs))
+			t.Addrs = append(t.Addrs, c.addrs...)
+			for _, r := range c.rules {
+				if r.Payload.Data != 0 {
+					r.Payload.Data += off
+				}
+				if b.Add(r) != nil {
+					dropped++
+				}
+			}
+			info.Entries = len(c.rules)
+		}
+		t.Lists = append(t.Lists, info)
+	}
+	set, err := b.Build()
+	if err != nil {
+		return nil, dropped, fmt.Errorf("building the merged blocklist: %w", err)
+	}
+	t.Set = set
+	return t, dropped, nil
+}

@@ -1,0 +1,165 @@
+package feeds
+
+import (
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/bulwark-dns/bulwark/blocklist"
+)
+
+// Metrics are the per-feed and merged-blocklist metrics. Construct once
+// with NewMetrics; a nil *Metrics records nothing. Labels are list names
+// and fixed reasons, never query names.
+type Metrics struct {
+	entries       *prometheus.GaugeVec
+	loaded        *prometheus.GaugeVec
+	lastSuccess   *prometheus.GaugeVec
+	lastAttempt   *prometheus.GaugeVec
+	attemptOK     *prometheus.GaugeVec
+	rejected      *prometheus.GaugeVec
+	skipped       *prometheus.GaugeVec
+	downloadBytes *prometheus.GaugeVec
+	downloadSecs  *prometheus.GaugeVec
+	fetches       *prometheus.CounterVec
+	errors        *prometheus.CounterVec
+	cacheErrors   *prometheus.CounterVec
+	tableEntries  prometheus.Gauge
+	tableBytes    prometheus.Gauge
+	buildSecs     prometheus.Gauge
+	buildFailures prometheus.Counter
+}
+
+// Fetch results, the result label of bulwark_feed_fetches_total.
+const (
+	resultUpdated   = "updated"   // a new copy was accepted
+	resultUnchanged = "unchanged" // 304, or a local file with the same size and mtime
+	resultFailed    = "failed"    // download or parse failed
+	resultRejected  = "rejected"  // downloaded but refused: shrunk below min_ratio
+)
+
+// NewMetrics registers the feed metrics with reg.
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	feed := []string{"feed"}
+	gauge := func(name, help string, labels ...string) *prometheus.GaugeVec {
+		return prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: name, Help: help}, labels)
+	}
+	m := &Metrics{
+		entries:       gauge("bulwark_feed_entries", "Rules in each list's copy being served.", feed...),
+		loaded:        gauge("bulwark_feed_loaded", "1 if the list has a good copy (from its source or the disk cache), else 0.", feed...),
+		lastSuccess:   gauge("bulwark_feed_last_success_timestamp_seconds", "Unix time the list's source last confirmed the copy being served (a download or a 304).", feed...),
+		lastAttempt:   gauge("bulwark_feed_last_attempt_timestamp_seconds", "Unix time of the list's last refresh attempt.", feed...),
+		attemptOK:     gauge("bulwark_feed_last_attempt_success", "1 if the list's last refresh attempt succeeded, 0 if it failed and the last good copy is kept.", feed...),
+		rejected:      gauge("bulwark_feed_rejected_lines", "Invalid lines in the list's copy being served, by reason.", "feed", "reason"),
+		skipped:       gauge("bulwark_feed_skipped_lines", "Lines of the list's copy ignored on purpose (cosmetic adblock rules, RPZ IP triggers, localhost entries), by reason.", "feed", "reason"),
+		downloadBytes: gauge("bulwark_feed_download_bytes", "Bytes read (as sent, before decompression) at the list's last download.", feed...),
+		downloadSecs:  gauge("bulwark_feed_download_duration_seconds", "Duration of the list's last refresh attempt, download and parse.", feed...),
+		fetches: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "bulwark_feed_fetches_total", Help: "Refresh attempts by result: updated, unchanged, failed, rejected (shrunk below min_ratio).",
+		}, []string{"feed", "result"}),
+		errors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "bulwark_feed_errors_total", Help: "Refresh attempts that failed or were rejected; the last good copy stays in use.",
+		}, feed),
+		cacheErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "bulwark_feed_cache_write_errors_total", Help: "Failures to write a list's copy to feeds.cache_dir.",
+		}, feed),
+		tableEntries: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "bulwark_blocklist_entries", Help: "Distinct rules in the merged blocklist being served.",
+		}),
+		tableBytes: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "bulwark_blocklist_bytes", Help: "Memory held by the merged blocklist being served.",
+		}),
+		buildSecs: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "bulwark_blocklist_build_duration_seconds", Help: "Time the last merged blocklist took to build.",
+		}),
+		buildFailures: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "bulwark_blocklist_build_failures_total", Help: "Merged blocklist builds that failed; the previous one stays in use.",
+		}),
+	}
+	reg.MustRegister(m.entries, m.loaded, m.lastSuccess, m.lastAttempt, m.attemptOK, m.rejected, m.skipped,
+		m.downloadBytes, m.downloadSecs, m.fetches, m.errors, m.cacheErrors,
+		m.tableEntries, m.tableBytes, m.buildSecs, m.buildFailures)
+	return m
+}
+
+// declare makes a list's series exist from the start (0 until loaded), so
+// dashboards and alerts see a list that never loads.
+func (m *Metrics) declare(feed string) {
+	if m == nil {
+		return
+	}
+	m.loaded.WithLabelValues(feed).Set(0)
+	m.entries.WithLabelValues(feed)
+	m.errors.WithLabelValues(feed)
+	for _, r := range []string{resultUpdated, resultUnchanged, resultFailed, resultRejected} {
+		m.fetches.WithLabelValues(feed, r)
+	}
+}
+
+// copyInUse records the copy a list now serves.
+func (m *Metrics) copyInUse(feed string, c *feedCopy) {
+	if m == nil {
+		return
+	}
+	m.loaded.WithLabelValues(feed).Set(1)
+	m.entries.WithLabelValues(feed).Set(float64(len(c.rules)))
+	m.rejected.DeletePartialMatch(prometheus.Labels{"feed": feed})
+	for reason, n := range c.report.Rejected {
+		m.rejected.WithLabelValues(feed, reason).Set(float64(n))
+	}
+	m.skipped.DeletePartialMatch(prometheus.Labels{"feed": feed})
+	for reason, n := range c.report.SkippedBy {
+		m.skipped.WithLabelValues(feed, reason).Set(float64(n))
+	}
+}
+
+// success records that the source confirmed the list's copy at t.
+func (m *Metrics) success(feed string, t time.Time) {
+	if m == nil {
+		return
+	}
+	m.lastSuccess.WithLabelValues(feed).Set(float64(t.Unix()))
+}
+
+// attempt records one refresh attempt.
+func (m *Metrics) attempt(feed, result string, at time.Time, took time.Duration, bytes int64) {
+	if m == nil {
+		return
+	}
+	m.lastAttempt.WithLabelValues(feed).Set(float64(at.Unix()))
+	m.downloadSecs.WithLabelValues(feed).Set(took.Seconds())
+	if result != resultUnchanged {
+		m.downloadBytes.WithLabelValues(feed).Set(float64(bytes))
+	}
+	m.fetches.WithLabelValues(feed, result).Inc()
+	ok := 1.0
+	if result == resultFailed || result == resultRejected {
+		ok = 0
+		m.errors.WithLabelValues(feed).Inc()
+	}
+	m.attemptOK.WithLabelValues(feed).Set(ok)
+}
+
+func (m *Metrics) cacheWriteFailed(feed string) {
+	if m == nil {
+		return
+	}
+	m.cacheErrors.WithLabelValues(feed).Inc()
+}
+
+// published records the merged table now served.
+func (m *Metrics) published(t *blocklist.Table, took time.Duration) {
+	if m == nil {
+		return
+	}
+	m.tableEntries.Set(float64(t.Set.Len()))
+	m.tableBytes.Set(float64(t.Set.SizeBytes()))
+	m.buildSecs.Set(took.Seconds())
+}
+
+func (m *Metrics) buildFailed() {
+	if m == nil {
+		return
+	}
+	m.buildFailures.Inc()
+}

@@ -1,0 +1,80 @@
+package feeds
+
+import (
+	"slices"
+	"strings"
+	"testing"
+)
+
+const rpzHead = "$TTL 300\n$ORIGIN rpz.example.\n@ IN SOA ns.rpz.example. admin.rpz.example. (1 3600 600 86400 300)\n  IN NS ns.rpz.example.\n"
+
+func TestParseRPZ(t *testing.T) {
+	tests := []struct {
+		name    string
+		input   string
+		want    []string
+		rejects []string
+	}{
+		{"actions", rpzHead + "a.example CNAME .\nb.example CNAME *.\nc.example CNAME rpz-passthru.\nd.example CNAME rpz-drop.\n",
+			[]string{"=a.example!nxdomain", "=b.example!nodata", "@@=c.example", "=d.example!drop"}, nil},
+		{"wildcard", rpzHead + "*.a.example CNAME .\na.example CNAME .\n", []string{"*.a.example!nxdomain", "=a.example!nxdomain"}, nil},
+		{"ttl and class in either order", rpzHead + "a.example 60 IN CNAME .\nb.example IN 1h CNAME .\nc.example in cname .\n",
+			[]string{"=a.example!nxdomain", "=b.example!nxdomain", "=c.example!nxdomain"}, nil},
+		{"absolute owners", rpzHead + "a.example.rpz.example. CNAME .\nB.EXAMPLE.RPZ.EXAMPLE. CNAME .\nx.other. CNAME .\n",
+			[]string{"=a.example!nxdomain", "=b.example!nxdomain"}, []string{ReasonRPZOutOfZone}},
+		{"local data", rpzHead + "a.example A 192.0.2.1\n A 192.0.2.2\na.example AAAA 2001:db8::1\nb.example TXT \"x; y\"\n",
+			[]string{"=a.example!sinkhole[192.0.2.1][192.0.2.2][2001:db8::1]", "=b.example!nodata"}, nil},
+		{"walled garden", rpzHead + "a.example CNAME garden.example.\nb.example CNAME garden\n",
+			[]string{"=a.example", "=b.example"}, nil},
+		{"legacy passthru", rpzHead + "www.a.example CNAME www.a.example.\n", []string{"@@=www.a.example"}, nil},
+		{"triggers skipped", rpzHead + "32.1.2.0.192.rpz-ip CNAME .\nns.x.rpz-nsdname CNAME .\n32.1.2.0.192.rpz-nsip CNAME .\n32.1.2.0.192.rpz-client-ip CNAME rpz-passthru.\na.example CNAME rpz-tcp-only.\n",
+			nil, []string{"skip:" + ReasonRPZIP, "skip:" + ReasonRPZNSDName, "skip:" + ReasonRPZNSIP, "skip:" + ReasonRPZClientIP, "skip:" + ReasonRPZTCPOnly}},
+		{"single label trigger", rpzHead + "*.zip CNAME .\n", []string{"*.zip!nxdomain"}, nil},
+		{"root wildcard refused", rpzHead + "* CNAME .\n", nil, []string{ReasonRPZRootPolicy}},
+		{"no origin", "evil.example CNAME .\n*.bad.example. CNAME *.\n", []string{"=evil.example!nxdomain", "*.bad.example!nodata"}, nil},
+		{"soa sets the origin", "rpz.example. 300 IN SOA ns. admin. 1 2 3 4 5\na.example.rpz.example. CNAME .\nb CNAME .\n",
+			[]string{"=a.example!nxdomain", "=b!nxdomain"}, nil},
+		{"origin switches", rpzHead + "a.example CNAME .\n$ORIGIN other.rpz.example.\nb CNAME .\n@ CNAME .\n",
+			[]string{"=a.example!nxdomain", "=b.other!nxdomain", "=other!nxdomain"}, nil},
+		{"u-label and case", rpzHead + "BÜCHER.example CNAME .\n", []string{"=xn--bcher-kva.example!nxdomain"}, nil},
+		{"conflicts", rpzHead + "a.example CNAME .\na.example A 192.0.2.1\nb.example CNAME .\nb.example CNAME *.\n", nil,
+			[]string{ReasonRPZConflict, ReasonRPZConflict}},
+		{"bad rdata", rpzHead + "a.example A 2001:db8::1\nb.example AAAA nope\nc.example CNAME\nd.example A 192.0.2.1\n",
+			[]string{"=d.example!sinkhole[192.0.2.1]"}, []string{ReasonRPZRdata, ReasonRPZRdata, ReasonRPZRdata}},
+		{"bad records", rpzHead + "a.example CH CNAME .\nb.example FOO .\nc.example\n$INCLUDE /etc/passwd\n$GENERATE 1-2 x$ CNAME .\n$BOGUS\n)\n", nil,
+			[]string{ReasonRPZClass, ReasonRPZSyntax, ReasonRPZSyntax, ReasonRPZDirective, ReasonRPZDirective, ReasonRPZSyntax, ReasonRPZSyntax}},
+		{"bad names", rpzHead + "bad..name CNAME .\n-a.example CNAME .\na\\.b.example CNAME .\n", nil,
+			[]string{ReasonEmptyLabel, ReasonHyphen, ReasonInvalidChar}},
+		{"unterminated", rpzHead + "a.example TXT \"open\nb.example CNAME ( .\n", nil, []string{ReasonRPZSyntax, ReasonRPZSyntax}},
+		{"blank owner first", "  CNAME .\n", nil, []string{ReasonRPZSyntax}},
+		{"generic type", rpzHead + "a.example TYPE65280 \\# 0\n", []string{"=a.example!nodata"}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := run(ParseRPZ, tt.input)
+			if p.err != nil {
+				t.Fatal(p.err)
+			}
+			if got := describe(p.entries); !slices.Equal(got, tt.want) {
+				t.Errorf("entries = %q, want %q", got, tt.want)
+			}
+			if got := skipsAndRejects(p.rejects); !slices.Equal(got, tt.rejects) {
+				t.Errorf("rejects = %q, want %q (%v)", got, tt.rejects, p.rejects)
+			}
+		})
+	}
+}
+
+func TestParseRPZLines(t *testing.T) {
+	in := "$ORIGIN rpz.example.\n@ SOA ns. admin. (\n 1 ; serial\n 2 3 4 5 )\n\na.example CNAME .\r\nbad..x CNAME .\nb.example A 192.0.2.1\n AAAA 2001:db8::1\n"
+	p := run(ParseRPZ, in)
+	if got := describe(p.entries); !slices.Equal(got, []string{"=a.example!nxdomain", "=b.example!sinkhole[192.0.2.1][2001:db8::1]"}) {
+		t.Fatalf("entries = %q", got)
+	}
+	if p.entries[0].Line != 6 || p.entries[1].Line != 8 || len(p.rejects) != 1 || p.rejects[0].Line != 7 || p.stats.Lines != 9 {
+		t.Errorf("lines: entries %+v rejects %+v stats %+v", p.entries, p.rejects, p.stats)
+	}
+	if !strings.Contains(p.rejects[0].Error(), `line 7: invalid domain "bad..x": empty label`) {
+		t.Errorf("Error() = %q", p.rejects[0].Error())
+	}
+}

@@ -1,0 +1,205 @@
+package feeds_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/miekg/dns"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/bulwark-dns/bulwark/blocklist"
+	"github.com/bulwark-dns/bulwark/feeds"
+	"github.com/bulwark-dns/bulwark/internal/clock"
+	"github.com/bulwark-dns/bulwark/internal/dnstest"
+	"github.com/bulwark-dns/bulwark/resolver"
+	"github.com/bulwark-dns/bulwark/resolver/upstream"
+)
+
+// commonNames is how many names both versions of the swapping feed list:
+// enough that a half-built table would miss some.
+const commonNames = 5000
+
+// swappingFeed serves two versions of a list in turn, one per request:
+// both block always.example and common0..N.example; version A also blocks
+// only-a.example, version B only-b.example.
+func swappingFeed(t *testing.T) *httptest.Server {
+	var n atomic.Int64
+	var common strings.Builder
+	common.WriteString("always.example\n")
+	for i := 0; i < commonNames; i++ {
+		fmt.Fprintf(&common, "common%d.example\n", i)
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		v := "a"
+		if n.Add(1)%2 == 0 {
+			v = "b"
+		}
+		w.Header().Set("ETag", `"`+v+`"`)
+		fmt.Fprintf(w, "%sonly-%s.example\n", common.String(), v)
+	}))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// TestSwapUnderLoad hammers the real server (guard, policy, forwarder to a
+// fake upstream) over loopback UDP and TCP while the Manager swaps the
+// table over and over. Every query must be answered, and answered as one
+// whole version of the list says: names both versions block are always
+// blocked, allowed names always resolve.
+func TestSwapUnderLoad(t *testing.T) {
+	up := dnstest.Start(t, dnstest.WithWildcard())
+	feed := swappingFeed(t)
+
+	var tables atomic.Pointer[blocklist.Table]
+	var swaps atomic.Int64
+	reg := prometheus.NewRegistry()
+	m, err := feeds.NewManager(feeds.Options{
+		Blocklists: []feeds.ListConfig{{Name: "swap", Source: feed.URL, Category: "test"}},
+		Metrics:    feeds.NewMetrics(reg),
+		Tables:     &tables,
+		Version:    "test",
+		OnPublish: func(t *blocklist.Table) {
+			swaps.Add(1)
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(m.Close)
+
+	addr := startResolver(t, &tables, up.Addr)
+
+	const (
+		workers    = 4
+		minQueries = 300    // per worker
+		maxQueries = 20_000 // per worker: bounds the test if swaps are slow
+		minSwaps   = 20
+	)
+	stop := make(chan struct{})
+	var swapErr error
+	var swapper sync.WaitGroup
+	swapper.Go(func() {
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			if err := m.RefreshNow(context.Background()); err != nil {
+				swapErr = err
+				return
+			}
+		}
+	})
+
+	type failure struct{ name, got string }
+	failures := make(chan failure, 100)
+	var queries atomic.Int64
+	var workersWG sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		proto := "udp"
+		if w == 0 {
+			proto = "tcp"
+		}
+		workersWG.Go(func() {
+			c := &dns.Client{Net: proto, Timeout: 5 * time.Second}
+			for i := 0; i < maxQueries && (i < minQueries || swaps.Load() < minSwaps); i++ {
+				queries.Add(1)
+				var name string
+				switch i % 5 {
+				case 0:
+					name = "always.example"
+				case 1:
+					name = fmt.Sprintf("www.common%d.example", (i*7919+w)%commonNames)
+				case 2:
+					name = "only-a.example"
+				case 3:
+					name = "only-b.example"
+				default:
+					name = fmt.Sprintf("allowed%d.example.org", i)
+				}
+				q := new(dns.Msg)
+				q.SetQuestion(dns.Fqdn(name), dns.TypeA)
+				resp, _, err := c.Exchange(q, addr)
+				got := ""
+				switch {
+				case err != nil:
+					got = err.Error()
+				case i%5 <= 1 && resp.Rcode != dns.RcodeNameError:
+					got = "not blocked: " + dns.RcodeToString[resp.Rcode]
+				case i%5 == 4 && (resp.Rcode != dns.RcodeSuccess || len(resp.Answer) != 1):
+					got = "not resolved: " + dns.RcodeToString[resp.Rcode]
+				case resp.Rcode != dns.RcodeNameError && resp.Rcode != dns.RcodeSuccess:
+					got = "rcode " + dns.RcodeToString[resp.Rcode]
+				}
+				if got != "" {
+					select {
+					case failures <- failure{proto + " " + name, got}:
+					default:
+					}
+				}
+			}
+		})
+	}
+	workersWG.Wait()
+	close(stop)
+	swapper.Wait()
+	close(failures)
+	for f := range failures {
+		t.Errorf("%s: %s", f.name, f.got)
+	}
+	if swapErr != nil {
+		t.Errorf("refresh: %v", swapErr)
+	}
+	if swaps.Load() < minSwaps {
+		t.Errorf("only %d swaps during %d queries; the test did not exercise swapping", swaps.Load(), queries.Load())
+	}
+	t.Logf("%d queries, %d tables published", queries.Load(), swaps.Load())
+}
+
+// startResolver runs guard -> policy -> forwarder on a loopback port and
+// returns its address.
+func startResolver(t *testing.T, tables resolver.Tables, upstreamAddr string) string {
+	t.Helper()
+	reg := prometheus.NewRegistry()
+	rm := resolver.NewMetrics(reg)
+	ucfg := upstream.Config{Servers: []string{upstreamAddr}}
+	ucfg.SetDefaults()
+	fwd, err := upstream.New(ucfg, upstream.NewMetrics(reg), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	blog := resolver.NewBlockLog(nil, rm, nil)
+	bcfg := resolver.BlockingConfig{}
+	bcfg.SetDefaults()
+	guard, err := resolver.NewGuard(resolver.GuardConfig{Clock: clock.Real{}}, resolver.NewPolicy(bcfg, tables, fwd, blog, rm), rm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lcfg := resolver.ListenConfig{DNS: []string{"127.0.0.1:0"}}
+	lcfg.SetDefaults()
+	srv, err := resolver.NewServer(lcfg, guard, rm, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Listen(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(ctx)
+		blog.Close()
+	})
+	return srv.Addrs()[0].String()
+}

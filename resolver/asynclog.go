@@ -1,0 +1,145 @@
+package resolver
+
+import (
+	"io"
+	"log/slog"
+	"sync"
+)
+
+// asyncLog is the writer behind the block log and the query log: the query
+// path hands a record to a bounded queue and never waits on the disk; one
+// goroutine encodes records as lines and writes them in batches. When the
+// queue is full the record is dropped and counted, so a slow disk cannot
+// slow down answers.
+type asyncLog[T any] struct {
+	name    string // "block log", "query log": for operator messages
+	w       io.Writer
+	ch      chan T
+	quit    chan struct{} // closed by close; ch itself is never closed, so a late send cannot panic
+	done    chan struct{}
+	once    sync.Once
+	encode  func(dst []byte, rec *T) ([]byte, error)
+	dropped func(n int)
+	logger  *slog.Logger
+}
+
+// asyncLogFlush is the batch size past which lines are written even while
+// the queue is still busy.
+const asyncLogFlush = 64 << 10
+
+// newAsyncLog starts the writer goroutine. A nil w discards records
+// without counting them (the log is off).
+func newAsyncLog[T any](name string, w io.Writer, queue int, encode func([]byte, *T) ([]byte, error), dropped func(int), logger *slog.Logger) *asyncLog[T] {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	l := &asyncLog[T]{name: name, w: w, quit: make(chan struct{}), done: make(chan struct{}),
+		encode: encode, dropped: dropped, logger: logger}
+	if w == nil {
+		close(l.done)
+		return l
+	}
+	l.ch = make(chan T, queue)
+	go l.run()
+	return l
+}
+
+// send queues rec; it never blocks.
+func (l *asyncLog[T]) send(rec T) {
+	if l.ch == nil {
+		return
+	}
+	select {
+	case <-l.quit:
+		l.dropped(1)
+		return
+	default:
+	}
+	select {
+	case l.ch <- rec:
+	default:
+		l.dropped(1)
+	}
+}
+
+func (l *asyncLog[T]) run() {
+	defer close(l.done)
+	var (
+		buf     = make([]byte, 0, asyncLogFlush+4096)
+		lines   int
+		failing bool
+		// rec is reused: a fresh variable per record would escape to the
+		// heap through encode and cost an allocation per line.
+		rec T
+	)
+	add := func(rec *T) {
+		b, err := l.encode(buf, rec)
+		if err != nil {
+			l.logger.Error(l.name+": cannot encode a record; dropped", "err", err)
+			l.dropped(1)
+			return
+		}
+		buf = b
+		lines++
+	}
+	flush := func() {
+		if len(buf) == 0 {
+			return
+		}
+		_, err := l.w.Write(buf)
+		switch {
+		case err != nil:
+			// The batch is lost, and counted; later batches are tried
+			// again (a full disk may free up, SIGHUP may reopen the file).
+			l.dropped(lines)
+			if !failing {
+				l.logger.Error(l.name+" write failed; lines are dropped until writes succeed", "err", err)
+				failing = true
+			}
+		case failing:
+			l.logger.Info(l.name + " writes succeed again")
+			failing = false
+		}
+		buf, lines = buf[:0], 0
+	}
+	for {
+		select {
+		case rec = <-l.ch:
+			add(&rec)
+			// Write when the queue is drained, so lines appear promptly
+			// at low rates and are batched at high rates.
+			if len(l.ch) == 0 || len(buf) >= asyncLogFlush {
+				flush()
+			}
+		case <-l.quit:
+			for {
+				select {
+				case rec = <-l.ch:
+					add(&rec)
+					if len(buf) >= asyncLogFlush {
+						flush()
+					}
+				default:
+					flush()
+					return
+				}
+			}
+		}
+	}
+}
+
+// reopen reopens the destination when it is a file (SIGHUP after
+// logrotate); stdout and stderr need nothing.
+func (l *asyncLog[T]) reopen() error {
+	if r, ok := l.w.(interface{ Reopen() error }); ok {
+		return r.Reopen()
+	}
+	return nil
+}
+
+// close writes what is queued and stops the writer. Records sent after
+// close are dropped and counted.
+func (l *asyncLog[T]) close() {
+	l.once.Do(func() { close(l.quit) })
+	<-l.done
+}

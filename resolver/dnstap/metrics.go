@@ -1,0 +1,57 @@
+package dnstap
+
+import "github.com/prometheus/client_golang/prometheus"
+
+// Metrics count what the dnstap output did with each frame, so an operator
+// can alert on a collector that is down or too slow.
+type Metrics struct {
+	sent      prometheus.Counter
+	dropped   prometheus.Counter
+	connected prometheus.Gauge
+}
+
+// NewMetrics registers the dnstap metrics on reg (nil: unregistered). It
+// is called once per process.
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		sent: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "bulwark_dnstap_sent_total",
+			Help: "dnstap frames written to the collector.",
+		}),
+		dropped: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "bulwark_dnstap_dropped_total",
+			Help: "dnstap frames dropped: queue full, collector unreachable, or lost with a broken connection.",
+		}),
+		connected: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "bulwark_dnstap_connected",
+			Help: "1 while a Frame Streams session with the dnstap collector is open.",
+		}),
+	}
+	if reg != nil {
+		reg.MustRegister(m.sent, m.dropped, m.connected)
+	}
+	return m
+}
+
+func (m *Metrics) countSent(n int) {
+	if m != nil && n > 0 {
+		m.sent.Add(float64(n))
+	}
+}
+
+func (m *Metrics) countDropped(n int) {
+	if m != nil && n > 0 {
+		m.dropped.Add(float64(n))
+	}
+}
+
+func (m *Metrics) setConnected(up bool) {
+	if m == nil {
+		return
+	}
+	if up {
+		m.connected.Set(1)
+	} else {
+		m.connected.Set(0)
+	}
+}

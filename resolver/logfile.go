@@ -1,0 +1,102 @@
+package resolver
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"sync"
+)
+
+// LogFile is a log file opened for appending that can be reopened at the
+// same path. logrotate (in its default `create` mode) renames the file and
+// then signals the daemon; lines written until the reopen still land in the
+// renamed file, lines written after it in the new one, and none is lost.
+type LogFile struct {
+	path string
+	mu   sync.Mutex
+	f    *os.File
+}
+
+// logFilePerm keeps logs of client addresses away from other users.
+const logFilePerm = 0o640
+
+// OpenLogFile opens (creating if needed) path for appending.
+func OpenLogFile(path string) (*LogFile, error) {
+	f, err := openAppend(path)
+	if err != nil {
+		return nil, err
+	}
+	return &LogFile{path: path, f: f}, nil
+}
+
+func openAppend(path string) (*os.File, error) {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, logFilePerm)
+	if err != nil {
+		return nil, fmt.Errorf("open log file: %w", err)
+	}
+	return f, nil
+}
+
+// Write appends p to the file currently open.
+func (l *LogFile) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.f == nil {
+		return 0, fmt.Errorf("log file %s: %w", l.path, os.ErrClosed)
+	}
+	return l.f.Write(p)
+}
+
+// Reopen opens the path anew and switches writes to it, then closes the
+// old file. If the path cannot be opened, writes go on to the old file and
+// the error says why (e.g. the directory's permissions changed).
+func (l *LogFile) Reopen() error {
+	f, err := openAppend(l.path)
+	if err != nil {
+		return err
+	}
+	l.mu.Lock()
+	old := l.f
+	if old == nil { // closed meanwhile: stay closed
+		l.mu.Unlock()
+		f.Close()
+		return fmt.Errorf("log file %s: %w", l.path, os.ErrClosed)
+	}
+	l.f = f
+	l.mu.Unlock()
+	return old.Close()
+}
+
+// Close closes the file; later writes fail.
+func (l *LogFile) Close() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.f == nil {
+		return nil
+	}
+	err := l.f.Close()
+	l.f = nil
+	return err
+}
+
+// Path is the configured path of the file.
+func (l *LogFile) Path() string { return l.path }
+
+// OpenLogDest opens a log destination as configured: "off" (a nil writer:
+// the log is off), "stdout", "stderr", or a file path (a *LogFile, which a
+// log's Reopen reopens). close releases what was opened.
+func OpenLogDest(dest string, stdout, stderr io.Writer) (w io.Writer, close func() error, err error) {
+	switch dest {
+	case "off", "":
+		return nil, func() error { return nil }, nil
+	case "stdout":
+		return stdout, func() error { return nil }, nil
+	case "stderr":
+		return stderr, func() error { return nil }, nil
+	}
+	f, err := OpenLogFile(dest)
+	if err != nil {
+		return nil, nil, err
+	}
+	return f, f.Close, nil
+}

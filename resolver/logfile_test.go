@@ -1,0 +1,199 @@
+package resolver_test
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/bulwark-dns/bulwark/resolver"
+)
+
+func readLines(t *testing.T, path string) []string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.Fields(string(b))
+}
+
+func writeLine(t *testing.T, w *resolver.LogFile, s string) {
+	t.Helper()
+	if _, err := w.Write([]byte(s + "\n")); err != nil {
+		t.Fatalf("write %s: %v", s, err)
+	}
+}
+
+// TestLogFileReopenAfterRename is logrotate's create mode: rename the file,
+// signal, carry on. Lines written before the reopen stay in the renamed
+// file, later lines go to a new file at the configured path.
+func TestLogFileReopenAfterRename(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "bulwark.log")
+	lf, err := resolver.OpenLogFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lf.Close()
+	writeLine(t, lf, "1")
+	writeLine(t, lf, "2")
+	if err := os.Rename(path, path+".1"); err != nil {
+		t.Fatal(err)
+	}
+	writeLine(t, lf, "3") // between rotation and SIGHUP: still the old file
+	if err := lf.Reopen(); err != nil {
+		t.Fatal(err)
+	}
+	writeLine(t, lf, "4")
+	writeLine(t, lf, "5")
+
+	if got := readLines(t, path+".1"); strings.Join(got, ",") != "1,2,3" {
+		t.Errorf("rotated file has %v, want 1,2,3", got)
+	}
+	if got := readLines(t, path); strings.Join(got, ",") != "4,5" {
+		t.Errorf("new file has %v, want 4,5", got)
+	}
+	st, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if perm := st.Mode().Perm(); perm&0o007 != 0 {
+		t.Errorf("new log file is readable by others: %v", perm)
+	}
+}
+
+// TestLogFileReopenFails keeps writing to the old file when the path
+// cannot be opened, and says why.
+func TestLogFileReopenFails(t *testing.T) {
+	dir := t.TempDir()
+	sub := filepath.Join(dir, "logs")
+	if err := os.Mkdir(sub, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	lf, err := resolver.OpenLogFile(filepath.Join(sub, "q.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lf.Close()
+	writeLine(t, lf, "1")
+	// The whole directory moves away: the configured path cannot be created.
+	if err := os.Rename(sub, sub+".old"); err != nil {
+		t.Fatal(err)
+	}
+	err = lf.Reopen()
+	if err == nil || !strings.Contains(err.Error(), "q.log") {
+		t.Fatalf("Reopen = %v, want an error naming the file", err)
+	}
+	writeLine(t, lf, "2")
+	if got := readLines(t, filepath.Join(sub+".old", "q.log")); strings.Join(got, ",") != "1,2" {
+		t.Errorf("old file has %v, want 1,2 (nothing lost)", got)
+	}
+}
+
+func TestLogFileClosed(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "x.log")
+	lf, err := resolver.OpenLogFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := lf.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := lf.Write([]byte("late\n")); !errors.Is(err, os.ErrClosed) {
+		t.Errorf("Write after Close = %v, want os.ErrClosed", err)
+	}
+	if err := lf.Reopen(); !errors.Is(err, os.ErrClosed) {
+		t.Errorf("Reopen after Close = %v, want os.ErrClosed", err)
+	}
+	if err := lf.Close(); err != nil {
+		t.Errorf("second Close = %v", err)
+	}
+}
+
+func TestOpenLogDest(t *testing.T) {
+	dir := t.TempDir()
+	var stdout, stderr bytes.Buffer
+	for _, tc := range []struct {
+		dest    string
+		want    string // "nil", "stdout", "stderr", "file"
+		wantErr string
+	}{
+		{"off", "nil", ""},
+		{"stdout", "stdout", ""},
+		{"stderr", "stderr", ""},
+		{filepath.Join(dir, "a.log"), "file", ""},
+		{filepath.Join(dir, "missing", "a.log"), "", "no such file or directory"},
+	} {
+		t.Run(tc.dest, func(t *testing.T) {
+			w, closeFn, err := resolver.OpenLogDest(tc.dest, &stdout, &stderr)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) || !strings.Contains(err.Error(), "a.log") {
+					t.Fatalf("err = %v, want %q naming the file", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer closeFn()
+			var got string
+			switch w := w.(type) {
+			case nil:
+				got = "nil"
+			case *bytes.Buffer:
+				got = map[*bytes.Buffer]string{&stdout: "stdout", &stderr: "stderr"}[w]
+			case *resolver.LogFile:
+				got = "file"
+				if w.Path() != tc.dest {
+					t.Errorf("path %q", w.Path())
+				}
+			}
+			if got != tc.want {
+				t.Errorf("got %s (%T), want %s", got, w, tc.want)
+			}
+		})
+	}
+}
+
+// TestBlockLogReopen rotates the block log while events flow through its
+// asynchronous writer: every event ends up in exactly one of the two files.
+func TestBlockLogReopen(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "blocked.log")
+	lf, err := resolver.OpenLogFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lf.Close()
+	bl := resolver.NewBlockLog(lf, nil, nil)
+	const n = 500
+	for i := 0; i < n; i++ {
+		bl.Log(resolver.BlockEvent{QName: fmt.Sprintf("q%d.example", i)})
+		if i == n/2 {
+			if err := os.Rename(path, path+".1"); err != nil {
+				t.Fatal(err)
+			}
+			if err := bl.Reopen(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	bl.Close()
+	old, cur := readLines(t, path+".1"), readLines(t, path)
+	if len(cur) == 0 {
+		t.Error("nothing written to the reopened file")
+	}
+	seen := map[string]bool{}
+	for _, l := range append(old, cur...) {
+		if seen[l] {
+			t.Errorf("line written twice: %s", l)
+		}
+		seen[l] = true
+	}
+	if len(seen) != n {
+		t.Errorf("%d distinct lines across both files, want %d", len(seen), n)
+	}
+}

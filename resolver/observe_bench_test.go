@@ -1,0 +1,119 @@
+package resolver_test
+
+import (
+	"context"
+	"net"
+	"net/netip"
+	"sync/atomic"
+	"testing"
+
+	"github.com/miekg/dns"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/bulwark-dns/bulwark/blocklist"
+	"github.com/bulwark-dns/bulwark/internal/clock"
+	"github.com/bulwark-dns/bulwark/resolver"
+	"github.com/bulwark-dns/bulwark/resolver/cache"
+	"github.com/bulwark-dns/bulwark/resolver/dnstap"
+)
+
+// packetServer is the request path of a real deployment without sockets:
+// guard, policy (one block rule), cache, and a fake upstream answering one
+// A record, so that after the first query every answer is a cache hit —
+// the hot path the observers are added to.
+func packetServer(t testing.TB) *resolver.Server {
+	t.Helper()
+	tab := buildTable(t, list{info: blocklist.ListInfo{Name: "evil"}, names: []string{"evil.example"}})
+	var tables atomic.Pointer[blocklist.Table]
+	tables.Store(tab)
+	upstream := resolver.ResolverFunc(func(ctx context.Context, req *resolver.Request) (*dns.Msg, error) {
+		m := new(dns.Msg)
+		m.SetQuestion(req.Question.Name, req.Question.Qtype)
+		m.Response = true
+		m.Answer = []dns.RR{&dns.A{Hdr: dns.RR_Header{Name: req.Question.Name, Rrtype: dns.TypeA, Class: dns.ClassINET, Ttl: 3600}, A: net.IPv4(192, 0, 2, 1)}}
+		return m, nil
+	})
+	rm := resolver.NewMetrics(nil)
+	ccfg := cache.Config{Size: 1000}
+	ccfg.SetDefaults()
+	c := cache.New(ccfg, upstream, clock.Real{}, nil, nil)
+	t.Cleanup(c.Close)
+	bc := resolver.BlockingConfig{}
+	bc.SetDefaults()
+	guard, err := resolver.NewGuard(resolver.GuardConfig{}, resolver.NewPolicy(bc, &tables, c, nil, rm), rm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lc := resolver.ListenConfig{DNS: []string{"127.0.0.1:0"}}
+	lc.SetDefaults()
+	srv, err := resolver.NewServer(lc, guard, rm, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return srv
+}
+
+func packetQuery(t testing.TB) []byte {
+	t.Helper()
+	m := new(dns.Msg)
+	m.SetQuestion("www.example.org.", dns.TypeA)
+	m.SetEdns0(1232, false)
+	b, err := m.Pack()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// BenchmarkServePacketObservers measures one UDP packet through the whole path with
+// observing off, with the query log (to a writer that discards, every query
+// sampled), and with dnstap to a collector on a unix socket, in one run.
+func BenchmarkServePacketObservers(b *testing.B) {
+	pkt := packetQuery(b)
+	client := netip.MustParseAddrPort("10.1.2.3:5353")
+	run := func(b *testing.B, srv *resolver.Server) {
+		ctx := context.Background()
+		if srv.ServePacket(ctx, pkt, client) == nil {
+			b.Fatal("no answer")
+		}
+		b.ReportAllocs()
+		b.ResetTimer()
+		for b.Loop() {
+			srv.ServePacket(ctx, pkt, client)
+		}
+	}
+	b.Run("observers=off", func(b *testing.B) {
+		run(b, packetServer(b))
+	})
+	b.Run("querylog=discard", func(b *testing.B) {
+		srv := packetServer(b)
+		rm := resolver.NewMetrics(nil)
+		ql := resolver.NewQueryLog(nullWriter{}, 1, rm, nil)
+		srv.SetObserver(ql)
+		run(b, srv)
+		b.StopTimer()
+		ql.Close()
+	})
+	b.Run("dnstap=unix", func(b *testing.B) {
+		srv := packetServer(b)
+		col := startCollector(b)
+		go func() { // the collector keeps reading; the frames are not needed
+			for range col.frames {
+			}
+		}()
+		reg := prometheus.NewRegistry()
+		tap, err := dnstap.New(dnstap.Config{Socket: "unix:" + col.path}, "bench", dnstap.NewMetrics(reg), nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		srv.SetObserver(tap)
+		run(b, srv)
+		b.StopTimer()
+		tap.Close()
+		// Past what one core can encode and the collector can read, frames
+		// are dropped rather than slowing answers: report how many.
+		dropped := metricValue(b, reg, "bulwark_dnstap_dropped_total")
+		sent := metricValue(b, reg, "bulwark_dnstap_sent_total")
+		b.ReportMetric(dropped/(dropped+sent), "dropped-frac")
+	})
+}

@@ -1,0 +1,271 @@
+package recursive
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net/netip"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/miekg/dns"
+)
+
+// maxPasses bounds how often a zone's servers are walked again for those
+// that timed out (each time with a doubled timeout).
+const maxPasses = 3
+
+// zoneServers are the name servers of one zone as one query sees them:
+// their host names and the addresses known so far.
+type zoneServers struct {
+	zone   string
+	hosts  []string
+	addrs  map[string][]netip.Addr
+	looked map[string]bool // hosts whose addresses this query looked up
+}
+
+// newZoneServers assembles the servers of zone: glue given with the
+// referral first, else the address cache.
+func (r *Resolver) newZoneServers(zone string, hosts []string, gl []glue, now time.Time) *zoneServers {
+	zs := &zoneServers{zone: zone, hosts: hosts, addrs: make(map[string][]netip.Addr, len(hosts))}
+	for _, g := range gl {
+		if r.usable(g.addr) && !slices.Contains(zs.addrs[g.host], g.addr) {
+			zs.addrs[g.host] = append(zs.addrs[g.host], g.addr)
+		}
+	}
+	any := false
+	for _, h := range hosts {
+		if len(zs.addrs[h]) == 0 {
+			// Only usable addresses count: a host known by an address of
+			// a family not in use is looked up in the other.
+			known := r.caches.hostAddrs(h, now)
+			for _, a := range append(slices.Clone(known.v4.addrs), known.v6.addrs...) {
+				if r.usable(a) {
+					zs.addrs[h] = append(zs.addrs[h], a)
+				}
+			}
+		}
+		any = any || len(zs.addrs[h]) > 0
+	}
+	if zone == "." && !any {
+		// The root's glue has expired before its NS set: the hints still
+		// know where the root servers are.
+		return r.hintServers()
+	}
+	return zs
+}
+
+// hintServers are the root hints as a zone's servers.
+func (r *Resolver) hintServers() *zoneServers {
+	zs := &zoneServers{zone: ".", addrs: make(map[string][]netip.Addr)}
+	for _, h := range r.hints {
+		if !r.usable(h.addr) {
+			continue
+		}
+		if _, ok := zs.addrs[h.name]; !ok {
+			zs.hosts = append(zs.hosts, h.name)
+		}
+		zs.addrs[h.name] = append(zs.addrs[h.name], h.addr)
+	}
+	return zs
+}
+
+// usable reports whether the resolver may send to addr: a family in use,
+// a unicast address, loopback only when allowed.
+func (r *Resolver) usable(addr netip.Addr) bool {
+	switch {
+	case !addr.IsValid(), addr.IsUnspecified(), addr.IsMulticast(), addr.Is4() && addr == netip.AddrFrom4([4]byte{255, 255, 255, 255}):
+		return false
+	case addr.Is4() && !r.cfg.IPv4, addr.Is6() && !r.cfg.IPv6:
+		return false
+	case addr.IsLoopback() && !r.cfg.QueryLoopback:
+		return false
+	case r.sendFilter != nil && !r.sendFilter(addr):
+		return false
+	}
+	return true
+}
+
+// askError is ask's failure: every server of the zone tried, and why each
+// failed.
+type askError struct {
+	zone     string
+	answered bool // some server replied (with an error rcode or lameness)
+	errs     []error
+	note     string
+}
+
+func (e *askError) Error() string {
+	var sb strings.Builder
+	fmt.Fprintf(&sb, "%v for zone %s", ErrNoServer, e.zone)
+	if e.note != "" {
+		sb.WriteString(" (" + e.note + ")")
+	}
+	for i, err := range e.errs {
+		if i == 0 {
+			sb.WriteString(": ")
+		} else {
+			sb.WriteString("; ")
+		}
+		sb.WriteString(err.Error())
+	}
+	return sb.String()
+}
+
+func (e *askError) Unwrap() []error { return append([]error{ErrNoServer}, e.errs...) }
+
+// lameError is a reply showing the server does not serve the zone.
+type lameError struct{ why string }
+
+func (e *lameError) Error() string { return "lame: " + e.why }
+
+// ask sends name/qtype to the servers of zs, best first, until one gives a
+// usable reply: an answer, a negative answer or a referral. Servers that
+// fail are skipped; those that timed out are asked again on a later pass
+// with a longer timeout; hosts without addresses are looked up (one level
+// deeper) once the known addresses are exhausted.
+func (q *query) ask(ctx context.Context, zs *zoneServers, name string, qtype uint16, depth int) (reply, error) {
+	r := q.r
+	fails := &askError{zone: zs.zone}
+	state := make(map[netip.Addr]bool) // addr -> worth another pass (timed out)
+	lame := 0
+	for pass := range maxPasses {
+		for _, addr := range q.candidates(zs, state, pass, &lame) {
+			rep, err := q.try(ctx, zs.zone, addr, name, qtype)
+			if err == nil {
+				return rep, nil
+			}
+			if fatal(err) {
+				return reply{}, err
+			}
+			state[addr] = errors.Is(err, errTimeout) || errors.Is(err, errMismatch)
+			fails.add(err)
+		}
+		if pass == 0 {
+			for _, host := range zs.hosts {
+				if len(zs.addrs[host]) > 0 || zs.looked[host] {
+					continue
+				}
+				if zs.looked == nil {
+					zs.looked = make(map[string]bool)
+				}
+				zs.looked[host] = true
+				addrs, err := q.hostAddrs(ctx, host, depth+1)
+				if fatal(err) {
+					return reply{}, err
+				}
+				if err != nil {
+					fails.add(err)
+					continue
+				}
+				zs.addrs[host] = addrs
+				for _, addr := range addrs {
+					if _, tried := state[addr]; tried || !r.usable(addr) || r.infra.isLame(zs.zone, addr, r.clock.Now()) {
+						continue
+					}
+					rep, err := q.try(ctx, zs.zone, addr, name, qtype)
+					if err == nil {
+						return rep, nil
+					}
+					if fatal(err) {
+						return reply{}, err
+					}
+					state[addr] = errors.Is(err, errTimeout) || errors.Is(err, errMismatch)
+					fails.add(err)
+				}
+			}
+		}
+		again := false
+		for _, retry := range state {
+			again = again || retry
+		}
+		if !again {
+			break
+		}
+	}
+	if lame > 0 {
+		fails.note = fmt.Sprintf("%d servers skipped as lame", lame)
+	}
+	if len(fails.errs) == 0 && lame == 0 {
+		fails.note = "no server address usable"
+	}
+	return reply{}, fails
+}
+
+func (e *askError) add(err error) {
+	e.errs = append(e.errs, err)
+	var re *rcodeError
+	var le *lameError
+	if errors.As(err, &re) || errors.As(err, &le) {
+		e.answered = true
+	}
+}
+
+// candidates are the addresses to try on this pass, best first: on the
+// first pass every usable address not known lame for the zone, later only
+// those that timed out. Ties in score are broken at random, which spreads
+// load over equally good servers.
+func (q *query) candidates(zs *zoneServers, state map[netip.Addr]bool, pass int, lame *int) []netip.Addr {
+	r := q.r
+	now := r.clock.Now()
+	var out []netip.Addr
+	for _, h := range zs.hosts {
+		for _, a := range zs.addrs[h] {
+			if slices.Contains(out, a) || !r.usable(a) {
+				continue
+			}
+			if retry, tried := state[a]; tried && (pass == 0 || !retry) || !tried && pass > 0 {
+				continue
+			}
+			if pass == 0 && r.infra.isLame(zs.zone, a, now) {
+				*lame++
+				continue
+			}
+			out = append(out, a)
+		}
+	}
+	rand.Shuffle(len(out), func(i, j int) { out[i], out[j] = out[j], out[i] })
+	bucket := func(a netip.Addr) time.Duration { return r.infra.score(a, now) / r.infra.bucketed }
+	slices.SortStableFunc(out, func(a, b netip.Addr) int { return int(bucket(a) - bucket(b)) })
+	return out
+}
+
+// try asks one server and judges its reply for zone: a usable reply, or an
+// error saying why not (lame servers are remembered as such).
+func (q *query) try(ctx context.Context, zone string, addr netip.Addr, name string, qtype uint16) (reply, error) {
+	r := q.r
+	resp, err := q.exchange(ctx, addr, name, qtype)
+	if err != nil {
+		if !fatal(err) {
+			r.log.LogAttrs(ctx, slog.LevelDebug, "server failed", slog.String("zone", zone),
+				slog.String("qname", name), slog.Any("err", err))
+		}
+		return reply{}, err
+	}
+	switch resp.Rcode {
+	case dns.RcodeSuccess, dns.RcodeNameError, dns.RcodeYXDomain:
+		rep := classify(resp, zone, name, qtype)
+		if rep.kind != kindLame {
+			return rep, nil
+		}
+		r.markLame(ctx, zone, addr, rep.why)
+		return reply{}, &serverError{addr, &lameError{rep.why}}
+	case dns.RcodeRefused, dns.RcodeNotAuth:
+		why := "answered " + rcodeString(resp.Rcode)
+		r.markLame(ctx, zone, addr, why)
+		return reply{}, &serverError{addr, &lameError{why}}
+	}
+	return reply{}, &serverError{addr, &rcodeError{resp.Rcode}}
+}
+
+// markLame remembers addr as lame for zone (and says so at debug level:
+// lame delegations are common, and the zone owner's problem).
+func (r *Resolver) markLame(ctx context.Context, zone string, addr netip.Addr, why string) {
+	r.m.lameFound()
+	r.infra.markLame(zone, addr, r.clock.Now())
+	r.log.LogAttrs(ctx, slog.LevelDebug, "lame server", slog.String("zone", zone),
+		slog.String("server", addr.String()), slog.String("why", why))
+}
