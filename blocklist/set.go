@@ -1,94 +1,157 @@
 package blocklist
 
-// TEMPORARY naive implementation so that other packages compile while the
-// trie is being written. The trie replaces this file entirely.
+import "unsafe"
 
-import (
-	"fmt"
-	"strings"
-)
+// Set is an immutable compiled rule set: a compressed trie over reversed
+// labels (com -> example -> www) in flat arrays. It holds no pointers per
+// node and no strings, so a million names cost the GC almost nothing, and
+// it is never written after Build or ReadSet, so any number of goroutines
+// may call Match at once without locks.
+type Set struct {
+	nodes []byte // node records (record.go), then padBytes zero bytes
+	dir   []uint32
+	dict  []dictLabel
+	rules []ruleVal  // rules[0] is "none"
+	pairs []rulePair // pairs[0] is "no rule"
+	root  uint32     // offset of the root record
+	seed  uint64     // bucket hash seed
+	n     int        // distinct rules stored
 
-type slotRule struct {
-	set     bool
-	allow   bool
-	exact   bool
-	payload Payload
-	scope   Scope
+	// Derived when built or loaded (top.go): the decoded root and the
+	// table of its children.
+	rootRec  rec
+	top      []topSlot
+	topShift uint8
 }
 
-// Builder collects rules and builds an immutable Set.
-type Builder struct {
-	self, below map[string]slotRule
-	n           int
-}
-
-// NewBuilder returns an empty Builder.
-func NewBuilder() *Builder {
-	return &Builder{self: map[string]slotRule{}, below: map[string]slotRule{}}
-}
-
-// Add validates r's name and adds the rule.
-func (b *Builder) Add(r Rule) error {
-	name, err := CanonicalName(r.Name)
-	if err != nil {
-		return err
-	}
-	put := func(m map[string]slotRule, exact bool) {
-		cur, ok := m[name]
-		nr := slotRule{set: true, allow: r.Allow, exact: exact, payload: r.Payload, scope: r.Scope}
-		if !ok || (exact && !cur.exact) || (exact == cur.exact && r.Allow && !cur.allow) {
-			m[name] = nr
-		}
-	}
-	switch r.Scope {
-	case Exact:
-		put(b.self, true)
-	case Subtree:
-		put(b.self, false)
-		put(b.below, false)
-	case Below:
-		put(b.below, false)
-	default:
-		return fmt.Errorf("unknown scope %d", r.Scope)
-	}
-	b.n++
-	return nil
-}
-
-// Build returns the Set.
-func (b *Builder) Build() (*Set, error) { return &Set{b: b}, nil }
-
-// Set is the immutable compiled rule set.
-type Set struct{ b *Builder }
-
-// Len returns the number of rules.
+// Len returns the number of distinct rules stored, after duplicates and
+// fully shadowed rules were dropped.
 func (s *Set) Len() int {
 	if s == nil {
 		return 0
 	}
-	return s.b.n
+	return s.n
 }
 
-// Match returns the deciding rule for qname.
+// SizeBytes returns the heap bytes held by the set's arrays, for the
+// memory metrics an operator sizes a machine by.
+func (s *Set) SizeBytes() int {
+	if s == nil {
+		return 0
+	}
+	return int(unsafe.Sizeof(*s)) +
+		cap(s.nodes) +
+		cap(s.dir)*int(unsafe.Sizeof(uint32(0))) +
+		cap(s.dict)*int(unsafe.Sizeof(dictLabel{})) +
+		cap(s.rules)*int(unsafe.Sizeof(ruleVal{})) +
+		cap(s.pairs)*int(unsafe.Sizeof(rulePair{})) +
+		s.topBytes()
+}
+
+// Match returns the rule that decides qname: the applicable rule at the
+// longest matching name. qname may be in any case, with or without the
+// trailing dot; "" and "." are the root. Match does not allocate.
 func (s *Set) Match(qname string) (Match, bool) {
 	if s == nil {
 		return Match{}, false
 	}
-	q := strings.ToLower(strings.TrimSuffix(qname, "."))
-	if r, ok := s.b.self[q]; ok {
-		return Match{Allow: r.allow, Scope: r.scope, Payload: r.payload, Offset: 0}, true
+	q := trimDot(qname)
+	r := s.rootRec
+	if len(q) == 0 {
+		return s.result(s.pairs[r.pair].self, 0)
 	}
-	for i := 0; i < len(q); i++ {
-		if q[i] == '.' {
-			if r, ok := s.b.below[q[i+1:]]; ok {
-				return Match{Allow: r.allow, Scope: r.scope, Payload: r.payload, Offset: i + 1}, true
+	var best uint32
+	bestOff := 0
+	off, end := len(q), len(q)
+	for {
+		// Here q is strictly below the node r, which stands for q[off:].
+		if b := s.pairs[r.pair].below; b != 0 {
+			best, bestOff = b, off
+		}
+		if r.x == 0 {
+			break
+		}
+		var w packedLabel
+		start, n, ok := nextLabel(q, end, &w)
+		if !ok || !s.step(&r, off == len(q), n, &w) {
+			break
+		}
+		if start == 0 {
+			if self := s.pairs[r.pair].self; self != 0 {
+				return s.result(self, 0)
 			}
+			break
+		}
+		off, end = start, start-1
+	}
+	return s.result(best, bestOff)
+}
+
+// step moves r to its child labelled w (n characters), if there is one;
+// atRoot says r is the root, whose children are in the TLD table.
+func (s *Set) step(r *rec, atRoot bool, n int, w *packedLabel) bool {
+	if atRoot {
+		if c, found, ok := s.topChild(n, w); ok {
+			*r = c
+			return found
 		}
 	}
-	if q != "" {
-		if r, ok := s.b.below[""]; ok {
-			return Match{Allow: r.allow, Scope: r.scope, Payload: r.payload, Offset: len(q)}, true
-		}
+	return s.child(r, n, w)
+}
+
+// result turns a rule index into a Match; index 0 is no match.
+func (s *Set) result(rule uint32, off int) (Match, bool) {
+	if rule == 0 {
+		return Match{}, false
 	}
-	return Match{}, false
+	v := &s.rules[rule]
+	return Match{Allow: v.allow, Scope: v.scope, Payload: v.payload, Offset: off}, true
+}
+
+// Walk calls fn for every stored rule that applies to qname, most specific
+// first; the first call is the rule Match returns. It is for `explain`,
+// which shows what a broader rule would have done.
+func (s *Set) Walk(qname string, fn func(Match)) {
+	if s == nil {
+		return
+	}
+	q := trimDot(qname)
+	r := s.rootRec
+	if len(q) == 0 {
+		if m, ok := s.result(s.pairs[r.pair].self, 0); ok {
+			fn(m)
+		}
+		return
+	}
+	type hit struct {
+		rule uint32
+		off  int
+	}
+	var buf [16]hit
+	below := buf[:0]
+	off, end := len(q), len(q)
+	for {
+		if b := s.pairs[r.pair].below; b != 0 {
+			below = append(below, hit{b, off})
+		}
+		if r.x == 0 {
+			break
+		}
+		var w packedLabel
+		start, n, ok := nextLabel(q, end, &w)
+		if !ok || !s.step(&r, off == len(q), n, &w) {
+			break
+		}
+		if start == 0 {
+			if m, ok := s.result(s.pairs[r.pair].self, 0); ok {
+				fn(m)
+			}
+			break
+		}
+		off, end = start, start-1
+	}
+	for i := len(below) - 1; i >= 0; i-- {
+		m, _ := s.result(below[i].rule, below[i].off)
+		fn(m)
+	}
 }

@@ -10,6 +10,22 @@ type Table struct {
 	Set        *Set
 	Lists      []ListInfo
 	Categories []string
+	// Addrs holds per-rule answer addresses (RPZ local data): a rule whose
+	// Payload.Data is d > 0 answers Addrs[d-1] instead of its list's
+	// Sinkhole. Rules share sets, so there are few.
+	Addrs [][]netip.Addr
+}
+
+// SinkholeAddrs returns the addresses a sinkhole rule with payload p
+// answers: the rule's own when it has them, else its list's.
+func (t *Table) SinkholeAddrs(p Payload) []netip.Addr {
+	if p.Data > 0 && int(p.Data) <= len(t.Addrs) {
+		return t.Addrs[p.Data-1]
+	}
+	if int(p.List) < len(t.Lists) {
+		return t.Lists[p.List].Sinkhole
+	}
+	return nil
 }
 
 // ListInfo describes one configured list, for answers, logs and metrics.

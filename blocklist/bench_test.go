@@ -1,0 +1,143 @@
+package blocklist
+
+import (
+	"bytes"
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"testing"
+)
+
+// benchNames makes n unique names shaped like the reference benchmark
+// list (bench/triebench has the full generator): a 3-24 byte label under
+// a weighted TLD, a quarter with a subdomain label, some with two.
+func benchNames(n int) []string {
+	rng := rand.New(rand.NewPCG(20261121, 1))
+	tlds := []string{"com", "com", "com", "com", "net", "org", "io", "ru", "de", "co.uk", "xyz"}
+	subs := []string{"www", "ads", "cdn", "metrics", "api", "static"}
+	label := func() string {
+		l := min(24, max(3, int(rng.NormFloat64()*4+9)))
+		b := make([]byte, l)
+		for i := range b {
+			b[i] = "abcdefghijklmnopqrstuvwxyz0123456789"[rng.IntN(30)]
+		}
+		return string(b)
+	}
+	seen := map[string]bool{}
+	names := make([]string, 0, n)
+	for len(names) < n {
+		d := label() + "." + tlds[rng.IntN(len(tlds))]
+		switch k := rng.Float64(); {
+		case k < 0.25:
+			d = subs[rng.IntN(len(subs))] + "." + d
+		case k < 0.32:
+			d = label() + "." + subs[rng.IntN(len(subs))] + "." + d
+		}
+		if !seen[d] {
+			seen[d] = true
+			names = append(names, d)
+		}
+	}
+	return names
+}
+
+type benchData struct {
+	set              *Set
+	hits, subs, miss []string
+	upperFQDN, mixed []string
+	names            []string
+	snapshot         []byte
+}
+
+func loadBench(b testing.TB, n int) *benchData {
+	b.Helper()
+	names := benchNames(n)
+	bl := NewBuilder()
+	for _, nm := range names {
+		if err := bl.Add(Rule{Name: nm}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	s, err := bl.Build()
+	if err != nil {
+		b.Fatal(err)
+	}
+	d := &benchData{set: s, names: names}
+	rng := rand.New(rand.NewPCG(7, 7))
+	for range 1 << 16 {
+		nm := names[rng.IntN(len(names))]
+		d.hits = append(d.hits, nm)
+		d.subs = append(d.subs, "x"+fmt.Sprint(rng.IntN(100))+"."+nm)
+		d.upperFQDN = append(d.upperFQDN, strings.ToUpper(nm)+".")
+		d.miss = append(d.miss, fmt.Sprintf("q%dzz.%s", rng.IntN(1e9), []string{"com", "net", "example"}[rng.IntN(3)]))
+	}
+	for i := range d.hits {
+		d.mixed = append(d.mixed, d.hits[i], d.miss[i])
+	}
+	var buf bytes.Buffer
+	if _, err := s.WriteTo(&buf); err != nil {
+		b.Fatal(err)
+	}
+	d.snapshot = buf.Bytes()
+	return d
+}
+
+func benchMatch(b *testing.B, qs []string, s *Set) {
+	b.ReportAllocs()
+	b.ResetTimer()
+	i := 0
+	for b.Loop() {
+		s.Match(qs[i&(len(qs)-1)])
+		i++
+	}
+}
+
+// BenchmarkMatch measures Match on a 200k-name set: listed names,
+// subdomains of them, misses, and upper-case FQDNs as they come off the
+// wire. Compare with the map baseline in `go run ./bench/triebench`.
+func BenchmarkMatch(b *testing.B) {
+	d := loadBench(b, 200_000)
+	b.Run("Hit", func(b *testing.B) { benchMatch(b, d.hits, d.set) })
+	b.Run("SubdomainHit", func(b *testing.B) { benchMatch(b, d.subs, d.set) })
+	b.Run("Miss", func(b *testing.B) { benchMatch(b, d.miss, d.set) })
+	b.Run("UpperFQDN", func(b *testing.B) { benchMatch(b, d.upperFQDN, d.set) })
+	b.Run("Mixed", func(b *testing.B) { benchMatch(b, d.mixed, d.set) })
+	b.Run("Parallel", func(b *testing.B) {
+		b.ReportAllocs()
+		b.RunParallel(func(pb *testing.PB) {
+			i := 0
+			for pb.Next() {
+				d.set.Match(d.mixed[i&(len(d.mixed)-1)])
+				i++
+			}
+		})
+	})
+}
+
+func BenchmarkBuild(b *testing.B) {
+	names := benchNames(200_000)
+	b.ReportAllocs()
+	for b.Loop() {
+		bl := NewBuilder()
+		for _, nm := range names {
+			if err := bl.Add(Rule{Name: nm}); err != nil {
+				b.Fatal(err)
+			}
+		}
+		if _, err := bl.Build(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(len(names)), "ns/rule")
+}
+
+func BenchmarkReadSet(b *testing.B) {
+	d := loadBench(b, 200_000)
+	b.SetBytes(int64(len(d.snapshot)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := ReadSet(bytes.NewReader(d.snapshot)); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

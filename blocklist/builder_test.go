@@ -1,0 +1,88 @@
+package blocklist
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestBuilderRejectsInvalidNames(t *testing.T) {
+	tests := []struct {
+		name    string
+		rule    Rule
+		wantErr string
+	}{
+		{"empty label", Rule{Name: "a..com"}, "empty label"},
+		{"leading dot", Rule{Name: ".com"}, "empty label"},
+		{"label too long", Rule{Name: strings.Repeat("a", 64) + ".com"}, "64 bytes long, the maximum is 63"},
+		{"name too long", Rule{Name: strings.Repeat("abcdefghi.", 26) + "com"}, "the maximum is 253"},
+		{"space", Rule{Name: "a b.com"}, "invalid character"},
+		{"wildcard", Rule{Name: "*.example.com"}, "invalid character"},
+		{"U-label", Rule{Name: "bücher.example"}, "A-labels"},
+		{"leading hyphen", Rule{Name: "-a.com"}, "hyphen"},
+		{"unknown scope", Rule{Name: "a.com", Scope: 7}, "unknown scope"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			b := NewBuilder()
+			err := b.Add(tc.rule)
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Fatalf("Add(%q) error = %v, want one containing %q", tc.rule.Name, err, tc.wantErr)
+			}
+			if b.Len() != 0 {
+				t.Errorf("rejected rule counted: Len() = %d", b.Len())
+			}
+		})
+	}
+}
+
+func TestBuilderAcceptsEdgeNames(t *testing.T) {
+	max63 := strings.Repeat("a", 63)
+	// 253 bytes: 63+1+63+1+63+1+61.
+	max253 := max63 + "." + max63 + "." + max63 + "." + strings.Repeat("b", 61)
+	names := []string{"", ".", "com", "COM.", "xn--bcher-kva.example", "_dmarc.example.com", "a-b.c_d.e", max63 + ".com", max253, max253 + "."}
+	b := NewBuilder()
+	for _, n := range names {
+		if err := b.Add(Rule{Name: n, Scope: Exact}); err != nil {
+			t.Errorf("Add(%q): %v", n, err)
+		}
+	}
+	s, err := b.Build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range names {
+		if m, ok := s.Match(n); !ok || m.Offset != 0 || m.Scope != Exact {
+			t.Errorf("Match(%q) = %+v, %v", n, m, ok)
+		}
+	}
+	if b.Len() != len(names) {
+		t.Errorf("Builder.Len() = %d, want %d", b.Len(), len(names))
+	}
+}
+
+func TestBuilderReuse(t *testing.T) {
+	b := NewBuilder()
+	if err := b.Add(r("a.com", Subtree, false, 1)); err != nil {
+		t.Fatal(err)
+	}
+	s1, err := b.Build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Add(r("b.com", Subtree, false, 2)); err != nil {
+		t.Fatal(err)
+	}
+	s2, err := b.Build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := s1.Match("b.com"); ok {
+		t.Error("a set changed after a later Add")
+	}
+	if m, ok := s2.Match("x.a.com"); !ok || m.Payload.List != 1 {
+		t.Errorf("second build lost the first rule: %+v %v", m, ok)
+	}
+	if _, ok := s2.Match("b.com"); !ok {
+		t.Error("second build misses the added rule")
+	}
+}

@@ -1,0 +1,419 @@
+package blocklist
+
+import (
+	"cmp"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math"
+	"math/bits"
+	"slices"
+	"strings"
+)
+
+// compile lays the tree out as a Set (see record.go for the format).
+func (t *tree) compile(o layoutOpts) (*Set, error) {
+	n := len(t.parent)
+	t.packed = append(t.packed, make([]byte, padBytes)...) // for words' loads
+	e := &emitter{t: t, o: o, region: make([]uint32, n), dirAt: make([]uint32, n),
+		bucket: make([]uint32, n), fp: make([]byte, n), dictOf: make([]int16, n)}
+	e.groupKids()
+	pairs, rules := e.pairTable()
+	dict := e.dictionary()
+
+	total, err := e.measure(0)
+	if err != nil {
+		return nil, err
+	}
+	if total > math.MaxUint32-padBytes || e.dirLen > math.MaxUint32-1 {
+		return nil, errors.New("the compiled set exceeds 4 GiB; split the lists")
+	}
+	e.out = make([]byte, 0, total+padBytes)
+	e.dir = make([]uint32, e.dirLen)
+	e.write(0)
+	if uint64(len(e.out)) != total {
+		return nil, fmt.Errorf("internal error: laid out %d bytes, measured %d", len(e.out), total)
+	}
+
+	nodes := e.out[:len(e.out)+padBytes]
+	clear(nodes[len(e.out):]) // appendLabel may have written past the end
+	s := &Set{
+		nodes: nodes,
+		dir:   e.dir,
+		dict:  dict,
+		rules: exact(rules),
+		pairs: exact(pairs),
+		root:  0,
+		seed:  o.seed,
+	}
+	for id := range t.self {
+		s.n += countRules(rulePair{t.self[id], t.below[id]})
+	}
+	s.indexTop()
+	return s, nil
+}
+
+// emitter lays the records out in two passes: measure computes every
+// subtree's size bottom-up (a record holds the size of its children, and
+// the size's own length depends on it), then write emits them top-down.
+type emitter struct {
+	t        *tree
+	o        layoutOpts
+	kids     []uint32 // children of node id are kids[kidStart[id]:kidStart[id+1]]
+	kidStart []uint32
+	region   []uint32 // per node: bytes its children take
+	dirAt    []uint32 // per bucketed node: its directory index
+	dirLen   int
+	out      []byte
+	dir      []uint32
+	pairIdx  map[rulePair]uint32
+	pairOf   []uint32 // per node: its pair index
+	bucket   []uint32 // per child of a bucketed node: its bucket
+	fp       []byte   // per child of a bucketed node: its fingerprint
+	dictOf   []int16  // per node: its label's dictionary index, or -1
+	hashes   []uint64 // scratch for sortByBucket
+}
+
+// groupKids lists every node's children contiguously.
+func (e *emitter) groupKids() {
+	t := e.t
+	n := len(t.parent)
+	e.kidStart = make([]uint32, n+1)
+	for id := 1; id < n; id++ {
+		e.kidStart[t.parent[id]+1]++
+	}
+	for id := 1; id <= n; id++ {
+		e.kidStart[id] += e.kidStart[id-1]
+	}
+	e.kids = make([]uint32, max(n-1, 0))
+	next := slices.Clone(e.kidStart[:n])
+	for id := 1; id < n; id++ {
+		p := t.parent[id]
+		e.kids[next[p]] = uint32(id)
+		next[p]++
+	}
+}
+
+func (e *emitter) numKids(id uint32) int { return int(e.kidStart[id+1] - e.kidStart[id]) }
+
+// pairTable deduplicates the (self, below) pairs, most frequent first so
+// that the commonest take no bytes in a record (states 1 and 2). It returns
+// them renumbered into a rule table that holds only the rules in use.
+func (e *emitter) pairTable() ([]rulePair, []ruleVal) {
+	t := e.t
+	count := map[rulePair]int{}
+	for id := range t.self {
+		if p := (rulePair{t.self[id], t.below[id]}); p != (rulePair{}) {
+			count[p]++
+		}
+	}
+	pairs := make([]rulePair, 0, len(count)+1)
+	for p := range count {
+		pairs = append(pairs, p)
+	}
+	slices.SortFunc(pairs, func(a, b rulePair) int {
+		if c := cmp.Compare(count[b], count[a]); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(a.self, b.self); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.below, b.below)
+	})
+	pairs = slices.Insert(pairs, 0, rulePair{})
+	e.pairIdx = make(map[rulePair]uint32, len(pairs))
+	rules := []ruleVal{{}}
+	renum := map[uint32]uint32{0: 0}
+	use := func(ri uint32) uint32 {
+		n, ok := renum[ri]
+		if !ok {
+			n = uint32(len(rules))
+			rules = append(rules, t.rules[ri])
+			renum[ri] = n
+		}
+		return n
+	}
+	for i, p := range pairs {
+		e.pairIdx[p] = uint32(i)
+		pairs[i] = rulePair{use(p.self), use(p.below)}
+	}
+	e.pairOf = make([]uint32, len(t.self))
+	for id := range t.self {
+		if p := (rulePair{t.self[id], t.below[id]}); p != (rulePair{}) {
+			e.pairOf[id] = e.pairIdx[p]
+		}
+	}
+	return pairs, rules
+}
+
+// dictDepth is the shallowest depth whose labels may go to the dictionary:
+// labels that repeat under many parents (www, cdn, mail) sit below
+// registrable domains; TLD and second-level labels are mostly unique.
+const dictDepth = 3
+
+// dictionary picks the labels that save most bytes when stored once.
+func (e *emitter) dictionary() []dictLabel {
+	t := e.t
+	deep := 0
+	for _, d := range t.depth {
+		if d >= dictDepth {
+			deep++
+		}
+	}
+	count := make(map[string]int, deep/4)
+	for id, d := range t.depth {
+		if d >= dictDepth {
+			count[t.label[id]]++
+		}
+	}
+	type cand struct {
+		label string
+		gain  int
+	}
+	var cands []cand
+	for l, c := range count {
+		// A reference costs one byte instead of the packed label (and the
+		// extended length byte of a long one); an entry costs its struct.
+		per := packedBytes(len(l)) - 1
+		if len(l) > hdrLenMask {
+			per++
+		}
+		if g := c*per - 64; g > 0 {
+			cands = append(cands, cand{l, g})
+		}
+	}
+	slices.SortFunc(cands, func(a, b cand) int {
+		if c := cmp.Compare(b.gain, a.gain); c != 0 {
+			return c
+		}
+		return strings.Compare(a.label, b.label)
+	})
+	if len(cands) > maxDict {
+		cands = cands[:maxDict]
+	}
+	dict := make([]dictLabel, len(cands))
+	idx := make(map[string]int, len(cands))
+	for i, c := range cands {
+		dict[i] = dictLabel{w: packLabel(c.label), n: len(c.label)}
+		idx[c.label] = i
+	}
+	for id, d := range t.depth {
+		e.dictOf[id] = -1
+		if d < dictDepth || len(idx) == 0 {
+			continue
+		}
+		if i, ok := idx[t.label[id]]; ok {
+			e.dictOf[id] = int16(i)
+		}
+	}
+	return dict
+}
+
+// bucketed reports whether a node with n children gets hash buckets, and
+// how many.
+func (e *emitter) bucketed(n int) (uint32, bool) {
+	if n == 0 || n <= e.o.smallMax {
+		return 0, false
+	}
+	return uint32((10*n + e.o.perBucket - 1) / e.o.perBucket), true
+}
+
+// hashOf returns the bucket hash of node id's label.
+func (e *emitter) hashOf(id uint32) uint64 {
+	w := e.words(id)
+	return hashLabel(&w, len(e.t.label[id]), e.o.seed)
+}
+
+// words returns node id's packed label.
+func (e *emitter) words(id uint32) (w packedLabel) {
+	n := len(e.t.label[id])
+	b := e.t.packed[e.t.packedAt[id]:]
+	for i := 0; 8*i < packedBytes(n); i++ {
+		w[i] = binary.LittleEndian.Uint64(b[8*i:])
+		if rem := 6*n - 64*i; rem < 64 {
+			w[i] &= 1<<uint(rem) - 1
+		}
+	}
+	return w
+}
+
+// appendLabel appends node id's packed label; a short one (nearly all)
+// is copied as one word rather than through memmove.
+func (e *emitter) appendLabel(out []byte, id uint32) []byte {
+	at := int(e.t.packedAt[id])
+	nb := packedBytes(len(e.t.label[id]))
+	if nb <= 8 && cap(out)-len(out) >= 8 {
+		l := len(out)
+		binary.LittleEndian.PutUint64(out[l:l+8], binary.LittleEndian.Uint64(e.t.packed[at:]))
+		return out[:l+nb]
+	}
+	return append(out, e.t.packed[at:at+nb]...)
+}
+
+// measure orders node id's children, reserves its bucket directory, and
+// returns the bytes its record and all its children will take, leaving the
+// children's share in e.region[id].
+func (e *emitter) measure(id uint32) (uint64, error) {
+	ks := e.kids[e.kidStart[id]:e.kidStart[id+1]]
+	var region uint64
+	for _, c := range ks {
+		n, err := e.measure(c)
+		if err != nil {
+			return 0, err
+		}
+		region += n
+	}
+	if region > math.MaxUint32 {
+		return 0, errors.New("the compiled set exceeds 4 GiB; split the lists")
+	}
+	e.region[id] = uint32(region)
+	if nb, big := e.bucketed(len(ks)); big {
+		e.sortByBucket(ks, nb)
+		e.dirAt[id] = uint32(e.dirLen)
+		e.dirLen += 2*int(nb) + 1
+	}
+	// Small blocks keep the order the names were added in.
+	return uint64(e.headerLen(id)) + region, nil
+}
+
+// write appends node id's record and, depth first, its children's.
+func (e *emitter) write(id uint32) {
+	e.out = e.appendHeader(e.out, id)
+	ks := e.kids[e.kidStart[id]:e.kidStart[id+1]]
+	nb, big := e.bucketed(len(ks))
+	if !big {
+		for _, c := range ks {
+			e.write(c)
+		}
+		return
+	}
+	// Children are in bucket order; note where each bucket starts and
+	// the fingerprints of its records.
+	d := e.dir[e.dirAt[id] : e.dirAt[id]+2*nb+1]
+	b, cur := uint32(0), -1
+	var fps fpWord
+	for _, c := range ks {
+		bc := e.bucket[c]
+		for ; b <= bc; b++ {
+			d[2*b] = uint32(len(e.out))
+		}
+		if int(bc) != cur {
+			if cur >= 0 {
+				d[2*cur+1] = fps.w
+			}
+			fps, cur = fpWord{}, int(bc)
+		}
+		fps.add(e.fp[c])
+		e.write(c)
+	}
+	d[2*cur+1] = fps.w
+	for ; b <= nb; b++ {
+		d[2*b] = uint32(len(e.out))
+	}
+}
+
+// sortByBucket orders ks by hash bucket, keeping their order within a
+// bucket (a counting sort: the TLD blocks hold hundreds of thousands of
+// children).
+func (e *emitter) sortByBucket(ks []uint32, nb uint32) {
+	n := len(ks)
+	e.hashes = slices.Grow(e.hashes[:0], n)[:n]
+	start := make([]uint32, nb+1)
+	for i, c := range ks {
+		h := e.hashOf(c)
+		e.hashes[i] = h
+		e.bucket[c] = bucketOf(h, nb)
+		e.fp[c] = fingerprint(h)
+		start[e.bucket[c]+1]++
+	}
+	for b := uint32(1); b <= nb; b++ {
+		start[b] += start[b-1]
+	}
+	next := slices.Clone(start[:nb])
+	sorted := make([]uint32, n)
+	for _, c := range ks {
+		b := e.bucket[c]
+		sorted[next[b]] = c
+		next[b]++
+	}
+	copy(ks, sorted)
+}
+
+// headerLen is the length of what appendHeader appends.
+func (e *emitter) headerLen(id uint32) int {
+	t := e.t
+	n := 1
+	switch l := len(t.label[id]); {
+	case e.dictOf[id] >= 0:
+		n++
+	case l >= 1 && l <= hdrLenMask:
+		n += packedBytes(l)
+	default:
+		n += 1 + packedBytes(l)
+	}
+	if pi := e.pairOf[id]; pi >= stateExplict {
+		n += uvarintLen(uint64(pi))
+	}
+	if nk := e.numKids(id); nk > 0 {
+		if nb, big := e.bucketed(nk); big {
+			n += uvarintLen(uint64(nb)<<1|1) + uvarintLen(uint64(e.dirAt[id]))
+		} else {
+			n += uvarintLen(uint64(nk) << 1)
+		}
+		n += uvarintLen(uint64(e.region[id]))
+	}
+	return n
+}
+
+func uvarintLen(x uint64) int { return (bits.Len64(x|1) + 6) / 7 }
+
+// appendHeader appends node id's record up to its children.
+func (e *emitter) appendHeader(out []byte, id uint32) []byte {
+	t := e.t
+	label := t.label[id]
+	nk := e.numKids(id)
+
+	var h byte
+	if nk > 0 {
+		h |= hdrKids
+	}
+	pi := e.pairOf[id]
+	st := min(pi, stateExplict)
+	h |= byte(st) << hdrStateOne
+
+	di := int(e.dictOf[id])
+	switch {
+	case di >= 0:
+		out = append(out, h, byte(extDict+di))
+	case len(label) >= 1 && len(label) <= hdrLenMask:
+		out = append(out, h|byte(len(label)))
+		out = e.appendLabel(out, id)
+	default:
+		out = append(out, h, byte(len(label)))
+		out = e.appendLabel(out, id)
+	}
+	if st == stateExplict {
+		out = binary.AppendUvarint(out, uint64(pi))
+	}
+	if nk > 0 {
+		if nb, big := e.bucketed(nk); big {
+			out = binary.AppendUvarint(out, uint64(nb)<<1|1)
+			out = binary.AppendUvarint(out, uint64(e.dirAt[id]))
+		} else {
+			out = binary.AppendUvarint(out, uint64(nk)<<1)
+		}
+		out = binary.AppendUvarint(out, uint64(e.region[id]))
+	}
+	return out
+}
+
+// exact copies s into an array of exactly its length, so that a Set holds
+// no spare capacity and SizeBytes is what it costs.
+func exact[T any](s []T) []T {
+	if len(s) == cap(s) {
+		return s
+	}
+	r := make([]T, len(s))
+	copy(r, s)
+	return r
+}
