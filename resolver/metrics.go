@@ -62,8 +62,8 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}),
 		blocked: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "bulwark_blocked_total",
-			Help: "Queries answered by a block rule, by list and action.",
-		}, []string{"list", "action"}),
+			Help: "Queries answered by a block rule, by list, action and the list's category.",
+		}, []string{"list", "action", "category"}),
 		logDrops: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "bulwark_blocklog_dropped_total",
 			Help: "Block log lines dropped because the log writer could not keep up or the write failed.",
@@ -143,9 +143,9 @@ func (m *Metrics) countDropped(seconds float64) {
 	}
 }
 
-func (m *Metrics) countBlocked(list, action string) {
+func (m *Metrics) countBlocked(list, action, category string) {
 	if m != nil {
-		m.blocked.WithLabelValues(list, action).Inc()
+		m.blocked.WithLabelValues(list, action, category).Inc()
 	}
 }
 

@@ -78,7 +78,7 @@ func (p *Policy) block(req *Request, t *blocklist.Table, m blocklist.Match, name
 	}
 	action := m.Payload.Action
 	ruleName := m.RuleName(name)
-	p.metrics.countBlocked(list.Name, action.String())
+	p.metrics.countBlocked(list.Name, action.String(), category)
 	ev := BlockEvent{
 		Time:     time.Now().UTC(),
 		Client:   req.Client.Addr().String(),

@@ -222,8 +222,8 @@ log:
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	for _, w := range []string{
-		`bulwark_blocked_total{action="nxdomain",list="phishing"} 2`,
-		`bulwark_blocked_total{action="refused",list="trackers"} 2`,
+		`bulwark_blocked_total{action="nxdomain",category="phishing",list="phishing"} 2`,
+		`bulwark_blocked_total{action="refused",category="tracking",list="trackers"} 2`,
 		`bulwark_queries_total{proto="tcp",qtype="A"} 1`,
 		`bulwark_feed_entries{feed="phishing"} 1`,
 		`bulwark_request_duration_seconds_count`,

@@ -128,7 +128,7 @@ log:
 		"bulwark_recursion_depth_bucket",
 		`bulwark_recursion_exchanges_total{result="reply"}`,
 		"bulwark_recursion_server_timeouts_total",
-		`bulwark_blocked_total{action="nxdomain",list="trackers"} 1`,
+		`bulwark_blocked_total{action="nxdomain",category="tracking",list="trackers"} 1`,
 	} {
 		if !strings.Contains(string(body), w) {
 			t.Errorf("/metrics lacks %q", w)

@@ -18,8 +18,6 @@ import (
 	"github.com/bulwark-dns/bulwark/internal/clock"
 	"github.com/bulwark-dns/bulwark/resolver"
 	"github.com/bulwark-dns/bulwark/resolver/cache"
-	"github.com/bulwark-dns/bulwark/resolver/recursive"
-	"github.com/bulwark-dns/bulwark/resolver/upstream"
 )
 
 // shutdownGrace bounds how long in-flight queries may take after SIGTERM.
@@ -90,16 +88,12 @@ func serve(ctx context.Context, src *source, logger *slog.Logger, stdout io.Writ
 	blog := resolver.NewBlockLog(blockOut, rm, logger)
 	defer blog.Close()
 
-	var fwd resolver.Resolver
-	if cfg.Upstream.Mode == upstream.ModeRecursive {
-		fwd, err = recursive.New(cfg.Recursion, clock.Real{}, recursive.NewMetrics(reg), logger)
-	} else {
-		fwd, err = upstream.New(cfg.Upstream, upstream.NewMetrics(reg), logger)
-	}
+	back, err := newBackend(cfg, reg, logger)
 	if err != nil {
 		return err
 	}
-	c := cache.New(cfg.Cache, fwd, clock.Real{}, cache.NewMetrics(reg), logger)
+	defer back.close()
+	c := cache.New(cfg.Cache, back, clock.Real{}, cache.NewMetrics(reg), logger, back.cacheOpts...)
 	defer c.Close()
 
 	// The request path, top to bottom (DESIGN.md).
@@ -116,7 +110,9 @@ func serve(ctx context.Context, src *source, logger *slog.Logger, stdout io.Writ
 	}
 	// Cache hits for allowed names skip the chain's allocations; the
 	// answers are the same (resolver/fastpath_test.go).
-	srv.SetFastPath(resolver.NewFastPath(guard, policy, c))
+	if back.fastPath {
+		srv.SetFastPath(resolver.NewFastPath(guard, policy, c))
+	}
 	obs, err := openObservers(cfg, rm, reg, stdout, logger)
 	if err != nil {
 		return err

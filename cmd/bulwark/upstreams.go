@@ -1,0 +1,65 @@
+package main
+
+import (
+	"context"
+	"log/slog"
+
+	"github.com/miekg/dns"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/bulwark-dns/bulwark/internal/clock"
+	"github.com/bulwark-dns/bulwark/internal/config"
+	"github.com/bulwark-dns/bulwark/resolver"
+	"github.com/bulwark-dns/bulwark/resolver/cache"
+	"github.com/bulwark-dns/bulwark/resolver/recursive"
+	"github.com/bulwark-dns/bulwark/resolver/upstream"
+)
+
+// backend is the last step of the chain, below the cache: the forwarder,
+// or the recursive resolver with the conditional domains still forwarded.
+type backend struct {
+	resolver.Resolver
+	// cacheOpts key the cache as the backend needs (per ECS subnet).
+	cacheOpts []cache.Option
+	// fastPath is false when answers depend on more than the question
+	// (forwarded ECS), which the UDP fast path cannot see.
+	fastPath bool
+	close    func()
+}
+
+func newBackend(cfg *config.Config, reg prometheus.Registerer, logger *slog.Logger) (*backend, error) {
+	um := upstream.NewMetrics(reg)
+	if cfg.Upstream.Mode != upstream.ModeRecursive {
+		fwd, err := upstream.New(cfg.Upstream, um, logger)
+		if err != nil {
+			return nil, err
+		}
+		b := &backend{Resolver: fwd, fastPath: true, close: func() { _ = fwd.Close() }}
+		if cfg.Upstream.ECS.Forward {
+			b.cacheOpts = append(b.cacheOpts, cache.WithSubnetKey(fwd.ClientSubnet))
+			b.fastPath = false
+		}
+		return b, nil
+	}
+	rec, err := recursive.New(cfg.Recursion, clock.Real{}, recursive.NewMetrics(reg), logger)
+	if err != nil {
+		return nil, err
+	}
+	if len(cfg.Upstream.Conditional) == 0 {
+		return &backend{Resolver: rec, fastPath: true, close: func() {}}, nil
+	}
+	// Conditional forwarding applies in recursive mode too: corp.internal
+	// goes to the internal servers, everything else is resolved from the
+	// root.
+	fwd, err := upstream.New(cfg.Upstream, um, logger)
+	if err != nil {
+		return nil, err
+	}
+	route := resolver.ResolverFunc(func(ctx context.Context, req *resolver.Request) (*dns.Msg, error) {
+		if fwd.Covers(req.Question.Name) {
+			return fwd.Resolve(ctx, req)
+		}
+		return rec.Resolve(ctx, req)
+	})
+	return &backend{Resolver: route, fastPath: !cfg.Upstream.ECS.Forward, close: func() { _ = fwd.Close() }}, nil
+}

@@ -1,0 +1,68 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"strings"
+	"testing"
+
+	"github.com/miekg/dns"
+
+	"github.com/bulwark-dns/bulwark/internal/config"
+	"github.com/bulwark-dns/bulwark/internal/dnstest"
+	"github.com/bulwark-dns/bulwark/resolver"
+)
+
+// In recursive mode, conditional domains still go to their servers and
+// everything else is resolved from the (simulated) root.
+func TestRecursiveModeKeepsConditionalForwarding(t *testing.T) {
+	root := dnstest.Start(t, dnstest.WithAddr("127.0.0.1:0"), dnstest.WithZone("."))
+	corp := dnstest.Start(t, dnstest.WithZone("corp.internal."), dnstest.WithWildcard())
+	rootAddr := netip.MustParseAddrPort(root.Addr)
+	yaml := fmt.Sprintf(`listen:
+  dns: ["127.0.0.1:0"]
+upstream:
+  mode: recursive
+  conditional:
+    - domains: ["corp.internal"]
+      servers: ["%s"]
+recursion:
+  root_hints: ["%s"]
+  port: %d
+  query_loopback: true
+  ipv6: false
+`, corp.Addr, rootAddr.Addr(), rootAddr.Port())
+	cfg, err := config.Parse([]byte(yaml), "t.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := newBackend(cfg, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer back.close()
+	ask := func(name string) *dns.Msg {
+		m := new(dns.Msg)
+		m.SetQuestion(name, dns.TypeA)
+		resp, err := back.Resolve(context.Background(), resolver.NewRequest(m, netip.MustParseAddrPort("127.0.0.1:1"), resolver.ProtoUDP))
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		return resp
+	}
+	if resp := ask("host.corp.internal."); len(resp.Answer) != 1 {
+		t.Fatalf("conditional domain: %v", resp)
+	}
+	if resp := ask("www.example."); resp.Rcode != dns.RcodeNameError {
+		t.Fatalf("recursion from the root: rcode %s", dns.RcodeToString[resp.Rcode])
+	}
+	for _, q := range root.Queries() {
+		if strings.Contains(strings.ToLower(q.Name), "corp") {
+			t.Errorf("the root was asked about %s", q.Name)
+		}
+	}
+	if corp.Count() != 1 || root.Count() == 0 {
+		t.Errorf("corp asked %d times, root %d", corp.Count(), root.Count())
+	}
+}
