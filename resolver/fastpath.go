@@ -3,12 +3,15 @@ package resolver
 import (
 	"encoding/binary"
 	"net/netip"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 	"unsafe"
 
 	"github.com/miekg/dns"
+
+	"github.com/bulwark-dns/bulwark/blocklist"
 )
 
 // WireCache is the cache's zero-copy side: it appends a fresh cached answer
@@ -18,13 +21,14 @@ type WireCache interface {
 	AppendWire(dst []byte, req *Request) ([]byte, bool)
 }
 
-// FastPath answers the common UDP query — a plain standard query from an
-// allowed client, for a name no list blocks, whose answer is in the cache —
-// straight from the packet to the wire, without building a dns.Msg or a
-// goroutine. It makes exactly the decisions the chain would (ACL, policy,
-// cache) and hands everything else to the chain, so answers are the same
-// either way; only the cost differs. Rate limiting, when configured, is left
-// to the chain, and so are answers whose CNAME targets the policy must see.
+// FastPath answers the common UDP queries — a plain standard query from an
+// allowed client, either for a name a list blocks or for one whose answer
+// is in the cache — straight from the packet to the wire, without building
+// a dns.Msg or a goroutine. It makes exactly the decisions the chain would
+// (ACL, policy, cache), counts and logs the same, and hands everything else
+// to the chain, so answers are the same either way; only the cost differs.
+// Rate limiting, when configured, is left to the chain, and so are answers
+// whose CNAME targets the policy must see.
 type FastPath struct {
 	guard    *Guard
 	policy   *Policy
@@ -178,7 +182,7 @@ func (f *FastPath) answer(pkt []byte, client netip.AddrPort, out []byte, m *Metr
 	}
 	if t := f.policy.tables.Load(); t != nil {
 		if mt, ok := t.Set.Match(q.name); ok && !mt.Allow {
-			return out, false
+			return f.answerBlocked(pkt, client, q, t, mt, out, m, obs, start)
 		}
 	}
 	size := q.udpSize
@@ -237,6 +241,161 @@ func (f *FastPath) answer(pkt []byte, client netip.AddrPort, out []byte, m *Metr
 		})
 	}
 	return out, true
+}
+
+// answerBlocked writes the block answer of rule mt for q, as blockAnswer
+// would build it, straight to the wire; it declines (false) only when the
+// answer would not fit the client's UDP size, leaving truncation to the
+// chain. A drop is handled with nothing appended.
+func (f *FastPath) answerBlocked(pkt []byte, client netip.AddrPort, q quickQuery, t *blocklist.Table, mt blocklist.Match,
+	out []byte, m *Metrics, obs *observerBox, start time.Time) ([]byte, bool) {
+	action := mt.Payload.Action
+	start0 := len(out)
+	rcode := -1
+	if action != blocklist.ActionDrop {
+		var ok bool
+		if out, ok = f.appendBlock(out, pkt, q, t, mt); !ok {
+			return out[:start0], false
+		}
+		rcode = int(out[start0+3] & 0x0F)
+	}
+	// Counted and logged only once the fast path is sure to answer.
+	rec := blockRecord{at: start, client: client.Addr(), proto: ProtoUDP, qtype: q.qtype, table: t, match: mt}
+	if f.policy.log.enabled() {
+		rec.qname = strings.Clone(q.name[:len(q.name)-1])
+	}
+	f.policy.count(rec)
+	f.answered.Add(1)
+	m.countQuery(ProtoUDP, q.qtype)
+	took := time.Since(start)
+	w := out[start0:]
+	if rcode < 0 {
+		m.countDropped(took.Seconds())
+		w = nil
+	} else {
+		m.countResponse(rcode, took.Seconds())
+	}
+	if obs != nil {
+		ev := QueryEvent{Received: start, Duration: took, Client: client, Proto: ProtoUDP,
+			Query: pkt, Response: w, QName: questionName(pkt[12 : q.qend-4]), QType: q.qtype, Rcode: rcode}
+		if w != nil {
+			ev.Answers = int(binary.BigEndian.Uint16(w[6:]))
+		}
+		obs.o.Observe(ev)
+	}
+	return out, true
+}
+
+// Wire constants of block answers: the SOA's names and timers, as
+// blockSOA writes them.
+const (
+	soaMname = "\x07bulwark\x07invalid\x00"
+	soaRname = "\x0ahostmaster" // + a pointer to soaMname
+)
+
+// appendBlock appends the answer blockAnswer gives for action, in wire
+// form: the client's header and question, A/AAAA records for null and
+// sinkhole, the SOA of negative answers (owned by the rule's name, which
+// is a suffix of the question's, so it is a compression pointer into it),
+// and the client's OPT with EDE 15 naming the list.
+func (f *FastPath) appendBlock(out, pkt []byte, q quickQuery, t *blocklist.Table, mt blocklist.Match) ([]byte, bool) {
+	action := mt.Payload.Action
+	list := listOf(t, mt)
+	ttl := f.policy.ttl
+	start0 := len(out)
+	var flags1 byte = 0x80 // QR
+	if q.rd {
+		flags1 |= 0x01
+	}
+	var flags2 byte = 0x80 // RA
+	if q.cd {
+		flags2 |= 0x10
+	}
+	switch action {
+	case blocklist.ActionRefused:
+		flags2 |= dns.RcodeRefused
+	case blocklist.ActionNXDomain, blocklist.ActionNoData, blocklist.ActionNull, blocklist.ActionSinkhole:
+		if action == blocklist.ActionNXDomain {
+			flags2 |= dns.RcodeNameError
+		}
+	default:
+		flags2 |= dns.RcodeNameError // as blockAnswer's default
+	}
+	out = append(out, byte(q.id>>8), byte(q.id), flags1, flags2, 0, 1, 0, 0, 0, 0, 0, 0)
+	out = append(out, pkt[12:q.qend]...)
+	var an int
+	if action == blocklist.ActionNull || action == blocklist.ActionSinkhole {
+		addrs := list.Sinkhole
+		if action == blocklist.ActionNull {
+			addrs = nullAddrs[:]
+		}
+		for _, a := range addrs {
+			a = a.Unmap()
+			var rrtype uint16
+			switch {
+			case q.qtype == dns.TypeA && a.Is4():
+				rrtype = dns.TypeA
+			case q.qtype == dns.TypeAAAA && a.Is6():
+				rrtype = dns.TypeAAAA
+			default:
+				continue
+			}
+			out = append(out, 0xC0, 12, byte(rrtype>>8), byte(rrtype), 0, 1)
+			out = binary.BigEndian.AppendUint32(out, ttl)
+			out = binary.BigEndian.AppendUint16(out, uint16(a.BitLen()/8))
+			out = append(out, a.AsSlice()...)
+			an++
+		}
+	}
+	var ns int
+	if action == blocklist.ActionNXDomain || action == blocklist.ActionNoData || an == 0 && action != blocklist.ActionRefused {
+		// Owner: the rule's name within the question (the root is a
+		// zero byte), as blockSOA picks it.
+		qlen := q.qend - 4 - 12 // wire length of the question name
+		if off := 12 + mt.Offset; mt.Offset < qlen-2 {
+			out = append(out, 0xC0|byte(off>>8), byte(off))
+		} else {
+			out = append(out, 0)
+		}
+		out = append(out, 0, byte(dns.TypeSOA), 0, 1)
+		out = binary.BigEndian.AppendUint32(out, ttl)
+		rdlenAt := len(out)
+		out = append(out, 0, 0)
+		mname := len(out) - start0
+		out = append(out, soaMname...)
+		out = append(out, soaRname...)
+		out = append(out, 0xC0|byte(mname>>8), byte(mname))
+		for _, v := range [...]uint32{1, 3600, 600, 86400, ttl} {
+			out = binary.BigEndian.AppendUint32(out, v)
+		}
+		binary.BigEndian.PutUint16(out[rdlenAt:], uint16(len(out)-rdlenAt-2))
+		ns = 1
+	}
+	var ar int
+	if q.edns {
+		var do byte
+		if q.do {
+			do = 0x80
+		}
+		text := len("blocked by list ") + len(list.Name)
+		out = append(out, 0, 0, 41, byte(f.udpSize>>8), byte(f.udpSize), 0, 0, do, 0)
+		out = binary.BigEndian.AppendUint16(out, uint16(4+2+text))
+		out = append(out, 0, byte(dns.EDNS0EDE))
+		out = binary.BigEndian.AppendUint16(out, uint16(2+text))
+		out = binary.BigEndian.AppendUint16(out, dns.ExtendedErrorCodeBlocked)
+		out = append(out, "blocked by list "...)
+		out = append(out, list.Name...)
+		ar = 1
+	}
+	w := out[start0:]
+	binary.BigEndian.PutUint16(w[6:], uint16(an))
+	binary.BigEndian.PutUint16(w[8:], uint16(ns))
+	binary.BigEndian.PutUint16(w[10:], uint16(ar))
+	limit := int(q.udpSize)
+	if limit > f.udpSize {
+		limit = f.udpSize
+	}
+	return out, len(w) <= limit && len(w) <= dns.MaxMsgSize
 }
 
 // questionName renders the uncompressed wire name parseQuick accepted

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/bulwark-dns/bulwark/blocklist"
 	"github.com/bulwark-dns/bulwark/internal/clock"
@@ -27,10 +28,19 @@ type fastPair struct {
 	upstream    *atomic.Int64
 }
 
-func newFastPair(t testing.TB) *fastPair {
+func newFastPair(t testing.TB) *fastPair { return newFastPairLogged(t, nil, nil) }
+
+// newFastPairLogged is newFastPair with a block log and metrics.
+func newFastPairLogged(t testing.TB, blog *resolver.BlockLog, rm *resolver.Metrics) *fastPair {
+	sink := []netip.Addr{netip.MustParseAddr("192.0.2.7"), netip.MustParseAddr("2001:db8::7")}
 	tab := buildTable(t,
-		list{info: blocklist.ListInfo{Name: "block"}, names: []string{"evil.example", "cdn.tracker.example"}},
-		list{info: blocklist.ListInfo{Name: "allow", Allow: true}, names: []string{"good.evil.example"}})
+		list{info: blocklist.ListInfo{Name: "block"}, names: []string{"evil.example", "cdn.tracker.example", "zip", "=exact.example", "*.below.example"}},
+		list{info: blocklist.ListInfo{Name: "allow", Allow: true}, names: []string{"good.evil.example"}},
+		list{info: blocklist.ListInfo{Name: "nodata", Action: blocklist.ActionNoData}, names: []string{"nodata.test"}},
+		list{info: blocklist.ListInfo{Name: "null", Action: blocklist.ActionNull}, names: []string{"null.test"}},
+		list{info: blocklist.ListInfo{Name: "sink", Action: blocklist.ActionSinkhole, Sinkhole: sink}, names: []string{"sink.test"}},
+		list{info: blocklist.ListInfo{Name: "refused", Action: blocklist.ActionRefused}, names: []string{"refused.test"}},
+		list{info: blocklist.ListInfo{Name: "drop", Action: blocklist.ActionDrop}, names: []string{"drop.test"}})
 	var tables atomic.Pointer[blocklist.Table]
 	tables.Store(tab)
 	p := &fastPair{clk: clock.NewFake(time.Unix(1e9, 0)), upstream: &atomic.Int64{}}
@@ -67,14 +77,14 @@ func newFastPair(t testing.TB) *fastPair {
 	t.Cleanup(c.Close)
 	bc := resolver.BlockingConfig{}
 	bc.SetDefaults()
-	policy := resolver.NewPolicy(bc, &tables, c, nil, nil)
+	policy := resolver.NewPolicy(bc, &tables, c, blog, rm)
 	guard, err := resolver.NewGuard(resolver.GuardConfig{ACL: resolver.ACLConfig{Allow: []string{"127.0.0.0/8"}}}, policy, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	lc := resolver.ListenConfig{DNS: []string{"127.0.0.1:0"}}
 	for _, s := range []**resolver.Server{&p.fast, &p.plain} {
-		if *s, err = resolver.NewServer(lc, guard, nil, nil); err != nil {
+		if *s, err = resolver.NewServer(lc, guard, rm, nil); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -155,7 +165,24 @@ func TestFastPathAnswersLikeTheChain(t *testing.T) {
 		{name: "nx.example.org.", qtype: dns.TypeA, rd: true, id: 7},
 		{name: "nodata.example.org.", qtype: dns.TypeMX, rd: true, edns: 1232, id: 8},
 		{name: "alias.example.org.", qtype: dns.TypeA, rd: true, id: 9, slow: true},           // CNAME into a blocked name
-		{name: "x.evil.example.", qtype: dns.TypeA, rd: true, edns: 1232, id: 10, slow: true}, // blocked
+		{name: "x.evil.example.", qtype: dns.TypeA, rd: true, edns: 1232, id: 10}, // blocked
+		{name: "X.Evil.Example.", qtype: dns.TypeAAAA, id: 30},
+		{name: "evil.example.", qtype: dns.TypeMX, edns: 1232, do: true, cd: true, id: 31},
+		{name: "zip.", qtype: dns.TypeA, id: 32},
+		{name: "a.b.zip.", qtype: dns.TypeA, edns: 512, id: 33},
+		{name: "exact.example.", qtype: dns.TypeA, id: 34},
+		{name: "sub.exact.example.", qtype: dns.TypeA, id: 35}, // not covered by an exact rule
+		{name: "below.example.", qtype: dns.TypeA, id: 36},     // not covered by *.below.example
+		{name: "x.below.example.", qtype: dns.TypeA, edns: 1232, id: 37},
+		{name: "nodata.test.", qtype: dns.TypeA, edns: 1232, id: 38},
+		{name: "w.null.test.", qtype: dns.TypeA, id: 39},
+		{name: "w.null.test.", qtype: dns.TypeAAAA, edns: 1232, id: 40},
+		{name: "w.null.test.", qtype: dns.TypeTXT, id: 41},
+		{name: "sink.test.", qtype: dns.TypeA, edns: 1232, id: 42},
+		{name: "sink.test.", qtype: dns.TypeAAAA, id: 43},
+		{name: "sink.test.", qtype: dns.TypeMX, id: 44},
+		{name: "refused.test.", qtype: dns.TypeA, edns: 1232, id: 45},
+		{name: "a.drop.test.", qtype: dns.TypeA, id: 46},
 		{name: "good.evil.example.", qtype: dns.TypeA, rd: true, id: 11},                      // allowed inside block
 		{name: "big.example.org.", qtype: dns.TypeA, rd: true, id: 12, slow: true},            // > 512 bytes: truncated
 		{name: "big.example.org.", qtype: dns.TypeA, rd: true, edns: 4096, id: 13},
@@ -258,5 +285,48 @@ func TestFastPathReportsToObservers(t *testing.T) {
 	if ev.QName != "Obs.Example.org." || ev.QType != dns.TypeA || ev.Rcode != dns.RcodeSuccess || ev.Answers != 2 ||
 		ev.Proto != resolver.ProtoUDP || ev.Client != client || string(ev.Response) != string(out) || ev.Received.IsZero() {
 		t.Errorf("fast path event %+v", ev)
+	}
+}
+
+// A block answered on the fast path is logged and counted exactly as the
+// chain logs and counts it.
+func TestFastPathLogsAndCountsBlocksLikeTheChain(t *testing.T) {
+	buf := &syncBuffer{}
+	reg := prometheus.NewRegistry()
+	rm := resolver.NewMetrics(reg)
+	blog := resolver.NewBlockLog(buf, rm, nil)
+	p := newFastPairLogged(t, blog, rm)
+	client := netip.MustParseAddrPort("127.0.0.1:5353")
+	names := []string{"WWW.Evil.Example.", "x.null.test.", "a.drop.test.", "x.below.example."}
+	for _, name := range names {
+		m := new(dns.Msg)
+		m.SetQuestion(name, dns.TypeAAAA)
+		w, _ := m.Pack()
+		p.plain.ServePacket(context.Background(), w, client)
+		n := p.fp.Answered()
+		p.fast.ServePacket(context.Background(), w, client)
+		if p.fp.Answered() != n+1 {
+			t.Fatalf("%s: not answered on the fast path", name)
+		}
+	}
+	blog.Close()
+	events := buf.events(t)
+	if len(events) != 2*len(names) {
+		t.Fatalf("%d block log lines, want %d", len(events), 2*len(names))
+	}
+	for i := 0; i < len(events); i += 2 {
+		chain, fast := events[i], events[i+1]
+		if chain.Time.IsZero() || fast.Time.IsZero() {
+			t.Errorf("event without time: %+v / %+v", chain, fast)
+		}
+		chain.Time, fast.Time = fast.Time, fast.Time
+		if chain != fast {
+			t.Errorf("block log differs:\nchain %+v\nfast  %+v", chain, fast)
+		}
+	}
+	for _, l := range []string{"block", "null", "drop"} {
+		if got := metricValue(t, reg, "bulwark_blocked_total", "list", l); got < 2 || int(got)%2 != 0 {
+			t.Errorf("bulwark_blocked_total{list=%s} = %v, want an even count from both paths", l, got)
+		}
 	}
 }

@@ -171,7 +171,7 @@ func TestBlockLogReopen(t *testing.T) {
 	bl := resolver.NewBlockLog(lf, nil, nil)
 	const n = 500
 	for i := 0; i < n; i++ {
-		bl.Log(resolver.BlockEvent{QName: fmt.Sprintf("q%d.example", i)})
+		bl.LogQName(fmt.Sprintf("q%d.example", i))
 		if i == n/2 {
 			if err := os.Rename(path, path+".1"); err != nil {
 				t.Fatal(err)

@@ -1,6 +1,9 @@
 package resolver
 
 import (
+	"sync/atomic"
+
+	"github.com/bulwark-dns/bulwark/blocklist"
 	"github.com/miekg/dns"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -34,13 +37,16 @@ type Metrics struct {
 	dropped    prometheus.Counter
 	duration   prometheus.Histogram
 	blocked    *prometheus.CounterVec
-	logDrops   prometheus.Counter
-	queryDrops prometheus.Counter
-	malformed  prometheus.Counter
-	overload   prometheus.Counter
-	aclDenied  prometheus.Counter
-	limited    prometheus.Counter
-	tcpLimit   prometheus.Counter
+	// blockedCache holds the resolved bulwark_blocked_total series of the
+	// current table.
+	blockedCache atomic.Pointer[blockedCounters]
+	logDrops     prometheus.Counter
+	queryDrops   prometheus.Counter
+	malformed    prometheus.Counter
+	overload     prometheus.Counter
+	aclDenied    prometheus.Counter
+	limited      prometheus.Counter
+	tcpLimit     prometheus.Counter
 }
 
 // NewMetrics registers the request-path metrics on reg. It is called once per
@@ -143,11 +149,49 @@ func (m *Metrics) countDropped(seconds float64) {
 	}
 }
 
-func (m *Metrics) countBlocked(list, action, category string) {
-	if m != nil {
-		m.blocked.WithLabelValues(list, action, category).Inc()
+func (m *Metrics) countBlocked(t *blocklist.Table, p blocklist.Payload) {
+	if m == nil {
+		return
 	}
+	c := m.blockedCache.Load()
+	if c == nil || c.table != t {
+		// A new table (a refresh): start a new set of resolved series.
+		nc := &blockedCounters{table: t, slots: make([][numActions]atomic.Pointer[counterBox], len(t.Lists))}
+		if m.blockedCache.CompareAndSwap(c, nc) {
+			c = nc
+		} else {
+			c = m.blockedCache.Load()
+		}
+	}
+	if int(p.List) >= len(c.slots) || int(p.Action) >= numActions {
+		m.blocked.WithLabelValues("", p.Action.String(), "").Inc()
+		return
+	}
+	slot := &c.slots[p.List][p.Action]
+	box := slot.Load()
+	if box == nil {
+		var category string
+		if int(p.Category) < len(t.Categories) {
+			category = t.Categories[p.Category]
+		}
+		box = &counterBox{m.blocked.WithLabelValues(t.Lists[p.List].Name, p.Action.String(), category)}
+		slot.Store(box)
+	}
+	box.c.Inc()
 }
+
+// numActions bounds blocklist.Action values.
+const numActions = int(blocklist.ActionDrop) + 1
+
+// blockedCounters resolves bulwark_blocked_total's series once per table,
+// list and action, so that counting a block is an atomic add rather than
+// a label lookup.
+type blockedCounters struct {
+	table *blocklist.Table
+	slots [][numActions]atomic.Pointer[counterBox]
+}
+
+type counterBox struct{ c prometheus.Counter }
 
 func (m *Metrics) countLogDrops(n int) {
 	if m != nil {

@@ -93,6 +93,11 @@ func BenchmarkServePacketBlocked(b *testing.B) {
 	benchPacket(b, benchServer(b, false), "x.evil.example.")
 }
 
+// BenchmarkServePacketBlockedFast is the same block on the UDP fast path.
+func BenchmarkServePacketBlockedFast(b *testing.B) {
+	benchPacket(b, benchServer(b, true), "x.evil.example.")
+}
+
 // BenchmarkParseBaseline is the cost of miekg/dns parsing and packing one
 // query alone, the floor the packet path is measured against.
 func BenchmarkParseBaseline(b *testing.B) {

@@ -67,32 +67,32 @@ func (p *Policy) Resolve(ctx context.Context, req *Request) (*dns.Msg, error) {
 // block answers req as the deciding rule m says; name is the name m was
 // matched against (the query name, or a CNAME target when cname is set).
 func (p *Policy) block(req *Request, t *blocklist.Table, m blocklist.Match, name, cname string) (*dns.Msg, error) {
+	qname := canonical(req.Question.Name)
+	rec := blockRecord{at: time.Now(), client: req.Client.Addr(), proto: req.Proto, qtype: req.Question.Qtype,
+		qname: qname, table: t, match: m}
+	if cname != "" {
+		rec.cname = canonical(cname)
+	}
+	p.count(rec)
+	list := listOf(t, m)
+	return blockAnswer(req, m.Payload.Action, list, m.RuleName(name), p.ttl)
+}
+
+// count counts and logs one block, on whichever path answered it.
+func (p *Policy) count(rec blockRecord) {
+	p.metrics.countBlocked(rec.table, rec.match.Payload)
+	if p.log.enabled() {
+		p.log.log(rec)
+	}
+}
+
+// listOf is the list of the deciding rule, with the rule's own sinkhole
+// addresses (RPZ local data) in place of the list's when it has them.
+func listOf(t *blocklist.Table, m blocklist.Match) blocklist.ListInfo {
 	var list blocklist.ListInfo
 	if int(m.Payload.List) < len(t.Lists) {
 		list = t.Lists[m.Payload.List]
 	}
-	list.Sinkhole = t.SinkholeAddrs(m.Payload) // a rule's own (RPZ local data) win
-	var category string
-	if int(m.Payload.Category) < len(t.Categories) {
-		category = t.Categories[m.Payload.Category]
-	}
-	action := m.Payload.Action
-	ruleName := m.RuleName(name)
-	p.metrics.countBlocked(list.Name, action.String(), category)
-	ev := BlockEvent{
-		Time:     time.Now().UTC(),
-		Client:   req.Client.Addr().String(),
-		Protocol: req.Proto.String(),
-		QName:    canonical(req.Question.Name),
-		QType:    dns.Type(req.Question.Qtype).String(),
-		List:     list.Name,
-		Rule:     m.RuleText(name),
-		Action:   action.String(),
-		Category: category,
-	}
-	if cname != "" {
-		ev.CNAME = canonical(cname)
-	}
-	p.log.Log(ev)
-	return blockAnswer(req, action, list, ruleName, p.ttl)
+	list.Sinkhole = t.SinkholeAddrs(m.Payload)
+	return list
 }

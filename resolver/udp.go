@@ -61,6 +61,9 @@ func (s *Server) answerUDP(uc *net.UDPConn, bp *[]byte, n int, client netip.Addr
 func (s *Server) ServePacket(ctx context.Context, pkt []byte, client netip.AddrPort) []byte {
 	if s.fast != nil {
 		if out, ok := s.fast.answer(pkt, client, make([]byte, 0, 512), s.metrics, s.h.observer.Load()); ok {
+			if len(out) == 0 {
+				return nil // the drop action
+			}
 			return out
 		}
 	}
@@ -76,6 +79,9 @@ func (s *Server) answerFast(uc *net.UDPConn, pkt []byte, client netip.AddrPort) 
 	out, ok := s.fast.answer(pkt, from, (*op)[:0], s.metrics, s.h.observer.Load())
 	if !ok {
 		return false
+	}
+	if len(out) == 0 { // the drop action
+		return true
 	}
 	if _, err := uc.WriteToUDPAddrPort(out, client); err != nil && !isClosed(err) {
 		s.logger.Debug("udp write", "client", client.String(), "err", err)
