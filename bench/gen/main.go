@@ -1,0 +1,264 @@
+// Command gen writes the benchmark's data, deterministically from a seed:
+//
+//	blocklist.txt          N unique realistic domains, one per line (Bulwark, format domains)
+//	unbound-localzone.conf the same list as `local-zone: "NAME." always_nxdomain`
+//	rpz.zone               the same list as RPZ (origin rpz.bench.): `NAME CNAME .` and `*.NAME CNAME .`
+//	q_allowed.txt          10,000 names not covered by the list (dnsperf format "NAME A")
+//	q_blocked.txt          20,000 names: 50% listed names, 50% a random label under a listed name
+//	q_mixed.txt            -mixed lines: 80% q_allowed, 15% q_blocked, 5% unique cache-miss
+//	                       names m<salt>-<n>.miss.bench.test (throughput run)
+//	q_mixed_lat.txt        -mixed-lat lines, the same mix with other miss names (latency run)
+//	checks.txt             names the harness checks on every resolver before measuring
+//
+// Name shape (as in the reference measurements): labels 3-24 characters
+// (gauss mean 9, sd 4), 55% pronounceable / 30% random letters / 15% letters
+// and digits, 12% of labels longer than 6 with a hyphen, 30 weighted TLDs,
+// 25% with one subdomain label, 7% with two.
+package main
+
+import (
+	"bufio"
+	"flag"
+	"fmt"
+	"hash/fnv"
+	"log"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+var tlds = []struct {
+	name   string
+	weight int
+}{
+	{"com", 45}, {"net", 8}, {"org", 6}, {"io", 3}, {"ru", 3}, {"de", 3},
+	{"info", 3}, {"xyz", 3}, {"top", 3}, {"cn", 2}, {"co.uk", 2}, {"com.br", 2},
+	{"jp", 1}, {"fr", 1}, {"online", 2}, {"site", 2}, {"club", 1}, {"biz", 1},
+	{"us", 1}, {"in", 1}, {"pl", 1}, {"it", 1}, {"nl", 1}, {"tk", 1}, {"app", 1},
+	{"live", 1}, {"store", 1}, {"com.au", 1}, {"co", 1}, {"me", 1},
+}
+
+var subs = []string{"www", "ads", "ad", "cdn", "track", "tracker", "metrics", "stats", "pixel",
+	"api", "static", "img", "m", "mobile", "analytics", "log", "click", "go",
+	"s", "t", "collect", "beacon", "telemetry", "sdk", "events", "srv", "edge"}
+
+var syllables = []string{"ba", "be", "bi", "bo", "ca", "co", "da", "de", "di", "do", "fa", "fi", "ga",
+	"go", "ha", "in", "ka", "ko", "la", "le", "li", "lo", "ma", "me", "mi", "mo",
+	"na", "ne", "no", "pa", "pe", "pi", "po", "ra", "re", "ri", "ro", "sa", "se",
+	"si", "so", "ta", "te", "ti", "to", "va", "ve", "vi", "za", "zo", "ex", "on",
+	"er", "an", "st", "tr", "ck", "ly", "ix", "ad", "net", "web", "hub", "ing"}
+
+const (
+	letters = "abcdefghijklmnopqrstuvwxyz"
+	alnum   = "abcdefghijklmnopqrstuvwxyz0123456789"
+)
+
+type gen struct {
+	r      *rand.Rand
+	tldPop []string
+	buf    []byte
+}
+
+func newGen(seed uint64) *gen {
+	g := &gen{r: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))}
+	for _, t := range tlds {
+		for range t.weight {
+			g.tldPop = append(g.tldPop, t.name)
+		}
+	}
+	return g
+}
+
+func (g *gen) label() string {
+	n := int(g.r.NormFloat64()*4 + 9)
+	n = max(3, min(24, n))
+	b := g.buf[:0]
+	switch k := g.r.Float64(); {
+	case k < 0.55: // pronounceable
+		for len(b) < n {
+			b = append(b, syllables[g.r.IntN(len(syllables))]...)
+		}
+		b = b[:n]
+	case k < 0.85: // random letters
+		for range n {
+			b = append(b, letters[g.r.IntN(len(letters))])
+		}
+	default: // letters and digits (tracker / CDN style)
+		for range n {
+			b = append(b, alnum[g.r.IntN(len(alnum))])
+		}
+	}
+	if len(b) > 6 && g.r.Float64() < 0.12 {
+		b[2+g.r.IntN(len(b)-4)] = '-' // never first or last
+	}
+	g.buf = b
+	return string(b)
+}
+
+func (g *gen) sub() string {
+	if g.r.Float64() < 0.6 {
+		return subs[g.r.IntN(len(subs))]
+	}
+	return g.label()
+}
+
+func (g *gen) domain() string {
+	d := g.label() + "." + g.tldPop[g.r.IntN(len(g.tldPop))]
+	switch k := g.r.Float64(); {
+	case k < 0.25:
+		d = g.sub() + "." + d
+	case k < 0.32:
+		d = g.label() + "." + subs[g.r.IntN(len(subs))] + "." + d
+	}
+	return d
+}
+
+// covered reports whether d or one of its parents (not the TLD) is in set.
+func covered(d string, set map[string]struct{}) bool {
+	for {
+		if _, ok := set[d]; ok {
+			return true
+		}
+		i := strings.IndexByte(d, '.')
+		if i < 0 {
+			return false
+		}
+		d = d[i+1:]
+	}
+}
+
+type writer struct {
+	f *os.File
+	*bufio.Writer
+}
+
+func create(dir, name string) *writer {
+	f, err := os.Create(filepath.Join(dir, name))
+	if err != nil {
+		log.Fatal(err)
+	}
+	return &writer{f, bufio.NewWriterSize(f, 1<<20)}
+}
+
+func (w *writer) close() {
+	if err := w.Flush(); err != nil {
+		log.Fatal(err)
+	}
+	if err := w.f.Close(); err != nil {
+		log.Fatal(err)
+	}
+}
+
+func main() {
+	out := flag.String("out", "", "output directory (required)")
+	n := flag.Int("n", 1_000_000, "blocklist size")
+	seed := flag.Uint64("seed", 20261121, "seed of everything but the miss names")
+	nAllowed := flag.Int("allowed", 10_000, "allowed (cached) query names")
+	nBlocked := flag.Int("blocked", 20_000, "blocked query names")
+	mixed := flag.Int("mixed", 2_000_000, "lines of q_mixed.txt")
+	mixedLat := flag.Int("mixed-lat", 100_000, "lines of q_mixed_lat.txt")
+	salt := flag.String("salt", "r1", "salt of the unique miss names")
+	flag.Parse()
+	log.SetFlags(0)
+	log.SetPrefix("gen: ")
+	if *out == "" || *n < 1 {
+		log.Fatal("usage: gen -out DIR [-n N] [-seed S] [-mixed LINES] [-salt S]")
+	}
+	if err := os.MkdirAll(*out, 0o755); err != nil {
+		log.Fatal(err)
+	}
+
+	// Blocklist.
+	g := newGen(*seed)
+	list := make([]string, 0, *n)
+	set := make(map[string]struct{}, *n)
+	for len(list) < *n {
+		d := g.domain()
+		if _, dup := set[d]; dup {
+			continue
+		}
+		set[d] = struct{}{}
+		list = append(list, d)
+	}
+	bl, lz, rpz := create(*out, "blocklist.txt"), create(*out, "unbound-localzone.conf"), create(*out, "rpz.zone")
+	fmt.Fprintf(rpz, "$TTL 3600\n$ORIGIN rpz.bench.\n@ SOA localhost. hostmaster.localhost. 1 3600 600 86400 60\n@ NS localhost.\n")
+	for _, d := range list {
+		fmt.Fprintf(bl, "%s\n", d)
+		fmt.Fprintf(lz, "local-zone: \"%s.\" always_nxdomain\n", d)
+		fmt.Fprintf(rpz, "%s CNAME .\n*.%s CNAME .\n", d, d)
+	}
+	bl.close()
+	lz.close()
+	rpz.close()
+
+	// Allowed names: same shape, not covered by the list.
+	ga := newGen(*seed + 1)
+	allowed := make([]string, 0, *nAllowed)
+	seen := make(map[string]struct{}, *nAllowed)
+	for len(allowed) < *nAllowed {
+		d := ga.domain()
+		if _, dup := seen[d]; dup || covered(d, set) {
+			continue
+		}
+		seen[d] = struct{}{}
+		allowed = append(allowed, d)
+	}
+	w := create(*out, "q_allowed.txt")
+	for _, d := range allowed {
+		fmt.Fprintf(w, "%s A\n", d)
+	}
+	w.close()
+
+	// Blocked names: listed names and names below listed names, from the whole list.
+	gb := newGen(*seed + 2)
+	blocked := make([]string, 0, *nBlocked)
+	for i := range *nBlocked {
+		d := list[gb.r.IntN(len(list))]
+		if i%2 == 1 {
+			d = gb.sub() + "." + d
+		}
+		blocked = append(blocked, d)
+	}
+	w = create(*out, "q_blocked.txt")
+	for _, d := range blocked {
+		fmt.Fprintf(w, "%s A\n", d)
+	}
+	w.close()
+
+	// Mixed workloads: same mix, different miss names per file.
+	writeMixed := func(name, salt string, lines int) {
+		h := fnv.New64a()
+		h.Write([]byte(salt))
+		r := rand.New(rand.NewPCG(*seed+3, h.Sum64()))
+		w := create(*out, name)
+		miss := 0
+		for range lines {
+			switch x := r.Float64(); {
+			case x < 0.80:
+				fmt.Fprintf(w, "%s A\n", allowed[r.IntN(len(allowed))])
+			case x < 0.95:
+				fmt.Fprintf(w, "%s A\n", blocked[r.IntN(len(blocked))])
+			default:
+				miss++
+				fmt.Fprintf(w, "m%s-%d.miss.bench.test A\n", salt, miss)
+			}
+		}
+		w.close()
+	}
+	writeMixed("q_mixed.txt", *salt+"t", *mixed)
+	writeMixed("q_mixed_lat.txt", *salt+"l", *mixedLat)
+
+	// Names every resolver must answer correctly before it is measured. The
+	// last listed name is the load probe: a server that answers while still
+	// loading blocks it last.
+	w = create(*out, "checks.txt")
+	fmt.Fprintf(w, "allowed %s\n", allowed[0])
+	fmt.Fprintf(w, "listed %s\n", list[0])
+	fmt.Fprintf(w, "sub probe-sub.%s\n", list[len(list)/2])
+	fmt.Fprintf(w, "last %s\n", list[len(list)-1])
+	fmt.Fprintf(w, "miss check-%s.miss.bench.test\n", *salt)
+	w.close()
+	fmt.Printf("gen: n=%d seed=%d allowed=%d blocked=%d mixed=%d mixed-lat=%d -> %s\n",
+		*n, *seed, len(allowed), len(blocked), *mixed, *mixedLat, *out)
+}
