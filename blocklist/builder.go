@@ -3,14 +3,19 @@ package blocklist
 import (
 	"fmt"
 	"math/rand/v2"
+	"slices"
+	"strings"
 )
 
-// Builder collects rules and compiles them into a Set. Rules are kept in
-// the order added, because that order breaks ties: the first list in config
-// order decides the action. A Builder is not safe for concurrent use.
+// Builder collects rules and compiles them into a Set. Rules go into an
+// uncompressed trie as they are added, in order, because that order breaks
+// ties: the first list in config order decides the action. The builder
+// keeps no reference to the names it is given. A Builder is not safe for
+// concurrent use.
 type Builder struct {
-	rules []Rule
-	opts  layoutOpts
+	t    *tree
+	n    int
+	opts layoutOpts
 }
 
 // layoutOpts are the layout knobs. Tests shrink them to push small inputs
@@ -23,16 +28,16 @@ type layoutOpts struct {
 
 const (
 	defaultSmallMax  = 8
-	defaultPerBucket = 20
+	defaultPerBucket = 25
 )
 
 // NewBuilder returns an empty Builder.
 func NewBuilder() *Builder {
-	return &Builder{}
+	return &Builder{t: newTree()}
 }
 
-// Add validates r and queues it. The error says what is wrong with the
-// rule, so a feed can log it with the line it came from and go on.
+// Add validates r and adds it. The error says what is wrong with the rule,
+// so a feed can log it with the line it came from and go on.
 func (b *Builder) Add(r Rule) error {
 	name, err := CanonicalName(r.Name)
 	if err != nil {
@@ -41,21 +46,26 @@ func (b *Builder) Add(r Rule) error {
 	if r.Scope > Below {
 		return fmt.Errorf("rule %q: unknown scope %d (want subtree, exact or below)", r.Name, r.Scope)
 	}
-	r.Name = name
-	b.rules = append(b.rules, r)
+	b.t.add(name, ruleVal{payload: r.Payload, allow: r.Allow, scope: r.Scope})
+	b.n++
 	return nil
 }
 
+// Grow reserves room for about n more rules, as feeds know how many lines
+// they hold: it saves growing the builder's tables step by step, which is
+// a good part of the cost of building a large set.
+func (b *Builder) Grow(n int) {
+	if n > 0 {
+		b.t.grow(n)
+	}
+}
+
 // Len returns the number of rules added so far.
-func (b *Builder) Len() int { return len(b.rules) }
+func (b *Builder) Len() int { return b.n }
 
 // Build compiles the rules added so far into a Set. The Builder stays
 // usable: more rules may be added and Build called again.
 func (b *Builder) Build() (*Set, error) {
-	t := newTree(len(b.rules))
-	for i := range b.rules {
-		t.add(&b.rules[i])
-	}
 	o := b.opts
 	if o.smallMax == 0 {
 		o.smallMax = defaultSmallMax
@@ -68,38 +78,39 @@ func (b *Builder) Build() (*Set, error) {
 		// bucket with colliding labels.
 		o.seed = rand.Uint64() | 1
 	}
-	s, err := t.compile(o)
+	s, err := b.t.compile(o)
 	if err != nil {
-		return nil, fmt.Errorf("building blocklist of %d rules: %w", len(b.rules), err)
+		return nil, fmt.Errorf("building blocklist of %d rules: %w", b.n, err)
 	}
 	return s, nil
 }
 
 // tree is the builder's uncompressed trie: nodes in parallel arrays,
-// indexed by id, found by (parent, label). Node 0 is the root.
+// indexed by id, found by (parent, label). Node 0 is the root. It holds no
+// pointers per node, so a million rules cost the GC little.
 type tree struct {
 	parent []uint32
-	label  []string // substrings of the rules' names; no copies
+	n      []uint8 // label length
 	depth  []uint8
 	self   []uint32 // rule indexes, 0 = none
 	below  []uint32
+	// packed holds every node's label packed (label.go), at packedAt[id],
+	// followed by padBytes zero bytes for whole-word loads.
+	packed   []byte
+	packedAt []uint32
+
 	index  map[nodeKey]uint32
 	long   map[longKey]uint32
 	rules  []ruleVal
 	ruleID map[ruleVal]uint32
 	last   ruleVal // the previous rule's value and index: lists add
 	lastID uint32  // runs of rules with one payload
-
-	// packed holds every node's label packed (label.go), at packedAt[id],
-	// so that the layout never packs a label twice.
-	packed   []byte
-	packedAt []uint32
 }
 
 // nodeKey finds a node by its parent and packed label. It holds no
 // pointer, so a lookup compares in the map's own memory instead of
-// chasing a string, and the GC does not scan the map. Labels of more than
-// 21 bytes do not fit and go to the long map.
+// chasing a string, and the GC does not scan the map. Labels longer than
+// keyBytes do not fit and go to the long map.
 type nodeKey struct {
 	parent uint32
 	n      uint32
@@ -114,62 +125,74 @@ type longKey struct {
 // keyBytes is the longest label a nodeKey holds.
 const keyBytes = 128 / 6
 
-func newTree(nrules int) *tree {
-	est := nrules + nrules/2 + 1
-	t := &tree{
-		parent: make([]uint32, 1, est),
-		label:  make([]string, 1, est),
-		depth:  make([]uint8, 1, est),
-		self:   make([]uint32, 1, est),
-		below:  make([]uint32, 1, est),
-		index:  make(map[nodeKey]uint32, est),
-		long:   map[longKey]uint32{},
-		rules:  []ruleVal{{}},
-		ruleID: map[ruleVal]uint32{},
-
-		packed:   make([]byte, 0, 8*est),
-		packedAt: make([]uint32, 1, est),
+func newTree() *tree {
+	return &tree{
+		parent:   []uint32{0},
+		n:        []uint8{0},
+		depth:    []uint8{0},
+		self:     []uint32{0},
+		below:    []uint32{0},
+		packed:   make([]byte, padBytes),
+		packedAt: []uint32{0},
+		index:    map[nodeKey]uint32{},
+		long:     map[longKey]uint32{},
+		rules:    []ruleVal{{}},
+		ruleID:   map[ruleVal]uint32{},
 	}
-	return t
+}
+
+// grow makes room for about n more rules, each about 1.5 nodes (the
+// shape of real lists: a registrable name, sometimes a subdomain).
+func (t *tree) grow(n int) {
+	nodes := n + n/2
+	t.parent = slices.Grow(t.parent, nodes)
+	t.n = slices.Grow(t.n, nodes)
+	t.depth = slices.Grow(t.depth, nodes)
+	t.self = slices.Grow(t.self, nodes)
+	t.below = slices.Grow(t.below, nodes)
+	t.packedAt = slices.Grow(t.packedAt, nodes)
+	t.packed = slices.Grow(t.packed, 8*nodes)
+	if len(t.index) == 0 {
+		t.index = make(map[nodeKey]uint32, nodes)
+	}
 }
 
 // add inserts a rule whose name is canonical, keeping at each node only
 // the winning rule per slot (DESIGN.md: exact beats subtree at the same
 // name, then allow beats block, then the first added wins).
-func (t *tree) add(r *Rule) {
+func (t *tree) add(name string, v ruleVal) {
 	cur := uint32(0)
-	name := r.Name
 	for end := len(name); end > 0; {
 		var w packedLabel
 		start, n, _ := nextLabel(name, end, &w) // canonical: always a label
 		var id uint32
 		var ok bool
 		k := nodeKey{parent: cur, n: uint32(n), w0: w[0], w1: w[1]}
-		lk := longKey{cur, name[start:end]}
 		if n <= keyBytes {
 			id, ok = t.index[k]
 		} else {
-			id, ok = t.long[lk]
+			id, ok = t.long[longKey{cur, name[start:end]}]
 		}
 		if !ok {
 			id = uint32(len(t.parent))
 			t.parent = append(t.parent, cur)
-			t.label = append(t.label, name[start:end])
+			t.n = append(t.n, uint8(n))
 			t.depth = append(t.depth, t.depth[cur]+1)
 			t.self = append(t.self, 0)
 			t.below = append(t.below, 0)
 			if n <= keyBytes {
 				t.index[k] = id
 			} else {
-				t.long[lk] = id
+				t.long[longKey{cur, strings.Clone(name[start:end])}] = id
 			}
-			t.packedAt = append(t.packedAt, uint32(len(t.packed)))
-			t.packed = appendPacked(t.packed, &w, n)
+			at := len(t.packed) - padBytes
+			t.packedAt = append(t.packedAt, uint32(at))
+			t.packed = appendPacked(t.packed[:at], &w, n)
+			t.packed = append(t.packed, make([]byte, padBytes)...)
 		}
 		cur = id
 		end = start - 1
 	}
-	v := ruleVal{payload: r.Payload, allow: r.Allow, scope: r.Scope}
 	ri := t.lastID
 	if ri == 0 || v != t.last {
 		var ok bool
@@ -180,10 +203,10 @@ func (t *tree) add(r *Rule) {
 		}
 		t.last, t.lastID = v, ri
 	}
-	if r.Scope != Below && (t.self[cur] == 0 || t.selfRank(ri) > t.selfRank(t.self[cur])) {
+	if v.scope != Below && (t.self[cur] == 0 || t.selfRank(ri) > t.selfRank(t.self[cur])) {
 		t.self[cur] = ri
 	}
-	if r.Scope != Exact && (t.below[cur] == 0 || t.belowRank(ri) > t.belowRank(t.below[cur])) {
+	if v.scope != Exact && (t.below[cur] == 0 || t.belowRank(ri) > t.belowRank(t.below[cur])) {
 		t.below[cur] = ri
 	}
 }

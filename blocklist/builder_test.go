@@ -1,6 +1,7 @@
 package blocklist
 
 import (
+	"bytes"
 	"strings"
 	"testing"
 )
@@ -84,5 +85,35 @@ func TestBuilderReuse(t *testing.T) {
 	}
 	if _, ok := s2.Match("b.com"); !ok {
 		t.Error("second build misses the added rule")
+	}
+}
+
+// TestGrowChangesNothing checks that reserving room is only a hint.
+func TestGrowChangesNothing(t *testing.T) {
+	rules := testRules(500)
+	plain, grown := NewBuilder(), NewBuilder()
+	grown.Grow(10)
+	for i, rule := range rules {
+		if i == 250 {
+			grown.Grow(1000)
+		}
+		if err := plain.Add(rule); err != nil {
+			t.Fatal(err)
+		}
+		if err := grown.Add(rule); err != nil {
+			t.Fatal(err)
+		}
+	}
+	plain.opts.seed, grown.opts.seed = 7, 7
+	a, err := plain.Build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := grown.Build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(snapshot(t, a), snapshot(t, b)) {
+		t.Error("Grow changed the built set")
 	}
 }

@@ -8,13 +8,11 @@ import (
 	"math"
 	"math/bits"
 	"slices"
-	"strings"
 )
 
 // compile lays the tree out as a Set (see record.go for the format).
 func (t *tree) compile(o layoutOpts) (*Set, error) {
 	n := len(t.parent)
-	t.packed = append(t.packed, make([]byte, padBytes)...) // for words' loads
 	e := &emitter{t: t, o: o, region: make([]uint32, n), dirAt: make([]uint32, n),
 		bucket: make([]uint32, n), fp: make([]byte, n), dictOf: make([]int16, n)}
 	e.groupKids()
@@ -71,7 +69,6 @@ type emitter struct {
 	bucket   []uint32 // per child of a bucketed node: its bucket
 	fp       []byte   // per child of a bucketed node: its fingerprint
 	dictOf   []int16  // per node: its label's dictionary index, or -1
-	hashes   []uint64 // scratch for sortByBucket
 }
 
 // groupKids lists every node's children contiguously.
@@ -154,28 +151,33 @@ const dictDepth = 3
 // dictionary picks the labels that save most bytes when stored once.
 func (e *emitter) dictionary() []dictLabel {
 	t := e.t
-	deep := 0
-	for _, d := range t.depth {
-		if d >= dictDepth {
-			deep++
-		}
+	type label struct {
+		n      uint32
+		w0, w1 uint64
 	}
-	count := make(map[string]int, deep/4)
-	for id, d := range t.depth {
-		if d >= dictDepth {
-			count[t.label[id]]++
+	key := func(id int) (label, bool) {
+		if t.depth[id] < dictDepth || t.n[id] > keyBytes {
+			return label{}, false
+		}
+		w := e.words(uint32(id))
+		return label{uint32(t.n[id]), w[0], w[1]}, true
+	}
+	count := map[label]int{}
+	for id := range t.depth {
+		if k, ok := key(id); ok {
+			count[k]++
 		}
 	}
 	type cand struct {
-		label string
-		gain  int
+		l    label
+		gain int
 	}
 	var cands []cand
 	for l, c := range count {
 		// A reference costs one byte instead of the packed label (and the
 		// extended length byte of a long one); an entry costs its struct.
-		per := packedBytes(len(l)) - 1
-		if len(l) > hdrLenMask {
+		per := packedBytes(int(l.n)) - 1
+		if l.n > hdrLenMask {
 			per++
 		}
 		if g := c*per - 64; g > 0 {
@@ -186,24 +188,32 @@ func (e *emitter) dictionary() []dictLabel {
 		if c := cmp.Compare(b.gain, a.gain); c != 0 {
 			return c
 		}
-		return strings.Compare(a.label, b.label)
+		if c := cmp.Compare(a.l.n, b.l.n); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(a.l.w0, b.l.w0); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.l.w1, b.l.w1)
 	})
 	if len(cands) > maxDict {
 		cands = cands[:maxDict]
 	}
 	dict := make([]dictLabel, len(cands))
-	idx := make(map[string]int, len(cands))
+	idx := make(map[label]int, len(cands))
 	for i, c := range cands {
-		dict[i] = dictLabel{w: packLabel(c.label), n: len(c.label)}
-		idx[c.label] = i
+		dict[i] = dictLabel{w: packedLabel{c.l.w0, c.l.w1}, n: int(c.l.n)}
+		idx[c.l] = i
 	}
-	for id, d := range t.depth {
+	for id := range t.depth {
 		e.dictOf[id] = -1
-		if d < dictDepth || len(idx) == 0 {
+		if len(idx) == 0 {
 			continue
 		}
-		if i, ok := idx[t.label[id]]; ok {
-			e.dictOf[id] = int16(i)
+		if k, ok := key(id); ok {
+			if i, ok := idx[k]; ok {
+				e.dictOf[id] = int16(i)
+			}
 		}
 	}
 	return dict
@@ -221,12 +231,12 @@ func (e *emitter) bucketed(n int) (uint32, bool) {
 // hashOf returns the bucket hash of node id's label.
 func (e *emitter) hashOf(id uint32) uint64 {
 	w := e.words(id)
-	return hashLabel(&w, len(e.t.label[id]), e.o.seed)
+	return hashLabel(&w, int(e.t.n[id]), e.o.seed)
 }
 
 // words returns node id's packed label.
 func (e *emitter) words(id uint32) (w packedLabel) {
-	n := len(e.t.label[id])
+	n := int(e.t.n[id])
 	b := e.t.packed[e.t.packedAt[id]:]
 	for i := 0; 8*i < packedBytes(n); i++ {
 		w[i] = binary.LittleEndian.Uint64(b[8*i:])
@@ -241,7 +251,7 @@ func (e *emitter) words(id uint32) (w packedLabel) {
 // is copied as one word rather than through memmove.
 func (e *emitter) appendLabel(out []byte, id uint32) []byte {
 	at := int(e.t.packedAt[id])
-	nb := packedBytes(len(e.t.label[id]))
+	nb := packedBytes(int(e.t.n[id]))
 	if nb <= 8 && cap(out)-len(out) >= 8 {
 		l := len(out)
 		binary.LittleEndian.PutUint64(out[l:l+8], binary.LittleEndian.Uint64(e.t.packed[at:]))
@@ -316,12 +326,9 @@ func (e *emitter) write(id uint32) {
 // bucket (a counting sort: the TLD blocks hold hundreds of thousands of
 // children).
 func (e *emitter) sortByBucket(ks []uint32, nb uint32) {
-	n := len(ks)
-	e.hashes = slices.Grow(e.hashes[:0], n)[:n]
 	start := make([]uint32, nb+1)
-	for i, c := range ks {
+	for _, c := range ks {
 		h := e.hashOf(c)
-		e.hashes[i] = h
 		e.bucket[c] = bucketOf(h, nb)
 		e.fp[c] = fingerprint(h)
 		start[e.bucket[c]+1]++
@@ -330,7 +337,7 @@ func (e *emitter) sortByBucket(ks []uint32, nb uint32) {
 		start[b] += start[b-1]
 	}
 	next := slices.Clone(start[:nb])
-	sorted := make([]uint32, n)
+	sorted := make([]uint32, len(ks))
 	for _, c := range ks {
 		b := e.bucket[c]
 		sorted[next[b]] = c
@@ -343,7 +350,7 @@ func (e *emitter) sortByBucket(ks []uint32, nb uint32) {
 func (e *emitter) headerLen(id uint32) int {
 	t := e.t
 	n := 1
-	switch l := len(t.label[id]); {
+	switch l := int(t.n[id]); {
 	case e.dictOf[id] >= 0:
 		n++
 	case l >= 1 && l <= hdrLenMask:
@@ -351,7 +358,7 @@ func (e *emitter) headerLen(id uint32) int {
 	default:
 		n += 1 + packedBytes(l)
 	}
-	if pi := e.pairOf[id]; pi >= stateExplict {
+	if pi := e.pairOf[id]; pi >= stateExplicit {
 		n += uvarintLen(uint64(pi))
 	}
 	if nk := e.numKids(id); nk > 0 {
@@ -370,7 +377,7 @@ func uvarintLen(x uint64) int { return (bits.Len64(x|1) + 6) / 7 }
 // appendHeader appends node id's record up to its children.
 func (e *emitter) appendHeader(out []byte, id uint32) []byte {
 	t := e.t
-	label := t.label[id]
+	n := int(t.n[id])
 	nk := e.numKids(id)
 
 	var h byte
@@ -378,21 +385,21 @@ func (e *emitter) appendHeader(out []byte, id uint32) []byte {
 		h |= hdrKids
 	}
 	pi := e.pairOf[id]
-	st := min(pi, stateExplict)
-	h |= byte(st) << hdrStateOne
+	st := min(pi, stateExplicit)
+	h |= byte(st) << hdrStateShift
 
 	di := int(e.dictOf[id])
 	switch {
 	case di >= 0:
 		out = append(out, h, byte(extDict+di))
-	case len(label) >= 1 && len(label) <= hdrLenMask:
-		out = append(out, h|byte(len(label)))
+	case n >= 1 && n <= hdrLenMask:
+		out = append(out, h|byte(n))
 		out = e.appendLabel(out, id)
 	default:
-		out = append(out, h, byte(len(label)))
+		out = append(out, h, byte(n))
 		out = e.appendLabel(out, id)
 	}
-	if st == stateExplict {
+	if st == stateExplicit {
 		out = binary.AppendUvarint(out, uint64(pi))
 	}
 	if nk > 0 {

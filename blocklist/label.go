@@ -8,9 +8,10 @@ import (
 // Labels are stored packed: every byte of [a-z0-9_-] becomes a 6-bit code,
 // and a label's codes are laid out from its LAST byte to its first (code j,
 // counted from the right, at bits 6j..6j+5 of a little-endian bit string).
-// Packing saves a quarter of the label bytes, folds case for free, and the
-// reversed order lets Match pack a query label in the same pass that scans
-// right to left for the dot that ends it.
+// Packing saves a quarter of the label bytes and folds case for free; the
+// reversed order fits Match, which finds a query's labels right to left,
+// and makes a label of up to ten bytes one word that compares and hashes
+// in a single operation.
 
 // maxWords is the number of 64-bit words a packed 63-byte label needs.
 const maxWords = (MaxLabelLen*6 + 63) / 64
@@ -127,10 +128,11 @@ func bucketOf(h uint64, nb uint32) uint32 {
 
 // nextLabel scans q leftwards from end (exclusive) for the label that ends
 // there, packing it as it goes. It returns the label's start and length, or
-// ok=false if no stored label can equal it: empty, longer than 63 bytes, a
-// byte outside [A-Za-z0-9_-], or an escaped dot (miekg/dns "\.") inside it.
-// It works on eight bytes at a time (SWAR), which matters: every query
-// goes through it once per label.
+// ok=false if no stored label can equal it: empty, longer than 63 bytes,
+// holding a control byte, DEL or a byte >= 0x80, or an escaped dot
+// (miekg/dns "\.") inside it. Other bytes outside [A-Za-z0-9_-] pack to
+// codes no stored label has. It works on eight bytes at a time (SWAR),
+// which matters: every query goes through it once per label.
 func nextLabel(q string, end int, w *packedLabel) (start, n int, ok bool) {
 	if len(q) < 8 {
 		return nextLabelLoop(q, end, w)
@@ -154,6 +156,25 @@ func nextLabel(q string, end int, w *packedLabel) (start, n int, ok bool) {
 	w[1] = r1 >> 16
 	i := end - 1 - k // the byte that ends the label, or -1
 	if i >= 0 && (q[i] != '.' || (i > 0 && q[i-1] == '\\' && escaped(q, i))) {
+		return 0, 0, false
+	}
+	return i + 1, k, k > 0
+}
+
+// topLabel is nextLabel for the last label of q, the TLD: nearly always
+// shorter than eight bytes, so one chunk decides it without mispredicts.
+func topLabel(q string, w *packedLabel) (start, n int, ok bool) {
+	if len(q) < 8 {
+		return nextLabelLoop(q, len(q), w)
+	}
+	code, bad := codes8(load8(q[len(q)-8:]))
+	if bad == 0 {
+		return nextLabel(q, len(q), w)
+	}
+	k := bits.LeadingZeros64(bad) >> 3
+	w[0] = pack8(bits.ReverseBytes64(code) & lowBytes(k))
+	i := len(q) - 1 - k
+	if q[i] != '.' || (i > 0 && q[i-1] == '\\' && escaped(q, i)) {
 		return 0, 0, false
 	}
 	return i + 1, k, k > 0

@@ -37,6 +37,12 @@ func TestNextLabelMatchesScalar(t *testing.T) {
 		cases = append(cases, string(b))
 	}
 	for _, q := range cases {
+		var w packedLabel
+		start, n, ok := topLabel(q, &w)
+		rs, rn, rw, rok := scalarNextLabel(q, len(q))
+		if ok != rok || (ok && (start != rs || n != rn || w != rw)) {
+			t.Fatalf("topLabel(%q) = %d,%d,%v %x; scalar %d,%d,%v %x", q, start, n, ok, w, rs, rn, rok, rw)
+		}
 		for end := 0; end <= len(q); end++ {
 			var w packedLabel
 			start, n, ok := nextLabel(q, end, &w)

@@ -26,13 +26,13 @@ import "math/bits"
 // the rule for names strictly below it ("below": Subtree or Below), as
 // indexes into the deduplicated rule table; 0 means none.
 const (
-	hdrKids      = 0x80
-	hdrStateMask = 0x60
-	hdrStateOne  = 5 // shift
-	hdrLenMask   = 0x1f
-	stateExplict = 3
-	extDict      = 64
-	maxDict      = 256 - extDict
+	hdrKids       = 0x80
+	hdrStateMask  = 0x60
+	hdrStateShift = 5
+	hdrLenMask    = 0x1f
+	stateExplicit = 3
+	extDict       = 64
+	maxDict       = 256 - extDict
 	// padBytes lets eqPacked load a whole word at a label's last byte.
 	padBytes = 8
 	// maxDepth bounds the labels of a stored name (253 bytes, 1-byte labels).
@@ -112,7 +112,7 @@ func labelEnd(b []byte, p int) int {
 func (s *Set) decodeAfter(r *rec, h byte, q int) {
 	b := s.nodes
 	r.x = 0
-	if st := uint32(h&hdrStateMask) >> hdrStateOne; st == stateExplict {
+	if st := uint32(h&hdrStateMask) >> hdrStateShift; st == stateExplicit {
 		r.pair, q = uvarint(b, q)
 	} else {
 		r.pair = st
@@ -226,7 +226,7 @@ func (s *Set) skip(p int) int {
 			q += packedBytes(e)
 		}
 	}
-	if h&hdrStateMask == stateExplict<<hdrStateOne {
+	if h&hdrStateMask == stateExplicit<<hdrStateShift {
 		q = skipUvarint(b, q)
 	}
 	if h&hdrKids != 0 {

@@ -49,8 +49,11 @@ func (s *Set) SizeBytes() int {
 }
 
 // Match returns the rule that decides qname: the applicable rule at the
-// longest matching name. qname may be in any case, with or without the
-// trailing dot; "" and "." are the root. Match does not allocate.
+// longest matching name (DESIGN.md). qname is taken as it comes off the
+// wire: any case, with or without the trailing dot; "" and "." are the
+// root. A label holding bytes no rule can have (miekg/dns escapes such as
+// "\032" or "\.", non-ASCII) matches nothing, so only rules above it can
+// apply. Match does not allocate and takes no lock.
 func (s *Set) Match(qname string) (Match, bool) {
 	if s == nil {
 		return Match{}, false
@@ -72,7 +75,13 @@ func (s *Set) Match(qname string) (Match, bool) {
 			break
 		}
 		var w packedLabel
-		start, n, ok := nextLabel(q, end, &w)
+		var start, n int
+		var ok bool
+		if off == len(q) {
+			start, n, ok = topLabel(q, &w)
+		} else {
+			start, n, ok = nextLabel(q, end, &w)
+		}
 		if !ok || !s.step(&r, off == len(q), n, &w) {
 			break
 		}

@@ -159,9 +159,9 @@ func (s *Set) parseRecord(p, limit int) (r rec, n int, w packedLabel, err error)
 		}
 		q += packedBytes(n)
 	}
-	st := uint32(h&hdrStateMask) >> hdrStateOne
+	st := uint32(h&hdrStateMask) >> hdrStateShift
 	r.pair = st
-	if st == stateExplict {
+	if st == stateExplicit {
 		if r.pair, q, err = checkedUvarint(b, q); err != nil {
 			return r, 0, w, fmt.Errorf("record at %d: rule pair: %w", p, err)
 		}
