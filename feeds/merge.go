@@ -13,6 +13,13 @@ import (
 // the whole table.
 func merge(specs []*feedSpec, copies []*feedCopy, categories []string) (t *blocklist.Table, dropped int, err error) {
 	b := blocklist.NewBuilder()
+	n := 0
+	for _, c := range copies {
+		if c != nil {
+			n += len(c.rules)
+		}
+	}
+	b.Grow(n) // one allocation of each array rather than doubling through a million rules
 	t = &blocklist.Table{Lists: make([]blocklist.ListInfo, 0, len(specs)), Categories: categories}
 	for i, sp := range specs {
 		info := sp.info
@@ -20,6 +27,10 @@ func merge(specs []*feedSpec, copies []*feedCopy, categories []string) (t *block
 			off := uint32(len(t.Addrs))
 			t.Addrs = append(t.Addrs, c.addrs...)
 			for _, r := range c.rules {
+				// A copy may be older than this config (a reload kept
+				// it while lists were added before it): its place in
+				// the index space is the spec's, not the copy's.
+				r.Payload.List, r.Payload.Category = sp.index, sp.category
 				if r.Payload.Data != 0 {
 					r.Payload.Data += off
 				}
