@@ -20,6 +20,7 @@ import (
 	"bufio"
 	"flag"
 	"fmt"
+	"github.com/bulwark-dns/bulwark/bench/internal/names"
 	"hash/fnv"
 	"log"
 	"math/rand/v2"
@@ -27,92 +28,6 @@ import (
 	"path/filepath"
 	"strings"
 )
-
-var tlds = []struct {
-	name   string
-	weight int
-}{
-	{"com", 45}, {"net", 8}, {"org", 6}, {"io", 3}, {"ru", 3}, {"de", 3},
-	{"info", 3}, {"xyz", 3}, {"top", 3}, {"cn", 2}, {"co.uk", 2}, {"com.br", 2},
-	{"jp", 1}, {"fr", 1}, {"online", 2}, {"site", 2}, {"club", 1}, {"biz", 1},
-	{"us", 1}, {"in", 1}, {"pl", 1}, {"it", 1}, {"nl", 1}, {"tk", 1}, {"app", 1},
-	{"live", 1}, {"store", 1}, {"com.au", 1}, {"co", 1}, {"me", 1},
-}
-
-var subs = []string{"www", "ads", "ad", "cdn", "track", "tracker", "metrics", "stats", "pixel",
-	"api", "static", "img", "m", "mobile", "analytics", "log", "click", "go",
-	"s", "t", "collect", "beacon", "telemetry", "sdk", "events", "srv", "edge"}
-
-var syllables = []string{"ba", "be", "bi", "bo", "ca", "co", "da", "de", "di", "do", "fa", "fi", "ga",
-	"go", "ha", "in", "ka", "ko", "la", "le", "li", "lo", "ma", "me", "mi", "mo",
-	"na", "ne", "no", "pa", "pe", "pi", "po", "ra", "re", "ri", "ro", "sa", "se",
-	"si", "so", "ta", "te", "ti", "to", "va", "ve", "vi", "za", "zo", "ex", "on",
-	"er", "an", "st", "tr", "ck", "ly", "ix", "ad", "net", "web", "hub", "ing"}
-
-const (
-	letters = "abcdefghijklmnopqrstuvwxyz"
-	alnum   = "abcdefghijklmnopqrstuvwxyz0123456789"
-)
-
-type gen struct {
-	r      *rand.Rand
-	tldPop []string
-	buf    []byte
-}
-
-func newGen(seed uint64) *gen {
-	g := &gen{r: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))}
-	for _, t := range tlds {
-		for range t.weight {
-			g.tldPop = append(g.tldPop, t.name)
-		}
-	}
-	return g
-}
-
-func (g *gen) label() string {
-	n := int(g.r.NormFloat64()*4 + 9)
-	n = max(3, min(24, n))
-	b := g.buf[:0]
-	switch k := g.r.Float64(); {
-	case k < 0.55: // pronounceable
-		for len(b) < n {
-			b = append(b, syllables[g.r.IntN(len(syllables))]...)
-		}
-		b = b[:n]
-	case k < 0.85: // random letters
-		for range n {
-			b = append(b, letters[g.r.IntN(len(letters))])
-		}
-	default: // letters and digits (tracker / CDN style)
-		for range n {
-			b = append(b, alnum[g.r.IntN(len(alnum))])
-		}
-	}
-	if len(b) > 6 && g.r.Float64() < 0.12 {
-		b[2+g.r.IntN(len(b)-4)] = '-' // never first or last
-	}
-	g.buf = b
-	return string(b)
-}
-
-func (g *gen) sub() string {
-	if g.r.Float64() < 0.6 {
-		return subs[g.r.IntN(len(subs))]
-	}
-	return g.label()
-}
-
-func (g *gen) domain() string {
-	d := g.label() + "." + g.tldPop[g.r.IntN(len(g.tldPop))]
-	switch k := g.r.Float64(); {
-	case k < 0.25:
-		d = g.sub() + "." + d
-	case k < 0.32:
-		d = g.label() + "." + subs[g.r.IntN(len(subs))] + "." + d
-	}
-	return d
-}
 
 // covered reports whether d or one of its parents (not the TLD) is in set.
 func covered(d string, set map[string]struct{}) bool {
@@ -170,11 +85,11 @@ func main() {
 	}
 
 	// Blocklist.
-	g := newGen(*seed)
+	g := names.New(*seed)
 	list := make([]string, 0, *n)
 	set := make(map[string]struct{}, *n)
 	for len(list) < *n {
-		d := g.domain()
+		d := g.Domain()
 		if _, dup := set[d]; dup {
 			continue
 		}
@@ -193,11 +108,11 @@ func main() {
 	rpz.close()
 
 	// Allowed names: same shape, not covered by the list.
-	ga := newGen(*seed + 1)
+	ga := names.New(*seed + 1)
 	allowed := make([]string, 0, *nAllowed)
 	seen := make(map[string]struct{}, *nAllowed)
 	for len(allowed) < *nAllowed {
-		d := ga.domain()
+		d := ga.Domain()
 		if _, dup := seen[d]; dup || covered(d, set) {
 			continue
 		}
@@ -211,12 +126,12 @@ func main() {
 	w.close()
 
 	// Blocked names: listed names and names below listed names, from the whole list.
-	gb := newGen(*seed + 2)
+	gb := names.New(*seed + 2)
 	blocked := make([]string, 0, *nBlocked)
 	for i := range *nBlocked {
-		d := list[gb.r.IntN(len(list))]
+		d := list[gb.Rand().IntN(len(list))]
 		if i%2 == 1 {
-			d = gb.sub() + "." + d
+			d = gb.Sub() + "." + d
 		}
 		blocked = append(blocked, d)
 	}

@@ -12,6 +12,7 @@ import (
 	"bufio"
 	"flag"
 	"fmt"
+	namegen "github.com/bulwark-dns/bulwark/bench/internal/names"
 	"io"
 	"math/rand/v2"
 	"os"
@@ -53,7 +54,7 @@ func run(out io.Writer, n int, list string, seed uint64, reps, nq int, ref strin
 		}
 		p("source", list)
 	} else {
-		names = synthetic(n, seed)
+		names = namegen.Unique(n, seed)
 		p("source", fmt.Sprintf("synthetic(seed=%d)", seed))
 	}
 	if len(names) == 0 {
@@ -282,7 +283,7 @@ type workloads struct {
 
 func makeWorkloads(names []string, m map[string]struct{}, seed uint64, nq int) workloads {
 	rng := rand.New(rand.NewPCG(seed, 99))
-	g := newGenerator(seed + 1)
+	g := namegen.New(seed + 1)
 	var w workloads
 	for i := range nq {
 		nm := names[rng.IntN(len(names))]
@@ -295,7 +296,7 @@ func makeWorkloads(names []string, m map[string]struct{}, seed uint64, nq int) w
 		w.wire = append(w.wire, randomCase(rng, nm)+".")
 	}
 	for len(w.miss) < nq {
-		if q := g.domain(); !mapLookup(m, q) {
+		if q := g.Domain(); !mapLookup(m, q) {
 			w.miss = append(w.miss, q)
 		}
 	}
