@@ -1,7 +1,7 @@
 package cache
 
 import (
-	"fmt"
+	"github.com/bulwark-dns/bulwark/internal/yamlx"
 	"time"
 
 	"github.com/bulwark-dns/bulwark/internal/cfgerr"
@@ -90,31 +90,14 @@ func (c *Config) prefetch() bool { return c.Prefetch == nil || *c.Prefetch }
 // rejects unknown keys itself because a custom unmarshaler does not inherit
 // the root decoder's strictness.
 func (c *Config) UnmarshalYAML(n *yaml.Node) error {
-	if n.Kind == yaml.MappingNode {
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			k := n.Content[i]
-			if !knownKey(k.Value) {
-				return fmt.Errorf("line %d: field %s not found in type cache.Config", k.Line, k.Value)
-			}
-		}
-	}
 	type plain Config // no methods: avoids recursing into UnmarshalYAML
 	p := plain(DefaultConfig())
-	if err := n.Decode(&p); err != nil {
+	if err := yamlx.DecodeStrict(n, &p, "cache.Config"); err != nil {
 		return err
 	}
 	*c = Config(p)
 	c.decoded = true
 	return nil
-}
-
-// knownKey reports whether k is a yaml tag of Config; keep in step with them.
-func knownKey(k string) bool {
-	switch k {
-	case "size", "min_ttl", "max_ttl", "negative_ttl", "servfail_ttl", "prefetch", "stale_max":
-		return true
-	}
-	return false
 }
 
 // Validate reports every invalid value, located under path (e.g. "cache").

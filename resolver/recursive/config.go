@@ -2,6 +2,7 @@ package recursive
 
 import (
 	"fmt"
+	"github.com/bulwark-dns/bulwark/internal/yamlx"
 	"net/netip"
 	"strings"
 	"time"
@@ -137,32 +138,14 @@ func (c *Config) SetDefaults() {
 // rejects unknown keys itself: a custom unmarshaler does not inherit the
 // root decoder's strictness.
 func (c *Config) UnmarshalYAML(n *yaml.Node) error {
-	if n.Kind == yaml.MappingNode {
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			if k := n.Content[i]; !knownKey(k.Value) {
-				return fmt.Errorf("line %d: field %s not found in type recursive.Config", k.Line, k.Value)
-			}
-		}
-	}
 	type plain Config // no methods: avoids recursing into UnmarshalYAML
 	p := plain(DefaultConfig())
-	if err := n.Decode(&p); err != nil {
+	if err := yamlx.DecodeStrict(n, &p, "recursive.Config"); err != nil {
 		return err
 	}
 	*c = Config(p)
 	c.decoded = true
 	return nil
-}
-
-// knownKey reports whether k is a yaml tag of Config; keep in step with them.
-func knownKey(k string) bool {
-	switch k {
-	case "root_hints", "port", "ipv4", "ipv6", "qname_minimisation", "case_randomisation",
-		"max_queries", "max_depth", "max_chain", "timeout", "lame_ttl", "infra_ttl",
-		"infra_cache_size", "delegation_cache_size", "query_loopback":
-		return true
-	}
-	return false
 }
 
 // Validate returns every mistake in c, each a *cfgerr.Error located under
