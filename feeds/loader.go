@@ -34,6 +34,8 @@ type Loader struct {
 // metrics.
 type Report struct {
 	List string
+	// Allow says the list is an allowlist (its rules are exceptions).
+	Allow bool
 	// Source is the configured source, with URL credentials redacted.
 	Source string
 	// Format is the format used: the configured one, or the detected one
@@ -66,6 +68,12 @@ type Report struct {
 	// LastError is why the last refresh failed, or why the list has no
 	// copy; "" after a success.
 	LastError string
+	// LastSuccess is when the source last confirmed the copy in use (a
+	// download, a 304, an unchanged file); LastAttempt is the last
+	// refresh attempt. Manager reports only: zero from Loader, and
+	// LastAttempt stays zero for builtin lists, which are never refreshed.
+	LastSuccess time.Time
+	LastAttempt time.Time
 }
 
 // RejectedTotal sums Rejected.
@@ -83,6 +91,15 @@ func (r *Report) RejectedTotal() int {
 // naming the list and its source; invalid lines only show up in that
 // list's Report.
 func (l *Loader) Load(ctx context.Context, blocks, allows []ListConfig) (*blocklist.Table, []Report, error) {
+	r, reports, err := l.LoadRules(ctx, blocks, allows)
+	if err != nil {
+		return nil, nil, err
+	}
+	return r.Table(), reports, nil
+}
+
+// LoadRules is Load keeping each list's copy, for explain (Rules.Matching).
+func (l *Loader) LoadRules(ctx context.Context, blocks, allows []ListConfig) (*Rules, []Report, error) {
 	cfg := l.Feeds
 	cfg.SetDefaults()
 	specs, categories, err := buildSpecs(&cfg, blocks, allows, specEnv{baseDir: l.BaseDir, builtin: l.Builtin})
@@ -108,7 +125,7 @@ func (l *Loader) Load(ctx context.Context, blocks, allows []ListConfig) (*blockl
 		if sp.src.Remote() {
 			c, _, err = loadCached(ctx, cache, sp, log)
 			if err != nil {
-				reports[i] = Report{List: sp.info.Name, Source: sp.info.Source,
+				reports[i] = Report{List: sp.info.Name, Source: sp.info.Source, Allow: sp.allow,
 					LastError: "not downloaded by this command, and " + err.Error()}
 				continue
 			}
@@ -119,13 +136,14 @@ func (l *Loader) Load(ctx context.Context, blocks, allows []ListConfig) (*blockl
 			}
 		}
 		copies[i], reports[i] = c, c.report
+		reports[i].Allow = sp.allow
 		logLoaded(log, c)
 	}
 	t, _, err := merge(specs, copies, categories)
 	if err != nil {
 		return nil, nil, err
 	}
-	return t, reports, nil
+	return &Rules{table: t, specs: specs, copies: copies}, reports, nil
 }
 
 // readLocal reads a file or builtin list in full.

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -51,6 +52,13 @@ type Options struct {
 	Tables *atomic.Pointer[blocklist.Table]
 	// OnPublish, if set, is called after each table is published.
 	OnPublish func(*blocklist.Table)
+	// Previous is the running Manager of the configuration this one
+	// replaces (a config reload). Each list whose configuration is the
+	// same in both starts from Previous's copy, validators and schedule
+	// instead of being loaded again; Start then fetches only the lists
+	// that are new or changed. Previous keeps running until its owner
+	// closes it.
+	Previous *Manager
 }
 
 // Manager keeps every configured list fresh: each list is refreshed on its
@@ -70,9 +78,11 @@ type Manager struct {
 	clock      clock.Clock
 	poll       time.Duration
 	log        *slog.Logger
-	metrics    *Metrics
+	metrics    atomic.Pointer[Metrics] // nil until SetMetrics for a staged Manager
 	tables     *atomic.Pointer[blocklist.Table]
 	onPublish  func(*blocklist.Table)
+	rules      atomic.Pointer[Rules] // the copies of the published table
+	buildTook  atomic.Int64          // duration of the last build
 
 	dirty    chan struct{} // a copy changed: rebuild (capacity 1, coalescing)
 	version  atomic.Uint64 // bumped on every copy change
@@ -89,10 +99,12 @@ type feed struct {
 	kick    chan struct{} // refresh now (capacity 1)
 	force   atomic.Bool   // the next attempt ignores a local file's stamp
 	fetchMu sync.Mutex    // one attempt at a time
+	adopted bool          // good came from Options.Previous
 
 	mu        sync.Mutex
 	good      *feedCopy
 	checked   time.Time // when the source last confirmed good
+	attempted time.Time // the last refresh attempt (zero: none yet)
 	lastErr   error
 	settled   chan struct{} // closed once the start-up policy is satisfied
 	settleOne sync.Once
@@ -131,7 +143,8 @@ func NewManager(o Options) (*Manager, error) {
 		return nil, err
 	}
 	m := &Manager{cfg: cfg, specs: specs, categories: categories, ownClient: ownClient, clock: o.Clock, poll: o.Poll,
-		log: o.Logger, metrics: o.Metrics, tables: o.Tables, onPublish: o.OnPublish, dirty: make(chan struct{}, 1)}
+		log: o.Logger, tables: o.Tables, onPublish: o.OnPublish, dirty: make(chan struct{}, 1)}
+	m.metrics.Store(o.Metrics)
 	if m.clock == nil {
 		m.clock = clock.Real{}
 	}
@@ -148,10 +161,84 @@ func NewManager(o Options) (*Manager, error) {
 		m.cacheDir = resolveFile(filepath.ToSlash(cfg.CacheDir), o.BaseDir)
 	}
 	for _, sp := range specs {
-		m.feeds = append(m.feeds, &feed{spec: sp, kick: make(chan struct{}, 1), settled: make(chan struct{})})
-		m.metrics.declare(sp.info.Name)
+		f := &feed{spec: sp, kick: make(chan struct{}, 1), settled: make(chan struct{})}
+		if o.Previous != nil {
+			f.adopt(o.Previous.feedFor(sp))
+		}
+		m.feeds = append(m.feeds, f)
+		if f.adopted {
+			m.version.Add(1)
+		} else {
+			m.met().declare(sp.info.Name)
+		}
 	}
 	return m, nil
+}
+
+// met is the Metrics being recorded into (nil records nothing).
+func (m *Manager) met() *Metrics { return m.metrics.Load() }
+
+// feedFor returns the running feed that serves the same list as sp —
+// same name, kind, configuration and effective settings — or nil.
+func (m *Manager) feedFor(sp *feedSpec) *feed {
+	for _, f := range m.feeds {
+		o := f.spec
+		if o.info.Name != sp.info.Name {
+			continue
+		}
+		if o.allow != sp.allow || o.refresh != sp.refresh || o.timeout != sp.timeout || o.maxSize != sp.maxSize ||
+			o.minRatio != sp.minRatio || o.src.String() != sp.src.String() || !reflect.DeepEqual(o.cfg, sp.cfg) {
+			return nil
+		}
+		return f
+	}
+	return nil
+}
+
+// adopt takes over old's copy and history (nil: nothing to take).
+func (f *feed) adopt(old *feed) {
+	if old == nil {
+		return
+	}
+	old.mu.Lock()
+	defer old.mu.Unlock()
+	if old.good == nil {
+		return
+	}
+	f.good, f.checked, f.attempted, f.lastErr = old.good, old.checked, old.attempted, old.lastErr
+	f.adopted = true
+}
+
+// SetMetrics makes the Manager record into met from now on and exports
+// its current state there (every list's copy, the published table). A
+// reload builds the new Manager without metrics, so that a reload that
+// fails leaves the series of the running one alone, and calls SetMetrics
+// once the new Manager serves.
+func (m *Manager) SetMetrics(met *Metrics) {
+	m.metrics.Store(met)
+	for _, f := range m.feeds {
+		name := f.spec.info.Name
+		met.declare(name)
+		f.mu.Lock()
+		good, checked := f.good, f.checked
+		f.mu.Unlock()
+		if good != nil {
+			met.copyInUse(name, good)
+			met.success(name, checked)
+		}
+	}
+	if t := m.tables.Load(); t != nil {
+		met.published(t, time.Duration(m.buildTook.Load()))
+	}
+}
+
+// Names returns the lists' names in config order.
+func (m *Manager) Names() []string {
+	out := make([]string, len(m.feeds))
+	for i, f := range m.feeds {
+		out[i] = f.spec.info.Name
+	}
+	return out
 }
 
 // Start loads every list and publishes the first table, following the
@@ -184,6 +271,12 @@ func (m *Manager) Start(ctx context.Context) error {
 		if f.spec.src.Remote() {
 			continue
 		}
+		if f.adopted && f.spec.refresh == 0 {
+			f.settle() // a builtin list never changes within a binary
+			continue
+		}
+		// An adopted local copy is checked against the file's stamp:
+		// unchanged, it costs a stat, not a parse.
 		if err := m.attempt(ctx, f, false); err != nil {
 			return fail(err)
 		}
@@ -191,6 +284,16 @@ func (m *Manager) Start(ctx context.Context) error {
 	}
 	remote := 0
 	for _, f := range m.feeds {
+		if f.adopted && f.spec.src.Remote() {
+			// Kept from the previous configuration: next refresh as
+			// that one had it planned, no disk cache read.
+			f.mu.Lock()
+			due := f.checked.Add(jitter(f.spec.refresh))
+			f.mu.Unlock()
+			f.settle()
+			m.runFeed(bg, f, due)
+			continue
+		}
 		if !f.spec.src.Remote() {
 			if f.spec.refresh > 0 {
 				m.runFeed(bg, f, now.Add(jitter(f.spec.refresh)))
@@ -298,6 +401,8 @@ func (m *Manager) Reports() []Report {
 		} else {
 			out[i] = Report{List: f.spec.info.Name, Source: f.spec.info.Source}
 		}
+		out[i].Allow = f.spec.allow
+		out[i].LastSuccess, out[i].LastAttempt = f.checked, f.attempted
 		if f.lastErr != nil {
 			out[i].LastError = f.lastErr.Error()
 		}
@@ -452,7 +557,10 @@ func (m *Manager) attempt(ctx context.Context, f *feed, force bool) error {
 		return err // shutting down: not a feed failure
 	}
 	if sp.refresh > 0 { // builtin lists are read once: no attempt series (alerts rely on it)
-		m.metrics.attempt(name, result, now, took, bytes)
+		m.met().attempt(name, result, now, took, bytes)
+		f.mu.Lock()
+		f.attempted = now
+		f.mu.Unlock()
 	}
 	switch result {
 	case resultUpdated:
@@ -461,7 +569,7 @@ func (m *Manager) attempt(ctx context.Context, f *feed, force bool) error {
 		if tmp != nil {
 			meta := cacheMeta{SourceHash: sourceHash(sp.cfg.Source), Validators: resp.Validators, Fetched: now, Checked: now, Bytes: bytes}
 			if werr := m.cache.commit(tmp, name, meta); werr != nil {
-				m.metrics.cacheWriteFailed(name)
+				m.met().cacheWriteFailed(name)
 				m.log.Error("feed cache write failed", "feed", name, "dir", m.cache.dir, "err", werr)
 			}
 		}
@@ -478,11 +586,11 @@ func (m *Manager) attempt(ctx context.Context, f *feed, force bool) error {
 			f.good = &nc
 		}
 		f.mu.Unlock()
-		m.metrics.success(name, now)
+		m.met().success(name, now)
 		if m.cache != nil && sp.src.Remote() && prev != nil {
 			meta := cacheMeta{SourceHash: sourceHash(sp.cfg.Source), Validators: resp.Validators, Fetched: prev.fetched, Checked: now, Bytes: prev.bytes}
 			if werr := m.cache.writeMeta(name, meta); werr != nil {
-				m.metrics.cacheWriteFailed(name)
+				m.met().cacheWriteFailed(name)
 				m.log.Error("feed cache write failed", "feed", name, "dir", m.cache.dir, "err", werr)
 			}
 		}
@@ -518,7 +626,7 @@ func (m *Manager) download(ctx context.Context, f *feed, val Validators) (*feedC
 	var tmp *os.File
 	if m.cache != nil && sp.src.Remote() {
 		if tmp, err = m.cache.begin(sp.info.Name); err != nil {
-			m.metrics.cacheWriteFailed(sp.info.Name)
+			m.met().cacheWriteFailed(sp.info.Name)
 			m.log.Error("feed cache write failed", "feed", sp.info.Name, "dir", m.cache.dir, "err", err)
 			tmp = nil
 		} else {
@@ -548,8 +656,8 @@ func (m *Manager) accept(f *feed, c *feedCopy, checked time.Time) {
 	f.mu.Lock()
 	f.good, f.checked, f.lastErr = c, checked, nil
 	f.mu.Unlock()
-	m.metrics.copyInUse(f.spec.info.Name, c)
-	m.metrics.success(f.spec.info.Name, checked)
+	m.met().copyInUse(f.spec.info.Name, c)
+	m.met().success(f.spec.info.Name, checked)
 	m.version.Add(1)
 	select {
 	case m.dirty <- struct{}{}:
@@ -590,7 +698,7 @@ func (m *Manager) rebuild() error {
 	start := time.Now()
 	t, dropped, err := merge(m.specs, copies, m.categories)
 	if err != nil {
-		m.metrics.buildFailed()
+		m.met().buildFailed()
 		m.log.Error("blocklist build failed; keeping the one being served", "err", err)
 		return err
 	}
@@ -598,10 +706,12 @@ func (m *Manager) rebuild() error {
 		m.log.Error("blocklist build dropped invalid rules (a parser bug)", "rules", dropped)
 	}
 	took := time.Since(start)
+	m.rules.Store(&Rules{table: t, specs: m.specs, copies: copies})
 	m.tables.Store(t)
+	m.buildTook.Store(int64(took))
 	m.built = v
 	m.complete.Store(complete)
-	m.metrics.published(t, took)
+	m.met().published(t, took)
 	m.log.Info("blocklist published", "lists", len(t.Lists), "rules", t.Set.Len(), "bytes", t.Set.SizeBytes(), "took", took.Round(time.Millisecond))
 	if m.onPublish != nil {
 		m.onPublish(t)

@@ -96,6 +96,20 @@ func (m *Metrics) declare(feed string) {
 	}
 }
 
+// Forget deletes every series of a list that is no longer configured (a
+// reload removed it), so that its last values do not linger and alert.
+func (m *Metrics) Forget(feed string) {
+	if m == nil {
+		return
+	}
+	l := prometheus.Labels{"feed": feed}
+	for _, v := range []*prometheus.MetricVec{m.entries.MetricVec, m.loaded.MetricVec, m.lastSuccess.MetricVec,
+		m.lastAttempt.MetricVec, m.attemptOK.MetricVec, m.rejected.MetricVec, m.skipped.MetricVec,
+		m.downloadBytes.MetricVec, m.downloadSecs.MetricVec, m.fetches.MetricVec, m.errors.MetricVec, m.cacheErrors.MetricVec} {
+		v.DeletePartialMatch(l)
+	}
+}
+
 // copyInUse records the copy a list now serves.
 func (m *Metrics) copyInUse(feed string, c *feedCopy) {
 	if m == nil {

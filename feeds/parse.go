@@ -24,6 +24,9 @@ const maxSamples = 5
 // can be rebuilt from it at any time without parsing again.
 type feedCopy struct {
 	rules []blocklist.Rule
+	// lines[i] is the line rules[i] came from, for explain (4 bytes a
+	// rule; the names themselves cost far more).
+	lines []uint32
 	// addrs holds the RPZ local-data address sets of this copy; a rule
 	// with Payload.Data d > 0 answers addrs[d-1].
 	addrs      [][]netip.Addr
@@ -96,6 +99,7 @@ func parseCopy(ctx context.Context, sp *feedSpec, r io.Reader, where string, log
 			}
 		}
 		c.rules = append(c.rules, blocklist.Rule{Name: e.Name, Scope: e.Scope, Allow: allow, Payload: p})
+		c.lines = append(c.lines, uint32(e.Line))
 	}
 	skippedLogged := 0
 	reject := func(e LineError) {

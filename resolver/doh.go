@@ -1,6 +1,7 @@
 package resolver
 
 import (
+	"context"
 	"encoding/base64"
 	"io"
 	"net"
@@ -8,6 +9,7 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/miekg/dns"
@@ -18,30 +20,150 @@ const dohPath = "/dns-query"
 
 const dohContentType = "application/dns-message"
 
-// startHTTPS serves DNS over HTTPS (RFC 8484) on ln: GET with ?dns= and
-// POST with an application/dns-message body, over HTTP/2 or HTTP/1.1.
-func (s *Server) startHTTPS(ln net.Listener) {
+// dohServer serves DNS over HTTPS (RFC 8484) on one socket: GET with
+// ?dns= and POST with an application/dns-message body, over HTTP/2 or
+// HTTP/1.1. One accept loop hands the socket's connections to the current
+// http.Server, so that a reload changing the HTTP timeouts replaces the
+// http.Server (the old one finishes its requests) without closing the
+// socket.
+type dohServer struct {
+	ln    net.Listener  // the socket, behind the connection limit
+	conns chan net.Conn // accepted, waiting for the current http.Server
+	quit  chan struct{} // closed by stop: the accept loop ends
+	once  sync.Once
+
+	mu sync.Mutex
+	hs *http.Server // current
+}
+
+func newDoHServer(ln net.Listener) *dohServer {
+	return &dohServer{ln: ln, conns: make(chan net.Conn), quit: make(chan struct{})}
+}
+
+// start runs the accept loop and the first http.Server.
+func (d *dohServer) start(s *Server) {
+	s.listeners.Add(1)
+	go d.accept(s)
+	d.restart(s)
+}
+
+func (d *dohServer) accept(s *Server) {
+	defer s.listeners.Done()
+	for {
+		c, err := d.ln.Accept()
+		if err != nil {
+			select {
+			case <-d.quit:
+				return
+			default:
+			}
+			if isClosed(err) || s.closing.Load() {
+				return
+			}
+			s.logger.Debug("accept", "proto", ProtoDoH.String(), "err", err)
+			time.Sleep(10 * time.Millisecond) // e.g. EMFILE: don't spin
+			continue
+		}
+		select {
+		case d.conns <- c:
+		case <-d.quit:
+			c.Close()
+			return
+		}
+	}
+}
+
+// restart serves the socket with a new http.Server built from the
+// settings in force, and shuts the previous one down gracefully.
+func (d *dohServer) restart(s *Server) {
+	cfg := s.settings()
 	mux := http.NewServeMux()
 	mux.HandleFunc(dohPath, s.serveDoH)
 	hs := &http.Server{
 		Handler:           mux,
-		TLSConfig:         s.certs.tlsConfig("h2", "http/1.1"),
-		ReadHeaderTimeout: s.cfg.TCPReadTimeout,
-		ReadTimeout:       s.cfg.TCPReadTimeout + time.Second,
-		IdleTimeout:       s.cfg.TCPIdleTimeout,
+		TLSConfig:         s.tlsConfig("h2", "http/1.1"),
+		ReadHeaderTimeout: cfg.TCPReadTimeout,
+		ReadTimeout:       cfg.TCPReadTimeout + time.Second,
+		IdleTimeout:       cfg.TCPIdleTimeout,
 		ErrorLog:          slogErrorLog(s.logger),
 	}
-	s.mu.Lock()
-	s.https = append(s.https, hs)
-	s.mu.Unlock()
+	g := &dohGate{d: d, closed: make(chan struct{})}
+	d.mu.Lock()
+	old := d.hs
+	d.hs = hs
+	d.mu.Unlock()
 	s.listeners.Add(1)
 	go func() {
 		defer s.listeners.Done()
-		if err := hs.ServeTLS(ln, "", ""); err != nil && err != http.ErrServerClosed {
-			s.logger.Error("doh server stopped", "addr", ln.Addr().String(), "err", err)
+		if err := hs.ServeTLS(g, "", ""); err != nil && err != http.ErrServerClosed {
+			s.logger.Error("doh server stopped", "addr", d.ln.Addr().String(), "err", err)
 		}
 	}()
+	if old != nil {
+		d.shutdown(s, old)
+	}
 }
+
+// stop stops accepting and shuts the http.Server down gracefully:
+// requests being answered finish, idle connections close.
+func (d *dohServer) stop(s *Server) {
+	d.once.Do(func() { close(d.quit) })
+	d.ln.Close()
+	d.mu.Lock()
+	hs := d.hs
+	d.mu.Unlock()
+	if hs != nil {
+		d.shutdown(s, hs)
+	}
+}
+
+// shutdown runs hs.Shutdown in the background, so that the other
+// listeners drain at the same time.
+func (d *dohServer) shutdown(s *Server, hs *http.Server) {
+	s.listeners.Add(1)
+	go func() {
+		defer s.listeners.Done()
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = hs.Shutdown(ctx)
+	}()
+}
+
+// close closes the current http.Server and its connections at once.
+func (d *dohServer) close() {
+	d.mu.Lock()
+	hs := d.hs
+	d.mu.Unlock()
+	if hs != nil {
+		hs.Close()
+	}
+}
+
+// dohGate is the listener one http.Server serves: it takes connections
+// from the socket's accept loop until that server closes it.
+type dohGate struct {
+	d      *dohServer
+	closed chan struct{}
+	once   sync.Once
+}
+
+func (g *dohGate) Accept() (net.Conn, error) {
+	select {
+	case c := <-g.d.conns:
+		return c, nil
+	case <-g.closed:
+		return nil, net.ErrClosed
+	case <-g.d.quit:
+		return nil, net.ErrClosed
+	}
+}
+
+func (g *dohGate) Close() error {
+	g.once.Do(func() { close(g.closed) })
+	return nil
+}
+
+func (g *dohGate) Addr() net.Addr { return g.d.ln.Addr() }
 
 func (s *Server) serveDoH(w http.ResponseWriter, r *http.Request) {
 	var pkt []byte

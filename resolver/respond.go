@@ -16,10 +16,11 @@ import (
 // chain, then shape the answer for this client (ID, flags, question, EDNS,
 // size). Listeners share one handler.
 type handler struct {
-	chain   Resolver
+	// cur is the chain and settings in force; a reload swaps it, and a
+	// query reads it once, so it is answered by one configuration.
+	cur     atomic.Pointer[route]
 	metrics *Metrics
 	logger  *slog.Logger
-	udpSize int
 	// observer is nil unless a query log or dnstap is configured; a nil
 	// check is all observing costs when it is off.
 	observer atomic.Pointer[observerBox]
@@ -39,7 +40,7 @@ var dropped = outcome{rcode: -1}
 // sent to us).
 func (h *handler) serve(ctx context.Context, pkt []byte, client netip.AddrPort, proto Proto, out []byte) []byte {
 	start := time.Now()
-	b, o := h.respond(ctx, pkt, client, proto, out, start)
+	b, o := h.respond(ctx, h.cur.Load(), pkt, client, proto, out, start)
 	if box := h.observer.Load(); box != nil {
 		box.o.Observe(QueryEvent{
 			Received: start, Duration: time.Since(start), Client: client, Proto: proto,
@@ -49,7 +50,7 @@ func (h *handler) serve(ctx context.Context, pkt []byte, client netip.AddrPort, 
 	return b
 }
 
-func (h *handler) respond(ctx context.Context, pkt []byte, client netip.AddrPort, proto Proto, out []byte, start time.Time) ([]byte, outcome) {
+func (h *handler) respond(ctx context.Context, r *route, pkt []byte, client netip.AddrPort, proto Proto, out []byte, start time.Time) ([]byte, outcome) {
 	msg := new(dns.Msg)
 	if err := msg.Unpack(pkt); err != nil {
 		h.metrics.countMalformed()
@@ -69,7 +70,7 @@ func (h *handler) respond(ctx context.Context, pkt []byte, client netip.AddrPort
 	h.metrics.countQuery(proto, req.Question.Qtype)
 	drop := outcome{q: req.Question, rcode: -1}
 
-	resp, err := h.chain.Resolve(ctx, req)
+	resp, err := r.chain.Resolve(ctx, req)
 	switch {
 	case errors.Is(err, ErrDrop):
 		h.metrics.countDropped(time.Since(start).Seconds())
@@ -90,19 +91,19 @@ func (h *handler) respond(ctx context.Context, pkt []byte, client netip.AddrPort
 	case resp == nil:
 		resp = rcodeMsg(dns.RcodeServerFailure)
 	}
-	finish(req, resp, h.udpSize)
+	finish(req, resp, r.cfg.UDPSize)
 	limit := dns.MaxMsgSize
 	if proto == ProtoUDP {
 		limit = int(req.UDPSize)
-		if limit > h.udpSize {
-			limit = h.udpSize
+		if limit > r.cfg.UDPSize {
+			limit = r.cfg.UDPSize
 		}
 	}
 	b, err := pack(resp, out, limit)
 	if err != nil {
 		h.logger.Warn("cannot pack answer", "qname", req.Question.Name, "err", err)
 		resp = rcodeMsg(dns.RcodeServerFailure)
-		finish(req, resp, h.udpSize)
+		finish(req, resp, r.cfg.UDPSize)
 		if b, err = pack(resp, out, limit); err != nil {
 			h.metrics.countDropped(time.Since(start).Seconds())
 			return nil, drop

@@ -7,9 +7,9 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"net/http"
 	"net/netip"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -17,29 +17,47 @@ import (
 
 // Server runs the DNS listeners — UDP and TCP on every `dns` address, DoT
 // on every `tls` address, DoH on every `https` address — in front of one
-// chain of Resolvers.
+// chain of Resolvers. Reload replaces the chain and the listen settings
+// while serving, keeping the sockets of addresses that stay.
 type Server struct {
-	cfg     ListenConfig
 	h       *handler
 	logger  *slog.Logger
 	metrics *Metrics
-	certs   *certStore // nil without TLS listeners
-	fast    *FastPath  // nil: every UDP query takes the chain
+	certs   atomic.Pointer[certStore] // nil without TLS listeners
 
 	// ctx is cancelled by Shutdown's deadline to abandon in-flight queries.
 	ctx    context.Context
 	cancel context.CancelFunc
 
+	// reloadMu serialises Listen, Reload, SetFastPath and Shutdown.
+	reloadMu sync.Mutex
+
 	mu        sync.Mutex
-	udp       []*net.UDPConn
-	bound     []boundListener // TCP, DoT and DoH sockets, for addresses and closing
-	https     []*http.Server
-	conns     map[net.Conn]struct{}
-	closing   atomic.Bool
-	open      atomic.Int64   // stream connections open (TCP, DoT, DoH)
-	inflight  sync.WaitGroup // queries being answered
-	listeners sync.WaitGroup // read and accept loops, stream connections
-	sem       chan struct{}  // bounds queries in flight
+	sockets   []*socket            // serving, in config order
+	conns     map[net.Conn]*socket // open stream connections and their socket
+	closing   atomic.Bool          // Shutdown has begun
+	open      atomic.Int64         // stream connections open (TCP, DoT, DoH)
+	busy      atomic.Int64         // queries being answered (max_inflight)
+	inflight  sync.WaitGroup       // queries being answered
+	listeners sync.WaitGroup       // read and accept loops, stream connections, retiring sockets
+}
+
+// Path is what a Server answers with; Reload replaces it whole.
+type Path struct {
+	// Chain answers every query the fast path does not.
+	Chain Resolver
+	// Fast, if set, answers the UDP queries it can without the chain.
+	Fast *FastPath
+	// Observer sees every answered query (nil: none).
+	Observer Observer
+}
+
+// route is the answering state one query reads at once: the chain, the
+// fast path and the listen settings of the same configuration.
+type route struct {
+	cfg   ListenConfig
+	chain Resolver
+	fast  *FastPath
 }
 
 // NewServer returns a server for cfg answering with chain. cfg must be
@@ -51,114 +69,318 @@ func NewServer(cfg ListenConfig, chain Resolver, m *Metrics, logger *slog.Logger
 	cfg.SetDefaults()
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Server{
-		cfg:     cfg,
-		h:       &handler{chain: chain, metrics: m, logger: logger, udpSize: cfg.UDPSize},
+		h:       &handler{metrics: m, logger: logger},
 		logger:  logger,
 		metrics: m,
 		ctx:     ctx,
 		cancel:  cancel,
-		conns:   map[net.Conn]struct{}{},
-		sem:     make(chan struct{}, cfg.MaxInflight),
+		conns:   map[net.Conn]*socket{},
 	}
+	s.h.cur.Store(&route{cfg: cfg, chain: chain})
 	if len(cfg.TLS)+len(cfg.HTTPS) > 0 {
 		certs, err := newCertStore(cfg.CertFile, cfg.KeyFile)
 		if err != nil {
 			cancel()
 			return nil, err
 		}
-		s.certs = certs
+		s.certs.Store(certs)
 	}
 	return s, nil
 }
 
+// settings returns the listen settings in force.
+func (s *Server) settings() *ListenConfig { return &s.h.cur.Load().cfg }
+
 // SetFastPath lets UDP queries that the fast path can answer skip the
-// chain; call it before Listen. A nil fp turns the fast path off.
+// chain; a nil fp turns the fast path off. It is safe while serving.
 func (s *Server) SetFastPath(fp *FastPath) {
+	s.reloadMu.Lock()
+	defer s.reloadMu.Unlock()
+	r := *s.h.cur.Load()
 	if fp != nil {
-		fp.udpSize = s.cfg.UDPSize
+		fp.udpSize = r.cfg.UDPSize
 	}
-	s.fast = fp
+	r.fast = fp
+	s.h.cur.Store(&r)
 }
 
-// ReloadCertificate re-reads the TLS certificate and key (SIGHUP); on error
-// the current certificate keeps serving.
+// ReloadCertificate re-reads the TLS certificate and key; on error the
+// current certificate keeps serving.
 func (s *Server) ReloadCertificate() error {
-	if s.certs == nil {
-		return nil
+	if c := s.certs.Load(); c != nil {
+		return c.reload()
 	}
-	return s.certs.reload()
+	return nil
 }
 
 // Listen opens every configured address and starts serving. If any address
 // fails, everything opened so far is closed again.
 func (s *Server) Listen() error {
-	if err := s.openAll(); err != nil {
-		s.closeListeners()
-		return err
+	s.reloadMu.Lock()
+	defer s.reloadMu.Unlock()
+	cfg := s.settings()
+	var opened []*socket
+	for _, w := range wanted(cfg) {
+		so, err := s.openSocket(w.kind, w.addr)
+		if err != nil {
+			closeSockets(opened)
+			return err
+		}
+		opened = append(opened, so)
+	}
+	s.mu.Lock()
+	if s.closing.Load() {
+		s.mu.Unlock()
+		closeSockets(opened)
+		return errors.New("server is shut down")
+	}
+	s.sockets = opened
+	s.mu.Unlock()
+	for _, so := range opened {
+		s.startSocket(so)
 	}
 	return nil
 }
 
-type streamListener struct {
-	ln    net.Listener
-	proto Proto
-}
-
-// boundListener is a raw TCP socket of a stream listener.
-type boundListener struct {
-	raw   net.Listener
-	proto Proto
-}
-
-func (s *Server) openAll() error {
-	var streams []streamListener
-	for _, a := range s.cfg.DNS {
-		ap, err := netip.ParseAddrPort(a)
-		if err != nil {
-			return fmt.Errorf("listen %s: %w", a, err)
-		}
-		uc, tl, err := s.listenDNS(ap)
-		if err != nil {
+// Reload makes the server answer with p under cfg (validated) from the
+// next query on. Sockets whose address and kind (dns, tls, https) are in
+// both configurations keep serving without a pause; new addresses are
+// opened before anything changes, so that a failure (an address in use, a
+// certificate that does not load) returns an error with the server exactly
+// as it was; removed addresses stop reading, answer what they already
+// read, and close. A certificate is loaded anew from cert_file and
+// key_file.
+func (s *Server) Reload(cfg ListenConfig, p Path) error {
+	cfg.SetDefaults()
+	s.reloadMu.Lock()
+	defer s.reloadMu.Unlock()
+	if s.closing.Load() {
+		return errors.New("server is shutting down")
+	}
+	var certs *certStore
+	if len(cfg.TLS)+len(cfg.HTTPS) > 0 {
+		var err error
+		if certs, err = newCertStore(cfg.CertFile, cfg.KeyFile); err != nil {
 			return err
 		}
-		s.mu.Lock()
-		s.udp = append(s.udp, uc)
-		s.mu.Unlock()
-		streams = append(streams, streamListener{tl, ProtoTCP})
 	}
-	for _, a := range s.cfg.TLS {
-		tl, err := s.listenTCP(a, ProtoDoT)
-		if err != nil {
-			return err
-		}
-		streams = append(streams, streamListener{tls.NewListener(tl, s.certs.tlsConfig("dot")), ProtoDoT})
-	}
-	for _, a := range s.cfg.HTTPS {
-		tl, err := s.listenTCP(a, ProtoDoH)
-		if err != nil {
-			return err
-		}
-		s.startHTTPS(tl)
-	}
-
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	for _, uc := range s.udp {
+	current := slices.Clone(s.sockets)
+	s.mu.Unlock()
+	byKey := make(map[sockKey]*socket, len(current))
+	for _, so := range current {
+		byKey[so.sockKey] = so
+	}
+	var next, opened []*socket
+	for _, w := range wanted(&cfg) {
+		if so, ok := byKey[w]; ok {
+			next = append(next, so)
+			delete(byKey, w)
+			continue
+		}
+		// The new sockets are not served before the swap below, but
+		// they need the new certificate already.
+		so, err := s.openSocketWith(w.kind, w.addr, certs)
+		if err != nil {
+			closeSockets(opened)
+			return err
+		}
+		opened = append(opened, so)
+		next = append(next, so)
+	}
+	var removed []*socket
+	for _, so := range current {
+		if _, gone := byKey[so.sockKey]; gone {
+			removed = append(removed, so)
+		}
+	}
+
+	// The swap: from here on nothing fails.
+	old := s.h.cur.Load()
+	s.certs.Store(certs)
+	if p.Fast != nil {
+		p.Fast.udpSize = cfg.UDPSize
+	}
+	s.h.cur.Store(&route{cfg: cfg, chain: p.Chain, fast: p.Fast})
+	s.SetObserver(p.Observer)
+	s.mu.Lock()
+	s.sockets = next
+	s.mu.Unlock()
+	for _, so := range opened {
+		s.startSocket(so)
+	}
+	if old.cfg.TCPReadTimeout != cfg.TCPReadTimeout || old.cfg.TCPIdleTimeout != cfg.TCPIdleTimeout {
+		for _, so := range next {
+			if so.doh != nil && !slices.Contains(opened, so) {
+				so.doh.restart(s) // new HTTP timeouts, same socket
+			}
+		}
+	}
+	for _, so := range removed {
+		s.retire(so)
+	}
+	return nil
+}
+
+// sockKey identifies a listening socket across configurations.
+type sockKey struct {
+	kind string // "dns", "tls" or "https"
+	addr string // netip.AddrPort.String() of the configured address
+}
+
+// wanted lists the sockets cfg asks for, in config order.
+func wanted(cfg *ListenConfig) []sockKey {
+	var out []sockKey
+	for _, sec := range []struct {
+		kind  string
+		addrs []string
+	}{{"dns", cfg.DNS}, {"tls", cfg.TLS}, {"https", cfg.HTTPS}} {
+		for _, a := range sec.addrs {
+			k := sockKey{kind: sec.kind, addr: a}
+			if ap, err := netip.ParseAddrPort(a); err == nil {
+				k.addr = ap.String()
+			}
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+// socket is one configured listening address: UDP and TCP for dns, TCP
+// with TLS for tls, HTTPS for https.
+type socket struct {
+	sockKey
+	udp   *net.UDPConn // dns only
+	raw   net.Listener // the TCP socket
+	ln    net.Listener // what the accept loop reads (limits, TLS for DoT)
+	proto Proto        // of the stream side: TCP, DoT or DoH
+	doh   *dohServer   // https only
+
+	stopped atomic.Bool    // retired: stop reading, finish what was read
+	readers sync.WaitGroup // UDP read loops
+	answers sync.WaitGroup // UDP answers in flight from this socket
+}
+
+func (s *Server) openSocket(kind, addr string) (*socket, error) {
+	return s.openSocketWith(kind, addr, s.certs.Load())
+}
+
+// openSocketWith opens one socket; certs serves TLS on it until the
+// server's own certificate store is swapped in by Reload.
+func (s *Server) openSocketWith(kind, addr string, certs *certStore) (*socket, error) {
+	ap, err := netip.ParseAddrPort(addr)
+	if err != nil {
+		return nil, fmt.Errorf("listen %s %s: %w", kind, addr, err)
+	}
+	so := &socket{sockKey: sockKey{kind: kind, addr: ap.String()}}
+	switch kind {
+	case "dns":
+		uc, raw, err := s.listenDNS(ap)
+		if err != nil {
+			return nil, err
+		}
+		so.udp, so.raw, so.ln, so.proto = uc, raw, limitListener{Listener: raw, s: s}, ProtoTCP
+	case "tls", "https":
+		proto := ProtoDoT
+		if kind == "https" {
+			proto = ProtoDoH
+		}
+		if certs == nil {
+			return nil, fmt.Errorf("listen %s %s: no certificate (set listen.cert_file and key_file)", proto, addr)
+		}
+		raw, err := listenTCP(ap, proto)
+		if err != nil {
+			return nil, err
+		}
+		so.raw, so.proto = raw, proto
+		if proto == ProtoDoT {
+			so.ln = tls.NewListener(limitListener{Listener: raw, s: s}, s.tlsConfig("dot"))
+		} else {
+			so.doh = newDoHServer(limitListener{Listener: raw, s: s})
+		}
+	default:
+		return nil, fmt.Errorf("listen %s: unknown kind %q", addr, kind)
+	}
+	return so, nil
+}
+
+// startSocket starts the loops serving so.
+func (s *Server) startSocket(so *socket) {
+	if so.udp != nil {
 		// One reader per core keeps the socket drained; answers are
 		// computed in their own goroutines.
 		for i := 0; i < runtime.GOMAXPROCS(0); i++ {
 			s.listeners.Add(1)
-			go s.serveUDP(uc)
+			so.readers.Add(1)
+			go s.serveUDP(so)
 		}
-		s.logger.Info("serving DNS", "proto", "udp", "addr", uc.LocalAddr().String())
+		s.logger.Info("serving DNS", "proto", "udp", "addr", so.udp.LocalAddr().String())
 	}
-	for _, st := range streams {
+	if so.doh != nil {
+		so.doh.start(s)
+	} else {
 		s.listeners.Add(1)
-		go s.serveStream(st.ln, st.proto)
-		s.logger.Info("serving DNS", "proto", st.proto.String(), "addr", st.ln.Addr().String())
+		go s.serveStream(so)
 	}
-	return nil
+	s.logger.Info("serving DNS", "proto", so.proto.String(), "addr", so.raw.Addr().String())
 }
+
+// retire stops serving a socket a reload removed: it stops reading at
+// once, lets the queries already read be answered, then closes.
+func (s *Server) retire(so *socket) {
+	so.stopped.Store(true)
+	s.logger.Info("listener removed", "kind", so.kind, "addr", so.addr)
+	s.stopSocket(so)
+	if so.udp == nil {
+		return
+	}
+	s.listeners.Add(1)
+	go func() {
+		defer s.listeners.Done()
+		so.readers.Wait()
+		so.answers.Wait()
+		so.udp.Close()
+	}()
+}
+
+// stopSocket stops taking new queries on so but keeps its UDP socket open,
+// so that answers to queries already in flight can still be sent.
+func (s *Server) stopSocket(so *socket) {
+	now := time.Now()
+	if so.udp != nil {
+		_ = so.udp.SetReadDeadline(now)
+	}
+	if so.doh != nil {
+		so.doh.stop(s)
+	} else {
+		so.raw.Close()
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for c, cs := range s.conns {
+		if cs == so {
+			_ = c.SetReadDeadline(now)
+		}
+	}
+}
+
+// closeSockets closes sockets that were never started.
+func closeSockets(sockets []*socket) {
+	for _, so := range sockets {
+		so.close()
+	}
+}
+
+func (so *socket) close() {
+	if so.udp != nil {
+		so.udp.Close()
+	}
+	so.raw.Close()
+}
+
+// done reports whether so's loops should end: Shutdown, or a reload
+// removed the socket.
+func (s *Server) done(so *socket) bool { return s.closing.Load() || so.stopped.Load() }
 
 // listenDNS opens UDP and TCP on ap. With port 0 (tests) the kernel picks
 // the UDP port, which may already be taken for TCP: then it tries again.
@@ -169,7 +391,7 @@ func (s *Server) listenDNS(ap netip.AddrPort) (*net.UDPConn, net.Listener, error
 			return nil, nil, fmt.Errorf("listen udp %s: %w", ap, err)
 		}
 		bound := netip.AddrPortFrom(ap.Addr(), uint16(uc.LocalAddr().(*net.UDPAddr).Port))
-		tl, err := s.listenTCP(bound.String(), ProtoTCP)
+		tl, err := listenTCP(bound, ProtoTCP)
 		if err == nil {
 			return uc, tl, nil
 		}
@@ -180,21 +402,13 @@ func (s *Server) listenDNS(ap netip.AddrPort) (*net.UDPConn, net.Listener, error
 	}
 }
 
-// listenTCP opens a TCP listener limited to MaxTCPConns open connections.
-// Until open() hands it to a serving loop, closeListeners closes it.
-func (s *Server) listenTCP(addr string, proto Proto) (net.Listener, error) {
-	ap, err := netip.ParseAddrPort(addr)
+// listenTCP opens a TCP socket.
+func listenTCP(ap netip.AddrPort, proto Proto) (net.Listener, error) {
+	ln, err := net.Listen(network("tcp", ap), ap.String())
 	if err != nil {
-		return nil, fmt.Errorf("listen %s %s: %w", proto, addr, err)
+		return nil, fmt.Errorf("listen %s %s: %w", proto, ap, err)
 	}
-	ln, err := net.Listen(network("tcp", ap), addr)
-	if err != nil {
-		return nil, fmt.Errorf("listen %s %s: %w", proto, addr, err)
-	}
-	s.mu.Lock()
-	s.bound = append(s.bound, boundListener{raw: ln, proto: proto})
-	s.mu.Unlock()
-	return limitListener{Listener: ln, s: s}, nil
+	return ln, nil
 }
 
 // network picks "udp4"/"udp6" (or tcp) by the address family, so that
@@ -207,14 +421,36 @@ func network(base string, ap netip.AddrPort) string {
 	return base + "6"
 }
 
+// getCertificate serves the certificate of the store in force, so that a
+// reload's new certificate reaches sockets opened before it.
+func (s *Server) getCertificate(hello *tls.ClientHelloInfo) (*tls.Certificate, error) {
+	c := s.certs.Load()
+	if c == nil {
+		return nil, errors.New("no certificate configured")
+	}
+	return c.getCertificate(hello)
+}
+
+// tlsConfig is the server side TLS config; nextProtos selects "dot" or
+// "h2"/"http/1.1" in ALPN.
+func (s *Server) tlsConfig(nextProtos ...string) *tls.Config {
+	return &tls.Config{
+		GetCertificate: s.getCertificate,
+		MinVersion:     tls.VersionTLS12,
+		NextProtos:     nextProtos,
+	}
+}
+
 // Addrs returns the bound UDP addresses (TCP uses the same ones), so tests
 // that listen on port 0 can find the server.
 func (s *Server) Addrs() []netip.AddrPort {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := make([]netip.AddrPort, 0, len(s.udp))
-	for _, uc := range s.udp {
-		out = append(out, uc.LocalAddr().(*net.UDPAddr).AddrPort())
+	var out []netip.AddrPort
+	for _, so := range s.sockets {
+		if so.udp != nil {
+			out = append(out, so.udp.LocalAddr().(*net.UDPAddr).AddrPort())
+		}
 	}
 	return out
 }
@@ -224,8 +460,8 @@ func (s *Server) StreamAddrs() map[Proto][]netip.AddrPort {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	out := map[Proto][]netip.AddrPort{}
-	for _, b := range s.bound {
-		out[b.proto] = append(out[b.proto], b.raw.Addr().(*net.TCPAddr).AddrPort())
+	for _, so := range s.sockets {
+		out[so.proto] = append(out[so.proto], so.raw.Addr().(*net.TCPAddr).AddrPort())
 	}
 	return out
 }
@@ -234,6 +470,8 @@ func (s *Server) StreamAddrs() map[Proto][]netip.AddrPort {
 // answered, and returns when they are or when ctx ends (then in-flight
 // queries are abandoned).
 func (s *Server) Shutdown(ctx context.Context) error {
+	s.reloadMu.Lock()
+	defer s.reloadMu.Unlock()
 	s.stopReading()
 	done := make(chan struct{})
 	go func() {
@@ -255,34 +493,14 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	return err
 }
 
-// stopReading stops taking new queries but keeps the sockets open, so that
-// answers to queries already in flight can still be sent.
+// stopReading stops taking new queries on every socket.
 func (s *Server) stopReading() {
-	s.closing.Store(true)
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	now := time.Now()
-	for _, uc := range s.udp {
-		_ = uc.SetReadDeadline(now)
-	}
-	for _, b := range s.bound {
-		if b.proto != ProtoDoH { // the HTTP server's Shutdown closes its own
-			b.raw.Close()
-		}
-	}
-	for c := range s.conns {
-		_ = c.SetReadDeadline(now)
-	}
-	for _, hs := range s.https {
-		// Shutdown waits for active DoH requests; run it in the
-		// background so the DNS listeners drain at the same time.
-		s.listeners.Add(1)
-		go func() {
-			defer s.listeners.Done()
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
-			_ = hs.Shutdown(ctx)
-		}()
+	s.closing.Store(true)
+	sockets := slices.Clone(s.sockets)
+	s.mu.Unlock()
+	for _, so := range sockets {
+		s.stopSocket(so)
 	}
 }
 
@@ -290,14 +508,11 @@ func (s *Server) closeListeners() {
 	s.closing.Store(true)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for _, uc := range s.udp {
-		uc.Close()
-	}
-	for _, b := range s.bound {
-		b.raw.Close()
-	}
-	for _, hs := range s.https {
-		hs.Close()
+	for _, so := range s.sockets {
+		so.close()
+		if so.doh != nil {
+			so.doh.close()
+		}
 	}
 }
 
@@ -309,20 +524,20 @@ func (s *Server) closeConns() {
 	}
 }
 
-// acquire reserves an in-flight slot without waiting.
+// acquire reserves an in-flight slot without waiting; past max_inflight
+// the query is dropped and counted.
 func (s *Server) acquire() bool {
-	select {
-	case s.sem <- struct{}{}:
-		s.inflight.Add(1)
-		return true
-	default:
+	if s.busy.Add(1) > int64(s.settings().MaxInflight) {
+		s.busy.Add(-1)
 		s.metrics.countOverload()
 		return false
 	}
+	s.inflight.Add(1)
+	return true
 }
 
 func (s *Server) release() {
-	<-s.sem
+	s.busy.Add(-1)
 	s.inflight.Done()
 }
 

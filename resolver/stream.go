@@ -21,37 +21,39 @@ const tcpPipeline = 64
 // client that does not read.
 const tcpWriteTimeout = 10 * time.Second
 
-// serveStream accepts TCP or DoT connections from ln until it is closed.
-// ln is a limitListener, so connections past max_tcp_conns never get here.
-func (s *Server) serveStream(ln net.Listener, proto Proto) {
+// serveStream accepts TCP or DoT connections from so until it is closed.
+// so.ln is a limitListener, so connections past max_tcp_conns never get
+// here.
+func (s *Server) serveStream(so *socket) {
 	defer s.listeners.Done()
 	for {
-		c, err := ln.Accept()
+		c, err := so.ln.Accept()
 		if err != nil {
-			if isClosed(err) || s.closing.Load() {
+			if isClosed(err) || s.done(so) {
 				return
 			}
-			s.logger.Debug("accept", "proto", proto.String(), "err", err)
+			s.logger.Debug("accept", "proto", so.proto.String(), "err", err)
 			time.Sleep(10 * time.Millisecond) // e.g. EMFILE: don't spin
 			continue
 		}
-		if !s.track(c) {
+		if !s.track(c, so) {
 			c.Close()
 			continue
 		}
 		s.listeners.Add(1)
-		go s.serveConn(c, proto)
+		go s.serveConn(c, so)
 	}
 }
 
-// track registers c for shutdown; false once the server is closing.
-func (s *Server) track(c net.Conn) bool {
+// track registers c, accepted on so, for shutdown and retirement; false
+// once either has begun.
+func (s *Server) track(c net.Conn, so *socket) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.closing.Load() {
+	if s.done(so) {
 		return false
 	}
-	s.conns[c] = struct{}{}
+	s.conns[c] = so
 	return true
 }
 
@@ -63,9 +65,11 @@ func (s *Server) untrack(c net.Conn) {
 
 // serveConn reads length-prefixed queries from c (RFC 1035 §4.2.2) until the
 // client closes, goes idle for TCPIdleTimeout, trickles a query for longer
-// than TCPReadTimeout, reaches TCPMaxQueries, or the server shuts down.
-// Queries are answered concurrently and out of order, as RFC 7766 allows.
-func (s *Server) serveConn(c net.Conn, proto Proto) {
+// than TCPReadTimeout, reaches TCPMaxQueries, or the server shuts down (or
+// a reload removes so). Queries are answered concurrently and out of order,
+// as RFC 7766 allows. The limits are those in force at each query.
+func (s *Server) serveConn(c net.Conn, so *socket) {
+	proto := so.proto
 	defer s.listeners.Done()
 	var (
 		wmu     sync.Mutex
@@ -79,7 +83,7 @@ func (s *Server) serveConn(c net.Conn, proto Proto) {
 	}()
 	client := remoteAddrPort(c)
 	if tc, ok := c.(*tls.Conn); ok {
-		ctx, cancel := context.WithTimeout(s.ctx, s.cfg.TCPIdleTimeout)
+		ctx, cancel := context.WithTimeout(s.ctx, s.settings().TCPIdleTimeout)
 		err := tc.HandshakeContext(ctx)
 		cancel()
 		if err != nil {
@@ -89,9 +93,13 @@ func (s *Server) serveConn(c net.Conn, proto Proto) {
 	}
 	r := bufio.NewReaderSize(c, 4096)
 	var lenbuf [2]byte
-	for queries := 0; s.cfg.TCPMaxQueries == 0 || queries < s.cfg.TCPMaxQueries; queries++ {
-		_ = c.SetReadDeadline(time.Now().Add(s.cfg.TCPIdleTimeout))
-		if s.closing.Load() {
+	for queries := 0; ; queries++ {
+		cfg := s.settings()
+		if cfg.TCPMaxQueries != 0 && queries >= cfg.TCPMaxQueries {
+			return
+		}
+		_ = c.SetReadDeadline(time.Now().Add(cfg.TCPIdleTimeout))
+		if s.done(so) {
 			return
 		}
 		b, err := r.ReadByte()
@@ -100,7 +108,7 @@ func (s *Server) serveConn(c net.Conn, proto Proto) {
 		}
 		lenbuf[0] = b
 		// The rest of the query must follow promptly.
-		_ = c.SetReadDeadline(time.Now().Add(s.cfg.TCPReadTimeout))
+		_ = c.SetReadDeadline(time.Now().Add(cfg.TCPReadTimeout))
 		if _, err := io.ReadFull(r, lenbuf[1:]); err != nil {
 			return
 		}
@@ -167,7 +175,7 @@ func (l limitListener) Accept() (net.Conn, error) {
 		if err != nil {
 			return nil, err
 		}
-		if int(l.s.open.Add(1)) > l.s.cfg.MaxTCPConns {
+		if int(l.s.open.Add(1)) > l.s.settings().MaxTCPConns {
 			l.s.open.Add(-1)
 			l.s.metrics.countTCPRejected()
 			c.Close()

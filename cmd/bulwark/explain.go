@@ -2,17 +2,29 @@ package main
 
 import (
 	"context"
+	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
+	"net/netip"
+	"strings"
+	"time"
 
 	"github.com/bulwark-dns/bulwark/blocklist"
+	"github.com/bulwark-dns/bulwark/feeds"
+	"github.com/bulwark-dns/bulwark/internal/config"
 )
 
-// explainCmd says which rule of which list decides a name, and which other
-// rules matched but lost.
+// explainCmd says how a name would be answered and why: the deciding rule
+// with its list and line, and the other rules that matched but lost. It
+// reads the lists as `check` does (HTTP lists from feeds.cache_dir).
 func explainCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	f, fs, err := parseFlags("explain", args, stderr)
+	var asJSON bool
+	f, fs, err := parseFlags("explain", args, stderr, func(fs *flag.FlagSet) {
+		fs.BoolVar(&asJSON, "json", false, "print JSON, as GET /explain does")
+	})
 	if err != nil {
 		return 2
 	}
@@ -20,51 +32,331 @@ func explainCmd(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		fmt.Fprintln(stderr, "bulwark explain: give exactly one NAME")
 		return 2
 	}
-	name := fs.Arg(0)
 	src, err := loadConfig(f.config)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return 1
 	}
-	table, _, err := src.loadLists(ctx, slog.New(slog.DiscardHandler))
+	rules, reports, err := src.loadLists(ctx, slog.New(slog.DiscardHandler))
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return 1
 	}
-	fmt.Fprint(stdout, explain(table, name))
+	ex, err := explain(rules, reports, src.cfg, fs.Arg(0))
+	if err != nil {
+		fmt.Fprintln(stderr, "bulwark explain:", err)
+		return 2
+	}
+	if asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		_ = enc.Encode(ex)
+		return 0
+	}
+	fmt.Fprint(stdout, ex.text())
 	return 0
 }
 
-// explain renders the decision for name against table.
-func explain(t *blocklist.Table, name string) string {
-	var matches []blocklist.Match
-	t.Set.Walk(name, func(m blocklist.Match) { matches = append(matches, m) })
-	if len(matches) == 0 {
-		return fmt.Sprintf("%s: resolved normally (no rule matches)\n", name)
+// handleExplain is GET /explain?name=NAME on the admin address: the same
+// explanation for the lists being served, as JSON, or as text with
+// ?format=text or "Accept: text/plain".
+func (d *daemon) handleExplain(w http.ResponseWriter, r *http.Request) {
+	name := r.URL.Query().Get("name")
+	if name == "" {
+		http.Error(w, "missing ?name=NAME", http.StatusBadRequest)
+		return
 	}
-	describe := func(m blocklist.Match) string {
-		list := "?"
-		if int(m.Payload.List) < len(t.Lists) {
-			list = t.Lists[m.Payload.List].Name
+	g := d.cur.Load()
+	if g == nil {
+		http.Error(w, "starting: no lists are served yet", http.StatusServiceUnavailable)
+		return
+	}
+	rules := g.lists.Rules()
+	if rules == nil {
+		http.Error(w, "starting: no lists are served yet", http.StatusServiceUnavailable)
+		return
+	}
+	ex, err := explain(rules, g.lists.Reports(), g.cfg, name)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	format := r.URL.Query().Get("format")
+	if format == "text" || format == "" && wantsText(r.Header.Get("Accept")) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		_, _ = io.WriteString(w, ex.text())
+		return
+	}
+	writeJSON(w, http.StatusOK, ex)
+}
+
+// wantsText reports whether an Accept header prefers text/plain to JSON.
+func wantsText(accept string) bool {
+	return strings.Contains(accept, "text/plain") && !strings.Contains(accept, "application/json")
+}
+
+// explanation is how a name would be answered, and why.
+type explanation struct {
+	// Name is the name as lists match it (lower case, A-labels).
+	Name string `json:"name"`
+	// Decision is "blocked", "allowed" (an allow rule decides) or
+	// "no rule" (no rule applies).
+	Decision string `json:"decision"`
+	// Answer is what a client gets.
+	Answer string `json:"answer"`
+	// Rule is the deciding rule; AlsoMatched every other rule that
+	// applies, from every list (duplicates the merged set dropped
+	// included), in the order they rank.
+	Rule        *explainedRule  `json:"rule,omitempty"`
+	AlsoMatched []explainedRule `json:"also_matched"`
+	// NotLoaded names the lists that have no copy, whose rules could not
+	// be considered.
+	NotLoaded []string `json:"not_loaded,omitempty"`
+	Note      string   `json:"note"`
+}
+
+// explainedRule is one rule of one list that applies to the name.
+type explainedRule struct {
+	List     string   `json:"list"`
+	Kind     string   `json:"kind"` // block or allow
+	Category string   `json:"category,omitempty"`
+	Rule     string   `json:"rule"`  // as lists write it: "evil.example", "*.evil.example"
+	Scope    string   `json:"scope"` // subtree, exact or below
+	Action   string   `json:"action,omitempty"`
+	Sinkhole []string `json:"sinkhole,omitempty"`
+	Source   string   `json:"source,omitempty"`
+	Line     int      `json:"line,omitempty"`
+	// Lost says why the rule does not decide (also_matched only).
+	Lost string `json:"lost,omitempty"`
+}
+
+// explain explains name against rules (the copies behind a table) under
+// cfg. reports say which lists have no copy. The decision is the merged
+// set's own (what the policy does); the per-list rules add lines and the
+// rules the set dropped as duplicates.
+func explain(rules *feeds.Rules, reports []feeds.Report, cfg *config.Config, name string) (*explanation, error) {
+	q, err := feeds.CanonicalQuery(name)
+	if err != nil {
+		return nil, err
+	}
+	t := rules.Table()
+	ex := &explanation{Name: q, AlsoMatched: []explainedRule{}}
+	if q == "" {
+		ex.Name = "."
+	}
+	for _, r := range reports {
+		if r.Format == "" {
+			ex.NotLoaded = append(ex.NotLoaded, fmt.Sprintf("%s (%s)", r.List, r.LastError))
 		}
-		verb := "allow"
-		if !m.Allow {
-			verb = "block (" + m.Payload.Action.String() + ")"
+	}
+	matches := rules.Matching(q)
+	decided, ok := t.Set.Match(q)
+	if !ok {
+		ex.Decision = "no rule"
+		ex.Answer = resolvedAnswer(cfg, q)
+		ex.Note = cnameNote
+		for _, m := range matches { // none, unless the set refused a rule
+			ex.AlsoMatched = append(ex.AlsoMatched, describeRule(m, "not in the merged set"))
 		}
-		return fmt.Sprintf("%s by list %q, rule %q (%s)", verb, list, m.RuleText(name), m.Scope)
+		return ex, nil
 	}
-	out := ""
-	decided, _ := t.Set.Match(name)
-	if decided.Allow {
-		out += fmt.Sprintf("%s: resolved normally: %s\n", name, describe(decided))
-	} else {
-		out += fmt.Sprintf("%s: blocked: %s\n", name, describe(decided))
+	// The per-list rule that is the set's decision goes first.
+	win := -1
+	for i, m := range matches {
+		if int(decided.Payload.List) == m.ListIndex && decided.Allow == m.Allow && decided.Scope == m.Scope &&
+			decided.RuleName(q) == ruleName(m.Name) && (m.Allow || m.Action == decided.Payload.Action) {
+			win = i
+			break
+		}
 	}
+	var winner feeds.RuleMatch
+	if win >= 0 {
+		winner = matches[win]
+		matches = append(matches[:win:win], matches[win+1:]...)
+	} else { // not expected: the set and the copies disagree; trust the set
+		winner = ruleFromSet(t, decided, q)
+	}
+	w := describeRule(winner, "")
+	ex.Rule = &w
 	for _, m := range matches {
-		if m == decided {
-			continue
-		}
-		out += fmt.Sprintf("  also matched, lost: %s\n", describe(m))
+		ex.AlsoMatched = append(ex.AlsoMatched, describeRule(m, whyLost(winner, m, q)))
 	}
-	return out
+	if decided.Allow {
+		ex.Decision = "allowed"
+		ex.Answer = resolvedAnswer(cfg, q)
+		ex.Note = cnameNote
+		return ex, nil
+	}
+	ex.Decision = "blocked"
+	addrs := t.SinkholeAddrs(decided.Payload)
+	ex.Answer = blockedAnswer(decided.Payload.Action, winner.List, ruleName(winner.Name), addrs, cfg.Blocking.TTL)
+	ex.Note = "The name itself is blocked, so it is never resolved and no CNAME is followed."
+	return ex, nil
+}
+
+// cnameNote says what explain cannot show.
+const cnameNote = "explain checks the name only. When the name is resolved, every CNAME and DNAME target " +
+	"in the answer is checked against the lists too (CNAME cloaking), and a blocked target blocks the answer; " +
+	"that depends on the upstream's answer, which explain does not ask for."
+
+// ruleName renders a canonical rule name ("" is the root) as RuleName does.
+func ruleName(n string) string {
+	if n == "" {
+		return "."
+	}
+	return n
+}
+
+func ruleFromSet(t *blocklist.Table, m blocklist.Match, q string) feeds.RuleMatch {
+	r := feeds.RuleMatch{ListIndex: int(m.Payload.List), Allow: m.Allow, Scope: m.Scope, Action: m.Payload.Action,
+		Addrs: t.SinkholeAddrs(m.Payload)}
+	if n := m.RuleName(q); n != "." {
+		r.Name = n
+	}
+	if int(m.Payload.List) < len(t.Lists) {
+		l := t.Lists[m.Payload.List]
+		r.List, r.AllowList, r.Source = l.Name, l.Allow, l.Source
+	}
+	if int(m.Payload.Category) < len(t.Categories) {
+		r.Category = t.Categories[m.Payload.Category]
+	}
+	return r
+}
+
+func describeRule(m feeds.RuleMatch, lost string) explainedRule {
+	r := explainedRule{List: m.List, Kind: "block", Category: m.Category, Rule: m.Text(), Scope: m.Scope.String(),
+		Source: m.Source, Line: m.Line, Lost: lost}
+	if m.Allow {
+		r.Kind = "allow"
+		return r
+	}
+	r.Action = m.Action.String()
+	if m.Action == blocklist.ActionSinkhole {
+		for _, a := range m.Addrs {
+			r.Sinkhole = append(r.Sinkhole, a.String())
+		}
+	}
+	return r
+}
+
+// whyLost says why m does not decide q when win does (feeds.Matching's
+// ranking).
+func whyLost(win, m feeds.RuleMatch, q string) string {
+	switch {
+	case len(win.Name) > len(m.Name):
+		return fmt.Sprintf("less specific: %q is longer", win.Text())
+	case win.Name == q && win.Scope == blocklist.Exact && m.Scope != blocklist.Exact:
+		return "at the same name an exact rule beats a subtree rule"
+	case win.Allow && !m.Allow:
+		return "at the same name an allow beats a block"
+	case win.List == m.List:
+		return "the same rule, written earlier in the list, decides"
+	}
+	return fmt.Sprintf("the same rule in list %q, earlier in the config, decides", win.List)
+}
+
+// blockedAnswer describes the block answer (resolver.blockAnswer) of
+// action; zone is the blocked name, owner of the SOA of negative answers.
+func blockedAnswer(action blocklist.Action, list, zone string, addrs []netip.Addr, ttl time.Duration) string {
+	ede := fmt.Sprintf(`, and EDE 15 "blocked by list %s" to clients that send EDNS`, list)
+	ttlText := fmt.Sprintf("%ds", int64(ttl/time.Second))
+	soa := fmt.Sprintf("an SOA for %s in the authority section (TTL %s)", zone, ttlText)
+	switch action {
+	case blocklist.ActionNXDomain:
+		return "NXDOMAIN, " + soa + ede
+	case blocklist.ActionNoData:
+		return "NOERROR with no records (NODATA), " + soa + ede
+	case blocklist.ActionNull:
+		return fmt.Sprintf("0.0.0.0 to A queries and :: to AAAA queries (TTL %s), NODATA with %s to other types%s", ttlText, soa, ede)
+	case blocklist.ActionSinkhole:
+		var v4, v6 []string
+		for _, a := range addrs {
+			if a.Unmap().Is4() {
+				v4 = append(v4, a.Unmap().String())
+			} else {
+				v6 = append(v6, a.String())
+			}
+		}
+		parts := []string{}
+		if len(v4) > 0 {
+			parts = append(parts, "A "+strings.Join(v4, ", "))
+		}
+		if len(v6) > 0 {
+			parts = append(parts, "AAAA "+strings.Join(v6, ", "))
+		}
+		return fmt.Sprintf("the sinkhole addresses (%s; TTL %s), NODATA with %s to other types%s", strings.Join(parts, "; "), ttlText, soa, ede)
+	case blocklist.ActionRefused:
+		return "REFUSED" + ede
+	case blocklist.ActionDrop:
+		return "no answer at all: the query is dropped and the client times out"
+	}
+	return "NXDOMAIN, " + soa + ede
+}
+
+// resolvedAnswer says where a name no rule blocks is resolved.
+func resolvedAnswer(cfg *config.Config, q string) string {
+	best := ""
+	var servers []string
+	for _, c := range cfg.Upstream.Conditional {
+		for _, d := range c.Domains {
+			d, err := feeds.CanonicalQuery(d)
+			if err != nil {
+				continue
+			}
+			if (q == d || d == "" || strings.HasSuffix(q, "."+d)) && len(d) >= len(best) {
+				best, servers = d, c.Servers
+			}
+		}
+	}
+	switch {
+	case servers != nil:
+		return fmt.Sprintf("resolved normally: forwarded to %s (upstream.conditional for %s), through the cache", strings.Join(servers, ", "), ruleName(best))
+	case cfg.Upstream.Mode == "recursive":
+		return "resolved normally: resolved from the root servers (upstream.mode: recursive), through the cache"
+	}
+	return fmt.Sprintf("resolved normally: forwarded to the upstreams (%s), through the cache", strings.Join(cfg.Upstream.Servers, ", "))
+}
+
+// text renders the explanation for a terminal.
+func (ex *explanation) text() string {
+	var b strings.Builder
+	switch ex.Decision {
+	case "no rule":
+		fmt.Fprintf(&b, "%s: resolved normally (no rule matches)\n", ex.Name)
+	case "allowed":
+		fmt.Fprintf(&b, "%s: resolved normally (an allow rule decides)\n", ex.Name)
+	default:
+		fmt.Fprintf(&b, "%s: blocked\n", ex.Name)
+	}
+	fmt.Fprintf(&b, "  answer: %s\n", ex.Answer)
+	if ex.Rule != nil {
+		fmt.Fprintf(&b, "  decided by: %s\n", ex.Rule.text())
+	}
+	for _, r := range ex.AlsoMatched {
+		fmt.Fprintf(&b, "  also matched, lost: %s (%s)\n", r.text(), r.Lost)
+	}
+	for _, l := range ex.NotLoaded {
+		fmt.Fprintf(&b, "  not considered: list %s has no copy\n", l)
+	}
+	fmt.Fprintf(&b, "  note: %s\n", ex.Note)
+	return b.String()
+}
+
+func (r *explainedRule) text() string {
+	verb := "allow"
+	if r.Kind == "block" {
+		verb = "block (" + r.Action
+		if len(r.Sinkhole) > 0 {
+			verb += " " + strings.Join(r.Sinkhole, ", ")
+		}
+		verb += ")"
+	}
+	s := fmt.Sprintf("%s by list %q, rule %q (%s)", verb, r.List, r.Rule, r.Scope)
+	switch {
+	case r.Source != "" && r.Line > 0:
+		s += fmt.Sprintf(", %s line %d", r.Source, r.Line)
+	case r.Source != "":
+		s += ", " + r.Source
+	}
+	return s
 }

@@ -22,11 +22,15 @@ type flags struct {
 	config string
 }
 
-func parseFlags(name string, args []string, stderr io.Writer) (*flags, *flag.FlagSet, error) {
+// parseFlags parses the shared flags and those extra registers.
+func parseFlags(name string, args []string, stderr io.Writer, extra ...func(*flag.FlagSet)) (*flags, *flag.FlagSet, error) {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	f := &flags{}
 	fs.StringVar(&f.config, "config", "", "config file (default: the embedded default config)")
+	for _, e := range extra {
+		e(fs)
+	}
 	if err := fs.Parse(args); err != nil {
 		return nil, nil, err
 	}
@@ -69,14 +73,15 @@ func loadConfig(path string) (*source, error) {
 // loadLists reads every list of the config into one table, once and
 // without the network: HTTP lists come from feeds.cache_dir (check and
 // explain use it).
-func (s *source) loadLists(ctx context.Context, logger *slog.Logger) (*blocklist.Table, []feeds.Report, error) {
+func (s *source) loadLists(ctx context.Context, logger *slog.Logger) (*feeds.Rules, []feeds.Report, error) {
 	l := &feeds.Loader{BaseDir: s.baseDir, Builtin: configs.Lists(), Feeds: s.cfg.Feeds, Logger: logger}
-	return l.Load(ctx, s.cfg.Blocklists, s.cfg.Allowlists)
+	return l.LoadRules(ctx, s.cfg.Blocklists, s.cfg.Allowlists)
 }
 
 // newManager builds the list manager of serve: it loads, refreshes and
-// publishes the lists into tables.
-func (s *source) newManager(logger *slog.Logger, m *feeds.Metrics, tables *atomic.Pointer[blocklist.Table]) (*feeds.Manager, error) {
+// publishes the lists into tables. With prev (a reload), lists whose
+// configuration did not change start from prev's copies.
+func (s *source) newManager(logger *slog.Logger, m *feeds.Metrics, tables *atomic.Pointer[blocklist.Table], prev *feeds.Manager) (*feeds.Manager, error) {
 	return feeds.NewManager(feeds.Options{
 		Config:     s.cfg.Feeds,
 		Blocklists: s.cfg.Blocklists,
@@ -88,11 +93,20 @@ func (s *source) newManager(logger *slog.Logger, m *feeds.Metrics, tables *atomi
 		Metrics:    m,
 		Version:    version,
 		Tables:     tables,
+		Previous:   prev,
 	})
 }
 
-func newLogger(w io.Writer, level string) *slog.Logger {
-	var lv slog.Level
-	_ = lv.UnmarshalText([]byte(level))
-	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: lv}))
+// newLogger returns the operational logger at level (validated), and the
+// level variable a reload sets.
+func newLogger(w io.Writer, level string) (*slog.Logger, *slog.LevelVar) {
+	lv := new(slog.LevelVar)
+	setLevel(lv, level)
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: lv})), lv
+}
+
+func setLevel(lv *slog.LevelVar, level string) {
+	var l slog.Level
+	_ = l.UnmarshalText([]byte(level))
+	lv.Set(l)
 }

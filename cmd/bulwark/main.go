@@ -1,6 +1,6 @@
-// Command bulwark is the protective DNS resolver: `bulwark [serve]` runs it,
-// `bulwark check` validates a config, `bulwark explain` says why a name is
-// answered the way it is.
+// Command bulwark is the protective DNS resolver: `bulwark [serve]` runs it
+// (SIGHUP or POST /reload reloads its config), `bulwark check` validates a
+// config, `bulwark explain` says why a name is answered the way it is.
 package main
 
 import (
@@ -17,10 +17,12 @@ import (
 var version = "dev"
 
 const usage = `Usage:
-  bulwark [serve] [-config FILE]        serve DNS (the embedded default config without -config)
-  bulwark check [-config FILE]          validate FILE and its local lists; exit 1 listing every error
-  bulwark explain [-config FILE] NAME   say which rule of which list decides NAME
-  bulwark version                       print the version
+  bulwark [serve] [-config FILE]                serve DNS (the embedded default config without -config);
+                                                SIGHUP reloads FILE
+  bulwark check [-config FILE]                  validate FILE and its local lists; exit 1 listing every error
+  bulwark explain [-config FILE] [-json] NAME   how NAME would be answered: the deciding rule, its list
+                                                and line, and the rules that matched but lost
+  bulwark version                               print the version
 `
 
 // gcPercent is Bulwark's GOGC unless the environment sets one. A resolver's

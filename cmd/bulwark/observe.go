@@ -7,8 +7,6 @@ import (
 	"log/slog"
 	"os"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/bulwark-dns/bulwark/internal/config"
 	"github.com/bulwark-dns/bulwark/resolver"
 	"github.com/bulwark-dns/bulwark/resolver/dnstap"
@@ -23,7 +21,8 @@ type observers struct {
 }
 
 // openObservers starts what cfg asks for; nothing when both are off.
-func openObservers(cfg *config.Config, rm *resolver.Metrics, reg prometheus.Registerer, stdout io.Writer, logger *slog.Logger) (*observers, error) {
+func openObservers(cfg *config.Config, pm *processMetrics, stdout io.Writer, logger *slog.Logger) (*observers, error) {
+	rm := pm.resolverMetrics()
 	o := &observers{}
 	if cfg.Log.Queries != "off" {
 		w, closeFn, err := resolver.OpenLogDest(cfg.Log.Queries, stdout, os.Stderr)
@@ -34,7 +33,7 @@ func openObservers(cfg *config.Config, rm *resolver.Metrics, reg prometheus.Regi
 		logger.Info("query log on", "dest", cfg.Log.Queries, "sample", cfg.Log.Sample())
 	}
 	if cfg.Dnstap.Enabled() {
-		tap, err := dnstap.New(cfg.Dnstap, version, dnstap.NewMetrics(reg), logger)
+		tap, err := dnstap.New(cfg.Dnstap, version, pm.dnstapMetrics(), logger)
 		if err != nil {
 			o.close()
 			return nil, err

@@ -2,22 +2,12 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
-	"sync/atomic"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
-
-	"github.com/bulwark-dns/bulwark/blocklist"
-	"github.com/bulwark-dns/bulwark/feeds"
-	"github.com/bulwark-dns/bulwark/internal/clock"
 	"github.com/bulwark-dns/bulwark/resolver"
-	"github.com/bulwark-dns/bulwark/resolver/cache"
 )
 
 // shutdownGrace bounds how long in-flight queries may take after SIGTERM.
@@ -25,7 +15,7 @@ const shutdownGrace = 5 * time.Second
 
 // serveCmd runs the resolver until ctx is cancelled (SIGINT/SIGTERM), then
 // shuts down gracefully: stop accepting, answer what is in flight, exit 0.
-// SIGHUP refreshes every list now; a list that fails keeps its last good copy.
+// SIGHUP reloads the config (see daemon.reload).
 func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer, hup <-chan os.Signal) int {
 	f, _, err := parseFlags("serve", args, stderr)
 	if err != nil {
@@ -36,115 +26,55 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer, hup 
 		fmt.Fprintln(stderr, err)
 		return 1
 	}
-	cfg := src.cfg
-	logger := newLogger(stderr, cfg.Log.Level)
-	if err := serve(ctx, src, logger, stdout, hup); err != nil {
+	logger, level := newLogger(stderr, src.cfg.Log.Level)
+	d := &daemon{ctx: ctx, path: f.config, name: src.name, stdout: stdout, logger: logger, level: level, started: time.Now()}
+	if err := d.serve(src, hup); err != nil {
 		logger.Error("bulwark stopped", "err", err)
 		return 1
 	}
 	return 0
 }
 
-func serve(ctx context.Context, src *source, logger *slog.Logger, stdout io.Writer, hup <-chan os.Signal) error {
-	cfg := src.cfg
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	rm := resolver.NewMetrics(reg)
-
-	// The lists: loaded per feeds.startup, then refreshed in the
-	// background; each new merged table is swapped into tables.
-	var tables atomic.Pointer[blocklist.Table]
-	lists, err := src.newManager(logger, feeds.NewMetrics(reg), &tables)
-	if err != nil {
-		return err
-	}
-	defer lists.Close()
-	var ready atomic.Bool // DNS is being served
-	if cfg.Listen.Admin != "" {
-		admin, err := startAdmin(cfg.Listen.Admin, reg, func() error {
-			if !ready.Load() {
-				return errors.New("DNS not served (starting or shutting down)")
-			}
-			return lists.Ready()
-		}, logger)
+// serve builds the first generation of src, serves it, reloads on SIGHUP
+// (and POST /reload) and shuts down when d.ctx ends.
+func (d *daemon) serve(src *source, hup <-chan os.Signal) error {
+	d.pm = newProcessMetrics(d.started)
+	if addr := src.cfg.Listen.Admin; addr != "" {
+		// First, so that /readyz tells why DNS is not served yet.
+		admin, err := startAdmin(addr, d)
 		if err != nil {
 			return err
 		}
-		defer admin.Close()
+		d.admin = admin
+		defer func() { d.admin.close() }()
 	}
-
-	start := time.Now()
-	if err := lists.Start(ctx); err != nil {
-		return fmt.Errorf("load lists: %w", err)
-	}
-	table := tables.Load()
-	logger.Info("lists loaded", "lists", len(table.Lists), "rules", table.Set.Len(), "bytes", table.Set.SizeBytes(), "took", time.Since(start).Round(time.Millisecond))
-
-	blockOut, closeOut, err := openBlockLog(cfg.Log.Blocked, stdout)
+	gen, err := d.build(d.ctx, src, nil)
 	if err != nil {
 		return err
 	}
-	defer closeOut()
-	blog := resolver.NewBlockLog(blockOut, rm, logger)
-	defer blog.Close()
-
-	back, err := newBackend(cfg, reg, logger)
+	d.cur.Store(gen)
+	d.loading.Store(nil)
+	srv, err := resolver.NewServer(src.cfg.Listen, gen.path.Chain, d.pm.resolverMetrics(), d.logger)
 	if err != nil {
+		gen.closeUnshared(nil)
 		return err
 	}
-	defer back.close()
-	c := cache.New(cfg.Cache, back, clock.Real{}, cache.NewMetrics(reg), logger, back.cacheOpts...)
-	defer c.Close()
-
-	// The request path, top to bottom (DESIGN.md).
-	policy := resolver.NewPolicy(cfg.Blocking, &tables, c, blog, rm)
-	guard, err := resolver.NewGuard(resolver.GuardConfig{
-		ACL: cfg.ACL, RateLimit: cfg.RateLimit, Chaos: cfg.Chaos, Clock: clock.Real{},
-	}, policy, rm)
-	if err != nil {
-		return err
-	}
-	srv, err := resolver.NewServer(cfg.Listen, guard, rm, logger)
-	if err != nil {
-		return err
-	}
-	// Cache hits for allowed names skip the chain's allocations; the
-	// answers are the same (resolver/fastpath_test.go).
-	if back.fastPath {
-		srv.SetFastPath(resolver.NewFastPath(guard, policy, c))
-	}
-	obs, err := openObservers(cfg, rm, reg, stdout, logger)
-	if err != nil {
-		return err
-	}
-	defer obs.close() // after Shutdown: what was answered is logged
-	if o := obs.observer(); o != nil {
-		srv.SetObserver(o)
-	}
+	srv.SetFastPath(gen.path.Fast)
+	srv.SetObserver(gen.path.Observer)
+	d.srv = srv
 	if err := srv.Listen(); err != nil {
+		gen.closeUnshared(nil)
 		return err
 	}
-	ready.Store(true)
-	logger.Info("bulwark ready", "version", version, "config", src.name)
+	d.ready.Store(true)
+	d.logger.Info("bulwark ready", "version", version, "config", src.name)
 
 	for {
 		select {
 		case <-hup:
-			lists.RefreshAll() // in the background; each list keeps its last good copy
-			reopenLogs(blog, obs, logger)
-			if err := srv.ReloadCertificate(); err != nil {
-				logger.Error("certificate reload failed; keeping the current certificate", "err", err)
-			}
-		case <-ctx.Done():
-			logger.Info("shutting down")
-			ready.Store(false)
-			sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
-			err := srv.Shutdown(sctx)
-			cancel()
-			if err != nil && !errors.Is(err, context.DeadlineExceeded) {
-				return err
-			}
-			return nil
+			_ = d.reload("SIGHUP") // logged and counted; the running config stays on error
+		case <-d.ctx.Done():
+			return d.shutdown()
 		}
 	}
 }

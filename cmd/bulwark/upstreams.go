@@ -5,7 +5,6 @@ import (
 	"log/slog"
 
 	"github.com/miekg/dns"
-	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/bulwark-dns/bulwark/internal/clock"
 	"github.com/bulwark-dns/bulwark/internal/config"
@@ -27,8 +26,8 @@ type backend struct {
 	close    func()
 }
 
-func newBackend(cfg *config.Config, reg prometheus.Registerer, logger *slog.Logger) (*backend, error) {
-	um := upstream.NewMetrics(reg)
+func newBackend(cfg *config.Config, pm *processMetrics, logger *slog.Logger) (*backend, error) {
+	um := pm.upstreamMetrics()
 	if cfg.Upstream.Mode != upstream.ModeRecursive {
 		fwd, err := upstream.New(cfg.Upstream, um, logger)
 		if err != nil {
@@ -41,7 +40,7 @@ func newBackend(cfg *config.Config, reg prometheus.Registerer, logger *slog.Logg
 		}
 		return b, nil
 	}
-	rec, err := recursive.New(cfg.Recursion, clock.Real{}, recursive.NewMetrics(reg), logger)
+	rec, err := recursive.New(cfg.Recursion, clock.Real{}, pm.recursiveMetrics(), logger)
 	if err != nil {
 		return nil, err
 	}

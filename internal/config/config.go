@@ -37,6 +37,7 @@ type Config struct {
 	Feeds      feeds.Config             `yaml:"feeds"`
 	Log        resolver.LogConfig       `yaml:"log"`
 	Dnstap     dnstap.Config            `yaml:"dnstap"`
+	Admin      AdminConfig              `yaml:"admin"`
 }
 
 // Error is one problem found in a config file, located by line when known.
@@ -130,6 +131,7 @@ func (c *Config) Validate() []error {
 	errs = append(errs, c.Feeds.Validate("feeds")...)
 	errs = append(errs, c.Log.Validate("log")...)
 	errs = append(errs, c.Dnstap.Validate("dnstap")...)
+	errs = append(errs, c.Admin.Validate("admin")...)
 	return errs
 }
 

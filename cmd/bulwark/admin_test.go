@@ -1,0 +1,216 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/miekg/dns"
+
+	"github.com/bulwark-dns/bulwark/internal/dnstest"
+)
+
+// TestAdminTokenGuardsReload: with admin.token set, POST /reload answers
+// 401 without the token or with a wrong one, and 200 with it; the
+// read-only endpoints stay open.
+func TestAdminTokenGuardsReload(t *testing.T) {
+	up := dnstest.Start(t, dnstest.WithWildcard())
+	port, adminPort := freePort(t), freePort(t)
+	admin := fmt.Sprintf("127.0.0.1:%d", adminPort)
+	const token = "an-admin-token-long-enough"
+	t.Setenv("BULWARK_TEST_ADMIN_TOKEN", token)
+	dir := writeFiles(t, map[string]string{"l.txt": "l.example\n"})
+	cfgPath := filepath.Join(dir, "bulwark.yaml")
+	cfg := reloadConfig(admin, up.Addr, []int{port}, "l.txt", "admin:\n  token: \"${BULWARK_TEST_ADMIN_TOKEN}\"\n")
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	serveInProcess(t, cfgPath)
+	waitFor(t, "/readyz", func() bool { code, _ := readyz(admin); return code == http.StatusOK })
+
+	for _, path := range []string{"/metrics", "/healthz", "/readyz", "/lists", "/stats", "/explain?name=l.example", "/"} {
+		if code, body := adminGet(t, admin, path); code != http.StatusOK {
+			t.Errorf("GET %s without a token: %d %s", path, code, body)
+		}
+	}
+	for _, c := range []struct {
+		name, auth string
+	}{{"no header", ""}, {"wrong token", "Bearer not-the-token-at-all"}, {"token as basic", "Basic " + token}, {"bare token", token}} {
+		req, _ := http.NewRequest(http.MethodPost, "http://"+admin+"/reload", nil)
+		if c.auth != "" {
+			req.Header.Set("Authorization", c.auth)
+		}
+		code, body := do(t, req)
+		if code != http.StatusUnauthorized {
+			t.Errorf("%s: POST /reload = %d %s, want 401", c.name, code, body)
+		}
+	}
+	if v := scrape(t, admin, `bulwark_config_reloads_total{result="success"}`); v != 0 {
+		t.Errorf("an unauthorized request reloaded: reloads_total{success} = %v", v)
+	}
+	if code, body := postReload(t, admin, token); code != http.StatusOK || !strings.Contains(body, `"result": "success"`) {
+		t.Errorf("POST /reload with the token = %d %s", code, body)
+	}
+	if v := scrape(t, admin, `bulwark_config_reloads_total{result="success"}`); v != 1 {
+		t.Errorf("reloads_total{success} = %v after an authorized reload", v)
+	}
+	if code, _ := adminGet(t, admin, "/reload"); code != http.StatusMethodNotAllowed {
+		t.Errorf("GET /reload = %d, want 405", code)
+	}
+}
+
+// TestAdminReloadWithoutTokenIsLoopbackOnly: without a token, POST /reload
+// from a client that is not on loopback is refused (403) before anything
+// happens.
+func TestAdminReloadWithoutTokenIsLoopbackOnly(t *testing.T) {
+	d := &daemon{ctx: context.Background(), logger: slog.New(slog.DiscardHandler), pm: newProcessMetrics(time.Now())}
+	h := d.adminHandler()
+	for _, remote := range []string{"192.0.2.1:5353", "[2001:db8::1]:5353", "10.0.0.1:1"} {
+		req := httptest.NewRequest(http.MethodPost, "/reload", nil)
+		req.RemoteAddr = remote
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, req)
+		if w.Code != http.StatusForbidden || !strings.Contains(w.Body.String(), "loopback") {
+			t.Errorf("POST /reload from %s: %d %s, want 403", remote, w.Code, w.Body.String())
+		}
+	}
+	// From loopback the request gets through to the reload (which, with
+	// nothing running, says so).
+	req := httptest.NewRequest(http.MethodPost, "/reload", nil)
+	req.RemoteAddr = "[::1]:5353"
+	d.ctx = canceled()
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, req)
+	if w.Code != http.StatusServiceUnavailable {
+		t.Errorf("POST /reload from loopback: %d %s, want it to reach the reload", w.Code, w.Body.String())
+	}
+}
+
+func canceled() context.Context {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	return ctx
+}
+
+// TestAdminListsAndStats: /lists describes each list (a failing HTTP list
+// with its error), /stats counts what /metrics counts.
+func TestAdminListsAndStats(t *testing.T) {
+	up := dnstest.Start(t, dnstest.WithWildcard())
+	missing := httptest.NewServer(http.NotFoundHandler())
+	defer missing.Close()
+	port, adminPort := freePort(t), freePort(t)
+	admin := fmt.Sprintf("127.0.0.1:%d", adminPort)
+	dir := writeFiles(t, map[string]string{
+		"bulwark.yaml": fmt.Sprintf(`listen:
+  dns: ["127.0.0.1:%d"]
+  admin: "%s"
+upstream:
+  servers: ["%s"]
+feeds:
+  startup: serve-cached
+blocklists:
+  - name: local
+    source: "file:local.txt"
+    category: phishing
+  - name: remote
+    source: "%s/list.txt?key=secret-key"
+    action: refused
+allowlists:
+  - name: exceptions
+    source: "file:allow.txt"
+log:
+  blocked: "off"
+`, port, admin, up.Addr, missing.URL),
+		"local.txt": "evil.example\nnot..valid\n",
+		"allow.txt": "good.evil.example\n",
+	})
+	serveInProcess(t, filepath.Join(dir, "bulwark.yaml"))
+	// DNS is served (a TCP connection counts no query) while the remote
+	// list is missing.
+	waitFor(t, "DNS", func() bool {
+		c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+		if err == nil {
+			c.Close()
+		}
+		return err == nil
+	})
+	if code, body := readyz(admin); code != http.StatusServiceUnavailable || !strings.Contains(body, "remote") {
+		t.Errorf("/readyz = %d %s, want 503 naming the missing list", code, body)
+	}
+
+	code, body := adminGet(t, admin, "/lists")
+	if code != http.StatusOK {
+		t.Fatalf("/lists: %d %s", code, body)
+	}
+	var lists struct{ Lists []listStatus }
+	if err := json.Unmarshal([]byte(body), &lists); err != nil {
+		t.Fatalf("/lists: %v\n%s", err, body)
+	}
+	if len(lists.Lists) != 3 {
+		t.Fatalf("/lists has %d lists: %s", len(lists.Lists), body)
+	}
+	local, remote, allow := lists.Lists[0], lists.Lists[1], lists.Lists[2]
+	if local.Name != "local" || local.Kind != "block" || local.Format != "domains" || local.Entries != 1 || local.Rejected != 1 ||
+		!local.Loaded || local.Origin != "file" || local.LastSuccess == nil || local.Category != "phishing" || local.Action != "nxdomain" ||
+		!strings.HasSuffix(local.Source, "local.txt") {
+		t.Errorf("local: %+v", local)
+	}
+	if remote.Name != "remote" || remote.Loaded || !strings.Contains(remote.LastError, "404") || remote.Action != "refused" ||
+		strings.Contains(remote.Source, "secret-key") {
+		t.Errorf("remote: %+v", remote)
+	}
+	if strings.Contains(body, "secret-key") {
+		t.Error("/lists shows a secret of the source URL")
+	}
+	if allow.Kind != "allow" || allow.Entries != 1 || allow.Action != "" {
+		t.Errorf("allow: %+v", allow)
+	}
+
+	for _, n := range []string{"www.example.org", "www.example.org", "evil.example"} {
+		if _, err := query("udp", port, n); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if resp, err := query("tcp", port, "x.evil.example"); err != nil || resp.Rcode != dns.RcodeNameError {
+		t.Fatalf("tcp: %v %v", resp, err)
+	}
+	code, body = adminGet(t, admin, "/stats")
+	if code != http.StatusOK {
+		t.Fatalf("/stats: %d %s", code, body)
+	}
+	var st serverStats
+	if err := json.Unmarshal([]byte(body), &st); err != nil {
+		t.Fatalf("/stats: %v\n%s", err, body)
+	}
+	if st.Queries["udp"] != 3 || st.Queries["tcp"] != 1 || st.Queries["total"] != 4 {
+		t.Errorf("queries %v", st.Queries)
+	}
+	if st.Blocked.Total != 2 || st.Blocked.ByList["local"] != 2 {
+		t.Errorf("blocked %+v", st.Blocked)
+	}
+	if st.Cache.Hits != 1 || st.Cache.Misses != 1 || st.Cache.Entries != 1 || st.Cache.HitRatio == nil || *st.Cache.HitRatio != 0.5 {
+		t.Errorf("cache %+v", st.Cache)
+	}
+	if len(st.Upstreams) != 1 || st.Upstreams[0].Upstream != up.Addr || !st.Upstreams[0].Healthy || st.Upstreams[0].Requests["success"] != 1 {
+		t.Errorf("upstreams %+v", st.Upstreams)
+	}
+	if st.Blocklist.Lists != 3 || st.Blocklist.Rules != 2 || st.Blocklist.Bytes <= 0 {
+		t.Errorf("blocklist %+v", st.Blocklist)
+	}
+	if st.Ready || !strings.Contains(st.NotReady, "remote") || st.Version == "" || st.UptimeSeconds <= 0 {
+		t.Errorf("stats %+v", st)
+	}
+	// The same numbers as /metrics.
+	if v := scrape(t, admin, `bulwark_cache_hits_total`); v != st.Cache.Hits {
+		t.Errorf("/metrics cache hits %v, /stats %v", v, st.Cache.Hits)
+	}
+}

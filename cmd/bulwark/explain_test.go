@@ -1,0 +1,201 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/bulwark-dns/bulwark/internal/dnstest"
+)
+
+// explainConfig has one list of each kind the explain tests need.
+const explainConfig = `listen:
+  dns: ["127.0.0.1:%d"]
+  admin: "%s"
+upstream:
+  servers: ["%s"]
+  conditional:
+    - domains: [corp.internal]
+      servers: ["127.0.0.1:1"]
+blocking:
+  ttl: 30s
+blocklists:
+  - name: phishing
+    source: "file:lists/phishing.txt"
+  - name: more
+    source: "file:lists/more.txt"
+    action: refused
+    category: scams
+  - name: zone
+    source: "file:lists/zone.rpz"
+    format: rpz
+  - name: hosts
+    source: "file:lists/malware.hosts"
+    action: null
+allowlists:
+  - name: exceptions
+    source: "file:lists/allow.txt"
+log:
+  blocked: "off"
+`
+
+var explainLists = map[string]string{
+	"lists/phishing.txt":  "# phishing\nevil.example\nbinance.updog.co\ndup.example\n",
+	"lists/more.txt":      "dup.example\n",
+	"lists/zone.rpz":      "$TTL 300\n$ORIGIN rpz.test.\n@ SOA ns. admin. 1 2 3 4 5\nexact.example CNAME .\n*.wild.example CNAME *.\npass.evil.example CNAME rpz-passthru.\ndrop.example CNAME rpz-drop.\nsink.example A 192.0.2.7\nsink.example AAAA 2001:db8::7\n",
+	"lists/malware.hosts": "0.0.0.0 malware.test\n",
+	"lists/allow.txt":     "good.evil.example\nupdog.co\n",
+}
+
+// explainCase is one name and what its explanation must say.
+type explainCase struct {
+	name     string
+	decision string
+	rule     string // the deciding rule as "list:rule:scope:line", "" for none
+	answer   []string
+	lost     []string // each lost rule as "list:rule:reason fragment"
+	note     string
+}
+
+var explainCases = []explainCase{
+	{name: "www.evil.example", decision: "blocked", rule: "phishing:evil.example:subtree:2",
+		answer: []string{"NXDOMAIN", "SOA for evil.example", "TTL 30s", `EDE 15 "blocked by list phishing"`}, note: "never resolved"},
+	{name: "exact.example", decision: "blocked", rule: "zone:exact.example:exact:4", answer: []string{"NXDOMAIN", "SOA for exact.example"}},
+	{name: "www.exact.example", decision: "no rule", answer: []string{"forwarded to the upstreams"}},
+	{name: "a.b.wild.example", decision: "blocked", rule: "zone:*.wild.example:below:5", answer: []string{"NODATA", "SOA for wild.example"}},
+	{name: "wild.example", decision: "no rule"},
+	{name: "good.evil.example", decision: "allowed", rule: "exceptions:good.evil.example:subtree:1",
+		answer: []string{"resolved normally"}, lost: []string{"phishing:evil.example:less specific"}, note: "CNAME cloaking"},
+	{name: "binance.updog.co", decision: "blocked", rule: "phishing:binance.updog.co:subtree:3",
+		lost: []string{"exceptions:updog.co:less specific"}},
+	{name: "pass.evil.example", decision: "allowed", rule: "zone:pass.evil.example:exact:6",
+		lost: []string{"phishing:evil.example:less specific"}},
+	{name: "drop.example", decision: "blocked", rule: "zone:drop.example:exact:7", answer: []string{"no answer at all"}},
+	{name: "sink.example", decision: "blocked", rule: "zone:sink.example:exact:8", answer: []string{"A 192.0.2.7", "AAAA 2001:db8::7"}},
+	{name: "x.malware.test", decision: "blocked", rule: "hosts:malware.test:subtree:1", answer: []string{"0.0.0.0 to A queries"}},
+	{name: "dup.example", decision: "blocked", rule: "phishing:dup.example:subtree:4",
+		answer: []string{"NXDOMAIN"}, lost: []string{`more:dup.example:the same rule in list "phishing"`}},
+	{name: "WWW.Corp.Internal.", decision: "no rule", answer: []string{"forwarded to 127.0.0.1:1 (upstream.conditional for corp.internal)"}, note: "CNAME cloaking"},
+	{name: "example.org", decision: "no rule", answer: []string{"resolved normally"}, note: "CNAME cloaking"},
+}
+
+func checkExplanation(t *testing.T, via string, c explainCase, ex *explanation) {
+	t.Helper()
+	if ex.Decision != c.decision {
+		t.Errorf("%s %s: decision %q, want %q", via, c.name, ex.Decision, c.decision)
+	}
+	rule := ""
+	if ex.Rule != nil {
+		rule = fmt.Sprintf("%s:%s:%s:%d", ex.Rule.List, ex.Rule.Rule, ex.Rule.Scope, ex.Rule.Line)
+		if !strings.HasSuffix(ex.Rule.Source, ".txt") && !strings.HasSuffix(ex.Rule.Source, ".rpz") && !strings.HasSuffix(ex.Rule.Source, ".hosts") {
+			t.Errorf("%s %s: rule source %q is not the list file", via, c.name, ex.Rule.Source)
+		}
+	}
+	if rule != c.rule {
+		t.Errorf("%s %s: rule %q, want %q", via, c.name, rule, c.rule)
+	}
+	for _, a := range c.answer {
+		if !strings.Contains(ex.Answer, a) {
+			t.Errorf("%s %s: answer %q lacks %q", via, c.name, ex.Answer, a)
+		}
+	}
+	if len(ex.AlsoMatched) != len(c.lost) {
+		t.Errorf("%s %s: %d rules lost, want %d: %+v", via, c.name, len(ex.AlsoMatched), len(c.lost), ex.AlsoMatched)
+	}
+	for i, l := range c.lost {
+		if i >= len(ex.AlsoMatched) {
+			break
+		}
+		r := ex.AlsoMatched[i]
+		if got := r.List + ":" + r.Rule + ":" + r.Lost; !strings.HasPrefix(got, l) && !strings.Contains(got, l) {
+			t.Errorf("%s %s: lost rule %d = %q, want %q", via, c.name, i, got, l)
+		}
+		if r.Line == 0 {
+			t.Errorf("%s %s: lost rule %d has no line", via, c.name, i)
+		}
+	}
+	if !strings.Contains(ex.Note, c.note) {
+		t.Errorf("%s %s: note %q lacks %q", via, c.name, ex.Note, c.note)
+	}
+}
+
+// TestExplainEveryRuleKind asks `bulwark explain -json` and GET /explain
+// (the same code, on the loaded lists and on the served ones) about a
+// name of each rule kind, and checks the text forms agree too.
+func TestExplainEveryRuleKind(t *testing.T) {
+	up := dnstest.Start(t, dnstest.WithWildcard())
+	port, adminPort := freePort(t), freePort(t)
+	admin := fmt.Sprintf("127.0.0.1:%d", adminPort)
+	files := map[string]string{"bulwark.yaml": fmt.Sprintf(explainConfig, port, admin, up.Addr)}
+	for k, v := range explainLists {
+		files[k] = v
+	}
+	dir := writeFiles(t, files)
+	cfgPath := filepath.Join(dir, "bulwark.yaml")
+	serveInProcess(t, cfgPath)
+	waitFor(t, "/readyz", func() bool { code, _ := readyz(admin); return code == http.StatusOK })
+
+	for _, c := range explainCases {
+		code, out, errs := runCmd(t, "explain", "-json", "-config", cfgPath, c.name)
+		if code != 0 {
+			t.Fatalf("explain %s: exit %d: %s", c.name, code, errs)
+		}
+		var cli explanation
+		if err := json.Unmarshal([]byte(out), &cli); err != nil {
+			t.Fatalf("explain -json %s: %v\n%s", c.name, err, out)
+		}
+		checkExplanation(t, "cli", c, &cli)
+
+		status, body := adminGet(t, admin, "/explain?name="+url.QueryEscape(c.name))
+		if status != http.StatusOK {
+			t.Fatalf("GET /explain %s: %d %s", c.name, status, body)
+		}
+		var api explanation
+		if err := json.Unmarshal([]byte(body), &api); err != nil {
+			t.Fatalf("GET /explain %s: %v\n%s", c.name, err, body)
+		}
+		checkExplanation(t, "api", c, &api)
+
+		_, text, _ := runCmd(t, "explain", "-config", cfgPath, c.name)
+		_, apiText := adminGet(t, admin, "/explain?format=text&name="+url.QueryEscape(c.name))
+		_, acceptText := adminGet(t, admin, "/explain?name="+url.QueryEscape(c.name), "Accept", "text/plain")
+		if text != apiText || text != acceptText {
+			t.Errorf("%s: text forms differ:\ncli:\n%s\napi:\n%s\naccept:\n%s", c.name, text, apiText, acceptText)
+		}
+	}
+	// The text form names the deciding rule's line and each loser's.
+	_, text, _ := runCmd(t, "explain", "-config", cfgPath, "dup.example")
+	for _, want := range []string{"dup.example: blocked", `decided by: block (nxdomain) by list "phishing", rule "dup.example" (subtree)`,
+		"phishing.txt line 4", `also matched, lost: block (refused) by list "more"`, "more.txt line 1"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("explain text lacks %q:\n%s", want, text)
+		}
+	}
+
+	for _, bad := range []string{"", "a..b", "http%3A%2F%2Fx.example%2F"} {
+		if code, body := adminGet(t, admin, "/explain?name="+bad); code != http.StatusBadRequest {
+			t.Errorf("GET /explain?name=%s: %d %s, want 400", bad, code, body)
+		}
+	}
+	if code, _, errs := runCmd(t, "explain", "-config", cfgPath, "a..b"); code != 2 || !strings.Contains(errs, "not a domain name") {
+		t.Errorf("explain a..b: exit %d, %s", code, errs)
+	}
+}
+
+// TestExplainUnloadedList: a list explain could not read (an HTTP list
+// without a cached copy) is named, since its rules were not considered.
+func TestExplainUnloadedList(t *testing.T) {
+	cfg := strings.Replace(goodConfig, "allowlists:", "  - name: remote\n    source: \"https://feeds.invalid/list.txt\"\nallowlists:", 1)
+	dir := writeFiles(t, withConfig(cfg))
+	code, out, errs := runCmd(t, "explain", "-config", filepath.Join(dir, "bulwark.yaml"), "evil.example")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	if !strings.Contains(out, "not considered: list remote") {
+		t.Errorf("output does not name the unloaded list:\n%s", out)
+	}
+}

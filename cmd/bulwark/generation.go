@@ -1,0 +1,211 @@
+package main
+
+import (
+	"context"
+	"crypto/sha256"
+	"fmt"
+	"os"
+	"reflect"
+	"sync/atomic"
+	"time"
+
+	"github.com/miekg/dns"
+
+	"github.com/bulwark-dns/bulwark/blocklist"
+	"github.com/bulwark-dns/bulwark/feeds"
+	"github.com/bulwark-dns/bulwark/internal/clock"
+	"github.com/bulwark-dns/bulwark/internal/config"
+	"github.com/bulwark-dns/bulwark/resolver"
+	"github.com/bulwark-dns/bulwark/resolver/cache"
+)
+
+// generation is one loaded configuration and everything built from it:
+// the lists, the request path and the logs. A reload builds a complete new
+// generation next to the running one and swaps it in; the parts whose
+// configuration did not change (the block log, the query log and dnstap,
+// the upstreams with the cache) are shared with the previous generation
+// rather than rebuilt, and lists whose configuration did not change start
+// from the previous copies.
+type generation struct {
+	src   *source
+	cfg   *config.Config
+	token string // admin token, "" without one
+	// caSum is upstream.ca_file's digest: the same path with a new
+	// content is a new upstream configuration.
+	caSum [sha256.Size]byte
+
+	tables   *atomic.Pointer[blocklist.Table]
+	lists    *feeds.Manager
+	back     *backend
+	cache    *cache.Cache
+	blog     *resolver.BlockLog
+	closeOut func() // the block log's destination
+	obs      *observers
+	active   *activeChain
+	path     resolver.Path
+}
+
+// maxDrain bounds how long a replaced generation's upstream connections
+// stay open for the queries that were inside its chain at the swap.
+const maxDrain = 15 * time.Second
+
+// build builds the generation of src. prev is the running generation on a
+// reload (nil at start): what can be shared with it is. On error,
+// everything built so far is closed again and prev is untouched.
+func (d *daemon) build(ctx context.Context, src *source, prev *generation) (_ *generation, err error) {
+	cfg := src.cfg
+	g := &generation{src: src, cfg: cfg, tables: &atomic.Pointer[blocklist.Table]{}}
+	defer func() {
+		if err != nil {
+			g.closeUnshared(prev)
+		}
+	}()
+	if g.token, err = cfg.Admin.ResolveToken(); err != nil {
+		return nil, fmt.Errorf("admin: %w", err)
+	}
+	if g.caSum, err = fileSum(cfg.Upstream.CAFile); err != nil {
+		return nil, fmt.Errorf("upstream.ca_file: %w", err)
+	}
+
+	// The lists. At start they record into the metrics at once; on a
+	// reload only once the new generation serves (feeds.Manager.SetMetrics),
+	// so that a failed reload leaves the series alone.
+	met, previous := d.pm.feedMetrics(), (*feeds.Manager)(nil)
+	if prev != nil {
+		met, previous = nil, prev.lists
+	}
+	if g.lists, err = src.newManager(d.logger, met, g.tables, previous); err != nil {
+		return nil, err
+	}
+	if prev == nil {
+		d.loading.Store(g.lists)
+	}
+	start := time.Now()
+	if err = g.lists.Start(ctx); err != nil {
+		return nil, fmt.Errorf("load lists: %w", err)
+	}
+	table := g.tables.Load()
+	d.logger.Info("lists loaded", "lists", len(table.Lists), "rules", table.Set.Len(), "bytes", table.Set.SizeBytes(),
+		"took", time.Since(start).Round(time.Millisecond))
+
+	rm := d.pm.resolverMetrics()
+	if prev != nil && prev.cfg.Log.Blocked == cfg.Log.Blocked {
+		g.blog, g.closeOut = prev.blog, prev.closeOut
+	} else {
+		out, closeOut, err := openBlockLog(cfg.Log.Blocked, d.stdout)
+		if err != nil {
+			return nil, err
+		}
+		g.blog, g.closeOut = resolver.NewBlockLog(out, rm, d.logger), closeOut
+	}
+
+	if prev != nil && sameBackend(prev, g) {
+		// A list-only change keeps the warm cache and the upstream
+		// connections and health.
+		g.back, g.cache = prev.back, prev.cache
+	} else {
+		if g.back, err = newBackend(cfg, d.pm, d.logger); err != nil {
+			return nil, err
+		}
+		g.cache = cache.New(cfg.Cache, g.back, clock.Real{}, d.pm.cacheMetrics(), d.logger, g.back.cacheOpts...)
+	}
+
+	// The request path, top to bottom (DESIGN.md).
+	policy := resolver.NewPolicy(cfg.Blocking, g.tables, g.cache, g.blog, rm)
+	guard, err := resolver.NewGuard(resolver.GuardConfig{
+		ACL: cfg.ACL, RateLimit: cfg.RateLimit, Chaos: cfg.Chaos, Clock: clock.Real{},
+	}, policy, rm)
+	if err != nil {
+		return nil, err
+	}
+	g.active = &activeChain{next: guard}
+	g.path.Chain = g.active
+	// Cache hits for allowed names skip the chain's allocations; the
+	// answers are the same (resolver/fastpath_test.go).
+	if g.back.fastPath {
+		g.path.Fast = resolver.NewFastPath(guard, policy, g.cache)
+	}
+
+	if prev != nil && sameObservers(prev.cfg, cfg) {
+		g.obs = prev.obs
+	} else if g.obs, err = openObservers(cfg, d.pm, d.stdout, d.logger); err != nil {
+		return nil, err
+	}
+	g.path.Observer = g.obs.observer()
+	return g, nil
+}
+
+// sameBackend reports whether next may keep prev's upstreams and cache.
+func sameBackend(prev, next *generation) bool {
+	a, b := prev.cfg, next.cfg
+	return reflect.DeepEqual(a.Upstream, b.Upstream) && reflect.DeepEqual(a.Recursion, b.Recursion) &&
+		reflect.DeepEqual(a.Cache, b.Cache) && prev.caSum == next.caSum
+}
+
+// sameObservers reports whether the query log and dnstap stay as they are.
+func sameObservers(a, b *config.Config) bool {
+	return a.Log.Queries == b.Log.Queries && a.Log.Sample() == b.Log.Sample() && reflect.DeepEqual(a.Dnstap, b.Dnstap)
+}
+
+func fileSum(path string) (sum [sha256.Size]byte, err error) {
+	if path == "" {
+		return sum, nil
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return sum, err
+	}
+	return sha256.Sum256(b), nil
+}
+
+// closeUnshared closes what g holds and keep (nil: nothing) does not
+// share. The cache goes before the upstreams it prefetches from.
+func (g *generation) closeUnshared(keep *generation) {
+	if keep == nil {
+		keep = &generation{}
+	}
+	if g.lists != nil && g.lists != keep.lists {
+		g.lists.Close()
+	}
+	if g.cache != nil && g.cache != keep.cache {
+		g.cache.Close()
+	}
+	if g.back != nil && g.back != keep.back {
+		g.back.close()
+	}
+	if g.blog != nil && g.blog != keep.blog {
+		g.blog.Close()
+		g.closeOut()
+	}
+	if g.obs != nil && g.obs != keep.obs {
+		g.obs.close()
+	}
+}
+
+// activeChain counts the queries inside a generation's chain, so that a
+// reload closes a replaced generation's upstream connections and logs
+// only once the queries it was answering are answered.
+type activeChain struct {
+	next resolver.Resolver
+	n    atomic.Int64
+}
+
+// Resolve implements resolver.Resolver.
+func (a *activeChain) Resolve(ctx context.Context, req *resolver.Request) (*dns.Msg, error) {
+	a.n.Add(1)
+	defer a.n.Add(-1)
+	return a.next.Resolve(ctx, req)
+}
+
+// drain returns once no query is inside the chain, or after max. It is
+// called after the swap; a query that read the old chain just before it
+// enters within microseconds, so the first look comes a little later.
+func (a *activeChain) drain(max time.Duration) {
+	deadline := time.Now().Add(max)
+	for {
+		time.Sleep(20 * time.Millisecond)
+		if a.n.Load() == 0 || time.Now().After(deadline) {
+			return
+		}
+	}
+}

@@ -1,0 +1,85 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+
+	"github.com/bulwark-dns/bulwark/internal/cfgerr"
+)
+
+// AdminConfig is the `admin:` section: who may use the admin API's
+// endpoints that change state (POST /reload). Its address is
+// listen.admin; the read-only endpoints (/metrics, /healthz, /readyz,
+// /lists, /stats, /explain) are open to whoever reaches that address.
+type AdminConfig struct {
+	// Token is the bearer token POST /reload requires. "${NAME}" is the
+	// environment variable NAME (unset is an error). Without a token (and
+	// without TokenFile) POST /reload is accepted from loopback clients
+	// only.
+	Token string `yaml:"token"`
+	// TokenFile holds the token instead (a mounted secret; an absolute
+	// path); surrounding white space is ignored. It is read at start and
+	// at each reload.
+	TokenFile string `yaml:"token_file"`
+}
+
+// minTokenLen keeps guessable tokens out: a token is compared in constant
+// time, but a short one can be brute-forced over the network.
+const minTokenLen = 16
+
+var envRef = regexp.MustCompile(`^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$`)
+
+// ResolveToken returns the token to require, "" when none is configured.
+func (c *AdminConfig) ResolveToken() (string, error) {
+	var tok string
+	switch {
+	case c.Token != "" && c.TokenFile != "":
+		return "", errors.New("set token or token_file, not both")
+	case c.TokenFile != "":
+		if !filepath.IsAbs(c.TokenFile) {
+			return "", fmt.Errorf("token_file %q must be an absolute path", c.TokenFile)
+		}
+		b, err := os.ReadFile(c.TokenFile)
+		if err != nil {
+			return "", fmt.Errorf("token_file: %w", err)
+		}
+		tok = strings.TrimSpace(string(b))
+		if tok == "" {
+			return "", fmt.Errorf("token_file %s is empty", c.TokenFile)
+		}
+	case c.Token != "":
+		tok = c.Token
+		if m := envRef.FindStringSubmatch(tok); m != nil {
+			v, ok := os.LookupEnv(m[1])
+			if !ok || strings.TrimSpace(v) == "" {
+				return "", fmt.Errorf("token: environment variable %s is not set", m[1])
+			}
+			tok = strings.TrimSpace(v)
+		}
+	default:
+		return "", nil
+	}
+	if len(tok) < minTokenLen {
+		return "", fmt.Errorf("the token is %d characters long; use at least %d (e.g. openssl rand -hex 32)", len(tok), minTokenLen)
+	}
+	if strings.ContainsAny(tok, " \t\r\n") {
+		return "", errors.New("the token must not contain white space")
+	}
+	return tok, nil
+}
+
+// Validate reports a token that cannot be used.
+func (c *AdminConfig) Validate(path string) []error {
+	if _, err := c.ResolveToken(); err != nil {
+		key := "token"
+		if c.TokenFile != "" && c.Token == "" {
+			key = "token_file"
+		}
+		return []error{cfgerr.New(cfgerr.Join(path, key), "%v", err)}
+	}
+	return nil
+}
