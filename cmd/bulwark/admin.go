@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"net/netip"
 	"strings"
 	"time"
@@ -121,6 +122,17 @@ func (p *adminPlan) commit() *adminServer {
 	return next
 }
 
+// pprofOnly serves h only while admin.pprof is on.
+func (d *daemon) pprofOnly(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if g := d.cur.Load(); g == nil || !g.cfg.Admin.Pprof {
+			http.Error(w, "profiling is off (admin.pprof: true turns it on)", http.StatusNotFound)
+			return
+		}
+		h(w, r)
+	}
+}
+
 // adminHandler routes the admin API. Read-only endpoints are open;
 // POST /reload is authorized by authorizeChange.
 func (d *daemon) adminHandler() http.Handler {
@@ -140,6 +152,10 @@ func (d *daemon) adminHandler() http.Handler {
 	mux.HandleFunc("GET /stats", d.handleStats)
 	mux.HandleFunc("GET /explain", d.handleExplain)
 	mux.HandleFunc("POST /reload", d.handleReload)
+	mux.HandleFunc("GET /debug/pprof/", d.pprofOnly(pprof.Index))
+	mux.HandleFunc("GET /debug/pprof/profile", d.pprofOnly(pprof.Profile))
+	mux.HandleFunc("GET /debug/pprof/trace", d.pprofOnly(pprof.Trace))
+	mux.HandleFunc("GET /debug/pprof/symbol", d.pprofOnly(pprof.Symbol))
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
 		_, _ = w.Write([]byte(adminIndex))
 	})

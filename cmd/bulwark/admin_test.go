@@ -214,3 +214,27 @@ log:
 		t.Errorf("/metrics cache hits %v, /stats %v", v, st.Cache.Hits)
 	}
 }
+
+// TestAdminPprofIsOptIn: /debug/pprof/ answers 404 until admin.pprof is on.
+func TestAdminPprofIsOptIn(t *testing.T) {
+	up := dnstest.Start(t, dnstest.WithWildcard())
+	for _, on := range []bool{false, true} {
+		port, adminPort := freePort(t), freePort(t)
+		admin := fmt.Sprintf("127.0.0.1:%d", adminPort)
+		dir := writeFiles(t, map[string]string{"l.txt": "l.example\n"})
+		cfgPath := filepath.Join(dir, "bulwark.yaml")
+		cfg := reloadConfig(admin, up.Addr, []int{port}, "l.txt", fmt.Sprintf("admin:\n  pprof: %v\n", on))
+		if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		serveInProcess(t, cfgPath)
+		waitFor(t, "/readyz", func() bool { code, _ := readyz(admin); return code == http.StatusOK })
+		code, body := adminGet(t, admin, "/debug/pprof/")
+		switch {
+		case !on && code != http.StatusNotFound:
+			t.Errorf("pprof off: GET /debug/pprof/ = %d", code)
+		case on && (code != http.StatusOK || !strings.Contains(body, "goroutine")):
+			t.Errorf("pprof on: GET /debug/pprof/ = %d %.80s", code, body)
+		}
+	}
+}

@@ -25,6 +25,10 @@ type AdminConfig struct {
 	// path); surrounding white space is ignored. It is read at start and
 	// at each reload.
 	TokenFile string `yaml:"token_file"`
+	// Pprof serves Go's profiler at /debug/pprof/ on the admin address,
+	// to find where a loaded server spends its time. Off by default: a
+	// profile reveals internals and costs CPU while it runs.
+	Pprof bool `yaml:"pprof"`
 }
 
 // minTokenLen keeps guessable tokens out: a token is compared in constant
