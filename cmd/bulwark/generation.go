@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"fmt"
+	"github.com/bulwark-dns/bulwark/resolver/upstream"
 	"os"
 	"reflect"
 	"sync/atomic"
@@ -37,6 +38,7 @@ type generation struct {
 	tables   *atomic.Pointer[blocklist.Table]
 	lists    *feeds.Manager
 	back     *backend
+	um       *upstream.Metrics // the process's: Forget removed servers
 	cache    *cache.Cache
 	blog     *resolver.BlockLog
 	closeOut func() // the block log's destination
@@ -99,6 +101,7 @@ func (d *daemon) build(ctx context.Context, src *source, prev *generation) (_ *g
 		g.blog, g.closeOut = resolver.NewBlockLog(out, rm, d.logger), closeOut
 	}
 
+	g.um = d.pm.upstreamMetrics()
 	if prev != nil && sameBackend(prev, g) {
 		// A list-only change keeps the warm cache and the upstream
 		// connections and health.
@@ -172,6 +175,9 @@ func (g *generation) closeUnshared(keep *generation) {
 	}
 	if g.back != nil && g.back != keep.back {
 		g.back.close()
+		if g.cfg != nil {
+			g.um.Forget(removedUpstreams(g.cfg, keep.cfg)...)
+		}
 	}
 	if g.blog != nil && g.blog != keep.blog {
 		g.blog.Close()
@@ -208,4 +214,30 @@ func (a *activeChain) drain(max time.Duration) {
 			return
 		}
 	}
+}
+
+// removedUpstreams are the upstream servers (as configured, which is how
+// metrics label them) that old names and cur (nil: none) does not.
+func removedUpstreams(old, cur *config.Config) []string {
+	keep := map[string]bool{}
+	if cur != nil {
+		for _, s := range upstreamServers(cur) {
+			keep[s] = true
+		}
+	}
+	var gone []string
+	for _, s := range upstreamServers(old) {
+		if !keep[s] {
+			gone = append(gone, s)
+		}
+	}
+	return gone
+}
+
+func upstreamServers(cfg *config.Config) []string {
+	out := append([]string(nil), cfg.Upstream.Servers...)
+	for _, c := range cfg.Upstream.Conditional {
+		out = append(out, c.Servers...)
+	}
+	return out
 }

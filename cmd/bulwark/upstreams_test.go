@@ -66,3 +66,26 @@ recursion:
 		t.Errorf("corp asked %d times, root %d", corp.Count(), root.Count())
 	}
 }
+
+func TestRemovedUpstreams(t *testing.T) {
+	parse := func(servers, conditional string) *config.Config {
+		y := "listen:\n  dns: [\"127.0.0.1:0\"]\nupstream:\n  servers: [" + servers + "]\n"
+		if conditional != "" {
+			y += "  conditional:\n    - domains: [corp.internal]\n      servers: [" + conditional + "]\n"
+		}
+		cfg, err := config.Parse([]byte(y), "t.yaml")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return cfg
+	}
+	old := parse(`"192.0.2.1", "192.0.2.2"`, `"10.0.0.53"`)
+	cur := parse(`"192.0.2.2", "192.0.2.3"`, "")
+	got := removedUpstreams(old, cur)
+	if strings.Join(got, " ") != "192.0.2.1 10.0.0.53" {
+		t.Errorf("removed %v, want 192.0.2.1 and 10.0.0.53", got)
+	}
+	if got := removedUpstreams(old, nil); len(got) != 3 {
+		t.Errorf("at shutdown: %v, want all three", got)
+	}
+}

@@ -3,6 +3,7 @@ package upstream
 import (
 	"context"
 	"errors"
+	"github.com/prometheus/client_golang/prometheus"
 	"net"
 	"strings"
 	"testing"
@@ -398,4 +399,37 @@ func BenchmarkForward(b *testing.B) {
 			}
 		}
 	})
+}
+
+// Forget removes every series of a server a reload dropped, and only its.
+func TestMetricsForget(t *testing.T) {
+	a := dnstest.Start(t, dnstest.WithWildcard())
+	b := dnstest.Start(t, dnstest.WithWildcard())
+	reg := prometheus.NewRegistry()
+	m := NewMetrics(reg)
+	f, err := New(Config{Servers: []string{a.Addr, b.Addr}}, m, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	resolveOK(t, f, "forget.example.")
+	m.Forget(a.Addr)
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sawB bool
+	for _, mf := range mfs {
+		for _, s := range mf.GetMetric() {
+			for _, l := range s.GetLabel() {
+				if l.GetName() == "upstream" && l.GetValue() == a.Addr {
+					t.Errorf("%s{upstream=%s} still exported", mf.GetName(), a.Addr)
+				}
+				sawB = sawB || l.GetName() == "upstream" && l.GetValue() == b.Addr
+			}
+		}
+	}
+	if !sawB {
+		t.Error("the other server's series went too")
+	}
 }

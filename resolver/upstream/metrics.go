@@ -93,6 +93,24 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	return m
 }
 
+// Forget deletes the series of upstreams a reload removed, so that a
+// server that was down when it left the config does not keep
+// bulwark_upstream_healthy at 0 (and an alert firing) forever.
+func (m *Metrics) Forget(upstreams ...string) {
+	if m == nil {
+		return
+	}
+	for _, u := range upstreams {
+		l := prometheus.Labels{"upstream": u}
+		m.requests.DeletePartialMatch(l)
+		m.duration.DeletePartialMatch(l)
+		m.healthy.DeletePartialMatch(l)
+		m.srtt.DeletePartialMatch(l)
+		m.probes.DeletePartialMatch(l)
+		m.conns.DeletePartialMatch(l)
+	}
+}
+
 // serverMetrics are one upstream's series, looked up once in New so the
 // hot path does no label hashing. The zero value counts nothing.
 type serverMetrics struct {
