@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"net/netip"
+	"strings"
 	"time"
 
 	"github.com/bulwark-dns/bulwark/blocklist"
@@ -128,7 +129,30 @@ func parseCopy(ctx context.Context, sp *feedSpec, r io.Reader, where string, log
 		rep.Skipped += st.Skipped
 		rep.SkippedBy[reasonBoilerplate] += st.Skipped
 	}
+	compactNames(c.rules)
 	return c, nil
+}
+
+// compactNames moves every rule name of a copy into one allocation. A
+// copy lives as long as its list is served, and a million separately
+// allocated names are a million objects the garbage collector marks on
+// every cycle, on the cores that answer queries.
+func compactNames(rules []blocklist.Rule) {
+	n := 0
+	for i := range rules {
+		n += len(rules[i].Name)
+	}
+	var b strings.Builder
+	b.Grow(n)
+	for i := range rules {
+		b.WriteString(rules[i].Name)
+	}
+	arena, off := b.String(), 0
+	for i := range rules {
+		l := len(rules[i].Name)
+		rules[i].Name = arena[off : off+l]
+		off += l
+	}
 }
 
 // reasonBoilerplate is the SkippedBy key of hosts-file localhost entries.
