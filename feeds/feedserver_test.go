@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"github.com/bulwark-dns/bulwark/internal/promtest"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -207,30 +208,7 @@ func (tm *testManager) start(t *testing.T) {
 // metric sums the gauge or counter name over series with the given labels.
 func (tm *testManager) metric(t *testing.T, name string, labels ...string) float64 {
 	t.Helper()
-	mfs, err := tm.reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var sum float64
-	for _, mf := range mfs {
-		if mf.GetName() != name {
-			continue
-		}
-	series:
-		for _, m := range mf.GetMetric() {
-			for i := 0; i+1 < len(labels); i += 2 {
-				found := false
-				for _, lp := range m.GetLabel() {
-					found = found || lp.GetName() == labels[i] && lp.GetValue() == labels[i+1]
-				}
-				if !found {
-					continue series
-				}
-			}
-			sum += m.GetGauge().GetValue() + m.GetCounter().GetValue()
-		}
-	}
-	return sum
+	return promtest.Value(t, tm.reg, name, labels...)
 }
 
 // blocked reports whether the served table blocks name.

@@ -1,6 +1,7 @@
 package upstream
 
 import (
+	"github.com/bulwark-dns/bulwark/internal/promtest"
 	"net/netip"
 	"net/url"
 	"testing"
@@ -66,34 +67,7 @@ func dohURL(name string, s *dnstest.Server) string {
 // metric reads the counter or gauge name{labels}; 0 if absent.
 func metric(t testing.TB, reg *prometheus.Registry, name string, labels ...string) float64 {
 	t.Helper()
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, mf := range mfs {
-		if mf.GetName() != name {
-			continue
-		}
-	next:
-		for _, m := range mf.Metric {
-			for i := 0; i+1 < len(labels); i += 2 {
-				found := false
-				for _, lp := range m.GetLabel() {
-					if lp.GetName() == labels[i] && lp.GetValue() == labels[i+1] {
-						found = true
-					}
-				}
-				if !found {
-					continue next
-				}
-			}
-			if c := m.GetCounter(); c != nil {
-				return c.GetValue()
-			}
-			return m.GetGauge().GetValue()
-		}
-	}
-	return 0
+	return promtest.Value(t, reg, name, labels...)
 }
 
 // eventually polls cond for up to 10s (bounded: background work such as
@@ -134,50 +108,13 @@ func request(name string, qtype uint16, rd, cd, do bool) *resolver.Request {
 // requests reads bulwark_upstream_requests_total{upstream,result}.
 func requests(t *testing.T, reg *prometheus.Registry, upstream, result string) float64 {
 	t.Helper()
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, mf := range mfs {
-		if mf.GetName() != "bulwark_upstream_requests_total" {
-			continue
-		}
-		for _, m := range mf.Metric {
-			var u, r string
-			for _, lp := range m.GetLabel() {
-				switch lp.GetName() {
-				case "upstream":
-					u = lp.GetValue()
-				case "result":
-					r = lp.GetValue()
-				}
-			}
-			if u == upstream && r == result {
-				return m.GetCounter().GetValue()
-			}
-		}
-	}
-	return 0
+	return promtest.Value(t, reg, "bulwark_upstream_requests_total", "upstream", upstream, "result", result)
 }
 
 // observed reads the sample count of the duration histogram for upstream.
 func observed(t *testing.T, reg *prometheus.Registry, upstream string) uint64 {
 	t.Helper()
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, mf := range mfs {
-		if mf.GetName() != "bulwark_upstream_request_duration_seconds" {
-			continue
-		}
-		for _, m := range mf.Metric {
-			if len(m.GetLabel()) == 1 && m.GetLabel()[0].GetValue() == upstream {
-				return m.GetHistogram().GetSampleCount()
-			}
-		}
-	}
-	return 0
+	return uint64(promtest.Value(t, reg, "bulwark_upstream_request_duration_seconds", "upstream", upstream))
 }
 
 // wantMetrics checks each upstream's counters: every result not listed
