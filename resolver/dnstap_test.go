@@ -1,103 +1,27 @@
 package resolver_test
 
 import (
+	"github.com/bulwark-dns/bulwark/internal/dnstaptest"
 	"net"
-	"os"
-	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
 	dnstappb "github.com/dnstap/golang-dnstap"
 	"github.com/miekg/dns"
 	"github.com/prometheus/client_golang/prometheus"
-	"google.golang.org/protobuf/proto"
 
 	"github.com/bulwark-dns/bulwark/blocklist"
 	"github.com/bulwark-dns/bulwark/resolver/dnstap"
 )
-
-// collector is a dnstap collector on a unix socket built from the
-// library's own Frame Streams input, as fstrm_capture would be.
-type collector struct {
-	path   string
-	frames chan []byte
-}
-
-func startCollector(t testing.TB) *collector {
-	t.Helper()
-	dir, err := os.MkdirTemp("", "tap") // t.TempDir() paths can exceed sun_path
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	c := &collector{path: filepath.Join(dir, "s"), frames: make(chan []byte, 1<<16)}
-	ln, err := net.Listen("unix", c.path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	var conns []net.Conn
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			conn, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, conn)
-			mu.Unlock()
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				in, err := dnstappb.NewFrameStreamInput(conn, true)
-				if err != nil {
-					return
-				}
-				in.ReadInto(c.frames)
-			}()
-		}
-	}()
-	t.Cleanup(func() {
-		ln.Close()
-		mu.Lock()
-		for _, c := range conns {
-			c.Close()
-		}
-		mu.Unlock()
-		wg.Wait()
-	})
-	return c
-}
-
-// next returns the next frame, decoded; it fails the test after a
-// generous wait.
-func (c *collector) next(t *testing.T) *dnstappb.Dnstap {
-	t.Helper()
-	select {
-	case f := <-c.frames:
-		var dt dnstappb.Dnstap
-		if err := proto.Unmarshal(f, &dt); err != nil {
-			t.Fatalf("frame does not decode: %v", err)
-		}
-		return &dt
-	case <-time.After(10 * time.Second):
-		t.Fatal("no dnstap frame arrived")
-		return nil
-	}
-}
 
 // TestDnstapThroughServer runs queries over UDP and TCP through the real
 // server with dnstap on and checks the frames a collector receives.
 func TestDnstapThroughServer(t *testing.T) {
 	tab := buildTable(t, list{info: blocklist.ListInfo{Name: "evil", Action: blocklist.ActionNXDomain}, names: []string{"evil.example"}})
 	e := startEnv(t, tab, envOpts{})
-	col := startCollector(t)
+	col := dnstaptest.New(t, "unix").Start()
 	reg := prometheus.NewRegistry()
-	tap, err := dnstap.New(dnstap.Config{Socket: "unix:" + col.path, Identity: "ns1.test"}, "v1", dnstap.NewMetrics(reg), nil)
+	tap, err := dnstap.New(dnstap.Config{Socket: col.Socket(), Identity: "ns1.test"}, "v1", dnstap.NewMetrics(reg), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -114,7 +38,7 @@ func TestDnstapThroughServer(t *testing.T) {
 		{dnstappb.SocketProtocol_UDP, "www.example.org.", dns.RcodeSuccess},
 		{dnstappb.SocketProtocol_TCP, "evil.example.", dns.RcodeNameError},
 	} {
-		q, r := col.next(t), col.next(t)
+		q, r := col.Next(t), col.Next(t)
 		if string(q.Identity) != "ns1.test" || string(q.Version) != "bulwark v1" {
 			t.Errorf("identity %q version %q", q.Identity, q.Version)
 		}
@@ -156,7 +80,7 @@ func TestDnstapThroughServer(t *testing.T) {
 		t.Errorf("dropped after Close = %v, want 2", dropped)
 	}
 	select {
-	case f := <-col.frames:
+	case f := <-col.Frames:
 		t.Errorf("frame after Close: %d bytes", len(f))
 	default:
 	}

@@ -2,6 +2,7 @@ package resolver_test
 
 import (
 	"context"
+	"github.com/bulwark-dns/bulwark/internal/dnstaptest"
 	"net"
 	"net/netip"
 	"sync/atomic"
@@ -96,13 +97,13 @@ func BenchmarkServePacketObservers(b *testing.B) {
 	})
 	b.Run("dnstap=unix", func(b *testing.B) {
 		srv := packetServer(b)
-		col := startCollector(b)
+		col := dnstaptest.New(b, "unix").Start()
 		go func() { // the collector keeps reading; the frames are not needed
-			for range col.frames {
+			for range col.Frames {
 			}
 		}()
 		reg := prometheus.NewRegistry()
-		tap, err := dnstap.New(dnstap.Config{Socket: "unix:" + col.path}, "bench", dnstap.NewMetrics(reg), nil)
+		tap, err := dnstap.New(dnstap.Config{Socket: col.Socket()}, "bench", dnstap.NewMetrics(reg), nil)
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -3,7 +3,7 @@ package main
 import (
 	"bytes"
 	"fmt"
-	"net"
+	"github.com/bulwark-dns/bulwark/internal/dnstaptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -27,13 +27,8 @@ func TestBinaryLogsRotateAndDnstap(t *testing.T) {
 	up := dnstest.Start(t, dnstest.WithWildcard())
 	port, adminPort := freePort(t), freePort(t)
 	admin := fmt.Sprintf("127.0.0.1:%d", adminPort)
-	sockDir, err := os.MkdirTemp("", "tap") // short: unix socket paths are limited
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(sockDir) })
-	sock := filepath.Join(sockDir, "dnstap.sock")
-	frames := collectDnstap(t, sock)
+	col := dnstaptest.New(t, "unix").Start()
+	frames := col.Frames
 
 	dir := writeFiles(t, map[string]string{"lists/phishing.txt": "evil.example\n"})
 	blocked, queries := filepath.Join(dir, "blocked.jsonl"), filepath.Join(dir, "queries.jsonl")
@@ -50,9 +45,9 @@ log:
   queries: %q
   query_sample: 1.0
 dnstap:
-  socket: "unix:%s"
+  socket: "%s"
   identity: e2e
-`, port, admin, up.Addr, blocked, queries, sock)
+`, port, admin, up.Addr, blocked, queries, col.Socket())
 	cfgPath := filepath.Join(dir, "bulwark.yaml")
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
@@ -152,35 +147,6 @@ dnstap:
 			t.Errorf("dnstap frames lack %q:\n%s", want, joined)
 		}
 	}
-}
-
-// collectDnstap listens on sock and returns the frames received there.
-func collectDnstap(t *testing.T, sock string) <-chan []byte {
-	t.Helper()
-	ln, err := net.Listen("unix", sock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	frames := make(chan []byte, 1000)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		conn, err := ln.Accept()
-		if err != nil {
-			return
-		}
-		defer conn.Close()
-		in, err := dnstappb.NewFrameStreamInput(conn, true)
-		if err != nil {
-			return
-		}
-		in.ReadInto(frames)
-	}()
-	t.Cleanup(func() {
-		ln.Close()
-		<-done
-	})
-	return frames
 }
 
 func waitLines(t *testing.T, path string, n int) {

@@ -3,6 +3,7 @@ package dnstap
 import (
 	"bytes"
 	"fmt"
+	"github.com/bulwark-dns/bulwark/internal/dnstaptest"
 	"net"
 	"os"
 	"os/exec"
@@ -22,8 +23,8 @@ import (
 func TestTapFrames(t *testing.T) {
 	for _, network := range []string{"unix", "tcp"} {
 		t.Run(network, func(t *testing.T) {
-			col := newCollector(t, network).start()
-			tap, reg := startTap(t, Config{Socket: col.socket(), Identity: "resolver-7", Version: "v9"})
+			col := dnstaptest.New(t, network).Start()
+			tap, reg := startTap(t, Config{Socket: col.Socket(), Identity: "resolver-7", Version: "v9"})
 			cases := []struct {
 				client string
 				proto  resolver.Proto
@@ -40,7 +41,7 @@ func TestTapFrames(t *testing.T) {
 			}
 			for i, c := range cases {
 				name := fmt.Sprintf("q%d.example.", i)
-				q, r := col.next(t), col.next(t)
+				q, r := col.Next(t), col.Next(t)
 				for _, f := range []*dnstappb.Dnstap{q, r} {
 					if f.GetType() != dnstappb.Dnstap_MESSAGE || string(f.GetIdentity()) != "resolver-7" || string(f.GetVersion()) != "v9" {
 						t.Errorf("%s: frame header type %v identity %q version %q", name, f.GetType(), f.GetIdentity(), f.GetVersion())
@@ -106,15 +107,15 @@ func TestTapMessageTypes(t *testing.T) {
 		{"dropped query, responses only", Config{LogQueries: &no}, false, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			col := newCollector(t, "unix").start()
-			tc.cfg.Socket = col.socket()
+			col := dnstaptest.New(t, "unix").Start()
+			tc.cfg.Socket = col.Socket()
 			tap, reg := startTap(t, tc.cfg)
 			tap.Observe(event(t, "a.example.", "10.0.0.1:1000", resolver.ProtoUDP, tc.answered))
 			// A marker behind it: once it arrives, everything before it has.
 			tap.Observe(event(t, "marker.example.", "10.0.0.1:1000", resolver.ProtoUDP, true))
 			var got []dnstappb.Message_Type
 			for {
-				f := col.next(t)
+				f := col.Next(t)
 				m := f.GetMessage()
 				var msg dns.Msg
 				b := m.GetQueryMessage()
@@ -145,12 +146,12 @@ func TestTapMessageTypes(t *testing.T) {
 func TestTapCollectorDownAndBack(t *testing.T) {
 	for _, network := range []string{"unix", "tcp"} {
 		t.Run(network, func(t *testing.T) {
-			col := newCollector(t, network)
+			col := dnstaptest.New(t, network)
 			if network == "tcp" {
 				// Reserve a free port, then free it: nothing listens there yet.
-				col.start().stop()
+				col.Start().Stop()
 			}
-			tap, reg := startTap(t, Config{Socket: col.socket()})
+			tap, reg := startTap(t, Config{Socket: col.Socket()})
 			ev := event(t, "a.example.", "10.0.0.1:1000", resolver.ProtoUDP, true)
 
 			// Down: every frame is dropped, none is waited for.
@@ -165,28 +166,28 @@ func TestTapCollectorDownAndBack(t *testing.T) {
 			}
 
 			// Up: after a reconnect, frames arrive.
-			col.start()
+			col.Start()
 			deliver(t, tap, col, ev)
 			if c := counter(t, reg, "bulwark_dnstap_connected"); c != 1 {
 				t.Errorf("connected = %v after reconnecting", c)
 			}
 
 			// The collector dies and comes back: frames flow again.
-			col.stop()
+			col.Stop()
 			drain(col)
-			col.start()
+			col.Start()
 			deliver(t, tap, col, ev)
 		})
 	}
 }
 
 // deliver observes ev until one of its frames reaches col (bounded).
-func deliver(t *testing.T, tap *Tap, col *collector, ev resolver.QueryEvent) {
+func deliver(t *testing.T, tap *Tap, col *dnstaptest.Collector, ev resolver.QueryEvent) {
 	t.Helper()
 	for i := 0; i < 400; i++ {
 		tap.Observe(ev)
 		select {
-		case <-col.frames:
+		case <-col.Frames:
 			return
 		case <-time.After(25 * time.Millisecond):
 		}
@@ -194,10 +195,10 @@ func deliver(t *testing.T, tap *Tap, col *collector, ev resolver.QueryEvent) {
 	t.Fatal("no frame reached the collector after it came up")
 }
 
-func drain(col *collector) {
+func drain(col *dnstaptest.Collector) {
 	for {
 		select {
-		case <-col.frames:
+		case <-col.Frames:
 		default:
 			return
 		}
@@ -219,10 +220,10 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 // and the queue; Observe still never blocks, the overflow is counted, every
 // frame is either sent or counted as dropped, and Close returns.
 func TestTapStalledCollector(t *testing.T) {
-	col := newCollector(t, "unix")
-	col.stall = true
-	col.start()
-	tap, reg := startTap(t, Config{Socket: col.socket(), QueueSize: 16, Timeout: 200 * time.Millisecond})
+	col := dnstaptest.New(t, "unix")
+	col.Stall = true
+	col.Start()
+	tap, reg := startTap(t, Config{Socket: col.Socket(), QueueSize: 16, Timeout: 200 * time.Millisecond})
 	ev := event(t, strings.Repeat("x", 60)+".example.", "10.0.0.1:1000", resolver.ProtoUDP, true)
 	const n = 20000
 	for i := 0; i < n; i++ {
@@ -241,7 +242,7 @@ func TestTapStalledCollector(t *testing.T) {
 
 // TestTapCloseWhileDown returns at once when there is no collector.
 func TestTapCloseWhileDown(t *testing.T) {
-	tap, reg := startTap(t, Config{Socket: "unix:" + filepath.Join(socketDir(t), "nobody")})
+	tap, reg := startTap(t, Config{Socket: "unix:" + filepath.Join(dnstaptest.SocketDir(t), "nobody")})
 	tap.Observe(event(t, "a.example.", "10.0.0.1:1000", resolver.ProtoUDP, true))
 	tap.Close()
 	tap.Close() // twice is fine
@@ -262,8 +263,8 @@ func TestDnstapRead(t *testing.T) {
 		}
 		t.Skip("dnstap-read not installed (Debian: bind9-dnsutils)")
 	}
-	col := newCollector(t, "unix").start()
-	tap, _ := startTap(t, Config{Socket: col.socket(), Identity: "bulwark-test"})
+	col := dnstaptest.New(t, "unix").Start()
+	tap, _ := startTap(t, Config{Socket: col.Socket(), Identity: "bulwark-test"})
 	tap.Observe(event(t, "phish.example.", "192.0.2.44:5353", resolver.ProtoUDP, true))
 	tap.Observe(event(t, "tcp.example.", "[2001:db8::9]:4444", resolver.ProtoTCP, true))
 	tap.Observe(event(t, "dot.example.", "192.0.2.45:853", resolver.ProtoDoT, false))
@@ -278,7 +279,7 @@ func TestDnstapRead(t *testing.T) {
 	go func() { out.RunOutputLoop(); close(done) }()
 	for i := 0; i < 6; i++ {
 		select {
-		case f := <-col.frames:
+		case f := <-col.Frames:
 			out.GetOutputChannel() <- f
 		case <-time.After(10 * time.Second):
 			t.Fatal("no frame")
