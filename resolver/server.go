@@ -13,6 +13,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/bulwark-dns/bulwark/internal/gopool"
 )
 
 // Server runs the DNS listeners — UDP and TCP on every `dns` address, DoT
@@ -32,14 +34,17 @@ type Server struct {
 	// reloadMu serialises Listen, Reload, SetFastPath and Shutdown.
 	reloadMu sync.Mutex
 
-	mu        sync.Mutex
-	sockets   []*socket            // serving, in config order
-	conns     map[net.Conn]*socket // open stream connections and their socket
-	closing   atomic.Bool          // Shutdown has begun
-	open      atomic.Int64         // stream connections open (TCP, DoT, DoH)
-	busy      atomic.Int64         // queries being answered (max_inflight)
-	inflight  sync.WaitGroup       // queries being answered
-	listeners sync.WaitGroup       // read and accept loops, stream connections, retiring sockets
+	mu       sync.Mutex
+	sockets  []*socket            // serving, in config order
+	conns    map[net.Conn]*socket // open stream connections and their socket
+	closing  atomic.Bool          // Shutdown has begun
+	open     atomic.Int64         // stream connections open (TCP, DoT, DoH)
+	busy     atomic.Int64         // queries being answered (max_inflight)
+	inflight sync.WaitGroup       // queries being answered
+	// workers answer the UDP queries the fast path does not, on goroutines
+	// kept between queries (their stacks already grown).
+	workers   *gopool.Pool
+	listeners sync.WaitGroup // read and accept loops, stream connections, retiring sockets
 }
 
 // Path is what a Server answers with; Reload replaces it whole.
@@ -75,6 +80,7 @@ func NewServer(cfg ListenConfig, chain Resolver, m *Metrics, logger *slog.Logger
 		ctx:     ctx,
 		cancel:  cancel,
 		conns:   map[net.Conn]*socket{},
+		workers: gopool.New(0),
 	}
 	s.h.cur.Store(&route{cfg: cfg, chain: chain})
 	if len(cfg.TLS)+len(cfg.HTTPS) > 0 {
@@ -490,6 +496,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	s.cancel()
 	s.closeListeners()
+	s.workers.Close()
 	return err
 }
 

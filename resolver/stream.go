@@ -125,7 +125,7 @@ func (s *Server) serveConn(c net.Conn, so *socket) {
 			continue
 		}
 		pending.Add(1)
-		go func() {
+		s.workers.Go(func() {
 			defer func() { <-slots; pending.Done(); s.release() }()
 			op := packetPool.Get().(*[]byte)
 			defer packetPool.Put(op)
@@ -147,7 +147,7 @@ func (s *Server) serveConn(c net.Conn, so *socket) {
 				s.logger.Debug("tcp write", "client", client.String(), "err", err)
 				c.Close()
 			}
-		}()
+		})
 	}
 }
 

@@ -37,7 +37,8 @@ func newBatchConn(uc *net.UDPConn) batchConn {
 // serveUDP reads queries from so's UDP socket, a batch at a time, until it
 // is closed or retired. The fast path answers on this goroutine, and its
 // answers leave together in one batch; every other query is answered in
-// its own goroutine, so that a slow upstream never stalls the socket.
+// a worker goroutine of its own, so that a slow upstream never stalls the
+// socket.
 func (s *Server) serveUDP(so *socket) {
 	defer s.listeners.Done()
 	defer so.readers.Done()
@@ -100,7 +101,8 @@ func (s *Server) serveUDP(so *socket) {
 				continue
 			}
 			so.answers.Add(1)
-			go s.answerUDP(so, bufs[i], in[i].N, client)
+			bp, n := bufs[i], in[i].N
+			s.workers.Go(func() { s.answerUDP(so, bp, n, client) })
 			bufs[i] = nil // the goroutine returns it to the pool
 		}
 		for sent := 0; sent < nout; {

@@ -8,9 +8,9 @@ import (
 	"time"
 
 	"github.com/bulwark-dns/bulwark/internal/clock"
+	"github.com/bulwark-dns/bulwark/internal/gopool"
 	"github.com/bulwark-dns/bulwark/resolver"
 	"github.com/miekg/dns"
-	"golang.org/x/sync/singleflight"
 )
 
 // Tuning that operators have no reason to change.
@@ -39,7 +39,9 @@ type Cache struct {
 	log    *slog.Logger
 	store  *store // nil when Size is 0: pass-through
 	subnet func(*resolver.Request) (netip.Prefix, bool)
-	flight singleflight.Group
+	// flights coalesces misses; workers runs them and the prefetches.
+	flights flights
+	workers *gopool.Pool
 
 	// Background prefetches: bounded by sem, stopped by Close.
 	bg     context.Context
@@ -60,7 +62,8 @@ func New(cfg Config, next resolver.Resolver, clk clock.Clock, m *Metrics, logger
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	c := &Cache{cfg: cfg, next: next, clk: clk, m: m, log: logger, sem: make(chan struct{}, maxBackground)}
+	c := &Cache{cfg: cfg, next: next, clk: clk, m: m, log: logger, sem: make(chan struct{}, maxBackground),
+		workers: gopool.New(0)}
 	c.bg, c.stop = context.WithCancel(context.Background())
 	if cfg.Size > 0 {
 		c.store = newStore(cfg.Size)
@@ -157,6 +160,7 @@ func (c *Cache) Close() {
 	c.mu.Unlock()
 	c.stop()
 	c.wg.Wait()
+	c.workers.Close()
 }
 
 // put stores e unless the cache is closed, keeping the metrics in step.

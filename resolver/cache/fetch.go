@@ -6,7 +6,6 @@ import (
 
 	"github.com/bulwark-dns/bulwark/resolver"
 	"github.com/miekg/dns"
-	"golang.org/x/sync/singleflight"
 )
 
 // errNoAnswer stands in for a next step that returned neither message nor error.
@@ -27,23 +26,28 @@ func (r *result) failed() bool { return r.err != nil || r.msg.Rcode == dns.Rcode
 // ends returns early and the others, and the cache, still get the answer.
 // stale, if not nil, is an expired entry that may answer if the query fails.
 func (c *Cache) fetch(ctx context.Context, k key, req *resolver.Request, stale *entry) (*dns.Msg, error) {
-	ch := c.flight.DoChan(k.String(), func() (any, error) {
-		// A flight that ended between our lookup and DoChan has stored its
-		// answer: use it rather than ask again.
-		if e := c.store.get(k); e != nil && !e.expired(c.clk.Now()) {
-			return &result{msg: e.msg, e: e}, nil
-		}
-		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), fetchTimeout)
-		defer cancel()
-		return c.refresh(fctx, k, req, stale), nil
-	})
-	var r singleflight.Result
+	fl, lead := c.flights.join(k)
+	if lead {
+		c.workers.Go(func() {
+			var res *result
+			// A flight that ended between our lookup and join has stored
+			// its answer: use it rather than ask again.
+			if e := c.store.get(k); e != nil && !e.expired(c.clk.Now()) {
+				res = &result{msg: e.msg, e: e}
+			} else {
+				fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), fetchTimeout)
+				res = c.refresh(fctx, k, req, stale)
+				cancel()
+			}
+			c.flights.finish(k, fl, res)
+		})
+	}
 	select {
 	case <-ctx.Done():
 		return nil, ctx.Err()
-	case r = <-ch:
+	case <-fl.done:
 	}
-	res := r.Val.(*result)
+	res := fl.res
 	now := c.clk.Now()
 	if res.failed() && stale != nil && stale.staleUsable(now, c.cfg.StaleMax) {
 		c.m.stale()
@@ -54,7 +58,7 @@ func (c *Cache) fetch(ctx context.Context, k key, req *resolver.Request, stale *
 		return nil, res.err
 	case res.e != nil:
 		return res.e.response(req, res.e.age(now), false), nil // each waiter its own copy
-	case r.Shared:
+	case fl.shared:
 		return res.msg.Copy(), nil
 	}
 	return res.msg, nil

@@ -30,13 +30,19 @@ func (c *Cache) maybePrefetch(e *entry, k key, req *resolver.Request, now time.T
 	}
 	c.m.prefetch()
 	preq := prefetchRequest(req, k)
-	go func() {
+	c.workers.Go(func() {
 		defer c.doneBackground()
+		// Leads the flight for the key, so that a miss for it meanwhile
+		// (none while e is fresh) waits for this answer; if one is already
+		// in the air, that answer will refresh e.
+		fl, lead := c.flights.join(k)
+		if !lead {
+			return
+		}
 		ctx, cancel := context.WithTimeout(c.bg, fetchTimeout)
 		defer cancel()
-		// Shares the flight with misses for the same key (none while e is fresh).
-		c.flight.Do(k.String(), func() (any, error) { return c.refresh(ctx, k, preq, e), nil })
-	}()
+		c.flights.finish(k, fl, c.refresh(ctx, k, preq, e))
+	})
 }
 
 // prefetchRequest builds a request of its own for the background query: the
