@@ -107,7 +107,16 @@ func (l *lockedBuffer) String() string {
 
 func startBulwark(t *testing.T, adminAddr string, args ...string) *process {
 	t.Helper()
+	return startBulwarkEnv(t, adminAddr, nil, args...)
+}
+
+// startBulwarkEnv is startBulwark with env added to the environment.
+func startBulwarkEnv(t *testing.T, adminAddr string, env []string, args ...string) *process {
+	t.Helper()
 	p := &process{cmd: exec.Command(bulwarkBinary(t), args...), stderr: &lockedBuffer{}, exited: make(chan error, 1)}
+	if env != nil {
+		p.cmd.Env = append(os.Environ(), env...)
+	}
 	p.cmd.Stderr = p.stderr
 	p.cmd.Stdout = p.stderr
 	if err := p.cmd.Start(); err != nil {

@@ -33,6 +33,9 @@ const usage = `Usage:
 const gcPercent = 400
 
 func main() {
+	if err := keepSysmonAwake(); err != nil {
+		fmt.Fprintf(os.Stderr, "bulwark: serving with Go's default sysmon: re-exec with GODEBUG=%s failed: %v\n", sysmonGODEBUG, err)
+	}
 	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(gcPercent)
 	}
