@@ -312,3 +312,51 @@ func TestLogConfigValidate(t *testing.T) {
 		t.Errorf("defaults: queries %q sample %v, want off and 1", c.Queries, c.Sample())
 	}
 }
+
+// countingWriter counts Write calls.
+type countingWriter struct {
+	mu     sync.Mutex
+	writes int
+	b      bytes.Buffer
+}
+
+func (w *countingWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.writes++
+	return w.b.Write(p)
+}
+
+func (w *countingWriter) counts() (writes, lines int) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.writes, bytes.Count(w.b.Bytes(), []byte("\n"))
+}
+
+// TestQueryLogBatchesWrites: records that come a millisecond apart are
+// written together, not one write (and one writer wake-up) each, and still
+// reach the file without a Close.
+func TestQueryLogBatchesWrites(t *testing.T) {
+	w := &countingWriter{}
+	ql := resolver.NewQueryLog(w, 1, resolver.NewMetrics(prometheus.NewRegistry()), nil)
+	defer ql.Close()
+	ev := resolver.QueryEvent{Client: netip.MustParseAddrPort("10.0.0.1:53"), QName: "a.example.", QType: dns.TypeA}
+	const n = 20
+	for range n {
+		ql.Observe(ev)
+		time.Sleep(time.Millisecond) // the writer would be idle again by now
+	}
+	for i := 0; i < 300; i++ {
+		if _, lines := w.counts(); lines == n {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	writes, lines := w.counts()
+	if lines != n {
+		t.Fatalf("%d of %d lines written after 3 s", lines, n)
+	}
+	if writes > 3 { // 1 unless the machine stalled this test for most of asyncLogDelay
+		t.Errorf("%d lines a millisecond apart took %d writes, want them batched", n, writes)
+	}
+}
