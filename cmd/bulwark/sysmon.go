@@ -13,7 +13,7 @@ import (
 // millisecond (golang/go#18236). A resolver at a steady moderate load goes
 // idle between queries thousands of times a second, so it paid for that
 // wake-up and polling on nearly every query: at a fixed 10k q/s of the
-// bench/run mixed workload on one core it was about a third of Bulwark's
+// bench/run mixed workload on one core it was a quarter to a third of Bulwark's
 // CPU time, and it set the p99 latency. With any schedtrace interval set
 // sysmon never parks; while nothing needs it, it backs off to one wake-up
 // every 10 ms (about 0.4% of a core when idle). The interval is the
