@@ -49,23 +49,6 @@ func (k key) matches(q dns.Question) bool {
 	return q.Qtype == k.qtype && q.Qclass == k.qclass && canonicalName(q.Name) == k.name
 }
 
-// String is the coalescing key: the name followed by a fixed-size suffix, so
-// two different keys never give the same string.
-func (k key) String() string {
-	var b strings.Builder
-	b.Grow(len(k.name) + 5)
-	b.WriteString(k.name)
-	b.WriteByte(byte(k.qtype >> 8))
-	b.WriteByte(byte(k.qtype))
-	b.WriteByte(byte(k.qclass >> 8))
-	b.WriteByte(byte(k.qclass))
-	b.WriteByte(k.flags)
-	if k.subnet.IsValid() {
-		b.WriteString(k.subnet.String())
-	}
-	return b.String()
-}
-
 // canonicalName folds ASCII case (DNS names compare case-insensitively only
 // in ASCII, RFC 4343) without allocating when s is already lower case. A
 // name with escapes goes through the wire form, so `\065` and `a` agree and

@@ -1,10 +1,6 @@
 package cache
 
-import (
-	"testing"
-
-	"github.com/miekg/dns"
-)
+import "testing"
 
 func TestCanonicalName(t *testing.T) {
 	tests := []struct{ in, want string }{
@@ -28,24 +24,5 @@ func TestCanonicalName(t *testing.T) {
 func TestCanonicalNameNoAllocWhenLower(t *testing.T) {
 	if n := testing.AllocsPerRun(100, func() { canonicalName("www.example.com.") }); n != 0 {
 		t.Fatalf("%v allocations for a lower-case name, want 0", n)
-	}
-}
-
-func TestKeyString(t *testing.T) {
-	// Different keys never share a coalescing key.
-	keys := []key{
-		{name: "a.", qtype: dns.TypeA, qclass: dns.ClassINET},
-		{name: "a.", qtype: dns.TypeA, qclass: dns.ClassINET, flags: flagDO},
-		{name: "a.", qtype: dns.TypeA, qclass: dns.ClassINET, flags: flagCD},
-		{name: "a.", qtype: dns.TypeAAAA, qclass: dns.ClassINET},
-		{name: "a.", qtype: dns.TypeA, qclass: dns.ClassCHAOS},
-		{name: "b.", qtype: dns.TypeA, qclass: dns.ClassINET},
-	}
-	seen := map[string]key{}
-	for _, k := range keys {
-		if prev, dup := seen[k.String()]; dup {
-			t.Fatalf("%+v and %+v share %q", prev, k, k.String())
-		}
-		seen[k.String()] = k
 	}
 }
