@@ -4,7 +4,6 @@ import (
 	"io"
 	"log/slog"
 	"sync"
-	"time"
 )
 
 // asyncLog is the writer behind the block log and the query log: the query
@@ -27,16 +26,6 @@ type asyncLog[T any] struct {
 // asyncLogFlush is the batch size past which lines are written even while
 // the queue is still busy.
 const asyncLogFlush = 64 << 10
-
-// asyncLogDelay is how long the writer lets records gather after the first
-// one of a batch before it writes them all. Writing each record as it came
-// cost a goroutine wake-up and a write(2) per blocked query on the core
-// that answers queries (bench/run blocked at a fixed 10k q/s: p99 0.12 ms
-// against 0.05 for Unbound, which logs nothing); batching makes it one of
-// each per asyncLogDelay, while a line still reaches the file well within
-// the time an operator's tail -f takes to show it. The queue holds 65,536
-// records, over 300k blocked queries a second for this long.
-const asyncLogDelay = 200 * time.Millisecond
 
 // newAsyncLog starts the writer goroutine. A nil w discards records
 // without counting them (the log is off).
@@ -113,42 +102,29 @@ func (l *asyncLog[T]) run() {
 		}
 		buf, lines = buf[:0], 0
 	}
-	// drain takes every queued record, writing whenever a batch is full.
-	drain := func() {
-		for {
-			select {
-			case rec = <-l.ch:
-				add(&rec)
-				if len(buf) >= asyncLogFlush {
-					flush()
-				}
-			default:
-				flush()
-				return
-			}
-		}
-	}
-	gather := time.NewTimer(asyncLogDelay)
-	gather.Stop()
 	for {
-		// Idle until a record comes, then let more gather (senders do not
-		// wake a writer that is not waiting on the queue) and write them.
 		select {
 		case rec = <-l.ch:
 			add(&rec)
+			// Write when the queue is drained, so lines appear promptly
+			// at low rates and are batched at high rates.
+			if len(l.ch) == 0 || len(buf) >= asyncLogFlush {
+				flush()
+			}
 		case <-l.quit:
-			drain()
-			return
+			for {
+				select {
+				case rec = <-l.ch:
+					add(&rec)
+					if len(buf) >= asyncLogFlush {
+						flush()
+					}
+				default:
+					flush()
+					return
+				}
+			}
 		}
-		gather.Reset(asyncLogDelay)
-		select {
-		case <-gather.C:
-		case <-l.quit:
-			gather.Stop()
-			drain()
-			return
-		}
-		drain()
 	}
 }
 
