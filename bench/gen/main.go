@@ -7,7 +7,9 @@
 //	q_blocked.txt          20,000 names: 50% listed names, 50% a random label under a listed name
 //	q_mixed.txt            -mixed lines: 80% q_allowed, 15% q_blocked, 5% unique cache-miss
 //	                       names m<salt>-<n>.miss.bench.test (throughput run)
-//	q_mixed_lat.txt        -mixed-lat lines, the same mix with other miss names (latency run)
+//	q_mixed_lat<i>.txt     -mixed-lat lines each, i = 1..-lat-rounds: the same mix with
+//	                       other miss names per file (one file per latency round, so
+//	                       every round's misses are new to every resolver)
 //	checks.txt             names the harness checks on every resolver before measuring
 //
 // Name shape (as in the reference measurements): labels 3-24 characters
@@ -73,12 +75,13 @@ func main() {
 	nBlocked := flag.Int("blocked", 20_000, "blocked query names")
 	mixed := flag.Int("mixed", 2_000_000, "lines of q_mixed.txt")
 	mixedLat := flag.Int("mixed-lat", 100_000, "lines of q_mixed_lat.txt")
+	latRounds := flag.Int("lat-rounds", 1, "q_mixed_lat<i>.txt files to write")
 	salt := flag.String("salt", "r1", "salt of the unique miss names")
 	flag.Parse()
 	log.SetFlags(0)
 	log.SetPrefix("gen: ")
-	if *out == "" || *n < 1 {
-		log.Fatal("usage: gen -out DIR [-n N] [-seed S] [-mixed LINES] [-salt S]")
+	if *out == "" || *n < 1 || *latRounds < 1 {
+		log.Fatal("usage: gen -out DIR [-n N] [-seed S] [-mixed LINES] [-mixed-lat LINES] [-lat-rounds R] [-salt S]")
 	}
 	if err := os.MkdirAll(*out, 0o755); err != nil {
 		log.Fatal(err)
@@ -162,7 +165,9 @@ func main() {
 		w.close()
 	}
 	writeMixed("q_mixed.txt", *salt+"t", *mixed)
-	writeMixed("q_mixed_lat.txt", *salt+"l", *mixedLat)
+	for i := 1; i <= *latRounds; i++ {
+		writeMixed(fmt.Sprintf("q_mixed_lat%d.txt", i), fmt.Sprintf("%sl%d", *salt, i), *mixedLat)
+	}
 
 	// Names every resolver must answer correctly before it is measured. The
 	// last listed name is the load probe: a server that answers while still
