@@ -5,12 +5,14 @@
 //	rpz.zone               the same list as RPZ (origin rpz.bench.): `NAME CNAME .` and `*.NAME CNAME .`
 //	q_allowed.txt          10,000 names not covered by the list (dnsperf format "NAME A")
 //	q_blocked.txt          20,000 names: 50% listed names, 50% a random label under a listed name
-//	q_mixed.txt            -mixed lines: 80% q_allowed, 15% q_blocked, 5% unique cache-miss
-//	                       names m<salt>-<n>.miss.bench.test (throughput run)
-//	q_mixed_lat<i>.txt     -mixed-lat lines each, i = 1..-lat-rounds: the same mix with
-//	                       other miss names per file (one file per latency round, so
-//	                       every round's misses are new to every resolver)
+//	q_mixed<i>.txt         -mixed lines each, i = 1..-rounds: 80% q_allowed, 15% q_blocked,
+//	                       5% unique cache-miss names m<salt>-<n>.miss.bench.test
+//	                       (throughput rounds)
+//	q_mixed_lat<i>.txt     -mixed-lat lines each, i = 1..-rounds: the same mix (latency rounds)
 //	checks.txt             names the harness checks on every resolver before measuring
+//
+// Every mixed file has miss names of its own, so each round's misses are
+// new to every resolver.
 //
 // Name shape (as in the reference measurements): labels 3-24 characters
 // (gauss mean 9, sd 4), 55% pronounceable / 30% random letters / 15% letters
@@ -73,15 +75,15 @@ func main() {
 	seed := flag.Uint64("seed", 20261121, "seed of everything but the miss names")
 	nAllowed := flag.Int("allowed", 10_000, "allowed (cached) query names")
 	nBlocked := flag.Int("blocked", 20_000, "blocked query names")
-	mixed := flag.Int("mixed", 2_000_000, "lines of q_mixed.txt")
-	mixedLat := flag.Int("mixed-lat", 100_000, "lines of q_mixed_lat.txt")
-	latRounds := flag.Int("lat-rounds", 1, "q_mixed_lat<i>.txt files to write")
+	mixed := flag.Int("mixed", 2_000_000, "lines of each q_mixed<i>.txt")
+	mixedLat := flag.Int("mixed-lat", 100_000, "lines of each q_mixed_lat<i>.txt")
+	rounds := flag.Int("rounds", 1, "q_mixed<i>.txt and q_mixed_lat<i>.txt files to write")
 	salt := flag.String("salt", "r1", "salt of the unique miss names")
 	flag.Parse()
 	log.SetFlags(0)
 	log.SetPrefix("gen: ")
-	if *out == "" || *n < 1 || *latRounds < 1 {
-		log.Fatal("usage: gen -out DIR [-n N] [-seed S] [-mixed LINES] [-mixed-lat LINES] [-lat-rounds R] [-salt S]")
+	if *out == "" || *n < 1 || *rounds < 1 {
+		log.Fatal("usage: gen -out DIR [-n N] [-seed S] [-mixed LINES] [-mixed-lat LINES] [-rounds R] [-salt S]")
 	}
 	if err := os.MkdirAll(*out, 0o755); err != nil {
 		log.Fatal(err)
@@ -164,8 +166,8 @@ func main() {
 		}
 		w.close()
 	}
-	writeMixed("q_mixed.txt", *salt+"t", *mixed)
-	for i := 1; i <= *latRounds; i++ {
+	for i := 1; i <= *rounds; i++ {
+		writeMixed(fmt.Sprintf("q_mixed%d.txt", i), fmt.Sprintf("%st%d", *salt, i), *mixed)
 		writeMixed(fmt.Sprintf("q_mixed_lat%d.txt", i), fmt.Sprintf("%sl%d", *salt, i), *mixedLat)
 	}
 
