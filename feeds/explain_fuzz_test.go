@@ -46,8 +46,8 @@ func FuzzMatchingAgreesWithSet(f *testing.F) {
 		r := &Rules{table: table, specs: specs, copies: copies}
 		names := []string{name}
 		for _, c := range copies {
-			for i := 0; c != nil && i < len(c.rules) && i < 4; i++ {
-				names = append(names, c.rules[i].Name, "x."+c.rules[i].Name)
+			for i := 0; c != nil && i < c.rules.len() && i < 4; i++ {
+				names = append(names, c.rules.name(i), "x."+c.rules.name(i))
 			}
 		}
 		for _, n := range names {

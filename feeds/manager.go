@@ -545,10 +545,10 @@ func (m *Manager) attempt(ctx context.Context, f *feed, force bool) error {
 		err = fmt.Errorf("feed %q: %w", name, err)
 	case resp.NotModified:
 		result = resultUnchanged
-	case prev != nil && sp.minRatio > 0 && len(prev.rules) > 0 && float64(len(c.rules)) < sp.minRatio*float64(len(prev.rules)):
+	case prev != nil && sp.minRatio > 0 && prev.rules.len() > 0 && float64(c.rules.len()) < sp.minRatio*float64(prev.rules.len()):
 		result = resultRejected
 		err = fmt.Errorf("feed %q: the new copy has %d entries, fewer than min_ratio %g of the last good copy's %d; keeping the last good copy (set min_ratio: 0 on the list to accept any size)",
-			name, len(c.rules), sp.minRatio, len(prev.rules))
+			name, c.rules.len(), sp.minRatio, prev.rules.len())
 	}
 	if tmp != nil && result != resultUpdated {
 		m.cache.abort(tmp)
@@ -575,7 +575,7 @@ func (m *Manager) attempt(ctx context.Context, f *feed, force bool) error {
 		}
 		m.accept(f, c, now)
 		m.log.Info("feed updated", "feed", name, "source", sp.src.String(), "format", c.report.Format,
-			"entries", len(c.rules), "skipped", c.report.Skipped, "rejected", c.report.RejectedTotal(),
+			"entries", c.rules.len(), "skipped", c.report.Skipped, "rejected", c.report.RejectedTotal(),
 			"bytes", bytes, "took", took.Round(time.Millisecond))
 	case resultUnchanged:
 		f.mu.Lock()

@@ -16,7 +16,7 @@ func merge(specs []*feedSpec, copies []*feedCopy, categories []string) (t *block
 	n := 0
 	for _, c := range copies {
 		if c != nil {
-			n += len(c.rules)
+			n += c.rules.len()
 		}
 	}
 	b.Grow(n) // one allocation of each array rather than doubling through a million rules
@@ -26,7 +26,8 @@ func merge(specs []*feedSpec, copies []*feedCopy, categories []string) (t *block
 		if c := copies[i]; c != nil {
 			off := uint32(len(t.Addrs))
 			t.Addrs = append(t.Addrs, c.addrs...)
-			for _, r := range c.rules {
+			for j := range c.rules.len() {
+				r := c.rules.at(j)
 				// A copy may be older than this config (a reload kept
 				// it while lists were added before it): its place in
 				// the index space is the spec's, not the copy's.
@@ -38,7 +39,7 @@ func merge(specs []*feedSpec, copies []*feedCopy, categories []string) (t *block
 					dropped++
 				}
 			}
-			info.Entries = len(c.rules)
+			info.Entries = c.rules.len()
 		}
 		t.Lists = append(t.Lists, info)
 	}

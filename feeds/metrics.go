@@ -116,7 +116,7 @@ func (m *Metrics) copyInUse(feed string, c *feedCopy) {
 		return
 	}
 	m.loaded.WithLabelValues(feed).Set(1)
-	m.entries.WithLabelValues(feed).Set(float64(len(c.rules)))
+	m.entries.WithLabelValues(feed).Set(float64(c.rules.len()))
 	m.rejected.DeletePartialMatch(prometheus.Labels{"feed": feed})
 	for reason, n := range c.report.Rejected {
 		m.rejected.WithLabelValues(feed, reason).Set(float64(n))

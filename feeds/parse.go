@@ -10,7 +10,6 @@ import (
 	"io"
 	"log/slog"
 	"net/netip"
-	"strings"
 	"time"
 
 	"github.com/bulwark-dns/bulwark/blocklist"
@@ -24,7 +23,7 @@ const maxSamples = 5
 // and what parsing found. It is immutable once built, so the merged table
 // can be rebuilt from it at any time without parsing again.
 type feedCopy struct {
-	rules []blocklist.Rule
+	rules ruleSet
 	// lines[i] is the line rules[i] came from, for explain (4 bytes a
 	// rule; the names themselves cost far more).
 	lines []uint32
@@ -82,6 +81,8 @@ func parseCopy(ctx context.Context, sp *feedSpec, r io.Reader, where string, log
 	*rep = Report{List: sp.info.Name, Source: where, Format: format.Name(), Rejected: map[string]int{}, SkippedBy: map[string]int{}}
 	payload := blocklist.Payload{List: sp.index, Category: sp.category, Action: sp.info.Action}
 	addrIndex := map[string]uint32{}
+	var rules ruleSetBuilder
+	tooLarge := false
 	emit := func(e Entry) {
 		p, allow := payload, sp.allow || e.Allow
 		if !allow {
@@ -99,7 +100,10 @@ func parseCopy(ctx context.Context, sp *feedSpec, r io.Reader, where string, log
 				p.Data = d
 			}
 		}
-		c.rules = append(c.rules, blocklist.Rule{Name: e.Name, Scope: e.Scope, Allow: allow, Payload: p})
+		if !rules.add(blocklist.Rule{Name: e.Name, Scope: e.Scope, Allow: allow, Payload: p}) {
+			tooLarge = true
+			return
+		}
 		c.lines = append(c.lines, uint32(e.Line))
 	}
 	skippedLogged := 0
@@ -124,35 +128,16 @@ func parseCopy(ctx context.Context, sp *feedSpec, r io.Reader, where string, log
 	if err != nil {
 		return fail(fmt.Errorf("line %d: %w", st.Lines+1, unwrapPath(err)))
 	}
-	rep.Lines, rep.Entries, rep.Approximated = st.Lines, len(c.rules), st.Approximated
+	if tooLarge {
+		return fail(fmt.Errorf("over 4 GiB of rule names after %d rules", rules.len()))
+	}
+	c.rules = rules.finish()
+	rep.Lines, rep.Entries, rep.Approximated = st.Lines, c.rules.len(), st.Approximated
 	if st.Skipped > 0 {
 		rep.Skipped += st.Skipped
 		rep.SkippedBy[reasonBoilerplate] += st.Skipped
 	}
-	compactNames(c.rules)
 	return c, nil
-}
-
-// compactNames moves every rule name of a copy into one allocation. A
-// copy lives as long as its list is served, and a million separately
-// allocated names are a million objects the garbage collector marks on
-// every cycle, on the cores that answer queries.
-func compactNames(rules []blocklist.Rule) {
-	n := 0
-	for i := range rules {
-		n += len(rules[i].Name)
-	}
-	var b strings.Builder
-	b.Grow(n)
-	for i := range rules {
-		b.WriteString(rules[i].Name)
-	}
-	arena, off := b.String(), 0
-	for i := range rules {
-		l := len(rules[i].Name)
-		rules[i].Name = arena[off : off+l]
-		off += l
-	}
 }
 
 // reasonBoilerplate is the SkippedBy key of hosts-file localhost entries.
