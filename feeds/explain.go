@@ -92,10 +92,10 @@ func (r *Rules) Matching(name string) []RuleMatch {
 		}
 		sp := r.specs[i]
 		for j := range c.rules.len() {
-			if !applies(c.rules.name(j), c.rules.rules[j].scope, name) {
+			rule := c.rules.at(j)
+			if !applies(rule.Name, rule.Scope, name) {
 				continue
 			}
-			rule := c.rules.at(j)
 			m := RuleMatch{
 				List: sp.info.Name, ListIndex: int(sp.index), AllowList: sp.allow, Allow: rule.Allow,
 				Name: rule.Name, Scope: rule.Scope, Source: c.report.Source,

@@ -47,7 +47,7 @@ func FuzzMatchingAgreesWithSet(f *testing.F) {
 		names := []string{name}
 		for _, c := range copies {
 			for i := 0; c != nil && i < c.rules.len() && i < 4; i++ {
-				names = append(names, c.rules.name(i), "x."+c.rules.name(i))
+				names = append(names, c.rules.at(i).Name, "x."+c.rules.at(i).Name)
 			}
 		}
 		for _, n := range names {

@@ -41,15 +41,6 @@ func (s *ruleSet) at(i int) blocklist.Rule {
 	return blocklist.Rule{Name: s.names[start:p.end], Scope: p.scope, Allow: p.allow, Payload: p.payload}
 }
 
-// name returns the name of rule i.
-func (s *ruleSet) name(i int) string {
-	var start uint32
-	if i > 0 {
-		start = s.rules[i-1].end
-	}
-	return s.names[start:s.rules[i].end]
-}
-
 // ruleSetBuilder collects a copy's rules while it is parsed.
 type ruleSetBuilder struct {
 	names []byte
