@@ -448,12 +448,16 @@ func (m *Manager) RefreshNow(ctx context.Context) error {
 // runFeed starts the refresh loop of one list: wait until due (or a
 // kick), refresh, and schedule the next attempt: the refresh interval
 // with jitter after a success, an exponential backoff after a failure.
+// Both count from the start of the attempt, so a slow download does not
+// push every later refresh back by its own length; an attempt that took
+// longer than the wait is followed by the next one at once.
 func (m *Manager) runFeed(ctx context.Context, f *feed, due time.Time) {
 	m.wg.Add(1)
 	go func() {
 		defer m.wg.Done()
 		failures := 0
 		for m.sleep(ctx, f, due) {
+			start := m.clock.Now()
 			err := m.attempt(ctx, f, f.force.Swap(false))
 			if ctx.Err() != nil {
 				return
@@ -461,16 +465,16 @@ func (m *Manager) runFeed(ctx context.Context, f *feed, due time.Time) {
 			if f.current() != nil {
 				f.settle()
 			}
-			now := m.clock.Now()
+			var wait time.Duration
 			if err == nil {
 				failures = 0
-				due = now.Add(jitter(f.spec.refresh))
-				continue
+				wait = jitter(f.spec.refresh)
+			} else {
+				failures++
+				wait = m.backoff(failures, f.spec.refresh)
+				m.log.Info("feed retry scheduled", "feed", f.spec.info.Name, "failures", failures, "in", wait.Round(time.Second))
 			}
-			failures++
-			wait := m.backoff(failures, f.spec.refresh)
-			due = now.Add(wait)
-			m.log.Info("feed retry scheduled", "feed", f.spec.info.Name, "failures", failures, "in", wait.Round(time.Second))
+			due = start.Add(wait)
 		}
 	}()
 }
