@@ -68,7 +68,7 @@ func dohQuery(t *testing.T, c *http.Client, addr, method string, m *dns.Msg) (*d
 }
 
 func TestDoTAndDoHWithGoClients(t *testing.T) {
-	cert := newTestCert(t, t.TempDir(), 1)
+	cert := newTestCert(t, t.TempDir())
 	e, dot, doh := startEncrypted(t, cert, resolver.GuardConfig{})
 
 	c := &dns.Client{Net: "tcp-tls", TLSConfig: cert.clientTLS(), Timeout: 5 * time.Second}
@@ -161,7 +161,7 @@ func TestDoTAndDoHWithGoClients(t *testing.T) {
 }
 
 func TestEncryptedListenersApplyTheACL(t *testing.T) {
-	cert := newTestCert(t, t.TempDir(), 1)
+	cert := newTestCert(t, t.TempDir())
 	_, dot, doh := startEncrypted(t, cert, resolver.GuardConfig{ACL: resolver.ACLConfig{Allow: []string{"10.0.0.0/8"}}})
 	m := new(dns.Msg)
 	m.SetQuestion("www.example.org.", dns.TypeA)
@@ -176,7 +176,7 @@ func TestEncryptedListenersApplyTheACL(t *testing.T) {
 
 func TestCertificateReload(t *testing.T) {
 	dir := t.TempDir()
-	cert := newTestCert(t, dir, 1)
+	cert := newTestCert(t, dir)
 	e, dot, _ := startEncrypted(t, cert, resolver.GuardConfig{})
 	serial := func(pool testCert) string {
 		tc, err := tls.Dial("tcp", dot, pool.clientTLS())
@@ -186,15 +186,15 @@ func TestCertificateReload(t *testing.T) {
 		defer tc.Close()
 		return tc.ConnectionState().PeerCertificates[0].SerialNumber.String()
 	}
-	if got := serial(cert); got != "1" {
-		t.Fatalf("serial %s", got)
+	if got := serial(cert); got != cert.serial {
+		t.Fatalf("serial %s, want %s", got, cert.serial)
 	}
-	renewed := newTestCert(t, dir, 2) // overwrites the files
+	renewed := newTestCert(t, dir) // overwrites the files
 	if err := e.srv.ReloadCertificate(); err != nil {
 		t.Fatal(err)
 	}
-	if got := serial(renewed); got != "2" {
-		t.Fatalf("after reload: serial %s, want 2", got)
+	if got := serial(renewed); got != renewed.serial {
+		t.Fatalf("after reload: serial %s, want the renewed %s", got, renewed.serial)
 	}
 	// A broken key file: the reload fails and the current certificate stays.
 	if err := os.WriteFile(renewed.keyFile, []byte("garbage"), 0o600); err != nil {
@@ -203,8 +203,8 @@ func TestCertificateReload(t *testing.T) {
 	if err := e.srv.ReloadCertificate(); err == nil {
 		t.Fatal("reload of a broken key succeeded")
 	}
-	if got := serial(renewed); got != "2" {
-		t.Fatalf("after a failed reload: serial %s, want 2", got)
+	if got := serial(renewed); got != renewed.serial {
+		t.Fatalf("after a failed reload: serial %s, want the renewed %s", got, renewed.serial)
 	}
 }
 
@@ -219,13 +219,13 @@ func TestKdigOverTLSAndHTTPS(t *testing.T) {
 		t.Skip("kdig not installed (apt-get install knot-dnsutils)")
 	}
 	dir := t.TempDir()
-	cert := newTestCert(t, dir, 1)
+	cert := newTestCert(t, dir)
 	_, dot, doh := startEncrypted(t, cert, resolver.GuardConfig{})
 	run := func(addr string, args ...string) string {
 		host, port, _ := strings.Cut(addr, ":")
 		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 		defer cancel()
-		all := append([]string{"@" + host, "-p", port, "+tls-ca=" + cert.certFile, "+tls-hostname=localhost", "+timeout=5", "+retry=0"}, args...)
+		all := append([]string{"@" + host, "-p", port, "+tls-ca=" + cert.caFile, "+tls-hostname=localhost", "+timeout=5", "+retry=0"}, args...)
 		out, err := exec.CommandContext(ctx, kdig, all...).CombinedOutput()
 		if err != nil {
 			t.Fatalf("kdig %v: %v\n%s", args, err, out)

@@ -298,7 +298,7 @@ func TestReloadFailureChangesNothing(t *testing.T) {
 // and certificate.
 func TestReloadEncryptedListeners(t *testing.T) {
 	dir := t.TempDir()
-	cert := newTestCert(t, dir, 1)
+	cert := newTestCert(t, dir)
 	e, dot, doh := startEncrypted(t, cert, resolver.GuardConfig{})
 	client := dohClient(cert)
 	m := new(dns.Msg)
@@ -307,7 +307,7 @@ func TestReloadEncryptedListeners(t *testing.T) {
 		t.Fatal("DoH does not answer before the reload")
 	}
 
-	renewed := newTestCert(t, t.TempDir(), 2)
+	renewed := newTestCert(t, t.TempDir())
 	cfg := resolver.ListenConfig{
 		DNS: []string{"127.0.0.1:0"}, TLS: []string{dot}, HTTPS: []string{doh},
 		CertFile: renewed.certFile, KeyFile: renewed.keyFile, TCPIdleTimeout: 3 * time.Second, TCPReadTimeout: 3 * time.Second,

@@ -1,68 +1,36 @@
 package resolver_test
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
-	"math/big"
-	"net"
-	"os"
-	"path/filepath"
 	"testing"
-	"time"
+
+	"github.com/bulwark-dns/bulwark/internal/dnstest"
 )
 
-// testCert is a self-signed certificate for "localhost" and 127.0.0.1,
-// written to PEM files for the server and pooled for clients.
+// testCert is a server certificate for "localhost" and the loopback
+// addresses from a throwaway CA, written to PEM files for the server; the
+// CA is pooled for Go clients and written to a file for kdig.
 type testCert struct {
 	certFile, keyFile string
+	caFile            string
 	pool              *x509.CertPool
-	serial            *big.Int
+	serial            string // of the server certificate, to tell which one a server presents
 }
 
-func newTestCert(t *testing.T, dir string, serial int64) testCert {
+// newTestCert issues a certificate into dir (cert.pem, key.pem), replacing
+// one issued there before, as a renewal does.
+func newTestCert(t *testing.T, dir string) testCert {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	ca := dnstest.NewCA(t)
+	c := ca.Issue(t, "localhost", "127.0.0.1", "::1")
+	leaf, err := x509.ParseCertificate(c.Certificate[0])
 	if err != nil {
 		t.Fatal(err)
 	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(serial),
-		Subject:               pkix.Name{CommonName: "localhost"},
-		DNSNames:              []string{"localhost"},
-		IPAddresses:           []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(24 * time.Hour),
-		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
-		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kder, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := testCert{certFile: filepath.Join(dir, "cert.pem"), keyFile: filepath.Join(dir, "key.pem"), pool: x509.NewCertPool(), serial: big.NewInt(serial)}
-	writePEM(t, c.certFile, "CERTIFICATE", der)
-	writePEM(t, c.keyFile, "EC PRIVATE KEY", kder)
-	cert, _ := x509.ParseCertificate(der)
-	c.pool.AddCert(cert)
-	return c
-}
-
-func writePEM(t *testing.T, path, typ string, der []byte) {
-	t.Helper()
-	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	tc := testCert{pool: ca.Pool(), caFile: ca.File(t), serial: leaf.SerialNumber.String()}
+	tc.certFile, tc.keyFile = dnstest.WriteFiles(t, dir, c)
+	return tc
 }
 
 func (c testCert) clientTLS() *tls.Config {

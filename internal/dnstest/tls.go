@@ -83,6 +83,31 @@ func (ca *CA) Issue(t testing.TB, names ...string) tls.Certificate {
 	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
 }
 
+// WriteFiles writes c (from Issue) to cert.pem and key.pem in dir, for a
+// server configured by file paths, and returns their paths. Writing to the
+// same dir again replaces them, as a certificate renewal does.
+func WriteFiles(t testing.TB, dir string, c tls.Certificate) (certFile, keyFile string) {
+	t.Helper()
+	key, ok := c.PrivateKey.(*ecdsa.PrivateKey)
+	if !ok {
+		t.Fatalf("dnstest: WriteFiles: key is %T, want an Issue certificate", c.PrivateKey)
+	}
+	kder, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	for path, b := range map[string]*pem.Block{
+		certFile: {Type: "CERTIFICATE", Bytes: c.Certificate[0]},
+		keyFile:  {Type: "EC PRIVATE KEY", Bytes: kder},
+	} {
+		if err := os.WriteFile(path, pem.EncodeToMemory(b), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return certFile, keyFile
+}
+
 // Pool is a certificate pool holding only the CA.
 func (ca *CA) Pool() *x509.CertPool {
 	p := x509.NewCertPool()
