@@ -151,6 +151,23 @@ func startBulwarkEnv(t *testing.T, adminAddr string, env []string, args ...strin
 	}
 }
 
+// stop sends sig and fails the test unless the process exits cleanly
+// (status 0) within 10 s: the graceful shutdown every signal test checks.
+func (p *process) stop(t *testing.T, sig os.Signal) {
+	t.Helper()
+	if err := p.cmd.Process.Signal(sig); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-p.exited:
+		if err != nil {
+			t.Fatalf("exit after %v: %v\n%s", sig, err, p.stderr.String())
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatalf("no exit 10s after %v", sig)
+	}
+}
+
 func dig(t *testing.T, digPath string, port int, args ...string) string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
@@ -244,17 +261,7 @@ log:
 	}
 
 	// SIGTERM: a clean exit.
-	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case err := <-p.exited:
-		if err != nil {
-			t.Fatalf("exit after SIGTERM: %v\n%s", err, p.stderr.String())
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("no exit 10s after SIGTERM")
-	}
+	p.stop(t, syscall.SIGTERM)
 
 	// The block log: one JSON object per blocked query, flushed on exit.
 	f, err := os.Open(filepath.Join(dir, "blocked.jsonl"))
@@ -313,13 +320,5 @@ func TestBinaryDefaultConfig(t *testing.T) {
 	if err != nil || !strings.Contains(string(out2), "status: NXDOMAIN") {
 		t.Errorf("over [::1]: %v\n%s", err, out2)
 	}
-	_ = p.cmd.Process.Signal(syscall.SIGINT)
-	select {
-	case err := <-p.exited:
-		if err != nil {
-			t.Fatalf("exit after SIGINT: %v", err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("no exit 10s after SIGINT")
-	}
+	p.stop(t, syscall.SIGINT)
 }

@@ -74,17 +74,7 @@ dnstap:
 	dig(t, digPath, port, "b.evil.example", "A")
 	dig(t, digPath, port, "+tcp", "www3.example.org", "A")
 
-	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case err := <-p.exited:
-		if err != nil {
-			t.Fatalf("exit after SIGTERM: %v", err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("no exit 10s after SIGTERM")
-	}
+	p.stop(t, syscall.SIGTERM)
 
 	for _, c := range []struct {
 		file  string

@@ -453,17 +453,7 @@ func TestBinaryReload(t *testing.T) {
 	if out := dig(t, digPath, port, "www.three.example", "A"); !strings.Contains(out, "status: NXDOMAIN") {
 		t.Errorf("after POST /reload, three.example is not blocked:\n%s", out)
 	}
-	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case err := <-p.exited:
-		if err != nil {
-			t.Fatalf("exit after SIGTERM: %v", err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("no exit 10s after SIGTERM")
-	}
+	p.stop(t, syscall.SIGTERM)
 }
 
 // TestReloadDrainsReplacedUpstream: queries waiting on the old upstream
