@@ -1,7 +1,6 @@
 package feeds
 
 import (
-	"slices"
 	"strings"
 	"testing"
 
@@ -48,12 +47,7 @@ func skipsAndRejects(rs []LineError) []string {
 }
 
 func TestParseAdblock(t *testing.T) {
-	tests := []struct {
-		name    string
-		input   string
-		want    []string
-		rejects []string
-	}{
+	tests := []parseCase{
 		{"basic", "||evil.example^\n", []string{"evil.example"}, nil},
 		{"header and comments", "[Adblock Plus 2.0]\n! Title: x\n# hosts comment\n!\n||a.example^\n", []string{"a.example"}, nil},
 		{"separators", "||a.example^|\n||b.example\n||c.example^$important\n||d.example^$all,important\n||e.example^$doc\n",
@@ -76,20 +70,7 @@ func TestParseAdblock(t *testing.T) {
 		{"ip rule", "||185.156.173.87^\n", nil, []string{ReasonIPAddress}},
 		{"over-long line", strings.Repeat("a", MaxLineLen+1) + "\n||ok.example^\n", []string{"ok.example"}, []string{ReasonLineTooLong}},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			p := run(ParseAdblock, tt.input)
-			if p.err != nil {
-				t.Fatal(p.err)
-			}
-			if got := describe(p.entries); !slices.Equal(got, tt.want) {
-				t.Errorf("entries = %q, want %q", got, tt.want)
-			}
-			if got := skipsAndRejects(p.rejects); !slices.Equal(got, tt.rejects) {
-				t.Errorf("rejects = %q, want %q (%v)", got, tt.rejects, p.rejects)
-			}
-		})
-	}
+	runParseCases(t, ParseAdblock, tests)
 }
 
 func TestParseAdblockLines(t *testing.T) {

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -73,4 +74,33 @@ func (p parsed) reasons() []string {
 		out = append(out, r.Reason)
 	}
 	return out
+}
+
+// parseCase is one table row for a parser: the entries it should emit (as
+// describe prints them) and the reasons it should skip or reject (as
+// skipsAndRejects prints them).
+type parseCase struct {
+	name    string
+	input   string
+	want    []string
+	rejects []string
+}
+
+// runParseCases runs each case through parse as a subtest.
+func runParseCases(t *testing.T, parse ParseFunc, tests []parseCase) {
+	t.Helper()
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := run(parse, tt.input)
+			if p.err != nil {
+				t.Fatal(p.err)
+			}
+			if got := describe(p.entries); !slices.Equal(got, tt.want) {
+				t.Errorf("entries = %q, want %q", got, tt.want)
+			}
+			if got := skipsAndRejects(p.rejects); !slices.Equal(got, tt.rejects) {
+				t.Errorf("rejects = %q, want %q (%v)", got, tt.rejects, p.rejects)
+			}
+		})
+	}
 }

@@ -9,12 +9,7 @@ import (
 const rpzHead = "$TTL 300\n$ORIGIN rpz.example.\n@ IN SOA ns.rpz.example. admin.rpz.example. (1 3600 600 86400 300)\n  IN NS ns.rpz.example.\n"
 
 func TestParseRPZ(t *testing.T) {
-	tests := []struct {
-		name    string
-		input   string
-		want    []string
-		rejects []string
-	}{
+	tests := []parseCase{
 		{"actions", rpzHead + "a.example CNAME .\nb.example CNAME *.\nc.example CNAME rpz-passthru.\nd.example CNAME rpz-drop.\n",
 			[]string{"=a.example!nxdomain", "=b.example!nodata", "@@=c.example", "=d.example!drop"}, nil},
 		{"wildcard", rpzHead + "*.a.example CNAME .\na.example CNAME .\n", []string{"*.a.example!nxdomain", "=a.example!nxdomain"}, nil},
@@ -49,20 +44,7 @@ func TestParseRPZ(t *testing.T) {
 		{"blank owner first", "  CNAME .\n", nil, []string{ReasonRPZSyntax}},
 		{"generic type", rpzHead + "a.example TYPE65280 \\# 0\n", []string{"=a.example!nodata"}, nil},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			p := run(ParseRPZ, tt.input)
-			if p.err != nil {
-				t.Fatal(p.err)
-			}
-			if got := describe(p.entries); !slices.Equal(got, tt.want) {
-				t.Errorf("entries = %q, want %q", got, tt.want)
-			}
-			if got := skipsAndRejects(p.rejects); !slices.Equal(got, tt.rejects) {
-				t.Errorf("rejects = %q, want %q (%v)", got, tt.rejects, p.rejects)
-			}
-		})
-	}
+	runParseCases(t, ParseRPZ, tests)
 }
 
 func TestParseRPZLines(t *testing.T) {
