@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/bulwark-dns/bulwark/blocklist"
+	"github.com/bulwark-dns/bulwark/resolver/query"
 	"github.com/miekg/dns"
 )
 
@@ -19,12 +20,12 @@ var nullAddrs = [...]netip.Addr{netip.IPv4Unspecified(), netip.IPv6Unspecified()
 // blocked name (a suffix of the query name, or the CNAME target that was
 // blocked); it owns the SOA of negative answers so that clients cache the
 // block for ttl seconds at most.
-func blockAnswer(req *Request, action blocklist.Action, list blocklist.ListInfo, zone string, ttl uint32) (*dns.Msg, error) {
+func blockAnswer(req *query.Request, action blocklist.Action, list blocklist.ListInfo, zone string, ttl uint32) (*dns.Msg, error) {
 	resp := new(dns.Msg)
 	q := req.Question
 	switch action {
 	case blocklist.ActionDrop:
-		return nil, ErrDrop
+		return nil, query.ErrDrop
 	case blocklist.ActionRefused:
 		resp.Rcode = dns.RcodeRefused
 	case blocklist.ActionNXDomain:

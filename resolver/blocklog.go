@@ -9,6 +9,7 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/bulwark-dns/bulwark/blocklist"
+	"github.com/bulwark-dns/bulwark/resolver/query"
 )
 
 // BlockEvent is one blocked query as it appears in the block log, one JSON
@@ -37,7 +38,7 @@ type BlockEvent struct {
 type blockRecord struct {
 	at     time.Time
 	client netip.Addr
-	proto  Proto
+	proto  query.Proto
 	qtype  uint16
 	qname  string // canonical: lower case, no trailing dot
 	table  *blocklist.Table

@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/bulwark-dns/bulwark/resolver/query"
 	"github.com/miekg/dns"
 )
 
@@ -60,7 +61,7 @@ func (d *dohServer) accept(s *Server) {
 			if isClosed(err) || s.closing.Load() {
 				return
 			}
-			s.logger.Debug("accept", "proto", ProtoDoH.String(), "err", err)
+			s.logger.Debug("accept", "proto", query.ProtoDoH.String(), "err", err)
 			time.Sleep(10 * time.Millisecond) // e.g. EMFILE: don't spin
 			continue
 		}
@@ -210,7 +211,7 @@ func (s *Server) serveDoH(w http.ResponseWriter, r *http.Request) {
 	defer s.release()
 	op := packetPool.Get().(*[]byte)
 	defer packetPool.Put(op)
-	out := s.h.serve(r.Context(), pkt, client, ProtoDoH, (*op)[:0])
+	out := s.h.serve(r.Context(), pkt, client, query.ProtoDoH, (*op)[:0])
 	if out == nil {
 		// Silence has no HTTP form; resetting the stream is the closest.
 		panic(http.ErrAbortHandler)

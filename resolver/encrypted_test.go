@@ -17,6 +17,7 @@ import (
 
 	"github.com/bulwark-dns/bulwark/internal/dnstest"
 	"github.com/bulwark-dns/bulwark/resolver"
+	"github.com/bulwark-dns/bulwark/resolver/query"
 )
 
 // startEncrypted starts an env with DoT and DoH listeners and returns their
@@ -28,7 +29,7 @@ func startEncrypted(t *testing.T, cert testCert, guard resolver.GuardConfig) (e 
 		CertFile: cert.certFile, KeyFile: cert.keyFile,
 	}})
 	addrs := e.srv.StreamAddrs()
-	return e, addrs[resolver.ProtoDoT][0].String(), addrs[resolver.ProtoDoH][0].String()
+	return e, addrs[query.ProtoDoT][0].String(), addrs[query.ProtoDoH][0].String()
 }
 
 func dohClient(cert testCert) *http.Client {

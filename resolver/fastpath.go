@@ -12,13 +12,14 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/bulwark-dns/bulwark/blocklist"
+	"github.com/bulwark-dns/bulwark/resolver/query"
 )
 
 // WireCache is the cache's zero-copy side: it appends a fresh cached answer
 // to req in wire form (client's ID, RD bit and letter case; aged TTLs; no
 // OPT), or reports false to send the query down the full chain.
 type WireCache interface {
-	AppendWire(dst []byte, req *Request) ([]byte, bool)
+	AppendWire(dst []byte, req *query.Request) ([]byte, bool)
 }
 
 // FastPath answers the common UDP queries — a plain standard query from an
@@ -58,7 +59,7 @@ const maxNameBuf = 256
 type fastScratch struct {
 	buf [maxNameBuf]byte
 	msg dns.Msg
-	req Request
+	req query.Request
 }
 
 var scratchPool = sync.Pool{New: func() any { return new(fastScratch) }}
@@ -190,18 +191,18 @@ func (f *FastPath) answer(pkt []byte, client netip.AddrPort, out []byte, m *Metr
 		size = uint16(f.udpSize)
 	}
 	sc.msg = dns.Msg{MsgHdr: dns.MsgHdr{Id: q.id, RecursionDesired: q.rd, CheckingDisabled: q.cd}}
-	sc.req = Request{
+	sc.req = query.Request{
 		Msg:      &sc.msg,
 		Question: dns.Question{Name: q.name, Qtype: q.qtype, Qclass: dns.ClassINET},
 		Client:   client,
-		Proto:    ProtoUDP,
+		Proto:    query.ProtoUDP,
 		EDNS:     q.edns,
 		DO:       q.do,
 		UDPSize:  size,
 	}
 	start0 := len(out)
 	out, ok = f.cache.AppendWire(out, &sc.req)
-	sc.req = Request{} // drop references before the scratch goes back
+	sc.req = query.Request{} // drop references before the scratch goes back
 	if !ok {
 		return out[:start0], false
 	}
@@ -228,14 +229,14 @@ func (f *FastPath) answer(pkt []byte, client netip.AddrPort, out []byte, m *Metr
 		binary.BigEndian.PutUint16(w[10:], binary.BigEndian.Uint16(w[10:])+1)
 	}
 	f.answered.Add(1)
-	m.countQuery(ProtoUDP, q.qtype)
+	m.countQuery(query.ProtoUDP, q.qtype)
 	took := time.Since(start)
 	m.countResponse(int(w[3]&0x0F), took.Seconds())
 	if obs != nil {
 		// Observers may keep the name, so it gets its own string here (in
 		// the client's letter case, as the chain reports it).
-		obs.o.Observe(QueryEvent{
-			Received: start, Duration: took, Client: client, Proto: ProtoUDP,
+		obs.o.Observe(query.Event{
+			Received: start, Duration: took, Client: client, Proto: query.ProtoUDP,
 			Query: pkt, Response: w, QName: questionName(pkt[12 : q.qend-4]), QType: q.qtype,
 			Rcode: int(w[3] & 0x0F), Answers: int(binary.BigEndian.Uint16(w[6:])),
 		})
@@ -260,13 +261,13 @@ func (f *FastPath) answerBlocked(pkt []byte, client netip.AddrPort, q quickQuery
 		rcode = int(out[start0+3] & 0x0F)
 	}
 	// Counted and logged only once the fast path is sure to answer.
-	rec := blockRecord{at: start, client: client.Addr(), proto: ProtoUDP, qtype: q.qtype, table: t, match: mt}
+	rec := blockRecord{at: start, client: client.Addr(), proto: query.ProtoUDP, qtype: q.qtype, table: t, match: mt}
 	if f.policy.log.enabled() {
 		rec.qname = strings.Clone(q.name[:len(q.name)-1])
 	}
 	f.policy.count(rec)
 	f.answered.Add(1)
-	m.countQuery(ProtoUDP, q.qtype)
+	m.countQuery(query.ProtoUDP, q.qtype)
 	took := time.Since(start)
 	w := out[start0:]
 	if rcode < 0 {
@@ -276,7 +277,7 @@ func (f *FastPath) answerBlocked(pkt []byte, client netip.AddrPort, q quickQuery
 		m.countResponse(rcode, took.Seconds())
 	}
 	if obs != nil {
-		ev := QueryEvent{Received: start, Duration: took, Client: client, Proto: ProtoUDP,
+		ev := query.Event{Received: start, Duration: took, Client: client, Proto: query.ProtoUDP,
 			Query: pkt, Response: w, QName: questionName(pkt[12 : q.qend-4]), QType: q.qtype, Rcode: rcode}
 		if w != nil {
 			ev.Answers = int(binary.BigEndian.Uint16(w[6:]))

@@ -17,6 +17,7 @@ import (
 	"github.com/bulwark-dns/bulwark/internal/clock"
 	"github.com/bulwark-dns/bulwark/resolver"
 	"github.com/bulwark-dns/bulwark/resolver/cache"
+	"github.com/bulwark-dns/bulwark/resolver/query"
 )
 
 // fastPair is two servers over one chain and one cache: one with the UDP
@@ -44,7 +45,7 @@ func newFastPairLogged(t testing.TB, blog *resolver.BlockLog, rm *resolver.Metri
 	var tables atomic.Pointer[blocklist.Table]
 	tables.Store(tab)
 	p := &fastPair{clk: clock.NewFake(time.Unix(1e9, 0)), upstream: &atomic.Int64{}}
-	up := resolver.ResolverFunc(func(ctx context.Context, req *resolver.Request) (*dns.Msg, error) {
+	up := query.ResolverFunc(func(ctx context.Context, req *query.Request) (*dns.Msg, error) {
 		p.upstream.Add(1)
 		q := req.Question
 		m := new(dns.Msg)
@@ -252,10 +253,10 @@ func FuzzFastPath(f *testing.F) {
 // recordingObserver keeps the names and rcodes it is shown.
 type recordingObserver struct {
 	mu     sync.Mutex
-	events []resolver.QueryEvent
+	events []query.Event
 }
 
-func (r *recordingObserver) Observe(ev resolver.QueryEvent) {
+func (r *recordingObserver) Observe(ev query.Event) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	ev.Query, ev.Response = append([]byte(nil), ev.Query...), append([]byte(nil), ev.Response...)
@@ -283,7 +284,7 @@ func TestFastPathReportsToObservers(t *testing.T) {
 	}
 	ev := obs.events[1]
 	if ev.QName != "Obs.Example.org." || ev.QType != dns.TypeA || ev.Rcode != dns.RcodeSuccess || ev.Answers != 2 ||
-		ev.Proto != resolver.ProtoUDP || ev.Client != client || string(ev.Response) != string(out) || ev.Received.IsZero() {
+		ev.Proto != query.ProtoUDP || ev.Client != client || string(ev.Response) != string(out) || ev.Received.IsZero() {
 		t.Errorf("fast path event %+v", ev)
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/bulwark-dns/bulwark/internal/clock"
 	"github.com/bulwark-dns/bulwark/resolver"
 	"github.com/bulwark-dns/bulwark/resolver/cache"
+	"github.com/bulwark-dns/bulwark/resolver/query"
 )
 
 // FuzzUDPPacketPath feeds arbitrary bytes through the whole UDP packet path
@@ -37,7 +38,7 @@ func FuzzUDPPacketPath(f *testing.F) {
 	}
 	var tables atomic.Pointer[blocklist.Table]
 	tables.Store(&blocklist.Table{Set: set, Lists: []blocklist.ListInfo{{Name: "a"}, {Name: "b"}, {Name: "c", Allow: true}}})
-	upstream := resolver.ResolverFunc(func(ctx context.Context, req *resolver.Request) (*dns.Msg, error) {
+	upstream := query.ResolverFunc(func(ctx context.Context, req *query.Request) (*dns.Msg, error) {
 		m := new(dns.Msg)
 		m.SetQuestion(req.Question.Name, req.Question.Qtype)
 		m.Response = true

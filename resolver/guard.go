@@ -7,6 +7,7 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/bulwark-dns/bulwark/internal/clock"
+	"github.com/bulwark-dns/bulwark/resolver/query"
 )
 
 // ChaosConfig is the `chaos:` section: the CHAOS-class identity queries
@@ -39,11 +40,11 @@ type Guard struct {
 	limiter *limiter // nil: no rate limiting
 	chaos   ChaosConfig
 	metrics *Metrics
-	next    Resolver
+	next    query.Resolver
 }
 
 // NewGuard returns the guard step in front of next. cfg must be validated.
-func NewGuard(cfg GuardConfig, next Resolver, m *Metrics) (*Guard, error) {
+func NewGuard(cfg GuardConfig, next query.Resolver, m *Metrics) (*Guard, error) {
 	cfg.ACL.SetDefaults()
 	cfg.RateLimit.SetDefaults()
 	a, err := newACL(cfg.ACL)
@@ -57,18 +58,18 @@ func NewGuard(cfg GuardConfig, next Resolver, m *Metrics) (*Guard, error) {
 }
 
 // Resolve implements Resolver.
-func (g *Guard) Resolve(ctx context.Context, req *Request) (*dns.Msg, error) {
+func (g *Guard) Resolve(ctx context.Context, req *query.Request) (*dns.Msg, error) {
 	if !g.acl.allowed(req.Client.Addr()) {
 		g.metrics.countACLDenied()
 		if g.acl.drop {
-			return nil, ErrDrop
+			return nil, query.ErrDrop
 		}
 		return rcodeMsg(dns.RcodeRefused), nil
 	}
-	if g.limiter != nil && req.Proto == ProtoUDP && !g.limiter.allow(req.Client.Addr()) {
+	if g.limiter != nil && req.Proto == query.ProtoUDP && !g.limiter.allow(req.Client.Addr()) {
 		g.metrics.countRateLimited()
 		if g.limiter.cfg.Action == "drop" {
-			return nil, ErrDrop
+			return nil, query.ErrDrop
 		}
 		m := new(dns.Msg)
 		m.Truncated = true

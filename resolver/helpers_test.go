@@ -4,12 +4,13 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"github.com/bulwark-dns/bulwark/internal/promtest"
 	"net/netip"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/bulwark-dns/bulwark/internal/promtest"
 
 	"github.com/miekg/dns"
 	"github.com/prometheus/client_golang/prometheus"
@@ -18,6 +19,7 @@ import (
 	"github.com/bulwark-dns/bulwark/internal/clock"
 	"github.com/bulwark-dns/bulwark/internal/dnstest"
 	"github.com/bulwark-dns/bulwark/resolver"
+	"github.com/bulwark-dns/bulwark/resolver/query"
 	"github.com/bulwark-dns/bulwark/resolver/upstream"
 )
 
@@ -102,7 +104,7 @@ type envOpts struct {
 	timeout    time.Duration
 	tryTimeout time.Duration
 	listen     string
-	chain      func(next resolver.Resolver) resolver.Resolver // optional extra step above the forwarder
+	chain      func(next query.Resolver) query.Resolver // optional extra step above the forwarder
 	guard      resolver.GuardConfig
 	listenCfg  resolver.ListenConfig // DNS defaults to []string{listen}
 }
@@ -132,7 +134,7 @@ func startEnv(t *testing.T, tab *blocklist.Table, o envOpts) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var next resolver.Resolver = fwd
+	var next query.Resolver = fwd
 	if o.chain != nil {
 		next = o.chain(next)
 	}

@@ -4,6 +4,7 @@ import (
 	"sync/atomic"
 
 	"github.com/bulwark-dns/bulwark/blocklist"
+	"github.com/bulwark-dns/bulwark/resolver/query"
 	"github.com/miekg/dns"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -31,7 +32,7 @@ func qtypeIndex(t uint16) int {
 // hot path are resolved to concrete series once, so counting a query is an
 // atomic add, not a label lookup.
 type Metrics struct {
-	queries    [numProtos][numQtypeLabels]prometheus.Counter
+	queries    [query.NumProtos][numQtypeLabels]prometheus.Counter
 	responses  [dns.RcodeBadCookie + 1]prometheus.Counter // by rcode
 	otherRcode prometheus.Counter
 	dropped    prometheus.Counter
@@ -99,7 +100,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "TCP, DoT and DoH connections closed at once because max_tcp_conns were open.",
 		}),
 	}
-	for p := Proto(0); p < numProtos; p++ {
+	for p := query.Proto(0); p < query.NumProtos; p++ {
 		for i := 0; i < numQtypeLabels; i++ {
 			name := "OTHER"
 			if i < len(qtypeLabels) {
@@ -124,7 +125,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	return m
 }
 
-func (m *Metrics) countQuery(p Proto, qtype uint16) {
+func (m *Metrics) countQuery(p query.Proto, qtype uint16) {
 	if m != nil {
 		m.queries[p][qtypeIndex(qtype)].Inc()
 	}

@@ -2,11 +2,12 @@ package resolver_test
 
 import (
 	"context"
-	"github.com/bulwark-dns/bulwark/internal/dnstaptest"
 	"net"
 	"net/netip"
 	"sync/atomic"
 	"testing"
+
+	"github.com/bulwark-dns/bulwark/internal/dnstaptest"
 
 	"github.com/miekg/dns"
 	"github.com/prometheus/client_golang/prometheus"
@@ -16,6 +17,7 @@ import (
 	"github.com/bulwark-dns/bulwark/resolver"
 	"github.com/bulwark-dns/bulwark/resolver/cache"
 	"github.com/bulwark-dns/bulwark/resolver/dnstap"
+	"github.com/bulwark-dns/bulwark/resolver/query"
 )
 
 // packetServer is the request path of a real deployment without sockets:
@@ -27,7 +29,7 @@ func packetServer(t testing.TB) *resolver.Server {
 	tab := buildTable(t, list{info: blocklist.ListInfo{Name: "evil"}, names: []string{"evil.example"}})
 	var tables atomic.Pointer[blocklist.Table]
 	tables.Store(tab)
-	upstream := resolver.ResolverFunc(func(ctx context.Context, req *resolver.Request) (*dns.Msg, error) {
+	upstream := query.ResolverFunc(func(ctx context.Context, req *query.Request) (*dns.Msg, error) {
 		m := new(dns.Msg)
 		m.SetQuestion(req.Question.Name, req.Question.Qtype)
 		m.Response = true

@@ -14,15 +14,16 @@ import (
 
 	"github.com/bulwark-dns/bulwark/blocklist"
 	"github.com/bulwark-dns/bulwark/resolver"
+	"github.com/bulwark-dns/bulwark/resolver/query"
 )
 
 // recorder is an Observer keeping copies of what it saw.
 type recorder struct {
 	mu  sync.Mutex
-	evs []resolver.QueryEvent
+	evs []query.Event
 }
 
-func (r *recorder) Observe(ev resolver.QueryEvent) {
+func (r *recorder) Observe(ev query.Event) {
 	ev.Query = bytes.Clone(ev.Query)
 	ev.Response = bytes.Clone(ev.Response)
 	r.mu.Lock()
@@ -30,21 +31,21 @@ func (r *recorder) Observe(ev resolver.QueryEvent) {
 	r.mu.Unlock()
 }
 
-func (r *recorder) events() []resolver.QueryEvent {
+func (r *recorder) events() []query.Event {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return append([]resolver.QueryEvent(nil), r.evs...)
+	return append([]query.Event(nil), r.evs...)
 }
 
 func TestObserversCombine(t *testing.T) {
-	if resolver.Observers() != nil || resolver.Observers(nil, nil) != nil {
+	if query.Observers() != nil || query.Observers(nil, nil) != nil {
 		t.Fatal("no observers must give nil, so the server skips observing")
 	}
 	a, b := &recorder{}, &recorder{}
-	if o := resolver.Observers(nil, a); o != resolver.Observer(a) {
+	if o := query.Observers(nil, a); o != query.Observer(a) {
 		t.Errorf("one observer should be returned as is, got %T", o)
 	}
-	resolver.Observers(a, nil, b).Observe(resolver.QueryEvent{QName: "x."})
+	query.Observers(a, nil, b).Observe(query.Event{QName: "x."})
 	if len(a.events()) != 1 || len(b.events()) != 1 {
 		t.Errorf("events: a=%d b=%d, want 1 each", len(a.events()), len(b.events()))
 	}
@@ -90,7 +91,7 @@ func TestObserverSeesEveryAnswer(t *testing.T) {
 	if len(evs) != 4 {
 		t.Fatalf("observed %d events, want 4: %+v", len(evs), evs)
 	}
-	byName := map[string]resolver.QueryEvent{}
+	byName := map[string]query.Event{}
 	for _, ev := range evs {
 		byName[ev.QName] = ev
 		if ev.Client.Addr() != netip.MustParseAddr("127.0.0.1") || ev.Client.Port() == 0 {
@@ -102,15 +103,15 @@ func TestObserverSeesEveryAnswer(t *testing.T) {
 	}
 	for _, tc := range []struct {
 		name    string
-		proto   resolver.Proto
+		proto   query.Proto
 		qtype   uint16
 		rcode   int
 		answers bool
 	}{
-		{"www.example.org.", resolver.ProtoUDP, dns.TypeA, dns.RcodeSuccess, true},
-		{"Evil.Example.", resolver.ProtoTCP, dns.TypeAAAA, dns.RcodeNameError, false},
-		{"quiet.example.", resolver.ProtoUDP, dns.TypeA, -1, false},
-		{"", resolver.ProtoUDP, 0, dns.RcodeFormatError, false},
+		{"www.example.org.", query.ProtoUDP, dns.TypeA, dns.RcodeSuccess, true},
+		{"Evil.Example.", query.ProtoTCP, dns.TypeAAAA, dns.RcodeNameError, false},
+		{"quiet.example.", query.ProtoUDP, dns.TypeA, -1, false},
+		{"", query.ProtoUDP, 0, dns.RcodeFormatError, false},
 	} {
 		ev, ok := byName[tc.name]
 		if !ok {

@@ -14,13 +14,14 @@ import (
 	"github.com/bulwark-dns/bulwark/internal/dnstest"
 	"github.com/bulwark-dns/bulwark/resolver"
 	"github.com/bulwark-dns/bulwark/resolver/cache"
+	"github.com/bulwark-dns/bulwark/resolver/query"
 	"github.com/bulwark-dns/bulwark/resolver/upstream"
 )
 
 // benchServer assembles the production chain (guard, policy, cache) over a
 // constant fake upstream, with a block log writing to nowhere.
 func benchServer(b *testing.B, fast bool) *resolver.Server {
-	up := resolver.ResolverFunc(func(ctx context.Context, req *resolver.Request) (*dns.Msg, error) {
+	up := query.ResolverFunc(func(ctx context.Context, req *query.Request) (*dns.Msg, error) {
 		m := new(dns.Msg)
 		m.SetQuestion(req.Question.Name, req.Question.Qtype)
 		m.Response = true
@@ -31,7 +32,7 @@ func benchServer(b *testing.B, fast bool) *resolver.Server {
 }
 
 // benchServerOver is benchServer over the given next step and cache size.
-func benchServerOver(b *testing.B, fast bool, up resolver.Resolver, cacheSize int) *resolver.Server {
+func benchServerOver(b *testing.B, fast bool, up query.Resolver, cacheSize int) *resolver.Server {
 	tab := buildTable(b, list{info: blocklist.ListInfo{Name: "bench"}, names: []string{"evil.example"}})
 	var tables atomic.Pointer[blocklist.Table]
 	tables.Store(tab)

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/bulwark-dns/bulwark/blocklist"
+	"github.com/bulwark-dns/bulwark/resolver/query"
 	"github.com/miekg/dns"
 )
 
@@ -22,19 +23,19 @@ type Tables interface {
 // change takes effect on the next query.
 type Policy struct {
 	tables  Tables
-	next    Resolver
+	next    query.Resolver
 	ttl     uint32
 	log     *BlockLog
 	metrics *Metrics
 }
 
 // NewPolicy returns the policy step in front of next.
-func NewPolicy(cfg BlockingConfig, tables Tables, next Resolver, log *BlockLog, m *Metrics) *Policy {
+func NewPolicy(cfg BlockingConfig, tables Tables, next query.Resolver, log *BlockLog, m *Metrics) *Policy {
 	return &Policy{tables: tables, next: next, ttl: uint32(cfg.TTL / time.Second), log: log, metrics: m}
 }
 
 // Resolve implements Resolver.
-func (p *Policy) Resolve(ctx context.Context, req *Request) (*dns.Msg, error) {
+func (p *Policy) Resolve(ctx context.Context, req *query.Request) (*dns.Msg, error) {
 	t := p.tables.Load()
 	if t != nil {
 		if m, ok := t.Set.Match(req.Question.Name); ok && !m.Allow {
@@ -66,7 +67,7 @@ func (p *Policy) Resolve(ctx context.Context, req *Request) (*dns.Msg, error) {
 
 // block answers req as the deciding rule m says; name is the name m was
 // matched against (the query name, or a CNAME target when cname is set).
-func (p *Policy) block(req *Request, t *blocklist.Table, m blocklist.Match, name, cname string) (*dns.Msg, error) {
+func (p *Policy) block(req *query.Request, t *blocklist.Table, m blocklist.Match, name, cname string) (*dns.Msg, error) {
 	qname := canonical(req.Question.Name)
 	rec := blockRecord{at: time.Now(), client: req.Client.Addr(), proto: req.Proto, qtype: req.Question.Qtype,
 		qname: qname, table: t, match: m}

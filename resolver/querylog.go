@@ -10,6 +10,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/bulwark-dns/bulwark/resolver/query"
 	"github.com/miekg/dns"
 )
 
@@ -40,7 +41,7 @@ type queryRecord struct {
 	received time.Time
 	duration time.Duration
 	client   netip.AddrPort
-	proto    Proto
+	proto    query.Proto
 	qname    string
 	qtype    uint16
 	rcode    int
@@ -65,7 +66,7 @@ func NewQueryLog(w io.Writer, sample float64, m *Metrics, logger *slog.Logger) *
 
 // Observe implements Observer. The sampling decision comes first, before
 // anything is built.
-func (l *QueryLog) Observe(ev QueryEvent) {
+func (l *QueryLog) Observe(ev query.Event) {
 	if !l.all && rand.Uint64() >= l.threshold {
 		return
 	}

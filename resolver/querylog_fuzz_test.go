@@ -5,6 +5,8 @@ import (
 	"net/netip"
 	"testing"
 	"time"
+
+	"github.com/bulwark-dns/bulwark/resolver/query"
 )
 
 // FuzzQueryLogLine checks that a query log line is valid JSON whatever the
@@ -18,7 +20,7 @@ func FuzzQueryLogLine(f *testing.F) {
 	f.Fuzz(func(t *testing.T, qname string, qtype uint16, rcode, answers int) {
 		r := queryRecord{
 			received: time.Unix(1700000000, 123456789), duration: 1234567 * time.Nanosecond,
-			client: netip.MustParseAddrPort("[2001:db8::1]:53"), proto: ProtoDoH,
+			client: netip.MustParseAddrPort("[2001:db8::1]:53"), proto: query.ProtoDoH,
 			qname: qname, qtype: qtype, rcode: rcode, answers: answers,
 		}
 		line, err := appendQueryRecord(nil, &r)

@@ -21,6 +21,7 @@ import (
 	"github.com/bulwark-dns/bulwark/blocklist"
 	"github.com/bulwark-dns/bulwark/internal/cfgerr"
 	"github.com/bulwark-dns/bulwark/resolver"
+	"github.com/bulwark-dns/bulwark/resolver/query"
 )
 
 // queryLine is a query log line as a log pipeline would decode it.
@@ -104,7 +105,7 @@ func TestQueryLogSampling(t *testing.T) {
 		buf := &syncBuffer{}
 		ql := resolver.NewQueryLog(buf, sample, nil, nil)
 		const n = 20000
-		ev := resolver.QueryEvent{Received: time.Now(), Client: netip.MustParseAddrPort("10.0.0.1:53"), QName: "a.example.", QType: dns.TypeA}
+		ev := query.Event{Received: time.Now(), Client: netip.MustParseAddrPort("10.0.0.1:53"), QName: "a.example.", QType: dns.TypeA}
 		for i := 0; i < n; i++ {
 			ql.Observe(ev)
 		}
@@ -143,7 +144,7 @@ func TestQueryLogDropsWhenBehind(t *testing.T) {
 	w := &blockingWriter{release: make(chan struct{})}
 	ql := resolver.NewQueryLog(w, 1, resolver.NewMetrics(reg), nil)
 	const n = 1<<16 + 5000
-	ev := resolver.QueryEvent{Client: netip.MustParseAddrPort("10.0.0.1:53"), QName: "a.example.", QType: dns.TypeA}
+	ev := query.Event{Client: netip.MustParseAddrPort("10.0.0.1:53"), QName: "a.example.", QType: dns.TypeA}
 	for i := 0; i < n; i++ {
 		ql.Observe(ev)
 	}
@@ -189,7 +190,7 @@ func TestQueryLogWriteErrors(t *testing.T) {
 	w := &failingWriter{fail: true}
 	var logs syncBuffer
 	ql := resolver.NewQueryLog(w, 1, resolver.NewMetrics(reg), slogTo(&logs))
-	ev := resolver.QueryEvent{Client: netip.MustParseAddrPort("10.0.0.1:53"), QName: "a.example.", QType: dns.TypeA}
+	ev := query.Event{Client: netip.MustParseAddrPort("10.0.0.1:53"), QName: "a.example.", QType: dns.TypeA}
 	for i := 0; i < 10; i++ {
 		ql.Observe(ev)
 	}
@@ -227,7 +228,7 @@ func TestQueryLogReopen(t *testing.T) {
 	}
 	defer lf.Close()
 	ql := resolver.NewQueryLog(lf, 1, nil, nil)
-	ev := resolver.QueryEvent{Client: netip.MustParseAddrPort("10.0.0.1:53"), QType: dns.TypeA}
+	ev := query.Event{Client: netip.MustParseAddrPort("10.0.0.1:53"), QType: dns.TypeA}
 	const n = 400
 	for i := 0; i < n; i++ {
 		ev.QName = "q" + strings.Repeat("x", i%7) + string(rune('a'+i%26)) + ".example."

@@ -17,12 +17,13 @@ import (
 	"github.com/bulwark-dns/bulwark/blocklist"
 	"github.com/bulwark-dns/bulwark/internal/clock"
 	"github.com/bulwark-dns/bulwark/resolver"
+	"github.com/bulwark-dns/bulwark/resolver/query"
 	"github.com/bulwark-dns/bulwark/resolver/upstream"
 )
 
 // chainFor builds a new request path (guard, policy over tab, forwarder
 // to e's first upstream), as a config reload builds one.
-func chainFor(t *testing.T, e *env, tab *blocklist.Table) resolver.Resolver {
+func chainFor(t *testing.T, e *env, tab *blocklist.Table) query.Resolver {
 	t.Helper()
 	ucfg := upstream.Config{Servers: []string{e.ups[0].Addr}}
 	ucfg.SetDefaults()
@@ -323,10 +324,10 @@ func TestReloadEncryptedListeners(t *testing.T) {
 		t.Fatal(err)
 	}
 	addrs := e.srv.StreamAddrs()
-	if got := addrs[resolver.ProtoDoT][0].String(); got != dot {
+	if got := addrs[query.ProtoDoT][0].String(); got != dot {
 		t.Errorf("DoT moved from %s to %s", dot, got)
 	}
-	if got := addrs[resolver.ProtoDoH][0].String(); got != doh {
+	if got := addrs[query.ProtoDoH][0].String(); got != doh {
 		t.Errorf("DoH moved from %s to %s", doh, got)
 	}
 	// The new certificate, the new chain, on the kept sockets.

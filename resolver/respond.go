@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/bulwark-dns/bulwark/resolver/query"
 	"github.com/miekg/dns"
 )
 
@@ -38,11 +39,11 @@ var dropped = outcome{rcode: -1}
 // serve answers pkt. It appends the answer to out and returns it, or returns
 // nil when no answer must be sent (drop action, unparsable junk, responses
 // sent to us).
-func (h *handler) serve(ctx context.Context, pkt []byte, client netip.AddrPort, proto Proto, out []byte) []byte {
+func (h *handler) serve(ctx context.Context, pkt []byte, client netip.AddrPort, proto query.Proto, out []byte) []byte {
 	start := time.Now()
 	b, o := h.respond(ctx, h.cur.Load(), pkt, client, proto, out, start)
 	if box := h.observer.Load(); box != nil {
-		box.o.Observe(QueryEvent{
+		box.o.Observe(query.Event{
 			Received: start, Duration: time.Since(start), Client: client, Proto: proto,
 			Query: pkt, Response: b, QName: o.q.Name, QType: o.q.Qtype, Rcode: o.rcode, Answers: o.answers,
 		})
@@ -50,7 +51,7 @@ func (h *handler) serve(ctx context.Context, pkt []byte, client netip.AddrPort, 
 	return b
 }
 
-func (h *handler) respond(ctx context.Context, r *route, pkt []byte, client netip.AddrPort, proto Proto, out []byte, start time.Time) ([]byte, outcome) {
+func (h *handler) respond(ctx context.Context, r *route, pkt []byte, client netip.AddrPort, proto query.Proto, out []byte, start time.Time) ([]byte, outcome) {
 	msg := new(dns.Msg)
 	if err := msg.Unpack(pkt); err != nil {
 		h.metrics.countMalformed()
@@ -66,13 +67,13 @@ func (h *handler) respond(ctx context.Context, r *route, pkt []byte, client neti
 		h.metrics.countDropped(time.Since(start).Seconds())
 		return nil, dropped
 	}
-	req := NewRequest(msg, client, proto)
+	req := query.NewRequest(msg, client, proto)
 	h.metrics.countQuery(proto, req.Question.Qtype)
 	drop := outcome{q: req.Question, rcode: -1}
 
 	resp, err := r.chain.Resolve(ctx, req)
 	switch {
-	case errors.Is(err, ErrDrop):
+	case errors.Is(err, query.ErrDrop):
 		h.metrics.countDropped(time.Since(start).Seconds())
 		return nil, drop
 	case err != nil:
@@ -93,7 +94,7 @@ func (h *handler) respond(ctx context.Context, r *route, pkt []byte, client neti
 	}
 	finish(req, resp, r.cfg.UDPSize)
 	limit := dns.MaxMsgSize
-	if proto == ProtoUDP {
+	if proto == query.ProtoUDP {
 		limit = int(req.UDPSize)
 		if limit > r.cfg.UDPSize {
 			limit = r.cfg.UDPSize
@@ -138,7 +139,7 @@ func (h *handler) formerr(pkt []byte, out []byte, start time.Time) []byte {
 // question (with the client's own letter case), RA set, AA clear, and an OPT record
 // only if the client sent one — carrying our own size and the client's DO
 // bit, and only the options our own chain added (EDE), never an upstream's.
-func finish(req *Request, resp *dns.Msg, udpSize int) {
+func finish(req *query.Request, resp *dns.Msg, udpSize int) {
 	q := req.Msg
 	resp.Id = q.Id
 	resp.Response = true

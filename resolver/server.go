@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/bulwark-dns/bulwark/internal/gopool"
+	"github.com/bulwark-dns/bulwark/resolver/query"
 )
 
 // Server runs the DNS listeners — UDP and TCP on every `dns` address, DoT
@@ -50,24 +51,24 @@ type Server struct {
 // Path is what a Server answers with; Reload replaces it whole.
 type Path struct {
 	// Chain answers every query the fast path does not.
-	Chain Resolver
+	Chain query.Resolver
 	// Fast, if set, answers the UDP queries it can without the chain.
 	Fast *FastPath
 	// Observer sees every answered query (nil: none).
-	Observer Observer
+	Observer query.Observer
 }
 
 // route is the answering state one query reads at once: the chain, the
 // fast path and the listen settings of the same configuration.
 type route struct {
 	cfg   ListenConfig
-	chain Resolver
+	chain query.Resolver
 	fast  *FastPath
 }
 
 // NewServer returns a server for cfg answering with chain. cfg must be
 // validated; with TLS or HTTPS listeners the certificate is loaded here.
-func NewServer(cfg ListenConfig, chain Resolver, m *Metrics, logger *slog.Logger) (*Server, error) {
+func NewServer(cfg ListenConfig, chain query.Resolver, m *Metrics, logger *slog.Logger) (*Server, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
@@ -259,7 +260,7 @@ type socket struct {
 	udp   *net.UDPConn // dns only
 	raw   net.Listener // the TCP socket
 	ln    net.Listener // what the accept loop reads (limits, TLS for DoT)
-	proto Proto        // of the stream side: TCP, DoT or DoH
+	proto query.Proto  // of the stream side: TCP, DoT or DoH
 	doh   *dohServer   // https only
 
 	stopped atomic.Bool    // retired: stop reading, finish what was read
@@ -285,11 +286,11 @@ func (s *Server) openSocketWith(kind, addr string, certs *certStore) (*socket, e
 		if err != nil {
 			return nil, err
 		}
-		so.udp, so.raw, so.ln, so.proto = uc, raw, limitListener{Listener: raw, s: s}, ProtoTCP
+		so.udp, so.raw, so.ln, so.proto = uc, raw, limitListener{Listener: raw, s: s}, query.ProtoTCP
 	case "tls", "https":
-		proto := ProtoDoT
+		proto := query.ProtoDoT
 		if kind == "https" {
-			proto = ProtoDoH
+			proto = query.ProtoDoH
 		}
 		if certs == nil {
 			return nil, fmt.Errorf("listen %s %s: no certificate (set listen.cert_file and key_file)", proto, addr)
@@ -299,7 +300,7 @@ func (s *Server) openSocketWith(kind, addr string, certs *certStore) (*socket, e
 			return nil, err
 		}
 		so.raw, so.proto = raw, proto
-		if proto == ProtoDoT {
+		if proto == query.ProtoDoT {
 			so.ln = tls.NewListener(limitListener{Listener: raw, s: s}, s.tlsConfig("dot"))
 		} else {
 			so.doh = newDoHServer(limitListener{Listener: raw, s: s})
@@ -397,7 +398,7 @@ func (s *Server) listenDNS(ap netip.AddrPort) (*net.UDPConn, net.Listener, error
 			return nil, nil, fmt.Errorf("listen udp %s: %w", ap, err)
 		}
 		bound := netip.AddrPortFrom(ap.Addr(), uint16(uc.LocalAddr().(*net.UDPAddr).Port))
-		tl, err := listenTCP(bound, ProtoTCP)
+		tl, err := listenTCP(bound, query.ProtoTCP)
 		if err == nil {
 			return uc, tl, nil
 		}
@@ -409,7 +410,7 @@ func (s *Server) listenDNS(ap netip.AddrPort) (*net.UDPConn, net.Listener, error
 }
 
 // listenTCP opens a TCP socket.
-func listenTCP(ap netip.AddrPort, proto Proto) (net.Listener, error) {
+func listenTCP(ap netip.AddrPort, proto query.Proto) (net.Listener, error) {
 	ln, err := net.Listen(network("tcp", ap), ap.String())
 	if err != nil {
 		return nil, fmt.Errorf("listen %s %s: %w", proto, ap, err)
@@ -462,10 +463,10 @@ func (s *Server) Addrs() []netip.AddrPort {
 }
 
 // StreamAddrs returns the bound TCP, DoT and DoH addresses by protocol.
-func (s *Server) StreamAddrs() map[Proto][]netip.AddrPort {
+func (s *Server) StreamAddrs() map[query.Proto][]netip.AddrPort {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := map[Proto][]netip.AddrPort{}
+	out := map[query.Proto][]netip.AddrPort{}
 	for _, so := range s.sockets {
 		out[so.proto] = append(out[so.proto], so.raw.Addr().(*net.TCPAddr).AddrPort())
 	}

@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"sync"
 
+	"github.com/bulwark-dns/bulwark/resolver/query"
 	"github.com/miekg/dns"
 	"golang.org/x/net/ipv4"
 	"golang.org/x/net/ipv6"
@@ -127,7 +128,7 @@ func (s *Server) answerUDP(so *socket, bp *[]byte, n int, client netip.AddrPort)
 	defer so.answers.Done()
 	op := packetPool.Get().(*[]byte)
 	from := netip.AddrPortFrom(client.Addr().Unmap(), client.Port())
-	out := s.h.serve(s.ctx, (*bp)[:n], from, ProtoUDP, (*op)[:0])
+	out := s.h.serve(s.ctx, (*bp)[:n], from, query.ProtoUDP, (*op)[:0])
 	packetPool.Put(bp)
 	if out != nil {
 		if _, err := so.udp.WriteToUDPAddrPort(out, client); err != nil && !isClosed(err) {
@@ -150,7 +151,7 @@ func (s *Server) ServePacket(ctx context.Context, pkt []byte, client netip.AddrP
 			return out
 		}
 	}
-	return s.h.serve(ctx, pkt, client, ProtoUDP, make([]byte, 0, 512))
+	return s.h.serve(ctx, pkt, client, query.ProtoUDP, make([]byte, 0, 512))
 }
 
 // answerFast answers pkt into out on the reader goroutine if the fast

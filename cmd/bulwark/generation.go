@@ -4,11 +4,13 @@ import (
 	"context"
 	"crypto/sha256"
 	"fmt"
-	"github.com/bulwark-dns/bulwark/resolver/upstream"
 	"os"
 	"reflect"
 	"sync/atomic"
 	"time"
+
+	contract "github.com/bulwark-dns/bulwark/resolver/query"
+	"github.com/bulwark-dns/bulwark/resolver/upstream"
 
 	"github.com/miekg/dns"
 
@@ -192,12 +194,12 @@ func (g *generation) closeUnshared(keep *generation) {
 // reload closes a replaced generation's upstream connections and logs
 // only once the queries it was answering are answered.
 type activeChain struct {
-	next resolver.Resolver
+	next contract.Resolver
 	n    atomic.Int64
 }
 
 // Resolve implements resolver.Resolver.
-func (a *activeChain) Resolve(ctx context.Context, req *resolver.Request) (*dns.Msg, error) {
+func (a *activeChain) Resolve(ctx context.Context, req *contract.Request) (*dns.Msg, error) {
 	a.n.Add(1)
 	defer a.n.Add(-1)
 	return a.next.Resolve(ctx, req)

@@ -10,6 +10,7 @@ import (
 	"github.com/bulwark-dns/bulwark/internal/config"
 	"github.com/bulwark-dns/bulwark/resolver"
 	"github.com/bulwark-dns/bulwark/resolver/dnstap"
+	contract "github.com/bulwark-dns/bulwark/resolver/query"
 )
 
 // observers are the query log and dnstap output, watching every answer
@@ -44,15 +45,15 @@ func openObservers(cfg *config.Config, pm *processMetrics, stdout io.Writer, log
 }
 
 // observer is what the server reports answers to; nil when nothing is on.
-func (o *observers) observer() resolver.Observer {
-	var obs []resolver.Observer
+func (o *observers) observer() contract.Observer {
+	var obs []contract.Observer
 	if o.qlog != nil {
 		obs = append(obs, o.qlog)
 	}
 	if o.tap != nil {
 		obs = append(obs, o.tap)
 	}
-	return resolver.Observers(obs...)
+	return contract.Observers(obs...)
 }
 
 // reopenLogs reopens the block and query log files on SIGHUP, after

@@ -8,8 +8,8 @@ import (
 
 	"github.com/bulwark-dns/bulwark/internal/clock"
 	"github.com/bulwark-dns/bulwark/internal/config"
-	"github.com/bulwark-dns/bulwark/resolver"
 	"github.com/bulwark-dns/bulwark/resolver/cache"
+	contract "github.com/bulwark-dns/bulwark/resolver/query"
 	"github.com/bulwark-dns/bulwark/resolver/recursive"
 	"github.com/bulwark-dns/bulwark/resolver/upstream"
 )
@@ -17,7 +17,7 @@ import (
 // backend is the last step of the chain, below the cache: the forwarder,
 // or the recursive resolver with the conditional domains still forwarded.
 type backend struct {
-	resolver.Resolver
+	contract.Resolver
 	// cacheOpts key the cache as the backend needs (per ECS subnet).
 	cacheOpts []cache.Option
 	// fastPath is false when answers depend on more than the question
@@ -54,7 +54,7 @@ func newBackend(cfg *config.Config, pm *processMetrics, logger *slog.Logger) (*b
 	if err != nil {
 		return nil, err
 	}
-	route := resolver.ResolverFunc(func(ctx context.Context, req *resolver.Request) (*dns.Msg, error) {
+	route := contract.ResolverFunc(func(ctx context.Context, req *contract.Request) (*dns.Msg, error) {
 		if fwd.Covers(req.Question.Name) {
 			return fwd.Resolve(ctx, req)
 		}

@@ -11,7 +11,7 @@ import (
 
 	"github.com/bulwark-dns/bulwark/internal/config"
 	"github.com/bulwark-dns/bulwark/internal/dnstest"
-	"github.com/bulwark-dns/bulwark/resolver"
+	contract "github.com/bulwark-dns/bulwark/resolver/query"
 )
 
 // In recursive mode, conditional domains still go to their servers and
@@ -45,7 +45,7 @@ recursion:
 	ask := func(name string) *dns.Msg {
 		m := new(dns.Msg)
 		m.SetQuestion(name, dns.TypeA)
-		resp, err := back.Resolve(context.Background(), resolver.NewRequest(m, netip.MustParseAddrPort("127.0.0.1:1"), resolver.ProtoUDP))
+		resp, err := back.Resolve(context.Background(), contract.NewRequest(m, netip.MustParseAddrPort("127.0.0.1:1"), contract.ProtoUDP))
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}

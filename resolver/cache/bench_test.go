@@ -8,7 +8,7 @@ import (
 	"testing"
 
 	"github.com/bulwark-dns/bulwark/internal/clock"
-	"github.com/bulwark-dns/bulwark/resolver"
+	contract "github.com/bulwark-dns/bulwark/resolver/query"
 	"github.com/miekg/dns"
 )
 
@@ -16,8 +16,8 @@ import (
 // spread over shards the way real traffic does.
 const benchNames = 1024
 
-func benchRequests() []*resolver.Request {
-	reqs := make([]*resolver.Request, benchNames)
+func benchRequests() []*contract.Request {
+	reqs := make([]*contract.Request, benchNames)
 	for i := range reqs {
 		reqs[i] = query(fmt.Sprintf("host%d.example.com.", i), dns.TypeA, false, false)
 	}
@@ -29,7 +29,7 @@ func benchRequests() []*resolver.Request {
 // the naive way to hand out a private copy of a stored answer.
 func BenchmarkCacheHit(b *testing.B) {
 	reqs := benchRequests()
-	next := &fakeNext{reply: func(_ context.Context, req *resolver.Request) (*dns.Msg, error) {
+	next := &fakeNext{reply: func(_ context.Context, req *contract.Request) (*dns.Msg, error) {
 		return reply(req, dns.RcodeSuccess, []dns.RR{
 			a(req.Question.Name, 3600, "192.0.2.1"), a(req.Question.Name, 3600, "192.0.2.2"),
 		}, nil), nil
@@ -46,7 +46,7 @@ func BenchmarkCacheHit(b *testing.B) {
 		plain[r.Question.Name] = m
 	}
 
-	run := func(b *testing.B, f func(r *resolver.Request, buf []byte) []byte) {
+	run := func(b *testing.B, f func(r *contract.Request, buf []byte) []byte) {
 		b.ReportAllocs()
 		var seq atomic.Uint32
 		b.RunParallel(func(pb *testing.PB) {
@@ -59,7 +59,7 @@ func BenchmarkCacheHit(b *testing.B) {
 		})
 	}
 	b.Run("Resolve", func(b *testing.B) {
-		run(b, func(r *resolver.Request, buf []byte) []byte {
+		run(b, func(r *contract.Request, buf []byte) []byte {
 			m, err := c.Resolve(context.Background(), r)
 			if err != nil || len(m.Answer) != 2 {
 				b.Fatal("not a hit", err)
@@ -68,7 +68,7 @@ func BenchmarkCacheHit(b *testing.B) {
 		})
 	})
 	b.Run("AppendWire", func(b *testing.B) {
-		run(b, func(r *resolver.Request, buf []byte) []byte {
+		run(b, func(r *contract.Request, buf []byte) []byte {
 			buf, ok := c.AppendWire(buf, r)
 			if !ok {
 				b.Fatal("not a hit")
@@ -77,14 +77,14 @@ func BenchmarkCacheHit(b *testing.B) {
 		})
 	})
 	b.Run("Resolve+Pack", func(b *testing.B) {
-		run(b, func(r *resolver.Request, buf []byte) []byte {
+		run(b, func(r *contract.Request, buf []byte) []byte {
 			m, _ := c.Resolve(context.Background(), r)
 			buf, _ = m.PackBuffer(buf[:cap(buf)])
 			return buf
 		})
 	})
 	b.Run("baseline/map+Copy", func(b *testing.B) {
-		run(b, func(r *resolver.Request, buf []byte) []byte {
+		run(b, func(r *contract.Request, buf []byte) []byte {
 			if m := plain[r.Question.Name].Copy(); len(m.Answer) != 2 {
 				b.Fatal("bad baseline")
 			}

@@ -9,7 +9,7 @@ import (
 
 	"github.com/bulwark-dns/bulwark/internal/clock"
 	"github.com/bulwark-dns/bulwark/internal/gopool"
-	"github.com/bulwark-dns/bulwark/resolver"
+	contract "github.com/bulwark-dns/bulwark/resolver/query"
 	"github.com/miekg/dns"
 )
 
@@ -33,12 +33,12 @@ const (
 // for concurrent use.
 type Cache struct {
 	cfg    Config
-	next   resolver.Resolver
+	next   contract.Resolver
 	clk    clock.Clock
 	m      *Metrics
 	log    *slog.Logger
 	store  *store // nil when Size is 0: pass-through
-	subnet func(*resolver.Request) (netip.Prefix, bool)
+	subnet func(*contract.Request) (netip.Prefix, bool)
 	// flights coalesces misses; workers runs them and the prefetches.
 	flights flights
 	workers *gopool.Pool
@@ -55,7 +55,7 @@ type Cache struct {
 // New returns a cache of cfg.Size entries in front of next. cfg is used as
 // given (call SetDefaults first for a Config built in code); m and logger may
 // be nil.
-func New(cfg Config, next resolver.Resolver, clk clock.Clock, m *Metrics, logger *slog.Logger, opts ...Option) *Cache {
+func New(cfg Config, next contract.Resolver, clk clock.Clock, m *Metrics, logger *slog.Logger, opts ...Option) *Cache {
 	if clk == nil {
 		clk = clock.Real{}
 	}
@@ -80,12 +80,12 @@ type Option func(*Cache)
 // WithSubnetKey keys answers also on the EDNS Client Subnet that fn says
 // next will send for a request (the forwarder's ClientSubnet), so that an
 // answer tailored to one subnet is never served to another (RFC 7871 §7.3).
-func WithSubnetKey(fn func(*resolver.Request) (netip.Prefix, bool)) Option {
+func WithSubnetKey(fn func(*contract.Request) (netip.Prefix, bool)) Option {
 	return func(c *Cache) { c.subnet = fn }
 }
 
 // key is the cache key of req.
-func (c *Cache) key(req *resolver.Request) key {
+func (c *Cache) key(req *contract.Request) key {
 	k := requestKey(req)
 	if c.subnet != nil {
 		if p, ok := c.subnet(req); ok {
@@ -99,7 +99,7 @@ func (c *Cache) key(req *resolver.Request) key {
 // otherwise asks next once for all identical questions in flight. The
 // returned message is the caller's (see entry.response for the one caveat:
 // RDATA is shared and read-only).
-func (c *Cache) Resolve(ctx context.Context, req *resolver.Request) (*dns.Msg, error) {
+func (c *Cache) Resolve(ctx context.Context, req *contract.Request) (*dns.Msg, error) {
 	if c.store == nil {
 		return c.next.Resolve(ctx, req)
 	}
@@ -126,7 +126,7 @@ func (c *Cache) Resolve(ctx context.Context, req *resolver.Request) (*dns.Msg, e
 }
 
 // hit counts a fresh hit and starts a prefetch if the entry earned one.
-func (c *Cache) hit(e *entry, k key, req *resolver.Request, now time.Time) {
+func (c *Cache) hit(e *entry, k key, req *contract.Request, now time.Time) {
 	c.m.hit()
 	// A prefetch asks without a client, so it cannot ask for a subnet.
 	if c.cfg.prefetch() && !k.subnet.IsValid() {

@@ -7,15 +7,15 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/bulwark-dns/bulwark/resolver"
+	contract "github.com/bulwark-dns/bulwark/resolver/query"
 	"github.com/miekg/dns"
 )
 
 func TestKeySeparation(t *testing.T) {
 	tests := []struct {
 		name   string
-		first  *resolver.Request
-		second *resolver.Request
+		first  *contract.Request
+		second *contract.Request
 		shared bool
 	}{
 		{"same question", query("a.example.", dns.TypeA, false, false), query("a.example.", dns.TypeA, false, false), true},
@@ -30,7 +30,7 @@ func TestKeySeparation(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			next := &fakeNext{reply: func(_ context.Context, req *resolver.Request) (*dns.Msg, error) {
+			next := &fakeNext{reply: func(_ context.Context, req *contract.Request) (*dns.Msg, error) {
 				rr := a(req.Question.Name, 300, "192.0.2.1")
 				rr.Hdr.Class = req.Question.Qclass
 				return reply(req, dns.RcodeSuccess, []dns.RR{rr}, nil), nil
@@ -52,13 +52,13 @@ func TestKeySeparation(t *testing.T) {
 	}
 }
 
-func withClass(r *resolver.Request, class uint16) *resolver.Request {
+func withClass(r *contract.Request, class uint16) *contract.Request {
 	r.Msg.Question[0].Qclass = class
 	r.Question.Qclass = class
 	return r
 }
 
-func withoutRD(r *resolver.Request) *resolver.Request {
+func withoutRD(r *contract.Request) *contract.Request {
 	r.Msg.RecursionDesired = false
 	r.Msg.Id++
 	return r
@@ -67,26 +67,26 @@ func withoutRD(r *resolver.Request) *resolver.Request {
 func TestNotCached(t *testing.T) {
 	tests := []struct {
 		name  string
-		reply func(context.Context, *resolver.Request) (*dns.Msg, error)
+		reply func(context.Context, *contract.Request) (*dns.Msg, error)
 	}{
-		{"truncated", func(_ context.Context, req *resolver.Request) (*dns.Msg, error) {
+		{"truncated", func(_ context.Context, req *contract.Request) (*dns.Msg, error) {
 			m := reply(req, dns.RcodeSuccess, []dns.RR{a("a.example.", 300, "192.0.2.1")}, nil)
 			m.Truncated = true
 			return m, nil
 		}},
 		{"REFUSED", fixed(dns.RcodeRefused, nil, nil)},
 		{"FORMERR", fixed(dns.RcodeFormatError, nil, nil)},
-		{"other question", func(_ context.Context, req *resolver.Request) (*dns.Msg, error) {
+		{"other question", func(_ context.Context, req *contract.Request) (*dns.Msg, error) {
 			m := reply(req, dns.RcodeSuccess, []dns.RR{a("b.example.", 300, "192.0.2.1")}, nil)
 			m.Question[0].Name = "b.example."
 			return m, nil
 		}},
-		{"other type", func(_ context.Context, req *resolver.Request) (*dns.Msg, error) {
+		{"other type", func(_ context.Context, req *contract.Request) (*dns.Msg, error) {
 			m := reply(req, dns.RcodeSuccess, []dns.RR{a("a.example.", 300, "192.0.2.1")}, nil)
 			m.Question[0].Qtype = dns.TypeAAAA
 			return m, nil
 		}},
-		{"no question", func(_ context.Context, req *resolver.Request) (*dns.Msg, error) {
+		{"no question", func(_ context.Context, req *contract.Request) (*dns.Msg, error) {
 			m := reply(req, dns.RcodeSuccess, []dns.RR{a("a.example.", 300, "192.0.2.1")}, nil)
 			m.Question = nil
 			return m, nil
@@ -118,7 +118,7 @@ func TestErrorsNotCached(t *testing.T) {
 	if next.n() != 2 || c.Len() != 0 {
 		t.Fatalf("next calls %d, Len %d; want 2, 0", next.n(), c.Len())
 	}
-	next.set(func(context.Context, *resolver.Request) (*dns.Msg, error) { return nil, nil })
+	next.set(func(context.Context, *contract.Request) (*dns.Msg, error) { return nil, nil })
 	if _, err := c.Resolve(context.Background(), query("a.example.", dns.TypeA, false, false)); err == nil {
 		t.Fatal("nil message without error: want an error")
 	}
@@ -147,7 +147,7 @@ func TestAnswerIsCallersCopy(t *testing.T) {
 }
 
 func TestOPTNotStored(t *testing.T) {
-	next := &fakeNext{reply: func(_ context.Context, req *resolver.Request) (*dns.Msg, error) {
+	next := &fakeNext{reply: func(_ context.Context, req *contract.Request) (*dns.Msg, error) {
 		m := reply(req, dns.RcodeSuccess, []dns.RR{a("a.example.", 300, "192.0.2.1")}, nil)
 		m.SetEdns0(1232, true)
 		return m, nil

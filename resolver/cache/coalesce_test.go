@@ -6,14 +6,14 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/bulwark-dns/bulwark/resolver"
+	contract "github.com/bulwark-dns/bulwark/resolver/query"
 	"github.com/miekg/dns"
 )
 
 // blockingNext answers only once released, and says when it was first entered.
-func blockingNext(entered chan<- struct{}, release <-chan struct{}, reply func(context.Context, *resolver.Request) (*dns.Msg, error)) *fakeNext {
+func blockingNext(entered chan<- struct{}, release <-chan struct{}, reply func(context.Context, *contract.Request) (*dns.Msg, error)) *fakeNext {
 	var once sync.Once
-	return &fakeNext{reply: func(ctx context.Context, req *resolver.Request) (*dns.Msg, error) {
+	return &fakeNext{reply: func(ctx context.Context, req *contract.Request) (*dns.Msg, error) {
 		once.Do(func() { close(entered) })
 		<-release
 		return reply(ctx, req)
@@ -23,7 +23,7 @@ func blockingNext(entered chan<- struct{}, release <-chan struct{}, reply func(c
 func TestCoalesce(t *testing.T) {
 	tests := []struct {
 		name  string
-		reply func(context.Context, *resolver.Request) (*dns.Msg, error)
+		reply func(context.Context, *contract.Request) (*dns.Msg, error)
 		calls int // for cacheable answers late arrivals hit the cache: exactly one
 	}{
 		{"cacheable", answer(300), 1},
@@ -86,7 +86,7 @@ func TestCoalesceUncacheableCopies(t *testing.T) {
 func TestCoalesceCancelledWaiter(t *testing.T) {
 	entered, release := make(chan struct{}), make(chan struct{})
 	var nextErr error
-	next := blockingNext(entered, release, func(ctx context.Context, req *resolver.Request) (*dns.Msg, error) {
+	next := blockingNext(entered, release, func(ctx context.Context, req *contract.Request) (*dns.Msg, error) {
 		nextErr = ctx.Err() // read after wg.Wait below
 		return answer(300)(ctx, req)
 	})

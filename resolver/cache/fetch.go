@@ -4,7 +4,7 @@ import (
 	"context"
 	"errors"
 
-	"github.com/bulwark-dns/bulwark/resolver"
+	contract "github.com/bulwark-dns/bulwark/resolver/query"
 	"github.com/miekg/dns"
 )
 
@@ -25,7 +25,7 @@ func (r *result) failed() bool { return r.err != nil || r.msg.Rcode == dns.Rcode
 // one query, which runs detached from any one client: a waiter whose ctx
 // ends returns early and the others, and the cache, still get the answer.
 // stale, if not nil, is an expired entry that may answer if the query fails.
-func (c *Cache) fetch(ctx context.Context, k key, req *resolver.Request, stale *entry) (*dns.Msg, error) {
+func (c *Cache) fetch(ctx context.Context, k key, req *contract.Request, stale *entry) (*dns.Msg, error) {
 	fl, lead := c.flights.join(k)
 	if lead {
 		c.workers.Go(func() {
@@ -67,7 +67,7 @@ func (c *Cache) fetch(ctx context.Context, k key, req *resolver.Request, stale *
 // refresh queries the next step and stores what may be cached. A failure
 // never replaces an entry that can still be served stale, and starts the
 // RFC 8767 failure recheck timer on an expired one.
-func (c *Cache) refresh(ctx context.Context, k key, req *resolver.Request, old *entry) *result {
+func (c *Cache) refresh(ctx context.Context, k key, req *contract.Request, old *entry) *result {
 	resp, err := c.next.Resolve(ctx, req)
 	if err == nil && resp == nil {
 		err = errNoAnswer

@@ -1,6 +1,8 @@
 package cache
 
 import (
+	contract "github.com/bulwark-dns/bulwark/resolver/query"
+
 	"context"
 	"net"
 	"net/netip"
@@ -10,7 +12,6 @@ import (
 	"time"
 
 	"github.com/bulwark-dns/bulwark/internal/clock"
-	"github.com/bulwark-dns/bulwark/resolver"
 	"github.com/miekg/dns"
 )
 
@@ -21,10 +22,10 @@ func epoch() time.Time { return time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC) }
 type fakeNext struct {
 	calls atomic.Int64
 	mu    sync.Mutex
-	reply func(ctx context.Context, req *resolver.Request) (*dns.Msg, error)
+	reply func(ctx context.Context, req *contract.Request) (*dns.Msg, error)
 }
 
-func (f *fakeNext) Resolve(ctx context.Context, req *resolver.Request) (*dns.Msg, error) {
+func (f *fakeNext) Resolve(ctx context.Context, req *contract.Request) (*dns.Msg, error) {
 	f.calls.Add(1)
 	f.mu.Lock()
 	reply := f.reply
@@ -33,7 +34,7 @@ func (f *fakeNext) Resolve(ctx context.Context, req *resolver.Request) (*dns.Msg
 }
 
 // set replaces the answer function (e.g. to make the upstream fail).
-func (f *fakeNext) set(reply func(ctx context.Context, req *resolver.Request) (*dns.Msg, error)) {
+func (f *fakeNext) set(reply func(ctx context.Context, req *contract.Request) (*dns.Msg, error)) {
 	f.mu.Lock()
 	f.reply = reply
 	f.mu.Unlock()
@@ -42,27 +43,27 @@ func (f *fakeNext) set(reply func(ctx context.Context, req *resolver.Request) (*
 func (f *fakeNext) n() int { return int(f.calls.Load()) }
 
 // answer returns a reply function giving one A record with ttl per call.
-func answer(ttl uint32) func(context.Context, *resolver.Request) (*dns.Msg, error) {
-	return func(_ context.Context, req *resolver.Request) (*dns.Msg, error) {
+func answer(ttl uint32) func(context.Context, *contract.Request) (*dns.Msg, error) {
+	return func(_ context.Context, req *contract.Request) (*dns.Msg, error) {
 		return reply(req, dns.RcodeSuccess, []dns.RR{a(req.Question.Name, ttl, "192.0.2.1")}, nil), nil
 	}
 }
 
 // fixed returns a reply function answering every request with m's sections.
-func fixed(rcode int, ans, ns []dns.RR) func(context.Context, *resolver.Request) (*dns.Msg, error) {
-	return func(_ context.Context, req *resolver.Request) (*dns.Msg, error) {
+func fixed(rcode int, ans, ns []dns.RR) func(context.Context, *contract.Request) (*dns.Msg, error) {
+	return func(_ context.Context, req *contract.Request) (*dns.Msg, error) {
 		return reply(req, rcode, ans, ns), nil
 	}
 }
 
-func failing(err error) func(context.Context, *resolver.Request) (*dns.Msg, error) {
-	return func(context.Context, *resolver.Request) (*dns.Msg, error) { return nil, err }
+func failing(err error) func(context.Context, *contract.Request) (*dns.Msg, error) {
+	return func(context.Context, *contract.Request) (*dns.Msg, error) { return nil, err }
 }
 
 // reply builds what an upstream would return: a response to the question
 // with RA set and no OPT (the forwarder strips it). Records are deep-copied so
 // that tests can reuse them.
-func reply(req *resolver.Request, rcode int, ans, ns []dns.RR) *dns.Msg {
+func reply(req *contract.Request, rcode int, ans, ns []dns.RR) *dns.Msg {
 	m := new(dns.Msg)
 	m.SetRcode(req.Msg, rcode)
 	m.RecursionAvailable = true
@@ -85,14 +86,14 @@ func soa(zone string, ttl, minttl uint32) *dns.SOA {
 }
 
 // query builds a client request as the listener would.
-func query(name string, qtype uint16, do, cd bool) *resolver.Request {
+func query(name string, qtype uint16, do, cd bool) *contract.Request {
 	m := new(dns.Msg)
 	m.SetQuestion(name, qtype)
 	m.CheckingDisabled = cd
 	if do {
 		m.SetEdns0(1232, true)
 	}
-	return resolver.NewRequest(m, netip.MustParseAddrPort("192.0.2.53:5353"), resolver.ProtoUDP)
+	return contract.NewRequest(m, netip.MustParseAddrPort("192.0.2.53:5353"), contract.ProtoUDP)
 }
 
 // testConfig is the default config with a small size and prefetch off, so
@@ -105,7 +106,7 @@ func testConfig() Config {
 }
 
 // newTest returns a cache over next with a fake clock; it is closed at cleanup.
-func newTest(t testing.TB, cfg Config, next resolver.Resolver, m *Metrics) (*Cache, *clock.Fake) {
+func newTest(t testing.TB, cfg Config, next contract.Resolver, m *Metrics) (*Cache, *clock.Fake) {
 	t.Helper()
 	clk := clock.NewFake(epoch())
 	c := New(cfg, next, clk, m, nil)
@@ -114,7 +115,7 @@ func newTest(t testing.TB, cfg Config, next resolver.Resolver, m *Metrics) (*Cac
 }
 
 // resolve calls c.Resolve and fails the test on error.
-func resolve(t testing.TB, c *Cache, req *resolver.Request) *dns.Msg {
+func resolve(t testing.TB, c *Cache, req *contract.Request) *dns.Msg {
 	t.Helper()
 	m, err := c.Resolve(context.Background(), req)
 	if err != nil {

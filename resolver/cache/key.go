@@ -4,7 +4,7 @@ import (
 	"net/netip"
 	"strings"
 
-	"github.com/bulwark-dns/bulwark/resolver"
+	contract "github.com/bulwark-dns/bulwark/resolver/query"
 	"github.com/miekg/dns"
 )
 
@@ -28,7 +28,7 @@ type key struct {
 }
 
 // requestKey is the cache key of req.
-func requestKey(req *resolver.Request) key {
+func requestKey(req *contract.Request) key {
 	k := key{
 		name:   canonicalName(req.Question.Name),
 		qtype:  req.Question.Qtype,

@@ -5,14 +5,14 @@ import (
 	"net/netip"
 	"time"
 
-	"github.com/bulwark-dns/bulwark/resolver"
+	contract "github.com/bulwark-dns/bulwark/resolver/query"
 	"github.com/miekg/dns"
 )
 
 // maybePrefetch refreshes a popular entry in the background shortly before
 // it expires, so that its clients never see a miss. One prefetch per entry;
 // at most maxBackground at a time, the rest skipped.
-func (c *Cache) maybePrefetch(e *entry, k key, req *resolver.Request, now time.Time) {
+func (c *Cache) maybePrefetch(e *entry, k key, req *contract.Request, now time.Time) {
 	if e.kind == kindServfail {
 		return
 	}
@@ -48,7 +48,7 @@ func (c *Cache) maybePrefetch(e *entry, k key, req *resolver.Request, now time.T
 // prefetchRequest builds a request of its own for the background query: the
 // client's may be recycled by the listener once it is answered, and the
 // query is the cache's, not the client's.
-func prefetchRequest(req *resolver.Request, k key) *resolver.Request {
+func prefetchRequest(req *contract.Request, k key) *contract.Request {
 	m := new(dns.Msg)
 	m.SetQuestion(req.Question.Name, req.Question.Qtype)
 	m.Question[0].Qclass = req.Question.Qclass
@@ -56,7 +56,7 @@ func prefetchRequest(req *resolver.Request, k key) *resolver.Request {
 	if k.flags&flagDO != 0 {
 		m.SetEdns0(dns.DefaultMsgSize, true)
 	}
-	return resolver.NewRequest(m, netip.AddrPort{}, req.Proto) // no client: the cache asks
+	return contract.NewRequest(m, netip.AddrPort{}, req.Proto) // no client: the cache asks
 
 }
 

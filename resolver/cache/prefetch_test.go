@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bulwark-dns/bulwark/resolver"
+	contract "github.com/bulwark-dns/bulwark/resolver/query"
 	"github.com/miekg/dns"
 )
 
@@ -36,7 +36,7 @@ func TestPrefetchRefreshesPopularEntryOnce(t *testing.T) {
 
 	// In the last tenth of its life, with the upstream slow to answer.
 	release := make(chan struct{})
-	next.set(func(ctx context.Context, req *resolver.Request) (*dns.Msg, error) {
+	next.set(func(ctx context.Context, req *contract.Request) (*dns.Msg, error) {
 		<-release
 		return answer(100)(ctx, req)
 	})
@@ -89,9 +89,9 @@ func TestPrefetchNotTriggered(t *testing.T) {
 }
 
 func TestPrefetchKeepsKeyFlags(t *testing.T) {
-	var got []*resolver.Request
+	var got []*contract.Request
 	next := &fakeNext{}
-	next.set(func(ctx context.Context, req *resolver.Request) (*dns.Msg, error) {
+	next.set(func(ctx context.Context, req *contract.Request) (*dns.Msg, error) {
 		got = append(got, req) // calls are sequential here
 		return answer(100)(ctx, req)
 	})
@@ -123,7 +123,7 @@ func TestCloseStopsPrefetch(t *testing.T) {
 		resolve(t, c, query("a.example.", dns.TypeA, false, false))
 		resolve(t, c, query("b.example.", dns.TypeA, false, false))
 	}
-	next.set(func(ctx context.Context, _ *resolver.Request) (*dns.Msg, error) {
+	next.set(func(ctx context.Context, _ *contract.Request) (*dns.Msg, error) {
 		started <- struct{}{}
 		<-ctx.Done() // an upstream that never answers
 		return nil, ctx.Err()

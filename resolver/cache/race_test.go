@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bulwark-dns/bulwark/resolver"
+	contract "github.com/bulwark-dns/bulwark/resolver/query"
 	"github.com/miekg/dns"
 )
 
@@ -21,7 +21,7 @@ func TestConcurrent(t *testing.T) {
 		rounds  = 400
 		names   = 40
 	)
-	next := &fakeNext{reply: func(_ context.Context, req *resolver.Request) (*dns.Msg, error) {
+	next := &fakeNext{reply: func(_ context.Context, req *contract.Request) (*dns.Msg, error) {
 		switch req.Question.Name[0] % 7 {
 		case 0:
 			return nil, errors.New("timeout")

@@ -1,7 +1,7 @@
 package cache
 
 import (
-	"github.com/bulwark-dns/bulwark/resolver"
+	contract "github.com/bulwark-dns/bulwark/resolver/query"
 	"github.com/miekg/dns"
 )
 
@@ -65,7 +65,7 @@ type blockOf[T any] struct {
 // RR structs are the caller's; the RDATA slices inside them (addresses,
 // TXT strings, ...) are shared with the cache and must be treated as
 // read-only — copying them would double the cost of a hit.
-func (e *entry) response(req *resolver.Request, age uint32, stale bool) *dns.Msg {
+func (e *entry) response(req *contract.Request, age uint32, stale bool) *dns.Msg {
 	switch e.shape {
 	case shapeA:
 		return responseOf[dns.A](e, req, age, stale)
@@ -84,7 +84,7 @@ func (e *entry) response(req *resolver.Request, age uint32, stale bool) *dns.Msg
 func responseOf[T any, P interface {
 	*T
 	dns.RR
-}](e *entry, req *resolver.Request, age uint32, stale bool) *dns.Msg {
+}](e *entry, req *contract.Request, age uint32, stale bool) *dns.Msg {
 	b := new(blockOf[T])
 	rrs := b.init(e, req)
 	for i, rr := range e.rrs {
@@ -99,7 +99,7 @@ func responseOf[T any, P interface {
 
 // init fills in the header and question and returns room for len(e.rrs)
 // records.
-func (b *respBlock) init(e *entry, req *resolver.Request) []dns.RR {
+func (b *respBlock) init(e *entry, req *contract.Request) []dns.RR {
 	b.m.MsgHdr = e.msg.MsgHdr
 	if req.Msg != nil {
 		b.m.Id = req.Msg.Id

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bulwark-dns/bulwark/resolver"
+	contract "github.com/bulwark-dns/bulwark/resolver/query"
 	"github.com/miekg/dns"
 )
 
@@ -15,10 +15,10 @@ func TestServeStale(t *testing.T) {
 	boom := errors.New("upstream timeout")
 	tests := []struct {
 		name     string
-		first    func(context.Context, *resolver.Request) (*dns.Msg, error)
+		first    func(context.Context, *contract.Request) (*dns.Msg, error)
 		staleMax time.Duration
 		at       time.Duration // after the first answer (TTL 60)
-		then     func(context.Context, *resolver.Request) (*dns.Msg, error)
+		then     func(context.Context, *contract.Request) (*dns.Msg, error)
 		wantTTL  uint32 // 0: not stale
 		wantErr  error
 		wantCode int

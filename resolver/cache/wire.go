@@ -3,7 +3,7 @@ package cache
 import (
 	"encoding/binary"
 
-	"github.com/bulwark-dns/bulwark/resolver"
+	contract "github.com/bulwark-dns/bulwark/resolver/query"
 	"github.com/miekg/dns"
 )
 
@@ -75,7 +75,7 @@ func skipName(w []byte, off int) (int, bool) {
 // the caller then goes through Resolve. Answers with a CNAME or DNAME are
 // never served here: the policy step must see their targets (CNAME
 // cloaking), so they always take Resolve.
-func (c *Cache) AppendWire(dst []byte, req *resolver.Request) ([]byte, bool) {
+func (c *Cache) AppendWire(dst []byte, req *contract.Request) ([]byte, bool) {
 	if c.store == nil || req.Msg == nil {
 		return dst, false
 	}
@@ -89,7 +89,7 @@ func (c *Cache) AppendWire(dst []byte, req *resolver.Request) ([]byte, bool) {
 	if req.EDNS {
 		size += 11
 	}
-	if req.Proto == resolver.ProtoUDP && size > int(req.UDPSize) {
+	if req.Proto == contract.ProtoUDP && size > int(req.UDPSize) {
 		return dst, false
 	}
 	start := len(dst)

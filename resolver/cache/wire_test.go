@@ -8,14 +8,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bulwark-dns/bulwark/resolver"
+	contract "github.com/bulwark-dns/bulwark/resolver/query"
 	"github.com/miekg/dns"
 )
 
 func TestAppendWireMatchesResolve(t *testing.T) {
 	tests := []struct {
 		name  string
-		reply func(context.Context, *resolver.Request) (*dns.Msg, error)
+		reply func(context.Context, *contract.Request) (*dns.Msg, error)
 	}{
 		{"A", answer(300)},
 		{"AAAA-less NODATA", fixed(dns.RcodeSuccess, nil, []dns.RR{soa("example.", 900, 300)})},
@@ -69,7 +69,7 @@ func TestAppendWireRefusesAliases(t *testing.T) {
 }
 
 func TestAppendWireRefuses(t *testing.T) {
-	next := &fakeNext{reply: func(_ context.Context, req *resolver.Request) (*dns.Msg, error) {
+	next := &fakeNext{reply: func(_ context.Context, req *contract.Request) (*dns.Msg, error) {
 		var ans []dns.RR
 		for i := range 40 {
 			ans = append(ans, a(req.Question.Name, 300, "192.0.2."+string(rune('0'+i%10))))
@@ -82,7 +82,7 @@ func TestAppendWireRefuses(t *testing.T) {
 		t.Fatal("answer larger than 512 bytes appended for a non-EDNS UDP client")
 	}
 	tcp := query("big.example.", dns.TypeA, false, false)
-	tcp.Proto = resolver.ProtoTCP
+	tcp.Proto = contract.ProtoTCP
 	if _, ok := c.AppendWire(nil, tcp); !ok {
 		t.Fatal("TCP client refused")
 	}
@@ -120,7 +120,7 @@ func TestTTLOffsets(t *testing.T) {
 func TestSubnetKeyedAnswers(t *testing.T) {
 	next := &fakeNext{reply: answer(300)}
 	c, _ := newTest(t, testConfig(), next, nil)
-	subnetOf := func(req *resolver.Request) (netip.Prefix, bool) {
+	subnetOf := func(req *contract.Request) (netip.Prefix, bool) {
 		p, err := req.Client.Addr().Prefix(24)
 		return p, err == nil
 	}

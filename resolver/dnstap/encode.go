@@ -1,19 +1,18 @@
 package dnstap
 
 import (
+	contract "github.com/bulwark-dns/bulwark/resolver/query"
 	dnstappb "github.com/dnstap/golang-dnstap"
 	"google.golang.org/protobuf/proto"
-
-	"github.com/bulwark-dns/bulwark/resolver"
 )
 
 // socketProtocols maps Bulwark's transports to dnstap's; DOT and DOH are in
 // dnstap.proto since 2020 and tools that predate them show the number.
 var socketProtocols = [...]dnstappb.SocketProtocol{
-	resolver.ProtoUDP: dnstappb.SocketProtocol_UDP,
-	resolver.ProtoTCP: dnstappb.SocketProtocol_TCP,
-	resolver.ProtoDoT: dnstappb.SocketProtocol_DOT,
-	resolver.ProtoDoH: dnstappb.SocketProtocol_DOH,
+	contract.ProtoUDP: dnstappb.SocketProtocol_UDP,
+	contract.ProtoTCP: dnstappb.SocketProtocol_TCP,
+	contract.ProtoDoT: dnstappb.SocketProtocol_DOT,
+	contract.ProtoDoH: dnstappb.SocketProtocol_DOH,
 }
 
 // encoder turns items into marshalled dnstap frames, reusing one message

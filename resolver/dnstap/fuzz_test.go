@@ -1,6 +1,8 @@
 package dnstap
 
 import (
+	contract "github.com/bulwark-dns/bulwark/resolver/query"
+
 	"bytes"
 	"net/netip"
 	"strings"
@@ -9,8 +11,6 @@ import (
 
 	dnstappb "github.com/dnstap/golang-dnstap"
 	"google.golang.org/protobuf/proto"
-
-	"github.com/bulwark-dns/bulwark/resolver"
 )
 
 // FuzzParseSocket: any socket string is either rejected with a message or
@@ -52,7 +52,7 @@ func FuzzEncoder(f *testing.F) {
 		a, _ := netip.AddrFromSlice(addr)
 		it := item{
 			received: time.Unix(0, nanos), duration: time.Duration(dur),
-			client: netip.AddrPortFrom(a, port), proto: resolver.Proto(p % 4),
+			client: netip.AddrPortFrom(a, port), proto: contract.Proto(p % 4),
 			answered: response != nil,
 		}
 		b := append(append([]byte(nil), query...), response...)

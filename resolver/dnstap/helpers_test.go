@@ -5,11 +5,10 @@ import (
 	"testing"
 	"time"
 
+	contract "github.com/bulwark-dns/bulwark/resolver/query"
 	"github.com/miekg/dns"
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
-
-	"github.com/bulwark-dns/bulwark/resolver"
 )
 
 // startTap starts a Tap on socket with fast reconnects.
@@ -50,7 +49,7 @@ func counter(t *testing.T, reg *prometheus.Registry, name string) float64 {
 }
 
 // event builds a QueryEvent with real wire messages for name.
-func event(t testing.TB, name string, client string, p resolver.Proto, answered bool) resolver.QueryEvent {
+func event(t testing.TB, name string, client string, p contract.Proto, answered bool) contract.Event {
 	t.Helper()
 	q := new(dns.Msg)
 	q.SetQuestion(name, dns.TypeA)
@@ -58,7 +57,7 @@ func event(t testing.TB, name string, client string, p resolver.Proto, answered 
 	if err != nil {
 		t.Fatal(err)
 	}
-	ev := resolver.QueryEvent{
+	ev := contract.Event{
 		Received: time.Now(), Duration: 1500 * time.Microsecond,
 		Client: netip.MustParseAddrPort(client), Proto: p,
 		Query: qb, QName: name, QType: dns.TypeA, Rcode: -1,

@@ -22,9 +22,8 @@ import (
 	"sync"
 	"time"
 
+	contract "github.com/bulwark-dns/bulwark/resolver/query"
 	dnstappb "github.com/dnstap/golang-dnstap"
-
-	"github.com/bulwark-dns/bulwark/resolver"
 )
 
 // Tap is the dnstap output.
@@ -53,7 +52,7 @@ type item struct {
 	received time.Time
 	duration time.Duration
 	client   netip.AddrPort
-	proto    resolver.Proto
+	proto    contract.Proto
 	buf      *[]byte // the query, then the response when there is one
 	qlen     int
 	answered bool
@@ -110,7 +109,7 @@ func newTap(cfg Config, version string, m *Metrics, logger *slog.Logger) (*Tap, 
 
 // Observe implements resolver.Observer: it copies the wire messages and
 // queues them, or drops and counts them when the queue is full.
-func (t *Tap) Observe(ev resolver.QueryEvent) {
+func (t *Tap) Observe(ev contract.Event) {
 	it := item{received: ev.Received, duration: ev.Duration, client: ev.Client, proto: ev.Proto}
 	if t.queries {
 		it.frames++

@@ -3,7 +3,6 @@ package dnstap
 import (
 	"bytes"
 	"fmt"
-	"github.com/bulwark-dns/bulwark/internal/dnstaptest"
 	"net"
 	"os"
 	"os/exec"
@@ -12,10 +11,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bulwark-dns/bulwark/internal/dnstaptest"
+	contract "github.com/bulwark-dns/bulwark/resolver/query"
+
 	dnstappb "github.com/dnstap/golang-dnstap"
 	"github.com/miekg/dns"
-
-	"github.com/bulwark-dns/bulwark/resolver"
 )
 
 // TestTapFrames sends one answered query per transport and address family
@@ -27,14 +27,14 @@ func TestTapFrames(t *testing.T) {
 			tap, reg := startTap(t, Config{Socket: col.Socket(), Identity: "resolver-7", Version: "v9"})
 			cases := []struct {
 				client string
-				proto  resolver.Proto
+				proto  contract.Proto
 				wantP  dnstappb.SocketProtocol
 				wantF  dnstappb.SocketFamily
 			}{
-				{"192.0.2.10:40000", resolver.ProtoUDP, dnstappb.SocketProtocol_UDP, dnstappb.SocketFamily_INET},
-				{"[2001:db8::5]:40001", resolver.ProtoTCP, dnstappb.SocketProtocol_TCP, dnstappb.SocketFamily_INET6},
-				{"198.51.100.1:853", resolver.ProtoDoT, dnstappb.SocketProtocol_DOT, dnstappb.SocketFamily_INET},
-				{"[2001:db8::6]:443", resolver.ProtoDoH, dnstappb.SocketProtocol_DOH, dnstappb.SocketFamily_INET6},
+				{"192.0.2.10:40000", contract.ProtoUDP, dnstappb.SocketProtocol_UDP, dnstappb.SocketFamily_INET},
+				{"[2001:db8::5]:40001", contract.ProtoTCP, dnstappb.SocketProtocol_TCP, dnstappb.SocketFamily_INET6},
+				{"198.51.100.1:853", contract.ProtoDoT, dnstappb.SocketProtocol_DOT, dnstappb.SocketFamily_INET},
+				{"[2001:db8::6]:443", contract.ProtoDoH, dnstappb.SocketProtocol_DOH, dnstappb.SocketFamily_INET6},
 			}
 			for i, c := range cases {
 				tap.Observe(event(t, fmt.Sprintf("q%d.example.", i), c.client, c.proto, true))
@@ -110,9 +110,9 @@ func TestTapMessageTypes(t *testing.T) {
 			col := dnstaptest.New(t, "unix").Start()
 			tc.cfg.Socket = col.Socket()
 			tap, reg := startTap(t, tc.cfg)
-			tap.Observe(event(t, "a.example.", "10.0.0.1:1000", resolver.ProtoUDP, tc.answered))
+			tap.Observe(event(t, "a.example.", "10.0.0.1:1000", contract.ProtoUDP, tc.answered))
 			// A marker behind it: once it arrives, everything before it has.
-			tap.Observe(event(t, "marker.example.", "10.0.0.1:1000", resolver.ProtoUDP, true))
+			tap.Observe(event(t, "marker.example.", "10.0.0.1:1000", contract.ProtoUDP, true))
 			var got []dnstappb.Message_Type
 			for {
 				f := col.Next(t)
@@ -152,7 +152,7 @@ func TestTapCollectorDownAndBack(t *testing.T) {
 				col.Start().Stop()
 			}
 			tap, reg := startTap(t, Config{Socket: col.Socket()})
-			ev := event(t, "a.example.", "10.0.0.1:1000", resolver.ProtoUDP, true)
+			ev := event(t, "a.example.", "10.0.0.1:1000", contract.ProtoUDP, true)
 
 			// Down: every frame is dropped, none is waited for.
 			for i := 0; i < 100; i++ {
@@ -182,7 +182,7 @@ func TestTapCollectorDownAndBack(t *testing.T) {
 }
 
 // deliver observes ev until one of its frames reaches col (bounded).
-func deliver(t *testing.T, tap *Tap, col *dnstaptest.Collector, ev resolver.QueryEvent) {
+func deliver(t *testing.T, tap *Tap, col *dnstaptest.Collector, ev contract.Event) {
 	t.Helper()
 	for i := 0; i < 400; i++ {
 		tap.Observe(ev)
@@ -224,7 +224,7 @@ func TestTapStalledCollector(t *testing.T) {
 	col.Stall = true
 	col.Start()
 	tap, reg := startTap(t, Config{Socket: col.Socket(), QueueSize: 16, Timeout: 200 * time.Millisecond})
-	ev := event(t, strings.Repeat("x", 60)+".example.", "10.0.0.1:1000", resolver.ProtoUDP, true)
+	ev := event(t, strings.Repeat("x", 60)+".example.", "10.0.0.1:1000", contract.ProtoUDP, true)
 	const n = 20000
 	for i := 0; i < n; i++ {
 		tap.Observe(ev)
@@ -243,10 +243,10 @@ func TestTapStalledCollector(t *testing.T) {
 // TestTapCloseWhileDown returns at once when there is no collector.
 func TestTapCloseWhileDown(t *testing.T) {
 	tap, reg := startTap(t, Config{Socket: "unix:" + filepath.Join(dnstaptest.SocketDir(t), "nobody")})
-	tap.Observe(event(t, "a.example.", "10.0.0.1:1000", resolver.ProtoUDP, true))
+	tap.Observe(event(t, "a.example.", "10.0.0.1:1000", contract.ProtoUDP, true))
 	tap.Close()
 	tap.Close() // twice is fine
-	tap.Observe(event(t, "b.example.", "10.0.0.1:1000", resolver.ProtoUDP, true))
+	tap.Observe(event(t, "b.example.", "10.0.0.1:1000", contract.ProtoUDP, true))
 	if d := counter(t, reg, "bulwark_dnstap_dropped_total"); d != 4 {
 		t.Errorf("dropped %v, want 4", d)
 	}
@@ -265,10 +265,10 @@ func TestDnstapRead(t *testing.T) {
 	}
 	col := dnstaptest.New(t, "unix").Start()
 	tap, _ := startTap(t, Config{Socket: col.Socket(), Identity: "bulwark-test"})
-	tap.Observe(event(t, "phish.example.", "192.0.2.44:5353", resolver.ProtoUDP, true))
-	tap.Observe(event(t, "tcp.example.", "[2001:db8::9]:4444", resolver.ProtoTCP, true))
-	tap.Observe(event(t, "dot.example.", "192.0.2.45:853", resolver.ProtoDoT, false))
-	tap.Observe(event(t, "doh.example.", "192.0.2.46:443", resolver.ProtoDoH, false))
+	tap.Observe(event(t, "phish.example.", "192.0.2.44:5353", contract.ProtoUDP, true))
+	tap.Observe(event(t, "tcp.example.", "[2001:db8::9]:4444", contract.ProtoTCP, true))
+	tap.Observe(event(t, "dot.example.", "192.0.2.45:853", contract.ProtoDoT, false))
+	tap.Observe(event(t, "doh.example.", "192.0.2.46:443", contract.ProtoDoH, false))
 
 	file := filepath.Join(t.TempDir(), "capture.dnstap")
 	out, err := dnstappb.NewFrameStreamOutputFromFilename(file)

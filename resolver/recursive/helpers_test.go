@@ -12,7 +12,7 @@ import (
 
 	"github.com/bulwark-dns/bulwark/internal/clock"
 	"github.com/bulwark-dns/bulwark/internal/dnstest"
-	"github.com/bulwark-dns/bulwark/resolver"
+	contract "github.com/bulwark-dns/bulwark/resolver/query"
 )
 
 // Addresses of the standard simulated world (startWorld).
@@ -143,13 +143,13 @@ func patient(r *Resolver) *Resolver {
 }
 
 // request is a client query as the listener passes it on.
-func request(name string, qtype uint16) *resolver.Request {
+func request(name string, qtype uint16) *contract.Request {
 	m := new(dns.Msg).SetQuestion(name, qtype)
-	return resolver.NewRequest(m, netip.MustParseAddrPort("192.0.2.200:5353"), resolver.ProtoUDP)
+	return contract.NewRequest(m, netip.MustParseAddrPort("192.0.2.200:5353"), contract.ProtoUDP)
 }
 
 // resolve asks r for name/qtype with a generous deadline.
-func resolve(t *testing.T, r resolver.Resolver, name string, qtype uint16) (*dns.Msg, error) {
+func resolve(t *testing.T, r contract.Resolver, name string, qtype uint16) (*dns.Msg, error) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -157,7 +157,7 @@ func resolve(t *testing.T, r resolver.Resolver, name string, qtype uint16) (*dns
 }
 
 // mustResolve is resolve for queries that must succeed.
-func mustResolve(t *testing.T, r resolver.Resolver, name string, qtype uint16) *dns.Msg {
+func mustResolve(t *testing.T, r contract.Resolver, name string, qtype uint16) *dns.Msg {
 	t.Helper()
 	m, err := resolve(t, r, name, qtype)
 	if err != nil {

@@ -14,6 +14,7 @@ import (
 	"github.com/bulwark-dns/bulwark/blocklist"
 	"github.com/bulwark-dns/bulwark/internal/dnstest"
 	"github.com/bulwark-dns/bulwark/resolver"
+	contract "github.com/bulwark-dns/bulwark/resolver/query"
 )
 
 // lockedBuf is a bytes.Buffer safe for the block log's writer goroutine.
@@ -30,7 +31,7 @@ func (l *lockedBuf) Write(p []byte) (int, error) {
 
 // policyOver puts the policy step, blocking the given names (and below),
 // in front of r, as cmd/bulwark chains them.
-func policyOver(t *testing.T, r resolver.Resolver, blocked ...string) (resolver.Resolver, *lockedBuf, func()) {
+func policyOver(t *testing.T, r contract.Resolver, blocked ...string) (contract.Resolver, *lockedBuf, func()) {
 	t.Helper()
 	b := blocklist.NewBuilder()
 	for _, n := range blocked {

@@ -13,7 +13,7 @@ import (
 	"golang.org/x/sync/singleflight"
 
 	"github.com/bulwark-dns/bulwark/internal/clock"
-	"github.com/bulwark-dns/bulwark/resolver"
+	contract "github.com/bulwark-dns/bulwark/resolver/query"
 )
 
 // Why a resolution was abandoned; errors.Is works on Resolve's error.
@@ -57,7 +57,7 @@ type Resolver struct {
 	sendFilter func(netip.Addr) bool
 }
 
-var _ resolver.Resolver = (*Resolver)(nil)
+var _ contract.Resolver = (*Resolver)(nil)
 
 // New builds a Resolver from cfg (defaults applied). clk, m and logger may
 // be nil (real clock, no metrics, no logs).
@@ -131,7 +131,7 @@ func fatal(err error) bool {
 // responder adds the client's). When the chain was under way before a
 // failure, a SERVFAIL message carrying it is returned instead of an error,
 // so the policy step can still judge the names it reached.
-func (r *Resolver) Resolve(ctx context.Context, req *resolver.Request) (*dns.Msg, error) {
+func (r *Resolver) Resolve(ctx context.Context, req *contract.Request) (*dns.Msg, error) {
 	deadline := time.Now().Add(r.cfg.Timeout)
 	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
 		deadline = d

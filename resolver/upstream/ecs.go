@@ -4,9 +4,8 @@ import (
 	"net"
 	"net/netip"
 
+	contract "github.com/bulwark-dns/bulwark/resolver/query"
 	"github.com/miekg/dns"
-
-	"github.com/bulwark-dns/bulwark/resolver"
 )
 
 // ecsPolicy decides the EDNS Client Subnet option (RFC 7871) sent
@@ -28,7 +27,7 @@ func newECSPolicy(c ECSConfig) ecsPolicy {
 //   - else, with use_client_address, the client's address cut the same
 //     way, unless it is private, loopback or link-local (useless upstream
 //     and a leak of internal addressing).
-func (p ecsPolicy) subnet(req *resolver.Request) netip.Prefix {
+func (p ecsPolicy) subnet(req *contract.Request) netip.Prefix {
 	if !p.forward {
 		return netip.Prefix{}
 	}
@@ -87,7 +86,7 @@ func (p ecsPolicy) cut(a netip.Addr, bits int) netip.Prefix {
 // ClientSubnet returns the ECS prefix Resolve sends upstream for req, if
 // any. A cache must key answers on it when ECS is forwarded, or one
 // subnet's tailored answer is served to all.
-func (f *Forwarder) ClientSubnet(req *resolver.Request) (netip.Prefix, bool) {
+func (f *Forwarder) ClientSubnet(req *contract.Request) (netip.Prefix, bool) {
 	p := f.ecs.subnet(req)
 	return p, p.IsValid()
 }

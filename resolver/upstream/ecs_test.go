@@ -9,12 +9,12 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/bulwark-dns/bulwark/internal/dnstest"
-	"github.com/bulwark-dns/bulwark/resolver"
+	contract "github.com/bulwark-dns/bulwark/resolver/query"
 )
 
 // ecsRequest is a client query from client, with an ECS option for
 // subnet ("" for none; "0/0" for family 0, as dig +subnet=0 sends).
-func ecsRequest(t *testing.T, client, subnet string) *resolver.Request {
+func ecsRequest(t *testing.T, client, subnet string) *contract.Request {
 	t.Helper()
 	m := new(dns.Msg).SetQuestion("x.example.", dns.TypeA)
 	m.SetEdns0(1232, false)
@@ -41,7 +41,7 @@ func ecsRequest(t *testing.T, client, subnet string) *resolver.Request {
 			t.Fatal(err)
 		}
 	}
-	return resolver.NewRequest(m, netip.AddrPortFrom(netip.MustParseAddr(client), 5353), resolver.ProtoUDP)
+	return contract.NewRequest(m, netip.AddrPortFrom(netip.MustParseAddr(client), 5353), contract.ProtoUDP)
 }
 
 func TestECS(t *testing.T) {

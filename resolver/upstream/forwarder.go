@@ -23,7 +23,7 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/bulwark-dns/bulwark/internal/clock"
-	"github.com/bulwark-dns/bulwark/resolver"
+	contract "github.com/bulwark-dns/bulwark/resolver/query"
 )
 
 // maxPasses bounds how often the server list is walked again for servers
@@ -54,7 +54,7 @@ type Forwarder struct {
 	wg     sync.WaitGroup // background probes
 }
 
-var _ resolver.Resolver = (*Forwarder)(nil)
+var _ contract.Resolver = (*Forwarder)(nil)
 
 // Option adjusts a Forwarder at New.
 type Option func(*Forwarder)
@@ -196,7 +196,7 @@ func (f *Forwarder) background(fn func()) bool {
 // record, or an error naming why each upstream tried failed. It gives up
 // at ctx's deadline or the configured timeout, whichever comes first, and
 // at once when ctx is cancelled.
-func (f *Forwarder) Resolve(ctx context.Context, req *resolver.Request) (*dns.Msg, error) {
+func (f *Forwarder) Resolve(ctx context.Context, req *contract.Request) (*dns.Msg, error) {
 	rd, cd := true, false
 	if req.Msg != nil {
 		rd, cd = req.Msg.RecursionDesired, req.Msg.CheckingDisabled

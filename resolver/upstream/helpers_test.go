@@ -1,17 +1,18 @@
 package upstream
 
 import (
-	"github.com/bulwark-dns/bulwark/internal/promtest"
 	"net/netip"
 	"net/url"
 	"testing"
 	"time"
 
+	"github.com/bulwark-dns/bulwark/internal/promtest"
+	contract "github.com/bulwark-dns/bulwark/resolver/query"
+
 	"github.com/miekg/dns"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/bulwark-dns/bulwark/internal/dnstest"
-	"github.com/bulwark-dns/bulwark/resolver"
 )
 
 // forwarder builds a Forwarder to srvs with metrics in a fresh registry.
@@ -96,13 +97,13 @@ func answerA(m *dns.Msg) string {
 
 // request is a client query as the listener would pass it on, with the
 // client's own OPT carrying a cookie that must never reach an upstream.
-func request(name string, qtype uint16, rd, cd, do bool) *resolver.Request {
+func request(name string, qtype uint16, rd, cd, do bool) *contract.Request {
 	m := new(dns.Msg).SetQuestion(name, qtype)
 	m.RecursionDesired, m.CheckingDisabled = rd, cd
 	m.SetEdns0(4096, do)
 	opt := m.IsEdns0()
 	opt.Option = append(opt.Option, &dns.EDNS0_COOKIE{Code: dns.EDNS0COOKIE, Cookie: "0011223344556677"})
-	return resolver.NewRequest(m, netip.MustParseAddrPort("192.0.2.10:5353"), resolver.ProtoUDP)
+	return contract.NewRequest(m, netip.MustParseAddrPort("192.0.2.10:5353"), contract.ProtoUDP)
 }
 
 // requests reads bulwark_upstream_requests_total{upstream,result}.

@@ -1,6 +1,9 @@
-// Package resolver is Bulwark's request path: listeners, guard, policy and
-// upstreams, each a small Resolver wrapping the next (see DESIGN.md).
-package resolver
+// Package query is the contract every step of the request path shares: the
+// parsed Request, the Resolver interface a step implements, the transport a
+// query came on, and the Event observers see once it is answered. It is a
+// leaf: the listeners, the pipeline steps, the cache, the upstreams and the
+// observers import it, and it imports none of them (docs/ARCHITECTURE.md).
+package query
 
 import (
 	"context"
@@ -38,14 +41,15 @@ const (
 	ProtoDoT
 	// ProtoDoH is DNS over HTTPS (RFC 8484).
 	ProtoDoH
-	numProtos
+	// NumProtos bounds the values above, for tables indexed by Proto.
+	NumProtos
 )
 
-var protoNames = [numProtos]string{"udp", "tcp", "dot", "doh"}
+var protoNames = [NumProtos]string{"udp", "tcp", "dot", "doh"}
 
 // String returns the metric and log label for p.
 func (p Proto) String() string {
-	if p < numProtos {
+	if p < NumProtos {
 		return protoNames[p]
 	}
 	return "unknown"
