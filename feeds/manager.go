@@ -364,7 +364,7 @@ func (m *Manager) Close() {
 }
 
 // Load returns the table being served (nil before Start publishes one);
-// a Manager is a resolver.Tables.
+// a Manager is a pipeline.Tables.
 func (m *Manager) Load() *blocklist.Table { return m.tables.Load() }
 
 // Ready returns nil once the served table holds a copy of every list, or

@@ -19,6 +19,8 @@ import (
 	"github.com/bulwark-dns/bulwark/internal/clock"
 	"github.com/bulwark-dns/bulwark/internal/dnstest"
 	"github.com/bulwark-dns/bulwark/resolver"
+	"github.com/bulwark-dns/bulwark/resolver/logs"
+	"github.com/bulwark-dns/bulwark/resolver/pipeline"
 	"github.com/bulwark-dns/bulwark/resolver/upstream"
 )
 
@@ -169,26 +171,26 @@ func TestSwapUnderLoad(t *testing.T) {
 
 // startResolver runs guard -> policy -> forwarder on a loopback port and
 // returns its address.
-func startResolver(t *testing.T, tables resolver.Tables, upstreamAddr string) string {
+func startResolver(t *testing.T, tables pipeline.Tables, upstreamAddr string) string {
 	t.Helper()
 	reg := prometheus.NewRegistry()
-	rm := resolver.NewMetrics(reg)
+	rm := pipeline.NewMetrics(reg)
 	ucfg := upstream.Config{Servers: []string{upstreamAddr}}
 	ucfg.SetDefaults()
 	fwd, err := upstream.New(ucfg, upstream.NewMetrics(reg), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	blog := resolver.NewBlockLog(nil, rm, nil)
-	bcfg := resolver.BlockingConfig{}
+	blog := logs.NewBlockLog(nil, nil, nil)
+	bcfg := pipeline.BlockingConfig{}
 	bcfg.SetDefaults()
-	guard, err := resolver.NewGuard(resolver.GuardConfig{Clock: clock.Real{}}, resolver.NewPolicy(bcfg, tables, fwd, blog, rm), rm)
+	guard, err := pipeline.NewGuard(pipeline.GuardConfig{Clock: clock.Real{}}, pipeline.NewPolicy(bcfg, tables, fwd, blog, rm), rm)
 	if err != nil {
 		t.Fatal(err)
 	}
 	lcfg := resolver.ListenConfig{DNS: []string{"127.0.0.1:0"}}
 	lcfg.SetDefaults()
-	srv, err := resolver.NewServer(lcfg, guard, rm, nil)
+	srv, err := resolver.NewServer(lcfg, pipeline.New(guard, pipeline.Options{Metrics: rm}), rm, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,7 +4,6 @@ import (
 	"crypto/tls"
 	"net/netip"
 	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/bulwark-dns/bulwark/internal/cfgerr"
@@ -123,91 +122,6 @@ func (c *ListenConfig) Validate(path string) []error {
 	}
 	if c.MaxInflight < 1 {
 		errs = append(errs, cfgerr.New(cfgerr.Join(path, "max_inflight"), "must be at least 1"))
-	}
-	return errs
-}
-
-// BlockingConfig is the `blocking:` section: how synthesized block answers
-// look.
-type BlockingConfig struct {
-	// TTL of synthesized records and of the SOA in negative block answers,
-	// which bounds how long clients cache a block after a list change.
-	TTL time.Duration `yaml:"ttl"`
-}
-
-// SetDefaults fills in unset values.
-func (c *BlockingConfig) SetDefaults() {
-	if c.TTL == 0 {
-		c.TTL = 60 * time.Second
-	}
-}
-
-// Validate reports every invalid value in the section.
-func (c *BlockingConfig) Validate(path string) []error {
-	if c.TTL < time.Second || c.TTL > 24*time.Hour {
-		return []error{cfgerr.New(cfgerr.Join(path, "ttl"), "%s is outside 1s-24h", c.TTL)}
-	}
-	return nil
-}
-
-// LogConfig is the `log:` section.
-type LogConfig struct {
-	// Blocked is where block events go: "stdout", "stderr", "off", or a
-	// file path (appended to).
-	Blocked string `yaml:"blocked"`
-	// Queries is where the full query log goes, one JSON line per
-	// (sampled) query: "off" (the default: at ISP rates it is a lot of
-	// data, and personal data), "stdout", "stderr", or a file path.
-	Queries string `yaml:"queries"`
-	// QuerySample is the fraction of queries the query log writes, in
-	// (0, 1]; nil means 1 (every query).
-	QuerySample *float64 `yaml:"query_sample"`
-	// Level is the operational log level: debug, info, warn, error.
-	Level string `yaml:"level"`
-}
-
-// Sample returns QuerySample, or 1 when it is unset.
-func (c *LogConfig) Sample() float64 {
-	if c.QuerySample == nil {
-		return 1
-	}
-	return *c.QuerySample
-}
-
-// SetDefaults fills in unset values.
-func (c *LogConfig) SetDefaults() {
-	if c.Blocked == "" {
-		c.Blocked = "stdout"
-	}
-	if c.Queries == "" {
-		c.Queries = "off"
-	}
-	if c.Level == "" {
-		c.Level = "info"
-	}
-}
-
-// Validate reports every invalid value in the section.
-func (c *LogConfig) Validate(path string) []error {
-	var errs []error
-	for _, d := range []struct{ key, dest string }{{"blocked", c.Blocked}, {"queries", c.Queries}} {
-		switch d.dest {
-		case "stdout", "stderr", "off":
-		default:
-			dir := filepath.Dir(d.dest)
-			if st, err := os.Stat(dir); err != nil || !st.IsDir() {
-				errs = append(errs, cfgerr.New(cfgerr.Join(path, d.key), "directory %q of the log file does not exist", dir))
-			}
-		}
-	}
-	// Written as !(x > 0) so that NaN is rejected too.
-	if s := c.Sample(); !(s > 0) || s > 1 {
-		errs = append(errs, cfgerr.New(cfgerr.Join(path, "query_sample"), "%v is outside (0, 1]; to log no queries, set queries: off", s))
-	}
-	switch c.Level {
-	case "debug", "info", "warn", "error":
-	default:
-		errs = append(errs, cfgerr.New(cfgerr.Join(path, "level"), "%q is not one of debug, info, warn, error", c.Level))
 	}
 	return errs
 }

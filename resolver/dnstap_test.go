@@ -1,10 +1,11 @@
 package resolver_test
 
 import (
-	"github.com/bulwark-dns/bulwark/internal/dnstaptest"
 	"net"
 	"testing"
 	"time"
+
+	"github.com/bulwark-dns/bulwark/internal/dnstaptest"
 
 	dnstappb "github.com/dnstap/golang-dnstap"
 	"github.com/miekg/dns"

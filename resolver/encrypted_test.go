@@ -17,12 +17,13 @@ import (
 
 	"github.com/bulwark-dns/bulwark/internal/dnstest"
 	"github.com/bulwark-dns/bulwark/resolver"
+	"github.com/bulwark-dns/bulwark/resolver/pipeline"
 	"github.com/bulwark-dns/bulwark/resolver/query"
 )
 
 // startEncrypted starts an env with DoT and DoH listeners and returns their
 // addresses.
-func startEncrypted(t *testing.T, cert testCert, guard resolver.GuardConfig) (e *env, dot, doh string) {
+func startEncrypted(t *testing.T, cert testCert, guard pipeline.GuardConfig) (e *env, dot, doh string) {
 	t.Helper()
 	e = startEnv(t, phishingTable(t), envOpts{guard: guard, listenCfg: resolver.ListenConfig{
 		DNS: []string{"127.0.0.1:0"}, TLS: []string{"127.0.0.1:0"}, HTTPS: []string{"127.0.0.1:0"},
@@ -70,7 +71,7 @@ func dohQuery(t *testing.T, c *http.Client, addr, method string, m *dns.Msg) (*d
 
 func TestDoTAndDoHWithGoClients(t *testing.T) {
 	cert := newTestCert(t, t.TempDir())
-	e, dot, doh := startEncrypted(t, cert, resolver.GuardConfig{})
+	e, dot, doh := startEncrypted(t, cert, pipeline.GuardConfig{})
 
 	c := &dns.Client{Net: "tcp-tls", TLSConfig: cert.clientTLS(), Timeout: 5 * time.Second}
 	conn, err := c.Dial(dot)
@@ -163,7 +164,7 @@ func TestDoTAndDoHWithGoClients(t *testing.T) {
 
 func TestEncryptedListenersApplyTheACL(t *testing.T) {
 	cert := newTestCert(t, t.TempDir())
-	_, dot, doh := startEncrypted(t, cert, resolver.GuardConfig{ACL: resolver.ACLConfig{Allow: []string{"10.0.0.0/8"}}})
+	_, dot, doh := startEncrypted(t, cert, pipeline.GuardConfig{ACL: pipeline.ACLConfig{Allow: []string{"10.0.0.0/8"}}})
 	m := new(dns.Msg)
 	m.SetQuestion("www.example.org.", dns.TypeA)
 	resp, _, err := (&dns.Client{Net: "tcp-tls", TLSConfig: cert.clientTLS()}).Exchange(m, dot)
@@ -178,7 +179,7 @@ func TestEncryptedListenersApplyTheACL(t *testing.T) {
 func TestCertificateReload(t *testing.T) {
 	dir := t.TempDir()
 	cert := newTestCert(t, dir)
-	e, dot, _ := startEncrypted(t, cert, resolver.GuardConfig{})
+	e, dot, _ := startEncrypted(t, cert, pipeline.GuardConfig{})
 	serial := func(pool testCert) string {
 		tc, err := tls.Dial("tcp", dot, pool.clientTLS())
 		if err != nil {
@@ -221,7 +222,7 @@ func TestKdigOverTLSAndHTTPS(t *testing.T) {
 	}
 	dir := t.TempDir()
 	cert := newTestCert(t, dir)
-	_, dot, doh := startEncrypted(t, cert, resolver.GuardConfig{})
+	_, dot, doh := startEncrypted(t, cert, pipeline.GuardConfig{})
 	run := func(addr string, args ...string) string {
 		host, port, _ := strings.Cut(addr, ":")
 		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)

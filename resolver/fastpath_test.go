@@ -17,22 +17,37 @@ import (
 	"github.com/bulwark-dns/bulwark/internal/clock"
 	"github.com/bulwark-dns/bulwark/resolver"
 	"github.com/bulwark-dns/bulwark/resolver/cache"
+	"github.com/bulwark-dns/bulwark/resolver/logs"
+	"github.com/bulwark-dns/bulwark/resolver/pipeline"
 	"github.com/bulwark-dns/bulwark/resolver/query"
 )
 
-// fastPair is two servers over one chain and one cache: one with the UDP
-// fast path, one without, so that their answers can be compared.
+// fastPair is a server without the UDP fast path and a pipeline with it,
+// over one chain and one cache, so that their answers can be compared.
 type fastPair struct {
-	fast, plain *resolver.Server
-	fp          *resolver.FastPath
-	clk         *clock.Fake
-	upstream    *atomic.Int64
+	plain    *resolver.Server
+	fast     *pipeline.Pipeline
+	clk      *clock.Fake
+	upstream *atomic.Int64
+}
+
+// answeredFast answers pkt as the UDP listener does (pipeline.ServeUDP)
+// and reports whether the fast path answered it.
+func (p *fastPair) answeredFast(pkt []byte, client netip.AddrPort) ([]byte, bool) {
+	out, handled := p.fast.AnswerFast(pkt, client, make([]byte, 0, 512))
+	switch {
+	case !handled:
+		return p.fast.Serve(context.Background(), pkt, client, query.ProtoUDP, make([]byte, 0, 512)), false
+	case len(out) == 0:
+		return nil, true // a drop
+	}
+	return out, true
 }
 
 func newFastPair(t testing.TB) *fastPair { return newFastPairLogged(t, nil, nil) }
 
 // newFastPairLogged is newFastPair with a block log and metrics.
-func newFastPairLogged(t testing.TB, blog *resolver.BlockLog, rm *resolver.Metrics) *fastPair {
+func newFastPairLogged(t testing.TB, blog *logs.BlockLog, rm *pipeline.Metrics) *fastPair {
 	sink := []netip.Addr{netip.MustParseAddr("192.0.2.7"), netip.MustParseAddr("2001:db8::7")}
 	tab := buildTable(t,
 		list{info: blocklist.ListInfo{Name: "block"}, names: []string{"evil.example", "cdn.tracker.example", "zip", "=exact.example", "*.below.example"}},
@@ -76,25 +91,22 @@ func newFastPairLogged(t testing.TB, blog *resolver.BlockLog, rm *resolver.Metri
 	ccfg.SetDefaults()
 	c := cache.New(ccfg, up, p.clk, nil, nil)
 	t.Cleanup(c.Close)
-	bc := resolver.BlockingConfig{}
+	bc := pipeline.BlockingConfig{}
 	bc.SetDefaults()
-	policy := resolver.NewPolicy(bc, &tables, c, blog, rm)
-	guard, err := resolver.NewGuard(resolver.GuardConfig{ACL: resolver.ACLConfig{Allow: []string{"127.0.0.0/8"}}}, policy, nil)
+	policy := pipeline.NewPolicy(bc, &tables, c, blog, rm)
+	guard, err := pipeline.NewGuard(pipeline.GuardConfig{ACL: pipeline.ACLConfig{Allow: []string{"127.0.0.0/8"}}}, policy, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	lc := resolver.ListenConfig{DNS: []string{"127.0.0.1:0"}}
-	for _, s := range []**resolver.Server{&p.fast, &p.plain} {
-		if *s, err = resolver.NewServer(lc, guard, rm, nil); err != nil {
-			t.Fatal(err)
-		}
+	if p.plain, err = resolver.NewServer(lc, pipeline.New(guard, pipeline.Options{Metrics: rm}), rm, nil); err != nil {
+		t.Fatal(err)
 	}
-	fp := resolver.NewFastPath(guard, policy, c)
+	fp := pipeline.NewFastPath(guard, policy, c)
 	if fp == nil {
 		t.Fatal("no fast path")
 	}
-	p.fast.SetFastPath(fp)
-	p.fp = fp
+	p.fast = pipeline.New(guard, pipeline.Options{Metrics: rm}).WithFastPath(fp)
 	return p
 }
 
@@ -191,6 +203,10 @@ func TestFastPathAnswersLikeTheChain(t *testing.T) {
 		{name: "www.example.org.", qtype: dns.TypeANY, id: 15, slow: true},
 		{name: "under_score.example.org.", qtype: dns.TypeA, id: 16},
 		{name: "www.example.org.", qtype: dns.TypeA, id: 17, mutate: func(w []byte) []byte { w[2] |= 0x02; return w }, slow: true}, // TC set in a query
+		{name: longName(255), qtype: dns.TypeA, id: 18},                                                                            // the longest name there is
+		// One octet longer than a name may be: the guard's FORMERR on both paths.
+		{name: longName(255), qtype: dns.TypeA, id: 19, mutate: lengthenName, slow: true},
+		{name: "www.example.org.", qtype: dns.TypeA, id: 20, mutate: func(w []byte) []byte { w[2] |= 0x20; return w }, slow: true}, // NOTIFY
 	}
 	client := netip.MustParseAddrPort("127.0.0.1:5353")
 	for _, q := range queries {
@@ -200,9 +216,9 @@ func TestFastPathAnswersLikeTheChain(t *testing.T) {
 		p.clk.Advance(7 * time.Second)
 		before := p.upstream.Load()
 		plain := renderAnswer(t, p.plain.ServePacket(context.Background(), w, client))
-		n := p.fp.Answered()
-		fast := renderAnswer(t, p.fast.ServePacket(context.Background(), w, client))
-		if took := p.fp.Answered() > n; took == q.slow {
+		out, took := p.answeredFast(w, client)
+		fast := renderAnswer(t, out)
+		if took == q.slow {
 			t.Errorf("%s %s id %d: fast path answered=%v, want %v", q.name, dns.TypeToString[q.qtype], q.id, took, !q.slow)
 		}
 		if plain != fast {
@@ -215,9 +231,36 @@ func TestFastPathAnswersLikeTheChain(t *testing.T) {
 	// A client outside the ACL is refused either way.
 	outside := netip.MustParseAddrPort("192.0.2.77:5353")
 	w := pack(queries[0])
-	if a, b := renderAnswer(t, p.plain.ServePacket(context.Background(), w, outside)), renderAnswer(t, p.fast.ServePacket(context.Background(), w, outside)); a != b || !strings.Contains(a, "REFUSED") {
+	if a, b := renderAnswer(t, p.plain.ServePacket(context.Background(), w, outside)), renderAnswer(t, p.fast.ServeUDP(context.Background(), w, outside, nil)); a != b || !strings.Contains(a, "REFUSED") {
 		t.Errorf("outside the ACL: chain %s, fast %s", a, b)
 	}
+}
+
+// longName is a name of n wire octets (n >= 66): labels of 63 octets and
+// one shorter label.
+func longName(n int) string {
+	var sb strings.Builder
+	for n > 1 {
+		l := min(63, n-2)
+		if rest := n - 1 - (l + 1); rest > 0 && rest < 2 {
+			l-- // leave room for a label of at least one octet
+		}
+		sb.WriteString(strings.Repeat("a", l) + ".")
+		n -= l + 1
+	}
+	return sb.String()
+}
+
+// lengthenName adds one octet to the last label of the packed query w,
+// so that its name is one octet longer.
+func lengthenName(w []byte) []byte {
+	last := 12
+	for off := 12; w[off] != 0; off += 1 + int(w[off]) {
+		last = off
+	}
+	out := append([]byte(nil), w[:last]...)
+	out = append(out, w[last]+1, 'b')
+	return append(out, w[last+1:]...)
 }
 
 // FuzzFastPath checks that for any packet the fast path either declines or
@@ -225,11 +268,12 @@ func TestFastPathAnswersLikeTheChain(t *testing.T) {
 func FuzzFastPath(f *testing.F) {
 	p := newFastPair(f)
 	client := netip.MustParseAddrPort("127.0.0.1:5353")
-	for _, name := range []string{"www.example.org.", "nx.example.org.", "x.evil.example.", "alias.example.org."} {
+	for _, name := range []string{"www.example.org.", "nx.example.org.", "x.evil.example.", "alias.example.org.", longName(255)} {
 		m := new(dns.Msg)
 		m.SetQuestion(name, dns.TypeA)
 		w, _ := m.Pack()
 		f.Add(w)
+		f.Add(lengthenName(w)) // a 256-octet name when name is the longest
 		m.SetEdns0(1232, true)
 		w, _ = m.Pack()
 		f.Add(w)
@@ -237,7 +281,7 @@ func FuzzFastPath(f *testing.F) {
 	f.Fuzz(func(t *testing.T, pkt []byte) {
 		p.plain.ServePacket(context.Background(), pkt, client) // warm
 		plain := p.plain.ServePacket(context.Background(), pkt, client)
-		fast := p.fast.ServePacket(context.Background(), pkt, client)
+		fast := p.fast.ServeUDP(context.Background(), pkt, client, nil)
 		if (plain == nil) != (fast == nil) {
 			t.Fatalf("chain answered %v, fast path %v", plain != nil, fast != nil)
 		}
@@ -268,15 +312,14 @@ func (r *recordingObserver) Observe(ev query.Event) {
 func TestFastPathReportsToObservers(t *testing.T) {
 	p := newFastPair(t)
 	obs := &recordingObserver{}
-	p.fast.SetObserver(obs)
+	p.fast = p.fast.WithObserver(obs)
 	m := new(dns.Msg)
 	m.SetQuestion("Obs.Example.org.", dns.TypeA)
 	w, _ := m.Pack()
 	client := netip.MustParseAddrPort("127.0.0.1:5353")
-	p.fast.ServePacket(context.Background(), w, client) // miss: the chain
-	n := p.fp.Answered()
-	out := p.fast.ServePacket(context.Background(), w, client) // hit: the fast path
-	if p.fp.Answered() != n+1 {
+	p.fast.ServeUDP(context.Background(), w, client, nil) // miss: the chain
+	out, fast := p.answeredFast(w, client)                // hit: the fast path
+	if !fast {
 		t.Fatal("the second query did not take the fast path")
 	}
 	if len(obs.events) != 2 {
@@ -294,8 +337,8 @@ func TestFastPathReportsToObservers(t *testing.T) {
 func TestFastPathLogsAndCountsBlocksLikeTheChain(t *testing.T) {
 	buf := &syncBuffer{}
 	reg := prometheus.NewRegistry()
-	rm := resolver.NewMetrics(reg)
-	blog := resolver.NewBlockLog(buf, rm, nil)
+	rm := pipeline.NewMetrics(reg)
+	blog := logs.NewBlockLog(buf, nil, nil)
 	p := newFastPairLogged(t, blog, rm)
 	client := netip.MustParseAddrPort("127.0.0.1:5353")
 	names := []string{"WWW.Evil.Example.", "x.null.test.", "a.drop.test.", "x.below.example."}
@@ -304,9 +347,7 @@ func TestFastPathLogsAndCountsBlocksLikeTheChain(t *testing.T) {
 		m.SetQuestion(name, dns.TypeAAAA)
 		w, _ := m.Pack()
 		p.plain.ServePacket(context.Background(), w, client)
-		n := p.fp.Answered()
-		p.fast.ServePacket(context.Background(), w, client)
-		if p.fp.Answered() != n+1 {
+		if _, fast := p.answeredFast(w, client); !fast {
 			t.Fatalf("%s: not answered on the fast path", name)
 		}
 	}
@@ -325,9 +366,11 @@ func TestFastPathLogsAndCountsBlocksLikeTheChain(t *testing.T) {
 			t.Errorf("block log differs:\nchain %+v\nfast  %+v", chain, fast)
 		}
 	}
-	for _, l := range []string{"block", "null", "drop"} {
-		if got := metricValue(t, reg, "bulwark_blocked_total", "list", l); got < 2 || int(got)%2 != 0 {
-			t.Errorf("bulwark_blocked_total{list=%s} = %v, want an even count from both paths", l, got)
+	// Each name was blocked once on each path: the chain's count alone
+	// would be half of these.
+	for l, want := range map[string]float64{"block": 4, "null": 2, "drop": 2} {
+		if got := metricValue(t, reg, "bulwark_blocked_total", "list", l); got != want {
+			t.Errorf("bulwark_blocked_total{list=%s} = %v, want %v (one per name and path)", l, got, want)
 		}
 	}
 }

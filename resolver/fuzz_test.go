@@ -13,6 +13,7 @@ import (
 	"github.com/bulwark-dns/bulwark/internal/clock"
 	"github.com/bulwark-dns/bulwark/resolver"
 	"github.com/bulwark-dns/bulwark/resolver/cache"
+	"github.com/bulwark-dns/bulwark/resolver/pipeline"
 	"github.com/bulwark-dns/bulwark/resolver/query"
 )
 
@@ -58,19 +59,19 @@ func FuzzUDPPacketPath(f *testing.F) {
 	ccfg.SetDefaults()
 	c := cache.New(ccfg, upstream, clk, nil, nil)
 	f.Cleanup(c.Close)
-	bc := resolver.BlockingConfig{}
+	bc := pipeline.BlockingConfig{}
 	bc.SetDefaults()
-	guard, err := resolver.NewGuard(resolver.GuardConfig{
-		Chaos:     resolver.ChaosConfig{Version: "v", ID: "id"},
-		RateLimit: resolver.RateLimitConfig{Rate: 1000, Burst: 1000},
+	guard, err := pipeline.NewGuard(pipeline.GuardConfig{
+		Chaos:     pipeline.ChaosConfig{Version: "v", ID: "id"},
+		RateLimit: pipeline.RateLimitConfig{Rate: 1000, Burst: 1000},
 		Clock:     clk,
-	}, resolver.NewPolicy(bc, &tables, c, nil, nil), nil)
+	}, pipeline.NewPolicy(bc, &tables, c, nil, nil), nil)
 	if err != nil {
 		f.Fatal(err)
 	}
 	lc := resolver.ListenConfig{DNS: []string{"127.0.0.1:0"}}
 	lc.SetDefaults()
-	srv, err := resolver.NewServer(lc, guard, nil, nil)
+	srv, err := resolver.NewServer(lc, pipeline.New(guard, pipeline.Options{Metrics: nil}), nil, nil)
 	if err != nil {
 		f.Fatal(err)
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/bulwark-dns/bulwark/internal/clock"
 	"github.com/bulwark-dns/bulwark/resolver"
+	"github.com/bulwark-dns/bulwark/resolver/pipeline"
 )
 
 // queryFrom asks one UDP question from a chosen local address (e.g.
@@ -50,7 +51,7 @@ func TestACL(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			e := startEnv(t, phishingTable(t), envOpts{listen: tt.listen,
-				guard: resolver.GuardConfig{ACL: resolver.ACLConfig{Allow: tt.allow, Action: tt.action}}})
+				guard: pipeline.GuardConfig{ACL: pipeline.ACLConfig{Allow: tt.allow, Action: tt.action}}})
 			resp := queryFrom(t, tt.from, e.addr, "www.example.org", dns.TypeA)
 			switch {
 			case tt.want == -1 && resp != nil:
@@ -74,9 +75,9 @@ func TestRateLimitPerClientNetwork(t *testing.T) {
 	clk := clock.NewFake(time.Unix(1e9, 0))
 	for _, action := range []string{"truncate", "drop"} {
 		t.Run(action, func(t *testing.T) {
-			e := startEnv(t, phishingTable(t), envOpts{guard: resolver.GuardConfig{
+			e := startEnv(t, phishingTable(t), envOpts{guard: pipeline.GuardConfig{
 				Clock:     clk,
-				RateLimit: resolver.RateLimitConfig{Rate: 5, Burst: 5, Action: action},
+				RateLimit: pipeline.RateLimitConfig{Rate: 5, Burst: 5, Action: action},
 			}})
 			// A flood from 127.0.0.1: the bucket holds 5 and the fake clock
 			// does not refill it.
@@ -125,8 +126,8 @@ func TestRateLimitPerClientNetwork(t *testing.T) {
 
 func TestRateLimitIPv6Prefix(t *testing.T) {
 	clk := clock.NewFake(time.Unix(1e9, 0))
-	e := startEnv(t, phishingTable(t), envOpts{listen: "[::1]:0", guard: resolver.GuardConfig{
-		Clock: clk, RateLimit: resolver.RateLimitConfig{Rate: 2, Burst: 2, Action: "drop"},
+	e := startEnv(t, phishingTable(t), envOpts{listen: "[::1]:0", guard: pipeline.GuardConfig{
+		Clock: clk, RateLimit: pipeline.RateLimitConfig{Rate: 2, Burst: 2, Action: "drop"},
 	}})
 	got := 0
 	for i := 0; i < 6; i++ {
@@ -140,7 +141,7 @@ func TestRateLimitIPv6Prefix(t *testing.T) {
 }
 
 func TestChaosAndAny(t *testing.T) {
-	e := startEnv(t, phishingTable(t), envOpts{guard: resolver.GuardConfig{Chaos: resolver.ChaosConfig{Version: "bulwark-test", ID: "node-7"}}})
+	e := startEnv(t, phishingTable(t), envOpts{guard: pipeline.GuardConfig{Chaos: pipeline.ChaosConfig{Version: "bulwark-test", ID: "node-7"}}})
 	for name, want := range map[string]string{"version.bind.": "bulwark-test", "VERSION.SERVER.": "bulwark-test", "id.server.": "node-7", "hostname.bind.": "node-7"} {
 		m := new(dns.Msg)
 		m.SetQuestion(name, dns.TypeTXT)

@@ -19,6 +19,8 @@ import (
 	"github.com/bulwark-dns/bulwark/internal/clock"
 	"github.com/bulwark-dns/bulwark/internal/dnstest"
 	"github.com/bulwark-dns/bulwark/resolver"
+	"github.com/bulwark-dns/bulwark/resolver/logs"
+	"github.com/bulwark-dns/bulwark/resolver/pipeline"
 	"github.com/bulwark-dns/bulwark/resolver/query"
 	"github.com/bulwark-dns/bulwark/resolver/upstream"
 )
@@ -72,13 +74,13 @@ func (s *syncBuffer) Write(p []byte) (int, error) {
 	return s.b.Write(p)
 }
 
-func (s *syncBuffer) events(t testing.TB) []resolver.BlockEvent {
+func (s *syncBuffer) events(t testing.TB) []logs.BlockEvent {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var out []resolver.BlockEvent
+	var out []logs.BlockEvent
 	dec := json.NewDecoder(bytes.NewReader(s.b.Bytes()))
 	for dec.More() {
-		var ev resolver.BlockEvent
+		var ev logs.BlockEvent
 		if err := dec.Decode(&ev); err != nil {
 			t.Fatalf("block log line is not JSON: %v", err)
 		}
@@ -94,7 +96,8 @@ type env struct {
 	addr   string
 	ups    []*dnstest.Server
 	log    *syncBuffer
-	blog   *resolver.BlockLog
+	blog   *logs.BlockLog
+	rm     *pipeline.Metrics
 	reg    *prometheus.Registry
 	tables *atomic.Pointer[blocklist.Table]
 }
@@ -105,7 +108,7 @@ type envOpts struct {
 	tryTimeout time.Duration
 	listen     string
 	chain      func(next query.Resolver) query.Resolver // optional extra step above the forwarder
-	guard      resolver.GuardConfig
+	guard      pipeline.GuardConfig
 	listenCfg  resolver.ListenConfig // DNS defaults to []string{listen}
 }
 
@@ -129,7 +132,8 @@ func startEnv(t *testing.T, tab *blocklist.Table, o envOpts) *env {
 	if errs := ucfg.Validate("upstream"); len(errs) > 0 {
 		t.Fatal(errs)
 	}
-	rm := resolver.NewMetrics(e.reg)
+	rm := pipeline.NewMetrics(e.reg)
+	e.rm = rm
 	fwd, err := upstream.New(ucfg, upstream.NewMetrics(e.reg), nil)
 	if err != nil {
 		t.Fatal(err)
@@ -138,14 +142,14 @@ func startEnv(t *testing.T, tab *blocklist.Table, o envOpts) *env {
 	if o.chain != nil {
 		next = o.chain(next)
 	}
-	e.blog = resolver.NewBlockLog(e.log, rm, nil)
-	bcfg := resolver.BlockingConfig{}
+	e.blog = logs.NewBlockLog(e.log, nil, nil)
+	bcfg := pipeline.BlockingConfig{}
 	bcfg.SetDefaults()
 	gcfg := o.guard
 	if gcfg.Clock == nil {
 		gcfg.Clock = clock.Real{}
 	}
-	chain, err := resolver.NewGuard(gcfg, resolver.NewPolicy(bcfg, e.tables, next, e.blog, rm), rm)
+	chain, err := pipeline.NewGuard(gcfg, pipeline.NewPolicy(bcfg, e.tables, next, e.blog, rm), rm)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -157,7 +161,7 @@ func startEnv(t *testing.T, tab *blocklist.Table, o envOpts) *env {
 		lcfg.TCPIdleTimeout = 2 * time.Second
 	}
 	lcfg.SetDefaults()
-	if e.srv, err = resolver.NewServer(lcfg, chain, rm, nil); err != nil {
+	if e.srv, err = resolver.NewServer(lcfg, pipeline.New(chain, pipeline.Options{Metrics: rm}), rm, nil); err != nil {
 		t.Fatal(err)
 	}
 	if err := e.srv.Listen(); err != nil {

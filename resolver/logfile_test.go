@@ -9,7 +9,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/bulwark-dns/bulwark/resolver"
+	"github.com/bulwark-dns/bulwark/blocklist"
+	"github.com/bulwark-dns/bulwark/resolver/logs"
+	"github.com/bulwark-dns/bulwark/resolver/query"
 )
 
 func readLines(t *testing.T, path string) []string {
@@ -21,7 +23,7 @@ func readLines(t *testing.T, path string) []string {
 	return strings.Fields(string(b))
 }
 
-func writeLine(t *testing.T, w *resolver.LogFile, s string) {
+func writeLine(t *testing.T, w *logs.LogFile, s string) {
 	t.Helper()
 	if _, err := w.Write([]byte(s + "\n")); err != nil {
 		t.Fatalf("write %s: %v", s, err)
@@ -34,7 +36,7 @@ func writeLine(t *testing.T, w *resolver.LogFile, s string) {
 func TestLogFileReopenAfterRename(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "bulwark.log")
-	lf, err := resolver.OpenLogFile(path)
+	lf, err := logs.OpenLogFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,7 +76,7 @@ func TestLogFileReopenFails(t *testing.T) {
 	if err := os.Mkdir(sub, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	lf, err := resolver.OpenLogFile(filepath.Join(sub, "q.log"))
+	lf, err := logs.OpenLogFile(filepath.Join(sub, "q.log"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -96,7 +98,7 @@ func TestLogFileReopenFails(t *testing.T) {
 
 func TestLogFileClosed(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "x.log")
-	lf, err := resolver.OpenLogFile(path)
+	lf, err := logs.OpenLogFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -129,7 +131,7 @@ func TestOpenLogDest(t *testing.T) {
 		{filepath.Join(dir, "missing", "a.log"), "", "no such file or directory"},
 	} {
 		t.Run(tc.dest, func(t *testing.T) {
-			w, closeFn, err := resolver.OpenLogDest(tc.dest, &stdout, &stderr)
+			w, closeFn, err := logs.OpenLogDest(tc.dest, &stdout, &stderr)
 			if tc.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.wantErr) || !strings.Contains(err.Error(), "a.log") {
 					t.Fatalf("err = %v, want %q naming the file", err, tc.wantErr)
@@ -146,7 +148,7 @@ func TestOpenLogDest(t *testing.T) {
 				got = "nil"
 			case *bytes.Buffer:
 				got = map[*bytes.Buffer]string{&stdout: "stdout", &stderr: "stderr"}[w]
-			case *resolver.LogFile:
+			case *logs.LogFile:
 				got = "file"
 				if w.Path() != tc.dest {
 					t.Errorf("path %q", w.Path())
@@ -163,15 +165,15 @@ func TestOpenLogDest(t *testing.T) {
 // asynchronous writer: every event ends up in exactly one of the two files.
 func TestBlockLogReopen(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "blocked.log")
-	lf, err := resolver.OpenLogFile(path)
+	lf, err := logs.OpenLogFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer lf.Close()
-	bl := resolver.NewBlockLog(lf, nil, nil)
+	bl := logs.NewBlockLog(lf, nil, nil)
 	const n = 500
 	for i := 0; i < n; i++ {
-		bl.LogQName(fmt.Sprintf("q%d.example", i))
+		bl.Log(logs.BlockRecord{QName: fmt.Sprintf("q%d.example", i), Decision: query.Decision{Table: &blocklist.Table{}}})
 		if i == n/2 {
 			if err := os.Rename(path, path+".1"); err != nil {
 				t.Fatal(err)

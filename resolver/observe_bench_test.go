@@ -17,6 +17,8 @@ import (
 	"github.com/bulwark-dns/bulwark/resolver"
 	"github.com/bulwark-dns/bulwark/resolver/cache"
 	"github.com/bulwark-dns/bulwark/resolver/dnstap"
+	"github.com/bulwark-dns/bulwark/resolver/logs"
+	"github.com/bulwark-dns/bulwark/resolver/pipeline"
 	"github.com/bulwark-dns/bulwark/resolver/query"
 )
 
@@ -36,20 +38,20 @@ func packetServer(t testing.TB) *resolver.Server {
 		m.Answer = []dns.RR{&dns.A{Hdr: dns.RR_Header{Name: req.Question.Name, Rrtype: dns.TypeA, Class: dns.ClassINET, Ttl: 3600}, A: net.IPv4(192, 0, 2, 1)}}
 		return m, nil
 	})
-	rm := resolver.NewMetrics(nil)
+	rm := pipeline.NewMetrics(nil)
 	ccfg := cache.Config{Size: 1000}
 	ccfg.SetDefaults()
 	c := cache.New(ccfg, upstream, clock.Real{}, nil, nil)
 	t.Cleanup(c.Close)
-	bc := resolver.BlockingConfig{}
+	bc := pipeline.BlockingConfig{}
 	bc.SetDefaults()
-	guard, err := resolver.NewGuard(resolver.GuardConfig{}, resolver.NewPolicy(bc, &tables, c, nil, rm), rm)
+	guard, err := pipeline.NewGuard(pipeline.GuardConfig{}, pipeline.NewPolicy(bc, &tables, c, nil, rm), rm)
 	if err != nil {
 		t.Fatal(err)
 	}
 	lc := resolver.ListenConfig{DNS: []string{"127.0.0.1:0"}}
 	lc.SetDefaults()
-	srv, err := resolver.NewServer(lc, guard, rm, nil)
+	srv, err := resolver.NewServer(lc, pipeline.New(guard, pipeline.Options{Metrics: rm}), rm, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -90,8 +92,8 @@ func BenchmarkServePacketObservers(b *testing.B) {
 	})
 	b.Run("querylog=discard", func(b *testing.B) {
 		srv := packetServer(b)
-		rm := resolver.NewMetrics(nil)
-		ql := resolver.NewQueryLog(nullWriter{}, 1, rm, nil)
+		lm := logs.NewMetrics(nil)
+		ql := logs.NewQueryLog(nullWriter{}, 1, lm, nil)
 		srv.SetObserver(ql)
 		run(b, srv)
 		b.StopTimer()

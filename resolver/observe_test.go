@@ -13,7 +13,7 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/bulwark-dns/bulwark/blocklist"
-	"github.com/bulwark-dns/bulwark/resolver"
+	"github.com/bulwark-dns/bulwark/resolver/logs"
 	"github.com/bulwark-dns/bulwark/resolver/query"
 )
 
@@ -185,7 +185,7 @@ func TestQueryLogAddsNoAllocations(t *testing.T) {
 	}
 	serve := func() { srv.ServePacket(ctx, pkt, client) }
 	off := mallocs(serve, func() {})
-	ql := resolver.NewQueryLog(nullWriter{}, 1, nil, nil)
+	ql := logs.NewQueryLog(nullWriter{}, 1, nil, nil)
 	srv.SetObserver(ql)
 	on := mallocs(serve, ql.Close)
 	t.Logf("allocations per query: %.3f with the query log, %.3f without", on, off)

@@ -14,6 +14,8 @@ import (
 	"github.com/bulwark-dns/bulwark/internal/dnstest"
 	"github.com/bulwark-dns/bulwark/resolver"
 	"github.com/bulwark-dns/bulwark/resolver/cache"
+	"github.com/bulwark-dns/bulwark/resolver/logs"
+	"github.com/bulwark-dns/bulwark/resolver/pipeline"
 	"github.com/bulwark-dns/bulwark/resolver/query"
 	"github.com/bulwark-dns/bulwark/resolver/upstream"
 )
@@ -40,23 +42,23 @@ func benchServerOver(b *testing.B, fast bool, up query.Resolver, cacheSize int) 
 	ccfg.SetDefaults()
 	c := cache.New(ccfg, up, clock.Real{}, nil, nil)
 	b.Cleanup(c.Close)
-	rm := resolver.NewMetrics(nil)
-	blog := resolver.NewBlockLog(discard{}, rm, nil)
+	rm := pipeline.NewMetrics(nil)
+	blog := logs.NewBlockLog(discard{}, nil, nil)
 	b.Cleanup(blog.Close)
-	bc := resolver.BlockingConfig{}
+	bc := pipeline.BlockingConfig{}
 	bc.SetDefaults()
-	policy := resolver.NewPolicy(bc, &tables, c, blog, rm)
-	guard, err := resolver.NewGuard(resolver.GuardConfig{}, policy, rm)
+	policy := pipeline.NewPolicy(bc, &tables, c, blog, rm)
+	guard, err := pipeline.NewGuard(pipeline.GuardConfig{}, policy, rm)
 	if err != nil {
 		b.Fatal(err)
 	}
 	lc := resolver.ListenConfig{DNS: []string{"127.0.0.1:0"}}
-	srv, err := resolver.NewServer(lc, guard, rm, nil)
+	srv, err := resolver.NewServer(lc, pipeline.New(guard, pipeline.Options{Metrics: rm}), rm, nil)
 	if err != nil {
 		b.Fatal(err)
 	}
 	if fast {
-		srv.SetFastPath(resolver.NewFastPath(guard, policy, c))
+		srv.SetFastPath(pipeline.NewFastPath(guard, policy, c))
 	}
 	return srv
 }

@@ -20,7 +20,7 @@ import (
 
 	"github.com/bulwark-dns/bulwark/blocklist"
 	"github.com/bulwark-dns/bulwark/internal/cfgerr"
-	"github.com/bulwark-dns/bulwark/resolver"
+	"github.com/bulwark-dns/bulwark/resolver/logs"
 	"github.com/bulwark-dns/bulwark/resolver/query"
 )
 
@@ -60,7 +60,7 @@ func TestQueryLogThroughServer(t *testing.T) {
 	tab := buildTable(t, list{info: blocklist.ListInfo{Name: "evil", Action: blocklist.ActionNXDomain}, names: []string{"evil.example"}})
 	e := startEnv(t, tab, envOpts{})
 	buf := &syncBuffer{}
-	ql := resolver.NewQueryLog(buf, 1, resolver.NewMetrics(nil), nil)
+	ql := logs.NewQueryLog(buf, 1, logs.NewMetrics(nil), nil)
 	e.srv.SetObserver(ql)
 	before := time.Now()
 	e.query(t, "udp", "WWW.Example.org", dns.TypeA, true)
@@ -103,7 +103,7 @@ func TestQueryLogThroughServer(t *testing.T) {
 func TestQueryLogSampling(t *testing.T) {
 	for _, sample := range []float64{1, 0.5, 0.1, 0.001} {
 		buf := &syncBuffer{}
-		ql := resolver.NewQueryLog(buf, sample, nil, nil)
+		ql := logs.NewQueryLog(buf, sample, nil, nil)
 		const n = 20000
 		ev := query.Event{Received: time.Now(), Client: netip.MustParseAddrPort("10.0.0.1:53"), QName: "a.example.", QType: dns.TypeA}
 		for i := 0; i < n; i++ {
@@ -142,7 +142,7 @@ func (w *blockingWriter) Write(p []byte) (int, error) {
 func TestQueryLogDropsWhenBehind(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	w := &blockingWriter{release: make(chan struct{})}
-	ql := resolver.NewQueryLog(w, 1, resolver.NewMetrics(reg), nil)
+	ql := logs.NewQueryLog(w, 1, logs.NewMetrics(reg), nil)
 	const n = 1<<16 + 5000
 	ev := query.Event{Client: netip.MustParseAddrPort("10.0.0.1:53"), QName: "a.example.", QType: dns.TypeA}
 	for i := 0; i < n; i++ {
@@ -188,8 +188,8 @@ func (w *failingWriter) Write(p []byte) (int, error) {
 func TestQueryLogWriteErrors(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	w := &failingWriter{fail: true}
-	var logs syncBuffer
-	ql := resolver.NewQueryLog(w, 1, resolver.NewMetrics(reg), slogTo(&logs))
+	var oplog syncBuffer
+	ql := logs.NewQueryLog(w, 1, logs.NewMetrics(reg), slogTo(&oplog))
 	ev := query.Event{Client: netip.MustParseAddrPort("10.0.0.1:53"), QName: "a.example.", QType: dns.TypeA}
 	for i := 0; i < 10; i++ {
 		ql.Observe(ev)
@@ -211,9 +211,9 @@ func TestQueryLogWriteErrors(t *testing.T) {
 	if got := bytes.Count(w.b.Bytes(), []byte("\n")); got != 3 {
 		t.Errorf("%d lines after recovery, want 3", got)
 	}
-	logs.mu.Lock()
-	out := logs.b.String()
-	logs.mu.Unlock()
+	oplog.mu.Lock()
+	out := oplog.b.String()
+	oplog.mu.Unlock()
 	if strings.Count(out, "query log write failed") != 1 || !strings.Contains(out, "no space left on device") || !strings.Contains(out, "writes succeed again") {
 		t.Errorf("operator log:\n%s\nwant one failure naming the error, then recovery", out)
 	}
@@ -222,12 +222,12 @@ func TestQueryLogWriteErrors(t *testing.T) {
 // TestQueryLogReopen rotates the query log: no line lost or doubled.
 func TestQueryLogReopen(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "queries.log")
-	lf, err := resolver.OpenLogFile(path)
+	lf, err := logs.OpenLogFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer lf.Close()
-	ql := resolver.NewQueryLog(lf, 1, nil, nil)
+	ql := logs.NewQueryLog(lf, 1, nil, nil)
 	ev := query.Event{Client: netip.MustParseAddrPort("10.0.0.1:53"), QType: dns.TypeA}
 	const n = 400
 	for i := 0; i < n; i++ {
@@ -279,17 +279,17 @@ func TestLogConfigValidate(t *testing.T) {
 	f := func(v float64) *float64 { return &v }
 	for _, tc := range []struct {
 		name string
-		cfg  resolver.LogConfig
+		cfg  logs.Config
 		want []string // error paths
 	}{
-		{"defaults", resolver.LogConfig{}, nil},
-		{"query file", resolver.LogConfig{Queries: filepath.Join(dir, "q.log"), QuerySample: f(0.01)}, nil},
-		{"query dir missing", resolver.LogConfig{Queries: filepath.Join(dir, "nope", "q.log")}, []string{"log.queries"}},
-		{"sample zero", resolver.LogConfig{QuerySample: f(0)}, []string{"log.query_sample"}},
-		{"sample negative", resolver.LogConfig{QuerySample: f(-0.5)}, []string{"log.query_sample"}},
-		{"sample above one", resolver.LogConfig{QuerySample: f(1.5)}, []string{"log.query_sample"}},
-		{"sample NaN", resolver.LogConfig{QuerySample: f(math.NaN())}, []string{"log.query_sample"}},
-		{"both bad", resolver.LogConfig{Blocked: filepath.Join(dir, "x", "b.log"), Queries: filepath.Join(dir, "y", "q.log")}, []string{"log.blocked", "log.queries"}},
+		{"defaults", logs.Config{}, nil},
+		{"query file", logs.Config{Queries: filepath.Join(dir, "q.log"), QuerySample: f(0.01)}, nil},
+		{"query dir missing", logs.Config{Queries: filepath.Join(dir, "nope", "q.log")}, []string{"log.queries"}},
+		{"sample zero", logs.Config{QuerySample: f(0)}, []string{"log.query_sample"}},
+		{"sample negative", logs.Config{QuerySample: f(-0.5)}, []string{"log.query_sample"}},
+		{"sample above one", logs.Config{QuerySample: f(1.5)}, []string{"log.query_sample"}},
+		{"sample NaN", logs.Config{QuerySample: f(math.NaN())}, []string{"log.query_sample"}},
+		{"both bad", logs.Config{Blocked: filepath.Join(dir, "x", "b.log"), Queries: filepath.Join(dir, "y", "q.log")}, []string{"log.blocked", "log.queries"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			tc.cfg.SetDefaults()
@@ -307,7 +307,7 @@ func TestLogConfigValidate(t *testing.T) {
 			}
 		})
 	}
-	c := resolver.LogConfig{}
+	c := logs.Config{}
 	c.SetDefaults()
 	if c.Queries != "off" || c.Sample() != 1 {
 		t.Errorf("defaults: queries %q sample %v, want off and 1", c.Queries, c.Sample())

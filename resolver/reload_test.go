@@ -17,6 +17,7 @@ import (
 	"github.com/bulwark-dns/bulwark/blocklist"
 	"github.com/bulwark-dns/bulwark/internal/clock"
 	"github.com/bulwark-dns/bulwark/resolver"
+	"github.com/bulwark-dns/bulwark/resolver/pipeline"
 	"github.com/bulwark-dns/bulwark/resolver/query"
 	"github.com/bulwark-dns/bulwark/resolver/upstream"
 )
@@ -34,9 +35,9 @@ func chainFor(t *testing.T, e *env, tab *blocklist.Table) query.Resolver {
 	t.Cleanup(func() { _ = fwd.Close() })
 	tables := &atomic.Pointer[blocklist.Table]{}
 	tables.Store(tab)
-	bcfg := resolver.BlockingConfig{}
+	bcfg := pipeline.BlockingConfig{}
 	bcfg.SetDefaults()
-	chain, err := resolver.NewGuard(resolver.GuardConfig{Clock: clock.Real{}}, resolver.NewPolicy(bcfg, tables, fwd, e.blog, nil), nil)
+	chain, err := pipeline.NewGuard(pipeline.GuardConfig{Clock: clock.Real{}}, pipeline.NewPolicy(bcfg, tables, fwd, e.blog, nil), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -159,7 +160,7 @@ func TestReloadUnderLoad(t *testing.T) {
 		}
 		cfg.MaxTCPConns = 100 + gen
 		tab := blockingTable(t, fmt.Sprintf("gen%d.example", gen))
-		if err := e.srv.Reload(cfg, resolver.Path{Chain: chainFor(t, e, tab)}); err != nil {
+		if err := e.srv.Reload(cfg, pipeline.New(chainFor(t, e, tab), pipeline.Options{Metrics: e.rm})); err != nil {
 			t.Fatalf("reload %d: %v", gen, err)
 		}
 		for _, proto := range []string{"udp", "tcp"} {
@@ -201,7 +202,7 @@ func TestReloadRemovesListener(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer conn.Close()
-	if err := e.srv.Reload(resolver.ListenConfig{DNS: []string{"127.0.0.1:0"}}, resolver.Path{Chain: chainFor(t, e, phishingTable(t))}); err != nil {
+	if err := e.srv.Reload(resolver.ListenConfig{DNS: []string{"127.0.0.1:0"}}, pipeline.New(chainFor(t, e, phishingTable(t)), pipeline.Options{Metrics: e.rm})); err != nil {
 		t.Fatal(err)
 	}
 	if !closedByServer(conn, 10*time.Second) {
@@ -269,7 +270,7 @@ func TestReloadFailureChangesNothing(t *testing.T) {
 			CertFile: "/nonexistent/cert.pem", KeyFile: "/nonexistent/key.pem"}, "cert"},
 	}
 	for _, b := range bad {
-		err := e.srv.Reload(b.cfg, resolver.Path{Chain: newChain})
+		err := e.srv.Reload(b.cfg, pipeline.New(newChain, pipeline.Options{Metrics: e.rm}))
 		if err == nil || !strings.Contains(err.Error(), b.want) {
 			t.Fatalf("%s: reload error %v, want one naming %q", b.name, err, b.want)
 		}
@@ -300,7 +301,7 @@ func TestReloadFailureChangesNothing(t *testing.T) {
 func TestReloadEncryptedListeners(t *testing.T) {
 	dir := t.TempDir()
 	cert := newTestCert(t, dir)
-	e, dot, doh := startEncrypted(t, cert, resolver.GuardConfig{})
+	e, dot, doh := startEncrypted(t, cert, pipeline.GuardConfig{})
 	client := dohClient(cert)
 	m := new(dns.Msg)
 	m.SetQuestion("www.example.org.", dns.TypeA)
@@ -316,11 +317,11 @@ func TestReloadEncryptedListeners(t *testing.T) {
 	// The listeners are configured as "127.0.0.1:0". Naming their bound
 	// ports is another address: the reload would open them anew, on ports
 	// the server holds, so it fails and changes nothing.
-	if err := e.srv.Reload(cfg, resolver.Path{Chain: chainFor(t, e, blockingTable(t, "example.org"))}); err == nil {
+	if err := e.srv.Reload(cfg, pipeline.New(chainFor(t, e, blockingTable(t, "example.org")), pipeline.Options{Metrics: e.rm})); err == nil {
 		t.Fatal("a reload onto addresses the server holds under other names succeeded")
 	}
 	cfg.TLS, cfg.HTTPS = []string{"127.0.0.1:0"}, []string{"127.0.0.1:0"}
-	if err := e.srv.Reload(cfg, resolver.Path{Chain: chainFor(t, e, blockingTable(t, "example.org"))}); err != nil {
+	if err := e.srv.Reload(cfg, pipeline.New(chainFor(t, e, blockingTable(t, "example.org")), pipeline.Options{Metrics: e.rm})); err != nil {
 		t.Fatal(err)
 	}
 	addrs := e.srv.StreamAddrs()
@@ -350,7 +351,7 @@ func TestReloadEncryptedListeners(t *testing.T) {
 func TestShutdownAfterReload(t *testing.T) {
 	e := startEnv(t, phishingTable(t), envOpts{})
 	for _, dnsAddrs := range [][]string{{"127.0.0.1:0", "127.0.0.2:0"}, {"127.0.0.1:0"}} {
-		if err := e.srv.Reload(resolver.ListenConfig{DNS: dnsAddrs}, resolver.Path{Chain: chainFor(t, e, phishingTable(t))}); err != nil {
+		if err := e.srv.Reload(resolver.ListenConfig{DNS: dnsAddrs}, pipeline.New(chainFor(t, e, phishingTable(t)), pipeline.Options{Metrics: e.rm})); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -359,7 +360,7 @@ func TestShutdownAfterReload(t *testing.T) {
 	if err := e.srv.Shutdown(ctx); err != nil {
 		t.Fatalf("shutdown: %v", err)
 	}
-	if err := e.srv.Reload(resolver.ListenConfig{DNS: []string{"127.0.0.1:0"}}, resolver.Path{Chain: chainFor(t, e, phishingTable(t))}); err == nil {
+	if err := e.srv.Reload(resolver.ListenConfig{DNS: []string{"127.0.0.1:0"}}, pipeline.New(chainFor(t, e, phishingTable(t)), pipeline.Options{Metrics: e.rm})); err == nil {
 		t.Error("reload after shutdown succeeded")
 	}
 	if _, err := exchangeTimeout("udp", e.addr, "www.example.org", 300*time.Millisecond); err == nil || errors.Is(err, context.Canceled) {

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/bulwark-dns/bulwark/internal/gopool"
+	"github.com/bulwark-dns/bulwark/resolver/pipeline"
 	"github.com/bulwark-dns/bulwark/resolver/query"
 )
 
@@ -25,7 +26,7 @@ import (
 type Server struct {
 	h       *handler
 	logger  *slog.Logger
-	metrics *Metrics
+	metrics listenerMetrics
 	certs   atomic.Pointer[certStore] // nil without TLS listeners
 
 	// ctx is cancelled by Shutdown's deadline to abandon in-flight queries.
@@ -48,42 +49,24 @@ type Server struct {
 	listeners sync.WaitGroup // read and accept loops, stream connections, retiring sockets
 }
 
-// Path is what a Server answers with; Reload replaces it whole.
-type Path struct {
-	// Chain answers every query the fast path does not.
-	Chain query.Resolver
-	// Fast, if set, answers the UDP queries it can without the chain.
-	Fast *FastPath
-	// Observer sees every answered query (nil: none).
-	Observer query.Observer
-}
-
-// route is the answering state one query reads at once: the chain, the
-// fast path and the listen settings of the same configuration.
-type route struct {
-	cfg   ListenConfig
-	chain query.Resolver
-	fast  *FastPath
-}
-
-// NewServer returns a server for cfg answering with chain. cfg must be
+// NewServer returns a server for cfg answering with p. cfg must be
 // validated; with TLS or HTTPS listeners the certificate is loaded here.
-func NewServer(cfg ListenConfig, chain query.Resolver, m *Metrics, logger *slog.Logger) (*Server, error) {
+func NewServer(cfg ListenConfig, p *pipeline.Pipeline, m *pipeline.Metrics, logger *slog.Logger) (*Server, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
 	cfg.SetDefaults()
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Server{
-		h:       &handler{metrics: m, logger: logger},
+		h:       &handler{},
 		logger:  logger,
-		metrics: m,
+		metrics: listenerMetrics{m},
 		ctx:     ctx,
 		cancel:  cancel,
 		conns:   map[net.Conn]*socket{},
 		workers: gopool.New(0),
 	}
-	s.h.cur.Store(&route{cfg: cfg, chain: chain})
+	s.h.cur.Store(&generation{cfg: cfg, pipe: p})
 	if len(cfg.TLS)+len(cfg.HTTPS) > 0 {
 		certs, err := newCertStore(cfg.CertFile, cfg.KeyFile)
 		if err != nil {
@@ -100,15 +83,12 @@ func (s *Server) settings() *ListenConfig { return &s.h.cur.Load().cfg }
 
 // SetFastPath lets UDP queries that the fast path can answer skip the
 // chain; a nil fp turns the fast path off. It is safe while serving.
-func (s *Server) SetFastPath(fp *FastPath) {
+func (s *Server) SetFastPath(fp *pipeline.FastPath) {
 	s.reloadMu.Lock()
 	defer s.reloadMu.Unlock()
-	r := *s.h.cur.Load()
-	if fp != nil {
-		fp.udpSize = r.cfg.UDPSize
-	}
-	r.fast = fp
-	s.h.cur.Store(&r)
+	g := *s.h.cur.Load()
+	g.pipe = g.pipe.WithFastPath(fp)
+	s.h.cur.Store(&g)
 }
 
 // ReloadCertificate re-reads the TLS certificate and key; on error the
@@ -149,15 +129,15 @@ func (s *Server) Listen() error {
 	return nil
 }
 
-// Reload makes the server answer with p under cfg (validated) from the
-// next query on. Sockets whose address and kind (dns, tls, https) are in
+// Reload makes the server answer with the pipeline p under cfg (validated)
+// from the next query on: the generation {cfg, p} is swapped in whole. Sockets whose address and kind (dns, tls, https) are in
 // both configurations keep serving without a pause; new addresses are
 // opened before anything changes, so that a failure (an address in use, a
 // certificate that does not load) returns an error with the server exactly
 // as it was; removed addresses stop reading, answer what they already
 // read, and close. A certificate is loaded anew from cert_file and
 // key_file.
-func (s *Server) Reload(cfg ListenConfig, p Path) error {
+func (s *Server) Reload(cfg ListenConfig, p *pipeline.Pipeline) error {
 	cfg.SetDefaults()
 	s.reloadMu.Lock()
 	defer s.reloadMu.Unlock()
@@ -205,11 +185,7 @@ func (s *Server) Reload(cfg ListenConfig, p Path) error {
 	// The swap: from here on nothing fails.
 	old := s.h.cur.Load()
 	s.certs.Store(certs)
-	if p.Fast != nil {
-		p.Fast.udpSize = cfg.UDPSize
-	}
-	s.h.cur.Store(&route{cfg: cfg, chain: p.Chain, fast: p.Fast})
-	s.SetObserver(p.Observer)
+	s.h.cur.Store(&generation{cfg: cfg, pipe: p})
 	s.mu.Lock()
 	s.sockets = next
 	s.mu.Unlock()

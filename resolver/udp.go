@@ -77,9 +77,9 @@ func (s *Server) serveUDP(so *socket) {
 			s.logger.Debug("udp read", "err", err)
 			continue
 		}
-		// The fast path of the configuration in force, read once per
-		// batch: a reload swaps it between two batches.
-		fp := s.h.cur.Load().fast
+		// The pipeline in force, read once per batch: a reload swaps it
+		// between two batches.
+		pipe := s.h.cur.Load().pipe
 		nout := 0
 		for i := range n {
 			ua, ok := in[i].Addr.(*net.UDPAddr)
@@ -88,15 +88,14 @@ func (s *Server) serveUDP(so *socket) {
 			}
 			client := ua.AddrPort()
 			pkt := (*bufs[i])[:in[i].N]
-			if fp != nil {
-				if ans, handled := s.answerFast(fp, pkt, client, (*obuf[nout])[:0]); handled {
-					if len(ans) > 0 { // a drop sends nothing
-						out[nout].Buffers = [][]byte{ans}
-						out[nout].Addr = ua
-						nout++
-					}
-					continue
+			from := netip.AddrPortFrom(client.Addr().Unmap(), client.Port())
+			if ans, handled := pipe.AnswerFast(pkt, from, (*obuf[nout])[:0]); handled {
+				if len(ans) > 0 { // a drop sends nothing
+					out[nout].Buffers = [][]byte{ans}
+					out[nout].Addr = ua
+					nout++
 				}
+				continue
 			}
 			if !s.acquire() {
 				continue
@@ -139,25 +138,9 @@ func (s *Server) answerUDP(so *socket, bp *[]byte, n int, client netip.AddrPort)
 }
 
 // ServePacket answers one UDP query packet exactly as the UDP listener does
-// (parse, chain, finish, truncate, pack) and returns the answer, or nil
-// when none is sent. It exists for fuzzing and benchmarking the packet path
-// without sockets.
+// (the fast path, or parse, chain, finish, truncate, pack) and returns the
+// answer, or nil when none is sent. It exists for fuzzing and benchmarking
+// the packet path without sockets.
 func (s *Server) ServePacket(ctx context.Context, pkt []byte, client netip.AddrPort) []byte {
-	if fp := s.h.cur.Load().fast; fp != nil {
-		if out, ok := fp.answer(pkt, client, make([]byte, 0, 512), s.metrics, s.h.observer.Load()); ok {
-			if len(out) == 0 { // a drop
-				return nil
-			}
-			return out
-		}
-	}
-	return s.h.serve(ctx, pkt, client, query.ProtoUDP, make([]byte, 0, 512))
-}
-
-// answerFast answers pkt into out on the reader goroutine if the fast
-// path can; handled is false to send pkt down the chain. A handled query
-// with an empty answer was dropped (the drop action).
-func (s *Server) answerFast(fp *FastPath, pkt []byte, client netip.AddrPort, out []byte) ([]byte, bool) {
-	from := netip.AddrPortFrom(client.Addr().Unmap(), client.Port())
-	return fp.answer(pkt, from, out, s.metrics, s.h.observer.Load())
+	return s.h.cur.Load().pipe.ServeUDP(ctx, pkt, client, make([]byte, 0, 512))
 }

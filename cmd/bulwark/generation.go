@@ -9,16 +9,14 @@ import (
 	"sync/atomic"
 	"time"
 
-	contract "github.com/bulwark-dns/bulwark/resolver/query"
+	"github.com/bulwark-dns/bulwark/resolver/logs"
+	"github.com/bulwark-dns/bulwark/resolver/pipeline"
 	"github.com/bulwark-dns/bulwark/resolver/upstream"
-
-	"github.com/miekg/dns"
 
 	"github.com/bulwark-dns/bulwark/blocklist"
 	"github.com/bulwark-dns/bulwark/feeds"
 	"github.com/bulwark-dns/bulwark/internal/clock"
 	"github.com/bulwark-dns/bulwark/internal/config"
-	"github.com/bulwark-dns/bulwark/resolver"
 	"github.com/bulwark-dns/bulwark/resolver/cache"
 )
 
@@ -42,11 +40,10 @@ type generation struct {
 	back     *backend
 	um       *upstream.Metrics // the process's: Forget removed servers
 	cache    *cache.Cache
-	blog     *resolver.BlockLog
+	blog     *logs.BlockLog
 	closeOut func() // the block log's destination
 	obs      *observers
-	active   *activeChain
-	path     resolver.Path
+	pipe     *pipeline.Pipeline
 }
 
 // maxDrain bounds how long a replaced generation's upstream connections
@@ -92,7 +89,6 @@ func (d *daemon) build(ctx context.Context, src *source, prev *generation) (_ *g
 	d.logger.Info("lists loaded", "lists", len(table.Lists), "rules", table.Set.Len(), "bytes", table.Set.SizeBytes(),
 		"took", time.Since(start).Round(time.Millisecond))
 
-	rm := d.pm.resolverMetrics()
 	if prev != nil && prev.cfg.Log.Blocked == cfg.Log.Blocked {
 		g.blog, g.closeOut = prev.blog, prev.closeOut
 	} else {
@@ -100,7 +96,7 @@ func (d *daemon) build(ctx context.Context, src *source, prev *generation) (_ *g
 		if err != nil {
 			return nil, err
 		}
-		g.blog, g.closeOut = resolver.NewBlockLog(out, rm, d.logger), closeOut
+		g.blog, g.closeOut = logs.NewBlockLog(out, d.pm.logMetrics(), d.logger), closeOut
 	}
 
 	g.um = d.pm.upstreamMetrics()
@@ -115,28 +111,25 @@ func (d *daemon) build(ctx context.Context, src *source, prev *generation) (_ *g
 		g.cache = cache.New(cfg.Cache, g.back, clock.Real{}, d.pm.cacheMetrics(), d.logger, g.back.cacheOpts...)
 	}
 
-	// The request path, top to bottom (DESIGN.md).
-	policy := resolver.NewPolicy(cfg.Blocking, g.tables, g.cache, g.blog, rm)
-	guard, err := resolver.NewGuard(resolver.GuardConfig{
-		ACL: cfg.ACL, RateLimit: cfg.RateLimit, Chaos: cfg.Chaos, Clock: clock.Real{},
-	}, policy, rm)
-	if err != nil {
-		return nil, err
-	}
-	g.active = &activeChain{next: guard}
-	g.path.Chain = g.active
-	// Cache hits for allowed names skip the chain's allocations; the
-	// answers are the same (resolver/fastpath_test.go).
-	if g.back.fastPath {
-		g.path.Fast = resolver.NewFastPath(guard, policy, g.cache)
-	}
-
 	if prev != nil && sameObservers(prev.cfg, cfg) {
 		g.obs = prev.obs
 	} else if g.obs, err = openObservers(cfg, d.pm, d.stdout, d.logger); err != nil {
 		return nil, err
 	}
-	g.path.Observer = g.obs.observer()
+	// The request path: pipeline.Build puts the parts in order.
+	g.pipe, err = pipeline.Build(pipeline.Parts{
+		Guard:    pipeline.GuardConfig{ACL: cfg.ACL, RateLimit: cfg.RateLimit, Chaos: cfg.Chaos, Clock: clock.Real{}},
+		Blocking: cfg.Blocking,
+		Tables:   g.tables,
+		BlockLog: g.blog,
+		Cache:    g.cache,
+		Fast:     g.back.fastPath,
+		Options: pipeline.Options{UDPSize: cfg.Listen.UDPSize, Observer: g.obs.observer(),
+			Metrics: d.pm.resolverMetrics(), Logger: d.logger},
+	})
+	if err != nil {
+		return nil, err
+	}
 	return g, nil
 }
 
@@ -187,34 +180,6 @@ func (g *generation) closeUnshared(keep *generation) {
 	}
 	if g.obs != nil && g.obs != keep.obs {
 		g.obs.close()
-	}
-}
-
-// activeChain counts the queries inside a generation's chain, so that a
-// reload closes a replaced generation's upstream connections and logs
-// only once the queries it was answering are answered.
-type activeChain struct {
-	next contract.Resolver
-	n    atomic.Int64
-}
-
-// Resolve implements resolver.Resolver.
-func (a *activeChain) Resolve(ctx context.Context, req *contract.Request) (*dns.Msg, error) {
-	a.n.Add(1)
-	defer a.n.Add(-1)
-	return a.next.Resolve(ctx, req)
-}
-
-// drain returns once no query is inside the chain, or after max. It is
-// called after the swap; a query that read the old chain just before it
-// enters within microseconds, so the first look comes a little later.
-func (a *activeChain) drain(max time.Duration) {
-	deadline := time.Now().Add(max)
-	for {
-		time.Sleep(20 * time.Millisecond)
-		if a.n.Load() == 0 || time.Now().After(deadline) {
-			return
-		}
 	}
 }
 

@@ -3,13 +3,14 @@ package main
 import (
 	"bytes"
 	"fmt"
-	"github.com/bulwark-dns/bulwark/internal/dnstaptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/bulwark-dns/bulwark/internal/dnstaptest"
 
 	dnstappb "github.com/dnstap/golang-dnstap"
 	"github.com/miekg/dns"

@@ -8,9 +8,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/bulwark-dns/bulwark/feeds"
-	"github.com/bulwark-dns/bulwark/resolver"
 	"github.com/bulwark-dns/bulwark/resolver/cache"
 	"github.com/bulwark-dns/bulwark/resolver/dnstap"
+	"github.com/bulwark-dns/bulwark/resolver/logs"
+	"github.com/bulwark-dns/bulwark/resolver/pipeline"
 	"github.com/bulwark-dns/bulwark/resolver/recursive"
 	"github.com/bulwark-dns/bulwark/resolver/upstream"
 )
@@ -21,7 +22,8 @@ import (
 // same ones. A nil *processMetrics records nothing (tests).
 type processMetrics struct {
 	reg       *prometheus.Registry
-	resolver  *resolver.Metrics
+	resolver  *pipeline.Metrics
+	logs      *logs.Metrics
 	feeds     *feeds.Metrics
 	cache     *cache.Metrics
 	upstream  *upstream.Metrics
@@ -50,7 +52,8 @@ func newProcessMetrics(now time.Time) *processMetrics {
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	pm := &processMetrics{
 		reg:      reg,
-		resolver: resolver.NewMetrics(reg),
+		resolver: pipeline.NewMetrics(reg),
+		logs:     logs.NewMetrics(reg),
 		feeds:    feeds.NewMetrics(reg),
 		cache:    cache.NewMetrics(reg),
 		upstream: upstream.NewMetrics(reg),
@@ -95,11 +98,18 @@ func (pm *processMetrics) reloaded(ok bool, at time.Time) {
 // The accessors below are nil-safe: a nil *processMetrics gives nil
 // Metrics, which every package accepts.
 
-func (pm *processMetrics) resolverMetrics() *resolver.Metrics {
+func (pm *processMetrics) resolverMetrics() *pipeline.Metrics {
 	if pm == nil {
 		return nil
 	}
 	return pm.resolver
+}
+
+func (pm *processMetrics) logMetrics() *logs.Metrics {
+	if pm == nil {
+		return nil
+	}
+	return pm.logs
 }
 
 func (pm *processMetrics) feedMetrics() *feeds.Metrics {

@@ -8,29 +8,28 @@ import (
 	"os"
 
 	"github.com/bulwark-dns/bulwark/internal/config"
-	"github.com/bulwark-dns/bulwark/resolver"
 	"github.com/bulwark-dns/bulwark/resolver/dnstap"
+	"github.com/bulwark-dns/bulwark/resolver/logs"
 	contract "github.com/bulwark-dns/bulwark/resolver/query"
 )
 
 // observers are the query log and dnstap output, watching every answer
 // the server sends (log.queries, dnstap:).
 type observers struct {
-	qlog      *resolver.QueryLog // nil: log.queries is off
+	qlog      *logs.QueryLog // nil: log.queries is off
 	closeQlog func() error
 	tap       *dnstap.Tap // nil: no dnstap socket
 }
 
 // openObservers starts what cfg asks for; nothing when both are off.
 func openObservers(cfg *config.Config, pm *processMetrics, stdout io.Writer, logger *slog.Logger) (*observers, error) {
-	rm := pm.resolverMetrics()
 	o := &observers{}
 	if cfg.Log.Queries != "off" {
-		w, closeFn, err := resolver.OpenLogDest(cfg.Log.Queries, stdout, os.Stderr)
+		w, closeFn, err := logs.OpenLogDest(cfg.Log.Queries, stdout, os.Stderr)
 		if err != nil {
 			return nil, fmt.Errorf("query log: %w", err)
 		}
-		o.qlog, o.closeQlog = resolver.NewQueryLog(w, cfg.Log.Sample(), rm, logger), closeFn
+		o.qlog, o.closeQlog = logs.NewQueryLog(w, cfg.Log.Sample(), pm.logMetrics(), logger), closeFn
 		logger.Info("query log on", "dest", cfg.Log.Queries, "sample", cfg.Log.Sample())
 	}
 	if cfg.Dnstap.Enabled() {
@@ -59,7 +58,7 @@ func (o *observers) observer() contract.Observer {
 // reopenLogs reopens the block and query log files on SIGHUP, after
 // logrotate moved them away; a log that cannot be reopened keeps writing
 // to its old file.
-func reopenLogs(blog *resolver.BlockLog, o *observers, logger *slog.Logger) {
+func reopenLogs(blog *logs.BlockLog, o *observers, logger *slog.Logger) {
 	if err := blog.Reopen(); err != nil {
 		logger.Error("cannot reopen the block log; still writing to the old file", "err", err)
 	}

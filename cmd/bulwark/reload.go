@@ -96,7 +96,7 @@ func (d *daemon) swap() error {
 		next.closeUnshared(old)
 		return err
 	}
-	if err := d.srv.Reload(src.cfg.Listen, next.path); err != nil {
+	if err := d.srv.Reload(src.cfg.Listen, next.pipe); err != nil {
 		admin.abort()
 		next.closeUnshared(old)
 		return err
@@ -129,7 +129,7 @@ func (d *daemon) retire(old, next *generation) {
 	go func() {
 		defer d.retiring.Done()
 		defer close(done)
-		old.active.drain(maxDrain)
+		old.pipe.Drain(maxDrain)
 		if prev != nil {
 			<-prev
 		}

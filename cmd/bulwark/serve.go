@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/bulwark-dns/bulwark/resolver"
+	"github.com/bulwark-dns/bulwark/resolver/logs"
 )
 
 // shutdownGrace bounds how long in-flight queries may take after SIGTERM.
@@ -54,13 +55,11 @@ func (d *daemon) serve(src *source, hup <-chan os.Signal) error {
 	}
 	d.cur.Store(gen)
 	d.loading.Store(nil)
-	srv, err := resolver.NewServer(src.cfg.Listen, gen.path.Chain, d.pm.resolverMetrics(), d.logger)
+	srv, err := resolver.NewServer(src.cfg.Listen, gen.pipe, d.pm.resolverMetrics(), d.logger)
 	if err != nil {
 		gen.closeUnshared(nil)
 		return err
 	}
-	srv.SetFastPath(gen.path.Fast)
-	srv.SetObserver(gen.path.Observer)
 	d.srv = srv
 	if err := srv.Listen(); err != nil {
 		gen.closeUnshared(nil)
@@ -89,8 +88,8 @@ func openBlockLog(dest string, stdout io.Writer) (io.Writer, func(), error) {
 	case "stderr":
 		return os.Stderr, func() {}, nil
 	}
-	// A file is a resolver.LogFile, which SIGHUP reopens (logrotate).
-	f, err := resolver.OpenLogFile(dest)
+	// A file is a logs.LogFile, which SIGHUP reopens (logrotate).
+	f, err := logs.OpenLogFile(dest)
 	if err != nil {
 		return nil, nil, fmt.Errorf("block log: %w", err)
 	}

@@ -1,14 +1,12 @@
 package main
 
 import (
-	"context"
 	"log/slog"
-
-	"github.com/miekg/dns"
 
 	"github.com/bulwark-dns/bulwark/internal/clock"
 	"github.com/bulwark-dns/bulwark/internal/config"
 	"github.com/bulwark-dns/bulwark/resolver/cache"
+	"github.com/bulwark-dns/bulwark/resolver/pipeline"
 	contract "github.com/bulwark-dns/bulwark/resolver/query"
 	"github.com/bulwark-dns/bulwark/resolver/recursive"
 	"github.com/bulwark-dns/bulwark/resolver/upstream"
@@ -54,11 +52,5 @@ func newBackend(cfg *config.Config, pm *processMetrics, logger *slog.Logger) (*b
 	if err != nil {
 		return nil, err
 	}
-	route := contract.ResolverFunc(func(ctx context.Context, req *contract.Request) (*dns.Msg, error) {
-		if fwd.Covers(req.Question.Name) {
-			return fwd.Resolve(ctx, req)
-		}
-		return rec.Resolve(ctx, req)
-	})
-	return &backend{Resolver: route, fastPath: !cfg.Upstream.ECS.Forward, close: func() { _ = fwd.Close() }}, nil
+	return &backend{Resolver: pipeline.NewRoute(fwd, rec), fastPath: !cfg.Upstream.ECS.Forward, close: func() { _ = fwd.Close() }}, nil
 }

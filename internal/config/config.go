@@ -17,6 +17,8 @@ import (
 	"github.com/bulwark-dns/bulwark/resolver"
 	"github.com/bulwark-dns/bulwark/resolver/cache"
 	"github.com/bulwark-dns/bulwark/resolver/dnstap"
+	"github.com/bulwark-dns/bulwark/resolver/logs"
+	"github.com/bulwark-dns/bulwark/resolver/pipeline"
 	"github.com/bulwark-dns/bulwark/resolver/recursive"
 	"github.com/bulwark-dns/bulwark/resolver/upstream"
 )
@@ -28,14 +30,14 @@ type Config struct {
 	Upstream   upstream.Config          `yaml:"upstream"`
 	Recursion  recursive.Config         `yaml:"recursion"`
 	Cache      cache.Config             `yaml:"cache"`
-	Blocking   resolver.BlockingConfig  `yaml:"blocking"`
-	ACL        resolver.ACLConfig       `yaml:"acl"`
-	RateLimit  resolver.RateLimitConfig `yaml:"ratelimit"`
-	Chaos      resolver.ChaosConfig     `yaml:"chaos"`
+	Blocking   pipeline.BlockingConfig  `yaml:"blocking"`
+	ACL        pipeline.ACLConfig       `yaml:"acl"`
+	RateLimit  pipeline.RateLimitConfig `yaml:"ratelimit"`
+	Chaos      pipeline.ChaosConfig     `yaml:"chaos"`
 	Blocklists []feeds.ListConfig       `yaml:"blocklists"`
 	Allowlists []feeds.ListConfig       `yaml:"allowlists"`
 	Feeds      feeds.Config             `yaml:"feeds"`
-	Log        resolver.LogConfig       `yaml:"log"`
+	Log        logs.Config              `yaml:"log"`
 	Dnstap     dnstap.Config            `yaml:"dnstap"`
 	Admin      AdminConfig              `yaml:"admin"`
 }

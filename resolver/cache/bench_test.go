@@ -69,7 +69,7 @@ func BenchmarkCacheHit(b *testing.B) {
 	})
 	b.Run("AppendWire", func(b *testing.B) {
 		run(b, func(r *contract.Request, buf []byte) []byte {
-			buf, ok := c.AppendWire(buf, r)
+			buf, ok := c.AppendWire(buf, r, serveAll{})
 			if !ok {
 				b.Fatal("not a hit")
 			}

@@ -171,7 +171,7 @@ func TestSizeZeroPassesThrough(t *testing.T) {
 	if next.n() != 3 || c.Len() != 0 {
 		t.Fatalf("next calls %d, Len %d; want 3, 0", next.n(), c.Len())
 	}
-	if b, ok := c.AppendWire(nil, query("a.example.", dns.TypeA, false, false)); ok || b != nil {
+	if b, ok := c.AppendWire(nil, query("a.example.", dns.TypeA, false, false), serveAll{}); ok || b != nil {
 		t.Fatal("AppendWire answered with the cache off")
 	}
 }

@@ -114,21 +114,8 @@ func (c *Cache) newEntry(k key, resp *dns.Msg, now time.Time) *entry {
 	}
 	e.msg, e.rrs, e.shape = m, rrs, shapeOf(rrs)
 	e.life = time.Duration(life) * time.Second
-	if !hasAlias(m.Answer) { // see AppendWire
-		e.wire, e.ttlOffs = packWire(m, len(e.ttls))
-	}
+	e.wire, e.ttlOffs = packWire(m, len(e.ttls))
 	return e
-}
-
-// hasAlias reports whether answer holds a CNAME or DNAME, whose targets the
-// policy step above the cache must check on every answer.
-func hasAlias(answer []dns.RR) bool {
-	for _, rr := range answer {
-		if t := rr.Header().Rrtype; t == dns.TypeCNAME || t == dns.TypeDNAME {
-			return true
-		}
-	}
-	return false
 }
 
 // hasAnswer reports whether answer holds a record of the asked type; a

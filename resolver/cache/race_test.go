@@ -48,7 +48,7 @@ func TestConcurrent(t *testing.T) {
 				if w == 0 && i%10 == 0 {
 					clk.Advance(time.Second)
 				}
-				if b, ok := c.AppendWire(buf[:0], req); ok {
+				if b, ok := c.AppendWire(buf[:0], req, serveAll{}); ok {
 					buf = b
 					continue
 				}

@@ -3,6 +3,7 @@ package cache
 import (
 	"encoding/binary"
 
+	"github.com/bulwark-dns/bulwark/resolver/dnswire"
 	contract "github.com/bulwark-dns/bulwark/resolver/query"
 	"github.com/miekg/dns"
 )
@@ -72,17 +73,17 @@ func skipName(w []byte, off int) (int, bool) {
 // the client's and bump ARCOUNT) and no truncation. It reports false, with
 // dst unchanged and nothing counted, when there is no fresh entry or the
 // answer would not fit the client's UDP size (with an 11-byte OPT if EDNS);
-// the caller then goes through Resolve. Answers with a CNAME or DNAME are
-// never served here: the policy step must see their targets (CNAME
-// cloaking), so they always take Resolve.
-func (c *Cache) AppendWire(dst []byte, req *contract.Request) ([]byte, bool) {
+// the caller then goes through Resolve. check decides which answers may
+// skip the steps above the cache (the policy: CNAME cloaking); a nil
+// check serves none.
+func (c *Cache) AppendWire(dst []byte, req *contract.Request, check interface{ ServesWire([]dns.RR) bool }) ([]byte, bool) {
 	if c.store == nil || req.Msg == nil {
 		return dst, false
 	}
 	now := c.clk.Now()
 	k := c.key(req)
 	e := c.store.get(k)
-	if e == nil || e.wire == nil || e.expired(now) {
+	if e == nil || e.wire == nil || e.expired(now) || check == nil || !check.ServesWire(e.msg.Answer) {
 		return dst, false
 	}
 	size := len(e.wire)
@@ -95,11 +96,12 @@ func (c *Cache) AppendWire(dst []byte, req *contract.Request) ([]byte, bool) {
 	start := len(dst)
 	dst = append(dst, e.wire...)
 	w := dst[start:]
-	binary.BigEndian.PutUint16(w, req.Msg.Id)
-	w[2] &^= 1 // RD
+	dnswire.SetID(w, req.Msg.Id)
+	f := dnswire.Flags(w) &^ dnswire.FlagRD
 	if req.Msg.RecursionDesired {
-		w[2] |= 1
+		f |= dnswire.FlagRD
 	}
+	dnswire.SetFlags(w, f)
 	if req.Question.Name != e.msg.Question[0].Name {
 		setQname(w, req.Question.Name)
 	}

@@ -25,7 +25,7 @@ func TestAppendWireMatchesResolve(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			next := &fakeNext{reply: tt.reply}
 			c, clk := newTest(t, testConfig(), next, nil)
-			if _, ok := c.AppendWire(nil, query("www.example.", dns.TypeA, false, false)); ok {
+			if _, ok := c.AppendWire(nil, query("www.example.", dns.TypeA, false, false), serveAll{}); ok {
 				t.Fatal("AppendWire answered a miss")
 			}
 			resolve(t, c, query("www.example.", dns.TypeA, false, false))
@@ -34,7 +34,7 @@ func TestAppendWireMatchesResolve(t *testing.T) {
 			req := query("WwW.eXample.", dns.TypeA, false, false)
 			req.Msg.RecursionDesired = false
 			prefix := []byte{0xde, 0xad}
-			b, ok := c.AppendWire(prefix, req)
+			b, ok := c.AppendWire(prefix, req, serveAll{})
 			if !ok || !slices.Equal(b[:2], prefix) {
 				t.Fatalf("AppendWire ok=%v, prefix kept=%v", ok, ok && slices.Equal(b[:2], prefix))
 			}
@@ -53,15 +53,20 @@ func TestAppendWireMatchesResolve(t *testing.T) {
 	}
 }
 
-// An answer with a CNAME always takes Resolve: the policy above the cache
-// checks its target on every answer (CNAME cloaking).
-func TestAppendWireRefusesAliases(t *testing.T) {
+// AppendWire serves only what its check lets skip the steps above the
+// cache (the policy refuses CNAME answers, whose targets it checks on
+// every answer); the answer refused stays for Resolve.
+func TestAppendWireAsksTheCheck(t *testing.T) {
 	cname := &dns.CNAME{Hdr: dns.RR_Header{Name: "www.example.", Rrtype: dns.TypeCNAME, Class: dns.ClassINET, Ttl: 3600}, Target: "cdn.example."}
 	next := &fakeNext{reply: fixed(dns.RcodeSuccess, []dns.RR{cname, a("cdn.example.", 300, "192.0.2.1")}, nil)}
 	c, _ := newTest(t, testConfig(), next, nil)
 	resolve(t, c, query("www.example.", dns.TypeA, false, false))
-	if _, ok := c.AppendWire(nil, query("www.example.", dns.TypeA, false, false)); ok {
-		t.Fatal("AppendWire served a CNAME answer")
+	check := &noAliases{}
+	if _, ok := c.AppendWire(nil, query("www.example.", dns.TypeA, false, false), check); ok || check.asked != 1 {
+		t.Fatalf("AppendWire served an answer its check refused (asked %d times)", check.asked)
+	}
+	if _, ok := c.AppendWire(nil, query("www.example.", dns.TypeA, false, false), nil); ok {
+		t.Fatal("AppendWire served an answer without a check")
 	}
 	if got := resolve(t, c, query("www.example.", dns.TypeA, false, false)); len(got.Answer) != 2 || next.calls.Load() != 1 {
 		t.Fatalf("Resolve after the refusal: %v (%d upstream calls)", got.Answer, next.calls.Load())
@@ -78,16 +83,16 @@ func TestAppendWireRefuses(t *testing.T) {
 	}}
 	c, clk := newTest(t, testConfig(), next, nil)
 	resolve(t, c, query("big.example.", dns.TypeA, false, false))
-	if _, ok := c.AppendWire(nil, query("big.example.", dns.TypeA, false, false)); ok {
+	if _, ok := c.AppendWire(nil, query("big.example.", dns.TypeA, false, false), serveAll{}); ok {
 		t.Fatal("answer larger than 512 bytes appended for a non-EDNS UDP client")
 	}
 	tcp := query("big.example.", dns.TypeA, false, false)
 	tcp.Proto = contract.ProtoTCP
-	if _, ok := c.AppendWire(nil, tcp); !ok {
+	if _, ok := c.AppendWire(nil, tcp, serveAll{}); !ok {
 		t.Fatal("TCP client refused")
 	}
 	clk.Advance(300 * time.Second)
-	if _, ok := c.AppendWire(nil, tcp); ok {
+	if _, ok := c.AppendWire(nil, tcp, serveAll{}); ok {
 		t.Fatal("expired entry appended: stale answers need the next step to have failed")
 	}
 }
@@ -139,4 +144,22 @@ func TestSubnetKeyedAnswers(t *testing.T) {
 	if got := next.calls.Load(); got != 2 {
 		t.Fatalf("other subnet: %d upstream calls, want 2", got)
 	}
+}
+
+// serveAll lets AppendWire serve every answer.
+type serveAll struct{}
+
+func (serveAll) ServesWire([]dns.RR) bool { return true }
+
+// noAliases refuses answers with a CNAME, as the policy does.
+type noAliases struct{ asked int }
+
+func (n *noAliases) ServesWire(answer []dns.RR) bool {
+	n.asked++
+	for _, rr := range answer {
+		if rr.Header().Rrtype == dns.TypeCNAME {
+			return false
+		}
+	}
+	return true
 }

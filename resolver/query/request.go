@@ -11,6 +11,8 @@ import (
 	"net/netip"
 
 	"github.com/miekg/dns"
+
+	"github.com/bulwark-dns/bulwark/blocklist"
 )
 
 // Resolver answers one request. Every step of the chain is a Resolver that
@@ -85,4 +87,16 @@ func NewRequest(msg *dns.Msg, client netip.AddrPort, proto Proto) *Request {
 		}
 	}
 	return r
+}
+
+// Decision is what the policy decided about a query a rule blocked: the
+// list snapshot that decided, the deciding rule, and the CNAME target it
+// matched when that was not the query name. Block logs and block metrics
+// are built from it, whichever path answered.
+type Decision struct {
+	Table *blocklist.Table
+	Match blocklist.Match
+	// CNAME is the canonical (lower case, no trailing dot) CNAME or DNAME
+	// target the rule matched; "" when it matched the query name.
+	CNAME string
 }

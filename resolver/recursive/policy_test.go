@@ -13,7 +13,8 @@ import (
 
 	"github.com/bulwark-dns/bulwark/blocklist"
 	"github.com/bulwark-dns/bulwark/internal/dnstest"
-	"github.com/bulwark-dns/bulwark/resolver"
+	"github.com/bulwark-dns/bulwark/resolver/logs"
+	"github.com/bulwark-dns/bulwark/resolver/pipeline"
 	contract "github.com/bulwark-dns/bulwark/resolver/query"
 )
 
@@ -45,12 +46,12 @@ func policyOver(t *testing.T, r contract.Resolver, blocked ...string) (contract.
 	}
 	var tables atomic.Pointer[blocklist.Table]
 	tables.Store(&blocklist.Table{Set: set, Lists: []blocklist.ListInfo{{Name: "threats"}}, Categories: []string{"malware"}})
-	var cfg resolver.BlockingConfig
+	var cfg pipeline.BlockingConfig
 	cfg.SetDefaults()
 	out := &lockedBuf{}
-	m := resolver.NewMetrics(prometheus.NewRegistry())
-	log := resolver.NewBlockLog(out, m, nil)
-	return resolver.NewPolicy(cfg, &tables, r, log, m), out, log.Close
+	m := pipeline.NewMetrics(prometheus.NewRegistry())
+	log := logs.NewBlockLog(out, nil, nil)
+	return pipeline.NewPolicy(cfg, &tables, r, log, m), out, log.Close
 }
 
 // TestPolicyBlocksCNAMETargets: a CNAME (or DNAME) met during recursion,
@@ -97,7 +98,7 @@ func TestPolicyBlocksCNAMETargets(t *testing.T) {
 	defer out.mu.Unlock()
 	dec := json.NewDecoder(&out.b)
 	for _, tt := range tests {
-		var ev resolver.BlockEvent
+		var ev logs.BlockEvent
 		if err := dec.Decode(&ev); err != nil {
 			t.Fatalf("block log: %v", err)
 		}

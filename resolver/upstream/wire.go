@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"net/netip"
 
+	"github.com/bulwark-dns/bulwark/resolver/dnswire"
 	"github.com/miekg/dns"
 )
 
@@ -69,15 +70,16 @@ func (q *query) pad() {
 // reaches the upstream.
 func packQuery(b []byte, q dns.Question, rd, cd, do bool, ecs netip.Prefix) (query, error) {
 	msg := b[2:]
-	clear(msg[:12])
+	clear(msg[:dnswire.HeaderLen])
+	var flags uint16
 	if rd {
-		msg[2] |= 0x01
+		flags |= dnswire.FlagRD
 	}
 	if cd {
-		msg[3] |= 0x10
+		flags |= dnswire.FlagCD
 	}
-	msg[5] = 1  // QDCOUNT
-	msg[11] = 1 // ARCOUNT: the OPT
+	dnswire.SetFlags(msg, flags)
+	dnswire.SetCounts(msg, 1, 0, 0, 1) // the question and our OPT
 	name := q.Name
 	if name == "" {
 		return query{}, errors.New("no question name")
@@ -98,14 +100,9 @@ func packQuery(b []byte, q dns.Question, rd, cd, do bool, ecs netip.Prefix) (que
 	off += 4
 	// OPT: root name, type 41, class = UDP size, TTL = ext-rcode, version,
 	// DO flag, then an empty RDATA.
-	opt := msg[off : off+11]
-	clear(opt)
-	binary.BigEndian.PutUint16(opt[1:], dns.TypeOPT)
-	binary.BigEndian.PutUint16(opt[3:], ednsSize)
-	if do {
-		opt[7] = 0x80
-	}
-	off += 11
+	opt := msg[off : off+dnswire.OPTLen]
+	dnswire.AppendOPT(opt[:0], ednsSize, do, 0)
+	off += dnswire.OPTLen
 	if ecs.IsValid() {
 		n := putECS(msg[off:], ecs)
 		binary.BigEndian.PutUint16(opt[9:], uint16(n))
@@ -167,7 +164,7 @@ func (q *query) matches(reply []byte) bool {
 	end := 12 + q.qlen
 	if len(reply) < end ||
 		reply[0] != msg[0] || reply[1] != msg[1] || // ID
-		reply[2]&0x80 == 0 || reply[2]&0x78 != 0 || // QR, opcode
+		dnswire.Flags(reply)&dnswire.FlagQR == 0 || dnswire.Opcode(dnswire.Flags(reply)) != dns.OpcodeQuery ||
 		reply[4] != 0 || reply[5] != 1 { // QDCOUNT
 		return false
 	}

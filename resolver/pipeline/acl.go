@@ -1,4 +1,4 @@
-package resolver
+package pipeline
 
 import (
 	"net/netip"

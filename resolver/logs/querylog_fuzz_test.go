@@ -1,4 +1,4 @@
-package resolver
+package logs
 
 import (
 	"encoding/json"
@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bulwark-dns/bulwark/resolver/dnswire"
 	"github.com/bulwark-dns/bulwark/resolver/query"
 )
 
@@ -35,7 +36,7 @@ func FuzzQueryLogLine(f *testing.F) {
 			t.Fatalf("line %q is not JSON: %v", line, err)
 		}
 		// What encoding/json makes of the same (canonical) name.
-		ref, _ := json.Marshal(canonical(qname))
+		ref, _ := json.Marshal(dnswire.Canonical(qname))
 		var want string
 		_ = json.Unmarshal(ref, &want)
 		if got["qname"] != want {

@@ -1,4 +1,4 @@
-package resolver
+package logs
 
 import (
 	"io"
@@ -10,6 +10,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/bulwark-dns/bulwark/resolver/dnswire"
 	"github.com/bulwark-dns/bulwark/resolver/query"
 	"github.com/miekg/dns"
 )
@@ -103,7 +104,7 @@ func appendQueryRecord(dst []byte, r *queryRecord) ([]byte, error) {
 	dst = append(dst, `","protocol":"`...)
 	dst = append(dst, r.proto.String()...)
 	dst = append(dst, `","qname":`...)
-	dst = appendJSONString(dst, canonical(r.qname))
+	dst = appendJSONString(dst, dnswire.Canonical(r.qname))
 	dst = append(dst, `,"qtype":`...)
 	dst = appendJSONString(dst, dns.Type(r.qtype).String())
 	dst = append(dst, `,"rcode":`...)

@@ -1,4 +1,4 @@
-package resolver
+package pipeline
 
 import (
 	"sync/atomic"
@@ -28,7 +28,7 @@ func qtypeIndex(t uint16) int {
 	return len(qtypeLabels)
 }
 
-// Metrics are the request-path counters of DESIGN.md. The counters of the
+// Metrics are the request-path counters (docs/ARCHITECTURE.md, "Metrics"). The counters of the
 // hot path are resolved to concrete series once, so counting a query is an
 // atomic add, not a label lookup.
 type Metrics struct {
@@ -41,8 +41,6 @@ type Metrics struct {
 	// blockedCache holds the resolved bulwark_blocked_total series of the
 	// current table.
 	blockedCache atomic.Pointer[blockedCounters]
-	logDrops     prometheus.Counter
-	queryDrops   prometheus.Counter
 	malformed    prometheus.Counter
 	overload     prometheus.Counter
 	aclDenied    prometheus.Counter
@@ -71,14 +69,6 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "bulwark_blocked_total",
 			Help: "Queries answered by a block rule, by list, action and the list's category.",
 		}, []string{"list", "action", "category"}),
-		logDrops: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "bulwark_blocklog_dropped_total",
-			Help: "Block log lines dropped because the log writer could not keep up or the write failed.",
-		}),
-		queryDrops: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "bulwark_querylog_dropped_total",
-			Help: "Query log lines dropped because the log writer could not keep up or the write failed.",
-		}),
 		malformed: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "bulwark_malformed_queries_total",
 			Help: "Client packets that could not be parsed as DNS queries.",
@@ -119,7 +109,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}
 	}
 	if reg != nil {
-		reg.MustRegister(queries, responses, m.duration, m.blocked, m.logDrops, m.queryDrops, m.malformed, m.overload,
+		reg.MustRegister(queries, responses, m.duration, m.blocked, m.malformed, m.overload,
 			m.aclDenied, m.limited, m.tcpLimit)
 	}
 	return m
@@ -194,25 +184,14 @@ type blockedCounters struct {
 
 type counterBox struct{ c prometheus.Counter }
 
-func (m *Metrics) countLogDrops(n int) {
-	if m != nil {
-		m.logDrops.Add(float64(n))
-	}
-}
-
-func (m *Metrics) countQueryLogDrops(n int) {
-	if m != nil {
-		m.queryDrops.Add(float64(n))
-	}
-}
-
 func (m *Metrics) countMalformed() {
 	if m != nil {
 		m.malformed.Inc()
 	}
 }
 
-func (m *Metrics) countOverload() {
+// CountOverload counts a query the listeners dropped at max_inflight.
+func (m *Metrics) CountOverload() {
 	if m != nil {
 		m.overload.Inc()
 	}
@@ -230,7 +209,8 @@ func (m *Metrics) countRateLimited() {
 	}
 }
 
-func (m *Metrics) countTCPRejected() {
+// CountTCPRejected counts a stream connection closed at max_tcp_conns.
+func (m *Metrics) CountTCPRejected() {
 	if m != nil {
 		m.tcpLimit.Inc()
 	}

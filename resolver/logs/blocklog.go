@@ -1,4 +1,9 @@
-package resolver
+// Package logs writes what operators keep of the request path: the block
+// log (one JSON line per blocked query), the query log (an Observer), and
+// the files both go to. Writing never blocks a query: records cross a
+// bounded queue to one writer goroutine, and what does not fit is dropped
+// and counted.
+package logs
 
 import (
 	"io"
@@ -13,7 +18,7 @@ import (
 )
 
 // BlockEvent is one blocked query as it appears in the block log, one JSON
-// line each (DESIGN.md fields). It is what an ISP's log pipeline ingests,
+// line each (docs/ARCHITECTURE.md, "Block log"). It is what an ISP's log pipeline ingests,
 // so field names are a contract: extend, don't rename. Tests and tools
 // decode lines into it.
 type BlockEvent struct {
@@ -31,21 +36,17 @@ type BlockEvent struct {
 	CNAME string `json:"cname,omitempty"`
 }
 
-// blockRecord is what crosses the block log's queue: the facts, not the
+// BlockRecord is what crosses the block log's queue: the facts, not the
 // strings. The writer goroutine derives the list, rule and category names
 // from the table that decided, so a block costs the query path one string
 // (the query name) and no formatting.
-type blockRecord struct {
-	at     time.Time
-	client netip.Addr
-	proto  query.Proto
-	qtype  uint16
-	qname  string // canonical: lower case, no trailing dot
-	table  *blocklist.Table
-	match  blocklist.Match
-	// cname is the canonical CNAME target m was matched against; "" when
-	// it was the query name.
-	cname string
+type BlockRecord struct {
+	At     time.Time
+	Client netip.Addr
+	Proto  query.Proto
+	QType  uint16
+	QName  string // canonical: lower case, no trailing dot
+	query.Decision
 }
 
 // BlockLog writes block events asynchronously: the query path hands a
@@ -53,7 +54,7 @@ type blockRecord struct {
 // full the record is dropped and counted, so a slow disk cannot slow down
 // answers.
 type BlockLog struct {
-	a *asyncLog[blockRecord]
+	a *asyncLog[BlockRecord]
 }
 
 // blockLogQueue is deep enough to absorb a burst of ~a second of blocked
@@ -67,16 +68,16 @@ func NewBlockLog(w io.Writer, m *Metrics, logger *slog.Logger) *BlockLog {
 	return &BlockLog{a: newAsyncLog("block log", w, blockLogQueue, appendBlockRecord, m.countLogDrops, logger)}
 }
 
-// log queues rec; it never blocks.
-func (l *BlockLog) log(rec blockRecord) {
+// Log queues rec; it never blocks.
+func (l *BlockLog) Log(rec BlockRecord) {
 	if l != nil {
 		l.a.send(rec)
 	}
 }
 
-// enabled reports whether records are written at all, so callers can skip
+// Enabled reports whether records are written at all, so callers can skip
 // building them.
-func (l *BlockLog) enabled() bool { return l != nil && l.a.ch != nil }
+func (l *BlockLog) Enabled() bool { return l != nil && l.a.ch != nil }
 
 // Reopen reopens the log file, if the log goes to one, so that after
 // logrotate renamed it new lines go to a new file at the configured path.
@@ -98,40 +99,40 @@ func (l *BlockLog) Close() {
 // appendBlockRecord appends r as one JSON line in BlockEvent's field order.
 // Hand-written, like the query log's: a blocked flood must not spend the
 // answering core's time in reflection.
-func appendBlockRecord(dst []byte, r *blockRecord) ([]byte, error) {
+func appendBlockRecord(dst []byte, r *BlockRecord) ([]byte, error) {
 	var list blocklist.ListInfo
-	if int(r.match.Payload.List) < len(r.table.Lists) {
-		list = r.table.Lists[r.match.Payload.List]
+	if int(r.Match.Payload.List) < len(r.Table.Lists) {
+		list = r.Table.Lists[r.Match.Payload.List]
 	}
 	var category string
-	if int(r.match.Payload.Category) < len(r.table.Categories) {
-		category = r.table.Categories[r.match.Payload.Category]
+	if int(r.Match.Payload.Category) < len(r.Table.Categories) {
+		category = r.Table.Categories[r.Match.Payload.Category]
 	}
-	matched := r.qname
-	if r.cname != "" {
-		matched = r.cname
+	matched := r.QName
+	if r.CNAME != "" {
+		matched = r.CNAME
 	}
 	dst = append(dst, `{"time":"`...)
-	dst = r.at.UTC().AppendFormat(dst, time.RFC3339Nano)
+	dst = r.At.UTC().AppendFormat(dst, time.RFC3339Nano)
 	dst = append(dst, `","client":"`...)
-	dst = r.client.AppendTo(dst)
+	dst = r.Client.AppendTo(dst)
 	dst = append(dst, `","protocol":"`...)
-	dst = append(dst, r.proto.String()...)
+	dst = append(dst, r.Proto.String()...)
 	dst = append(dst, `","qname":`...)
-	dst = appendJSONString(dst, r.qname)
+	dst = appendJSONString(dst, r.QName)
 	dst = append(dst, `,"qtype":`...)
-	dst = appendJSONString(dst, dns.Type(r.qtype).String())
+	dst = appendJSONString(dst, dns.Type(r.QType).String())
 	dst = append(dst, `,"list":`...)
 	dst = appendJSONString(dst, list.Name)
 	dst = append(dst, `,"rule":`...)
-	dst = appendJSONString(dst, r.match.RuleText(matched))
+	dst = appendJSONString(dst, r.Match.RuleText(matched))
 	dst = append(dst, `,"action":`...)
-	dst = appendJSONString(dst, r.match.Payload.Action.String())
+	dst = appendJSONString(dst, r.Match.Payload.Action.String())
 	dst = append(dst, `,"category":`...)
 	dst = appendJSONString(dst, category)
-	if r.cname != "" {
+	if r.CNAME != "" {
 		dst = append(dst, `,"cname":`...)
-		dst = appendJSONString(dst, r.cname)
+		dst = appendJSONString(dst, r.CNAME)
 	}
 	dst = append(dst, "}\n"...)
 	return dst, nil

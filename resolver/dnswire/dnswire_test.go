@@ -1,0 +1,153 @@
+package dnswire_test
+
+import (
+	"net/netip"
+	"testing"
+
+	"github.com/miekg/dns"
+
+	"github.com/bulwark-dns/bulwark/blocklist"
+	"github.com/bulwark-dns/bulwark/resolver/dnswire"
+)
+
+// The named bits are the bits miekg/dns packs for the same header fields.
+func TestFlagsMatchMiekg(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		set  func(*dns.MsgHdr)
+		want uint16
+	}{
+		{"QR", func(h *dns.MsgHdr) { h.Response = true }, dnswire.FlagQR},
+		{"AA", func(h *dns.MsgHdr) { h.Authoritative = true }, dnswire.FlagAA},
+		{"TC", func(h *dns.MsgHdr) { h.Truncated = true }, dnswire.FlagTC},
+		{"RD", func(h *dns.MsgHdr) { h.RecursionDesired = true }, dnswire.FlagRD},
+		{"RA", func(h *dns.MsgHdr) { h.RecursionAvailable = true }, dnswire.FlagRA},
+		{"AD", func(h *dns.MsgHdr) { h.AuthenticatedData = true }, dnswire.FlagAD},
+		{"CD", func(h *dns.MsgHdr) { h.CheckingDisabled = true }, dnswire.FlagCD},
+		{"opcode", func(h *dns.MsgHdr) { h.Opcode = 0xF }, dnswire.MaskOpcode},
+		{"rcode", func(h *dns.MsgHdr) { h.Rcode = 0xF }, dnswire.MaskRcode},
+	} {
+		m := new(dns.Msg)
+		tc.set(&m.MsgHdr)
+		w, err := m.Pack()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := dnswire.Flags(w); got != tc.want {
+			t.Errorf("%s: packed flags %#04x, constant %#04x", tc.name, got, tc.want)
+		}
+	}
+}
+
+// ShapeAnswer sets what a resolver's answer header must say and keeps
+// what the answer itself decided.
+func TestShapeAnswer(t *testing.T) {
+	for _, tc := range []struct {
+		name        string
+		query, resp uint16
+		want        uint16
+	}{
+		{"plain", dnswire.FlagRD, dnswire.FlagQR | dnswire.FlagRD,
+			dnswire.FlagQR | dnswire.FlagRA | dnswire.FlagRD},
+		{"AA and TC cleared", 0, dnswire.FlagQR | dnswire.FlagAA | dnswire.FlagTC | dnswire.FlagRD,
+			dnswire.FlagQR | dnswire.FlagRA},
+		{"CD echoed", dnswire.FlagCD, 0, dnswire.FlagQR | dnswire.FlagRA | dnswire.FlagCD},
+		{"rcode and AD kept", 0, dnswire.FlagAD | uint16(dns.RcodeNameError),
+			dnswire.FlagQR | dnswire.FlagRA | dnswire.FlagAD | uint16(dns.RcodeNameError)},
+	} {
+		w := make([]byte, dnswire.HeaderLen)
+		dnswire.SetFlags(w, tc.resp)
+		dnswire.ShapeAnswer(w, tc.query)
+		if got := dnswire.Flags(w); got != tc.want {
+			t.Errorf("%s: flags %#04x, want %#04x", tc.name, got, tc.want)
+		}
+	}
+}
+
+func TestParseOPT(t *testing.T) {
+	m := new(dns.Msg)
+	m.SetQuestion("example.", dns.TypeA)
+	m.SetEdns0(4096, true)
+	m.IsEdns0().Option = []dns.EDNS0{&dns.EDNS0_COOKIE{Code: dns.EDNS0COOKIE, Cookie: "0102030405060708"}}
+	w, err := m.Pack()
+	if err != nil {
+		t.Fatal(err)
+	}
+	off := dnswire.HeaderLen + len("\x07example\x00") + 4
+	opt, ok := dnswire.ParseOPT(w[off:])
+	if !ok || opt.UDPSize != 4096 || !opt.DO || opt.Version != 0 || off+opt.Len != len(w) {
+		t.Fatalf("ParseOPT = %+v, %v; record is %d octets", opt, ok, len(w)-off)
+	}
+	if _, ok := dnswire.ParseOPT(w[off : len(w)-1]); ok {
+		t.Error("ParseOPT accepted a record cut short")
+	}
+}
+
+// AppendBlock's answers are what the actions promise, and well-formed.
+func TestAppendBlock(t *testing.T) {
+	sink := []netip.Addr{netip.MustParseAddr("192.0.2.7"), netip.MustParseAddr("2001:db8::7")}
+	question := func(name string, qtype uint16) []byte {
+		buf := make([]byte, 256)
+		n, err := dns.PackDomainName(name, buf, 0, nil, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return append(buf[:n], byte(qtype>>8), byte(qtype), 0, 1)
+	}
+	for _, tc := range []struct {
+		name   string
+		qname  string
+		qtype  uint16
+		owner  int
+		action blocklist.Action
+		edns   bool
+		rcode  int
+		answer []string // the answer section's types
+		soa    string   // the SOA's owner, "" for none
+	}{
+		{"nxdomain", "www.Evil.example.", dns.TypeA, 4, blocklist.ActionNXDomain, true, dns.RcodeNameError, nil, "Evil.example."},
+		{"nodata", "evil.example.", dns.TypeA, 0, blocklist.ActionNoData, false, dns.RcodeSuccess, nil, "evil.example."},
+		{"refused", "evil.example.", dns.TypeA, 0, blocklist.ActionRefused, true, dns.RcodeRefused, nil, ""},
+		{"null A", "evil.example.", dns.TypeA, 0, blocklist.ActionNull, false, dns.RcodeSuccess, []string{"A"}, ""},
+		{"null TXT", "evil.example.", dns.TypeTXT, 0, blocklist.ActionNull, false, dns.RcodeSuccess, nil, "evil.example."},
+		{"sinkhole AAAA", "evil.example.", dns.TypeAAAA, 0, blocklist.ActionSinkhole, true, dns.RcodeSuccess, []string{"AAAA"}, ""},
+		{"root rule", "evil.example.", dns.TypeA, -1, blocklist.ActionNXDomain, false, dns.RcodeNameError, nil, "."},
+	} {
+		b := dnswire.Block{ID: 0xBEEF, Flags: dnswire.FlagRD, Question: question(tc.qname, tc.qtype), QType: tc.qtype,
+			Owner: tc.owner, Action: tc.action, Sinkhole: sink, TTL: 60, EDNS: tc.edns, DO: true, UDPSize: 1232, List: "phish"}
+		m := new(dns.Msg)
+		if err := m.Unpack(dnswire.AppendBlock([]byte{}, &b)); err != nil {
+			t.Fatalf("%s: the answer does not unpack: %v", tc.name, err)
+		}
+		if m.Id != 0xBEEF || !m.Response || !m.RecursionDesired || !m.RecursionAvailable || m.Rcode != tc.rcode ||
+			len(m.Question) != 1 || m.Question[0].Name != tc.qname {
+			t.Errorf("%s: header or question wrong:\n%v", tc.name, m)
+		}
+		var types []string
+		for _, rr := range m.Answer {
+			types = append(types, dns.TypeToString[rr.Header().Rrtype])
+		}
+		if len(types) != len(tc.answer) || len(types) > 0 && types[0] != tc.answer[0] {
+			t.Errorf("%s: answer %v, want %v", tc.name, types, tc.answer)
+		}
+		var soa string
+		if len(m.Ns) == 1 {
+			if s, ok := m.Ns[0].(*dns.SOA); ok && s.Minttl == 60 && s.Hdr.Ttl == 60 && s.Ns == "bulwark.invalid." {
+				soa = s.Hdr.Name
+			}
+		}
+		if soa != tc.soa {
+			t.Errorf("%s: SOA owner %q, want %q (authority %v)", tc.name, soa, tc.soa, m.Ns)
+		}
+		opt := m.IsEdns0()
+		if (opt != nil) != tc.edns {
+			t.Fatalf("%s: OPT %v, want EDNS %v", tc.name, opt, tc.edns)
+		}
+		if opt != nil {
+			ede, ok := opt.Option[0].(*dns.EDNS0_EDE)
+			if !ok || ede.InfoCode != dns.ExtendedErrorCodeBlocked || ede.ExtraText != "blocked by list phish" || !opt.Do() || opt.UDPSize() != 1232 {
+				t.Errorf("%s: OPT %v", tc.name, opt)
+			}
+		}
+	}
+}

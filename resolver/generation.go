@@ -1,0 +1,42 @@
+package resolver
+
+import (
+	"context"
+	"log"
+	"log/slog"
+	"net/netip"
+	"sync/atomic"
+
+	"github.com/bulwark-dns/bulwark/resolver/pipeline"
+	"github.com/bulwark-dns/bulwark/resolver/query"
+)
+
+// generation is what the listeners answer with: the listen settings and
+// the pipeline (with its observers) of one configuration. Reload swaps it
+// whole, and a query reads it once, so one configuration answers it.
+type generation struct {
+	cfg  ListenConfig
+	pipe *pipeline.Pipeline
+}
+
+// handler is the listeners' one way into the pipeline in force.
+type handler struct {
+	cur atomic.Pointer[generation]
+}
+
+// serve answers pkt with the generation in force; nil means send nothing.
+func (h *handler) serve(ctx context.Context, pkt []byte, client netip.AddrPort, proto query.Proto, out []byte) []byte {
+	return h.cur.Load().pipe.Serve(ctx, pkt, client, proto, out)
+}
+
+// listenerMetrics are the counters the listeners themselves keep.
+type listenerMetrics struct{ m *pipeline.Metrics }
+
+func (l listenerMetrics) countOverload()    { l.m.CountOverload() }
+func (l listenerMetrics) countTCPRejected() { l.m.CountTCPRejected() }
+
+// slogErrorLog routes net/http's internal errors (TLS handshake failures
+// from scanners, mostly) to the debug log instead of stderr.
+func slogErrorLog(l *slog.Logger) *log.Logger {
+	return slog.NewLogLogger(l.Handler(), slog.LevelDebug)
+}

@@ -1,0 +1,40 @@
+package logs
+
+import "github.com/prometheus/client_golang/prometheus"
+
+// Metrics count what the logs had to drop. A nil *Metrics counts nothing.
+type Metrics struct {
+	blockDrops prometheus.Counter
+	queryDrops prometheus.Counter
+}
+
+// NewMetrics registers the log metrics on reg (nil: unregistered). It is
+// called once per process: a reload keeps the same Metrics.
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		blockDrops: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "bulwark_blocklog_dropped_total",
+			Help: "Block log lines dropped because the log writer could not keep up or the write failed.",
+		}),
+		queryDrops: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "bulwark_querylog_dropped_total",
+			Help: "Query log lines dropped because the log writer could not keep up or the write failed.",
+		}),
+	}
+	if reg != nil {
+		reg.MustRegister(m.blockDrops, m.queryDrops)
+	}
+	return m
+}
+
+func (m *Metrics) countLogDrops(n int) {
+	if m != nil {
+		m.blockDrops.Add(float64(n))
+	}
+}
+
+func (m *Metrics) countQueryLogDrops(n int) {
+	if m != nil {
+		m.queryDrops.Add(float64(n))
+	}
+}

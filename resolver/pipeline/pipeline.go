@@ -1,0 +1,204 @@
+// Package pipeline is Bulwark's request path between the listeners and the
+// upstreams: one packet in, one answer out. Build assembles it in the
+// order a query takes it —
+//
+//	guard (ACL, rate, sanity) → policy (block, CNAME cloaking) → cache → route (forward | recursive | conditional)
+//
+// — and Serve runs a packet through it: parse, the chain, finish, pack,
+// count, observe. The UDP fast path is a hook on the same pipeline that
+// asks the same guard, policy and encoder and skips only the unpacking
+// (docs/ARCHITECTURE.md). The pipeline knows nothing of sockets; the
+// listeners (package resolver) know nothing of its steps.
+package pipeline
+
+import (
+	"context"
+	"log/slog"
+	"net/netip"
+	"sync/atomic"
+	"time"
+
+	"github.com/bulwark-dns/bulwark/resolver/dnswire"
+	"github.com/bulwark-dns/bulwark/resolver/logs"
+	"github.com/bulwark-dns/bulwark/resolver/query"
+)
+
+// Pipeline is one generation's request path. It is immutable once built;
+// a reload builds a new one and the listeners swap it in whole.
+type Pipeline struct {
+	chain    query.Resolver
+	fast     *FastPath // nil: no fast path
+	observer query.Observer
+	udpSize  int
+	metrics  *Metrics
+	logger   *slog.Logger
+	// active counts the queries inside chain, so that a replaced
+	// generation is closed only once they are answered (Drain).
+	active *atomic.Int64
+}
+
+// Options are the settings every pipeline needs.
+type Options struct {
+	// UDPSize is the largest UDP answer sent and the size our OPT
+	// advertises (listen.udp_size); 0 means 1232.
+	UDPSize int
+	// Observer sees every answered query (nil: none).
+	Observer query.Observer
+	Metrics  *Metrics
+	Logger   *slog.Logger
+}
+
+// DefaultUDPSize is what DNS flag day 2020 recommends.
+const DefaultUDPSize = 1232
+
+// New returns a pipeline that answers with chain and no fast path. Build
+// is what a server runs; New serves a chain assembled by hand.
+func New(chain query.Resolver, o Options) *Pipeline {
+	if o.UDPSize == 0 {
+		o.UDPSize = DefaultUDPSize
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Pipeline{chain: chain, observer: o.Observer, udpSize: o.UDPSize, metrics: o.Metrics, logger: o.Logger,
+		active: &atomic.Int64{}}
+}
+
+// Parts are what a generation builds its pipeline from. The cache comes
+// built, over its route (NewRoute): the two are shared between
+// generations whose upstream configuration is the same, so that a list
+// change keeps the warm cache.
+type Parts struct {
+	Guard    GuardConfig
+	Blocking BlockingConfig
+	Tables   Tables
+	BlockLog *logs.BlockLog
+	Cache    Cache
+	// Fast lets the UDP fast path answer; false when answers depend on
+	// more than the question (forwarded ECS), which it cannot see.
+	Fast bool
+	Options
+}
+
+// Cache is the cache step as the pipeline uses it: a Resolver over the
+// route, and the wire answers of the fast path.
+type Cache interface {
+	query.Resolver
+	WireCache
+}
+
+// Build assembles the request path, in the order a query takes it. This
+// is the one place the order is written down.
+func Build(p Parts) (*Pipeline, error) {
+	guard, err := NewGuard(p.Guard, nil, p.Metrics) // 1. ACL, rate, sanity
+	if err != nil {
+		return nil, err
+	}
+	policy := NewPolicy(p.Blocking, p.Tables, nil, p.BlockLog, p.Metrics) // 2. block, CNAME cloaking
+	guard.next = policy
+	policy.next = p.Cache // 3. the cache, over 4. the route it was built with
+	pl := New(guard, p.Options)
+	if p.Fast {
+		pl.fast = NewFastPath(guard, policy, p.Cache)
+	}
+	return pl, nil
+}
+
+// WithFastPath returns a copy of p whose UDP queries fp answers where it
+// can (nil: none).
+func (p *Pipeline) WithFastPath(fp *FastPath) *Pipeline {
+	c := *p
+	c.fast = fp
+	return &c
+}
+
+// WithObserver returns a copy of p reporting to o (nil: none).
+func (p *Pipeline) WithObserver(o query.Observer) *Pipeline {
+	c := *p
+	c.observer = o
+	return &c
+}
+
+// UDPSize is the largest UDP answer p sends.
+func (p *Pipeline) UDPSize() int { return p.udpSize }
+
+// AnswerFast is the UDP fast path hook: it appends the answer to pkt to
+// out if the fast path can give it without the chain, on the caller's
+// goroutine. handled is false to send pkt to Serve; a handled query with
+// an empty answer was dropped (the drop action).
+func (p *Pipeline) AnswerFast(pkt []byte, client netip.AddrPort, out []byte) (_ []byte, handled bool) {
+	if p.fast == nil {
+		return out, false
+	}
+	return p.fast.answer(p, pkt, client, out)
+}
+
+// ServeUDP answers one UDP packet as the UDP listener does: the fast path
+// if it can, otherwise Serve. It returns nil when no answer is sent.
+func (p *Pipeline) ServeUDP(ctx context.Context, pkt []byte, client netip.AddrPort, out []byte) []byte {
+	if b, ok := p.AnswerFast(pkt, client, out); ok {
+		if len(b) == 0 { // a drop
+			return nil
+		}
+		return b
+	}
+	return p.Serve(ctx, pkt, client, query.ProtoUDP, out)
+}
+
+// Serve answers pkt through the chain. It appends the answer to out and
+// returns it, or returns nil when no answer must be sent (drop action,
+// unparsable junk, responses sent to us).
+func (p *Pipeline) Serve(ctx context.Context, pkt []byte, client netip.AddrPort, proto query.Proto, out []byte) []byte {
+	start := time.Now()
+	b, o := p.respond(ctx, pkt, client, proto, out)
+	p.done(start, client, proto, pkt, b, o)
+	return b
+}
+
+// Drain returns once no query is inside the chain, or after max. It is
+// called after the swap; a query that read the old pipeline just before
+// it enters within microseconds, so the first look comes a little later.
+func (p *Pipeline) Drain(max time.Duration) {
+	deadline := time.Now().Add(max)
+	for {
+		time.Sleep(20 * time.Millisecond)
+		if p.active.Load() == 0 || time.Now().After(deadline) {
+			return
+		}
+	}
+}
+
+// outcome is what the metrics and observers learn from answering one
+// packet.
+type outcome struct {
+	qname string // "" when the packet did not parse (or see qwire)
+	// qwire is the question's wire form, rendered into qname only when
+	// someone observes (the fast path's names alias a reused buffer).
+	qwire   []byte
+	qtype   uint16
+	rcode   int // -1: nothing sent
+	answers int
+}
+
+var dropped = outcome{rcode: -1}
+
+// done counts the answer b (nil: nothing sent) and reports it to the
+// observer, on whichever path answered.
+func (p *Pipeline) done(start time.Time, client netip.AddrPort, proto query.Proto, pkt, b []byte, o outcome) {
+	took := time.Since(start)
+	if b == nil {
+		p.metrics.countDropped(took.Seconds())
+	} else {
+		p.metrics.countResponse(o.rcode, took.Seconds())
+	}
+	if p.observer == nil {
+		return
+	}
+	if o.qname == "" && o.qwire != nil {
+		o.qname = dnswire.QuestionName(o.qwire)
+	}
+	p.observer.Observe(query.Event{
+		Received: start, Duration: took, Client: client, Proto: proto,
+		Query: pkt, Response: b, QName: o.qname, QType: o.qtype, Rcode: o.rcode, Answers: o.answers,
+	})
+}
