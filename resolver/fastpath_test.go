@@ -236,6 +236,30 @@ func TestFastPathAnswersLikeTheChain(t *testing.T) {
 	}
 }
 
+// A cached answer asked for in another letter case packs to the same size
+// on both paths, so they truncate alike: with a 255-octet name, two A
+// records fit 512 octets only when their owners compress into the
+// client's question (found by FuzzFastPath).
+func TestFastPathLetterCaseOfLongNames(t *testing.T) {
+	p := newFastPair(t)
+	client := netip.MustParseAddrPort("127.0.0.1:5353")
+	name := longName(255)
+	m := new(dns.Msg)
+	m.SetQuestion(name, dns.TypeA)
+	w, _ := m.Pack()
+	p.plain.ServePacket(context.Background(), w, client) // cached as asked: lower case
+	m.SetQuestion(strings.ToUpper(name), dns.TypeA)
+	w, _ = m.Pack()
+	plain := p.plain.ServePacket(context.Background(), w, client)
+	fast, took := p.answeredFast(w, client)
+	if !took {
+		t.Fatal("the fast path declined a cached answer that fits")
+	}
+	if a, b := renderAnswer(t, plain), renderAnswer(t, fast); a != b || strings.Contains(a, " tc ") {
+		t.Errorf("answers differ or are truncated\nchain:\n%s\nfast:\n%s", a, b)
+	}
+}
+
 // longName is a name of n wire octets (n >= 66): labels of 63 octets and
 // one shorter label.
 func longName(n int) string {

@@ -76,9 +76,20 @@ func (e *entry) response(req *contract.Request, age uint32, stale bool) *dns.Msg
 	rrs := b.init(e, req)
 	for i, rr := range e.rrs {
 		rrs[i] = withTTL(rr, e.ttl(i, age, stale))
+		e.echoOwner(rrs[i].Header(), req)
 	}
 	b.split(e, rrs)
 	return &b.m
+}
+
+// echoOwner gives a record owned by the stored question name the client's
+// spelling of it (0x20 letter case), as the zero-copy answers do by
+// compressing the owner into the client's question: both paths then pack
+// to the same size, so they truncate alike.
+func (e *entry) echoOwner(h *dns.RR_Header, req *contract.Request) {
+	if h.Name == e.msg.Question[0].Name {
+		h.Name = req.Question.Name
+	}
 }
 
 func responseOf[T any, P interface {
@@ -91,6 +102,7 @@ func responseOf[T any, P interface {
 		b.v[i] = *rr.(P)
 		p := P(&b.v[i])
 		p.Header().Ttl = e.ttl(i, age, stale)
+		e.echoOwner(p.Header(), req)
 		rrs[i] = p
 	}
 	b.split(e, rrs)
