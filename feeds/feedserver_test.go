@@ -7,7 +7,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"github.com/bulwark-dns/bulwark/internal/promtest"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -16,6 +15,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/bulwark-dns/bulwark/internal/promtest"
 
 	"github.com/prometheus/client_golang/prometheus"
 )

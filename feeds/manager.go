@@ -46,8 +46,6 @@ type Options struct {
 	// Tables is where each new merged table is published (the resolver's
 	// policy reads it); nil means a pointer of the Manager's own.
 	Tables *atomic.Pointer[blocklist.Table]
-	// OnPublish, if set, is called after each table is published.
-	OnPublish func(*blocklist.Table)
 	// Previous is the running Manager of the configuration this one
 	// replaces (a config reload). Each list whose configuration is the
 	// same in both starts from Previous's copy, validators and schedule
@@ -76,7 +74,6 @@ type Manager struct {
 	log        *slog.Logger
 	metrics    atomic.Pointer[Metrics] // nil until SetMetrics for a staged Manager
 	tables     *atomic.Pointer[blocklist.Table]
-	onPublish  func(*blocklist.Table)
 	rules      atomic.Pointer[Rules] // the copies of the published table
 	buildTook  atomic.Int64          // duration of the last build
 
@@ -139,7 +136,7 @@ func NewManager(o Options) (*Manager, error) {
 		return nil, err
 	}
 	m := &Manager{cfg: cfg, specs: specs, categories: categories, ownClient: ownClient, clock: o.Clock, poll: o.Poll,
-		log: o.Logger, tables: o.Tables, onPublish: o.OnPublish, dirty: make(chan struct{}, 1)}
+		log: o.Logger, tables: o.Tables, dirty: make(chan struct{}, 1)}
 	m.metrics.Store(o.Metrics)
 	if m.clock == nil {
 		m.clock = clock.Real{}

@@ -22,7 +22,9 @@ func TestManagerFormatsOverHTTP(t *testing.T) {
 	domains := newFeedServer(t, "d1.example\n*.d2.example\n")
 	hosts := newFeedServer(t, "127.0.0.1 localhost\n0.0.0.0 h1.example h2.example\n")
 	adblock := newFeedServer(t, "[Adblock Plus 2.0]\n||a1.example^\n@@||ok.a1.example^\n##.ad\n")
-	rpz := newFeedServer(t, "$TTL 300\n$ORIGIN rpz.example.\n@ SOA ns. admin. 1 2 3 4 5\nr1.example CNAME .\n*.r2.example CNAME *.\nr3.example A 192.0.2.53\nr3.example AAAA 2001:db8::53\nr4.example CNAME rpz-drop.\n")
+	const rpzZone = "$TTL 300\n$ORIGIN rpz.example.\n@ SOA ns. admin. 1 2 3 4 5\nr1.example CNAME .\n*.r2.example CNAME *.\nr3.example A 192.0.2.53\nr3.example AAAA 2001:db8::53\nr4.example CNAME rpz-drop.\n"
+	rpz := newFeedServer(t, rpzZone)
+	rpzToken := newFeedServer(t, rpzZone) // its own server: its own request headers
 	t.Setenv("BULWARK_TEST_KEY", "s3cr3t-env")
 	secretFile := filepath.Join(t.TempDir(), "token")
 	if err := os.WriteFile(secretFile, []byte("s3cr3t-file\n"), 0o600); err != nil {
@@ -34,7 +36,7 @@ func TestManagerFormatsOverHTTP(t *testing.T) {
 			{Name: "hosts", Source: hosts.URL},
 			{Name: "adblock", Source: adblock.URL, Action: "refused"},
 			{Name: "rpz", Source: rpz.URL, Headers: map[string]string{"X-Api-Key": "${BULWARK_TEST_KEY}", "Authorization": "Bearer file:x"}},
-			{Name: "rpz-token", Source: rpz.URL + "/again", Headers: map[string]string{"Authorization": "file:" + secretFile}},
+			{Name: "rpz-token", Source: rpzToken.URL, Headers: map[string]string{"Authorization": "file:" + secretFile}},
 		}
 	})
 	tm.start(t)
@@ -89,9 +91,17 @@ func TestManagerFormatsOverHTTP(t *testing.T) {
 	if h.Get("Accept-Encoding") != "gzip" {
 		t.Errorf("Accept-Encoding = %q", h.Get("Accept-Encoding"))
 	}
-	// The rpz server saw both rpz lists; the last one sent the file token.
-	if got := h.Get("Authorization"); got != "s3cr3t-file" && got != "Bearer file:x" {
-		t.Errorf("Authorization = %q", got)
+	// A value that merely starts like a secret reference is sent as
+	// written; "file:PATH" is replaced by the file's content, "${VAR}" by
+	// the environment's.
+	if got := h.Get("Authorization"); got != "Bearer file:x" {
+		t.Errorf("rpz: Authorization = %q, want the literal value", got)
+	}
+	if got := h.Get("X-Api-Key"); got != "s3cr3t-env" {
+		t.Errorf("rpz: X-Api-Key = %q, want the environment's value", got)
+	}
+	if got := rpzToken.lastHeaders().Get("Authorization"); got != "s3cr3t-file" {
+		t.Errorf("rpz-token: Authorization = %q, want the file's content", got)
 	}
 	if tm.Ready() != nil {
 		t.Errorf("Ready = %v", tm.Ready())

@@ -67,9 +67,6 @@ func TestSwapUnderLoad(t *testing.T) {
 		Metrics:    feeds.NewMetrics(reg),
 		Tables:     &tables,
 		Version:    "test",
-		OnPublish: func(t *blocklist.Table) {
-			swaps.Add(1)
-		},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -91,15 +88,21 @@ func TestSwapUnderLoad(t *testing.T) {
 	var swapErr error
 	var swapper sync.WaitGroup
 	swapper.Go(func() {
+		last := tables.Load()
 		for {
 			select {
 			case <-stop:
 				return
 			default:
 			}
+			// RefreshNow publishes a changed table before it returns.
 			if err := m.RefreshNow(context.Background()); err != nil {
 				swapErr = err
 				return
+			}
+			if cur := tables.Load(); cur != last {
+				last = cur
+				swaps.Add(1)
 			}
 		}
 	})

@@ -35,13 +35,3 @@ func (s *certStore) reload() error {
 func (s *certStore) getCertificate(*tls.ClientHelloInfo) (*tls.Certificate, error) {
 	return s.cert.Load(), nil
 }
-
-// tlsConfig is the server side TLS config; nextProtos selects "dot" or
-// "h2"/"http/1.1" in ALPN.
-func (s *certStore) tlsConfig(nextProtos ...string) *tls.Config {
-	return &tls.Config{
-		GetCertificate: s.getCertificate,
-		MinVersion:     tls.VersionTLS12,
-		NextProtos:     nextProtos,
-	}
-}

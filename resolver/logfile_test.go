@@ -150,8 +150,9 @@ func TestOpenLogDest(t *testing.T) {
 				got = map[*bytes.Buffer]string{&stdout: "stdout", &stderr: "stderr"}[w]
 			case *logs.LogFile:
 				got = "file"
-				if w.Path() != tc.dest {
-					t.Errorf("path %q", w.Path())
+				writeLine(t, w, "where")
+				if lines := readLines(t, tc.dest); len(lines) != 1 || lines[0] != "where" {
+					t.Errorf("%s holds %q, want the line written", tc.dest, lines)
 				}
 			}
 			if got != tc.want {

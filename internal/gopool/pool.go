@@ -76,7 +76,3 @@ func (p *Pool) worker(f func()) {
 // ones exit when their task returns. Go still works after Close, each
 // task on a goroutine of its own.
 func (p *Pool) Close() { p.close.Do(func() { close(p.quit) }) }
-
-// Wait blocks until every worker has exited: p.idle after its last task,
-// or once idle after Close.
-func (p *Pool) Wait() { p.wg.Wait() }

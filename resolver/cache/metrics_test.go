@@ -1,7 +1,6 @@
 package cache
 
 import (
-	"context"
 	"errors"
 	"slices"
 	"testing"
@@ -87,14 +86,23 @@ func TestMetricsCount(t *testing.T) {
 	m.expect(t, map[string]float64{"entries": 0})
 }
 
+// A cache without metrics (nil) still caches: a miss asks the upstream,
+// a hit and a wire answer do not, and an expired entry is fetched again.
 func TestNilMetrics(t *testing.T) {
 	next := &fakeNext{reply: answer(60)}
 	c, clk := newTest(t, testConfig(), next, nil)
-	for range 3 {
-		resolve(t, c, query("a.example.", dns.TypeA, false, false))
-		clk.Advance(time.Minute)
-	}
-	if _, err := c.Resolve(context.Background(), query("a.example.", dns.TypeA, false, false)); err != nil {
-		t.Fatal(err)
+	for round := 1; round <= 3; round++ {
+		for i := range 2 {
+			if got := resolve(t, c, query("a.example.", dns.TypeA, false, false)); len(got.Answer) != 1 {
+				t.Fatalf("round %d, query %d: answer %v", round, i, got.Answer)
+			}
+		}
+		if _, ok := c.AppendWire(nil, query("a.example.", dns.TypeA, false, false), serveAll{}); !ok {
+			t.Fatalf("round %d: no wire answer from a fresh entry", round)
+		}
+		if got := next.calls.Load(); got != int64(round) {
+			t.Fatalf("round %d: %d upstream calls, want %d (one miss per round)", round, got, round)
+		}
+		clk.Advance(2 * time.Hour) // past the TTL and any serve-stale window
 	}
 }

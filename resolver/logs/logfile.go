@@ -79,9 +79,6 @@ func (l *LogFile) Close() error {
 	return err
 }
 
-// Path is the configured path of the file.
-func (l *LogFile) Path() string { return l.path }
-
 // OpenLogDest opens a log destination as configured: "off" (a nil writer:
 // the log is off), "stdout", "stderr", or a file path (a *LogFile, which a
 // log's Reopen reopens). close releases what was opened.
