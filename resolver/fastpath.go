@@ -215,6 +215,9 @@ func (f *FastPath) answer(pkt []byte, client netip.AddrPort, out []byte, m *Metr
 	if q.cd {
 		w[3] |= 0x10
 	}
+	if !q.do && pkt[3]&0x20 == 0 {
+		w[3] &^= 0x20 // AD only for clients asking with DO or AD, as finish()
+	}
 	// The question exactly as the client wrote it (0x20 letter case).
 	copy(w[12:], pkt[12:q.qend])
 	if q.edns {

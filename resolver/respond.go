@@ -148,6 +148,11 @@ func finish(req *Request, resp *dns.Msg, udpSize int) {
 	// A resolver is not the authority for what it relays (RFC 1035 §4.1.1).
 	resp.Authoritative = false
 	resp.CheckingDisabled = q.CheckingDisabled
+	// AD only for clients that asked for it with DO or AD (RFC 6840 §5.7);
+	// the validator sets it on every validated answer, which the cache shares.
+	if !req.DO && !q.AuthenticatedData {
+		resp.AuthenticatedData = false
+	}
 	resp.Question = q.Question
 	resp.Compress = true
 

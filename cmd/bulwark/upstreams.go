@@ -10,6 +10,7 @@ import (
 	"github.com/bulwark-dns/bulwark/internal/config"
 	"github.com/bulwark-dns/bulwark/resolver"
 	"github.com/bulwark-dns/bulwark/resolver/cache"
+	"github.com/bulwark-dns/bulwark/resolver/dnssec"
 	"github.com/bulwark-dns/bulwark/resolver/recursive"
 	"github.com/bulwark-dns/bulwark/resolver/upstream"
 )
@@ -33,7 +34,12 @@ func newBackend(cfg *config.Config, pm *processMetrics, logger *slog.Logger) (*b
 		if err != nil {
 			return nil, err
 		}
-		b := &backend{Resolver: fwd, fastPath: true, close: func() { _ = fwd.Close() }}
+		val, err := validating(cfg, false, fwd, pm, logger)
+		if err != nil {
+			_ = fwd.Close()
+			return nil, err
+		}
+		b := &backend{Resolver: val, fastPath: true, close: func() { _ = fwd.Close() }}
 		if cfg.Upstream.ECS.Forward {
 			b.cacheOpts = append(b.cacheOpts, cache.WithSubnetKey(fwd.ClientSubnet))
 			b.fastPath = false
@@ -44,8 +50,12 @@ func newBackend(cfg *config.Config, pm *processMetrics, logger *slog.Logger) (*b
 	if err != nil {
 		return nil, err
 	}
+	val, err := validating(cfg, true, rec, pm, logger)
+	if err != nil {
+		return nil, err
+	}
 	if len(cfg.Upstream.Conditional) == 0 {
-		return &backend{Resolver: rec, fastPath: true, close: func() {}}, nil
+		return &backend{Resolver: val, fastPath: true, close: func() {}}, nil
 	}
 	// Conditional forwarding applies in recursive mode too: corp.internal
 	// goes to the internal servers, everything else is resolved from the
@@ -54,11 +64,22 @@ func newBackend(cfg *config.Config, pm *processMetrics, logger *slog.Logger) (*b
 	if err != nil {
 		return nil, err
 	}
+	// Conditionally forwarded domains (internal zones, mostly unsigned
+	// below a signed public parent) are not validated.
 	route := resolver.ResolverFunc(func(ctx context.Context, req *resolver.Request) (*dns.Msg, error) {
 		if fwd.Covers(req.Question.Name) {
 			return fwd.Resolve(ctx, req)
 		}
-		return rec.Resolve(ctx, req)
+		return val.Resolve(ctx, req)
 	})
 	return &backend{Resolver: route, fastPath: !cfg.Upstream.ECS.Forward, close: func() { _ = fwd.Close() }}, nil
+}
+
+// validating wraps next in the DNSSEC validator when dnssec.validate is on
+// (by default in recursive mode only), and returns next as it is otherwise.
+func validating(cfg *config.Config, recursiveMode bool, next resolver.Resolver, pm *processMetrics, logger *slog.Logger) (resolver.Resolver, error) {
+	if !cfg.DNSSEC.Enabled(recursiveMode) {
+		return next, nil
+	}
+	return dnssec.New(cfg.DNSSEC, next, clock.Real{}, pm.dnssecMetrics(), logger)
 }
