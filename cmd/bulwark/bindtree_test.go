@@ -3,7 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
-		"net"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -25,7 +25,7 @@ import (
 // bindZone is one zone of the tree.
 type bindZone struct {
 	origin  string
-	server  int      // index into bindTree.ips
+	server  int      // which NS host (root, TLD or zone server) the zone names
 	records []string // besides SOA and NS
 	sign    string   // "" (unsigned), "nsec", "nsec3", "optout"
 	alg     string   // key algorithm; default ECDSAP256SHA256
@@ -122,7 +122,9 @@ func startBindTree(t *testing.T, build func(ips []string) []*bindZone) *bindTree
 
 // nsName is the name server host of server i (its address is in the
 // root or TLD zone, see standardTree).
-func (bt *bindTree) nsName(i int) string { return []string{"a.root-servers.test.", "ns1.test.", "ns2.test."}[i] }
+func (bt *bindTree) nsName(i int) string {
+	return []string{"a.root-servers.test.", "ns1.test.", "ns2.test."}[i]
+}
 
 func (bt *bindTree) zoneFile(z *bindZone) string {
 	name := strings.TrimSuffix(z.origin, ".")
