@@ -46,13 +46,17 @@ type bindTree struct {
 	ips    []string
 	port   int
 	anchor string // file holding the root's DS
+	zones  []string
 }
 
 func needTools(t *testing.T, tools ...string) {
 	t.Helper()
 	for _, tool := range tools {
 		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("%s not installed (make deps installs bind9, bind9-utils): %v", tool, err)
+			if os.Getenv("CI") != "" {
+				t.Fatalf("%s not installed: .ci/run (make deps) must install bind9, bind9-utils and unbound", tool)
+			}
+			t.Skipf("%s not installed (make deps installs bind9, bind9-utils, unbound): %v", tool, err)
 		}
 	}
 }
@@ -77,6 +81,9 @@ func startBindTree(t *testing.T, build func(ips []string) []*bindZone) *bindTree
 	ips := []string{"127.0.0.1", "127.0.0.1", "127.0.0.1"}
 	bt := &bindTree{dir: t.TempDir(), ips: ips, port: freePort(t)}
 	zones := build(ips)
+	for _, z := range zones {
+		bt.zones = append(bt.zones, z.origin)
+	}
 	byOrigin := map[string]*bindZone{}
 	for _, z := range zones {
 		byOrigin[z.origin] = z
