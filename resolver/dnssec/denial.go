@@ -74,6 +74,9 @@ func (d *denial) NXDomain(name string) verdict {
 		if v := d.nsecDelegationAbove(c, name); v.sec == Bogus {
 			return v
 		}
+		if next := dns.CanonicalName(c.NextDomain); next != name && isAncestorOrSelf(name, next) {
+			return bogus(dns.ExtendedErrorCodeDNSBogus, "NXDOMAIN for %s but names exist below it", name)
+		}
 		ce := d.nsecClosestEncloser(name, c)
 		wild := "*." + ce
 		if m := d.nsecMatching(wild); m != nil {

@@ -295,6 +295,9 @@ func TestValidateTampered(t *testing.T) {
 				}
 			},
 			dns.ExtendedErrorCodeDNSBogus},
+		{"empty non-terminal denied as NXDOMAIN", "b.c.secure.test.", dns.TypeA,
+			only("b.c.secure.test.", dns.TypeA, func(m *dns.Msg) { m.Rcode = dns.RcodeNameError }),
+			dns.ExtendedErrorCodeDNSBogus},
 		{"wildcard answer without its NSEC", "x.wild.secure.test.", dns.TypeA,
 			only("x.wild.secure.test.", dns.TypeA, func(m *dns.Msg) { m.Ns = nil }),
 			dns.ExtendedErrorCodeNSECMissing},
