@@ -49,7 +49,7 @@ type bindTree struct {
 	zones  []string
 }
 
-func needTools(t *testing.T, tools ...string) {
+func needTools(t testing.TB, tools ...string) {
 	t.Helper()
 	for _, tool := range tools {
 		if _, err := exec.LookPath(tool); err != nil {
@@ -61,7 +61,7 @@ func needTools(t *testing.T, tools ...string) {
 	}
 }
 
-func runTool(t *testing.T, dir, name string, args ...string) string {
+func runTool(t testing.TB, dir, name string, args ...string) string {
 	t.Helper()
 	cmd := exec.Command(name, args...)
 	cmd.Dir = dir
@@ -75,7 +75,7 @@ func runTool(t *testing.T, dir, name string, args ...string) string {
 // startBindTree signs zones (children before parents, so each parent gets
 // its children's DS) and serves them.
 // build gets the servers' addresses (root, TLD, zones) to put in glue.
-func startBindTree(t *testing.T, build func(ips []string) []*bindZone) *bindTree {
+func startBindTree(t testing.TB, build func(ips []string) []*bindZone) *bindTree {
 	t.Helper()
 	needTools(t, "named", "dnssec-keygen", "dnssec-signzone", "dnssec-dsfromkey", "dnssec-settime")
 	ips := []string{"127.0.0.1", "127.0.0.1", "127.0.0.1"}
@@ -141,7 +141,7 @@ func (bt *bindTree) zoneFile(z *bindZone) string {
 	return filepath.Join(bt.dir, name+".zone")
 }
 
-func (bt *bindTree) signZone(t *testing.T, z *bindZone, file string) {
+func (bt *bindTree) signZone(t testing.TB, z *bindZone, file string) {
 	t.Helper()
 	kdir := filepath.Join(bt.dir, "keys-"+filepath.Base(file))
 	if err := os.MkdirAll(kdir, 0o755); err != nil {
@@ -196,7 +196,7 @@ func (bt *bindTree) signZone(t *testing.T, z *bindZone, file string) {
 	}
 }
 
-func (bt *bindTree) startNamed(t *testing.T, zones []*bindZone) {
+func (bt *bindTree) startNamed(t testing.TB, zones []*bindZone) {
 	t.Helper()
 	const i = 0
 	dir := filepath.Join(bt.dir, "named")

@@ -198,7 +198,10 @@ func dnameAbove(sets []*rrset, name string) *rrset {
 // substitute applies a DNAME to name (RFC 6672 §2.2).
 func substitute(name string, d *dns.DNAME) (string, bool) {
 	keep := dns.CountLabel(name) - dns.CountLabel(dns.CanonicalName(d.Hdr.Name))
-	prefix := name[:dns.Split(name)[keep]]
+	prefix := name // a DNAME at the root keeps every label
+	if idx := dns.Split(name); keep < len(idx) {
+		prefix = name[:idx[keep]]
+	}
 	target := dns.CanonicalName(d.Target)
 	if target != "." {
 		prefix += target

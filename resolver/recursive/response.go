@@ -234,7 +234,10 @@ func dnameAbove(rrs []dns.RR, zone, name string) *dns.DNAME {
 // followed by d's target. It fails when the result is too long.
 func substitute(name string, d *dns.DNAME) (string, bool) {
 	keep := dns.CountLabel(name) - dns.CountLabel(d.Hdr.Name)
-	prefix := name[:dns.Split(name)[keep]]
+	prefix := name // a DNAME at the root keeps every label
+	if idx := dns.Split(name); keep < len(idx) {
+		prefix = name[:idx[keep]]
+	}
 	target := dns.CanonicalName(d.Target)
 	if target != "." {
 		prefix += target

@@ -205,3 +205,14 @@ func TestReplyTTL(t *testing.T) {
 		t.Errorf("empty ttl %d", got)
 	}
 }
+
+// TestClassifyRootDNAME: a DNAME owned by the root (any server for the
+// root zone may send one) is applied without indexing past the name's
+// labels; it used to panic.
+func TestClassifyRootDNAME(t *testing.T) {
+	resp := msg(t, dns.RcodeSuccess, true, []string{". 300 IN DNAME example.net."}, nil, nil)
+	rep := classify(resp, ".", "www.example.", dns.TypeA)
+	if rep.kind == kindAnswer && rep.rcode == dns.RcodeSuccess {
+		t.Fatalf("a root DNAME answered the question: %+v", rep)
+	}
+}
