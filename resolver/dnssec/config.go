@@ -1,6 +1,7 @@
 package dnssec
 
 import (
+	"encoding/hex"
 	"fmt"
 	"os"
 	"time"
@@ -151,8 +152,13 @@ func readAnchorFile(file string) ([]dns.RR, error) {
 	var out []dns.RR
 	zp := dns.NewZoneParser(f, ".", file)
 	for rr, ok := zp.Next(); ok; rr, ok = zp.Next() {
-		switch rr.(type) {
-		case *dns.DS, *dns.DNSKEY:
+		switch r := rr.(type) {
+		case *dns.DS:
+			if _, err := hex.DecodeString(r.Digest); err != nil || r.Digest == "" {
+				return nil, fmt.Errorf("%s: DS for %s: digest %q is not hexadecimal", file, r.Hdr.Name, r.Digest)
+			}
+			out = append(out, rr)
+		case *dns.DNSKEY:
 			out = append(out, rr)
 		default:
 			return nil, fmt.Errorf("%s: %s record for %s: only DS and DNSKEY records are trust anchors",
