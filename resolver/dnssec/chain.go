@@ -45,8 +45,7 @@ func (v *Validator) zoneFor(ctx context.Context, name string) *zone {
 		return z
 	}
 	for _, n := range ancestorsBelow(a.zone, name) {
-		now := v.now()
-		if e, ok := v.keys.Get(n); ok && now.Before(e.expires) {
+		if e, ok := v.keys.Get(n); ok && v.clk.Now().Before(e.expires) {
 			if e.notCut {
 				continue
 			}
@@ -107,11 +106,14 @@ func (v *Validator) shared(ctx context.Context, name string, fn func(context.Con
 // remember caches e for ttl (capped), or for bogus_ttl when bogus or ttl
 // is 0.
 func (v *Validator) remember(e *zone, ttl time.Duration) {
-	if e.v.sec == Bogus || ttl <= 0 {
+	switch {
+	case e.v.transient:
+		ttl = minKeyTTL
+	case e.v.sec == Bogus || ttl <= 0:
 		ttl = v.cfg.BogusTTL
 	}
 	ttl = min(max(ttl, minKeyTTL), maxKeyTTL)
-	e.expires = v.now().Add(ttl)
+	e.expires = v.clk.Now().Add(ttl) // cache time is real time, even with override_date
 	v.keys.Add(e.name, e)
 }
 
@@ -140,11 +142,11 @@ func (v *Validator) negativeAnchor(name string) string {
 func (v *Validator) fetchDS(ctx context.Context, name string, parent *zone) ([]*dns.DS, dsResult, time.Duration) {
 	resp, err := v.fetch(ctx, name, dns.TypeDS)
 	if err != nil {
-		return nil, dsResult{kind: dsBogus, v: bogus(dns.ExtendedErrorCodeDNSBogus, "fetching DS for %s: %v", name, err)}, 0
+		return nil, dsResult{kind: dsBogus, v: failed(dns.ExtendedErrorCodeDNSBogus, "fetching DS for %s: %v", name, err)}, 0
 	}
 	now := v.now()
 	if resp.Rcode != dns.RcodeSuccess && resp.Rcode != dns.RcodeNameError {
-		return nil, dsResult{kind: dsBogus, v: bogus(dns.ExtendedErrorCodeDNSBogus, "DS query for %s answered %s", name, dns.RcodeToString[resp.Rcode])}, 0
+		return nil, dsResult{kind: dsBogus, v: failed(dns.ExtendedErrorCodeDNSBogus, "DS query for %s answered %s", name, dns.RcodeToString[resp.Rcode])}, 0
 	}
 	for _, s := range rrsets(resp.Answer) {
 		if s.name != name {
@@ -214,7 +216,7 @@ func (v *Validator) validDenial(ns []dns.RR, z *zone, now time.Time) (*denial, t
 // keysFor returns the keys of zone name, authenticated by its DS set ds
 // (or trust anchor), fetching and caching them.
 func (v *Validator) keysFor(ctx context.Context, name string, ds []*dns.DS, dsTTL time.Duration) *zone {
-	if e, ok := v.keys.Get(name); ok && !e.notCut && v.now().Before(e.expires) {
+	if e, ok := v.keys.Get(name); ok && !e.notCut && v.clk.Now().Before(e.expires) {
 		return e
 	}
 	z, ttl := v.fetchKeys(ctx, name, ds)
@@ -232,13 +234,16 @@ func (v *Validator) fetchKeys(ctx context.Context, name string, dsAll []*dns.DS)
 	}
 	resp, err := v.fetch(ctx, name, dns.TypeDNSKEY)
 	if err != nil {
-		return &zone{name: name, v: bogus(dns.ExtendedErrorCodeDNSKEYMissing, "fetching DNSKEY for %s: %v", name, err)}, 0
+		return &zone{name: name, v: failed(dns.ExtendedErrorCodeDNSKEYMissing, "fetching DNSKEY for %s: %v", name, err)}, 0
 	}
 	var set *rrset
 	for _, s := range rrsets(resp.Answer) {
 		if s.name == name && s.rtype == dns.TypeDNSKEY {
 			set = s
 		}
+	}
+	if set == nil && resp.Rcode == dns.RcodeServerFailure {
+		return &zone{name: name, v: failed(dns.ExtendedErrorCodeDNSKEYMissing, "DNSKEY query for %s answered SERVFAIL", name)}, 0
 	}
 	if set == nil || len(set.rrs) == 0 {
 		return &zone{name: name, v: bogus(dns.ExtendedErrorCodeDNSKEYMissing, "no DNSKEY for %s (answered %s)", name, dns.RcodeToString[resp.Rcode])}, 0

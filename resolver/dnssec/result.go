@@ -37,6 +37,10 @@ type verdict struct {
 	ede    uint16 // meaningful when hasEDE
 	hasEDE bool
 	why    string
+	// transient: the verdict comes from failing to fetch keys or DS (a
+	// timeout, an upstream SERVFAIL), not from what the zone published;
+	// it is remembered only briefly.
+	transient bool
 }
 
 var secure = verdict{sec: Secure}
@@ -70,4 +74,11 @@ func (v verdict) and(w verdict) verdict {
 // edeText is the EDE's extra text: the code's name is implied.
 func (v verdict) option() *dns.EDNS0_EDE {
 	return &dns.EDNS0_EDE{InfoCode: v.ede, ExtraText: v.why}
+}
+
+// failed is a bogus verdict caused by a failed fetch.
+func failed(code uint16, format string, args ...any) verdict {
+	v := bogus(code, format, args...)
+	v.transient = true
+	return v
 }

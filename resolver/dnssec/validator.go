@@ -123,7 +123,7 @@ func (v *Validator) Resolve(ctx context.Context, req *resolver.Request) (*dns.Ms
 	case Bogus:
 		v.log.LogAttrs(ctx, slog.LevelInfo, "dnssec: bogus answer", slog.String("qname", q.Name),
 			slog.String("qtype", typeName(q.Qtype)), slog.Int("ede", int(verd.ede)), slog.String("reason", verd.why))
-		if v.cfg.BogusTTL > 0 {
+		if v.cfg.BogusTTL > 0 && !verd.transient {
 			v.bogusC.Add(q, bogusEntry{v: verd, expires: now.Add(v.cfg.BogusTTL)})
 		}
 		return servfail(req, verd), nil

@@ -8,6 +8,8 @@ import (
 
 	"github.com/miekg/dns"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/bulwark-dns/bulwark/internal/clock"
 )
 
 // testHierarchy is the signed tree the validator tests run against:
@@ -481,4 +483,57 @@ func counter(t testing.TB, reg *prometheus.Registry, result string) float64 {
 		}
 	}
 	return 0
+}
+
+// TestKeyFetchFailureRetried: a failed DNSKEY fetch (upstream SERVFAIL)
+// fails the answer but is retried seconds later, while keys that are
+// really wrong stay bogus for bogus_ttl; cache expiry follows the clock,
+// not override_date.
+func TestKeyFetchFailureRetried(t *testing.T) {
+	h := testHierarchy(t)
+	clk := clock.NewFake(testNow)
+	cfg := DefaultConfig()
+	cfg.TrustAnchorFile = h.anchorFile(t)
+	cfg.OverrideDate = testNow.Format(OverrideDateLayout)
+	v, err := New(cfg, h, clk, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	broken := true
+	h.tamper = func(q dns.Question, m *dns.Msg) {
+		standardTamper(q, m)
+		if broken && q.Name == "secure.test." && q.Qtype == dns.TypeDNSKEY {
+			m.Rcode, m.Answer = dns.RcodeServerFailure, nil
+		}
+	}
+	ask := func(name string) *dns.Msg {
+		resp, err := v.Resolve(context.Background(), query(name, dns.TypeA, true, false))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp
+	}
+	if resp := ask("www.secure.test."); resp.Rcode != dns.RcodeServerFailure {
+		t.Fatalf("DNSKEY fetch failing: want SERVFAIL\n%v", resp)
+	}
+	if resp := ask("www.nokey.test."); resp.Rcode != dns.RcodeServerFailure {
+		t.Fatalf("nokey: want SERVFAIL\n%v", resp)
+	}
+	broken = false
+	clk.Advance(6 * time.Second)
+	if resp := ask("www.secure.test."); !resp.AuthenticatedData {
+		t.Fatalf("after the upstream recovered: want secure\n%v", resp)
+	}
+	n := len(h.queries)
+	if resp := ask("www.nokey.test."); resp.Rcode != dns.RcodeServerFailure {
+		t.Fatalf("nokey: want SERVFAIL\n%v", resp)
+	}
+	if len(h.queries) != n {
+		t.Fatalf("a bogus answer was fetched again within bogus_ttl: %v", h.queries[n:])
+	}
+	clk.Advance(DefaultBogusTTL)
+	ask("www.nokey.test.")
+	if len(h.queries) == n {
+		t.Fatal("a bogus answer was not fetched again after bogus_ttl")
+	}
 }
