@@ -74,6 +74,9 @@ func newFastPairLogged(t testing.TB, blog *logs.BlockLog, rm *pipeline.Metrics) 
 			m.Ns = []dns.RR{soa}
 		case strings.HasPrefix(name, "alias."):
 			m.Answer = []dns.RR{rr(q.Name + " 300 IN CNAME cdn.tracker.example."), rr("cdn.tracker.example. 300 IN A 192.0.2.9")}
+		case strings.HasPrefix(name, "signed."):
+			m.AuthenticatedData = true // as the validator marks validated answers
+			m.Answer = []dns.RR{rr(q.Name + " 300 IN A 192.0.2.3")}
 		case strings.HasPrefix(name, "big."):
 			for i := 0; i < 40; i++ {
 				m.Answer = append(m.Answer, rr(fmt.Sprintf("%s 300 IN A 192.0.2.%d", q.Name, i)))
@@ -226,6 +229,33 @@ func TestFastPathAnswersLikeTheChain(t *testing.T) {
 		}
 		if p.upstream.Load() != before {
 			t.Errorf("%s: the comparison reached the upstream", q.name)
+		}
+	}
+	// AD reaches only clients that asked with DO or AD (RFC 6840 §5.7), on
+	// both paths.
+	for _, q := range []struct {
+		q      query
+		wantAD bool
+	}{
+		{query{name: "signed.example.org.", qtype: dns.TypeA, id: 50}, false},
+		{query{name: "signed.example.org.", qtype: dns.TypeA, edns: 1232, id: 51}, false},
+		{query{name: "signed.example.org.", qtype: dns.TypeA, edns: 1232, do: true, id: 52}, true},
+		{query{name: "signed.example.org.", qtype: dns.TypeA, id: 53, mutate: func(w []byte) []byte { w[3] |= 0x20; return w }}, true},
+	} {
+		w := pack(q.q)
+		p.plain.ServePacket(context.Background(), w, client)
+		fast, took := p.answeredFast(w, client)
+		if !took {
+			t.Errorf("id %d: the fast path did not answer", q.q.id)
+		}
+		for path, out := range map[string][]byte{"chain": p.plain.ServePacket(context.Background(), w, client), "fast path": fast} {
+			m := new(dns.Msg)
+			if err := m.Unpack(out); err != nil {
+				t.Fatal(err)
+			}
+			if m.AuthenticatedData != q.wantAD {
+				t.Errorf("%s, id %d: AD=%v, want %v", path, q.q.id, m.AuthenticatedData, q.wantAD)
+			}
 		}
 	}
 	// A client outside the ACL is refused either way.

@@ -62,7 +62,7 @@ func needDig(t *testing.T) string {
 }
 
 // freePort finds a port free for both UDP and TCP on 127.0.0.1.
-func freePort(t *testing.T) int {
+func freePort(t testing.TB) int {
 	t.Helper()
 	for i := 0; i < 20; i++ {
 		uc, err := net.ListenPacket("udp", "127.0.0.1:0")

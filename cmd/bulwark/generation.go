@@ -137,6 +137,7 @@ func (d *daemon) build(ctx context.Context, src *source, prev *generation) (_ *g
 func sameBackend(prev, next *generation) bool {
 	a, b := prev.cfg, next.cfg
 	return reflect.DeepEqual(a.Upstream, b.Upstream) && reflect.DeepEqual(a.Recursion, b.Recursion) &&
+		reflect.DeepEqual(a.DNSSEC, b.DNSSEC) &&
 		reflect.DeepEqual(a.Cache, b.Cache) && prev.caSum == next.caSum
 }
 

@@ -9,6 +9,7 @@ import (
 
 	"github.com/bulwark-dns/bulwark/feeds"
 	"github.com/bulwark-dns/bulwark/resolver/cache"
+	"github.com/bulwark-dns/bulwark/resolver/dnssec"
 	"github.com/bulwark-dns/bulwark/resolver/dnstap"
 	"github.com/bulwark-dns/bulwark/resolver/logs"
 	"github.com/bulwark-dns/bulwark/resolver/pipeline"
@@ -38,6 +39,8 @@ type processMetrics struct {
 	dnstap        *dnstap.Metrics
 	recursiveOnce sync.Once
 	recursive     *recursive.Metrics
+	dnssecOnce    sync.Once
+	dnssec        *dnssec.Metrics
 }
 
 // Results of a config reload, the result label of
@@ -139,6 +142,14 @@ func (pm *processMetrics) dnstapMetrics() *dnstap.Metrics {
 	}
 	pm.dnstapOnce.Do(func() { pm.dnstap = dnstap.NewMetrics(pm.reg) })
 	return pm.dnstap
+}
+
+func (pm *processMetrics) dnssecMetrics() *dnssec.Metrics {
+	if pm == nil {
+		return nil
+	}
+	pm.dnssecOnce.Do(func() { pm.dnssec = dnssec.NewMetrics(pm.reg) })
+	return pm.dnssec
 }
 
 func (pm *processMetrics) recursiveMetrics() *recursive.Metrics {

@@ -66,6 +66,8 @@ recursion:
   port: %d
   query_loopback: true
   timeout: 3s
+dnssec:
+  validate: false # the simulated root is unsigned
 blocklists:
   - name: trackers
     source: "file:lists/trackers.txt"

@@ -6,6 +6,7 @@ import (
 	"github.com/bulwark-dns/bulwark/internal/clock"
 	"github.com/bulwark-dns/bulwark/internal/config"
 	"github.com/bulwark-dns/bulwark/resolver/cache"
+	"github.com/bulwark-dns/bulwark/resolver/dnssec"
 	"github.com/bulwark-dns/bulwark/resolver/pipeline"
 	contract "github.com/bulwark-dns/bulwark/resolver/query"
 	"github.com/bulwark-dns/bulwark/resolver/recursive"
@@ -31,7 +32,12 @@ func newBackend(cfg *config.Config, pm *processMetrics, logger *slog.Logger) (*b
 		if err != nil {
 			return nil, err
 		}
-		b := &backend{Resolver: fwd, fastPath: true, close: func() { _ = fwd.Close() }}
+		val, err := validating(cfg, false, fwd, pm, logger)
+		if err != nil {
+			_ = fwd.Close()
+			return nil, err
+		}
+		b := &backend{Resolver: val, fastPath: true, close: func() { _ = fwd.Close() }}
 		if cfg.Upstream.ECS.Forward {
 			b.cacheOpts = append(b.cacheOpts, cache.WithSubnetKey(fwd.ClientSubnet))
 			b.fastPath = false
@@ -42,8 +48,12 @@ func newBackend(cfg *config.Config, pm *processMetrics, logger *slog.Logger) (*b
 	if err != nil {
 		return nil, err
 	}
+	val, err := validating(cfg, true, rec, pm, logger)
+	if err != nil {
+		return nil, err
+	}
 	if len(cfg.Upstream.Conditional) == 0 {
-		return &backend{Resolver: rec, fastPath: true, close: func() {}}, nil
+		return &backend{Resolver: val, fastPath: true, close: func() {}}, nil
 	}
 	// Conditional forwarding applies in recursive mode too: corp.internal
 	// goes to the internal servers, everything else is resolved from the
@@ -52,5 +62,16 @@ func newBackend(cfg *config.Config, pm *processMetrics, logger *slog.Logger) (*b
 	if err != nil {
 		return nil, err
 	}
-	return &backend{Resolver: pipeline.NewRoute(fwd, rec), fastPath: !cfg.Upstream.ECS.Forward, close: func() { _ = fwd.Close() }}, nil
+	// Conditionally forwarded domains (internal zones, mostly unsigned
+	// below a signed public parent) are not validated.
+	return &backend{Resolver: pipeline.NewRoute(fwd, val), fastPath: !cfg.Upstream.ECS.Forward, close: func() { _ = fwd.Close() }}, nil
+}
+
+// validating wraps next in the DNSSEC validator when dnssec.validate is on
+// (by default in recursive mode only), and returns next as it is otherwise.
+func validating(cfg *config.Config, recursiveMode bool, next contract.Resolver, pm *processMetrics, logger *slog.Logger) (contract.Resolver, error) {
+	if !cfg.DNSSEC.Enabled(recursiveMode) {
+		return next, nil
+	}
+	return dnssec.New(cfg.DNSSEC, next, clock.Real{}, pm.dnssecMetrics(), logger)
 }

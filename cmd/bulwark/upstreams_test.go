@@ -32,6 +32,8 @@ recursion:
   port: %d
   query_loopback: true
   ipv6: false
+dnssec:
+  validate: false # the simulated root is unsigned
 `, corp.Addr, rootAddr.Addr(), rootAddr.Port())
 	cfg, err := config.Parse([]byte(yaml), "t.yaml")
 	if err != nil {

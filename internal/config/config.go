@@ -16,6 +16,7 @@ import (
 	"github.com/bulwark-dns/bulwark/internal/cfgerr"
 	"github.com/bulwark-dns/bulwark/resolver"
 	"github.com/bulwark-dns/bulwark/resolver/cache"
+	"github.com/bulwark-dns/bulwark/resolver/dnssec"
 	"github.com/bulwark-dns/bulwark/resolver/dnstap"
 	"github.com/bulwark-dns/bulwark/resolver/logs"
 	"github.com/bulwark-dns/bulwark/resolver/pipeline"
@@ -30,6 +31,7 @@ type Config struct {
 	Upstream   upstream.Config          `yaml:"upstream"`
 	Recursion  recursive.Config         `yaml:"recursion"`
 	Cache      cache.Config             `yaml:"cache"`
+	DNSSEC     dnssec.Config            `yaml:"dnssec"`
 	Blocking   pipeline.BlockingConfig  `yaml:"blocking"`
 	ACL        pipeline.ACLConfig       `yaml:"acl"`
 	RateLimit  pipeline.RateLimitConfig `yaml:"ratelimit"`
@@ -111,6 +113,7 @@ func (c *Config) SetDefaults() {
 	c.Upstream.SetDefaults()
 	c.Recursion.SetDefaults()
 	c.Cache.SetDefaults()
+	c.DNSSEC.SetDefaults()
 	c.Blocking.SetDefaults()
 	c.ACL.SetDefaults()
 	c.RateLimit.SetDefaults()
@@ -126,6 +129,7 @@ func (c *Config) Validate() []error {
 	errs = append(errs, c.Upstream.Validate("upstream")...)
 	errs = append(errs, c.Recursion.Validate("recursion")...)
 	errs = append(errs, c.Cache.Validate("cache")...)
+	errs = append(errs, c.DNSSEC.Validate("dnssec")...)
 	errs = append(errs, c.Blocking.Validate("blocking")...)
 	errs = append(errs, c.ACL.Validate("acl")...)
 	errs = append(errs, c.RateLimit.Validate("ratelimit")...)

@@ -246,3 +246,31 @@ func TestHitAllocations(t *testing.T) {
 		})
 	}
 }
+
+// TestEDEKept: the Extended DNS Error the step below put on an answer (the
+// validator's reason for a SERVFAIL) survives caching, and nothing else of
+// that step's OPT does.
+func TestEDEKept(t *testing.T) {
+	next := &fakeNext{reply: func(_ context.Context, req *contract.Request) (*dns.Msg, error) {
+		m := reply(req, dns.RcodeServerFailure, nil, nil)
+		m.SetEdns0(1232, true)
+		opt := m.IsEdns0()
+		opt.Option = append(opt.Option, &dns.EDNS0_EDE{InfoCode: dns.ExtendedErrorCodeSignatureExpired, ExtraText: "expired"},
+			&dns.EDNS0_NSID{Code: dns.EDNS0NSID, Nsid: "abcd"})
+		return m, nil
+	}}
+	c, _ := newTest(t, testConfig(), next, nil)
+	for i := range 2 {
+		m := resolve(t, c, query("bogus.example.", dns.TypeA, true, false))
+		opt := m.IsEdns0()
+		if m.Rcode != dns.RcodeServerFailure || opt == nil || len(opt.Option) != 1 {
+			t.Fatalf("answer %d: want SERVFAIL with exactly the EDE, got\n%v", i, m)
+		}
+		if e, ok := opt.Option[0].(*dns.EDNS0_EDE); !ok || e.InfoCode != dns.ExtendedErrorCodeSignatureExpired {
+			t.Fatalf("answer %d: option %v, want EDE 7", i, opt.Option[0])
+		}
+	}
+	if next.n() != 1 {
+		t.Fatalf("next called %d times, want 1 (the SERVFAIL is cached)", next.n())
+	}
+}

@@ -30,6 +30,9 @@ type entry struct {
 	stored  time.Time
 	life    time.Duration // whole seconds: the smallest stored TTL
 	kind    kind
+	// ede is the Extended DNS Errors the next step put in its OPT (the
+	// validator's reasons): kept so a cached SERVFAIL still says why.
+	ede []dns.EDNS0
 
 	hits        atomic.Uint32 // counted up to prefetchHits only
 	prefetching atomic.Bool   // a prefetch was started for this entry
@@ -81,8 +84,9 @@ func (c *Cache) newEntry(k key, resp *dns.Msg, now time.Time) *entry {
 		start := len(rrs)
 		for _, rr := range src {
 			h := rr.Header()
-			if h.Rrtype == dns.TypeOPT {
-				continue // the responder owns OPT; its TTL field is not a TTL
+			if opt, ok := rr.(*dns.OPT); ok {
+				e.ede = edeOptions(opt) // the responder owns OPT; its TTL field is not a TTL
+				continue
 			}
 			var t uint32
 			switch {
@@ -114,8 +118,21 @@ func (c *Cache) newEntry(k key, resp *dns.Msg, now time.Time) *entry {
 	}
 	e.msg, e.rrs, e.shape = m, rrs, shapeOf(rrs)
 	e.life = time.Duration(life) * time.Second
-	e.wire, e.ttlOffs = packWire(m, len(e.ttls))
+	if len(e.ede) == 0 { // the fast path's wire form carries no EDE: such answers take the chain
+		e.wire, e.ttlOffs = packWire(m, len(e.ttls))
+	}
 	return e
+}
+
+// edeOptions returns the EDE options of opt.
+func edeOptions(opt *dns.OPT) []dns.EDNS0 {
+	var out []dns.EDNS0
+	for _, o := range opt.Option {
+		if e, ok := o.(*dns.EDNS0_EDE); ok {
+			out = append(out, &dns.EDNS0_EDE{InfoCode: e.InfoCode, ExtraText: e.ExtraText})
+		}
+	}
+	return out
 }
 
 // hasAnswer reports whether answer holds a record of the asked type; a

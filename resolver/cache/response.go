@@ -133,6 +133,11 @@ func (b *respBlock) split(e *entry, rrs []dns.RR) {
 	b.m.Answer = section(rrs, 0, na)
 	b.m.Ns = section(rrs, na, na+nn)
 	b.m.Extra = section(rrs, na+nn, len(rrs))
+	if len(e.ede) > 0 {
+		// A fresh OPT carrying only the EDEs; the responder sets the rest.
+		opt := &dns.OPT{Hdr: dns.RR_Header{Name: ".", Rrtype: dns.TypeOPT}, Option: e.ede}
+		b.m.Extra = append(b.m.Extra[:len(b.m.Extra):len(b.m.Extra)], opt)
+	}
 }
 
 func section(rrs []dns.RR, lo, hi int) []dns.RR {

@@ -45,19 +45,23 @@ func TestShapeAnswer(t *testing.T) {
 	for _, tc := range []struct {
 		name        string
 		query, resp uint16
+		do          bool
 		want        uint16
 	}{
-		{"plain", dnswire.FlagRD, dnswire.FlagQR | dnswire.FlagRD,
+		{"plain", dnswire.FlagRD, dnswire.FlagQR | dnswire.FlagRD, false,
 			dnswire.FlagQR | dnswire.FlagRA | dnswire.FlagRD},
-		{"AA and TC cleared", 0, dnswire.FlagQR | dnswire.FlagAA | dnswire.FlagTC | dnswire.FlagRD,
+		{"AA and TC cleared", 0, dnswire.FlagQR | dnswire.FlagAA | dnswire.FlagTC | dnswire.FlagRD, false,
 			dnswire.FlagQR | dnswire.FlagRA},
-		{"CD echoed", dnswire.FlagCD, 0, dnswire.FlagQR | dnswire.FlagRA | dnswire.FlagCD},
-		{"rcode and AD kept", 0, dnswire.FlagAD | uint16(dns.RcodeNameError),
+		{"CD echoed", dnswire.FlagCD, 0, false, dnswire.FlagQR | dnswire.FlagRA | dnswire.FlagCD},
+		{"rcode and AD kept for a client asking with AD", dnswire.FlagAD, dnswire.FlagAD | uint16(dns.RcodeNameError), false,
 			dnswire.FlagQR | dnswire.FlagRA | dnswire.FlagAD | uint16(dns.RcodeNameError)},
+		{"AD kept for a client asking with DO", 0, dnswire.FlagAD, true, dnswire.FlagQR | dnswire.FlagRA | dnswire.FlagAD},
+		{"AD cleared for a client asking with neither", 0, dnswire.FlagAD | uint16(dns.RcodeNameError), false,
+			dnswire.FlagQR | dnswire.FlagRA | uint16(dns.RcodeNameError)},
 	} {
 		w := make([]byte, dnswire.HeaderLen)
 		dnswire.SetFlags(w, tc.resp)
-		dnswire.ShapeAnswer(w, tc.query)
+		dnswire.ShapeAnswer(w, tc.query, tc.do)
 		if got := dnswire.Flags(w); got != tc.want {
 			t.Errorf("%s: flags %#04x, want %#04x", tc.name, got, tc.want)
 		}

@@ -78,12 +78,21 @@ func AnswerFlags(q uint16, rcode int) uint16 {
 }
 
 // ShapeAnswer rewrites the header of the answer w (packed by the cache,
-// say) as AnswerFlags shapes it for a client whose query had flags q; the
-// answer's own rcode, AD and Z bits are kept.
-func ShapeAnswer(w []byte, q uint16) {
-	const ours = FlagQR | FlagRA | MaskOpcode | FlagAA | FlagTC | FlagRD | FlagCD
+// say) as AnswerFlags shapes it for a client whose query had flags q and
+// the DO bit do; the answer's own rcode and Z bits are kept, and its AD
+// bit where WantsAD says so.
+func ShapeAnswer(w []byte, q uint16, do bool) {
+	ours := FlagQR | FlagRA | MaskOpcode | FlagAA | FlagTC | FlagRD | FlagCD
+	if !WantsAD(q&FlagAD != 0, do) {
+		ours |= FlagAD
+	}
 	SetFlags(w, Flags(w)&^ours|FlagQR|FlagRA|q&(MaskOpcode|FlagRD|FlagCD))
 }
+
+// WantsAD reports whether a client is shown the AD bit of a validated
+// answer: only one that asked for it, with AD or DO (RFC 6840 §5.7). The
+// validator sets AD on every validated answer, which the cache shares.
+func WantsAD(askedAD, do bool) bool { return askedAD || do }
 
 // Canonical returns a name as logs show it: lower case, no trailing dot
 // (the root stays ".").

@@ -196,7 +196,7 @@ func (f *FastPath) appendCached(p *Pipeline, sc *fastScratch, pkt []byte, client
 		return out, false
 	}
 	w := out[start0:]
-	dnswire.ShapeAnswer(w, q.flags)
+	dnswire.ShapeAnswer(w, q.flags, q.do)
 	copy(w[dnswire.HeaderLen:], pkt[dnswire.HeaderLen:q.qend])
 	if q.edns {
 		out = dnswire.AppendOPT(out, uint16(p.udpSize), q.do, 0)

@@ -109,6 +109,9 @@ func finish(req *query.Request, resp *dns.Msg, udpSize int) {
 	// A resolver is not the authority for what it relays (RFC 1035 §4.1.1).
 	resp.Authoritative = false
 	resp.CheckingDisabled = q.CheckingDisabled
+	if !dnswire.WantsAD(q.AuthenticatedData, req.DO) {
+		resp.AuthenticatedData = false
+	}
 	resp.Question = q.Question
 	resp.Compress = true
 

@@ -198,8 +198,11 @@ func (q *query) resolve(ctx context.Context, name string, qtype uint16, depth in
 		if links > q.r.cfg.MaxChain {
 			return res, fmt.Errorf("%w: more than %d links", ErrChain, q.r.cfg.MaxChain)
 		}
+		// Authority records of every link: the proofs of wildcard
+		// expansions along the chain, then the negative answer's.
+		res.ns = append(res.ns, rep.ns...)
 		if rep.kind != kindChain {
-			res.rcode, res.ns = rep.rcode, rep.ns
+			res.rcode = rep.rcode
 			return res, nil
 		}
 		if seen[rep.next] {

@@ -61,6 +61,7 @@ func classify(resp *dns.Msg, zone, qname string, qtype uint16) reply {
 	if data {
 		rep.kind = kindAnswer
 		rep.rcode = dns.RcodeSuccess
+		rep.ns = proofs(resp.Ns, zone) // a wildcard answer's NSEC/NSEC3, for the validator
 		if qtype == dns.TypeNS {
 			rep.nsHosts, rep.nsTTL = nsHosts(rep.answer, cur)
 			rep.glue = glueFor(resp.Extra, zone, rep.nsHosts)
@@ -77,6 +78,7 @@ func classify(resp *dns.Msg, zone, qname string, qtype uint16) reply {
 		rep.next = cur
 		rep.kind = kindChain
 		if looped || !dns.IsSubDomain(zone, cur) {
+			rep.ns = proofs(resp.Ns, zone)
 			return rep
 		}
 		if ns := negative(resp.Ns, zone, cur); ns != nil {
@@ -232,7 +234,10 @@ func dnameAbove(rrs []dns.RR, zone, name string) *dns.DNAME {
 // followed by d's target. It fails when the result is too long.
 func substitute(name string, d *dns.DNAME) (string, bool) {
 	keep := dns.CountLabel(name) - dns.CountLabel(d.Hdr.Name)
-	prefix := name[:dns.Split(name)[keep]]
+	prefix := name // a DNAME at the root keeps every label
+	if idx := dns.Split(name); keep < len(idx) {
+		prefix = name[:idx[keep]]
+	}
 	target := dns.CanonicalName(d.Target)
 	if target != "." {
 		prefix += target
@@ -266,6 +271,28 @@ func negative(ns []dns.RR, zone, name string) []dns.RR {
 	}
 	if !soa {
 		return nil
+	}
+	return out
+}
+
+// proofs returns the NSEC and NSEC3 records within zone, and the RRSIGs
+// over them, from the authority section of a positive answer: the proof
+// that a wildcard answered because the name itself does not exist.
+func proofs(ns []dns.RR, zone string) []dns.RR {
+	var out []dns.RR
+	for _, rr := range ns {
+		h := rr.Header()
+		if h.Class != dns.ClassINET || !dns.IsSubDomain(zone, h.Name) {
+			continue
+		}
+		switch r := rr.(type) {
+		case *dns.NSEC, *dns.NSEC3:
+			out = append(out, rr)
+		case *dns.RRSIG:
+			if r.TypeCovered == dns.TypeNSEC || r.TypeCovered == dns.TypeNSEC3 {
+				out = append(out, rr)
+			}
+		}
 	}
 	return out
 }

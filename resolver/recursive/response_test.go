@@ -49,6 +49,15 @@ func TestClassify(t *testing.T) {
 		{name: "answer", zone: "example.test.", qname: "www.example.test.", qtype: dns.TypeA, aa: true,
 			answer: []string{"www.example.test. 300 IN A 192.0.2.1"},
 			kind:   kindAnswer, wantAnswer: []string{"www.example.test. 300 IN A 192.0.2.1"}},
+		{name: "wildcard answer keeps its NSEC proof, nothing else of the authority", zone: "example.test.", qname: "x.wild.example.test.", qtype: dns.TypeA, aa: true,
+			answer: []string{"x.wild.example.test. 300 IN A 192.0.2.1"},
+			auth: []string{"w.example.test. 300 IN NSEC z.example.test. A RRSIG NSEC", "example.test. 300 IN NS ns1.example.test.",
+				"w.example.test. 300 IN RRSIG NSEC 13 3 300 20260701120000 20260531120000 1 example.test. AAAA",
+				"example.test. 300 IN RRSIG NS 13 2 300 20260701120000 20260531120000 1 example.test. AAAA",
+				"w.bank.test. 300 IN NSEC z.bank.test. A"},
+			kind: kindAnswer, wantAnswer: []string{"x.wild.example.test. 300 IN A 192.0.2.1"},
+			wantNS: []string{"w.example.test. 300 IN NSEC z.example.test. A RRSIG NSEC",
+				"w.example.test. 300 IN RRSIG NSEC 13 3 300 20260701120000 20260531120000 1 example.test. AAAA"}},
 		{name: "answer case folded", zone: "example.test.", qname: "www.example.test.", qtype: dns.TypeA, aa: true,
 			answer: []string{"WwW.ExAmple.TEST. 300 IN A 192.0.2.1"},
 			kind:   kindAnswer, wantAnswer: []string{"www.example.test. 300 IN A 192.0.2.1"}},
@@ -194,5 +203,16 @@ func TestReplyTTL(t *testing.T) {
 	}
 	if got := (&reply{}).ttl(); got != 0 {
 		t.Errorf("empty ttl %d", got)
+	}
+}
+
+// TestClassifyRootDNAME: a DNAME owned by the root (any server for the
+// root zone may send one) is applied without indexing past the name's
+// labels; it used to panic.
+func TestClassifyRootDNAME(t *testing.T) {
+	resp := msg(t, dns.RcodeSuccess, true, []string{". 300 IN DNAME example.net."}, nil, nil)
+	rep := classify(resp, ".", "www.example.", dns.TypeA)
+	if rep.kind == kindAnswer && rep.rcode == dns.RcodeSuccess {
+		t.Fatalf("a root DNAME answered the question: %+v", rep)
 	}
 }
