@@ -10,12 +10,15 @@ test: deps
 
 # Debian packages the tests drive: dig (bind9-dnsutils) and kdig, for DoT
 # and DoH (knot-dnsutils); promtool (prometheus) checks the alert rules and
-# dashboard queries. Installed only when a tool is missing.
+# dashboard queries; dnsdist and haproxy are the PROXY protocol balancers
+# in front of Bulwark. Installed only when a tool is missing.
 deps:
 	@missing=""; \
 	command -v dig >/dev/null 2>&1 || missing="$$missing bind9-dnsutils"; \
 	command -v kdig >/dev/null 2>&1 || missing="$$missing knot-dnsutils"; \
 	command -v promtool >/dev/null 2>&1 || missing="$$missing prometheus"; \
+	command -v dnsdist >/dev/null 2>&1 || missing="$$missing dnsdist"; \
+	command -v haproxy >/dev/null 2>&1 || missing="$$missing haproxy"; \
 	if [ -n "$$missing" ]; then \
 		echo "installing$$missing for the end-to-end tests"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \

@@ -4,6 +4,7 @@ import (
 	"sync/atomic"
 
 	"github.com/bulwark-dns/bulwark/blocklist"
+	"github.com/bulwark-dns/bulwark/resolver/proxyproto"
 	"github.com/miekg/dns"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -47,6 +48,7 @@ type Metrics struct {
 	aclDenied    prometheus.Counter
 	limited      prometheus.Counter
 	tcpLimit     prometheus.Counter
+	proxy        *proxyproto.Metrics
 }
 
 // NewMetrics registers the request-path metrics on reg. It is called once per
@@ -117,6 +119,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			m.responses[rc] = m.otherRcode
 		}
 	}
+	m.proxy = proxyproto.NewMetrics(reg)
 	if reg != nil {
 		reg.MustRegister(queries, responses, m.duration, m.blocked, m.logDrops, m.queryDrops, m.malformed, m.overload,
 			m.aclDenied, m.limited, m.tcpLimit)
@@ -233,4 +236,12 @@ func (m *Metrics) countTCPRejected() {
 	if m != nil {
 		m.tcpLimit.Inc()
 	}
+}
+
+// proxyMetrics are the PROXY protocol counters (nil without Metrics).
+func (m *Metrics) proxyMetrics() *proxyproto.Metrics {
+	if m == nil {
+		return nil
+	}
+	return m.proxy
 }

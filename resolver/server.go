@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/bulwark-dns/bulwark/internal/gopool"
+	"github.com/bulwark-dns/bulwark/resolver/proxyproto"
 )
 
 // Server runs the DNS listeners — UDP and TCP on every `dns` address, DoT
@@ -63,6 +64,7 @@ type route struct {
 	cfg   ListenConfig
 	chain Resolver
 	fast  *FastPath
+	proxy *proxyproto.Policy // nil: PROXY protocol off
 }
 
 // NewServer returns a server for cfg answering with chain. cfg must be
@@ -82,7 +84,12 @@ func NewServer(cfg ListenConfig, chain Resolver, m *Metrics, logger *slog.Logger
 		conns:   map[net.Conn]*socket{},
 		workers: gopool.New(0),
 	}
-	s.h.cur.Store(&route{cfg: cfg, chain: chain})
+	proxy, err := proxyproto.New(cfg.ProxyProtocol, m.proxyMetrics(), logger)
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	s.h.cur.Store(&route{cfg: cfg, chain: chain, proxy: proxy})
 	if len(cfg.TLS)+len(cfg.HTTPS) > 0 {
 		certs, err := newCertStore(cfg.CertFile, cfg.KeyFile)
 		if err != nil {
@@ -163,9 +170,12 @@ func (s *Server) Reload(cfg ListenConfig, p Path) error {
 	if s.closing.Load() {
 		return errors.New("server is shutting down")
 	}
+	proxy, err := proxyproto.New(cfg.ProxyProtocol, s.metrics.proxyMetrics(), s.logger)
+	if err != nil {
+		return err
+	}
 	var certs *certStore
 	if len(cfg.TLS)+len(cfg.HTTPS) > 0 {
-		var err error
 		if certs, err = newCertStore(cfg.CertFile, cfg.KeyFile); err != nil {
 			return err
 		}
@@ -207,7 +217,7 @@ func (s *Server) Reload(cfg ListenConfig, p Path) error {
 	if p.Fast != nil {
 		p.Fast.udpSize = cfg.UDPSize
 	}
-	s.h.cur.Store(&route{cfg: cfg, chain: p.Chain, fast: p.Fast})
+	s.h.cur.Store(&route{cfg: cfg, chain: p.Chain, fast: p.Fast, proxy: proxy})
 	s.SetObserver(p.Observer)
 	s.mu.Lock()
 	s.sockets = next
@@ -285,7 +295,7 @@ func (s *Server) openSocketWith(kind, addr string, certs *certStore) (*socket, e
 		if err != nil {
 			return nil, err
 		}
-		so.udp, so.raw, so.ln, so.proto = uc, raw, limitListener{Listener: raw, s: s}, ProtoTCP
+		so.udp, so.raw, so.ln, so.proto = uc, raw, s.streamListener(raw), ProtoTCP
 	case "tls", "https":
 		proto := ProtoDoT
 		if kind == "https" {
@@ -300,14 +310,21 @@ func (s *Server) openSocketWith(kind, addr string, certs *certStore) (*socket, e
 		}
 		so.raw, so.proto = raw, proto
 		if proto == ProtoDoT {
-			so.ln = tls.NewListener(limitListener{Listener: raw, s: s}, s.tlsConfig("dot"))
+			so.ln = tls.NewListener(s.streamListener(raw), s.tlsConfig("dot"))
 		} else {
-			so.doh = newDoHServer(limitListener{Listener: raw, s: s})
+			so.doh = newDoHServer(s.streamListener(raw))
 		}
 	default:
 		return nil, fmt.Errorf("listen %s: unknown kind %q", addr, kind)
 	}
 	return so, nil
+}
+
+// streamListener is what TCP, DoT (under TLS) and DoH (under TLS) accept
+// from raw: the connection limit, then the PROXY header of a trusted
+// balancer, so that everything above sees the real client as RemoteAddr.
+func (s *Server) streamListener(raw net.Listener) net.Listener {
+	return proxyproto.NewListener(limitListener{Listener: raw, s: s}, func() *proxyproto.Policy { return s.h.cur.Load().proxy })
 }
 
 // startSocket starts the loops serving so.
