@@ -428,3 +428,52 @@ func mustMsg(t *testing.T, wire []byte) *dns.Msg {
 	}
 	return m
 }
+
+// TestProxyProtocolReload: trusting a balancer is a reload away, on the
+// sockets already open (UDP and TCP), and untrusting it again restores
+// plain DNS from that address.
+func TestProxyProtocolReload(t *testing.T) {
+	e := startEnv(t, phishingTable(t), envOpts{})
+	tcpAddr := e.srv.StreamAddrs()[resolver.ProtoTCP][0].String()
+	evil := packQuery(t, "evil.example")
+	withHeader := append(proxyHeader("10.1.2.3:5000", true), evil...)
+	reload := func(trusted ...string) {
+		t.Helper()
+		cfg := resolver.ListenConfig{DNS: []string{"127.0.0.1:0"}, ProxyProtocol: proxyproto.Config{Trusted: trusted}}
+		cfg.SetDefaults()
+		if errs := cfg.Validate("listen"); len(errs) > 0 {
+			t.Fatal(errs)
+		}
+		if err := e.srv.Reload(cfg, resolver.Path{Chain: chainFor(t, e, phishingTable(t))}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Off: a header is just bytes that are not a DNS query.
+	if m := udpFrom(t, balancerAddr, e.addr, evil); m == nil || m.Rcode != dns.RcodeNameError {
+		t.Fatalf("before: plain query %v, want NXDOMAIN", m)
+	}
+	reload(balancerAddr)
+	if m := udpFrom(t, balancerAddr, e.addr, withHeader); m == nil || m.Rcode != dns.RcodeNameError {
+		t.Errorf("trusted after reload: %v, want NXDOMAIN", m)
+	}
+	if m := udpFrom(t, balancerAddr, e.addr, evil); m != nil {
+		t.Errorf("trusted after reload, no header: answered %v", m)
+	}
+	dc := &dns.Conn{Conn: tcpFrom(t, balancerAddr, tcpAddr, proxyHeader("10.1.2.4:5000", false))}
+	if err := dc.WriteMsg(mustMsg(t, evil)); err != nil {
+		t.Fatal(err)
+	}
+	if m, err := dc.ReadMsg(); err != nil || m.Rcode != dns.RcodeNameError {
+		t.Errorf("TCP after reload: %v %v, want NXDOMAIN", m, err)
+	}
+	reload()
+	if m := udpFrom(t, balancerAddr, e.addr, evil); m == nil || m.Rcode != dns.RcodeNameError {
+		t.Errorf("untrusted again: plain query %v, want NXDOMAIN", m)
+	}
+	e.blog.Close()
+	got := clientsOf(e.log.events(t))
+	want := map[string]int{balancerAddr + " udp evil.example": 2, "10.1.2.3 udp evil.example": 1, "10.1.2.4 tcp evil.example": 1}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("block log clients = %v, want %v", got, want)
+	}
+}
