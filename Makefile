@@ -12,7 +12,8 @@ test: deps
 # and DoH (knot-dnsutils); promtool (prometheus) checks the alert rules and
 # dashboard queries; named (bind9) serves, and dnssec-signzone (bind9-utils)
 # signs, the DNSSEC test hierarchy; unbound is the validating upstream of
-# the forwarding-mode DNSSEC tests. Installed only when a tool is missing.
+# the forwarding-mode DNSSEC tests; dnsdist and haproxy are the PROXY
+# protocol balancers in front of Bulwark. Installed only when a tool is missing.
 deps:
 	@missing=""; \
 	command -v dig >/dev/null 2>&1 || missing="$$missing bind9-dnsutils"; \
@@ -21,6 +22,8 @@ deps:
 	command -v named >/dev/null 2>&1 || missing="$$missing bind9"; \
 	command -v dnssec-signzone >/dev/null 2>&1 || missing="$$missing bind9-utils"; \
 	command -v unbound >/dev/null 2>&1 || missing="$$missing unbound"; \
+	command -v dnsdist >/dev/null 2>&1 || missing="$$missing dnsdist"; \
+	command -v haproxy >/dev/null 2>&1 || missing="$$missing haproxy"; \
 	if [ -n "$$missing" ]; then \
 		echo "installing$$missing for the end-to-end tests"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/bulwark-dns/bulwark/internal/cfgerr"
+	"github.com/bulwark-dns/bulwark/resolver/proxyproto"
 )
 
 // ListenConfig is the `listen:` section: where clients and operators reach
@@ -43,6 +44,9 @@ type ListenConfig struct {
 	// MaxInflight bounds the queries being answered at once; past it, new
 	// UDP queries are dropped rather than queued without limit.
 	MaxInflight int `yaml:"max_inflight"`
+	// ProxyProtocol names the load balancers whose packets and
+	// connections carry a PROXY header with the real client.
+	ProxyProtocol proxyproto.Config `yaml:"proxy_protocol"`
 }
 
 // SetDefaults fills in unset values.
@@ -62,6 +66,7 @@ func (c *ListenConfig) SetDefaults() {
 	if c.MaxInflight == 0 {
 		c.MaxInflight = 20000
 	}
+	c.ProxyProtocol.SetDefaults()
 }
 
 // Validate reports every invalid value in the section.
@@ -123,5 +128,6 @@ func (c *ListenConfig) Validate(path string) []error {
 	if c.MaxInflight < 1 {
 		errs = append(errs, cfgerr.New(cfgerr.Join(path, "max_inflight"), "must be at least 1"))
 	}
+	errs = append(errs, c.ProxyProtocol.Validate(cfgerr.Join(path, "proxy_protocol"))...)
 	return errs
 }

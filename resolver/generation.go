@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 
 	"github.com/bulwark-dns/bulwark/resolver/pipeline"
+	"github.com/bulwark-dns/bulwark/resolver/proxyproto"
 	"github.com/bulwark-dns/bulwark/resolver/query"
 )
 
@@ -15,8 +16,9 @@ import (
 // the pipeline (with its observers) of one configuration. Reload swaps it
 // whole, and a query reads it once, so one configuration answers it.
 type generation struct {
-	cfg  ListenConfig
-	pipe *pipeline.Pipeline
+	cfg   ListenConfig
+	pipe  *pipeline.Pipeline
+	proxy *proxyproto.Policy // nil: PROXY protocol off
 }
 
 // handler is the listeners' one way into the pipeline in force.
@@ -32,8 +34,9 @@ func (h *handler) serve(ctx context.Context, pkt []byte, client netip.AddrPort, 
 // listenerMetrics are the counters the listeners themselves keep.
 type listenerMetrics struct{ m *pipeline.Metrics }
 
-func (l listenerMetrics) countOverload()    { l.m.CountOverload() }
-func (l listenerMetrics) countTCPRejected() { l.m.CountTCPRejected() }
+func (l listenerMetrics) countOverload()                    { l.m.CountOverload() }
+func (l listenerMetrics) countTCPRejected()                 { l.m.CountTCPRejected() }
+func (l listenerMetrics) ProxyMetrics() *proxyproto.Metrics { return l.m.ProxyMetrics() }
 
 // slogErrorLog routes net/http's internal errors (TLS handshake failures
 // from scanners, mostly) to the debug log instead of stderr.

@@ -17,6 +17,7 @@ import (
 	"github.com/bulwark-dns/bulwark/internal/gopool"
 	"github.com/bulwark-dns/bulwark/resolver/pipeline"
 	"github.com/bulwark-dns/bulwark/resolver/query"
+	"github.com/bulwark-dns/bulwark/resolver/proxyproto"
 )
 
 // Server runs the DNS listeners — UDP and TCP on every `dns` address, DoT
@@ -66,7 +67,12 @@ func NewServer(cfg ListenConfig, p *pipeline.Pipeline, m *pipeline.Metrics, logg
 		conns:   map[net.Conn]*socket{},
 		workers: gopool.New(0),
 	}
-	s.h.cur.Store(&generation{cfg: cfg, pipe: p})
+	proxy, err := proxyproto.New(cfg.ProxyProtocol, m.ProxyMetrics(), logger)
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	s.h.cur.Store(&generation{cfg: cfg, pipe: p, proxy: proxy})
 	if len(cfg.TLS)+len(cfg.HTTPS) > 0 {
 		certs, err := newCertStore(cfg.CertFile, cfg.KeyFile)
 		if err != nil {
@@ -144,9 +150,12 @@ func (s *Server) Reload(cfg ListenConfig, p *pipeline.Pipeline) error {
 	if s.closing.Load() {
 		return errors.New("server is shutting down")
 	}
+	proxy, err := proxyproto.New(cfg.ProxyProtocol, s.metrics.ProxyMetrics(), s.logger)
+	if err != nil {
+		return err
+	}
 	var certs *certStore
 	if len(cfg.TLS)+len(cfg.HTTPS) > 0 {
-		var err error
 		if certs, err = newCertStore(cfg.CertFile, cfg.KeyFile); err != nil {
 			return err
 		}
@@ -185,7 +194,7 @@ func (s *Server) Reload(cfg ListenConfig, p *pipeline.Pipeline) error {
 	// The swap: from here on nothing fails.
 	old := s.h.cur.Load()
 	s.certs.Store(certs)
-	s.h.cur.Store(&generation{cfg: cfg, pipe: p})
+	s.h.cur.Store(&generation{cfg: cfg, pipe: p, proxy: proxy})
 	s.mu.Lock()
 	s.sockets = next
 	s.mu.Unlock()
@@ -262,7 +271,7 @@ func (s *Server) openSocketWith(kind, addr string, certs *certStore) (*socket, e
 		if err != nil {
 			return nil, err
 		}
-		so.udp, so.raw, so.ln, so.proto = uc, raw, limitListener{Listener: raw, s: s}, query.ProtoTCP
+		so.udp, so.raw, so.ln, so.proto = uc, raw, s.streamListener(raw), query.ProtoTCP
 	case "tls", "https":
 		proto := query.ProtoDoT
 		if kind == "https" {
@@ -277,14 +286,21 @@ func (s *Server) openSocketWith(kind, addr string, certs *certStore) (*socket, e
 		}
 		so.raw, so.proto = raw, proto
 		if proto == query.ProtoDoT {
-			so.ln = tls.NewListener(limitListener{Listener: raw, s: s}, s.tlsConfig("dot"))
+			so.ln = tls.NewListener(s.streamListener(raw), s.tlsConfig("dot"))
 		} else {
-			so.doh = newDoHServer(limitListener{Listener: raw, s: s})
+			so.doh = newDoHServer(s.streamListener(raw))
 		}
 	default:
 		return nil, fmt.Errorf("listen %s: unknown kind %q", addr, kind)
 	}
 	return so, nil
+}
+
+// streamListener is what TCP, DoT (under TLS) and DoH (under TLS) accept
+// from raw: the connection limit, then the PROXY header of a trusted
+// balancer, so that everything above sees the real client as RemoteAddr.
+func (s *Server) streamListener(raw net.Listener) net.Listener {
+	return proxyproto.NewListener(limitListener{Listener: raw, s: s}, func() *proxyproto.Policy { return s.h.cur.Load().proxy })
 }
 
 // startSocket starts the loops serving so.

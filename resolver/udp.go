@@ -79,7 +79,8 @@ func (s *Server) serveUDP(so *socket) {
 		}
 		// The pipeline in force, read once per batch: a reload swaps it
 		// between two batches.
-		pipe := s.h.cur.Load().pipe
+		cur := s.h.cur.Load()
+		pipe, pp := cur.pipe, cur.proxy
 		nout := 0
 		for i := range n {
 			ua, ok := in[i].Addr.(*net.UDPAddr)
@@ -88,6 +89,14 @@ func (s *Server) serveUDP(so *socket) {
 			}
 			client := ua.AddrPort()
 			pkt := (*bufs[i])[:in[i].N]
+			reply, off := client, 0
+			if pp != nil { // a trusted balancer's header names the client
+				c, payload, ok := pp.Datagram(client, pkt)
+				if !ok {
+					continue
+				}
+				client, off, pkt = c, len(pkt)-len(payload), payload
+			}
 			from := netip.AddrPortFrom(client.Addr().Unmap(), client.Port())
 			if ans, handled := pipe.AnswerFast(pkt, from, (*obuf[nout])[:0]); handled {
 				if len(ans) > 0 { // a drop sends nothing
@@ -102,7 +111,7 @@ func (s *Server) serveUDP(so *socket) {
 			}
 			so.answers.Add(1)
 			bp, n := bufs[i], in[i].N
-			s.workers.Go(func() { s.answerUDP(so, bp, n, client) })
+			s.workers.Go(func() { s.answerUDP(so, bp, off, n, client, reply) })
 			bufs[i] = nil // the goroutine returns it to the pool
 		}
 		for sent := 0; sent < nout; {
@@ -122,15 +131,17 @@ func (s *Server) serveUDP(so *socket) {
 	}
 }
 
-func (s *Server) answerUDP(so *socket, bp *[]byte, n int, client netip.AddrPort) {
+// answerUDP answers the query in (*bp)[off:n] from client; the answer goes
+// to reply, which is the balancer when a PROXY header named the client.
+func (s *Server) answerUDP(so *socket, bp *[]byte, off, n int, client, reply netip.AddrPort) {
 	defer s.release()
 	defer so.answers.Done()
 	op := packetPool.Get().(*[]byte)
 	from := netip.AddrPortFrom(client.Addr().Unmap(), client.Port())
-	out := s.h.serve(s.ctx, (*bp)[:n], from, query.ProtoUDP, (*op)[:0])
+	out := s.h.serve(s.ctx, (*bp)[off:n], from, query.ProtoUDP, (*op)[:0])
 	packetPool.Put(bp)
 	if out != nil {
-		if _, err := so.udp.WriteToUDPAddrPort(out, client); err != nil && !isClosed(err) {
+		if _, err := so.udp.WriteToUDPAddrPort(out, reply); err != nil && !isClosed(err) {
 			s.logger.Debug("udp write", "client", client.String(), "err", err)
 		}
 	}

@@ -21,6 +21,7 @@ import (
 	"github.com/bulwark-dns/bulwark/resolver/logs"
 	"github.com/bulwark-dns/bulwark/resolver/pipeline"
 	"github.com/bulwark-dns/bulwark/resolver/recursive"
+	"github.com/bulwark-dns/bulwark/resolver/tenant"
 	"github.com/bulwark-dns/bulwark/resolver/upstream"
 )
 
@@ -42,6 +43,8 @@ type Config struct {
 	Log        logs.Config              `yaml:"log"`
 	Dnstap     dnstap.Config            `yaml:"dnstap"`
 	Admin      AdminConfig              `yaml:"admin"`
+	Tenants    []tenant.Config          `yaml:"tenants"`
+	TenantECS  tenant.ECSConfig         `yaml:"tenant_ecs"`
 }
 
 // Error is one problem found in a config file, located by line when known.
@@ -138,7 +141,22 @@ func (c *Config) Validate() []error {
 	errs = append(errs, c.Log.Validate("log")...)
 	errs = append(errs, c.Dnstap.Validate("dnstap")...)
 	errs = append(errs, c.Admin.Validate("admin")...)
+	errs = append(errs, tenant.Validate("tenants", c.Tenants, listRefs(c.Blocklists, c.Allowlists))...)
+	errs = append(errs, c.TenantECS.Validate("tenant_ecs")...)
 	return errs
+}
+
+// listRefs names the configured lists in index order (block lists, then
+// allow lists), as tenants refer to them.
+func listRefs(blocks, allows []feeds.ListConfig) []tenant.ListRef {
+	var out []tenant.ListRef
+	for _, l := range blocks {
+		out = append(out, tenant.ListRef{Name: l.Name, Sinkhole: len(l.Sinkhole) > 0})
+	}
+	for _, l := range allows {
+		out = append(out, tenant.ListRef{Name: l.Name, Allow: true})
+	}
+	return out
 }
 
 // restoreNullActions undoes a YAML trap: `action: null` (the documented

@@ -54,6 +54,14 @@ func TestParseErrorsHaveLines(t *testing.T) {
 		{"missing upstream servers", strings.Replace(valid, `  servers: ["127.0.0.1:5301"]`, `  timeout: 1s`, 1), []string{"upstream.servers"}},
 		{"duplicate list name", valid + "  - name: phishing\n    source: \"file:x\"\n", []string{"t.yaml:8:", "phishing"}},
 		{"syntax error", "listen: [\n", []string{"t.yaml:"}},
+		{"tenant with an unknown list", valid + "tenants:\n  - name: council-a\n    clients: [\"198.51.100.0/24\"]\n    blocklists:\n      - phishing\n      - malware\n",
+			[]string{"t.yaml:13:", `tenants[0].blocklists[1]: unknown list "malware"`}},
+		{"tenant with a bad prefix", valid + "tenants:\n  - name: council-a\n    clients:\n      - 198.51.100.0/24\n      - 198.51.100.0/33\n",
+			[]string{"t.yaml:12:", `tenants[0].clients[1]: "198.51.100.0/33" is not a CIDR network`}},
+		{"duplicate tenant id", valid + "tenants:\n  - name: a\n    ids: [x]\n  - name: b\n    ids: [x]\n",
+			[]string{"t.yaml:12:", `tenants[1].ids[0]: duplicate id "x"`}},
+		{"unknown tenant key", valid + "tenants:\n  - name: a\n    ids: [x]\n    lists: [phishing]\n",
+			[]string{"t.yaml:11:", "field lists not found"}},
 		{"two documents", valid + "---\nlisten: {}\n", []string{"more than one YAML document"}},
 	}
 	for _, tt := range tests {

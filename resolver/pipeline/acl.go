@@ -4,6 +4,7 @@ import (
 	"net/netip"
 
 	"github.com/bulwark-dns/bulwark/internal/cfgerr"
+	"github.com/bulwark-dns/bulwark/internal/netprefix"
 )
 
 // DefaultACL is who may query a resolver whose config has no `acl:` section:
@@ -53,16 +54,7 @@ func (c *ACLConfig) Validate(path string) []error {
 	return errs
 }
 
-func parsePrefix(s string) (netip.Prefix, error) {
-	if p, err := netip.ParsePrefix(s); err == nil {
-		return p.Masked(), nil
-	}
-	a, err := netip.ParseAddr(s)
-	if err != nil {
-		return netip.Prefix{}, err
-	}
-	return netip.PrefixFrom(a, a.BitLen()), nil
-}
+func parsePrefix(s string) (netip.Prefix, error) { return netprefix.Parse(s) }
 
 // acl is a compiled ACLConfig. Lists are short (a handful of networks), so
 // a linear scan beats any index.

@@ -5,6 +5,7 @@ import (
 
 	"github.com/bulwark-dns/bulwark/blocklist"
 	"github.com/bulwark-dns/bulwark/resolver/query"
+	"github.com/bulwark-dns/bulwark/resolver/proxyproto"
 	"github.com/miekg/dns"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -46,6 +47,7 @@ type Metrics struct {
 	aclDenied    prometheus.Counter
 	limited      prometheus.Counter
 	tcpLimit     prometheus.Counter
+	proxy        *proxyproto.Metrics
 }
 
 // NewMetrics registers the request-path metrics on reg. It is called once per
@@ -108,6 +110,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			m.responses[rc] = m.otherRcode
 		}
 	}
+	m.proxy = proxyproto.NewMetrics(reg)
 	if reg != nil {
 		reg.MustRegister(queries, responses, m.duration, m.blocked, m.malformed, m.overload,
 			m.aclDenied, m.limited, m.tcpLimit)
@@ -214,4 +217,13 @@ func (m *Metrics) CountTCPRejected() {
 	if m != nil {
 		m.tcpLimit.Inc()
 	}
+}
+
+// ProxyMetrics are the listeners' PROXY protocol counters (nil without
+// Metrics).
+func (m *Metrics) ProxyMetrics() *proxyproto.Metrics {
+	if m == nil {
+		return nil
+	}
+	return m.proxy
 }
