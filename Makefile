@@ -10,12 +10,16 @@ test: deps
 
 # Debian packages the tests drive: dig (bind9-dnsutils) and kdig, for DoT
 # and DoH (knot-dnsutils); promtool (prometheus) checks the alert rules and
-# dashboard queries. Installed only when a tool is missing.
+# dashboard queries; rsyslog with its TLS driver (rsyslog-gnutls) receives
+# the block log in the syslog sink tests. Installed only when a tool is
+# missing.
 deps:
 	@missing=""; \
 	command -v dig >/dev/null 2>&1 || missing="$$missing bind9-dnsutils"; \
 	command -v kdig >/dev/null 2>&1 || missing="$$missing knot-dnsutils"; \
 	command -v promtool >/dev/null 2>&1 || missing="$$missing prometheus"; \
+	command -v rsyslogd >/dev/null 2>&1 || missing="$$missing rsyslog"; \
+	ls /usr/lib/*/rsyslog/lmnsd_gtls.so >/dev/null 2>&1 || missing="$$missing rsyslog-gnutls"; \
 	if [ -n "$$missing" ]; then \
 		echo "installing$$missing for the end-to-end tests"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
