@@ -13,7 +13,9 @@ test: deps
 # dashboard queries; named (bind9) serves, and dnssec-signzone (bind9-utils)
 # signs, the DNSSEC test hierarchy; unbound is the validating upstream of
 # the forwarding-mode DNSSEC tests; dnsdist and haproxy are the PROXY
-# protocol balancers in front of Bulwark. Installed only when a tool is missing.
+# protocol balancers in front of Bulwark. rsyslog with its TLS driver (rsyslog-gnutls)
+# receives the block log in the syslog sink tests. Installed only when a
+# tool is missing.
 deps:
 	@missing=""; \
 	command -v dig >/dev/null 2>&1 || missing="$$missing bind9-dnsutils"; \
@@ -24,6 +26,8 @@ deps:
 	command -v unbound >/dev/null 2>&1 || missing="$$missing unbound"; \
 	command -v dnsdist >/dev/null 2>&1 || missing="$$missing dnsdist"; \
 	command -v haproxy >/dev/null 2>&1 || missing="$$missing haproxy"; \
+	command -v rsyslogd >/dev/null 2>&1 || missing="$$missing rsyslog"; \
+	ls /usr/lib/*/rsyslog/lmnsd_gtls.so >/dev/null 2>&1 || missing="$$missing rsyslog-gnutls"; \
 	if [ -n "$$missing" ]; then \
 		echo "installing$$missing for the end-to-end tests"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \

@@ -1,95 +1,17 @@
 package feeds
 
 import (
-	"errors"
-	"fmt"
-	"os"
-	"path/filepath"
 	"slices"
-	"strings"
+
+	"github.com/bulwark-dns/bulwark/internal/secretref"
 )
 
-// Header values may name secrets rather than hold them: "${NAME}" anywhere
-// in the value is replaced by the environment variable NAME, and a whole
-// value "file:PATH" by the file's contents (without the final newline), so
-// that an API key lives in the service's environment or a mounted secret,
-// not in the config file. Values are read at each request (a rotated
-// secret is picked up) and never logged.
+// Header values may name secrets rather than hold them: see
+// internal/secretref ("${NAME}" from the environment, "file:PATH").
 
-// checkHeaderValue checks a header value's syntax without reading anything.
-func checkHeaderValue(v string) error {
-	if p, ok := strings.CutPrefix(v, "file:"); ok {
-		if p == "" {
-			return errors.New(`"file:" needs a path`)
-		}
-		return nil
-	}
-	_, err := expandEnv(v, func(string) (string, bool) { return "x", true })
-	return err
-}
+func checkHeaderValue(v string) error { return secretref.Check(v) }
 
-// resolveHeader returns the value to send; baseDir resolves relative file
-// paths. Errors name the variable or file, never the value.
-func resolveHeader(v, baseDir string) (string, error) {
-	if p, ok := strings.CutPrefix(v, "file:"); ok {
-		if !filepath.IsAbs(p) && baseDir != "" {
-			p = filepath.Join(baseDir, p)
-		}
-		b, err := os.ReadFile(p)
-		if err != nil {
-			return "", fmt.Errorf("reading the value from file: %w", unwrapPath(err))
-		}
-		s := strings.TrimRight(string(b), "\r\n")
-		if strings.ContainsAny(s, "\r\n\x00") {
-			return "", fmt.Errorf("the file %s holds more than one line", p)
-		}
-		return s, nil
-	}
-	return expandEnv(v, os.LookupEnv)
-}
-
-// expandEnv replaces each ${NAME}; a "$" not followed by "{" is literal.
-// An unset variable is an error rather than an empty credential.
-func expandEnv(v string, lookup func(string) (string, bool)) (string, error) {
-	var b strings.Builder
-	for {
-		i := strings.Index(v, "${")
-		if i < 0 {
-			b.WriteString(v)
-			return b.String(), nil
-		}
-		b.WriteString(v[:i])
-		j := strings.IndexByte(v[i:], '}')
-		if j < 0 {
-			return "", errors.New(`"${" without a closing "}"`)
-		}
-		name := v[i+2 : i+j]
-		if !envName(name) {
-			return "", fmt.Errorf("${%s} is not a valid environment variable name", name)
-		}
-		val, ok := lookup(name)
-		if !ok {
-			return "", fmt.Errorf("environment variable %s is not set", name)
-		}
-		if strings.ContainsAny(val, "\r\n\x00") {
-			return "", fmt.Errorf("environment variable %s holds a line break", name)
-		}
-		b.WriteString(val)
-		v = v[i+j+1:]
-	}
-}
-
-func envName(s string) bool {
-	if s == "" || '0' <= s[0] && s[0] <= '9' {
-		return false
-	}
-	for _, c := range s {
-		if !(c == '_' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9') {
-			return false
-		}
-	}
-	return true
-}
+func resolveHeader(v, baseDir string) (string, error) { return secretref.Resolve(v, baseDir) }
 
 func sortedKeys(m map[string]string) []string {
 	keys := make([]string, 0, len(m))
