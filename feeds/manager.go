@@ -330,6 +330,7 @@ func (m *Manager) Start(ctx context.Context) error {
 	}
 	m.wg.Add(1)
 	go m.builder(bg)
+	m.watchValidity(bg)
 	return nil
 }
 
@@ -695,8 +696,9 @@ func (m *Manager) rebuild() error {
 	}
 	copies := make([]*feedCopy, len(m.feeds))
 	complete := true
+	now := m.clock.Now()
 	for i, f := range m.feeds {
-		copies[i] = f.current()
+		copies[i] = f.current().liveAt(now) // expired indicators drop out (intel.go)
 		complete = complete && copies[i] != nil
 	}
 	start := time.Now()

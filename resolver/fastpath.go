@@ -261,7 +261,7 @@ func (f *FastPath) answerBlocked(pkt []byte, client netip.AddrPort, q quickQuery
 	}
 	// Counted and logged only once the fast path is sure to answer.
 	rec := blockRecord{at: start, client: client.Addr(), proto: ProtoUDP, qtype: q.qtype, table: t, match: mt}
-	if f.policy.log.enabled() {
+	if f.policy.log.enabled() || f.policy.sink != nil {
 		rec.qname = strings.Clone(q.name[:len(q.name)-1])
 	}
 	f.policy.count(rec)

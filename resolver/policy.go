@@ -26,6 +26,7 @@ type Policy struct {
 	ttl     uint32
 	log     *BlockLog
 	metrics *Metrics
+	sink    BlockSink // blocksink.go; nil: none
 }
 
 // NewPolicy returns the policy step in front of next.
@@ -83,6 +84,9 @@ func (p *Policy) count(rec blockRecord) {
 	p.metrics.countBlocked(rec.table, rec.match.Payload)
 	if p.log.enabled() {
 		p.log.log(rec)
+	}
+	if p.sink != nil {
+		p.sinkBlock(&rec)
 	}
 }
 
