@@ -209,7 +209,10 @@ func dirURL(u *url.URL) *url.URL {
 // poll reads every page added since s.added into objects. It returns the
 // newest X-TAXII-Date-Added-Last and whether any object was new or newer.
 func (s *taxiiSource) poll(ctx context.Context, b *budget, objects map[string]*taxiiObject, order *[]string) (string, bool, error) {
-	added, next := s.added, ""
+	// added is the query's added_after; a next token pages within that
+	// query, and newest is the latest date_added seen, for the next poll
+	// (and for paging by date on a server without next).
+	added, next, newest := s.added, "", s.added
 	changed := false
 	for page := 0; ; page++ {
 		if page >= s.cfg.MaxPages {
@@ -259,16 +262,16 @@ func (s *taxiiSource) poll(ctx context.Context, b *budget, objects map[string]*t
 		}
 		last := resp.Header.Get("X-TAXII-Date-Added-Last")
 		if last != "" {
-			added = last
+			newest = last
 		}
 		if !env.More {
-			return added, changed, nil
+			return newest, changed, nil
 		}
 		switch {
 		case env.Next != "":
 			next = env.Next
 		case last != "": // a server without next: page on by date
-			next = ""
+			added, next = last, ""
 		default:
 			return "", false, fmt.Errorf("taxii %s: more is true but the answer has neither next nor X-TAXII-Date-Added-Last", s.shown)
 		}
