@@ -48,6 +48,12 @@ type ListConfig struct {
 	// may use ${NAME} for an environment variable, or be "file:PATH" to
 	// read a file (a mounted secret); values are never logged.
 	Headers map[string]string `yaml:"headers"`
+	// Threat-intelligence sources (intelconfig.go): taxii makes an http(s)
+	// source a TAXII 2.1 server, misp configures a MISP feed or API
+	// source, tag_categories maps indicator tags to categories.
+	TAXII         *TAXIIConfig      `yaml:"taxii"`
+	MISP          *MISPConfig       `yaml:"misp"`
+	TagCategories map[string]string `yaml:"tag_categories"`
 }
 
 // maxLists is how many lists fit in blocklist.Payload.List.
@@ -84,10 +90,11 @@ func (c *ListConfig) Validate(path string, allow bool) []error {
 	}
 	remote := scheme == schemeHTTP || scheme == schemeHTTPS
 	switch c.Format {
-	case "", FormatAuto, FormatDomains, FormatHosts, FormatAdblock, FormatRPZ:
+	case "", FormatAuto, FormatDomains, FormatHosts, FormatAdblock, FormatRPZ, FormatSTIX, FormatMISP:
 	default:
-		add("format", "unknown format %q; use auto, domains, hosts, adblock or rpz", c.Format)
+		add("format", "unknown format %q; use auto, domains, hosts, adblock, rpz, stix or misp", c.Format)
 	}
+	errs = append(errs, c.validateIntel(path, scheme)...)
 	action, actionOK := blocklist.ActionNXDomain, true
 	switch {
 	case allow && c.Action != "":

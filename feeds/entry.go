@@ -25,6 +25,9 @@ type Entry struct {
 	Addrs []netip.Addr
 	// Line is the 1-based line the entry came from, for logs.
 	Line int
+	// Intel is set by threat-intelligence formats (STIX, MISP): which
+	// indicator the rule came from and when it applies (intel.go).
+	Intel *IntelRef
 }
 
 // Stats counts what a parser read beyond the entries and rejects it handed

@@ -46,6 +46,9 @@ type RuleMatch struct {
 	// redacted) and Line the line of the rule in it.
 	Source string
 	Line   int
+	// Indicator names the threat-intelligence object behind the rule (a
+	// STIX indicator id, "MISP event E attribute A"); "" for plain lists.
+	Indicator string
 }
 
 // Text renders the rule as lists write it: "*.name" for a below rule.
@@ -100,8 +103,11 @@ func (r *Rules) Matching(name string) []RuleMatch {
 				List: sp.info.Name, ListIndex: int(sp.index), AllowList: sp.allow, Allow: rule.Allow,
 				Name: rule.Name, Scope: rule.Scope, Source: c.report.Source,
 			}
-			if int(sp.category) < len(r.table.Categories) {
-				m.Category = r.table.Categories[sp.category]
+			if cat := sp.ruleCategory(c, j); int(cat) < len(r.table.Categories) {
+				m.Category = r.table.Categories[cat]
+			}
+			if j < len(c.meta) {
+				m.Indicator = c.meta[j].ref.String()
 			}
 			if j < len(c.lines) {
 				m.Line = int(c.lines[j])

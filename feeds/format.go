@@ -44,6 +44,8 @@ var formats = map[string]Format{
 	FormatHosts:   funcFormat{FormatHosts, ParseHosts},
 	FormatAdblock: funcFormat{FormatAdblock, ParseAdblock},
 	FormatRPZ:     funcFormat{FormatRPZ, ParseRPZ},
+	FormatSTIX:    funcFormat{FormatSTIX, ParseSTIX},
+	FormatMISP:    funcFormat{FormatMISP, ParseMISP},
 }
 
 // LookupFormat returns the Format for a config name other than "auto".

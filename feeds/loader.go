@@ -135,7 +135,7 @@ func (l *Loader) LoadRules(ctx context.Context, blocks, allows []ListConfig) (*R
 				return nil, nil, err
 			}
 		}
-		copies[i], reports[i] = c, c.report
+		copies[i], reports[i] = c.liveAt(time.Now()), c.report
 		reports[i].Allow = sp.allow
 		logLoaded(log, c)
 	}

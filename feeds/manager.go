@@ -292,6 +292,7 @@ func (m *Manager) Start(ctx context.Context) error {
 	}
 	m.wg.Add(1)
 	go m.builder(bg)
+	m.watchValidity(bg)
 	return nil
 }
 

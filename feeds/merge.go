@@ -31,7 +31,7 @@ func merge(specs []*feedSpec, copies []*feedCopy, categories []string) (t *block
 				// A copy may be older than this config (a reload kept
 				// it while lists were added before it): its place in
 				// the index space is the spec's, not the copy's.
-				r.Payload.List, r.Payload.Category = sp.index, sp.category
+				r.Payload.List, r.Payload.Category = sp.index, sp.ruleCategory(c, j)
 				if r.Payload.Data != 0 {
 					r.Payload.Data += off
 				}

@@ -34,6 +34,10 @@ type feedCopy struct {
 	validators Validators
 	fetched    time.Time // when this content was read from its source
 	bytes      int64     // size as downloaded or read
+
+	// meta is per rule (parallel to rules) for threat-intelligence
+	// formats only, nil otherwise (intel.go).
+	meta []ruleMeta
 }
 
 // gzipMagic starts every gzip stream (RFC 1952).
@@ -105,6 +109,7 @@ func parseCopy(ctx context.Context, sp *feedSpec, r io.Reader, where string, log
 			return
 		}
 		c.lines = append(c.lines, uint32(e.Line))
+		c.noteIntel(sp, e.Intel)
 	}
 	skippedLogged := 0
 	reject := func(e LineError) {

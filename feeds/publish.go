@@ -46,8 +46,9 @@ func (m *Manager) rebuild() error {
 	}
 	copies := make([]*feedCopy, len(m.feeds))
 	complete := true
+	now := m.clock.Now()
 	for i, f := range m.feeds {
-		copies[i] = f.current()
+		copies[i] = f.current().liveAt(now) // expired indicators drop out (intel.go)
 		complete = complete && copies[i] != nil
 	}
 	start := time.Now()

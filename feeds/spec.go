@@ -23,6 +23,9 @@ type feedSpec struct {
 	timeout  time.Duration
 	maxSize  int64
 	minRatio float64
+	// tagCats maps a threat-intelligence tag (lower case) to the category
+	// index its rules get instead of category (intel.go).
+	tagCats map[string]uint16
 }
 
 // specEnv is what resolving sources needs.
@@ -49,13 +52,17 @@ func buildSpecs(cfg *Config, blocks, allows []ListConfig, env specEnv) ([]*feedS
 		if cat == "" {
 			cat = c.Name
 		}
-		ci, ok := catIndex[cat]
-		if !ok {
-			ci = uint16(len(categories)) // < maxLists: one category per list at most
-			catIndex[cat] = ci
-			categories = append(categories, cat)
+		intern := func(cat string) uint16 {
+			ci, ok := catIndex[cat]
+			if !ok {
+				ci = uint16(len(categories)) // < maxLists: one per list, plus tag_categories (bounded)
+				catIndex[cat] = ci
+				categories = append(categories, cat)
+			}
+			return ci
 		}
-		sp.category = ci
+		sp.category = intern(cat)
+		sp.tagCats = tagCategoryIndex(c.TagCategories, intern)
 		sp.info = blocklist.ListInfo{Name: c.Name, Allow: allow, Source: redactSource(c.Source)}
 		if !allow {
 			sp.info.Action, _ = blocklist.ParseAction(c.Action) // validated; "" is nxdomain
@@ -89,6 +96,9 @@ func buildSpecs(cfg *Config, blocks, allows []ListConfig, env specEnv) ([]*feedS
 		default:
 			sp.src = &httpSource{url: rest, shown: redactURL(rest), client: env.client, userAgent: env.userAgent,
 				headers: c.Headers, baseDir: env.baseDir, maxSize: sp.maxSize}
+		}
+		if src := intelSource(c, sp, env); src != nil { // TAXII, MISP feed or API (intelconfig.go)
+			sp.src = src
 		}
 		specs = append(specs, sp)
 	}

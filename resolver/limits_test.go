@@ -11,6 +11,7 @@ import (
 
 	"github.com/miekg/dns"
 
+	"github.com/bulwark-dns/bulwark/internal/dnstest"
 	"github.com/bulwark-dns/bulwark/resolver"
 )
 
@@ -147,12 +148,7 @@ func TestSlowlorisClientCutOff(t *testing.T) {
 // "0.0.0.0:P" and "[::]:P" together: the IPv6 socket must be IPv6-only, or
 // the second bind fails with "address already in use".
 func TestDualStackWildcardListen(t *testing.T) {
-	pc, err := net.ListenPacket("udp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := pc.LocalAddr().(*net.UDPAddr).Port
-	pc.Close()
+	port := dnstest.FreePort(t) // free for UDP and TCP both
 	e := startEnv(t, phishingTable(t), envOpts{listenCfg: resolver.ListenConfig{
 		DNS: []string{fmt.Sprintf("0.0.0.0:%d", port), fmt.Sprintf("[::]:%d", port)}}})
 	for _, addr := range []string{fmt.Sprintf("127.0.0.1:%d", port), fmt.Sprintf("[::1]:%d", port)} {

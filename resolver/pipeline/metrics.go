@@ -4,8 +4,8 @@ import (
 	"sync/atomic"
 
 	"github.com/bulwark-dns/bulwark/blocklist"
-	"github.com/bulwark-dns/bulwark/resolver/query"
 	"github.com/bulwark-dns/bulwark/resolver/proxyproto"
+	"github.com/bulwark-dns/bulwark/resolver/query"
 	"github.com/miekg/dns"
 	"github.com/prometheus/client_golang/prometheus"
 )

@@ -32,6 +32,7 @@ type Policy struct {
 	ttl     uint32
 	log     *logs.BlockLog
 	metrics *Metrics
+	sink    query.BlockSink // nil: none
 }
 
 // NewPolicy returns the policy step in front of next.
@@ -101,9 +102,19 @@ func (p *Policy) ServesWire(answer []dns.RR) bool {
 // the log gets its own copy.
 func (p *Policy) record(at time.Time, client netip.Addr, proto query.Proto, qtype uint16, qname string, d query.Decision) {
 	p.metrics.countBlocked(d.Table, d.Match.Payload)
+	if !p.log.Enabled() && p.sink == nil {
+		return
+	}
+	name := strings.Clone(dnswire.Canonical(qname))
 	if p.log.Enabled() {
-		p.log.Log(logs.BlockRecord{At: at, Client: client, Proto: proto, QType: qtype,
-			QName: strings.Clone(dnswire.Canonical(qname)), Decision: d})
+		p.log.Log(logs.BlockRecord{At: at, Client: client, Proto: proto, QType: qtype, QName: name, Decision: d})
+	}
+	if p.sink != nil {
+		matched := name
+		if d.CNAME != "" {
+			matched = d.CNAME
+		}
+		p.sink.Blocked(query.BlockHit{At: at, Client: client, Table: d.Table, Match: d.Match, Name: matched})
 	}
 }
 
