@@ -198,7 +198,6 @@ func (bt *bindTree) signZone(t testing.TB, z *bindZone, file string) {
 
 func (bt *bindTree) startNamed(t testing.TB, zones []*bindZone) {
 	t.Helper()
-	const i = 0
 	dir := filepath.Join(bt.dir, "named")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
@@ -216,7 +215,7 @@ func (bt *bindTree) startNamed(t testing.TB, zones []*bindZone) {
 	minimal-responses no;
 };
 controls { };
-`, dir, dir, bt.port, bt.ips[i])
+`, dir, dir, bt.port, bt.ips[0])
 	for _, z := range zones {
 		file := bt.zoneFile(z)
 		if z.sign != "" {
@@ -228,7 +227,22 @@ controls { };
 	if err := os.WriteFile(cfgFile, []byte(conf.String()), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command("named", "-g", "-n", "1", "-c", cfgFile)
+	// Ready when it answers for the root.
+	c := &dns.Client{Timeout: 500 * time.Millisecond}
+	m := new(dns.Msg)
+	m.SetQuestion(".", dns.TypeSOA)
+	addr := net.JoinHostPort(bt.ips[0], fmt.Sprint(bt.port))
+	startDaemon(t, "named", []string{"-g", "-n", "1", "-c", cfgFile}, func() bool {
+		r, _, err := c.ExchangeContext(context.Background(), m, addr)
+		return err == nil && r.Rcode == dns.RcodeSuccess
+	})
+}
+
+// startDaemon runs a server in the foreground until the test ends, and
+// waits until ready reports true; its log is shown if the test fails.
+func startDaemon(t testing.TB, name string, args []string, ready func() bool) {
+	t.Helper()
+	cmd := exec.Command(name, args...)
 	log := &lockedBuffer{}
 	cmd.Stdout, cmd.Stderr = log, log
 	if err := cmd.Start(); err != nil {
@@ -240,27 +254,21 @@ controls { };
 		_ = cmd.Process.Kill()
 		<-done
 		if t.Failed() {
-			t.Logf("named %s log (last lines):\n%s", bt.ips[i], tail(log.String(), 15))
+			t.Logf("%s log (last lines):\n%s", name, tail(log.String(), 20))
 		}
 	})
-	// Ready when it answers for the root.
-	origin := "."
-	c := &dns.Client{Timeout: 500 * time.Millisecond}
-	m := new(dns.Msg)
-	m.SetQuestion(origin, dns.TypeSOA)
-	addr := net.JoinHostPort(bt.ips[i], fmt.Sprint(bt.port))
 	for range 40 {
 		select {
 		case <-done:
-			t.Fatalf("named on %s exited:\n%s", addr, log.String())
+			t.Fatalf("%s exited:\n%s", name, log.String())
 		default:
 		}
-		if r, _, err := c.ExchangeContext(context.Background(), m, addr); err == nil && r.Rcode == dns.RcodeSuccess {
+		if ready() {
 			return
 		}
 		time.Sleep(250 * time.Millisecond)
 	}
-	t.Fatalf("named on %s did not answer:\n%s", addr, log.String())
+	t.Fatalf("%s did not become ready:\n%s", name, log.String())
 }
 
 // standardTree is the hierarchy the DNSSEC end-to-end tests share: every

@@ -48,12 +48,7 @@ blocklists:
 
 	const ad = "flags: qr rd ra ad;"
 	const noAD = "flags: qr rd ra;"
-	cases := []struct {
-		name string
-		args []string
-		want []string
-		not  []string
-	}{
+	cases := []digCase{
 		{"secure answer with AD", []string{"+dnssec", "www.secure.test", "A"},
 			[]string{"status: NOERROR", ad, "192.0.2.1", "RRSIG\tA 13"}, nil},
 		{"AD without DO when asked with AD", []string{"+adflag", "www.secure.test", "A"},
@@ -91,21 +86,7 @@ blocklists:
 			[]string{"status: NXDOMAIN", noAD, "EDE: 15 (Blocked)"}, []string{"192.0.2.99"}},
 		{"secure answer over TCP from the cache", []string{"+dnssec", "+tcp", "www.secure.test", "A"}, []string{"status: NOERROR", ad}, nil},
 	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			out := dig(t, digPath, port, c.args...)
-			for _, w := range c.want {
-				if !strings.Contains(out, w) {
-					t.Errorf("dig %v: output lacks %q:\n%s", c.args, w, out)
-				}
-			}
-			for _, w := range c.not {
-				if strings.Contains(out, w) {
-					t.Errorf("dig %v: output has %q:\n%s", c.args, w, out)
-				}
-			}
-		})
-	}
+	runDigCases(t, digPath, port, cases)
 
 	resp, err := http.Get("http://" + admin + "/metrics")
 	if err != nil {
@@ -124,5 +105,44 @@ blocklists:
 	}
 	if t.Failed() {
 		t.Logf("bulwark output:\n%s", p.stderr.String())
+	}
+}
+
+// TestCheckDNSSECSection: `bulwark check` validates the dnssec section,
+// pointing at the line of each mistake.
+func TestCheckDNSSECSection(t *testing.T) {
+	const base = `listen:
+  dns: ["127.0.0.1:5300"]
+upstream:
+  mode: recursive
+blocklists:
+  - name: phishing
+    source: "file:lists/phishing.txt"
+`
+	tests := []struct {
+		name    string
+		section string
+		code    int
+		want    []string
+	}{
+		{"defaults", "", 0, nil},
+		{"tuned", "dnssec:\n  validate: true\n  negative_trust_anchors: [broken.example]\n  bogus_ttl: 30s\n", 0, nil},
+		{"mistakes", "dnssec:\n  trust_anchor_file: /nonexistent/anchors\n  override_date: yesterday\n  negative_trust_anchors: [\"a..b\"]\n", 1,
+			[]string{"bulwark.yaml:9: dnssec.trust_anchor_file", "bulwark.yaml:10: dnssec.override_date", "bulwark.yaml:11: dnssec.negative_trust_anchors[0]"}},
+		{"unknown key", "dnssec:\n  validation: true\n", 1, []string{"bulwark.yaml:9:", "validation"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := writeFiles(t, map[string]string{"bulwark.yaml": base + tt.section, "lists/phishing.txt": "evil.example\n"})
+			code, out, errs := runCmd(t, "check", "-config", filepath.Join(dir, "bulwark.yaml"))
+			if code != tt.code {
+				t.Fatalf("exit %d, want %d\n%s\n%s", code, tt.code, out, errs)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(errs, w) {
+					t.Errorf("stderr lacks %q:\n%s", w, errs)
+				}
+			}
+		})
 	}
 }

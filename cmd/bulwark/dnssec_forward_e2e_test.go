@@ -4,11 +4,9 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/bulwark-dns/bulwark/internal/dnstest"
 )
@@ -54,36 +52,15 @@ func startUnbound(t *testing.T, bt *bindTree, validate bool) string {
 	if err := os.WriteFile(cfg, []byte(conf), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command("unbound", "-d", "-c", cfg)
-	log := &lockedBuffer{}
-	cmd.Stdout, cmd.Stderr = log, log
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(done) }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		<-done
-		if t.Failed() {
-			t.Logf("unbound log (last lines):\n%s", tail(log.String(), 20))
-		}
-	})
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
-	for range 40 {
-		select {
-		case <-done:
-			t.Fatalf("unbound exited:\n%s", log.String())
-		default:
-		}
-		if c, err := net.Dial("tcp", addr); err == nil {
+	startDaemon(t, "unbound", []string{"-d", "-c", cfg}, func() bool {
+		c, err := net.Dial("tcp", addr)
+		if err == nil {
 			c.Close()
-			return addr
 		}
-		time.Sleep(250 * time.Millisecond)
-	}
-	t.Fatalf("unbound did not start:\n%s", log.String())
-	return ""
+		return err == nil
+	})
+	return addr
 }
 
 // forwardingBulwark starts the binary forwarding to upstream, with the
