@@ -10,12 +10,15 @@ test: deps
 
 # Debian packages the tests drive: dig (bind9-dnsutils) and kdig, for DoT
 # and DoH (knot-dnsutils); promtool (prometheus) checks the alert rules and
-# dashboard queries. Installed only when a tool is missing.
+# dashboard queries; named (bind9) and nsupdate (bind9-utils) are the
+# primaries of the zone transfer feed tests. Installed only when a tool is missing.
 deps:
 	@missing=""; \
 	command -v dig >/dev/null 2>&1 || missing="$$missing bind9-dnsutils"; \
 	command -v kdig >/dev/null 2>&1 || missing="$$missing knot-dnsutils"; \
 	command -v promtool >/dev/null 2>&1 || missing="$$missing prometheus"; \
+	command -v named >/dev/null 2>&1 || [ -x /usr/sbin/named ] || missing="$$missing bind9"; \
+	command -v nsupdate >/dev/null 2>&1 || missing="$$missing bind9-utils"; \
 	if [ -n "$$missing" ]; then \
 		echo "installing$$missing for the end-to-end tests"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \

@@ -48,6 +48,11 @@ type ListConfig struct {
 	// may use ${NAME} for an environment variable, or be "file:PATH" to
 	// read a file (a mounted secret); values are never logged.
 	Headers map[string]string `yaml:"headers"`
+	// Primaries, TSIG and OnExpire configure an "axfr://" source (see
+	// xfrconfig.go).
+	Primaries []string    `yaml:"primaries"`
+	TSIG      *TSIGConfig `yaml:"tsig"`
+	OnExpire  string      `yaml:"on_expire"`
 }
 
 // maxLists is how many lists fit in blocklist.Payload.List.
@@ -130,6 +135,7 @@ func (c *ListConfig) Validate(path string, allow bool) []error {
 	if c.MinRatio != nil && (*c.MinRatio < 0 || *c.MinRatio > 1 || math.IsNaN(*c.MinRatio)) {
 		add("min_ratio", "must be between 0 and 1 (got %v)", *c.MinRatio)
 	}
+	errs = append(errs, c.validateXfr(path, scheme)...)
 	if len(c.Headers) > 0 && !remote && err == nil {
 		add("headers", "only HTTP sources send headers (source is %q)", c.Source)
 	}

@@ -161,6 +161,9 @@ func NewManager(o Options) (*Manager, error) {
 		m.cacheDir = resolveFile(filepath.ToSlash(cfg.CacheDir), o.BaseDir)
 	}
 	for _, sp := range specs {
+		if x, ok := sp.src.(*xfrSource); ok {
+			x.attach(m) // zone transfer feeds (xfr.go)
+		}
 		f := &feed{spec: sp, kick: make(chan struct{}, 1), settled: make(chan struct{})}
 		if o.Previous != nil {
 			f.adopt(o.Previous.feedFor(sp))
@@ -207,6 +210,9 @@ func (f *feed) adopt(old *feed) {
 	}
 	f.good, f.checked, f.attempted, f.lastErr = old.good, old.checked, old.attempted, old.lastErr
 	f.adopted = true
+	if x, ok := f.spec.src.(*xfrSource); ok {
+		x.adoptFrom(old.spec.src) // the zone in hand, for the next IXFR
+	}
 }
 
 // SetMetrics makes the Manager record into met from now on and exports
@@ -309,7 +315,9 @@ func (m *Manager) Start(ctx context.Context) error {
 		} else {
 			m.accept(f, c, meta.Checked)
 			logLoaded(m.log, c)
-			if fresh := meta.Checked.Add(f.spec.refresh); fresh.After(now) {
+			if _, xfr := f.spec.src.(*xfrSource); xfr {
+				f.settle() // a saved zone serves at once and is checked (IXFR) at once
+			} else if fresh := meta.Checked.Add(f.spec.refresh); fresh.After(now) {
 				due = fresh
 				f.settle()
 			}
@@ -474,6 +482,11 @@ func (m *Manager) runFeed(ctx context.Context, f *feed, due time.Time) {
 				wait = m.backoff(failures, f.spec.refresh)
 				m.log.Info("feed retry scheduled", "feed", f.spec.info.Name, "failures", failures, "in", wait.Round(time.Second))
 			}
+			if x, ok := f.spec.src.(*xfrSource); ok {
+				if d, ok := x.nextCheck(err == nil); ok {
+					wait = d // the zone's SOA refresh and retry timers
+				}
+			}
 			due = start.Add(wait)
 		}
 	}()
@@ -602,6 +615,14 @@ func (m *Manager) attempt(ctx context.Context, f *feed, force bool) error {
 	default:
 		f.mu.Lock()
 		f.lastErr = err
+		if errors.Is(err, errZoneExpired) && f.good != nil {
+			f.good, prev = nil, nil // on_expire: drop
+			m.version.Add(1)
+			select {
+			case m.dirty <- struct{}{}:
+			default:
+			}
+		}
 		f.mu.Unlock()
 		if prev != nil {
 			m.log.Warn("feed refresh failed; keeping the last good copy", "feed", name, "err", err)

@@ -2,6 +2,7 @@ package feeds
 
 import (
 	"errors"
+	"fmt"
 	"io/fs"
 	"net/http"
 	"time"
@@ -42,6 +43,7 @@ func buildSpecs(cfg *Config, blocks, allows []ListConfig, env specEnv) ([]*feedS
 	}
 	var specs []*feedSpec
 	var categories []string
+	var serr []error
 	catIndex := map[string]uint16{}
 	add := func(c ListConfig, allow bool) {
 		sp := &feedSpec{cfg: c, allow: allow, index: uint16(len(specs))}
@@ -86,6 +88,14 @@ func buildSpecs(cfg *Config, blocks, allows []ListConfig, env specEnv) ([]*feedS
 			sp.src, sp.refresh = fsSource{fsys: env.builtin, name: rest}, 0
 		case schemeFile:
 			sp.src = fileSource{path: resolveFile(rest, env.baseDir)}
+		case schemeAXFR:
+			u, _ := parseXfrURL(rest) // validated
+			key, err := resolveTSIG(c.TSIG, env.baseDir)
+			if err != nil {
+				serr = append(serr, fmt.Errorf("%s %q: %w", map[bool]string{false: "blocklist", true: "allowlist"}[allow], c.Name, err))
+			}
+			sp.cfg.Format = FormatRPZ
+			sp.src = newXfrSource(c, u, key, sp.maxSize)
 		default:
 			sp.src = &httpSource{url: rest, shown: redactURL(rest), client: env.client, userAgent: env.userAgent,
 				headers: c.Headers, baseDir: env.baseDir, maxSize: sp.maxSize}
@@ -97,6 +107,9 @@ func buildSpecs(cfg *Config, blocks, allows []ListConfig, env specEnv) ([]*feedS
 	}
 	for _, c := range allows {
 		add(c, true)
+	}
+	if len(serr) > 0 {
+		return nil, nil, errors.Join(serr...)
 	}
 	return specs, categories, nil
 }

@@ -62,24 +62,7 @@ func needDig(t *testing.T) string {
 }
 
 // freePort finds a port free for both UDP and TCP on 127.0.0.1.
-func freePort(t *testing.T) int {
-	t.Helper()
-	for i := 0; i < 20; i++ {
-		uc, err := net.ListenPacket("udp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		port := uc.LocalAddr().(*net.UDPAddr).Port
-		tl, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
-		uc.Close()
-		if err == nil {
-			tl.Close()
-			return port
-		}
-	}
-	t.Fatal("no free port")
-	return 0
-}
+func freePort(t *testing.T) int { return dnstest.FreePort(t) }
 
 // process is a running bulwark binary.
 type process struct {
