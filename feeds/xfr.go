@@ -431,43 +431,16 @@ func (s *xfrSource) ixfr(ctx context.Context, p netip.AddrPort, cur *dns.SOA) er
 	if err != nil {
 		return err
 	}
-	if len(rrs) == 0 {
-		return errors.New("IXFR: empty answer")
-	}
-	final, ok := rrs[0].(*dns.SOA)
-	if !ok {
-		return errors.New("IXFR: the answer does not start with the SOA")
-	}
-	if len(rrs) == 1 { // up to date (or older than ours)
+	d, err := readIXFR(cur.Serial, rrs)
+	switch {
+	case err != nil:
+		return err
+	case d.upToDate:
 		return nil
-	}
-	if _, ok := rrs[1].(*dns.SOA); !ok {
+	case d.full:
 		return s.fullFromIXFR(p, rrs)
 	}
-	// Incremental: [SOA old, deletions, SOA new, additions]..., final SOA.
-	net := map[string]bool{} // line -> present after the changes
-	from, i, deltas := cur.Serial, 1, 0
-	for i < len(rrs)-1 {
-		old, ok := rrs[i].(*dns.SOA)
-		if !ok || old.Serial != from {
-			return errIxfrMismatch
-		}
-		for i++; i < len(rrs) && rrs[i].Header().Rrtype != dns.TypeSOA; i++ {
-			net[zoneLine(rrs[i])] = false
-		}
-		if i >= len(rrs) {
-			return errors.New("IXFR: a deletion list is not followed by the new SOA")
-		}
-		nw := rrs[i].(*dns.SOA)
-		for i++; i < len(rrs) && rrs[i].Header().Rrtype != dns.TypeSOA; i++ {
-			net[zoneLine(rrs[i])] = true
-		}
-		from = nw.Serial
-		deltas++
-	}
-	if i != len(rrs)-1 || from != final.Serial {
-		return errors.New("IXFR: the changes do not end at the primary's serial")
-	}
+	final, net, deltas := d.final, d.net, d.deltas
 	s.mu.Lock()
 	s.body, s.soa = applyDelta(s.body, final, net), final
 	size = int64(len(s.body))
@@ -475,6 +448,62 @@ func (s *xfrSource) ixfr(ctx context.Context, p netip.AddrPort, cur *dns.SOA) er
 	s.log.Info("zone updated (IXFR)", "feed", s.name, "zone", s.zone, "primary", p.String(),
 		"serial", final.Serial, "from", cur.Serial, "deltas", deltas, "changes", len(net), "bytes", size)
 	return nil
+}
+
+// ixfrDelta is what an IXFR answer says.
+type ixfrDelta struct {
+	upToDate bool // one SOA: nothing newer than the serial asked
+	full     bool // the whole zone, AXFR-style (RFC 1995 §4)
+	final    *dns.SOA
+	net      map[string]bool // zone line -> present after the changes
+	deltas   int
+}
+
+// readIXFR reads an IXFR answer's records for a zone at serial from:
+// [SOA new] alone; or the whole zone; or the changes, each [SOA old,
+// deletions, SOA new, additions], then SOA new again.
+func readIXFR(from uint32, rrs []dns.RR) (ixfrDelta, error) {
+	var d ixfrDelta
+	if len(rrs) == 0 {
+		return d, errors.New("IXFR: empty answer")
+	}
+	final, ok := rrs[0].(*dns.SOA)
+	if !ok {
+		return d, errors.New("IXFR: the answer does not start with the SOA")
+	}
+	d.final = final
+	if len(rrs) == 1 {
+		d.upToDate = true
+		return d, nil
+	}
+	if _, ok := rrs[1].(*dns.SOA); !ok {
+		d.full = true
+		return d, nil
+	}
+	d.net = map[string]bool{}
+	i := 1
+	for i < len(rrs)-1 {
+		old, ok := rrs[i].(*dns.SOA)
+		if !ok || old.Serial != from {
+			return d, errIxfrMismatch
+		}
+		for i++; i < len(rrs) && rrs[i].Header().Rrtype != dns.TypeSOA; i++ {
+			d.net[zoneLine(rrs[i])] = false
+		}
+		if i >= len(rrs) {
+			return d, errors.New("IXFR: a deletion list is not followed by the new SOA")
+		}
+		nw := rrs[i].(*dns.SOA)
+		for i++; i < len(rrs) && rrs[i].Header().Rrtype != dns.TypeSOA; i++ {
+			d.net[zoneLine(rrs[i])] = true
+		}
+		from = nw.Serial
+		d.deltas++
+	}
+	if i != len(rrs)-1 || from != final.Serial {
+		return d, errors.New("IXFR: the changes do not end at the primary's serial")
+	}
+	return d, nil
 }
 
 // fullFromIXFR takes an IXFR answered as a whole zone.

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bulwark-dns/bulwark/internal/bindtest"
 	"github.com/bulwark-dns/bulwark/internal/dnstest"
 	"github.com/bulwark-dns/bulwark/internal/promtest"
 	"github.com/prometheus/client_golang/prometheus"
@@ -30,13 +31,13 @@ type xfrEnv struct {
 	met  *Metrics
 }
 
-func newXfrManager(t *testing.T, b *bindPrimary, cacheDir string, mod func(*ListConfig, *Options)) *xfrEnv {
+func newXfrManager(t *testing.T, b *bindtest.Primary, cacheDir string, mod func(*ListConfig, *Options)) *xfrEnv {
 	t.Helper()
 	logs := &logBuffer{}
 	reg := prometheus.NewRegistry()
 	met := NewMetrics(reg)
-	lc := ListConfig{Name: "rpz", Source: fmt.Sprintf("axfr://%s/%s", b.addr(), strings.TrimSuffix(b.zone, ".")),
-		TSIG: tsigConfig(testKeySecret)}
+	lc := ListConfig{Name: "rpz", Source: fmt.Sprintf("axfr://%s/%s", b.Addr(), strings.TrimSuffix(b.Zone, ".")),
+		TSIG: tsigConfig(bindtest.KeySecret)}
 	o := Options{Config: Config{CacheDir: cacheDir, Startup: StartupWait, StartupTimeout: 20 * time.Second},
 		Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})), Metrics: met}
 	if mod != nil {
@@ -83,7 +84,7 @@ func checkDecisions(t *testing.T, m *Manager, want map[string]string) {
 // IXFR after nsupdate (adds and deletes), a restart with the primary dead
 // serving the saved zone, and an IXFR from the saved serial once it is back.
 func TestXfrBIND(t *testing.T) {
-	b := startBIND(t, bindOpts{records: testZoneRecords})
+	b := bindtest.Start(t, bindtest.Options{Records: testZoneRecords})
 	cache := t.TempDir()
 	e := newXfrManager(t, b, cache, nil)
 	ctx := context.Background()
@@ -102,7 +103,7 @@ func TestXfrBIND(t *testing.T) {
 	}
 
 	// nsupdate: one name added, one deleted; the refresh is an IXFR.
-	b.update("update add new.example.rpz.test. 60 CNAME .", "update delete drop.example.rpz.test. CNAME")
+	b.Update("update add new.example.rpz.test. 60 CNAME .", "update delete drop.example.rpz.test. CNAME")
 	if err := e.m.RefreshNow(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -123,7 +124,7 @@ func TestXfrBIND(t *testing.T) {
 	e.m.Close()
 
 	// The primary dies; Bulwark restarts: the saved zone serves at once.
-	b.stop()
+	b.Stop()
 	e2 := newXfrManager(t, b, cache, nil)
 	if err := e2.m.Start(ctx); err != nil {
 		t.Fatalf("restart with the primary down: %v\n%s", err, e2.logs)
@@ -142,7 +143,7 @@ func TestXfrBIND(t *testing.T) {
 // TestXfrRestartIXFR restarts Bulwark against a live primary that moved
 // on meanwhile: the first check is an IXFR from the saved serial.
 func TestXfrRestartIXFR(t *testing.T) {
-	b := startBIND(t, bindOpts{records: testZoneRecords})
+	b := bindtest.Start(t, bindtest.Options{Records: testZoneRecords})
 	cache := t.TempDir()
 	ctx := context.Background()
 	e := newXfrManager(t, b, cache, nil)
@@ -150,7 +151,7 @@ func TestXfrRestartIXFR(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.m.Close()
-	b.update("update add later.example.rpz.test. 60 CNAME *.")
+	b.Update("update add later.example.rpz.test. 60 CNAME *.")
 	e2 := newXfrManager(t, b, cache, nil)
 	if err := e2.m.Start(ctx); err != nil {
 		t.Fatal(err)
@@ -174,9 +175,9 @@ func TestXfrRestartIXFR(t *testing.T) {
 // TestXfrWrongKey: a transfer signed with the wrong secret is refused by
 // the primary; the list gets no copy and the refusal is logged.
 func TestXfrWrongKey(t *testing.T) {
-	b := startBIND(t, bindOpts{records: testZoneRecords})
+	b := bindtest.Start(t, bindtest.Options{Records: testZoneRecords})
 	e := newXfrManager(t, b, "", func(lc *ListConfig, o *Options) {
-		lc.TSIG = tsigConfig(wrongSecret)
+		lc.TSIG = tsigConfig(bindtest.WrongSecret)
 		o.Config.StartupTimeout = 5 * time.Second
 		o.Config.Startup = StartupServeCached
 	})
@@ -212,7 +213,7 @@ func TestXfrWrongKey(t *testing.T) {
 func TestXfrExpire(t *testing.T) {
 	for _, policy := range []string{"", OnExpireKeep, OnExpireDrop} {
 		t.Run("on_expire="+policy, func(t *testing.T) {
-			b := startBIND(t, bindOpts{records: testZoneRecords, timers: "60 10 120"})
+			b := bindtest.Start(t, bindtest.Options{Records: testZoneRecords, Timers: "60 10 120"})
 			fake := clock.NewFake(time.Now())
 			e := newXfrManager(t, b, t.TempDir(), func(lc *ListConfig, o *Options) { lc.OnExpire = policy; o.Clock = fake })
 			ctx := context.Background()
@@ -223,7 +224,7 @@ func TestXfrExpire(t *testing.T) {
 			if d, ok := src.nextCheck(true); !ok || d < 54*time.Second || d > 66*time.Second {
 				t.Errorf("next check after success = %v, want the SOA refresh 60s ±10%%", d)
 			}
-			b.stop()
+			b.Stop()
 			fake.Advance(30 * time.Second)
 			_ = e.m.RefreshNow(ctx)
 			if d, ok := src.nextCheck(false); !ok || d != 10*time.Second {
@@ -252,11 +253,11 @@ func TestXfrExpire(t *testing.T) {
 
 // TestXfrPrimaries: the first primary is down; the second serves.
 func TestXfrPrimaries(t *testing.T) {
-	b := startBIND(t, bindOpts{records: testZoneRecords})
+	b := bindtest.Start(t, bindtest.Options{Records: testZoneRecords})
 	dead := dnstest.FreePort(t)
 	e := newXfrManager(t, b, "", func(lc *ListConfig, o *Options) {
 		lc.Source = fmt.Sprintf("axfr://127.0.0.1:%d/rpz.test", dead)
-		lc.Primaries = []string{b.addr().String()}
+		lc.Primaries = []string{b.Addr().String()}
 	})
 	if err := e.m.Start(context.Background()); err != nil {
 		t.Fatalf("%v\n%s", err, e.logs)
@@ -265,4 +266,9 @@ func TestXfrPrimaries(t *testing.T) {
 	if !strings.Contains(e.logs.String(), fmt.Sprintf("127.0.0.1:%d", dead)) {
 		t.Errorf("the dead primary's failure is not logged:\n%s", e.logs)
 	}
+}
+
+// tsigConfig is the test primary's key as a list's tsig: key.
+func tsigConfig(secret string) *TSIGConfig {
+	return &TSIGConfig{Name: bindtest.KeyName, Algorithm: "hmac-sha256", Secret: secret}
 }

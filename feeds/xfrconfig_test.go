@@ -4,6 +4,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/bulwark-dns/bulwark/internal/bindtest"
 )
 
 // TestResolveTSIG reads a secret_file both as bare base64 and as the key
@@ -13,8 +15,8 @@ func TestResolveTSIG(t *testing.T) {
 	bare := filepath.Join(dir, "bare.key")
 	clause := filepath.Join(dir, "clause.key")
 	short := filepath.Join(dir, "short.key")
-	_ = os.WriteFile(bare, []byte(testKeySecret+"\n"), 0o600)
-	_ = os.WriteFile(clause, []byte("key \"rpz-key\" {\n\talgorithm hmac-sha512;\n\tsecret \""+testKeySecret+"\";\n};\n"), 0o600)
+	_ = os.WriteFile(bare, []byte(bindtest.KeySecret+"\n"), 0o600)
+	_ = os.WriteFile(clause, []byte("key \"rpz-key\" {\n\talgorithm hmac-sha512;\n\tsecret \""+bindtest.KeySecret+"\";\n};\n"), 0o600)
 	_ = os.WriteFile(short, []byte("c2hvcnQ=\n"), 0o600)
 	tests := []struct {
 		name    string
@@ -22,7 +24,7 @@ func TestResolveTSIG(t *testing.T) {
 		wantAlg string
 		wantErr bool
 	}{
-		{"inline default algorithm", TSIGConfig{Name: "K", Secret: testKeySecret}, "hmac-sha256.", false},
+		{"inline default algorithm", TSIGConfig{Name: "K", Secret: bindtest.KeySecret}, "hmac-sha256.", false},
 		{"bare file", TSIGConfig{Name: "k", Algorithm: "hmac-sha512", SecretFile: "bare.key"}, "hmac-sha512.", false},
 		{"tsig-keygen file", TSIGConfig{Name: "k", Algorithm: "HMAC-SHA512.", SecretFile: clause}, "hmac-sha512.", false},
 		{"missing file", TSIGConfig{Name: "k", SecretFile: "none.key"}, "", true},
@@ -37,7 +39,7 @@ func TestResolveTSIG(t *testing.T) {
 			if err != nil {
 				return
 			}
-			if k.name != "k." || k.algorithm != tt.wantAlg || k.secret != testKeySecret {
+			if k.name != "k." || k.algorithm != tt.wantAlg || k.secret != bindtest.KeySecret {
 				t.Errorf("key = %+v", k)
 			}
 		})

@@ -24,6 +24,8 @@ type handler struct {
 	// observer is nil unless a query log or dnstap is configured; a nil
 	// check is all observing costs when it is off.
 	observer atomic.Pointer[observerBox]
+	// notify answers NOTIFY messages (notify.go); nil: NOTIMP.
+	notify atomic.Pointer[notifyBox]
 }
 
 // outcome is what the observers learn from answering one packet.
@@ -65,6 +67,9 @@ func (h *handler) respond(ctx context.Context, r *route, pkt []byte, client neti
 		h.metrics.countMalformed()
 		h.metrics.countDropped(time.Since(start).Seconds())
 		return nil, dropped
+	}
+	if b, ok := h.answerNotify(pkt, msg, client, proto); ok { // NOTIFY hook (notify.go)
+		return b, outcome{rcode: -1}
 	}
 	req := NewRequest(msg, client, proto)
 	h.metrics.countQuery(proto, req.Question.Qtype)

@@ -61,6 +61,7 @@ func (d *daemon) serve(src *source, hup <-chan os.Signal) error {
 	}
 	srv.SetFastPath(gen.path.Fast)
 	srv.SetObserver(gen.path.Observer)
+	srv.SetNotifyHandler(currentLists{d}) // NOTIFY for axfr:// lists (notify.go)
 	d.srv = srv
 	if err := srv.Listen(); err != nil {
 		gen.closeUnshared(nil)
