@@ -50,6 +50,9 @@ type xfrSource struct {
 	clock     clock.Clock
 	cachePath string // the cached body, "" without feeds.cache_dir
 	met       func() *Metrics
+	// onDelta, if set, is handed each IXFR's changes and the new zone
+	// before Fetch returns (Manager.publishDelta).
+	onDelta func(net map[string]bool, body []byte)
 
 	mu      sync.Mutex
 	body    []byte   // the zone as text; nil: none yet
@@ -443,8 +446,12 @@ func (s *xfrSource) ixfr(ctx context.Context, p netip.AddrPort, cur *dns.SOA) er
 	final, net, deltas := d.final, d.net, d.deltas
 	s.mu.Lock()
 	s.body, s.soa = applyDelta(s.body, final, net), final
-	size = int64(len(s.body))
+	body := s.body
 	s.mu.Unlock()
+	size = int64(len(body))
+	if s.onDelta != nil {
+		s.onDelta(net, body)
+	}
 	s.log.Info("zone updated (IXFR)", "feed", s.name, "zone", s.zone, "primary", p.String(),
 		"serial", final.Serial, "from", cur.Serial, "deltas", deltas, "changes", len(net), "bytes", size)
 	return nil
@@ -653,6 +660,7 @@ func (s *xfrSource) isPrimary(a netip.Addr) bool {
 // path of its cached copy.
 func (s *xfrSource) attach(m *Manager) {
 	s.log, s.clock, s.met = m.log.With("source", "axfr"), m.clock, m.met
+	s.onDelta = func(net map[string]bool, body []byte) { m.publishDelta(s, net, body) }
 	if m.cacheDir != "" {
 		s.cachePath = (&diskCache{dir: m.cacheDir}).base(s.name)
 	}

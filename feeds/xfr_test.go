@@ -4,10 +4,15 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/bulwark-dns/bulwark/blocklist"
 	"github.com/bulwark-dns/bulwark/internal/bindtest"
 	"github.com/bulwark-dns/bulwark/internal/dnstest"
 	"github.com/bulwark-dns/bulwark/internal/promtest"
@@ -43,7 +48,7 @@ func newXfrManager(t *testing.T, b *bindtest.Primary, cacheDir string, mod func(
 	if mod != nil {
 		mod(&lc, &o)
 	}
-	o.Blocklists = []ListConfig{lc}
+	o.Blocklists = append([]ListConfig{lc}, o.Blocklists...)
 	m, err := NewManager(o)
 	if err != nil {
 		t.Fatal(err)
@@ -86,14 +91,24 @@ func checkDecisions(t *testing.T, m *Manager, want map[string]string) {
 func TestXfrBIND(t *testing.T) {
 	b := bindtest.Start(t, bindtest.Options{Records: testZoneRecords})
 	cache := t.TempDir()
-	e := newXfrManager(t, b, cache, nil)
+	// A second list, after the zone, names some of the same names.
+	other := filepath.Join(t.TempDir(), "other.txt")
+	if err := os.WriteFile(other, []byte("new.example\nsink2.example\ndrop.example\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var published []*blocklist.Table
+	e := newXfrManager(t, b, cache, func(lc *ListConfig, o *Options) {
+		o.Blocklists = append(o.Blocklists, ListConfig{Name: "other", Source: "file:" + other, Action: "refused"})
+		o.OnPublish = func(t *blocklist.Table) { mu.Lock(); published = append(published, t); mu.Unlock() }
+	})
 	ctx := context.Background()
 	if err := e.m.Start(ctx); err != nil {
 		t.Fatalf("start: %v\n%s", err, e.logs)
 	}
 	checkDecisions(t, e.m, map[string]string{
 		"bad.example": "block:nxdomain", "x.bad.example": "block:nxdomain", "ok.bad.example": "allow",
-		"sink.example": "block:sinkhole", "drop.example": "block:drop", "new.example": "none",
+		"sink.example": "block:sinkhole", "drop.example": "block:drop", "new.example": "block:refused",
 	})
 	if got := e.source().lastXfr; got != "axfr" {
 		t.Errorf("first transfer = %q, want axfr", got)
@@ -104,13 +119,40 @@ func TestXfrBIND(t *testing.T) {
 
 	// nsupdate: one name added, one deleted; the refresh is an IXFR.
 	b.Update("update add new.example.rpz.test. 60 CNAME .", "update delete drop.example.rpz.test. CNAME")
+	b.Update("update add sink2.example.rpz.test. 60 A 192.0.2.8", "update add sink2.example.rpz.test. 60 AAAA 2001:db8::8")
 	if err := e.m.RefreshNow(ctx); err != nil {
 		t.Fatal(err)
+	}
+	// The IXFR was served through an overlay before the rebuild, deciding
+	// every name as the rebuilt table does.
+	mu.Lock()
+	var overlay *blocklist.Table
+	for _, p := range published {
+		if p.Set.OverlayLen() > 0 {
+			overlay = p
+		}
+	}
+	final := published[len(published)-1]
+	mu.Unlock()
+	if overlay == nil {
+		t.Fatalf("no overlay table was published\n%s", e.logs)
+	}
+	if final.Set.OverlayLen() != 0 {
+		t.Error("the rebuild did not fold the overlay in")
+	}
+	for _, q := range []string{"new.example", "drop.example", "sink2.example", "bad.example", "x.bad.example", "ok.bad.example", "sink.example", "none.example"} {
+		om, ook := overlay.Set.Match(q)
+		fm, fok := final.Set.Match(q)
+		if ook != fok || om.Allow != fm.Allow || om.Payload.List != fm.Payload.List || om.Payload.Action != fm.Payload.Action ||
+			!slices.Equal(overlay.SinkholeAddrs(om.Payload), final.SinkholeAddrs(fm.Payload)) {
+			t.Errorf("%s: overlay %+v %v (%v), rebuilt %+v %v (%v)", q, om, ook, overlay.SinkholeAddrs(om.Payload), fm, fok, final.SinkholeAddrs(fm.Payload))
+		}
 	}
 	if got := e.source().lastXfr; got != "ixfr" {
 		t.Errorf("transfer after nsupdate = %q, want ixfr\n%s", got, e.logs)
 	}
-	checkDecisions(t, e.m, map[string]string{"new.example": "block:nxdomain", "drop.example": "none", "bad.example": "block:nxdomain"})
+	checkDecisions(t, e.m, map[string]string{"new.example": "block:nxdomain", "drop.example": "block:refused",
+		"bad.example": "block:nxdomain", "sink2.example": "block:sinkhole"})
 	// Nothing changed: an SOA query, no transfer.
 	if err := e.m.RefreshNow(ctx); err != nil {
 		t.Fatal(err)
@@ -125,17 +167,19 @@ func TestXfrBIND(t *testing.T) {
 
 	// The primary dies; Bulwark restarts: the saved zone serves at once.
 	b.Stop()
-	e2 := newXfrManager(t, b, cache, nil)
+	e2 := newXfrManager(t, b, cache, func(lc *ListConfig, o *Options) {
+		o.Blocklists = append(o.Blocklists, ListConfig{Name: "other", Source: "file:" + other, Action: "refused"})
+	})
 	if err := e2.m.Start(ctx); err != nil {
 		t.Fatalf("restart with the primary down: %v\n%s", err, e2.logs)
 	}
-	checkDecisions(t, e2.m, map[string]string{"new.example": "block:nxdomain", "bad.example": "block:nxdomain", "drop.example": "none"})
+	checkDecisions(t, e2.m, map[string]string{"new.example": "block:nxdomain", "bad.example": "block:nxdomain", "drop.example": "block:refused"})
 	if err := e2.m.RefreshNow(ctx); err == nil {
 		t.Error("a refresh with the primary dead succeeded")
 	}
 	checkDecisions(t, e2.m, map[string]string{"new.example": "block:nxdomain"})
-	if s, ok := e2.source().serial(); !ok || s != 2 {
-		t.Errorf("serial after restart = %d %v, want 2 from the cache", s, ok)
+	if s, ok := e2.source().serial(); !ok || s != 3 {
+		t.Errorf("serial after restart = %d %v, want 3 from the cache", s, ok)
 	}
 	e2.m.Close()
 }
