@@ -82,6 +82,10 @@ func TestListConfigValidate(t *testing.T) {
 		{"axfr keys elsewhere", false, func(c *ListConfig) {
 			c.Primaries, c.OnExpire, c.TSIG = []string{"192.0.2.2"}, "keep", &TSIGConfig{Name: "k", Secret: "x"}
 		}, []string{"b[0].primaries", "b[0].tsig", "b[0].on_expire"}},
+		{"override and trial", false, func(c *ListConfig) { c.ActionOverride, c.LogOnly = "passthru", true }, nil},
+		{"override sinkhole", false, func(c *ListConfig) { c.ActionOverride, c.Sinkhole = "sinkhole", []string{"192.0.2.1"} }, nil},
+		{"bad override", false, func(c *ListConfig) { c.ActionOverride = "cname" }, []string{"b[0].action_override"}},
+		{"override on allow", true, func(c *ListConfig) { c.ActionOverride, c.LogOnly = "drop", true }, []string{"b[0].action_override", "b[0].log_only"}},
 		{"many at once", false, func(c *ListConfig) { c.Name, c.Source, c.Format, c.Action = "", "", "x", "y" },
 			[]string{"b[0].name", "b[0].source", "b[0].format", "b[0].action"}},
 	}

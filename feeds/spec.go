@@ -58,7 +58,7 @@ func buildSpecs(cfg *Config, blocks, allows []ListConfig, env specEnv) ([]*feedS
 			categories = append(categories, cat)
 		}
 		sp.category = ci
-		sp.info = blocklist.ListInfo{Name: c.Name, Allow: allow, Source: redactSource(c.Source)}
+		sp.info = blocklist.ListInfo{Name: c.Name, Allow: allow, Source: redactSource(c.Source), LogOnly: c.LogOnly && !allow}
 		if !allow {
 			sp.info.Action, _ = blocklist.ParseAction(c.Action) // validated; "" is nxdomain
 			for _, s := range c.Sinkhole {

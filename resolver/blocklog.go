@@ -28,6 +28,9 @@ type BlockEvent struct {
 	// CNAME is the blocked name met in the answer's CNAME chain, when the
 	// query name itself was not listed (CNAME cloaking).
 	CNAME string `json:"cname,omitempty"`
+	// LogOnly marks what a log-only list would have blocked: the query
+	// was not blocked by it.
+	LogOnly bool `json:"log_only,omitempty"`
 }
 
 // blockRecord is what crosses the block log's queue: the facts, not the
@@ -44,7 +47,8 @@ type blockRecord struct {
 	match  blocklist.Match
 	// cname is the canonical CNAME target m was matched against; "" when
 	// it was the query name.
-	cname string
+	cname   string
+	logOnly bool
 }
 
 // BlockLog writes block events asynchronously: the query path hands a
@@ -131,6 +135,9 @@ func appendBlockRecord(dst []byte, r *blockRecord) ([]byte, error) {
 	if r.cname != "" {
 		dst = append(dst, `,"cname":`...)
 		dst = appendJSONString(dst, r.cname)
+	}
+	if r.logOnly {
+		dst = append(dst, `,"log_only":true`...)
 	}
 	dst = append(dst, "}\n"...)
 	return dst, nil

@@ -181,6 +181,9 @@ func (f *FastPath) answer(pkt []byte, client netip.AddrPort, out []byte, m *Metr
 		return out, false
 	}
 	if t := f.policy.tables.Load(); t != nil {
+		if t.WhatIf != nil {
+			return out, false // log-only lists are matched in the chain (whatif.go)
+		}
 		if mt, ok := t.Set.Match(q.name); ok && !mt.Allow {
 			return f.answerBlocked(pkt, client, q, t, mt, out, m, obs, start)
 		}

@@ -47,6 +47,7 @@ type Metrics struct {
 	aclDenied    prometheus.Counter
 	limited      prometheus.Counter
 	tcpLimit     prometheus.Counter
+	whatIf       *prometheus.CounterVec // log-only lists (whatif.go)
 }
 
 // NewMetrics registers the request-path metrics on reg. It is called once per
@@ -108,6 +109,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			m.queries[p][i] = queries.WithLabelValues(p.String(), name)
 		}
 	}
+	m.whatIf = newWhatIfCounter()
 	m.otherRcode = responses.WithLabelValues("OTHER")
 	m.dropped = responses.WithLabelValues("dropped")
 	for rc := range m.responses {
@@ -119,7 +121,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	}
 	if reg != nil {
 		reg.MustRegister(queries, responses, m.duration, m.blocked, m.logDrops, m.queryDrops, m.malformed, m.overload,
-			m.aclDenied, m.limited, m.tcpLimit)
+			m.aclDenied, m.limited, m.tcpLimit, m.whatIf)
 	}
 	return m
 }

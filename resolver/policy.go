@@ -37,6 +37,7 @@ func NewPolicy(cfg BlockingConfig, tables Tables, next Resolver, log *BlockLog, 
 func (p *Policy) Resolve(ctx context.Context, req *Request) (*dns.Msg, error) {
 	t := p.tables.Load()
 	if t != nil {
+		p.whatIf(req, t) // log-only lists (whatif.go)
 		if m, ok := t.Set.Match(req.Question.Name); ok && !m.Allow {
 			return p.block(req, t, m, req.Question.Name, "")
 		}
