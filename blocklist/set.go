@@ -22,6 +22,9 @@ type Set struct {
 	rootRec  rec
 	top      []topSlot
 	topShift uint8
+
+	// ov, if set, replaces the rules of a few names (overlay.go).
+	ov *overlay
 }
 
 // Len returns the number of distinct rules stored, after duplicates and
@@ -57,6 +60,9 @@ func (s *Set) SizeBytes() int {
 func (s *Set) Match(qname string) (Match, bool) {
 	if s == nil {
 		return Match{}, false
+	}
+	if s.ov != nil {
+		return s.matchOverlay(qname)
 	}
 	q := trimDot(qname)
 	r := s.rootRec

@@ -14,6 +14,10 @@ type Table struct {
 	// Payload.Data is d > 0 answers Addrs[d-1] instead of its list's
 	// Sinkhole. Rules share sets, so there are few.
 	Addrs [][]netip.Addr
+	// WhatIf holds the rules of log-only lists: matched beside Set so that
+	// what they would block is logged and counted, never enforced (nil:
+	// no such list). Its payloads index Lists and Addrs like Set's.
+	WhatIf *Set
 }
 
 // SinkholeAddrs returns the addresses a sinkhole rule with payload p
@@ -41,4 +45,6 @@ type ListInfo struct {
 	Source string
 	// Entries is the number of rules the list contributed.
 	Entries int
+	// LogOnly marks a list on trial: its rules are in Table.WhatIf.
+	LogOnly bool
 }

@@ -54,6 +54,19 @@ type ListConfig struct {
 	TAXII         *TAXIIConfig      `yaml:"taxii"`
 	MISP          *MISPConfig       `yaml:"misp"`
 	TagCategories map[string]string `yaml:"tag_categories"`
+	// Primaries, TSIG and OnExpire configure an "axfr://" source (see
+	// xfrconfig.go).
+	Primaries []string    `yaml:"primaries"`
+	TSIG      *TSIGConfig `yaml:"tsig"`
+	OnExpire  string      `yaml:"on_expire"`
+	// ActionOverride forces every block rule of the list to one action
+	// (nxdomain, nodata, null, sinkhole, refused, drop), whatever the
+	// rules say, as Unbound's rpz-action-override and PowerDNS's defpol;
+	// passthru makes every rule an exception of the list. LogOnly puts the
+	// list on trial: what it would block is logged and counted, nothing is
+	// blocked (policy.go).
+	ActionOverride string `yaml:"action_override"`
+	LogOnly        bool   `yaml:"log_only"`
 }
 
 // maxLists is how many lists fit in blocklist.Payload.List.
@@ -114,6 +127,9 @@ func (c *ListConfig) Validate(path string, allow bool) []error {
 	case c.Refresh > 0 && c.Refresh < minLocalRefresh:
 		add("refresh", "%s is too short; use at least %s", c.Refresh, minLocalRefresh)
 	}
+	if a, ok := blocklist.ParseAction(c.ActionOverride); ok && !allow {
+		action = a // the override decides the answer (policy.go)
+	}
 	switch {
 	case !allow && action == blocklist.ActionSinkhole && len(c.Sinkhole) == 0:
 		add("sinkhole", "action sinkhole needs at least one IP address")
@@ -137,6 +153,8 @@ func (c *ListConfig) Validate(path string, allow bool) []error {
 	if c.MinRatio != nil && (*c.MinRatio < 0 || *c.MinRatio > 1 || math.IsNaN(*c.MinRatio)) {
 		add("min_ratio", "must be between 0 and 1 (got %v)", *c.MinRatio)
 	}
+	errs = append(errs, c.validateXfr(path, scheme)...)
+	errs = append(errs, c.validatePolicy(path, allow)...)
 	if len(c.Headers) > 0 && !remote && err == nil {
 		add("headers", "only HTTP sources send headers (source is %q)", c.Source)
 	}

@@ -63,6 +63,29 @@ func TestListConfigValidate(t *testing.T) {
 		{"bad addrs", false, func(c *ListConfig) {
 			c.Action, c.Sinkhole = "sinkhole", []string{"192.0.2.1", "block.example", "fe80::1%eth0"}
 		}, []string{"b[0].sinkhole[1]", "b[0].sinkhole[2]"}},
+		{"axfr", false, func(c *ListConfig) {
+			c.Source, c.Primaries, c.OnExpire = "axfr://192.0.2.1/rpz.example", []string{"192.0.2.2:5353", "[2001:db8::3]:53", "2001:db8::4"}, "drop"
+			c.TSIG = &TSIGConfig{Name: "k", Algorithm: "hmac-sha512", Secret: "n8cpbB5+gbuRjSDUPbKt7LvPY3f1W3ZmzAx5prGzjbA="}
+		}, nil},
+		{"axfr ipv6 port", false, func(c *ListConfig) { c.Source = "axfr://[2001:db8::1]:5300/rpz.example." }, nil},
+		{"axfr no zone", false, func(c *ListConfig) { c.Source = "axfr://192.0.2.1" }, []string{"b[0].source"}},
+		{"axfr host name", false, func(c *ListConfig) { c.Source = "axfr://ns.example/rpz.example" }, []string{"b[0].source"}},
+		{"axfr bad port", false, func(c *ListConfig) { c.Source = "axfr://192.0.2.1:0/rpz.example" }, []string{"b[0].source"}},
+		{"axfr format", false, func(c *ListConfig) { c.Source, c.Format = "axfr://192.0.2.1/rpz.example", "hosts" }, []string{"b[0].format"}},
+		{"axfr bad keys", false, func(c *ListConfig) {
+			c.Source, c.Primaries, c.OnExpire = "axfr://192.0.2.1/rpz.example", []string{"ns.example"}, "forget"
+			c.TSIG = &TSIGConfig{Algorithm: "hmac-md5", Secret: "c2hvcnQ="}
+		}, []string{"b[0].on_expire", "b[0].primaries[0]", "b[0].tsig.name", "b[0].tsig.algorithm", "b[0].tsig.secret"}},
+		{"axfr two secrets", false, func(c *ListConfig) {
+			c.Source, c.TSIG = "axfr://192.0.2.1/rpz.example", &TSIGConfig{Name: "k", Secret: "x", SecretFile: "k.key"}
+		}, []string{"b[0].tsig.secret"}},
+		{"axfr keys elsewhere", false, func(c *ListConfig) {
+			c.Primaries, c.OnExpire, c.TSIG = []string{"192.0.2.2"}, "keep", &TSIGConfig{Name: "k", Secret: "x"}
+		}, []string{"b[0].primaries", "b[0].tsig", "b[0].on_expire"}},
+		{"override and trial", false, func(c *ListConfig) { c.ActionOverride, c.LogOnly = "passthru", true }, nil},
+		{"override sinkhole", false, func(c *ListConfig) { c.ActionOverride, c.Sinkhole = "sinkhole", []string{"192.0.2.1"} }, nil},
+		{"bad override", false, func(c *ListConfig) { c.ActionOverride = "cname" }, []string{"b[0].action_override"}},
+		{"override on allow", true, func(c *ListConfig) { c.ActionOverride, c.LogOnly = "drop", true }, []string{"b[0].action_override", "b[0].log_only"}},
 		{"many at once", false, func(c *ListConfig) { c.Name, c.Source, c.Format, c.Action = "", "", "x", "y" },
 			[]string{"b[0].name", "b[0].source", "b[0].format", "b[0].action"}},
 	}

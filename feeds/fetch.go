@@ -91,6 +91,14 @@ func (m *Manager) attempt(ctx context.Context, f *feed, force bool) error {
 	default:
 		f.mu.Lock()
 		f.lastErr = err
+		if errors.Is(err, errZoneExpired) && f.good != nil {
+			f.good, prev = nil, nil // on_expire: drop
+			m.version.Add(1)
+			select {
+			case m.dirty <- struct{}{}:
+			default:
+			}
+		}
 		f.mu.Unlock()
 		if prev != nil {
 			m.log.Warn("feed refresh failed; keeping the last good copy", "feed", name, "err", err)

@@ -154,6 +154,9 @@ func NewManager(o Options) (*Manager, error) {
 		m.cacheDir = resolveFile(filepath.ToSlash(cfg.CacheDir), o.BaseDir)
 	}
 	for _, sp := range specs {
+		if x, ok := sp.src.(*xfrSource); ok {
+			x.attach(m) // zone transfer feeds (xfr.go)
+		}
 		f := &feed{spec: sp, kick: make(chan struct{}, 1), settled: make(chan struct{})}
 		if o.Previous != nil {
 			f.adopt(o.Previous.feedFor(sp))
@@ -271,7 +274,9 @@ func (m *Manager) Start(ctx context.Context) error {
 		} else {
 			m.accept(f, c, meta.Checked)
 			logLoaded(m.log, c)
-			if fresh := meta.Checked.Add(f.spec.refresh); fresh.After(now) {
+			if _, xfr := f.spec.src.(*xfrSource); xfr {
+				f.settle() // a saved zone serves at once and is checked (IXFR) at once
+			} else if fresh := meta.Checked.Add(f.spec.refresh); fresh.After(now) {
 				due = fresh
 				f.settle()
 			}

@@ -19,7 +19,8 @@ func merge(specs []*feedSpec, copies []*feedCopy, categories []string) (t *block
 			n += c.rules.len()
 		}
 	}
-	b.Grow(n) // one allocation of each array rather than doubling through a million rules
+	b.Grow(n)                     // one allocation of each array rather than doubling through a million rules
+	var whatIf *blocklist.Builder // log-only lists' rules (policy.go)
 	t = &blocklist.Table{Lists: make([]blocklist.ListInfo, 0, len(specs)), Categories: categories}
 	for i, sp := range specs {
 		info := sp.info
@@ -35,7 +36,14 @@ func merge(specs []*feedSpec, copies []*feedCopy, categories []string) (t *block
 				if r.Payload.Data != 0 {
 					r.Payload.Data += off
 				}
-				if b.Add(r) != nil {
+				to := b
+				if sp.info.LogOnly {
+					if whatIf == nil {
+						whatIf = blocklist.NewBuilder()
+					}
+					to = whatIf
+				}
+				if to.Add(r) != nil {
 					dropped++
 				}
 			}
@@ -48,5 +56,10 @@ func merge(specs []*feedSpec, copies []*feedCopy, categories []string) (t *block
 		return nil, dropped, fmt.Errorf("building the merged blocklist: %w", err)
 	}
 	t.Set = set
+	if whatIf != nil {
+		if t.WhatIf, err = whatIf.Build(); err != nil {
+			return nil, dropped, fmt.Errorf("building the log-only lists: %w", err)
+		}
+	}
 	return t, dropped, nil
 }

@@ -28,6 +28,7 @@ type Metrics struct {
 	tableBytes    prometheus.Gauge
 	buildSecs     prometheus.Gauge
 	buildFailures prometheus.Counter
+	xfr           xfrMetrics // zone transfer feeds (xfrmetrics.go)
 }
 
 // Fetch results, the result label of bulwark_feed_fetches_total.
@@ -79,6 +80,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	reg.MustRegister(m.entries, m.loaded, m.lastSuccess, m.lastAttempt, m.attemptOK, m.rejected, m.skipped,
 		m.downloadBytes, m.downloadSecs, m.fetches, m.errors, m.cacheErrors,
 		m.tableEntries, m.tableBytes, m.buildSecs, m.buildFailures)
+	m.xfr = newXfrMetrics(reg)
 	return m
 }
 
@@ -108,6 +110,7 @@ func (m *Metrics) Forget(feed string) {
 		m.downloadBytes.MetricVec, m.downloadSecs.MetricVec, m.fetches.MetricVec, m.errors.MetricVec, m.cacheErrors.MetricVec} {
 		v.DeletePartialMatch(l)
 	}
+	m.xfr.forget(l)
 }
 
 // copyInUse records the copy a list now serves.

@@ -88,6 +88,7 @@ func parseCopy(ctx context.Context, sp *feedSpec, r io.Reader, where string, log
 	var rules ruleSetBuilder
 	tooLarge := false
 	emit := func(e Entry) {
+		e = sp.override(e) // action_override (policy.go)
 		p, allow := payload, sp.allow || e.Allow
 		if !allow {
 			if e.HasAction {

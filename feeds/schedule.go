@@ -35,6 +35,11 @@ func (m *Manager) runFeed(ctx context.Context, f *feed, due time.Time) {
 				wait = m.backoff(failures, f.spec.refresh)
 				m.log.Info("feed retry scheduled", "feed", f.spec.info.Name, "failures", failures, "in", wait.Round(time.Second))
 			}
+			if x, ok := f.spec.src.(*xfrSource); ok {
+				if d, ok := x.nextCheck(err == nil); ok {
+					wait = d // the zone's SOA refresh and retry timers
+				}
+			}
 			due = start.Add(wait)
 		}
 	}()

@@ -57,7 +57,7 @@ const (
 // splitSource checks a "source:" value and returns its scheme and the rest.
 // It knows nothing of the file system, so Validate can use it.
 func splitSource(spec string) (scheme, rest string, err error) {
-	const use = `use "file:PATH", "builtin:NAME" or an http(s):// URL`
+	const use = `use "file:PATH", "builtin:NAME", an http(s):// URL or "axfr://HOST[:PORT]/ZONE"`
 	switch {
 	case spec == "":
 		return "", "", errors.New("must not be empty; " + use)
@@ -71,6 +71,11 @@ func splitSource(spec string) (scheme, rest string, err error) {
 		if !fs.ValidPath(rest) || rest == "." {
 			return "", "", fmt.Errorf("%q is not a valid builtin list name (a slash-separated path without \"..\")", spec)
 		}
+	case strings.HasPrefix(spec, schemeAXFR+"//"):
+		if _, err := parseXfrURL(spec); err != nil {
+			return "", "", err
+		}
+		return schemeAXFR, spec, nil
 	case strings.HasPrefix(spec, "http://"), strings.HasPrefix(spec, "https://"):
 		u, err := url.Parse(spec)
 		if err != nil {

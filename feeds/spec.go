@@ -2,6 +2,7 @@ package feeds
 
 import (
 	"errors"
+	"fmt"
 	"io/fs"
 	"net/http"
 	"time"
@@ -45,6 +46,7 @@ func buildSpecs(cfg *Config, blocks, allows []ListConfig, env specEnv) ([]*feedS
 	}
 	var specs []*feedSpec
 	var categories []string
+	var serr []error
 	catIndex := map[string]uint16{}
 	add := func(c ListConfig, allow bool) {
 		sp := &feedSpec{cfg: c, allow: allow, index: uint16(len(specs))}
@@ -63,7 +65,7 @@ func buildSpecs(cfg *Config, blocks, allows []ListConfig, env specEnv) ([]*feedS
 		}
 		sp.category = intern(cat)
 		sp.tagCats = tagCategoryIndex(c.TagCategories, intern)
-		sp.info = blocklist.ListInfo{Name: c.Name, Allow: allow, Source: redactSource(c.Source)}
+		sp.info = blocklist.ListInfo{Name: c.Name, Allow: allow, Source: redactSource(c.Source), LogOnly: c.LogOnly && !allow}
 		if !allow {
 			sp.info.Action, _ = blocklist.ParseAction(c.Action) // validated; "" is nxdomain
 			for _, s := range c.Sinkhole {
@@ -93,6 +95,14 @@ func buildSpecs(cfg *Config, blocks, allows []ListConfig, env specEnv) ([]*feedS
 			sp.src, sp.refresh = fsSource{fsys: env.builtin, name: rest}, 0
 		case schemeFile:
 			sp.src = fileSource{path: resolveFile(rest, env.baseDir)}
+		case schemeAXFR:
+			u, _ := parseXfrURL(rest) // validated
+			key, err := resolveTSIG(c.TSIG, env.baseDir)
+			if err != nil {
+				serr = append(serr, fmt.Errorf("%s %q: %w", map[bool]string{false: "blocklist", true: "allowlist"}[allow], c.Name, err))
+			}
+			sp.cfg.Format = FormatRPZ
+			sp.src = newXfrSource(c, u, key, sp.maxSize)
 		default:
 			sp.src = &httpSource{url: rest, shown: redactURL(rest), client: env.client, userAgent: env.userAgent,
 				headers: c.Headers, baseDir: env.baseDir, maxSize: sp.maxSize}
@@ -107,6 +117,9 @@ func buildSpecs(cfg *Config, blocks, allows []ListConfig, env specEnv) ([]*feedS
 	}
 	for _, c := range allows {
 		add(c, true)
+	}
+	if len(serr) > 0 {
+		return nil, nil, errors.Join(serr...)
 	}
 	return specs, categories, nil
 }

@@ -24,10 +24,15 @@ type generation struct {
 // handler is the listeners' one way into the pipeline in force.
 type handler struct {
 	cur atomic.Pointer[generation]
+	// notify answers NOTIFY messages (notify.go); nil: the guard's NOTIMP.
+	notify atomic.Pointer[notifyBox]
 }
 
 // serve answers pkt with the generation in force; nil means send nothing.
 func (h *handler) serve(ctx context.Context, pkt []byte, client netip.AddrPort, proto query.Proto, out []byte) []byte {
+	if b, ok := h.answerNotify(pkt, client, proto); ok {
+		return b
+	}
 	return h.cur.Load().pipe.Serve(ctx, pkt, client, proto, out)
 }
 

@@ -60,6 +60,7 @@ func (d *daemon) serve(src *source, hup <-chan os.Signal) error {
 		gen.closeUnshared(nil)
 		return err
 	}
+	srv.SetNotifyHandler(currentLists{d}) // NOTIFY for axfr:// lists (notify.go)
 	d.srv = srv
 	if err := srv.Listen(); err != nil {
 		gen.closeUnshared(nil)

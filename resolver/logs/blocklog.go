@@ -34,6 +34,9 @@ type BlockEvent struct {
 	// CNAME is the blocked name met in the answer's CNAME chain, when the
 	// query name itself was not listed (CNAME cloaking).
 	CNAME string `json:"cname,omitempty"`
+	// LogOnly marks what a log-only list would have blocked: the query
+	// was not blocked by it.
+	LogOnly bool `json:"log_only,omitempty"`
 }
 
 // BlockRecord is what crosses the block log's queue: the facts, not the
@@ -47,6 +50,8 @@ type BlockRecord struct {
 	QType  uint16
 	QName  string // canonical: lower case, no trailing dot
 	query.Decision
+	// LogOnly marks a record of a log-only list: nothing was blocked.
+	LogOnly bool
 }
 
 // BlockLog writes block events asynchronously: the query path hands a
@@ -133,6 +138,9 @@ func appendBlockRecord(dst []byte, r *BlockRecord) ([]byte, error) {
 	if r.CNAME != "" {
 		dst = append(dst, `,"cname":`...)
 		dst = appendJSONString(dst, r.CNAME)
+	}
+	if r.LogOnly {
+		dst = append(dst, `,"log_only":true`...)
 	}
 	dst = append(dst, "}\n"...)
 	return dst, nil

@@ -157,6 +157,9 @@ func (f *FastPath) answer(p *Pipeline, pkt []byte, client netip.AddrPort, out []
 		return out, false
 	}
 	if t := f.policy.tables.Load(); t != nil {
+		if t.WhatIf != nil {
+			return out, false // log-only lists are matched in the chain (whatif.go)
+		}
 		if m, blocked := f.policy.decide(t, q.name); blocked {
 			return f.answerBlocked(p, pkt, client, q, query.Decision{Table: t, Match: m}, out, start)
 		}

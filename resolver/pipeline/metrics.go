@@ -48,6 +48,7 @@ type Metrics struct {
 	limited      prometheus.Counter
 	tcpLimit     prometheus.Counter
 	proxy        *proxyproto.Metrics
+	whatIf       *prometheus.CounterVec // log-only lists (whatif.go)
 }
 
 // NewMetrics registers the request-path metrics on reg. It is called once per
@@ -101,6 +102,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			m.queries[p][i] = queries.WithLabelValues(p.String(), name)
 		}
 	}
+	m.whatIf = newWhatIfCounter()
 	m.otherRcode = responses.WithLabelValues("OTHER")
 	m.dropped = responses.WithLabelValues("dropped")
 	for rc := range m.responses {
@@ -113,7 +115,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m.proxy = proxyproto.NewMetrics(reg)
 	if reg != nil {
 		reg.MustRegister(queries, responses, m.duration, m.blocked, m.malformed, m.overload,
-			m.aclDenied, m.limited, m.tcpLimit)
+			m.aclDenied, m.limited, m.tcpLimit, m.whatIf)
 	}
 	return m
 }

@@ -53,6 +53,7 @@ func (p *Policy) decide(t *blocklist.Table, name string) (blocklist.Match, bool)
 func (p *Policy) Resolve(ctx context.Context, req *query.Request) (*dns.Msg, error) {
 	t := p.tables.Load()
 	if t != nil {
+		p.whatIf(req, t) // log-only lists (whatif.go)
 		if m, blocked := p.decide(t, req.Question.Name); blocked {
 			return p.block(req, query.Decision{Table: t, Match: m})
 		}

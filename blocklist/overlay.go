@@ -1,0 +1,206 @@
+package blocklist
+
+import (
+	"fmt"
+	"strings"
+)
+
+// An overlay lets a handful of changed names (an IXFR, a NOTIFY-driven
+// takedown) take effect at once in a large Set without compiling it again:
+// WithOverlay returns a Set that shares every array of the base and holds,
+// beside them, the complete new state of each changed name. Match on a Set
+// without an overlay pays one nil check; with one it walks the trie and
+// the overlay together. The feed manager folds the overlay into a freshly
+// compiled Set moments later.
+type overlay struct {
+	nodes map[string]rulePair // canonical name ("" is the root) -> its rules now
+	rules []ruleVal           // rules[0] is "none"
+}
+
+// WithOverlay returns s with the names in names replaced: each name's
+// rules become those in rules with that name (none: the name has no rule
+// any more), ranked as Builder ranks them (exact beats subtree at the same
+// name, then allow beats block, then the first given wins). Every rule's
+// name must be in names. s is not changed.
+func (s *Set) WithOverlay(names []string, rules []Rule) (*Set, error) {
+	t := newTree()
+	ov := &overlay{nodes: make(map[string]rulePair, len(names))}
+	for _, r := range rules {
+		name, err := CanonicalName(r.Name)
+		if err != nil {
+			return nil, fmt.Errorf("invalid rule name %q: %w", r.Name, err)
+		}
+		if r.Scope > Below {
+			return nil, fmt.Errorf("rule %q: unknown scope %d", r.Name, r.Scope)
+		}
+		t.add(name, ruleVal{payload: r.Payload, allow: r.Allow, scope: r.Scope})
+	}
+	for _, n := range names {
+		name, err := CanonicalName(n)
+		if err != nil {
+			return nil, fmt.Errorf("invalid name %q: %w", n, err)
+		}
+		var p rulePair
+		if id, ok := t.find(name); ok {
+			p = rulePair{self: t.self[id], below: t.below[id]}
+		}
+		ov.nodes[name] = p
+	}
+	for _, r := range rules {
+		name, _ := CanonicalName(r.Name)
+		if _, ok := ov.nodes[name]; !ok {
+			return nil, fmt.Errorf("rule %q is not among the overlay's names", r.Name)
+		}
+	}
+	ov.rules = t.rules
+	base := s
+	if base == nil {
+		base = emptySet()
+	}
+	if base.ov != nil { // an overlay on an overlay: the newer one wins per name
+		for name, p := range base.ov.nodes {
+			if _, ok := ov.nodes[name]; ok {
+				continue
+			}
+			ov.nodes[name] = rulePair{self: ov.addRule(base.ov.rules[p.self]), below: ov.addRule(base.ov.rules[p.below])}
+		}
+	}
+	ns := *base
+	ns.ov = ov
+	return &ns, nil
+}
+
+// addRule appends v (index 0 stays "none") and returns its index.
+func (o *overlay) addRule(v ruleVal) uint32 {
+	if v == (ruleVal{}) {
+		return 0
+	}
+	o.rules = append(o.rules, v)
+	return uint32(len(o.rules) - 1)
+}
+
+// OverlayLen is the number of names the overlay replaces (0: none).
+func (s *Set) OverlayLen() int {
+	if s == nil || s.ov == nil {
+		return 0
+	}
+	return len(s.ov.nodes)
+}
+
+// emptySet is a compiled Set with no rule, the base of an overlay on a nil
+// Set.
+func emptySet() *Set {
+	s, _ := NewBuilder().Build() // an empty build cannot fail
+	return s
+}
+
+// find returns the node of a canonical name in the builder's tree.
+func (t *tree) find(name string) (uint32, bool) {
+	cur := uint32(0)
+	for end := len(name); end > 0; {
+		var w packedLabel
+		start, n, _ := nextLabel(name, end, &w)
+		var id uint32
+		var ok bool
+		if n <= keyBytes {
+			id, ok = t.index[nodeKey{parent: cur, n: uint32(n), w0: w[0], w1: w[1]}]
+		} else {
+			id, ok = t.long[longKey{cur, name[start:end]}]
+		}
+		if !ok {
+			return 0, false
+		}
+		cur, end = id, start-1
+	}
+	return cur, true
+}
+
+// matchOverlay is Match on a Set with an overlay: at each label of qname,
+// from the root down, the node's rules are the overlay's if it has the
+// name, else the trie's; the trie walk may end before the overlay's names
+// do.
+func (s *Set) matchOverlay(qname string) (Match, bool) {
+	q := strings.ToLower(trimDot(qname))
+	type hit struct {
+		v   *ruleVal
+		off int
+	}
+	var best hit
+	r := s.rootRec
+	inTrie := true
+	pairAt := func(off int) (self, below *ruleVal) {
+		if p, ok := s.ov.nodes[q[off:]]; ok {
+			return s.ov.val(p.self), s.ov.val(p.below)
+		}
+		if inTrie {
+			p := s.pairs[r.pair]
+			return s.val(p.self), s.val(p.below)
+		}
+		return nil, nil
+	}
+	off, end := len(q), len(q)
+	for {
+		self, below := pairAt(off)
+		if off == 0 {
+			if self != nil {
+				return matchOf(self, 0), true
+			}
+			break
+		}
+		if below != nil {
+			best = hit{below, off}
+		}
+		var w packedLabel
+		start, _, ok := nextLabel(q, end, &w)
+		if !ok {
+			break
+		}
+		if inTrie {
+			n := end - start
+			inTrie = r.x != 0 && s.step(&r, off == len(q), n, &w)
+		}
+		if !inTrie && !s.ov.hasBelow(q, start) {
+			break
+		}
+		off, end = start, start-1
+	}
+	if best.v == nil {
+		return Match{}, false
+	}
+	return matchOf(best.v, best.off), true
+}
+
+// hasBelow reports whether the overlay has q[off:] or a longer suffix of
+// q (at a label boundary), so that the walk must go on past the trie.
+func (o *overlay) hasBelow(q string, off int) bool {
+	for name := range o.nodes {
+		switch {
+		case len(name) < len(q)-off:
+		case len(name) == len(q):
+			if name == q {
+				return true
+			}
+		case strings.HasSuffix(q, name) && q[len(q)-len(name)-1] == '.':
+			return true
+		}
+	}
+	return false
+}
+
+func (o *overlay) val(i uint32) *ruleVal {
+	if i == 0 {
+		return nil
+	}
+	return &o.rules[i]
+}
+
+func (s *Set) val(i uint32) *ruleVal {
+	if i == 0 {
+		return nil
+	}
+	return &s.rules[i]
+}
+
+func matchOf(v *ruleVal, off int) Match {
+	return Match{Allow: v.allow, Scope: v.scope, Payload: v.payload, Offset: off}
+}
