@@ -77,6 +77,10 @@ func (c *ListConfig) Validate(path string, allow bool) []error {
 		add("name", "must not be empty")
 	case strings.TrimSpace(c.Name) != c.Name:
 		add("name", "%q has leading or trailing spaces", c.Name)
+	default:
+		if err := checkListName(c.Name); err != nil {
+			add("name", "%v", err)
+		}
 	}
 	scheme, _, err := splitSource(c.Source)
 	if err != nil {
@@ -149,6 +153,29 @@ func (c *ListConfig) Validate(path string, allow bool) []error {
 		}
 	}
 	return errs
+}
+
+// maxListName bounds a list name: it names files in cache_dir, metric
+// labels and log fields.
+const maxListName = 64
+
+// checkListName accepts names that are safe as a file name in cache_dir
+// on any system: letters, digits, '.', '_' and '-', starting with a letter
+// or digit (so never "." or ".."), at most maxListName long.
+func checkListName(name string) error {
+	if len(name) > maxListName {
+		return fmt.Errorf("%q is %d characters long; use at most %d", name, len(name), maxListName)
+	}
+	for i, c := range []byte(name) {
+		alnum := 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9'
+		if i == 0 && !alnum {
+			return fmt.Errorf("%q must start with a letter or digit (it names the list's files in feeds.cache_dir)", name)
+		}
+		if !alnum && c != '.' && c != '_' && c != '-' {
+			return fmt.Errorf("%q may only hold letters, digits, '.', '_' and '-' (it names the list's files in feeds.cache_dir)", name)
+		}
+	}
+	return nil
 }
 
 // parseSinkhole parses one sinkhole address; a zone makes no sense in an
