@@ -54,6 +54,9 @@ func NewFastPath(guard *Guard, policy *Policy, cache WireCache) *FastPath {
 // maxNameBuf holds any name in presentation form (255 wire octets).
 const maxNameBuf = 256
 
+// maxWireName is the longest name on the wire, root label included.
+const maxWireName = 255
+
 // fastScratch is the per-query working memory of the fast path.
 type fastScratch struct {
 	buf [maxNameBuf]byte
@@ -110,7 +113,10 @@ func parseQuick(pkt []byte, buf *[maxNameBuf]byte) (q quickQuery, ok bool) {
 		if l == 0 {
 			break
 		}
-		if l > 63 || off+l > len(pkt) || n+l+1 > len(buf)-1 {
+		// n+l+1 presentation octets are n+l+2 on the wire (the root
+		// label): at most 255 (RFC 1035 §3.1); past it the chain
+		// answers FORMERR.
+		if l > 63 || off+l > len(pkt) || n+l+2 > maxWireName {
 			return q, false
 		}
 		for _, c := range pkt[off : off+l] {
