@@ -1,11 +1,17 @@
 package resolver_test
 
 import (
+	"bytes"
 	"encoding/base64"
+	"fmt"
+	"io"
 	"net/http"
+	"os"
 	"testing"
+	"time"
 
 	"github.com/miekg/dns"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/bulwark-dns/bulwark/resolver"
 )
@@ -48,5 +54,41 @@ func TestDoHGetSizeLimit(t *testing.T) {
 		if tc.status != http.StatusOK && e.ups[0].Count() != before {
 			t.Errorf("%s: the oversized query reached the upstream", tc.name)
 		}
+	}
+}
+
+// TestBlockLogStalledStdoutDoesNotHangClose: the block log writes to a
+// pipe nobody reads (stdout of a process whose reader stopped). Close, as
+// shutdown calls it, gives up on the stalled writer, and every line that
+// was not written is counted as dropped.
+func TestBlockLogStalledStdoutDoesNotHangClose(t *testing.T) {
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	defer w.Close()
+	reg := prometheus.NewRegistry()
+	bl := resolver.NewBlockLog(w, resolver.NewMetrics(reg), nil)
+	const n = 5000 // far more than a pipe buffer holds
+	for i := 0; i < n; i++ {
+		bl.LogQName(fmt.Sprintf("host-%d.blocked.example", i))
+	}
+	closed := make(chan struct{})
+	go func() { bl.Close(); close(closed) }()
+	select {
+	case <-closed:
+	case <-time.After(time.Minute): // a failsafe, not a timing assertion
+		t.Fatal("BlockLog.Close hung on a stalled writer")
+	}
+	dropped := metricValue(t, reg, "bulwark_blocklog_dropped_total")
+	if dropped == 0 {
+		t.Error("nothing counted as dropped with a stalled writer")
+	}
+	// What did reach the pipe plus what was counted covers every line.
+	w.Close() // the abandoned writer's write ends when the pipe is drained
+	b, _ := io.ReadAll(r)
+	if got := float64(bytes.Count(b, []byte("\n"))) + dropped; got < n {
+		t.Errorf("%v lines written + %v dropped < %d logged: lines lost without being counted", bytes.Count(b, []byte("\n")), dropped, n)
 	}
 }
