@@ -40,6 +40,11 @@ type ListConfig struct {
 	// MaxSize bounds the list's size, compressed and uncompressed; 0 means
 	// feeds.max_size.
 	MaxSize ByteSize `yaml:"max_size"`
+	// MaxEntries refuses a copy with more entries than this, so that a
+	// feed that balloons (a provider's mistake, or a hostile mirror)
+	// cannot take the memory of the whole resolver; 0 means
+	// feeds.max_entries.
+	MaxEntries int `yaml:"max_entries"`
 	// MinRatio rejects a new copy with fewer than MinRatio times the
 	// entries of the last good one (a truncated or emptied feed); unset
 	// means feeds.min_ratio, 0 accepts any copy.
@@ -130,6 +135,9 @@ func (c *ListConfig) Validate(path string, allow bool) []error {
 	}
 	if c.MaxSize < 0 {
 		add("max_size", "must not be negative (got %d)", c.MaxSize)
+	}
+	if c.MaxEntries < 0 {
+		add("max_entries", "must not be negative (got %d)", c.MaxEntries)
 	}
 	if c.MinRatio != nil && (*c.MinRatio < 0 || *c.MinRatio > 1 || math.IsNaN(*c.MinRatio)) {
 		add("min_ratio", "must be between 0 and 1 (got %v)", *c.MinRatio)
@@ -253,6 +261,9 @@ type Config struct {
 	Timeout time.Duration `yaml:"timeout"`
 	// MaxSize is the default size bound of one list (256MiB).
 	MaxSize ByteSize `yaml:"max_size"`
+	// MaxEntries is the default entry bound of one list (10 million,
+	// about 1 GiB of resolver memory once compiled).
+	MaxEntries int `yaml:"max_entries"`
 	// MinRatio is the default shrink threshold (0.5).
 	MinRatio *float64 `yaml:"min_ratio"`
 }
@@ -264,6 +275,7 @@ const (
 	DefaultRetry          = 30 * time.Second
 	DefaultTimeout        = time.Minute
 	DefaultMaxSize        = 256 << 20
+	DefaultMaxEntries     = 10_000_000
 	DefaultMinRatio       = 0.5
 )
 
@@ -286,6 +298,9 @@ func (c *Config) SetDefaults() {
 	}
 	if c.MaxSize == 0 {
 		c.MaxSize = DefaultMaxSize
+	}
+	if c.MaxEntries == 0 {
+		c.MaxEntries = DefaultMaxEntries
 	}
 	if c.MinRatio == nil {
 		r := DefaultMinRatio
@@ -318,6 +333,9 @@ func (c *Config) Validate(path string) []error {
 	}
 	if c.MaxSize < 0 {
 		add("max_size", "must not be negative (got %d)", c.MaxSize)
+	}
+	if c.MaxEntries < 0 {
+		add("max_entries", "must not be negative (got %d)", c.MaxEntries)
 	}
 	if c.MinRatio != nil && (*c.MinRatio < 0 || *c.MinRatio > 1 || math.IsNaN(*c.MinRatio)) {
 		add("min_ratio", "must be between 0 and 1 (got %v)", *c.MinRatio)

@@ -53,6 +53,7 @@ func TestListConfigValidate(t *testing.T) {
 		{"local refresh too often", false, func(c *ListConfig) { c.Refresh = 1e6 }, []string{"b[0].refresh"}},
 		{"local refresh 30s", false, func(c *ListConfig) { c.Refresh = 30e9 }, nil},
 		{"negative timeout and size", false, func(c *ListConfig) { c.Timeout, c.MaxSize = -1, -1 }, []string{"b[0].timeout", "b[0].max_size"}},
+		{"negative max_entries", false, func(c *ListConfig) { c.MaxEntries = -1 }, []string{"b[0].max_entries"}},
 		{"min_ratio above 1", false, func(c *ListConfig) { r := 1.5; c.MinRatio = &r }, []string{"b[0].min_ratio"}},
 		{"headers on a file", false, func(c *ListConfig) { c.Headers = map[string]string{"X-A": "b"} }, []string{"b[0].headers"}},
 		{"bad headers", false, func(c *ListConfig) {
