@@ -413,10 +413,28 @@ func (m *Manager) Reports() []Report {
 
 // RefreshAll asks every refreshable list to refresh now, without waiting
 // (SIGHUP). Local files are re-read even if their size and time match.
-func (m *Manager) RefreshAll() {
+func (m *Manager) RefreshAll() { m.refresh(0) }
+
+// RefreshStale is RefreshAll, except that an HTTP list asked less than
+// age ago is not asked again: the admin API's POST /reload uses it, so
+// that ten requests in a row are not ten requests to a feed provider,
+// which bans clients that poll too often.
+func (m *Manager) RefreshStale(age time.Duration) { m.refresh(age) }
+
+func (m *Manager) refresh(age time.Duration) {
+	now := m.clock.Now()
 	for _, f := range m.feeds {
 		if f.spec.refresh == 0 {
 			continue
+		}
+		if age > 0 && f.spec.src.Remote() {
+			f.mu.Lock()
+			recent := !f.attempted.IsZero() && now.Sub(f.attempted) < age
+			f.mu.Unlock()
+			if recent {
+				m.log.Debug("feed asked recently; not asked again", "feed", f.spec.info.Name, "within", age)
+				continue
+			}
 		}
 		f.force.Store(true)
 		select {

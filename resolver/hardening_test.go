@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"testing"
@@ -90,5 +91,35 @@ func TestBlockLogStalledStdoutDoesNotHangClose(t *testing.T) {
 	b, _ := io.ReadAll(r)
 	if got := float64(bytes.Count(b, []byte("\n"))) + dropped; got < n {
 		t.Errorf("%v lines written + %v dropped < %d logged: lines lost without being counted", bytes.Count(b, []byte("\n")), dropped, n)
+	}
+}
+
+// TestIPv6WildcardIsIPv6Only: "[::]:P" serves IPv6 only (IPV6_V6ONLY, as
+// BIND and Unbound do), so that it can sit beside "0.0.0.0:P"; an IPv4
+// client of that port reaches nothing. The sample configs list both
+// wildcards for that reason (cmd/bulwark TestSampleWildcardsListBothFamilies).
+func TestIPv6WildcardIsIPv6Only(t *testing.T) {
+	pc, err := net.ListenPacket("udp6", "[::1]:0")
+	if err != nil {
+		t.Skipf("no IPv6 loopback: %v", err)
+	}
+	port := pc.LocalAddr().(*net.UDPAddr).Port
+	pc.Close()
+	e := startEnv(t, phishingTable(t), envOpts{listenCfg: resolver.ListenConfig{DNS: []string{fmt.Sprintf("[::]:%d", port)}}})
+	e.addr = fmt.Sprintf("[::1]:%d", port)
+	for _, proto := range []string{"udp", "tcp"} {
+		if resp := e.query(t, proto, "www.example.org", dns.TypeA, false); resp.Rcode != dns.RcodeSuccess {
+			t.Errorf("%s over IPv6: %s", proto, dns.RcodeToString[resp.Rcode])
+		}
+	}
+	v4 := fmt.Sprintf("127.0.0.1:%d", port)
+	if c, err := net.Dial("tcp4", v4); err == nil {
+		c.Close()
+		t.Errorf("TCP %s accepted a connection: [::] is dual-stack", v4)
+	}
+	m := new(dns.Msg)
+	m.SetQuestion("www.example.org.", dns.TypeA)
+	if _, _, err := (&dns.Client{Net: "udp4", Timeout: 2 * time.Second}).Exchange(m, v4); err == nil {
+		t.Errorf("UDP %s answered: [::] is dual-stack", v4)
 	}
 }
