@@ -217,6 +217,11 @@ func (s *Server) serveDoH(w http.ResponseWriter, r *http.Request) {
 	}
 	client, _ := netip.ParseAddrPort(r.RemoteAddr)
 	client = netip.AddrPortFrom(client.Addr().Unmap(), client.Port())
+	if rt := s.h.cur.Load(); rt.admit != nil && !rt.admit(client.Addr()) {
+		// Outside the ACL: this answer (REFUSED, or a reset with
+		// action drop) is the connection's last (GOAWAY on HTTP/2).
+		w.Header().Set("Connection", "close")
+	}
 	if !s.acquire() {
 		http.Error(w, "overloaded", http.StatusServiceUnavailable)
 		return

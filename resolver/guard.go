@@ -2,6 +2,7 @@ package resolver
 
 import (
 	"context"
+	"net/netip"
 	"strings"
 
 	"github.com/miekg/dns"
@@ -55,6 +56,9 @@ func NewGuard(cfg GuardConfig, next Resolver, m *Metrics) (*Guard, error) {
 	}
 	return &Guard{acl: a, limiter: newLimiter(cfg.RateLimit, cfg.Clock), chaos: cfg.Chaos, metrics: m, next: next}, nil
 }
+
+// Admits implements Admitter: the ACL.
+func (g *Guard) Admits(client netip.Addr) bool { return g.acl.allowed(client) }
 
 // Resolve implements Resolver.
 func (g *Guard) Resolve(ctx context.Context, req *Request) (*dns.Msg, error) {

@@ -39,6 +39,7 @@ type Server struct {
 	conns    map[net.Conn]*socket // open stream connections and their socket
 	closing  atomic.Bool          // Shutdown has begun
 	open     atomic.Int64         // stream connections open (TCP, DoT, DoH)
+	clients  clientConns          // the same, per client
 	busy     atomic.Int64         // queries being answered (max_inflight)
 	inflight sync.WaitGroup       // queries being answered
 	// workers answer the UDP queries the fast path does not, on goroutines
@@ -55,6 +56,9 @@ type Path struct {
 	Fast *FastPath
 	// Observer sees every answered query (nil: none).
 	Observer Observer
+	// Admit, if set, is the ACL the stream listeners check at accept;
+	// nil means the Chain's own (if it is an Admitter).
+	Admit func(netip.Addr) bool
 }
 
 // route is the answering state one query reads at once: the chain, the
@@ -63,6 +67,7 @@ type route struct {
 	cfg   ListenConfig
 	chain Resolver
 	fast  *FastPath
+	admit func(netip.Addr) bool // nil: every client may connect
 }
 
 // NewServer returns a server for cfg answering with chain. cfg must be
@@ -82,7 +87,7 @@ func NewServer(cfg ListenConfig, chain Resolver, m *Metrics, logger *slog.Logger
 		conns:   map[net.Conn]*socket{},
 		workers: gopool.New(0),
 	}
-	s.h.cur.Store(&route{cfg: cfg, chain: chain})
+	s.h.cur.Store(&route{cfg: cfg, chain: chain, admit: admitterOf(nil, chain)})
 	if len(cfg.TLS)+len(cfg.HTTPS) > 0 {
 		certs, err := newCertStore(cfg.CertFile, cfg.KeyFile)
 		if err != nil {
@@ -207,7 +212,7 @@ func (s *Server) Reload(cfg ListenConfig, p Path) error {
 	if p.Fast != nil {
 		p.Fast.udpSize = cfg.UDPSize
 	}
-	s.h.cur.Store(&route{cfg: cfg, chain: p.Chain, fast: p.Fast})
+	s.h.cur.Store(&route{cfg: cfg, chain: p.Chain, fast: p.Fast, admit: admitterOf(p.Admit, p.Chain)})
 	s.SetObserver(p.Observer)
 	s.mu.Lock()
 	s.sockets = next

@@ -252,7 +252,7 @@ const (
 // reloadGate coalesces POST /reload: a request that arrives while a reload
 // runs joins the one reload queued behind it (which starts after the
 // request, so it sees the request's config file), rather than adding one
-// more. However many requests arrive at once, at most two reloads run.
+// more: however many requests arrive while one runs, one more follows.
 type reloadGate struct {
 	mu      sync.Mutex
 	running bool

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"fmt"
 	"github.com/bulwark-dns/bulwark/resolver/upstream"
+	"net/netip"
 	"os"
 	"reflect"
 	"sync/atomic"
@@ -201,6 +202,13 @@ func (a *activeChain) Resolve(ctx context.Context, req *resolver.Request) (*dns.
 	a.n.Add(1)
 	defer a.n.Add(-1)
 	return a.next.Resolve(ctx, req)
+}
+
+// Admits implements resolver.Admitter with the guard's ACL, so that the
+// stream listeners check it at accept.
+func (a *activeChain) Admits(client netip.Addr) bool {
+	ad, ok := a.next.(resolver.Admitter)
+	return !ok || ad.Admits(client)
 }
 
 // drain returns once no query is inside the chain, or after max. It is
