@@ -12,7 +12,7 @@ func (m *Manager) feedFor(sp *feedSpec) *feed {
 		if o.info.Name != sp.info.Name {
 			continue
 		}
-		if o.allow != sp.allow || o.refresh != sp.refresh || o.timeout != sp.timeout || o.maxSize != sp.maxSize ||
+		if o.allow != sp.allow || o.refresh != sp.refresh || o.timeout != sp.timeout || o.maxSize != sp.maxSize || o.maxEntries != sp.maxEntries ||
 			o.minRatio != sp.minRatio || o.src.String() != sp.src.String() || !reflect.DeepEqual(o.cfg, sp.cfg) {
 			return nil
 		}

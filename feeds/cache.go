@@ -71,9 +71,15 @@ func openCache(dir string) (*diskCache, error) {
 	return c, nil
 }
 
-// base is the file name stem of a list: its name, path-escaped.
+// base is the file name stem of a list: its name, path-escaped. Names are
+// validated (checkListName), but a stem that would still leave dir (".",
+// "..") is replaced by its hash rather than trusted.
 func (c *diskCache) base(list string) string {
-	return filepath.Join(c.dir, url.PathEscape(list))
+	stem := url.PathEscape(list)
+	if !filepath.IsLocal(stem) || stem == "." || strings.ContainsAny(stem, `/\`) {
+		stem = "list-" + sourceHash(list)[:16]
+	}
+	return filepath.Join(c.dir, stem)
 }
 
 // open returns the cached body of list and its metadata, if the cache

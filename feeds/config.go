@@ -40,6 +40,11 @@ type ListConfig struct {
 	// MaxSize bounds the list's size, compressed and uncompressed; 0 means
 	// feeds.max_size.
 	MaxSize ByteSize `yaml:"max_size"`
+	// MaxEntries refuses a copy with more entries than this, so that a
+	// feed that balloons (a provider's mistake, or a hostile mirror)
+	// cannot take the memory of the whole resolver; 0 means
+	// feeds.max_entries.
+	MaxEntries int `yaml:"max_entries"`
 	// MinRatio rejects a new copy with fewer than MinRatio times the
 	// entries of the last good one (a truncated or emptied feed); unset
 	// means feeds.min_ratio, 0 accepts any copy.
@@ -96,6 +101,10 @@ func (c *ListConfig) Validate(path string, allow bool) []error {
 		add("name", "must not be empty")
 	case strings.TrimSpace(c.Name) != c.Name:
 		add("name", "%q has leading or trailing spaces", c.Name)
+	default:
+		if err := checkListName(c.Name); err != nil {
+			add("name", "%v", err)
+		}
 	}
 	scheme, _, err := splitSource(c.Source)
 	if err != nil {
@@ -150,6 +159,9 @@ func (c *ListConfig) Validate(path string, allow bool) []error {
 	if c.MaxSize < 0 {
 		add("max_size", "must not be negative (got %d)", c.MaxSize)
 	}
+	if c.MaxEntries < 0 {
+		add("max_entries", "must not be negative (got %d)", c.MaxEntries)
+	}
 	if c.MinRatio != nil && (*c.MinRatio < 0 || *c.MinRatio > 1 || math.IsNaN(*c.MinRatio)) {
 		add("min_ratio", "must be between 0 and 1 (got %v)", *c.MinRatio)
 	}
@@ -174,6 +186,29 @@ func (c *ListConfig) Validate(path string, allow bool) []error {
 		}
 	}
 	return errs
+}
+
+// maxListName bounds a list name: it names files in cache_dir, metric
+// labels and log fields.
+const maxListName = 64
+
+// checkListName accepts names that are safe as a file name in cache_dir
+// on any system: letters, digits, '.', '_' and '-', starting with a letter
+// or digit (so never "." or ".."), at most maxListName long.
+func checkListName(name string) error {
+	if len(name) > maxListName {
+		return fmt.Errorf("%q is %d characters long; use at most %d", name, len(name), maxListName)
+	}
+	for i, c := range []byte(name) {
+		alnum := 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9'
+		if i == 0 && !alnum {
+			return fmt.Errorf("%q must start with a letter or digit (it names the list's files in feeds.cache_dir)", name)
+		}
+		if !alnum && c != '.' && c != '_' && c != '-' {
+			return fmt.Errorf("%q may only hold letters, digits, '.', '_' and '-' (it names the list's files in feeds.cache_dir)", name)
+		}
+	}
+	return nil
 }
 
 // parseSinkhole parses one sinkhole address; a zone makes no sense in an
@@ -251,6 +286,9 @@ type Config struct {
 	Timeout time.Duration `yaml:"timeout"`
 	// MaxSize is the default size bound of one list (256MiB).
 	MaxSize ByteSize `yaml:"max_size"`
+	// MaxEntries is the default entry bound of one list (10 million,
+	// about 1 GiB of resolver memory once compiled).
+	MaxEntries int `yaml:"max_entries"`
 	// MinRatio is the default shrink threshold (0.5).
 	MinRatio *float64 `yaml:"min_ratio"`
 }
@@ -262,6 +300,7 @@ const (
 	DefaultRetry          = 30 * time.Second
 	DefaultTimeout        = time.Minute
 	DefaultMaxSize        = 256 << 20
+	DefaultMaxEntries     = 10_000_000
 	DefaultMinRatio       = 0.5
 )
 
@@ -284,6 +323,9 @@ func (c *Config) SetDefaults() {
 	}
 	if c.MaxSize == 0 {
 		c.MaxSize = DefaultMaxSize
+	}
+	if c.MaxEntries == 0 {
+		c.MaxEntries = DefaultMaxEntries
 	}
 	if c.MinRatio == nil {
 		r := DefaultMinRatio
@@ -316,6 +358,9 @@ func (c *Config) Validate(path string) []error {
 	}
 	if c.MaxSize < 0 {
 		add("max_size", "must not be negative (got %d)", c.MaxSize)
+	}
+	if c.MaxEntries < 0 {
+		add("max_entries", "must not be negative (got %d)", c.MaxEntries)
 	}
 	if c.MinRatio != nil && (*c.MinRatio < 0 || *c.MinRatio > 1 || math.IsNaN(*c.MinRatio)) {
 		add("min_ratio", "must be between 0 and 1 (got %v)", *c.MinRatio)

@@ -85,8 +85,9 @@ func tagCategoryIndex(m map[string]string, intern func(string) uint16) map[strin
 }
 
 // noteIntel records the threat-intelligence facts of the rule just added
-// (ref nil: a plain rule). meta stays nil until the first such rule.
-func (c *feedCopy) noteIntel(sp *feedSpec, ref *IntelRef) {
+// (ref nil: a plain rule), the n-th of the copy. meta stays nil until the
+// first such rule.
+func (c *feedCopy) noteIntel(sp *feedSpec, ref *IntelRef, n int) {
 	if ref == nil {
 		if c.meta != nil {
 			c.meta = append(c.meta, ruleMeta{})
@@ -94,7 +95,7 @@ func (c *feedCopy) noteIntel(sp *feedSpec, ref *IntelRef) {
 		return
 	}
 	if c.meta == nil {
-		c.meta = make([]ruleMeta, len(c.lines)-1, len(c.lines))
+		c.meta = make([]ruleMeta, n-1, n)
 	}
 	rm := ruleMeta{ref: *ref}
 	rm.ref.Tags = nil

@@ -53,6 +53,9 @@ type Options struct {
 	// that are new or changed. Previous keeps running until its owner
 	// closes it.
 	Previous *Manager
+	// OnPublish, if set, is called after each table is published (also
+	// an IXFR's overlay table), e.g. to return the build's garbage.
+	OnPublish func(*blocklist.Table)
 }
 
 // Manager keeps every configured list fresh: each list is refreshed on its
@@ -74,6 +77,7 @@ type Manager struct {
 	log        *slog.Logger
 	metrics    atomic.Pointer[Metrics] // nil until SetMetrics for a staged Manager
 	tables     *atomic.Pointer[blocklist.Table]
+	onPublish  func(*blocklist.Table)
 	rules      atomic.Pointer[Rules] // the copies of the published table
 	buildTook  atomic.Int64          // duration of the last build
 
@@ -136,7 +140,7 @@ func NewManager(o Options) (*Manager, error) {
 		return nil, err
 	}
 	m := &Manager{cfg: cfg, specs: specs, categories: categories, ownClient: ownClient, clock: o.Clock, poll: o.Poll,
-		log: o.Logger, tables: o.Tables, dirty: make(chan struct{}, 1)}
+		log: o.Logger, tables: o.Tables, onPublish: o.OnPublish, dirty: make(chan struct{}, 1)}
 	m.metrics.Store(o.Metrics)
 	if m.clock == nil {
 		m.clock = clock.Real{}
@@ -381,10 +385,28 @@ func (m *Manager) Reports() []Report {
 
 // RefreshAll asks every refreshable list to refresh now, without waiting
 // (SIGHUP). Local files are re-read even if their size and time match.
-func (m *Manager) RefreshAll() {
+func (m *Manager) RefreshAll() { m.refresh(0) }
+
+// RefreshStale is RefreshAll, except that an HTTP list asked less than
+// age ago is not asked again: the admin API's POST /reload uses it, so
+// that ten requests in a row are not ten requests to a feed provider,
+// which bans clients that poll too often.
+func (m *Manager) RefreshStale(age time.Duration) { m.refresh(age) }
+
+func (m *Manager) refresh(age time.Duration) {
+	now := m.clock.Now()
 	for _, f := range m.feeds {
 		if f.spec.refresh == 0 {
 			continue
+		}
+		if age > 0 && f.spec.src.Remote() {
+			f.mu.Lock()
+			recent := !f.attempted.IsZero() && now.Sub(f.attempted) < age
+			f.mu.Unlock()
+			if recent {
+				m.log.Debug("feed asked recently; not asked again", "feed", f.spec.info.Name, "within", age)
+				continue
+			}
 		}
 		f.force.Store(true)
 		select {

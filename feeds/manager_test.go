@@ -466,8 +466,15 @@ func TestManagerSchedule(t *testing.T) {
 		t.Error("the last good copy was lost while failing")
 	}
 
-	// RefreshAll (SIGHUP) asks at once, whatever the schedule.
+	// RefreshStale (POST /reload) does not ask a feed asked within the
+	// minute; RefreshAll (SIGHUP) asks at once, whatever the schedule.
 	srv.set("a.example\nb.example\n", modeOK)
+	hits := srv.hits.Load()
+	tm.RefreshStale(time.Minute) // the last retry was just now
+	time.Sleep(50 * time.Millisecond)
+	if srv.hits.Load() != hits {
+		t.Errorf("RefreshStale asked a feed asked just now: hits %d -> %d", hits, srv.hits.Load())
+	}
 	tm.RefreshAll()
 	eventually(t, "the forced refresh", func() bool { return tm.blocked("b.example") })
 }

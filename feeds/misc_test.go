@@ -80,6 +80,48 @@ func TestCacheDir(t *testing.T) {
 	}
 }
 
+// TestCacheNamesStayInDir: whatever name reaches the disk cache (the
+// config rejects these, the cache does not rely on it), its files are
+// written inside cache_dir and nowhere else.
+func TestCacheNamesStayInDir(t *testing.T) {
+	parent := t.TempDir()
+	dir := filepath.Join(parent, "cache")
+	c, err := openCache(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"..", ".", "../x", "..%2F", `..\x`} {
+		tmp, err := c.begin(name)
+		if err != nil {
+			t.Fatalf("%q: %v", name, err)
+		}
+		if err := c.commit(tmp, name, cacheMeta{SourceHash: sourceHash("s")}); err != nil {
+			t.Fatalf("%q: %v", name, err)
+		}
+	}
+	ents, _ := os.ReadDir(parent)
+	if len(ents) != 1 || ents[0].Name() != "cache" {
+		var names []string
+		for _, e := range ents {
+			names = append(names, e.Name())
+		}
+		t.Errorf("files written beside cache_dir: %q", names)
+	}
+	inside, _ := os.ReadDir(dir)
+	if len(inside) != 10 { // a .list and a .json per name
+		t.Errorf("%d files in cache_dir, want 10", len(inside))
+	}
+}
+
+// TestManagerRejectsUnsafeListName: a list named ".." is a config error,
+// not a file written outside cache_dir.
+func TestManagerRejectsUnsafeListName(t *testing.T) {
+	_, err := NewManager(Options{Config: Config{CacheDir: t.TempDir()}, Blocklists: []ListConfig{{Name: "..", Source: "https://x.example/l"}}})
+	if err == nil || !strings.Contains(err.Error(), "blocklists[0].name") {
+		t.Fatalf("NewManager with a list named \"..\": %v, want an error at blocklists[0].name", err)
+	}
+}
+
 // TestLoaderRemoteLists: the offline Loader reports a remote list without
 // a cached copy as not loaded, and loads one with a copy.
 func TestLoaderRemoteLists(t *testing.T) {

@@ -52,6 +52,7 @@ func parseCopy(ctx context.Context, sp *feedSpec, r io.Reader, where string, log
 	fail := func(err error) (*feedCopy, error) {
 		return nil, fmt.Errorf("reading %s: %w", where, unwrapPath(err))
 	}
+	tooMany := false // past max_entries
 	raw := bufio.NewReaderSize(ctxReader{ctx: ctx, r: r}, 64<<10)
 	var in io.Reader = raw
 	if head, err := raw.Peek(len(gzipMagic)); bytes.Equal(head, gzipMagic) {
@@ -63,6 +64,8 @@ func parseCopy(ctx context.Context, sp *feedSpec, r io.Reader, where string, log
 	} else if err != nil && !errors.Is(err, io.EOF) {
 		return fail(err)
 	}
+	// Past max_entries the rest of the list is not even read.
+	in = stopReader{r: in, stop: func() bool { return tooMany }}
 	br := bufio.NewReaderSize(in, MaxLineLen)
 	peek, err := br.Peek(MaxLineLen)
 	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, bufio.ErrBufferFull) {
@@ -85,7 +88,10 @@ func parseCopy(ctx context.Context, sp *feedSpec, r io.Reader, where string, log
 	*rep = Report{List: sp.info.Name, Source: where, Format: format.Name(), Rejected: map[string]int{}, SkippedBy: map[string]int{}}
 	payload := blocklist.Payload{List: sp.index, Category: sp.category, Action: sp.info.Action}
 	addrIndex := map[string]uint32{}
-	var rules ruleSetBuilder
+	var (
+		rules ruleSetBuilder
+		lines chunks[uint32]
+	)
 	tooLarge := false
 	emit := func(e Entry) {
 		e = sp.override(e) // action_override (policy.go)
@@ -105,12 +111,19 @@ func parseCopy(ctx context.Context, sp *feedSpec, r io.Reader, where string, log
 				p.Data = d
 			}
 		}
+		if tooMany || tooLarge {
+			return
+		}
+		if sp.maxEntries > 0 && rules.len() >= sp.maxEntries {
+			tooMany = true // stop.Read ends the parse
+			return
+		}
 		if !rules.add(blocklist.Rule{Name: e.Name, Scope: e.Scope, Allow: allow, Payload: p}) {
 			tooLarge = true
 			return
 		}
-		c.lines = append(c.lines, uint32(e.Line))
-		c.noteIntel(sp, e.Intel)
+		lines.add(uint32(e.Line), 4)
+		c.noteIntel(sp, e.Intel, lines.len())
 	}
 	skippedLogged := 0
 	reject := func(e LineError) {
@@ -131,13 +144,16 @@ func parseCopy(ctx context.Context, sp *feedSpec, r io.Reader, where string, log
 		}
 	}
 	st, err := format.Parse(br, emit, reject)
-	if err != nil {
+	switch {
+	case tooMany:
+		return fail(fmt.Errorf("more than max_entries (%d) entries; refused as a whole (raise the list's max_entries or feeds.max_entries if it is genuine)", sp.maxEntries))
+	case err != nil:
 		return fail(fmt.Errorf("line %d: %w", st.Lines+1, unwrapPath(err)))
-	}
-	if tooLarge {
+	case tooLarge:
 		return fail(fmt.Errorf("over 4 GiB of rule names after %d rules", rules.len()))
 	}
 	c.rules = rules.finish()
+	c.lines = lines.collect()
 	rep.Lines, rep.Entries, rep.Approximated = st.Lines, c.rules.len(), st.Approximated
 	if st.Skipped > 0 {
 		rep.Skipped += st.Skipped
@@ -153,6 +169,22 @@ const reasonBoilerplate = "hosts boilerplate"
 func looksHTML(peek []byte) bool {
 	peek = bytes.TrimLeft(bytes.TrimPrefix(peek, utf8BOM), " \t\r\n")
 	return hasPrefixFold(peek, "<!doctype html") || hasPrefixFold(peek, "<html")
+}
+
+// errStopped ends the read of a list that passed max_entries.
+var errStopped = errors.New("stopped: too many entries")
+
+// stopReader fails once stop says so, so that a parser stops reading.
+type stopReader struct {
+	r    io.Reader
+	stop func() bool
+}
+
+func (s stopReader) Read(p []byte) (int, error) {
+	if s.stop() {
+		return 0, errStopped
+	}
+	return s.r.Read(p)
 }
 
 // gzipErrs names gzip as the culprit of a corrupt or truncated stream.

@@ -64,6 +64,9 @@ func (m *Manager) rebuild() error {
 	took := time.Since(start)
 	m.rules.Store(&Rules{table: t, specs: m.specs, copies: copies})
 	m.tables.Store(t)
+	if m.onPublish != nil {
+		m.onPublish(t)
+	}
 	m.buildTook.Store(int64(took))
 	m.built = v
 	m.complete.Store(complete)

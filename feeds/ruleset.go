@@ -2,6 +2,8 @@ package feeds
 
 import (
 	"math"
+	"strings"
+	"unsafe"
 
 	"github.com/bulwark-dns/bulwark/blocklist"
 )
@@ -41,32 +43,32 @@ func (s *ruleSet) at(i int) blocklist.Rule {
 	return blocklist.Rule{Name: s.names[start:p.end], Scope: p.scope, Allow: p.allow, Payload: p.payload}
 }
 
-// ruleSetBuilder collects a copy's rules while it is parsed.
+// ruleSetBuilder collects a copy's rules while it is parsed, in blocks
+// (see chunks), so that parsing costs memory in proportion to the result.
 type ruleSetBuilder struct {
-	names []byte
-	rules []packedRule
+	names chunks[byte]
+	rules chunks[packedRule]
 }
 
 // add appends r; false when the names would pass the 4 GiB an offset can
 // address (no list this large fits in memory as a trie anyway).
 func (b *ruleSetBuilder) add(r blocklist.Rule) bool {
-	if len(b.names)+len(r.Name) > math.MaxUint32 {
+	if b.names.len()+len(r.Name) > math.MaxUint32 {
 		return false
 	}
-	b.names = append(b.names, r.Name...)
-	b.rules = append(b.rules, packedRule{end: uint32(len(b.names)), scope: r.Scope, allow: r.Allow, payload: r.Payload})
+	addString(&b.names, r.Name)
+	b.rules.add(packedRule{end: uint32(b.names.len()), scope: r.Scope, allow: r.Allow, payload: r.Payload}, int(unsafe.Sizeof(packedRule{})))
 	return true
 }
 
 // len is the number of rules added so far.
-func (b *ruleSetBuilder) len() int { return len(b.rules) }
+func (b *ruleSetBuilder) len() int { return b.rules.len() }
 
-// finish returns the set, sized exactly: the builder's arrays grew by
-// doubling, and the set may be kept for days.
+// finish returns the set, sized exactly (it may be kept for days), and
+// empties the builder.
 func (b *ruleSetBuilder) finish() ruleSet {
-	rules := make([]packedRule, len(b.rules))
-	copy(rules, b.rules)
-	s := ruleSet{names: string(b.names), rules: rules}
-	*b = ruleSetBuilder{}
-	return s
+	var names strings.Builder
+	names.Grow(b.names.len())
+	b.names.each(func(blk []byte) { names.Write(blk) })
+	return ruleSet{names: names.String(), rules: b.rules.collect()}
 }

@@ -18,12 +18,14 @@ type feedSpec struct {
 	index    uint16
 	category uint16
 	// info is the list's blocklist.ListInfo without Entries.
-	info     blocklist.ListInfo
-	src      Source
-	refresh  time.Duration // 0: never refreshed (builtin lists)
-	timeout  time.Duration
-	maxSize  int64
-	minRatio float64
+	info    blocklist.ListInfo
+	src     Source
+	refresh time.Duration // 0: never refreshed (builtin lists)
+	timeout time.Duration
+	maxSize int64
+	// maxEntries refuses a copy with more rules (0: no limit).
+	maxEntries int
+	minRatio   float64
 	// tagCats maps a threat-intelligence tag (lower case) to the category
 	// index its rules get instead of category (intel.go).
 	tagCats map[string]uint16
@@ -82,6 +84,9 @@ func buildSpecs(cfg *Config, blocks, allows []ListConfig, env specEnv) ([]*feedS
 		}
 		if sp.maxSize == 0 {
 			sp.maxSize = int64(cfg.MaxSize)
+		}
+		if sp.maxEntries = c.MaxEntries; sp.maxEntries == 0 {
+			sp.maxEntries = cfg.MaxEntries
 		}
 		switch {
 		case c.MinRatio != nil:

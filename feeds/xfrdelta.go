@@ -126,6 +126,9 @@ func (m *Manager) publishDelta(s *xfrSource, net map[string]bool, body []byte) {
 	if !m.tables.CompareAndSwap(pub, &nt) {
 		return // a rebuild published meanwhile; the next one holds the change
 	}
+	if m.onPublish != nil {
+		m.onPublish(&nt)
+	}
 	m.log.Info("IXFR served through an overlay until the rebuild", "feed", s.name, "names", len(names),
 		"overlay", set.OverlayLen(), "took", time.Since(start).Round(time.Microsecond))
 }

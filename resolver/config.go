@@ -35,8 +35,13 @@ type ListenConfig struct {
 	// MaxTCPConns bounds open TCP, DoT and DoH connections together; past
 	// it, new connections are closed at once.
 	MaxTCPConns int `yaml:"max_tcp_conns"`
+	// MaxTCPConnsPerClient bounds the TCP, DoT and DoH connections one
+	// client (an IPv4 address, an IPv6 /64) holds at once, so that one
+	// host cannot take every slot of MaxTCPConns.
+	MaxTCPConnsPerClient int `yaml:"max_tcp_conns_per_client"`
 	// TCPMaxQueries closes a TCP or DoT connection after this many queries
-	// (0: no limit), so one client cannot hold a connection forever.
+	// (default 10000; -1: no limit), so one client cannot hold a
+	// connection forever.
 	TCPMaxQueries int `yaml:"tcp_max_queries"`
 	// UDPSize is the largest UDP answer Bulwark sends, whatever a client
 	// advertises (DNS flag day 2020 recommends 1232).
@@ -59,6 +64,12 @@ func (c *ListenConfig) SetDefaults() {
 	}
 	if c.MaxTCPConns == 0 {
 		c.MaxTCPConns = 1000
+	}
+	if c.MaxTCPConnsPerClient == 0 {
+		c.MaxTCPConnsPerClient = DefaultMaxTCPConnsPerClient
+	}
+	if c.TCPMaxQueries == 0 {
+		c.TCPMaxQueries = DefaultTCPMaxQueries
 	}
 	if c.UDPSize == 0 {
 		c.UDPSize = 1232
@@ -119,8 +130,11 @@ func (c *ListenConfig) Validate(path string) []error {
 	if c.MaxTCPConns < 1 {
 		errs = append(errs, cfgerr.New(cfgerr.Join(path, "max_tcp_conns"), "must be at least 1"))
 	}
-	if c.TCPMaxQueries < 0 {
-		errs = append(errs, cfgerr.New(cfgerr.Join(path, "tcp_max_queries"), "must not be negative"))
+	if c.MaxTCPConnsPerClient < 1 {
+		errs = append(errs, cfgerr.New(cfgerr.Join(path, "max_tcp_conns_per_client"), "must be at least 1"))
+	}
+	if c.TCPMaxQueries < -1 {
+		errs = append(errs, cfgerr.New(cfgerr.Join(path, "tcp_max_queries"), "must be at least 1, or -1 for no limit"))
 	}
 	if c.UDPSize < 512 || c.UDPSize > 65535 {
 		errs = append(errs, cfgerr.New(cfgerr.Join(path, "udp_size"), "%d is outside 512-65535", c.UDPSize))

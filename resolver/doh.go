@@ -21,6 +21,14 @@ const dohPath = "/dns-query"
 
 const dohContentType = "application/dns-message"
 
+// dohMaxGetParam is the longest ?dns= value: a 64 KiB message in
+// unpadded base64url.
+var dohMaxGetParam = base64.RawURLEncoding.EncodedLen(dns.MaxMsgSize)
+
+// dohMaxHeaderBytes bounds the request line and headers: room for the
+// largest GET query and ordinary headers, far below net/http's 1 MiB.
+const dohMaxHeaderBytes = 96 << 10
+
 // dohServer serves DNS over HTTPS (RFC 8484) on one socket: GET with
 // ?dns= and POST with an application/dns-message body, over HTTP/2 or
 // HTTP/1.1. One accept loop hands the socket's connections to the current
@@ -86,6 +94,7 @@ func (d *dohServer) restart(s *Server) {
 		ReadHeaderTimeout: cfg.TCPReadTimeout,
 		ReadTimeout:       cfg.TCPReadTimeout + time.Second,
 		IdleTimeout:       cfg.TCPIdleTimeout,
+		MaxHeaderBytes:    dohMaxHeaderBytes,
 		ErrorLog:          slogErrorLog(s.logger),
 	}
 	g := &dohGate{d: d, closed: make(chan struct{})}
@@ -175,6 +184,11 @@ func (s *Server) serveDoH(w http.ResponseWriter, r *http.Request) {
 			http.Error(w, "missing dns parameter", http.StatusBadRequest)
 			return
 		}
+		// The same bound as a POST body: one DNS message at most.
+		if len(strings.TrimRight(q, "=")) > dohMaxGetParam {
+			http.Error(w, "dns parameter longer than one DNS message", http.StatusRequestURITooLong)
+			return
+		}
 		// RFC 8484 §4.1: base64url without padding; tolerate padding.
 		b, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(q, "="))
 		if err != nil {
@@ -204,6 +218,11 @@ func (s *Server) serveDoH(w http.ResponseWriter, r *http.Request) {
 	}
 	client, _ := netip.ParseAddrPort(r.RemoteAddr)
 	client = netip.AddrPortFrom(client.Addr().Unmap(), client.Port())
+	if !s.h.cur.Load().pipe.Admits(client.Addr()) {
+		// Outside the ACL: this answer (REFUSED, or a reset with
+		// action drop) is the connection's last (GOAWAY on HTTP/2).
+		w.Header().Set("Connection", "close")
+	}
 	if !s.acquire() {
 		http.Error(w, "overloaded", http.StatusServiceUnavailable)
 		return

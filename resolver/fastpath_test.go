@@ -1,6 +1,7 @@
 package resolver_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"net/netip"
@@ -332,6 +333,10 @@ func FuzzFastPath(f *testing.F) {
 		w, _ = m.Pack()
 		f.Add(w)
 	}
+	// Names at and past the 255-octet limit.
+	for _, n := range []int{254, 255, 256, 257} {
+		f.Add(longNameQuery(n))
+	}
 	f.Fuzz(func(t *testing.T, pkt []byte) {
 		p.plain.ServePacket(context.Background(), pkt, client) // warm
 		plain := p.plain.ServePacket(context.Background(), pkt, client)
@@ -425,6 +430,68 @@ func TestFastPathLogsAndCountsBlocksLikeTheChain(t *testing.T) {
 	for l, want := range map[string]float64{"block": 4, "null": 2, "drop": 2} {
 		if got := metricValue(t, reg, "bulwark_blocked_total", "list", l); got != want {
 			t.Errorf("bulwark_blocked_total{list=%s} = %v, want %v (one per name and path)", l, got, want)
+		}
+	}
+}
+
+// longNameQuery is a query for a name of exactly wireLen octets on the
+// wire (labels of 'a' in front of evil.example, which is blocked), built
+// by hand because dns.Msg refuses to pack a name past the limit.
+func longNameQuery(wireLen int) []byte {
+	suffix := []byte("\x04evil\x07example\x00")
+	w := []byte{0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0}
+	for rest := wireLen - len(suffix); rest > 0; {
+		l := min(63, rest-1)
+		if rest-(l+1) == 1 { // a lone octet left cannot be a label
+			l--
+		}
+		w = append(w, byte(l))
+		w = append(w, bytes.Repeat([]byte("a"), l)...)
+		rest -= l + 1
+	}
+	w = append(w, suffix...)
+	return append(w, 0, byte(dns.TypeA), 0, byte(dns.ClassINET))
+}
+
+// TestFastPathNameLength: a name is at most 255 octets on the wire (RFC
+// 1035 §3.1). The fast path answers up to the limit as the chain does, and
+// declines a longer one, which the chain answers FORMERR — never a block.
+func TestFastPathNameLength(t *testing.T) {
+	p := newFastPair(t)
+	client := netip.MustParseAddrPort("127.0.0.1:5353")
+	for _, tc := range []struct {
+		wireLen int
+		fast    bool   // the fast path answers it
+		rcode   string // of both answers
+	}{
+		{253, true, "NXDOMAIN"},
+		{254, true, "NXDOMAIN"},
+		{255, true, "NXDOMAIN"},
+		{256, false, "FORMERR"},
+		{257, false, "FORMERR"},
+		{300, false, "FORMERR"},
+	} {
+		w := longNameQuery(tc.wireLen)
+		if got := len(w) - 12 - 4; got != tc.wireLen {
+			t.Fatalf("built a %d-octet name, want %d", got, tc.wireLen)
+		}
+		plain := p.plain.ServePacket(context.Background(), w, client)
+		fast, took := p.answeredFast(w, client)
+		if took != tc.fast {
+			t.Errorf("%d octets: fast path answered=%v, want %v", tc.wireLen, took, tc.fast)
+		}
+		for which, b := range map[string][]byte{"chain": plain, "fast": fast} {
+			if len(b) < 12 {
+				t.Errorf("%d octets: %s sent %d bytes", tc.wireLen, which, len(b))
+				continue
+			}
+			// A FORMERR carries only the header: read the rcode from it.
+			if rc := dns.RcodeToString[int(b[3]&0x0f)]; rc != tc.rcode {
+				t.Errorf("%d octets: %s answered %s, want %s", tc.wireLen, which, rc, tc.rcode)
+			}
+		}
+		if renderAnswer(t, plain) != renderAnswer(t, fast) {
+			t.Errorf("%d octets: the fast path's answer differs from the chain's", tc.wireLen)
 		}
 	}
 }

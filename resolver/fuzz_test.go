@@ -87,6 +87,9 @@ func FuzzUDPPacketPath(f *testing.F) {
 		}
 	}
 	f.Add([]byte{0, 1, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0})
+	for _, n := range []int{254, 255, 256, 257} { // around the name length limit
+		f.Add(longNameQuery(n))
+	}
 	client := netip.MustParseAddrPort("127.0.0.1:5353")
 	f.Fuzz(func(t *testing.T, pkt []byte) {
 		out := srv.ServePacket(context.Background(), pkt, client)

@@ -16,8 +16,8 @@ import (
 
 	"github.com/bulwark-dns/bulwark/internal/gopool"
 	"github.com/bulwark-dns/bulwark/resolver/pipeline"
-	"github.com/bulwark-dns/bulwark/resolver/query"
 	"github.com/bulwark-dns/bulwark/resolver/proxyproto"
+	"github.com/bulwark-dns/bulwark/resolver/query"
 )
 
 // Server runs the DNS listeners — UDP and TCP on every `dns` address, DoT
@@ -42,6 +42,7 @@ type Server struct {
 	conns    map[net.Conn]*socket // open stream connections and their socket
 	closing  atomic.Bool          // Shutdown has begun
 	open     atomic.Int64         // stream connections open (TCP, DoT, DoH)
+	clients  clientConns          // the same, per client
 	busy     atomic.Int64         // queries being answered (max_inflight)
 	inflight sync.WaitGroup       // queries being answered
 	// workers answer the UDP queries the fast path does not, on goroutines

@@ -93,9 +93,10 @@ func (s *Server) serveConn(c net.Conn, so *socket) {
 	}
 	r := bufio.NewReaderSize(c, 4096)
 	var lenbuf [2]byte
+	refused := outsideACL(c)
 	for queries := 0; ; queries++ {
 		cfg := s.settings()
-		if cfg.TCPMaxQueries != 0 && queries >= cfg.TCPMaxQueries {
+		if cfg.TCPMaxQueries > 0 && queries >= cfg.TCPMaxQueries || refused && queries >= 1 {
 			return
 		}
 		_ = c.SetReadDeadline(time.Now().Add(cfg.TCPIdleTimeout))
@@ -175,24 +176,49 @@ func (l limitListener) Accept() (net.Conn, error) {
 		if err != nil {
 			return nil, err
 		}
-		if int(l.s.open.Add(1)) > l.s.settings().MaxTCPConns {
-			l.s.open.Add(-1)
+		r := l.s.h.cur.Load()
+		client := remoteAddrPort(c).Addr()
+		key := clientKey(client)
+		perClient := r.cfg.MaxTCPConnsPerClient
+		if !l.s.clients.acquire(key, perClient) {
 			l.s.metrics.countTCPRejected()
 			c.Close()
 			continue
 		}
-		return &countedConn{Conn: c, s: l.s}, nil
+		if int(l.s.open.Add(1)) > r.cfg.MaxTCPConns {
+			l.s.open.Add(-1)
+			l.s.clients.release(key)
+			l.s.metrics.countTCPRejected()
+			c.Close()
+			continue
+		}
+		cc := &countedConn{Conn: c, s: l.s, key: key}
+		if !r.pipe.Admits(client) {
+			// Outside the ACL: one query's worth of life, then closed,
+			// however many queries it sends (each one would restart an
+			// idle timer and hold the slot forever).
+			cc.until = time.Now().Add(refusedGrace(&r.cfg))
+			_ = c.SetDeadline(cc.until)
+		}
+		return cc, nil
 	}
 }
 
-// countedConn gives its slot back once, however often it is closed.
+// countedConn gives its slots back once, however often it is closed.
 type countedConn struct {
 	net.Conn
 	s    *Server
+	key  netip.Addr // the client, for the per-client count
 	once sync.Once
+	// until is the end of life of a connection from outside the ACL
+	// (zero: an admitted client).
+	until time.Time
 }
 
 func (c *countedConn) Close() error {
-	c.once.Do(func() { c.s.open.Add(-1) })
+	c.once.Do(func() {
+		c.s.open.Add(-1)
+		c.s.clients.release(c.key)
+	})
 	return c.Conn.Close()
 }

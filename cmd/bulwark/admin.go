@@ -12,9 +12,12 @@ import (
 	"net/http/pprof"
 	"net/netip"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/bulwark-dns/bulwark/internal/config"
 )
 
 // adminServer is the admin HTTP API on listen.admin. Everything but
@@ -34,8 +37,25 @@ func startAdmin(addr string, d *daemon) (*adminServer, error) {
 	return serveAdmin(addr, ln, d), nil
 }
 
+// Bounds of the admin listener: a handful of scrapers and operators use
+// it, so a client holding idle connections (or a flood of them) must not
+// exhaust descriptors or goroutines.
+const (
+	adminMaxConns       = 64
+	adminIdleTimeout    = 30 * time.Second
+	adminReadTimeout    = 30 * time.Second
+	adminMaxHeaderBytes = 64 << 10
+)
+
 func serveAdmin(addr string, ln net.Listener, d *daemon) *adminServer {
-	a := &adminServer{addr: addr, srv: &http.Server{Handler: d.adminHandler(), ReadHeaderTimeout: 5 * time.Second}}
+	a := &adminServer{addr: addr, srv: &http.Server{
+		Handler:           d.adminHandler(),
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       adminReadTimeout,
+		IdleTimeout:       adminIdleTimeout,
+		MaxHeaderBytes:    adminMaxHeaderBytes,
+	}}
+	ln = &connLimit{Listener: ln, slots: make(chan struct{}, adminMaxConns)}
 	go func() {
 		if err := a.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			d.logger.Error("admin server stopped", "err", err)
@@ -133,9 +153,46 @@ func (d *daemon) pprofOnly(h http.HandlerFunc) http.HandlerFunc {
 	}
 }
 
-// adminHandler routes the admin API. Read-only endpoints are open;
-// POST /reload is authorized by authorizeChange.
+// connLimit closes connections past its slots at once, rather than
+// queueing them: the excess client learns at once and the accept loop
+// keeps moving.
+type connLimit struct {
+	net.Listener
+	slots chan struct{}
+}
+
+func (l *connLimit) Accept() (net.Conn, error) {
+	for {
+		c, err := l.Listener.Accept()
+		if err != nil {
+			return nil, err
+		}
+		select {
+		case l.slots <- struct{}{}:
+			return &limitedConn{Conn: c, slots: l.slots}, nil
+		default:
+			c.Close()
+		}
+	}
+}
+
+// limitedConn gives its slot back once, however often it is closed.
+type limitedConn struct {
+	net.Conn
+	slots chan struct{}
+	once  sync.Once
+}
+
+func (c *limitedConn) Close() error {
+	c.once.Do(func() { <-c.slots })
+	return c.Conn.Close()
+}
+
+// adminHandler routes the admin API. Every request must name this API in
+// its Host header (checkHost); requests that change state must not come
+// from another web origin (CSRF) and are authorized by authorizeChange.
 func (d *daemon) adminHandler() http.Handler {
+	gate := &reloadGate{}
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(d.pm.reg, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
@@ -151,7 +208,7 @@ func (d *daemon) adminHandler() http.Handler {
 	mux.HandleFunc("GET /lists", d.handleLists)
 	mux.HandleFunc("GET /stats", d.handleStats)
 	mux.HandleFunc("GET /explain", d.handleExplain)
-	mux.HandleFunc("POST /reload", d.handleReload)
+	mux.HandleFunc("POST /reload", func(w http.ResponseWriter, r *http.Request) { d.handleReload(w, r, gate) })
 	mux.HandleFunc("GET /debug/pprof/", d.pprofOnly(pprof.Index))
 	mux.HandleFunc("GET /debug/pprof/profile", d.pprofOnly(pprof.Profile))
 	mux.HandleFunc("GET /debug/pprof/trace", d.pprofOnly(pprof.Trace))
@@ -159,7 +216,84 @@ func (d *daemon) adminHandler() http.Handler {
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
 		_, _ = w.Write([]byte(adminIndex))
 	})
-	return mux
+	// A browser sends Sec-Fetch-Site or Origin with a cross-origin POST;
+	// curl, Prometheus and scripts send neither and pass.
+	csrf := http.NewCrossOriginProtection()
+	csrf.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "forbidden: a cross-origin "+r.Method+" (a web page's request) cannot change state", http.StatusForbidden)
+	}))
+	return d.checkHost(csrf.Handler(mux))
+}
+
+// checkHost refuses requests whose Host header names another host than
+// this admin API: a DNS-rebinding page reaches 127.0.0.1 under its own
+// name, and must not read /lists or /explain, nor POST /reload.
+func (d *daemon) checkHost(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var ac config.AdminConfig
+		if g := d.cur.Load(); g != nil {
+			ac = g.cfg.Admin
+		}
+		if !ac.AllowsHost(r.Host) {
+			http.Error(w, fmt.Sprintf("forbidden: Host %q is not this admin API's (use an IP address or localhost, or list the name in admin.hosts)", r.Host), http.StatusForbidden)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// adminReloadTrigger names POST /reload in logs; its reloads ask an HTTP
+// list only if it was not asked within adminRefreshAge.
+const (
+	adminReloadTrigger = "POST /reload"
+	adminRefreshAge    = time.Minute
+)
+
+// reloadGate coalesces POST /reload: a request that arrives while a reload
+// runs joins the one reload queued behind it (which starts after the
+// request, so it sees the request's config file), rather than adding one
+// more: however many requests arrive while one runs, one more follows.
+type reloadGate struct {
+	mu      sync.Mutex
+	running bool
+	idle    *sync.Cond
+	next    *reloadCall // queued behind the running one; joined by later requests
+}
+
+type reloadCall struct {
+	done chan struct{}
+	err  error
+	took time.Duration
+}
+
+// do runs reload, or waits for a queued run to cover the request; joined
+// says the result is another request's reload.
+func (g *reloadGate) do(reload func() error) (c *reloadCall, joined bool) {
+	g.mu.Lock()
+	if g.idle == nil {
+		g.idle = sync.NewCond(&g.mu)
+	}
+	if c := g.next; c != nil {
+		g.mu.Unlock()
+		<-c.done
+		return c, true
+	}
+	c = &reloadCall{done: make(chan struct{})}
+	g.next = c
+	for g.running {
+		g.idle.Wait()
+	}
+	g.running, g.next = true, nil
+	g.mu.Unlock()
+	start := time.Now()
+	c.err = reload()
+	c.took = time.Since(start)
+	g.mu.Lock()
+	g.running = false
+	g.idle.Broadcast()
+	g.mu.Unlock()
+	close(c.done)
+	return c, false
 }
 
 const adminIndex = `Bulwark admin API
@@ -174,13 +308,15 @@ POST /reload              re-read the config file (admin.token, or a loopback cl
 
 // handleReload is POST /reload: the same reload as SIGHUP, answered once
 // it is done.
-func (d *daemon) handleReload(w http.ResponseWriter, r *http.Request) {
+// Concurrent requests share reloads (reloadGate); "coalesced" says this
+// one's result is that of a reload another request also waited for.
+func (d *daemon) handleReload(w http.ResponseWriter, r *http.Request, gate *reloadGate) {
 	if !d.authorizeChange(w, r) {
 		return
 	}
-	start := time.Now()
-	err := d.reload("POST /reload")
-	resp := map[string]any{"result": reloadSuccess, "config": d.name, "took_seconds": time.Since(start).Seconds()}
+	c, joined := gate.do(func() error { return d.reload(adminReloadTrigger) })
+	err := c.err
+	resp := map[string]any{"result": reloadSuccess, "config": d.name, "took_seconds": c.took.Seconds(), "coalesced": joined}
 	code := http.StatusOK
 	switch {
 	case errors.Is(err, errNotServing):

@@ -393,12 +393,11 @@ func decodeSpec[T any](t *testing.T, o k8sObject) T {
 	return spec
 }
 
-// TestKubernetesManifests reads the kustomization and every manifest it
-// lists, and checks what has to agree across them: Service, container and
-// config ports; probes on the admin address; the config mount; labels and
-// selectors; the pod's security settings. The generated ConfigMap's
-// bulwark.yaml must pass `bulwark check`.
-func TestKubernetesManifests(t *testing.T) {
+// loadKustomization reads the kustomization and every manifest it lists,
+// checking each object's identity and namespace, and returns the objects
+// by kind.
+func loadKustomization(t *testing.T) (k8sKustomization, map[string][]k8sObject) {
+	t.Helper()
 	kdata, err := os.ReadFile(filepath.Join(kubernetesDir, "kustomization.yaml"))
 	if err != nil {
 		t.Fatal(err)
@@ -428,6 +427,16 @@ func TestKubernetesManifests(t *testing.T) {
 			byKind[o.Kind] = append(byKind[o.Kind], o)
 		}
 	}
+	return kust, byKind
+}
+
+// TestKubernetesManifests reads the kustomization and every manifest it
+// lists, and checks what has to agree across them: Service, container and
+// config ports; probes on the admin address; the config mount; labels and
+// selectors; the pod's security settings. The generated ConfigMap's
+// bulwark.yaml must pass `bulwark check`.
+func TestKubernetesManifests(t *testing.T) {
+	kust, byKind := loadKustomization(t)
 	for _, kind := range []string{"Namespace", "Deployment", "Service", "PodDisruptionBudget", "PodMonitor", "PrometheusRule"} {
 		if len(byKind[kind]) != 1 {
 			t.Fatalf("%d %s objects, want 1", len(byKind[kind]), kind)

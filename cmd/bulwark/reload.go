@@ -75,7 +75,13 @@ func (d *daemon) reload(trigger string) error {
 	} else {
 		d.logger.Info("config reloaded", "trigger", trigger, "config", d.name, "took", time.Since(start).Round(time.Millisecond))
 	}
-	cur.lists.RefreshAll()
+	if trigger == adminReloadTrigger {
+		// Anyone who reaches the admin API can POST: never let it
+		// drive a feed provider's request rate.
+		cur.lists.RefreshStale(adminRefreshAge)
+	} else {
+		cur.lists.RefreshAll()
+	}
 	reopenLogs(cur.blog, cur.obs, d.logger)
 	return err
 }

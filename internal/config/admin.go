@@ -3,6 +3,8 @@ package config
 import (
 	"errors"
 	"fmt"
+	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -12,9 +14,10 @@ import (
 )
 
 // AdminConfig is the `admin:` section: who may use the admin API's
-// endpoints that change state (POST /reload). Its address is
-// listen.admin; the read-only endpoints (/metrics, /healthz, /readyz,
-// /lists, /stats, /explain) are open to whoever reaches that address.
+// endpoints that change state (POST /reload), and the names it may be
+// reached by. Its address is listen.admin; the read-only endpoints
+// (/metrics, /healthz, /readyz, /lists, /stats, /explain) are open to
+// whoever reaches that address under one of those names.
 type AdminConfig struct {
 	// Token is the bearer token POST /reload requires. "${NAME}" is the
 	// environment variable NAME (unset is an error). Without a token (and
@@ -25,6 +28,12 @@ type AdminConfig struct {
 	// path); surrounding white space is ignored. It is read at start and
 	// at each reload.
 	TokenFile string `yaml:"token_file"`
+	// Hosts are the names the admin API may be reached by (the Host
+	// header), besides any IP address and "localhost". A request naming
+	// another host is refused: that is what a DNS-rebinding web page
+	// sends, after pointing its own name at 127.0.0.1. List the names
+	// Prometheus or a load balancer use, e.g. ["bulwark-1.example.net"].
+	Hosts []string `yaml:"hosts"`
 	// Pprof serves Go's profiler at /debug/pprof/ on the admin address,
 	// to find where a loaded server spends its time. Off by default: a
 	// profile reveals internals and costs CPU while it runs.
@@ -76,14 +85,49 @@ func (c *AdminConfig) ResolveToken() (string, error) {
 	return tok, nil
 }
 
-// Validate reports a token that cannot be used.
+// Validate reports a token that cannot be used and host names that
+// cannot be.
 func (c *AdminConfig) Validate(path string) []error {
+	var errs []error
 	if _, err := c.ResolveToken(); err != nil {
 		key := "token"
 		if c.TokenFile != "" && c.Token == "" {
 			key = "token_file"
 		}
-		return []error{cfgerr.New(cfgerr.Join(path, key), "%v", err)}
+		errs = append(errs, cfgerr.New(cfgerr.Join(path, key), "%v", err))
 	}
-	return nil
+	for i, h := range c.Hosts {
+		if !hostName.MatchString(h) {
+			errs = append(errs, cfgerr.New(cfgerr.Index(cfgerr.Join(path, "hosts"), i), "%q is not a host name (no scheme, port or path: e.g. \"bulwark-1.example.net\")", h))
+		}
+	}
+	return errs
+}
+
+// hostName is a DNS host name as a Host header carries it.
+var hostName = regexp.MustCompile(`^(?i)[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?(\.[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?)*\.?$`)
+
+// AllowsHost reports whether a request's Host header (with or without a
+// port) names this admin API: an IP address, localhost, or one of Hosts.
+// An empty Host (HTTP/1.0) is no browser's, and allowed.
+func (c *AdminConfig) AllowsHost(host string) bool {
+	if host == "" {
+		return true
+	}
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	host = strings.TrimSuffix(strings.Trim(host, "[]"), ".")
+	if _, err := netip.ParseAddr(host); err == nil {
+		return true
+	}
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	for _, h := range c.Hosts {
+		if strings.EqualFold(strings.TrimSuffix(h, "."), host) {
+			return true
+		}
+	}
+	return false
 }

@@ -3,9 +3,11 @@ package config_test
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
+	"github.com/bulwark-dns/bulwark/internal/cfgerr"
 	"github.com/bulwark-dns/bulwark/internal/config"
 )
 
@@ -67,6 +69,40 @@ func TestAdminToken(t *testing.T) {
 		}
 		if c.name != "unknown key" && !strings.Contains(err.Error(), "t.yaml:9: admin.token") {
 			t.Errorf("%s: error %q does not point at the admin section's line", c.name, err)
+		}
+	}
+}
+
+// TestAdminHosts: admin.hosts holds bare host names; AllowsHost accepts any
+// IP address, localhost and those names, with or without a port, and
+// nothing else (a DNS-rebinding page's own name).
+func TestAdminHosts(t *testing.T) {
+	bad := config.AdminConfig{Hosts: []string{"ok.example", "http://x.example", "x.example:9153", "a b", ""}}
+	errs := bad.Validate("admin")
+	var paths []string
+	for _, e := range errs {
+		paths = append(paths, e.(*cfgerr.Error).Path)
+	}
+	if want := []string{"admin.hosts[1]", "admin.hosts[2]", "admin.hosts[3]", "admin.hosts[4]"}; !slices.Equal(paths, want) {
+		t.Errorf("errors at %v, want %v", paths, want)
+	}
+	c := config.AdminConfig{Hosts: []string{"Bulwark-1.example.net"}}
+	for host, want := range map[string]bool{
+		"":                           true,
+		"127.0.0.1":                  true,
+		"127.0.0.1:9153":             true,
+		"[::1]:9153":                 true,
+		"10.1.2.3:9153":              true,
+		"localhost:9153":             true,
+		"bulwark-1.example.net":      true,
+		"BULWARK-1.EXAMPLE.NET.:80":  true,
+		"bulwark-2.example.net":      false,
+		"attacker.example:9153":      false,
+		"127.0.0.1.attacker.example": false,
+		"localhost.attacker.example": false,
+	} {
+		if got := c.AllowsHost(host); got != want {
+			t.Errorf("AllowsHost(%q) = %v, want %v", host, got, want)
 		}
 	}
 }

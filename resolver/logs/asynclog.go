@@ -4,6 +4,8 @@ import (
 	"io"
 	"log/slog"
 	"sync"
+	"sync/atomic"
+	"time"
 )
 
 // asyncLog is the writer behind the block log and the query log: the query
@@ -21,7 +23,22 @@ type asyncLog[T any] struct {
 	encode  func(dst []byte, rec *T) ([]byte, error)
 	dropped func(n int)
 	logger  *slog.Logger
+
+	// progress counts completed writes and records taken; close gives up
+	// on a writer that makes none for asyncLogStall.
+	progress atomic.Uint64
+	// mu orders the end of a write against close abandoning the writer,
+	// so that a batch is counted once: written, or dropped.
+	mu        sync.Mutex
+	writing   int  // lines of the batch being written
+	abandoned bool // close gave up: the writer exits without counting
 }
+
+// asyncLogStall is how long close waits for a writer that makes no
+// progress at all (stdout piped to a process that stopped reading, a hung
+// NFS mount) before it gives up, drops what is queued and counts it:
+// shutdown must not hang on a log destination.
+const asyncLogStall = 3 * time.Second
 
 // asyncLogFlush is the batch size past which lines are written even while
 // the queue is still busy.
@@ -86,7 +103,18 @@ func (l *asyncLog[T]) run() {
 		if len(buf) == 0 {
 			return
 		}
+		l.mu.Lock()
+		l.writing = lines
+		l.mu.Unlock()
 		_, err := l.w.Write(buf)
+		l.mu.Lock()
+		gone := l.abandoned
+		l.writing = 0
+		l.mu.Unlock()
+		if gone {
+			return // counted by close
+		}
+		l.progress.Add(1)
 		switch {
 		case err != nil:
 			// The batch is lost, and counted; later batches are tried
@@ -103,8 +131,12 @@ func (l *asyncLog[T]) run() {
 		buf, lines = buf[:0], 0
 	}
 	for {
+		if l.gone() {
+			return
+		}
 		select {
 		case rec = <-l.ch:
+			l.progress.Add(1)
 			add(&rec)
 			// Write when the queue is drained, so lines appear promptly
 			// at low rates and are batched at high rates.
@@ -112,9 +144,10 @@ func (l *asyncLog[T]) run() {
 				flush()
 			}
 		case <-l.quit:
-			for {
+			for !l.gone() {
 				select {
 				case rec = <-l.ch:
+					l.progress.Add(1)
 					add(&rec)
 					if len(buf) >= asyncLogFlush {
 						flush()
@@ -124,8 +157,15 @@ func (l *asyncLog[T]) run() {
 					return
 				}
 			}
+			return
 		}
 	}
+}
+
+func (l *asyncLog[T]) gone() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.abandoned
 }
 
 // reopen reopens the destination when it is a file (SIGHUP after
@@ -138,8 +178,37 @@ func (l *asyncLog[T]) reopen() error {
 }
 
 // close writes what is queued and stops the writer. Records sent after
-// close are dropped and counted.
+// close are dropped and counted. A writer that makes no progress for
+// asyncLogStall is abandoned: the batch it is stuck writing and the queue
+// are counted as dropped, and close returns.
 func (l *asyncLog[T]) close() {
 	l.once.Do(func() { close(l.quit) })
-	<-l.done
+	tick := time.NewTicker(asyncLogStall / 4)
+	defer tick.Stop()
+	last, since := l.progress.Load(), time.Now()
+	for {
+		select {
+		case <-l.done:
+			return
+		case <-tick.C:
+		}
+		if p := l.progress.Load(); p != last {
+			last, since = p, time.Now()
+			continue
+		}
+		if time.Since(since) < asyncLogStall {
+			continue
+		}
+		l.mu.Lock()
+		if l.abandoned {
+			l.mu.Unlock()
+			return
+		}
+		l.abandoned = true
+		n := l.writing + len(l.ch)
+		l.mu.Unlock()
+		l.dropped(n)
+		l.logger.Error(l.name+": its destination accepts no writes (a stalled stdout or disk); giving up on it to shut down", "dropped_lines", n, "stalled_for", asyncLogStall)
+		return
+	}
 }

@@ -47,6 +47,9 @@ func NewFastPath(guard *Guard, policy *Policy, cache WireCache) *FastPath {
 	return &FastPath{guard: guard, policy: policy, cache: cache}
 }
 
+// maxWireName is the longest name on the wire, root label included.
+const maxWireName = 255
+
 // fastScratch is the per-query working memory of the fast path.
 type fastScratch struct {
 	buf [dnswire.MaxNameLen + 1]byte
@@ -123,7 +126,10 @@ func quickName(pkt []byte, buf *[dnswire.MaxNameLen + 1]byte) (off, n int, ok bo
 		if l == 0 {
 			return off, n, n > 0
 		}
-		if l > 63 || off+l > len(pkt) || n+l+1 > len(buf) {
+		// n+l+1 presentation octets are n+l+2 on the wire (the root
+		// label): at most 255 (RFC 1035 §3.1); past it the chain
+		// answers FORMERR.
+		if l > 63 || off+l > len(pkt) || n+l+2 > maxWireName {
 			return 0, 0, false
 		}
 		for _, c := range pkt[off : off+l] {

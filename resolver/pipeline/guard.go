@@ -79,6 +79,10 @@ const (
 // admit is the guard's decision on the client: the ACL, then the rate
 // (UDP only). It takes a token from the client's bucket, so a query must
 // be admitted once, on one path.
+// Admits reports whether client passes the ACL, for listeners that check it
+// before any query (a TCP, DoT or DoH connection at accept).
+func (g *Guard) Admits(client netip.Addr) bool { return g.acl.allowed(client) }
+
 func (g *Guard) admit(client netip.Addr, proto query.Proto) verdict {
 	if !g.acl.allowed(client) {
 		if g.acl.drop {

@@ -119,6 +119,16 @@ func (p *Pipeline) WithObserver(o query.Observer) *Pipeline {
 	return &c
 }
 
+// Admits reports whether client may query at all (the guard's ACL), so
+// that stream listeners refuse a connection at accept; a chain without a
+// guard admits everyone and decides per query.
+func (p *Pipeline) Admits(client netip.Addr) bool {
+	if g, ok := p.chain.(*Guard); ok {
+		return g.Admits(client)
+	}
+	return true
+}
+
 // UDPSize is the largest UDP answer p sends.
 func (p *Pipeline) UDPSize() int { return p.udpSize }
 

@@ -81,6 +81,13 @@ type Config struct {
 	// loopback cannot make the resolver query itself or local services;
 	// tests and labs turn it on.
 	QueryLoopback bool `yaml:"query_loopback"`
+	// QueryPrivate allows sending to private (10/8, 172.16/12,
+	// 192.168/16, fc00::/7), shared (100.64/10) and link-local
+	// (169.254/16, fe80::/10) addresses. Off by default (as Unbound's
+	// private-address and PowerDNS's dont-query): a hostile zone's glue
+	// pointing at 169.254.169.254 or an internal host must not make the
+	// resolver probe the network it sits in; split-horizon labs turn it on.
+	QueryPrivate bool `yaml:"query_private"`
 
 	decoded bool // set by UnmarshalYAML: defaults already applied
 }
@@ -171,6 +178,8 @@ func (c *Config) Validate(path string) []error {
 			errs = append(errs, cfgerr.New(p, "%s is already listed as %s", h.addr, cfgerr.Index(hints, first)))
 		case h.addr.IsLoopback() && !d.QueryLoopback:
 			errs = append(errs, cfgerr.New(p, "%s is a loopback address; set %s: true to allow it (tests and labs only)", h.addr, cfgerr.Join(path, "query_loopback")))
+		case isInternal(h.addr) && !d.QueryPrivate:
+			errs = append(errs, cfgerr.New(p, "%s is a private or link-local address; set %s: true to allow it", h.addr, cfgerr.Join(path, "query_private")))
 		default:
 			seen[h.addr] = i
 			if h.addr.Is4() && d.IPv4 || h.addr.Is6() && d.IPv6 {
@@ -255,4 +264,16 @@ func parseHint(s string) (hint, error) {
 		name = dns.CanonicalName(name)
 	}
 	return hint{name: name, addr: a}, nil
+}
+
+// sharedSpace is RFC 6598's carrier-grade NAT range: not routed on the
+// Internet, often the operator's own network.
+var sharedSpace = netip.MustParsePrefix("100.64.0.0/10")
+
+// isInternal reports addresses of the resolver's own surroundings rather
+// than of the Internet: private, shared (CGNAT) and link-local unicast
+// (the cloud metadata service lives at 169.254.169.254).
+func isInternal(a netip.Addr) bool {
+	a = a.Unmap()
+	return a.IsPrivate() || a.IsLinkLocalUnicast() || sharedSpace.Contains(a)
 }

@@ -64,6 +64,9 @@ func TestValidate(t *testing.T) {
 			c.RootHints = []string{"192.0.2.1", "nope", "192.0.2.1", "127.0.0.1"}
 		}, []string{"recursion.root_hints[1]", "recursion.root_hints[2]", "recursion.root_hints[3]"}},
 		{"loopback allowed", func(c *Config) { c.RootHints, c.QueryLoopback = []string{"127.0.0.2", "::1"}, true }, nil},
+		{"private hints", func(c *Config) { c.RootHints = []string{"10.0.0.1", "fd00::1", "100.64.0.1", "192.0.2.1"} },
+			[]string{"recursion.root_hints[0]", "recursion.root_hints[1]", "recursion.root_hints[2]"}},
+		{"private allowed", func(c *Config) { c.RootHints, c.QueryPrivate = []string{"10.0.0.1", "fd00::1"}, true }, nil},
 		{"hints unreachable", func(c *Config) { c.RootHints, c.IPv6 = []string{"2001:db8::1"}, false }, []string{"recursion.root_hints"}},
 		{"no family", func(c *Config) { c.IPv4, c.IPv6 = false, false }, []string{"recursion.ipv6"}},
 		{"numbers", func(c *Config) {

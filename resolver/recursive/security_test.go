@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -235,5 +236,53 @@ func TestNoLoopbackByDefault(t *testing.T) {
 	r, _ = New(cfg, nil, nil, nil)
 	if r.usable(netip.MustParseAddr("2001:db8::53")) {
 		t.Error("IPv6 address usable with ipv6: false")
+	}
+}
+
+// TestNoInternalTargetsByDefault: a hostile zone whose NS glue points at
+// the cloud metadata service, an RFC 1918 host or a ULA is not followed:
+// the resolver never sends there, and the query fails (SERVFAIL) instead.
+// With query_private the same delegations are followed (the send filter,
+// standing in for the network, then refuses the packets).
+func TestNoInternalTargetsByDefault(t *testing.T) {
+	t.Parallel()
+	targets := map[string]string{ // zone -> internal NS address
+		"metadata.test.":  "169.254.169.254",
+		"rfc1918.test.":   "10.1.2.3",
+		"cgnat.test.":     "100.64.0.7",
+		"ula.test.":       "fd00::53",
+		"linklocal.test.": "fe80::1",
+	}
+	h := startWorld(t)
+	for zone, addr := range targets {
+		rrtype := "A"
+		if netip.MustParseAddr(addr).Is6() {
+			rrtype = "AAAA"
+		}
+		h.Server(ipTest).AddZone("test.", zone+" 86400 IN NS ns."+zone, "ns."+zone+" 86400 IN "+rrtype+" "+addr)
+	}
+	for _, allow := range []bool{false, true} {
+		r, _ := newResolver(t, h, func(c *Config) { c.QueryPrivate = allow })
+		var mu sync.Mutex
+		sent := map[netip.Addr]bool{}
+		r.sendFilter = func(a netip.Addr) bool {
+			mu.Lock()
+			defer mu.Unlock()
+			sent[a] = true
+			return a.IsLoopback()
+		}
+		for zone, addr := range targets {
+			if _, err := resolve(t, r, "www."+zone, dns.TypeA); err == nil {
+				t.Errorf("query_private %v: www.%s resolved through %s", allow, zone, addr)
+			}
+			mu.Lock()
+			tried := sent[netip.MustParseAddr(addr)]
+			mu.Unlock()
+			if tried != allow {
+				t.Errorf("query_private %v: sending to %s attempted = %v", allow, addr, tried)
+			}
+		}
+		// Public delegations still resolve.
+		mustResolve(t, r, "www.example.test.", dns.TypeA)
 	}
 }

@@ -74,7 +74,8 @@ func (r *Resolver) hintServers() *zoneServers {
 }
 
 // usable reports whether the resolver may send to addr: a family in use,
-// a unicast address, loopback only when allowed.
+// a unicast address, loopback and private or link-local addresses only
+// when allowed.
 func (r *Resolver) usable(addr netip.Addr) bool {
 	switch {
 	case !addr.IsValid(), addr.IsUnspecified(), addr.IsMulticast(), addr.Is4() && addr == netip.AddrFrom4([4]byte{255, 255, 255, 255}):
@@ -82,6 +83,8 @@ func (r *Resolver) usable(addr netip.Addr) bool {
 	case addr.Is4() && !r.cfg.IPv4, addr.Is6() && !r.cfg.IPv6:
 		return false
 	case addr.IsLoopback() && !r.cfg.QueryLoopback:
+		return false
+	case isInternal(addr) && !r.cfg.QueryPrivate:
 		return false
 	case r.sendFilter != nil && !r.sendFilter(addr):
 		return false
