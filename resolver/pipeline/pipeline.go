@@ -119,9 +119,6 @@ func (p *Pipeline) WithObserver(o query.Observer) *Pipeline {
 	return &c
 }
 
-// UDPSize is the largest UDP answer p sends.
-func (p *Pipeline) UDPSize() int { return p.udpSize }
-
 // AnswerFast is the UDP fast path hook: it appends the answer to pkt to
 // out if the fast path can give it without the chain, on the caller's
 // goroutine. handled is false to send pkt to Serve; a handled query with
