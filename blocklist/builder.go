@@ -158,7 +158,7 @@ func (t *tree) grow(n int) {
 }
 
 // add inserts a rule whose name is canonical, keeping at each node only
-// the winning rule per slot (DESIGN.md: exact beats subtree at the same
+// the winning rule per slot (docs/ARCHITECTURE.md: exact beats subtree at the same
 // name, then allow beats block, then the first added wins).
 func (t *tree) add(name string, v ruleVal) {
 	cur := uint32(0)

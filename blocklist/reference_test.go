@@ -3,7 +3,7 @@ package blocklist
 // refSet is the naive reference the trie is checked against: every rule
 // kept in a map by canonical name, and a query answered by looking up each
 // of its suffixes, longest first, and ranking the rules found there exactly
-// as DESIGN.md words it. It shares no code with the trie beyond
+// as docs/ARCHITECTURE.md words it. It shares no code with the trie beyond
 // CanonicalName.
 type refSet struct {
 	rules  []Rule

@@ -52,7 +52,7 @@ func (s *Set) SizeBytes() int {
 }
 
 // Match returns the rule that decides qname: the applicable rule at the
-// longest matching name (DESIGN.md). qname is taken as it comes off the
+// longest matching name (docs/ARCHITECTURE.md). qname is taken as it comes off the
 // wire: any case, with or without the trailing dot; "" and "." are the
 // root. A label holding bytes no rule can have (miekg/dns escapes such as
 // "\032" or "\.", non-ASCII) matches nothing, so only rules above it can

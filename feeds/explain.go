@@ -82,8 +82,8 @@ func CanonicalQuery(name string) (string, error) {
 
 // Matching returns every rule of every list that applies to name (which
 // must be canonical, see CanonicalQuery), in the order the merged set
-// ranks them: the deciding rule first. The ranking is DESIGN.md's: the
-// longest matching name wins; at the name itself an exact rule beats a
+// ranks them: the deciding rule first. The ranking is the matching
+// contract of docs/ARCHITECTURE.md: the longest matching name wins; at the name itself an exact rule beats a
 // subtree rule; then an allow beats a block; then the earlier list, and
 // the earlier line, wins. It scans every rule, so it is for explain, not
 // for the query path.

@@ -136,7 +136,7 @@ func TestLoadSamples(t *testing.T) {
 	}
 }
 
-// TestLoadRealPrecedence pins DESIGN.md's precedence on the real phishing
+// TestLoadRealPrecedence pins the precedence of docs/ARCHITECTURE.md on the real phishing
 // block and allow lists, which overlap.
 func TestLoadRealPrecedence(t *testing.T) {
 	l := Loader{BaseDir: dataDir}

@@ -7,7 +7,7 @@ import (
 )
 
 // merge builds one Table from each list's copy, in config order, so the
-// first list decides ties (DESIGN.md). A nil copy (a list not loaded yet)
+// first list decides ties (docs/ARCHITECTURE.md). A nil copy (a list not loaded yet)
 // contributes no rules. Rules the builder refuses (parsers emit canonical
 // names, so this means a bug) are dropped and counted rather than failing
 // the whole table.

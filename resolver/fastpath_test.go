@@ -495,3 +495,24 @@ func TestFastPathNameLength(t *testing.T) {
 		}
 	}
 }
+
+// The fast path allocates nothing for an answered query, allowed (a cache
+// hit) or blocked, into a buffer the listener owns.
+func TestFastPathAllocatesNothing(t *testing.T) {
+	p := newFastPair(t)
+	client := netip.MustParseAddrPort("127.0.0.1:5353")
+	buf := make([]byte, 0, 4096)
+	for _, name := range []string{"www.example.org.", "x.evil.example.", "w.null.test."} {
+		m := new(dns.Msg)
+		m.SetQuestion(name, dns.TypeA)
+		m.SetEdns0(1232, false)
+		w, _ := m.Pack()
+		p.plain.ServePacket(context.Background(), w, client) // fill the cache
+		if _, ok := p.fast.AnswerFast(w, client, buf[:0]); !ok {
+			t.Fatalf("%s: the fast path declined", name)
+		}
+		if n := testing.AllocsPerRun(200, func() { p.fast.AnswerFast(w, client, buf[:0]) }); n != 0 {
+			t.Errorf("%s: %v allocations per answered query, want 0", name, n)
+		}
+	}
+}

@@ -255,7 +255,7 @@ func whyLost(win, m feeds.RuleMatch, q string) string {
 	return fmt.Sprintf("the same rule in list %q, earlier in the config, decides", win.List)
 }
 
-// blockedAnswer describes the block answer (resolver.blockAnswer) of
+// blockedAnswer describes the block answer (dnswire.AppendBlock) of
 // action; zone is the blocked name, owner of the SOA of negative answers.
 func blockedAnswer(action blocklist.Action, list, zone string, addrs []netip.Addr, ttl time.Duration) string {
 	ede := fmt.Sprintf(`, and EDE 15 "blocked by list %s" to clients that send EDNS`, list)

@@ -1,4 +1,4 @@
-// Package cache is the cache step of Bulwark's request path (see DESIGN.md):
+// Package cache is the cache step of Bulwark's request path (see docs/ARCHITECTURE.md):
 // a resolver.Resolver that answers repeated questions from memory and
 // forwards the rest to the next step, with
 //

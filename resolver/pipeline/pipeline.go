@@ -129,9 +129,6 @@ func (p *Pipeline) Admits(client netip.Addr) bool {
 	return true
 }
 
-// UDPSize is the largest UDP answer p sends.
-func (p *Pipeline) UDPSize() int { return p.udpSize }
-
 // AnswerFast is the UDP fast path hook: it appends the answer to pkt to
 // out if the fast path can give it without the chain, on the caller's
 // goroutine. handled is false to send pkt to Serve; a handled query with

@@ -1,6 +1,6 @@
 // Package recursive resolves names itself, iterating from the root servers,
 // so that no third-party resolver sees the queries: the last step of the
-// request path when upstream.mode is recursive (see DESIGN.md).
+// request path when upstream.mode is recursive (see docs/ARCHITECTURE.md).
 //
 // One client query becomes a bounded walk down the delegation tree:
 //
