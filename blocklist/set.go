@@ -22,6 +22,13 @@ type Set struct {
 	rootRec  rec
 	top      []topSlot
 	topShift uint8
+
+	// Where lists overlap, every list's rule of a pair's slots, for
+	// MatchView (view.go); nil when no two lists meet at any node. Last,
+	// so that the fields Match reads keep their place.
+	alts     []uint32
+	altSpans []altSpan // per pair, or nil
+	views    bool      // built here: alts is complete (not a snapshot)
 }
 
 // Len returns the number of distinct rules stored, after duplicates and
@@ -45,6 +52,8 @@ func (s *Set) SizeBytes() int {
 		cap(s.dict)*int(unsafe.Sizeof(dictLabel{})) +
 		cap(s.rules)*int(unsafe.Sizeof(ruleVal{})) +
 		cap(s.pairs)*int(unsafe.Sizeof(rulePair{})) +
+		cap(s.alts)*int(unsafe.Sizeof(uint32(0))) +
+		cap(s.altSpans)*int(unsafe.Sizeof(altSpan{})) +
 		s.topBytes()
 }
 
