@@ -45,6 +45,7 @@ func (t *tree) compile(o layoutOpts) (*Set, error) {
 		seed:  o.seed,
 
 		alts:     exact(alts),
+		altRules: exact(e.altRules),
 		altSpans: exact(spans),
 		views:    true,
 	}
@@ -69,10 +70,11 @@ type emitter struct {
 	out      []byte
 	dir      []uint32
 	pairIdx  map[pairKey]uint32
-	pairOf   []uint32 // per node: its pair index
-	bucket   []uint32 // per child of a bucketed node: its bucket
-	fp       []byte   // per child of a bucketed node: its fingerprint
-	dictOf   []int16  // per node: its label's dictionary index, or -1
+	altRules []ruleVal // candidates that win no slot (pairTable)
+	pairOf   []uint32  // per node: its pair index
+	bucket   []uint32  // per child of a bucketed node: its bucket
+	fp       []byte    // per child of a bucketed node: its fingerprint
+	dictOf   []int16   // per node: its label's dictionary index, or -1
 }
 
 // groupKids lists every node's children contiguously.
@@ -164,18 +166,33 @@ func (e *emitter) pairTable() ([]rulePair, []ruleVal, []altSpan, []uint32) {
 	if len(t.alt) > 0 {
 		spans = make([]altSpan, len(pairs))
 	}
+	for i, k := range pairs {
+		e.pairIdx[k] = uint32(i)
+		out[i] = rulePair{use(k.p.self), use(k.p.below)}
+	}
+	// Candidates that never win a slot are numbered after the winners and
+	// kept apart (Set.altRules), so the rule table, and the snapshot of
+	// it, is what it was without views.
+	var altRules []ruleVal
+	useAlt := func(ri uint32) uint32 {
+		n, ok := renum[ri]
+		if !ok {
+			n = uint32(len(rules) + len(altRules))
+			altRules = append(altRules, t.rules[ri])
+			renum[ri] = n
+		}
+		return n
+	}
 	group := func(g uint32) (at, n uint32) {
 		at = uint32(len(alts))
 		if g != 0 {
 			for _, m := range t.groups[g-1] {
-				alts = append(alts, use(m))
+				alts = append(alts, useAlt(m))
 			}
 		}
 		return at, uint32(len(alts)) - at
 	}
 	for i, k := range pairs {
-		e.pairIdx[k] = uint32(i)
-		out[i] = rulePair{use(k.p.self), use(k.p.below)}
 		if spans != nil {
 			sp := &spans[i]
 			sp.selfAt, sp.selfN = group(k.alt.self)
@@ -193,6 +210,7 @@ func (e *emitter) pairTable() ([]rulePair, []ruleVal, []altSpan, []uint32) {
 		k.alt = ap
 		e.pairOf[id] = e.pairIdx[k]
 	}
+	e.altRules = altRules
 	return out, rules, spans, alts
 }
 

@@ -28,6 +28,7 @@ type Set struct {
 	// so that the fields Match reads keep their place.
 	alts     []uint32
 	altSpans []altSpan // per pair, or nil
+	altRules []ruleVal // rules only alts name: rule len(rules)+i
 	views    bool      // built here: alts is complete (not a snapshot)
 }
 
@@ -54,6 +55,7 @@ func (s *Set) SizeBytes() int {
 		cap(s.pairs)*int(unsafe.Sizeof(rulePair{})) +
 		cap(s.alts)*int(unsafe.Sizeof(uint32(0))) +
 		cap(s.altSpans)*int(unsafe.Sizeof(altSpan{})) +
+		cap(s.altRules)*int(unsafe.Sizeof(ruleVal{})) +
 		s.topBytes()
 }
 

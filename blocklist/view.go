@@ -52,7 +52,7 @@ func (s *Set) MatchView(qname string, v View) (Match, bool) {
 	q := trimDot(qname)
 	r := s.rootRec
 	if len(q) == 0 {
-		return s.result(s.selfIn(r.pair, v), 0)
+		return s.resultAt(s.selfIn(r.pair, v), 0)
 	}
 	var best uint32
 	bestOff := 0
@@ -77,13 +77,30 @@ func (s *Set) MatchView(qname string, v View) (Match, bool) {
 		}
 		if start == 0 {
 			if self := s.selfIn(r.pair, v); self != 0 {
-				return s.result(self, 0)
+				return s.resultAt(self, 0)
 			}
 			break
 		}
 		off, end = start, start-1
 	}
-	return s.result(best, bestOff)
+	return s.resultAt(best, bestOff)
+}
+
+// ruleAt is rule ri of the winners' table or, past it, of altRules.
+func (s *Set) ruleAt(ri uint32) *ruleVal {
+	if int(ri) < len(s.rules) {
+		return &s.rules[ri]
+	}
+	return &s.altRules[int(ri)-len(s.rules)]
+}
+
+// resultAt is result for a rule index that may name a candidate.
+func (s *Set) resultAt(rule uint32, off int) (Match, bool) {
+	if rule == 0 {
+		return Match{}, false
+	}
+	v := s.ruleAt(rule)
+	return Match{Allow: v.allow, Scope: v.scope, Payload: v.payload, Offset: off}, true
 }
 
 // Views reports whether the set knows every list's rule at each node, as
@@ -119,7 +136,7 @@ func (s *Set) belowIn(p uint32, v View) uint32 {
 // firstIn returns the first (best) candidate of a list in v.
 func (s *Set) firstIn(cands []uint32, v View) uint32 {
 	for _, ri := range cands {
-		if v.Has(s.rules[ri].payload.List) {
+		if v.Has(s.ruleAt(ri).payload.List) {
 			return ri
 		}
 	}
