@@ -105,6 +105,14 @@ type tree struct {
 	ruleID map[ruleVal]uint32
 	last   ruleVal // the previous rule's value and index: lists add
 	lastID uint32  // runs of rules with one payload
+
+	// Where rules of two or more lists meet at a slot, alt holds the
+	// node's candidate groups (view.go); only such nodes have an entry.
+	alt      map[uint32]altPair
+	groups   [][]uint32 // group id-1 -> rule indexes, best first, one per list
+	groupID  map[string]uint32
+	groupBuf []uint32
+	groupKey []byte
 }
 
 // nodeKey finds a node by its parent and packed label. It holds no
@@ -138,6 +146,8 @@ func newTree() *tree {
 		long:     map[longKey]uint32{},
 		rules:    []ruleVal{{}},
 		ruleID:   map[ruleVal]uint32{},
+		alt:      map[uint32]altPair{},
+		groupID:  map[string]uint32{},
 	}
 }
 
@@ -157,9 +167,10 @@ func (t *tree) grow(n int) {
 	}
 }
 
-// add inserts a rule whose name is canonical, keeping at each node only
-// the winning rule per slot (docs/ARCHITECTURE.md: exact beats subtree at the same
-// name, then allow beats block, then the first added wins).
+// add inserts a rule whose name is canonical, keeping at each node the
+// winning rule per slot (docs/ARCHITECTURE.md: exact beats subtree at the same name,
+// then allow beats block, then the first added wins) and, where lists
+// overlap, each list's own best rule for MatchView.
 func (t *tree) add(name string, v ruleVal) {
 	cur := uint32(0)
 	for end := len(name); end > 0; {
@@ -203,11 +214,11 @@ func (t *tree) add(name string, v ruleVal) {
 		}
 		t.last, t.lastID = v, ri
 	}
-	if v.scope != Below && (t.self[cur] == 0 || t.selfRank(ri) > t.selfRank(t.self[cur])) {
-		t.self[cur] = ri
+	if v.scope != Below {
+		t.offer(cur, ri, false)
 	}
-	if v.scope != Exact && (t.below[cur] == 0 || t.belowRank(ri) > t.belowRank(t.below[cur])) {
-		t.below[cur] = ri
+	if v.scope != Exact {
+		t.offer(cur, ri, true)
 	}
 }
 

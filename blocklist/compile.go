@@ -16,7 +16,7 @@ func (t *tree) compile(o layoutOpts) (*Set, error) {
 	e := &emitter{t: t, o: o, region: make([]uint32, n), dirAt: make([]uint32, n),
 		bucket: make([]uint32, n), fp: make([]byte, n), dictOf: make([]int16, n)}
 	e.groupKids()
-	pairs, rules := e.pairTable()
+	pairs, rules, spans, alts := e.pairTable()
 	dict := e.dictionary()
 
 	total, err := e.measure(0)
@@ -43,6 +43,11 @@ func (t *tree) compile(o layoutOpts) (*Set, error) {
 		pairs: exact(pairs),
 		root:  0,
 		seed:  o.seed,
+
+		alts:     exact(alts),
+		altRules: exact(e.altRules),
+		altSpans: exact(spans),
+		views:    true,
 	}
 	for id := range t.self {
 		s.n += countRules(rulePair{t.self[id], t.below[id]})
@@ -64,11 +69,12 @@ type emitter struct {
 	dirLen   int
 	out      []byte
 	dir      []uint32
-	pairIdx  map[rulePair]uint32
-	pairOf   []uint32 // per node: its pair index
-	bucket   []uint32 // per child of a bucketed node: its bucket
-	fp       []byte   // per child of a bucketed node: its fingerprint
-	dictOf   []int16  // per node: its label's dictionary index, or -1
+	pairIdx  map[pairKey]uint32
+	altRules []ruleVal // candidates that win no slot (pairTable)
+	pairOf   []uint32  // per node: its pair index
+	bucket   []uint32  // per child of a bucketed node: its bucket
+	fp       []byte    // per child of a bucketed node: its fingerprint
+	dictOf   []int16   // per node: its label's dictionary index, or -1
 }
 
 // groupKids lists every node's children contiguously.
@@ -93,32 +99,56 @@ func (e *emitter) groupKids() {
 
 func (e *emitter) numKids(id uint32) int { return int(e.kidStart[id+1] - e.kidStart[id]) }
 
-// pairTable deduplicates the (self, below) pairs, most frequent first so
-// that the commonest take no bytes in a record (states 1 and 2). It returns
-// them renumbered into a rule table that holds only the rules in use.
-func (e *emitter) pairTable() ([]rulePair, []ruleVal) {
+// pairKey is what a node's record points at: its slots' winners and,
+// where lists overlap, their candidate groups (view.go).
+type pairKey struct {
+	p   rulePair
+	alt altPair
+}
+
+// pairTable deduplicates the nodes' pairs, most frequent first so that the
+// commonest take no bytes in a record (states 1 and 2). It returns them
+// renumbered into a rule table that holds only the rules in use, and,
+// when lists overlap anywhere, each pair's candidate spans in alts.
+func (e *emitter) pairTable() ([]rulePair, []ruleVal, []altSpan, []uint32) {
 	t := e.t
-	count := map[rulePair]int{}
+	key := func(id uint32) pairKey { return pairKey{p: rulePair{t.self[id], t.below[id]}} }
+	count := map[pairKey]int{}
 	for id := range t.self {
-		if p := (rulePair{t.self[id], t.below[id]}); p != (rulePair{}) {
-			count[p]++
+		if k := key(uint32(id)); k.p != (rulePair{}) {
+			count[k]++
 		}
 	}
-	pairs := make([]rulePair, 0, len(count)+1)
-	for p := range count {
-		pairs = append(pairs, p)
+	// Nodes with candidates are few: move them to their own keys.
+	for id, ap := range t.alt {
+		k := key(id)
+		if count[k]--; count[k] == 0 {
+			delete(count, k)
+		}
+		k.alt = ap
+		count[k]++
 	}
-	slices.SortFunc(pairs, func(a, b rulePair) int {
+	pairs := make([]pairKey, 0, len(count)+1)
+	for k := range count {
+		pairs = append(pairs, k)
+	}
+	slices.SortFunc(pairs, func(a, b pairKey) int {
 		if c := cmp.Compare(count[b], count[a]); c != 0 {
 			return c
 		}
-		if c := cmp.Compare(a.self, b.self); c != 0 {
+		if c := cmp.Compare(a.p.self, b.p.self); c != 0 {
 			return c
 		}
-		return cmp.Compare(a.below, b.below)
+		if c := cmp.Compare(a.p.below, b.p.below); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(a.alt.self, b.alt.self); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.alt.below, b.alt.below)
 	})
-	pairs = slices.Insert(pairs, 0, rulePair{})
-	e.pairIdx = make(map[rulePair]uint32, len(pairs))
+	pairs = slices.Insert(pairs, 0, pairKey{})
+	e.pairIdx = make(map[pairKey]uint32, len(pairs))
 	rules := []ruleVal{{}}
 	renum := map[uint32]uint32{0: 0}
 	use := func(ri uint32) uint32 {
@@ -130,17 +160,58 @@ func (e *emitter) pairTable() ([]rulePair, []ruleVal) {
 		}
 		return n
 	}
-	for i, p := range pairs {
-		e.pairIdx[p] = uint32(i)
-		pairs[i] = rulePair{use(p.self), use(p.below)}
+	out := make([]rulePair, len(pairs))
+	var spans []altSpan
+	var alts []uint32
+	if len(t.alt) > 0 {
+		spans = make([]altSpan, len(pairs))
+	}
+	for i, k := range pairs {
+		e.pairIdx[k] = uint32(i)
+		out[i] = rulePair{use(k.p.self), use(k.p.below)}
+	}
+	// Candidates that never win a slot are numbered after the winners and
+	// kept apart (Set.altRules), so the rule table, and the snapshot of
+	// it, is what it was without views.
+	var altRules []ruleVal
+	useAlt := func(ri uint32) uint32 {
+		n, ok := renum[ri]
+		if !ok {
+			n = uint32(len(rules) + len(altRules))
+			altRules = append(altRules, t.rules[ri])
+			renum[ri] = n
+		}
+		return n
+	}
+	group := func(g uint32) (at, n uint32) {
+		at = uint32(len(alts))
+		if g != 0 {
+			for _, m := range t.groups[g-1] {
+				alts = append(alts, useAlt(m))
+			}
+		}
+		return at, uint32(len(alts)) - at
+	}
+	for i, k := range pairs {
+		if spans != nil {
+			sp := &spans[i]
+			sp.selfAt, sp.selfN = group(k.alt.self)
+			sp.belowAt, sp.belowN = group(k.alt.below)
+		}
 	}
 	e.pairOf = make([]uint32, len(t.self))
 	for id := range t.self {
-		if p := (rulePair{t.self[id], t.below[id]}); p != (rulePair{}) {
-			e.pairOf[id] = e.pairIdx[p]
+		if k := key(uint32(id)); k.p != (rulePair{}) {
+			e.pairOf[id] = e.pairIdx[k]
 		}
 	}
-	return pairs, rules
+	for id, ap := range t.alt {
+		k := key(id)
+		k.alt = ap
+		e.pairOf[id] = e.pairIdx[k]
+	}
+	e.altRules = altRules
+	return out, rules, spans, alts
 }
 
 // dictDepth is the shallowest depth whose labels may go to the dictionary:

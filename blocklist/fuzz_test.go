@@ -130,6 +130,24 @@ func FuzzMatchDifferential(f *testing.F) {
 			}
 		}
 		check(s, "built")
+		// Every view over the four lists the rules use must decide as the
+		// reference holding only those lists' rules.
+		for mask := range 16 {
+			var v View
+			for l := range 4 {
+				if mask&(1<<l) != 0 {
+					v = v.With(uint16(l))
+				}
+			}
+			vref := ref.only(v)
+			for _, q := range queries {
+				m, ok := s.MatchView(q, v)
+				rm, rok := vref.match(q)
+				if ok != rok || m != rm {
+					t.Fatalf("MatchView(%q, lists %04b) = %+v/%v, reference %+v/%v", q, mask, m, ok, rm, rok)
+				}
+			}
+		}
 		var buf bytes.Buffer
 		if _, err := s.WriteTo(&buf); err != nil {
 			t.Fatal(err)

@@ -130,3 +130,15 @@ func (r *refSet) len() int {
 	}
 	return n
 }
+
+// only is the reference holding just the rules of the lists in v, in the
+// order they were added: what a tenant with view v must see.
+func (r *refSet) only(v View) *refSet {
+	out := newRef()
+	for _, rule := range r.rules {
+		if v.Has(rule.Payload.List) {
+			_ = out.add(rule)
+		}
+	}
+	return out
+}

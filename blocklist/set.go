@@ -25,6 +25,14 @@ type Set struct {
 
 	// ov, if set, replaces the rules of a few names (overlay.go).
 	ov *overlay
+
+	// Where lists overlap, every list's rule of a pair's slots, for
+	// MatchView (view.go); nil when no two lists meet at any node. Last,
+	// so that the fields Match reads keep their place.
+	alts     []uint32
+	altSpans []altSpan // per pair, or nil
+	altRules []ruleVal // rules only alts name: rule len(rules)+i
+	views    bool      // built here: alts is complete (not a snapshot)
 }
 
 // Len returns the number of distinct rules stored, after duplicates and
@@ -48,6 +56,9 @@ func (s *Set) SizeBytes() int {
 		cap(s.dict)*int(unsafe.Sizeof(dictLabel{})) +
 		cap(s.rules)*int(unsafe.Sizeof(ruleVal{})) +
 		cap(s.pairs)*int(unsafe.Sizeof(rulePair{})) +
+		cap(s.alts)*int(unsafe.Sizeof(uint32(0))) +
+		cap(s.altSpans)*int(unsafe.Sizeof(altSpan{})) +
+		cap(s.altRules)*int(unsafe.Sizeof(ruleVal{})) +
 		s.topBytes()
 }
 

@@ -12,28 +12,13 @@ import (
 	"github.com/bulwark-dns/bulwark/internal/netprefix"
 )
 
-// View is a set of list indexes (blocklist.Payload.List): which of the
-// shared lists apply to a tenant. It is a bitmask, so 100 tenants over the
-// same lists cost 100 small bitmasks, not 100 copies of the lists.
-type View []uint64
-
-// Has reports whether list i is in the view.
-func (v View) Has(i uint16) bool {
-	w := int(i >> 6)
-	return w < len(v) && v[w]&(1<<(i&63)) != 0
-}
-
-func (v View) set(i int) { v[i>>6] |= 1 << (i & 63) }
-
-func newView(n int) View { return make(View, (n+63)/64) }
-
 // Tenant is one compiled tenant. The default tenant (Name "") is what
 // clients matching no tenant get.
 type Tenant struct {
 	// Name is the configured name; "" for the default.
 	Name string
-	// View is the lists that apply.
-	View View
+	// View is the lists that apply, for blocklist.Set.MatchView.
+	View blocklist.View
 	// LogClient is the client address log mode; "" for the global one.
 	LogClient string
 	// actions[i] is 1 + the overriding action of list i, 0 for none.
@@ -105,7 +90,7 @@ func New(ts []Config, ecs ECSConfig, lists []ListRef) (*Selector, error) {
 	s.def = &Tenant{View: newView(len(lists))}
 	for i, l := range lists {
 		if !l.Allow || !claimed[l.Name] {
-			s.def.View.set(i)
+			set(s.def.View, i)
 		}
 	}
 	for _, c := range ts {
@@ -113,14 +98,14 @@ func New(ts []Config, ecs ECSConfig, lists []ListRef) (*Selector, error) {
 		for i, l := range lists {
 			switch {
 			case !l.Allow && c.Blocklists == nil, l.Allow && c.Allowlists == nil && !claimed[l.Name]:
-				t.View.set(i)
+				set(t.View, i)
 			}
 		}
 		for _, n := range c.Blocklists {
-			t.View.set(index[n])
+			set(t.View, index[n])
 		}
 		for _, n := range c.Allowlists {
-			t.View.set(index[n])
+			set(t.View, index[n])
 		}
 		if len(c.Actions) > 0 {
 			t.actions = make([]uint8, len(lists))
@@ -318,3 +303,9 @@ func (t *Tenant) String() string {
 	}
 	return fmt.Sprintf("tenant %q", t.Name)
 }
+
+// newView returns an empty view with room for n lists.
+func newView(n int) blocklist.View { return make(blocklist.View, (n+63)/64) }
+
+// set adds list i to v, which has room for it.
+func set(v blocklist.View, i int) { v[i>>6] |= 1 << (i & 63) }

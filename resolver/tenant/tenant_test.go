@@ -109,7 +109,7 @@ func TestViews(t *testing.T) {
 	if len(a.Sinkhole) != 1 || a.Sinkhole[0] != netip.MustParseAddr("192.0.2.80") {
 		t.Errorf("council-a sinkhole = %v", a.Sinkhole)
 	}
-	if View(nil).Has(3) || newView(70).Has(200) {
+	if blocklist.View(nil).Has(3) || newView(70).Has(200) {
 		t.Error("an index past the view is in it")
 	}
 }
@@ -378,6 +378,55 @@ func TestClientSubnet(t *testing.T) {
 		p, ok := ClientSubnet(tc.m)
 		if got := map[bool]string{true: p.String(), false: ""}[ok]; got != tc.want {
 			t.Errorf("ClientSubnet = %q, want %q", got, tc.want)
+		}
+	}
+}
+
+// TestViewsOnASharedSet: the tenants' views decide over one merged set
+// as each tenant's own lists would.
+func TestViewsOnASharedSet(t *testing.T) {
+	b := blocklist.NewBuilder()
+	for _, r := range []struct {
+		name, list string
+	}{
+		{"evil.example", "phishing"}, {"evil.example", "malware"}, {"malware.example", "malware"},
+		{"ads.example", "ads"}, {"partner.evil.example", "council-a-exceptions"}, {"ads.example", "isp-b-exceptions"},
+	} {
+		i := index(r.list)
+		if err := b.Add(blocklist.Rule{Name: r.name, Allow: lists[i].Allow, Payload: blocklist.Payload{List: i}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	set, err := b.Build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := mustSelector(t, example, ECSConfig{})
+	a, _ := s.ByName("council-a")
+	isp, _ := s.ByName("isp-b")
+	cases := []struct {
+		t       *Tenant
+		q       string
+		blocked bool
+		list    string
+	}{
+		{a, "partner.evil.example", false, "council-a-exceptions"},
+		{s.Default(), "partner.evil.example", true, "phishing"}, // council-a's exception does not leak
+		{a, "www.ads.example", false, ""},                       // ads is not in council-a's view
+		{s.Default(), "www.ads.example", true, "ads"},
+		{isp, "evil.example", false, ""}, // blocklists: [] blocks nothing
+		{isp, "ads.example", false, "isp-b-exceptions"},
+		{a, "malware.example", true, "malware"},
+	}
+	for _, tc := range cases {
+		m, ok := set.MatchView(tc.q, tc.t.View)
+		blocked := ok && !m.Allow
+		name := ""
+		if ok {
+			name = lists[m.Payload.List].Name
+		}
+		if blocked != tc.blocked || name != tc.list {
+			t.Errorf("%s %s: blocked %v by %q, want %v by %q", tc.t, tc.q, blocked, name, tc.blocked, tc.list)
 		}
 	}
 }
