@@ -43,7 +43,6 @@ func newIntelClient(raw string, sp *feedSpec, env specEnv) *intelClient {
 	}
 }
 
-
 // budget is what a fetch may still read, across its requests (max_size).
 type budget struct{ left, max int64 }
 

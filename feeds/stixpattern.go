@@ -342,7 +342,6 @@ func (p *patParser) observation(res *PatternResult, depth int) {
 	}
 }
 
-
 // test: path op literal | '(' comparisonOr ')'.
 func (p *patParser) test(res *PatternResult, depth int) {
 	if p.tok.kind == tokLParen {

@@ -149,7 +149,6 @@ func (c *Collector) deliver(ctx context.Context, d destination, rep *report) err
 	return nil
 }
 
-
 // busyError is a 429 or 503, with the server's Retry-After.
 type busyError struct {
 	status string

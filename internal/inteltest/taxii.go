@@ -276,4 +276,3 @@ func Revoked(uuid, pattern, modified string) string {
 		"valid_from": "2026-11-01T00:00:00Z", "revoked": true})
 	return string(b)
 }
-
