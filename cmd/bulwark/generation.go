@@ -14,6 +14,7 @@ import (
 
 	"github.com/bulwark-dns/bulwark/blocklist"
 	"github.com/bulwark-dns/bulwark/feeds"
+	"github.com/bulwark-dns/bulwark/feeds/sightings"
 	"github.com/bulwark-dns/bulwark/internal/clock"
 	"github.com/bulwark-dns/bulwark/internal/config"
 	"github.com/bulwark-dns/bulwark/resolver"
@@ -43,6 +44,7 @@ type generation struct {
 	blog     *resolver.BlockLog
 	closeOut func() // the block log's destination
 	obs      *observers
+	sight    *sightings.Collector // nil: no sightings configured
 	active   *activeChain
 	path     resolver.Path
 }
@@ -115,6 +117,9 @@ func (d *daemon) build(ctx context.Context, src *source, prev *generation) (_ *g
 
 	// The request path, top to bottom (DESIGN.md).
 	policy := resolver.NewPolicy(cfg.Blocking, g.tables, g.cache, g.blog, rm)
+	if g.sight, err = d.startSightings(ctx, src, g.lists, policy); err != nil { // sightings.go
+		return nil, err
+	}
 	guard, err := resolver.NewGuard(resolver.GuardConfig{
 		ACL: cfg.ACL, RateLimit: cfg.RateLimit, Chaos: cfg.Chaos, Clock: clock.Real{},
 	}, policy, rm)
@@ -166,6 +171,9 @@ func fileSum(path string) (sum [sha256.Size]byte, err error) {
 func (g *generation) closeUnshared(keep *generation) {
 	if keep == nil {
 		keep = &generation{}
+	}
+	if g.sight != nil && g.sight != keep.sight {
+		g.sight.Close() // sends what was counted since the last report
 	}
 	if g.lists != nil && g.lists != keep.lists {
 		g.lists.Close()

@@ -8,6 +8,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/bulwark-dns/bulwark/feeds"
+	"github.com/bulwark-dns/bulwark/feeds/sightings"
 	"github.com/bulwark-dns/bulwark/resolver"
 	"github.com/bulwark-dns/bulwark/resolver/cache"
 	"github.com/bulwark-dns/bulwark/resolver/dnstap"
@@ -36,6 +37,8 @@ type processMetrics struct {
 	dnstap        *dnstap.Metrics
 	recursiveOnce sync.Once
 	recursive     *recursive.Metrics
+	sightingsOnce sync.Once // sightings.go
+	sightings     *sightings.Metrics
 }
 
 // Results of a config reload, the result label of

@@ -13,6 +13,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/bulwark-dns/bulwark/feeds"
+	"github.com/bulwark-dns/bulwark/feeds/sightings"
 	"github.com/bulwark-dns/bulwark/internal/cfgerr"
 	"github.com/bulwark-dns/bulwark/resolver"
 	"github.com/bulwark-dns/bulwark/resolver/cache"
@@ -38,6 +39,7 @@ type Config struct {
 	Log        resolver.LogConfig       `yaml:"log"`
 	Dnstap     dnstap.Config            `yaml:"dnstap"`
 	Admin      AdminConfig              `yaml:"admin"`
+	Sightings  sightings.Config         `yaml:"sightings"`
 }
 
 // Error is one problem found in a config file, located by line when known.
@@ -115,6 +117,7 @@ func (c *Config) SetDefaults() {
 	c.Feeds.SetDefaults()
 	c.Log.SetDefaults()
 	c.Dnstap.SetDefaults()
+	c.Sightings.SetDefaults()
 }
 
 // Validate asks every section to validate itself and returns all errors.
@@ -132,6 +135,7 @@ func (c *Config) Validate() []error {
 	errs = append(errs, c.Log.Validate("log")...)
 	errs = append(errs, c.Dnstap.Validate("dnstap")...)
 	errs = append(errs, c.Admin.Validate("admin")...)
+	errs = append(errs, c.Sightings.Validate("sightings")...)
 	return errs
 }
 
