@@ -126,6 +126,9 @@ type explainedRule struct {
 	Sinkhole []string `json:"sinkhole,omitempty"`
 	Source   string   `json:"source,omitempty"`
 	Line     int      `json:"line,omitempty"`
+	// Indicator is the threat-intelligence object behind the rule (STIX
+	// indicator id, MISP event and attribute).
+	Indicator string `json:"indicator,omitempty"`
 	// Lost says why the rule does not decide (also_matched only).
 	Lost string `json:"lost,omitempty"`
 }
@@ -225,7 +228,7 @@ func ruleFromSet(t *blocklist.Table, m blocklist.Match, q string) feeds.RuleMatc
 
 func describeRule(m feeds.RuleMatch, lost string) explainedRule {
 	r := explainedRule{List: m.List, Kind: "block", Category: m.Category, Rule: m.Text(), Scope: m.Scope.String(),
-		Source: m.Source, Line: m.Line, Lost: lost}
+		Source: m.Source, Line: m.Line, Indicator: m.Indicator, Lost: lost}
 	if m.Allow {
 		r.Kind = "allow"
 		return r
@@ -357,6 +360,9 @@ func (r *explainedRule) text() string {
 		s += fmt.Sprintf(", %s line %d", r.Source, r.Line)
 	case r.Source != "":
 		s += ", " + r.Source
+	}
+	if r.Indicator != "" {
+		s += ", " + r.Indicator
 	}
 	return s
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/bulwark-dns/bulwark/blocklist"
 	"github.com/bulwark-dns/bulwark/feeds"
+	"github.com/bulwark-dns/bulwark/feeds/sightings"
 	"github.com/bulwark-dns/bulwark/internal/clock"
 	"github.com/bulwark-dns/bulwark/internal/config"
 	"github.com/bulwark-dns/bulwark/resolver/cache"
@@ -44,6 +45,7 @@ type generation struct {
 	closeOut func() // the block log's destination
 	obs      *observers
 	pipe     *pipeline.Pipeline
+	sight    *sightings.Collector // nil: no sightings configured
 }
 
 // maxDrain bounds how long a replaced generation's upstream connections
@@ -111,6 +113,9 @@ func (d *daemon) build(ctx context.Context, src *source, prev *generation) (_ *g
 		g.cache = cache.New(cfg.Cache, g.back, clock.Real{}, d.pm.cacheMetrics(), d.logger, g.back.cacheOpts...)
 	}
 
+	if g.sight, err = d.startSightings(ctx, src, g.lists); err != nil { // sightings.go
+		return nil, err
+	}
 	if prev != nil && sameObservers(prev.cfg, cfg) {
 		g.obs = prev.obs
 	} else if g.obs, err = openObservers(cfg, d.pm, d.stdout, d.logger); err != nil {
@@ -124,6 +129,7 @@ func (d *daemon) build(ctx context.Context, src *source, prev *generation) (_ *g
 		BlockLog: g.blog,
 		Cache:    g.cache,
 		Fast:     g.back.fastPath,
+		Sink:     sinkOf(g.sight),
 		Options: pipeline.Options{UDPSize: cfg.Listen.UDPSize, Observer: g.obs.observer(),
 			Metrics: d.pm.resolverMetrics(), Logger: d.logger},
 	})
@@ -162,6 +168,9 @@ func fileSum(path string) (sum [sha256.Size]byte, err error) {
 func (g *generation) closeUnshared(keep *generation) {
 	if keep == nil {
 		keep = &generation{}
+	}
+	if g.sight != nil && g.sight != keep.sight {
+		g.sight.Close() // sends what was counted since the last report
 	}
 	if g.lists != nil && g.lists != keep.lists {
 		g.lists.Close()

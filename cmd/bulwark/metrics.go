@@ -8,6 +8,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/bulwark-dns/bulwark/feeds"
+	"github.com/bulwark-dns/bulwark/feeds/sightings"
 	"github.com/bulwark-dns/bulwark/resolver/cache"
 	"github.com/bulwark-dns/bulwark/resolver/dnssec"
 	"github.com/bulwark-dns/bulwark/resolver/dnstap"
@@ -41,6 +42,8 @@ type processMetrics struct {
 	recursive     *recursive.Metrics
 	dnssecOnce    sync.Once
 	dnssec        *dnssec.Metrics
+	sightingsOnce sync.Once // sightings.go
+	sightings     *sightings.Metrics
 }
 
 // Results of a config reload, the result label of

@@ -179,7 +179,7 @@ func (c *Collector) Start(ctx context.Context) {
 	c.started = true
 	c.wg.Add(2)
 	go c.intake()
-	go c.loop(ctx)
+	go c.loop(ctx, c.clock.Now().Add(c.cfg.Interval)) // the first interval starts now, not when the goroutine runs
 }
 
 // Close stops the loop and sends what was counted since the last report
@@ -201,9 +201,8 @@ func (c *Collector) Close() {
 	})
 }
 
-func (c *Collector) loop(ctx context.Context) {
+func (c *Collector) loop(ctx context.Context, due time.Time) {
 	defer c.wg.Done()
-	due := c.clock.Now().Add(c.cfg.Interval)
 	for {
 		if d := due.Sub(c.clock.Now()); d > 0 {
 			t := time.NewTimer(min(d, c.poll))

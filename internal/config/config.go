@@ -13,6 +13,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/bulwark-dns/bulwark/feeds"
+	"github.com/bulwark-dns/bulwark/feeds/sightings"
 	"github.com/bulwark-dns/bulwark/internal/cfgerr"
 	"github.com/bulwark-dns/bulwark/resolver"
 	"github.com/bulwark-dns/bulwark/resolver/cache"
@@ -45,6 +46,7 @@ type Config struct {
 	Admin      AdminConfig              `yaml:"admin"`
 	Tenants    []tenant.Config          `yaml:"tenants"`
 	TenantECS  tenant.ECSConfig         `yaml:"tenant_ecs"`
+	Sightings  sightings.Config         `yaml:"sightings"`
 }
 
 // Error is one problem found in a config file, located by line when known.
@@ -123,6 +125,7 @@ func (c *Config) SetDefaults() {
 	c.Feeds.SetDefaults()
 	c.Log.SetDefaults()
 	c.Dnstap.SetDefaults()
+	c.Sightings.SetDefaults()
 }
 
 // Validate asks every section to validate itself and returns all errors.
@@ -143,6 +146,7 @@ func (c *Config) Validate() []error {
 	errs = append(errs, c.Admin.Validate("admin")...)
 	errs = append(errs, tenant.Validate("tenants", c.Tenants, listRefs(c.Blocklists, c.Allowlists))...)
 	errs = append(errs, c.TenantECS.Validate("tenant_ecs")...)
+	errs = append(errs, c.Sightings.Validate("sightings")...)
 	return errs
 }
 

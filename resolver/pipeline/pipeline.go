@@ -77,6 +77,8 @@ type Parts struct {
 	// Fast lets the UDP fast path answer; false when answers depend on
 	// more than the question (forwarded ECS), which it cannot see.
 	Fast bool
+	// Sink, if set, sees every block (threat-intelligence sightings).
+	Sink query.BlockSink
 	Options
 }
 
@@ -95,6 +97,7 @@ func Build(p Parts) (*Pipeline, error) {
 		return nil, err
 	}
 	policy := NewPolicy(p.Blocking, p.Tables, nil, p.BlockLog, p.Metrics) // 2. block, CNAME cloaking
+	policy.sink = p.Sink
 	guard.next = policy
 	policy.next = p.Cache // 3. the cache, over 4. the route it was built with
 	pl := New(guard, p.Options)

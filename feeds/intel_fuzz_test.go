@@ -1,0 +1,77 @@
+package feeds
+
+import (
+	"os"
+	"strings"
+	"testing"
+)
+
+// FuzzSTIXPattern: any pattern yields either terms or a reason, never a
+// panic, and every term is on a supported path.
+func FuzzSTIXPattern(f *testing.F) {
+	for _, s := range []string{
+		"[domain-name:value = 'a.example']",
+		"[domain-name:value = 'a.example' OR url:value = 'http://b.example/x'] OR [ipv4-addr:value = '1.2.3.4']",
+		"([domain-name:value = 'a.example'] AND [x:y = 1]) WITHIN 5 SECONDS",
+		"[file:hashes.'SHA-256' = 'ab'] FOLLOWEDBY [domain-name:value IN ('a', 'b')]",
+		`[domain-name:value = 'it\'s']`, "[", "(((", "[a:b = t'2020-01-01T00:00:00Z']",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, p string) {
+		res := ParseSTIXPattern(p)
+		if (res.Reason == "") == (len(res.Terms) == 0) {
+			t.Fatalf("%q: reason %q with %d terms", p, res.Reason, len(res.Terms))
+		}
+		for _, x := range res.Terms {
+			if x.Path != pathDomain && x.Path != pathURL {
+				t.Fatalf("%q: term on %q", p, x.Path)
+			}
+		}
+	})
+}
+
+// FuzzMISP: any input parses without a panic into canonical rules that
+// name their attribute, and every reject has a reason.
+func FuzzMISP(f *testing.F) {
+	for _, name := range []string{"misp-feed/5f1c4a2e-8b3d-4e6f-9a1b-2c3d4e5f6a7b.json", "misp-feed/7a8b9c0d-1e2f-4a3b-8c4d-5e6f7a8b9c0d.json", "misp-restsearch.json"} {
+		b, err := os.ReadFile("testdata/intel/" + name)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(string(b))
+	}
+	f.Add(`{"Attribute":[{"type":"domain|ip","value":"a.example|1.2.3.4","to_ids":"1"}]}{"response":[{"Event":{}}]}`)
+	f.Fuzz(func(t *testing.T, in string) {
+		_, _ = ParseMISP(strings.NewReader(in), func(e Entry) {
+			if e.Intel == nil || e.Intel.Kind != IntelMISP {
+				t.Fatalf("entry %+v without its attribute", e)
+			}
+			if n, reason := canonical([]byte(e.Name)); reason != "" || n != e.Name {
+				t.Fatalf("non-canonical name %q", e.Name)
+			}
+		}, func(e LineError) {
+			if e.Reason == "" {
+				t.Fatalf("reject without a reason: %+v", e)
+			}
+		})
+	})
+}
+
+// FuzzSTIX: the bundle parser never panics and names every rule's
+// indicator.
+func FuzzSTIX(f *testing.F) {
+	b, err := os.ReadFile("testdata/intel/stix-bundle.json")
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(string(b))
+	f.Add(`{"objects":[{"type":"indicator","id":"indicator--1","pattern":"[url:value = 'x']","valid_until":"2026-01-01T00:00:00Z"}]}`)
+	f.Fuzz(func(t *testing.T, in string) {
+		_, _ = ParseSTIX(strings.NewReader(in), func(e Entry) {
+			if e.Intel == nil || e.Intel.ID == "" {
+				t.Fatalf("entry %+v without its indicator", e)
+			}
+		}, func(LineError) {})
+	})
+}
