@@ -72,6 +72,11 @@ type ListConfig struct {
 	// blocked (policy.go).
 	ActionOverride string `yaml:"action_override"`
 	LogOnly        bool   `yaml:"log_only"`
+	// AllowBroad accepts rules that cover a whole top-level domain or
+	// public suffix ("com", "*.co.uk"); without it such a line is rejected
+	// (trust.go), so that a careless or compromised feed cannot block, or
+	// allow, a whole TLD.
+	AllowBroad bool `yaml:"allow_broad"`
 }
 
 // maxLists is how many lists fit in blocklist.Payload.List.

@@ -92,6 +92,9 @@ const (
 	ReasonRPZOutOfZone  = "out of zone"
 	ReasonRPZDirective  = "unsupported directive"
 	ReasonRPZRootPolicy = "policy for every name"
+
+	// A rule covering a whole TLD or public suffix, without allow_broad.
+	ReasonBroad = "public suffix"
 )
 
 // LineError is one rejected (or deliberately skipped) line, or one
@@ -137,7 +140,7 @@ func nameLevel(reason string) bool {
 	switch reason {
 	case ReasonEmptyLabel, ReasonEmptyName, ReasonSingleLabel, ReasonIPAddress, ReasonNumericTLD,
 		ReasonURL, ReasonInvalidChar, ReasonHyphen, ReasonLabelTooLong, ReasonNameTooLong,
-		ReasonIDNA, ReasonInvalidName, ReasonWildcard:
+		ReasonIDNA, ReasonInvalidName, ReasonWildcard, ReasonBroad:
 		return true
 	}
 	return false

@@ -93,7 +93,12 @@ func parseCopy(ctx context.Context, sp *feedSpec, r io.Reader, where string, log
 		lines chunks[uint32]
 	)
 	tooLarge := false
+	var reject func(LineError)
 	emit := func(e Entry) {
+		if !sp.cfg.AllowBroad && broadRule(e.Name) { // allow_broad (trust.go)
+			reject(broadError(e))
+			return
+		}
 		e = sp.override(e) // action_override (policy.go)
 		p, allow := payload, sp.allow || e.Allow
 		if !allow {
@@ -126,7 +131,7 @@ func parseCopy(ctx context.Context, sp *feedSpec, r io.Reader, where string, log
 		c.noteIntel(sp, e.Intel, lines.len())
 	}
 	skippedLogged := 0
-	reject := func(e LineError) {
+	reject = func(e LineError) {
 		e.List, e.File = sp.info.Name, where
 		if e.Skipped {
 			rep.SkippedBy[e.Reason]++

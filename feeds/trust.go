@@ -1,0 +1,31 @@
+package feeds
+
+import (
+	"strings"
+
+	"golang.org/x/net/publicsuffix"
+
+	"github.com/bulwark-dns/bulwark/blocklist"
+)
+
+// broadRule reports whether a rule at name covers a whole top-level
+// domain or public suffix (ICANN or private, e.g. "com", "co.uk",
+// "github.io"), or the root: whatever its scope, such a rule decides for
+// names that belong to countless unrelated owners. Lists must say
+// allow_broad: true to have one.
+func broadRule(name string) bool {
+	if name == "" || name == "." {
+		return true
+	}
+	ps, _ := publicsuffix.PublicSuffix(name)
+	return strings.EqualFold(ps, name)
+}
+
+// broadError is the line error of a broad rule.
+func broadError(e Entry) LineError {
+	text := e.Name
+	if e.Scope == blocklist.Below {
+		text = "*." + text
+	}
+	return LineError{Line: e.Line, Text: text, Reason: ReasonBroad}
+}
