@@ -166,24 +166,26 @@ func randomCase(name string) string {
 	return string(b)
 }
 
-// exchangeUDP sends wire from a fresh socket (a new kernel-chosen random
-// source port per query; the connected socket drops datagrams from other
-// addresses) and reads until a matching reply or the deadline, so a forged
+// exchangeUDP sends wire from a fresh socket (see udpSock: a new
+// kernel-chosen random source port per query; the connected socket drops
+// datagrams from other addresses) and reads until a matching reply or the deadline, so a forged
 // packet cannot displace the genuine answer that follows it.
 func (r *Resolver) exchangeUDP(ctx context.Context, addr netip.Addr, wire []byte, id uint16, name string, qtype uint16, exactCase bool, deadline time.Time) (*dns.Msg, error) {
-	conn, err := net.DialUDP("udp", nil, net.UDPAddrFromAddrPort(netip.AddrPortFrom(addr, r.port)))
+	conn, err := dialUDP(netip.AddrPortFrom(addr, r.port))
 	if err != nil {
 		return nil, err
 	}
 	defer conn.Close()
 	defer watch(ctx, conn, deadline)()
-	if _, err := conn.Write(wire); err != nil {
+	if err := conn.write(wire); err != nil {
 		return nil, timeoutAs(err)
 	}
-	buf := make([]byte, udpBufSize)
+	bp := udpBufs.Get().(*[udpBufSize]byte)
+	defer udpBufs.Put(bp)
+	buf := bp[:]
 	var mismatch error
 	for {
-		n, err := conn.Read(buf)
+		n, err := conn.read(buf)
 		if err != nil {
 			if isTimeout(err) && mismatch != nil {
 				return nil, mismatch
@@ -276,9 +278,12 @@ func matchReply(m *dns.Msg, id uint16, name string, qtype uint16, exactCase bool
 	return matchOK
 }
 
+// deadliner is a connection with a deadline: a TCP conn or a udpSock.
+type deadliner interface{ SetDeadline(time.Time) error }
+
 // watch sets conn's deadline and makes a cancellation of ctx interrupt it
 // at once. The returned func releases the watch.
-func watch(ctx context.Context, conn net.Conn, deadline time.Time) (stop func() bool) {
+func watch(ctx context.Context, conn deadliner, deadline time.Time) (stop func() bool) {
 	conn.SetDeadline(deadline)
 	if ctx.Done() == nil {
 		return func() bool { return false }
