@@ -115,8 +115,10 @@ func TestParseMemoryFollowsTheResult(t *testing.T) {
 	result := len(c.rules.names) + len(c.rules.rules)*int(unsafe.Sizeof(packedRule{})) + len(c.lines)*4
 	alloc := after.TotalAlloc - before.TotalAlloc
 	// The result once in blocks and once exact, each name once as the
-	// parser's string, plus the reader buffers.
-	if limit := uint64(3*result + 4<<20); alloc > limit {
+	// parser's string, plus the reader buffers, plus the public-suffix
+	// check's garbage (x/net/publicsuffix first tries each name as an IP
+	// address: a 48-byte error per name, trust.go).
+	if limit := uint64(3*result + 4<<20 + 64*n); alloc > limit {
 		t.Errorf("parsing %d names (%d bytes of result) allocated %d bytes, more than %d", n, result, alloc, limit)
 	}
 	t.Logf("%d names: result %d bytes, allocated %d (%.1fx)", n, result, alloc, float64(alloc)/float64(result))

@@ -28,6 +28,18 @@ const maxOverlayNames = 4096
 // copy would be) and the rules other lists hold at the same name, in
 // config order, as merge orders them.
 func (m *Manager) publishDelta(s *xfrSource, net map[string]bool, body []byte) {
+	// A rebuild of another list may publish while the overlay is made:
+	// make it again over that table, a bounded number of times.
+	for range 3 {
+		if !m.publishDeltaOnce(s, net, body) {
+			return
+		}
+	}
+}
+
+// publishDeltaOnce is one try of publishDelta; it reports whether a
+// rebuild published meanwhile, so that another try is worth it.
+func (m *Manager) publishDeltaOnce(s *xfrSource, net map[string]bool, body []byte) (retry bool) {
 	start := time.Now()
 	var f *feed
 	for _, x := range m.feeds {
@@ -37,7 +49,7 @@ func (m *Manager) publishDelta(s *xfrSource, net map[string]bool, body []byte) {
 	}
 	pub, cur := m.tables.Load(), m.rules.Load()
 	if f == nil || pub == nil || cur == nil || !slices.Equal(cur.specs, m.specs) {
-		return
+		return false
 	}
 	// The trigger names the changed lines are at, and their owners.
 	names := map[string]bool{}
@@ -60,7 +72,7 @@ func (m *Manager) publishDelta(s *xfrSource, net map[string]bool, body []byte) {
 		owners[base+"."+s.zone], owners["*."+base+"."+s.zone] = true, true
 	}
 	if len(names) == 0 || len(names) > maxOverlayNames {
-		return
+		return false
 	}
 	// The new zone's lines at those owners, after its SOA line.
 	var sub bytes.Buffer
@@ -78,7 +90,7 @@ func (m *Manager) publishDelta(s *xfrSource, net map[string]bool, body []byte) {
 	}
 	c, err := parseCopy(context.Background(), f.spec, &sub, s.String(), slog.New(slog.DiscardHandler))
 	if err != nil {
-		return
+		return false
 	}
 	// Every rule at those names, list by list, placed as merge places them.
 	var rules []blocklist.Rule
@@ -119,18 +131,19 @@ func (m *Manager) publishDelta(s *xfrSource, net map[string]bool, body []byte) {
 	set, err := pub.Set.WithOverlay(keys, rules)
 	if err != nil {
 		m.log.Error("IXFR overlay failed; the full rebuild will serve the change", "feed", s.name, "err", err)
-		return
+		return false
 	}
 	nt := *pub
 	nt.Set, nt.Addrs = set, addrs
 	if !m.tables.CompareAndSwap(pub, &nt) {
-		return // a rebuild published meanwhile; the next one holds the change
+		return true // a rebuild published meanwhile
 	}
 	if m.onPublish != nil {
 		m.onPublish(&nt)
 	}
 	m.log.Info("IXFR served through an overlay until the rebuild", "feed", s.name, "names", len(names),
 		"overlay", set.OverlayLen(), "took", time.Since(start).Round(time.Microsecond))
+	return false
 }
 
 // rpzSpecial reports whether a trigger is an IP or name-server trigger.
