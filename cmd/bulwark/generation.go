@@ -91,10 +91,10 @@ func (d *daemon) build(ctx context.Context, src *source, prev *generation) (_ *g
 	d.logger.Info("lists loaded", "lists", len(table.Lists), "rules", table.Set.Len(), "bytes", table.Set.SizeBytes(),
 		"took", time.Since(start).Round(time.Millisecond))
 
-	if prev != nil && prev.cfg.Log.Blocked == cfg.Log.Blocked {
+	if prev != nil && prev.cfg.Log.Blocked == cfg.Log.Blocked && reflect.DeepEqual(prev.cfg.Log.SinksOf("blocked"), cfg.Log.SinksOf("blocked")) {
 		g.blog, g.closeOut = prev.blog, prev.closeOut
 	} else {
-		out, closeOut, err := openBlockLog(cfg.Log.Blocked, d.stdout)
+		out, closeOut, err := d.openBlockLog(cfg)
 		if err != nil {
 			return nil, err
 		}
@@ -149,7 +149,8 @@ func sameBackend(prev, next *generation) bool {
 
 // sameObservers reports whether the query log and dnstap stay as they are.
 func sameObservers(a, b *config.Config) bool {
-	return a.Log.Queries == b.Log.Queries && a.Log.Sample() == b.Log.Sample() && reflect.DeepEqual(a.Dnstap, b.Dnstap)
+	return a.Log.Queries == b.Log.Queries && a.Log.Sample() == b.Log.Sample() && reflect.DeepEqual(a.Dnstap, b.Dnstap) &&
+		reflect.DeepEqual(a.Log.SinksOf("queries"), b.Log.SinksOf("queries"))
 }
 
 func fileSum(path string) (sum [sha256.Size]byte, err error) {

@@ -13,6 +13,7 @@ import (
 	"github.com/bulwark-dns/bulwark/resolver/dnssec"
 	"github.com/bulwark-dns/bulwark/resolver/dnstap"
 	"github.com/bulwark-dns/bulwark/resolver/logs"
+	"github.com/bulwark-dns/bulwark/resolver/logsink"
 	"github.com/bulwark-dns/bulwark/resolver/pipeline"
 	"github.com/bulwark-dns/bulwark/resolver/recursive"
 	"github.com/bulwark-dns/bulwark/resolver/upstream"
@@ -26,6 +27,7 @@ type processMetrics struct {
 	reg       *prometheus.Registry
 	resolver  *pipeline.Metrics
 	logs      *logs.Metrics
+	sinks     *logsink.Metrics
 	feeds     *feeds.Metrics
 	cache     *cache.Metrics
 	upstream  *upstream.Metrics
@@ -60,6 +62,7 @@ func newProcessMetrics(now time.Time) *processMetrics {
 		reg:      reg,
 		resolver: pipeline.NewMetrics(reg),
 		logs:     logs.NewMetrics(reg),
+		sinks:    logsink.NewMetrics(reg),
 		feeds:    feeds.NewMetrics(reg),
 		cache:    cache.NewMetrics(reg),
 		upstream: upstream.NewMetrics(reg),
@@ -116,6 +119,13 @@ func (pm *processMetrics) logMetrics() *logs.Metrics {
 		return nil
 	}
 	return pm.logs
+}
+
+func (pm *processMetrics) sinkMetrics() *logsink.Metrics {
+	if pm == nil {
+		return nil
+	}
+	return pm.sinks
 }
 
 func (pm *processMetrics) feedMetrics() *feeds.Metrics {

@@ -24,8 +24,8 @@ type observers struct {
 // openObservers starts what cfg asks for; nothing when both are off.
 func openObservers(cfg *config.Config, pm *processMetrics, stdout io.Writer, logger *slog.Logger) (*observers, error) {
 	o := &observers{}
-	if cfg.Log.Queries != "off" {
-		w, closeFn, err := logs.OpenLogDest(cfg.Log.Queries, stdout, os.Stderr)
+	if cfg.Log.Queries != "off" || len(cfg.Log.SinksOf("queries")) > 0 {
+		w, closeFn, err := logs.Open(cfg.Log.Queries, cfg.Log.SinksOf("queries"), stdout, os.Stderr, pm.sinkMetrics(), logger)
 		if err != nil {
 			return nil, fmt.Errorf("query log: %w", err)
 		}

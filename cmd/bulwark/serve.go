@@ -7,6 +7,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/bulwark-dns/bulwark/internal/config"
 	"github.com/bulwark-dns/bulwark/resolver"
 	"github.com/bulwark-dns/bulwark/resolver/logs"
 )
@@ -79,20 +80,12 @@ func (d *daemon) serve(src *source, hup <-chan os.Signal) error {
 	}
 }
 
-// openBlockLog opens the block log destination of log.blocked.
-func openBlockLog(dest string, stdout io.Writer) (io.Writer, func(), error) {
-	switch dest {
-	case "off":
-		return nil, func() {}, nil
-	case "stdout":
-		return stdout, func() {}, nil
-	case "stderr":
-		return os.Stderr, func() {}, nil
-	}
-	// A file is a logs.LogFile, which SIGHUP reopens (logrotate).
-	f, err := logs.OpenLogFile(dest)
+// openBlockLog opens the block log's destinations: log.blocked (a file,
+// stdout, or a sink URL) and the log.sinks for the block log.
+func (d *daemon) openBlockLog(cfg *config.Config) (io.Writer, func(), error) {
+	w, closeFn, err := logs.Open(cfg.Log.Blocked, cfg.Log.SinksOf("blocked"), d.stdout, os.Stderr, d.pm.sinkMetrics(), d.logger)
 	if err != nil {
 		return nil, nil, fmt.Errorf("block log: %w", err)
 	}
-	return f, func() { f.Close() }, nil
+	return w, func() { _ = closeFn() }, nil
 }

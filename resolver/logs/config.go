@@ -5,12 +5,15 @@ import (
 	"path/filepath"
 
 	"github.com/bulwark-dns/bulwark/internal/cfgerr"
+	"github.com/bulwark-dns/bulwark/resolver/logsink"
 )
 
 // Config is the `log:` section.
 type Config struct {
-	// Blocked is where block events go: "stdout", "stderr", "off", or a
-	// file path (appended to).
+	// Blocked is where block events go: "stdout", "stderr", "off", a
+	// file path (appended to), or a sink URL (syslog+udp://, syslog+tcp://,
+	// syslog+tls://, http://, https://; package logsink) with default
+	// options.
 	Blocked string `yaml:"blocked"`
 	// Queries is where the full query log goes, one JSON line per
 	// (sampled) query: "off" (the default: at ISP rates it is a lot of
@@ -21,6 +24,31 @@ type Config struct {
 	QuerySample *float64 `yaml:"query_sample"`
 	// Level is the operational log level: debug, info, warn, error.
 	Level string `yaml:"level"`
+	// Sinks are further destinations of the block log or the query log
+	// (each entry's `log:`), with their options: a SIEM's syslog input,
+	// an HTTP collector.
+	Sinks []logsink.Config `yaml:"sinks"`
+}
+
+// SinksOf returns the sink destinations of one log ("blocked" or
+// "queries"): its own destination if that is a URL, then the sinks for it.
+func (c *Config) SinksOf(log string) []logsink.Config {
+	dest := c.Blocked
+	if log == "queries" {
+		dest = c.Queries
+	}
+	var out []logsink.Config
+	if logsink.IsURL(dest) {
+		sc := logsink.Config{URL: dest, Log: log}
+		sc.SetDefaults()
+		out = append(out, sc)
+	}
+	for _, sc := range c.Sinks {
+		if sc.Log == log {
+			out = append(out, sc)
+		}
+	}
+	return out
 }
 
 // Sample returns QuerySample, or 1 when it is unset.
@@ -42,20 +70,43 @@ func (c *Config) SetDefaults() {
 	if c.Level == "" {
 		c.Level = "info"
 	}
+	for i := range c.Sinks {
+		c.Sinks[i].SetDefaults()
+	}
 }
 
 // Validate reports every invalid value in the section.
 func (c *Config) Validate(path string) []error {
 	var errs []error
 	for _, d := range []struct{ key, dest string }{{"blocked", c.Blocked}, {"queries", c.Queries}} {
-		switch d.dest {
-		case "stdout", "stderr", "off":
+		switch {
+		case d.dest == "stdout" || d.dest == "stderr" || d.dest == "off":
+		case logsink.IsURL(d.dest):
+			sc := logsink.Config{URL: d.dest, Log: d.key}
+			sc.SetDefaults()
+			// The URL is the key's whole value: point at the key.
+			for _, err := range sc.Validate(cfgerr.Join(path, d.key)) {
+				if e, ok := err.(*cfgerr.Error); ok && e.Path == cfgerr.Join(cfgerr.Join(path, d.key), "url") {
+					e.Path = cfgerr.Join(path, d.key)
+				}
+				errs = append(errs, err)
+			}
 		default:
 			dir := filepath.Dir(d.dest)
 			if st, err := os.Stat(dir); err != nil || !st.IsDir() {
 				errs = append(errs, cfgerr.New(cfgerr.Join(path, d.key), "directory %q of the log file does not exist", dir))
 			}
 		}
+	}
+	names := map[string]bool{}
+	for _, sc := range append(c.SinksOf("blocked"), c.SinksOf("queries")...) {
+		if names[sc.Name] {
+			errs = append(errs, cfgerr.New(cfgerr.Join(path, "sinks"), "two sinks are named %q: give each a name:", sc.Name))
+		}
+		names[sc.Name] = true
+	}
+	for i := range c.Sinks {
+		errs = append(errs, c.Sinks[i].Validate(cfgerr.Index(cfgerr.Join(path, "sinks"), i))...)
 	}
 	// Written as !(x > 0) so that NaN is rejected too.
 	if s := c.Sample(); !(s > 0) || s > 1 {

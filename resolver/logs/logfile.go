@@ -3,8 +3,11 @@ package logs
 import (
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"sync"
+
+	"github.com/bulwark-dns/bulwark/resolver/logsink"
 )
 
 // LogFile is a log file opened for appending that can be reopened at the
@@ -96,4 +99,68 @@ func OpenLogDest(dest string, stdout, stderr io.Writer) (w io.Writer, close func
 		return nil, nil, err
 	}
 	return f, f.Close, nil
+}
+
+// Open opens one log's destinations: dest as OpenLogDest opens it (a sink
+// URL is left to sinks), and every sink, behind one writer that hands each
+// batch to all of them. Sinks never block the writer and count their own
+// drops; a file write failure is the log's, as before. close closes all.
+func Open(dest string, sinks []logsink.Config, stdout, stderr io.Writer, m *logsink.Metrics, logger *slog.Logger) (io.Writer, func() error, error) {
+	var fan fanout
+	closeAll := func() error {
+		for _, s := range fan.sinks {
+			s.Close()
+		}
+		if fan.main != nil {
+			return fan.closeMain()
+		}
+		return nil
+	}
+	if !logsink.IsURL(dest) {
+		w, c, err := OpenLogDest(dest, stdout, stderr)
+		if err != nil {
+			return nil, nil, err
+		}
+		fan.main, fan.closeMain = w, c
+	}
+	for _, sc := range sinks {
+		s, err := logsink.New(sc, m, logger)
+		if err != nil {
+			closeAll()
+			return nil, nil, fmt.Errorf("sink %s: %w", sc.Name, err)
+		}
+		fan.sinks = append(fan.sinks, s)
+	}
+	switch {
+	case len(fan.sinks) == 0:
+		return fan.main, closeAll, nil
+	case fan.main == nil && len(fan.sinks) == 1:
+		return fan.sinks[0], closeAll, nil
+	}
+	return &fan, closeAll, nil
+}
+
+// fanout writes each batch to the log's file (or stdout) and its sinks.
+type fanout struct {
+	main      io.Writer // nil: sinks only
+	closeMain func() error
+	sinks     []*logsink.Sink
+}
+
+func (f *fanout) Write(p []byte) (int, error) {
+	for _, s := range f.sinks {
+		s.Write(p) // never blocks, never fails: drops are the sink's
+	}
+	if f.main == nil {
+		return len(p), nil
+	}
+	return f.main.Write(p)
+}
+
+// Reopen reopens the file, if the log goes to one (SIGHUP after logrotate).
+func (f *fanout) Reopen() error {
+	if r, ok := f.main.(interface{ Reopen() error }); ok {
+		return r.Reopen()
+	}
+	return nil
 }

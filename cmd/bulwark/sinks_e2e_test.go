@@ -1,0 +1,168 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"compress/gzip"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/bulwark-dns/bulwark/internal/dnstest"
+)
+
+// syslogReceiver reads octet-counted RFC 5424 messages (RFC 6587) from
+// TCP connections, as a SIEM's syslog input does.
+type syslogReceiver struct {
+	ln   net.Listener
+	mu   sync.Mutex
+	msgs []string
+}
+
+func startSyslogReceiver(t *testing.T) *syslogReceiver {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &syslogReceiver{ln: ln}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				br := bufio.NewReader(c)
+				for {
+					n, err := br.ReadString(' ')
+					if err != nil {
+						return
+					}
+					size, err := strconv.Atoi(strings.TrimSpace(n))
+					if err != nil || size <= 0 || size > 1<<20 {
+						return
+					}
+					msg := make([]byte, size)
+					if _, err := io.ReadFull(br, msg); err != nil {
+						return
+					}
+					r.mu.Lock()
+					r.msgs = append(r.msgs, string(msg))
+					r.mu.Unlock()
+				}
+			}()
+		}
+	}()
+	return r
+}
+
+func (r *syslogReceiver) messages() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]string(nil), r.msgs...)
+}
+
+// TestBinaryLogSinks runs the binary with the block log to a file and to a
+// syslog receiver (log.blocked as a URL is the file's alternative; here the
+// receiver is a log.sinks entry beside the file), and the query log to an
+// HTTP collector only (queries: off, one sink): each destination gets its
+// records.
+func TestBinaryLogSinks(t *testing.T) {
+	digPath := needDig(t)
+	up := dnstest.Start(t, dnstest.WithWildcard())
+	port, adminPort := freePort(t), freePort(t)
+	admin := fmt.Sprintf("127.0.0.1:%d", adminPort)
+	syslog := startSyslogReceiver(t)
+	var (
+		mu     sync.Mutex
+		bodies []string
+	)
+	col := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var body io.Reader = r.Body
+		if r.Header.Get("Content-Encoding") == "gzip" {
+			z, err := gzip.NewReader(r.Body)
+			if err != nil {
+				w.WriteHeader(400)
+				return
+			}
+			body = z
+		}
+		b, _ := io.ReadAll(body)
+		mu.Lock()
+		bodies = append(bodies, string(b))
+		mu.Unlock()
+	}))
+	defer col.Close()
+
+	dir := writeFiles(t, map[string]string{"lists/phishing.txt": "evil.example\n"})
+	blocked := filepath.Join(dir, "blocked.jsonl")
+	cfg := fmt.Sprintf(`listen:
+  dns: ["127.0.0.1:%d"]
+  admin: "%s"
+upstream:
+  servers: ["%s"]
+blocklists:
+  - name: phishing
+    source: "file:lists/phishing.txt"
+log:
+  blocked: %q
+  queries: "off"
+  sinks:
+    - name: siem
+      url: "syslog+tcp://%s"
+      syslog: {hostname: ns1}
+    - name: collector
+      log: queries
+      url: %q
+      http: {batch_delay: 50ms}
+`, port, admin, up.Addr, blocked, syslog.ln.Addr(), col.URL+"/ingest")
+	cfgPath := filepath.Join(dir, "bulwark.yaml")
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p := startBulwark(t, admin, "-config", cfgPath)
+	dig(t, digPath, port, "a.evil.example", "A")
+	dig(t, digPath, port, "www.example.org", "A")
+	waitLines(t, blocked, 1)
+	for end := time.Now().Add(15 * time.Second); time.Now().Before(end); time.Sleep(50 * time.Millisecond) {
+		mu.Lock()
+		n := strings.Count(strings.Join(bodies, ""), "\n")
+		mu.Unlock()
+		if len(syslog.messages()) >= 1 && n >= 2 {
+			break
+		}
+	}
+	p.stop(t, syscall.SIGTERM)
+
+	msgs := syslog.messages()
+	if len(msgs) != 1 {
+		t.Fatalf("syslog received %d messages, want the 1 block: %q", len(msgs), msgs)
+	}
+	line, _ := os.ReadFile(blocked)
+	m := msgs[0]
+	for _, want := range []string{"<133>1 ", " ns1 bulwark ", " block [bulwark@32473 ", `qname="a.evil.example"`, `list="phishing"`, string(bytes.TrimSpace(line))} {
+		if !strings.Contains(m, want) {
+			t.Errorf("syslog message lacks %q:\n%s", want, m)
+		}
+	}
+	mu.Lock()
+	all := strings.Join(bodies, "")
+	mu.Unlock()
+	for _, want := range []string{`"qname":"a.evil.example"`, `"qname":"www.example.org"`} {
+		if !strings.Contains(all, want) {
+			t.Errorf("the HTTP collector lacks the query record %s:\n%s", want, all)
+		}
+	}
+}
