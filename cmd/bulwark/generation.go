@@ -90,6 +90,11 @@ func (d *daemon) build(ctx context.Context, src *source, prev *generation) (_ *g
 	table := g.tables.Load()
 	d.logger.Info("lists loaded", "lists", len(table.Lists), "rules", table.Set.Len(), "bytes", table.Set.SizeBytes(),
 		"took", time.Since(start).Round(time.Millisecond))
+	if len(cfg.Tenants) > 0 {
+		// Parsed and checked, not yet wired into the request path: say so
+		// rather than let an operator believe a tenant's policy applies.
+		d.logger.Warn("tenants: configured but not yet applied to queries; every client gets the default policy", "tenants", len(cfg.Tenants))
+	}
 
 	if prev != nil && prev.cfg.Log.Blocked == cfg.Log.Blocked && reflect.DeepEqual(prev.cfg.Log.SinksOf("blocked"), cfg.Log.SinksOf("blocked")) {
 		g.blog, g.closeOut = prev.blog, prev.closeOut
