@@ -146,8 +146,9 @@ log:
 	}
 }
 
-// TestCheckRecursionSection: `bulwark check` validates the recursion
-// section, pointing at the line of each mistake.
+// TestCheckRecursionSection: `bulwark check` validates the recursion and
+// dnssec sections of a recursive config, pointing at the line of each
+// mistake.
 func TestCheckRecursionSection(t *testing.T) {
 	const base = `listen:
   dns: ["127.0.0.1:5300"]
@@ -169,6 +170,10 @@ blocklists:
 			[]string{"bulwark.yaml:9: recursion.root_hints[0]", "recursion.root_hints[1]: 127.0.0.1 is a loopback address",
 				"bulwark.yaml:10: recursion.max_queries", "bulwark.yaml:11: recursion.timeout"}},
 		{"unknown key", "recursion:\n  max_query: 3\n", 1, []string{"bulwark.yaml:9:", "max_query"}},
+		{"dnssec tuned", "dnssec:\n  validate: true\n  negative_trust_anchors: [broken.example]\n  bogus_ttl: 30s\n", 0, nil},
+		{"dnssec mistakes", "dnssec:\n  trust_anchor_file: /nonexistent/anchors\n  override_date: yesterday\n  negative_trust_anchors: [\"a..b\"]\n", 1,
+			[]string{"bulwark.yaml:9: dnssec.trust_anchor_file", "bulwark.yaml:10: dnssec.override_date", "bulwark.yaml:11: dnssec.negative_trust_anchors[0]"}},
+		{"dnssec unknown key", "dnssec:\n  validation: true\n", 1, []string{"bulwark.yaml:9:", "validation"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
