@@ -12,6 +12,8 @@ import (
 type BlockHit struct {
 	At     time.Time
 	Client netip.Addr
+	// Tenant is the deciding tenant's name; "" for the default policy.
+	Tenant string
 	// Table is the table that decided and Match its deciding rule.
 	Table *blocklist.Table
 	Match blocklist.Match

@@ -17,6 +17,9 @@ type Event struct {
 	Duration time.Duration
 	Client   netip.AddrPort
 	Proto    Proto
+	// Tenant is the name of the tenant whose policy answered; "" for the
+	// default policy.
+	Tenant string
 	// Query is the packet as received; Response is the answer as sent, or
 	// nil when nothing was sent (drop action, overload, junk).
 	Query    []byte

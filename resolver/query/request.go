@@ -13,6 +13,7 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/bulwark-dns/bulwark/blocklist"
+	"github.com/bulwark-dns/bulwark/resolver/tenant"
 )
 
 // Resolver answers one request. Every step of the chain is a Resolver that
@@ -67,6 +68,9 @@ type Request struct {
 	// Client is the client's address and port.
 	Client netip.AddrPort
 	Proto  Proto
+	// Tenant is the organisation whose policy applies (package
+	// resolver/tenant); nil for the default policy.
+	Tenant *tenant.Tenant
 	// EDNS facts from the client's OPT record.
 	EDNS    bool
 	DO      bool
