@@ -10,6 +10,7 @@ import (
 	"github.com/bulwark-dns/bulwark/resolver/pipeline"
 	"github.com/bulwark-dns/bulwark/resolver/proxyproto"
 	"github.com/bulwark-dns/bulwark/resolver/query"
+	"github.com/bulwark-dns/bulwark/resolver/rcvbuf"
 )
 
 // generation is what the listeners answer with: the listen settings and
@@ -42,6 +43,7 @@ type listenerMetrics struct{ m *pipeline.Metrics }
 func (l listenerMetrics) countOverload()                    { l.m.CountOverload() }
 func (l listenerMetrics) countTCPRejected()                 { l.m.CountTCPRejected() }
 func (l listenerMetrics) ProxyMetrics() *proxyproto.Metrics { return l.m.ProxyMetrics() }
+func (l listenerMetrics) udpStats() *rcvbuf.Stats           { return l.m.UDPStats() }
 
 // slogErrorLog routes net/http's internal errors (TLS handshake failures
 // from scanners, mostly) to the debug log instead of stderr.

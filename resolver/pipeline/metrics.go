@@ -6,6 +6,7 @@ import (
 	"github.com/bulwark-dns/bulwark/blocklist"
 	"github.com/bulwark-dns/bulwark/resolver/proxyproto"
 	"github.com/bulwark-dns/bulwark/resolver/query"
+	"github.com/bulwark-dns/bulwark/resolver/rcvbuf"
 	"github.com/miekg/dns"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -48,6 +49,7 @@ type Metrics struct {
 	limited      prometheus.Counter
 	tcpLimit     prometheus.Counter
 	proxy        *proxyproto.Metrics
+	udp          *rcvbuf.Stats          // receive buffers and kernel drops of the UDP sockets
 	whatIf       *prometheus.CounterVec // log-only lists (whatif.go)
 }
 
@@ -113,6 +115,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}
 	}
 	m.proxy = proxyproto.NewMetrics(reg)
+	m.udp = rcvbuf.NewStats(reg)
 	if reg != nil {
 		reg.MustRegister(queries, responses, m.duration, m.blocked, m.malformed, m.overload,
 			m.aclDenied, m.limited, m.tcpLimit, m.whatIf)
@@ -228,4 +231,13 @@ func (m *Metrics) ProxyMetrics() *proxyproto.Metrics {
 		return nil
 	}
 	return m.proxy
+}
+
+// UDPStats are the listeners' UDP receive buffers and kernel drops (nil
+// without Metrics).
+func (m *Metrics) UDPStats() *rcvbuf.Stats {
+	if m == nil {
+		return nil
+	}
+	return m.udp
 }
