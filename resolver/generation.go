@@ -41,6 +41,7 @@ func (h *handler) serve(ctx context.Context, pkt []byte, client netip.AddrPort, 
 type listenerMetrics struct{ m *pipeline.Metrics }
 
 func (l listenerMetrics) countOverload()                    { l.m.CountOverload() }
+func (l listenerMetrics) countMalformed()                   { l.m.CountMalformed() }
 func (l listenerMetrics) countTCPRejected()                 { l.m.CountTCPRejected() }
 func (l listenerMetrics) ProxyMetrics() *proxyproto.Metrics { return l.m.ProxyMetrics() }
 func (l listenerMetrics) udpStats() *rcvbuf.Stats           { return l.m.UDPStats() }

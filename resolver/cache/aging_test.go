@@ -275,3 +275,66 @@ func TestArenaStaysCompact(t *testing.T) {
 		t.Fatalf("arena %d bytes for %d bytes of entries (%d entries)", arena, live, c.Len())
 	}
 }
+
+// The EDE options of the step below (the validator's reasons) live in the
+// body beside the wire form: every hit, aged or stale, carries exactly them
+// in an OPT of their own, and such answers never take the wire path, whose
+// form has no OPT for them.
+func TestEDEFromWire(t *testing.T) {
+	ede := func(code uint16, text string) *dns.EDNS0_EDE { return &dns.EDNS0_EDE{InfoCode: code, ExtraText: text} }
+	tests := []struct {
+		name  string
+		rcode int
+		ans   []dns.RR
+		opts  []dns.EDNS0
+		want  []dns.EDNS0_EDE // nil: no OPT on the hit
+		wired bool            // AppendWire serves it
+	}{
+		{"no OPT", dns.RcodeSuccess, []dns.RR{a("x.example.", 300, "192.0.2.1")}, nil, nil, true},
+		{"OPT without EDE", dns.RcodeSuccess, []dns.RR{a("x.example.", 300, "192.0.2.1")},
+			[]dns.EDNS0{&dns.EDNS0_NSID{Code: dns.EDNS0NSID, Nsid: "ab"}}, nil, true},
+		{"SERVFAIL, signature expired", dns.RcodeServerFailure, nil,
+			[]dns.EDNS0{ede(dns.ExtendedErrorCodeSignatureExpired, "RRSIG expired")},
+			[]dns.EDNS0_EDE{{InfoCode: dns.ExtendedErrorCodeSignatureExpired, ExtraText: "RRSIG expired"}}, false},
+		{"answer with two EDEs, one empty text", dns.RcodeSuccess, []dns.RR{a("x.example.", 300, "192.0.2.1")},
+			[]dns.EDNS0{ede(dns.ExtendedErrorCodeDNSSECIndeterminate, ""), &dns.EDNS0_COOKIE{Code: dns.EDNS0COOKIE, Cookie: "0102030405060708"}, ede(dns.ExtendedErrorCodeOther, "x")},
+			[]dns.EDNS0_EDE{{InfoCode: dns.ExtendedErrorCodeDNSSECIndeterminate}, {InfoCode: dns.ExtendedErrorCodeOther, ExtraText: "x"}}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			next := &fakeNext{reply: func(_ context.Context, req *contract.Request) (*dns.Msg, error) {
+				m := reply(req, tt.rcode, tt.ans, nil)
+				if tt.opts != nil {
+					m.SetEdns0(1232, true)
+					m.IsEdns0().Option = tt.opts
+				}
+				return m, nil
+			}}
+			c, clk := newTest(t, testConfig(), next, nil)
+			for i := range 3 {
+				m := resolve(t, c, query("x.example.", dns.TypeA, true, false))
+				var got []dns.EDNS0_EDE
+				opt := m.IsEdns0()
+				if opt != nil {
+					for _, o := range opt.Option {
+						e, ok := o.(*dns.EDNS0_EDE)
+						if !ok {
+							t.Fatalf("hit %d: option %v besides the EDEs", i, o)
+						}
+						got = append(got, *e)
+					}
+				}
+				if (opt != nil) != (tt.want != nil) || !slices.Equal(got, tt.want) {
+					t.Fatalf("hit %d: EDEs %v (OPT %v), want %v", i, got, opt != nil, tt.want)
+				}
+				clk.Advance(time.Second)
+			}
+			if next.n() != 1 {
+				t.Fatalf("next called %d times, want 1", next.n())
+			}
+			if _, ok := c.AppendWire(nil, query("x.example.", dns.TypeA, true, false), serveAll{}); ok != tt.wired {
+				t.Fatalf("AppendWire ok=%v, want %v", ok, tt.wired)
+			}
+		})
+	}
+}

@@ -33,6 +33,13 @@ func FuzzWire(f *testing.F) {
 	seed("www.example.", dns.TypeA, dns.RcodeNameError, nil, []dns.RR{soa("example.", 300, 60)})
 	seed("www.example.", dns.TypeMX, 0, nil, []dns.RR{soa("example.", 300, 60)})
 	seed("www.example.", dns.TypeA, dns.RcodeServerFailure, nil, nil)
+	bogus := new(dns.Msg).SetQuestion("www.example.", dns.TypeA)
+	bogus.Response, bogus.Rcode = true, dns.RcodeServerFailure
+	bogus.SetEdns0(1232, true)
+	bogus.IsEdns0().Option = []dns.EDNS0{&dns.EDNS0_EDE{InfoCode: dns.ExtendedErrorCodeSignatureExpired, ExtraText: "expired"}}
+	if w, err := bogus.Pack(); err == nil {
+		f.Add(w, "www.EXAMPLE.")
+	}
 
 	cfg := testConfig()
 	c := New(cfg, &fakeNext{}, nil, nil, nil)
@@ -69,6 +76,18 @@ func FuzzWire(f *testing.F) {
 			stale bool
 		}{{0, false}, {1, false}, {1 << 31, false}, {0, true}} {
 			got := response(&e.meta, e.body, client, at.age, at.stale)
+			if got != nil && e.ede {
+				// The EDEs ride in an OPT of their own, last; the
+				// wire form has none.
+				opt, ok := got.Extra[len(got.Extra)-1].(*dns.OPT)
+				if !ok || len(opt.Option) == 0 {
+					t.Fatalf("EDE answer without its OPT: %v", got)
+				}
+				got.Extra = got.Extra[:len(got.Extra)-1]
+				if len(got.Extra) == 0 {
+					got.Extra = nil
+				}
+			}
 			wire := appendAnswer(nil, e.body, client, at.age, at.stale)
 			want := new(dns.Msg)
 			if err := want.Unpack(wire); err != nil {

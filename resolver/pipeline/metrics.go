@@ -192,7 +192,9 @@ type blockedCounters struct {
 
 type counterBox struct{ c prometheus.Counter }
 
-func (m *Metrics) countMalformed() {
+// CountMalformed counts a query that could not be read: one that does not
+// parse, or a UDP datagram larger than the listeners read (cut).
+func (m *Metrics) CountMalformed() {
 	if m != nil {
 		m.malformed.Inc()
 	}
