@@ -15,7 +15,11 @@ var errNoAnswer = errors.New("cache: next step returned no message")
 type result struct {
 	msg *dns.Msg // as the next step returned it; nil when e came from the store. Not to be modified
 	e   *entry   // the entry made from msg; nil if msg is not cacheable
-	err error
+	// first is e's answer to the request refresh was given, decoded to
+	// check e before storing it: the leader's to take, so that a miss
+	// decodes the stored answer once, not twice.
+	first *dns.Msg
+	err   error
 }
 
 // failed reports whether serve-stale may stand in for this result.
@@ -72,6 +76,9 @@ func (c *Cache) fetch(ctx context.Context, k key, req *contract.Request, stale *
 	case res.err != nil:
 		return nil, res.err
 	case res.e != nil:
+		if lead && res.first != nil {
+			return res.first, nil // decoded for req by refresh's check
+		}
 		if m := res.e.answer(req, now, false); m != nil {
 			return m, nil // each waiter its own copy
 		}
@@ -95,8 +102,10 @@ func (c *Cache) refresh(ctx context.Context, k key, req *contract.Request, old *
 	if err != nil {
 		c.log.Debug("cache: next step failed", "qname", req.Question.Name,
 			"qtype", dns.Type(req.Question.Qtype).String(), "err", err)
-	} else if e := c.newEntry(k, resp, now); e != nil && e.answer(req, now.UnixNano(), false) != nil {
-		res.e = e // stored only once it is known to decode
+	} else if e := c.newEntry(k, resp, now); e != nil {
+		if res.first = e.answer(req, now.UnixNano(), false); res.first != nil {
+			res.e = e // stored only once it is known to decode
+		}
 	}
 	if res.failed() && old != nil {
 		if old.expired(now.UnixNano()) {

@@ -192,13 +192,16 @@ type blockedCounters struct {
 
 type counterBox struct{ c prometheus.Counter }
 
-// CountMalformed counts a query that could not be read: one that does not
-// parse, or a UDP datagram larger than the listeners read (cut).
-func (m *Metrics) CountMalformed() {
+func (m *Metrics) countMalformed() {
 	if m != nil {
 		m.malformed.Inc()
 	}
 }
+
+// CountMalformed counts, for the listeners, a UDP datagram larger than they
+// read (cut by the kernel): a query that cannot be read, as one that does
+// not parse.
+func (m *Metrics) CountMalformed() { m.countMalformed() }
 
 // CountOverload counts a query the listeners dropped at max_inflight.
 func (m *Metrics) CountOverload() {

@@ -14,7 +14,7 @@ import (
 func (p *Pipeline) respond(ctx context.Context, pkt []byte, client netip.AddrPort, proto query.Proto, out []byte) ([]byte, outcome) {
 	msg := new(dns.Msg)
 	if err := msg.Unpack(pkt); err != nil {
-		p.metrics.CountMalformed()
+		p.metrics.countMalformed()
 		if b := formerr(pkt, out); b != nil {
 			return b, outcome{rcode: dns.RcodeFormatError}
 		}
@@ -22,7 +22,7 @@ func (p *Pipeline) respond(ctx context.Context, pkt []byte, client netip.AddrPor
 	}
 	if msg.Response {
 		// Never answer an answer: that is how reflection loops start.
-		p.metrics.CountMalformed()
+		p.metrics.countMalformed()
 		return nil, dropped
 	}
 	req := query.NewRequest(msg, client, proto)
