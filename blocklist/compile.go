@@ -219,6 +219,9 @@ func (e *emitter) pairTable() ([]rulePair, []ruleVal, []altSpan, []uint32) {
 // registrable domains; TLD and second-level labels are mostly unique.
 const dictDepth = 3
 
+// keyBytes is the longest label the dictionary considers (two words).
+const keyBytes = 128 / 6
+
 // dictionary picks the labels that save most bytes when stored once.
 func (e *emitter) dictionary() []dictLabel {
 	t := e.t

@@ -71,6 +71,7 @@ type Manager struct {
 	categories []string
 	cacheDir   string
 	cache      *diskCache
+	build      string       // this build, for snapshot keys (snapVersion)
 	ownClient  *http.Client // created here, so closed here
 	clock      clock.Clock
 	poll       time.Duration
@@ -140,7 +141,7 @@ func NewManager(o Options) (*Manager, error) {
 		return nil, err
 	}
 	m := &Manager{cfg: cfg, specs: specs, categories: categories, ownClient: ownClient, clock: o.Clock, poll: o.Poll,
-		log: o.Logger, tables: o.Tables, onPublish: o.OnPublish, dirty: make(chan struct{}, 1)}
+		log: o.Logger, tables: o.Tables, onPublish: o.OnPublish, dirty: make(chan struct{}, 1), build: snapVersion(version)}
 	m.metrics.Store(o.Metrics)
 	if m.clock == nil {
 		m.clock = clock.Real{}
@@ -273,7 +274,7 @@ func (m *Manager) Start(ctx context.Context) error {
 		due := now
 		if m.cache == nil {
 			m.log.Warn("feed has no disk cache: set feeds.cache_dir so that a restart without network still serves it", "feed", f.spec.info.Name)
-		} else if c, meta, err := loadCached(ctx, m.cache, f.spec, m.log); err != nil {
+		} else if c, meta, err := m.loadCachedWarm(ctx, f.spec); err != nil {
 			m.log.Info("feed has no usable cached copy", "feed", f.spec.info.Name, "reason", err)
 		} else {
 			m.accept(f, c, meta.Checked)

@@ -72,5 +72,8 @@ func (m *Manager) rebuild() error {
 	m.complete.Store(complete)
 	m.met().published(t, took)
 	m.log.Info("blocklist published", "lists", len(t.Lists), "rules", t.Set.Len(), "bytes", t.Set.SizeBytes(), "took", took.Round(time.Millisecond))
+	if m.onPublish != nil {
+		m.onPublish(t)
+	}
 	return nil
 }

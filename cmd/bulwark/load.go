@@ -93,6 +93,7 @@ func (s *source) newManager(logger *slog.Logger, m *feeds.Metrics, tables *atomi
 		Metrics:    m,
 		Version:    version,
 		Tables:     tables,
+		OnPublish:  func(*blocklist.Table) { releaseBuildGarbage() },
 		Previous:   prev,
 	})
 }

@@ -110,6 +110,7 @@ func (d *daemon) swap() error {
 	// Committed: nothing below fails.
 	d.cur.Store(next)
 	setLevel(d.level, src.cfg.Log.Level)
+	applyMemoryPolicy(src.cfg.Runtime, d.logger)
 	d.admin = admin.commit()
 	d.retire(old, next)
 	return nil

@@ -29,6 +29,7 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer, hup 
 		return 1
 	}
 	logger, level := newLogger(stderr, src.cfg.Log.Level)
+	applyMemoryPolicy(src.cfg.Runtime, logger)
 	d := &daemon{ctx: ctx, path: f.config, name: src.name, stdout: stdout, logger: logger, level: level, started: time.Now()}
 	if err := d.serve(src, hup); err != nil {
 		logger.Error("bulwark stopped", "err", err)
