@@ -70,10 +70,6 @@ func intelFormat(name string) bool { return name == FormatSTIX || name == Format
 // gzipMagic starts every gzip stream (RFC 1952).
 var gzipMagic = []byte{0x1f, 0x8b}
 
-// errDropped is keep's answer for a rule it refused without failing the
-// list (a name the blocklist builder refuses: a parser bug).
-var errDropped = errors.New("rule refused by the blocklist builder")
-
 // parseCopy reads one list (gzip-compressed or not; the format configured
 // or detected) into a feedCopy for sp. where names the source in errors
 // and logs. Bad lines are counted in the report and the first few logged;
@@ -81,45 +77,42 @@ var errDropped = errors.New("rule refused by the blocklist builder")
 // max_entries or an HTML page (a portal or error page served with status
 // 200) fail.
 func parseCopy(ctx context.Context, sp *feedSpec, r io.Reader, where string, log *slog.Logger) (*feedCopy, error) {
-	b := blocklist.NewBuilder()
-	// Reserve the builder's tables once rather than doubling them through
-	// millions of names: about one rule per bytesPerRule of text.
 	hint := int(sizeHint(r) / bytesPerRule)
 	if sp.maxEntries > 0 {
 		hint = min(hint, sp.maxEntries)
 	}
-	b.Grow(hint)
+	bp := startBuild(hint)
+	defer bp.stop()
 	var (
 		rules ruleSetBuilder // threat-intelligence formats only
 		lines chunks[uint32]
 	)
-	dropped := 0
 	c, err := parseRules(ctx, sp, r, where, log, func(c *feedCopy, rule blocklist.Rule, e *Entry) error {
-		if intelFormat(c.report.Format) {
-			if !rules.add(rule) {
-				return fmt.Errorf("over 4 GiB of rule names after %d rules", rules.len())
-			}
-			lines.add(uint32(e.Line), 4)
-			c.noteIntel(sp, e.Intel, lines.len())
+		if !intelFormat(c.report.Format) {
+			bp.add(rule)
 			return nil
 		}
-		if b.Add(rule) != nil { // parsers emit canonical names: a parser bug
-			dropped++
-			return errDropped
+		if !rules.add(rule) {
+			return fmt.Errorf("over 4 GiB of rule names after %d rules", rules.len())
 		}
+		lines.add(uint32(e.Line), 4)
+		c.noteIntel(sp, e.Intel, lines.len())
 		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
-	if dropped > 0 {
-		c.report.Rejected[ReasonInvalidName] += dropped
-		log.Error("feed rules refused by the blocklist builder (a parser bug)", "feed", sp.info.Name, "rules", dropped)
-	}
 	c.list, c.category = sp.index, sp.category
 	if intelFormat(c.report.Format) {
 		c.rules, c.lines = rules.finish(), lines.collect()
 		return c, nil
+	}
+	b, dropped := bp.stop()
+	if dropped > 0 { // parsers emit canonical names: a parser bug
+		c.entries -= dropped
+		c.report.Entries -= dropped
+		c.report.Rejected[ReasonInvalidName] += dropped
+		log.Error("feed rules refused by the blocklist builder (a parser bug)", "feed", sp.info.Name, "rules", dropped)
 	}
 	if c.set, err = b.Build(); err != nil {
 		return nil, fmt.Errorf("reading %s: %w", where, err)
@@ -127,11 +120,80 @@ func parseCopy(ctx context.Context, sp *feedSpec, r io.Reader, where string, log
 	return c, nil
 }
 
+// buildBatch is how many rules the parser hands the builder at a time.
+const buildBatch = 2048
+
+// buildPipe feeds a Builder on a goroutine of its own, so that parsing a
+// list (reading, canonical names, the public-suffix check) and inserting
+// its names into the trie use both cores; the rules keep their order. A
+// few batches in flight bound what it holds.
+type buildPipe struct {
+	b       *blocklist.Builder
+	batch   []blocklist.Rule
+	full    chan []blocklist.Rule
+	free    chan []blocklist.Rule
+	done    chan struct{}
+	dropped int
+	stopped bool
+}
+
+func startBuild(hint int) *buildPipe {
+	p := &buildPipe{b: blocklist.NewBuilder(), full: make(chan []blocklist.Rule, 4), free: make(chan []blocklist.Rule, 6), done: make(chan struct{})}
+	// Reserve the builder's tables once rather than doubling them through
+	// millions of names: about one rule per bytesPerRule of text.
+	p.b.Grow(hint)
+	go func() {
+		defer close(p.done)
+		for batch := range p.full {
+			for _, r := range batch {
+				if p.b.Add(r) != nil {
+					p.dropped++
+				}
+			}
+			clear(batch)
+			select {
+			case p.free <- batch[:0]:
+			default:
+			}
+		}
+	}()
+	return p
+}
+
+// add queues r for the builder.
+func (p *buildPipe) add(r blocklist.Rule) {
+	if p.batch == nil {
+		select {
+		case p.batch = <-p.free:
+		default:
+			p.batch = make([]blocklist.Rule, 0, buildBatch)
+		}
+	}
+	p.batch = append(p.batch, r)
+	if len(p.batch) == buildBatch {
+		p.full <- p.batch
+		p.batch = nil
+	}
+}
+
+// stop hands over the last batch, waits for the builder and returns it
+// with the number of rules it refused. It may be called again.
+func (p *buildPipe) stop() (*blocklist.Builder, int) {
+	if !p.stopped {
+		p.stopped = true
+		if len(p.batch) > 0 {
+			p.full <- p.batch
+		}
+		close(p.full)
+		<-p.done
+	}
+	return p.b, p.dropped
+}
+
 // parseRules is parseCopy's reading and parsing, with allow_broad,
 // action_override and max_entries applied: it hands every rule to keep,
 // with the entry it came from, and returns the copy without its rules.
-// keep returns errDropped for a rule it did not take (not counted in
-// Entries) and any other error to fail the list.
+// An error from keep fails the list.
 func parseRules(ctx context.Context, sp *feedSpec, r io.Reader, where string, log *slog.Logger, keep func(*feedCopy, blocklist.Rule, *Entry) error) (*feedCopy, error) {
 	fail := func(err error) (*feedCopy, error) {
 		return nil, fmt.Errorf("reading %s: %w", where, unwrapPath(err))
@@ -203,11 +265,8 @@ func parseRules(ctx context.Context, sp *feedSpec, r io.Reader, where string, lo
 			tooMany = true // stop.Read ends the parse
 			return
 		}
-		switch err := keep(c, blocklist.Rule{Name: e.Name, Scope: e.Scope, Allow: allow, Payload: p}, &e); {
-		case err == nil:
+		if keepErr = keep(c, blocklist.Rule{Name: e.Name, Scope: e.Scope, Allow: allow, Payload: p}, &e); keepErr == nil {
 			c.entries++
-		case !errors.Is(err, errDropped):
-			keepErr = err
 		}
 	}
 	skippedLogged := 0
