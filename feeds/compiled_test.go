@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -30,7 +31,12 @@ func TestCompiledCopiesMerge(t *testing.T) {
 		inteltest.Indicator(uuidB, domainPattern("intel-only.example"), now, "2020-01-01T00:00:00Z", "")+`]}`)
 	watch := write("watch.txt", "watch.example\nplain.example\n")
 	cache := filepath.Join(dir, "cache")
+	var open, closed atomic.Int64 // BuildScope: every parse and merge in one, each closed
 	edit := func(o *Options) {
+		o.BuildScope = func() func() {
+			open.Add(1)
+			return func() { closed.Add(1) }
+		}
 		o.Config.CacheDir = cache
 		o.Blocklists = []ListConfig{
 			{Name: "plain", Source: "file:" + plain, Format: FormatDomains, Action: "refused"},
@@ -82,6 +88,10 @@ func TestCompiledCopiesMerge(t *testing.T) {
 		}
 	}
 	tm.Close()
+	// Three lists parsed, one merge at least.
+	if o, c := open.Load(), closed.Load(); o < 4 || o != c {
+		t.Errorf("build scopes: %d opened, %d closed; want at least 4, all closed", o, c)
+	}
 
 	warm := newTestManager(t, edit)
 	warm.start(t)

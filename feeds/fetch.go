@@ -150,7 +150,9 @@ func (m *Manager) download(ctx context.Context, f *feed, val Validators) (*feedC
 	}
 	sum := sha256.New() // the snapshot's key
 	in = &hashingReader{r: in, h: sum}
+	done := m.building()
 	c, err := parseCopy(ctx, sp, in, sp.src.String(), m.log)
+	done()
 	if err == nil {
 		// Read to the end: a truncated body must fail, and the cache
 		// must hold every byte.

@@ -52,7 +52,9 @@ func (m *Manager) rebuild() error {
 		complete = complete && copies[i] != nil
 	}
 	start := time.Now()
+	done := m.building()
 	t, dropped, err := merge(m.specs, copies, m.categories)
+	done()
 	if err != nil {
 		m.met().buildFailed()
 		m.log.Error("blocklist build failed; keeping the one being served", "err", err)

@@ -305,7 +305,16 @@ func (m *Manager) loadCachedWarm(ctx context.Context, sp *feedSpec) (*feedCopy, 
 			return c, meta, nil
 		}
 	}
+	defer m.building()()
 	return loadCached(ctx, m.cache, sp, m.log)
+}
+
+// building opens a BuildScope (Options); it returns its end.
+func (m *Manager) building() func() {
+	if m.buildScope == nil {
+		return func() {}
+	}
+	return m.buildScope()
 }
 
 // snapVersion identifies this build for snapshot keys: the version and

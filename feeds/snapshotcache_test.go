@@ -77,6 +77,7 @@ func TestSnapshotCache(t *testing.T) {
 			}
 		}
 	}
+	var moved string // the list's new path ("source moved")
 	tests := []struct {
 		name string
 		// change is done between the two starts.
@@ -101,6 +102,18 @@ func TestSnapshotCache(t *testing.T) {
 		}, reason: "the list's text changed (size or modification time)", blocked: "fresh7.example", unblocked: "old7.example"},
 		{name: "settings changed", edit: func(o *Options) { o.Blocklists[0].Action = "refused" },
 			reason: "the list's settings changed", blocked: "old7.example", action: blocklist.ActionRefused},
+		{name: "action_override set", edit: func(o *Options) { o.Blocklists[0].ActionOverride = "refused" },
+			reason: "the list's settings changed", blocked: "old7.example", action: blocklist.ActionRefused},
+		{name: "max_entries set", edit: func(o *Options) { o.Blocklists[0].MaxEntries = 2 * n },
+			reason: "the list's settings changed", blocked: "old7.example"},
+		{name: "source moved, same text", change: func(t *testing.T, e *snapEnv) {
+			moved = filepath.Join(e.dir, "moved.txt")
+			write(t, moved, old)
+			if err := os.Chtimes(moved, e.mtime, e.mtime); err != nil {
+				t.Fatal(err)
+			}
+		}, edit: func(o *Options) { o.Blocklists[0].Source = "file:" + moved },
+			reason: "the list's source changed", blocked: "old7.example"},
 		{name: "another build", edit: func(o *Options) { o.Version = "other" },
 			reason: "written by Bulwark test", blocked: "old7.example"},
 		{name: "truncated", change: func(t *testing.T, e *snapEnv) {

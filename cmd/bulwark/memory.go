@@ -12,6 +12,7 @@ import (
 	"runtime/debug"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/bulwark-dns/bulwark/feeds"
 	"github.com/bulwark-dns/bulwark/internal/config"
@@ -127,13 +128,14 @@ func cgroupMemoryLimit(root fs.FS) (int64, string, error) {
 	return best, from, nil
 }
 
-// applyMemoryPolicy sets GOGC (unless the environment does) and the memory
-// limit of rc, and logs what it chose. It runs at start and after each
-// reload, so a new runtime.memory_limit applies without a restart.
-func applyMemoryPolicy(rc config.RuntimeConfig, logger *slog.Logger) {
+// applyMemoryPolicy sets GOGC (through gc, unless the environment sets
+// it) and the memory limit of rc, and logs what it chose. It runs at start
+// and after each reload, so a new runtime.memory_limit applies without a
+// restart.
+func applyMemoryPolicy(rc config.RuntimeConfig, logger *slog.Logger, gc *buildGC) {
 	gogc := os.Getenv("GOGC")
 	if gogc == "" {
-		debug.SetGCPercent(gcPercent)
+		gc.serve(gcPercent)
 		gogc = strconv.Itoa(gcPercent)
 	}
 	p, err := resolveMemoryPolicy(rc, os.Getenv, os.DirFS("/"))
@@ -152,7 +154,78 @@ func applyMemoryPolicy(rc config.RuntimeConfig, logger *slog.Logger) {
 	if cur != math.MaxInt64 {
 		shown = feeds.ByteSize(cur).String()
 	}
-	logger.Info("memory policy", "gogc", gogc, "memory_limit", shown, "from", p.origin)
+	logger.Info("memory policy", "gogc", gogc, "gogc_while_building", gc.shown(), "memory_limit", shown, "from", p.origin)
+}
+
+// buildGCPercent is GOGC while a list is parsed or the table merged. A
+// build's live memory grows as it goes and most of what it allocates is
+// soon garbage (parsed names, the trie's growth, the compile's scratch):
+// at gcPercent the heap reached five times the live heap before a
+// collection, 1.8 GB for a 10M-name list whose set is 130 MB. At Go's
+// default the peak is about half; the extra collections cost the build a
+// few percent and happen only while it runs.
+const buildGCPercent = 100
+
+// buildGC switches GOGC to buildGCPercent while any list build runs and
+// back to the serving value after the last one. The environment's GOGC,
+// if set, is the operator's and is left alone.
+type buildGC struct {
+	set func(int) int // debug.SetGCPercent; a test passes its own
+
+	mu      sync.Mutex
+	builds  int
+	serving int // GOGC between builds; 0 until serve
+	fixed   bool
+}
+
+func newBuildGC(set func(int) int, env string) *buildGC {
+	return &buildGC{set: set, fixed: env != ""}
+}
+
+// serve sets the GOGC of a server between builds; it applies at once
+// unless a build runs.
+func (g *buildGC) serve(percent int) {
+	if g == nil {
+		return
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.serving = percent
+	if !g.fixed && g.builds == 0 {
+		g.set(percent)
+	}
+}
+
+// enter starts a build; the returned func ends it (once). A nil buildGC
+// (a daemon built by a test) does nothing.
+func (g *buildGC) enter() func() {
+	if g == nil {
+		return func() {}
+	}
+	g.mu.Lock()
+	if g.builds == 0 && !g.fixed && g.serving != 0 {
+		g.set(buildGCPercent)
+	}
+	g.builds++
+	g.mu.Unlock()
+	var once sync.Once
+	return func() { once.Do(g.exit) }
+}
+
+func (g *buildGC) exit() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.builds--; g.builds == 0 && !g.fixed && g.serving != 0 {
+		g.set(g.serving)
+	}
+}
+
+// shown is the GOGC of builds, for the log.
+func (g *buildGC) shown() string {
+	if g == nil || g.fixed {
+		return "GOGC environment variable"
+	}
+	return strconv.Itoa(buildGCPercent)
 }
 
 // releaseBuildGarbage collects and returns to the OS the memory a list

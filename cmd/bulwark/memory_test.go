@@ -1,6 +1,7 @@
 package main
 
 import (
+	"slices"
 	"testing"
 	"testing/fstest"
 
@@ -93,5 +94,59 @@ func TestRuntimeConfigValidate(t *testing.T) {
 				t.Errorf("memory_limit %q: error %q does not name the key", tt.limit, got)
 			}
 		}
+	}
+}
+
+// buildGC lowers GOGC while any build runs, restores the serving value
+// after the last, applies a new serving value at once only between builds,
+// and never touches an environment GOGC.
+func TestBuildGC(t *testing.T) {
+	type step struct {
+		op   string // enter N (N = build id), exit N, serve P
+		arg  int
+		want []int // SetGCPercent calls so far
+	}
+	for _, tt := range []struct {
+		name  string
+		env   string
+		steps []step
+	}{
+		{"one build", "", []step{
+			{"serve", 400, []int{400}}, {"enter", 1, []int{400, 100}}, {"exit", 1, []int{400, 100, 400}},
+		}},
+		{"overlapping builds", "", []step{
+			{"serve", 400, []int{400}}, {"enter", 1, []int{400, 100}}, {"enter", 2, []int{400, 100}},
+			{"exit", 1, []int{400, 100}}, {"exit", 2, []int{400, 100, 400}},
+		}},
+		{"a reload during a build waits for its end", "", []step{
+			{"serve", 400, []int{400}}, {"enter", 1, []int{400, 100}}, {"serve", 200, []int{400, 100}},
+			{"exit", 1, []int{400, 100, 200}},
+		}},
+		{"an exit twice counts once", "", []step{
+			{"serve", 400, []int{400}}, {"enter", 1, []int{400, 100}}, {"enter", 2, []int{400, 100}},
+			{"exit", 1, []int{400, 100}}, {"exit", 1, []int{400, 100}}, {"exit", 2, []int{400, 100, 400}},
+		}},
+		{"GOGC from the environment is left alone", "150", []step{
+			{"serve", 400, nil}, {"enter", 1, nil}, {"exit", 1, nil},
+		}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var calls []int
+			g := newBuildGC(func(p int) int { calls = append(calls, p); return 0 }, tt.env)
+			ends := map[int]func(){}
+			for i, s := range tt.steps {
+				switch s.op {
+				case "serve":
+					g.serve(s.arg)
+				case "enter":
+					ends[s.arg] = g.enter()
+				case "exit":
+					ends[s.arg]()
+				}
+				if !slices.Equal(calls, s.want) {
+					t.Fatalf("step %d (%s %d): SetGCPercent calls %v, want %v", i, s.op, s.arg, calls, s.want)
+				}
+			}
+		})
 	}
 }
