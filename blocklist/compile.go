@@ -12,6 +12,7 @@ import (
 
 // compile lays the tree out as a Set (see record.go for the format).
 func (t *tree) compile(o layoutOpts) (*Set, error) {
+	t.dropIndex()
 	n := len(t.parent)
 	e := &emitter{t: t, o: o, region: make([]uint32, n), dirAt: make([]uint32, n),
 		bucket: make([]uint32, n), fp: make([]byte, n), dictOf: make([]int16, n)}

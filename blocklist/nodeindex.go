@@ -30,6 +30,9 @@ func (x *nodeIndex) hash(parent uint32, n int, w *packedLabel) uint64 {
 // the slot where it is or would go.
 func (t *tree) find(parent uint32, n int, w *packedLabel) (id uint32, slot int, ok bool) {
 	x := &t.idx
+	if len(x.slots) == 0 { // dropped by compile: the builder is used again
+		t.reserve(len(t.parent))
+	}
 	mask := len(x.slots) - 1
 	for i := int(x.hash(parent, n, w)) & mask; ; i = (i + 1) & mask {
 		id := x.slots[i]
@@ -56,6 +59,7 @@ func (t *tree) insert(id uint32, slot int) {
 func (t *tree) reindex(size int) {
 	x := &t.idx
 	x.slots = make([]uint32, size)
+	x.used = len(t.parent) - 1
 	mask := size - 1
 	for id := 1; id < len(t.parent); id++ {
 		var w packedLabel
@@ -71,13 +75,21 @@ func (t *tree) reindex(size int) {
 
 // reserve makes room for about n nodes in all without a rebuild.
 func (t *tree) reserve(n int) {
-	size := len(t.idx.slots)
+	size := max(len(t.idx.slots), 16)
 	for size < 2*n+2 {
 		size *= 2
 	}
 	if size > len(t.idx.slots) {
 		t.reindex(size)
 	}
+}
+
+// dropIndex frees the node index, which compile does not use: it is a
+// sixth of a large build's memory (4 bytes a slot, two to four slots a
+// node), and compile's own tables peak on top of it. find rebuilds it if
+// the builder is used again.
+func (t *tree) dropIndex() {
+	t.idx.slots = nil
 }
 
 // loadPacked reads the stored label of n characters at b[off:] into w.
