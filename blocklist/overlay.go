@@ -41,7 +41,7 @@ func (s *Set) WithOverlay(names []string, rules []Rule) (*Set, error) {
 			return nil, fmt.Errorf("invalid name %q: %w", n, err)
 		}
 		var p rulePair
-		if id, ok := t.find(name); ok {
+		if id, ok := t.findName(name); ok {
 			p = rulePair{self: t.self[id], below: t.below[id]}
 		}
 		ov.nodes[name] = p
@@ -94,19 +94,13 @@ func emptySet() *Set {
 	return s
 }
 
-// find returns the node of a canonical name in the builder's tree.
-func (t *tree) find(name string) (uint32, bool) {
+// findName returns the node of a canonical name in the builder's tree.
+func (t *tree) findName(name string) (uint32, bool) {
 	cur := uint32(0)
 	for end := len(name); end > 0; {
 		var w packedLabel
 		start, n, _ := nextLabel(name, end, &w)
-		var id uint32
-		var ok bool
-		if n <= keyBytes {
-			id, ok = t.index[nodeKey{parent: cur, n: uint32(n), w0: w[0], w1: w[1]}]
-		} else {
-			id, ok = t.long[longKey{cur, name[start:end]}]
-		}
+		id, _, ok := t.find(cur, n, &w)
 		if !ok {
 			return 0, false
 		}

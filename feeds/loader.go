@@ -160,6 +160,7 @@ func readLocal(ctx context.Context, sp *feedSpec, log *slog.Logger) (*feedCopy, 
 	}
 	c.validators, c.bytes = resp.Validators, cr.n
 	c.report.Origin = originOf(sp.src)
+	c.text = localText(sp, resp.Validators)
 	return c, nil
 }
 
@@ -185,6 +186,7 @@ func loadCached(ctx context.Context, cache *diskCache, sp *feedSpec, log *slog.L
 		return nil, meta, err
 	}
 	c.validators, c.fetched, c.bytes = meta.Validators, meta.Fetched, meta.Bytes
+	c.text = cacheText(cache, sp, meta.Fetched)
 	c.report.Source, c.report.Origin, c.report.Updated = sp.info.Source, OriginCache, meta.Fetched
 	return c, meta, nil
 }

@@ -119,7 +119,7 @@ func (m *Metrics) copyInUse(feed string, c *feedCopy) {
 		return
 	}
 	m.loaded.WithLabelValues(feed).Set(1)
-	m.entries.WithLabelValues(feed).Set(float64(c.rules.len()))
+	m.entries.WithLabelValues(feed).Set(float64(c.entries))
 	m.rejected.DeletePartialMatch(prometheus.Labels{"feed": feed})
 	for reason, n := range c.report.Rejected {
 		m.rejected.WithLabelValues(feed, reason).Set(float64(n))

@@ -112,17 +112,13 @@ func (m *Manager) publishDeltaOnce(s *xfrSource, net map[string]bool, body []byt
 		if cur.copies[i] != nil {
 			off += uint32(len(cur.copies[i].addrs))
 		}
-		for j := range cp.rules.len() {
-			r := cp.rules.at(j)
-			if !names[r.Name] {
-				continue
-			}
-			r.Payload.List, r.Payload.Category = sp.index, sp.category
+		cp.rulesAt(sp, names, func(r blocklist.Rule) {
+			r.Payload.List = sp.index
 			if r.Payload.Data != 0 {
 				r.Payload.Data += base
 			}
 			rules = append(rules, r)
-		}
+		})
 	}
 	keys := make([]string, 0, len(names))
 	for n := range names {
@@ -154,4 +150,25 @@ func rpzSpecial(trigger string) bool {
 		return true
 	}
 	return false
+}
+
+// rulesAt calls fn with c's rules at each of names, with their category
+// as merge gives it: from the compiled set (its slots' winners, which
+// merge the same) or, for a threat-intelligence copy, its rules.
+func (c *feedCopy) rulesAt(sp *feedSpec, names map[string]bool, fn func(blocklist.Rule)) {
+	if c.set != nil {
+		for n := range names {
+			for _, r := range c.set.RulesAt(n) {
+				r.Payload.Category = sp.category
+				fn(r)
+			}
+		}
+		return
+	}
+	for j := range c.rules.len() {
+		if r := c.rules.at(j); names[r.Name] {
+			r.Payload.Category = sp.ruleCategory(c, j)
+			fn(r)
+		}
+	}
 }

@@ -77,7 +77,7 @@ func (d *daemon) build(ctx context.Context, src *source, prev *generation) (_ *g
 	if prev != nil {
 		met, previous = nil, prev.lists
 	}
-	if g.lists, err = src.newManager(d.logger, met, g.tables, previous); err != nil {
+	if g.lists, err = src.newManager(d.logger, met, g.tables, previous, d.gc); err != nil {
 		return nil, err
 	}
 	if prev == nil {

@@ -47,6 +47,7 @@ type Config struct {
 	Tenants    []tenant.Config          `yaml:"tenants"`
 	TenantECS  tenant.ECSConfig         `yaml:"tenant_ecs"`
 	Sightings  sightings.Config         `yaml:"sightings"`
+	Runtime    RuntimeConfig            `yaml:"runtime"`
 }
 
 // Error is one problem found in a config file, located by line when known.
@@ -126,6 +127,7 @@ func (c *Config) SetDefaults() {
 	c.Log.SetDefaults()
 	c.Dnstap.SetDefaults()
 	c.Sightings.SetDefaults()
+	c.Runtime.SetDefaults()
 }
 
 // Validate asks every section to validate itself and returns all errors.
@@ -147,6 +149,7 @@ func (c *Config) Validate() []error {
 	errs = append(errs, tenant.Validate("tenants", c.Tenants, listRefs(c.Blocklists, c.Allowlists))...)
 	errs = append(errs, c.TenantECS.Validate("tenant_ecs")...)
 	errs = append(errs, c.Sightings.Validate("sightings")...)
+	errs = append(errs, c.Runtime.Validate("runtime")...)
 	return errs
 }
 
