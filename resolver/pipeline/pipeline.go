@@ -100,6 +100,9 @@ func Build(p Parts) (*Pipeline, error) {
 	policy.sink = p.Sink
 	guard.next = policy
 	policy.next = p.Cache // 3. the cache, over 4. the route it was built with
+	if p.Cache != nil {
+		policy.next = noRecursion{p.Cache} // RD=0: the cache or REFUSED, never the route
+	}
 	pl := New(guard, p.Options)
 	if p.Fast {
 		pl.fast = NewFastPath(guard, policy, p.Cache)
