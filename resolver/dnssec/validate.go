@@ -95,7 +95,7 @@ func (v *Validator) checkSet(ctx context.Context, s *rrset, ns []dns.RR) verdict
 		return bogus(dns.ExtendedErrorCodeDNSBogus, "%s %s signed by %s, which is not a zone (the zone is %s)", s.name, typeName(s.rtype), signer, z.name)
 	}
 	now := v.now()
-	c := verifySet(s, z.name, z.keys, now, v.algOK)
+	c := v.verifySet(s, z.name, z.keys, now)
 	if c.v.sec != Secure {
 		return c.v
 	}
