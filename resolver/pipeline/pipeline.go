@@ -2,7 +2,7 @@
 // upstreams: one packet in, one answer out. Build assembles it in the
 // order a query takes it —
 //
-//	guard (ACL, rate, sanity) → policy (block, CNAME cloaking) → cache → route (forward | recursive | conditional)
+//	guard (ACL, rate, sanity) → policy (block, CNAME cloaking) → RD=0 (cache only) → cache → route (forward | recursive | conditional)
 //
 // — and Serve runs a packet through it: parse, the chain, finish, pack,
 // count, observe. The UDP fast path is a hook on the same pipeline that
