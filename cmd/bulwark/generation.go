@@ -115,7 +115,7 @@ func (d *daemon) build(ctx context.Context, src *source, prev *generation) (_ *g
 		if g.back, err = newBackend(cfg, d.pm, d.logger); err != nil {
 			return nil, err
 		}
-		g.cache = cache.New(cfg.Cache, g.back, clock.Real{}, d.pm.cacheMetrics(), d.logger, g.back.cacheOpts...)
+		g.cache = cache.New(cfg.Cache, g.back, g.back.clock, d.pm.cacheMetrics(), d.logger, g.back.cacheOpts...)
 	}
 
 	if g.sight, err = d.startSightings(ctx, src, g.lists); err != nil { // sightings.go
@@ -148,7 +148,7 @@ func (d *daemon) build(ctx context.Context, src *source, prev *generation) (_ *g
 func sameBackend(prev, next *generation) bool {
 	a, b := prev.cfg, next.cfg
 	return reflect.DeepEqual(a.Upstream, b.Upstream) && reflect.DeepEqual(a.Recursion, b.Recursion) &&
-		reflect.DeepEqual(a.DNSSEC, b.DNSSEC) &&
+		reflect.DeepEqual(a.DNSSEC, b.DNSSEC) && a.Testing == b.Testing &&
 		reflect.DeepEqual(a.Cache, b.Cache) && prev.caSum == next.caSum
 }
 

@@ -15,6 +15,7 @@ import (
 	"github.com/bulwark-dns/bulwark/feeds"
 	"github.com/bulwark-dns/bulwark/feeds/sightings"
 	"github.com/bulwark-dns/bulwark/internal/cfgerr"
+	"github.com/bulwark-dns/bulwark/internal/clock"
 	"github.com/bulwark-dns/bulwark/resolver"
 	"github.com/bulwark-dns/bulwark/resolver/cache"
 	"github.com/bulwark-dns/bulwark/resolver/dnssec"
@@ -48,6 +49,7 @@ type Config struct {
 	TenantECS  tenant.ECSConfig         `yaml:"tenant_ecs"`
 	Sightings  sightings.Config         `yaml:"sightings"`
 	Runtime    RuntimeConfig            `yaml:"runtime"`
+	Testing    clock.Config             `yaml:"testing"`
 }
 
 // Error is one problem found in a config file, located by line when known.
@@ -150,6 +152,7 @@ func (c *Config) Validate() []error {
 	errs = append(errs, c.TenantECS.Validate("tenant_ecs")...)
 	errs = append(errs, c.Sightings.Validate("sightings")...)
 	errs = append(errs, c.Runtime.Validate("runtime")...)
+	errs = append(errs, c.Testing.Validate("testing")...)
 	return errs
 }
 

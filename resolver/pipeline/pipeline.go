@@ -2,7 +2,7 @@
 // upstreams: one packet in, one answer out. Build assembles it in the
 // order a query takes it —
 //
-//	guard (ACL, rate, sanity) → policy (block, CNAME cloaking) → cache → route (forward | recursive | conditional)
+//	guard (ACL, rate, sanity) → policy (block, CNAME cloaking) → RD=0 (cache only) → cache → route (forward | recursive | conditional)
 //
 // — and Serve runs a packet through it: parse, the chain, finish, pack,
 // count, observe. The UDP fast path is a hook on the same pipeline that
@@ -100,6 +100,9 @@ func Build(p Parts) (*Pipeline, error) {
 	policy.sink = p.Sink
 	guard.next = policy
 	policy.next = p.Cache // 3. the cache, over 4. the route it was built with
+	if p.Cache != nil {
+		policy.next = noRecursion{p.Cache} // RD=0: the cache or REFUSED, never the route
+	}
 	pl := New(guard, p.Options)
 	if p.Fast {
 		pl.fast = NewFastPath(guard, policy, p.Cache)
