@@ -49,6 +49,12 @@ func newFastPair(t testing.TB) *fastPair { return newFastPairLogged(t, nil, nil)
 
 // newFastPairLogged is newFastPair with a block log and metrics.
 func newFastPairLogged(t testing.TB, blog *logs.BlockLog, rm *pipeline.Metrics) *fastPair {
+	return newFastPairGuarded(t, blog, rm, pipeline.GuardConfig{ACL: pipeline.ACLConfig{Allow: []string{"127.0.0.0/8"}}})
+}
+
+// newFastPairGuarded is newFastPairLogged with the guard's configuration
+// (its clock, if unset, is the pair's).
+func newFastPairGuarded(t testing.TB, blog *logs.BlockLog, rm *pipeline.Metrics, gcfg pipeline.GuardConfig) *fastPair {
 	sink := []netip.Addr{netip.MustParseAddr("192.0.2.7"), netip.MustParseAddr("2001:db8::7")}
 	tab := buildTable(t,
 		list{info: blocklist.ListInfo{Name: "block"}, names: []string{"evil.example", "cdn.tracker.example", "zip", "=exact.example", "*.below.example"}},
@@ -98,7 +104,10 @@ func newFastPairLogged(t testing.TB, blog *logs.BlockLog, rm *pipeline.Metrics) 
 	bc := pipeline.BlockingConfig{}
 	bc.SetDefaults()
 	policy := pipeline.NewPolicy(bc, &tables, c, blog, rm)
-	guard, err := pipeline.NewGuard(pipeline.GuardConfig{ACL: pipeline.ACLConfig{Allow: []string{"127.0.0.0/8"}}}, policy, nil)
+	if gcfg.Clock == nil {
+		gcfg.Clock = p.clk
+	}
+	guard, err := pipeline.NewGuard(gcfg, policy, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -499,20 +508,32 @@ func TestFastPathNameLength(t *testing.T) {
 // The fast path allocates nothing for an answered query, allowed (a cache
 // hit) or blocked, into a buffer the listener owns.
 func TestFastPathAllocatesNothing(t *testing.T) {
-	p := newFastPair(t)
-	client := netip.MustParseAddrPort("127.0.0.1:5353")
-	buf := make([]byte, 0, 4096)
-	for _, name := range []string{"www.example.org.", "x.evil.example.", "w.null.test."} {
-		m := new(dns.Msg)
-		m.SetQuestion(name, dns.TypeA)
-		m.SetEdns0(1232, false)
-		w, _ := m.Pack()
-		p.plain.ServePacket(context.Background(), w, client) // fill the cache
-		if _, ok := p.fast.AnswerFast(w, client, buf[:0]); !ok {
-			t.Fatalf("%s: the fast path declined", name)
-		}
-		if n := testing.AllocsPerRun(200, func() { p.fast.AnswerFast(w, client, buf[:0]) }); n != 0 {
-			t.Errorf("%s: %v allocations per answered query, want 0", name, n)
+	acl := pipeline.ACLConfig{Allow: []string{"127.0.0.0/8"}}
+	for _, tc := range []struct {
+		name  string
+		guard pipeline.GuardConfig
+	}{
+		{"default rate limit, loopback exempt", pipeline.GuardConfig{ACL: acl}},
+		// Every query takes a token; the fake clock stands still, so
+		// the bucket must hold them all.
+		{"rate limited client", pipeline.GuardConfig{ACL: acl, RateLimit: pipeline.RateLimitConfig{
+			Rate: 1, Burst: 10000, Exempt: []string{}}}},
+	} {
+		p := newFastPairGuarded(t, nil, nil, tc.guard)
+		client := netip.MustParseAddrPort("127.0.0.1:5353")
+		buf := make([]byte, 0, 4096)
+		for _, name := range []string{"www.example.org.", "x.evil.example.", "w.null.test."} {
+			m := new(dns.Msg)
+			m.SetQuestion(name, dns.TypeA)
+			m.SetEdns0(1232, false)
+			w, _ := m.Pack()
+			p.plain.ServePacket(context.Background(), w, client) // fill the cache
+			if _, ok := p.fast.AnswerFast(w, client, buf[:0]); !ok {
+				t.Fatalf("%s: %s: the fast path declined", tc.name, name)
+			}
+			if n := testing.AllocsPerRun(200, func() { p.fast.AnswerFast(w, client, buf[:0]) }); n != 0 {
+				t.Errorf("%s: %s: %v allocations per answered query, want 0", tc.name, name, n)
+			}
 		}
 	}
 }

@@ -29,8 +29,9 @@ type WireCache interface {
 // a second implementation: it asks the guard (admit, sane), the policy
 // (decide, record), the block encoder and the pipeline's done exactly as
 // the chain does, and only skips unpacking. What it cannot answer that way
-// it declines, and the chain answers. Rate limiting, when configured,
-// turns it off (a query takes one token, on one path).
+// it declines, and the chain answers. Under rate limiting it takes the
+// client's token only once it is sure to answer, so that a query it
+// declines takes its one token in the chain.
 type FastPath struct {
 	guard  *Guard
 	policy *Policy
@@ -38,10 +39,9 @@ type FastPath struct {
 }
 
 // NewFastPath returns the fast path for a chain built from guard, policy
-// and cache. It is nil (no fast path) when the guard rate-limits, since a
-// query must take one token, on one path.
+// and cache.
 func NewFastPath(guard *Guard, policy *Policy, cache WireCache) *FastPath {
-	if guard == nil || policy == nil || cache == nil || guard.limiter != nil {
+	if guard == nil || policy == nil || cache == nil {
 		return nil
 	}
 	return &FastPath{guard: guard, policy: policy, cache: cache}
@@ -159,7 +159,8 @@ func (f *FastPath) answer(p *Pipeline, pkt []byte, client netip.AddrPort, out []
 	sc := scratchPool.Get().(*fastScratch)
 	defer scratchPool.Put(sc)
 	q, ok := parseQuick(pkt, &sc.buf)
-	if !ok || f.guard.admit(client.Addr(), query.ProtoUDP) != pass || f.guard.sane(q.shape) != pass {
+	// The ACL alone: a refusal, and the token, are the chain's (rate).
+	if !ok || !f.guard.acl.allowed(client.Addr()) || f.guard.sane(q.shape) != pass {
 		return out, false
 	}
 	if t := f.policy.tables.Load(); t != nil {
@@ -172,7 +173,7 @@ func (f *FastPath) answer(p *Pipeline, pkt []byte, client netip.AddrPort, out []
 	}
 	start0 := len(out)
 	out, ok = f.appendCached(p, sc, pkt, client, q, out)
-	if !ok {
+	if !ok || f.guard.rate(client.Addr(), query.ProtoUDP) != pass {
 		return out[:start0], false
 	}
 	w := out[start0:]
@@ -229,6 +230,9 @@ func (f *FastPath) answerBlocked(p *Pipeline, pkt []byte, client netip.AddrPort,
 		if w = out[start0:]; len(w) > min(int(q.size), p.udpSize) {
 			return out[:start0], false
 		}
+	}
+	if f.guard.rate(client.Addr(), query.ProtoUDP) != pass {
+		return out[:start0], false // the chain answers over the rate
 	}
 	// Counted and logged only once the fast path is sure to answer.
 	f.policy.record(start, client.Addr(), query.ProtoUDP, q.qtype, q.name, d)
