@@ -25,20 +25,22 @@ var mispUUID = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}
 // only when it is new or its timestamp changed, and events gone from the
 // manifest drop out. The events are handed to the parser as one stream of
 // event documents, which is what the disk cache and min_ratio see. The
-// events are kept in memory between fetches; after a restart the first
-// changed manifest downloads every event again.
+// events are kept in memory between fetches, and the manifest's validators
+// and event timestamps are saved beside the cached copy (intelstate.go),
+// so after a restart the manifest is asked conditionally and only changed
+// events are downloaded.
 type mispFeedSource struct {
 	shown    string
 	manifest Source
 	event    func(uuid string) Source
 	remote   bool
 	maxSize  int64
+	store    *intelStore
 
 	mu     sync.Mutex
 	events map[string]mispCached
 	manVal Validators // of the manifest behind state
-	gen    int
-	state  string // validator of the stream last handed out
+	state  string     // validator of the stream last handed out: "misp-feed-" and its SHA-256
 	// fetched and reused count the event files of the last fetch.
 	fetched, reused int
 }
@@ -50,7 +52,7 @@ type mispCached struct {
 
 func newMISPFeedSource(scheme, rest string, sp *feedSpec, env specEnv) *mispFeedSource {
 	rest = strings.TrimSuffix(rest, "manifest.json")
-	s := &mispFeedSource{maxSize: sp.maxSize}
+	s := &mispFeedSource{maxSize: sp.maxSize, store: newIntelStore(sp, "misp-feed")}
 	if scheme == schemeFile {
 		dir := resolveFile(rest, env.baseDir)
 		s.shown = "misp-feed:" + schemeFile + dir
@@ -76,9 +78,55 @@ func newMISPFeedSource(scheme, rest string, sp *feedSpec, env specEnv) *mispFeed
 func (s *mispFeedSource) String() string { return s.shown }
 func (s *mispFeedSource) Remote() bool   { return s.remote }
 
+func (s *mispFeedSource) attach(m *Manager) {
+	if s.remote { // a local feed has no cached copy to resume from
+		s.store.attach(m)
+	}
+}
+
+// adoptFrom takes over the events of the running source of the same feed
+// (a reload).
+func (s *mispFeedSource) adoptFrom(old Source) {
+	o, ok := old.(*mispFeedSource)
+	if !ok || o.shown != s.shown {
+		return
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	// The map is never changed in place (Fetch builds a new one).
+	s.events, s.manVal, s.state = o.events, o.manVal, o.state
+	s.store.tried = true
+}
+
+// resume takes back the stream the caller holds (prev, its cached copy
+// after a restart) and the manifest validators and event timestamps saved
+// with it, once.
+func (s *mispFeedSource) resume(prev Validators) {
+	st, body, ok := s.store.resume(s.state, prev.ETag)
+	if !ok {
+		return
+	}
+	events := make(map[string]mispCached, len(st.Events))
+	for _, e := range st.Events {
+		if e.Offset < 0 || e.Length < 0 || e.Offset > len(body)-e.Length || !mispUUID.MatchString(e.UUID) {
+			s.store.ignore("event " + e.UUID + " lies outside the cached copy")
+			return
+		}
+		events[e.UUID] = mispCached{ts: e.Timestamp, body: body[e.Offset : e.Offset+e.Length]}
+	}
+	s.events, s.state = events, prev.ETag
+	if st.Manifest != nil {
+		s.manVal = *st.Manifest
+	}
+	s.store.log.Info("feed source resumed from its saved state", "feed", s.store.list, "events", len(events))
+}
+
 func (s *mispFeedSource) Fetch(ctx context.Context, prev Validators) (*Response, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.resume(prev)
 	holds := s.state != "" && prev.ETag == s.state // the caller has our last stream
 	var mv Validators
 	if holds {
@@ -111,6 +159,7 @@ func (s *mispFeedSource) Fetch(ctx context.Context, prev Validators) (*Response,
 	}
 	slices.Sort(uuids)
 	events := make(map[string]mispCached, len(uuids))
+	saved := make([]stateEvent, 0, len(uuids))
 	fetched, reused := 0, 0
 	var out bytes.Buffer
 	for _, id := range uuids {
@@ -135,12 +184,15 @@ func (s *mispFeedSource) Fetch(ctx context.Context, prev Validators) (*Response,
 			reused++
 		}
 		events[id] = c
-		out.Write(bytes.TrimSpace(c.body))
+		ev := bytes.TrimSpace(c.body)
+		saved = append(saved, stateEvent{UUID: id, Timestamp: ts, Offset: out.Len(), Length: len(ev)})
+		out.Write(ev)
 		out.WriteByte('\n')
 	}
 	s.events, s.manVal, s.fetched, s.reused = events, resp.Validators, fetched, reused
-	s.gen++
-	s.state = fmt.Sprintf("misp-feed-%d", s.gen)
+	sum := bodySum(out.Bytes())
+	s.state = "misp-feed-" + sum[:32]
+	s.store.save(intelState{ETag: s.state, BodySHA: sum, Manifest: &s.manVal, Events: saved})
 	return &Response{Body: nopCloser{bytes.NewReader(out.Bytes())}, Validators: Validators{ETag: s.state}}, nil
 }
 
