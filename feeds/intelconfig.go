@@ -49,6 +49,13 @@ type MISPConfig struct {
 	Timestamp time.Duration `yaml:"timestamp"`
 	// Tags limits restSearch to attributes with one of these tags.
 	Tags []string `yaml:"tags"`
+	// FullRefresh is how often the whole window is searched again
+	// (default 24h). In between, and across restarts, each fetch asks
+	// only for the attributes changed since the newest one in hand
+	// (deleted and to_ids-off ones included, so that they drop out);
+	// the full search also catches what a change search cannot see,
+	// such as an event's tags changing or a hard-deleted event.
+	FullRefresh time.Duration `yaml:"full_refresh"`
 	// Sightings reports blocks back as MISP sightings (sightings.misp).
 	Sightings bool `yaml:"sightings"`
 }
@@ -106,8 +113,8 @@ func (c *ListConfig) validateIntel(path, scheme string) []error {
 			add("misp.api", "the MISP API is an http(s) URL (source is %q)", c.Source)
 		case m.API && m.Key == "":
 			add("misp.key", "the MISP API needs an API key")
-		case !m.API && (m.Last != "" || m.Timestamp != 0 || len(m.Tags) > 0):
-			add("misp.api", "last, timestamp and tags are restSearch filters: set api: true")
+		case !m.API && (m.Last != "" || m.Timestamp != 0 || len(m.Tags) > 0 || m.FullRefresh != 0):
+			add("misp.api", "last, timestamp, tags and full_refresh are restSearch settings: set api: true")
 		case !m.API && m.Sightings:
 			add("misp.sightings", "MISP sightings go through the API: set api: true and key")
 		}
@@ -117,6 +124,9 @@ func (c *ListConfig) validateIntel(path, scheme string) []error {
 		}
 		if m.Timestamp < 0 {
 			add("misp.timestamp", "must not be negative (got %s)", m.Timestamp)
+		}
+		if m.FullRefresh < 0 {
+			add("misp.full_refresh", "must not be negative (got %s)", m.FullRefresh)
 		}
 	}
 	if len(c.TagCategories) > 0 && !intel {

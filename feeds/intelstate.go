@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"os"
+	"time"
 )
 
 // A TAXII collection or a MISP feed is polled for what changed since the
@@ -46,6 +47,11 @@ type intelState struct {
 	// event's timestamp and place in the body.
 	Manifest *Validators  `json:"manifest,omitempty"`
 	Events   []stateEvent `json:"events,omitempty"`
+	// Changed is the newest attribute timestamp of a MISP restSearch
+	// copy (the next change search's "timestamp"), and FullSearch when
+	// the whole window was last searched.
+	Changed    int64     `json:"changed,omitempty"`
+	FullSearch time.Time `json:"full_search,omitzero"`
 }
 
 // stateEvent is one MISP feed event in the cached body.
