@@ -64,7 +64,7 @@ type MISPConfig struct {
 var mispLast = regexp.MustCompile(`^[0-9]+[smhdw]?$`)
 
 // validateIntel checks the threat-intelligence keys of a list.
-func (c *ListConfig) validateIntel(path, scheme string) []error {
+func (c *ListConfig) validateIntel(path, scheme string, allow bool) []error {
 	var errs []error
 	add := func(key, format string, args ...any) {
 		errs = append(errs, cfgerr.New(cfgerr.Join(path, key), format, args...))
@@ -128,6 +128,11 @@ func (c *ListConfig) validateIntel(path, scheme string) []error {
 		if m.FullRefresh < 0 {
 			add("misp.full_refresh", "must not be negative (got %s)", m.FullRefresh)
 		}
+	}
+	if intel && !allow && c.ActionOverride == ActionPassthru {
+		// Feed trust: a shared feed blocks; turned into exceptions it
+		// would lift other lists' blocks.
+		add("action_override", "a %s block list cannot be passthru: its indicators would lift other lists' blocks; to trust them as exceptions, list it under allowlists:", c.Format)
 	}
 	if len(c.TagCategories) > 0 && !intel {
 		add("tag_categories", "only stix and misp lists have tags (format is %q)", c.Format)

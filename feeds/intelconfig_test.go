@@ -31,6 +31,13 @@ func TestValidateIntel(t *testing.T) {
 		{"misp negative full_refresh", misp(MISPConfig{API: true, Key: "k", FullRefresh: -time.Hour}), "misp.full_refresh: must not be negative"},
 		{"misp full_refresh on a feed", misp(MISPConfig{FullRefresh: time.Hour}), "misp.api: last, timestamp, tags and full_refresh are restSearch settings"},
 		{"misp sightings on a feed", misp(MISPConfig{Sightings: true}), "misp.sightings: MISP sightings go through the API"},
+		{"stix passthru", ListConfig{Name: "l", Format: FormatSTIX, Source: taxiiURL, TAXII: &TAXIIConfig{}, ActionOverride: ActionPassthru}, "action_override: a stix block list cannot be passthru"},
+		{"misp passthru", func() ListConfig {
+			l := misp(MISPConfig{API: true, Key: "k"})
+			l.ActionOverride = ActionPassthru
+			return l
+		}(), "action_override: a misp block list cannot be passthru"},
+		{"misp other override", func() ListConfig { l := misp(MISPConfig{API: true, Key: "k"}); l.ActionOverride = "refused"; return l }(), ""},
 		{"tag categories on domains", ListConfig{Name: "l", Format: "domains", Source: "https://x.example/l.txt", TagCategories: map[string]string{"a": "b"}}, "tag_categories: only stix and misp lists have tags"},
 	}
 	for _, tt := range tests {
