@@ -45,17 +45,17 @@ type MISPConfig struct {
 	// Last is restSearch's "last" window in MISP syntax ("30d", "12h");
 	// Timestamp asks only attributes changed within that long (sent as
 	// restSearch "timestamp"). Without either, every attribute.
-	Last      string        `yaml:"last"`
-	Timestamp time.Duration `yaml:"timestamp"`
+	// FullRefresh is how often that whole window is searched again
+	// (default 24h); in between, and across restarts, each fetch asks only
+	// for the attributes changed since the newest one in hand (deleted and
+	// to_ids-off ones included, so that they drop out). The full search
+	// also catches what a change search cannot see, such as an event's
+	// tags changing or a hard-deleted event.
+	Last        string        `yaml:"last"`
+	Timestamp   time.Duration `yaml:"timestamp"`
+	FullRefresh time.Duration `yaml:"full_refresh"`
 	// Tags limits restSearch to attributes with one of these tags.
 	Tags []string `yaml:"tags"`
-	// FullRefresh is how often the whole window is searched again
-	// (default 24h). In between, and across restarts, each fetch asks
-	// only for the attributes changed since the newest one in hand
-	// (deleted and to_ids-off ones included, so that they drop out);
-	// the full search also catches what a change search cannot see,
-	// such as an event's tags changing or a hard-deleted event.
-	FullRefresh time.Duration `yaml:"full_refresh"`
 	// Sightings reports blocks back as MISP sightings (sightings.misp).
 	Sightings bool `yaml:"sightings"`
 }
