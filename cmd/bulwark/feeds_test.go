@@ -117,22 +117,15 @@ func TestServeHTTPFeed(t *testing.T) {
 	up := dnstest.Start(t, dnstest.WithWildcard())
 	feed := &mutableFeed{body: "[Adblock Plus 2.0]\n||first.example^\n##.ad\n"}
 	srv := httptest.NewServer(feed)
-	port, adminPort := freePort(t), freePort(t)
-	admin := fmt.Sprintf("127.0.0.1:%d", adminPort)
-	dir := writeFiles(t, map[string]string{"bulwark.yaml": fmt.Sprintf(`listen:
-  dns: ["127.0.0.1:%d"]
-  admin: "%s"
-upstream:
-  servers: ["%s"]
-feeds:
+	h := newE2EHost(t)
+	port, admin := h.port, h.admin
+	dir := writeFiles(t, map[string]string{"bulwark.yaml": h.config(up.Addr, fmt.Sprintf(`feeds:
   cache_dir: cache
 blocklists:
   - name: remote
     source: "%s/feed.txt"
     refresh: 1h
-log:
-  blocked: "off"
-`, port, admin, up.Addr, srv.URL)})
+`, srv.URL))})
 	cfgPath := filepath.Join(dir, "bulwark.yaml")
 
 	p := serveInProcess(t, cfgPath)
@@ -188,15 +181,10 @@ log:
 func TestServeCachedNotReady(t *testing.T) {
 	up := dnstest.Start(t, dnstest.WithWildcard())
 	srv := httptest.NewServer(http.NotFoundHandler())
-	port, adminPort := freePort(t), freePort(t)
-	admin := fmt.Sprintf("127.0.0.1:%d", adminPort)
+	h := newE2EHost(t)
+	port, admin := h.port, h.admin
 	dir := writeFiles(t, map[string]string{
-		"bulwark.yaml": fmt.Sprintf(`listen:
-  dns: ["127.0.0.1:%d"]
-  admin: "%s"
-upstream:
-  servers: ["%s"]
-feeds:
+		"bulwark.yaml": h.config(up.Addr, fmt.Sprintf(`feeds:
   startup: serve-cached
   cache_dir: cache
 blocklists:
@@ -204,9 +192,7 @@ blocklists:
     source: "file:local.txt"
   - name: missing
     source: "%s/gone.txt"
-log:
-  blocked: "off"
-`, port, admin, up.Addr, srv.URL),
+`, srv.URL)),
 		"local.txt": "local.example\n",
 	})
 	cfgPath := filepath.Join(dir, "bulwark.yaml")
