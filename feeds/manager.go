@@ -165,8 +165,8 @@ func NewManager(o Options) (*Manager, error) {
 		m.cacheDir = resolveFile(filepath.ToSlash(cfg.CacheDir), o.BaseDir)
 	}
 	for _, sp := range specs {
-		if x, ok := sp.src.(*xfrSource); ok {
-			x.attach(m) // zone transfer feeds (xfr.go)
+		if x, ok := sp.src.(managedSource); ok {
+			x.attach(m) // zone transfer (xfr.go), TAXII and MISP feeds (intelstate.go)
 		}
 		f := &feed{spec: sp, kick: make(chan struct{}, 1), settled: make(chan struct{})}
 		if o.Previous != nil {
