@@ -199,17 +199,39 @@ func (g *generation) closeUnshared(keep *generation) {
 	}
 }
 
+// removedSinks are the log sinks (by name, their metric label) of old that
+// cur (nil: none) does not have.
+func removedSinks(old, cur *config.Config) []string {
+	names := func(cfg *config.Config) []string {
+		var out []string
+		if cfg != nil {
+			for _, sc := range append(cfg.Log.SinksOf("blocked"), cfg.Log.SinksOf("queries")...) {
+				out = append(out, sc.Name)
+			}
+		}
+		return out
+	}
+	return removedNames(names(old), names(cur))
+}
+
 // removedUpstreams are the upstream servers (as configured, which is how
 // metrics label them) that old names and cur (nil: none) does not.
 func removedUpstreams(old, cur *config.Config) []string {
-	keep := map[string]bool{}
+	var now []string
 	if cur != nil {
-		for _, s := range upstreamServers(cur) {
-			keep[s] = true
-		}
+		now = upstreamServers(cur)
+	}
+	return removedNames(upstreamServers(old), now)
+}
+
+// removedNames are the names of old that are not in cur.
+func removedNames(old, cur []string) []string {
+	keep := map[string]bool{}
+	for _, s := range cur {
+		keep[s] = true
 	}
 	var gone []string
-	for _, s := range upstreamServers(old) {
+	for _, s := range old {
 		if !keep[s] {
 			gone = append(gone, s)
 		}

@@ -33,22 +33,14 @@ func TestBinaryLogsRotateAndDnstap(t *testing.T) {
 
 	dir := writeFiles(t, map[string]string{"lists/phishing.txt": "evil.example\n"})
 	blocked, queries := filepath.Join(dir, "blocked.jsonl"), filepath.Join(dir, "queries.jsonl")
-	cfg := fmt.Sprintf(`listen:
-  dns: ["127.0.0.1:%d"]
-  admin: "%s"
-upstream:
-  servers: ["%s"]
-blocklists:
-  - name: phishing
-    source: "file:lists/phishing.txt"
-log:
+	cfg := phishingConfig(port, admin, up.Addr) + fmt.Sprintf(`log:
   blocked: %q
   queries: %q
   query_sample: 1.0
 dnstap:
   socket: "%s"
   identity: e2e
-`, port, admin, up.Addr, blocked, queries, col.Socket())
+`, blocked, queries, col.Socket())
 	cfgPath := filepath.Join(dir, "bulwark.yaml")
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)

@@ -127,6 +127,8 @@ func (d *daemon) retire(old, next *generation) {
 			d.pm.feedMetrics().Forget(name)
 		}
 	}
+	// At the swap, like the feeds': the next reload may bring a name back.
+	d.pm.sinkMetrics().Forget(removedSinks(old.cfg, next.cfg)...)
 	// Generations close in the order they were replaced: an older one may
 	// still be answering through upstreams it shares with old.
 	prev, done := d.retired, make(chan struct{})

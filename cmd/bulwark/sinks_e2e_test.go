@@ -74,6 +74,20 @@ func (r *syslogReceiver) messages() []string {
 	return append([]string(nil), r.msgs...)
 }
 
+// phishingConfig is the head of the log tests' configs: DNS on port, the
+// admin address, one upstream, and lists/phishing.txt as a block list.
+func phishingConfig(port int, admin, upstream string) string {
+	return fmt.Sprintf(`listen:
+  dns: ["127.0.0.1:%d"]
+  admin: "%s"
+upstream:
+  servers: ["%s"]
+blocklists:
+  - name: phishing
+    source: "file:lists/phishing.txt"
+`, port, admin, upstream)
+}
+
 // TestBinaryLogSinks runs the binary with the block log to a file and to a
 // syslog receiver (log.blocked as a URL is the file's alternative; here the
 // receiver is a log.sinks entry beside the file), and the query log to an
@@ -108,15 +122,7 @@ func TestBinaryLogSinks(t *testing.T) {
 
 	dir := writeFiles(t, map[string]string{"lists/phishing.txt": "evil.example\n"})
 	blocked := filepath.Join(dir, "blocked.jsonl")
-	cfg := fmt.Sprintf(`listen:
-  dns: ["127.0.0.1:%d"]
-  admin: "%s"
-upstream:
-  servers: ["%s"]
-blocklists:
-  - name: phishing
-    source: "file:lists/phishing.txt"
-log:
+	cfg := phishingConfig(port, admin, up.Addr) + fmt.Sprintf(`log:
   blocked: %q
   queries: "off"
   sinks:
@@ -127,7 +133,7 @@ log:
       log: queries
       url: %q
       http: {batch_delay: 50ms}
-`, port, admin, up.Addr, blocked, syslog.ln.Addr(), col.URL+"/ingest")
+`, blocked, syslog.ln.Addr(), col.URL+"/ingest")
 	cfgPath := filepath.Join(dir, "bulwark.yaml")
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
@@ -163,6 +169,63 @@ log:
 	for _, want := range []string{`"qname":"a.evil.example"`, `"qname":"www.example.org"`} {
 		if !strings.Contains(all, want) {
 			t.Errorf("the HTTP collector lacks the query record %s:\n%s", want, all)
+		}
+	}
+}
+
+// TestReloadForgetsRemovedSinks reloads the binary with one sink of each
+// log removed: their series leave /metrics (a removed sink must not stay on
+// the dashboard as down, or fire BulwarkLogSinkDown), the kept sinks'
+// series stay.
+func TestReloadForgetsRemovedSinks(t *testing.T) {
+	up := dnstest.Start(t, dnstest.WithWildcard())
+	port, adminPort := freePort(t), freePort(t)
+	admin := fmt.Sprintf("127.0.0.1:%d", adminPort)
+	receiver, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer receiver.Close()
+	dir := writeFiles(t, map[string]string{"lists/phishing.txt": "evil.example\n"})
+	cfgPath := filepath.Join(dir, "bulwark.yaml")
+	write := func(sinks ...string) {
+		t.Helper()
+		cfg := phishingConfig(port, admin, up.Addr) + `log:
+  blocked: "off"
+  sinks:
+`
+		for _, s := range sinks {
+			name, log, _ := strings.Cut(s, ":")
+			cfg += fmt.Sprintf("    - {name: %s, log: %s, url: \"syslog+udp://%s\"}\n", name, log, receiver.LocalAddr())
+		}
+		if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("siem:blocked", "old-siem:blocked", "collector:queries", "old-collector:queries")
+	startBulwark(t, admin, "-config", cfgPath)
+	series := func(sink string) string { return `bulwark_log_sink_sent_total{sink="` + sink + `"}` }
+	for _, s := range []string{"siem", "old-siem", "collector", "old-collector"} {
+		if v := scrape(t, admin, series(s)); v < 0 {
+			t.Fatalf("before the reload, %s is not exported", series(s))
+		}
+	}
+
+	write("siem:blocked", "collector:queries")
+	if code, body := postReload(t, admin, ""); code != http.StatusOK {
+		t.Fatalf("reload: %d %s", code, body)
+	}
+	_, body := adminGet(t, admin, "/metrics")
+	for _, gone := range []string{`sink="old-siem"`, `sink="old-collector"`} {
+		if strings.Contains(body, gone) {
+			t.Errorf("after the reload /metrics still has series of the removed sink %s", gone)
+		}
+	}
+	for _, kept := range []string{"siem", "collector"} {
+		for _, name := range []string{"bulwark_log_sink_sent_total", "bulwark_log_sink_up", "bulwark_log_sink_queued"} {
+			if !strings.Contains(body, name+`{sink="`+kept+`"}`) {
+				t.Errorf("after the reload %s{sink=%q} is gone; the sink is still configured", name, kept)
+			}
 		}
 	}
 }
