@@ -46,6 +46,7 @@ type generation struct {
 	obs      *observers
 	pipe     *pipeline.Pipeline
 	sight    *sightings.Collector // nil: no sightings configured
+	clients  clientSets           // how the logs write client addresses (privacy.go)
 }
 
 // maxDrain bounds how long a replaced generation's upstream connections
@@ -126,6 +127,10 @@ func (d *daemon) build(ctx context.Context, src *source, prev *generation) (_ *g
 	} else if g.obs, err = openObservers(cfg, d.pm, d.stdout, d.logger); err != nil {
 		return nil, err
 	}
+	if g.clients, err = d.clientSets(cfg); err != nil {
+		return nil, err
+	}
+	g.applyClients(prev) // before the new logs see a record
 	// The request path: pipeline.Build puts the parts in order.
 	g.pipe, err = pipeline.Build(pipeline.Parts{
 		Guard:    pipeline.GuardConfig{ACL: cfg.ACL, RateLimit: cfg.RateLimit, Chaos: cfg.Chaos, Clock: clock.Real{}},
@@ -154,7 +159,10 @@ func sameBackend(prev, next *generation) bool {
 
 // sameObservers reports whether the query log and dnstap stay as they are.
 func sameObservers(a, b *config.Config) bool {
-	return a.Log.Queries == b.Log.Queries && a.Log.Sample() == b.Log.Sample() && reflect.DeepEqual(a.Dnstap, b.Dnstap) &&
+	// dnstap.client is applied to a running tap (applyClients).
+	ta, tb := a.Dnstap, b.Dnstap
+	ta.Client, tb.Client = "", ""
+	return a.Log.Queries == b.Log.Queries && a.Log.Sample() == b.Log.Sample() && reflect.DeepEqual(ta, tb) &&
 		reflect.DeepEqual(a.Log.SinksOf("queries"), b.Log.SinksOf("queries"))
 }
 

@@ -36,6 +36,10 @@ type daemon struct {
 	retiring sync.WaitGroup         // replaced generations draining
 	retired  chan struct{}          // closed once the last replaced generation is closed
 	lastErr  atomic.Pointer[string] // the last reload's error (nil: it succeeded), for /stats
+
+	secretOnce sync.Once // the client hash secret without hash_key_file (privacy.go)
+	secret     []byte
+	secretErr  error
 }
 
 // errNotServing fails a reload that comes before DNS is served (the first
@@ -109,6 +113,7 @@ func (d *daemon) swap() error {
 	}
 	// Committed: nothing below fails.
 	d.cur.Store(next)
+	next.applyClients(nil) // the logs next shares with old too
 	setLevel(d.level, src.cfg.Log.Level)
 	d.admin = admin.commit()
 	d.retire(old, next)

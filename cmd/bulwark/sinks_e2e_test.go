@@ -3,12 +3,10 @@ package main
 import (
 	"bufio"
 	"bytes"
-	"compress/gzip"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -99,26 +97,7 @@ func TestBinaryLogSinks(t *testing.T) {
 	port, adminPort := freePort(t), freePort(t)
 	admin := fmt.Sprintf("127.0.0.1:%d", adminPort)
 	syslog := startSyslogReceiver(t)
-	var (
-		mu     sync.Mutex
-		bodies []string
-	)
-	col := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var body io.Reader = r.Body
-		if r.Header.Get("Content-Encoding") == "gzip" {
-			z, err := gzip.NewReader(r.Body)
-			if err != nil {
-				w.WriteHeader(400)
-				return
-			}
-			body = z
-		}
-		b, _ := io.ReadAll(body)
-		mu.Lock()
-		bodies = append(bodies, string(b))
-		mu.Unlock()
-	}))
-	defer col.Close()
+	col := startCollector(t)
 
 	dir := writeFiles(t, map[string]string{"lists/phishing.txt": "evil.example\n"})
 	blocked := filepath.Join(dir, "blocked.jsonl")
@@ -133,7 +112,7 @@ func TestBinaryLogSinks(t *testing.T) {
       log: queries
       url: %q
       http: {batch_delay: 50ms}
-`, blocked, syslog.ln.Addr(), col.URL+"/ingest")
+`, blocked, syslog.ln.Addr(), col.url)
 	cfgPath := filepath.Join(dir, "bulwark.yaml")
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
@@ -143,9 +122,7 @@ func TestBinaryLogSinks(t *testing.T) {
 	dig(t, digPath, port, "www.example.org", "A")
 	waitLines(t, blocked, 1)
 	for end := time.Now().Add(15 * time.Second); time.Now().Before(end); time.Sleep(50 * time.Millisecond) {
-		mu.Lock()
-		n := strings.Count(strings.Join(bodies, ""), "\n")
-		mu.Unlock()
+		n := strings.Count(col.all(), "\n")
 		if len(syslog.messages()) >= 1 && n >= 2 {
 			break
 		}
@@ -163,9 +140,7 @@ func TestBinaryLogSinks(t *testing.T) {
 			t.Errorf("syslog message lacks %q:\n%s", want, m)
 		}
 	}
-	mu.Lock()
-	all := strings.Join(bodies, "")
-	mu.Unlock()
+	all := col.all()
 	for _, want := range []string{`"qname":"a.evil.example"`, `"qname":"www.example.org"`} {
 		if !strings.Contains(all, want) {
 			t.Errorf("the HTTP collector lacks the query record %s:\n%s", want, all)
