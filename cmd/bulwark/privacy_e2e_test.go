@@ -151,6 +151,17 @@ tenants:
 				if tt.mode != "full" && bytes.Contains(raw, []byte{127, 0, 0, 77}) {
 					t.Errorf("dnstap %v: the frame holds the client's address bytes", m.GetType())
 				}
+				// The blocked queries' frames carry dnstap's Policy (Message
+				// field 15, resolver/dnstap's TestTapPolicy decodes it), the
+				// allowed one's none.
+				wire := m.GetQueryMessage()
+				if wire == nil {
+					wire = m.GetResponseMessage()
+				}
+				blockedName := bytes.Contains(wire, []byte("\x04evil\x07example"))
+				if policy := m.ProtoReflect().GetUnknown(); blockedName != bytes.Contains(policy, []byte("phishing")) {
+					t.Errorf("dnstap %v, blocked %v: policy fields %q", m.GetType(), blockedName, policy)
+				}
 			}
 		})
 	}

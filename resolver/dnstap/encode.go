@@ -26,6 +26,8 @@ type encoder struct {
 	addr  [16]byte
 	v     values
 	frame [][]byte
+	extra []byte // Dnstap.extra: "tenant=NAME"
+	pol   []byte // Message.policy, encoded
 }
 
 // values are what the protobuf's optional scalar fields point to.
@@ -79,6 +81,16 @@ func (e *encoder) frames(t *Tap, it *item) [][]byte {
 			e.v.port = uint32(it.client.Port())
 			m.QueryPort = &e.v.port
 		}
+	}
+	e.dt.Extra = nil
+	if it.tenant != "" {
+		e.dt.Extra = append(e.extra[:0], "tenant="...)
+		e.dt.Extra = append(e.dt.Extra, it.tenant...)
+		e.extra = e.dt.Extra
+	}
+	if it.decision.Table != nil {
+		e.pol = appendPolicy(e.pol[:0], it)
+		m.ProtoReflect().SetUnknown(e.pol)
 	}
 	e.v.qsec = uint64(it.received.Unix())
 	e.v.qnsec = uint32(it.received.Nanosecond())

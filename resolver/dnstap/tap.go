@@ -62,6 +62,10 @@ type item struct {
 	client   netip.AddrPort
 	proto    contract.Proto
 	tenant   string
+	// qname and decision are the policy's, when a rule answered
+	// (decision.Table non-nil): the writer renders the Policy message.
+	qname    string
+	decision contract.Decision
 	buf      *[]byte // the query, then the response when there is one
 	qlen     int
 	answered bool
@@ -120,6 +124,9 @@ func newTap(cfg Config, version string, m *Metrics, logger *slog.Logger) (*Tap, 
 // queues them, or drops and counts them when the queue is full.
 func (t *Tap) Observe(ev contract.Event) {
 	it := item{received: ev.Received, duration: ev.Duration, client: ev.Client, proto: ev.Proto, tenant: ev.Tenant}
+	if ev.Decision.Table != nil {
+		it.qname, it.decision = ev.QName, ev.Decision
+	}
 	if t.queries {
 		it.frames++
 	}
