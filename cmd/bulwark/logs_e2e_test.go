@@ -15,8 +15,6 @@ import (
 	dnstappb "github.com/dnstap/golang-dnstap"
 	"github.com/miekg/dns"
 	"google.golang.org/protobuf/proto"
-
-	"github.com/bulwark-dns/bulwark/internal/dnstest"
 )
 
 // TestBinaryLogsRotateAndDnstap runs the binary with the block log and the
@@ -25,15 +23,13 @@ import (
 // exactly the file it should be and reached the dnstap collector.
 func TestBinaryLogsRotateAndDnstap(t *testing.T) {
 	digPath := needDig(t)
-	up := dnstest.Start(t, dnstest.WithWildcard())
-	port, adminPort := freePort(t), freePort(t)
-	admin := fmt.Sprintf("127.0.0.1:%d", adminPort)
+	lt := newLogTest(t)
+	port, admin, dir := lt.port, lt.admin, lt.dir
 	col := dnstaptest.New(t, "unix").Start()
 	frames := col.Frames
 
-	dir := writeFiles(t, map[string]string{"lists/phishing.txt": "evil.example\n"})
 	blocked, queries := filepath.Join(dir, "blocked.jsonl"), filepath.Join(dir, "queries.jsonl")
-	cfg := phishingConfig(port, admin, up.Addr) + fmt.Sprintf(`log:
+	cfg := lt.head + fmt.Sprintf(`log:
   blocked: %q
   queries: %q
   query_sample: 1.0

@@ -20,7 +20,6 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/bulwark-dns/bulwark/internal/dnstaptest"
-	"github.com/bulwark-dns/bulwark/internal/dnstest"
 )
 
 // TestBinaryClientPrivacy runs the binary once per `log.client` mode with
@@ -48,22 +47,20 @@ func TestBinaryClientPrivacy(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.mode, func(t *testing.T) {
-			up := dnstest.Start(t, dnstest.WithWildcard())
-			port, adminPort := freePort(t), freePort(t)
-			admin := fmt.Sprintf("127.0.0.1:%d", adminPort)
+			lt := newLogTest(t)
+			port, admin, dir := lt.port, lt.admin, lt.dir
 			syslog := startSyslogReceiver(t)
 			coll := startCollector(t)
 			tap := dnstaptest.New(t, "unix").Start()
-			dir := writeFiles(t, map[string]string{
-				"lists/phishing.txt": "evil.example\n",
-				"client.key":         "a secret of at least sixteen bytes\n",
-			})
+			if err := os.WriteFile(filepath.Join(dir, "client.key"), []byte("a secret of at least sixteen bytes\n"), 0o600); err != nil {
+				t.Fatal(err)
+			}
 			blocked, queries := filepath.Join(dir, "blocked.jsonl"), filepath.Join(dir, "queries.jsonl")
 			key := ""
 			if tt.mode == "hash" {
 				key = fmt.Sprintf("  hash_key_file: %q\n", filepath.Join(dir, "client.key"))
 			}
-			cfg := phishingConfig(port, admin, up.Addr) + fmt.Sprintf(`log:
+			cfg := lt.head + fmt.Sprintf(`log:
   blocked: %q
   queries: %q
   client: %s
@@ -208,4 +205,60 @@ func (c *collector) all() string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return strings.Join(c.bodies, "")
+}
+
+// TestReloadChangesClientMode: a reload from client: full to truncate
+// applies to the next record, through the same block log and the same
+// sink connection (nothing reopened).
+func TestReloadChangesClientMode(t *testing.T) {
+	digPath := needDig(t)
+	lt := newLogTest(t)
+	port, admin, dir := lt.port, lt.admin, lt.dir
+	syslog := startSyslogReceiver(t)
+	blocked := filepath.Join(dir, "blocked.jsonl")
+	cfgPath := filepath.Join(dir, "bulwark.yaml")
+	write := func(mode string) {
+		t.Helper()
+		cfg := lt.head + fmt.Sprintf(`log:
+  blocked: %q
+  client: %s
+  sinks:
+    - {name: siem, url: "syslog+tcp://%s"}
+`, blocked, mode, syslog.ln.Addr())
+		if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("full")
+	p := startBulwark(t, admin, "-config", cfgPath)
+	dig(t, digPath, port, "-b", "127.0.0.77", "a.evil.example", "A")
+	waitLines(t, blocked, 1)
+	write("truncate")
+	if code, body := postReload(t, admin, ""); code != http.StatusOK {
+		t.Fatalf("reload: %d %s", code, body)
+	}
+	dig(t, digPath, port, "-b", "127.0.0.77", "b.evil.example", "A")
+	waitLines(t, blocked, 2)
+	for end := time.Now().Add(10 * time.Second); len(syslog.messages()) < 2 && time.Now().Before(end); {
+		time.Sleep(20 * time.Millisecond)
+	}
+	p.stop(t, syscall.SIGTERM)
+
+	b, _ := os.ReadFile(blocked)
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	msgs := syslog.messages()
+	if len(lines) != 2 || len(msgs) != 2 {
+		t.Fatalf("%d lines, %d syslog messages, want 2 each:\n%s\n%q", len(lines), len(msgs), b, msgs)
+	}
+	for i, want := range []string{`"client":"127.0.0.77"`, `"client":"127.0.0.0/24"`} {
+		if !strings.Contains(lines[i], want) || !strings.Contains(msgs[i], want) {
+			t.Errorf("record %d: want %s in the file and the sink:\n%s\n%s", i+1, want, lines[i], msgs[i])
+		}
+	}
+	syslog.mu.Lock()
+	conns := syslog.conns
+	syslog.mu.Unlock()
+	if conns != 1 {
+		t.Errorf("the sink connected %d times; the reload must keep it", conns)
+	}
 }

@@ -22,9 +22,10 @@ import (
 // syslogReceiver reads octet-counted RFC 5424 messages (RFC 6587) from
 // TCP connections, as a SIEM's syslog input does.
 type syslogReceiver struct {
-	ln   net.Listener
-	mu   sync.Mutex
-	msgs []string
+	ln    net.Listener
+	mu    sync.Mutex
+	msgs  []string
+	conns int // connections accepted
 }
 
 func startSyslogReceiver(t *testing.T) *syslogReceiver {
@@ -40,6 +41,9 @@ func startSyslogReceiver(t *testing.T) *syslogReceiver {
 			if err != nil {
 				return
 			}
+			r.mu.Lock()
+			r.conns++
+			r.mu.Unlock()
 			go func() {
 				defer c.Close()
 				br := bufio.NewReader(c)
@@ -72,10 +76,21 @@ func (r *syslogReceiver) messages() []string {
 	return append([]string(nil), r.msgs...)
 }
 
-// phishingConfig is the head of the log tests' configs: DNS on port, the
-// admin address, one upstream, and lists/phishing.txt as a block list.
-func phishingConfig(port int, admin, upstream string) string {
-	return fmt.Sprintf(`listen:
+// logTest is where the log tests start: a wildcard upstream, free DNS and
+// admin ports, a directory holding lists/phishing.txt (evil.example), and
+// the head of a config over them (listen, upstream, the phishing list).
+type logTest struct {
+	port       int
+	admin, dir string
+	head       string
+}
+
+func newLogTest(t *testing.T) *logTest {
+	t.Helper()
+	up := dnstest.Start(t, dnstest.WithWildcard())
+	lt := &logTest{port: freePort(t), admin: fmt.Sprintf("127.0.0.1:%d", freePort(t)),
+		dir: writeFiles(t, map[string]string{"lists/phishing.txt": "evil.example\n"})}
+	lt.head = fmt.Sprintf(`listen:
   dns: ["127.0.0.1:%d"]
   admin: "%s"
 upstream:
@@ -83,7 +98,8 @@ upstream:
 blocklists:
   - name: phishing
     source: "file:lists/phishing.txt"
-`, port, admin, upstream)
+`, lt.port, lt.admin, up.Addr)
+	return lt
 }
 
 // TestBinaryLogSinks runs the binary with the block log to a file and to a
@@ -93,15 +109,13 @@ blocklists:
 // records.
 func TestBinaryLogSinks(t *testing.T) {
 	digPath := needDig(t)
-	up := dnstest.Start(t, dnstest.WithWildcard())
-	port, adminPort := freePort(t), freePort(t)
-	admin := fmt.Sprintf("127.0.0.1:%d", adminPort)
+	lt := newLogTest(t)
+	port, admin, dir := lt.port, lt.admin, lt.dir
 	syslog := startSyslogReceiver(t)
 	col := startCollector(t)
 
-	dir := writeFiles(t, map[string]string{"lists/phishing.txt": "evil.example\n"})
 	blocked := filepath.Join(dir, "blocked.jsonl")
-	cfg := phishingConfig(port, admin, up.Addr) + fmt.Sprintf(`log:
+	cfg := lt.head + fmt.Sprintf(`log:
   blocked: %q
   queries: "off"
   sinks:
@@ -153,19 +167,17 @@ func TestBinaryLogSinks(t *testing.T) {
 // the dashboard as down, or fire BulwarkLogSinkDown), the kept sinks'
 // series stay.
 func TestReloadForgetsRemovedSinks(t *testing.T) {
-	up := dnstest.Start(t, dnstest.WithWildcard())
-	port, adminPort := freePort(t), freePort(t)
-	admin := fmt.Sprintf("127.0.0.1:%d", adminPort)
+	lt := newLogTest(t)
+	admin, dir := lt.admin, lt.dir
 	receiver, err := net.ListenPacket("udp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer receiver.Close()
-	dir := writeFiles(t, map[string]string{"lists/phishing.txt": "evil.example\n"})
 	cfgPath := filepath.Join(dir, "bulwark.yaml")
 	write := func(sinks ...string) {
 		t.Helper()
-		cfg := phishingConfig(port, admin, up.Addr) + `log:
+		cfg := lt.head + `log:
   blocked: "off"
   sinks:
 `
