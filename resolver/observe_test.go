@@ -65,6 +65,7 @@ func TestObserverSeesEveryAnswer(t *testing.T) {
 
 	e.query(t, "udp", "www.example.org", dns.TypeA, true)
 	e.query(t, "tcp", "Evil.Example", dns.TypeAAAA, false)
+	e.query(t, "udp", "a.evil.example", dns.TypeA, false) // the UDP fast path
 	// Dropped: no answer comes, so ask with a short timeout and expect none.
 	m := new(dns.Msg)
 	m.SetQuestion("quiet.example.", dns.TypeA)
@@ -88,8 +89,8 @@ func TestObserverSeesEveryAnswer(t *testing.T) {
 	}
 
 	evs := rec.events()
-	if len(evs) != 4 {
-		t.Fatalf("observed %d events, want 4: %+v", len(evs), evs)
+	if len(evs) != 5 {
+		t.Fatalf("observed %d events, want 5: %+v", len(evs), evs)
 	}
 	byName := map[string]query.Event{}
 	for _, ev := range evs {
@@ -107,11 +108,13 @@ func TestObserverSeesEveryAnswer(t *testing.T) {
 		qtype   uint16
 		rcode   int
 		answers bool
+		decided string // the deciding list (Event.Decision, dnstap's Policy); "" none
 	}{
-		{"www.example.org.", query.ProtoUDP, dns.TypeA, dns.RcodeSuccess, true},
-		{"Evil.Example.", query.ProtoTCP, dns.TypeAAAA, dns.RcodeNameError, false},
-		{"quiet.example.", query.ProtoUDP, dns.TypeA, -1, false},
-		{"", query.ProtoUDP, 0, dns.RcodeFormatError, false},
+		{"www.example.org.", query.ProtoUDP, dns.TypeA, dns.RcodeSuccess, true, ""},
+		{"Evil.Example.", query.ProtoTCP, dns.TypeAAAA, dns.RcodeNameError, false, "evil"},
+		{"a.evil.example.", query.ProtoUDP, dns.TypeA, dns.RcodeNameError, false, "evil"},
+		{"quiet.example.", query.ProtoUDP, dns.TypeA, -1, false, "quiet"},
+		{"", query.ProtoUDP, 0, dns.RcodeFormatError, false, ""},
 	} {
 		ev, ok := byName[tc.name]
 		if !ok {
@@ -121,6 +124,13 @@ func TestObserverSeesEveryAnswer(t *testing.T) {
 		if ev.Proto != tc.proto || ev.QType != tc.qtype || ev.Rcode != tc.rcode || (ev.Answers > 0) != tc.answers {
 			t.Errorf("%q: proto %v qtype %d rcode %d answers %d; want %v %d %d answers=%v",
 				tc.name, ev.Proto, ev.QType, ev.Rcode, ev.Answers, tc.proto, tc.qtype, tc.rcode, tc.answers)
+		}
+		var decided string
+		if d := ev.Decision; d.Table != nil {
+			decided = d.Table.Lists[d.Match.Payload.List].Name
+		}
+		if decided != tc.decided {
+			t.Errorf("%q: decided by list %q, want %q", tc.name, decided, tc.decided)
 		}
 		if tc.rcode == -1 {
 			if ev.Response != nil {
@@ -151,8 +161,8 @@ func TestObserverSeesEveryAnswer(t *testing.T) {
 	// Removing the observer stops the events.
 	e.srv.SetObserver(nil)
 	e.query(t, "udp", "www.example.org", dns.TypeA, true)
-	if n := len(rec.events()); n != 4 {
-		t.Errorf("%d events after SetObserver(nil), want 4", n)
+	if n := len(rec.events()); n != 5 {
+		t.Errorf("%d events after SetObserver(nil), want 5", n)
 	}
 }
 

@@ -69,8 +69,8 @@ func TestDashboardAndAlertsUseExportedMetrics(t *testing.T) {
 	}
 }
 
-// scrapeBusyBulwark starts bulwark with a file list, a builtin list and an
-// allowlist in front of a fake upstream, sends a few queries, and returns
+// scrapeBusyBulwark starts bulwark with a file list, a builtin list, an
+// allowlist and a block log sink in front of a fake upstream, sends a few queries, and returns
 // its /metrics.
 func scrapeBusyBulwark(t *testing.T) []byte {
 	t.Helper()
@@ -104,7 +104,10 @@ allowlists:
     source: "file:lists/allow.txt"
 log:
   blocked: %q
-`, port, admin, up.Addr, filepath.Join(dir, "blocked.jsonl"))
+  sinks:
+    - name: siem
+      url: "syslog+udp://127.0.0.1:%d"
+`, port, admin, up.Addr, filepath.Join(dir, "blocked.jsonl"), freePort(t))
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}

@@ -46,6 +46,7 @@ type generation struct {
 	obs      *observers
 	pipe     *pipeline.Pipeline
 	sight    *sightings.Collector // nil: no sightings configured
+	clients  clientSets           // how the logs write client addresses (privacy.go)
 }
 
 // maxDrain bounds how long a replaced generation's upstream connections
@@ -126,6 +127,10 @@ func (d *daemon) build(ctx context.Context, src *source, prev *generation) (_ *g
 	} else if g.obs, err = openObservers(cfg, d.pm, d.stdout, d.logger); err != nil {
 		return nil, err
 	}
+	if g.clients, err = d.clientSets(cfg); err != nil {
+		return nil, err
+	}
+	g.applyClients(prev) // before the new logs see a record
 	// The request path: pipeline.Build puts the parts in order.
 	g.pipe, err = pipeline.Build(pipeline.Parts{
 		Guard:    pipeline.GuardConfig{ACL: cfg.ACL, RateLimit: cfg.RateLimit, Chaos: cfg.Chaos, Clock: clock.Real{}},
@@ -154,7 +159,10 @@ func sameBackend(prev, next *generation) bool {
 
 // sameObservers reports whether the query log and dnstap stay as they are.
 func sameObservers(a, b *config.Config) bool {
-	return a.Log.Queries == b.Log.Queries && a.Log.Sample() == b.Log.Sample() && reflect.DeepEqual(a.Dnstap, b.Dnstap) &&
+	// dnstap.client is applied to a running tap (applyClients).
+	ta, tb := a.Dnstap, b.Dnstap
+	ta.Client, tb.Client = "", ""
+	return a.Log.Queries == b.Log.Queries && a.Log.Sample() == b.Log.Sample() && reflect.DeepEqual(ta, tb) &&
 		reflect.DeepEqual(a.Log.SinksOf("queries"), b.Log.SinksOf("queries"))
 }
 
@@ -199,17 +207,39 @@ func (g *generation) closeUnshared(keep *generation) {
 	}
 }
 
+// removedSinks are the log sinks (by name, their metric label) of old that
+// cur (nil: none) does not have.
+func removedSinks(old, cur *config.Config) []string {
+	names := func(cfg *config.Config) []string {
+		var out []string
+		if cfg != nil {
+			for _, sc := range append(cfg.Log.SinksOf("blocked"), cfg.Log.SinksOf("queries")...) {
+				out = append(out, sc.Name)
+			}
+		}
+		return out
+	}
+	return removedNames(names(old), names(cur))
+}
+
 // removedUpstreams are the upstream servers (as configured, which is how
 // metrics label them) that old names and cur (nil: none) does not.
 func removedUpstreams(old, cur *config.Config) []string {
-	keep := map[string]bool{}
+	var now []string
 	if cur != nil {
-		for _, s := range upstreamServers(cur) {
-			keep[s] = true
-		}
+		now = upstreamServers(cur)
+	}
+	return removedNames(upstreamServers(old), now)
+}
+
+// removedNames are the names of old that are not in cur.
+func removedNames(old, cur []string) []string {
+	keep := map[string]bool{}
+	for _, s := range cur {
+		keep[s] = true
 	}
 	var gone []string
-	for _, s := range upstreamServers(old) {
+	for _, s := range old {
 		if !keep[s] {
 			gone = append(gone, s)
 		}

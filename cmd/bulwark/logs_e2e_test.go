@@ -15,8 +15,6 @@ import (
 	dnstappb "github.com/dnstap/golang-dnstap"
 	"github.com/miekg/dns"
 	"google.golang.org/protobuf/proto"
-
-	"github.com/bulwark-dns/bulwark/internal/dnstest"
 )
 
 // TestBinaryLogsRotateAndDnstap runs the binary with the block log and the
@@ -25,30 +23,20 @@ import (
 // exactly the file it should be and reached the dnstap collector.
 func TestBinaryLogsRotateAndDnstap(t *testing.T) {
 	digPath := needDig(t)
-	up := dnstest.Start(t, dnstest.WithWildcard())
-	port, adminPort := freePort(t), freePort(t)
-	admin := fmt.Sprintf("127.0.0.1:%d", adminPort)
+	lt := newLogTest(t)
+	port, admin, dir := lt.port, lt.admin, lt.dir
 	col := dnstaptest.New(t, "unix").Start()
 	frames := col.Frames
 
-	dir := writeFiles(t, map[string]string{"lists/phishing.txt": "evil.example\n"})
 	blocked, queries := filepath.Join(dir, "blocked.jsonl"), filepath.Join(dir, "queries.jsonl")
-	cfg := fmt.Sprintf(`listen:
-  dns: ["127.0.0.1:%d"]
-  admin: "%s"
-upstream:
-  servers: ["%s"]
-blocklists:
-  - name: phishing
-    source: "file:lists/phishing.txt"
-log:
+	cfg := lt.head + fmt.Sprintf(`log:
   blocked: %q
   queries: %q
   query_sample: 1.0
 dnstap:
   socket: "%s"
   identity: e2e
-`, port, admin, up.Addr, blocked, queries, col.Socket())
+`, blocked, queries, col.Socket())
 	cfgPath := filepath.Join(dir, "bulwark.yaml")
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)

@@ -37,6 +37,10 @@ type daemon struct {
 	retiring sync.WaitGroup         // replaced generations draining
 	retired  chan struct{}          // closed once the last replaced generation is closed
 	lastErr  atomic.Pointer[string] // the last reload's error (nil: it succeeded), for /stats
+
+	secretOnce sync.Once // the client hash secret without hash_key_file (privacy.go)
+	secret     []byte
+	secretErr  error
 }
 
 // errNotServing fails a reload that comes before DNS is served (the first
@@ -110,6 +114,7 @@ func (d *daemon) swap() error {
 	}
 	// Committed: nothing below fails.
 	d.cur.Store(next)
+	next.applyClients(nil) // the logs next shares with old too
 	setLevel(d.level, src.cfg.Log.Level)
 	applyMemoryPolicy(src.cfg.Runtime, d.logger, d.gc)
 	d.admin = admin.commit()
@@ -129,6 +134,8 @@ func (d *daemon) retire(old, next *generation) {
 			d.pm.feedMetrics().Forget(name)
 		}
 	}
+	// At the swap, like the feeds': the next reload may bring a name back.
+	d.pm.sinkMetrics().Forget(removedSinks(old.cfg, next.cfg)...)
 	// Generations close in the order they were replaced: an older one may
 	// still be answering through upstreams it shares with old.
 	prev, done := d.retired, make(chan struct{})

@@ -3,12 +3,10 @@ package main
 import (
 	"bufio"
 	"bytes"
-	"compress/gzip"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -24,9 +22,10 @@ import (
 // syslogReceiver reads octet-counted RFC 5424 messages (RFC 6587) from
 // TCP connections, as a SIEM's syslog input does.
 type syslogReceiver struct {
-	ln   net.Listener
-	mu   sync.Mutex
-	msgs []string
+	ln    net.Listener
+	mu    sync.Mutex
+	msgs  []string
+	conns int // connections accepted
 }
 
 func startSyslogReceiver(t *testing.T) *syslogReceiver {
@@ -42,6 +41,9 @@ func startSyslogReceiver(t *testing.T) *syslogReceiver {
 			if err != nil {
 				return
 			}
+			r.mu.Lock()
+			r.conns++
+			r.mu.Unlock()
 			go func() {
 				defer c.Close()
 				br := bufio.NewReader(c)
@@ -74,41 +76,21 @@ func (r *syslogReceiver) messages() []string {
 	return append([]string(nil), r.msgs...)
 }
 
-// TestBinaryLogSinks runs the binary with the block log to a file and to a
-// syslog receiver (log.blocked as a URL is the file's alternative; here the
-// receiver is a log.sinks entry beside the file), and the query log to an
-// HTTP collector only (queries: off, one sink): each destination gets its
-// records.
-func TestBinaryLogSinks(t *testing.T) {
-	digPath := needDig(t)
-	up := dnstest.Start(t, dnstest.WithWildcard())
-	port, adminPort := freePort(t), freePort(t)
-	admin := fmt.Sprintf("127.0.0.1:%d", adminPort)
-	syslog := startSyslogReceiver(t)
-	var (
-		mu     sync.Mutex
-		bodies []string
-	)
-	col := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var body io.Reader = r.Body
-		if r.Header.Get("Content-Encoding") == "gzip" {
-			z, err := gzip.NewReader(r.Body)
-			if err != nil {
-				w.WriteHeader(400)
-				return
-			}
-			body = z
-		}
-		b, _ := io.ReadAll(body)
-		mu.Lock()
-		bodies = append(bodies, string(b))
-		mu.Unlock()
-	}))
-	defer col.Close()
+// logTest is where the log tests start: a wildcard upstream, free DNS and
+// admin ports, a directory holding lists/phishing.txt (evil.example), and
+// the head of a config over them (listen, upstream, the phishing list).
+type logTest struct {
+	port       int
+	admin, dir string
+	head       string
+}
 
-	dir := writeFiles(t, map[string]string{"lists/phishing.txt": "evil.example\n"})
-	blocked := filepath.Join(dir, "blocked.jsonl")
-	cfg := fmt.Sprintf(`listen:
+func newLogTest(t *testing.T) *logTest {
+	t.Helper()
+	up := dnstest.Start(t, dnstest.WithWildcard())
+	lt := &logTest{port: freePort(t), admin: fmt.Sprintf("127.0.0.1:%d", freePort(t)),
+		dir: writeFiles(t, map[string]string{"lists/phishing.txt": "evil.example\n"})}
+	lt.head = fmt.Sprintf(`listen:
   dns: ["127.0.0.1:%d"]
   admin: "%s"
 upstream:
@@ -116,7 +98,24 @@ upstream:
 blocklists:
   - name: phishing
     source: "file:lists/phishing.txt"
-log:
+`, lt.port, lt.admin, up.Addr)
+	return lt
+}
+
+// TestBinaryLogSinks runs the binary with the block log to a file and to a
+// syslog receiver (log.blocked as a URL is the file's alternative; here the
+// receiver is a log.sinks entry beside the file), and the query log to an
+// HTTP collector only (queries: off, one sink): each destination gets its
+// records.
+func TestBinaryLogSinks(t *testing.T) {
+	digPath := needDig(t)
+	lt := newLogTest(t)
+	port, admin, dir := lt.port, lt.admin, lt.dir
+	syslog := startSyslogReceiver(t)
+	col := startCollector(t)
+
+	blocked := filepath.Join(dir, "blocked.jsonl")
+	cfg := lt.head + fmt.Sprintf(`log:
   blocked: %q
   queries: "off"
   sinks:
@@ -127,7 +126,7 @@ log:
       log: queries
       url: %q
       http: {batch_delay: 50ms}
-`, port, admin, up.Addr, blocked, syslog.ln.Addr(), col.URL+"/ingest")
+`, blocked, syslog.ln.Addr(), col.url)
 	cfgPath := filepath.Join(dir, "bulwark.yaml")
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
@@ -137,9 +136,7 @@ log:
 	dig(t, digPath, port, "www.example.org", "A")
 	waitLines(t, blocked, 1)
 	for end := time.Now().Add(15 * time.Second); time.Now().Before(end); time.Sleep(50 * time.Millisecond) {
-		mu.Lock()
-		n := strings.Count(strings.Join(bodies, ""), "\n")
-		mu.Unlock()
+		n := strings.Count(col.all(), "\n")
 		if len(syslog.messages()) >= 1 && n >= 2 {
 			break
 		}
@@ -157,12 +154,65 @@ log:
 			t.Errorf("syslog message lacks %q:\n%s", want, m)
 		}
 	}
-	mu.Lock()
-	all := strings.Join(bodies, "")
-	mu.Unlock()
+	all := col.all()
 	for _, want := range []string{`"qname":"a.evil.example"`, `"qname":"www.example.org"`} {
 		if !strings.Contains(all, want) {
 			t.Errorf("the HTTP collector lacks the query record %s:\n%s", want, all)
+		}
+	}
+}
+
+// TestReloadForgetsRemovedSinks reloads the binary with one sink of each
+// log removed: their series leave /metrics (a removed sink must not stay on
+// the dashboard as down, or fire BulwarkLogSinkDown), the kept sinks'
+// series stay.
+func TestReloadForgetsRemovedSinks(t *testing.T) {
+	lt := newLogTest(t)
+	admin, dir := lt.admin, lt.dir
+	receiver, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer receiver.Close()
+	cfgPath := filepath.Join(dir, "bulwark.yaml")
+	write := func(sinks ...string) {
+		t.Helper()
+		cfg := lt.head + `log:
+  blocked: "off"
+  sinks:
+`
+		for _, s := range sinks {
+			name, log, _ := strings.Cut(s, ":")
+			cfg += fmt.Sprintf("    - {name: %s, log: %s, url: \"syslog+udp://%s\"}\n", name, log, receiver.LocalAddr())
+		}
+		if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("siem:blocked", "old-siem:blocked", "collector:queries", "old-collector:queries")
+	startBulwark(t, admin, "-config", cfgPath)
+	series := func(sink string) string { return `bulwark_log_sink_sent_total{sink="` + sink + `"}` }
+	for _, s := range []string{"siem", "old-siem", "collector", "old-collector"} {
+		if v := scrape(t, admin, series(s)); v < 0 {
+			t.Fatalf("before the reload, %s is not exported", series(s))
+		}
+	}
+
+	write("siem:blocked", "collector:queries")
+	if code, body := postReload(t, admin, ""); code != http.StatusOK {
+		t.Fatalf("reload: %d %s", code, body)
+	}
+	_, body := adminGet(t, admin, "/metrics")
+	for _, gone := range []string{`sink="old-siem"`, `sink="old-collector"`} {
+		if strings.Contains(body, gone) {
+			t.Errorf("after the reload /metrics still has series of the removed sink %s", gone)
+		}
+	}
+	for _, kept := range []string{"siem", "collector"} {
+		for _, name := range []string{"bulwark_log_sink_sent_total", "bulwark_log_sink_up", "bulwark_log_sink_queued"} {
+			if !strings.Contains(body, name+`{sink="`+kept+`"}`) {
+				t.Errorf("after the reload %s{sink=%q} is gone; the sink is still configured", name, kept)
+			}
 		}
 	}
 }

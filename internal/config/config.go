@@ -145,7 +145,7 @@ func (c *Config) Validate() []error {
 	errs = append(errs, c.RateLimit.Validate("ratelimit")...)
 	errs = append(errs, feeds.ValidateLists(c.Blocklists, c.Allowlists)...)
 	errs = append(errs, c.Feeds.Validate("feeds")...)
-	errs = append(errs, c.Log.Validate("log")...)
+	errs = append(errs, c.Log.Validate("log", clientModes(c)...)...)
 	errs = append(errs, c.Dnstap.Validate("dnstap")...)
 	errs = append(errs, c.Admin.Validate("admin")...)
 	errs = append(errs, tenant.Validate("tenants", c.Tenants, listRefs(c.Blocklists, c.Allowlists))...)
@@ -266,4 +266,14 @@ func mapValue(n *yaml.Node, key string) *yaml.Node {
 		}
 	}
 	return nil
+}
+
+// clientModes are the client log modes of dnstap and the tenants, which
+// use the log section's privacy parameters.
+func clientModes(c *Config) []string {
+	modes := []string{c.Dnstap.Client}
+	for _, t := range c.Tenants {
+		modes = append(modes, t.Log.Client)
+	}
+	return modes
 }

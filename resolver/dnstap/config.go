@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/bulwark-dns/bulwark/internal/cfgerr"
+	"github.com/bulwark-dns/bulwark/resolver/privacy"
 )
 
 // Config is the `dnstap:` section: where the dnstap stream goes and what
@@ -32,6 +33,11 @@ type Config struct {
 	// Timeout bounds connecting, the Frame Streams handshake and each
 	// write to the collector.
 	Timeout time.Duration `yaml:"timeout"`
+	// Client is how query_address is written: full, truncate (the
+	// network's first address, log's prefixes), hash or omit (no address
+	// and no port: a hash does not fit an address field). Empty follows
+	// log.client.
+	Client string `yaml:"client"`
 }
 
 // Enabled reports whether a collector is configured.
@@ -66,6 +72,9 @@ func (c *Config) Validate(path string) []error {
 			errs = append(errs, cfgerr.New(cfgerr.Join(path, "log_queries"),
 				"log_queries and log_responses are both false: nothing would be sent; remove socket to turn dnstap off"))
 		}
+	}
+	if _, err := privacy.ParseMode(c.Client); err != nil {
+		errs = append(errs, cfgerr.New(cfgerr.Join(path, "client"), "%v", err))
 	}
 	if len(c.Identity) > 255 {
 		errs = append(errs, cfgerr.New(cfgerr.Join(path, "identity"), "longer than 255 bytes"))

@@ -34,6 +34,8 @@ func TestConfigValidate(t *testing.T) {
 		{"queue negative", Config{QueueSize: -1}, "dnstap.queue_size: -1 is outside 1-1000000"},
 		{"queue huge", Config{QueueSize: 2_000_000}, "dnstap.queue_size: 2000000 is outside"},
 		{"timeout tiny", Config{Timeout: time.Millisecond}, "dnstap.timeout: 1ms is outside 10ms-1m"},
+		{"client truncate", Config{Client: "truncate"}, ""},
+		{"client unknown", Config{Client: "blur"}, `dnstap.client: "blur" is not one of full, truncate, hash, omit`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			tc.cfg.SetDefaults()

@@ -1,6 +1,7 @@
 package dnstap
 
 import (
+	"github.com/bulwark-dns/bulwark/resolver/privacy"
 	contract "github.com/bulwark-dns/bulwark/resolver/query"
 	dnstappb "github.com/dnstap/golang-dnstap"
 	"google.golang.org/protobuf/proto"
@@ -25,6 +26,8 @@ type encoder struct {
 	addr  [16]byte
 	v     values
 	frame [][]byte
+	extra []byte // Dnstap.extra: "tenant=NAME"
+	pol   []byte // Message.policy, encoded
 }
 
 // values are what the protobuf's optional scalar fields point to.
@@ -59,7 +62,8 @@ func (e *encoder) frames(t *Tap, it *item) [][]byte {
 		e.v.proto = socketProtocols[it.proto]
 		m.SocketProtocol = &e.v.proto
 	}
-	if a := it.client.Addr(); a.IsValid() {
+	mask := t.clients.Load().For(it.tenant)
+	if a, ok := mask.WireAddr(it.client.Addr()); ok {
 		if a.Is4() {
 			e.v.family = dnstappb.SocketFamily_INET
 			a4 := a.As4()
@@ -71,8 +75,22 @@ func (e *encoder) frames(t *Tap, it *item) [][]byte {
 			m.QueryAddress = e.addr[:16]
 		}
 		m.SocketFamily = &e.v.family
-		e.v.port = uint32(it.client.Port())
-		m.QueryPort = &e.v.port
+		if mask.Mode() == privacy.Full {
+			// A port with a truncated address would point back at the
+			// subscriber in a CGNAT operator's records.
+			e.v.port = uint32(it.client.Port())
+			m.QueryPort = &e.v.port
+		}
+	}
+	e.dt.Extra = nil
+	if it.tenant != "" {
+		e.dt.Extra = append(e.extra[:0], "tenant="...)
+		e.dt.Extra = append(e.dt.Extra, it.tenant...)
+		e.extra = e.dt.Extra
+	}
+	if it.decision.Table != nil {
+		e.pol = appendPolicy(e.pol[:0], it)
+		m.ProtoReflect().SetUnknown(e.pol)
 	}
 	e.v.qsec = uint64(it.received.Unix())
 	e.v.qnsec = uint32(it.received.Nanosecond())

@@ -20,8 +20,10 @@ import (
 	"net/netip"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
+	"github.com/bulwark-dns/bulwark/resolver/privacy"
 	contract "github.com/bulwark-dns/bulwark/resolver/query"
 	dnstappb "github.com/dnstap/golang-dnstap"
 )
@@ -45,7 +47,13 @@ type Tap struct {
 	bufs    sync.Pool // *[]byte holding an item's copied wire messages
 	metrics *Metrics
 	logger  *slog.Logger
+	clients atomic.Pointer[privacy.Set] // nil: full addresses
 }
+
+// SetClients sets how query addresses are written (dnstap.client or
+// log.client, tenants' log.client), from the next frame on; a reload calls
+// it without reconnecting. nil writes them in full.
+func (t *Tap) SetClients(s *privacy.Set) { t.clients.Store(s) }
 
 // item is one observed query on its way to the writer.
 type item struct {
@@ -53,6 +61,11 @@ type item struct {
 	duration time.Duration
 	client   netip.AddrPort
 	proto    contract.Proto
+	tenant   string
+	// qname and decision are the policy's, when a rule answered
+	// (decision.Table non-nil): the writer renders the Policy message.
+	qname    string
+	decision contract.Decision
 	buf      *[]byte // the query, then the response when there is one
 	qlen     int
 	answered bool
@@ -110,7 +123,10 @@ func newTap(cfg Config, version string, m *Metrics, logger *slog.Logger) (*Tap, 
 // Observe implements resolver.Observer: it copies the wire messages and
 // queues them, or drops and counts them when the queue is full.
 func (t *Tap) Observe(ev contract.Event) {
-	it := item{received: ev.Received, duration: ev.Duration, client: ev.Client, proto: ev.Proto}
+	it := item{received: ev.Received, duration: ev.Duration, client: ev.Client, proto: ev.Proto, tenant: ev.Tenant}
+	if ev.Decision.Table != nil {
+		it.qname, it.decision = ev.QName, ev.Decision
+	}
 	if t.queries {
 		it.frames++
 	}

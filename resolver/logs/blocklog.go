@@ -9,11 +9,13 @@ import (
 	"io"
 	"log/slog"
 	"net/netip"
+	"sync/atomic"
 	"time"
 
 	"github.com/miekg/dns"
 
 	"github.com/bulwark-dns/bulwark/blocklist"
+	"github.com/bulwark-dns/bulwark/resolver/privacy"
 	"github.com/bulwark-dns/bulwark/resolver/query"
 )
 
@@ -23,7 +25,8 @@ import (
 // decode lines into it.
 type BlockEvent struct {
 	Time     time.Time `json:"time"`
-	Client   string    `json:"client"`
+	Client   string    `json:"client,omitempty"` // as log.client records it; absent with omit
+	Tenant   string    `json:"tenant,omitempty"` // the tenant whose policy answered; absent for the default
 	Protocol string    `json:"protocol"`
 	QName    string    `json:"qname"`
 	QType    string    `json:"qtype"`
@@ -52,6 +55,9 @@ type BlockRecord struct {
 	query.Decision
 	// LogOnly marks a record of a log-only list: nothing was blocked.
 	LogOnly bool
+	// Tenant is the deciding tenant's name ("" for the default policy):
+	// written, and the tenant's own client mode applied.
+	Tenant string
 }
 
 // BlockLog writes block events asynchronously: the query path hands a
@@ -59,7 +65,8 @@ type BlockRecord struct {
 // full the record is dropped and counted, so a slow disk cannot slow down
 // answers.
 type BlockLog struct {
-	a *asyncLog[BlockRecord]
+	a       *asyncLog[BlockRecord]
+	clients atomic.Pointer[privacy.Set] // nil: full addresses
 }
 
 // blockLogQueue is deep enough to absorb a burst of ~a second of blocked
@@ -70,7 +77,20 @@ const blockLogQueue = 1 << 16
 // discards events (log.blocked: off). When w is a *LogFile, Reopen reopens
 // it.
 func NewBlockLog(w io.Writer, m *Metrics, logger *slog.Logger) *BlockLog {
-	return &BlockLog{a: newAsyncLog("block log", w, blockLogQueue, appendBlockRecord, m.countLogDrops, logger)}
+	l := &BlockLog{}
+	l.a = newAsyncLog("block log", w, blockLogQueue, func(dst []byte, r *BlockRecord) ([]byte, error) {
+		return appendBlockRecord(dst, r, l.clients.Load())
+	}, m.countLogDrops, logger)
+	return l
+}
+
+// SetClients sets how client addresses are written (log.client,
+// log.blocked_client, tenants' log.client), from the next record on; a
+// reload calls it without reopening the log. nil writes them in full.
+func (l *BlockLog) SetClients(s *privacy.Set) {
+	if l != nil {
+		l.clients.Store(s)
+	}
 }
 
 // Log queues rec; it never blocks.
@@ -101,10 +121,11 @@ func (l *BlockLog) Close() {
 	}
 }
 
-// appendBlockRecord appends r as one JSON line in BlockEvent's field order.
-// Hand-written, like the query log's: a blocked flood must not spend the
-// answering core's time in reflection.
-func appendBlockRecord(dst []byte, r *BlockRecord) ([]byte, error) {
+// appendBlockRecord appends r as one JSON line in BlockEvent's field order,
+// its client as clients records it for r's tenant. Hand-written, like the
+// query log's: a blocked flood must not spend the answering core's time in
+// reflection.
+func appendBlockRecord(dst []byte, r *BlockRecord, clients *privacy.Set) ([]byte, error) {
 	var list blocklist.ListInfo
 	if int(r.Match.Payload.List) < len(r.Table.Lists) {
 		list = r.Table.Lists[r.Match.Payload.List]
@@ -117,11 +138,8 @@ func appendBlockRecord(dst []byte, r *BlockRecord) ([]byte, error) {
 	if r.CNAME != "" {
 		matched = r.CNAME
 	}
-	dst = append(dst, `{"time":"`...)
-	dst = r.At.UTC().AppendFormat(dst, time.RFC3339Nano)
-	dst = append(dst, `","client":"`...)
-	dst = r.Client.AppendTo(dst)
-	dst = append(dst, `","protocol":"`...)
+	dst = appendHead(dst, r.At, r.Client, r.Tenant, clients)
+	dst = append(dst, `,"protocol":"`...)
 	dst = append(dst, r.Proto.String()...)
 	dst = append(dst, `","qname":`...)
 	dst = appendJSONString(dst, r.QName)

@@ -6,6 +6,7 @@ import (
 
 	"github.com/bulwark-dns/bulwark/internal/cfgerr"
 	"github.com/bulwark-dns/bulwark/resolver/logsink"
+	"github.com/bulwark-dns/bulwark/resolver/privacy"
 )
 
 // Config is the `log:` section.
@@ -24,6 +25,15 @@ type Config struct {
 	QuerySample *float64 `yaml:"query_sample"`
 	// Level is the operational log level: debug, info, warn, error.
 	Level string `yaml:"level"`
+	// Privacy is how the logs write client addresses: `client: full |
+	// truncate | hash | omit` and its parameters (truncate_ipv4,
+	// truncate_ipv6, hash_key_file, hash_rotation), written in this
+	// section. It also applies to dnstap unless dnstap.client is set.
+	Privacy privacy.Config `yaml:",inline"`
+	// BlockedClient and QueriesClient override client for one log (a
+	// full block log for the security team, an omitted query log).
+	BlockedClient string `yaml:"blocked_client"`
+	QueriesClient string `yaml:"queries_client"`
 	// Sinks are further destinations of the block log or the query log
 	// (each entry's `log:`), with their options: a SIEM's syslog input,
 	// an HTTP collector.
@@ -51,6 +61,20 @@ func (c *Config) SinksOf(log string) []logsink.Config {
 	return out
 }
 
+// ClientOf returns the privacy setting of one log ("blocked", "queries"):
+// Privacy, with the log's own mode when it has one.
+func (c *Config) ClientOf(log string) privacy.Config {
+	pc := c.Privacy
+	mode := c.BlockedClient
+	if log == "queries" {
+		mode = c.QueriesClient
+	}
+	if mode != "" {
+		pc.Client = mode
+	}
+	return pc
+}
+
 // Sample returns QuerySample, or 1 when it is unset.
 func (c *Config) Sample() float64 {
 	if c.QuerySample == nil {
@@ -75,9 +99,16 @@ func (c *Config) SetDefaults() {
 	}
 }
 
-// Validate reports every invalid value in the section.
-func (c *Config) Validate(path string) []error {
-	var errs []error
+// Validate reports every invalid value in the section. also are the
+// client modes of tenants and dnstap, which use this section's privacy
+// parameters.
+func (c *Config) Validate(path string, also ...string) []error {
+	errs := c.Privacy.Validate(path, append([]string{c.BlockedClient, c.QueriesClient}, also...)...)
+	for _, o := range []struct{ key, mode string }{{"blocked_client", c.BlockedClient}, {"queries_client", c.QueriesClient}} {
+		if _, err := privacy.ParseMode(o.mode); err != nil {
+			errs = append(errs, cfgerr.New(cfgerr.Join(path, o.key), "%v", err))
+		}
+	}
 	for _, d := range []struct{ key, dest string }{{"blocked", c.Blocked}, {"queries", c.Queries}} {
 		switch {
 		case d.dest == "stdout" || d.dest == "stderr" || d.dest == "off":

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/bulwark-dns/bulwark/resolver/logsink"
+	"github.com/bulwark-dns/bulwark/resolver/privacy"
 )
 
 func TestConfigSinks(t *testing.T) {
@@ -39,5 +40,37 @@ func TestConfigSinks(t *testing.T) {
 		if !found {
 			t.Errorf("%+v: %v, want %q", tt.cfg, errs, tt.want)
 		}
+	}
+}
+
+// TestConfigClient: the privacy keys of the section, with their paths.
+func TestConfigClient(t *testing.T) {
+	tests := []struct {
+		cfg  Config
+		also []string // tenants' and dnstap's modes
+		want string   // substring of the one error; "" valid
+	}{
+		{Config{}, nil, ""},
+		{Config{Privacy: privacy.Config{Client: "truncate", TruncateIPv4: 16}, QueriesClient: "omit", BlockedClient: "full"}, nil, ""},
+		{Config{Privacy: privacy.Config{Client: "anonymise"}}, nil, `log.client: "anonymise" is not one of`},
+		{Config{BlockedClient: "mask"}, nil, `log.blocked_client: "mask" is not one of`},
+		{Config{QueriesClient: "none"}, nil, `log.queries_client: "none" is not one of`},
+		{Config{Privacy: privacy.Config{Client: "truncate", TruncateIPv6: 200}}, nil, "log.truncate_ipv6: 200 is outside 0-128"},
+		{Config{Privacy: privacy.Config{HashKeyFile: "/k"}}, nil, "log.hash_key_file: is used only with client: hash"},
+		// The key is used when one log, or a tenant, hashes.
+		{Config{Privacy: privacy.Config{HashKeyFile: "/k"}, QueriesClient: "hash"}, nil, ""},
+		{Config{Privacy: privacy.Config{HashKeyFile: "/k"}}, []string{"", "hash"}, ""},
+	}
+	for _, tt := range tests {
+		c := tt.cfg
+		c.SetDefaults()
+		errs := c.Validate("log", tt.also...)
+		if tt.want == "" && len(errs) > 0 || tt.want != "" && (len(errs) != 1 || !strings.Contains(errs[0].Error(), tt.want)) {
+			t.Errorf("%+v: %v, want %q", tt.cfg, errs, tt.want)
+		}
+	}
+	c := Config{Privacy: privacy.Config{Client: "truncate", TruncateIPv4: 20}, QueriesClient: "omit"}
+	if q, b := c.ClientOf("queries"), c.ClientOf("blocked"); q.Client != "omit" || q.TruncateIPv4 != 20 || b.Client != "truncate" {
+		t.Errorf("ClientOf: queries %+v, blocked %+v", q, b)
 	}
 }

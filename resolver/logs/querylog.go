@@ -7,10 +7,12 @@ import (
 	"math/rand/v2"
 	"net/netip"
 	"strconv"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
 	"github.com/bulwark-dns/bulwark/resolver/dnswire"
+	"github.com/bulwark-dns/bulwark/resolver/privacy"
 	"github.com/bulwark-dns/bulwark/resolver/query"
 	"github.com/miekg/dns"
 )
@@ -28,7 +30,8 @@ import (
 // rcode is "dropped" when no answer was sent. Field names are a contract
 // with log pipelines: extend, don't rename.
 type QueryLog struct {
-	a *asyncLog[queryRecord]
+	a       *asyncLog[queryRecord]
+	clients atomic.Pointer[privacy.Set] // nil: full addresses
 	// Sampling: a query is logged when all is set or a random 64-bit
 	// number falls below threshold (sample × 2⁶⁴).
 	all       bool
@@ -43,6 +46,7 @@ type queryRecord struct {
 	duration time.Duration
 	client   netip.AddrPort
 	proto    query.Proto
+	tenant   string
 	qname    string
 	qtype    uint16
 	rcode    int
@@ -56,7 +60,10 @@ const queryLogQueue = 1 << 16
 // reopenable), logging the fraction sample of queries (0 < sample <= 1).
 // A nil w gives a log that logs nothing.
 func NewQueryLog(w io.Writer, sample float64, m *Metrics, logger *slog.Logger) *QueryLog {
-	l := &QueryLog{a: newAsyncLog("query log", w, queryLogQueue, appendQueryRecord, m.countQueryLogDrops, logger)}
+	l := &QueryLog{}
+	l.a = newAsyncLog("query log", w, queryLogQueue, func(dst []byte, r *queryRecord) ([]byte, error) {
+		return appendQueryRecord(dst, r, l.clients.Load())
+	}, m.countQueryLogDrops, logger)
 	if sample >= 1 {
 		l.all = true
 	} else if sample > 0 {
@@ -72,9 +79,18 @@ func (l *QueryLog) Observe(ev query.Event) {
 		return
 	}
 	l.a.send(queryRecord{
-		received: ev.Received, duration: ev.Duration, client: ev.Client, proto: ev.Proto,
+		received: ev.Received, duration: ev.Duration, client: ev.Client, proto: ev.Proto, tenant: ev.Tenant,
 		qname: ev.QName, qtype: ev.QType, rcode: ev.Rcode, answers: ev.Answers,
 	})
+}
+
+// SetClients sets how client addresses are written (log.client,
+// log.queries_client, tenants' log.client), from the next record on. nil
+// writes them in full.
+func (l *QueryLog) SetClients(s *privacy.Set) {
+	if l != nil {
+		l.clients.Store(s)
+	}
 }
 
 // Reopen reopens the log file, if the log goes to one (SIGHUP after
@@ -96,12 +112,9 @@ func (l *QueryLog) Close() {
 // appendQueryRecord appends r as one JSON line. It is hand-written rather
 // than encoding/json because at full query rate the writer goroutine's CPU
 // is taken from answering.
-func appendQueryRecord(dst []byte, r *queryRecord) ([]byte, error) {
-	dst = append(dst, `{"time":"`...)
-	dst = r.received.UTC().AppendFormat(dst, time.RFC3339Nano)
-	dst = append(dst, `","client":"`...)
-	dst = r.client.Addr().AppendTo(dst)
-	dst = append(dst, `","protocol":"`...)
+func appendQueryRecord(dst []byte, r *queryRecord, clients *privacy.Set) ([]byte, error) {
+	dst = appendHead(dst, r.received, r.client.Addr(), r.tenant, clients)
+	dst = append(dst, `,"protocol":"`...)
 	dst = append(dst, r.proto.String()...)
 	dst = append(dst, `","qname":`...)
 	dst = appendJSONString(dst, dnswire.Canonical(r.qname))
@@ -115,6 +128,28 @@ func appendQueryRecord(dst []byte, r *queryRecord) ([]byte, error) {
 	dst = strconv.AppendInt(dst, int64(r.answers), 10)
 	dst = append(dst, "}\n"...)
 	return dst, nil
+}
+
+// appendHead opens a record of either log: its time, the client as
+// clients records it for tenant (left out when omitted), and the tenant
+// when there is one. A record's own time picks the hash period.
+func appendHead(dst []byte, at time.Time, client netip.Addr, tenant string, clients *privacy.Set) []byte {
+	dst = append(dst, `{"time":"`...)
+	dst = at.UTC().AppendFormat(dst, time.RFC3339Nano)
+	dst = append(dst, '"')
+	mark := len(dst)
+	dst = append(dst, `,"client":"`...)
+	var ok bool
+	if dst, ok = clients.For(tenant).AppendClient(dst, client, at); ok {
+		dst = append(dst, '"')
+	} else {
+		dst = dst[:mark]
+	}
+	if tenant != "" {
+		dst = append(dst, `,"tenant":`...)
+		dst = appendJSONString(dst, tenant)
+	}
+	return dst
 }
 
 // rcodeName names an rcode as the metrics do: "NOERROR", ..., "dropped"

@@ -51,6 +51,18 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	return m
 }
 
+// Forget removes the series of sinks a reload removed, so that a renamed
+// or deleted sink does not stay on dashboards (and in alerts) as a sink
+// that is down or dropping. A nil Metrics does nothing.
+func (m *Metrics) Forget(sinks ...string) {
+	if m == nil {
+		return
+	}
+	for _, s := range sinks {
+		m.forget(s)
+	}
+}
+
 // forget removes a sink's series once it is no longer configured.
 func (m *Metrics) forget(sink string) {
 	m.sent.DeleteLabelValues(sink)

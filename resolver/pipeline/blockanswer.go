@@ -16,6 +16,7 @@ import (
 // so that finish shapes it like any other answer.
 func (p *Policy) block(req *query.Request, d query.Decision) (*dns.Msg, error) {
 	q := req.Question
+	req.Decided = d
 	p.record(time.Now(), req.Client.Addr(), req.Proto, q.Qtype, q.Name, d)
 	if d.Match.Payload.Action == blocklist.ActionDrop {
 		return nil, query.ErrDrop

@@ -237,7 +237,7 @@ func (f *FastPath) answerBlocked(p *Pipeline, pkt []byte, client netip.AddrPort,
 	// Counted and logged only once the fast path is sure to answer.
 	f.policy.record(start, client.Addr(), query.ProtoUDP, q.qtype, q.name, d)
 	p.metrics.countQuery(query.ProtoUDP, q.qtype)
-	o := outcome{qwire: pkt[dnswire.HeaderLen:q.qend], qtype: q.qtype, rcode: -1}
+	o := outcome{qwire: pkt[dnswire.HeaderLen:q.qend], qtype: q.qtype, rcode: -1, decision: d}
 	if w != nil {
 		_, an, _, _ := dnswire.Counts(w)
 		o.rcode, o.answers = dnswire.Rcode(w), int(an)

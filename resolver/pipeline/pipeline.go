@@ -191,6 +191,8 @@ type outcome struct {
 	qtype   uint16
 	rcode   int // -1: nothing sent
 	answers int
+	// decision is the rule that answered, if one did.
+	decision query.Decision
 }
 
 var dropped = outcome{rcode: -1}
@@ -213,5 +215,6 @@ func (p *Pipeline) done(start time.Time, client netip.AddrPort, proto query.Prot
 	p.observer.Observe(query.Event{
 		Received: start, Duration: took, Client: client, Proto: proto,
 		Query: pkt, Response: b, QName: o.qname, QType: o.qtype, Rcode: o.rcode, Answers: o.answers,
+		Decision: o.decision,
 	})
 }

@@ -29,6 +29,7 @@ func (p *Pipeline) respond(ctx context.Context, pkt []byte, client netip.AddrPor
 	p.metrics.countQuery(proto, req.Question.Qtype)
 	drop := outcome{qname: req.Question.Name, qtype: req.Question.Qtype, rcode: -1}
 	resp, ok := p.resolve(ctx, req)
+	drop.decision = req.Decided
 	if !ok {
 		return nil, drop
 	}
@@ -46,7 +47,8 @@ func (p *Pipeline) respond(ctx context.Context, pkt []byte, client netip.AddrPor
 			return nil, drop
 		}
 	}
-	return b, outcome{qname: req.Question.Name, qtype: req.Question.Qtype, rcode: resp.Rcode, answers: len(resp.Answer)}
+	return b, outcome{qname: req.Question.Name, qtype: req.Question.Qtype, rcode: resp.Rcode, answers: len(resp.Answer),
+		decision: req.Decided}
 }
 
 // resolve asks the chain; ok is false when no answer must be sent (the

@@ -27,6 +27,7 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -86,6 +87,10 @@ type Config struct {
 	// HashRotation is how long one derived key is used; 0 means 24h.
 	// Periods start at the Unix epoch, so a day is a UTC day.
 	HashRotation time.Duration `yaml:"hash_rotation"`
+	// Secret is the hash secret when HashKeyFile is unset: the daemon
+	// makes one per process, so that every log (and every reload) hashes
+	// a client alike. Nil makes a random one per Masker.
+	Secret []byte `yaml:"-"`
 }
 
 // Defaults for the parameters.
@@ -97,9 +102,11 @@ const (
 )
 
 // Validate reports every invalid value; path is the section's YAML path.
-// It does not read the key file (New does), so `check` on another host
-// does not need the secret.
-func (c *Config) Validate(path string) []error {
+// also are the other modes that use these parameters (a log's override, a
+// tenant's mode): hash_key_file is an error only when no mode hashes. It
+// does not read the key file (New does), so `check` on another host does
+// not need the secret.
+func (c *Config) Validate(path string, also ...string) []error {
 	var errs []error
 	mode, err := ParseMode(c.Client)
 	if err != nil {
@@ -114,7 +121,7 @@ func (c *Config) Validate(path string) []error {
 	if c.HashRotation < 0 || (c.HashRotation > 0 && c.HashRotation < time.Minute) {
 		errs = append(errs, cfgerr.New(cfgerr.Join(path, "hash_rotation"), "%s is below 1m", c.HashRotation))
 	}
-	if c.HashKeyFile != "" && mode != Hash && err == nil {
+	if c.HashKeyFile != "" && mode != Hash && err == nil && !slices.Contains(also, Hash.String()) {
 		errs = append(errs, cfgerr.New(cfgerr.Join(path, "hash_key_file"), "is used only with client: hash (client is %q)", mode))
 	}
 	return errs
@@ -166,11 +173,23 @@ func New(cfg Config) (*Masker, error) {
 		m.secret = b
 		return m, nil
 	}
-	m.secret = make([]byte, 32)
-	if _, err := rand.Read(m.secret); err != nil {
-		return nil, fmt.Errorf("making the client hash secret: %w", err)
+	if len(cfg.Secret) > 0 {
+		m.secret = cfg.Secret
+		return m, nil
+	}
+	if m.secret, err = NewSecret(); err != nil {
+		return nil, err
 	}
 	return m, nil
+}
+
+// NewSecret returns a random hash secret, for Config.Secret.
+func NewSecret() ([]byte, error) {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return nil, fmt.Errorf("making the client hash secret: %w", err)
+	}
+	return b, nil
 }
 
 // Mode returns the masker's mode. A nil Masker is Full.

@@ -158,6 +158,18 @@ func TestValidate(t *testing.T) {
 	}
 }
 
+// TestValidateAlso: the key file is right when a log's override or a
+// tenant hashes while the default mode does not.
+func TestValidateAlso(t *testing.T) {
+	c := Config{Client: "truncate", HashKeyFile: "/k"}
+	if errs := c.Validate("log", "omit", "hash"); len(errs) > 0 {
+		t.Errorf("with a hashing override: %v", errs)
+	}
+	if errs := c.Validate("log", "omit", "full"); len(errs) != 1 {
+		t.Errorf("with no hashing mode: %v, want the hash_key_file error", errs)
+	}
+}
+
 func TestAppendClientAllocs(t *testing.T) {
 	a := netip.MustParseAddr("198.51.100.7")
 	buf := make([]byte, 0, 64)
@@ -166,5 +178,49 @@ func TestAppendClientAllocs(t *testing.T) {
 		if n := testing.AllocsPerRun(100, func() { m.AppendClient(buf[:0], a, time.Time{}) }); n != 0 {
 			t.Errorf("%s: %v allocations per address", mode, n)
 		}
+	}
+}
+
+// TestSet: a tenant's own mode wins for its records; tenants without one,
+// and the default policy, get the destination's; one secret hashes alike
+// in every Set built with it.
+func TestSet(t *testing.T) {
+	secret := []byte("0123456789abcdef0123456789abcdef")
+	cfg := Config{Client: "truncate", Secret: secret}
+	s, err := NewSet(cfg, map[string]string{"council-a": "hash", "school-b": "omit", "isp-c": "", "lab-d": "full"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := netip.MustParseAddr("198.51.100.7")
+	now := time.Date(2026, 12, 2, 10, 0, 0, 0, time.UTC)
+	other, err := NewSet(Config{Client: "hash", Secret: secret}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		tenant string
+		want   string // "" omitted
+	}{
+		{"", "198.51.100.0/24"},
+		{"isp-c", "198.51.100.0/24"},
+		{"unknown", "198.51.100.0/24"},
+		{"lab-d", "198.51.100.7"},
+		{"school-b", ""},
+		{"council-a", other.For("").Client(a, now)},
+	}
+	for _, tt := range tests {
+		if got := s.For(tt.tenant).Client(a, now); got != tt.want {
+			t.Errorf("tenant %q: %q, want %q", tt.tenant, got, tt.want)
+		}
+	}
+	if !strings.HasPrefix(tests[5].want, "hmac:") {
+		t.Errorf("hash gave %q", tests[5].want)
+	}
+	var none *Set
+	if got := none.For("x").Client(a, now); got != "198.51.100.7" {
+		t.Errorf("nil Set: %q, want the full address", got)
+	}
+	if _, err := NewSet(cfg, map[string]string{"x": "partial"}); err == nil || !strings.Contains(err.Error(), `tenant "x"`) {
+		t.Errorf("a bad tenant mode: %v", err)
 	}
 }

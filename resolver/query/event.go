@@ -32,6 +32,9 @@ type Event struct {
 	Rcode int
 	// Answers is the number of records in the answer section sent.
 	Answers int
+	// Decision is the rule that answered, when one did (Table non-nil):
+	// what dnstap's Policy message reports.
+	Decision Decision
 }
 
 // Observer watches answered queries: the query log and dnstap. Observers

@@ -59,7 +59,7 @@ func (p Proto) String() string {
 }
 
 // Request carries a client query, parsed once at the listener, down the
-// chain. Steps must treat it as read-only.
+// chain. Steps must treat it as read-only, except Decided.
 type Request struct {
 	// Msg is the client's query as received.
 	Msg *dns.Msg
@@ -75,6 +75,10 @@ type Request struct {
 	EDNS    bool
 	DO      bool
 	UDPSize uint16
+	// Decided is the policy's decision when a rule answered the query
+	// (blocked it, or answered its own data), for the observers (dnstap's
+	// Policy message); the policy step sets it, zero Table otherwise.
+	Decided Decision
 }
 
 // NewRequest parses the facts the chain needs out of msg once.
