@@ -88,6 +88,7 @@ func (d *dohServer) restart(s *Server) {
 	cfg := s.settings()
 	mux := http.NewServeMux()
 	mux.HandleFunc(dohPath, s.serveDoH)
+	mux.HandleFunc(dohPath+"/{id}", s.serveDoH) // a tenant's endpoint (tenantid.go)
 	hs := &http.Server{
 		Handler:           mux,
 		TLSConfig:         s.tlsConfig("h2", "http/1.1"),
@@ -230,7 +231,7 @@ func (s *Server) serveDoH(w http.ResponseWriter, r *http.Request) {
 	defer s.release()
 	op := packetPool.Get().(*[]byte)
 	defer packetPool.Put(op)
-	out := s.h.serve(r.Context(), pkt, client, query.ProtoDoH, (*op)[:0])
+	out := s.h.serve(r.Context(), pkt, client, query.ProtoDoH, s.dohID(r), (*op)[:0])
 	if out == nil {
 		// Silence has no HTTP form; resetting the stream is the closest.
 		panic(http.ErrAbortHandler)

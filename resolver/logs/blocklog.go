@@ -37,6 +37,9 @@ type BlockEvent struct {
 	// LogOnly marks what a log-only list would have blocked: the query
 	// was not blocked by it.
 	LogOnly bool `json:"log_only,omitempty"`
+	// Tenant is the tenant whose policy blocked; absent for the default
+	// policy.
+	Tenant string `json:"tenant,omitempty"`
 }
 
 // BlockRecord is what crosses the block log's queue: the facts, not the
@@ -141,6 +144,10 @@ func appendBlockRecord(dst []byte, r *BlockRecord) ([]byte, error) {
 	}
 	if r.LogOnly {
 		dst = append(dst, `,"log_only":true`...)
+	}
+	if r.Tenant != nil {
+		dst = append(dst, `,"tenant":`...)
+		dst = appendJSONString(dst, r.Tenant.Name)
 	}
 	dst = append(dst, "}\n"...)
 	return dst, nil

@@ -25,7 +25,8 @@ import (
 //
 //	{"time":"2026-11-22T01:02:03.456789Z","client":"192.0.2.7","protocol":"udp","qname":"example.com","qtype":"A","rcode":"NOERROR","duration_ms":0.412,"answers":2}
 //
-// rcode is "dropped" when no answer was sent. Field names are a contract
+// rcode is "dropped" when no answer was sent; tenant is there when a
+// configured tenant's policy answered. Field names are a contract
 // with log pipelines: extend, don't rename.
 type QueryLog struct {
 	a *asyncLog[queryRecord]
@@ -47,6 +48,7 @@ type queryRecord struct {
 	qtype    uint16
 	rcode    int
 	answers  int
+	tenant   string // "" for the default policy
 }
 
 // queryLogQueue absorbs about half a second of queries at a high rate.
@@ -73,7 +75,7 @@ func (l *QueryLog) Observe(ev query.Event) {
 	}
 	l.a.send(queryRecord{
 		received: ev.Received, duration: ev.Duration, client: ev.Client, proto: ev.Proto,
-		qname: ev.QName, qtype: ev.QType, rcode: ev.Rcode, answers: ev.Answers,
+		qname: ev.QName, qtype: ev.QType, rcode: ev.Rcode, answers: ev.Answers, tenant: ev.Tenant,
 	})
 }
 
@@ -113,6 +115,10 @@ func appendQueryRecord(dst []byte, r *queryRecord) ([]byte, error) {
 	dst = strconv.AppendFloat(dst, float64(r.duration)/float64(time.Millisecond), 'f', 3, 64)
 	dst = append(dst, `,"answers":`...)
 	dst = strconv.AppendInt(dst, int64(r.answers), 10)
+	if r.tenant != "" {
+		dst = append(dst, `,"tenant":`...)
+		dst = appendJSONString(dst, r.tenant)
+	}
 	dst = append(dst, "}\n"...)
 	return dst, nil
 }

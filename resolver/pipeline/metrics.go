@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"sync"
 	"sync/atomic"
 
 	"github.com/bulwark-dns/bulwark/blocklist"
@@ -49,6 +50,11 @@ type Metrics struct {
 	tcpLimit     prometheus.Counter
 	proxy        *proxyproto.Metrics
 	whatIf       *prometheus.CounterVec // log-only lists (whatif.go)
+	// Per-tenant series (tenant.go); tenantNames are the tenants that
+	// have them, so that a reload removing a tenant removes its series.
+	tenantQueries, tenantBlocked *prometheus.CounterVec
+	tenantMu                     sync.Mutex
+	tenantNames                  map[string]bool
 }
 
 // NewMetrics registers the request-path metrics on reg. It is called once per
@@ -103,6 +109,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}
 	}
 	m.whatIf = newWhatIfCounter()
+	m.tenantQueries, m.tenantBlocked = newTenantVecs()
 	m.otherRcode = responses.WithLabelValues("OTHER")
 	m.dropped = responses.WithLabelValues("dropped")
 	for rc := range m.responses {
@@ -115,7 +122,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m.proxy = proxyproto.NewMetrics(reg)
 	if reg != nil {
 		reg.MustRegister(queries, responses, m.duration, m.blocked, m.malformed, m.overload,
-			m.aclDenied, m.limited, m.tcpLimit, m.whatIf)
+			m.aclDenied, m.limited, m.tcpLimit, m.whatIf, m.tenantQueries, m.tenantBlocked)
 	}
 	return m
 }
