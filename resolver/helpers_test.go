@@ -166,7 +166,7 @@ func startEnv(t *testing.T, tab *blocklist.Table, o envOpts) *env {
 
 // serve listens with pipe on lcfg (a 2s TCP idle timeout unless set) until
 // the test ends, then shuts down and closes the block log.
-func (e *env) serve(t *testing.T, lcfg resolver.ListenConfig, pipe *pipeline.Pipeline) {
+func (e *env) serve(t testing.TB, lcfg resolver.ListenConfig, pipe *pipeline.Pipeline) {
 	t.Helper()
 	if lcfg.TCPIdleTimeout == 0 {
 		lcfg.TCPIdleTimeout = 2 * time.Second
@@ -241,11 +241,12 @@ type tenantEnv struct {
 	*env
 	auth *dnstest.Authority
 	qlog *syncBuffer
+	pipe *pipeline.Pipeline
 }
 
 // startTenantEnv is startEnv with tenants: the request path as the daemon
 // builds it, over the shared cache, in front of tenantZone.
-func startTenantEnv(t *testing.T, ts []tenant.Config, ecs tenant.ECSConfig, lc resolver.ListenConfig) *tenantEnv {
+func startTenantEnv(t testing.TB, ts []tenant.Config, ecs tenant.ECSConfig, lc resolver.ListenConfig, opts ...func(*pipeline.Parts)) *tenantEnv {
 	t.Helper()
 	auth := dnstest.StartAuthority(t, "127.0.0.1:0")
 	auth.AddZone("example.", tenantZone...)
@@ -262,9 +263,11 @@ func startTenantEnv(t *testing.T, ts []tenant.Config, ecs tenant.ECSConfig, lc r
 	ccfg.SetDefaults()
 	c := cache.New(ccfg, fwd, clock.Real{}, nil, nil)
 	t.Cleanup(c.Close)
-	sel, err := tenant.New(ts, ecs, tenant.Refs(tab.Lists))
-	if err != nil {
-		t.Fatal(err)
+	var sel *tenant.Selector // as the daemon has it: none without tenants
+	if len(ts) > 0 {
+		if sel, err = tenant.New(ts, ecs, tenant.Refs(tab.Lists)); err != nil {
+			t.Fatal(err)
+		}
 	}
 	e.rm = pipeline.NewMetrics(e.reg)
 	e.blog = logs.NewBlockLog(e.log, nil, nil)
@@ -272,11 +275,15 @@ func startTenantEnv(t *testing.T, ts []tenant.Config, ecs tenant.ECSConfig, lc r
 	ql := logs.NewQueryLog(qlog, 1, nil, nil)
 	bcfg := pipeline.BlockingConfig{}
 	bcfg.SetDefaults()
-	pipe, err := pipeline.Build(pipeline.Parts{
+	parts := pipeline.Parts{
 		Guard: pipeline.GuardConfig{Clock: clock.Real{}}, Blocking: bcfg, Tables: e.tables, BlockLog: e.blog,
 		Cache: c, Fast: true, Tenants: sel,
 		Options: pipeline.Options{Metrics: e.rm, Observer: ql},
-	})
+	}
+	for _, o := range opts {
+		o(&parts)
+	}
+	pipe, err := pipeline.Build(parts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -285,7 +292,7 @@ func startTenantEnv(t *testing.T, ts []tenant.Config, ecs tenant.ECSConfig, lc r
 	}
 	t.Cleanup(ql.Close) // after the server's shutdown
 	e.serve(t, lc, pipe)
-	return &tenantEnv{env: e, auth: auth, qlog: qlog}
+	return &tenantEnv{env: e, auth: auth, qlog: qlog, pipe: pipe}
 }
 
 // exchangeFrom asks addr one question from the loopback address src.

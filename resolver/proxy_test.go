@@ -282,7 +282,7 @@ func proxyHeader(client string, datagram bool) []byte {
 		Source: netip.MustParseAddrPort(client), Destination: netip.MustParseAddrPort("127.0.0.1:53")})
 }
 
-func packQuery(t *testing.T, name string) []byte {
+func packQuery(t testing.TB, name string) []byte {
 	t.Helper()
 	m := new(dns.Msg)
 	m.SetQuestion(dns.Fqdn(name), dns.TypeA)

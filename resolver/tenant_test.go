@@ -1,6 +1,7 @@
 package resolver_test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/netip"
@@ -12,11 +13,12 @@ import (
 	"github.com/bulwark-dns/bulwark/blocklist"
 	"github.com/bulwark-dns/bulwark/internal/dnstest"
 	"github.com/bulwark-dns/bulwark/resolver"
+	"github.com/bulwark-dns/bulwark/resolver/pipeline"
 	"github.com/bulwark-dns/bulwark/resolver/tenant"
 )
 
 // tenantLists are the shared lists of these tests, in index order.
-func tenantTable(t *testing.T) *blocklist.Table {
+func tenantTable(t testing.TB) *blocklist.Table {
 	return buildTable(t,
 		list{info: blocklist.ListInfo{Name: "phishing"}, names: []string{"phish.example"}},
 		list{info: blocklist.ListInfo{Name: "malware"}, names: []string{"malware.example"}},
@@ -219,6 +221,60 @@ func TestTenantByTrustedECS(t *testing.T) {
 			if got := ask(c.src, c.subnet); got != c.want {
 				t.Errorf("from %s with ECS %q: %q, want %q", c.src, c.subnet, got, c.want)
 			}
+		}
+	}
+}
+
+// unlogged leaves the block log and the query log out, whose records cost
+// an allocation on either path and are not the fast path's.
+func unlogged(p *pipeline.Parts) { p.BlockLog, p.Observer = nil, nil }
+
+// The fast path stays allocation-free with tenants: selection by address,
+// the tenant's view, its action override and block page, its counters.
+func TestTenantFastPathAllocatesNothing(t *testing.T) {
+	e := startTenantEnv(t, tenantConfigs(), tenant.ECSConfig{}, resolver.ListenConfig{}, unlogged)
+	buf := make([]byte, 0, 4096)
+	for _, c := range []struct{ client, name string }{
+		{"127.0.0.2:5353", "phish.example."}, {"127.0.0.2:5353", "www.example."}, {"127.0.0.3:5353", "malware.example."},
+		{"127.0.0.3:5353", "phish.example."}, {"127.0.0.4:5353", "ok.phish.example."}, {"127.0.0.4:5353", "www.example."},
+	} {
+		client := netip.MustParseAddrPort(c.client)
+		w := packQuery(t, c.name)
+		e.pipe.ServeUDP(context.Background(), w, client, buf[:0]) // fill the cache
+		if _, ok := e.pipe.AnswerFast(w, client, buf[:0]); !ok {
+			t.Fatalf("%s from %s: the fast path declined", c.name, c.client)
+		}
+		if n := testing.AllocsPerRun(200, func() { e.pipe.AnswerFast(w, client, buf[:0]) }); n != 0 {
+			t.Errorf("%s from %s: %v allocations per answered query, want 0", c.name, c.client, n)
+		}
+	}
+}
+
+// BenchmarkTenantFastPath is one fast path answer under one policy and
+// under a tenant's view, in the same run, to compare.
+func BenchmarkTenantFastPath(b *testing.B) {
+	for _, bc := range []struct {
+		name    string
+		tenants []tenant.Config
+		client  string
+	}{
+		{"one-policy", nil, "127.0.0.2:5353"},
+		{"tenant", tenantConfigs(), "127.0.0.2:5353"},
+	} {
+		e := startTenantEnv(b, bc.tenants, tenant.ECSConfig{}, resolver.ListenConfig{}, unlogged)
+		client := netip.MustParseAddrPort(bc.client)
+		for _, name := range []string{"www.example.", "phish.example."} {
+			w := packQuery(b, name)
+			e.pipe.ServeUDP(context.Background(), w, client, nil)
+			b.Run(bc.name+"/"+strings.TrimSuffix(name, "."), func(b *testing.B) {
+				buf := make([]byte, 0, 4096)
+				b.ReportAllocs()
+				for b.Loop() {
+					if _, ok := e.pipe.AnswerFast(w, client, buf[:0]); !ok {
+						b.Fatal("declined")
+					}
+				}
+			})
 		}
 	}
 }
