@@ -30,11 +30,13 @@ type handler struct {
 }
 
 // serve answers pkt with the generation in force; nil means send nothing.
-func (h *handler) serve(ctx context.Context, pkt []byte, client netip.AddrPort, proto query.Proto, out []byte) []byte {
+// id is the tenant id the connection named (DoH path, TLS server name),
+// "" for none: the pipeline selects the tenant (tenantid.go).
+func (h *handler) serve(ctx context.Context, pkt []byte, client netip.AddrPort, proto query.Proto, id string, out []byte) []byte {
 	if b, ok := h.answerNotify(pkt, client, proto); ok {
 		return b
 	}
-	return h.cur.Load().pipe.Serve(ctx, pkt, client, proto, out)
+	return h.cur.Load().pipe.ServeID(ctx, pkt, client, proto, id, out)
 }
 
 // listenerMetrics are the counters the listeners themselves keep.

@@ -17,9 +17,9 @@ import (
 	"github.com/bulwark-dns/bulwark/resolver/query"
 )
 
-// exchangeFrom sends m over UDP from local and returns the answer, nil
+// exchangeMsgFrom sends m over UDP from local and returns the answer, nil
 // when none came.
-func exchangeFrom(t *testing.T, local, server string, m *dns.Msg) *dns.Msg {
+func exchangeMsgFrom(t *testing.T, local, server string, m *dns.Msg) *dns.Msg {
 	t.Helper()
 	c := &dns.Client{Net: "udp", Timeout: 400 * time.Millisecond,
 		Dialer: &net.Dialer{LocalAddr: &net.UDPAddr{IP: net.ParseIP(local)}}}
@@ -131,7 +131,7 @@ func TestRefusalsRateLimited(t *testing.T) {
 			}
 			// Time refills the bucket.
 			clk.Advance(time.Second)
-			if resp := exchangeFrom(t, tc.from, e.addr, tc.query()); resp == nil || resp.Rcode != tc.rcode {
+			if resp := exchangeMsgFrom(t, tc.from, e.addr, tc.query()); resp == nil || resp.Rcode != tc.rcode {
 				t.Fatalf("after a second: %v", resp)
 			}
 		})

@@ -194,7 +194,7 @@ func (s *Server) answerUDP(so *socket, bp *[]byte, off, n int, client, reply net
 	defer so.answers.Done()
 	op := getUDPBuf(s.settings().UDPSize)
 	from := netip.AddrPortFrom(client.Addr().Unmap(), client.Port())
-	out := s.h.serve(s.ctx, (*bp)[off:n], from, query.ProtoUDP, (*op)[:0])
+	out := s.h.serve(s.ctx, (*bp)[off:n], from, query.ProtoUDP, "", (*op)[:0])
 	udpPool.Put(bp)
 	if out != nil {
 		if _, err := so.udp.WriteToUDPAddrPort(out, reply); err != nil && !isClosed(err) {

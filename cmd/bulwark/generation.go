@@ -11,6 +11,7 @@ import (
 
 	"github.com/bulwark-dns/bulwark/resolver/logs"
 	"github.com/bulwark-dns/bulwark/resolver/pipeline"
+	"github.com/bulwark-dns/bulwark/resolver/tenant"
 	"github.com/bulwark-dns/bulwark/resolver/upstream"
 
 	"github.com/bulwark-dns/bulwark/blocklist"
@@ -47,6 +48,7 @@ type generation struct {
 	pipe     *pipeline.Pipeline
 	sight    *sightings.Collector // nil: no sightings configured
 	clients  clientSets           // how the logs write client addresses (privacy.go)
+	tenants  *tenant.Selector     // nil: no tenants configured
 }
 
 // maxDrain bounds how long a replaced generation's upstream connections
@@ -91,10 +93,8 @@ func (d *daemon) build(ctx context.Context, src *source, prev *generation) (_ *g
 	table := g.tables.Load()
 	d.logger.Info("lists loaded", "lists", len(table.Lists), "rules", table.Set.Len(), "bytes", table.Set.SizeBytes(),
 		"took", time.Since(start).Round(time.Millisecond))
-	if len(cfg.Tenants) > 0 {
-		// Parsed and checked, not yet wired into the request path: say so
-		// rather than let an operator believe a tenant's policy applies.
-		d.logger.Warn("tenants: configured but not yet applied to queries; every client gets the default policy", "tenants", len(cfg.Tenants))
+	if g.tenants, err = newTenants(cfg, table); err != nil { // tenants.go
+		return nil, err
 	}
 
 	if prev != nil && prev.cfg.Log.Blocked == cfg.Log.Blocked && reflect.DeepEqual(prev.cfg.Log.SinksOf("blocked"), cfg.Log.SinksOf("blocked")) {
@@ -140,6 +140,7 @@ func (d *daemon) build(ctx context.Context, src *source, prev *generation) (_ *g
 		Cache:    g.cache,
 		Fast:     g.back.fastPath,
 		Sink:     sinkOf(g.sight),
+		Tenants:  g.tenants,
 		Options: pipeline.Options{UDPSize: cfg.Listen.UDPSize, Observer: g.obs.observer(),
 			Metrics: d.pm.resolverMetrics(), Logger: d.logger},
 	})

@@ -55,9 +55,6 @@ type BlockRecord struct {
 	query.Decision
 	// LogOnly marks a record of a log-only list: nothing was blocked.
 	LogOnly bool
-	// Tenant is the deciding tenant's name ("" for the default policy):
-	// written, and the tenant's own client mode applied.
-	Tenant string
 }
 
 // BlockLog writes block events asynchronously: the query path hands a
@@ -138,7 +135,7 @@ func appendBlockRecord(dst []byte, r *BlockRecord, clients *privacy.Set) ([]byte
 	if r.CNAME != "" {
 		matched = r.CNAME
 	}
-	dst = appendHead(dst, r.At, r.Client, r.Tenant, clients)
+	dst = appendHead(dst, r.At, r.Client, r.TenantName(), clients)
 	dst = append(dst, `,"protocol":"`...)
 	dst = append(dst, r.Proto.String()...)
 	dst = append(dst, `","qname":`...)

@@ -30,7 +30,7 @@ func (p *Policy) block(req *query.Request, d query.Decision) (*dns.Msg, error) {
 	if err != nil {
 		return nil, err
 	}
-	list := listOf(d.Table, d.Match)
+	list := listOf(&d)
 	b := dnswire.Block{ID: req.Msg.Id, Question: qwire, QType: q.Qtype, Owner: owner,
 		Action: d.Match.Payload.Action, Sinkhole: list.Sinkhole, TTL: p.ttl,
 		EDNS: req.EDNS, DO: req.DO, UDPSize: dns.DefaultMsgSize, List: list.Name}

@@ -163,12 +163,16 @@ func (f *FastPath) answer(p *Pipeline, pkt []byte, client netip.AddrPort, out []
 	if !ok || !f.guard.acl.allowed(client.Addr()) || f.guard.sane(q.shape) != pass {
 		return out, false
 	}
+	ten, ok := p.tenants.fastTenant(client.Addr())
+	if !ok {
+		return out, false // a trusted forwarder's ECS may name the tenant: the chain reads it
+	}
 	if t := f.policy.tables.Load(); t != nil {
 		if t.WhatIf != nil {
 			return out, false // log-only lists are matched in the chain (whatif.go)
 		}
-		if m, blocked := f.policy.decide(t, q.name); blocked {
-			return f.answerBlocked(p, pkt, client, q, query.Decision{Table: t, Match: m}, out, start)
+		if d, blocked := f.policy.decide(t, q.name, ten); blocked {
+			return f.answerBlocked(p, pkt, client, q, d, out, start)
 		}
 	}
 	start0 := len(out)
@@ -180,7 +184,7 @@ func (f *FastPath) answer(p *Pipeline, pkt []byte, client netip.AddrPort, out []
 	p.metrics.countQuery(query.ProtoUDP, q.qtype)
 	_, an, _, _ := dnswire.Counts(w)
 	p.done(start, client, query.ProtoUDP, pkt, w, outcome{qwire: pkt[dnswire.HeaderLen:q.qend], qtype: q.qtype,
-		rcode: dnswire.Rcode(w), answers: int(an)})
+		rcode: dnswire.Rcode(w), answers: int(an), tenant: ten})
 	return out, true
 }
 
@@ -237,7 +241,7 @@ func (f *FastPath) answerBlocked(p *Pipeline, pkt []byte, client netip.AddrPort,
 	// Counted and logged only once the fast path is sure to answer.
 	f.policy.record(start, client.Addr(), query.ProtoUDP, q.qtype, q.name, d)
 	p.metrics.countQuery(query.ProtoUDP, q.qtype)
-	o := outcome{qwire: pkt[dnswire.HeaderLen:q.qend], qtype: q.qtype, rcode: -1, decision: d}
+	o := outcome{qwire: pkt[dnswire.HeaderLen:q.qend], qtype: q.qtype, rcode: -1, decision: d, tenant: d.Tenant}
 	if w != nil {
 		_, an, _, _ := dnswire.Counts(w)
 		o.rcode, o.answers = dnswire.Rcode(w), int(an)
@@ -251,7 +255,7 @@ func (f *FastPath) answerBlocked(p *Pipeline, pkt []byte, client netip.AddrPort,
 // the fast path serves, the rule's offset in the presentation name is its
 // offset in the wire name too.
 func (f *FastPath) appendBlock(p *Pipeline, out, pkt []byte, q quickQuery, d query.Decision) []byte {
-	list := listOf(d.Table, d.Match)
+	list := listOf(&d)
 	owner := d.Match.Offset
 	if owner >= q.nameLen-2 { // the root rule
 		owner = -1

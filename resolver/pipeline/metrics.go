@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"sync"
 	"sync/atomic"
 
 	"github.com/bulwark-dns/bulwark/blocklist"
@@ -51,6 +52,11 @@ type Metrics struct {
 	proxy        *proxyproto.Metrics
 	udp          *rcvbuf.Stats          // receive buffers and kernel drops of the UDP sockets
 	whatIf       *prometheus.CounterVec // log-only lists (whatif.go)
+	// Per-tenant series (tenant.go); tenantNames are the tenants that
+	// have them, so that a reload removing a tenant removes its series.
+	tenantQueries, tenantBlocked *prometheus.CounterVec
+	tenantMu                     sync.Mutex
+	tenantNames                  map[string]bool
 }
 
 // NewMetrics registers the request-path metrics on reg. It is called once per
@@ -105,6 +111,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}
 	}
 	m.whatIf = newWhatIfCounter()
+	m.tenantQueries, m.tenantBlocked = newTenantVecs()
 	m.otherRcode = responses.WithLabelValues("OTHER")
 	m.dropped = responses.WithLabelValues("dropped")
 	for rc := range m.responses {
@@ -118,7 +125,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m.udp = rcvbuf.NewStats(reg)
 	if reg != nil {
 		reg.MustRegister(queries, responses, m.duration, m.blocked, m.malformed, m.overload,
-			m.aclDenied, m.limited, m.tcpLimit, m.whatIf)
+			m.aclDenied, m.limited, m.tcpLimit, m.whatIf, m.tenantQueries, m.tenantBlocked)
 	}
 	return m
 }

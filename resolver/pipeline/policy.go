@@ -12,6 +12,7 @@ import (
 	"github.com/bulwark-dns/bulwark/resolver/dnswire"
 	"github.com/bulwark-dns/bulwark/resolver/logs"
 	"github.com/bulwark-dns/bulwark/resolver/query"
+	"github.com/bulwark-dns/bulwark/resolver/tenant"
 )
 
 // Tables gives the policy the current list snapshot. *atomic.Pointer
@@ -33,6 +34,18 @@ type Policy struct {
 	log     *logs.BlockLog
 	metrics *Metrics
 	sink    query.BlockSink // nil: none
+	// def is the default policy's tenant when its view is not every list
+	// (a tenant claimed an allow list); nil: Set.Match decides.
+	def     *tenant.Tenant
+	tenants *tenants // nil: no tenants
+}
+
+// useTenants makes the policy decide with each request's tenant.
+func (p *Policy) useTenants(ts *tenants) {
+	p.tenants = ts
+	if d := ts.sel.Default(); !d.AllLists() {
+		p.def = d
+	}
 }
 
 // NewPolicy returns the policy step in front of next.
@@ -40,13 +53,30 @@ func NewPolicy(cfg BlockingConfig, tables Tables, next query.Resolver, log *logs
 	return &Policy{tables: tables, next: next, ttl: uint32(cfg.TTL / time.Second), log: log, metrics: m}
 }
 
-// decide is the policy's decision on one name: the deciding rule of t,
-// and whether it blocks. The rule that decides is the table's (most
-// specific wins, allow wins a tie: docs/ARCHITECTURE.md); both the chain
-// and the UDP fast path ask here.
-func (p *Policy) decide(t *blocklist.Table, name string) (blocklist.Match, bool) {
-	m, ok := t.Set.Match(name)
-	return m, ok && !m.Allow
+// decide is the policy's decision on one name for tenant ten (nil: the
+// default policy): whether it blocks, and the deciding rule of t. The rule
+// that decides is the table's among the tenant's lists (most specific
+// wins, allow wins a tie: docs/ARCHITECTURE.md), its action the tenant's
+// override if it has one; both the chain and the UDP fast path ask here.
+func (p *Policy) decide(t *blocklist.Table, name string, ten *tenant.Tenant) (query.Decision, bool) {
+	view := ten
+	if view == nil {
+		view = p.def
+	}
+	var m blocklist.Match
+	var ok bool
+	if view == nil || view.AllLists() {
+		m, ok = t.Set.Match(name)
+	} else {
+		m, ok = t.Set.MatchView(name, view.View)
+	}
+	if !ok || m.Allow {
+		return query.Decision{}, false
+	}
+	if ten != nil {
+		m.Payload.Action = ten.Action(m.Payload.List, m.Payload.Action)
+	}
+	return query.Decision{Table: t, Match: m, Tenant: ten}, true
 }
 
 // Resolve implements query.Resolver.
@@ -54,8 +84,8 @@ func (p *Policy) Resolve(ctx context.Context, req *query.Request) (*dns.Msg, err
 	t := p.tables.Load()
 	if t != nil {
 		p.whatIf(req, t) // log-only lists (whatif.go)
-		if m, blocked := p.decide(t, req.Question.Name); blocked {
-			return p.block(req, query.Decision{Table: t, Match: m})
+		if d, blocked := p.decide(t, req.Question.Name, req.Tenant); blocked {
+			return p.block(req, d)
 		}
 	}
 	resp, err := p.next.Resolve(ctx, req)
@@ -66,8 +96,9 @@ func (p *Policy) Resolve(ctx context.Context, req *query.Request) (*dns.Msg, err
 	// client will end up connecting to.
 	for _, rr := range resp.Answer {
 		if target, ok := aliasTarget(rr); ok {
-			if m, blocked := p.decide(t, target); blocked {
-				return p.block(req, query.Decision{Table: t, Match: m, CNAME: dnswire.Canonical(target)})
+			if d, blocked := p.decide(t, target, req.Tenant); blocked {
+				d.CNAME = dnswire.Canonical(target)
+				return p.block(req, d)
 			}
 		}
 	}
@@ -103,6 +134,9 @@ func (p *Policy) ServesWire(answer []dns.RR) bool {
 // the log gets its own copy.
 func (p *Policy) record(at time.Time, client netip.Addr, proto query.Proto, qtype uint16, qname string, d query.Decision) {
 	p.metrics.countBlocked(d.Table, d.Match.Payload)
+	if p.tenants != nil {
+		p.tenants.metrics.countBlocked(&d)
+	}
 	if !p.log.Enabled() && p.sink == nil {
 		return
 	}
@@ -115,17 +149,24 @@ func (p *Policy) record(at time.Time, client netip.Addr, proto query.Proto, qtyp
 		if d.CNAME != "" {
 			matched = d.CNAME
 		}
-		p.sink.Blocked(query.BlockHit{At: at, Client: client, Table: d.Table, Match: d.Match, Name: matched})
+		p.sink.Blocked(query.BlockHit{At: at, Client: client, Tenant: d.TenantName(), Table: d.Table, Match: d.Match, Name: matched})
 	}
 }
 
 // listOf is the list of the deciding rule, with the rule's own sinkhole
-// addresses (RPZ local data) in place of the list's when it has them.
-func listOf(t *blocklist.Table, m blocklist.Match) blocklist.ListInfo {
+// addresses (RPZ local data) in place of the list's when it has them, and
+// the tenant's when its override made the action sinkhole.
+func listOf(d *query.Decision) blocklist.ListInfo {
+	t, m := d.Table, d.Match
 	var list blocklist.ListInfo
 	if int(m.Payload.List) < len(t.Lists) {
 		list = t.Lists[m.Payload.List]
 	}
 	list.Sinkhole = t.SinkholeAddrs(m.Payload)
+	if d.Tenant != nil {
+		if own := d.Tenant.SinkholeOf(m.Payload.List); own != nil {
+			list.Sinkhole = own
+		}
+	}
 	return list
 }

@@ -70,10 +70,10 @@ type stack struct {
 	sink   *sinkRecorder
 }
 
-// upstream answers every name with an address (A) or NODATA (other
+// countingUpstream answers every name with an address (A) or NODATA (other
 // types); alias.example is a CNAME to cdn.tracker.example (which the lists
 // block).
-func upstream(routed *atomic.Int64) query.Resolver {
+func countingUpstream(routed *atomic.Int64) query.Resolver {
 	return query.ResolverFunc(func(_ context.Context, req *query.Request) (*dns.Msg, error) {
 		routed.Add(1)
 		q := req.Question
@@ -103,7 +103,7 @@ func newStacks(t *testing.T, acl pipeline.ACLConfig) (chain, fast *stack) {
 	chain, fast = &stack{tables: tables, routed: routed}, &stack{tables: tables, routed: routed}
 	ccfg := cache.Config{Size: 1000}
 	ccfg.SetDefaults()
-	c := cache.New(ccfg, upstream(routed), clock.Real{}, nil, nil)
+	c := cache.New(ccfg, countingUpstream(routed), clock.Real{}, nil, nil)
 	t.Cleanup(c.Close)
 	bc := pipeline.BlockingConfig{}
 	bc.SetDefaults()
