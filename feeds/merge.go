@@ -22,11 +22,14 @@ func merge(specs []*feedSpec, copies []*feedCopy, categories []string) (t *block
 	b.Grow(n)                     // one allocation of each array rather than doubling through a million rules
 	var whatIf *blocklist.Builder // log-only lists' rules (policy.go)
 	t = &blocklist.Table{Lists: make([]blocklist.ListInfo, 0, len(specs)), Categories: categories}
+	var triggers tableTriggers // rpz-client-ip, rpz-ip, ... (triggers.go)
 	for i, sp := range specs {
 		info := sp.info
 		if c := copies[i]; c != nil {
-			off := uint32(len(t.Addrs))
-			t.Addrs = append(t.Addrs, c.addrs...)
+			off := appendData(t, c)
+			if !sp.info.LogOnly {
+				triggers.add(c, sp.index, sp.category, off)
+			}
 			for j := range c.rules.len() {
 				r := c.rules.at(j)
 				// A copy may be older than this config (a reload kept
@@ -47,7 +50,7 @@ func merge(specs []*feedSpec, copies []*feedCopy, categories []string) (t *block
 					dropped++
 				}
 			}
-			info.Entries = c.rules.len()
+			info.Entries = c.rules.len() + c.triggerCount()
 		}
 		t.Lists = append(t.Lists, info)
 	}
@@ -56,6 +59,9 @@ func merge(specs []*feedSpec, copies []*feedCopy, categories []string) (t *block
 		return nil, dropped, fmt.Errorf("building the merged blocklist: %w", err)
 	}
 	t.Set = set
+	if err := triggers.build(t); err != nil {
+		return nil, dropped, err
+	}
 	if whatIf != nil {
 		if t.WhatIf, err = whatIf.Build(); err != nil {
 			return nil, dropped, fmt.Errorf("building the log-only lists: %w", err)

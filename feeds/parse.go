@@ -29,7 +29,13 @@ type feedCopy struct {
 	lines []uint32
 	// addrs holds the RPZ local-data address sets of this copy; a rule
 	// with Payload.Data d > 0 answers addrs[d-1].
-	addrs      [][]netip.Addr
+	addrs [][]netip.Addr
+	// local, when not nil, is parallel to addrs: the local data of
+	// ActionLocal rules (triggers.go).
+	local [][]blocklist.LocalRR
+	// The rules of the RPZ triggers other than the query name.
+	nets       []netTrigger
+	nsnames    []blocklist.Rule
 	report     Report
 	validators Validators
 	fetched    time.Time // when this content was read from its source
@@ -95,7 +101,7 @@ func parseCopy(ctx context.Context, sp *feedSpec, r io.Reader, where string, log
 	tooLarge := false
 	var reject func(LineError)
 	emit := func(e Entry) {
-		if !sp.cfg.AllowBroad && broadRule(e.Name) { // allow_broad (trust.go)
+		if !sp.cfg.AllowBroad && broadEntry(e) { // allow_broad (trust.go)
 			reject(broadError(e))
 			return
 		}
@@ -105,22 +111,17 @@ func parseCopy(ctx context.Context, sp *feedSpec, r io.Reader, where string, log
 			if e.HasAction {
 				p.Action = e.Action
 			}
-			if len(e.Addrs) > 0 && p.Action == blocklist.ActionSinkhole {
-				key := fmt.Sprint(e.Addrs)
-				d, ok := addrIndex[key]
-				if !ok {
-					c.addrs = append(c.addrs, e.Addrs)
-					d = uint32(len(c.addrs))
-					addrIndex[key] = d
-				}
-				p.Data = d
-			}
+			p.Data = c.addData(e, p.Action, addrIndex)
 		}
 		if tooMany || tooLarge {
 			return
 		}
-		if sp.maxEntries > 0 && rules.len() >= sp.maxEntries {
+		if sp.maxEntries > 0 && rules.len()+c.triggerCount() >= sp.maxEntries {
 			tooMany = true // stop.Read ends the parse
+			return
+		}
+		if e.Trigger != blocklist.TriggerQName {
+			c.addTrigger(e, allow, p)
 			return
 		}
 		if !rules.add(blocklist.Rule{Name: e.Name, Scope: e.Scope, Allow: allow, Payload: p}) {
@@ -159,7 +160,7 @@ func parseCopy(ctx context.Context, sp *feedSpec, r io.Reader, where string, log
 	}
 	c.rules = rules.finish()
 	c.lines = lines.collect()
-	rep.Lines, rep.Entries, rep.Approximated = st.Lines, c.rules.len(), st.Approximated
+	rep.Lines, rep.Entries, rep.Approximated = st.Lines, c.rules.len()+c.triggerCount(), st.Approximated
 	if st.Skipped > 0 {
 		rep.Skipped += st.Skipped
 		rep.SkippedBy[reasonBoilerplate] += st.Skipped

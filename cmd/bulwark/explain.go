@@ -292,6 +292,10 @@ func blockedAnswer(action blocklist.Action, list, zone string, addrs []netip.Add
 		return "REFUSED" + ede
 	case blocklist.ActionDrop:
 		return "no answer at all: the query is dropped and the client times out"
+	case blocklist.ActionTCPOnly:
+		return "over UDP an empty answer with TC=1, so that the client retries over TCP; over TCP, DoT and DoH the name is resolved as if unlisted"
+	case blocklist.ActionLocal:
+		return fmt.Sprintf("the rule's local data (RPZ): a CNAME rewrite resolved and answered with its chain, or its records of the asked type (TTL %s), NODATA otherwise", ttlText)
 	}
 	return "NXDOMAIN, " + soa + ede
 }
