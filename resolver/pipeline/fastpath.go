@@ -166,8 +166,11 @@ func (f *FastPath) answer(p *Pipeline, pkt []byte, client netip.AddrPort, out []
 		if t.WhatIf != nil {
 			return out, false // log-only lists are matched in the chain (whatif.go)
 		}
-		if m, blocked := f.policy.decide(t, q.name); blocked {
-			return f.answerBlocked(p, pkt, client, q, query.Decision{Table: t, Match: m}, out, start)
+		if d, blocked, _ := f.policy.decideQuery(t, client.Addr(), q.name); blocked {
+			if !localServable(d) {
+				return out, false // local data: the chain answers (localdata.go)
+			}
+			return f.answerBlocked(p, pkt, client, q, d, out, start)
 		}
 	}
 	start0 := len(out)

@@ -52,26 +52,20 @@ func (p *Policy) decide(t *blocklist.Table, name string) (blocklist.Match, bool)
 // Resolve implements query.Resolver.
 func (p *Policy) Resolve(ctx context.Context, req *query.Request) (*dns.Msg, error) {
 	t := p.tables.Load()
+	bound := blocklist.NoList
 	if t != nil {
-		p.whatIf(req, t) // log-only lists (whatif.go)
-		if m, blocked := p.decide(t, req.Question.Name); blocked {
-			return p.block(req, query.Decision{Table: t, Match: m})
+		p.whatIf(req, t)                                                        // log-only lists (whatif.go)
+		d, blocked, b := p.decideQuery(t, req.Client.Addr(), req.Question.Name) // rpz.go
+		if blocked && enforced(d, req.Proto) {
+			return p.block(ctx, req, d)
 		}
+		bound = b
 	}
 	resp, err := p.next.Resolve(ctx, req)
 	if err != nil || resp == nil || t == nil {
 		return resp, err
 	}
-	// Response policy: every CNAME/DNAME target in the answer is a name the
-	// client will end up connecting to.
-	for _, rr := range resp.Answer {
-		if target, ok := aliasTarget(rr); ok {
-			if m, blocked := p.decide(t, target); blocked {
-				return p.block(req, query.Decision{Table: t, Match: m, CNAME: dnswire.Canonical(target)})
-			}
-		}
-	}
-	return resp, nil
+	return p.checkAnswer(ctx, req, t, resp, bound) // CNAME targets, rpz-ip (rpz.go)
 }
 
 // aliasTarget is the target of a CNAME or DNAME record.
@@ -88,14 +82,15 @@ func aliasTarget(rr dns.RR) (string, bool) {
 // ServesWire reports whether a cached answer may go to the client without
 // the policy seeing it, as the UDP fast path sends cached answers: only
 // when it holds no CNAME or DNAME, whose targets the response policy must
-// check on every answer (the lists change under the cache).
+// check on every answer (the lists change under the cache), and no
+// address an rpz-ip rule lists.
 func (p *Policy) ServesWire(answer []dns.RR) bool {
 	for _, rr := range answer {
 		if t := rr.Header().Rrtype; t == dns.TypeCNAME || t == dns.TypeDNAME {
 			return false
 		}
 	}
-	return true
+	return servesAddrs(p.tables.Load(), answer) // rpz-ip (rpz.go)
 }
 
 // record counts and logs one block, on whichever path answered it. qname
