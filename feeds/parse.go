@@ -161,6 +161,7 @@ func parseCopy(ctx context.Context, sp *feedSpec, r io.Reader, where string, log
 	c.rules = rules.finish()
 	c.lines = lines.collect()
 	rep.Lines, rep.Entries, rep.Approximated = st.Lines, c.rules.len()+c.triggerCount(), st.Approximated
+	rep.Triggers = c.triggerKinds()
 	if st.Skipped > 0 {
 		rep.Skipped += st.Skipped
 		rep.SkippedBy[reasonBoilerplate] += st.Skipped

@@ -58,6 +58,21 @@ func (c *feedCopy) addTrigger(e Entry, allow bool, p blocklist.Payload) {
 	c.nets = append(c.nets, netTrigger{kind: e.Trigger, rule: blocklist.NetRule{Prefix: e.Prefix, Allow: allow, Payload: p}})
 }
 
+// triggerKinds counts the copy's triggers by kind (Report.Triggers).
+func (c *feedCopy) triggerKinds() map[string]int {
+	if c.triggerCount() == 0 {
+		return nil
+	}
+	n := map[string]int{}
+	for _, t := range c.nets {
+		n[t.kind.String()]++
+	}
+	if len(c.nsnames) > 0 {
+		n[blocklist.TriggerNSDName.String()] = len(c.nsnames)
+	}
+	return n
+}
+
 // triggerCount is the number of rules of the other trigger kinds.
 func (c *feedCopy) triggerCount() int { return len(c.nets) + len(c.nsnames) }
 

@@ -54,8 +54,9 @@ func (p *Policy) Resolve(ctx context.Context, req *query.Request) (*dns.Msg, err
 	t := p.tables.Load()
 	bound := blocklist.NoList
 	if t != nil {
-		p.whatIf(req, t)                                                        // log-only lists (whatif.go)
-		d, blocked, b := p.decideQuery(t, req.Client.Addr(), req.Question.Name) // rpz.go
+		p.whatIf(req, t) // log-only lists (whatif.go)
+		// client-ip and qname, in RPZ order (rpz.go)
+		d, blocked, b := p.decideQuery(t, req.Client.Addr(), req.Question.Name)
 		if blocked && enforced(d, req.Proto) {
 			return p.block(ctx, req, d)
 		}
