@@ -72,4 +72,7 @@ type ListInfo struct {
 	Entries int
 	// LogOnly marks a list on trial: its rules are in Table.WhatIf.
 	LogOnly bool
+	// RPZ marks a response policy zone: its passthru rules keep zone
+	// order over later zones (trust.go).
+	RPZ bool
 }

@@ -93,6 +93,10 @@ func FuzzParseAdblock(f *testing.F) {
 	fuzzParser(f, ParseAdblock, "samples/phishing.adblock.txt", fuzzOpts{})
 }
 
+func FuzzParseAuto(f *testing.F) {
+	fuzzParser(f, ParseAuto, "samples/phishing.adblock.txt", fuzzOpts{})
+}
+
 func FuzzParseRPZ(f *testing.F) {
 	fuzzParser(f, ParseRPZ, "samples/phishing.rpz.zone", fuzzOpts{singleLabel: true, exact: true, actions: true})
 }

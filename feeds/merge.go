@@ -51,6 +51,7 @@ func merge(specs []*feedSpec, copies []*feedCopy, categories []string) (t *block
 				}
 			}
 			info.Entries = c.rules.len() + c.triggerCount()
+			info.RPZ = c.report.Format == FormatRPZ
 		}
 		t.Lists = append(t.Lists, info)
 	}

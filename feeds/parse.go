@@ -81,10 +81,11 @@ func parseCopy(ctx context.Context, sp *feedSpec, r io.Reader, where string, log
 		return fail(errors.New("got an HTML page, not a list (an error or login page?)"))
 	}
 	name := sp.cfg.Format
+	lookup := LookupFormat
 	if name == "" || name == FormatAuto {
-		name = DetectFormat(peek)
+		name, lookup = DetectFormat(peek), autoParser // line by line (auto.go)
 	}
-	format, ok := LookupFormat(name)
+	format, ok := lookup(name)
 	if !ok { // validated; only reachable if Validate and formats disagree
 		return fail(fmt.Errorf("unknown format %q", name))
 	}

@@ -153,7 +153,7 @@ func explain(rules *feeds.Rules, reports []feeds.Report, cfg *config.Config, nam
 		}
 	}
 	matches := rules.Matching(q)
-	decided, ok := t.Set.Match(q)
+	decided, ok := t.Decide(q) // as the policy decides (feed trust)
 	if !ok {
 		ex.Decision = "no rule"
 		ex.Answer = resolvedAnswer(cfg, q)
@@ -246,6 +246,8 @@ func describeRule(m feeds.RuleMatch, lost string) explainedRule {
 // ranking).
 func whyLost(win, m feeds.RuleMatch, q string) string {
 	switch {
+	case m.Allow && !win.Allow && m.List != win.List && len(m.Name) >= len(win.Name):
+		return fmt.Sprintf("an exception inside list %q lifts only that list's blocks (feed trust; RPZ zones: later zones only)", m.List)
 	case len(win.Name) > len(m.Name):
 		return fmt.Sprintf("less specific: %q is longer", win.Text())
 	case win.Name == q && win.Scope == blocklist.Exact && m.Scope != blocklist.Exact:

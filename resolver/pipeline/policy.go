@@ -42,10 +42,11 @@ func NewPolicy(cfg BlockingConfig, tables Tables, next query.Resolver, log *logs
 
 // decide is the policy's decision on one name: the deciding rule of t,
 // and whether it blocks. The rule that decides is the table's (most
-// specific wins, allow wins a tie: docs/ARCHITECTURE.md); both the chain
-// and the UDP fast path ask here.
+// specific wins, allow wins a tie, a feed's own exceptions lift only its
+// blocks: docs/ARCHITECTURE.md); both the chain and the UDP fast path ask
+// here.
 func (p *Policy) decide(t *blocklist.Table, name string) (blocklist.Match, bool) {
-	m, ok := t.Set.Match(name)
+	m, ok := t.Decide(name) // feed trust (blocklist/trust.go)
 	return m, ok && !m.Allow
 }
 

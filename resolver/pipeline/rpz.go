@@ -24,7 +24,7 @@ import (
 // included): later lists' answer triggers no longer apply. An allowlist
 // (allowlists:) decides for everyone, clients listed or not.
 func (p *Policy) decideQuery(t *blocklist.Table, client netip.Addr, name string) (d query.Decision, blocked bool, bound int) {
-	m, ok := t.Set.Match(name)
+	m, ok := t.Decide(name) // as decide, with the allow rules too
 	d = query.Decision{Table: t, Match: m}
 	if ok && m.Allow && int(m.Payload.List) < len(t.Lists) && t.Lists[m.Payload.List].Allow {
 		return d, false, int(m.Payload.List)
