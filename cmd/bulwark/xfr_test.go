@@ -26,7 +26,13 @@ import (
 // BULWARK_XFR_RULES=1000000 runs it with a zone of that many rules, to
 // measure the latency at a national feed's size (not in CI: named takes
 // a while to load it).
-func TestServeAXFRNotify(t *testing.T) {
+func TestServeAXFRNotify(t *testing.T) { testServeAXFRNotify(t, bindtest.Start) }
+
+// TestServeAXFRNotifyKnot is the same with Knot DNS (knotd) as the
+// primary, sending NOTIFY after the update.
+func TestServeAXFRNotifyKnot(t *testing.T) { testServeAXFRNotify(t, bindtest.StartKnot) }
+
+func testServeAXFRNotify(t *testing.T, startPrimary func(*testing.T, bindtest.Options) *bindtest.Primary) {
 	up := dnstest.Start(t, dnstest.WithWildcard())
 	port, adminPort := freePort(t), freePort(t)
 	records := "bad.example CNAME .\n"
@@ -39,7 +45,7 @@ func TestServeAXFRNotify(t *testing.T) {
 		}
 		records, rules = sb.String(), n
 	}
-	b := bindtest.Start(t, bindtest.Options{Notify: port, Records: records})
+	b := startPrimary(t, bindtest.Options{Notify: port, Records: records})
 	admin := fmt.Sprintf("127.0.0.1:%d", adminPort)
 	dir := writeFiles(t, map[string]string{"bulwark.yaml": fmt.Sprintf(`listen:
   dns: ["127.0.0.1:%d"]
