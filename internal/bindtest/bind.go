@@ -59,13 +59,7 @@ type Options struct {
 // Makefile's deps target installs it: bind9).
 func Start(t *testing.T, o Options) *Primary {
 	t.Helper()
-	named, err := exec.LookPath("named")
-	if err != nil {
-		if _, err = os.Stat("/usr/sbin/named"); err != nil {
-			t.Skip("named not installed: apt-get install bind9 (make deps does)")
-		}
-		named = "/usr/sbin/named"
-	}
+	named := server(t, "named", "bind9")
 	b, zoneFile := newPrimary(t, o)
 	dir := b.dir
 	notify := "notify no;"
@@ -132,6 +126,19 @@ func (b *Primary) run(cmd *exec.Cmd, records int, what string) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// server finds a primary's binary (in PATH or /usr/sbin), skipping the
+// test with the Debian package to install when it is missing.
+func server(t *testing.T, name, pkg string) string {
+	if p, err := exec.LookPath(name); err == nil {
+		return p
+	}
+	p := "/usr/sbin/" + name
+	if _, err := os.Stat(p); err != nil {
+		t.Skipf("%s not installed: apt-get install %s (make deps does)", name, pkg)
+	}
+	return p
 }
 
 // newPrimary fills in o's defaults and writes its zone file in a new

@@ -15,13 +15,7 @@ import (
 // skips the test if knotd is not installed (make deps installs knot).
 func StartKnot(t *testing.T, o Options) *Primary {
 	t.Helper()
-	knotd, err := exec.LookPath("knotd")
-	if err != nil {
-		if _, err = os.Stat("/usr/sbin/knotd"); err != nil {
-			t.Skip("knotd not installed: apt-get install knot (make deps does)")
-		}
-		knotd = "/usr/sbin/knotd"
-	}
+	knotd := server(t, "knotd", "knot")
 	b, zoneFile := newPrimary(t, o)
 	notify := ""
 	if o.Notify != 0 {
