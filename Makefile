@@ -15,7 +15,8 @@ test: deps
 # the forwarding-mode DNSSEC tests; dnsdist and haproxy are the PROXY
 # protocol balancers in front of Bulwark. rsyslog with its TLS driver (rsyslog-gnutls)
 # receives the block log in the syslog sink tests; nsd-checkzone (nsd) checks
-# the zones bench/recgen writes. Installed only when a
+# the zones bench/recgen writes. knotd (knot) is the second RPZ primary of
+# the zone-transfer tests. Installed only when a
 # tool is missing.
 deps:
 	@missing=""; \
@@ -24,6 +25,7 @@ deps:
 	command -v kdig >/dev/null 2>&1 || missing="$$missing knot-dnsutils"; \
 	command -v promtool >/dev/null 2>&1 || missing="$$missing prometheus"; \
 	command -v named >/dev/null 2>&1 || missing="$$missing bind9"; \
+	command -v knotd >/dev/null 2>&1 || [ -x /usr/sbin/knotd ] || missing="$$missing knot"; \
 	command -v dnssec-signzone >/dev/null 2>&1 || missing="$$missing bind9-utils"; \
 	command -v unbound >/dev/null 2>&1 || missing="$$missing unbound"; \
 	command -v nsd-checkzone >/dev/null 2>&1 || missing="$$missing nsd"; \

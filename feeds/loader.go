@@ -60,6 +60,10 @@ type Report struct {
 	// Approximated counts RPZ rules answered with the closest block Bulwark
 	// can give (see ParseRPZ).
 	Approximated int
+	// Triggers counts the list's RPZ rules by trigger kind other than the
+	// query name ("rpz-client-ip", "rpz-ip", "rpz-nsdname", "rpz-nsip");
+	// nil when it has none. The name-server kinds apply only to recursion.
+	Triggers map[string]int
 	// Origin is where the copy in use came from: "network", "cache",
 	// "file" or "builtin"; "" when the list has no copy yet.
 	Origin string

@@ -25,17 +25,19 @@ func merge(specs []*feedSpec, copies []*feedCopy, categories []string) (t *block
 		b = blocklist.NewBuilder()
 		b.Grow(mergedEntries(copies)) // one allocation of each array rather than doubling through a million rules
 	}
+	var triggers tableTriggers // rpz-client-ip, rpz-ip, ... (triggers.go)
 	for i, sp := range specs {
 		info := sp.info
 		if c := copies[i]; c != nil {
-			off := uint32(len(t.Addrs))
-			t.Addrs = append(t.Addrs, c.addrs...)
+			off := appendData(t, c)
 			to := b
 			if sp.info.LogOnly {
 				if whatIf == nil {
 					whatIf = blocklist.NewBuilder()
 				}
 				to = whatIf
+			} else {
+				triggers.add(c, sp.index, sp.category, off)
 			}
 			if to != nil {
 				n, err := addCopy(to, sp, c, off)
@@ -45,6 +47,7 @@ func merge(specs []*feedSpec, copies []*feedCopy, categories []string) (t *block
 				dropped += n
 			}
 			info.Entries = c.entries
+			info.RPZ = c.report.Format == FormatRPZ
 		}
 		t.Lists = append(t.Lists, info)
 	}
@@ -52,6 +55,9 @@ func merge(specs []*feedSpec, copies []*feedCopy, categories []string) (t *block
 		t.Set = only.set
 	} else if t.Set, err = b.Build(); err != nil {
 		return nil, dropped, fmt.Errorf("building the merged blocklist: %w", err)
+	}
+	if err := triggers.build(t); err != nil {
+		return nil, dropped, err
 	}
 	if whatIf != nil {
 		if t.WhatIf, err = whatIf.Build(); err != nil {

@@ -44,7 +44,13 @@ type feedCopy struct {
 	list, category uint16
 	// addrs holds the RPZ local-data address sets of this copy; a rule
 	// with Payload.Data d > 0 answers addrs[d-1].
-	addrs      [][]netip.Addr
+	addrs [][]netip.Addr
+	// local, when not nil, is parallel to addrs: the local data of
+	// ActionLocal rules (triggers.go).
+	local [][]blocklist.LocalRR
+	// The rules of the RPZ triggers other than the query name.
+	nets       []netTrigger
+	nsnames    []blocklist.Rule
 	report     Report
 	validators Validators
 	fetched    time.Time // when this content was read from its source
@@ -222,10 +228,11 @@ func parseRules(ctx context.Context, sp *feedSpec, r io.Reader, where string, lo
 		return fail(errors.New("got an HTML page, not a list (an error or login page?)"))
 	}
 	name := sp.cfg.Format
+	lookup := LookupFormat
 	if name == "" || name == FormatAuto {
-		name = DetectFormat(peek)
+		name, lookup = DetectFormat(peek), autoParser // line by line (auto.go)
 	}
-	format, ok := LookupFormat(name)
+	format, ok := lookup(name)
 	if !ok { // validated; only reachable if Validate and formats disagree
 		return fail(fmt.Errorf("unknown format %q", name))
 	}
@@ -237,7 +244,7 @@ func parseRules(ctx context.Context, sp *feedSpec, r io.Reader, where string, lo
 	addrIndex := map[string]uint32{}
 	var reject func(LineError)
 	emit := func(e Entry) {
-		if !sp.cfg.AllowBroad && broadRule(e.Name) { // allow_broad (trust.go)
+		if !sp.cfg.AllowBroad && broadEntry(e) { // allow_broad (trust.go)
 			reject(broadError(e))
 			return
 		}
@@ -247,22 +254,18 @@ func parseRules(ctx context.Context, sp *feedSpec, r io.Reader, where string, lo
 			if e.HasAction {
 				p.Action = e.Action
 			}
-			if len(e.Addrs) > 0 && p.Action == blocklist.ActionSinkhole {
-				key := fmt.Sprint(e.Addrs)
-				d, ok := addrIndex[key]
-				if !ok {
-					c.addrs = append(c.addrs, e.Addrs)
-					d = uint32(len(c.addrs))
-					addrIndex[key] = d
-				}
-				p.Data = d
-			}
+			p.Data = c.addData(e, p.Action, addrIndex)
 		}
 		if tooMany || keepErr != nil {
 			return
 		}
 		if sp.maxEntries > 0 && c.entries >= sp.maxEntries {
 			tooMany = true // stop.Read ends the parse
+			return
+		}
+		if e.Trigger != blocklist.TriggerQName { // rpz-client-ip, rpz-ip, ... (triggers.go)
+			c.addTrigger(e, allow, p)
+			c.entries++
 			return
 		}
 		if keepErr = keep(c, blocklist.Rule{Name: e.Name, Scope: e.Scope, Allow: allow, Payload: p}, &e); keepErr == nil {
@@ -297,6 +300,7 @@ func parseRules(ctx context.Context, sp *feedSpec, r io.Reader, where string, lo
 		return fail(fmt.Errorf("line %d: %w", st.Lines+1, unwrapPath(err)))
 	}
 	rep.Lines, rep.Entries, rep.Approximated = st.Lines, c.entries, st.Approximated
+	rep.Triggers = c.triggerKinds()
 	if st.Skipped > 0 {
 		rep.Skipped += st.Skipped
 		rep.SkippedBy[reasonBoilerplate] += st.Skipped

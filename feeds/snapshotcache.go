@@ -278,6 +278,9 @@ func (m *Manager) saveSnapshot(sp *feedSpec, c *feedCopy, sum, stamp string) {
 	if m.cache == nil || sum == "" || c.set == nil { // a threat-intelligence copy keeps rules, not a set
 		return
 	}
+	if c.local != nil || c.triggerCount() > 0 {
+		return // the snapshot holds the name set and sinkhole addresses only: RPZ local data and address/NS triggers are parsed again
+	}
 	name := sp.info.Name
 	if stamp == "" {
 		fi, err := os.Stat(m.cache.base(name) + cacheBodyExt)

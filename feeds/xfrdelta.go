@@ -94,7 +94,9 @@ func (m *Manager) publishDeltaOnce(s *xfrSource, net map[string]bool, body []byt
 	}
 	// Every rule at those names, list by list, placed as merge places them.
 	var rules []blocklist.Rule
-	addrs := pub.Addrs
+	// The table's answer data with the new copy's appended (clipped: the
+	// published arrays are never written).
+	data := blocklist.Table{Addrs: slices.Clip(pub.Addrs), Local: slices.Clip(pub.Local)}
 	off := uint32(0)
 	for i, sp := range cur.specs {
 		cp := cur.copies[i]
@@ -106,8 +108,7 @@ func (m *Manager) publishDeltaOnce(s *xfrSource, net map[string]bool, body []byt
 		}
 		base := off
 		if sp == f.spec {
-			base = uint32(len(addrs))
-			addrs = append(slices.Clip(addrs), c.addrs...)
+			base = appendData(&data, c)
 		}
 		if cur.copies[i] != nil {
 			off += uint32(len(cur.copies[i].addrs))
@@ -130,7 +131,7 @@ func (m *Manager) publishDeltaOnce(s *xfrSource, net map[string]bool, body []byt
 		return false
 	}
 	nt := *pub
-	nt.Set, nt.Addrs = set, addrs
+	nt.Set, nt.Addrs, nt.Local = set, data.Addrs, data.Local
 	if !m.tables.CompareAndSwap(pub, &nt) {
 		return true // a rebuild published meanwhile
 	}

@@ -63,7 +63,10 @@ func newFastPairGuarded(t testing.TB, blog *logs.BlockLog, rm *pipeline.Metrics,
 		list{info: blocklist.ListInfo{Name: "null", Action: blocklist.ActionNull}, names: []string{"null.test"}},
 		list{info: blocklist.ListInfo{Name: "sink", Action: blocklist.ActionSinkhole, Sinkhole: sink}, names: []string{"sink.test"}},
 		list{info: blocklist.ListInfo{Name: "refused", Action: blocklist.ActionRefused}, names: []string{"refused.test"}},
-		list{info: blocklist.ListInfo{Name: "drop", Action: blocklist.ActionDrop}, names: []string{"drop.test"}})
+		list{info: blocklist.ListInfo{Name: "drop", Action: blocklist.ActionDrop}, names: []string{"drop.test"}},
+		list{info: blocklist.ListInfo{Name: "rpz-tcp", Action: blocklist.ActionTCPOnly}, names: []string{"tcponly.test"}},
+		list{info: blocklist.ListInfo{Name: "rpz-garden", Action: blocklist.ActionLocal}, names: []string{"garden.test"}, data: 1})
+	addRPZTriggers(tab)
 	var tables atomic.Pointer[blocklist.Table]
 	tables.Store(tab)
 	p := &fastPair{clk: clock.NewFake(time.Unix(1e9, 0)), upstream: &atomic.Int64{}}
@@ -81,6 +84,8 @@ func newFastPairGuarded(t testing.TB, blog *logs.BlockLog, rm *pipeline.Metrics,
 			m.Ns = []dns.RR{soa}
 		case strings.HasPrefix(name, "alias."):
 			m.Answer = []dns.RR{rr(q.Name + " 300 IN CNAME cdn.tracker.example."), rr("cdn.tracker.example. 300 IN A 192.0.2.9")}
+		case strings.HasPrefix(name, "badip."): // into an rpz-ip network
+			m.Answer = []dns.RR{rr(q.Name + " 300 IN A 198.51.100.66")}
 		case strings.HasPrefix(name, "signed."):
 			m.AuthenticatedData = true // as the validator marks validated answers
 			m.Answer = []dns.RR{rr(q.Name + " 300 IN A 192.0.2.3")}
@@ -209,8 +214,12 @@ func TestFastPathAnswersLikeTheChain(t *testing.T) {
 		{name: "sink.test.", qtype: dns.TypeMX, id: 44},
 		{name: "refused.test.", qtype: dns.TypeA, edns: 1232, id: 45},
 		{name: "a.drop.test.", qtype: dns.TypeA, id: 46},
-		{name: "good.evil.example.", qtype: dns.TypeA, rd: true, id: 11},           // allowed inside block
-		{name: "big.example.org.", qtype: dns.TypeA, rd: true, id: 12, slow: true}, // > 512 bytes: truncated
+		{name: "tcponly.test.", qtype: dns.TypeA, edns: 1232, id: 47},                  // TC=1 over UDP
+		{name: "garden.test.", qtype: dns.TypeA, id: 48, slow: true},                   // local data: a CNAME rewrite
+		{name: "badip.example.org.", qtype: dns.TypeA, id: 49, slow: true},             // rpz-ip: the chain decides
+		{name: "badip.example.org.", qtype: dns.TypeA, edns: 1232, id: 54, slow: true}, // (also with EDNS)
+		{name: "good.evil.example.", qtype: dns.TypeA, rd: true, id: 11},               // allowed inside block
+		{name: "big.example.org.", qtype: dns.TypeA, rd: true, id: 12, slow: true},     // > 512 bytes: truncated
 		{name: "big.example.org.", qtype: dns.TypeA, rd: true, edns: 4096, id: 13},
 		{name: "www.example.org.", qtype: dns.TypeA, edns: 1232, id: 14, mutate: func(w []byte) []byte { w[len(w)-5] = 1; return w }, slow: true}, // EDNS version 1
 		{name: "www.example.org.", qtype: dns.TypeANY, id: 15, slow: true},
@@ -346,18 +355,22 @@ func FuzzFastPath(f *testing.F) {
 	for _, n := range []int{254, 255, 256, 257} {
 		f.Add(longNameQuery(n))
 	}
+	// The plain client, and the clients of the rpz-client-ip rules.
+	clients := []netip.AddrPort{client, netip.MustParseAddrPort("127.0.0.66:5353"), netip.MustParseAddrPort("127.0.0.67:5353")}
 	f.Fuzz(func(t *testing.T, pkt []byte) {
-		p.plain.ServePacket(context.Background(), pkt, client) // warm
-		plain := p.plain.ServePacket(context.Background(), pkt, client)
-		fast := p.fast.ServeUDP(context.Background(), pkt, client, nil)
-		if (plain == nil) != (fast == nil) {
-			t.Fatalf("chain answered %v, fast path %v", plain != nil, fast != nil)
-		}
-		if plain == nil {
-			return
-		}
-		if a, b := renderAnswer(t, plain), renderAnswer(t, fast); a != b {
-			t.Fatalf("answers differ\nchain:\n%s\nfast:\n%s", a, b)
+		for _, client := range clients {
+			p.plain.ServePacket(context.Background(), pkt, client) // warm
+			plain := p.plain.ServePacket(context.Background(), pkt, client)
+			fast := p.fast.ServeUDP(context.Background(), pkt, client, nil)
+			if (plain == nil) != (fast == nil) {
+				t.Fatalf("%s: chain answered %v, fast path %v", client, plain != nil, fast != nil)
+			}
+			if plain == nil {
+				continue
+			}
+			if a, b := renderAnswer(t, plain), renderAnswer(t, fast); a != b {
+				t.Fatalf("%s: answers differ\nchain:\n%s\nfast:\n%s", client, a, b)
+			}
 		}
 	})
 }

@@ -33,6 +33,7 @@ import (
 type list struct {
 	info  blocklist.ListInfo
 	names []string
+	data  uint32 // the rules' Payload.Data (local data, own addresses)
 }
 
 func buildTable(t testing.TB, lists ...list) *blocklist.Table {
@@ -42,7 +43,7 @@ func buildTable(t testing.TB, lists ...list) *blocklist.Table {
 	for i, l := range lists {
 		for _, n := range l.names {
 			r := blocklist.Rule{Name: n, Scope: blocklist.Subtree, Allow: l.info.Allow,
-				Payload: blocklist.Payload{List: uint16(i), Category: uint16(i), Action: l.info.Action}}
+				Payload: blocklist.Payload{List: uint16(i), Category: uint16(i), Action: l.info.Action, Data: l.data}}
 			switch {
 			case len(n) > 2 && n[:2] == "*.":
 				r.Name, r.Scope = n[2:], blocklist.Below

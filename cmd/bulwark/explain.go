@@ -256,6 +256,8 @@ func describeRule(m feeds.RuleMatch, lost string) explainedRule {
 // ranking).
 func whyLost(win, m feeds.RuleMatch, q string) string {
 	switch {
+	case m.Allow && !win.Allow && m.List != win.List && len(m.Name) >= len(win.Name):
+		return fmt.Sprintf("an exception inside list %q lifts only that list's blocks (feed trust; RPZ zones: later zones only)", m.List)
 	case len(win.Name) > len(m.Name):
 		return fmt.Sprintf("less specific: %q is longer", win.Text())
 	case win.Name == q && win.Scope == blocklist.Exact && m.Scope != blocklist.Exact:
@@ -302,6 +304,10 @@ func blockedAnswer(action blocklist.Action, list, zone string, addrs []netip.Add
 		return "REFUSED" + ede
 	case blocklist.ActionDrop:
 		return "no answer at all: the query is dropped and the client times out"
+	case blocklist.ActionTCPOnly:
+		return "over UDP an empty answer with TC=1, so that the client retries over TCP; over TCP, DoT and DoH the name is resolved as if unlisted"
+	case blocklist.ActionLocal:
+		return fmt.Sprintf("the rule's local data (RPZ): a CNAME rewrite resolved and answered with its chain, or its records of the asked type (TTL %s), NODATA otherwise", ttlText)
 	}
 	return "NXDOMAIN, " + soa + ede
 }

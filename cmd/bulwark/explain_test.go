@@ -72,8 +72,9 @@ var explainCases = []explainCase{
 		answer: []string{"resolved normally"}, lost: []string{"phishing:evil.example:less specific"}, note: "CNAME cloaking"},
 	{name: "binance.updog.co", decision: "blocked", rule: "phishing:binance.updog.co:subtree:3",
 		lost: []string{"exceptions:updog.co:less specific"}},
-	{name: "pass.evil.example", decision: "allowed", rule: "zone:pass.evil.example:exact:6",
-		lost: []string{"phishing:evil.example:less specific"}},
+	// Feed trust: the zone's passthru lifts only the zone's own blocks.
+	{name: "pass.evil.example", decision: "blocked", rule: "phishing:evil.example:subtree:2",
+		lost: []string{`zone:pass.evil.example:an exception inside list "zone" lifts only that list's blocks`}},
 	{name: "drop.example", decision: "blocked", rule: "zone:drop.example:exact:7", answer: []string{"no answer at all"}},
 	{name: "sink.example", decision: "blocked", rule: "zone:sink.example:exact:8", answer: []string{"A 192.0.2.7", "AAAA 2001:db8::7"}},
 	{name: "x.malware.test", decision: "blocked", rule: "hosts:malware.test:subtree:1", answer: []string{"0.0.0.0 to A queries"}},

@@ -62,10 +62,7 @@ func (w explainWho) resolve(cfg *config.Config, t *blocklist.Table) (*tenant.Ten
 // matchFor is the policy's decision for ten (pipeline.Policy.decide): its
 // view of the lists; nil or a view of every list is Set.Match.
 func matchFor(t *blocklist.Table, q string, ten *tenant.Tenant) (blocklist.Match, bool) {
-	if ten == nil || ten.AllLists() {
-		return t.Set.Match(q)
-	}
-	return t.Set.MatchView(q, ten.View)
+	return t.DecideView(q, ten.ListView()) // as the policy decides (feed trust)
 }
 
 // tenantAction is the action and sinkhole addresses of decided for ten:

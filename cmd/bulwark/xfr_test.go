@@ -26,7 +26,13 @@ import (
 // BULWARK_XFR_RULES=1000000 runs it with a zone of that many rules, to
 // measure the latency at a national feed's size (not in CI: named takes
 // a while to load it).
-func TestServeAXFRNotify(t *testing.T) {
+func TestServeAXFRNotify(t *testing.T) { testServeAXFRNotify(t, bindtest.Start) }
+
+// TestServeAXFRNotifyKnot is the same with Knot DNS (knotd) as the
+// primary, sending NOTIFY after the update.
+func TestServeAXFRNotifyKnot(t *testing.T) { testServeAXFRNotify(t, bindtest.StartKnot) }
+
+func testServeAXFRNotify(t *testing.T, startPrimary func(*testing.T, bindtest.Options) *bindtest.Primary) {
 	up := dnstest.Start(t, dnstest.WithWildcard())
 	h := newE2EHost(t)
 	port, admin := h.port, h.admin
@@ -40,7 +46,7 @@ func TestServeAXFRNotify(t *testing.T) {
 		}
 		records, rules = sb.String(), n
 	}
-	b := bindtest.Start(t, bindtest.Options{Notify: port, Records: records})
+	b := startPrimary(t, bindtest.Options{Notify: port, Records: records})
 	dir := writeFiles(t, map[string]string{"bulwark.yaml": h.config(up.Addr, fmt.Sprintf(`feeds:
   cache_dir: cache
 blocklists:

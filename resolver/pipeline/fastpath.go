@@ -171,7 +171,10 @@ func (f *FastPath) answer(p *Pipeline, pkt []byte, client netip.AddrPort, out []
 		if t.WhatIf != nil {
 			return out, false // log-only lists are matched in the chain (whatif.go)
 		}
-		if d, blocked := f.policy.decide(t, q.name, ten); blocked {
+		if d, blocked, _ := f.policy.decideQuery(t, client.Addr(), q.name, ten); blocked {
+			if !localServable(d) {
+				return out, false // local data: the chain answers (localdata.go)
+			}
 			return f.answerBlocked(p, pkt, client, q, d, out, start)
 		}
 	}

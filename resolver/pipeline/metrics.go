@@ -187,7 +187,7 @@ func (m *Metrics) countBlocked(t *blocklist.Table, p blocklist.Payload) {
 }
 
 // numActions bounds blocklist.Action values.
-const numActions = int(blocklist.ActionDrop) + 1
+const numActions = blocklist.NumActions
 
 // blockedCounters resolves bulwark_blocked_total's series once per table,
 // list and action, so that counting a block is an atomic add rather than

@@ -208,7 +208,7 @@ type outcome struct {
 	answers int
 	// decision is the rule that answered, if one did.
 	decision query.Decision
-	tenant  *tenant.Tenant // nil: the default policy
+	tenant   *tenant.Tenant // nil: the default policy
 }
 
 var dropped = outcome{rcode: -1}

@@ -54,55 +54,57 @@ func NewPolicy(cfg BlockingConfig, tables Tables, next query.Resolver, log *logs
 }
 
 // decide is the policy's decision on one name for tenant ten (nil: the
-// default policy): whether it blocks, and the deciding rule of t. The rule
-// that decides is the table's among the tenant's lists (most specific
-// wins, allow wins a tie: docs/ARCHITECTURE.md), its action the tenant's
-// override if it has one; both the chain and the UDP fast path ask here.
+// default policy): whether it blocks, and the deciding rule of t. Both the
+// chain and the UDP fast path ask here.
 func (p *Policy) decide(t *blocklist.Table, name string, ten *tenant.Tenant) (query.Decision, bool) {
-	view := ten
-	if view == nil {
-		view = p.def
+	d, ok := p.match(t, name, ten)
+	return d, ok && !d.Match.Allow
+}
+
+// match is the rule of t deciding name among tenant ten's lists, allow
+// rules included: most specific wins, allow wins a tie, a feed's own
+// exceptions lift only its blocks (docs/ARCHITECTURE.md); its action is
+// the tenant's override if it has one.
+func (p *Policy) match(t *blocklist.Table, name string, ten *tenant.Tenant) (query.Decision, bool) {
+	m, ok := t.DecideView(name, p.viewOf(ten)) // feed trust (blocklist/trust.go)
+	return p.decision(t, m, ten), ok
+}
+
+// viewOf is the view tenant ten decides with: nil for every list.
+func (p *Policy) viewOf(ten *tenant.Tenant) blocklist.View {
+	if ten == nil {
+		ten = p.def
 	}
-	var m blocklist.Match
-	var ok bool
-	if view == nil || view.AllLists() {
-		m, ok = t.Set.Match(name)
-	} else {
-		m, ok = t.Set.MatchView(name, view.View)
-	}
-	if !ok || m.Allow {
-		return query.Decision{}, false
-	}
-	if ten != nil {
+	return ten.ListView()
+}
+
+// decision is m as tenant ten's policy applies it: with its action
+// override.
+func (p *Policy) decision(t *blocklist.Table, m blocklist.Match, ten *tenant.Tenant) query.Decision {
+	if ten != nil && !m.Allow {
 		m.Payload.Action = ten.Action(m.Payload.List, m.Payload.Action)
 	}
-	return query.Decision{Table: t, Match: m, Tenant: ten}, true
+	return query.Decision{Table: t, Match: m, Tenant: ten}
 }
 
 // Resolve implements query.Resolver.
 func (p *Policy) Resolve(ctx context.Context, req *query.Request) (*dns.Msg, error) {
 	t := p.tables.Load()
+	bound := blocklist.NoList
 	if t != nil {
 		p.whatIf(req, t) // log-only lists (whatif.go)
-		if d, blocked := p.decide(t, req.Question.Name, req.Tenant); blocked {
-			return p.block(req, d)
+		// client-ip and qname, in RPZ order (rpz.go)
+		d, blocked, b := p.decideQuery(t, req.Client.Addr(), req.Question.Name, req.Tenant)
+		if blocked && enforced(d, req.Proto) {
+			return p.block(ctx, req, d)
 		}
+		bound = b
 	}
 	resp, err := p.next.Resolve(ctx, req)
 	if err != nil || resp == nil || t == nil {
 		return resp, err
 	}
-	// Response policy: every CNAME/DNAME target in the answer is a name the
-	// client will end up connecting to.
-	for _, rr := range resp.Answer {
-		if target, ok := aliasTarget(rr); ok {
-			if d, blocked := p.decide(t, target, req.Tenant); blocked {
-				d.CNAME = dnswire.Canonical(target)
-				return p.block(req, d)
-			}
-		}
-	}
-	return resp, nil
+	return p.checkAnswer(ctx, req, t, resp, bound) // CNAME targets, rpz-ip (rpz.go)
 }
 
 // aliasTarget is the target of a CNAME or DNAME record.
@@ -119,14 +121,15 @@ func aliasTarget(rr dns.RR) (string, bool) {
 // ServesWire reports whether a cached answer may go to the client without
 // the policy seeing it, as the UDP fast path sends cached answers: only
 // when it holds no CNAME or DNAME, whose targets the response policy must
-// check on every answer (the lists change under the cache).
+// check on every answer (the lists change under the cache), and no
+// address an rpz-ip rule lists.
 func (p *Policy) ServesWire(answer []dns.RR) bool {
 	for _, rr := range answer {
 		if t := rr.Header().Rrtype; t == dns.TypeCNAME || t == dns.TypeDNAME {
 			return false
 		}
 	}
-	return true
+	return servesAddrs(p.tables.Load(), answer) // rpz-ip (rpz.go)
 }
 
 // record counts and logs one block, on whichever path answered it. qname

@@ -38,6 +38,19 @@ type Tenant struct {
 // so that the policy may use the plain Set.Match.
 func (t *Tenant) AllLists() bool { return t.all }
 
+// ListView is the view t decides with, for blocklist.Table.DecideView:
+// nil when t is nil or uses every list (the plain Set.Match), an empty
+// view when it uses none.
+func (t *Tenant) ListView() blocklist.View {
+	if t == nil || t.all {
+		return nil
+	}
+	if t.View == nil {
+		return blocklist.View{}
+	}
+	return t.View
+}
+
 // SinkholeOf is the tenant's own sinkhole addresses when it overrides
 // list i's action to sinkhole; nil means the list's (or the rule's).
 func (t *Tenant) SinkholeOf(i uint16) []netip.Addr {
