@@ -462,6 +462,9 @@ func TestManagerSchedule(t *testing.T) {
 	}
 	clk.Advance(40 * time.Second)
 	eventually(t, "the second retry", func() bool { return srv.hits.Load() == 5 })
+	// The server counts the request before the manager has recorded the
+	// attempt: wait for the record, which RefreshStale reads.
+	eventually(t, "the second retry to be recorded", func() bool { return tm.Reports()[0].LastAttempt.Equal(clk.Now()) })
 	if !tm.blocked("a.example") {
 		t.Error("the last good copy was lost while failing")
 	}

@@ -113,7 +113,9 @@ func appendAnswer(dst, body []byte, req *contract.Request, age uint32, stale boo
 // caller then goes through Resolve. check decides which answers may skip
 // the steps above the cache (the policy: CNAME cloaking); it is given the
 // answer's CNAME and DNAME records, decoded only for the answers that hold
-// some, so that the common answer costs nothing. A nil check serves none.
+// some, so that the common answer costs nothing — or, while it reports
+// NeedsAnswer (the policy holds rpz-ip rules), every answer record. A nil
+// check serves none.
 func (c *Cache) AppendWire(dst []byte, req *contract.Request, check interface{ ServesWire([]dns.RR) bool }) ([]byte, bool) {
 	if c.store == nil || req.Msg == nil || check == nil {
 		return dst, false
@@ -144,15 +146,22 @@ func (c *Cache) AppendWire(dst []byte, req *contract.Request, check interface{ S
 
 // servesWire asks check about the answer body holds, giving it the
 // answer's CNAME and DNAME records: none, without decoding anything, for an
-// answer that has none. An answer with aliases that does not decode is not
-// served here.
+// answer that has none. A check that NeedsAnswer gets every answer record.
+// An answer that does not decode is not served here.
 func servesWire(check interface{ ServesWire([]dns.RR) bool }, s *slot, body []byte) bool {
-	if !s.alias {
+	all := false
+	if n, ok := check.(interface{ NeedsAnswer() bool }); ok {
+		all = n.NeedsAnswer()
+	}
+	if !s.alias && !all {
 		return check.ServesWire(nil)
 	}
 	m := new(dns.Msg)
 	if m.Unpack(bodyWire(body)) != nil {
 		return false
+	}
+	if all {
+		return check.ServesWire(m.Answer)
 	}
 	var alias []dns.RR
 	for _, rr := range m.Answer {

@@ -132,6 +132,14 @@ func (p *Policy) ServesWire(answer []dns.RR) bool {
 	return servesAddrs(p.tables.Load(), answer) // rpz-ip (rpz.go)
 }
 
+// NeedsAnswer reports whether ServesWire must see every answer record,
+// not only the aliases: while rpz-ip rules are loaded, a cached answer's
+// addresses decide (and the fast path decodes cached answers to check).
+func (p *Policy) NeedsAnswer() bool {
+	t := p.tables.Load()
+	return t != nil && t.IP != nil
+}
+
 // record counts and logs one block, on whichever path answered it. qname
 // is the query name as it was matched; it may alias a reused buffer, so
 // the log gets its own copy.
