@@ -14,7 +14,9 @@ test: deps
 # signs, the DNSSEC test hierarchy; unbound is the validating upstream of
 # the forwarding-mode DNSSEC tests; dnsdist and haproxy are the PROXY
 # protocol balancers in front of Bulwark. rsyslog with its TLS driver (rsyslog-gnutls)
-# receives the block log in the syslog sink tests. Installed only when a
+# receives the block log in the syslog sink tests; nsd-checkzone (nsd) checks
+# the zones bench/recgen writes. knotd (knot) is the second RPZ primary of
+# the zone-transfer tests. Installed only when a
 # tool is missing.
 deps:
 	@missing=""; \
@@ -23,8 +25,10 @@ deps:
 	command -v kdig >/dev/null 2>&1 || missing="$$missing knot-dnsutils"; \
 	command -v promtool >/dev/null 2>&1 || missing="$$missing prometheus"; \
 	command -v named >/dev/null 2>&1 || missing="$$missing bind9"; \
+	command -v knotd >/dev/null 2>&1 || [ -x /usr/sbin/knotd ] || missing="$$missing knot"; \
 	command -v dnssec-signzone >/dev/null 2>&1 || missing="$$missing bind9-utils"; \
 	command -v unbound >/dev/null 2>&1 || missing="$$missing unbound"; \
+	command -v nsd-checkzone >/dev/null 2>&1 || missing="$$missing nsd"; \
 	command -v dnsdist >/dev/null 2>&1 || missing="$$missing dnsdist"; \
 	command -v haproxy >/dev/null 2>&1 || missing="$$missing haproxy"; \
 	command -v rsyslogd >/dev/null 2>&1 || missing="$$missing rsyslog"; \

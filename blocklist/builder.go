@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
-	"strings"
 )
 
 // Builder collects rules and compiles them into a Set. Rules go into an
@@ -99,8 +98,7 @@ type tree struct {
 	packed   []byte
 	packedAt []uint32
 
-	index  map[nodeKey]uint32
-	long   map[longKey]uint32
+	idx    nodeIndex
 	rules  []ruleVal
 	ruleID map[ruleVal]uint32
 	last   ruleVal // the previous rule's value and index: lists add
@@ -115,24 +113,6 @@ type tree struct {
 	groupKey []byte
 }
 
-// nodeKey finds a node by its parent and packed label. It holds no
-// pointer, so a lookup compares in the map's own memory instead of
-// chasing a string, and the GC does not scan the map. Labels longer than
-// keyBytes do not fit and go to the long map.
-type nodeKey struct {
-	parent uint32
-	n      uint32
-	w0, w1 uint64
-}
-
-type longKey struct {
-	parent uint32
-	label  string
-}
-
-// keyBytes is the longest label a nodeKey holds.
-const keyBytes = 128 / 6
-
 func newTree() *tree {
 	return &tree{
 		parent:   []uint32{0},
@@ -142,8 +122,7 @@ func newTree() *tree {
 		below:    []uint32{0},
 		packed:   make([]byte, padBytes),
 		packedAt: []uint32{0},
-		index:    map[nodeKey]uint32{},
-		long:     map[longKey]uint32{},
+		idx:      newNodeIndex(),
 		rules:    []ruleVal{{}},
 		ruleID:   map[ruleVal]uint32{},
 		alt:      map[uint32]altPair{},
@@ -162,9 +141,7 @@ func (t *tree) grow(n int) {
 	t.below = slices.Grow(t.below, nodes)
 	t.packedAt = slices.Grow(t.packedAt, nodes)
 	t.packed = slices.Grow(t.packed, 8*nodes)
-	if len(t.index) == 0 {
-		t.index = make(map[nodeKey]uint32, nodes)
-	}
+	t.reserve(len(t.parent) + nodes)
 }
 
 // add inserts a rule whose name is canonical, keeping at each node the
@@ -176,34 +153,37 @@ func (t *tree) add(name string, v ruleVal) {
 	for end := len(name); end > 0; {
 		var w packedLabel
 		start, n, _ := nextLabel(name, end, &w) // canonical: always a label
-		var id uint32
-		var ok bool
-		k := nodeKey{parent: cur, n: uint32(n), w0: w[0], w1: w[1]}
-		if n <= keyBytes {
-			id, ok = t.index[k]
-		} else {
-			id, ok = t.long[longKey{cur, name[start:end]}]
-		}
-		if !ok {
-			id = uint32(len(t.parent))
-			t.parent = append(t.parent, cur)
-			t.n = append(t.n, uint8(n))
-			t.depth = append(t.depth, t.depth[cur]+1)
-			t.self = append(t.self, 0)
-			t.below = append(t.below, 0)
-			if n <= keyBytes {
-				t.index[k] = id
-			} else {
-				t.long[longKey{cur, strings.Clone(name[start:end])}] = id
-			}
-			at := len(t.packed) - padBytes
-			t.packedAt = append(t.packedAt, uint32(at))
-			t.packed = appendPacked(t.packed[:at], &w, n)
-			t.packed = append(t.packed, make([]byte, padBytes)...)
-		}
-		cur = id
+		cur = t.childOf(cur, n, &w)
 		end = start - 1
 	}
+	t.put(cur, v, v.scope != Below, v.scope != Exact)
+}
+
+// childOf returns the child of node cur labelled w (n characters),
+// creating it if needed.
+func (t *tree) childOf(cur uint32, n int, w *packedLabel) uint32 {
+	id, slot, ok := t.find(cur, n, w)
+	if ok {
+		return id
+	}
+	id = uint32(len(t.parent))
+	t.parent = append(t.parent, cur)
+	t.n = append(t.n, uint8(n))
+	t.depth = append(t.depth, t.depth[cur]+1)
+	t.self = append(t.self, 0)
+	t.below = append(t.below, 0)
+	at := len(t.packed) - padBytes
+	t.packedAt = append(t.packedAt, uint32(at))
+	t.packed = appendPacked(t.packed[:at], w, n)
+	t.packed = append(t.packed, make([]byte, padBytes)...)
+	t.insert(id, slot)
+	return id
+}
+
+// put offers rule v to node cur's self and/or below slot; it takes a slot
+// only by ranking strictly higher than the rule already there, so the
+// first rule added wins ties.
+func (t *tree) put(cur uint32, v ruleVal, self, below bool) {
 	ri := t.lastID
 	if ri == 0 || v != t.last {
 		var ok bool
@@ -214,10 +194,10 @@ func (t *tree) add(name string, v ruleVal) {
 		}
 		t.last, t.lastID = v, ri
 	}
-	if v.scope != Below {
+	if self {
 		t.offer(cur, ri, false)
 	}
-	if v.scope != Exact {
+	if below {
 		t.offer(cur, ri, true)
 	}
 }

@@ -88,6 +88,46 @@ func TestBuilderReuse(t *testing.T) {
 	}
 }
 
+// A builder used after Build (whose compile drops the node index) finds
+// its existing nodes again, through any number of later adds: an earlier
+// rule still wins its ties, and the set is what one build of all gives.
+func TestBuilderReuseAfterIndexDrop(t *testing.T) {
+	rules := testRules(3000)
+	once, twice := NewBuilder(), NewBuilder()
+	for i, rule := range rules {
+		for _, b := range []*Builder{once, twice} {
+			if err := b.Add(rule); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if i == 100 || i == 1500 {
+			if _, err := twice.Build(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	a, err := once.Build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := twice.Build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.Len() != b.Len() || a.SizeBytes() != b.SizeBytes() {
+		t.Errorf("rebuilt after reuse: %d rules %d bytes, one build %d rules %d bytes", b.Len(), b.SizeBytes(), a.Len(), a.SizeBytes())
+	}
+	for _, rule := range rules {
+		for _, q := range []string{rule.Name, "x." + rule.Name} {
+			am, aok := a.Match(q)
+			bm, bok := b.Match(q)
+			if am != bm || aok != bok {
+				t.Fatalf("%s: reused %+v %v, one build %+v %v", q, bm, bok, am, aok)
+			}
+		}
+	}
+}
+
 // TestGrowChangesNothing checks that reserving room is only a hint.
 func TestGrowChangesNothing(t *testing.T) {
 	rules := testRules(500)

@@ -12,6 +12,7 @@ import (
 
 // compile lays the tree out as a Set (see record.go for the format).
 func (t *tree) compile(o layoutOpts) (*Set, error) {
+	t.dropIndex()
 	n := len(t.parent)
 	e := &emitter{t: t, o: o, region: make([]uint32, n), dirAt: make([]uint32, n),
 		bucket: make([]uint32, n), fp: make([]byte, n), dictOf: make([]int16, n)}
@@ -219,6 +220,24 @@ func (e *emitter) pairTable() ([]rulePair, []ruleVal, []altSpan, []uint32) {
 // registrable domains; TLD and second-level labels are mostly unique.
 const dictDepth = 3
 
+// keyBytes is the longest label the dictionary considers (two words).
+const keyBytes = 128 / 6
+
+// minDictUses is the fewest uses with which a dictionary entry can gain:
+// an entry costs 64 bytes and a use saves at most 16 (a keyBytes label).
+const minDictUses = 64/16 + 1
+
+// sketchSize is the power of two of counters dictionary's first count
+// uses for n labels: at least twice as many, so that unique labels rarely
+// share one.
+func sketchSize(labels int) int {
+	n := 1 << 10
+	for n < 2*labels {
+		n <<= 1
+	}
+	return n
+}
+
 // dictionary picks the labels that save most bytes when stored once.
 func (e *emitter) dictionary() []dictLabel {
 	t := e.t
@@ -233,12 +252,37 @@ func (e *emitter) dictionary() []dictLabel {
 		w := e.words(uint32(id))
 		return label{uint32(t.n[id]), w[0], w[1]}, true
 	}
-	count := map[label]int{}
+	// Only a label seen at least minDictUses times can gain. Most deep
+	// labels are unique: count them first in a small table of saturating
+	// counters by hash (which can only overcount), so that the exact
+	// count below holds the few that may gain rather than every label (a
+	// map of millions of labels was most of a large build's memory).
+	deep := 0
+	for id := range t.depth {
+		if _, ok := key(id); ok {
+			deep++
+		}
+	}
+	sketch := make([]uint8, sketchSize(deep))
+	slot := func(k label) *uint8 {
+		h := (uint64(k.n)*0x9e3779b97f4a7c15 ^ k.w0) * 0xbf58476d1ce4e5b9
+		h = (h ^ h>>31 ^ k.w1) * 0x94d049bb133111eb
+		return &sketch[(h^h>>29)&uint64(len(sketch)-1)]
+	}
 	for id := range t.depth {
 		if k, ok := key(id); ok {
+			if c := slot(k); *c < 255 {
+				*c++
+			}
+		}
+	}
+	count := map[label]int{}
+	for id := range t.depth {
+		if k, ok := key(id); ok && *slot(k) >= minDictUses {
 			count[k]++
 		}
 	}
+	sketch = nil
 	type cand struct {
 		l    label
 		gain int

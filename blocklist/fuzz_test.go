@@ -2,6 +2,7 @@ package blocklist
 
 import (
 	"bytes"
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -157,6 +158,31 @@ func FuzzMatchDifferential(f *testing.F) {
 			t.Fatalf("ReadSet of a fresh snapshot: %v", err)
 		}
 		check(s2, "reloaded")
+		// The same rules as consecutive lists, each compiled alone and
+		// merged in order (how feeds rebuilds the table).
+		for _, parts := range []int{2, 3} {
+			mb := NewBuilder()
+			mb.opts = opts
+			for k := range parts {
+				pb := NewBuilder()
+				pb.opts = opts
+				for _, rule := range rules[k*len(rules)/parts : (k+1)*len(rules)/parts] {
+					_ = pb.Add(rule)
+				}
+				ps, err := pb.Build()
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := mb.AddSet(ps, nil); err != nil {
+					t.Fatal(err)
+				}
+			}
+			ms, err := mb.Build()
+			if err != nil {
+				t.Fatal(err)
+			}
+			check(ms, fmt.Sprintf("merged from %d sets", parts))
+		}
 	})
 }
 

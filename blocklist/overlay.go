@@ -15,7 +15,13 @@ import (
 type overlay struct {
 	nodes map[string]rulePair // canonical name ("" is the root) -> its rules now
 	rules []ruleVal           // rules[0] is "none"
+	// alts holds, for names where rules of two or more lists meet, every
+	// list's best rule of each slot (best first), for MatchView.
+	alts map[string]overlayAlts
 }
+
+// overlayAlts are one overlay name's candidates, as indexes into rules.
+type overlayAlts struct{ self, below []uint32 }
 
 // WithOverlay returns s with the names in names replaced: each name's
 // rules become those in rules with that name (none: the name has no rule
@@ -24,7 +30,7 @@ type overlay struct {
 // name must be in names. s is not changed.
 func (s *Set) WithOverlay(names []string, rules []Rule) (*Set, error) {
 	t := newTree()
-	ov := &overlay{nodes: make(map[string]rulePair, len(names))}
+	ov := &overlay{nodes: make(map[string]rulePair, len(names)), alts: map[string]overlayAlts{}}
 	for _, r := range rules {
 		name, err := CanonicalName(r.Name)
 		if err != nil {
@@ -41,8 +47,11 @@ func (s *Set) WithOverlay(names []string, rules []Rule) (*Set, error) {
 			return nil, fmt.Errorf("invalid name %q: %w", n, err)
 		}
 		var p rulePair
-		if id, ok := t.find(name); ok {
+		if id, ok := t.findName(name); ok {
 			p = rulePair{self: t.self[id], below: t.below[id]}
+			if ap, ok := t.alt[id]; ok {
+				ov.alts[name] = overlayAlts{self: t.group(ap.self), below: t.group(ap.below)}
+			}
 		}
 		ov.nodes[name] = p
 	}
@@ -63,6 +72,9 @@ func (s *Set) WithOverlay(names []string, rules []Rule) (*Set, error) {
 				continue
 			}
 			ov.nodes[name] = rulePair{self: ov.addRule(base.ov.rules[p.self]), below: ov.addRule(base.ov.rules[p.below])}
+			if a, ok := base.ov.alts[name]; ok {
+				ov.alts[name] = overlayAlts{self: ov.addRules(base.ov.rules, a.self), below: ov.addRules(base.ov.rules, a.below)}
+			}
 		}
 	}
 	ns := *base
@@ -77,6 +89,24 @@ func (o *overlay) addRule(v ruleVal) uint32 {
 	}
 	o.rules = append(o.rules, v)
 	return uint32(len(o.rules) - 1)
+}
+
+// addRules appends the rules of from that idx names and returns their
+// new indexes.
+func (o *overlay) addRules(from []ruleVal, idx []uint32) []uint32 {
+	out := make([]uint32, len(idx))
+	for i, ri := range idx {
+		out[i] = o.addRule(from[ri])
+	}
+	return out
+}
+
+// group is the candidate group g (1-based; 0: none) of the tree.
+func (t *tree) group(g uint32) []uint32 {
+	if g == 0 {
+		return nil
+	}
+	return t.groups[g-1]
 }
 
 // OverlayLen is the number of names the overlay replaces (0: none).
@@ -94,19 +124,13 @@ func emptySet() *Set {
 	return s
 }
 
-// find returns the node of a canonical name in the builder's tree.
-func (t *tree) find(name string) (uint32, bool) {
+// findName returns the node of a canonical name in the builder's tree.
+func (t *tree) findName(name string) (uint32, bool) {
 	cur := uint32(0)
 	for end := len(name); end > 0; {
 		var w packedLabel
 		start, n, _ := nextLabel(name, end, &w)
-		var id uint32
-		var ok bool
-		if n <= keyBytes {
-			id, ok = t.index[nodeKey{parent: cur, n: uint32(n), w0: w[0], w1: w[1]}]
-		} else {
-			id, ok = t.long[longKey{cur, name[start:end]}]
-		}
+		id, _, ok := t.find(cur, n, &w)
 		if !ok {
 			return 0, false
 		}
@@ -115,11 +139,11 @@ func (t *tree) find(name string) (uint32, bool) {
 	return cur, true
 }
 
-// matchOverlay is Match on a Set with an overlay: at each label of qname,
-// from the root down, the node's rules are the overlay's if it has the
-// name, else the trie's; the trie walk may end before the overlay's names
-// do.
-func (s *Set) matchOverlay(qname string) (Match, bool) {
+// matchOverlay is Match (inView false) or MatchView (the lists of v) on a
+// Set with an overlay: at each label of qname, from the root down, the
+// node's rules are the overlay's if it has the name, else the trie's; the
+// trie walk may end before the overlay's names do.
+func (s *Set) matchOverlay(qname string, v View, inView bool) (Match, bool) {
 	q := strings.ToLower(trimDot(qname))
 	type hit struct {
 		v   *ruleVal
@@ -130,11 +154,18 @@ func (s *Set) matchOverlay(qname string) (Match, bool) {
 	inTrie := true
 	pairAt := func(off int) (self, below *ruleVal) {
 		if p, ok := s.ov.nodes[q[off:]]; ok {
-			return s.ov.val(p.self), s.ov.val(p.below)
+			if !inView {
+				return s.ov.val(p.self), s.ov.val(p.below)
+			}
+			a := s.ov.alts[q[off:]]
+			return s.ov.pick(p.self, a.self, v), s.ov.pick(p.below, a.below, v)
 		}
-		if inTrie {
+		if inTrie && !inView {
 			p := s.pairs[r.pair]
 			return s.val(p.self), s.val(p.below)
+		}
+		if inTrie {
+			return s.valAt(s.selfIn(r.pair, v)), s.valAt(s.belowIn(r.pair, v))
 		}
 		return nil, nil
 	}
@@ -185,6 +216,28 @@ func (o *overlay) hasBelow(q string, off int) bool {
 		}
 	}
 	return false
+}
+
+// pick is the rule of a slot among the lists of v: the winner win if its
+// list is in v, else the first candidate that is; nil for none.
+func (o *overlay) pick(win uint32, cands []uint32, v View) *ruleVal {
+	if win == 0 || v.Has(o.rules[win].payload.List) {
+		return o.val(win)
+	}
+	for _, ri := range cands {
+		if v.Has(o.rules[ri].payload.List) {
+			return &o.rules[ri]
+		}
+	}
+	return nil
+}
+
+// valAt is ruleAt for an index that may be 0 (none).
+func (s *Set) valAt(i uint32) *ruleVal {
+	if i == 0 {
+		return nil
+	}
+	return s.ruleAt(i)
 }
 
 func (o *overlay) val(i uint32) *ruleVal {

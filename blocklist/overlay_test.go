@@ -62,12 +62,27 @@ func applyChanges(base []Rule, names []string, changed []Rule) []Rule {
 	return append(out, changed...)
 }
 
+// compareMatch compares Match, and MatchView for every view of lists 0-3
+// (a tenant's, which must see the overlay too).
 func compareMatch(t *testing.T, q string, got, want *Set) {
 	t.Helper()
 	gm, gok := got.Match(q)
 	wm, wok := want.Match(q)
 	if gm != wm || gok != wok {
 		t.Errorf("Match(%q) = %+v %v with the overlay, %+v %v compiled", q, gm, gok, wm, wok)
+	}
+	for mask := range 16 {
+		var v View
+		for l := range 4 {
+			if mask&(1<<l) != 0 {
+				v = v.With(uint16(l))
+			}
+		}
+		gm, gok := got.MatchView(q, v)
+		wm, wok := want.MatchView(q, v)
+		if gm != wm || gok != wok {
+			t.Errorf("MatchView(%q, lists %04b) = %+v %v with the overlay, %+v %v compiled", q, mask, gm, gok, wm, wok)
+		}
 	}
 }
 
@@ -90,28 +105,40 @@ func TestOverlayRandom(t *testing.T) {
 	rule := func(nm string, list int) Rule {
 		return r(nm, Scope(rng.IntN(3)), rng.IntN(3) == 0, uint16(list))
 	}
-	for round := range 300 {
-		var base []Rule
-		for i := range 1 + rng.IntN(20) {
-			base = append(base, rule(name(), i))
-		}
-		var names []string
-		var changed []Rule
+	// Few lists, so that they meet at names and views differ.
+	change := func() (names []string, changed []Rule) {
 		for range 1 + rng.IntN(4) {
 			nm := name()
 			if slices.Contains(names, nm) {
 				continue
 			}
 			names = append(names, nm)
-			for k := range rng.IntN(3) {
-				changed = append(changed, rule(nm, 50+k))
+			for range rng.IntN(3) {
+				changed = append(changed, rule(nm, rng.IntN(4)))
 			}
 		}
-		want := mustBuild(t, applyChanges(base, names, changed)...)
+		return names, changed
+	}
+	for round := range 300 {
+		var base []Rule
+		for range 1 + rng.IntN(20) {
+			base = append(base, rule(name(), rng.IntN(4)))
+		}
+		names, changed := change()
+		rules := applyChanges(base, names, changed)
 		got, err := mustBuild(t, base...).WithOverlay(names, changed)
 		if err != nil {
 			t.Fatal(err)
 		}
+		names2, changed2 := names, changed
+		if round%2 == 1 { // an overlay on an overlay
+			names2, changed2 = change()
+			rules = applyChanges(rules, names2, changed2)
+			if got, err = got.WithOverlay(names2, changed2); err != nil {
+				t.Fatal(err)
+			}
+		}
+		want := mustBuild(t, rules...)
 		for range 30 {
 			q := name()
 			if rng.IntN(2) == 0 {
@@ -120,7 +147,7 @@ func TestOverlayRandom(t *testing.T) {
 			compareMatch(t, q, got, want)
 		}
 		if t.Failed() {
-			t.Fatalf("round %d: base %v, names %v, changed %v", round, base, names, changed)
+			t.Fatalf("round %d: base %v, names %v, changed %v, then names %v, changed %v", round, base, names, changed, names2, changed2)
 		}
 	}
 }

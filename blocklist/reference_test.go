@@ -142,3 +142,41 @@ func (r *refSet) only(v View) *refSet {
 	}
 	return out
 }
+
+// decideTrusted is the reference of Table.Decide (feed trust), written
+// from the rule rather than from the algorithm: each block list decides
+// for itself; a list's block stands unless an earlier RPZ zone (both
+// RPZ) passes the name, or the allowlists with that list alone would let
+// the name through. It reports whether the name is blocked and the lists
+// whose block stands.
+func (r *refSet) decideTrusted(q string, lists []ListInfo) (blocked bool, by map[uint16]bool) {
+	by = map[uint16]bool{}
+	own := make([]Match, len(lists))
+	has := make([]bool, len(lists))
+	var allowlists []uint16
+	for i, l := range lists {
+		if l.Allow {
+			allowlists = append(allowlists, uint16(i))
+			continue
+		}
+		own[i], has[i] = r.only(NewView(uint16(i))).match(q)
+	}
+	for i, l := range lists {
+		if l.Allow || !has[i] || own[i].Allow {
+			continue
+		}
+		lifted := false
+		for j := 0; j < i; j++ {
+			if l.RPZ && lists[j].RPZ && has[j] && own[j].Allow {
+				lifted = true // an earlier zone's passthru
+			}
+		}
+		if m, ok := r.only(NewView(append([]uint16{uint16(i)}, allowlists...)...)).match(q); ok && m.Allow {
+			lifted = true // an allowlist as specific or more
+		}
+		if !lifted {
+			by[uint16(i)] = true
+		}
+	}
+	return len(by) > 0, by
+}

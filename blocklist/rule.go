@@ -50,9 +50,20 @@ const (
 	ActionRefused
 	// ActionDrop sends no answer at all.
 	ActionDrop
+	// ActionTCPOnly (RPZ rpz-tcp-only.) answers UDP queries with an empty
+	// truncated answer, so that the client retries over TCP, and resolves
+	// queries that came over TCP as if unlisted.
+	ActionTCPOnly
+	// ActionLocal (RPZ local data) answers the rule's own records
+	// (Table.Local): a CNAME rewrite to a walled garden, TXT, and so on.
+	// It is no list's action: only a rule carries it.
+	ActionLocal
 )
 
-var actionNames = [...]string{"nxdomain", "nodata", "null", "sinkhole", "refused", "drop"}
+// NumActions bounds the Action values, for tables indexed by action.
+const NumActions = int(ActionLocal) + 1
+
+var actionNames = [NumActions]string{"nxdomain", "nodata", "null", "sinkhole", "refused", "drop", "tcp-only", "local-data"}
 
 // String returns the action's config spelling.
 func (a Action) String() string {
@@ -62,10 +73,11 @@ func (a Action) String() string {
 	return "unknown"
 }
 
-// ParseAction maps a config spelling onto an Action.
+// ParseAction maps a config spelling onto an Action. "local-data" is
+// not one: it needs a rule's own records.
 func ParseAction(s string) (Action, bool) {
 	for i, n := range actionNames {
-		if n == s {
+		if n == s && Action(i) != ActionLocal {
 			return Action(i), true
 		}
 	}

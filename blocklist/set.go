@@ -73,7 +73,7 @@ func (s *Set) Match(qname string) (Match, bool) {
 		return Match{}, false
 	}
 	if s.ov != nil {
-		return s.matchOverlay(qname)
+		return s.matchOverlay(qname, nil, false)
 	}
 	q := trimDot(qname)
 	r := s.rootRec

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"math/rand/v2"
+	"runtime"
 	"strings"
 	"testing"
 )
@@ -194,4 +195,41 @@ func FuzzReadSet(f *testing.F) {
 			s.Walk(q, func(Match) {})
 		}
 	})
+}
+
+// Reading a snapshot allocates the set and little more: validation walks
+// the trie with a stack as deep as the trie, not one entry per waiting
+// child (a TLD of a large list has millions). The bound is on bytes
+// allocated (deterministic), not time.
+func TestReadSetAllocatesTheSet(t *testing.T) {
+	b := NewBuilder()
+	for i := range 200_000 {
+		name := fmt.Sprintf("n%d.example", i)
+		if i%3 == 0 {
+			name = "sub." + name // a child with children of its own waits for its turn
+		}
+		if err := b.Add(Rule{Name: name}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s, err := b.Build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if _, err := s.WriteTo(&buf); err != nil {
+		t.Fatal(err)
+	}
+	r := bytes.NewReader(buf.Bytes())
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	got, err := ReadSet(r)
+	runtime.ReadMemStats(&after)
+	if err != nil {
+		t.Fatal(err)
+	}
+	alloc := after.TotalAlloc - before.TotalAlloc
+	if limit := uint64(got.SizeBytes())*5/4 + 256<<10; alloc > limit {
+		t.Errorf("ReadSet of a %d-byte set allocated %d bytes, more than %d", got.SizeBytes(), alloc, limit)
+	}
 }

@@ -18,6 +18,31 @@ type Table struct {
 	// what they would block is logged and counted, never enforced (nil:
 	// no such list). Its payloads index Lists and Addrs like Set's.
 	WhatIf *Set
+	// Local holds per-rule local data other than addresses (RPZ CNAME
+	// rewrites, TXT): a rule with ActionLocal and Payload.Data d > 0
+	// answers Local[d-1] and the addresses Addrs[d-1]. When not nil it is
+	// as long as Addrs, which it shares its index space with.
+	Local [][]LocalRR
+	// The RPZ triggers other than the query name (nets.go), in config
+	// order; nil when no list has one of that kind. NSDName and NSIP
+	// apply only where the route knows the servers it asked (recursion).
+	ClientIP, IP, NSIP *NetSet
+	NSDName            *Set
+}
+
+// LocalRR is one record of RPZ local data, in master-file form: the
+// resolver turns it into a record owned by the query name.
+type LocalRR struct {
+	Type uint16
+	Data string // the RDATA as written, names absolute
+}
+
+// LocalData returns a local-data rule's records (nil for other rules).
+func (t *Table) LocalData(p Payload) []LocalRR {
+	if p.Data > 0 && int(p.Data) <= len(t.Local) {
+		return t.Local[p.Data-1]
+	}
+	return nil
 }
 
 // SinkholeAddrs returns the addresses a sinkhole rule with payload p
@@ -47,4 +72,7 @@ type ListInfo struct {
 	Entries int
 	// LogOnly marks a list on trial: its rules are in Table.WhatIf.
 	LogOnly bool
+	// RPZ marks a response policy zone: its passthru rules keep zone
+	// order over later zones (trust.go).
+	RPZ bool
 }

@@ -24,85 +24,112 @@ func (s *Set) validate() (int, error) {
 	if n != 0 || int(root.end) != dataLen {
 		return 0, errors.New("root record has a label or does not span the node area")
 	}
-	type item struct {
+	// Depth first, with one frame per record whose children are being
+	// checked: the stack is as deep as the trie, however many children a
+	// node has (a node of a large set has millions; a stack of waiting
+	// children made validation cost more than the set).
+	type frame struct {
 		r     rec
 		at    int
 		depth int
+		p     int    // where the next child record starts
+		left  uint32 // unbucketed: children still to check
+		b, nb uint32 // bucketed: the current bucket and how many
+		d     []uint32
+		fps   fpWord
 	}
+	var stack []frame
 	nrules := countRules(s.pairs[root.pair])
-	stack := []item{{root, 0, 0}}
-	for len(stack) > 0 {
-		it := stack[len(stack)-1]
-		stack = stack[:len(stack)-1]
-		r := it.r
-		if r.x == 0 {
-			continue
+	push := func(r rec, at, depth int) error {
+		if r.x == 0 { // leaves, most records, need nothing more
+			return nil
 		}
-		if it.depth >= maxDepth {
-			return 0, fmt.Errorf("record at %d: trie deeper than %d labels", it.at, maxDepth)
+		if depth >= maxDepth {
+			return fmt.Errorf("record at %d: trie deeper than %d labels", at, maxDepth)
 		}
-		// visit checks one child record within [p, limit), and for a
-		// bucketed parent its bucket; it returns where the child's extent
-		// ends and its label's fingerprint.
-		visit := func(p, limit int, bucket uint32, nb uint32) (int, byte, error) {
-			c, n, w, err := s.parseRecord(p, limit)
-			if err != nil {
-				return 0, 0, err
-			}
-			if n == 0 {
-				return 0, 0, fmt.Errorf("record at %d: empty label below the root", p)
-			}
-			var fp byte
-			if nb != 0 {
-				h := hashLabel(&w, n, s.seed)
-				if bucketOf(h, nb) != bucket {
-					return 0, 0, fmt.Errorf("record at %d: label in the wrong hash bucket", p)
-				}
-				fp = fingerprint(h)
-			}
-			nrules += countRules(s.pairs[c.pair])
-			if c.x != 0 { // leaves, most records, need nothing more
-				stack = append(stack, item{c, p, it.depth + 1})
-			}
-			return int(c.end), fp, nil
-		}
+		f := frame{r: r, at: at, depth: depth, p: int(r.kids)}
 		if r.x&1 == 0 {
-			p := int(r.kids)
-			for range r.x >> 1 {
-				if p, _, err = visit(p, int(r.end), 0, 0); err != nil {
-					return 0, err
-				}
-			}
-			if p != int(r.end) {
-				return 0, fmt.Errorf("record at %d: %d bytes after its children", it.at, int(r.end)-p)
-			}
-			continue
+			f.left = r.x >> 1
+			stack = append(stack, f)
+			return nil
 		}
 		nb := r.x >> 1
 		if uint64(r.dir)+2*uint64(nb)+1 > uint64(len(s.dir)) {
-			return 0, fmt.Errorf("record at %d: bucket directory [%d, +%d] out of range", it.at, r.dir, nb)
+			return fmt.Errorf("record at %d: bucket directory [%d, +%d] out of range", at, r.dir, nb)
 		}
 		d := s.dir[r.dir : r.dir+2*nb+1]
 		if d[0] != r.kids || d[2*nb] != r.end {
-			return 0, fmt.Errorf("record at %d: bucket directory does not span its children", it.at)
+			return fmt.Errorf("record at %d: bucket directory does not span its children", at)
 		}
 		for b := uint32(0); b < nb; b++ {
 			if d[2*b] > d[2*b+2] {
-				return 0, fmt.Errorf("record at %d: bucket directory not ascending", it.at)
+				return fmt.Errorf("record at %d: bucket directory not ascending", at)
 			}
 		}
-		for b := uint32(0); b < nb; b++ {
-			var fps fpWord
-			for p, end := int(d[2*b]), int(d[2*b+2]); p < end; {
-				var fp byte
-				if p, fp, err = visit(p, end, b, nb); err != nil {
-					return 0, err
+		f.nb, f.d = nb, d
+		stack = append(stack, f)
+		return nil
+	}
+	// visit checks one child record within [p, limit), and for a bucketed
+	// parent its bucket; it returns the child, where its extent ends and
+	// its label's fingerprint.
+	visit := func(p, limit int, bucket uint32, nb uint32) (rec, int, byte, error) {
+		c, n, w, err := s.parseRecord(p, limit)
+		if err != nil {
+			return rec{}, 0, 0, err
+		}
+		if n == 0 {
+			return rec{}, 0, 0, fmt.Errorf("record at %d: empty label below the root", p)
+		}
+		var fp byte
+		if nb != 0 {
+			h := hashLabel(&w, n, s.seed)
+			if bucketOf(h, nb) != bucket {
+				return rec{}, 0, 0, fmt.Errorf("record at %d: label in the wrong hash bucket", p)
+			}
+			fp = fingerprint(h)
+		}
+		nrules += countRules(s.pairs[c.pair])
+		return c, int(c.end), fp, nil
+	}
+	if err := push(root, 0, 0); err != nil {
+		return 0, err
+	}
+	for len(stack) > 0 {
+		f := &stack[len(stack)-1]
+		at, depth := f.p, f.depth+1
+		var c rec
+		var err error
+		if f.nb == 0 {
+			if f.left == 0 {
+				if f.p != int(f.r.end) {
+					return 0, fmt.Errorf("record at %d: %d bytes after its children", f.at, int(f.r.end)-f.p)
 				}
-				fps.add(fp)
+				stack = stack[:len(stack)-1]
+				continue
 			}
-			if d[2*b+1] != fps.w {
-				return 0, fmt.Errorf("record at %d: bucket %d fingerprints %08x, want %08x", it.at, b, d[2*b+1], fps.w)
+			f.left--
+			c, f.p, _, err = visit(f.p, int(f.r.end), 0, 0)
+		} else {
+			for f.b < f.nb && f.p >= int(f.d[2*f.b+2]) { // the bucket is done
+				if f.d[2*f.b+1] != f.fps.w {
+					return 0, fmt.Errorf("record at %d: bucket %d fingerprints %08x, want %08x", f.at, f.b, f.d[2*f.b+1], f.fps.w)
+				}
+				f.b, f.fps = f.b+1, fpWord{}
 			}
+			if f.b == f.nb {
+				stack = stack[:len(stack)-1]
+				continue
+			}
+			var fp byte
+			c, f.p, fp, err = visit(f.p, int(f.d[2*f.b+2]), f.b, f.nb)
+			f.fps.add(fp)
+		}
+		if err != nil {
+			return 0, err
+		}
+		if err := push(c, at, depth); err != nil {
+			return 0, err
 		}
 	}
 	return nrules, nil

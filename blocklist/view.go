@@ -45,9 +45,13 @@ type altSpan struct {
 //
 // A Set read from a snapshot (ReadSet) does not carry the other lists'
 // rules: there MatchView sees only each node's winner (Views is false).
+// An IXFR overlay (WithOverlay) is consulted as Match consults it.
 func (s *Set) MatchView(qname string, v View) (Match, bool) {
 	if s == nil {
 		return Match{}, false
+	}
+	if s.ov != nil { // an IXFR's changed names (overlay.go)
+		return s.matchOverlay(qname, v, true)
 	}
 	q := trimDot(qname)
 	r := s.rootRec

@@ -29,89 +29,80 @@ import (
 // reason. Malformed rules ("||^", "||a..b^", "@@") are rejected. The
 // returned error is only ever a read error.
 func ParseAdblock(r io.Reader, emit func(Entry), reject func(LineError)) (Stats, error) {
-	lr := newLineReader(r)
-	var st Stats
-	for lr.next() {
-		if lr.tooLong {
-			reject(lr.tooLongError())
-			continue
-		}
-		line := trimBlank(lr.line)
-		if len(line) == 0 || line[0] == '!' || line[0] == '[' && line[len(line)-1] == ']' {
-			continue
-		}
-		skip := func(reason string) {
-			reject(LineError{Line: lr.n, Text: clip(line), Reason: reason, Skipped: true})
-		}
-		if cosmetic(line) {
-			skip(ReasonCosmetic)
-			continue
-		}
-		if line[0] == '#' {
-			continue // a hosts-style comment
-		}
-		body, allow := line, false
-		if bytes.HasPrefix(body, []byte("@@")) {
-			body, allow = body[2:], true
-		}
-		if len(body) == 0 {
-			reject(LineError{Line: lr.n, Text: clip(line), Reason: ReasonMissingName})
-			continue
-		}
-		switch {
-		case body[0] == '/':
-			if len(body) > 1 && body[len(body)-1] == '/' {
-				skip(ReasonRegex)
-			} else {
-				skip(ReasonURLPattern)
-			}
-			continue
-		case bytes.HasPrefix(body, []byte("||")):
-			body = body[2:]
-		case body[0] == '|':
-			skip(ReasonURLPattern) // anchored at a URL's start: "|https://..."
-			continue
-		default:
-			if addr, names := nextField(body); len(names) > 0 && !allow && hostsAddr(addr) {
-				hostsNames(lr.n, names, emit, reject, &st)
-				continue
-			}
-		}
-		pattern, mods := body, []byte(nil)
-		if i := bytes.IndexByte(body, '$'); i >= 0 {
-			pattern, mods = body[:i], body[i+1:]
-		}
-		if !plainModifiers(mods) {
-			skip(ReasonModifier)
-			continue
-		}
-		pattern = bytes.TrimSuffix(pattern, []byte("|"))
-		pattern = bytes.TrimSuffix(pattern, []byte("^"))
-		scope := blocklist.Subtree
-		switch {
-		case bytes.IndexByte(pattern, '/') >= 0:
-			skip(ReasonURLPattern)
-			continue
-		case bytes.HasPrefix(pattern, []byte("*.")) && bytes.IndexByte(pattern[2:], '*') < 0 && len(body) == len(line):
-			// A bare "*.example.com" line, as in the domains format.
-			scope, pattern = blocklist.Below, pattern[2:]
-		case bytes.IndexByte(pattern, '*') >= 0:
-			skip(ReasonPattern)
-			continue
-		}
-		if _, rest := nextField(pattern); len(rest) > 0 {
-			reject(LineError{Line: lr.n, Text: clip(line), Reason: ReasonExtraFields})
-			continue
-		}
-		name, reason := canonical(pattern)
-		if reason != "" {
-			reject(LineError{Line: lr.n, Text: clip(pattern), Reason: reason})
-			continue
-		}
-		emit(Entry{Name: name, Scope: scope, Allow: allow, Line: lr.n})
+	return parseLines(r, reject, func(n int, raw []byte, st *Stats) {
+		adblockLine(n, trimBlank(raw), emit, reject, st)
+	})
+}
+
+// adblockLine handles one trimmed line n of an adblock list.
+func adblockLine(n int, line []byte, emit func(Entry), reject func(LineError), st *Stats) {
+	if len(line) == 0 || line[0] == '!' || line[0] == '[' && line[len(line)-1] == ']' {
+		return
 	}
-	st.Lines = lr.n
-	return st, lr.Err()
+	skip := func(reason string) {
+		reject(LineError{Line: n, Text: clip(line), Reason: reason, Skipped: true})
+	}
+	if cosmetic(line) {
+		skip(ReasonCosmetic)
+		return
+	}
+	if line[0] == '#' {
+		return // a hosts-style comment
+	}
+	body, allow := line, false
+	if bytes.HasPrefix(body, []byte("@@")) {
+		body, allow = body[2:], true
+	}
+	if len(body) == 0 {
+		reject(LineError{Line: n, Text: clip(line), Reason: ReasonMissingName})
+		return
+	}
+	switch {
+	case body[0] == '/':
+		if len(body) > 1 && body[len(body)-1] == '/' {
+			skip(ReasonRegex)
+		} else {
+			skip(ReasonURLPattern)
+		}
+		return
+	case bytes.HasPrefix(body, []byte("||")):
+		body = body[2:]
+	case body[0] == '|':
+		skip(ReasonURLPattern) // anchored at a URL's start: "|https://..."
+		return
+	default:
+		if addr, names := nextField(body); len(names) > 0 && !allow && hostsAddr(addr) {
+			hostsNames(n, names, emit, reject, st)
+			return
+		}
+	}
+	pattern, mods := body, []byte(nil)
+	if i := bytes.IndexByte(body, '$'); i >= 0 {
+		pattern, mods = body[:i], body[i+1:]
+	}
+	if !plainModifiers(mods) {
+		skip(ReasonModifier)
+		return
+	}
+	pattern = bytes.TrimSuffix(pattern, []byte("|"))
+	pattern = bytes.TrimSuffix(pattern, []byte("^"))
+	scope := blocklist.Subtree
+	switch {
+	case bytes.IndexByte(pattern, '/') >= 0:
+		skip(ReasonURLPattern)
+		return
+	case bytes.HasPrefix(pattern, []byte("*.")) && bytes.IndexByte(pattern[2:], '*') < 0 && len(body) == len(line):
+		// A bare "*.example.com" line, as in the domains format.
+		scope, pattern = blocklist.Below, pattern[2:]
+	case bytes.IndexByte(pattern, '*') >= 0:
+		skip(ReasonPattern)
+		return
+	}
+	if _, rest := nextField(pattern); len(rest) > 0 {
+		reject(LineError{Line: n, Text: clip(line), Reason: ReasonExtraFields})
+		return
+	}
+	emitName(n, pattern, pattern, Entry{Scope: scope, Allow: allow}, emit, reject)
 }
 
 // cosmeticMarkers separate a cosmetic (element hiding, scriptlet, CSS) rule

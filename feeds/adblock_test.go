@@ -1,6 +1,7 @@
 package feeds
 
 import (
+	"github.com/miekg/dns"
 	"strings"
 	"testing"
 
@@ -19,6 +20,13 @@ func describe(es []Entry) []string {
 		case blocklist.Exact:
 			s = "=" + s
 		}
+		switch e.Trigger {
+		case blocklist.TriggerQName:
+		case blocklist.TriggerNSDName:
+			s = e.Trigger.String() + ":" + s
+		default:
+			s = e.Trigger.String() + ":" + e.Prefix.String()
+		}
 		if e.Allow {
 			s = "@@" + s
 		}
@@ -27,6 +35,9 @@ func describe(es []Entry) []string {
 		}
 		for _, a := range e.Addrs {
 			s += "[" + a.String() + "]"
+		}
+		for _, l := range e.Local {
+			s += "[" + dns.Type(l.Type).String() + " " + l.Data + "]"
 		}
 		out = append(out, s)
 	}

@@ -32,8 +32,8 @@ func (f *feed) adopt(old *feed) {
 		return
 	}
 	f.good, f.checked, f.attempted, f.lastErr = old.good, old.checked, old.attempted, old.lastErr
-	if x, ok := f.spec.src.(*xfrSource); ok {
-		x.adoptFrom(old.spec.src) // the zone in hand, for the next IXFR
+	if x, ok := f.spec.src.(adoptingSource); ok {
+		x.adoptFrom(old.spec.src) // the zone for the next IXFR, a TAXII or MISP cursor
 	}
 	f.adopted = true
 }

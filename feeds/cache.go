@@ -21,6 +21,8 @@ import (
 // renamed, so a crash leaves the old copy or the new one, never half of
 // one. The body is renamed first: a crash between the two renames leaves
 // old validators with the new body, which only costs one full download.
+// TAXII and MISP feed sources add NAME.state.json, their poll cursor
+// (intelstate.go).
 type diskCache struct {
 	dir string
 }
@@ -48,8 +50,11 @@ const (
 // errOtherSource says the cache holds a copy of the list's previous source.
 var errOtherSource = errors.New("the cached copy is of another source (the list's source changed)")
 
-func sourceHash(source string) string {
-	h := sha256.Sum256([]byte(source))
+func sourceHash(source string) string { return bodySum([]byte(source)) }
+
+// bodySum is the SHA-256 of b, in hex.
+func bodySum(b []byte) string {
+	h := sha256.Sum256(b)
 	return hex.EncodeToString(h[:])
 }
 
@@ -147,11 +152,17 @@ func (c *diskCache) writeMeta(list string, m cacheMeta) error {
 	if err != nil {
 		return err
 	}
-	tmp, err := os.CreateTemp(c.dir, filepath.Base(c.base(list))+cacheMetaExt+cacheTempTag+"*")
+	return c.writeFile(list, cacheMetaExt, append(b, '\n'))
+}
+
+// writeFile replaces list's file with extension ext by data atomically
+// (temporary file, sync, rename, directory sync).
+func (c *diskCache) writeFile(list, ext string, data []byte) error {
+	tmp, err := os.CreateTemp(c.dir, filepath.Base(c.base(list))+ext+cacheTempTag+"*")
 	if err != nil {
 		return err
 	}
-	_, err = tmp.Write(append(b, '\n'))
+	_, err = tmp.Write(data)
 	if err == nil {
 		err = tmp.Sync()
 	}
@@ -159,7 +170,7 @@ func (c *diskCache) writeMeta(list string, m cacheMeta) error {
 		err = cerr
 	}
 	if err == nil {
-		err = os.Rename(tmp.Name(), c.base(list)+cacheMetaExt)
+		err = os.Rename(tmp.Name(), c.base(list)+ext)
 	}
 	if err != nil {
 		_ = os.Remove(tmp.Name())

@@ -121,7 +121,7 @@ func (c *ListConfig) Validate(path string, allow bool) []error {
 	default:
 		add("format", "unknown format %q; use auto, domains, hosts, adblock, rpz, stix or misp", c.Format)
 	}
-	errs = append(errs, c.validateIntel(path, scheme)...)
+	errs = append(errs, c.validateIntel(path, scheme, allow)...)
 	action, actionOK := blocklist.ActionNXDomain, true
 	switch {
 	case allow && c.Action != "":

@@ -16,31 +16,24 @@ import (
 // Each bad line is passed to reject and parsing continues; the returned
 // error is only ever a read error, after which the list is incomplete.
 func ParseDomains(r io.Reader, emit func(Entry), reject func(LineError)) (Stats, error) {
-	lr := newLineReader(r)
-	for lr.next() {
-		if lr.tooLong {
-			reject(lr.tooLongError())
-			continue
+	st, err := parseLines(r, reject, func(n int, raw []byte, _ *Stats) {
+		if d := data(raw); len(d) > 0 {
+			domainLine(n, d, emit, reject)
 		}
-		d := data(lr.line)
-		if len(d) == 0 {
-			continue
-		}
-		tok, rest := nextField(d)
-		if len(rest) > 0 {
-			reject(LineError{Line: lr.n, Text: clip(d), Reason: ReasonExtraFields})
-			continue
-		}
-		scope := blocklist.Subtree
-		if n := bytes.TrimPrefix(tok, []byte("*.")); len(n) < len(tok) {
-			scope, tok = blocklist.Below, n
-		}
-		name, reason := canonical(tok)
-		if reason != "" {
-			reject(LineError{Line: lr.n, Text: clip(d), Reason: reason})
-			continue
-		}
-		emit(Entry{Name: name, Scope: scope, Line: lr.n})
+	})
+	return Stats{Lines: st.Lines}, err
+}
+
+// domainLine handles line n of a domains list, d its data (comments cut).
+func domainLine(n int, d []byte, emit func(Entry), reject func(LineError)) {
+	tok, rest := nextField(d)
+	if len(rest) > 0 {
+		reject(LineError{Line: n, Text: clip(d), Reason: ReasonExtraFields})
+		return
 	}
-	return Stats{Lines: lr.n}, lr.Err()
+	scope := blocklist.Subtree
+	if n := bytes.TrimPrefix(tok, []byte("*.")); len(n) < len(tok) {
+		scope, tok = blocklist.Below, n
+	}
+	emitName(n, tok, d, Entry{Scope: scope}, emit, reject)
 }

@@ -23,6 +23,14 @@ type Entry struct {
 	// Addrs are the rule's own sinkhole addresses (RPZ local data A/AAAA),
 	// answered instead of the list's; only with Action sinkhole.
 	Addrs []netip.Addr
+	// Trigger is the RPZ trigger kind; every other format has only
+	// blocklist.TriggerQName. The address triggers (client-ip, ip, nsip)
+	// carry Prefix and no Name; rpz-nsdname carries the server's Name.
+	Trigger blocklist.Trigger
+	Prefix  netip.Prefix
+	// Local is RPZ local data other than addresses (a CNAME rewrite to a
+	// walled garden, TXT), answered with Action local.
+	Local []blocklist.LocalRR
 	// Line is the 1-based line the entry came from, for logs.
 	Line int
 	// Intel is set by threat-intelligence formats (STIX, MISP): which
@@ -40,8 +48,8 @@ type Stats struct {
 	// lines of other kinds go through reject with LineError.Skipped set.
 	Skipped int
 	// Approximated counts RPZ rules whose answer Bulwark cannot give
-	// exactly and replaces with the closest block (a CNAME to a walled
-	// garden answers with the list's action; TXT-only local data, NODATA).
+	// exactly and replaces with the closest block (none since local data
+	// and CNAME rewrites are answered; kept for the report's shape).
 	Approximated int
 }
 
@@ -77,12 +85,8 @@ const (
 	ReasonModifier   = "unsupported modifier"
 	ReasonPattern    = "wildcard pattern"
 
-	// RPZ records Bulwark does not act on (LineError.Skipped).
-	ReasonRPZIP       = "rpz-ip trigger"
-	ReasonRPZNSDName  = "rpz-nsdname trigger"
-	ReasonRPZNSIP     = "rpz-nsip trigger"
-	ReasonRPZClientIP = "rpz-client-ip trigger"
-	ReasonRPZTCPOnly  = "rpz-tcp-only action"
+	// A malformed address trigger (rpz-ip, rpz-client-ip, rpz-nsip).
+	ReasonRPZPrefix = "bad rpz address trigger"
 
 	// Malformed RPZ records.
 	ReasonRPZSyntax     = "syntax"
@@ -95,6 +99,8 @@ const (
 
 	// A rule covering a whole TLD or public suffix, without allow_broad.
 	ReasonBroad = "public suffix"
+	// An address trigger for every address (/0), without allow_broad.
+	ReasonBroadNet = "every address"
 )
 
 // LineError is one rejected (or deliberately skipped) line, or one

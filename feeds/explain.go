@@ -85,44 +85,25 @@ func CanonicalQuery(name string) (string, error) {
 // ranks them: the deciding rule first. The ranking is the matching
 // contract of docs/ARCHITECTURE.md: the longest matching name wins; at the name itself an exact rule beats a
 // subtree rule; then an allow beats a block; then the earlier list, and
-// the earlier line, wins. It scans every rule, so it is for explain, not
-// for the query path.
+// the earlier line, wins. It reads every list's text again from disk (the
+// file, the builtin list, the cached download), so it is for explain, not
+// for the query path; a list whose text is gone or changed since it was
+// loaded shows the rules of its compiled set instead, without lines. A
+// threat-intelligence list's rules are in memory (intel.go).
 func (r *Rules) Matching(name string) []RuleMatch {
 	var out []RuleMatch
+	var err error
 	for i, c := range r.copies {
 		if c == nil {
 			continue
 		}
-		sp := r.specs[i]
-		for j := range c.rules.len() {
-			rule := c.rules.at(j)
-			if !applies(rule.Name, rule.Scope, name) {
-				continue
-			}
-			m := RuleMatch{
-				List: sp.info.Name, ListIndex: int(sp.index), AllowList: sp.allow, Allow: rule.Allow,
-				Name: rule.Name, Scope: rule.Scope, Source: c.report.Source,
-			}
-			if cat := sp.ruleCategory(c, j); int(cat) < len(r.table.Categories) {
-				m.Category = r.table.Categories[cat]
-			}
-			if j < len(c.meta) {
-				m.Indicator = c.meta[j].ref.String()
-			}
-			if j < len(c.lines) {
-				m.Line = int(c.lines[j])
-			}
-			if !rule.Allow {
-				m.Action = rule.Payload.Action
-				if m.Action == blocklist.ActionSinkhole {
-					m.Addrs = sp.info.Sinkhole
-					if d := rule.Payload.Data; d > 0 && int(d) <= len(c.addrs) {
-						m.Addrs = c.addrs[d-1]
-					}
-				}
-			}
-			out = append(out, m)
+		var ms []RuleMatch
+		if c.set == nil {
+			ms = c.matchRules(r.specs[i], name, r.table.Categories)
+		} else if ms, err = c.matchText(r.specs[i], name, r.table.Categories); err != nil {
+			ms = c.matchSet(r.specs[i], name, r.table.Categories)
 		}
+		out = append(out, ms...)
 	}
 	sort.SliceStable(out, func(a, b int) bool { return ranksBefore(&out[a], &out[b], name) })
 	return out

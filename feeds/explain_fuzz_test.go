@@ -45,9 +45,13 @@ func FuzzMatchingAgreesWithSet(f *testing.F) {
 		}
 		r := &Rules{table: table, specs: specs, copies: copies}
 		names := []string{name}
-		for _, c := range copies {
-			for i := 0; c != nil && i < c.rules.len() && i < 4; i++ {
-				names = append(names, c.rules.at(i).Name, "x."+c.rules.at(i).Name)
+		for _, body := range []string{block1, block2, rpz, allow} {
+			for i, w := range strings.Fields(body) {
+				if i >= 8 {
+					break
+				}
+				w = strings.TrimLeft(strings.TrimRight(w, "^."), "|@*.")
+				names = append(names, w, "x."+w)
 			}
 		}
 		for _, n := range names {

@@ -2,6 +2,8 @@ package feeds
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -38,10 +40,10 @@ func (m *Manager) attempt(ctx context.Context, f *feed, force bool) error {
 		err = fmt.Errorf("feed %q: %w", name, err)
 	case resp.NotModified:
 		result = resultUnchanged
-	case prev != nil && sp.minRatio > 0 && prev.rules.len() > 0 && float64(c.rules.len()) < sp.minRatio*float64(prev.rules.len()):
+	case prev != nil && sp.minRatio > 0 && prev.entries > 0 && float64(c.entries) < sp.minRatio*float64(prev.entries):
 		result = resultRejected
 		err = fmt.Errorf("feed %q: the new copy has %d entries, fewer than min_ratio %g of the last good copy's %d; keeping the last good copy (set min_ratio: 0 on the list to accept any size)",
-			name, c.rules.len(), sp.minRatio, prev.rules.len())
+			name, c.entries, sp.minRatio, prev.entries)
 	}
 	if tmp != nil && result != resultUpdated {
 		m.cache.abort(tmp)
@@ -64,11 +66,17 @@ func (m *Manager) attempt(ctx context.Context, f *feed, force bool) error {
 			if werr := m.cache.commit(tmp, name, meta); werr != nil {
 				m.met().cacheWriteFailed(name)
 				m.log.Error("feed cache write failed", "feed", name, "dir", m.cache.dir, "err", werr)
+			} else {
+				c.text = cacheText(m.cache, sp, now)
+				m.saveSnapshot(sp, c, c.textSum, "")
 			}
+		} else if !sp.src.Remote() {
+			c.text = localText(sp, resp.Validators)
+			m.saveSnapshot(sp, c, c.textSum, resp.Validators.Stamp)
 		}
 		m.accept(f, c, now)
 		m.log.Info("feed updated", "feed", name, "source", sp.src.String(), "format", c.report.Format,
-			"entries", c.rules.len(), "skipped", c.report.Skipped, "rejected", c.report.RejectedTotal(),
+			"entries", c.entries, "skipped", c.report.Skipped, "rejected", c.report.RejectedTotal(),
 			"bytes", bytes, "took", took.Round(time.Millisecond))
 	case resultUnchanged:
 		f.mu.Lock()
@@ -122,6 +130,12 @@ func (m *Manager) download(ctx context.Context, f *feed, val Validators) (*feedC
 		return nil, resp, 0, nil, nil
 	}
 	defer resp.Body.Close()
+	if !sp.src.Remote() {
+		if c := m.warmCopy(sp); c != nil {
+			resp.Validators = c.validators
+			return c, resp, c.bytes, nil, nil
+		}
+	}
 	cr := &countingReader{r: resp.Body}
 	in := newLimitReader(cr, sp.maxSize)
 	var tmp *os.File
@@ -134,13 +148,20 @@ func (m *Manager) download(ctx context.Context, f *feed, val Validators) (*feedC
 			in = io.TeeReader(in, tmp)
 		}
 	}
+	sum := sha256.New() // the snapshot's key
+	in = &hashingReader{r: in, h: sum}
+	done := m.building()
 	c, err := parseCopy(ctx, sp, in, sp.src.String(), m.log)
+	done()
 	if err == nil {
 		// Read to the end: a truncated body must fail, and the cache
 		// must hold every byte.
 		if _, err = io.Copy(io.Discard, in); err != nil {
 			err = fmt.Errorf("reading %s: %w", sp.src.String(), err)
 		}
+	}
+	if err == nil {
+		c.textSum = hex.EncodeToString(sum.Sum(nil))
 	}
 	if err != nil {
 		if tmp != nil {

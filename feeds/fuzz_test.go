@@ -21,6 +21,7 @@ var fuzzSeeds = []string{
 	"[Adblock Plus 2.0]\n! c\n||a.example^$important\n@@||b.example^|\n||c.example/x\n##.ad\n/re/\n||^\n@@\n",
 	"$TTL 1h\n$ORIGIN rpz.example.\n@ SOA ns. a. (1 2\n 3 4 5) ; c\n a.example CNAME .\n*.b CNAME *.\nc A 192.0.2.1\n AAAA ::1\nd TXT \"x\\\"y\"\n",
 	"x.rpz-ip CNAME .\n* CNAME .\n$INCLUDE f\n) (\n\"open\n",
+	"24.0.2.0.192.rpz-ip CNAME .\n48.zz.1.db8.2001.rpz-client-ip CNAME rpz-passthru.\nns.x.rpz-nsdname CNAME rpz-tcp-only.\ng CNAME *.garden.\n",
 }
 
 // fuzzOpts says what a format may emit beyond plain subtree/below rules.
@@ -41,6 +42,13 @@ func fuzzParser(f *testing.F, parse ParseFunc, sample string, o fuzzOpts) {
 		lines := bytes.Count(in, []byte{'\n'}) + 1
 		last := 0
 		emit := func(e Entry) {
+			if e.Prefix.IsValid() != (e.Trigger == blocklist.TriggerClientIP || e.Trigger == blocklist.TriggerIP || e.Trigger == blocklist.TriggerNSIP) ||
+				e.Prefix.IsValid() && (e.Name != "" || e.Prefix != e.Prefix.Masked()) {
+				t.Fatalf("emitted trigger %+v", e)
+			}
+			if e.Prefix.IsValid() {
+				return
+			}
 			if c, err := blocklist.CanonicalName(e.Name); err != nil || c != e.Name {
 				t.Fatalf("emitted %q: canonical %q, err %v", e.Name, c, err)
 			}
@@ -53,7 +61,8 @@ func fuzzParser(f *testing.F, parse ParseFunc, sample string, o fuzzOpts) {
 			if !o.actions && (e.HasAction || e.Addrs != nil) {
 				t.Fatalf("emitted %q with an action", e.Name)
 			}
-			if e.HasAction && e.Action > blocklist.ActionDrop || len(e.Addrs) > 0 && e.Action != blocklist.ActionSinkhole {
+			if e.HasAction && int(e.Action) >= blocklist.NumActions || (len(e.Local) > 0) != (e.Action == blocklist.ActionLocal) ||
+				len(e.Addrs) > 0 && e.Action != blocklist.ActionSinkhole && e.Action != blocklist.ActionLocal {
 				t.Fatalf("emitted %+v", e)
 			}
 			if e.Line < last || e.Line < 1 || e.Line > lines {
@@ -82,6 +91,10 @@ func FuzzParseHosts(f *testing.F) { fuzzParser(f, ParseHosts, "samples/phishing.
 
 func FuzzParseAdblock(f *testing.F) {
 	fuzzParser(f, ParseAdblock, "samples/phishing.adblock.txt", fuzzOpts{})
+}
+
+func FuzzParseAuto(f *testing.F) {
+	fuzzParser(f, ParseAuto, "samples/phishing.adblock.txt", fuzzOpts{})
 }
 
 func FuzzParseRPZ(f *testing.F) {

@@ -19,30 +19,21 @@ import (
 // Each bad name (or line) is passed to reject and parsing continues; the
 // returned error is only ever a read error.
 func ParseHosts(r io.Reader, emit func(Entry), reject func(LineError)) (Stats, error) {
-	lr := newLineReader(r)
-	var st Stats
-	for lr.next() {
-		if lr.tooLong {
-			reject(lr.tooLongError())
-			continue
-		}
-		d := data(lr.line)
+	return parseLines(r, reject, func(n int, raw []byte, st *Stats) {
+		d := data(raw)
 		if len(d) == 0 {
-			continue
+			return
 		}
 		addr, names := nextField(d)
-		if !hostsAddr(addr) {
-			reject(LineError{Line: lr.n, Text: clip(d), Reason: ReasonBadHostsAddr})
-			continue
+		switch {
+		case !hostsAddr(addr):
+			reject(LineError{Line: n, Text: clip(d), Reason: ReasonBadHostsAddr})
+		case len(names) == 0:
+			reject(LineError{Line: n, Text: clip(d), Reason: ReasonMissingName})
+		default:
+			hostsNames(n, names, emit, reject, st)
 		}
-		if len(names) == 0 {
-			reject(LineError{Line: lr.n, Text: clip(d), Reason: ReasonMissingName})
-			continue
-		}
-		hostsNames(lr.n, names, emit, reject, &st)
-	}
-	st.Lines = lr.n
-	return st, lr.Err()
+	})
 }
 
 // hostsNames handles the names of one hosts line (after its address):
@@ -60,12 +51,7 @@ func hostsNames(line int, names []byte, emit func(Entry), reject func(LineError)
 			reject(LineError{Line: line, Text: clip(tok), Reason: ReasonWildcard})
 			continue
 		}
-		name, reason := canonical(tok)
-		if reason != "" {
-			reject(LineError{Line: line, Text: clip(tok), Reason: reason})
-			continue
-		}
-		emit(Entry{Name: name, Scope: blocklist.Subtree, Line: line})
+		emitName(line, tok, tok, Entry{Scope: blocklist.Subtree}, emit, reject)
 	}
 }
 

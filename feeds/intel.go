@@ -144,6 +144,7 @@ func (c *feedCopy) liveAt(t time.Time) *feedCopy {
 		nc.meta = append(nc.meta, c.meta[i])
 	}
 	nc.rules = b.finish()
+	nc.entries = nc.rules.len()
 	return &nc
 }
 
@@ -233,4 +234,32 @@ func (m *Manager) watchValidity(ctx context.Context) {
 			}
 		}
 	}()
+}
+
+// matchRules returns the rules of threat-intelligence copy c that apply to
+// the canonical name q, with their lines, categories and objects.
+func (c *feedCopy) matchRules(sp *feedSpec, q string, categories []string) []RuleMatch {
+	var out []RuleMatch
+	for j := range c.rules.len() {
+		rule := c.rules.at(j)
+		if !applies(rule.Name, rule.Scope, q) {
+			continue
+		}
+		m := c.ruleMatch(sp, rule.Name, rule.Scope, rule.Allow, rule.Payload.Action, categories)
+		m.Category = ""
+		if cat := sp.ruleCategory(c, j); int(cat) < len(categories) {
+			m.Category = categories[cat]
+		}
+		if j < len(c.meta) {
+			m.Indicator = c.meta[j].ref.String()
+		}
+		if j < len(c.lines) {
+			m.Line = int(c.lines[j])
+		}
+		if d := rule.Payload.Data; !rule.Allow && d > 0 && int(d) <= len(c.addrs) {
+			m.Addrs = c.addrs[d-1]
+		}
+		out = append(out, m)
+	}
+	return out
 }

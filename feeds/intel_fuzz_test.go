@@ -31,8 +31,9 @@ func FuzzSTIXPattern(f *testing.F) {
 	})
 }
 
-// FuzzMISP: any input parses without a panic into canonical rules that
-// name their attribute, and every reject has a reason.
+// FuzzMISP: any input parses without a panic into canonical block rules
+// (never exceptions: feed trust) that name their attribute, and every
+// reject has a reason.
 func FuzzMISP(f *testing.F) {
 	for _, name := range []string{"misp-feed/5f1c4a2e-8b3d-4e6f-9a1b-2c3d4e5f6a7b.json", "misp-feed/7a8b9c0d-1e2f-4a3b-8c4d-5e6f7a8b9c0d.json", "misp-restsearch.json"} {
 		b, err := os.ReadFile("testdata/intel/" + name)
@@ -44,8 +45,8 @@ func FuzzMISP(f *testing.F) {
 	f.Add(`{"Attribute":[{"type":"domain|ip","value":"a.example|1.2.3.4","to_ids":"1"}]}{"response":[{"Event":{}}]}`)
 	f.Fuzz(func(t *testing.T, in string) {
 		_, _ = ParseMISP(strings.NewReader(in), func(e Entry) {
-			if e.Intel == nil || e.Intel.Kind != IntelMISP {
-				t.Fatalf("entry %+v without its attribute", e)
+			if e.Intel == nil || e.Intel.Kind != IntelMISP || e.Allow {
+				t.Fatalf("entry %+v without its attribute, or an exception", e)
 			}
 			if n, reason := canonical([]byte(e.Name)); reason != "" || n != e.Name {
 				t.Fatalf("non-canonical name %q", e.Name)
@@ -58,8 +59,8 @@ func FuzzMISP(f *testing.F) {
 	})
 }
 
-// FuzzSTIX: the bundle parser never panics and names every rule's
-// indicator.
+// FuzzSTIX: the bundle parser never panics, emits block rules only (never
+// exceptions: feed trust) and names every rule's indicator.
 func FuzzSTIX(f *testing.F) {
 	b, err := os.ReadFile("testdata/intel/stix-bundle.json")
 	if err != nil {
@@ -69,8 +70,8 @@ func FuzzSTIX(f *testing.F) {
 	f.Add(`{"objects":[{"type":"indicator","id":"indicator--1","pattern":"[url:value = 'x']","valid_until":"2026-01-01T00:00:00Z"}]}`)
 	f.Fuzz(func(t *testing.T, in string) {
 		_, _ = ParseSTIX(strings.NewReader(in), func(e Entry) {
-			if e.Intel == nil || e.Intel.ID == "" {
-				t.Fatalf("entry %+v without its indicator", e)
+			if e.Intel == nil || e.Intel.ID == "" || e.Allow {
+				t.Fatalf("entry %+v without its indicator, or an exception", e)
 			}
 		}, func(LineError) {})
 	})

@@ -45,8 +45,15 @@ type MISPConfig struct {
 	// Last is restSearch's "last" window in MISP syntax ("30d", "12h");
 	// Timestamp asks only attributes changed within that long (sent as
 	// restSearch "timestamp"). Without either, every attribute.
-	Last      string        `yaml:"last"`
-	Timestamp time.Duration `yaml:"timestamp"`
+	// FullRefresh is how often that whole window is searched again
+	// (default 24h); in between, and across restarts, each fetch asks only
+	// for the attributes changed since the newest one in hand (deleted and
+	// to_ids-off ones included, so that they drop out). The full search
+	// also catches what a change search cannot see, such as an event's
+	// tags changing or a hard-deleted event.
+	Last        string        `yaml:"last"`
+	Timestamp   time.Duration `yaml:"timestamp"`
+	FullRefresh time.Duration `yaml:"full_refresh"`
 	// Tags limits restSearch to attributes with one of these tags.
 	Tags []string `yaml:"tags"`
 	// Sightings reports blocks back as MISP sightings (sightings.misp).
@@ -57,7 +64,7 @@ type MISPConfig struct {
 var mispLast = regexp.MustCompile(`^[0-9]+[smhdw]?$`)
 
 // validateIntel checks the threat-intelligence keys of a list.
-func (c *ListConfig) validateIntel(path, scheme string) []error {
+func (c *ListConfig) validateIntel(path, scheme string, allow bool) []error {
 	var errs []error
 	add := func(key, format string, args ...any) {
 		errs = append(errs, cfgerr.New(cfgerr.Join(path, key), format, args...))
@@ -106,8 +113,8 @@ func (c *ListConfig) validateIntel(path, scheme string) []error {
 			add("misp.api", "the MISP API is an http(s) URL (source is %q)", c.Source)
 		case m.API && m.Key == "":
 			add("misp.key", "the MISP API needs an API key")
-		case !m.API && (m.Last != "" || m.Timestamp != 0 || len(m.Tags) > 0):
-			add("misp.api", "last, timestamp and tags are restSearch filters: set api: true")
+		case !m.API && (m.Last != "" || m.Timestamp != 0 || len(m.Tags) > 0 || m.FullRefresh != 0):
+			add("misp.api", "last, timestamp, tags and full_refresh are restSearch settings: set api: true")
 		case !m.API && m.Sightings:
 			add("misp.sightings", "MISP sightings go through the API: set api: true and key")
 		}
@@ -118,6 +125,14 @@ func (c *ListConfig) validateIntel(path, scheme string) []error {
 		if m.Timestamp < 0 {
 			add("misp.timestamp", "must not be negative (got %s)", m.Timestamp)
 		}
+		if m.FullRefresh < 0 {
+			add("misp.full_refresh", "must not be negative (got %s)", m.FullRefresh)
+		}
+	}
+	if intel && !allow && c.ActionOverride == ActionPassthru {
+		// Feed trust: a shared feed blocks; turned into exceptions it
+		// would lift other lists' blocks.
+		add("action_override", "a %s block list cannot be passthru: its indicators would lift other lists' blocks; to trust them as exceptions, list it under allowlists:", c.Format)
 	}
 	if len(c.TagCategories) > 0 && !intel {
 		add("tag_categories", "only stix and misp lists have tags (format is %q)", c.Format)

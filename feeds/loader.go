@@ -60,6 +60,10 @@ type Report struct {
 	// Approximated counts RPZ rules answered with the closest block Bulwark
 	// can give (see ParseRPZ).
 	Approximated int
+	// Triggers counts the list's RPZ rules by trigger kind other than the
+	// query name ("rpz-client-ip", "rpz-ip", "rpz-nsdname", "rpz-nsip");
+	// nil when it has none. The name-server kinds apply only to recursion.
+	Triggers map[string]int
 	// Origin is where the copy in use came from: "network", "cache",
 	// "file" or "builtin"; "" when the list has no copy yet.
 	Origin string
@@ -160,6 +164,7 @@ func readLocal(ctx context.Context, sp *feedSpec, log *slog.Logger) (*feedCopy, 
 	}
 	c.validators, c.bytes = resp.Validators, cr.n
 	c.report.Origin = originOf(sp.src)
+	c.text = localText(sp, resp.Validators)
 	return c, nil
 }
 
@@ -185,6 +190,7 @@ func loadCached(ctx context.Context, cache *diskCache, sp *feedSpec, log *slog.L
 		return nil, meta, err
 	}
 	c.validators, c.fetched, c.bytes = meta.Validators, meta.Fetched, meta.Bytes
+	c.text = cacheText(cache, sp, meta.Fetched)
 	c.report.Source, c.report.Origin, c.report.Updated = sp.info.Source, OriginCache, meta.Fetched
 	return c, meta, nil
 }

@@ -56,6 +56,11 @@ type Options struct {
 	// OnPublish, if set, is called after each table is published (also
 	// an IXFR's overlay table), e.g. to return the build's garbage.
 	OnPublish func(*blocklist.Table)
+	// BuildScope, if set, is called when a list starts being parsed or
+	// the table merged, and what it returns when that is done: a build
+	// makes several times its result in garbage, which the server collects
+	// more eagerly meanwhile.
+	BuildScope func() (done func())
 }
 
 // Manager keeps every configured list fresh: each list is refreshed on its
@@ -71,6 +76,8 @@ type Manager struct {
 	categories []string
 	cacheDir   string
 	cache      *diskCache
+	build      string // this build, for snapshot keys (snapVersion)
+	buildScope func() func()
 	ownClient  *http.Client // created here, so closed here
 	clock      clock.Clock
 	poll       time.Duration
@@ -140,7 +147,7 @@ func NewManager(o Options) (*Manager, error) {
 		return nil, err
 	}
 	m := &Manager{cfg: cfg, specs: specs, categories: categories, ownClient: ownClient, clock: o.Clock, poll: o.Poll,
-		log: o.Logger, tables: o.Tables, onPublish: o.OnPublish, dirty: make(chan struct{}, 1)}
+		log: o.Logger, tables: o.Tables, onPublish: o.OnPublish, dirty: make(chan struct{}, 1), build: snapVersion(version), buildScope: o.BuildScope}
 	m.metrics.Store(o.Metrics)
 	if m.clock == nil {
 		m.clock = clock.Real{}
@@ -158,8 +165,8 @@ func NewManager(o Options) (*Manager, error) {
 		m.cacheDir = resolveFile(filepath.ToSlash(cfg.CacheDir), o.BaseDir)
 	}
 	for _, sp := range specs {
-		if x, ok := sp.src.(*xfrSource); ok {
-			x.attach(m) // zone transfer feeds (xfr.go)
+		if x, ok := sp.src.(managedSource); ok {
+			x.attach(m) // zone transfer (xfr.go), TAXII and MISP feeds (intelstate.go)
 		}
 		f := &feed{spec: sp, kick: make(chan struct{}, 1), settled: make(chan struct{})}
 		if o.Previous != nil {
@@ -273,7 +280,7 @@ func (m *Manager) Start(ctx context.Context) error {
 		due := now
 		if m.cache == nil {
 			m.log.Warn("feed has no disk cache: set feeds.cache_dir so that a restart without network still serves it", "feed", f.spec.info.Name)
-		} else if c, meta, err := loadCached(ctx, m.cache, f.spec, m.log); err != nil {
+		} else if c, meta, err := m.loadCachedWarm(ctx, f.spec); err != nil {
 			m.log.Info("feed has no usable cached copy", "feed", f.spec.info.Name, "reason", err)
 		} else {
 			m.accept(f, c, meta.Checked)

@@ -286,8 +286,8 @@ func TestManagerKeepsLastGood(t *testing.T) {
 			if b, _ := os.ReadFile(filepath.Join(dir, "f.list")); string(b) != good {
 				t.Error("the cached copy was replaced")
 			}
-			if ents, _ := os.ReadDir(dir); len(ents) != 2 {
-				t.Errorf("cache dir holds %d files, want f.list and f.json", len(ents))
+			if ents, _ := os.ReadDir(dir); len(ents) != 3 {
+				t.Errorf("cache dir holds %d files, want f.list, f.json and f.snap", len(ents))
 			}
 
 			// Recovery: the next good download is published.

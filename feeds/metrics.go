@@ -19,6 +19,7 @@ type Metrics struct {
 	attemptOK     *prometheus.GaugeVec
 	rejected      *prometheus.GaugeVec
 	skipped       *prometheus.GaugeVec
+	triggers      *prometheus.GaugeVec
 	downloadBytes *prometheus.GaugeVec
 	downloadSecs  *prometheus.GaugeVec
 	fetches       *prometheus.CounterVec
@@ -53,6 +54,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		attemptOK:     gauge("bulwark_feed_last_attempt_success", "1 if the list's last refresh attempt succeeded, 0 if it failed and the last good copy is kept.", feed...),
 		rejected:      gauge("bulwark_feed_rejected_lines", "Invalid lines in the list's copy being served, by reason.", "feed", "reason"),
 		skipped:       gauge("bulwark_feed_skipped_lines", "Lines of the list's copy ignored on purpose (cosmetic adblock rules, RPZ IP triggers, localhost entries), by reason.", "feed", "reason"),
+		triggers:      gauge("bulwark_feed_rpz_triggers", "RPZ rules of the list's copy being served whose trigger is not the query name, by trigger (rpz-client-ip, rpz-ip, rpz-nsdname, rpz-nsip).", "feed", "trigger"),
 		downloadBytes: gauge("bulwark_feed_download_bytes", "Bytes read (as sent, before decompression) at the list's last download.", feed...),
 		downloadSecs:  gauge("bulwark_feed_download_duration_seconds", "Duration of the list's last refresh attempt, download and parse.", feed...),
 		fetches: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -77,7 +79,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "bulwark_blocklist_build_failures_total", Help: "Merged blocklist builds that failed; the previous one stays in use.",
 		}),
 	}
-	reg.MustRegister(m.entries, m.loaded, m.lastSuccess, m.lastAttempt, m.attemptOK, m.rejected, m.skipped,
+	reg.MustRegister(m.entries, m.loaded, m.lastSuccess, m.lastAttempt, m.attemptOK, m.rejected, m.skipped, m.triggers,
 		m.downloadBytes, m.downloadSecs, m.fetches, m.errors, m.cacheErrors,
 		m.tableEntries, m.tableBytes, m.buildSecs, m.buildFailures)
 	m.xfr = newXfrMetrics(reg)
@@ -106,7 +108,7 @@ func (m *Metrics) Forget(feed string) {
 	}
 	l := prometheus.Labels{"feed": feed}
 	for _, v := range []*prometheus.MetricVec{m.entries.MetricVec, m.loaded.MetricVec, m.lastSuccess.MetricVec,
-		m.lastAttempt.MetricVec, m.attemptOK.MetricVec, m.rejected.MetricVec, m.skipped.MetricVec,
+		m.lastAttempt.MetricVec, m.attemptOK.MetricVec, m.rejected.MetricVec, m.skipped.MetricVec, m.triggers.MetricVec,
 		m.downloadBytes.MetricVec, m.downloadSecs.MetricVec, m.fetches.MetricVec, m.errors.MetricVec, m.cacheErrors.MetricVec} {
 		v.DeletePartialMatch(l)
 	}
@@ -119,7 +121,7 @@ func (m *Metrics) copyInUse(feed string, c *feedCopy) {
 		return
 	}
 	m.loaded.WithLabelValues(feed).Set(1)
-	m.entries.WithLabelValues(feed).Set(float64(c.rules.len()))
+	m.entries.WithLabelValues(feed).Set(float64(c.entries))
 	m.rejected.DeletePartialMatch(prometheus.Labels{"feed": feed})
 	for reason, n := range c.report.Rejected {
 		m.rejected.WithLabelValues(feed, reason).Set(float64(n))
@@ -127,6 +129,10 @@ func (m *Metrics) copyInUse(feed string, c *feedCopy) {
 	m.skipped.DeletePartialMatch(prometheus.Labels{"feed": feed})
 	for reason, n := range c.report.SkippedBy {
 		m.skipped.WithLabelValues(feed, reason).Set(float64(n))
+	}
+	m.triggers.DeletePartialMatch(prometheus.Labels{"feed": feed})
+	for kind, n := range c.report.Triggers {
+		m.triggers.WithLabelValues(feed, kind).Set(float64(n))
 	}
 }
 

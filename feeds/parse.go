@@ -7,7 +7,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net/netip"
 	"time"
@@ -19,26 +21,57 @@ import (
 // log shows; the rest are only counted.
 const maxSamples = 5
 
-// feedCopy is one parsed version of one list: its rules, ready to merge,
-// and what parsing found. It is immutable once built, so the merged table
-// can be rebuilt from it at any time without parsing again.
+// feedCopy is one parsed version of one list: its rules compiled into a
+// set of their own, ready to merge, and what parsing found. It is
+// immutable once built, so the merged table can be rebuilt from it at any
+// time without parsing again. A plain list's rules themselves are not
+// kept: the set holds each name's deciding rule in a tenth of the memory,
+// and explain reads the rules again from the list's text on disk
+// (textOf). Threat-intelligence lists (STIX, MISP) are the exception:
+// each rule carries what no set holds (the object it came from, its own
+// category, when it applies), so their rules are kept as rules, with that
+// side table, and compiled only when the table is merged (intel.go).
 type feedCopy struct {
-	rules ruleSet
-	// lines[i] is the line rules[i] came from, for explain (4 bytes a
-	// rule; the names themselves cost far more).
-	lines []uint32
+	// set is the compiled list; nil for a threat-intelligence copy, whose
+	// rules are in rules.
+	set *blocklist.Set
+	// entries is the number of rules the copy contributed (a name listed
+	// twice counts twice), for min_ratio, max_entries, reports and metrics.
+	entries int
+	// list and category are the Payload.List and Payload.Category the set
+	// was compiled with; merge rewrites them when the list's place in the
+	// config is another.
+	list, category uint16
 	// addrs holds the RPZ local-data address sets of this copy; a rule
 	// with Payload.Data d > 0 answers addrs[d-1].
-	addrs      [][]netip.Addr
+	addrs [][]netip.Addr
+	// local, when not nil, is parallel to addrs: the local data of
+	// ActionLocal rules (triggers.go).
+	local [][]blocklist.LocalRR
+	// The rules of the RPZ triggers other than the query name.
+	nets       []netTrigger
+	nsnames    []blocklist.Rule
 	report     Report
 	validators Validators
 	fetched    time.Time // when this content was read from its source
 	bytes      int64     // size as downloaded or read
+	// text reopens the exact text the copy was parsed from, for explain;
+	// nil when there is none to read (an HTTP list without a disk cache).
+	text *textRef
+	// textSum is the SHA-256 of the text, as read, of a copy just parsed
+	// from it ("" for one loaded from a snapshot): its snapshot's key.
+	textSum string
 
-	// meta is per rule (parallel to rules) for threat-intelligence
-	// formats only, nil otherwise (intel.go).
-	meta []ruleMeta
+	// For threat-intelligence copies only (set nil): the rules, the line
+	// each came from, and meta, per rule, its object (intel.go).
+	rules ruleSet
+	lines []uint32
+	meta  []ruleMeta
 }
+
+// intelFormat reports whether a format's rules carry per-rule metadata
+// and are therefore kept as rules rather than compiled (feedCopy).
+func intelFormat(name string) bool { return name == FormatSTIX || name == FormatMISP }
 
 // gzipMagic starts every gzip stream (RFC 1952).
 var gzipMagic = []byte{0x1f, 0x8b}
@@ -46,13 +79,133 @@ var gzipMagic = []byte{0x1f, 0x8b}
 // parseCopy reads one list (gzip-compressed or not; the format configured
 // or detected) into a feedCopy for sp. where names the source in errors
 // and logs. Bad lines are counted in the report and the first few logged;
-// only a read error, a corrupt gzip stream, an oversized list or an HTML
-// page (a portal or error page served with status 200) fail.
+// only a read error, a corrupt gzip stream, an oversized list, one past
+// max_entries or an HTML page (a portal or error page served with status
+// 200) fail.
 func parseCopy(ctx context.Context, sp *feedSpec, r io.Reader, where string, log *slog.Logger) (*feedCopy, error) {
+	hint := int(sizeHint(r) / bytesPerRule)
+	if sp.maxEntries > 0 {
+		hint = min(hint, sp.maxEntries)
+	}
+	bp := startBuild(hint)
+	defer bp.stop()
+	var (
+		rules ruleSetBuilder // threat-intelligence formats only
+		lines chunks[uint32]
+	)
+	c, err := parseRules(ctx, sp, r, where, log, func(c *feedCopy, rule blocklist.Rule, e *Entry) error {
+		if !intelFormat(c.report.Format) {
+			bp.add(rule)
+			return nil
+		}
+		if !rules.add(rule) {
+			return fmt.Errorf("over 4 GiB of rule names after %d rules", rules.len())
+		}
+		lines.add(uint32(e.Line), 4)
+		c.noteIntel(sp, e.Intel, lines.len())
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	c.list, c.category = sp.index, sp.category
+	if intelFormat(c.report.Format) {
+		c.rules, c.lines = rules.finish(), lines.collect()
+		return c, nil
+	}
+	b, dropped := bp.stop()
+	if dropped > 0 { // parsers emit canonical names: a parser bug
+		c.entries -= dropped
+		c.report.Entries -= dropped
+		c.report.Rejected[ReasonInvalidName] += dropped
+		log.Error("feed rules refused by the blocklist builder (a parser bug)", "feed", sp.info.Name, "rules", dropped)
+	}
+	if c.set, err = b.Build(); err != nil {
+		return nil, fmt.Errorf("reading %s: %w", where, err)
+	}
+	return c, nil
+}
+
+// buildBatch is how many rules the parser hands the builder at a time.
+const buildBatch = 2048
+
+// buildPipe feeds a Builder on a goroutine of its own, so that parsing a
+// list (reading, canonical names, the public-suffix check) and inserting
+// its names into the trie use both cores; the rules keep their order. A
+// few batches in flight bound what it holds.
+type buildPipe struct {
+	b       *blocklist.Builder
+	batch   []blocklist.Rule
+	full    chan []blocklist.Rule
+	free    chan []blocklist.Rule
+	done    chan struct{}
+	dropped int
+	stopped bool
+}
+
+func startBuild(hint int) *buildPipe {
+	p := &buildPipe{b: blocklist.NewBuilder(), full: make(chan []blocklist.Rule, 4), free: make(chan []blocklist.Rule, 6), done: make(chan struct{})}
+	// Reserve the builder's tables once rather than doubling them through
+	// millions of names: about one rule per bytesPerRule of text.
+	p.b.Grow(hint)
+	go func() {
+		defer close(p.done)
+		for batch := range p.full {
+			for _, r := range batch {
+				if p.b.Add(r) != nil {
+					p.dropped++
+				}
+			}
+			clear(batch)
+			select {
+			case p.free <- batch[:0]:
+			default:
+			}
+		}
+	}()
+	return p
+}
+
+// add queues r for the builder.
+func (p *buildPipe) add(r blocklist.Rule) {
+	if p.batch == nil {
+		select {
+		case p.batch = <-p.free:
+		default:
+			p.batch = make([]blocklist.Rule, 0, buildBatch)
+		}
+	}
+	p.batch = append(p.batch, r)
+	if len(p.batch) == buildBatch {
+		p.full <- p.batch
+		p.batch = nil
+	}
+}
+
+// stop hands over the last batch, waits for the builder and returns it
+// with the number of rules it refused. It may be called again.
+func (p *buildPipe) stop() (*blocklist.Builder, int) {
+	if !p.stopped {
+		p.stopped = true
+		if len(p.batch) > 0 {
+			p.full <- p.batch
+		}
+		close(p.full)
+		<-p.done
+	}
+	return p.b, p.dropped
+}
+
+// parseRules is parseCopy's reading and parsing, with allow_broad,
+// action_override and max_entries applied: it hands every rule to keep,
+// with the entry it came from, and returns the copy without its rules.
+// An error from keep fails the list.
+func parseRules(ctx context.Context, sp *feedSpec, r io.Reader, where string, log *slog.Logger, keep func(*feedCopy, blocklist.Rule, *Entry) error) (*feedCopy, error) {
 	fail := func(err error) (*feedCopy, error) {
 		return nil, fmt.Errorf("reading %s: %w", where, unwrapPath(err))
 	}
-	tooMany := false // past max_entries
+	tooMany := false  // past max_entries
+	var keepErr error // keep failed the list
 	raw := bufio.NewReaderSize(ctxReader{ctx: ctx, r: r}, 64<<10)
 	var in io.Reader = raw
 	if head, err := raw.Peek(len(gzipMagic)); bytes.Equal(head, gzipMagic) {
@@ -65,7 +218,7 @@ func parseCopy(ctx context.Context, sp *feedSpec, r io.Reader, where string, log
 		return fail(err)
 	}
 	// Past max_entries the rest of the list is not even read.
-	in = stopReader{r: in, stop: func() bool { return tooMany }}
+	in = stopReader{r: in, stop: func() bool { return tooMany || keepErr != nil }}
 	br := bufio.NewReaderSize(in, MaxLineLen)
 	peek, err := br.Peek(MaxLineLen)
 	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, bufio.ErrBufferFull) {
@@ -75,10 +228,11 @@ func parseCopy(ctx context.Context, sp *feedSpec, r io.Reader, where string, log
 		return fail(errors.New("got an HTML page, not a list (an error or login page?)"))
 	}
 	name := sp.cfg.Format
+	lookup := LookupFormat
 	if name == "" || name == FormatAuto {
-		name = DetectFormat(peek)
+		name, lookup = DetectFormat(peek), autoParser // line by line (auto.go)
 	}
-	format, ok := LookupFormat(name)
+	format, ok := lookup(name)
 	if !ok { // validated; only reachable if Validate and formats disagree
 		return fail(fmt.Errorf("unknown format %q", name))
 	}
@@ -88,14 +242,9 @@ func parseCopy(ctx context.Context, sp *feedSpec, r io.Reader, where string, log
 	*rep = Report{List: sp.info.Name, Source: where, Format: format.Name(), Rejected: map[string]int{}, SkippedBy: map[string]int{}}
 	payload := blocklist.Payload{List: sp.index, Category: sp.category, Action: sp.info.Action}
 	addrIndex := map[string]uint32{}
-	var (
-		rules ruleSetBuilder
-		lines chunks[uint32]
-	)
-	tooLarge := false
 	var reject func(LineError)
 	emit := func(e Entry) {
-		if !sp.cfg.AllowBroad && broadRule(e.Name) { // allow_broad (trust.go)
+		if !sp.cfg.AllowBroad && broadEntry(e) { // allow_broad (trust.go)
 			reject(broadError(e))
 			return
 		}
@@ -105,30 +254,23 @@ func parseCopy(ctx context.Context, sp *feedSpec, r io.Reader, where string, log
 			if e.HasAction {
 				p.Action = e.Action
 			}
-			if len(e.Addrs) > 0 && p.Action == blocklist.ActionSinkhole {
-				key := fmt.Sprint(e.Addrs)
-				d, ok := addrIndex[key]
-				if !ok {
-					c.addrs = append(c.addrs, e.Addrs)
-					d = uint32(len(c.addrs))
-					addrIndex[key] = d
-				}
-				p.Data = d
-			}
+			p.Data = c.addData(e, p.Action, addrIndex)
 		}
-		if tooMany || tooLarge {
+		if tooMany || keepErr != nil {
 			return
 		}
-		if sp.maxEntries > 0 && rules.len() >= sp.maxEntries {
+		if sp.maxEntries > 0 && c.entries >= sp.maxEntries {
 			tooMany = true // stop.Read ends the parse
 			return
 		}
-		if !rules.add(blocklist.Rule{Name: e.Name, Scope: e.Scope, Allow: allow, Payload: p}) {
-			tooLarge = true
+		if e.Trigger != blocklist.TriggerQName { // rpz-client-ip, rpz-ip, ... (triggers.go)
+			c.addTrigger(e, allow, p)
+			c.entries++
 			return
 		}
-		lines.add(uint32(e.Line), 4)
-		c.noteIntel(sp, e.Intel, lines.len())
+		if keepErr = keep(c, blocklist.Rule{Name: e.Name, Scope: e.Scope, Allow: allow, Payload: p}, &e); keepErr == nil {
+			c.entries++
+		}
 	}
 	skippedLogged := 0
 	reject = func(e LineError) {
@@ -152,19 +294,57 @@ func parseCopy(ctx context.Context, sp *feedSpec, r io.Reader, where string, log
 	switch {
 	case tooMany:
 		return fail(fmt.Errorf("more than max_entries (%d) entries; refused as a whole (raise the list's max_entries or feeds.max_entries if it is genuine)", sp.maxEntries))
+	case keepErr != nil:
+		return fail(keepErr)
 	case err != nil:
 		return fail(fmt.Errorf("line %d: %w", st.Lines+1, unwrapPath(err)))
-	case tooLarge:
-		return fail(fmt.Errorf("over 4 GiB of rule names after %d rules", rules.len()))
 	}
-	c.rules = rules.finish()
-	c.lines = lines.collect()
-	rep.Lines, rep.Entries, rep.Approximated = st.Lines, c.rules.len(), st.Approximated
+	rep.Lines, rep.Entries, rep.Approximated = st.Lines, c.entries, st.Approximated
+	rep.Triggers = c.triggerKinds()
 	if st.Skipped > 0 {
 		rep.Skipped += st.Skipped
 		rep.SkippedBy[reasonBoilerplate] += st.Skipped
 	}
 	return c, nil
+}
+
+// bytesPerRule is the text a rule takes in a typical list: a domains or
+// adblock line of a name is 15-25 bytes, a hosts line 25-35. An estimate
+// above the truth only reserves memory the build frees at its end.
+const bytesPerRule = 20
+
+// sizeHint returns the size of the file under r's wrappers, or 0 when r
+// is not (or not only) a file.
+func sizeHint(r io.Reader) int64 {
+	for {
+		switch v := r.(type) {
+		case *limitReader:
+			r = v.r
+		case *countingReader:
+			r = v.r
+		case *hashingReader:
+			r = v.r
+		case interface{ Stat() (fs.FileInfo, error) }:
+			if fi, err := v.Stat(); err == nil && fi.Mode().IsRegular() {
+				return fi.Size()
+			}
+			return 0
+		default:
+			return 0
+		}
+	}
+}
+
+// hashingReader feeds everything read through it to h.
+type hashingReader struct {
+	r io.Reader
+	h hash.Hash
+}
+
+func (t *hashingReader) Read(p []byte) (int, error) {
+	n, err := t.r.Read(p)
+	t.h.Write(p[:n])
+	return n, err
 }
 
 // reasonBoilerplate is the SkippedBy key of hosts-file localhost entries.

@@ -25,7 +25,7 @@ func (c *ListConfig) validatePolicy(path string, allow bool) []error {
 		return errs
 	}
 	if _, ok := blocklist.ParseAction(c.ActionOverride); !ok && c.ActionOverride != "" && c.ActionOverride != ActionPassthru {
-		add("action_override", "unknown action %q; use nxdomain, nodata, null, sinkhole, refused, drop or passthru", c.ActionOverride)
+		add("action_override", "unknown action %q; use nxdomain, nodata, null, sinkhole, refused, drop, tcp-only or passthru", c.ActionOverride)
 	}
 	return errs
 }

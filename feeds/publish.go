@@ -52,7 +52,9 @@ func (m *Manager) rebuild() error {
 		complete = complete && copies[i] != nil
 	}
 	start := time.Now()
+	done := m.building()
 	t, dropped, err := merge(m.specs, copies, m.categories)
+	done()
 	if err != nil {
 		m.met().buildFailed()
 		m.log.Error("blocklist build failed; keeping the one being served", "err", err)
@@ -72,5 +74,8 @@ func (m *Manager) rebuild() error {
 	m.complete.Store(complete)
 	m.met().published(t, took)
 	m.log.Info("blocklist published", "lists", len(t.Lists), "rules", t.Set.Len(), "bytes", t.Set.SizeBytes(), "took", took.Round(time.Millisecond))
+	if m.onPublish != nil {
+		m.onPublish(t)
+	}
 	return nil
 }

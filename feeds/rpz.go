@@ -2,9 +2,11 @@ package feeds
 
 import (
 	"bytes"
+	"fmt"
 	"io"
 	"net/netip"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/miekg/dns"
@@ -21,19 +23,22 @@ import (
 // SOA's owner, else the first $ORIGIN (a later $ORIGIN only changes how
 // relative names expand), else the root, so a bare list of records works.
 // "name" covers that name only (blocklist.Exact), "*.name" every name
-// strictly below it (blocklist.Below). Policies map onto blocklist actions:
+// strictly below it (blocklist.Below). Owners under rpz-client-ip, rpz-ip
+// and rpz-nsip are address triggers ("24.0.2.0.192.rpz-ip" is
+// 192.0.2.0/24, "48.zz.1.db8.2001.rpz-ip" is 2001:db8:1::/48); owners
+// under rpz-nsdname name authoritative servers (Entry.Trigger). Policies
+// map onto blocklist actions:
 //
 //	CNAME .                 NXDOMAIN
 //	CNAME *.                NODATA
 //	CNAME rpz-passthru.     allow (so does the legacy CNAME to the trigger itself)
 //	CNAME rpz-drop.         drop
+//	CNAME rpz-tcp-only.     tcp-only (TC=1 over UDP)
 //	A / AAAA local data     sinkhole with those addresses (Entry.Addrs)
-//	CNAME to another name   the list's action (Bulwark does not synthesise
-//	                        walled-garden CNAMEs; counted in Stats.Approximated)
-//	other local data (TXT)  NODATA (counted in Stats.Approximated)
+//	CNAME to another name   local data: the walled-garden rewrite ("*.garden."
+//	                        prepends the query name)
+//	other local data (TXT)  local data: those records (Entry.Local)
 //
-// rpz-ip, rpz-nsdname, rpz-nsip and rpz-client-ip triggers and the
-// rpz-tcp-only action are skipped (LineError.Skipped) with a reason each.
 // Records outside the origin, malformed records, $INCLUDE and $GENERATE are
 // rejected; the zone's own SOA and NS records are ignored. The returned
 // error is only ever a read error.
@@ -88,9 +93,11 @@ type pendingPolicy struct {
 	name    string // canonical name
 	scope   blocklist.Scope
 	line    int
+	kind    blocklist.Trigger
+	prefix  netip.Prefix // address triggers
 	cnames  []string
 	addrs   []netip.Addr
-	other   bool
+	local   []blocklist.LocalRR
 }
 
 func (p *rpzParser) run() {
@@ -328,23 +335,10 @@ func (p *rpzParser) policy(owner string, rrtype uint16, rdata [][2]int) {
 		p.fail(ReasonRPZOutOfZone)
 		return
 	}
-	switch trigger[strings.LastIndexByte(trigger, '.')+1:] {
-	case "rpz-ip":
-		p.skip(ReasonRPZIP)
-		return
-	case "rpz-nsdname":
-		p.skip(ReasonRPZNSDName)
-		return
-	case "rpz-nsip":
-		p.skip(ReasonRPZNSIP)
-		return
-	case "rpz-client-ip":
-		p.skip(ReasonRPZClientIP)
-		return
-	}
 	// Check the data before it joins the trigger's policy.
 	var cname string
 	var addr netip.Addr
+	var local blocklist.LocalRR
 	switch rrtype {
 	case dns.TypeCNAME, dns.TypeA, dns.TypeAAAA:
 		if len(rdata) != 1 {
@@ -362,24 +356,20 @@ func (p *rpzParser) policy(owner string, rrtype uint16, rdata [][2]int) {
 			return
 		}
 		addr = a
+	default:
+		var ok bool
+		if local, ok = p.localData(rrtype, rdata); !ok {
+			p.fail(ReasonRPZRdata)
+			return
+		}
 	}
 	if !p.pend.active || p.pend.owner != owner {
 		p.flush()
-		scope, base := blocklist.Exact, trigger
-		if trigger == "*" {
-			p.fail(ReasonRPZRootPolicy)
+		pd, ok := p.newPolicy(owner, trigger)
+		if !ok {
 			return
 		}
-		if strings.HasPrefix(trigger, "*.") {
-			scope, base = blocklist.Below, trigger[2:]
-		}
-		name, reason := canonicalName([]byte(base), true)
-		if reason != "" {
-			p.reject(LineError{Line: p.recLine, Text: clip([]byte(trigger)), Reason: reason})
-			return
-		}
-		p.pend = pendingPolicy{active: true, owner: owner, trigger: trigger, name: name, scope: scope,
-			line: p.recLine, cnames: p.pend.cnames[:0], addrs: p.pend.addrs[:0]}
+		p.pend = pd
 	}
 	switch {
 	case cname != "":
@@ -389,8 +379,138 @@ func (p *rpzParser) policy(owner string, rrtype uint16, rdata [][2]int) {
 			p.pend.addrs = append(p.pend.addrs, addr)
 		}
 	default:
-		p.pend.other = true
+		p.pend.local = append(p.pend.local, local)
 	}
+}
+
+// newPolicy starts gathering the policy of trigger (the owner relative to
+// the zone): a name, "*.name", or a name under one of the special
+// labels of the other trigger kinds.
+func (p *rpzParser) newPolicy(owner, trigger string) (pendingPolicy, bool) {
+	pd := pendingPolicy{active: true, owner: owner, trigger: trigger, line: p.recLine,
+		cnames: p.pend.cnames[:0], addrs: p.pend.addrs[:0], local: p.pend.local[:0]}
+	base := trigger
+	if kind, rest, ok := specialTrigger(trigger); ok {
+		pd.kind = kind
+		if kind != blocklist.TriggerNSDName {
+			pfx, ok := rpzPrefix(rest)
+			if !ok {
+				p.reject(LineError{Line: p.recLine, Text: clip([]byte(trigger)), Reason: ReasonRPZPrefix})
+				return pd, false
+			}
+			pd.prefix = pfx
+			return pd, true
+		}
+		base = rest
+	}
+	if base == "*" {
+		p.fail(ReasonRPZRootPolicy)
+		return pd, false
+	}
+	pd.scope = blocklist.Exact
+	if strings.HasPrefix(base, "*.") {
+		pd.scope, base = blocklist.Below, base[2:]
+	}
+	name, reason := canonicalName([]byte(base), true)
+	if reason != "" {
+		p.reject(LineError{Line: p.recLine, Text: clip([]byte(trigger)), Reason: reason})
+		return pd, false
+	}
+	pd.name = name
+	return pd, true
+}
+
+// specialTrigger splits a trigger under rpz-client-ip, rpz-ip, rpz-nsdname
+// or rpz-nsip into its kind and the labels before that label.
+func specialTrigger(trigger string) (blocklist.Trigger, string, bool) {
+	i := strings.LastIndexByte(trigger, '.')
+	if i < 0 {
+		return 0, "", false
+	}
+	var kind blocklist.Trigger
+	switch trigger[i+1:] {
+	case "rpz-client-ip":
+		kind = blocklist.TriggerClientIP
+	case "rpz-ip":
+		kind = blocklist.TriggerIP
+	case "rpz-nsdname":
+		kind = blocklist.TriggerNSDName
+	case "rpz-nsip":
+		kind = blocklist.TriggerNSIP
+	default:
+		return 0, "", false
+	}
+	return kind, trigger[:i], true
+}
+
+// rpzPrefix parses the labels of an address trigger: the prefix length,
+// then the address with its labels reversed — four decimal octets for
+// IPv4, hexadecimal groups for IPv6 with "zz" standing for "::".
+func rpzPrefix(s string) (netip.Prefix, bool) {
+	labels := strings.Split(s, ".")
+	if len(labels) < 2 {
+		return netip.Prefix{}, false
+	}
+	bits, err := strconv.Atoi(labels[0])
+	if err != nil || bits < 0 || labels[0] != strconv.Itoa(bits) {
+		return netip.Prefix{}, false
+	}
+	rev := labels[1:]
+	slices.Reverse(rev)
+	var text string
+	if len(rev) == 4 && !slices.Contains(rev, "zz") && !strings.ContainsAny(s, "abcdef:") {
+		text = strings.Join(rev, ".")
+	} else {
+		for i, l := range rev {
+			if l == "zz" {
+				rev[i] = ""
+			}
+		}
+		text = strings.Join(rev, ":")
+		if strings.HasPrefix(text, ":") {
+			text = ":" + text
+		}
+		if strings.HasSuffix(text, ":") {
+			text += ":"
+		}
+	}
+	a, err := netip.ParseAddr(text)
+	if err != nil || a.Zone() != "" || bits > a.BitLen() {
+		return netip.Prefix{}, false
+	}
+	return netip.PrefixFrom(a, bits).Masked(), true
+}
+
+// localData checks one record of local data other than CNAME, A and AAAA
+// and returns it with its names made absolute, as it will be answered.
+func (p *rpzParser) localData(rrtype uint16, rdata [][2]int) (blocklist.LocalRR, bool) {
+	var b strings.Builder
+	b.WriteString("x. 0 IN ")
+	b.WriteString(dns.TypeToString[rrtype])
+	if b.Len() == len("x. 0 IN ") {
+		b.WriteString("TYPE" + strconv.Itoa(int(rrtype)))
+	}
+	for i, t := range rdata {
+		b.WriteByte(' ')
+		text := p.buf[t[0]:t[1]]
+		if p.quoted[len(p.toks)-len(rdata)+i] {
+			b.WriteByte('"')
+			b.Write(text)
+			b.WriteByte('"')
+		} else {
+			b.Write(text)
+		}
+	}
+	zp := dns.NewZoneParser(strings.NewReader(b.String()), p.origin, "")
+	rr, ok := zp.Next()
+	if !ok || zp.Err() != nil || rr == nil {
+		return blocklist.LocalRR{}, false
+	}
+	data := strings.TrimPrefix(rr.String(), rr.Header().String())
+	if u, ok := rr.(*dns.RFC3597); ok { // a type miekg/dns does not know: RFC 3597 form
+		data = strings.TrimSpace(fmt.Sprintf("\\# %d %s", len(u.Rdata)/2, u.Rdata))
+	}
+	return blocklist.LocalRR{Type: rrtype, Data: data}, true
 }
 
 // flush emits the pending trigger's policy.
@@ -400,9 +520,9 @@ func (p *rpzParser) flush() {
 		return
 	}
 	pd.active = false
-	e := Entry{Name: pd.name, Scope: pd.scope, Line: pd.line}
+	e := Entry{Name: pd.name, Scope: pd.scope, Line: pd.line, Trigger: pd.kind, Prefix: pd.prefix}
 	switch {
-	case len(pd.cnames) > 1 || len(pd.cnames) == 1 && (len(pd.addrs) > 0 || pd.other):
+	case len(pd.cnames) > 1 || len(pd.cnames) == 1 && (len(pd.addrs) > 0 || len(pd.local) > 0):
 		p.reject(LineError{Line: pd.line, Text: clip([]byte(pd.trigger)), Reason: ReasonRPZConflict})
 		return
 	case len(pd.cnames) == 1:
@@ -416,17 +536,18 @@ func (p *rpzParser) flush() {
 		case t == "rpz-drop.":
 			e.HasAction, e.Action = true, blocklist.ActionDrop
 		case t == "rpz-tcp-only.":
-			p.reject(LineError{Line: pd.line, Text: clip([]byte(pd.trigger)), Reason: ReasonRPZTCPOnly, Skipped: true})
-			return
-		default:
-			p.st.Approximated++ // walled garden: the list's action
+			e.HasAction, e.Action = true, blocklist.ActionTCPOnly
+		default: // a rewrite, to a walled garden
+			e.HasAction, e.Action = true, blocklist.ActionLocal
+			e.Local = []blocklist.LocalRR{{Type: dns.TypeCNAME, Data: t}}
 		}
-	case len(pd.addrs) > 0:
-		e.HasAction, e.Action = true, blocklist.ActionSinkhole
+	case len(pd.local) > 0:
+		e.HasAction, e.Action = true, blocklist.ActionLocal
+		e.Local = slices.Clone(pd.local)
 		e.Addrs = slices.Clone(pd.addrs)
 	default:
-		e.HasAction, e.Action = true, blocklist.ActionNoData
-		p.st.Approximated++
+		e.HasAction, e.Action = true, blocklist.ActionSinkhole
+		e.Addrs = slices.Clone(pd.addrs)
 	}
 	p.emit(e)
 }

@@ -17,13 +17,23 @@ func TestParseRPZ(t *testing.T) {
 			[]string{"=a.example!nxdomain", "=b.example!nxdomain", "=c.example!nxdomain"}, nil},
 		{"absolute owners", rpzHead + "a.example.rpz.example. CNAME .\nB.EXAMPLE.RPZ.EXAMPLE. CNAME .\nx.other. CNAME .\n",
 			[]string{"=a.example!nxdomain", "=b.example!nxdomain"}, []string{ReasonRPZOutOfZone}},
-		{"local data", rpzHead + "a.example A 192.0.2.1\n A 192.0.2.2\na.example AAAA 2001:db8::1\nb.example TXT \"x; y\"\n",
-			[]string{"=a.example!sinkhole[192.0.2.1][192.0.2.2][2001:db8::1]", "=b.example!nodata"}, nil},
-		{"walled garden", rpzHead + "a.example CNAME garden.example.\nb.example CNAME garden\n",
-			[]string{"=a.example", "=b.example"}, nil},
+		{"local data", rpzHead + "a.example A 192.0.2.1\n A 192.0.2.2\na.example AAAA 2001:db8::1\nb.example TXT \"x; y\"\nc.example A 192.0.2.3\nc.example MX 10 mail\n",
+			[]string{"=a.example!sinkhole[192.0.2.1][192.0.2.2][2001:db8::1]", `=b.example!local-data[TXT "x; y"]`,
+				"=c.example!local-data[192.0.2.3][MX 10 mail.rpz.example.]"}, nil},
+		{"walled garden", rpzHead + "a.example CNAME garden.example.\nb.example CNAME garden\nc.example CNAME *.garden.example.\n",
+			[]string{"=a.example!local-data[CNAME garden.example.]", "=b.example!local-data[CNAME garden.rpz.example.]",
+				"=c.example!local-data[CNAME *.garden.example.]"}, nil},
+		{"tcp-only", rpzHead + "a.example CNAME rpz-tcp-only.\n", []string{"=a.example!tcp-only"}, nil},
 		{"legacy passthru", rpzHead + "www.a.example CNAME www.a.example.\n", []string{"@@=www.a.example"}, nil},
-		{"triggers skipped", rpzHead + "32.1.2.0.192.rpz-ip CNAME .\nns.x.rpz-nsdname CNAME .\n32.1.2.0.192.rpz-nsip CNAME .\n32.1.2.0.192.rpz-client-ip CNAME rpz-passthru.\na.example CNAME rpz-tcp-only.\n",
-			nil, []string{"skip:" + ReasonRPZIP, "skip:" + ReasonRPZNSDName, "skip:" + ReasonRPZNSIP, "skip:" + ReasonRPZClientIP, "skip:" + ReasonRPZTCPOnly}},
+		{"triggers", rpzHead + "32.1.2.0.192.rpz-ip CNAME .\nns.x.rpz-nsdname CNAME .\n*.ns.y.rpz-nsdname CNAME rpz-drop.\n24.0.2.0.192.rpz-nsip CNAME .\n" +
+			"32.1.2.0.192.rpz-client-ip CNAME rpz-passthru.\n8.0.0.0.10.rpz-client-ip CNAME rpz-tcp-only.\n" +
+			"48.zz.1.db8.2001.rpz-ip CNAME *.\n128.1.zz.db8.2001.rpz-client-ip A 192.0.2.9\n64.zz.2001.rpz-ip CNAME .\n",
+			[]string{"rpz-ip:192.0.2.1/32!nxdomain", "rpz-nsdname:=ns.x!nxdomain", "rpz-nsdname:*.ns.y!drop", "rpz-nsip:192.0.2.0/24!nxdomain",
+				"@@rpz-client-ip:192.0.2.1/32", "rpz-client-ip:10.0.0.0/8!tcp-only", "rpz-ip:2001:db8:1::/48!nodata",
+				"rpz-client-ip:2001:db8::1/128!sinkhole[192.0.2.9]", "rpz-ip:2001::/64!nxdomain"}, nil},
+		{"bad address triggers", rpzHead + "33.1.2.0.192.rpz-ip CNAME .\n24.2.0.192.rpz-ip CNAME .\nx.1.2.0.192.rpz-ip CNAME .\n" +
+			"24.0.2.0.300.rpz-client-ip CNAME .\n129.zz.rpz-nsip CNAME .\n024.0.2.0.192.rpz-ip CNAME .\n",
+			nil, []string{ReasonRPZPrefix, ReasonRPZPrefix, ReasonRPZPrefix, ReasonRPZPrefix, ReasonRPZPrefix, ReasonRPZPrefix}},
 		{"single label trigger", rpzHead + "*.zip CNAME .\n", []string{"*.zip!nxdomain"}, nil},
 		{"root wildcard refused", rpzHead + "* CNAME .\n", nil, []string{ReasonRPZRootPolicy}},
 		{"no origin", "evil.example CNAME .\n*.bad.example. CNAME *.\n", []string{"=evil.example!nxdomain", "*.bad.example!nodata"}, nil},
@@ -42,7 +52,7 @@ func TestParseRPZ(t *testing.T) {
 			[]string{ReasonEmptyLabel, ReasonHyphen, ReasonInvalidChar}},
 		{"unterminated", rpzHead + "a.example TXT \"open\nb.example CNAME ( .\n", nil, []string{ReasonRPZSyntax, ReasonRPZSyntax}},
 		{"blank owner first", "  CNAME .\n", nil, []string{ReasonRPZSyntax}},
-		{"generic type", rpzHead + "a.example TYPE65280 \\# 0\n", []string{"=a.example!nodata"}, nil},
+		{"generic type", rpzHead + "a.example TYPE65280 \\# 0\n", []string{`=a.example!local-data[TYPE65280 \# 0]`}, nil},
 	}
 	runParseCases(t, ParseRPZ, tests)
 }

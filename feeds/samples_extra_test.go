@@ -1,6 +1,7 @@
 package feeds
 
 import (
+	"github.com/miekg/dns"
 	"net/netip"
 	"slices"
 	"strings"
@@ -81,12 +82,17 @@ func TestSampleAdblock(t *testing.T) {
 type rpzWant struct{ trigger, action string }
 
 // TestSampleRPZ checks the RPZ sample against its answer file, row by row:
-// name triggers become rules with the mapped action and scope, IP and
-// other triggers are skipped with a reason, TCP-ONLY is skipped.
+// name triggers become rules with the mapped action and scope, and every
+// IP and name-server trigger row is a rule of its kind.
 func TestSampleRPZ(t *testing.T) {
 	p := parseFile(t, ParseRPZ, "samples/phishing.rpz.zone")
 	got := map[string]Entry{}
+	triggers := map[string]int{}
 	for _, e := range p.entries {
+		if e.Trigger != blocklist.TriggerQName {
+			triggers[e.Trigger.String()+" trigger"]++
+			continue
+		}
 		key := e.Name
 		if e.Scope == blocklist.Below {
 			key = "*." + key
@@ -116,15 +122,11 @@ func TestSampleRPZ(t *testing.T) {
 		wants = append(wants, rpzWant{trig, action})
 	}
 	sink := []netip.Addr{netip.MustParseAddr("192.0.2.53"), netip.MustParseAddr("2001:db8::53")}
-	wantSkips := map[string]int{}
+	wantTriggers := map[string]int{}
 	matched := 0
 	for _, w := range wants {
 		if kind, _, ok := strings.Cut(w.trigger, ":"); ok && strings.HasPrefix(kind, "rpz-") {
-			wantSkips[kind+" trigger"]++
-			continue
-		}
-		if w.action == "TCP-ONLY" {
-			wantSkips[ReasonRPZTCPOnly]++
+			wantTriggers[kind+" trigger"]++
 			continue
 		}
 		e, ok := got[w.trigger]
@@ -143,12 +145,15 @@ func TestSampleRPZ(t *testing.T) {
 			ok = !e.Allow && e.HasAction && e.Action == blocklist.ActionDrop
 		case "PASSTHRU":
 			ok = e.Allow
+		case "TCP-ONLY":
+			ok = !e.Allow && e.HasAction && e.Action == blocklist.ActionTCPOnly
 		case "LOCAL-DATA A=192.0.2.53 AAAA=2001:db8::53":
 			ok = !e.Allow && e.HasAction && e.Action == blocklist.ActionSinkhole && slices.Equal(e.Addrs, sink)
 		case "LOCAL-DATA CNAME=walled-garden.phish.example.":
-			ok = !e.Allow && !e.HasAction // the list's action
+			ok = !e.Allow && e.Action == blocklist.ActionLocal && len(e.Local) == 1 &&
+				e.Local[0] == blocklist.LocalRR{Type: dns.TypeCNAME, Data: "walled-garden.phish.example."}
 		case `LOCAL-DATA TXT="blocked by policy"`:
-			ok = !e.Allow && e.HasAction && e.Action == blocklist.ActionNoData
+			ok = !e.Allow && e.Action == blocklist.ActionLocal && len(e.Local) == 1 && e.Local[0].Type == dns.TypeTXT
 		default:
 			t.Errorf("%s: unknown expected action %q", w.trigger, w.action)
 		}
@@ -159,13 +164,13 @@ func TestSampleRPZ(t *testing.T) {
 	if matched != len(got) {
 		t.Errorf("%d rules, %d expected", len(got), matched)
 	}
-	for k, v := range wantSkips {
-		if skips[k] != v {
-			t.Errorf("skipped %q = %d, want %d (all: %v)", k, skips[k], v, skips)
+	for k, v := range wantTriggers {
+		if triggers[k] != v {
+			t.Errorf("%q rules = %d, want %d (all: %v)", k, triggers[k], v, triggers)
 		}
 	}
-	if p.stats.Approximated != 21 { // 20 walled-garden CNAMEs and the TXT
-		t.Errorf("Approximated = %d, want 21", p.stats.Approximated)
+	if len(skips) != 0 || p.stats.Approximated != 0 {
+		t.Errorf("skipped %v, approximated %d: every RPZ record is now answered as written", skips, p.stats.Approximated)
 	}
 	// The two malformed records: out of zone, and an empty label.
 	var reasons []string

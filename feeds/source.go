@@ -135,7 +135,7 @@ func (s fileSource) Fetch(_ context.Context, prev Validators) (*Response, error)
 	if err != nil {
 		return nil, fmt.Errorf("opening %s: %w", s, unwrapPath(err))
 	}
-	stamp := fmt.Sprintf("%d@%d", fi.Size(), fi.ModTime().UnixNano())
+	stamp := fileStamp(fi)
 	if prev.Stamp != "" && prev.Stamp == stamp {
 		return &Response{NotModified: true, Validators: Validators{Stamp: stamp}}, nil
 	}

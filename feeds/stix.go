@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -101,6 +102,10 @@ func stixEmit(in *stixIndicator, emit func(Entry), reject func(LineError)) {
 	}
 	if o.Revoked {
 		skip(ReasonRevoked)
+		return
+	}
+	if slices.ContainsFunc(o.IndicatorTypes, func(t string) bool { return strings.EqualFold(t, "benign") }) {
+		skip(ReasonSTIXBenign) // feed trust: a shared feed blocks, it never allows
 		return
 	}
 	if o.PatternType != "" && o.PatternType != "stix" {

@@ -48,6 +48,9 @@ const (
 	ReasonSTIXBadObject   = "stix bad object"
 	ReasonSTIXTimestamp   = "stix bad timestamp"
 	ReasonRevoked         = "revoked"
+	// ReasonSTIXBenign: an indicator of type "benign" describes activity
+	// that is not malicious; it neither blocks nor lifts a block.
+	ReasonSTIXBenign = "stix benign indicator"
 )
 
 // maxPatternLen and maxPatternDepth bound the work one pattern can cause.

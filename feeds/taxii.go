@@ -28,21 +28,23 @@ const (
 // what was added since the last one (added_after, from the
 // X-TAXII-Date-Added-Last header) and still hands the parser the whole
 // collection as one STIX bundle. That bundle is what the disk cache,
-// min_ratio and last-good copy see, as for any list. After a restart the
-// first poll asks for everything again.
+// min_ratio and last-good copy see, as for any list. The cursor is saved
+// beside the cached copy (intelstate.go), so after a restart the source
+// takes that copy back and asks only for what was added since.
 type taxiiSource struct {
 	source string
 	shown  string
 	cfg    TAXIIConfig
 	cl     *intelClient
+	store  *intelStore
 
 	mu         sync.Mutex // one poll at a time (the Manager already serialises)
 	objectsURL string     // resolved once
 	objects    map[string]*taxiiObject
 	order      []string // ids in arrival order
 	added      string   // X-TAXII-Date-Added-Last of the last complete poll
-	gen        int
-	state      string // validator of the bundle last handed out
+	state      string   // validator of the bundle last handed out: "taxii-" and its SHA-256
+	sum        string   // the bundle's SHA-256
 }
 
 type taxiiObject struct {
@@ -57,7 +59,8 @@ func newTAXIISource(raw string, cfg TAXIIConfig, sp *feedSpec, env specEnv) *tax
 	if cfg.MaxPages == 0 {
 		cfg.MaxPages = defaultTAXIIMaxPages
 	}
-	s := &taxiiSource{source: raw, shown: "taxii:" + redactURL(raw), cfg: cfg, cl: newIntelClient(raw, sp, env)}
+	s := &taxiiSource{source: raw, shown: "taxii:" + redactURL(raw), cfg: cfg, cl: newIntelClient(raw, sp, env),
+		store: newIntelStore(sp, "taxii")}
 	s.cl.auth = func(req *http.Request) error {
 		switch {
 		case cfg.Token != "":
@@ -85,11 +88,56 @@ func newTAXIISource(raw string, cfg TAXIIConfig, sp *feedSpec, env specEnv) *tax
 func (s *taxiiSource) String() string { return s.shown }
 func (s *taxiiSource) Remote() bool   { return true }
 
+func (s *taxiiSource) attach(m *Manager) { s.store.attach(m) }
+
+// adoptFrom takes over the objects and cursor of the running source of the
+// same collection (a reload), so the next poll asks only for what is new.
+func (s *taxiiSource) adoptFrom(old Source) {
+	o, ok := old.(*taxiiSource)
+	if !ok || o.source != s.source || o.cfg != s.cfg {
+		return
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	// The maps are never changed in place (Fetch works on copies).
+	s.objectsURL, s.objects, s.order, s.added, s.state, s.sum = o.objectsURL, o.objects, o.order, o.added, o.state, o.sum
+	s.store.tried = true
+}
+
+// resume takes back the bundle the caller holds (prev, its cached copy
+// after a restart) and the cursor saved with it, once.
+func (s *taxiiSource) resume(prev Validators) {
+	st, body, ok := s.store.resume(s.state, prev.ETag)
+	if !ok {
+		return
+	}
+	var bundle struct {
+		Objects []json.RawMessage `json:"objects"`
+	}
+	if err := json.Unmarshal(body, &bundle); err != nil {
+		s.store.ignore("the cached bundle is not JSON: " + jsonErr(err).Error())
+		return
+	}
+	objects := make(map[string]*taxiiObject, len(bundle.Objects))
+	order := make([]string, 0, len(bundle.Objects))
+	for _, raw := range bundle.Objects {
+		if id, mod, ok := taxiiIndicator(raw); ok && objects[id] == nil {
+			objects[id] = &taxiiObject{raw: raw, modified: mod}
+			order = append(order, id)
+		}
+	}
+	s.objects, s.order, s.added, s.state, s.sum = objects, order, st.AddedLast, prev.ETag, st.BodySHA
+	s.store.log.Info("feed source resumed from its saved state", "feed", s.store.list, "indicators", len(order), "added_after", st.AddedLast)
+}
+
 // Fetch polls the collection. It answers NotModified when nothing was
 // added and the caller holds the bundle of the previous poll.
 func (s *taxiiSource) Fetch(ctx context.Context, prev Validators) (*Response, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.resume(prev)
 	b := newBudget(s.cl.src.maxSize)
 	if s.objectsURL == "" {
 		u, err := s.resolve(ctx, b)
@@ -109,7 +157,10 @@ func (s *taxiiSource) Fetch(ctx context.Context, prev Validators) (*Response, er
 		return nil, err
 	}
 	if !changed && s.state != "" && prev.ETag == s.state {
-		s.added = added
+		if added != s.added {
+			s.added = added
+			s.store.save(intelState{ETag: s.state, BodySHA: s.sum, AddedLast: added})
+		}
 		return &Response{NotModified: true, Validators: prev}, nil
 	}
 	body, err := taxiiBundle(objects, order)
@@ -117,8 +168,9 @@ func (s *taxiiSource) Fetch(ctx context.Context, prev Validators) (*Response, er
 		return nil, err
 	}
 	s.objects, s.order, s.added = objects, order, added
-	s.gen++
-	s.state = fmt.Sprintf("taxii-%d-%s", s.gen, added)
+	s.sum = bodySum(body)
+	s.state = "taxii-" + s.sum[:32]
+	s.store.save(intelState{ETag: s.state, BodySHA: s.sum, AddedLast: added})
 	return &Response{Body: nopCloser{bytes.NewReader(body)}, Validators: Validators{ETag: s.state}}, nil
 }
 
@@ -241,23 +293,18 @@ func (s *taxiiSource) poll(ctx context.Context, b *budget, objects map[string]*t
 			return "", false, fmt.Errorf("taxii objects of %s: not a TAXII envelope: %v", s.shown, jsonErr(err))
 		}
 		for _, raw := range env.Objects {
-			var o struct {
-				Type     string `json:"type"`
-				ID       string `json:"id"`
-				Modified string `json:"modified"`
-			}
-			if json.Unmarshal(raw, &o) != nil || o.Type != "indicator" || o.ID == "" {
+			id, mod, ok := taxiiIndicator(raw)
+			if !ok {
 				continue // only indicators become rules; bad ones were never rules
 			}
-			mod, _ := parseSTIXTime(o.Modified)
-			if old, ok := objects[o.ID]; ok {
+			if old, ok := objects[id]; ok {
 				if !mod.After(old.modified) {
 					continue
 				}
 			} else {
-				*order = append(*order, o.ID)
+				*order = append(*order, id)
 			}
-			objects[o.ID] = &taxiiObject{raw: raw, modified: mod}
+			objects[id] = &taxiiObject{raw: raw, modified: mod}
 			changed = true
 		}
 		last := resp.Header.Get("X-TAXII-Date-Added-Last")
@@ -276,6 +323,21 @@ func (s *taxiiSource) poll(ctx context.Context, b *budget, objects map[string]*t
 			return "", false, fmt.Errorf("taxii %s: more is true but the answer has neither next nor X-TAXII-Date-Added-Last", s.shown)
 		}
 	}
+}
+
+// taxiiIndicator returns the id and modified time of an indicator object;
+// ok is false for any other object.
+func taxiiIndicator(raw json.RawMessage) (id string, modified time.Time, ok bool) {
+	var o struct {
+		Type     string `json:"type"`
+		ID       string `json:"id"`
+		Modified string `json:"modified"`
+	}
+	if json.Unmarshal(raw, &o) != nil || o.Type != "indicator" || o.ID == "" {
+		return "", time.Time{}, false
+	}
+	modified, _ = parseSTIXTime(o.Modified)
+	return o.ID, modified, true
 }
 
 // taxiiBundle writes the indicators as one STIX bundle (revoked ones

@@ -258,6 +258,17 @@ func TestTAXIIKeepsLastGood(t *testing.T) {
 	}
 }
 
+// mispEventGets counts the event files downloaded from srv's feed.
+func mispEventGets(srv *inteltest.MISP) int {
+	n := 0
+	for _, r := range srv.Requests() {
+		if strings.HasPrefix(r, "GET /feed/") && !strings.HasSuffix(r, "manifest.json") {
+			n++
+		}
+	}
+	return n
+}
+
 // TestMISPFeedManager reads a MISP feed over HTTP: the manifest is asked
 // conditionally, only new or changed events are downloaded, and events
 // gone from the manifest drop out.
@@ -289,15 +300,7 @@ func TestMISPFeedManager(t *testing.T) {
 	if cat("secure-login-bank.example") != "phishing" || cat("c2-alpha.example") != "malware" || cat("bank-support-chat.example") != "cert" {
 		t.Errorf("categories: %q %q %q", cat("secure-login-bank.example"), cat("c2-alpha.example"), cat("bank-support-chat.example"))
 	}
-	eventGets := func() int {
-		n := 0
-		for _, r := range srv.Requests() {
-			if strings.HasPrefix(r, "GET /feed/") && !strings.HasSuffix(r, "manifest.json") {
-				n++
-			}
-		}
-		return n
-	}
+	eventGets := func() int { return mispEventGets(srv) }
 	if n := eventGets(); n != 2 {
 		t.Errorf("first fetch downloaded %d events, want 2", n)
 	}

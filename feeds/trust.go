@@ -21,11 +21,24 @@ func broadRule(name string) bool {
 	return strings.EqualFold(ps, name)
 }
 
+// broadEntry reports whether e is a broad rule: a name rule (query name
+// or rpz-nsdname) at a public suffix, or an address trigger for every
+// address (/0).
+func broadEntry(e Entry) bool {
+	if e.Prefix.IsValid() {
+		return e.Prefix.Bits() == 0
+	}
+	return broadRule(e.Name)
+}
+
 // broadError is the line error of a broad rule.
 func broadError(e Entry) LineError {
 	text := e.Name
 	if e.Scope == blocklist.Below {
 		text = "*." + text
+	}
+	if e.Prefix.IsValid() {
+		return LineError{Line: e.Line, Text: e.Prefix.String(), Reason: ReasonBroadNet}
 	}
 	return LineError{Line: e.Line, Text: text, Reason: ReasonBroad}
 }

@@ -94,7 +94,9 @@ func (m *Manager) publishDeltaOnce(s *xfrSource, net map[string]bool, body []byt
 	}
 	// Every rule at those names, list by list, placed as merge places them.
 	var rules []blocklist.Rule
-	addrs := pub.Addrs
+	// The table's answer data with the new copy's appended (clipped: the
+	// published arrays are never written).
+	data := blocklist.Table{Addrs: slices.Clip(pub.Addrs), Local: slices.Clip(pub.Local)}
 	off := uint32(0)
 	for i, sp := range cur.specs {
 		cp := cur.copies[i]
@@ -106,23 +108,18 @@ func (m *Manager) publishDeltaOnce(s *xfrSource, net map[string]bool, body []byt
 		}
 		base := off
 		if sp == f.spec {
-			base = uint32(len(addrs))
-			addrs = append(slices.Clip(addrs), c.addrs...)
+			base = appendData(&data, c)
 		}
 		if cur.copies[i] != nil {
 			off += uint32(len(cur.copies[i].addrs))
 		}
-		for j := range cp.rules.len() {
-			r := cp.rules.at(j)
-			if !names[r.Name] {
-				continue
-			}
-			r.Payload.List, r.Payload.Category = sp.index, sp.category
+		cp.rulesAt(sp, names, func(r blocklist.Rule) {
+			r.Payload.List = sp.index
 			if r.Payload.Data != 0 {
 				r.Payload.Data += base
 			}
 			rules = append(rules, r)
-		}
+		})
 	}
 	keys := make([]string, 0, len(names))
 	for n := range names {
@@ -134,7 +131,7 @@ func (m *Manager) publishDeltaOnce(s *xfrSource, net map[string]bool, body []byt
 		return false
 	}
 	nt := *pub
-	nt.Set, nt.Addrs = set, addrs
+	nt.Set, nt.Addrs, nt.Local = set, data.Addrs, data.Local
 	if !m.tables.CompareAndSwap(pub, &nt) {
 		return true // a rebuild published meanwhile
 	}
@@ -154,4 +151,25 @@ func rpzSpecial(trigger string) bool {
 		return true
 	}
 	return false
+}
+
+// rulesAt calls fn with c's rules at each of names, with their category
+// as merge gives it: from the compiled set (its slots' winners, which
+// merge the same) or, for a threat-intelligence copy, its rules.
+func (c *feedCopy) rulesAt(sp *feedSpec, names map[string]bool, fn func(blocklist.Rule)) {
+	if c.set != nil {
+		for n := range names {
+			for _, r := range c.set.RulesAt(n) {
+				r.Payload.Category = sp.category
+				fn(r)
+			}
+		}
+		return
+	}
+	for j := range c.rules.len() {
+		if r := c.rules.at(j); names[r.Name] {
+			r.Payload.Category = sp.ruleCategory(c, j)
+			fn(r)
+		}
+	}
 }

@@ -12,6 +12,10 @@ import (
 type certStore struct {
 	certFile, keyFile string
 	cert              atomic.Pointer[tls.Certificate]
+	// names are the server names the certificate is for, a wildcard's
+	// base in place of it: a TLS server name <id>.<one of them> names a
+	// tenant (tenantid.go).
+	names atomic.Pointer[[]string]
 }
 
 func newCertStore(certFile, keyFile string) (*certStore, error) {
@@ -28,7 +32,9 @@ func (s *certStore) reload() error {
 	if err != nil {
 		return fmt.Errorf("load certificate %s and key %s: %w", s.certFile, s.keyFile, err)
 	}
+	names := serverNames(c.Leaf)
 	s.cert.Store(&c)
+	s.names.Store(&names)
 	return nil
 }
 

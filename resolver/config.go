@@ -8,6 +8,7 @@ import (
 
 	"github.com/bulwark-dns/bulwark/internal/cfgerr"
 	"github.com/bulwark-dns/bulwark/resolver/proxyproto"
+	"github.com/bulwark-dns/bulwark/resolver/rcvbuf"
 )
 
 // ListenConfig is the `listen:` section: where clients and operators reach
@@ -52,7 +53,13 @@ type ListenConfig struct {
 	// ProxyProtocol names the load balancers whose packets and
 	// connections carry a PROXY header with the real client.
 	ProxyProtocol proxyproto.Config `yaml:"proxy_protocol"`
+	// UDPRcvbuf is each UDP socket's receive buffer in bytes: the backlog
+	// the kernel keeps while the server is busy (see resolver/rcvbuf).
+	UDPRcvbuf int `yaml:"udp_rcvbuf"`
 }
+
+// DefaultUDPRcvbuf is listen.udp_rcvbuf's default (see rcvbuf.Default).
+const DefaultUDPRcvbuf = rcvbuf.Default
 
 // SetDefaults fills in unset values.
 func (c *ListenConfig) SetDefaults() {
@@ -78,6 +85,9 @@ func (c *ListenConfig) SetDefaults() {
 		c.MaxInflight = 20000
 	}
 	c.ProxyProtocol.SetDefaults()
+	if c.UDPRcvbuf == 0 {
+		c.UDPRcvbuf = DefaultUDPRcvbuf
+	}
 }
 
 // Validate reports every invalid value in the section.
@@ -143,5 +153,8 @@ func (c *ListenConfig) Validate(path string) []error {
 		errs = append(errs, cfgerr.New(cfgerr.Join(path, "max_inflight"), "must be at least 1"))
 	}
 	errs = append(errs, c.ProxyProtocol.Validate(cfgerr.Join(path, "proxy_protocol"))...)
+	if c.UDPRcvbuf < 4096 || c.UDPRcvbuf > 1<<30 {
+		errs = append(errs, cfgerr.New(cfgerr.Join(path, "udp_rcvbuf"), "%d bytes is outside 4096-1073741824", c.UDPRcvbuf))
+	}
 	return errs
 }

@@ -88,6 +88,7 @@ func (d *dohServer) restart(s *Server) {
 	cfg := s.settings()
 	mux := http.NewServeMux()
 	mux.HandleFunc(dohPath, s.serveDoH)
+	mux.HandleFunc(dohPath+"/{id}", s.serveDoH) // a tenant's endpoint (tenantid.go)
 	hs := &http.Server{
 		Handler:           mux,
 		TLSConfig:         s.tlsConfig("h2", "http/1.1"),
@@ -230,7 +231,12 @@ func (s *Server) serveDoH(w http.ResponseWriter, r *http.Request) {
 	defer s.release()
 	op := packetPool.Get().(*[]byte)
 	defer packetPool.Put(op)
-	out := s.h.serve(r.Context(), pkt, client, query.ProtoDoH, (*op)[:0])
+	// The lookup runs under the server's context, not the request's: a
+	// client that resets its stream does not stop the work it started
+	// (the cache's coalesced lookup runs on regardless), so the slot is
+	// held until that work ends, as for UDP and TCP; otherwise abandoned
+	// requests would escape max_inflight.
+	out := s.h.serve(s.ctx, pkt, client, query.ProtoDoH, s.dohID(r), (*op)[:0])
 	if out == nil {
 		// Silence has no HTTP form; resetting the stream is the closest.
 		panic(http.ErrAbortHandler)

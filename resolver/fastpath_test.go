@@ -49,6 +49,12 @@ func newFastPair(t testing.TB) *fastPair { return newFastPairLogged(t, nil, nil)
 
 // newFastPairLogged is newFastPair with a block log and metrics.
 func newFastPairLogged(t testing.TB, blog *logs.BlockLog, rm *pipeline.Metrics) *fastPair {
+	return newFastPairGuarded(t, blog, rm, pipeline.GuardConfig{ACL: pipeline.ACLConfig{Allow: []string{"127.0.0.0/8"}}})
+}
+
+// newFastPairGuarded is newFastPairLogged with the guard's configuration
+// (its clock, if unset, is the pair's).
+func newFastPairGuarded(t testing.TB, blog *logs.BlockLog, rm *pipeline.Metrics, gcfg pipeline.GuardConfig) *fastPair {
 	sink := []netip.Addr{netip.MustParseAddr("192.0.2.7"), netip.MustParseAddr("2001:db8::7")}
 	tab := buildTable(t,
 		list{info: blocklist.ListInfo{Name: "block"}, names: []string{"evil.example", "cdn.tracker.example", "zip", "=exact.example", "*.below.example"}},
@@ -57,7 +63,10 @@ func newFastPairLogged(t testing.TB, blog *logs.BlockLog, rm *pipeline.Metrics) 
 		list{info: blocklist.ListInfo{Name: "null", Action: blocklist.ActionNull}, names: []string{"null.test"}},
 		list{info: blocklist.ListInfo{Name: "sink", Action: blocklist.ActionSinkhole, Sinkhole: sink}, names: []string{"sink.test"}},
 		list{info: blocklist.ListInfo{Name: "refused", Action: blocklist.ActionRefused}, names: []string{"refused.test"}},
-		list{info: blocklist.ListInfo{Name: "drop", Action: blocklist.ActionDrop}, names: []string{"drop.test"}})
+		list{info: blocklist.ListInfo{Name: "drop", Action: blocklist.ActionDrop}, names: []string{"drop.test"}},
+		list{info: blocklist.ListInfo{Name: "rpz-tcp", Action: blocklist.ActionTCPOnly}, names: []string{"tcponly.test"}},
+		list{info: blocklist.ListInfo{Name: "rpz-garden", Action: blocklist.ActionLocal}, names: []string{"garden.test"}, data: 1})
+	addRPZTriggers(tab)
 	var tables atomic.Pointer[blocklist.Table]
 	tables.Store(tab)
 	p := &fastPair{clk: clock.NewFake(time.Unix(1e9, 0)), upstream: &atomic.Int64{}}
@@ -75,6 +84,8 @@ func newFastPairLogged(t testing.TB, blog *logs.BlockLog, rm *pipeline.Metrics) 
 			m.Ns = []dns.RR{soa}
 		case strings.HasPrefix(name, "alias."):
 			m.Answer = []dns.RR{rr(q.Name + " 300 IN CNAME cdn.tracker.example."), rr("cdn.tracker.example. 300 IN A 192.0.2.9")}
+		case strings.HasPrefix(name, "badip."): // into an rpz-ip network
+			m.Answer = []dns.RR{rr(q.Name + " 300 IN A 198.51.100.66")}
 		case strings.HasPrefix(name, "signed."):
 			m.AuthenticatedData = true // as the validator marks validated answers
 			m.Answer = []dns.RR{rr(q.Name + " 300 IN A 192.0.2.3")}
@@ -98,7 +109,10 @@ func newFastPairLogged(t testing.TB, blog *logs.BlockLog, rm *pipeline.Metrics) 
 	bc := pipeline.BlockingConfig{}
 	bc.SetDefaults()
 	policy := pipeline.NewPolicy(bc, &tables, c, blog, rm)
-	guard, err := pipeline.NewGuard(pipeline.GuardConfig{ACL: pipeline.ACLConfig{Allow: []string{"127.0.0.0/8"}}}, policy, nil)
+	if gcfg.Clock == nil {
+		gcfg.Clock = p.clk
+	}
+	guard, err := pipeline.NewGuard(gcfg, policy, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -200,8 +214,12 @@ func TestFastPathAnswersLikeTheChain(t *testing.T) {
 		{name: "sink.test.", qtype: dns.TypeMX, id: 44},
 		{name: "refused.test.", qtype: dns.TypeA, edns: 1232, id: 45},
 		{name: "a.drop.test.", qtype: dns.TypeA, id: 46},
-		{name: "good.evil.example.", qtype: dns.TypeA, rd: true, id: 11},           // allowed inside block
-		{name: "big.example.org.", qtype: dns.TypeA, rd: true, id: 12, slow: true}, // > 512 bytes: truncated
+		{name: "tcponly.test.", qtype: dns.TypeA, edns: 1232, id: 47},                  // TC=1 over UDP
+		{name: "garden.test.", qtype: dns.TypeA, id: 48, slow: true},                   // local data: a CNAME rewrite
+		{name: "badip.example.org.", qtype: dns.TypeA, id: 49, slow: true},             // rpz-ip: the chain decides
+		{name: "badip.example.org.", qtype: dns.TypeA, edns: 1232, id: 54, slow: true}, // (also with EDNS)
+		{name: "good.evil.example.", qtype: dns.TypeA, rd: true, id: 11},               // allowed inside block
+		{name: "big.example.org.", qtype: dns.TypeA, rd: true, id: 12, slow: true},     // > 512 bytes: truncated
 		{name: "big.example.org.", qtype: dns.TypeA, rd: true, edns: 4096, id: 13},
 		{name: "www.example.org.", qtype: dns.TypeA, edns: 1232, id: 14, mutate: func(w []byte) []byte { w[len(w)-5] = 1; return w }, slow: true}, // EDNS version 1
 		{name: "www.example.org.", qtype: dns.TypeANY, id: 15, slow: true},
@@ -337,18 +355,22 @@ func FuzzFastPath(f *testing.F) {
 	for _, n := range []int{254, 255, 256, 257} {
 		f.Add(longNameQuery(n))
 	}
+	// The plain client, and the clients of the rpz-client-ip rules.
+	clients := []netip.AddrPort{client, netip.MustParseAddrPort("127.0.0.66:5353"), netip.MustParseAddrPort("127.0.0.67:5353")}
 	f.Fuzz(func(t *testing.T, pkt []byte) {
-		p.plain.ServePacket(context.Background(), pkt, client) // warm
-		plain := p.plain.ServePacket(context.Background(), pkt, client)
-		fast := p.fast.ServeUDP(context.Background(), pkt, client, nil)
-		if (plain == nil) != (fast == nil) {
-			t.Fatalf("chain answered %v, fast path %v", plain != nil, fast != nil)
-		}
-		if plain == nil {
-			return
-		}
-		if a, b := renderAnswer(t, plain), renderAnswer(t, fast); a != b {
-			t.Fatalf("answers differ\nchain:\n%s\nfast:\n%s", a, b)
+		for _, client := range clients {
+			p.plain.ServePacket(context.Background(), pkt, client) // warm
+			plain := p.plain.ServePacket(context.Background(), pkt, client)
+			fast := p.fast.ServeUDP(context.Background(), pkt, client, nil)
+			if (plain == nil) != (fast == nil) {
+				t.Fatalf("%s: chain answered %v, fast path %v", client, plain != nil, fast != nil)
+			}
+			if plain == nil {
+				continue
+			}
+			if a, b := renderAnswer(t, plain), renderAnswer(t, fast); a != b {
+				t.Fatalf("%s: answers differ\nchain:\n%s\nfast:\n%s", client, a, b)
+			}
 		}
 	})
 }
@@ -499,20 +521,32 @@ func TestFastPathNameLength(t *testing.T) {
 // The fast path allocates nothing for an answered query, allowed (a cache
 // hit) or blocked, into a buffer the listener owns.
 func TestFastPathAllocatesNothing(t *testing.T) {
-	p := newFastPair(t)
-	client := netip.MustParseAddrPort("127.0.0.1:5353")
-	buf := make([]byte, 0, 4096)
-	for _, name := range []string{"www.example.org.", "x.evil.example.", "w.null.test."} {
-		m := new(dns.Msg)
-		m.SetQuestion(name, dns.TypeA)
-		m.SetEdns0(1232, false)
-		w, _ := m.Pack()
-		p.plain.ServePacket(context.Background(), w, client) // fill the cache
-		if _, ok := p.fast.AnswerFast(w, client, buf[:0]); !ok {
-			t.Fatalf("%s: the fast path declined", name)
-		}
-		if n := testing.AllocsPerRun(200, func() { p.fast.AnswerFast(w, client, buf[:0]) }); n != 0 {
-			t.Errorf("%s: %v allocations per answered query, want 0", name, n)
+	acl := pipeline.ACLConfig{Allow: []string{"127.0.0.0/8"}}
+	for _, tc := range []struct {
+		name  string
+		guard pipeline.GuardConfig
+	}{
+		{"default rate limit, loopback exempt", pipeline.GuardConfig{ACL: acl}},
+		// Every query takes a token; the fake clock stands still, so
+		// the bucket must hold them all.
+		{"rate limited client", pipeline.GuardConfig{ACL: acl, RateLimit: pipeline.RateLimitConfig{
+			Rate: 1, Burst: 10000, Exempt: []string{}}}},
+	} {
+		p := newFastPairGuarded(t, nil, nil, tc.guard)
+		client := netip.MustParseAddrPort("127.0.0.1:5353")
+		buf := make([]byte, 0, 4096)
+		for _, name := range []string{"www.example.org.", "x.evil.example.", "w.null.test."} {
+			m := new(dns.Msg)
+			m.SetQuestion(name, dns.TypeA)
+			m.SetEdns0(1232, false)
+			w, _ := m.Pack()
+			p.plain.ServePacket(context.Background(), w, client) // fill the cache
+			if _, ok := p.fast.AnswerFast(w, client, buf[:0]); !ok {
+				t.Fatalf("%s: %s: the fast path declined", tc.name, name)
+			}
+			if n := testing.AllocsPerRun(200, func() { p.fast.AnswerFast(w, client, buf[:0]) }); n != 0 {
+				t.Errorf("%s: %s: %v allocations per answered query, want 0", tc.name, name, n)
+			}
 		}
 	}
 }

@@ -77,7 +77,7 @@ func TestRateLimitPerClientNetwork(t *testing.T) {
 		t.Run(action, func(t *testing.T) {
 			e := startEnv(t, phishingTable(t), envOpts{guard: pipeline.GuardConfig{
 				Clock:     clk,
-				RateLimit: pipeline.RateLimitConfig{Rate: 5, Burst: 5, Action: action},
+				RateLimit: pipeline.RateLimitConfig{Rate: 5, Burst: 5, Action: action, Exempt: []string{}},
 			}})
 			// A flood from 127.0.0.1: the bucket holds 5 and the fake clock
 			// does not refill it.
@@ -127,7 +127,7 @@ func TestRateLimitPerClientNetwork(t *testing.T) {
 func TestRateLimitIPv6Prefix(t *testing.T) {
 	clk := clock.NewFake(time.Unix(1e9, 0))
 	e := startEnv(t, phishingTable(t), envOpts{listen: "[::1]:0", guard: pipeline.GuardConfig{
-		Clock: clk, RateLimit: pipeline.RateLimitConfig{Rate: 2, Burst: 2, Action: "drop"},
+		Clock: clk, RateLimit: pipeline.RateLimitConfig{Rate: 2, Burst: 2, Action: "drop", Exempt: []string{}},
 	}})
 	got := 0
 	for i := 0; i < 6; i++ {

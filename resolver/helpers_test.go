@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"net"
 	"net/netip"
 	"sync"
 	"sync/atomic"
@@ -19,9 +20,11 @@ import (
 	"github.com/bulwark-dns/bulwark/internal/clock"
 	"github.com/bulwark-dns/bulwark/internal/dnstest"
 	"github.com/bulwark-dns/bulwark/resolver"
+	"github.com/bulwark-dns/bulwark/resolver/cache"
 	"github.com/bulwark-dns/bulwark/resolver/logs"
 	"github.com/bulwark-dns/bulwark/resolver/pipeline"
 	"github.com/bulwark-dns/bulwark/resolver/query"
+	"github.com/bulwark-dns/bulwark/resolver/tenant"
 	"github.com/bulwark-dns/bulwark/resolver/upstream"
 )
 
@@ -30,6 +33,7 @@ import (
 type list struct {
 	info  blocklist.ListInfo
 	names []string
+	data  uint32 // the rules' Payload.Data (local data, own addresses)
 }
 
 func buildTable(t testing.TB, lists ...list) *blocklist.Table {
@@ -39,7 +43,7 @@ func buildTable(t testing.TB, lists ...list) *blocklist.Table {
 	for i, l := range lists {
 		for _, n := range l.names {
 			r := blocklist.Rule{Name: n, Scope: blocklist.Subtree, Allow: l.info.Allow,
-				Payload: blocklist.Payload{List: uint16(i), Category: uint16(i), Action: l.info.Action}}
+				Payload: blocklist.Payload{List: uint16(i), Category: uint16(i), Action: l.info.Action, Data: l.data}}
 			switch {
 			case len(n) > 2 && n[:2] == "*.":
 				r.Name, r.Scope = n[2:], blocklist.Below
@@ -157,11 +161,20 @@ func startEnv(t *testing.T, tab *blocklist.Table, o envOpts) *env {
 	if lcfg.DNS == nil {
 		lcfg.DNS = []string{o.listen}
 	}
+	e.serve(t, lcfg, pipeline.New(chain, pipeline.Options{Metrics: rm}))
+	return e
+}
+
+// serve listens with pipe on lcfg (a 2s TCP idle timeout unless set) until
+// the test ends, then shuts down and closes the block log.
+func (e *env) serve(t testing.TB, lcfg resolver.ListenConfig, pipe *pipeline.Pipeline) {
+	t.Helper()
 	if lcfg.TCPIdleTimeout == 0 {
 		lcfg.TCPIdleTimeout = 2 * time.Second
 	}
 	lcfg.SetDefaults()
-	if e.srv, err = resolver.NewServer(lcfg, pipeline.New(chain, pipeline.Options{Metrics: rm}), rm, nil); err != nil {
+	var err error
+	if e.srv, err = resolver.NewServer(lcfg, pipe, e.rm, nil); err != nil {
 		t.Fatal(err)
 	}
 	if err := e.srv.Listen(); err != nil {
@@ -174,7 +187,6 @@ func startEnv(t *testing.T, tab *blocklist.Table, o envOpts) *env {
 		_ = e.srv.Shutdown(ctx)
 		e.blog.Close()
 	})
-	return e
 }
 
 // query asks the server one question over net ("udp" or "tcp").
@@ -221,4 +233,97 @@ func findEDE(m *dns.Msg) *dns.EDNS0_EDE {
 func metricValue(t testing.TB, reg *prometheus.Registry, name string, labels ...string) float64 {
 	t.Helper()
 	return promtest.Value(t, reg, name, labels...)
+}
+
+// tenantEnv is a whole generation's request path as the daemon builds it
+// (pipeline.Build: guard, policy, the shared cache, the forwarder, and the
+// UDP fast path) with tenants, in front of an authority on loopback.
+type tenantEnv struct {
+	*env
+	auth *dnstest.Authority
+	qlog *syncBuffer
+	pipe *pipeline.Pipeline
+}
+
+// startTenantEnv is startEnv with tenants: the request path as the daemon
+// builds it, over the shared cache, in front of tenantZone.
+func startTenantEnv(t testing.TB, ts []tenant.Config, ecs tenant.ECSConfig, lc resolver.ListenConfig, opts ...func(*pipeline.Parts)) *tenantEnv {
+	t.Helper()
+	auth := dnstest.StartAuthority(t, "127.0.0.1:0")
+	auth.AddZone("example.", tenantZone...)
+	tab := tenantTable(t)
+	e := &env{log: &syncBuffer{}, reg: prometheus.NewRegistry(), tables: &atomic.Pointer[blocklist.Table]{}}
+	e.tables.Store(tab)
+	ucfg := upstream.Config{Servers: []string{auth.Addr}}
+	ucfg.SetDefaults()
+	fwd, err := upstream.New(ucfg, upstream.NewMetrics(e.reg), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ccfg := cache.Config{Size: 1000}
+	ccfg.SetDefaults()
+	c := cache.New(ccfg, fwd, clock.Real{}, nil, nil)
+	t.Cleanup(c.Close)
+	var sel *tenant.Selector // as the daemon has it: none without tenants
+	if len(ts) > 0 {
+		if sel, err = tenant.New(ts, ecs, tenant.Refs(tab.Lists)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.rm = pipeline.NewMetrics(e.reg)
+	e.blog = logs.NewBlockLog(e.log, nil, nil)
+	qlog := &syncBuffer{}
+	ql := logs.NewQueryLog(qlog, 1, nil, nil)
+	bcfg := pipeline.BlockingConfig{}
+	bcfg.SetDefaults()
+	parts := pipeline.Parts{
+		Guard: pipeline.GuardConfig{Clock: clock.Real{}}, Blocking: bcfg, Tables: e.tables, BlockLog: e.blog,
+		Cache: c, Fast: true, Tenants: sel,
+		Options: pipeline.Options{Metrics: e.rm, Observer: ql},
+	}
+	for _, o := range opts {
+		o(&parts)
+	}
+	pipe, err := pipeline.Build(parts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if lc.DNS == nil {
+		lc.DNS = []string{"127.0.0.1:0"}
+	}
+	t.Cleanup(ql.Close) // after the server's shutdown
+	e.serve(t, lc, pipe)
+	return &tenantEnv{env: e, auth: auth, qlog: qlog, pipe: pipe}
+}
+
+// exchangeFrom asks addr one question from the loopback address src.
+func exchangeFrom(t *testing.T, src, netw, addr, name string, edns bool) *dns.Msg {
+	t.Helper()
+	m := new(dns.Msg)
+	m.SetQuestion(dns.Fqdn(name), dns.TypeA)
+	if edns {
+		m.SetEdns0(1232, false)
+	}
+	var local net.Addr = &net.UDPAddr{IP: net.ParseIP(src)}
+	if netw == "tcp" {
+		local = &net.TCPAddr{IP: net.ParseIP(src)}
+	}
+	c := &dns.Client{Net: netw, Timeout: 5 * time.Second, Dialer: &net.Dialer{LocalAddr: local, Timeout: 5 * time.Second}}
+	resp, _, err := c.Exchange(m, addr)
+	if err != nil {
+		t.Fatalf("%s query %s from %s: %v", netw, name, src, err)
+	}
+	return resp
+}
+
+// answerOf renders an answer as the tests compare it: the rcode and the
+// addresses, in order.
+func answerOf(m *dns.Msg) string {
+	s := dns.RcodeToString[m.Rcode]
+	for _, rr := range m.Answer {
+		if a := addrOf(rr); a.IsValid() {
+			s += " " + a.String()
+		}
+	}
+	return s
 }

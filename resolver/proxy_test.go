@@ -108,6 +108,61 @@ func eventually(t *testing.T, what string, f func() error) {
 	t.Fatalf("%s: %v", what, err)
 }
 
+// startDnsdist runs dnsdist on a free loopback port in front of backend,
+// with PROXY v2 from balancerAddr; checkName is its health check's name
+// ("" for dnsdist's default). It returns the port.
+func startDnsdist(t *testing.T, dnsdist, backend, checkName string) int {
+	t.Helper()
+	port := dnstest.FreePort(t)
+	check := ""
+	if checkName != "" {
+		check = fmt.Sprintf(", checkName=%q", checkName)
+	}
+	conf := filepath.Join(t.TempDir(), "dnsdist.conf")
+	// No security poll: the test sends nothing off loopback.
+	if err := os.WriteFile(conf, fmt.Appendf(nil, `setSecurityPollSuffix("")
+setLocal("127.0.0.1:%d")
+newServer{address="%s", useProxyProtocol=true, source="%s", checkInterval=1%s}
+`, port, backend, balancerAddr, check), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	startDaemon(t, dnsdist, "--supervised", "--disable-syslog", "-C", conf)
+	return port
+}
+
+// startHAProxyDoT runs HAProxy in TCP mode on a free loopback port in
+// front of the DoT address dot, with send-proxy-v2 from balancerAddr, and
+// returns the port once it accepts connections.
+func startHAProxyDoT(t *testing.T, haproxy, dot string) int {
+	t.Helper()
+	port := dnstest.FreePort(t)
+	conf := filepath.Join(t.TempDir(), "haproxy.cfg")
+	if err := os.WriteFile(conf, fmt.Appendf(nil, `global
+    maxconn 100
+defaults
+    mode tcp
+    timeout connect 5s
+    timeout client 30s
+    timeout server 30s
+frontend dot
+    bind 127.0.0.1:%d
+    default_backend bulwark
+backend bulwark
+    server b1 %s send-proxy-v2 source %s
+`, port, dot, balancerAddr), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	startDaemon(t, haproxy, "-db", "-f", conf)
+	eventually(t, "haproxy never listened", func() error {
+		c, err := net.Dial("tcp4", fmt.Sprintf("127.0.0.1:%d", port))
+		if err == nil {
+			c.Close()
+		}
+		return err
+	})
+	return port
+}
+
 // clientsOf counts the block events by client and protocol.
 func clientsOf(events []logs.BlockEvent) map[string]int {
 	out := map[string]int{}
@@ -129,16 +184,7 @@ func TestProxyProtocolBehindDnsdist(t *testing.T) {
 	// ACL, so an answer proves the ACL saw the client from the header.
 	e := startEnv(t, phishingTable(t), envOpts{listenCfg: lc,
 		guard: pipeline.GuardConfig{ACL: pipeline.ACLConfig{Allow: []string{"127.0.0.2", "127.0.0.3"}}}})
-	port := dnstest.FreePort(t)
-	conf := filepath.Join(t.TempDir(), "dnsdist.conf")
-	// No security poll: the test sends nothing off loopback.
-	if err := os.WriteFile(conf, fmt.Appendf(nil, `setSecurityPollSuffix("")
-setLocal("127.0.0.1:%d")
-newServer{address="%s", useProxyProtocol=true, source="%s", checkInterval=1}
-`, port, e.addr, balancerAddr), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	startDaemon(t, dnsdist, "--supervised", "--disable-syslog", "-C", conf)
+	port := startDnsdist(t, dnsdist, e.addr, "")
 	digAs := func(client string, tcp bool, name string) string {
 		args := []string{"-b", client, "@127.0.0.1", "-p", fmt.Sprint(port), "+tries=1", "+time=3", name, "A"}
 		if tcp {
@@ -201,24 +247,7 @@ func TestProxyProtocolBehindHAProxyDoT(t *testing.T) {
 	cert := newTestCert(t, t.TempDir())
 	e := startEnv(t, phishingTable(t), envOpts{listenCfg: proxyListen(true, true, false, cert)})
 	dot := e.srv.StreamAddrs()[query.ProtoDoT][0].String()
-	port := dnstest.FreePort(t)
-	conf := filepath.Join(t.TempDir(), "haproxy.cfg")
-	if err := os.WriteFile(conf, fmt.Appendf(nil, `global
-    maxconn 100
-defaults
-    mode tcp
-    timeout connect 5s
-    timeout client 30s
-    timeout server 30s
-frontend dot
-    bind 127.0.0.1:%d
-    default_backend bulwark
-backend bulwark
-    server b1 %s send-proxy-v2 source %s
-`, port, dot, balancerAddr), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	startDaemon(t, haproxy, "-db", "-f", conf)
+	port := startHAProxyDoT(t, haproxy, dot)
 	kdigAs := func(client, name string) (string, error) {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
@@ -226,13 +255,6 @@ backend bulwark
 			"+tls-ca="+cert.caFile, "+tls-hostname=localhost", "+timeout=3", "+retry=0", name, "A").CombinedOutput()
 		return string(out), err
 	}
-	eventually(t, "haproxy never listened", func() error {
-		c, err := net.Dial("tcp4", fmt.Sprintf("127.0.0.1:%d", port))
-		if err == nil {
-			c.Close()
-		}
-		return err
-	})
 	for _, client := range []string{"127.0.0.2", "127.0.0.3"} {
 		out, err := kdigAs(client, "evil.example")
 		if err != nil || !strings.Contains(out, "NXDOMAIN") || !strings.Contains(out, "TLS") {
@@ -260,7 +282,7 @@ func proxyHeader(client string, datagram bool) []byte {
 		Source: netip.MustParseAddrPort(client), Destination: netip.MustParseAddrPort("127.0.0.1:53")})
 }
 
-func packQuery(t *testing.T, name string) []byte {
+func packQuery(t testing.TB, name string) []byte {
 	t.Helper()
 	m := new(dns.Msg)
 	m.SetQuestion(dns.Fqdn(name), dns.TypeA)

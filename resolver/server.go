@@ -177,7 +177,7 @@ func (s *Server) Reload(cfg ListenConfig, p *pipeline.Pipeline) error {
 		}
 		// The new sockets are not served before the swap below, but
 		// they need the new certificate already.
-		so, err := s.openSocketWith(w.kind, w.addr, certs)
+		so, err := s.openSocketWith(w.kind, w.addr, certs, cfg.UDPRcvbuf)
 		if err != nil {
 			closeSockets(opened)
 			return err
@@ -201,6 +201,13 @@ func (s *Server) Reload(cfg ListenConfig, p *pipeline.Pipeline) error {
 	s.mu.Unlock()
 	for _, so := range opened {
 		s.startSocket(so)
+	}
+	if old.cfg.UDPRcvbuf != cfg.UDPRcvbuf {
+		for _, so := range next {
+			if so.udp != nil && !slices.Contains(opened, so) {
+				s.metrics.udpStats().Resize(so.udp, cfg.UDPRcvbuf, s.logger)
+			}
+		}
 	}
 	if old.cfg.TCPReadTimeout != cfg.TCPReadTimeout || old.cfg.TCPIdleTimeout != cfg.TCPIdleTimeout {
 		for _, so := range next {
@@ -255,12 +262,12 @@ type socket struct {
 }
 
 func (s *Server) openSocket(kind, addr string) (*socket, error) {
-	return s.openSocketWith(kind, addr, s.certs.Load())
+	return s.openSocketWith(kind, addr, s.certs.Load(), s.settings().UDPRcvbuf)
 }
 
 // openSocketWith opens one socket; certs serves TLS on it until the
 // server's own certificate store is swapped in by Reload.
-func (s *Server) openSocketWith(kind, addr string, certs *certStore) (*socket, error) {
+func (s *Server) openSocketWith(kind, addr string, certs *certStore, rcvbuf int) (*socket, error) {
 	ap, err := netip.ParseAddrPort(addr)
 	if err != nil {
 		return nil, fmt.Errorf("listen %s %s: %w", kind, addr, err)
@@ -273,6 +280,7 @@ func (s *Server) openSocketWith(kind, addr string, certs *certStore) (*socket, e
 			return nil, err
 		}
 		so.udp, so.raw, so.ln, so.proto = uc, raw, s.streamListener(raw), query.ProtoTCP
+		s.metrics.udpStats().Track(uc, rcvbuf, s.logger)
 	case "tls", "https":
 		proto := query.ProtoDoT
 		if kind == "https" {

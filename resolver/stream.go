@@ -82,6 +82,7 @@ func (s *Server) serveConn(c net.Conn, so *socket) {
 		c.Close()
 	}()
 	client := remoteAddrPort(c)
+	var id string // the tenant id of the TLS server name
 	if tc, ok := c.(*tls.Conn); ok {
 		ctx, cancel := context.WithTimeout(s.ctx, s.settings().TCPIdleTimeout)
 		err := tc.HandshakeContext(ctx)
@@ -90,6 +91,7 @@ func (s *Server) serveConn(c net.Conn, so *socket) {
 			s.logger.Debug("tls handshake", "client", client.String(), "err", err)
 			return
 		}
+		id = s.sniID(tc.ConnectionState().ServerName)
 	}
 	r := bufio.NewReaderSize(c, 4096)
 	var lenbuf [2]byte
@@ -131,7 +133,7 @@ func (s *Server) serveConn(c net.Conn, so *socket) {
 			op := packetPool.Get().(*[]byte)
 			defer packetPool.Put(op)
 			// Room for the length prefix in front of the answer.
-			out := s.h.serve(s.ctx, (*bp)[:n], client, proto, (*op)[2:2])
+			out := s.h.serve(s.ctx, (*bp)[:n], client, proto, id, (*op)[2:2])
 			packetPool.Put(bp)
 			if out == nil {
 				return

@@ -22,8 +22,14 @@ type testCert struct {
 // one issued there before, as a renewal does.
 func newTestCert(t *testing.T, dir string) testCert {
 	t.Helper()
+	return newTestCertFor(t, dir, "localhost", "127.0.0.1", "::1")
+}
+
+// newTestCertFor is newTestCert for the given names and addresses.
+func newTestCertFor(t *testing.T, dir string, names ...string) testCert {
+	t.Helper()
 	ca := dnstest.NewCA(t)
-	c := ca.Issue(t, "localhost", "127.0.0.1", "::1")
+	c := ca.Issue(t, names...)
 	leaf, err := x509.ParseCertificate(c.Certificate[0])
 	if err != nil {
 		t.Fatal(err)

@@ -10,11 +10,36 @@ import (
 	"github.com/miekg/dns"
 	"golang.org/x/net/ipv4"
 	"golang.org/x/net/ipv6"
+	"golang.org/x/sys/unix"
 )
 
-// packetPool recycles read buffers: a query is at most 64 KiB on the wire,
-// but over UDP we never need more than a large EDNS payload.
+// packetPool recycles the stream listeners' buffers: a message over TCP,
+// DoT or DoH may take the whole 64 KiB its length allows.
 var packetPool = sync.Pool{New: func() any { b := make([]byte, dns.MaxMsgSize); return &b }}
+
+// udpReadSize is the largest UDP datagram read: a query is a question and
+// an OPT (cookie, client subnet, padding), well under 1 KiB, and a trusted
+// balancer's PROXY v2 header in front of it adds a few hundred bytes
+// (dnsdist itself reads 1,500 bytes by default). A larger datagram arrives
+// cut (MSG_TRUNC) and is dropped unread. Answers never exceed
+// listen.udp_size, so the answer buffers are that large: a reader holds
+// 2×udpBatch buffers and every query in a worker two, which at 64 KiB each
+// was 4 MiB a socket and 128 KiB a query.
+const udpReadSize = 4096
+
+// udpPool recycles the UDP listeners' read and answer buffers; a buffer is
+// used at any length up to its capacity.
+var udpPool sync.Pool
+
+// getUDPBuf returns a buffer of length n from udpPool.
+func getUDPBuf(n int) *[]byte {
+	if b, ok := udpPool.Get().(*[]byte); ok && cap(*b) >= n {
+		*b = (*b)[:n]
+		return b
+	}
+	b := make([]byte, n)
+	return &b
+}
 
 // udpBatch is how many datagrams one recvmmsg/sendmmsg call moves. On
 // loopback under load the two system calls per query were half of the
@@ -35,6 +60,16 @@ func newBatchConn(uc *net.UDPConn) batchConn {
 	return ipv4.NewPacketConn(uc)
 }
 
+// udpReader is one UDP read loop's batch: the datagrams read, their
+// buffers, and the fast path's answers, which leave together.
+type udpReader struct {
+	in   [udpBatch]ipv4.Message
+	bufs [udpBatch]*[]byte // the read buffer of each slot; nil once a worker has it
+	out  [udpBatch]ipv4.Message
+	obuf [udpBatch]*[]byte // the answer buffer of each slot
+	nout int
+}
+
 // serveUDP reads queries from so's UDP socket, a batch at a time, until it
 // is closed or retired. The fast path answers on this goroutine, and its
 // answers leave together in one batch; every other query is answered in
@@ -43,33 +78,12 @@ func newBatchConn(uc *net.UDPConn) batchConn {
 func (s *Server) serveUDP(so *socket) {
 	defer s.listeners.Done()
 	defer so.readers.Done()
-	uc := so.udp
-	bc := newBatchConn(uc)
-	var (
-		in   [udpBatch]ipv4.Message
-		bufs [udpBatch]*[]byte // the read buffer of each slot
-		out  [udpBatch]ipv4.Message
-		obuf [udpBatch]*[]byte // the answer buffer of each slot
-	)
-	for i := range obuf {
-		obuf[i] = packetPool.Get().(*[]byte)
-	}
-	defer func() {
-		for i := range udpBatch {
-			if bufs[i] != nil {
-				packetPool.Put(bufs[i])
-			}
-			packetPool.Put(obuf[i])
-		}
-	}()
+	bc := newBatchConn(so.udp)
+	r := new(udpReader)
+	defer r.release()
 	for {
-		for i := range in {
-			if bufs[i] == nil {
-				bufs[i] = packetPool.Get().(*[]byte)
-				in[i].Buffers = [][]byte{*bufs[i]}
-			}
-		}
-		n, err := bc.ReadBatch(in[:], 0)
+		r.fill(s.settings().UDPSize)
+		n, err := bc.ReadBatch(r.in[:], 0)
 		if err != nil {
 			if isClosed(err) || s.done(so) {
 				return
@@ -77,57 +91,99 @@ func (s *Server) serveUDP(so *socket) {
 			s.logger.Debug("udp read", "err", err)
 			continue
 		}
-		// The pipeline in force, read once per batch: a reload swaps it
-		// between two batches.
-		cur := s.h.cur.Load()
-		pipe, pp := cur.pipe, cur.proxy
-		nout := 0
 		for i := range n {
-			ua, ok := in[i].Addr.(*net.UDPAddr)
-			if !ok {
-				continue
-			}
-			client := ua.AddrPort()
-			pkt := (*bufs[i])[:in[i].N]
-			reply, off := client, 0
-			if pp != nil { // a trusted balancer's header names the client
-				c, payload, ok := pp.Datagram(client, pkt)
-				if !ok {
-					continue
-				}
-				client, off, pkt = c, len(pkt)-len(payload), payload
-			}
-			from := netip.AddrPortFrom(client.Addr().Unmap(), client.Port())
-			if ans, handled := pipe.AnswerFast(pkt, from, (*obuf[nout])[:0]); handled {
-				if len(ans) > 0 { // a drop sends nothing
-					out[nout].Buffers = [][]byte{ans}
-					out[nout].Addr = ua
-					nout++
-				}
-				continue
-			}
-			if !s.acquire() {
-				continue
-			}
-			so.answers.Add(1)
-			bp, n := bufs[i], in[i].N
-			s.workers.Go(func() { s.answerUDP(so, bp, off, n, client, reply) })
-			bufs[i] = nil // the goroutine returns it to the pool
+			s.readUDP(so, r, i)
 		}
-		for sent := 0; sent < nout; {
-			k, err := bc.WriteBatch(out[sent:nout], 0)
-			if err != nil {
-				if !isClosed(err) {
-					s.logger.Debug("udp write", "err", err)
-				}
-				// Skip the datagram that failed (e.g. an unreachable
-				// client) and send the rest.
-				k++
-			} else if k == 0 {
-				break // nothing moved and no error: do not spin
-			}
-			sent += k
+		s.writeBatch(bc, r.out[:r.nout])
+		r.nout = 0
+	}
+}
+
+// fill gives every slot a read buffer and an answer buffer of at least
+// answerSize bytes (listen.udp_size, which a reload may raise).
+func (r *udpReader) fill(answerSize int) {
+	for i := range r.in {
+		if r.bufs[i] == nil {
+			r.bufs[i] = getUDPBuf(udpReadSize)
+			r.in[i].Buffers = [][]byte{*r.bufs[i]}
 		}
+		if r.obuf[i] == nil || cap(*r.obuf[i]) < answerSize {
+			if r.obuf[i] != nil {
+				udpPool.Put(r.obuf[i])
+			}
+			r.obuf[i] = getUDPBuf(answerSize)
+		}
+	}
+}
+
+// release returns the reader's buffers to the pool.
+func (r *udpReader) release() {
+	for i := range udpBatch {
+		for _, b := range [...]*[]byte{r.bufs[i], r.obuf[i]} {
+			if b != nil {
+				udpPool.Put(b)
+			}
+		}
+	}
+}
+
+// readUDP answers datagram i of r: on the fast path into r's answer batch,
+// or else in a worker, which takes over its buffer. A cut datagram (larger
+// than udpReadSize) is dropped.
+func (s *Server) readUDP(so *socket, r *udpReader, i int) {
+	ua, ok := r.in[i].Addr.(*net.UDPAddr)
+	if !ok {
+		return
+	}
+	if r.in[i].Flags&unix.MSG_TRUNC != 0 {
+		s.metrics.countMalformed()
+		return
+	}
+	// The pipeline in force: a reload swaps it between two datagrams.
+	cur := s.h.cur.Load()
+	client := ua.AddrPort()
+	pkt := (*r.bufs[i])[:r.in[i].N]
+	reply, off := client, 0
+	if cur.proxy != nil { // a trusted balancer's header names the client
+		c, payload, ok := cur.proxy.Datagram(client, pkt)
+		if !ok {
+			return
+		}
+		client, off, pkt = c, len(pkt)-len(payload), payload
+	}
+	from := netip.AddrPortFrom(client.Addr().Unmap(), client.Port())
+	if ans, handled := cur.pipe.AnswerFast(pkt, from, (*r.obuf[r.nout])[:0]); handled {
+		if len(ans) > 0 { // a drop sends nothing
+			r.out[r.nout].Buffers = [][]byte{ans}
+			r.out[r.nout].Addr = ua
+			r.nout++
+		}
+		return
+	}
+	if !s.acquire() {
+		return
+	}
+	so.answers.Add(1)
+	bp, n := r.bufs[i], r.in[i].N
+	s.workers.Go(func() { s.answerUDP(so, bp, off, n, client, reply) })
+	r.bufs[i] = nil // the goroutine returns it to the pool
+}
+
+// writeBatch sends the fast path's answers, skipping any that fails.
+func (s *Server) writeBatch(bc batchConn, out []ipv4.Message) {
+	for sent := 0; sent < len(out); {
+		k, err := bc.WriteBatch(out[sent:], 0)
+		if err != nil {
+			if !isClosed(err) {
+				s.logger.Debug("udp write", "err", err)
+			}
+			// Skip the datagram that failed (e.g. an unreachable
+			// client) and send the rest.
+			k++
+		} else if k == 0 {
+			return // nothing moved and no error: do not spin
+		}
+		sent += k
 	}
 }
 
@@ -136,16 +192,16 @@ func (s *Server) serveUDP(so *socket) {
 func (s *Server) answerUDP(so *socket, bp *[]byte, off, n int, client, reply netip.AddrPort) {
 	defer s.release()
 	defer so.answers.Done()
-	op := packetPool.Get().(*[]byte)
+	op := getUDPBuf(s.settings().UDPSize)
 	from := netip.AddrPortFrom(client.Addr().Unmap(), client.Port())
-	out := s.h.serve(s.ctx, (*bp)[off:n], from, query.ProtoUDP, (*op)[:0])
-	packetPool.Put(bp)
+	out := s.h.serve(s.ctx, (*bp)[off:n], from, query.ProtoUDP, "", (*op)[:0])
+	udpPool.Put(bp)
 	if out != nil {
 		if _, err := so.udp.WriteToUDPAddrPort(out, reply); err != nil && !isClosed(err) {
 			s.logger.Debug("udp write", "client", client.String(), "err", err)
 		}
 	}
-	packetPool.Put(op)
+	udpPool.Put(op)
 }
 
 // ServePacket answers one UDP query packet exactly as the UDP listener does

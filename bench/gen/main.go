@@ -79,6 +79,7 @@ func main() {
 	mixedLat := flag.Int("mixed-lat", 100_000, "lines of each q_mixed_lat<i>.txt")
 	rounds := flag.Int("rounds", 1, "q_mixed<i>.txt and q_mixed_lat<i>.txt files to write")
 	salt := flag.String("salt", "r1", "salt of the unique miss names")
+	peers := flag.Bool("peers", true, "also write the list for Unbound (unbound-localzone.conf) and as RPZ (rpz.zone)")
 	flag.Parse()
 	log.SetFlags(0)
 	log.SetPrefix("gen: ")
@@ -101,16 +102,21 @@ func main() {
 		set[d] = struct{}{}
 		list = append(list, d)
 	}
-	bl, lz, rpz := create(*out, "blocklist.txt"), create(*out, "unbound-localzone.conf"), create(*out, "rpz.zone")
-	fmt.Fprintf(rpz, "$TTL 3600\n$ORIGIN rpz.bench.\n@ SOA localhost. hostmaster.localhost. 1 3600 600 86400 60\n@ NS localhost.\n")
+	bl := create(*out, "blocklist.txt")
 	for _, d := range list {
 		fmt.Fprintf(bl, "%s\n", d)
-		fmt.Fprintf(lz, "local-zone: \"%s.\" always_nxdomain\n", d)
-		fmt.Fprintf(rpz, "%s CNAME .\n*.%s CNAME .\n", d, d)
 	}
 	bl.close()
-	lz.close()
-	rpz.close()
+	if *peers {
+		lz, rpz := create(*out, "unbound-localzone.conf"), create(*out, "rpz.zone")
+		fmt.Fprintf(rpz, "$TTL 3600\n$ORIGIN rpz.bench.\n@ SOA localhost. hostmaster.localhost. 1 3600 600 86400 60\n@ NS localhost.\n")
+		for _, d := range list {
+			fmt.Fprintf(lz, "local-zone: \"%s.\" always_nxdomain\n", d)
+			fmt.Fprintf(rpz, "%s CNAME .\n*.%s CNAME .\n", d, d)
+		}
+		lz.close()
+		rpz.close()
+	}
 
 	// Allowed names: same shape, not covered by the list.
 	ga := names.New(*seed + 1)

@@ -111,15 +111,10 @@ func TestAdminListsAndStats(t *testing.T) {
 	up := dnstest.Start(t, dnstest.WithWildcard())
 	missing := httptest.NewServer(http.NotFoundHandler())
 	defer missing.Close()
-	port, adminPort := freePort(t), freePort(t)
-	admin := fmt.Sprintf("127.0.0.1:%d", adminPort)
+	h := newE2EHost(t)
+	port, admin := h.port, h.admin
 	dir := writeFiles(t, map[string]string{
-		"bulwark.yaml": fmt.Sprintf(`listen:
-  dns: ["127.0.0.1:%d"]
-  admin: "%s"
-upstream:
-  servers: ["%s"]
-feeds:
+		"bulwark.yaml": h.config(up.Addr, fmt.Sprintf(`feeds:
   startup: serve-cached
 blocklists:
   - name: local
@@ -131,9 +126,7 @@ blocklists:
 allowlists:
   - name: exceptions
     source: "file:allow.txt"
-log:
-  blocked: "off"
-`, port, admin, up.Addr, missing.URL),
+`, missing.URL)),
 		"local.txt": "evil.example\nnot..valid\n",
 		"allow.txt": "good.evil.example\n",
 	})

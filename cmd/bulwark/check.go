@@ -10,8 +10,10 @@ import (
 	"slices"
 	"time"
 
+	"github.com/bulwark-dns/bulwark/blocklist"
 	"github.com/bulwark-dns/bulwark/feeds"
 	"github.com/bulwark-dns/bulwark/internal/config"
+	"github.com/bulwark-dns/bulwark/resolver/upstream"
 )
 
 // checkCmd validates a config and its local lists, printing every problem.
@@ -42,6 +44,9 @@ func checkCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	}
 	for _, r := range reports {
 		printReport(stdout, r)
+		if src.cfg.Upstream.Mode != upstream.ModeRecursive {
+			printInapplicable(stdout, r)
+		}
 	}
 	fmt.Fprintf(stdout, "%s: OK\n", src.name)
 	return 0
@@ -67,6 +72,9 @@ func printReport(w io.Writer, r feeds.Report) {
 	if n := r.RejectedTotal(); n > 0 {
 		fmt.Fprintf(w, ", %d rejected lines", n)
 	}
+	for _, kind := range slices.Sorted(maps.Keys(r.Triggers)) {
+		fmt.Fprintf(w, ", %d %s rules", r.Triggers[kind], kind)
+	}
 	if r.Approximated > 0 {
 		fmt.Fprintf(w, ", %d RPZ rules answered with the nearest block", r.Approximated)
 	}
@@ -80,4 +88,15 @@ func printReport(w io.Writer, r feeds.Report) {
 	for _, reason := range slices.Sorted(maps.Keys(r.SkippedBy)) {
 		fmt.Fprintf(w, "  skipped %d: %s\n", r.SkippedBy[reason], reason)
 	}
+}
+
+// printInapplicable says which of a list's RPZ rules cannot apply in
+// forwarding mode: rpz-nsdname and rpz-nsip match the authoritative
+// servers a resolution asked, which a forwarder never learns.
+func printInapplicable(w io.Writer, r feeds.Report) {
+	ns, nsip := r.Triggers[blocklist.TriggerNSDName.String()], r.Triggers[blocklist.TriggerNSIP.String()]
+	if ns+nsip == 0 {
+		return
+	}
+	fmt.Fprintf(w, "  warning: %d rpz-nsdname and %d rpz-nsip rules cannot apply in forwarding mode (they match the authoritative servers a resolution asks; set upstream.mode: recursive); counted in bulwark_feed_rpz_triggers\n", ns, nsip)
 }

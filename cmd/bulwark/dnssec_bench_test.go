@@ -8,7 +8,6 @@ import (
 
 	"github.com/miekg/dns"
 
-	"github.com/bulwark-dns/bulwark/internal/config"
 	contract "github.com/bulwark-dns/bulwark/resolver/query"
 )
 
@@ -33,15 +32,7 @@ dnssec:
   validate: %v
   trust_anchor_file: %q
 `, bt.port, validate, bt.anchor)
-		cfg, err := config.Parse([]byte(yaml), "bench.yaml")
-		if err != nil {
-			b.Fatal(err)
-		}
-		back, err := newBackend(cfg, nil, nil)
-		if err != nil {
-			b.Fatal(err)
-		}
-		b.Cleanup(back.close)
+		_, back := backendFor(b, yaml)
 		return back
 	}
 	for _, q := range []struct {

@@ -2,8 +2,6 @@ package main
 
 import (
 	"fmt"
-	"io"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -19,13 +17,10 @@ import (
 func TestBinaryDNSSECRecursive(t *testing.T) {
 	digPath := needDig(t)
 	bt := standardTree(t)
-	port, adminPort := freePort(t), freePort(t)
-	admin := fmt.Sprintf("127.0.0.1:%d", adminPort)
+	h := newE2EHost(t)
+	port, admin := h.port, h.admin
 	dir := writeFiles(t, map[string]string{"lists/block.txt": "blocked.secure.test\n"})
-	cfg := fmt.Sprintf(`listen:
-  dns: ["127.0.0.1:%d"]
-  admin: "%s"
-upstream:
+	cfg := h.listen() + fmt.Sprintf(`upstream:
   mode: recursive
 recursion:
   root_hints: ["a.root-servers.test %s"]
@@ -39,7 +34,7 @@ dnssec:
 blocklists:
   - name: block
     source: "file:lists/block.txt"
-`, port, admin, bt.ips[0], bt.port, bt.anchor)
+`, bt.ips[0], bt.port, bt.anchor)
 	cfgPath := filepath.Join(dir, "bulwark.yaml")
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
@@ -88,18 +83,8 @@ blocklists:
 	}
 	runDigCases(t, digPath, port, cases)
 
-	resp, err := http.Get("http://" + admin + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	for _, w := range []string{`bulwark_dnssec_results_total{result="secure"}`, `bulwark_dnssec_results_total{result="bogus"}`,
-		`bulwark_dnssec_results_total{result="insecure"}`, `bulwark_dnssec_results_total{result="unchecked"} 1`} {
-		if !strings.Contains(string(body), w) {
-			t.Errorf("metrics lack %s", w)
-		}
-	}
+	wantMetrics(t, admin, `bulwark_dnssec_results_total{result="secure"}`, `bulwark_dnssec_results_total{result="bogus"}`,
+		`bulwark_dnssec_results_total{result="insecure"}`, `bulwark_dnssec_results_total{result="unchecked"} 1`)
 	if !strings.Contains(p.stderr.String(), "dnssec: bogus answer") || !strings.Contains(p.stderr.String(), "reason=") {
 		t.Errorf("bogus answers not logged with a reason:\n%s", p.stderr.String())
 	}

@@ -67,25 +67,21 @@ func startUnbound(t *testing.T, bt *bindTree, validate bool) string {
 // given dnssec section.
 func forwardingBulwark(t *testing.T, upstream, dnssecSection string) int {
 	t.Helper()
-	port, adminPort := freePort(t), freePort(t)
-	admin := fmt.Sprintf("127.0.0.1:%d", adminPort)
+	h := newE2EHost(t)
 	dir := writeFiles(t, map[string]string{"lists/block.txt": "blocked.secure.test\n"})
-	cfg := fmt.Sprintf(`listen:
-  dns: ["127.0.0.1:%d"]
-  admin: "%s"
-upstream:
-  servers: ["%s"]
+	cfg := h.listen() + fmt.Sprintf(`upstream:
+  servers: [%q]
 %s
 blocklists:
   - name: block
     source: "file:lists/block.txt"
-`, port, admin, upstream, dnssecSection)
+`, upstream, dnssecSection)
 	cfgPath := filepath.Join(dir, "bulwark.yaml")
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	startBulwark(t, admin, "-config", cfgPath)
-	return port
+	startBulwark(t, h.admin, "-config", cfgPath)
+	return h.port
 }
 
 type digCase struct {

@@ -15,6 +15,8 @@ import (
 	"github.com/bulwark-dns/bulwark/blocklist"
 	"github.com/bulwark-dns/bulwark/feeds"
 	"github.com/bulwark-dns/bulwark/internal/config"
+	contract "github.com/bulwark-dns/bulwark/resolver/query"
+	"github.com/bulwark-dns/bulwark/resolver/tenant"
 )
 
 // explainCmd says how a name would be answered and why: the deciding rule
@@ -22,8 +24,11 @@ import (
 // reads the lists as `check` does (HTTP lists from feeds.cache_dir).
 func explainCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	var asJSON bool
+	var who explainWho
 	f, fs, err := parseFlags("explain", args, stderr, func(fs *flag.FlagSet) {
 		fs.BoolVar(&asJSON, "json", false, "print JSON, as GET /explain does")
+		fs.StringVar(&who.client, "client", "", "explain for the tenant of this client address")
+		fs.StringVar(&who.tenant, "tenant", "", "explain for the tenant of this name")
 	})
 	if err != nil {
 		return 2
@@ -42,7 +47,7 @@ func explainCmd(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		fmt.Fprintln(stderr, err)
 		return 1
 	}
-	ex, err := explain(rules, reports, src.cfg, fs.Arg(0))
+	ex, err := explainAs(rules, reports, src.cfg, fs.Arg(0), who)
 	if err != nil {
 		fmt.Fprintln(stderr, "bulwark explain:", err)
 		return 2
@@ -76,7 +81,8 @@ func (d *daemon) handleExplain(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "starting: no lists are served yet", http.StatusServiceUnavailable)
 		return
 	}
-	ex, err := explain(rules, g.lists.Reports(), g.cfg, name)
+	ex, err := explainAs(rules, g.lists.Reports(), g.cfg, name,
+		explainWho{client: r.URL.Query().Get("client"), tenant: r.URL.Query().Get("tenant")})
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
@@ -99,6 +105,9 @@ func wantsText(accept string) bool {
 type explanation struct {
 	// Name is the name as lists match it (lower case, A-labels).
 	Name string `json:"name"`
+	// Tenant is the tenant whose policy is explained; absent for the
+	// default policy.
+	Tenant string `json:"tenant,omitempty"`
 	// Decision is "blocked", "allowed" (an allow rule decides) or
 	// "no rule" (no rule applies).
 	Decision string `json:"decision"`
@@ -137,13 +146,13 @@ type explainedRule struct {
 // cfg. reports say which lists have no copy. The decision is the merged
 // set's own (what the policy does); the per-list rules add lines and the
 // rules the set dropped as duplicates.
-func explain(rules *feeds.Rules, reports []feeds.Report, cfg *config.Config, name string) (*explanation, error) {
+func explain(rules *feeds.Rules, reports []feeds.Report, cfg *config.Config, name string, ten *tenant.Tenant) (ex *explanation, err error) {
 	q, err := feeds.CanonicalQuery(name)
 	if err != nil {
 		return nil, err
 	}
 	t := rules.Table()
-	ex := &explanation{Name: q, AlsoMatched: []explainedRule{}}
+	ex = &explanation{Name: q, Tenant: contract.TenantName(ten), AlsoMatched: []explainedRule{}}
 	if q == "" {
 		ex.Name = "."
 	}
@@ -152,8 +161,9 @@ func explain(rules *feeds.Rules, reports []feeds.Report, cfg *config.Config, nam
 			ex.NotLoaded = append(ex.NotLoaded, fmt.Sprintf("%s (%s)", r.List, r.LastError))
 		}
 	}
-	matches := rules.Matching(q)
-	decided, ok := t.Set.Match(q)
+	matches, outside := splitView(rules.Matching(q), ten) // explaintenant.go
+	defer func() { ex.addOutside(outside) }()
+	decided, ok := matchFor(t, q, ten)
 	if !ok {
 		ex.Decision = "no rule"
 		ex.Answer = resolvedAnswer(cfg, q)
@@ -191,8 +201,8 @@ func explain(rules *feeds.Rules, reports []feeds.Report, cfg *config.Config, nam
 		return ex, nil
 	}
 	ex.Decision = "blocked"
-	addrs := t.SinkholeAddrs(decided.Payload)
-	ex.Answer = blockedAnswer(decided.Payload.Action, winner.List, ruleName(winner.Name), addrs, cfg.Blocking.TTL)
+	action, addrs := tenantAction(t, decided, ten)
+	ex.Answer = blockedAnswer(action, winner.List, ruleName(winner.Name), addrs, cfg.Blocking.TTL)
 	ex.Note = "The name itself is blocked, so it is never resolved and no CNAME is followed."
 	return ex, nil
 }
@@ -246,6 +256,8 @@ func describeRule(m feeds.RuleMatch, lost string) explainedRule {
 // ranking).
 func whyLost(win, m feeds.RuleMatch, q string) string {
 	switch {
+	case m.Allow && !win.Allow && m.List != win.List && len(m.Name) >= len(win.Name):
+		return fmt.Sprintf("an exception inside list %q lifts only that list's blocks (feed trust; RPZ zones: later zones only)", m.List)
 	case len(win.Name) > len(m.Name):
 		return fmt.Sprintf("less specific: %q is longer", win.Text())
 	case win.Name == q && win.Scope == blocklist.Exact && m.Scope != blocklist.Exact:
@@ -292,6 +304,10 @@ func blockedAnswer(action blocklist.Action, list, zone string, addrs []netip.Add
 		return "REFUSED" + ede
 	case blocklist.ActionDrop:
 		return "no answer at all: the query is dropped and the client times out"
+	case blocklist.ActionTCPOnly:
+		return "over UDP an empty answer with TC=1, so that the client retries over TCP; over TCP, DoT and DoH the name is resolved as if unlisted"
+	case blocklist.ActionLocal:
+		return fmt.Sprintf("the rule's local data (RPZ): a CNAME rewrite resolved and answered with its chain, or its records of the asked type (TTL %s), NODATA otherwise", ttlText)
 	}
 	return "NXDOMAIN, " + soa + ede
 }
@@ -330,6 +346,9 @@ func (ex *explanation) text() string {
 		fmt.Fprintf(&b, "%s: resolved normally (an allow rule decides)\n", ex.Name)
 	default:
 		fmt.Fprintf(&b, "%s: blocked\n", ex.Name)
+	}
+	if ex.Tenant != "" {
+		fmt.Fprintf(&b, "  policy: tenant %q\n", ex.Tenant)
 	}
 	fmt.Fprintf(&b, "  answer: %s\n", ex.Answer)
 	if ex.Rule != nil {

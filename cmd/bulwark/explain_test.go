@@ -72,8 +72,9 @@ var explainCases = []explainCase{
 		answer: []string{"resolved normally"}, lost: []string{"phishing:evil.example:less specific"}, note: "CNAME cloaking"},
 	{name: "binance.updog.co", decision: "blocked", rule: "phishing:binance.updog.co:subtree:3",
 		lost: []string{"exceptions:updog.co:less specific"}},
-	{name: "pass.evil.example", decision: "allowed", rule: "zone:pass.evil.example:exact:6",
-		lost: []string{"phishing:evil.example:less specific"}},
+	// Feed trust: the zone's passthru lifts only the zone's own blocks.
+	{name: "pass.evil.example", decision: "blocked", rule: "phishing:evil.example:subtree:2",
+		lost: []string{`zone:pass.evil.example:an exception inside list "zone" lifts only that list's blocks`}},
 	{name: "drop.example", decision: "blocked", rule: "zone:drop.example:exact:7", answer: []string{"no answer at all"}},
 	{name: "sink.example", decision: "blocked", rule: "zone:sink.example:exact:8", answer: []string{"A 192.0.2.7", "AAAA 2001:db8::7"}},
 	{name: "x.malware.test", decision: "blocked", rule: "hosts:malware.test:subtree:1", answer: []string{"0.0.0.0 to A queries"}},
@@ -123,21 +124,29 @@ func checkExplanation(t *testing.T, via string, c explainCase, ex *explanation) 
 	}
 }
 
+// serveExplainConfig serves explainConfig (with extra appended) and its
+// lists until the test ends; it returns the config's path and the admin
+// address.
+func serveExplainConfig(t *testing.T, extra string) (cfgPath, admin string) {
+	t.Helper()
+	up := dnstest.Start(t, dnstest.WithWildcard())
+	port, adminPort := freePort(t), freePort(t)
+	admin = fmt.Sprintf("127.0.0.1:%d", adminPort)
+	files := map[string]string{"bulwark.yaml": fmt.Sprintf(explainConfig, port, admin, up.Addr) + extra}
+	for k, v := range explainLists {
+		files[k] = v
+	}
+	cfgPath = filepath.Join(writeFiles(t, files), "bulwark.yaml")
+	serveInProcess(t, cfgPath)
+	waitFor(t, "/readyz", func() bool { code, _ := readyz(admin); return code == http.StatusOK })
+	return cfgPath, admin
+}
+
 // TestExplainEveryRuleKind asks `bulwark explain -json` and GET /explain
 // (the same code, on the loaded lists and on the served ones) about a
 // name of each rule kind, and checks the text forms agree too.
 func TestExplainEveryRuleKind(t *testing.T) {
-	up := dnstest.Start(t, dnstest.WithWildcard())
-	port, adminPort := freePort(t), freePort(t)
-	admin := fmt.Sprintf("127.0.0.1:%d", adminPort)
-	files := map[string]string{"bulwark.yaml": fmt.Sprintf(explainConfig, port, admin, up.Addr)}
-	for k, v := range explainLists {
-		files[k] = v
-	}
-	dir := writeFiles(t, files)
-	cfgPath := filepath.Join(dir, "bulwark.yaml")
-	serveInProcess(t, cfgPath)
-	waitFor(t, "/readyz", func() bool { code, _ := readyz(admin); return code == http.StatusOK })
+	cfgPath, admin := serveExplainConfig(t, "")
 
 	for _, c := range explainCases {
 		code, out, errs := runCmd(t, "explain", "-json", "-config", cfgPath, c.name)
@@ -197,5 +206,80 @@ func TestExplainUnloadedList(t *testing.T) {
 	}
 	if !strings.Contains(out, "not considered: list remote") {
 		t.Errorf("output does not name the unloaded list:\n%s", out)
+	}
+}
+
+// explainTenants are two tenants over explainConfig's lists; council-a
+// claims the exceptions list, so the default policy is without it.
+const explainTenants = `tenants:
+  - name: council-a
+    clients: ["198.51.100.0/24"]
+    blocklists: [phishing]
+    allowlists: [exceptions]
+    actions: {phishing: sinkhole}
+    sinkhole: ["192.0.2.66"]
+  - name: council-b
+    clients: ["203.0.113.0/24"]
+    blocklists: [more, hosts]
+`
+
+// TestExplainForTenant: explain -client IP and -tenant NAME (and
+// ?client=, ?tenant=) decide with that tenant's lists, exceptions and
+// actions, and say which matching rules belong to lists it does not use.
+func TestExplainForTenant(t *testing.T) {
+	cfgPath, admin := serveExplainConfig(t, explainTenants)
+	for _, c := range []struct {
+		flag, value, tenant string
+		explainCase
+	}{
+		{"tenant", "council-a", "council-a", explainCase{name: "www.evil.example", decision: "blocked",
+			rule: "phishing:evil.example:subtree:2", answer: []string{"A 192.0.2.66"}}},
+		{"client", "198.51.100.7", "council-a", explainCase{name: "good.evil.example", decision: "allowed",
+			rule: "exceptions:good.evil.example:subtree:1", lost: []string{"phishing:evil.example:less specific"}}},
+		{"tenant", "council-b", "council-b", explainCase{name: "www.evil.example", decision: "no rule",
+			lost: []string{`phishing:evil.example:list "phishing" is not one of tenant "council-b"'s lists`}}},
+		{"client", "203.0.113.1", "council-b", explainCase{name: "dup.example", decision: "blocked",
+			rule: "more:dup.example:subtree:1", answer: []string{"REFUSED"},
+			lost: []string{`phishing:dup.example:list "phishing" is not one of tenant "council-b"'s lists`}}},
+		{"client", "192.0.2.1", "", explainCase{name: "good.evil.example", decision: "blocked",
+			rule: "phishing:evil.example:subtree:2", answer: []string{"NXDOMAIN"},
+			lost: []string{`exceptions:good.evil.example:list "exceptions" is not one of the default policy's lists`}}},
+		{"", "", "", explainCase{name: "good.evil.example", decision: "blocked", rule: "phishing:evil.example:subtree:2",
+			lost: []string{`exceptions:good.evil.example:list "exceptions" is not one of the default policy's`}}},
+	} {
+		args, query := []string{"explain", "-json", "-config", cfgPath}, "/explain?name="+url.QueryEscape(c.name)
+		if c.flag != "" {
+			args = append(args, "-"+c.flag, c.value)
+			query += "&" + c.flag + "=" + url.QueryEscape(c.value)
+		}
+		code, out, errs := runCmd(t, append(args, c.name)...)
+		if code != 0 {
+			t.Fatalf("explain %v: exit %d: %s", args, code, errs)
+		}
+		var cli, api explanation
+		if err := json.Unmarshal([]byte(out), &cli); err != nil {
+			t.Fatal(err)
+		}
+		status, body := adminGet(t, admin, query)
+		if err := json.Unmarshal([]byte(body), &api); status != http.StatusOK || err != nil {
+			t.Fatalf("GET %s: %d %v %s", query, status, err, body)
+		}
+		for via, ex := range map[string]*explanation{"cli -" + c.flag: &cli, "api " + query: &api} {
+			checkExplanation(t, via, c.explainCase, ex)
+			if ex.Tenant != c.tenant {
+				t.Errorf("%s %s: tenant %q, want %q", via, c.name, ex.Tenant, c.tenant)
+			}
+		}
+	}
+	if _, text, _ := runCmd(t, "explain", "-config", cfgPath, "-tenant", "council-a", "evil.example"); !strings.Contains(text, `policy: tenant "council-a"`) {
+		t.Errorf("explain text does not name the tenant:\n%s", text)
+	}
+	for _, bad := range [][]string{{"-tenant", "nobody"}, {"-client", "not-an-ip"}, {"-client", "192.0.2.1", "-tenant", "council-a"}} {
+		if code, _, errs := runCmd(t, append(append([]string{"explain", "-config", cfgPath}, bad...), "evil.example")...); code != 2 || errs == "" {
+			t.Errorf("explain %v: exit %d (%s), want 2 with a reason", bad, code, errs)
+		}
+		if code, body := adminGet(t, admin, "/explain?name=evil.example&"+strings.TrimPrefix(bad[0], "-")+"="+url.QueryEscape(bad[1])); len(bad) == 2 && code != http.StatusBadRequest {
+			t.Errorf("GET /explain with %v: %d %s, want 400", bad, code, body)
+		}
 	}
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/bulwark-dns/bulwark/resolver/logs"
 	"github.com/bulwark-dns/bulwark/resolver/pipeline"
+	"github.com/bulwark-dns/bulwark/resolver/tenant"
 	"github.com/bulwark-dns/bulwark/resolver/upstream"
 
 	"github.com/bulwark-dns/bulwark/blocklist"
@@ -47,6 +48,7 @@ type generation struct {
 	pipe     *pipeline.Pipeline
 	sight    *sightings.Collector // nil: no sightings configured
 	clients  clientSets           // how the logs write client addresses (privacy.go)
+	tenants  *tenant.Selector     // nil: no tenants configured
 }
 
 // maxDrain bounds how long a replaced generation's upstream connections
@@ -78,7 +80,7 @@ func (d *daemon) build(ctx context.Context, src *source, prev *generation) (_ *g
 	if prev != nil {
 		met, previous = nil, prev.lists
 	}
-	if g.lists, err = src.newManager(d.logger, met, g.tables, previous); err != nil {
+	if g.lists, err = src.newManager(d.logger, met, g.tables, previous, d.gc); err != nil {
 		return nil, err
 	}
 	if prev == nil {
@@ -91,10 +93,8 @@ func (d *daemon) build(ctx context.Context, src *source, prev *generation) (_ *g
 	table := g.tables.Load()
 	d.logger.Info("lists loaded", "lists", len(table.Lists), "rules", table.Set.Len(), "bytes", table.Set.SizeBytes(),
 		"took", time.Since(start).Round(time.Millisecond))
-	if len(cfg.Tenants) > 0 {
-		// Parsed and checked, not yet wired into the request path: say so
-		// rather than let an operator believe a tenant's policy applies.
-		d.logger.Warn("tenants: configured but not yet applied to queries; every client gets the default policy", "tenants", len(cfg.Tenants))
+	if g.tenants, err = newTenants(cfg, table); err != nil { // tenants.go
+		return nil, err
 	}
 
 	if prev != nil && prev.cfg.Log.Blocked == cfg.Log.Blocked && reflect.DeepEqual(prev.cfg.Log.SinksOf("blocked"), cfg.Log.SinksOf("blocked")) {
@@ -116,7 +116,7 @@ func (d *daemon) build(ctx context.Context, src *source, prev *generation) (_ *g
 		if g.back, err = newBackend(cfg, d.pm, d.logger); err != nil {
 			return nil, err
 		}
-		g.cache = cache.New(cfg.Cache, g.back, clock.Real{}, d.pm.cacheMetrics(), d.logger, g.back.cacheOpts...)
+		g.cache = cache.New(cfg.Cache, g.back, g.back.clock, d.pm.cacheMetrics(), d.logger, g.back.cacheOpts...)
 	}
 
 	if g.sight, err = d.startSightings(ctx, src, g.lists); err != nil { // sightings.go
@@ -140,6 +140,7 @@ func (d *daemon) build(ctx context.Context, src *source, prev *generation) (_ *g
 		Cache:    g.cache,
 		Fast:     g.back.fastPath,
 		Sink:     sinkOf(g.sight),
+		Tenants:  g.tenants,
 		Options: pipeline.Options{UDPSize: cfg.Listen.UDPSize, Observer: g.obs.observer(),
 			Metrics: d.pm.resolverMetrics(), Logger: d.logger},
 	})
@@ -153,7 +154,7 @@ func (d *daemon) build(ctx context.Context, src *source, prev *generation) (_ *g
 func sameBackend(prev, next *generation) bool {
 	a, b := prev.cfg, next.cfg
 	return reflect.DeepEqual(a.Upstream, b.Upstream) && reflect.DeepEqual(a.Recursion, b.Recursion) &&
-		reflect.DeepEqual(a.DNSSEC, b.DNSSEC) &&
+		reflect.DeepEqual(a.DNSSEC, b.DNSSEC) && a.Testing == b.Testing &&
 		reflect.DeepEqual(a.Cache, b.Cache) && prev.caSum == next.caSum
 }
 

@@ -33,14 +33,9 @@ func TestServeThreatIntel(t *testing.T) {
   "Attribute": [{"type": "domain|ip", "to_ids": true, "uuid": "5f6a7b8c-9d0e-4f1a-8b2c-3d4e5f6a7b8c", "value": "c2-alpha.example|198.51.100.99"}]}}`))
 	t.Setenv("BULWARK_TEST_TAXII_TOKEN", "feed-token")
 
-	port, adminPort := freePort(t), freePort(t)
-	admin := fmt.Sprintf("127.0.0.1:%d", adminPort)
-	dir := writeFiles(t, map[string]string{"bulwark.yaml": fmt.Sprintf(`listen:
-  dns: ["127.0.0.1:%d"]
-  admin: "%s"
-upstream:
-  servers: ["%s"]
-feeds:
+	h := newE2EHost(t)
+	port, admin := h.port, h.admin
+	dir := writeFiles(t, map[string]string{"bulwark.yaml": h.config(up.Addr, fmt.Sprintf(`feeds:
   cache_dir: cache
 blocklists:
   - name: isac
@@ -60,9 +55,7 @@ sightings:
     collection: "%s"
     username: reporter
     password: pw
-log:
-  blocked: "off"
-`, port, admin, up.Addr, feed.URL, feed.Title, misp.URL, sink.CollectionURL())})
+`, feed.URL, feed.Title, misp.URL, sink.CollectionURL()))})
 	p := serveInProcess(t, filepath.Join(dir, "bulwark.yaml"))
 	waitFor(t, "/readyz", func() bool { code, _ := readyz(admin); return code == http.StatusOK })
 

@@ -81,7 +81,7 @@ func (s *source) loadLists(ctx context.Context, logger *slog.Logger) (*feeds.Rul
 // newManager builds the list manager of serve: it loads, refreshes and
 // publishes the lists into tables. With prev (a reload), lists whose
 // configuration did not change start from prev's copies.
-func (s *source) newManager(logger *slog.Logger, m *feeds.Metrics, tables *atomic.Pointer[blocklist.Table], prev *feeds.Manager) (*feeds.Manager, error) {
+func (s *source) newManager(logger *slog.Logger, m *feeds.Metrics, tables *atomic.Pointer[blocklist.Table], prev *feeds.Manager, gc *buildGC) (*feeds.Manager, error) {
 	return feeds.NewManager(feeds.Options{
 		Config:     s.cfg.Feeds,
 		Blocklists: s.cfg.Blocklists,
@@ -93,6 +93,8 @@ func (s *source) newManager(logger *slog.Logger, m *feeds.Metrics, tables *atomi
 		Metrics:    m,
 		Version:    version,
 		Tables:     tables,
+		OnPublish:  func(*blocklist.Table) { releaseBuildGarbage() },
+		BuildScope: gc.enter,
 		Previous:   prev,
 	})
 }

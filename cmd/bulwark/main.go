@@ -25,19 +25,12 @@ const usage = `Usage:
   bulwark version                               print the version
 `
 
-// gcPercent is Bulwark's GOGC unless the environment sets one. A resolver's
-// live heap is mostly its cache and lists, which change slowly; collecting
-// at Go's default 100% growth spends much of a core marking them again and
-// again (bench/run mixed: 74k q/s at 100, 95k at 400), for a peak heap about
-// five times the live one. GOMEMLIMIT, if set, still caps it.
-const gcPercent = 400
-
 func main() {
 	if err := keepSysmonAwake(); err != nil {
 		fmt.Fprintf(os.Stderr, "bulwark: serving with Go's default sysmon: re-exec with GODEBUG=%s failed: %v\n", sysmonGODEBUG, err)
 	}
 	if os.Getenv("GOGC") == "" {
-		debug.SetGCPercent(gcPercent)
+		debug.SetGCPercent(gcPercent) // applyMemoryPolicy also sets the memory limit once the config is read
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

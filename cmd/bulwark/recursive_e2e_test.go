@@ -146,8 +146,8 @@ log:
 	}
 }
 
-// TestCheckRecursionSection: `bulwark check` validates the recursion and
-// dnssec sections of a recursive config, pointing at the line of each
+// TestCheckRecursionSection: `bulwark check` validates the recursion,
+// dnssec and testing sections of a recursive config, pointing at the line of each
 // mistake.
 func TestCheckRecursionSection(t *testing.T) {
 	const base = `listen:
@@ -170,6 +170,11 @@ blocklists:
 			[]string{"bulwark.yaml:9: recursion.root_hints[0]", "recursion.root_hints[1]: 127.0.0.1 is a loopback address",
 				"bulwark.yaml:10: recursion.max_queries", "bulwark.yaml:11: recursion.timeout"}},
 		{"unknown key", "recursion:\n  max_query: 3\n", 1, []string{"bulwark.yaml:9:", "max_query"}},
+		{"glue and minimisation type", "recursion:\n  harden_glue: false\n  qname_minimisation_type: NS\n", 0, nil},
+		{"minimisation type unknown", "recursion:\n  harden_glue: true\n  qname_minimisation_type: AAAA\n", 1,
+			[]string{"bulwark.yaml:10: recursion.qname_minimisation_type: must be A or NS"}},
+		{"clock file missing", "testing:\n  clock_file: /nonexistent/faketime\n", 1,
+			[]string{"bulwark.yaml:9: testing.clock_file: open /nonexistent/faketime"}},
 		{"dnssec tuned", "dnssec:\n  validate: true\n  negative_trust_anchors: [broken.example]\n  bogus_ttl: 30s\n", 0, nil},
 		{"dnssec mistakes", "dnssec:\n  trust_anchor_file: /nonexistent/anchors\n  override_date: yesterday\n  negative_trust_anchors: [\"a..b\"]\n", 1,
 			[]string{"bulwark.yaml:9: dnssec.trust_anchor_file", "bulwark.yaml:10: dnssec.override_date", "bulwark.yaml:11: dnssec.negative_trust_anchors[0]"}},

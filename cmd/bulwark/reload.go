@@ -26,6 +26,7 @@ type daemon struct {
 	level   *slog.LevelVar
 	srv     *resolver.Server
 	started time.Time
+	gc      *buildGC // GOGC while lists build (memory.go)
 
 	cur     atomic.Pointer[generation]
 	loading atomic.Pointer[feeds.Manager] // the first generation's lists, while they load
@@ -115,6 +116,7 @@ func (d *daemon) swap() error {
 	d.cur.Store(next)
 	next.applyClients(nil) // the logs next shares with old too
 	setLevel(d.level, src.cfg.Log.Level)
+	applyMemoryPolicy(src.cfg.Runtime, d.logger, d.gc)
 	d.admin = admin.commit()
 	d.retire(old, next)
 	return nil

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/debug"
 	"time"
 
 	"github.com/bulwark-dns/bulwark/internal/config"
@@ -29,7 +30,9 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer, hup 
 		return 1
 	}
 	logger, level := newLogger(stderr, src.cfg.Log.Level)
-	d := &daemon{ctx: ctx, path: f.config, name: src.name, stdout: stdout, logger: logger, level: level, started: time.Now()}
+	gc := newBuildGC(debug.SetGCPercent, os.Getenv("GOGC"))
+	applyMemoryPolicy(src.cfg.Runtime, logger, gc)
+	d := &daemon{ctx: ctx, path: f.config, name: src.name, stdout: stdout, logger: logger, level: level, started: time.Now(), gc: gc}
 	if err := d.serve(src, hup); err != nil {
 		logger.Error("bulwark stopped", "err", err)
 		return 1

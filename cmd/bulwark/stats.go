@@ -45,6 +45,9 @@ type serverStats struct {
 		HitRatio *float64 `json:"hit_ratio,omitempty"`
 	} `json:"cache"`
 	Upstreams []upstreamStats `json:"upstreams"`
+	// Tenants are the configured tenants' counts (tenants.go); the
+	// default policy's are the totals less theirs.
+	Tenants   map[string]tenantStats `json:"tenants,omitempty"`
 	Blocklist struct {
 		Lists int     `json:"lists"`
 		Rules float64 `json:"rules"`
@@ -114,6 +117,7 @@ func (d *daemon) stats(now time.Time) (*serverStats, error) {
 	st.Upstreams = []upstreamStats{}
 	if gen := d.cur.Load(); gen != nil {
 		st.Blocklist.Lists = len(gen.cfg.Blocklists) + len(gen.cfg.Allowlists)
+		st.Tenants = g.tenants(gen.cfg)
 		// The upstreams of the running configuration only: series of
 		// servers a reload removed are history.
 		var names []string

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"log/slog"
 
 	"github.com/bulwark-dns/bulwark/internal/clock"
@@ -23,16 +24,33 @@ type backend struct {
 	// (forwarded ECS), which the UDP fast path cannot see.
 	fastPath bool
 	close    func()
+	// clock is the time of the cache, the recursive resolver and the
+	// validator: the wall clock, or testing.clock_file's.
+	clock clock.Clock
 }
 
 func newBackend(cfg *config.Config, pm *processMetrics, logger *slog.Logger) (*backend, error) {
+	clk, err := cfg.Testing.Clock() // checked by Validate; the file may have gone since
+	if err != nil {
+		return nil, fmt.Errorf("testing.clock_file: %w", err)
+	}
+	b, err := newRoute(cfg, clk, pm, logger)
+	if err != nil {
+		return nil, err
+	}
+	b.clock = clk
+	return b, nil
+}
+
+// newRoute builds the backend's resolver for the upstream mode.
+func newRoute(cfg *config.Config, clk clock.Clock, pm *processMetrics, logger *slog.Logger) (*backend, error) {
 	um := pm.upstreamMetrics()
 	if cfg.Upstream.Mode != upstream.ModeRecursive {
 		fwd, err := upstream.New(cfg.Upstream, um, logger)
 		if err != nil {
 			return nil, err
 		}
-		val, err := validating(cfg, false, fwd, pm, logger)
+		val, err := validating(cfg, false, fwd, clk, pm, logger)
 		if err != nil {
 			_ = fwd.Close()
 			return nil, err
@@ -44,11 +62,11 @@ func newBackend(cfg *config.Config, pm *processMetrics, logger *slog.Logger) (*b
 		}
 		return b, nil
 	}
-	rec, err := recursive.New(cfg.Recursion, clock.Real{}, pm.recursiveMetrics(), logger)
+	rec, err := recursive.New(cfg.Recursion, clk, pm.recursiveMetrics(), logger)
 	if err != nil {
 		return nil, err
 	}
-	val, err := validating(cfg, true, rec, pm, logger)
+	val, err := validating(cfg, true, rec, clk, pm, logger)
 	if err != nil {
 		return nil, err
 	}
@@ -69,9 +87,9 @@ func newBackend(cfg *config.Config, pm *processMetrics, logger *slog.Logger) (*b
 
 // validating wraps next in the DNSSEC validator when dnssec.validate is on
 // (by default in recursive mode only), and returns next as it is otherwise.
-func validating(cfg *config.Config, recursiveMode bool, next contract.Resolver, pm *processMetrics, logger *slog.Logger) (contract.Resolver, error) {
+func validating(cfg *config.Config, recursiveMode bool, next contract.Resolver, clk clock.Clock, pm *processMetrics, logger *slog.Logger) (contract.Resolver, error) {
 	if !cfg.DNSSEC.Enabled(recursiveMode) {
 		return next, nil
 	}
-	return dnssec.New(cfg.DNSSEC, next, clock.Real{}, pm.dnssecMetrics(), logger)
+	return dnssec.New(cfg.DNSSEC, next, clk, pm.dnssecMetrics(), logger)
 }

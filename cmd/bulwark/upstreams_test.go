@@ -35,15 +35,7 @@ recursion:
 dnssec:
   validate: false # the simulated root is unsigned
 `, corp.Addr, rootAddr.Addr(), rootAddr.Port())
-	cfg, err := config.Parse([]byte(yaml), "t.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	back, err := newBackend(cfg, nil, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer back.close()
+	_, back := backendFor(t, yaml)
 	ask := func(name string) *dns.Msg {
 		m := new(dns.Msg)
 		m.SetQuestion(name, dns.TypeA)

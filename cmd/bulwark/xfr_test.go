@@ -26,9 +26,16 @@ import (
 // BULWARK_XFR_RULES=1000000 runs it with a zone of that many rules, to
 // measure the latency at a national feed's size (not in CI: named takes
 // a while to load it).
-func TestServeAXFRNotify(t *testing.T) {
+func TestServeAXFRNotify(t *testing.T) { testServeAXFRNotify(t, bindtest.Start) }
+
+// TestServeAXFRNotifyKnot is the same with Knot DNS (knotd) as the
+// primary, sending NOTIFY after the update.
+func TestServeAXFRNotifyKnot(t *testing.T) { testServeAXFRNotify(t, bindtest.StartKnot) }
+
+func testServeAXFRNotify(t *testing.T, startPrimary func(*testing.T, bindtest.Options) *bindtest.Primary) {
 	up := dnstest.Start(t, dnstest.WithWildcard())
-	port, adminPort := freePort(t), freePort(t)
+	h := newE2EHost(t)
+	port, admin := h.port, h.admin
 	records := "bad.example CNAME .\n"
 	rules := 1
 	if n, err := strconv.Atoi(os.Getenv("BULWARK_XFR_RULES")); err == nil && n > 1 {
@@ -39,22 +46,14 @@ func TestServeAXFRNotify(t *testing.T) {
 		}
 		records, rules = sb.String(), n
 	}
-	b := bindtest.Start(t, bindtest.Options{Notify: port, Records: records})
-	admin := fmt.Sprintf("127.0.0.1:%d", adminPort)
-	dir := writeFiles(t, map[string]string{"bulwark.yaml": fmt.Sprintf(`listen:
-  dns: ["127.0.0.1:%d"]
-  admin: "%s"
-upstream:
-  servers: ["%s"]
-feeds:
+	b := startPrimary(t, bindtest.Options{Notify: port, Records: records})
+	dir := writeFiles(t, map[string]string{"bulwark.yaml": h.config(up.Addr, fmt.Sprintf(`feeds:
   cache_dir: cache
 blocklists:
   - name: rpz
     source: "axfr://%s/rpz.test"
     tsig: {name: %s, algorithm: hmac-sha256, secret: "%s"}
-log:
-  blocked: "off"
-`, port, admin, up.Addr, b.Addr(), bindtest.KeyName, bindtest.KeySecret)})
+`, b.Addr(), bindtest.KeyName, bindtest.KeySecret))})
 	p := serveInProcess(t, filepath.Join(dir, "bulwark.yaml"))
 	for deadline := time.Now().Add(20*time.Second + time.Duration(rules)*200*time.Microsecond); ; time.Sleep(20 * time.Millisecond) {
 		if code, _ := readyz(admin); code == http.StatusOK {

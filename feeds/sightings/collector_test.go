@@ -121,8 +121,11 @@ func TestSightingsToTAXII(t *testing.T) {
 	f.block(t, c, "plain.example", "192.0.2.5", t0.Add(7*time.Second))
 
 	fake.Advance(time.Minute) // the interval
+	// Wait for the whole interval's report: both destinations, and the
+	// TAXII send counted (after the server's answer).
 	deadline := time.Now().Add(10 * time.Second)
-	for len(f.sink.Posted()) < 3 && time.Now().Before(deadline) {
+	for (len(f.sink.Posted()) < 3 || len(f.misp.Sightings()) < 1 ||
+		promtest.Value(t, f.reg, "bulwark_sightings_sent_total", "destination", "taxii") < 3) && time.Now().Before(deadline) {
 		time.Sleep(5 * time.Millisecond)
 	}
 	var got []Sighting

@@ -1,8 +1,8 @@
-// Package bindtest runs BIND 9's named as a real primary for tests: a
-// response policy zone with TSIG, dynamic updates (nsupdate) and an IXFR
-// journal, on a free loopback port in the test's own directory, killed
-// when the test ends. The Makefile's deps target installs bind9 and
-// bind9-utils.
+// Package bindtest runs a real primary for tests — BIND 9's named (Start)
+// or Knot DNS's knotd (StartKnot, knot.go) — serving a response policy
+// zone with TSIG, dynamic updates (nsupdate) and an IXFR journal, on a
+// free loopback port in the test's own directory, killed when the test
+// ends. The Makefile's deps target installs bind9, bind9-utils and knot.
 package bindtest
 
 import (
@@ -59,30 +59,9 @@ type Options struct {
 // Makefile's deps target installs it: bind9).
 func Start(t *testing.T, o Options) *Primary {
 	t.Helper()
-	named, err := exec.LookPath("named")
-	if err != nil {
-		if _, err = os.Stat("/usr/sbin/named"); err != nil {
-			t.Skip("named not installed: apt-get install bind9 (make deps does)")
-		}
-		named = "/usr/sbin/named"
-	}
-	if o.Zone == "" {
-		o.Zone = "rpz.test."
-	}
-	if o.Timers == "" {
-		o.Timers = "3600 600 86400"
-	}
-	if o.Serial == 0 {
-		o.Serial = 1
-	}
-	dir := t.TempDir()
-	b := &Primary{t: t, dir: dir, Port: dnstest.FreePort(t), Zone: o.Zone, stderr: &logBuf{}, done: make(chan struct{})}
-	zoneFile := filepath.Join(dir, "rpz.db")
-	zoneText := fmt.Sprintf("$TTL 60\n@ SOA ns.%s hostmaster.%s %d %s 60\n@ NS ns.%s\nns A 127.0.0.1\n%s\n",
-		o.Zone, o.Zone, o.Serial, o.Timers, o.Zone, o.Records)
-	if err := os.WriteFile(zoneFile, []byte(zoneText), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	named := server(t, "named", "bind9")
+	b, zoneFile := newPrimary(t, o)
+	dir := b.dir
 	notify := "notify no;"
 	if o.Notify != 0 {
 		notify = fmt.Sprintf("notify explicit; also-notify { 127.0.0.1 port %d key \"%s\"; };", o.Notify, KeyName)
@@ -111,34 +90,78 @@ zone "%[5]s" {
 	max-ixfr-ratio unlimited;
 	%[7]s
 };
-`, dir, b.Port, KeyName, KeySecret, strings.TrimSuffix(o.Zone, "."), zoneFile, notify)
+`, dir, b.Port, KeyName, KeySecret, strings.TrimSuffix(b.Zone, "."), zoneFile, notify)
 	confFile := filepath.Join(dir, "named.conf")
 	if err := os.WriteFile(confFile, []byte(conf), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	b.cmd = exec.Command(named, "-g", "-c", confFile, "-n", "1")
+	b.run(exec.Command(named, "-g", "-c", confFile, "-n", "1"), len(o.Records), "named")
+	return b
+}
+
+// run starts the primary's process and waits until it answers the zone's
+// SOA (longer for larger zones, which load slowly).
+func (b *Primary) run(cmd *exec.Cmd, records int, what string) {
+	t := b.t
+	t.Helper()
+	b.cmd = cmd
 	b.cmd.Stdout, b.cmd.Stderr = b.stderr, b.stderr
 	if err := b.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	go func() { _ = b.cmd.Wait(); close(b.done) }()
 	t.Cleanup(b.Stop)
-	// Ready once it answers the zone's SOA.
-	deadline := time.Now().Add(30*time.Second + time.Duration(len(o.Records))*time.Microsecond) // large zones load slowly
+	deadline := time.Now().Add(30*time.Second + time.Duration(records)*time.Microsecond)
 	for {
 		if _, err := b.Serial(); err == nil {
-			return b
+			return
 		}
 		select {
 		case <-b.done:
-			t.Fatalf("named exited:\n%s", b.stderr.String())
+			t.Fatalf("%s exited:\n%s", what, b.stderr.String())
 		default:
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("named did not answer in time:\n%s", b.stderr.String())
+			t.Fatalf("%s did not answer in time:\n%s", what, b.stderr.String())
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// server finds a primary's binary (in PATH or /usr/sbin), skipping the
+// test with the Debian package to install when it is missing.
+func server(t *testing.T, name, pkg string) string {
+	if p, err := exec.LookPath(name); err == nil {
+		return p
+	}
+	p := "/usr/sbin/" + name
+	if _, err := os.Stat(p); err != nil {
+		t.Skipf("%s not installed: apt-get install %s (make deps does)", name, pkg)
+	}
+	return p
+}
+
+// newPrimary fills in o's defaults and writes its zone file in a new
+// directory, for either server.
+func newPrimary(t *testing.T, o Options) (*Primary, string) {
+	if o.Zone == "" {
+		o.Zone = "rpz.test."
+	}
+	if o.Timers == "" {
+		o.Timers = "3600 600 86400"
+	}
+	if o.Serial == 0 {
+		o.Serial = 1
+	}
+	dir := t.TempDir()
+	b := &Primary{t: t, dir: dir, Port: dnstest.FreePort(t), Zone: o.Zone, stderr: &logBuf{}, done: make(chan struct{})}
+	zoneFile := filepath.Join(dir, "rpz.db")
+	zoneText := fmt.Sprintf("$TTL 60\n@ SOA ns.%s hostmaster.%s %d %s 60\n@ NS ns.%s\nns A 127.0.0.1\n%s\n",
+		o.Zone, o.Zone, o.Serial, o.Timers, o.Zone, o.Records)
+	if err := os.WriteFile(zoneFile, []byte(zoneText), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return b, zoneFile
 }
 
 // Addr is the primary's address.

@@ -42,7 +42,7 @@ func NewFile(path string) (*File, error) {
 		return nil, f.err
 	}
 	if !f.valid {
-		return nil, fmt.Errorf("testing.clock_file %s: no time in it", path)
+		return nil, fmt.Errorf("%s holds no time", path)
 	}
 	return f, nil
 }
@@ -68,7 +68,7 @@ func (f *File) poll(real time.Time) {
 	if err != nil {
 		// Keep the last time: a file being rewritten may be missing for
 		// an instant.
-		f.err = fmt.Errorf("testing.clock_file: %w", err)
+		f.err = err
 		return
 	}
 	f.err = nil
@@ -78,7 +78,7 @@ func (f *File) poll(real time.Time) {
 	}
 	t, err := ParseFaketime(string(b))
 	if err != nil {
-		f.err = fmt.Errorf("testing.clock_file %s: %w", f.path, err)
+		f.err = fmt.Errorf("%s: %w", f.path, err)
 		return
 	}
 	f.content = append(f.content[:0], b...)

@@ -15,6 +15,7 @@ import (
 	"github.com/bulwark-dns/bulwark/feeds"
 	"github.com/bulwark-dns/bulwark/feeds/sightings"
 	"github.com/bulwark-dns/bulwark/internal/cfgerr"
+	"github.com/bulwark-dns/bulwark/internal/clock"
 	"github.com/bulwark-dns/bulwark/resolver"
 	"github.com/bulwark-dns/bulwark/resolver/cache"
 	"github.com/bulwark-dns/bulwark/resolver/dnssec"
@@ -47,6 +48,8 @@ type Config struct {
 	Tenants    []tenant.Config          `yaml:"tenants"`
 	TenantECS  tenant.ECSConfig         `yaml:"tenant_ecs"`
 	Sightings  sightings.Config         `yaml:"sightings"`
+	Runtime    RuntimeConfig            `yaml:"runtime"`
+	Testing    clock.Config             `yaml:"testing"`
 }
 
 // Error is one problem found in a config file, located by line when known.
@@ -126,6 +129,7 @@ func (c *Config) SetDefaults() {
 	c.Log.SetDefaults()
 	c.Dnstap.SetDefaults()
 	c.Sightings.SetDefaults()
+	c.Runtime.SetDefaults()
 }
 
 // Validate asks every section to validate itself and returns all errors.
@@ -147,6 +151,8 @@ func (c *Config) Validate() []error {
 	errs = append(errs, tenant.Validate("tenants", c.Tenants, listRefs(c.Blocklists, c.Allowlists))...)
 	errs = append(errs, c.TenantECS.Validate("tenant_ecs")...)
 	errs = append(errs, c.Sightings.Validate("sightings")...)
+	errs = append(errs, c.Runtime.Validate("runtime")...)
+	errs = append(errs, c.Testing.Validate("testing")...)
 	return errs
 }
 

@@ -38,6 +38,7 @@ type Authority struct {
 	lowerQName  atomic.Bool
 	delay       atomic.Int64
 	minimalGlue atomic.Bool
+	override    atomic.Pointer[Responder]
 
 	done chan struct{}
 	udp  *dns.Server
@@ -271,7 +272,9 @@ func (a *Authority) serve(w dns.ResponseWriter, r *dns.Msg) {
 	case Refused:
 		m = new(dns.Msg).SetRcode(r, dns.RcodeRefused)
 	default:
-		m = a.answer(r)
+		if m = a.respond(r); m == nil {
+			return
+		}
 	}
 	if a.lowerQName.Load() {
 		m.Question[0].Name = strings.ToLower(m.Question[0].Name)

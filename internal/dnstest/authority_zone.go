@@ -62,15 +62,7 @@ func (a *Authority) answer(r *dns.Msg) *dns.Msg {
 		}
 
 		rrs, exists := z[name]
-		var found []dns.RR
-		var cname *dns.CNAME
-		for _, rr := range rrs {
-			if rr.Header().Rrtype == q.Qtype || q.Qtype == dns.TypeANY {
-				found = append(found, rr)
-			} else if c, ok := rr.(*dns.CNAME); ok {
-				cname = c
-			}
-		}
+		found, cname := pick(rrs, q.Qtype)
 		switch {
 		case len(found) > 0:
 			m.Answer = append(m.Answer, found...)

@@ -45,15 +45,7 @@ func (s *Server) answer(r *dns.Msg) *dns.Msg {
 	owner := q.Name // as the client spelled it, for synthesized answers
 	for range maxChain {
 		rrs, exists := s.records[name]
-		var found []dns.RR
-		var cname *dns.CNAME
-		for _, rr := range rrs {
-			if rr.Header().Rrtype == q.Qtype || q.Qtype == dns.TypeANY {
-				found = append(found, rr)
-			} else if c, ok := rr.(*dns.CNAME); ok {
-				cname = c
-			}
-		}
+		found, cname := pick(rrs, q.Qtype)
 		switch {
 		case len(found) > 0:
 			m.Answer = append(m.Answer, found...)
@@ -124,4 +116,17 @@ func wildcard(name string, qtype uint16) dns.RR {
 		return &dns.AAAA{Hdr: hdr, AAAA: net.ParseIP(WildcardAAAA)}
 	}
 	return nil
+}
+
+// pick returns the records of rrs that answer qtype (all of them for ANY),
+// or else the CNAME among them, which the caller follows.
+func pick(rrs []dns.RR, qtype uint16) (found []dns.RR, cname *dns.CNAME) {
+	for _, rr := range rrs {
+		if rr.Header().Rrtype == qtype || qtype == dns.TypeANY {
+			found = append(found, rr)
+		} else if c, ok := rr.(*dns.CNAME); ok {
+			cname = c
+		}
+	}
+	return found, cname
 }

@@ -42,6 +42,7 @@ type TAXII struct {
 	busyWait string // their Retry-After
 	noNext   bool   // page with added_after only, no next token
 	requests []string
+	served   int // objects sent by Get Objects
 }
 
 type stored struct {
@@ -88,6 +89,13 @@ func (s *TAXII) Posted() []json.RawMessage {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return append([]json.RawMessage(nil), s.posted...)
+}
+
+// Served is how many objects Get Objects has sent, over every page.
+func (s *TAXII) Served() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.served
 }
 
 // Requests returns "METHOD path?query" of every request, in order.
@@ -219,6 +227,9 @@ func (s *TAXII) getObjects(w http.ResponseWriter, r *http.Request) {
 			raws[i] = o.raw
 		}
 		env["objects"] = raws
+		s.mu.Lock()
+		s.served += len(page)
+		s.mu.Unlock()
 		w.Header().Set("X-TAXII-Date-Added-First", page[0].added.Format(taxiiTime))
 		w.Header().Set("X-TAXII-Date-Added-Last", page[len(page)-1].added.Format(taxiiTime))
 	}

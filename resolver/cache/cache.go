@@ -29,7 +29,7 @@ const (
 	maxBackground = 16
 )
 
-// Cache is the cache step: a resolver.Resolver in front of next. It is safe
+// Cache is the cache step: a contract.Resolver in front of next. It is safe
 // for concurrent use.
 type Cache struct {
 	cfg    Config
@@ -66,7 +66,7 @@ func New(cfg Config, next contract.Resolver, clk clock.Clock, m *Metrics, logger
 		workers: gopool.New(0)}
 	c.bg, c.stop = context.WithCancel(context.Background())
 	if cfg.Size > 0 {
-		c.store = newStore(cfg.Size)
+		c.store = newStore(cfg.Size, cfg.MaxBytes, cfg.MaxEntryBytes)
 	}
 	for _, o := range opts {
 		o(c)
@@ -97,41 +97,102 @@ func (c *Cache) key(req *contract.Request) key {
 
 // Resolve answers req from the cache when it holds a fresh answer, and
 // otherwise asks next once for all identical questions in flight. The
-// returned message is the caller's (see entry.response for the one caveat:
-// RDATA is shared and read-only).
+// returned message is the caller's.
 func (c *Cache) Resolve(ctx context.Context, req *contract.Request) (*dns.Msg, error) {
 	if c.store == nil {
 		return c.next.Resolve(ctx, req)
 	}
 	k := c.key(req)
-	now := c.clk.Now()
+	now := c.clk.Now().UnixNano()
 	var stale *entry
-	if e := c.store.get(k); e != nil {
+	sh, i := c.store.lookup(k)
+	if i != nilSlot {
+		s := &sh.slots[i]
 		switch {
-		case !e.expired(now):
-			c.hit(e, k, req, now)
-			return e.response(req, e.age(now), false), nil
-		case e.staleUsable(now, c.cfg.StaleMax):
-			if now.UnixNano() < e.retryAt.Load() {
+		case !s.expired(now):
+			pf, m := c.touch(s, k, now)
+			msg := c.decode(sh, i, req, s.age(now), false)
+			sh.mu.Unlock()
+			c.hit(pf, m, k, req)
+			return msg, nil
+		case s.staleUsable(now, c.cfg.StaleMax):
+			if now < s.retryAt {
+				msg := c.decode(sh, i, req, 0, true)
+				sh.mu.Unlock()
 				c.m.stale() // the next step failed moments ago: don't hammer it
-				return e.response(req, 0, true), nil
+				return msg, nil
 			}
-			stale = e
+			stale = &entry{meta: s.meta, body: append([]byte(nil), sh.body(i)...)}
+			sh.mu.Unlock()
 		default:
-			c.remove(k, e)
+			gen := s.gen
+			sh.mu.Unlock()
+			c.remove(k, gen)
 		}
+	} else {
+		sh.mu.Unlock()
 	}
 	c.m.miss()
 	return c.fetch(ctx, k, req, stale)
 }
 
-// hit counts a fresh hit and starts a prefetch if the entry earned one.
-func (c *Cache) hit(e *entry, k key, req *contract.Request, now time.Time) {
-	c.m.hit()
-	// A prefetch asks without a client, so it cannot ask for a subnet.
-	if c.cfg.prefetch() && !k.subnet.IsValid() {
-		c.maybePrefetch(e, k, req, now)
+// decode answers req from slot i of sh, whose lock the caller holds. The
+// common shapes are built straight from the arena; the others are copied
+// out first, the copy being what miekg/dns unpacks.
+func (c *Cache) decode(sh *shard, i int32, req *contract.Request, age uint32, stale bool) *dns.Msg {
+	s := &sh.slots[i]
+	if m := response(&s.meta, sh.body(i), req, age, stale); m != nil {
+		return m
 	}
+	return servfail(req) // newEntry checked the body decodes: not reached
+}
+
+// servfail is the answer when a stored body does not decode.
+func servfail(req *contract.Request) *dns.Msg {
+	m := new(dns.Msg)
+	if req.Msg != nil {
+		m.SetRcode(req.Msg, dns.RcodeServerFailure)
+	}
+	m.Response, m.Rcode = true, dns.RcodeServerFailure
+	m.Question = []dns.Question{req.Question}
+	return m
+}
+
+// touch counts a fresh hit on s, under its shard's lock, and reports whether
+// the hit starts a prefetch (then marked on s), with s's metadata for it.
+func (c *Cache) touch(s *slot, k key, now int64) (bool, meta) {
+	// A prefetch asks without a client, so it cannot ask for a subnet.
+	if !c.cfg.prefetch() || k.subnet.IsValid() || s.kind == kindServfail {
+		return false, meta{}
+	}
+	// Count only up to the threshold.
+	if s.hits < prefetchHits {
+		if s.hits++; s.hits < prefetchHits {
+			return false, meta{}
+		}
+	}
+	left := s.life - (now - s.stored)
+	if left*prefetchWindow > s.life || s.prefetching {
+		return false, meta{}
+	}
+	s.prefetching = true
+	return true, s.meta
+}
+
+// hit counts a fresh hit and starts the prefetch touch asked for.
+func (c *Cache) hit(prefetch bool, m meta, k key, req *contract.Request) {
+	c.m.hit()
+	if prefetch {
+		c.prefetch(m, k, req)
+	}
+}
+
+// Bytes returns what the entries take as counted against max_bytes.
+func (c *Cache) Bytes() int {
+	if c.store == nil {
+		return 0
+	}
+	return c.store.size()
 }
 
 // Len returns the number of entries, including expired ones kept for
@@ -144,7 +205,7 @@ func (c *Cache) Len() int {
 }
 
 // Close stops background prefetches, waits for them, and withdraws the
-// cache's entries from bulwark_cache_entries (a reload replaces the Cache
+// cache's entries from bulwark_cache_entries and bulwark_cache_bytes (a reload replaces the Cache
 // while the metrics live on). Afterwards the cache still answers from what
 // it holds but stores nothing new.
 func (c *Cache) Close() {
@@ -156,6 +217,7 @@ func (c *Cache) Close() {
 	c.closed = true
 	if c.store != nil {
 		c.m.addEntries(-c.store.len())
+		c.m.addBytes(-c.store.size())
 	}
 	c.mu.Unlock()
 	c.stop()
@@ -170,20 +232,20 @@ func (c *Cache) put(k key, e *entry) {
 	if c.closed {
 		return
 	}
-	added, evicted := c.store.put(k, e)
-	if added {
-		c.m.addEntries(1)
-	}
-	if evicted {
-		c.m.evict()
-	}
+	c.count(c.store.put(k, e))
 }
 
 // remove drops an entry past its serve-stale window, unless closed.
-func (c *Cache) remove(k key, e *entry) {
+func (c *Cache) remove(k key, gen uint64) {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
-	if !c.closed && c.store.remove(k, e) {
-		c.m.addEntries(-1)
+	if !c.closed {
+		c.count(c.store.remove(k, gen))
 	}
+}
+
+func (c *Cache) count(ch change) {
+	c.m.addEntries(ch.entries)
+	c.m.addBytes(ch.bytes)
+	c.m.evict(ch.evicted)
 }

@@ -17,7 +17,21 @@ const (
 	// DefaultStaleMax matches Unbound's serve-expired-ttl: a day of upstream
 	// outage is survivable for names clients already used.
 	DefaultStaleMax = 24 * time.Hour
+	// DefaultMaxBytes holds the default 100,000 entries of typical size
+	// (an answer of a few records takes 150-300 bytes with its key and
+	// index), so that for ordinary traffic the entry count stays the bound,
+	// while answers made large on purpose (31 KB TXT sets) cannot take
+	// gigabytes: 32 MiB is about a thousand of those.
+	DefaultMaxBytes = 32 << 20
+	// DefaultMaxEntryBytes admits every answer a UDP client can receive
+	// (and the large TXT and DNSKEY sets real zones have), and keeps out
+	// the tens of kilobytes only a TCP answer built to fill a cache has.
+	DefaultMaxEntryBytes = 16 << 10
 )
+
+// maxEntryLimit is the largest max_entry_bytes: a DNS message is at most
+// 64 KiB, and the record keeps a name and a few counters beside it.
+const maxEntryLimit = 0xffff + 1024
 
 // maxTTL is the largest TTL RFC 2181 §8 allows.
 const maxTTL = (1<<31 - 1) * time.Second
@@ -30,6 +44,13 @@ const maxTTL = (1<<31 - 1) * time.Second
 type Config struct {
 	// Size bounds the cache in entries; 0 disables caching (pass-through).
 	Size int `yaml:"size"`
+	// MaxBytes bounds the cache in bytes: answers in wire form, their keys
+	// and a fixed index cost per entry (the bulwark_cache_bytes gauge).
+	// The least recently used entries go when either bound is reached.
+	MaxBytes int `yaml:"max_bytes"`
+	// MaxEntryBytes is the largest entry cached; larger answers are passed
+	// on and not kept.
+	MaxEntryBytes int `yaml:"max_entry_bytes"`
 	// MinTTL raises short TTLs of positive answers (negative answers keep
 	// theirs: their TTL is the zone owner's statement about absence).
 	MinTTL time.Duration `yaml:"min_ttl"`
@@ -66,6 +87,12 @@ func (c *Config) SetDefaults() {
 	}
 	if c.MaxTTL == 0 {
 		c.MaxTTL = DefaultMaxTTL
+	}
+	if c.MaxBytes == 0 {
+		c.MaxBytes = DefaultMaxBytes
+	}
+	if c.MaxEntryBytes == 0 {
+		c.MaxEntryBytes = DefaultMaxEntryBytes
 	}
 	if c.NegativeTTL == 0 {
 		c.NegativeTTL = DefaultNegativeTTL
@@ -126,6 +153,14 @@ func (c *Config) Validate(path string) []error {
 	}
 	if c.Size > 0 && c.MaxTTL == 0 {
 		errs = append(errs, cfgerr.New(cfgerr.Join(path, "max_ttl"), "must be positive (to turn the cache off, set size: 0)"))
+	}
+	if c.Size > 0 {
+		switch {
+		case c.MaxEntryBytes < 512 || c.MaxEntryBytes > maxEntryLimit:
+			errs = append(errs, cfgerr.New(cfgerr.Join(path, "max_entry_bytes"), "must be between 512 and %d bytes, got %d", maxEntryLimit, c.MaxEntryBytes))
+		case c.MaxBytes < c.MaxEntryBytes+slotOverhead:
+			errs = append(errs, cfgerr.New(cfgerr.Join(path, "max_bytes"), "must hold at least one entry of max_entry_bytes (%d), got %d (to turn the cache off, set size: 0)", c.MaxEntryBytes, c.MaxBytes))
+		}
 	}
 	if c.MinTTL > c.MaxTTL && c.MaxTTL > 0 {
 		errs = append(errs, cfgerr.New(cfgerr.Join(path, "min_ttl"), "must not exceed max_ttl (%s), got %s", c.MaxTTL, c.MinTTL))

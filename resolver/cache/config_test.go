@@ -31,6 +31,12 @@ func TestConfigYAML(t *testing.T) {
 		{"values", "cache: {size: 5000, min_ttl: 30s, max_ttl: 1h, negative_ttl: 5m}", func(c Config) bool {
 			return c.Size == 5000 && c.MinTTL == 30*time.Second && c.MaxTTL == time.Hour && c.NegativeTTL == 5*time.Minute
 		}, ""},
+		{"byte bounds", "cache: {max_bytes: 1048576, max_entry_bytes: 4096}", func(c Config) bool {
+			return c.MaxBytes == 1<<20 && c.MaxEntryBytes == 4096
+		}, ""},
+		{"byte bounds default", "cache: {size: 10}", func(c Config) bool {
+			return c.MaxBytes == DefaultMaxBytes && c.MaxEntryBytes == DefaultMaxEntryBytes
+		}, ""},
 		{"unknown key", "cache:\n  size: 1\n  max_tll: 1h\n", nil, "line 3: field max_tll not found"},
 		{"bad duration", "cache: {max_ttl: soon}", nil, "soon"},
 	}
@@ -77,6 +83,11 @@ func TestConfigValidate(t *testing.T) {
 		{"max zero", func(c *Config) { c.MaxTTL = 0 }, []string{"cache.max_ttl"}},
 		{"beyond RFC 2181", func(c *Config) { c.MaxTTL = 1 << 32 * time.Second }, []string{"cache.max_ttl"}},
 		{"max zero with cache off is fine", func(c *Config) { c.MaxTTL, c.Size = 0, 0 }, nil},
+		{"max_bytes zero", func(c *Config) { c.MaxBytes = 0 }, []string{"cache.max_bytes"}},
+		{"max_bytes below one entry", func(c *Config) { c.MaxBytes, c.MaxEntryBytes = 4000, 4096 }, []string{"cache.max_bytes"}},
+		{"max_entry_bytes tiny", func(c *Config) { c.MaxEntryBytes = 100 }, []string{"cache.max_entry_bytes"}},
+		{"max_entry_bytes beyond a message", func(c *Config) { c.MaxEntryBytes = 1 << 20 }, []string{"cache.max_entry_bytes"}},
+		{"byte bounds ignored with cache off", func(c *Config) { c.Size, c.MaxBytes = 0, 0 }, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

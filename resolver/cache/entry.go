@@ -1,7 +1,7 @@
 package cache
 
 import (
-	"sync/atomic"
+	"encoding/binary"
 	"time"
 
 	"github.com/miekg/dns"
@@ -17,32 +17,60 @@ const (
 	kindServfail             // cached briefly (RFC 2308 §7), never served stale
 )
 
-// entry is one cached answer. Everything but the atomics is immutable once
-// stored, so a hit reads it without holding the shard lock; a refresh
-// replaces the entry rather than changing it.
-type entry struct {
-	msg     *dns.Msg // header and sections with stored TTLs; never handed out
-	rrs     []dns.RR // msg's answer, authority and additional records, in order
-	ttls    []uint32 // stored TTL of each of rrs
-	shape   shape
-	wire    []byte   // msg packed with ID 0, for AppendWire; nil if it did not pack or has aliases
-	ttlOffs []uint16 // offset in wire of the TTL of each RR, parallel to ttls
-	stored  time.Time
-	life    time.Duration // whole seconds: the smallest stored TTL
+// meta is what the cache needs to know about an entry without decoding it.
+// It holds no pointers: the store keeps it in a flat slice the collector
+// never scans.
+type meta struct {
+	stored  int64 // UnixNano when stored
+	life    int64 // nanoseconds, whole seconds: the smallest stored TTL
+	retryAt int64 // UnixNano before which a failed refresh is not retried
+	gen     uint64
 	kind    kind
-	// ede is the Extended DNS Errors the next step put in its OPT (the
-	// validator's reasons): kept so a cached SERVFAIL still says why.
-	ede []dns.EDNS0
+	shape   shape
+	alias   bool // the answer holds a CNAME or DNAME: see AppendWire
+	ede     bool // the body carries EDE options: see AppendWire
+}
 
-	hits        atomic.Uint32 // counted up to prefetchHits only
-	prefetching atomic.Bool   // a prefetch was started for this entry
-	retryAt     atomic.Int64  // UnixNano before which a failed refresh is not retried
+// entry is one cached answer outside the store: built from a response to be
+// stored, or copied out of the store. Its body is the answer in wire form,
+//
+//	[wire length u16][record count u16][EDE length u16][wire][TTL offset u16 per record][EDE]
+//
+// where wire is the message packed with ID 0 and no OPT, each record's TTL
+// field holding its stored TTL, and EDE is the Extended DNS Errors the next
+// step put in its OPT (the validator's reasons, kept so that a cached
+// SERVFAIL still says why), each as [code u16][text length u16][text]. An
+// entry is immutable; a refresh stores a new one.
+type entry struct {
+	meta
+	body []byte
+}
+
+// bodyHeader is the size of a body's length fields.
+const bodyHeader = 6
+
+// Body layout helpers. A body is made by newBody and only ever read by these.
+func bodyWire(b []byte) []byte { return b[bodyHeader : bodyHeader+int(binary.BigEndian.Uint16(b))] }
+func bodyRecords(b []byte) int { return int(binary.BigEndian.Uint16(b[2:])) }
+func bodyLen(b []byte) int     { return bodyEDEOffset(b) + int(binary.BigEndian.Uint16(b[4:])) }
+
+// bodyEDEOffset is where the body's EDE options begin.
+func bodyEDEOffset(b []byte) int {
+	return bodyHeader + int(binary.BigEndian.Uint16(b)) + 2*int(binary.BigEndian.Uint16(b[2:]))
+}
+
+// bodyEDE is the body's EDE options, packed; empty for most answers.
+func bodyEDE(b []byte) []byte { return b[bodyEDEOffset(b):bodyLen(b)] }
+
+// bodyTTLOffset is the offset in the wire of record i's TTL field.
+func bodyTTLOffset(b []byte, i int) int {
+	return int(binary.BigEndian.Uint16(b[bodyHeader+int(binary.BigEndian.Uint16(b))+2*i:]))
 }
 
 // newEntry builds the entry to store for resp, or returns nil when resp must
 // not be cached: truncated, for another question, an rcode other than
-// NOERROR/NXDOMAIN/SERVFAIL, a negative answer without SOA (RFC 2308 §5), or
-// a TTL of zero.
+// NOERROR/NXDOMAIN/SERVFAIL, a negative answer without SOA (RFC 2308 §5), a
+// TTL of zero, or larger than max_entry_bytes.
 func (c *Cache) newEntry(k key, resp *dns.Msg, now time.Time) *entry {
 	if resp.Truncated || len(resp.Question) != 1 || !k.matches(resp.Question[0]) {
 		return nil
@@ -73,21 +101,20 @@ func (c *Cache) newEntry(k key, resp *dns.Msg, now time.Time) *entry {
 		return nil
 	}
 
-	n := len(resp.Answer) + len(resp.Ns) + len(resp.Extra)
-	e := &entry{stored: now, kind: kd, ttls: make([]uint32, 0, n)}
-	rrs := make([]dns.RR, 0, n)
+	// The records are packed as they are and their TTL fields patched in
+	// the wire afterwards: the response may share its records with the
+	// next step, so they are not modified.
+	m := &dns.Msg{MsgHdr: resp.MsgHdr, Compress: true, Question: []dns.Question{resp.Question[0]},
+		Answer: resp.Answer, Ns: resp.Ns, Extra: withoutOPT(resp.Extra)}
+	m.Id = 0
 	life := limit
 	if kd == kindPositive {
 		life = ^uint32(0)
 	}
-	section := func(src []dns.RR) []dns.RR {
-		start := len(rrs)
-		for _, rr := range src {
+	ttls := make([]uint32, 0, len(m.Answer)+len(m.Ns)+len(m.Extra))
+	for _, sec := range [...][]dns.RR{m.Answer, m.Ns, m.Extra} {
+		for _, rr := range sec {
 			h := rr.Header()
-			if opt, ok := rr.(*dns.OPT); ok {
-				e.ede = edeOptions(opt) // the responder owns OPT; its TTL field is not a TTL
-				continue
-			}
 			var t uint32
 			switch {
 			case kd == kindPositive:
@@ -97,42 +124,91 @@ func (c *Cache) newEntry(k key, resp *dns.Msg, now time.Time) *entry {
 			default:
 				t = min(h.Ttl, limit)
 			}
-			cp := dns.Copy(rr)
-			cp.Header().Ttl = t
-			rrs = append(rrs, cp)
-			e.ttls = append(e.ttls, t)
+			ttls = append(ttls, t)
 			life = min(life, t)
 		}
-		if len(rrs) == start {
-			return nil
-		}
-		return rrs[start:len(rrs):len(rrs)]
 	}
-	m := &dns.Msg{MsgHdr: resp.MsgHdr, Compress: true, Question: []dns.Question{resp.Question[0]}}
-	m.Id = 0
-	m.Answer = section(resp.Answer)
-	m.Ns = section(resp.Ns)
-	m.Extra = section(resp.Extra)
 	if life == 0 || life == ^uint32(0) {
 		return nil
 	}
-	e.msg, e.rrs, e.shape = m, rrs, shapeOf(rrs)
-	e.life = time.Duration(life) * time.Second
-	if len(e.ede) == 0 { // the fast path's wire form carries no EDE: such answers take the chain
-		e.wire, e.ttlOffs = packWire(m, len(e.ttls))
+	body, ok := newBody(m, ttls, packEDE(resp.IsEdns0()))
+	if !ok || len(body)+keyLen(k) > c.cfg.MaxEntryBytes {
+		return nil
 	}
+	e := &entry{body: body}
+	e.stored, e.kind = now.UnixNano(), kd
+	e.life = int64(time.Duration(life) * time.Second)
+	e.alias = hasAlias(m.Answer)
+	e.ede = len(bodyEDE(body)) > 0
+	e.shape = shapeOf(body)
 	return e
 }
 
-// edeOptions returns the EDE options of opt.
-func edeOptions(opt *dns.OPT) []dns.EDNS0 {
-	var out []dns.EDNS0
+// withoutOPT returns extra without its OPT record: the responder owns OPT,
+// and its TTL field is not a TTL.
+func withoutOPT(extra []dns.RR) []dns.RR {
+	for i, rr := range extra {
+		if rr.Header().Rrtype == dns.TypeOPT {
+			out := make([]dns.RR, 0, len(extra)-1)
+			out = append(out, extra[:i]...)
+			for _, rr := range extra[i+1:] {
+				if rr.Header().Rrtype != dns.TypeOPT {
+					out = append(out, rr)
+				}
+			}
+			return out
+		}
+	}
+	return extra
+}
+
+// packEDE returns the EDE options of opt (nil without one) in the body's
+// form; the rest of the next step's OPT is the responder's to set.
+func packEDE(opt *dns.OPT) []byte {
+	if opt == nil {
+		return nil
+	}
+	var out []byte
 	for _, o := range opt.Option {
-		if e, ok := o.(*dns.EDNS0_EDE); ok {
-			out = append(out, &dns.EDNS0_EDE{InfoCode: e.InfoCode, ExtraText: e.ExtraText})
+		if e, ok := o.(*dns.EDNS0_EDE); ok && len(e.ExtraText) <= 0xffff {
+			out = binary.BigEndian.AppendUint16(out, e.InfoCode)
+			out = binary.BigEndian.AppendUint16(out, uint16(len(e.ExtraText)))
+			out = append(out, e.ExtraText...)
 		}
 	}
 	return out
+}
+
+// edeOption returns an OPT carrying only the EDE options packed in ede, or
+// nil if there are none or they do not decode.
+func edeOption(ede []byte) *dns.OPT {
+	if len(ede) == 0 {
+		return nil
+	}
+	opt := &dns.OPT{Hdr: dns.RR_Header{Name: ".", Rrtype: dns.TypeOPT}}
+	for len(ede) >= 4 {
+		n := int(binary.BigEndian.Uint16(ede[2:]))
+		if 4+n > len(ede) {
+			return nil
+		}
+		opt.Option = append(opt.Option, &dns.EDNS0_EDE{InfoCode: binary.BigEndian.Uint16(ede), ExtraText: string(ede[4 : 4+n])})
+		ede = ede[4+n:]
+	}
+	if len(ede) != 0 {
+		return nil
+	}
+	return opt
+}
+
+// hasAlias reports whether answer holds a CNAME or DNAME, whose targets the
+// policy step above the cache must check on every answer.
+func hasAlias(answer []dns.RR) bool {
+	for _, rr := range answer {
+		if t := rr.Header().Rrtype; t == dns.TypeCNAME || t == dns.TypeDNAME {
+			return true
+		}
+	}
+	return false
 }
 
 // hasAnswer reports whether answer holds a record of the asked type; a
@@ -168,15 +244,15 @@ func seconds(d time.Duration) uint32 {
 	return uint32(max(s, 0))
 }
 
-// expired reports whether the entry's life has run out at now.
-func (e *entry) expired(now time.Time) bool { return now.Sub(e.stored) >= e.life }
+// expired reports whether the entry's life has run out at now (UnixNano).
+func (m *meta) expired(now int64) bool { return now-m.stored >= m.life }
 
 // staleUsable reports whether an expired entry may still be served at now.
-func (e *entry) staleUsable(now time.Time, staleMax time.Duration) bool {
-	return e.kind != kindServfail && staleMax > 0 && now.Sub(e.stored) < e.life+staleMax
+func (m *meta) staleUsable(now int64, staleMax time.Duration) bool {
+	return m.kind != kindServfail && staleMax > 0 && now-m.stored < m.life+int64(staleMax)
 }
 
 // age is the whole seconds the entry has spent in the cache at now.
-func (e *entry) age(now time.Time) uint32 {
-	return uint32(max(now.Sub(e.stored), 0) / time.Second)
+func (m *meta) age(now int64) uint32 {
+	return uint32(max(now-m.stored, 0) / int64(time.Second))
 }

@@ -13,13 +13,30 @@ var errNoAnswer = errors.New("cache: next step returned no message")
 
 // result is what one query to the next step gave, shared by its waiters.
 type result struct {
-	msg *dns.Msg // as the next step returned it (or e.msg); not to be modified
+	msg *dns.Msg // as the next step returned it; nil when e came from the store. Not to be modified
 	e   *entry   // the entry made from msg; nil if msg is not cacheable
-	err error
+	// first is e's answer to the request refresh was given, decoded to
+	// check e before storing it: the leader's to take, so that a miss
+	// decodes the stored answer once, not twice.
+	first *dns.Msg
+	err   error
 }
 
 // failed reports whether serve-stale may stand in for this result.
-func (r *result) failed() bool { return r.err != nil || r.msg.Rcode == dns.RcodeServerFailure }
+func (r *result) failed() bool {
+	if r.e != nil {
+		return r.e.kind == kindServfail
+	}
+	return r.err != nil || r.msg.Rcode == dns.RcodeServerFailure
+}
+
+// answer is e's answer to req at now, or nil if e's body does not decode.
+func (e *entry) answer(req *contract.Request, now int64, stale bool) *dns.Msg {
+	if stale {
+		return response(&e.meta, e.body, req, 0, true)
+	}
+	return response(&e.meta, e.body, req, e.age(now), false)
+}
 
 // fetch asks the next step on a miss. Identical questions in flight share
 // one query, which runs detached from any one client: a waiter whose ctx
@@ -32,8 +49,8 @@ func (c *Cache) fetch(ctx context.Context, k key, req *contract.Request, stale *
 			var res *result
 			// A flight that ended between our lookup and join has stored
 			// its answer: use it rather than ask again.
-			if e := c.store.get(k); e != nil && !e.expired(c.clk.Now()) {
-				res = &result{msg: e.msg, e: e}
+			if e := c.store.get(k); e != nil && !e.expired(c.clk.Now().UnixNano()) {
+				res = &result{e: e}
 			} else {
 				fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), fetchTimeout)
 				res = c.refresh(fctx, k, req, stale)
@@ -48,16 +65,24 @@ func (c *Cache) fetch(ctx context.Context, k key, req *contract.Request, stale *
 	case <-fl.done:
 	}
 	res := fl.res
-	now := c.clk.Now()
+	now := c.clk.Now().UnixNano()
 	if res.failed() && stale != nil && stale.staleUsable(now, c.cfg.StaleMax) {
-		c.m.stale()
-		return stale.response(req, 0, true), nil
+		if m := stale.answer(req, now, true); m != nil {
+			c.m.stale()
+			return m, nil
+		}
 	}
 	switch {
 	case res.err != nil:
 		return nil, res.err
 	case res.e != nil:
-		return res.e.response(req, res.e.age(now), false), nil // each waiter its own copy
+		if lead && res.first != nil {
+			return res.first, nil // decoded for req by refresh's check
+		}
+		if m := res.e.answer(req, now, false); m != nil {
+			return m, nil // each waiter its own copy
+		}
+		return servfail(req), nil // refresh checked that it decodes: not reached
 	case fl.shared:
 		return res.msg.Copy(), nil
 	}
@@ -77,12 +102,15 @@ func (c *Cache) refresh(ctx context.Context, k key, req *contract.Request, old *
 	if err != nil {
 		c.log.Debug("cache: next step failed", "qname", req.Question.Name,
 			"qtype", dns.Type(req.Question.Qtype).String(), "err", err)
-	} else {
-		res.e = c.newEntry(k, resp, now)
+	} else if e := c.newEntry(k, resp, now); e != nil {
+		if res.first = e.answer(req, now.UnixNano(), false); res.first != nil {
+			res.e = e // stored only once it is known to decode
+		}
 	}
 	if res.failed() && old != nil {
-		if old.expired(now) {
-			old.retryAt.Store(now.Add(staleRetry).UnixNano())
+		if old.expired(now.UnixNano()) {
+			retry := now.Add(staleRetry).UnixNano()
+			c.store.update(k, old.gen, func(s *slot) { s.retryAt = retry })
 		}
 		return res
 	}

@@ -6,6 +6,7 @@ import (
 	"context"
 	"net"
 	"net/netip"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -133,4 +134,24 @@ func ttls(m *dns.Msg) []uint32 {
 		}
 	}
 	return out
+}
+
+// testEntry returns an entry whose body is n bytes or a little more: one
+// TXT record padded to size.
+func testEntry(t testing.TB, n int) *entry {
+	t.Helper()
+	m := new(dns.Msg)
+	m.SetQuestion("x.", dns.TypeTXT)
+	txt := &dns.TXT{Hdr: dns.RR_Header{Name: "x.", Rrtype: dns.TypeTXT, Class: dns.ClassINET, Ttl: 300}}
+	for pad := max(n-40, 1); pad > 0; pad -= 255 {
+		txt.Txt = append(txt.Txt, strings.Repeat("a", min(pad, 255)))
+	}
+	m.Answer = []dns.RR{txt}
+	body, ok := newBody(m, []uint32{300}, nil)
+	if !ok {
+		t.Fatal("test entry does not pack")
+	}
+	e := &entry{body: body}
+	e.life = int64(300 * time.Second)
+	return e
 }

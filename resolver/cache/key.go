@@ -105,3 +105,54 @@ func canonicalEscaped(s string) string {
 	}
 	return name
 }
+
+// Keys are kept in the arena after each record, so that a hash collision
+// is told from a hit: the name's bytes, then qtype, qclass and flags, then
+// the subnet as a family byte (0 none, 4 or 6), its address and its length.
+
+// keyLen is the length of k's encoding.
+func keyLen(k key) int {
+	n := len(k.name) + 6
+	if k.subnet.IsValid() {
+		n += k.subnet.Addr().BitLen()/8 + 1
+	}
+	return n
+}
+
+// appendKey appends k's encoding to b.
+func appendKey(b []byte, k key) []byte {
+	b = append(b, k.name...)
+	b = append(b, byte(k.qtype>>8), byte(k.qtype), byte(k.qclass>>8), byte(k.qclass), k.flags)
+	if !k.subnet.IsValid() {
+		return append(b, 0)
+	}
+	a := k.subnet.Addr()
+	b = append(b, byte(a.BitLen()/8+2)) // 6 for IPv4, 18 for IPv6: never 0
+	b = append(b, a.AsSlice()...)
+	return append(b, byte(k.subnet.Bits()))
+}
+
+// keyEqual reports whether b is the encoding of k, without allocating.
+func keyEqual(b []byte, k key) bool {
+	n := len(k.name)
+	if len(b) != keyLen(k) || string(b[:n]) != k.name {
+		return false
+	}
+	b = b[n:]
+	if b[0] != byte(k.qtype>>8) || b[1] != byte(k.qtype) || b[2] != byte(k.qclass>>8) || b[3] != byte(k.qclass) || b[4] != k.flags {
+		return false
+	}
+	if !k.subnet.IsValid() {
+		return b[5] == 0
+	}
+	a := k.subnet.Addr()
+	if b[5] != byte(a.BitLen()/8+2) || b[len(b)-1] != byte(k.subnet.Bits()) {
+		return false
+	}
+	if a.Is4() {
+		v := a.As4()
+		return string(b[6:10]) == string(v[:])
+	}
+	v := a.As16()
+	return string(b[6:22]) == string(v[:])
+}

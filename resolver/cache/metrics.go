@@ -15,6 +15,7 @@ type Metrics struct {
 	prefetches  prometheus.Counter
 	staleServed prometheus.Counter
 	entries     prometheus.Gauge
+	bytes       prometheus.Gauge
 }
 
 // NewMetrics registers the cache series with reg (nil: not registered).
@@ -26,11 +27,13 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	return &Metrics{
 		hits:        counter("hits_total", "Queries answered from a fresh cache entry."),
 		misses:      counter("misses_total", "Queries with no fresh cache entry, passed to the next step."),
-		evictions:   counter("evictions_total", "Entries evicted because the cache was full."),
+		evictions:   counter("evictions_total", "Entries evicted because the cache was full (in entries or bytes)."),
 		prefetches:  counter("prefetches_total", "Background refreshes of popular entries near expiry."),
 		staleServed: counter("stale_served_total", "Expired answers served because the next step failed (RFC 8767)."),
 		entries: f.NewGauge(prometheus.GaugeOpts{Namespace: "bulwark", Subsystem: "cache", Name: "entries",
 			Help: "Entries in the cache, including expired ones kept for serve-stale."}),
+		bytes: f.NewGauge(prometheus.GaugeOpts{Namespace: "bulwark", Subsystem: "cache", Name: "bytes",
+			Help: "Bytes the cache's entries take (answers in wire form, keys and index), as bounded by cache.max_bytes."}),
 	}
 }
 
@@ -46,9 +49,9 @@ func (m *Metrics) miss() {
 	}
 }
 
-func (m *Metrics) evict() {
-	if m != nil {
-		m.evictions.Inc()
+func (m *Metrics) evict(n int) {
+	if m != nil && n > 0 {
+		m.evictions.Add(float64(n))
 	}
 }
 
@@ -67,5 +70,11 @@ func (m *Metrics) stale() {
 func (m *Metrics) addEntries(d int) {
 	if m != nil && d != 0 {
 		m.entries.Add(float64(d))
+	}
+}
+
+func (m *Metrics) addBytes(d int) {
+	if m != nil && d != 0 {
+		m.bytes.Add(float64(d))
 	}
 }

@@ -22,7 +22,7 @@ func newTestMetrics() testMetrics {
 }
 
 // expect checks the named series (hits, misses, evictions, prefetches,
-// stale_served, entries) as the registry exposes them; series not named are
+// stale_served, entries, bytes) as the registry exposes them; series not named are
 // not checked. (prometheus/testutil would need a go.sum entry we lack.)
 func (m testMetrics) expect(t *testing.T, want map[string]float64) {
 	t.Helper()
@@ -38,7 +38,7 @@ func (m testMetrics) expect(t *testing.T, want map[string]float64) {
 	}
 	for name, w := range want {
 		full := "bulwark_cache_" + name
-		if name != "entries" {
+		if name != "entries" && name != "bytes" {
 			full += "_total"
 		}
 		if v, ok := got[full]; !ok || v != w {
@@ -58,7 +58,7 @@ func TestMetricNames(t *testing.T) {
 		got = append(got, mf.GetName())
 	}
 	want := []string{
-		"bulwark_cache_entries", "bulwark_cache_evictions_total", "bulwark_cache_hits_total",
+		"bulwark_cache_bytes", "bulwark_cache_entries", "bulwark_cache_evictions_total", "bulwark_cache_hits_total",
 		"bulwark_cache_misses_total", "bulwark_cache_prefetches_total", "bulwark_cache_stale_served_total",
 	}
 	if !slices.Equal(got, want) {

@@ -3,45 +3,36 @@ package cache
 import (
 	"context"
 	"net/netip"
-	"time"
 
 	contract "github.com/bulwark-dns/bulwark/resolver/query"
 	"github.com/miekg/dns"
 )
 
-// maybePrefetch refreshes a popular entry in the background shortly before
-// it expires, so that its clients never see a miss. One prefetch per entry;
-// at most maxBackground at a time, the rest skipped.
-func (c *Cache) maybePrefetch(e *entry, k key, req *contract.Request, now time.Time) {
-	if e.kind == kindServfail {
-		return
-	}
-	// Count only up to the threshold: past it, a read keeps the hot line shared.
-	if e.hits.Load() < prefetchHits && e.hits.Add(1) < prefetchHits {
-		return
-	}
-	left := e.life - now.Sub(e.stored)
-	if left*prefetchWindow > e.life || e.prefetching.Load() || !e.prefetching.CompareAndSwap(false, true) {
-		return
-	}
+// prefetch refreshes a popular entry, whose metadata m is, in the
+// background shortly before it expires, so that its clients never see a
+// miss. touch has decided it is due (one per entry); at most maxBackground
+// run at a time, the rest are skipped.
+func (c *Cache) prefetch(m meta, k key, req *contract.Request) {
 	if !c.startBackground() {
-		e.prefetching.Store(false) // try again on a later hit
+		// try again on a later hit
+		c.store.update(k, m.gen, func(s *slot) { s.prefetching = false })
 		return
 	}
 	c.m.prefetch()
 	preq := prefetchRequest(req, k)
+	old := &entry{meta: m}
 	c.workers.Go(func() {
 		defer c.doneBackground()
 		// Leads the flight for the key, so that a miss for it meanwhile
-		// (none while e is fresh) waits for this answer; if one is already
-		// in the air, that answer will refresh e.
+		// (none while the entry is fresh) waits for this answer; if one is
+		// already in the air, that answer will refresh the entry.
 		fl, lead := c.flights.join(k)
 		if !lead {
 			return
 		}
 		ctx, cancel := context.WithTimeout(c.bg, fetchTimeout)
 		defer cancel()
-		c.flights.finish(k, fl, c.refresh(ctx, k, preq, e))
+		c.flights.finish(k, fl, c.refresh(ctx, k, preq, old))
 	})
 }
 

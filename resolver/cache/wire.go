@@ -2,31 +2,42 @@ package cache
 
 import (
 	"encoding/binary"
+	"strings"
 
-	"github.com/bulwark-dns/bulwark/resolver/dnswire"
 	contract "github.com/bulwark-dns/bulwark/resolver/query"
 	"github.com/miekg/dns"
 )
 
-// packWire packs m once at store time and finds each RR's TTL field, so
-// AppendWire can answer with a copy and a few patched words; (nil, nil) if m
-// does not pack or the layout is not what was expected.
-func packWire(m *dns.Msg, nrr int) ([]byte, []uint16) {
+// newBody packs m once at store time, writes each record's stored TTL
+// (ttls, in section order) into its TTL field and lists the fields'
+// offsets, so that a hit is a copy and a few patched words; false if m does
+// not pack or the layout is not what was expected.
+func newBody(m *dns.Msg, ttls []uint32, ede []byte) ([]byte, bool) {
 	wire, err := m.Pack()
-	if err != nil || len(wire) > 0xffff {
-		return nil, nil
+	if err != nil || len(wire) > 0xffff || len(ede) > 0xffff {
+		return nil, false
 	}
 	offs, ok := ttlOffsets(wire)
-	if !ok || len(offs) != nrr {
-		return nil, nil
+	if !ok || len(offs) != len(ttls) {
+		return nil, false
 	}
-	return wire, offs
+	b := make([]byte, bodyHeader+len(wire)+2*len(offs), bodyHeader+len(wire)+2*len(offs)+len(ede))
+	binary.BigEndian.PutUint16(b, uint16(len(wire)))
+	binary.BigEndian.PutUint16(b[2:], uint16(len(offs)))
+	binary.BigEndian.PutUint16(b[4:], uint16(len(ede)))
+	w := b[bodyHeader : bodyHeader+len(wire)]
+	copy(w, wire)
+	for i, off := range offs {
+		binary.BigEndian.PutUint32(w[off:], ttls[i])
+		binary.BigEndian.PutUint16(b[bodyHeader+len(wire)+2*i:], off)
+	}
+	return append(b, ede...), true
 }
 
 // ttlOffsets walks a packed message and returns the offset of every RR's
 // TTL field, in section order.
 func ttlOffsets(w []byte) ([]uint16, bool) {
-	if len(w) < 12 {
+	if len(w) < 12 || len(w) > 0xffff {
 		return nil, false
 	}
 	qd := int(binary.BigEndian.Uint16(w[4:]))
@@ -38,6 +49,9 @@ func ttlOffsets(w []byte) ([]uint16, bool) {
 			return nil, false
 		}
 		off += 4
+	}
+	if nrr > len(w) { // each record takes at least 11 bytes
+		return nil, false
 	}
 	offs := make([]uint16, 0, nrr)
 	for range nrr {
@@ -67,58 +81,116 @@ func skipName(w []byte, off int) (int, bool) {
 	return 0, false
 }
 
+// appendAnswer appends to dst the answer body holds, as req's client gets
+// it: ID, RD and the question's letter case the client's, every TTL aged
+// by age seconds or, when stale, set to staleTTL. dst must not alias body.
+func appendAnswer(dst, body []byte, req *contract.Request, age uint32, stale bool) []byte {
+	start := len(dst)
+	dst = append(dst, bodyWire(body)...)
+	w := dst[start:]
+	for i := range bodyRecords(body) {
+		off := bodyTTLOffset(body, i)
+		binary.BigEndian.PutUint32(w[off:], servedTTL(binary.BigEndian.Uint32(w[off:]), age, stale))
+	}
+	if req.Msg != nil {
+		binary.BigEndian.PutUint16(w, req.Msg.Id)
+		w[2] &^= 1 // RD
+		if req.Msg.RecursionDesired {
+			w[2] |= 1
+		}
+	}
+	setQname(w, req.Question.Name)
+	return dst
+}
+
 // AppendWire appends to dst a fresh cached answer to req in wire form — the
 // zero-copy path for UDP listeners: ID, RD and the question's letter case
 // are the client's and TTLs are aged, but there is no OPT record (append
 // the client's and bump ARCOUNT) and no truncation. It reports false, with
-// dst unchanged and nothing counted, when there is no fresh entry or the
-// answer would not fit the client's UDP size (with an 11-byte OPT if EDNS);
-// the caller then goes through Resolve. check decides which answers may
-// skip the steps above the cache (the policy: CNAME cloaking); a nil
-// check serves none.
+// dst unchanged and nothing counted, when there is no fresh entry, the
+// answer carries EDE options (the wire form has no OPT for them), or it
+// would not fit the client's UDP size (with an 11-byte OPT if EDNS); the
+// caller then goes through Resolve. check decides which answers may skip
+// the steps above the cache (the policy: CNAME cloaking); it is given the
+// answer's CNAME and DNAME records, decoded only for the answers that hold
+// some, so that the common answer costs nothing. A nil check serves none.
 func (c *Cache) AppendWire(dst []byte, req *contract.Request, check interface{ ServesWire([]dns.RR) bool }) ([]byte, bool) {
-	if c.store == nil || req.Msg == nil {
+	if c.store == nil || req.Msg == nil || check == nil {
 		return dst, false
 	}
-	now := c.clk.Now()
+	now := c.clk.Now().UnixNano()
 	k := c.key(req)
-	e := c.store.get(k)
-	if e == nil || e.wire == nil || e.expired(now) || check == nil || !check.ServesWire(e.msg.Answer) {
+	sh, i := c.store.lookup(k)
+	if i < 0 {
+		sh.mu.Unlock()
 		return dst, false
 	}
-	size := len(e.wire)
+	s := &sh.slots[i]
+	body := sh.body(i)
+	size := len(bodyWire(body))
 	if req.EDNS {
 		size += 11
 	}
-	if req.Proto == contract.ProtoUDP && size > int(req.UDPSize) {
+	if s.ede || s.expired(now) || req.Proto == contract.ProtoUDP && size > int(req.UDPSize) || !servesWire(check, s, body) {
+		sh.mu.Unlock()
 		return dst, false
 	}
-	start := len(dst)
-	dst = append(dst, e.wire...)
-	w := dst[start:]
-	dnswire.SetID(w, req.Msg.Id)
-	f := dnswire.Flags(w) &^ dnswire.FlagRD
-	if req.Msg.RecursionDesired {
-		f |= dnswire.FlagRD
-	}
-	dnswire.SetFlags(w, f)
-	if req.Question.Name != e.msg.Question[0].Name {
-		setQname(w, req.Question.Name)
-	}
-	age := e.age(now)
-	for i, off := range e.ttlOffs {
-		binary.BigEndian.PutUint32(w[off:], e.ttls[i]-age)
-	}
-	c.hit(e, k, req, now)
+	dst = appendAnswer(dst, body, req, s.age(now), false)
+	pf, m := c.touch(s, k, now)
+	sh.mu.Unlock()
+	c.hit(pf, m, k, req)
 	return dst, true
+}
+
+// servesWire asks check about the answer body holds, giving it the
+// answer's CNAME and DNAME records: none, without decoding anything, for an
+// answer that has none. An answer with aliases that does not decode is not
+// served here.
+func servesWire(check interface{ ServesWire([]dns.RR) bool }, s *slot, body []byte) bool {
+	if !s.alias {
+		return check.ServesWire(nil)
+	}
+	m := new(dns.Msg)
+	if m.Unpack(bodyWire(body)) != nil {
+		return false
+	}
+	var alias []dns.RR
+	for _, rr := range m.Answer {
+		if t := rr.Header().Rrtype; t == dns.TypeCNAME || t == dns.TypeDNAME {
+			alias = append(alias, rr)
+		}
+	}
+	return check.ServesWire(alias)
 }
 
 // setQname writes name over the question name of w, which differs from it
 // only in letter case: clients using 0x20 randomisation expect theirs back.
+// A name without escapes is copied label by label; one with escapes is
+// packed first. A name of another shape leaves w unchanged.
 func setQname(w []byte, name string) {
-	var buf [256]byte
-	n, err := dns.PackDomainName(name, buf[:], 0, nil, false)
-	if end, ok := skipName(w, 12); ok && err == nil && end-12 == n {
-		copy(w[12:], buf[:n])
+	if strings.IndexByte(name, '\\') >= 0 {
+		var buf [256]byte
+		n, err := dns.PackDomainName(name, buf[:], 0, nil, false)
+		if end, ok := skipName(w, 12); ok && err == nil && end-12 == n {
+			copy(w[12:], buf[:n])
+		}
+		return
+	}
+	off, i := 12, 0
+	for off < len(w) && w[off] != 0 {
+		n := int(w[off])
+		if n >= 0x40 || off+1+n > len(w) || i+n > len(name) || (i+n < len(name) && name[i+n] != '.') {
+			return
+		}
+		off, i = off+1+n, i+n+1
+	}
+	if off >= len(w) || (i != len(name) && !(i == 0 && name == ".")) {
+		return
+	}
+	off, i = 12, 0
+	for w[off] != 0 {
+		n := int(w[off])
+		copy(w[off+1:off+1+n], name[i:i+n])
+		off, i = off+1+n, i+n+1
 	}
 }

@@ -154,7 +154,7 @@ func (v *Validator) fetchDS(ctx context.Context, name string, parent *zone) ([]*
 		}
 		switch s.rtype {
 		case dns.TypeDS:
-			c := verifySet(s, parent.name, parent.keys, now, v.algOK)
+			c := v.verifySet(s, parent.name, parent.keys, now)
 			if c.v.sec != Secure {
 				if c.v.sec == Insecure {
 					return nil, dsResult{kind: dsInsecure, v: c.v}, 0
@@ -201,7 +201,7 @@ func (v *Validator) validDenial(ns []dns.RR, z *zone, now time.Time) (*denial, t
 		if !isAncestorOrSelf(z.name, s.name) {
 			continue
 		}
-		c := verifySet(s, z.name, z.keys, now, v.algOK)
+		c := v.verifySet(s, z.name, z.keys, now)
 		if c.v.sec != Secure {
 			return nil, 0, c.v
 		}
@@ -273,7 +273,7 @@ func (v *Validator) fetchKeys(ctx context.Context, name string, dsAll []*dns.DS)
 			"no DNSKEY of %s matches its DS (key tags %s)", name, strings.Join(tags, ", "))}, 0
 	}
 	now := v.now()
-	c := verifySet(set, name, matched, now, v.algOK)
+	c := v.verifySet(set, name, matched, now)
 	if c.v.sec != Secure {
 		if c.v.sec == Insecure {
 			return &zone{name: name, v: c.v}, 0

@@ -4,6 +4,8 @@ import (
 	"context"
 
 	"github.com/miekg/dns"
+
+	"github.com/bulwark-dns/bulwark/resolver/dnswire"
 )
 
 // validate judges resp, an answer to q (canonical name), and caps the TTLs
@@ -28,7 +30,7 @@ func (v *Validator) validate(ctx context.Context, q dns.Question, resp *dns.Msg)
 		if d := dnameAbove(sets, cur); d != nil {
 			used[d] = true
 			verd = verd.and(v.checkSet(ctx, d, resp.Ns))
-			target, ok := substitute(cur, d.rrs[0].(*dns.DNAME))
+			target, ok := dnswire.SubstituteDNAME(cur, d.rrs[0].(*dns.DNAME))
 			if !ok {
 				positive = true // YXDOMAIN: the DNAME is the answer
 				break
@@ -93,7 +95,7 @@ func (v *Validator) checkSet(ctx context.Context, s *rrset, ns []dns.RR) verdict
 		return bogus(dns.ExtendedErrorCodeDNSBogus, "%s %s signed by %s, which is not a zone (the zone is %s)", s.name, typeName(s.rtype), signer, z.name)
 	}
 	now := v.now()
-	c := verifySet(s, z.name, z.keys, now, v.algOK)
+	c := v.verifySet(s, z.name, z.keys, now)
 	if c.v.sec != Secure {
 		return c.v
 	}
@@ -193,23 +195,6 @@ func dnameAbove(sets []*rrset, name string) *rrset {
 		}
 	}
 	return best
-}
-
-// substitute applies a DNAME to name (RFC 6672 §2.2).
-func substitute(name string, d *dns.DNAME) (string, bool) {
-	keep := dns.CountLabel(name) - dns.CountLabel(dns.CanonicalName(d.Hdr.Name))
-	prefix := name // a DNAME at the root keeps every label
-	if idx := dns.Split(name); keep < len(idx) {
-		prefix = name[:idx[keep]]
-	}
-	target := dns.CanonicalName(d.Target)
-	if target != "." {
-		prefix += target
-	}
-	if _, ok := dns.IsDomainName(prefix); !ok || len(prefix) > 255 {
-		return "", false
-	}
-	return prefix, true
 }
 
 // keepUsed returns the records of answer that belong to used sets.

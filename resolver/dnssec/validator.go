@@ -43,6 +43,7 @@ type Validator struct {
 	ntas     []string
 	keys     *lru.Cache[string, *zone]
 	bogusC   *lru.Cache[dns.Question, bogusEntry]
+	sigs     *sigMemo
 	flights  singleflight.Group
 	m        *Metrics
 	log      *slog.Logger
@@ -75,7 +76,8 @@ func New(cfg Config, next contract.Resolver, clk clock.Clock, m *Metrics, logger
 	override, _ := cfg.overrideTime() // validated above
 	keys, _ := lru.New[string, *zone](cfg.KeyCacheSize)
 	bc, _ := lru.New[dns.Question, bogusEntry](cfg.KeyCacheSize)
-	v := &Validator{cfg: cfg, next: next, clk: clk, override: override, anchors: ta, keys: keys, bogusC: bc, m: m, log: logger}
+	v := &Validator{cfg: cfg, next: next, clk: clk, override: override, anchors: ta, keys: keys, bogusC: bc, m: m, log: logger,
+		sigs: newSigMemo(sigMemoSize)}
 	for _, n := range cfg.NegativeTrustAnchors {
 		v.ntas = append(v.ntas, dns.CanonicalName(n))
 	}

@@ -77,8 +77,9 @@ type checked struct {
 }
 
 // verifySet checks that one of s's signatures by zone verifies with one of
-// keys at now. Supported algorithms are those algOK accepts.
-func verifySet(s *rrset, zone string, keys []*dns.DNSKEY, now time.Time, algOK func(uint8) bool) checked {
+// keys at now. Supported algorithms are those v.algOK accepts.
+func (v *Validator) verifySet(s *rrset, zone string, keys []*dns.DNSKEY, now time.Time) checked {
+	algOK := v.algOK
 	if len(s.rrs) == 0 {
 		return checked{v: bogus(dns.ExtendedErrorCodeDNSBogus, "RRSIG for %s %s without the RRset", s.name, dns.TypeToString[s.rtype])}
 	}
@@ -111,7 +112,7 @@ func verifySet(s *rrset, zone string, keys []*dns.DNSKEY, now time.Time, algOK f
 				continue
 			}
 			found = true
-			if err := sig.Verify(k, s.rrs); err != nil {
+			if err := v.sigs.verify(sig, k, s.rrs); err != nil {
 				last = err
 				continue
 			}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/miekg/dns"
 
+	"github.com/bulwark-dns/bulwark/resolver/dnswire"
 	contract "github.com/bulwark-dns/bulwark/resolver/query"
 )
 
@@ -386,7 +387,7 @@ func (z *tzone) answer(m *dns.Msg, name string, qtype uint16) (string, bool) {
 	for a := parentName(name); dns.IsSubDomain(z.origin, a); a = parentName(a) {
 		if d := rrsOf(z.data[a], dns.TypeDNAME); len(d) > 0 {
 			m.Answer = z.withSigs(m.Answer, a, dns.TypeDNAME, d)
-			target, _ := substitute(name, d[0].(*dns.DNAME))
+			target, _ := dnswire.SubstituteDNAME(name, d[0].(*dns.DNAME))
 			m.Answer = append(m.Answer, &dns.CNAME{Hdr: dns.RR_Header{Name: name, Rrtype: dns.TypeCNAME, Class: dns.ClassINET, Ttl: 300}, Target: target})
 			return target, false
 		}

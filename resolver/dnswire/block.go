@@ -58,7 +58,7 @@ func BlockRcode(action blocklist.Action) int {
 	switch action {
 	case blocklist.ActionRefused:
 		return dns.RcodeRefused
-	case blocklist.ActionNoData, blocklist.ActionNull, blocklist.ActionSinkhole:
+	case blocklist.ActionNoData, blocklist.ActionNull, blocklist.ActionSinkhole, blocklist.ActionTCPOnly:
 		return dns.RcodeSuccess
 	}
 	return dns.RcodeNameError // nxdomain, and any action this code does not know
@@ -70,12 +70,17 @@ func BlockRcode(action blocklist.Action) int {
 // clients cache the block for TTL seconds at most, and our OPT with EDE 15
 // when the client sent EDNS. It is the one encoder of block answers: the
 // UDP fast path sends its output as is, the pipeline's policy step unpacks
-// it. The drop action has no answer; callers handle it first.
+// it. The drop action has no answer; callers handle it first. The
+// tcp-only action is an empty answer with TC=1, for UDP only.
 func AppendBlock(dst []byte, b *Block) []byte {
 	start := len(dst)
 	rcode := BlockRcode(b.Action)
 	dst = binary.BigEndian.AppendUint16(dst, b.ID)
-	dst = binary.BigEndian.AppendUint16(dst, AnswerFlags(b.Flags, rcode))
+	flags := AnswerFlags(b.Flags, rcode)
+	if b.Action == blocklist.ActionTCPOnly { // RPZ rpz-tcp-only: retry over TCP
+		flags |= FlagTC
+	}
+	dst = binary.BigEndian.AppendUint16(dst, flags)
 	dst = append(dst, 0, 1, 0, 0, 0, 0, 0, 0)
 	dst = append(dst, b.Question...)
 	var an, ns, ar uint16
@@ -90,7 +95,7 @@ func AppendBlock(dst []byte, b *Block) []byte {
 			an += n
 		}
 	}
-	if rcode == dns.RcodeNameError || rcode == dns.RcodeSuccess && an == 0 {
+	if rcode == dns.RcodeNameError || rcode == dns.RcodeSuccess && an == 0 && b.Action != blocklist.ActionTCPOnly {
 		dst = appendSOA(dst, start, b.Owner, b.TTL)
 		ns = 1
 	}

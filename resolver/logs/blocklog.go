@@ -40,6 +40,10 @@ type BlockEvent struct {
 	// LogOnly marks what a log-only list would have blocked: the query
 	// was not blocked by it.
 	LogOnly bool `json:"log_only,omitempty"`
+	// Trigger is the RPZ trigger that matched when it was not the name:
+	// rpz-client-ip, rpz-ip, rpz-nsdname or rpz-nsip; Rule is then the
+	// network (or the server's name).
+	Trigger string `json:"trigger,omitempty"`
 }
 
 // BlockRecord is what crosses the block log's queue: the facts, not the
@@ -55,9 +59,6 @@ type BlockRecord struct {
 	query.Decision
 	// LogOnly marks a record of a log-only list: nothing was blocked.
 	LogOnly bool
-	// Tenant is the deciding tenant's name ("" for the default policy):
-	// written, and the tenant's own client mode applied.
-	Tenant string
 }
 
 // BlockLog writes block events asynchronously: the query path hands a
@@ -138,7 +139,7 @@ func appendBlockRecord(dst []byte, r *BlockRecord, clients *privacy.Set) ([]byte
 	if r.CNAME != "" {
 		matched = r.CNAME
 	}
-	dst = appendHead(dst, r.At, r.Client, r.Tenant, clients)
+	dst = appendHead(dst, r.At, r.Client, r.TenantName(), clients)
 	dst = append(dst, `,"protocol":"`...)
 	dst = append(dst, r.Proto.String()...)
 	dst = append(dst, `","qname":`...)
@@ -148,7 +149,11 @@ func appendBlockRecord(dst []byte, r *BlockRecord, clients *privacy.Set) ([]byte
 	dst = append(dst, `,"list":`...)
 	dst = appendJSONString(dst, list.Name)
 	dst = append(dst, `,"rule":`...)
-	dst = appendJSONString(dst, r.Match.RuleText(matched))
+	if r.Prefix.IsValid() {
+		dst = appendJSONString(dst, r.Prefix.String())
+	} else {
+		dst = appendJSONString(dst, r.Match.RuleText(matched))
+	}
 	dst = append(dst, `,"action":`...)
 	dst = appendJSONString(dst, r.Match.Payload.Action.String())
 	dst = append(dst, `,"category":`...)
@@ -159,6 +164,10 @@ func appendBlockRecord(dst []byte, r *BlockRecord, clients *privacy.Set) ([]byte
 	}
 	if r.LogOnly {
 		dst = append(dst, `,"log_only":true`...)
+	}
+	if r.Trigger != blocklist.TriggerQName {
+		dst = append(dst, `,"trigger":`...)
+		dst = appendJSONString(dst, r.Trigger.String())
 	}
 	dst = append(dst, "}\n"...)
 	return dst, nil

@@ -27,7 +27,8 @@ import (
 //
 //	{"time":"2026-11-22T01:02:03.456789Z","client":"192.0.2.7","protocol":"udp","qname":"example.com","qtype":"A","rcode":"NOERROR","duration_ms":0.412,"answers":2}
 //
-// rcode is "dropped" when no answer was sent. Field names are a contract
+// rcode is "dropped" when no answer was sent; tenant is there when a
+// configured tenant's policy answered. Field names are a contract
 // with log pipelines: extend, don't rename.
 type QueryLog struct {
 	a       *asyncLog[queryRecord]

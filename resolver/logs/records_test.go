@@ -14,6 +14,7 @@ import (
 	"github.com/bulwark-dns/bulwark/blocklist"
 	"github.com/bulwark-dns/bulwark/resolver/privacy"
 	"github.com/bulwark-dns/bulwark/resolver/query"
+	tenants "github.com/bulwark-dns/bulwark/resolver/tenant"
 )
 
 // schemas compiles docs/schema's block log and query log schemas, with
@@ -135,7 +136,10 @@ func TestBlockRecordsMatchSchema(t *testing.T) {
 			for _, tenant := range []string{"", "council-a", "lab-d", "other"} {
 				for _, client := range []string{"198.51.100.7", "2001:db8:a:1ff::7"} {
 					r := k.rec
-					r.At, r.Client, r.Tenant = at, netip.MustParseAddr(client), tenant
+					r.At, r.Client = at, netip.MustParseAddr(client)
+					if tenant != "" {
+						r.Tenant = &tenants.Tenant{Name: tenant}
+					}
 					line, err := appendBlockRecord(nil, &r, set)
 					if err != nil {
 						t.Fatal(err)

@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"context"
 	"fmt"
 	"time"
 
@@ -14,12 +15,18 @@ import (
 // block answers req as decision d says, on the chain: counted and logged,
 // then the answer of the one block encoder (dnswire.AppendBlock), unpacked
 // so that finish shapes it like any other answer.
-func (p *Policy) block(req *query.Request, d query.Decision) (*dns.Msg, error) {
+func (p *Policy) block(ctx context.Context, req *query.Request, d query.Decision) (*dns.Msg, error) {
 	q := req.Question
 	req.Decided = d
 	p.record(time.Now(), req.Client.Addr(), req.Proto, q.Qtype, q.Name, d)
-	if d.Match.Payload.Action == blocklist.ActionDrop {
+	switch d.Match.Payload.Action {
+	case blocklist.ActionDrop:
 		return nil, query.ErrDrop
+	case blocklist.ActionLocal:
+		if resp, ok, err := p.localAnswer(ctx, req, d); ok || err != nil { // localdata.go
+			return resp, err
+		}
+		d.Match.Payload.Action = blocklist.ActionNoData // no record of the asked type
 	}
 	matched := q.Name
 	if d.CNAME != "" {
@@ -30,7 +37,7 @@ func (p *Policy) block(req *query.Request, d query.Decision) (*dns.Msg, error) {
 	if err != nil {
 		return nil, err
 	}
-	list := listOf(d.Table, d.Match)
+	list := listOf(&d)
 	b := dnswire.Block{ID: req.Msg.Id, Question: qwire, QType: q.Qtype, Owner: owner,
 		Action: d.Match.Payload.Action, Sinkhole: list.Sinkhole, TTL: p.ttl,
 		EDNS: req.EDNS, DO: req.DO, UDPSize: dns.DefaultMsgSize, List: list.Name}

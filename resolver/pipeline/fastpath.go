@@ -29,8 +29,9 @@ type WireCache interface {
 // a second implementation: it asks the guard (admit, sane), the policy
 // (decide, record), the block encoder and the pipeline's done exactly as
 // the chain does, and only skips unpacking. What it cannot answer that way
-// it declines, and the chain answers. Rate limiting, when configured,
-// turns it off (a query takes one token, on one path).
+// it declines, and the chain answers. Under rate limiting it takes the
+// client's token only once it is sure to answer, so that a query it
+// declines takes its one token in the chain.
 type FastPath struct {
 	guard  *Guard
 	policy *Policy
@@ -38,10 +39,9 @@ type FastPath struct {
 }
 
 // NewFastPath returns the fast path for a chain built from guard, policy
-// and cache. It is nil (no fast path) when the guard rate-limits, since a
-// query must take one token, on one path.
+// and cache.
 func NewFastPath(guard *Guard, policy *Policy, cache WireCache) *FastPath {
-	if guard == nil || policy == nil || cache == nil || guard.limiter != nil {
+	if guard == nil || policy == nil || cache == nil {
 		return nil
 	}
 	return &FastPath{guard: guard, policy: policy, cache: cache}
@@ -159,27 +159,35 @@ func (f *FastPath) answer(p *Pipeline, pkt []byte, client netip.AddrPort, out []
 	sc := scratchPool.Get().(*fastScratch)
 	defer scratchPool.Put(sc)
 	q, ok := parseQuick(pkt, &sc.buf)
-	if !ok || f.guard.admit(client.Addr(), query.ProtoUDP) != pass || f.guard.sane(q.shape) != pass {
+	// The ACL alone: a refusal, and the token, are the chain's (rate).
+	if !ok || !f.guard.acl.allowed(client.Addr()) || f.guard.sane(q.shape) != pass {
 		return out, false
+	}
+	ten, ok := p.tenants.fastTenant(client.Addr())
+	if !ok {
+		return out, false // a trusted forwarder's ECS may name the tenant: the chain reads it
 	}
 	if t := f.policy.tables.Load(); t != nil {
 		if t.WhatIf != nil {
 			return out, false // log-only lists are matched in the chain (whatif.go)
 		}
-		if m, blocked := f.policy.decide(t, q.name); blocked {
-			return f.answerBlocked(p, pkt, client, q, query.Decision{Table: t, Match: m}, out, start)
+		if d, blocked, _ := f.policy.decideQuery(t, client.Addr(), q.name, ten); blocked {
+			if !localServable(d) {
+				return out, false // local data: the chain answers (localdata.go)
+			}
+			return f.answerBlocked(p, pkt, client, q, d, out, start)
 		}
 	}
 	start0 := len(out)
 	out, ok = f.appendCached(p, sc, pkt, client, q, out)
-	if !ok {
+	if !ok || f.guard.rate(client.Addr(), query.ProtoUDP) != pass {
 		return out[:start0], false
 	}
 	w := out[start0:]
 	p.metrics.countQuery(query.ProtoUDP, q.qtype)
 	_, an, _, _ := dnswire.Counts(w)
 	p.done(start, client, query.ProtoUDP, pkt, w, outcome{qwire: pkt[dnswire.HeaderLen:q.qend], qtype: q.qtype,
-		rcode: dnswire.Rcode(w), answers: int(an)})
+		rcode: dnswire.Rcode(w), answers: int(an), tenant: ten})
 	return out, true
 }
 
@@ -230,10 +238,13 @@ func (f *FastPath) answerBlocked(p *Pipeline, pkt []byte, client netip.AddrPort,
 			return out[:start0], false
 		}
 	}
+	if f.guard.rate(client.Addr(), query.ProtoUDP) != pass {
+		return out[:start0], false // the chain answers over the rate
+	}
 	// Counted and logged only once the fast path is sure to answer.
 	f.policy.record(start, client.Addr(), query.ProtoUDP, q.qtype, q.name, d)
 	p.metrics.countQuery(query.ProtoUDP, q.qtype)
-	o := outcome{qwire: pkt[dnswire.HeaderLen:q.qend], qtype: q.qtype, rcode: -1, decision: d}
+	o := outcome{qwire: pkt[dnswire.HeaderLen:q.qend], qtype: q.qtype, rcode: -1, decision: d, tenant: d.Tenant}
 	if w != nil {
 		_, an, _, _ := dnswire.Counts(w)
 		o.rcode, o.answers = dnswire.Rcode(w), int(an)
@@ -247,7 +258,7 @@ func (f *FastPath) answerBlocked(p *Pipeline, pkt []byte, client netip.AddrPort,
 // the fast path serves, the rule's offset in the presentation name is its
 // offset in the wire name too.
 func (f *FastPath) appendBlock(p *Pipeline, out, pkt []byte, q quickQuery, d query.Decision) []byte {
-	list := listOf(d.Table, d.Match)
+	list := listOf(&d)
 	owner := d.Match.Offset
 	if owner >= q.nameLen-2 { // the root rule
 		owner = -1

@@ -40,9 +40,12 @@ type GuardConfig struct {
 type Guard struct {
 	acl     *acl
 	limiter *limiter // nil: no rate limiting
-	chaos   ChaosConfig
-	metrics *Metrics
-	next    query.Resolver
+	errs    *limiter // the error answers' bucket; nil: off
+	// dropOver: over the query rate, drop rather than truncate.
+	dropOver bool
+	chaos    ChaosConfig
+	metrics  *Metrics
+	next     query.Resolver
 }
 
 // NewGuard returns the guard step in front of next. cfg must be validated.
@@ -56,7 +59,8 @@ func NewGuard(cfg GuardConfig, next query.Resolver, m *Metrics) (*Guard, error) 
 	if cfg.Clock == nil {
 		cfg.Clock = clock.Real{}
 	}
-	return &Guard{acl: a, limiter: newLimiter(cfg.RateLimit, cfg.Clock), chaos: cfg.Chaos, metrics: m, next: next}, nil
+	return &Guard{acl: a, limiter: newLimiter(cfg.RateLimit, cfg.Clock), errs: newErrorsLimiter(cfg.RateLimit, cfg.Clock),
+		dropOver: cfg.RateLimit.Action == "drop", chaos: cfg.Chaos, metrics: m, next: next}, nil
 }
 
 // verdict is the guard's decision on one query.
@@ -68,6 +72,7 @@ const (
 	aclDrop                  // outside the ACL: no answer
 	rateTrunc                // over the rate: an empty TC=1 answer
 	rateDrop                 // over the rate: no answer
+	errDrop                  // an error answer over the errors rate: no answer
 	refuse                   // REFUSED: not class IN, or a zone transfer
 	formErr                  // FORMERR: not one question, a meta-type, an over-long name
 	notImp                   // NOTIMP: not a standard query (NOTIFY, UPDATE, ...)
@@ -76,27 +81,50 @@ const (
 	anyQuery                 // ANY: the minimal RFC 8482 answer
 )
 
-// admit is the guard's decision on the client: the ACL, then the rate
-// (UDP only). It takes a token from the client's bucket, so a query must
-// be admitted once, on one path.
 // Admits reports whether client passes the ACL, for listeners that check it
 // before any query (a TCP, DoT or DoH connection at accept).
 func (g *Guard) Admits(client netip.Addr) bool { return g.acl.allowed(client) }
 
+// admit is the chain's decision on the client: the ACL (a refusal takes a
+// token of the errors bucket), then the rate (UDP only). It takes a token
+// from the client's bucket, so a query must be admitted once, on one path;
+// the fast path checks the ACL alone and takes the token (rate) only once
+// it is sure to answer.
 func (g *Guard) admit(client netip.Addr, proto query.Proto) verdict {
 	if !g.acl.allowed(client) {
 		if g.acl.drop {
 			return aclDrop
 		}
-		return aclRefuse
+		return g.limitError(aclRefuse, client, proto)
 	}
-	if g.limiter != nil && proto == query.ProtoUDP && !g.limiter.allow(client) {
-		if g.limiter.cfg.Action == "drop" {
-			return rateDrop
-		}
-		return rateTrunc
+	return g.rate(client, proto)
+}
+
+// rate takes a token from a UDP client's query bucket: pass, or the
+// over-limit verdict.
+func (g *Guard) rate(client netip.Addr, proto query.Proto) verdict {
+	if g.limiter == nil || proto != query.ProtoUDP || g.limiter.allow(client) {
+		return pass
 	}
-	return pass
+	if g.dropOver {
+		return rateDrop
+	}
+	return rateTrunc
+}
+
+// limitError passes the error answer v to a UDP client while its
+// network's errors bucket has a token, and drops it past that.
+func (g *Guard) limitError(v verdict, client netip.Addr, proto query.Proto) verdict {
+	if g.errs == nil || proto != query.ProtoUDP || g.errs.allow(client) {
+		return v
+	}
+	return errDrop
+}
+
+// isError reports whether the guard's answer for v is an error (REFUSED,
+// FORMERR, NOTIMP, BADVERS), limited by the errors bucket.
+func (v verdict) isError() bool {
+	return v == aclRefuse || v == refuse || v == formErr || v == notImp || v == badVers
 }
 
 // shape is what the guard's sanity check reads of a query; the chain
@@ -172,7 +200,9 @@ func (g *Guard) sane(s shape) verdict {
 func (g *Guard) Resolve(ctx context.Context, req *query.Request) (*dns.Msg, error) {
 	v := g.admit(req.Client.Addr(), req.Proto)
 	if v == pass {
-		v = g.sane(shapeOf(req))
+		if v = g.sane(shapeOf(req)); v.isError() {
+			v = g.limitError(v, req.Client.Addr(), req.Proto)
+		}
 	}
 	if v == pass {
 		return g.next.Resolve(ctx, req)
@@ -186,11 +216,11 @@ func (g *Guard) answer(v verdict, q dns.Question) (*dns.Msg, error) {
 	switch v {
 	case aclRefuse, aclDrop:
 		g.metrics.countACLDenied()
-	case rateTrunc, rateDrop:
+	case rateTrunc, rateDrop, errDrop:
 		g.metrics.countRateLimited()
 	}
 	switch v {
-	case aclDrop, rateDrop:
+	case aclDrop, rateDrop, errDrop:
 		return nil, query.ErrDrop
 	case rateTrunc:
 		m := new(dns.Msg)

@@ -1,11 +1,13 @@
 package pipeline
 
 import (
+	"sync"
 	"sync/atomic"
 
 	"github.com/bulwark-dns/bulwark/blocklist"
 	"github.com/bulwark-dns/bulwark/resolver/proxyproto"
 	"github.com/bulwark-dns/bulwark/resolver/query"
+	"github.com/bulwark-dns/bulwark/resolver/rcvbuf"
 	"github.com/miekg/dns"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -48,7 +50,13 @@ type Metrics struct {
 	limited      prometheus.Counter
 	tcpLimit     prometheus.Counter
 	proxy        *proxyproto.Metrics
+	udp          *rcvbuf.Stats          // receive buffers and kernel drops of the UDP sockets
 	whatIf       *prometheus.CounterVec // log-only lists (whatif.go)
+	// Per-tenant series (tenant.go); tenantNames are the tenants that
+	// have them, so that a reload removing a tenant removes its series.
+	tenantQueries, tenantBlocked *prometheus.CounterVec
+	tenantMu                     sync.Mutex
+	tenantNames                  map[string]bool
 }
 
 // NewMetrics registers the request-path metrics on reg. It is called once per
@@ -103,6 +111,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}
 	}
 	m.whatIf = newWhatIfCounter()
+	m.tenantQueries, m.tenantBlocked = newTenantVecs()
 	m.otherRcode = responses.WithLabelValues("OTHER")
 	m.dropped = responses.WithLabelValues("dropped")
 	for rc := range m.responses {
@@ -113,9 +122,10 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}
 	}
 	m.proxy = proxyproto.NewMetrics(reg)
+	m.udp = rcvbuf.NewStats(reg)
 	if reg != nil {
 		reg.MustRegister(queries, responses, m.duration, m.blocked, m.malformed, m.overload,
-			m.aclDenied, m.limited, m.tcpLimit, m.whatIf)
+			m.aclDenied, m.limited, m.tcpLimit, m.whatIf, m.tenantQueries, m.tenantBlocked)
 	}
 	return m
 }
@@ -177,7 +187,7 @@ func (m *Metrics) countBlocked(t *blocklist.Table, p blocklist.Payload) {
 }
 
 // numActions bounds blocklist.Action values.
-const numActions = int(blocklist.ActionDrop) + 1
+const numActions = blocklist.NumActions
 
 // blockedCounters resolves bulwark_blocked_total's series once per table,
 // list and action, so that counting a block is an atomic add rather than
@@ -194,6 +204,11 @@ func (m *Metrics) countMalformed() {
 		m.malformed.Inc()
 	}
 }
+
+// CountMalformed counts, for the listeners, a UDP datagram larger than they
+// read (cut by the kernel): a query that cannot be read, as one that does
+// not parse.
+func (m *Metrics) CountMalformed() { m.countMalformed() }
 
 // CountOverload counts a query the listeners dropped at max_inflight.
 func (m *Metrics) CountOverload() {
@@ -228,4 +243,13 @@ func (m *Metrics) ProxyMetrics() *proxyproto.Metrics {
 		return nil
 	}
 	return m.proxy
+}
+
+// UDPStats are the listeners' UDP receive buffers and kernel drops (nil
+// without Metrics).
+func (m *Metrics) UDPStats() *rcvbuf.Stats {
+	if m == nil {
+		return nil
+	}
+	return m.udp
 }

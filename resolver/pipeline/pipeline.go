@@ -2,7 +2,7 @@
 // upstreams: one packet in, one answer out. Build assembles it in the
 // order a query takes it —
 //
-//	guard (ACL, rate, sanity) → policy (block, CNAME cloaking) → cache → route (forward | recursive | conditional)
+//	guard (ACL, rate, sanity) → policy (block, CNAME cloaking) → RD=0 (cache only) → cache → route (forward | recursive | conditional)
 //
 // — and Serve runs a packet through it: parse, the chain, finish, pack,
 // count, observe. The UDP fast path is a hook on the same pipeline that
@@ -21,6 +21,7 @@ import (
 	"github.com/bulwark-dns/bulwark/resolver/dnswire"
 	"github.com/bulwark-dns/bulwark/resolver/logs"
 	"github.com/bulwark-dns/bulwark/resolver/query"
+	"github.com/bulwark-dns/bulwark/resolver/tenant"
 )
 
 // Pipeline is one generation's request path. It is immutable once built;
@@ -32,6 +33,7 @@ type Pipeline struct {
 	udpSize  int
 	metrics  *Metrics
 	logger   *slog.Logger
+	tenants  *tenants // nil: no tenants configured
 	// active counts the queries inside chain, so that a replaced
 	// generation is closed only once they are answered (Drain).
 	active *atomic.Int64
@@ -79,6 +81,8 @@ type Parts struct {
 	Fast bool
 	// Sink, if set, sees every block (threat-intelligence sightings).
 	Sink query.BlockSink
+	// Tenants selects each query's tenant (nil: one policy for all).
+	Tenants *tenant.Selector
 	Options
 }
 
@@ -100,7 +104,14 @@ func Build(p Parts) (*Pipeline, error) {
 	policy.sink = p.Sink
 	guard.next = policy
 	policy.next = p.Cache // 3. the cache, over 4. the route it was built with
+	if p.Cache != nil {
+		policy.next = noRecursion{p.Cache} // RD=0: the cache or REFUSED, never the route
+	}
 	pl := New(guard, p.Options)
+	if p.Tenants != nil { // tenant.go: selected before the guard, decided on by the policy
+		pl.tenants = &tenants{sel: p.Tenants, metrics: p.Metrics.forTenants(p.Tenants)}
+		policy.useTenants(pl.tenants)
+	}
 	if p.Fast {
 		pl.fast = NewFastPath(guard, policy, p.Cache)
 	}
@@ -159,8 +170,15 @@ func (p *Pipeline) ServeUDP(ctx context.Context, pkt []byte, client netip.AddrPo
 // returns it, or returns nil when no answer must be sent (drop action,
 // unparsable junk, responses sent to us).
 func (p *Pipeline) Serve(ctx context.Context, pkt []byte, client netip.AddrPort, proto query.Proto, out []byte) []byte {
+	return p.ServeID(ctx, pkt, client, proto, "", out)
+}
+
+// ServeID is Serve for a query that names its tenant: id is from the DoH
+// path /dns-query/<id> or the TLS server name <id>.<server name> ("" for
+// none). An id no tenant has falls back to the client address.
+func (p *Pipeline) ServeID(ctx context.Context, pkt []byte, client netip.AddrPort, proto query.Proto, id string, out []byte) []byte {
 	start := time.Now()
-	b, o := p.respond(ctx, pkt, client, proto, out)
+	b, o := p.respond(ctx, pkt, client, proto, id, out)
 	p.done(start, client, proto, pkt, b, o)
 	return b
 }
@@ -190,6 +208,7 @@ type outcome struct {
 	answers int
 	// decision is the rule that answered, if one did.
 	decision query.Decision
+	tenant   *tenant.Tenant // nil: the default policy
 }
 
 var dropped = outcome{rcode: -1}
@@ -203,6 +222,7 @@ func (p *Pipeline) done(start time.Time, client netip.AddrPort, proto query.Prot
 	} else {
 		p.metrics.countResponse(o.rcode, took.Seconds())
 	}
+	p.tenants.countQuery(o.tenant)
 	if p.observer == nil {
 		return
 	}
@@ -210,7 +230,7 @@ func (p *Pipeline) done(start time.Time, client netip.AddrPort, proto query.Prot
 		o.qname = dnswire.QuestionName(o.qwire)
 	}
 	p.observer.Observe(query.Event{
-		Received: start, Duration: took, Client: client, Proto: proto,
+		Received: start, Duration: took, Client: client, Proto: proto, Tenant: query.TenantName(o.tenant),
 		Query: pkt, Response: b, QName: o.qname, QType: o.qtype, Rcode: o.rcode, Answers: o.answers,
 		Decision: o.decision,
 	})

@@ -12,6 +12,7 @@ import (
 	"github.com/bulwark-dns/bulwark/resolver/dnswire"
 	"github.com/bulwark-dns/bulwark/resolver/logs"
 	"github.com/bulwark-dns/bulwark/resolver/query"
+	"github.com/bulwark-dns/bulwark/resolver/tenant"
 )
 
 // Tables gives the policy the current list snapshot. *atomic.Pointer
@@ -33,6 +34,18 @@ type Policy struct {
 	log     *logs.BlockLog
 	metrics *Metrics
 	sink    query.BlockSink // nil: none
+	// def is the default policy's tenant when its view is not every list
+	// (a tenant claimed an allow list); nil: Set.Match decides.
+	def     *tenant.Tenant
+	tenants *tenants // nil: no tenants
+}
+
+// useTenants makes the policy decide with each request's tenant.
+func (p *Policy) useTenants(ts *tenants) {
+	p.tenants = ts
+	if d := ts.sel.Default(); !d.AllLists() {
+		p.def = d
+	}
 }
 
 // NewPolicy returns the policy step in front of next.
@@ -40,38 +53,58 @@ func NewPolicy(cfg BlockingConfig, tables Tables, next query.Resolver, log *logs
 	return &Policy{tables: tables, next: next, ttl: uint32(cfg.TTL / time.Second), log: log, metrics: m}
 }
 
-// decide is the policy's decision on one name: the deciding rule of t,
-// and whether it blocks. The rule that decides is the table's (most
-// specific wins, allow wins a tie: docs/ARCHITECTURE.md); both the chain
-// and the UDP fast path ask here.
-func (p *Policy) decide(t *blocklist.Table, name string) (blocklist.Match, bool) {
-	m, ok := t.Set.Match(name)
-	return m, ok && !m.Allow
+// decide is the policy's decision on one name for tenant ten (nil: the
+// default policy): whether it blocks, and the deciding rule of t. Both the
+// chain and the UDP fast path ask here.
+func (p *Policy) decide(t *blocklist.Table, name string, ten *tenant.Tenant) (query.Decision, bool) {
+	d, ok := p.match(t, name, ten)
+	return d, ok && !d.Match.Allow
+}
+
+// match is the rule of t deciding name among tenant ten's lists, allow
+// rules included: most specific wins, allow wins a tie, a feed's own
+// exceptions lift only its blocks (docs/ARCHITECTURE.md); its action is
+// the tenant's override if it has one.
+func (p *Policy) match(t *blocklist.Table, name string, ten *tenant.Tenant) (query.Decision, bool) {
+	m, ok := t.DecideView(name, p.viewOf(ten)) // feed trust (blocklist/trust.go)
+	return p.decision(t, m, ten), ok
+}
+
+// viewOf is the view tenant ten decides with: nil for every list.
+func (p *Policy) viewOf(ten *tenant.Tenant) blocklist.View {
+	if ten == nil {
+		ten = p.def
+	}
+	return ten.ListView()
+}
+
+// decision is m as tenant ten's policy applies it: with its action
+// override.
+func (p *Policy) decision(t *blocklist.Table, m blocklist.Match, ten *tenant.Tenant) query.Decision {
+	if ten != nil && !m.Allow {
+		m.Payload.Action = ten.Action(m.Payload.List, m.Payload.Action)
+	}
+	return query.Decision{Table: t, Match: m, Tenant: ten}
 }
 
 // Resolve implements query.Resolver.
 func (p *Policy) Resolve(ctx context.Context, req *query.Request) (*dns.Msg, error) {
 	t := p.tables.Load()
+	bound := blocklist.NoList
 	if t != nil {
 		p.whatIf(req, t) // log-only lists (whatif.go)
-		if m, blocked := p.decide(t, req.Question.Name); blocked {
-			return p.block(req, query.Decision{Table: t, Match: m})
+		// client-ip and qname, in RPZ order (rpz.go)
+		d, blocked, b := p.decideQuery(t, req.Client.Addr(), req.Question.Name, req.Tenant)
+		if blocked && enforced(d, req.Proto) {
+			return p.block(ctx, req, d)
 		}
+		bound = b
 	}
 	resp, err := p.next.Resolve(ctx, req)
 	if err != nil || resp == nil || t == nil {
 		return resp, err
 	}
-	// Response policy: every CNAME/DNAME target in the answer is a name the
-	// client will end up connecting to.
-	for _, rr := range resp.Answer {
-		if target, ok := aliasTarget(rr); ok {
-			if m, blocked := p.decide(t, target); blocked {
-				return p.block(req, query.Decision{Table: t, Match: m, CNAME: dnswire.Canonical(target)})
-			}
-		}
-	}
-	return resp, nil
+	return p.checkAnswer(ctx, req, t, resp, bound) // CNAME targets, rpz-ip (rpz.go)
 }
 
 // aliasTarget is the target of a CNAME or DNAME record.
@@ -88,14 +121,15 @@ func aliasTarget(rr dns.RR) (string, bool) {
 // ServesWire reports whether a cached answer may go to the client without
 // the policy seeing it, as the UDP fast path sends cached answers: only
 // when it holds no CNAME or DNAME, whose targets the response policy must
-// check on every answer (the lists change under the cache).
+// check on every answer (the lists change under the cache), and no
+// address an rpz-ip rule lists.
 func (p *Policy) ServesWire(answer []dns.RR) bool {
 	for _, rr := range answer {
 		if t := rr.Header().Rrtype; t == dns.TypeCNAME || t == dns.TypeDNAME {
 			return false
 		}
 	}
-	return true
+	return servesAddrs(p.tables.Load(), answer) // rpz-ip (rpz.go)
 }
 
 // record counts and logs one block, on whichever path answered it. qname
@@ -103,6 +137,9 @@ func (p *Policy) ServesWire(answer []dns.RR) bool {
 // the log gets its own copy.
 func (p *Policy) record(at time.Time, client netip.Addr, proto query.Proto, qtype uint16, qname string, d query.Decision) {
 	p.metrics.countBlocked(d.Table, d.Match.Payload)
+	if p.tenants != nil {
+		p.tenants.metrics.countBlocked(&d)
+	}
 	if !p.log.Enabled() && p.sink == nil {
 		return
 	}
@@ -115,17 +152,24 @@ func (p *Policy) record(at time.Time, client netip.Addr, proto query.Proto, qtyp
 		if d.CNAME != "" {
 			matched = d.CNAME
 		}
-		p.sink.Blocked(query.BlockHit{At: at, Client: client, Table: d.Table, Match: d.Match, Name: matched})
+		p.sink.Blocked(query.BlockHit{At: at, Client: client, Tenant: d.TenantName(), Table: d.Table, Match: d.Match, Name: matched})
 	}
 }
 
 // listOf is the list of the deciding rule, with the rule's own sinkhole
-// addresses (RPZ local data) in place of the list's when it has them.
-func listOf(t *blocklist.Table, m blocklist.Match) blocklist.ListInfo {
+// addresses (RPZ local data) in place of the list's when it has them, and
+// the tenant's when its override made the action sinkhole.
+func listOf(d *query.Decision) blocklist.ListInfo {
+	t, m := d.Table, d.Match
 	var list blocklist.ListInfo
 	if int(m.Payload.List) < len(t.Lists) {
 		list = t.Lists[m.Payload.List]
 	}
 	list.Sinkhole = t.SinkholeAddrs(m.Payload)
+	if d.Tenant != nil {
+		if own := d.Tenant.SinkholeOf(m.Payload.List); own != nil {
+			list.Sinkhole = own
+		}
+	}
 	return list
 }

@@ -1,15 +1,18 @@
 package pipeline
 
 import (
+	"fmt"
 	"hash/maphash"
 	"net/netip"
 	"sync"
 
 	lru "github.com/hashicorp/golang-lru/v2"
 	"golang.org/x/time/rate"
+	"gopkg.in/yaml.v3"
 
 	"github.com/bulwark-dns/bulwark/internal/cfgerr"
 	"github.com/bulwark-dns/bulwark/internal/clock"
+	"github.com/bulwark-dns/bulwark/internal/yamlx"
 )
 
 // RateLimitConfig is the `ratelimit:` section: a token bucket per client
@@ -17,12 +20,25 @@ import (
 // is limited: its source addresses can be spoofed, which is what makes
 // reflection attacks work; TCP clients are real and bounded by the
 // connection limits instead.
+//
+// It is on by default with a limit chosen for clients behind NAT
+// (DefaultRate), and error answers — REFUSED above all, which every
+// address outside the ACL gets — have a bucket of their own (ErrorsRate),
+// as BIND's errors-per-second: without it a spoofed flood is reflected
+// 1:1 at its victim, since refusals take no token of the query bucket.
 type RateLimitConfig struct {
 	// Rate is the sustained queries per second allowed per client network;
-	// 0 turns rate limiting off.
+	// unset means DefaultRate, 0 (written in the YAML) turns the query
+	// bucket off.
 	Rate float64 `yaml:"rate"`
 	// Burst is the bucket size; default 2 × Rate.
 	Burst int `yaml:"burst"`
+	// ErrorsRate is the error answers (REFUSED, FORMERR, NOTIMP, BADVERS)
+	// per second allowed per client network, whether or not the client is
+	// inside the ACL, with a bucket of 2 × ErrorsRate; past it they are
+	// dropped, since a TC=1 answer is no smaller than a refusal. Unset
+	// means DefaultErrorsRate, 0 (written in the YAML) turns it off.
+	ErrorsRate float64 `yaml:"errors_rate"`
 	// Action for an over-limit query: "truncate" (an empty TC=1 answer, so
 	// a real client retries over TCP while a spoofed victim gets nothing
 	// larger than the query; the default) or "drop".
@@ -34,10 +50,69 @@ type RateLimitConfig struct {
 	// MaxClients bounds the buckets kept (least recently used go first), so
 	// a flood from random sources cannot exhaust memory.
 	MaxClients int `yaml:"max_clients"`
+	// Exempt lists networks never limited (BIND's exempt-clients); default
+	// loopback, which no packet from the network can carry as its source
+	// (the kernel drops such martians), so that local tools — health
+	// checks, a dnsdist on the same host, dnsperf — are not limited.
+	Exempt []string `yaml:"exempt"`
+
+	decoded bool // set by UnmarshalYAML: a zero rate was written on purpose
 }
 
-// SetDefaults fills in unset values.
+// Defaults of the ratelimit section.
+const (
+	// DefaultRate is generous on purpose: clients behind a NAT share its
+	// address, and the limit applies per /24. A carrier-grade NAT puts up
+	// to a few thousand subscribers on one public address, and a /24 of
+	// such addresses carries tens of thousands, at some 0.1–0.3 queries/s
+	// each at peak: about 10,000 queries/s. An over-limit client is not
+	// refused but truncated, so a real one retries over TCP.
+	DefaultRate = 10000
+	// DefaultErrorsRate bounds refusals to what no real client network
+	// needs (a resolver's ordinary answers are not errors), which caps the
+	// 1:1 reflection of REFUSED at 100 answers/s per victim network.
+	DefaultErrorsRate = 100
+)
+
+// defaultExempt is loopback: see RateLimitConfig.Exempt.
+var defaultExempt = []string{"127.0.0.0/8", "::1/128"}
+
+// DefaultRateLimitConfig is the section used when it is absent.
+func DefaultRateLimitConfig() RateLimitConfig {
+	c := RateLimitConfig{}
+	c.SetDefaults()
+	return c
+}
+
+// UnmarshalYAML decodes the section on top of the defaults, so that keys
+// left out get defaults and a rate written as 0 stays 0 (off).
+func (c *RateLimitConfig) UnmarshalYAML(n *yaml.Node) error {
+	type plain RateLimitConfig // no methods: avoids recursing into UnmarshalYAML
+	p := plain(DefaultRateLimitConfig())
+	p.Burst = 0 // derived from the rate the YAML gives
+	if err := yamlx.DecodeStrict(n, &p, "pipeline.RateLimitConfig"); err != nil {
+		return err
+	}
+	*c = RateLimitConfig(p)
+	c.decoded = true
+	c.SetDefaults()
+	return nil
+}
+
+// SetDefaults fills in unset values. The rates and Exempt are left alone
+// in a section decoded from YAML, where a zero was written on purpose.
 func (c *RateLimitConfig) SetDefaults() {
+	if !c.decoded {
+		if c.Rate == 0 {
+			c.Rate = DefaultRate
+		}
+		if c.ErrorsRate == 0 {
+			c.ErrorsRate = DefaultErrorsRate
+		}
+		if c.Exempt == nil {
+			c.Exempt = append([]string(nil), defaultExempt...)
+		}
+	}
 	if c.Burst == 0 {
 		c.Burst = int(2 * c.Rate)
 		if c.Burst < 1 {
@@ -67,6 +142,9 @@ func (c *RateLimitConfig) Validate(path string) []error {
 	if c.Burst < 0 {
 		errs = append(errs, cfgerr.New(cfgerr.Join(path, "burst"), "must not be negative"))
 	}
+	if c.ErrorsRate < 0 {
+		errs = append(errs, cfgerr.New(cfgerr.Join(path, "errors_rate"), "must not be negative"))
+	}
 	if c.Action != "truncate" && c.Action != "drop" {
 		errs = append(errs, cfgerr.New(cfgerr.Join(path, "action"), "%q is not truncate or drop", c.Action))
 	}
@@ -79,6 +157,11 @@ func (c *RateLimitConfig) Validate(path string) []error {
 	if c.MaxClients < 1 {
 		errs = append(errs, cfgerr.New(cfgerr.Join(path, "max_clients"), "must be at least 1"))
 	}
+	for i, e := range c.Exempt {
+		if _, err := netip.ParsePrefix(e); err != nil {
+			errs = append(errs, cfgerr.New(fmt.Sprintf("%s[%d]", cfgerr.Join(path, "exempt"), i), "%q is not a network (e.g. 127.0.0.0/8)", e))
+		}
+	}
 	return errs
 }
 
@@ -88,7 +171,10 @@ const limiterShards = 16
 
 // limiter holds one token bucket per client network in a bounded LRU.
 type limiter struct {
-	cfg    RateLimitConfig
+	rate   float64
+	burst  int
+	v4, v6 int // prefix lengths grouping clients
+	exempt []netip.Prefix
 	clock  clock.Clock
 	seed   maphash.Seed
 	shards [limiterShards]struct {
@@ -97,11 +183,27 @@ type limiter struct {
 	}
 }
 
+// newLimiter returns the query bucket of cfg, nil when it is off.
 func newLimiter(cfg RateLimitConfig, clk clock.Clock) *limiter {
-	if cfg.Rate <= 0 {
+	return newBuckets(cfg, cfg.Rate, cfg.Burst, clk)
+}
+
+// newErrorsLimiter returns the error answers' bucket of cfg, nil when it
+// is off.
+func newErrorsLimiter(cfg RateLimitConfig, clk clock.Clock) *limiter {
+	return newBuckets(cfg, cfg.ErrorsRate, max(int(2*cfg.ErrorsRate), 1), clk)
+}
+
+func newBuckets(cfg RateLimitConfig, r float64, burst int, clk clock.Clock) *limiter {
+	if r <= 0 {
 		return nil
 	}
-	l := &limiter{cfg: cfg, clock: clk, seed: maphash.MakeSeed()}
+	l := &limiter{rate: r, burst: burst, v4: cfg.IPv4Prefix, v6: cfg.IPv6Prefix, clock: clk, seed: maphash.MakeSeed()}
+	for _, e := range cfg.Exempt {
+		if p, err := netip.ParsePrefix(e); err == nil {
+			l.exempt = append(l.exempt, p.Masked())
+		}
+	}
 	per := cfg.MaxClients / limiterShards
 	if per < 1 {
 		per = 1
@@ -115,9 +217,14 @@ func newLimiter(cfg RateLimitConfig, clk clock.Clock) *limiter {
 // allow takes a token from client's bucket, reporting whether there was one.
 func (l *limiter) allow(client netip.Addr) bool {
 	client = client.Unmap()
-	bits := l.cfg.IPv6Prefix
+	for _, p := range l.exempt {
+		if p.Contains(client) {
+			return true
+		}
+	}
+	bits := l.v6
 	if client.Is4() {
-		bits = l.cfg.IPv4Prefix
+		bits = l.v4
 	}
 	key, err := client.Prefix(bits)
 	if err != nil {
@@ -128,7 +235,7 @@ func (l *limiter) allow(client netip.Addr) bool {
 	if !ok {
 		sh.mu.Lock()
 		if b, ok = sh.buckets.Get(key); !ok {
-			b = rate.NewLimiter(rate.Limit(l.cfg.Rate), l.cfg.Burst)
+			b = rate.NewLimiter(rate.Limit(l.rate), l.burst)
 			sh.buckets.Add(key, b)
 		}
 		sh.mu.Unlock()

@@ -11,7 +11,7 @@ import (
 )
 
 // respond runs one packet through the chain: parse, chain, finish, pack.
-func (p *Pipeline) respond(ctx context.Context, pkt []byte, client netip.AddrPort, proto query.Proto, out []byte) ([]byte, outcome) {
+func (p *Pipeline) respond(ctx context.Context, pkt []byte, client netip.AddrPort, proto query.Proto, id string, out []byte) ([]byte, outcome) {
 	msg := new(dns.Msg)
 	if err := msg.Unpack(pkt); err != nil {
 		p.metrics.countMalformed()
@@ -26,8 +26,9 @@ func (p *Pipeline) respond(ctx context.Context, pkt []byte, client netip.AddrPor
 		return nil, dropped
 	}
 	req := query.NewRequest(msg, client, proto)
+	req.Tenant = p.tenants.selectTenant(client.Addr(), id, msg)
 	p.metrics.countQuery(proto, req.Question.Qtype)
-	drop := outcome{qname: req.Question.Name, qtype: req.Question.Qtype, rcode: -1}
+	drop := outcome{qname: req.Question.Name, qtype: req.Question.Qtype, rcode: -1, tenant: req.Tenant}
 	resp, ok := p.resolve(ctx, req)
 	drop.decision = req.Decided
 	if !ok {
@@ -48,7 +49,7 @@ func (p *Pipeline) respond(ctx context.Context, pkt []byte, client netip.AddrPor
 		}
 	}
 	return b, outcome{qname: req.Question.Name, qtype: req.Question.Qtype, rcode: resp.Rcode, answers: len(resp.Answer),
-		decision: req.Decided}
+		decision: req.Decided, tenant: req.Tenant}
 }
 
 // resolve asks the chain; ok is false when no answer must be sent (the

@@ -107,4 +107,24 @@ type Decision struct {
 	// CNAME is the canonical (lower case, no trailing dot) CNAME or DNAME
 	// target the rule matched; "" when it matched the query name.
 	CNAME string
+	// Trigger is what the rule matched (RPZ): the query name (or CNAME),
+	// or for an address trigger the network Prefix that held the client,
+	// an answer address or a name server's address.
+	Trigger blocklist.Trigger
+	Prefix  netip.Prefix
+	// Tenant is whose policy decided (Match.Payload.Action is already the
+	// tenant's override); nil for the default policy.
+	Tenant *tenant.Tenant
+}
+
+// TenantName is the name of d's tenant, "" for the default policy: the
+// value of every log's and metric's tenant field.
+func (d *Decision) TenantName() string { return TenantName(d.Tenant) }
+
+// TenantName is t's name, "" for nil or the default policy.
+func TenantName(t *tenant.Tenant) string {
+	if t == nil {
+		return ""
+	}
+	return t.Name
 }

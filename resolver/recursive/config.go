@@ -88,6 +88,17 @@ type Config struct {
 	// pointing at 169.254.169.254 or an internal host must not make the
 	// resolver probe the network it sits in; split-horizon labs turn it on.
 	QueryPrivate bool `yaml:"query_private"`
+	// HardenGlue believes glue only for name servers inside the zone that
+	// sends it (Unbound's harden-glue). Off, a referral's glue for any of
+	// its name servers is taken, as from a parent that also serves the
+	// servers' zone; it saves lookups at the price of trusting parents with
+	// names they are not authoritative for.
+	HardenGlue bool `yaml:"harden_glue"`
+	// QnameMinimisationType is the query type of minimised queries: "A"
+	// (RFC 9156's choice, the default: servers answer it like any query)
+	// or "NS" (a referral or the zone's NS set either way, as Knot
+	// Resolver and early Unbound sent).
+	QnameMinimisationType string `yaml:"qname_minimisation_type"`
 
 	decoded bool // set by UnmarshalYAML: defaults already applied
 }
@@ -100,7 +111,7 @@ func DefaultConfig() Config {
 }
 
 // SetDefaults fills the zero fields of a Config built in code (booleans
-// default to on, except CaseRandomisation and QueryLoopback). It leaves a
+// default to on, except CaseRandomisation, QueryLoopback and QueryPrivate). It leaves a
 // Config decoded from YAML alone: there, a zero was written on purpose.
 func (c *Config) SetDefaults() {
 	if c.decoded {
@@ -114,6 +125,10 @@ func (c *Config) SetDefaults() {
 		c.IPv4, c.IPv6 = true, true
 	}
 	c.QnameMinimisation = true
+	c.HardenGlue = true
+	if c.QnameMinimisationType == "" {
+		c.QnameMinimisationType = "A"
+	}
 	if c.MaxQueries == 0 {
 		c.MaxQueries = DefaultMaxQueries
 	}
@@ -219,6 +234,9 @@ func (c *Config) Validate(path string) []error {
 		if f.v <= 0 {
 			add(f.key, "must be positive, got %v", f.v)
 		}
+	}
+	if t := strings.ToUpper(d.QnameMinimisationType); t != "A" && t != "NS" {
+		add("qname_minimisation_type", "must be A or NS, got %q", d.QnameMinimisationType)
 	}
 	if d.Timeout > 0 && d.Timeout < 100*time.Millisecond {
 		add("timeout", "%v is too short to reach any server; use at least 100ms", d.Timeout)

@@ -76,6 +76,9 @@ func TestValidate(t *testing.T) {
 		{"durations", func(c *Config) { c.Timeout, c.LameTTL, c.InfraTTL = -time.Second, -1, -1 },
 			[]string{"recursion.timeout", "recursion.lame_ttl", "recursion.infra_ttl"}},
 		{"timeout too short", func(c *Config) { c.Timeout = time.Millisecond }, []string{"recursion.timeout"}},
+		{"qname_minimisation_type NS", func(c *Config) { c.QnameMinimisationType = "ns" }, nil},
+		{"qname_minimisation_type unknown", func(c *Config) { c.QnameMinimisationType = "AAAA" },
+			[]string{"recursion.qname_minimisation_type"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -110,6 +113,8 @@ func TestConfigYAML(t *testing.T) {
   ipv6: false
   qname_minimisation: false
   max_queries: 20
+  harden_glue: false
+  qname_minimisation_type: NS
 `
 	if err := yaml.Unmarshal([]byte(src), &doc); err != nil {
 		t.Fatal(err)
@@ -117,7 +122,8 @@ func TestConfigYAML(t *testing.T) {
 	doc.R.SetDefaults() // as the root config does: must not undo the explicit values
 	c := doc.R
 	if c.IPv6 || !c.IPv4 || c.QnameMinimisation || c.MaxQueries != 20 || c.Port != DefaultPort ||
-		c.Timeout != DefaultTimeout || c.MaxDepth != DefaultMaxDepth || c.CaseRandomisation || c.QueryLoopback {
+		c.Timeout != DefaultTimeout || c.MaxDepth != DefaultMaxDepth || c.CaseRandomisation || c.QueryLoopback ||
+		c.HardenGlue || c.QnameMinimisationType != "NS" {
 		t.Errorf("decoded %+v", c)
 	}
 	if errs := c.Validate("recursion"); len(errs) != 0 {
@@ -135,7 +141,8 @@ func TestConfigYAML(t *testing.T) {
 	// A section built in code gets every default, booleans included.
 	var code Config
 	code.SetDefaults()
-	if !code.IPv4 || !code.IPv6 || !code.QnameMinimisation || code.Port != 53 || code.MaxQueries != DefaultMaxQueries {
+	if !code.IPv4 || !code.IPv6 || !code.QnameMinimisation || code.Port != 53 || code.MaxQueries != DefaultMaxQueries ||
+		!code.HardenGlue || code.QnameMinimisationType != "A" {
 		t.Errorf("code defaults %+v", code)
 	}
 	v6only := Config{IPv6: true}

@@ -40,8 +40,13 @@ type addrSet struct {
 func (s addrSet) fresh(now time.Time) bool { return now.Before(s.expires) }
 
 // hostAddrs is what the address cache knows of one name-server host.
+// glue4 and glue6 keep the parent-side glue even after the child's
+// authoritative answer replaced it in v4 and v6: RFC 2181 §5.4.1 ranks
+// data for caching, not for discarding, and when every address the child
+// gives fails, the glue is the last resort (RFC 1034 §5.3.3).
 type hostAddrs struct {
-	v4, v6 addrSet
+	v4, v6       addrSet
+	glue4, glue6 addrSet
 }
 
 // caches holds what the resolver learns across queries: zone cuts, name
@@ -131,15 +136,31 @@ func (c *caches) putAddrs(host string, v6 bool, addrs []netip.Addr, ttl uint32, 
 	}
 	set := addrSet{addrs: slices.Clone(addrs), expires: now.Add(d), trust: tr}
 	c.addrs.update(host, func(old hostAddrs, _ bool) hostAddrs {
-		cur := &old.v4
+		cur, glue := &old.v4, &old.glue4
 		if v6 {
-			cur = &old.v6
+			cur, glue = &old.v6, &old.glue6
 		}
 		if !cur.fresh(now) || cur.trust <= tr {
 			*cur = set
 		}
+		if tr == trustGlue && len(addrs) > 0 {
+			*glue = set
+		}
 		return old
 	})
+}
+
+// glueAddrs returns the fresh parent-side glue remembered for host, both
+// families.
+func (c *caches) glueAddrs(host string, now time.Time) []netip.Addr {
+	h, _ := c.addrs.get(host)
+	var out []netip.Addr
+	for _, s := range []addrSet{h.glue4, h.glue6} {
+		if s.fresh(now) {
+			out = append(out, s.addrs...)
+		}
+	}
+	return out
 }
 
 // ttlDuration turns a record TTL into a cache lifetime, capped.

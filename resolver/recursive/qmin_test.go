@@ -13,17 +13,24 @@ import (
 func TestQnameMinimisationVisible(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
-		name string
-		qmin bool
-		want []string
+		name  string
+		qmin  bool
+		qtype string // qname_minimisation_type
+		want  []string
 	}{
-		{"on", true, []string{
+		{"on", true, "A", []string{
 			"127.0.0.2 udp . NS", // priming (RFC 8109)
 			"127.0.0.2 udp test. A",
 			"127.0.0.3 udp example.test. A",
 			"ZONE udp www.example.test. AAAA",
 		}},
-		{"off", false, []string{
+		{"NS type", true, "NS", []string{
+			"127.0.0.2 udp . NS",
+			"127.0.0.2 udp test. NS",
+			"127.0.0.3 udp example.test. NS",
+			"ZONE udp www.example.test. AAAA",
+		}},
+		{"off", false, "A", []string{
 			"127.0.0.2 udp . NS",
 			"127.0.0.2 udp www.example.test. AAAA",
 			"127.0.0.3 udp www.example.test. AAAA",
@@ -34,7 +41,7 @@ func TestQnameMinimisationVisible(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			h := startWorld(t)
-			r, _ := newResolver(t, h, func(c *Config) { c.QnameMinimisation = tt.qmin })
+			r, _ := newResolver(t, h, func(c *Config) { c.QnameMinimisation, c.QnameMinimisationType = tt.qmin, tt.qtype })
 			patient(r)
 			mustResolve(t, r, "www.example.test.", dns.TypeAAAA)
 			got := seen(h)

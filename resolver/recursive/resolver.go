@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -48,6 +49,8 @@ type Resolver struct {
 	log    *slog.Logger
 	caches *caches
 	infra  *infra
+	// qminType is the query type of minimised queries.
+	qminType uint16
 
 	prime      singleflight.Group
 	primeAfter atomic.Int64 // UnixNano before which priming is not retried
@@ -73,13 +76,14 @@ func New(cfg Config, clk clock.Clock, m *Metrics, logger *slog.Logger) (*Resolve
 		logger = slog.New(slog.DiscardHandler)
 	}
 	r := &Resolver{
-		cfg:    cfg,
-		port:   uint16(cfg.Port),
-		clock:  clk,
-		m:      m,
-		log:    logger,
-		caches: newCaches(cfg.DelegationCacheSize),
-		infra:  newInfra(cfg.InfraCacheSize, cfg.InfraTTL, cfg.LameTTL, defaultRTO),
+		cfg:      cfg,
+		port:     uint16(cfg.Port),
+		clock:    clk,
+		m:        m,
+		log:      logger,
+		caches:   newCaches(cfg.DelegationCacheSize),
+		infra:    newInfra(cfg.InfraCacheSize, cfg.InfraTTL, cfg.LameTTL, defaultRTO),
+		qminType: dns.StringToType[strings.ToUpper(cfg.QnameMinimisationType)],
 	}
 	hints := cfg.RootHints
 	if len(hints) == 0 {
@@ -188,7 +192,7 @@ func (q *query) resolve(ctx context.Context, name string, qtype uint16, depth in
 		if err != nil {
 			return res, err
 		}
-		res.answer = append(res.answer, rep.answer...)
+		res.answer = appendNew(res.answer, rep.answer...)
 		for _, rr := range rep.answer {
 			if c, ok := rr.(*dns.CNAME); ok {
 				seen[c.Hdr.Name] = true
@@ -235,11 +239,11 @@ func (q *query) lookup(ctx context.Context, name string, qtype uint16, depth int
 		send, stype := name, qtype
 		if minimise {
 			if m := minimised(known, name, count); m != name {
-				send, stype = m, dns.TypeA
+				send, stype = m, q.r.qminType
 			}
 		}
 		isMin := send != name
-		rep, err := q.ask(ctx, zs, send, stype, depth)
+		rep, err := q.ask(ctx, zs, send, stype, depth, isMin)
 		if err != nil {
 			if fatal(err) {
 				return reply{}, err
@@ -284,6 +288,15 @@ func (q *query) lookup(ctx context.Context, name string, qtype uint16, depth int
 			if isMin {
 				if rep.links > 0 || rep.kind == kindChain {
 					minimise = false // an alias on the way: ask the full name
+					continue
+				}
+				if stype == dns.TypeNS && rep.kind == kindAnswer && len(rep.nsHosts) > 0 {
+					// The zone's own NS set from a server of both
+					// parent and child: a cut, as a referral would say.
+					rep.cut = send
+					q.refs++
+					zs, fromCache = q.r.fromReferral(rep), false
+					known = q.r.caches.deepestInside(rep.cut, name, q.r.clock.Now())
 					continue
 				}
 				known = send
@@ -369,7 +382,7 @@ func (q *query) rootServers(ctx context.Context) *zoneServers {
 // that fails.
 func (q *query) primeRoot(ctx context.Context) *zoneServers {
 	r := q.r
-	rep, err := q.ask(ctx, r.hintServers(), ".", dns.TypeNS, 0)
+	rep, err := q.ask(ctx, r.hintServers(), ".", dns.TypeNS, 0, false)
 	now := r.clock.Now()
 	if err != nil || rep.kind != kindAnswer || len(rep.nsHosts) == 0 {
 		if err == nil {

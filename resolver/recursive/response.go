@@ -2,8 +2,11 @@ package recursive
 
 import (
 	"net/netip"
+	"slices"
 
 	"github.com/miekg/dns"
+
+	"github.com/bulwark-dns/bulwark/resolver/dnswire"
 )
 
 // kind is what a reply means for the question asked.
@@ -98,7 +101,7 @@ func classify(resp *dns.Msg, zone, qname string, qtype uint16) reply {
 	}
 	rep.rcode = dns.RcodeSuccess
 	neg := negative(resp.Ns, zone, qname)
-	if cut, other := referralCut(resp.Ns, zone, qname); cut != "" && neg == nil {
+	if cut, other, apex := referralCut(resp.Ns, zone, qname); cut != "" && neg == nil {
 		rep.kind = kindReferral
 		rep.cut = cut
 		rep.nsHosts, rep.nsTTL = nsHosts(resp.Ns, cut)
@@ -108,7 +111,12 @@ func classify(resp *dns.Msg, zone, qname string, qtype uint16) reply {
 		}
 		rep.kind, rep.why, rep.cut = kindLame, "referral to "+cut+" names no server", ""
 		return rep
-	} else if cut == "" && other != "" && neg == nil && !resp.Authoritative {
+	} else if cut == "" && neg == nil && (other != "" || apex && !resp.Authoritative) {
+		// An upward or sideways referral is lame even with AA set: the
+		// server claims a zone that does not hold the name.
+		if other == "" {
+			other = zone
+		}
 		rep.kind, rep.why = kindLame, "referral to "+other+", which is not below "+zone
 		return rep
 	}
@@ -117,10 +125,25 @@ func classify(resp *dns.Msg, zone, qname string, qtype uint16) reply {
 		rep.kind, rep.ns = kindNoData, neg
 	case resp.Authoritative:
 		rep.kind = kindNoData // authoritative, empty, no SOA: odd but final
+	case !resp.RecursionAvailable && ownsOther(resp.Answer, zone, qname):
+		// Only another type's record for the name (RFC 2308 §2.2): NODATA
+		// once it is dropped. A recursion-only server (RA set) stays lame.
+		rep.kind = kindNoData
 	default:
 		rep.kind, rep.why = kindLame, "empty non-authoritative reply"
 	}
 	return rep
+}
+
+// ownsOther reports whether answer holds a record owned by qname, within
+// zone: data of a type not asked for.
+func ownsOther(answer []dns.RR, zone, qname string) bool {
+	for _, rr := range answer {
+		if h := rr.Header(); h.Name == qname && h.Class == dns.ClassINET && dns.IsSubDomain(zone, qname) {
+			return true
+		}
+	}
+	return false
 }
 
 // walkChain follows qname through the answer section: data of qtype, a
@@ -141,9 +164,11 @@ func walkChain(answer []dns.RR, zone, qname string, qtype uint16, rep *reply) (c
 		}
 		var next string
 		if d := dnameAbove(answer, zone, cur); d != nil {
-			target, ok := substitute(cur, d)
-			rep.answer = append(rep.answer, d)
-			rep.answer = append(rep.answer, sigs(answer, d.Hdr.Name, dns.TypeDNAME)...)
+			target, ok := dnswire.SubstituteDNAME(cur, d)
+			// A DNAME applied twice along the chain is listed once (RFC
+			// 2181 §5: an RRset is a set).
+			rep.answer = appendNew(rep.answer, d)
+			rep.answer = appendNew(rep.answer, sigs(answer, d.Hdr.Name, dns.TypeDNAME)...)
 			if !ok {
 				rep.rcode = dns.RcodeYXDomain
 				return cur, false, false
@@ -230,22 +255,14 @@ func dnameAbove(rrs []dns.RR, zone, name string) *dns.DNAME {
 	return best
 }
 
-// substitute applies d to name (RFC 6672 §2.2): the labels below d's owner
-// followed by d's target. It fails when the result is too long.
-func substitute(name string, d *dns.DNAME) (string, bool) {
-	keep := dns.CountLabel(name) - dns.CountLabel(d.Hdr.Name)
-	prefix := name // a DNAME at the root keeps every label
-	if idx := dns.Split(name); keep < len(idx) {
-		prefix = name[:idx[keep]]
+// appendNew appends to list the records of rrs it does not hold yet.
+func appendNew(list []dns.RR, rrs ...dns.RR) []dns.RR {
+	for _, rr := range rrs {
+		if !slices.ContainsFunc(list, func(have dns.RR) bool { return dns.IsDuplicate(have, rr) }) {
+			list = append(list, rr)
+		}
 	}
-	target := dns.CanonicalName(d.Target)
-	if target != "." {
-		prefix += target
-	}
-	if _, ok := dns.IsDomainName(prefix); !ok || len(prefix) > 255 {
-		return "", false
-	}
-	return prefix, true
+	return list
 }
 
 // negative returns the authority records that explain an empty answer for
@@ -299,16 +316,21 @@ func proofs(ns []dns.RR, zone string) []dns.RR {
 
 // referralCut finds the delegation in an authority section: the deepest NS
 // owner strictly below zone that is an ancestor of (or is) qname. other is
-// an NS owner that does not qualify (the zone itself, above it, or beside
-// the name): the sign of a lame or confused server.
-func referralCut(ns []dns.RR, zone, qname string) (cut, other string) {
+// an NS owner above zone or beside the name: the sign of a lame or
+// confused server. apex reports NS records of the zone itself, which an
+// authoritative server may add to an answer but a referral cannot name.
+func referralCut(ns []dns.RR, zone, qname string) (cut, other string, apex bool) {
 	for _, rr := range ns {
 		n, ok := rr.(*dns.NS)
 		if !ok || n.Hdr.Class != dns.ClassINET {
 			continue
 		}
 		owner := n.Hdr.Name
-		if owner == zone || !dns.IsSubDomain(zone, owner) || !dns.IsSubDomain(owner, qname) {
+		if owner == zone {
+			apex = true
+			continue
+		}
+		if !dns.IsSubDomain(zone, owner) || !dns.IsSubDomain(owner, qname) {
 			other = owner
 			continue
 		}
@@ -316,7 +338,7 @@ func referralCut(ns []dns.RR, zone, qname string) (cut, other string) {
 			cut = owner
 		}
 	}
-	return cut, other
+	return cut, other, apex
 }
 
 // nsHosts returns the name server host names of the NS records owned by

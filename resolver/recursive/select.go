@@ -130,14 +130,18 @@ func (e *lameError) Error() string { return "lame: " + e.why }
 // fail are skipped; those that timed out are asked again on a later pass
 // with a longer timeout; hosts without addresses are looked up (one level
 // deeper) once the known addresses are exhausted.
-func (q *query) ask(ctx context.Context, zs *zoneServers, name string, qtype uint16, depth int) (reply, error) {
+//
+// A minimised query (RFC 9156) marks no server lame: the caller asks the
+// full name next, and only that reply tells whether the server serves the
+// zone.
+func (q *query) ask(ctx context.Context, zs *zoneServers, name string, qtype uint16, depth int, minimised bool) (reply, error) {
 	r := q.r
 	fails := &askError{zone: zs.zone}
 	state := make(map[netip.Addr]bool) // addr -> worth another pass (timed out)
 	lame := 0
 	for pass := range maxPasses {
 		for _, addr := range q.candidates(zs, state, pass, &lame) {
-			rep, err := q.try(ctx, zs.zone, addr, name, qtype)
+			rep, err := q.try(ctx, zs.zone, addr, name, qtype, minimised)
 			if err == nil {
 				return rep, nil
 			}
@@ -169,7 +173,7 @@ func (q *query) ask(ctx context.Context, zs *zoneServers, name string, qtype uin
 					if _, tried := state[addr]; tried || !r.usable(addr) || r.infra.isLame(zs.zone, addr, r.clock.Now()) {
 						continue
 					}
-					rep, err := q.try(ctx, zs.zone, addr, name, qtype)
+					rep, err := q.try(ctx, zs.zone, addr, name, qtype, minimised)
 					if err == nil {
 						return rep, nil
 					}
@@ -189,6 +193,9 @@ func (q *query) ask(ctx context.Context, zs *zoneServers, name string, qtype uin
 			break
 		}
 	}
+	if rep, err, ok := q.askGlue(ctx, zs, name, qtype, minimised, state, fails); ok {
+		return rep, err
+	}
 	if lame > 0 {
 		fails.note = fmt.Sprintf("%d servers skipped as lame", lame)
 	}
@@ -196,6 +203,30 @@ func (q *query) ask(ctx context.Context, zs *zoneServers, name string, qtype uin
 		fails.note = "no server address usable"
 	}
 	return reply{}, fails
+}
+
+// askGlue is ask's last resort: the parent-side glue of zs's hosts that
+// the child's own answers replaced (or that a failed host lookup left
+// unused), each address not tried yet. ok is false when none gave a
+// usable reply and no fatal error came.
+func (q *query) askGlue(ctx context.Context, zs *zoneServers, name string, qtype uint16, minimised bool,
+	state map[netip.Addr]bool, fails *askError) (_ reply, _ error, ok bool) {
+	r := q.r
+	now := r.clock.Now()
+	for _, host := range zs.hosts {
+		for _, addr := range r.caches.glueAddrs(host, now) {
+			if _, tried := state[addr]; tried || !r.usable(addr) || r.infra.isLame(zs.zone, addr, now) {
+				continue
+			}
+			state[addr] = false
+			rep, err := q.try(ctx, zs.zone, addr, name, qtype, minimised)
+			if err == nil || fatal(err) {
+				return rep, err, true
+			}
+			fails.add(err)
+		}
+	}
+	return reply{}, nil, false
 }
 
 func (e *askError) add(err error) {
@@ -238,7 +269,7 @@ func (q *query) candidates(zs *zoneServers, state map[netip.Addr]bool, pass int,
 
 // try asks one server and judges its reply for zone: a usable reply, or an
 // error saying why not (lame servers are remembered as such).
-func (q *query) try(ctx context.Context, zone string, addr netip.Addr, name string, qtype uint16) (reply, error) {
+func (q *query) try(ctx context.Context, zone string, addr netip.Addr, name string, qtype uint16, minimised bool) (reply, error) {
 	r := q.r
 	resp, err := q.exchange(ctx, addr, name, qtype)
 	if err != nil {
@@ -248,20 +279,25 @@ func (q *query) try(ctx context.Context, zone string, addr netip.Addr, name stri
 		}
 		return reply{}, err
 	}
+	why := "answered " + rcodeString(resp.Rcode)
 	switch resp.Rcode {
 	case dns.RcodeSuccess, dns.RcodeNameError, dns.RcodeYXDomain:
 		rep := classify(resp, zone, name, qtype)
 		if rep.kind != kindLame {
+			if !r.cfg.HardenGlue && len(rep.nsHosts) > 0 {
+				rep.glue = glueFor(resp.Extra, ".", rep.nsHosts) // harden_glue: false
+			}
 			return rep, nil
 		}
-		r.markLame(ctx, zone, addr, rep.why)
-		return reply{}, &serverError{addr, &lameError{rep.why}}
+		why = rep.why
 	case dns.RcodeRefused, dns.RcodeNotAuth:
-		why := "answered " + rcodeString(resp.Rcode)
-		r.markLame(ctx, zone, addr, why)
-		return reply{}, &serverError{addr, &lameError{why}}
+	default:
+		return reply{}, &serverError{addr, &rcodeError{resp.Rcode}}
 	}
-	return reply{}, &serverError{addr, &rcodeError{resp.Rcode}}
+	if !minimised {
+		r.markLame(ctx, zone, addr, why)
+	}
+	return reply{}, &serverError{addr, &lameError{why}}
 }
 
 // markLame remembers addr as lame for zone (and says so at debug level:

@@ -25,6 +25,39 @@ type Tenant struct {
 	actions []uint8
 	// Sinkhole holds the tenant's own sinkhole addresses (nil: the list's).
 	Sinkhole []netip.Addr
+	// Index is the tenant's place in config order, from 1; 0 for the
+	// default. Per-tenant counters are indexed by it, so that the query
+	// path finds a tenant's series without a map.
+	Index int
+	// all says View holds every list, so that Set.Match decides as
+	// MatchView would, at its cost.
+	all bool
+}
+
+// AllLists reports whether the tenant's view holds every configured list,
+// so that the policy may use the plain Set.Match.
+func (t *Tenant) AllLists() bool { return t.all }
+
+// ListView is the view t decides with, for blocklist.Table.DecideView:
+// nil when t is nil or uses every list (the plain Set.Match), an empty
+// view when it uses none.
+func (t *Tenant) ListView() blocklist.View {
+	if t == nil || t.all {
+		return nil
+	}
+	if t.View == nil {
+		return blocklist.View{}
+	}
+	return t.View
+}
+
+// SinkholeOf is the tenant's own sinkhole addresses when it overrides
+// list i's action to sinkhole; nil means the list's (or the rule's).
+func (t *Tenant) SinkholeOf(i uint16) []netip.Addr {
+	if int(i) < len(t.actions) && t.actions[i] == uint8(blocklist.ActionSinkhole)+1 {
+		return t.Sinkhole
+	}
+	return nil
 }
 
 // IsDefault reports whether t is the default policy.
@@ -93,8 +126,9 @@ func New(ts []Config, ecs ECSConfig, lists []ListRef) (*Selector, error) {
 			set(s.def.View, i)
 		}
 	}
+	s.def.all = full(s.def.View, len(lists))
 	for _, c := range ts {
-		t := &Tenant{Name: c.Name, View: newView(len(lists)), LogClient: c.Log.Client}
+		t := &Tenant{Name: c.Name, View: newView(len(lists)), LogClient: c.Log.Client, Index: len(s.tenants) + 1}
 		for i, l := range lists {
 			switch {
 			case !l.Allow && c.Blocklists == nil, l.Allow && c.Allowlists == nil && !claimed[l.Name]:
@@ -114,6 +148,7 @@ func New(ts []Config, ecs ECSConfig, lists []ListRef) (*Selector, error) {
 				t.actions[index[n]] = uint8(a) + 1
 			}
 		}
+		t.all = full(t.View, len(lists))
 		for _, a := range c.Sinkhole {
 			t.Sinkhole = append(t.Sinkhole, netip.MustParseAddr(a))
 		}
@@ -204,7 +239,7 @@ func (s *Selector) Select(q Query) *Tenant {
 			return t
 		}
 	}
-	if q.ECS.IsValid() && q.ECS.Bits() > 0 && s.trustedForwarder(q.Client) {
+	if q.ECS.IsValid() && q.ECS.Bits() > 0 && s.TrustedForwarder(q.Client) {
 		if t, ok := s.byAddr(q.ECS.Masked().Addr(), q.ECS.Bits()); ok {
 			return t
 		}
@@ -215,7 +250,12 @@ func (s *Selector) Select(q Query) *Tenant {
 	return s.def
 }
 
-func (s *Selector) trustedForwarder(a netip.Addr) bool {
+// TrustedForwarder reports whether a query from a may select its tenant
+// by ECS (tenant_ecs.trusted).
+func (s *Selector) TrustedForwarder(a netip.Addr) bool {
+	if len(s.ecs) == 0 {
+		return false
+	}
 	a = a.Unmap()
 	for _, p := range s.ecs {
 		if p.Contains(a) {
@@ -306,6 +346,16 @@ func (t *Tenant) String() string {
 
 // newView returns an empty view with room for n lists.
 func newView(n int) blocklist.View { return make(blocklist.View, (n+63)/64) }
+
+// full reports whether v holds each of n lists.
+func full(v blocklist.View, n int) bool {
+	for i := range n {
+		if !v.Has(uint16(i)) {
+			return false
+		}
+	}
+	return true
+}
 
 // set adds list i to v, which has room for it.
 func set(v blocklist.View, i int) { v[i>>6] |= 1 << (i & 63) }

@@ -1,0 +1,152 @@
+package main
+
+import (
+	"slices"
+	"testing"
+	"testing/fstest"
+
+	"github.com/bulwark-dns/bulwark/internal/config"
+)
+
+func TestResolveMemoryPolicy(t *testing.T) {
+	v2 := fstest.MapFS{
+		"proc/self/cgroup": {Data: []byte("0::/system.slice/bulwark.service\n")},
+		"sys/fs/cgroup/system.slice/bulwark.service/memory.max": {Data: []byte("1073741824\n")},
+	}
+	v2max := fstest.MapFS{
+		"proc/self/cgroup":         {Data: []byte("0::/\n")},
+		"sys/fs/cgroup/memory.max": {Data: []byte("max\n")},
+	}
+	container := fstest.MapFS{ // a container sees its own cgroup at the root
+		"proc/self/cgroup":         {Data: []byte("0::/\n")},
+		"sys/fs/cgroup/memory.max": {Data: []byte("536870912\n")},
+	}
+	v1 := fstest.MapFS{
+		"proc/self/cgroup": {Data: []byte("4:memory:/docker/abc\n3:cpu,cpuacct:/docker/abc\n")},
+		"sys/fs/cgroup/memory/docker/abc/memory.limit_in_bytes": {Data: []byte("268435456\n")},
+	}
+	v1unlimited := fstest.MapFS{
+		"proc/self/cgroup":                           {Data: []byte("4:memory:/\n")},
+		"sys/fs/cgroup/memory/memory.limit_in_bytes": {Data: []byte("9223372036854771712\n")},
+	}
+	garbage := fstest.MapFS{
+		"sys/fs/cgroup/memory.max": {Data: []byte("lots\n")},
+	}
+	noEnv := func(string) string { return "" }
+	withEnv := func(k string) string {
+		if k == "GOMEMLIMIT" {
+			return "300MiB"
+		}
+		return ""
+	}
+	for _, tt := range []struct {
+		name   string
+		limit  string
+		env    func(string) string
+		root   fstest.MapFS
+		want   int64
+		origin string
+	}{
+		{"explicit size wins over the cgroup", "200MiB", withEnv, v2, 200 << 20, "runtime.memory_limit"},
+		{"off sets none", "off", noEnv, v2, 0, "runtime.memory_limit: off"},
+		{"auto: the environment's GOMEMLIMIT stays", "auto", withEnv, v2, -1, "GOMEMLIMIT environment variable"},
+		{"auto: 90% of the own cgroup v2 limit", "auto", noEnv, v2, 1073741824 * 9 / 10, "90% of the cgroup limit 1GiB in /sys/fs/cgroup/system.slice/bulwark.service/memory.max"},
+		{"auto: container root cgroup", "", noEnv, container, 536870912 * 9 / 10, "90% of the cgroup limit 512MiB in /sys/fs/cgroup/memory.max"},
+		{"auto: cgroup v1", "auto", noEnv, v1, 268435456 * 9 / 10, "90% of the cgroup limit 256MiB in /sys/fs/cgroup/memory/docker/abc/memory.limit_in_bytes"},
+		{"auto: v2 max is no limit", "auto", noEnv, v2max, 0, "no cgroup limit"},
+		{"auto: v1 huge value is no limit", "auto", noEnv, v1unlimited, 0, "no cgroup limit"},
+		{"auto: no cgroup at all", "auto", noEnv, fstest.MapFS{}, 0, "no cgroup limit (no cgroup memory controller found)"},
+		{"auto: unreadable limit is none, said so", "auto", noEnv, garbage, 0, `no cgroup limit (/sys/fs/cgroup/memory.max holds "lots", not a limit)`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			rc := config.RuntimeConfig{MemoryLimit: tt.limit}
+			rc.SetDefaults()
+			if errs := rc.Validate("runtime"); len(errs) > 0 {
+				t.Fatal(errs)
+			}
+			p, err := resolveMemoryPolicy(rc, tt.env, tt.root)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if p.limit != tt.want || p.origin != tt.origin {
+				t.Errorf("got limit %d from %q, want %d from %q", p.limit, p.origin, tt.want, tt.origin)
+			}
+		})
+	}
+}
+
+func TestRuntimeConfigValidate(t *testing.T) {
+	for _, tt := range []struct {
+		limit string
+		ok    bool
+	}{
+		{"auto", true}, {"off", true}, {"", true}, {"512MiB", true}, {"1GiB", true}, {"2000000000", true},
+		{"64K", false}, {"1MiB", false}, {"lots", false}, {"-5", false}, {"50%", false},
+	} {
+		rc := config.RuntimeConfig{MemoryLimit: tt.limit}
+		rc.SetDefaults()
+		errs := rc.Validate("runtime")
+		if (len(errs) == 0) != tt.ok {
+			t.Errorf("memory_limit %q: errors %v, want ok=%v", tt.limit, errs, tt.ok)
+		}
+		for _, err := range errs {
+			if got := err.Error(); len(got) < len("runtime.memory_limit") || got[:len("runtime.memory_limit")] != "runtime.memory_limit" {
+				t.Errorf("memory_limit %q: error %q does not name the key", tt.limit, got)
+			}
+		}
+	}
+}
+
+// buildGC lowers GOGC while any build runs, restores the serving value
+// after the last, applies a new serving value at once only between builds,
+// and never touches an environment GOGC.
+func TestBuildGC(t *testing.T) {
+	type step struct {
+		op   string // enter N (N = build id), exit N, serve P
+		arg  int
+		want []int // SetGCPercent calls so far
+	}
+	for _, tt := range []struct {
+		name  string
+		env   string
+		steps []step
+	}{
+		{"one build", "", []step{
+			{"serve", 400, []int{400}}, {"enter", 1, []int{400, 100}}, {"exit", 1, []int{400, 100, 400}},
+		}},
+		{"overlapping builds", "", []step{
+			{"serve", 400, []int{400}}, {"enter", 1, []int{400, 100}}, {"enter", 2, []int{400, 100}},
+			{"exit", 1, []int{400, 100}}, {"exit", 2, []int{400, 100, 400}},
+		}},
+		{"a reload during a build waits for its end", "", []step{
+			{"serve", 400, []int{400}}, {"enter", 1, []int{400, 100}}, {"serve", 200, []int{400, 100}},
+			{"exit", 1, []int{400, 100, 200}},
+		}},
+		{"an exit twice counts once", "", []step{
+			{"serve", 400, []int{400}}, {"enter", 1, []int{400, 100}}, {"enter", 2, []int{400, 100}},
+			{"exit", 1, []int{400, 100}}, {"exit", 1, []int{400, 100}}, {"exit", 2, []int{400, 100, 400}},
+		}},
+		{"GOGC from the environment is left alone", "150", []step{
+			{"serve", 400, nil}, {"enter", 1, nil}, {"exit", 1, nil},
+		}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var calls []int
+			g := newBuildGC(func(p int) int { calls = append(calls, p); return 0 }, tt.env)
+			ends := map[int]func(){}
+			for i, s := range tt.steps {
+				switch s.op {
+				case "serve":
+					g.serve(s.arg)
+				case "enter":
+					ends[s.arg] = g.enter()
+				case "exit":
+					ends[s.arg]()
+				}
+				if !slices.Equal(calls, s.want) {
+					t.Fatalf("step %d (%s %d): SetGCPercent calls %v, want %v", i, s.op, s.arg, calls, s.want)
+				}
+			}
+		})
+	}
+}

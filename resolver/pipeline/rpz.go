@@ -1,0 +1,147 @@
+package pipeline
+
+import (
+	"context"
+	"net/netip"
+
+	"github.com/miekg/dns"
+
+	"github.com/bulwark-dns/bulwark/blocklist"
+	"github.com/bulwark-dns/bulwark/resolver/dnswire"
+	"github.com/bulwark-dns/bulwark/resolver/query"
+	"github.com/bulwark-dns/bulwark/resolver/tenant"
+)
+
+// The response-policy triggers beyond the query name, in the order the
+// RPZ specification gives them (draft-vixie-dnsop-dns-rpz §5): zones in
+// list order, and within a zone client-ip, qname, ip, nsdname, nsip.
+// decideQuery is the decision before resolution (client-ip, qname), on
+// both paths; checkAnswer the one after it (CNAME targets, then rpz-ip).
+
+// decideQuery is the policy's decision on a query before it is resolved:
+// the deciding rule of the client's address (rpz-client-ip) or of the
+// query name, whichever is in the earlier list (client-ip first within
+// one), and whether it blocks. bound is the list that decided (passthru
+// included): later lists' answer triggers no longer apply. An allowlist
+// (allowlists:) decides for everyone, clients listed or not.
+//
+// Address rules apply to a tenant as name rules do: only its lists', with
+// its action overrides. (When the client-ip rule in the earliest list is
+// in a list the tenant does not use, the tenant's later lists' client-ip
+// rules are not consulted: RPZ zones shared per tenant are expected to be
+// subscribed whole.)
+func (p *Policy) decideQuery(t *blocklist.Table, client netip.Addr, name string, ten *tenant.Tenant) (d query.Decision, blocked bool, bound int) {
+	d, ok := p.match(t, name, ten)
+	m := d.Match
+	if ok && m.Allow && int(m.Payload.List) < len(t.Lists) && t.Lists[m.Payload.List].Allow {
+		return d, false, int(m.Payload.List)
+	}
+	if t.ClientIP != nil {
+		limit := blocklist.NoList
+		if ok {
+			limit = int(m.Payload.List) + 1
+		}
+		if c, hit := t.ClientIP.Match(client, limit); hit && p.inView(ten, c.Payload.List) {
+			d, ok = p.netDecision(t, c, blocklist.TriggerClientIP, ten), true
+		}
+	}
+	if !ok {
+		return d, false, blocklist.NoList
+	}
+	return d, !d.Match.Allow, int(d.Match.Payload.List)
+}
+
+// netDecision is the decision of an address rule. Its Match names the
+// whole query name (offset 0), so that the SOA of a negative answer is
+// owned by the query name.
+func (p *Policy) netDecision(t *blocklist.Table, m blocklist.NetMatch, kind blocklist.Trigger, ten *tenant.Tenant) query.Decision {
+	d := p.decision(t, blocklist.Match{Allow: m.Allow, Scope: blocklist.Exact, Payload: m.Payload}, ten)
+	d.Trigger, d.Prefix = kind, m.Prefix
+	return d
+}
+
+// inView reports whether list is one of tenant ten's.
+func (p *Policy) inView(ten *tenant.Tenant, list uint16) bool {
+	v := p.viewOf(ten)
+	return v == nil || v.Has(list)
+}
+
+// enforced reports whether a blocking decision acts on a query that came
+// over proto: rpz-tcp-only asks UDP clients to come back over TCP and
+// lets TCP, DoT and DoH through as if unlisted.
+func enforced(d query.Decision, proto query.Proto) bool {
+	return d.Match.Payload.Action != blocklist.ActionTCPOnly || proto == query.ProtoUDP
+}
+
+// checkAnswer is the response policy, after resolution: every CNAME or
+// DNAME target in the answer is a name the client will end up
+// connecting to, and every A/AAAA address (rpz-ip) is where it will
+// connect. Only lists before bound apply (an earlier zone's passthru
+// wins, never a later one's). It returns the answer or the block.
+func (p *Policy) checkAnswer(ctx context.Context, req *query.Request, t *blocklist.Table, resp *dns.Msg, bound int) (*dns.Msg, error) {
+	for _, rr := range resp.Answer {
+		if target, ok := aliasTarget(rr); ok {
+			if d, blocked := p.decide(t, target, req.Tenant); blocked {
+				d.CNAME = dnswire.Canonical(target)
+				return p.block(ctx, req, d)
+			}
+		}
+	}
+	if t.IP == nil {
+		return resp, nil
+	}
+	if d, blocked := p.answerIPDecision(t, resp.Answer, bound, req.Tenant); blocked && enforced(d, req.Proto) {
+		return p.block(ctx, req, d)
+	}
+	return resp, nil
+}
+
+// answerIPDecision finds the rpz-ip rule deciding for the answer's
+// addresses: of all the addresses' rules, the one in the earliest list.
+func (p *Policy) answerIPDecision(t *blocklist.Table, answer []dns.RR, bound int, ten *tenant.Tenant) (query.Decision, bool) {
+	var best blocklist.NetMatch
+	found := false
+	for _, rr := range answer {
+		a, ok := answerAddr(rr)
+		if !ok {
+			continue
+		}
+		if m, hit := t.IP.Match(a, bound); hit && p.inView(ten, m.Payload.List) {
+			best, found, bound = m, true, int(m.Payload.List) // later hits must be in earlier lists
+		}
+	}
+	if !found || best.Allow {
+		return query.Decision{}, false
+	}
+	return p.netDecision(t, best, blocklist.TriggerIP, ten), true
+}
+
+// answerAddr is the address of an A or AAAA record.
+func answerAddr(rr dns.RR) (netip.Addr, bool) {
+	switch rr := rr.(type) {
+	case *dns.A:
+		a, ok := netip.AddrFromSlice(rr.A.To4())
+		return a, ok
+	case *dns.AAAA:
+		a, ok := netip.AddrFromSlice(rr.AAAA)
+		return a.Unmap(), ok && len(rr.AAAA) == 16
+	}
+	return netip.Addr{}, false
+}
+
+// servesAddrs reports whether answer may skip the rpz-ip check: true
+// unless one of its addresses is in some list's rpz-ip networks (the
+// chain then decides, knowing which zone the query passed).
+func servesAddrs(t *blocklist.Table, answer []dns.RR) bool {
+	if t == nil || t.IP == nil {
+		return true
+	}
+	for _, rr := range answer {
+		if a, ok := answerAddr(rr); ok {
+			if _, hit := t.IP.Match(a, blocklist.NoList); hit {
+				return false
+			}
+		}
+	}
+	return true
+}

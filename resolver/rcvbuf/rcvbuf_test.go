@@ -1,0 +1,155 @@
+package rcvbuf
+
+import (
+	"bytes"
+	"log/slog"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/bulwark-dns/bulwark/internal/promtest"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+func rmemMax(t *testing.T) int {
+	t.Helper()
+	b, err := os.ReadFile(rmemMaxPath)
+	if err != nil {
+		t.Skipf("no %s (not Linux?): %v", rmemMaxPath, err)
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+func listenLoopback(t *testing.T) *net.UDPConn {
+	t.Helper()
+	uc, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { uc.Close() })
+	return uc
+}
+
+func TestSetRcvbuf(t *testing.T) {
+	limit := rmemMax(t)
+	tests := []struct {
+		name     string
+		want     int
+		force    bool
+		wantGot  func(got int) bool
+		wantWarn bool
+	}{
+		{"within the kernel's cap", min(64<<10, limit), false, func(got int) bool { return got == min(64<<10, limit) }, false},
+		{"beyond the cap: capped, warned", limit + 1<<20, false, func(got int) bool { return got == limit }, true},
+		// As root (CI), SO_RCVBUFFORCE passes the cap; otherwise it is
+		// refused and the cap applies with a warning.
+		{"beyond the cap, forced", limit + 1<<20, true, func(got int) bool {
+			return got == limit+1<<20 || os.Geteuid() != 0 && got == limit
+		}, os.Geteuid() != 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var log bytes.Buffer
+			got, err := setRcvbuf(listenLoopback(t), tt.want, tt.force, slog.New(slog.NewTextHandler(&log, nil)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !tt.wantGot(got) {
+				t.Fatalf("asked %d (rmem_max %d), got %d", tt.want, limit, got)
+			}
+			warned := strings.Contains(log.String(), "net.core.rmem_max")
+			if warned != tt.wantWarn {
+				t.Fatalf("warning naming net.core.rmem_max: %v, want %v; log: %s", warned, tt.wantWarn, log.String())
+			}
+		})
+	}
+}
+
+func TestParseProcNetUDP(t *testing.T) {
+	const header = "   sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode ref pointer drops\n"
+	tests := []struct {
+		name    string
+		in      string
+		want    map[uint64]uint64
+		wantErr bool
+	}{
+		{"empty", header, map[uint64]uint64{}, false},
+		{"two sockets", header +
+			" 2714: 0100007F:157D 00000000:0000 07 00000000:00000000 00:00000000 00000000     0        0 318048 2 00000000a4449dc5 0\n" +
+			"13729: 0100007F:4084 00000000:0000 07 00000000:0001F400 00:00000000 00000000   101        0 86489 2 00000000aeb26dea 1234\n",
+			map[uint64]uint64{318048: 0, 86489: 1234}, false},
+		{"udp6 line", header +
+			" 1053: 00000000000000000000000001000000:0035 00000000000000000000000000000000:0000 07 00000000:00000000 00:00000000 00000000     0        0 4242 2 0000000000000000 7\n",
+			map[uint64]uint64{4242: 7}, false},
+		{"short and garbled lines skipped", header +
+			"garbage\n" +
+			" 1: 0100007F:157D 00000000:0000 07 00000000:00000000 00:00000000 00000000 0 0 x 2 0 0\n" +
+			" 2: 0100007F:157D 00000000:0000 07 00000000:00000000 00:00000000 00000000 0 0 99 2 0 5\n",
+			map[uint64]uint64{99: 5}, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := map[uint64]uint64{}
+			err := parseProcNetUDP(strings.NewReader(tt.in), got)
+			if (err != nil) != tt.wantErr {
+				t.Fatalf("err %v, want error %v", err, tt.wantErr)
+			}
+			if len(got) != len(tt.want) {
+				t.Fatalf("got %v, want %v", got, tt.want)
+			}
+			for k, v := range tt.want {
+				if got[k] != v {
+					t.Fatalf("got %v, want %v", got, tt.want)
+				}
+			}
+		})
+	}
+}
+
+func FuzzParseProcNetUDP(f *testing.F) {
+	f.Add(" 2: 0100007F:157D 00000000:0000 07 00000000:00000000 00:00000000 00000000 0 0 99 2 0 5\n")
+	f.Add("sl local_address\n1 2 3 4 5 6 7 8 9 10 11 12 13 14\n")
+	f.Fuzz(func(t *testing.T, s string) {
+		_ = parseProcNetUDP(strings.NewReader(s), map[uint64]uint64{})
+	})
+}
+
+// A socket nobody reads, with the smallest buffer, overflows under a
+// burst: the drops the kernel counts show in bulwark_udp_receive_drops_total,
+// and stay there once the socket is closed.
+func TestUDPDropsCounted(t *testing.T) {
+	if _, err := os.Stat("/proc/net/udp"); err != nil {
+		t.Skip("no /proc/net/udp (not Linux)")
+	}
+	reg := prometheus.NewRegistry()
+	u := NewStats(reg)
+	uc := listenLoopback(t)
+	u.Track(uc, 4096, slog.New(slog.DiscardHandler))
+	addr := uc.LocalAddr().String()
+	if got := promtest.Value(t, reg, "bulwark_udp_rcvbuf_bytes", "addr", addr); got < 2048 || got > 8192 {
+		t.Fatalf("rcvbuf gauge %v, want about 4096", got)
+	}
+	cl, err := net.DialUDP("udp4", nil, uc.LocalAddr().(*net.UDPAddr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	pkt := make([]byte, 512)
+	for range 2000 {
+		_, _ = cl.Write(pkt)
+	}
+	drops := promtest.Value(t, reg, "bulwark_udp_receive_drops_total", "addr", addr)
+	if drops < 1000 {
+		t.Fatalf("%v drops counted after 2000 datagrams into a 4 KiB buffer, want most of them", drops)
+	}
+	uc.Close()
+	if after := promtest.Value(t, reg, "bulwark_udp_receive_drops_total", "addr", addr); after != drops {
+		t.Fatalf("drops %v after close, want the %v counted before", after, drops)
+	}
+}

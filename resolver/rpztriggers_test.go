@@ -1,0 +1,110 @@
+package resolver_test
+
+import (
+	"context"
+	"net/netip"
+	"testing"
+
+	"github.com/miekg/dns"
+
+	"github.com/bulwark-dns/bulwark/blocklist"
+)
+
+// addRPZTriggers gives the fast pair's table (newFastPairLogged) its RPZ
+// triggers: client 127.0.0.66 is blocked by a client-ip rule of the last
+// list, client 127.0.0.67 passed through by one of the first (so zone
+// order lets it reach names the first list blocks), and answers into
+// 198.51.100.0/24 are blocked by an rpz-ip rule. garden.test's local data
+// rewrites to walled.example.org.
+func addRPZTriggers(tab *blocklist.Table) {
+	last := uint16(len(tab.Lists) - 1)
+	tab.ClientIP = blocklist.NewNetSet([]blocklist.NetRule{
+		{Prefix: netip.MustParsePrefix("127.0.0.66/32"), Payload: blocklist.Payload{List: last, Action: blocklist.ActionNXDomain}},
+		{Prefix: netip.MustParsePrefix("127.0.0.67/32"), Allow: true, Payload: blocklist.Payload{List: 0}},
+	})
+	tab.IP = blocklist.NewNetSet([]blocklist.NetRule{
+		{Prefix: netip.MustParsePrefix("198.51.100.0/24"), Payload: blocklist.Payload{List: last, Action: blocklist.ActionNXDomain}},
+	})
+	tab.Addrs = [][]netip.Addr{nil}
+	tab.Local = [][]blocklist.LocalRR{{{Type: dns.TypeCNAME, Data: "walled.example.org."}}}
+}
+
+// TestRPZTriggersFastAndChain holds both paths to the RPZ order of the
+// triggers, client by client (the fast path must answer exactly as the
+// chain does, or decline).
+func TestRPZTriggersFastAndChain(t *testing.T) {
+	p := newFastPair(t)
+	plain := netip.MustParseAddrPort("127.0.0.1:5353")
+	blockedClient := netip.MustParseAddrPort("127.0.0.66:5353")
+	passedClient := netip.MustParseAddrPort("127.0.0.67:5353")
+	for _, tc := range []struct {
+		client netip.AddrPort
+		name   string
+		rcode  int
+		tc     bool
+		answer string // the first answer record's type, "" for none
+	}{
+		{plain, "www.example.org.", dns.RcodeSuccess, false, "A"},
+		{blockedClient, "www.example.org.", dns.RcodeNameError, false, ""},  // client-ip of the last list
+		{blockedClient, "nodata.test.", dns.RcodeSuccess, false, ""},        // an earlier list's qname rule wins (NODATA)
+		{blockedClient, "good.evil.example.", dns.RcodeSuccess, false, "A"}, // allowlists: decide for every client
+		{passedClient, "x.evil.example.", dns.RcodeSuccess, false, "A"},     // client-ip passthru in the first list beats its qname rule
+		{passedClient, "badip.example.org.", dns.RcodeSuccess, false, "A"},  // and the later list's rpz-ip
+		{plain, "badip.example.org.", dns.RcodeNameError, false, ""},        // rpz-ip
+		{plain, "tcponly.test.", dns.RcodeSuccess, true, ""},                // rpz-tcp-only over UDP
+		{plain, "garden.test.", dns.RcodeSuccess, false, "CNAME"},           // the walled garden, with its chain
+	} {
+		m := new(dns.Msg)
+		m.SetQuestion(tc.name, dns.TypeA)
+		w, _ := m.Pack()
+		p.plain.ServePacket(context.Background(), w, tc.client) // warm the cache
+		chain := p.plain.ServePacket(context.Background(), w, tc.client)
+		fast, _ := p.answeredFast(w, tc.client)
+		if a, b := renderAnswer(t, chain), renderAnswer(t, fast); a != b {
+			t.Errorf("%s %s: the paths differ\nchain:\n%s\nfast:\n%s", tc.client.Addr(), tc.name, a, b)
+		}
+		r := new(dns.Msg)
+		if err := r.Unpack(chain); err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		got := ""
+		if len(r.Answer) > 0 {
+			got = dns.TypeToString[r.Answer[0].Header().Rrtype]
+		}
+		if r.Rcode != tc.rcode || r.Truncated != tc.tc || got != tc.answer {
+			t.Errorf("%s %s: rcode %s TC %v answer %q, want %s TC %v %q\n%v", tc.client.Addr(), tc.name, dns.RcodeToString[r.Rcode],
+				r.Truncated, got, dns.RcodeToString[tc.rcode], tc.tc, tc.answer, r)
+		}
+		if tc.name == "garden.test." && (len(r.Answer) != 3 || r.Answer[0].(*dns.CNAME).Target != "walled.example.org.") {
+			t.Errorf("walled garden: %v, want the CNAME and the garden's two A records", r.Answer)
+		}
+	}
+}
+
+// TestRPZOverSockets: rpz-tcp-only truncates over UDP and resolves over
+// TCP; a client-ip block is logged with its trigger and network.
+func TestRPZOverSockets(t *testing.T) {
+	tab := buildTable(t, list{info: blocklist.ListInfo{Name: "rpz", Action: blocklist.ActionTCPOnly}, names: []string{"tcponly.test"}})
+	tab.ClientIP = blocklist.NewNetSet([]blocklist.NetRule{
+		{Prefix: netip.MustParsePrefix("127.0.0.0/24"), Payload: blocklist.Payload{List: 0, Action: blocklist.ActionNoData}},
+	})
+	e := startEnv(t, tab, envOpts{})
+	if r := e.query(t, "udp", "www.example.org", dns.TypeA, true); r.Rcode != dns.RcodeSuccess || len(r.Answer) != 0 {
+		t.Errorf("client-ip nodata: %v", r)
+	}
+
+	tcp := buildTable(t, list{info: blocklist.ListInfo{Name: "rpz", Action: blocklist.ActionTCPOnly}, names: []string{"tcponly.test"}})
+	e.tables.Store(tcp)
+	if r := e.query(t, "udp", "tcponly.test", dns.TypeA, true); !r.Truncated || len(r.Answer) != 0 || r.Rcode != dns.RcodeSuccess {
+		t.Errorf("tcp-only over UDP: %v", r)
+	}
+	if r := e.query(t, "tcp", "tcponly.test", dns.TypeA, true); r.Truncated || len(r.Answer) == 0 {
+		t.Errorf("tcp-only over TCP: %v", r)
+	}
+	e.blog.Close()
+	ev := e.log.events(t)
+	if len(ev) != 2 || ev[0].Trigger != "rpz-client-ip" || ev[0].Rule != "127.0.0.0/24" || ev[0].Action != "nodata" ||
+		ev[1].Action != "tcp-only" || ev[1].Protocol != "udp" || ev[1].Trigger != "" {
+		t.Errorf("block log: %+v", ev)
+	}
+}
