@@ -90,17 +90,8 @@ tenants:
 				}
 			}
 			var frames []*dnstappb.Message
-			for len(frames) < 6 {
-				select {
-				case f := <-tap.Frames:
-					var dt dnstappb.Dnstap
-					if err := proto.Unmarshal(f, &dt); err != nil {
-						t.Fatal(err)
-					}
-					frames = append(frames, dt.GetMessage())
-				case <-time.After(10 * time.Second):
-					t.Fatalf("only %d of 6 dnstap frames", len(frames))
-				}
+			for _, f := range nextFrames(t, tap, 6) {
+				frames = append(frames, f.GetMessage())
 			}
 			_, stats := adminGet(t, admin, "/stats")
 			_, metrics := adminGet(t, admin, "/metrics")
@@ -162,6 +153,25 @@ tenants:
 			}
 		})
 	}
+}
+
+// nextFrames decodes the next n frames the collector receives.
+func nextFrames(t *testing.T, col *dnstaptest.Collector, n int) []*dnstappb.Dnstap {
+	t.Helper()
+	var frames []*dnstappb.Dnstap
+	for len(frames) < n {
+		select {
+		case f := <-col.Frames:
+			var dt dnstappb.Dnstap
+			if err := proto.Unmarshal(f, &dt); err != nil {
+				t.Fatal(err)
+			}
+			frames = append(frames, &dt)
+		case <-time.After(10 * time.Second):
+			t.Fatalf("only %d of %d dnstap frames", len(frames), n)
+		}
+	}
+	return frames
 }
 
 func orNone(s string) string {
@@ -303,19 +313,7 @@ tenants:
 	}
 	waitLines(t, blocked, 3)
 	waitLines(t, queries, 3)
-	var frames []*dnstappb.Dnstap
-	for len(frames) < 6 {
-		select {
-		case f := <-tap.Frames:
-			var dt dnstappb.Dnstap
-			if err := proto.Unmarshal(f, &dt); err != nil {
-				t.Fatal(err)
-			}
-			frames = append(frames, &dt)
-		case <-time.After(10 * time.Second):
-			t.Fatalf("only %d of 6 dnstap frames", len(frames))
-		}
-	}
+	frames := nextFrames(t, tap, 6)
 	_, stats := adminGet(t, lt.admin, "/stats")
 	_, metrics := adminGet(t, lt.admin, "/metrics")
 	p.stop(t, syscall.SIGTERM)
