@@ -90,17 +90,8 @@ tenants:
 				}
 			}
 			var frames []*dnstappb.Message
-			for len(frames) < 6 {
-				select {
-				case f := <-tap.Frames:
-					var dt dnstappb.Dnstap
-					if err := proto.Unmarshal(f, &dt); err != nil {
-						t.Fatal(err)
-					}
-					frames = append(frames, dt.GetMessage())
-				case <-time.After(10 * time.Second):
-					t.Fatalf("only %d of 6 dnstap frames", len(frames))
-				}
+			for _, f := range nextFrames(t, tap, 6) {
+				frames = append(frames, f.GetMessage())
 			}
 			_, stats := adminGet(t, admin, "/stats")
 			_, metrics := adminGet(t, admin, "/metrics")
@@ -162,6 +153,25 @@ tenants:
 			}
 		})
 	}
+}
+
+// nextFrames decodes the next n frames the collector receives.
+func nextFrames(t *testing.T, col *dnstaptest.Collector, n int) []*dnstappb.Dnstap {
+	t.Helper()
+	var frames []*dnstappb.Dnstap
+	for len(frames) < n {
+		select {
+		case f := <-col.Frames:
+			var dt dnstappb.Dnstap
+			if err := proto.Unmarshal(f, &dt); err != nil {
+				t.Fatal(err)
+			}
+			frames = append(frames, &dt)
+		case <-time.After(10 * time.Second):
+			t.Fatalf("only %d of %d dnstap frames", len(frames), n)
+		}
+	}
+	return frames
 }
 
 func orNone(s string) string {
@@ -260,5 +270,100 @@ func TestReloadChangesClientMode(t *testing.T) {
 	syslog.mu.Unlock()
 	if conns != 1 {
 		t.Errorf("the sink connected %d times; the reload must keep it", conns)
+	}
+}
+
+// TestBinaryTenantClientPrivacy: tenants' own `log: {client:}` win for
+// their clients' records in the block log, the query log and dnstap, while
+// the default policy's clients keep log.client (full): the addresses of
+// council-a's (omit) and lab-d's (hash) clients appear in no output.
+func TestBinaryTenantClientPrivacy(t *testing.T) {
+	digPath := needDig(t)
+	lt := newLogTest(t)
+	tap := dnstaptest.New(t, "unix").Start()
+	blocked, queries := filepath.Join(lt.dir, "blocked.jsonl"), filepath.Join(lt.dir, "queries.jsonl")
+	cfg := lt.head + fmt.Sprintf(`log:
+  blocked: %q
+  queries: %q
+  client: full
+dnstap:
+  socket: %q
+tenants:
+  - name: council-a
+    clients: ["127.0.0.88/32"]
+    log: {client: omit}
+  - name: lab-d
+    clients: ["127.0.0.99/32"]
+    log: {client: hash}
+`, blocked, queries, tap.Socket())
+	cfgPath := filepath.Join(lt.dir, "bulwark.yaml")
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p := startBulwark(t, lt.admin, "-config", cfgPath)
+	clients := []struct {
+		addr, tenant, logClient, tapAddr string
+	}{
+		{"127.0.0.77", "", `"client":"127.0.0.77"`, "127.0.0.77"},
+		{"127.0.0.88", "council-a", "", ""},
+		{"127.0.0.99", "lab-d", `"client":"hmac:`, ""},
+	}
+	for _, c := range clients {
+		dig(t, digPath, lt.port, "-b", c.addr, "x"+strings.ReplaceAll(c.addr, ".", "-")+".evil.example", "A")
+	}
+	waitLines(t, blocked, 3)
+	waitLines(t, queries, 3)
+	frames := nextFrames(t, tap, 6)
+	_, stats := adminGet(t, lt.admin, "/stats")
+	_, metrics := adminGet(t, lt.admin, "/metrics")
+	p.stop(t, syscall.SIGTERM)
+
+	blockText, _ := os.ReadFile(blocked)
+	queryText, _ := os.ReadFile(queries)
+	for _, log := range []struct{ name, text string }{{"block log", string(blockText)}, {"query log", string(queryText)}} {
+		for _, c := range clients {
+			name := "x" + strings.ReplaceAll(c.addr, ".", "-") + ".evil.example"
+			var line string
+			for _, l := range strings.Split(log.text, "\n") {
+				if strings.Contains(l, name) {
+					line = l
+				}
+			}
+			tenant := `"tenant":"` + c.tenant + `"`
+			switch {
+			case line == "":
+				t.Errorf("%s: no record of %s", log.name, name)
+			case c.logClient == "" && strings.Contains(line, `"client"`), c.logClient != "" && !strings.Contains(line, c.logClient):
+				t.Errorf("%s, tenant %q: want %s: %s", log.name, c.tenant, orNone(c.logClient), line)
+			case c.tenant != "" && !strings.Contains(line, tenant), c.tenant == "" && strings.Contains(line, `"tenant"`):
+				t.Errorf("%s: want tenant %q: %s", log.name, c.tenant, line)
+			}
+		}
+	}
+	for _, f := range frames {
+		m := f.GetMessage()
+		var addr string
+		if a, ok := netip.AddrFromSlice(m.GetQueryAddress()); ok {
+			addr = a.String()
+		}
+		for _, c := range clients {
+			if string(f.GetExtra()) == map[bool]string{true: "tenant=" + c.tenant, false: ""}[c.tenant != ""] && addr != c.tapAddr {
+				t.Errorf("dnstap, extra %q: query_address %q, want %q", f.GetExtra(), addr, c.tapAddr)
+			}
+		}
+		raw, _ := proto.Marshal(f)
+		for _, hidden := range [][]byte{{127, 0, 0, 88}, {127, 0, 0, 99}} {
+			if bytes.Contains(raw, hidden) {
+				t.Errorf("dnstap frame (extra %q) holds %v", f.GetExtra(), hidden)
+			}
+		}
+	}
+	for _, o := range []struct{ name, text string }{{"block log", string(blockText)}, {"query log", string(queryText)},
+		{"/stats", stats}, {"/metrics", metrics}} {
+		for _, hidden := range []string{"127.0.0.88", "127.0.0.99"} {
+			if strings.Contains(o.text, hidden) {
+				t.Errorf("%s holds %s:\n%s", o.name, hidden, o.text)
+			}
+		}
 	}
 }

@@ -25,6 +25,7 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"fmt"
+	"hash"
 	"net/netip"
 	"os"
 	"slices"
@@ -139,7 +140,7 @@ type Masker struct {
 
 	mu     sync.Mutex
 	period int64
-	key    []byte // HMAC key of period
+	mac    hash.Hash // HMAC under the key of period
 }
 
 // New builds the Masker of cfg; cfg must have passed Validate.
@@ -261,25 +262,28 @@ func (m *Masker) WireAddr(a netip.Addr) (netip.Addr, bool) {
 }
 
 // hash appends HMAC-SHA-256(key of now's period, address bytes) to dst.
+// One HMAC per period is kept and reset per address, under mu: building
+// one per address cost most of a hashed log line.
 func (m *Masker) hash(dst []byte, a netip.Addr, now time.Time) []byte {
 	a = a.Unmap()
+	var b [16]byte
+	n := 16
+	if a.Is4() {
+		b4 := a.As4()
+		n = copy(b[:], b4[:])
+	} else {
+		b = a.As16()
+	}
 	period := now.UnixNano() / int64(m.rot)
 	m.mu.Lock()
-	if period != m.period {
-		m.key = periodKey(m.secret, period)
+	defer m.mu.Unlock()
+	if period != m.period || m.mac == nil {
+		m.mac = hmac.New(sha256.New, periodKey(m.secret, period))
 		m.period = period
 	}
-	key := m.key
-	m.mu.Unlock()
-	h := hmac.New(sha256.New, key)
-	if a.Is4() {
-		b := a.As4()
-		h.Write(b[:])
-	} else {
-		b := a.As16()
-		h.Write(b[:])
-	}
-	return h.Sum(dst)
+	m.mac.Reset()
+	m.mac.Write(b[:n])
+	return m.mac.Sum(dst)
 }
 
 // periodKey derives one period's key from the secret, so that knowing one
