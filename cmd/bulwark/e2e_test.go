@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/bulwark-dns/bulwark/internal/dnstest"
+	"github.com/bulwark-dns/bulwark/internal/syncbuf"
 )
 
 // buildBinary builds cmd/bulwark once per test run.
@@ -70,22 +71,8 @@ type process struct {
 	exited chan error
 }
 
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
+// lockedBuffer collects a process's output for the test to read.
+type lockedBuffer = syncbuf.Buffer
 
 func startBulwark(t *testing.T, adminAddr string, args ...string) *process {
 	t.Helper()
