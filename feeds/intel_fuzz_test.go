@@ -1,7 +1,6 @@
 package feeds
 
 import (
-	"bytes"
 	"os"
 	"strings"
 	"testing"
@@ -97,7 +96,7 @@ func FuzzMISPMerge(f *testing.F) {
 		if err != nil {
 			next = held
 		}
-		if _, err := ParseMISP(bytes.NewReader(mispAnswer(next)), func(Entry) {}, func(LineError) {}); err != nil {
+		if _, err := ParseMISP(strings.NewReader(string(mispAnswer(next))), func(Entry) {}, func(LineError) {}); err != nil {
 			t.Fatalf("the merged answer does not parse: %v", err)
 		}
 	})
