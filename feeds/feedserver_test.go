@@ -16,9 +16,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bulwark-dns/bulwark/internal/promtest"
-
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/bulwark-dns/bulwark/internal/promtest"
+	"github.com/bulwark-dns/bulwark/internal/syncbuf"
 )
 
 // Failure modes of feedServer.
@@ -146,22 +147,7 @@ func domainsBody(prefix string, n int) string {
 }
 
 // logBuffer collects log output safely across goroutines.
-type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
+type logBuffer = syncbuf.Buffer
 
 // testManager is a Manager with its registry and log, started.
 type testManager struct {

@@ -76,3 +76,28 @@ func FuzzSTIX(f *testing.F) {
 		}, func(LineError) {})
 	})
 }
+
+// FuzzMISPMerge: any restSearch answer merges into the attributes in hand
+// without a panic, and what the source hands the parser (mispAnswer) is
+// always one valid MISP document, whatever the server sent.
+func FuzzMISPMerge(f *testing.F) {
+	b, err := os.ReadFile("testdata/intel/misp-restsearch.json")
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(b, []byte(`{"response":{"Attribute":[{"uuid":"a","deleted":true,"to_ids":"1","timestamp":"7"}]}}`))
+	f.Add([]byte(`{"response":{"Attribute":[{"uuid":"x","timestamp":"1e3"},{"uuid":""},7,null]}}`), []byte(`{"response":{}}`))
+	f.Fuzz(func(t *testing.T, first, second []byte) {
+		held, _, err := mispMerge(nil, first, true)
+		if err != nil {
+			return
+		}
+		next, _, err := mispMerge(held, second, true)
+		if err != nil {
+			next = held
+		}
+		if _, err := ParseMISP(strings.NewReader(string(mispAnswer(next))), func(Entry) {}, func(LineError) {}); err != nil {
+			t.Fatalf("the merged answer does not parse: %v", err)
+		}
+	})
+}

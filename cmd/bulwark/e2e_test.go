@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/bulwark-dns/bulwark/internal/dnstest"
+	"github.com/bulwark-dns/bulwark/internal/syncbuf"
 )
 
 // buildBinary builds cmd/bulwark once per test run.
@@ -70,22 +71,8 @@ type process struct {
 	exited chan error
 }
 
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
+// lockedBuffer collects a process's output for the test to read.
+type lockedBuffer = syncbuf.Buffer
 
 func startBulwark(t *testing.T, adminAddr string, args ...string) *process {
 	t.Helper()
@@ -202,26 +189,15 @@ log:
 	}
 	p := startBulwark(t, admin, "-config", cfgPath)
 
-	checks := []struct {
-		args []string
-		want []string
-	}{
-		{[]string{"www.example.org", "A"}, []string{"status: NOERROR", dnstest.WildcardA}},
-		{[]string{"+tcp", "www.example.org", "AAAA"}, []string{"status: NOERROR", dnstest.WildcardAAAA}},
-		{[]string{"evil.example", "A"}, []string{"status: NXDOMAIN", "SOA", "EDE: 15 (Blocked)"}},
-		{[]string{"+tcp", "login.EVIL.example", "A"}, []string{"status: NXDOMAIN"}},
-		{[]string{"good.evil.example", "A"}, []string{"status: NOERROR", dnstest.WildcardA}},
-		{[]string{"x.tracker.example", "A"}, []string{"status: REFUSED"}},
-		{[]string{"cloaked.shop.example", "A"}, []string{"status: REFUSED"}},
-	}
-	for _, c := range checks {
-		out := dig(t, digPath, port, c.args...)
-		for _, w := range c.want {
-			if !strings.Contains(out, w) {
-				t.Errorf("dig %v: output lacks %q:\n%s", c.args, w, out)
-			}
-		}
-	}
+	runDigCases(t, digPath, port, []digCase{
+		{name: "forwarded", args: []string{"www.example.org", "A"}, want: []string{"status: NOERROR", dnstest.WildcardA}},
+		{name: "forwarded over TCP", args: []string{"+tcp", "www.example.org", "AAAA"}, want: []string{"status: NOERROR", dnstest.WildcardAAAA}},
+		{name: "blocked", args: []string{"evil.example", "A"}, want: []string{"status: NXDOMAIN", "SOA", "EDE: 15 (Blocked)"}},
+		{name: "blocked below, any case, TCP", args: []string{"+tcp", "login.EVIL.example", "A"}, want: []string{"status: NXDOMAIN"}},
+		{name: "allowed", args: []string{"good.evil.example", "A"}, want: []string{"status: NOERROR", dnstest.WildcardA}},
+		{name: "refused list", args: []string{"x.tracker.example", "A"}, want: []string{"status: REFUSED"}},
+		{name: "CNAME cloaking", args: []string{"cloaked.shop.example", "A"}, want: []string{"status: REFUSED"}},
+	})
 
 	wantMetrics(t, admin,
 		`bulwark_blocked_total{action="nxdomain",category="phishing",list="phishing"} 2`,

@@ -6,20 +6,19 @@
 package bindtest
 
 import (
-	"bytes"
 	"fmt"
 	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/miekg/dns"
 
 	"github.com/bulwark-dns/bulwark/internal/dnstest"
+	"github.com/bulwark-dns/bulwark/internal/syncbuf"
 )
 
 // KeyName and KeySecret are the hmac-sha256 key the primary requires for
@@ -215,20 +214,5 @@ func (b *Primary) Update(lines ...string) {
 // Log is named's output so far.
 func (b *Primary) Log() string { return b.stderr.String() }
 
-// logBuf is a bytes.Buffer safe for a process's writes and a test's reads.
-type logBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuf) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuf) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
+// logBuf holds named's output, written by the process, read by tests.
+type logBuf = syncbuf.Buffer
