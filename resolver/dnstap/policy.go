@@ -18,18 +18,32 @@ const (
 	fieldPolicyRule   = 2 // bytes: the rule, as the block log writes it
 	fieldPolicyAction = 3 // Policy.Action
 	fieldPolicyMatch  = 4 // Policy.Match
-	fieldPolicyValue  = 5 // bytes: the matched name
+	fieldPolicyValue  = 5 // bytes: the matched name, or the matched address
 )
 
 // Policy.Match and Policy.Action values of dnstap.proto.
 const (
-	matchQName = 1 // the query name, or (CNAME cloaking) a name of its CNAME chain, as RPZ's QNAME trigger does
+	matchQName      = 1 // the query name, or (CNAME cloaking) a name of its CNAME chain, as RPZ's QNAME trigger does
+	matchClientIP   = 2
+	matchResponseIP = 3
+	matchNSName     = 4
+	matchNSIP       = 5
 
 	actionNXDomain  = 1
 	actionNoData    = 2
 	actionDrop      = 4
+	actionTruncate  = 5
 	actionLocalData = 6
 )
+
+// policyMatches maps RPZ triggers to dnstap's Policy.Match.
+var policyMatches = [...]uint64{
+	blocklist.TriggerQName:    matchQName,
+	blocklist.TriggerClientIP: matchClientIP,
+	blocklist.TriggerIP:       matchResponseIP,
+	blocklist.TriggerNSDName:  matchNSName,
+	blocklist.TriggerNSIP:     matchNSIP,
+}
 
 // policyActions maps block actions to dnstap's; refused has no dnstap
 // value and is sent without one (the response's rcode says it).
@@ -40,6 +54,8 @@ var policyActions = [...]uint64{
 	blocklist.ActionSinkhole: actionLocalData,
 	blocklist.ActionRefused:  0,
 	blocklist.ActionDrop:     actionDrop,
+	blocklist.ActionTCPOnly:  actionTruncate,
+	blocklist.ActionLocal:    actionLocalData,
 }
 
 // appendPolicy appends it's decision as the Message's policy field (tag
@@ -47,10 +63,7 @@ var policyActions = [...]uint64{
 // renders cost the query path nothing.
 func appendPolicy(dst []byte, it *item) []byte {
 	d := &it.decision
-	matched := dnswire.Canonical(it.qname)
-	if d.CNAME != "" {
-		matched = d.CNAME
-	}
+	qname := dnswire.Canonical(it.qname)
 	var list string
 	if int(d.Match.Payload.List) < len(d.Table.Lists) {
 		list = d.Table.Lists[d.Match.Payload.List].Name
@@ -59,15 +72,22 @@ func appendPolicy(dst []byte, it *item) []byte {
 	p = protowire.AppendTag(p, fieldPolicyType, protowire.BytesType)
 	p = protowire.AppendString(p, list)
 	p = protowire.AppendTag(p, fieldPolicyRule, protowire.BytesType)
-	p = protowire.AppendString(p, d.Match.RuleText(matched))
+	p = protowire.AppendString(p, d.Rule(qname))
 	if a := d.Match.Payload.Action; int(a) < len(policyActions) && policyActions[a] != 0 {
 		p = protowire.AppendTag(p, fieldPolicyAction, protowire.VarintType)
 		p = protowire.AppendVarint(p, policyActions[a])
 	}
+	match, value := uint64(matchQName), []byte(d.Matched(qname))
+	if int(d.Trigger) < len(policyMatches) {
+		match = policyMatches[d.Trigger]
+	}
+	if d.Prefix.IsValid() { // an address trigger: the network's address, as dnstap wants bytes of an address
+		value = d.Prefix.Addr().AsSlice()
+	}
 	p = protowire.AppendTag(p, fieldPolicyMatch, protowire.VarintType)
-	p = protowire.AppendVarint(p, matchQName)
+	p = protowire.AppendVarint(p, match)
 	p = protowire.AppendTag(p, fieldPolicyValue, protowire.BytesType)
-	p = protowire.AppendString(p, matched)
+	p = protowire.AppendBytes(p, value)
 	dst = protowire.AppendTag(dst, fieldMessagePolicy, protowire.BytesType)
 	return protowire.AppendBytes(dst, p)
 }

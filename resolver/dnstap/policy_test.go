@@ -3,6 +3,7 @@ package dnstap
 import (
 	"fmt"
 	"net"
+	"net/netip"
 	"strings"
 	"testing"
 
@@ -115,6 +116,16 @@ func TestTapPolicy(t *testing.T) {
 		// CNAME cloaking: the listed name is the CNAME target.
 		{"shop.example.", contract.Decision{Table: table, CNAME: "c.tracker.example", Match: blocklist.Match{Offset: 2, Payload: blocklist.Payload{List: 1}}}, "",
 			policy{true, "trackers", "tracker.example", "c.tracker.example", actionNXDomain, matchQName}, "192.0.2.7"},
+		// RPZ triggers beyond the name: the match type, and the network's
+		// address as the value (never the client's own address).
+		{"cip.example.", contract.Decision{Table: table, Trigger: blocklist.TriggerClientIP, Prefix: netip.MustParsePrefix("192.0.2.0/24"),
+			Match: blocklist.Match{Scope: blocklist.Exact, Payload: blocklist.Payload{Action: blocklist.ActionNXDomain}}}, "",
+			policy{true, "phishing", "192.0.2.0/24", "\xc0\x00\x02\x00", actionNXDomain, matchClientIP}, "192.0.2.7"},
+		{"rip.example.", contract.Decision{Table: table, Trigger: blocklist.TriggerIP, Prefix: netip.MustParsePrefix("2001:db8::/32"),
+			Match: blocklist.Match{Scope: blocklist.Exact, Payload: blocklist.Payload{Action: blocklist.ActionLocal}}}, "",
+			policy{true, "phishing", "2001:db8::/32", string(netip.MustParseAddr("2001:db8::").AsSlice()), actionLocalData, matchResponseIP}, "192.0.2.7"},
+		{"tcp.evil.example.", contract.Decision{Table: table, Match: below(blocklist.ActionTCPOnly, 0, 4)}, "",
+			policy{true, "phishing", "*.evil.example", "tcp.evil.example", actionTruncate, matchQName}, "192.0.2.7"},
 		{"upstream-nx.example.", contract.Decision{}, "", policy{}, "192.0.2.7"},
 	}
 	for _, tt := range tests {

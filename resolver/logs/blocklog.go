@@ -135,10 +135,6 @@ func appendBlockRecord(dst []byte, r *BlockRecord, clients *privacy.Set) ([]byte
 	if int(r.Match.Payload.Category) < len(r.Table.Categories) {
 		category = r.Table.Categories[r.Match.Payload.Category]
 	}
-	matched := r.QName
-	if r.CNAME != "" {
-		matched = r.CNAME
-	}
 	dst = appendHead(dst, r.At, r.Client, r.TenantName(), clients)
 	dst = append(dst, `,"protocol":"`...)
 	dst = append(dst, r.Proto.String()...)
@@ -149,11 +145,7 @@ func appendBlockRecord(dst []byte, r *BlockRecord, clients *privacy.Set) ([]byte
 	dst = append(dst, `,"list":`...)
 	dst = appendJSONString(dst, list.Name)
 	dst = append(dst, `,"rule":`...)
-	if r.Prefix.IsValid() {
-		dst = appendJSONString(dst, r.Prefix.String())
-	} else {
-		dst = appendJSONString(dst, r.Match.RuleText(matched))
-	}
+	dst = appendJSONString(dst, r.Rule(r.QName))
 	dst = append(dst, `,"action":`...)
 	dst = appendJSONString(dst, r.Match.Payload.Action.String())
 	dst = append(dst, `,"category":`...)

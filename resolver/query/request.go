@@ -117,6 +117,25 @@ type Decision struct {
 	Tenant *tenant.Tenant
 }
 
+// Matched is the name d's rule matched for a query for qname: the CNAME
+// target it blocked, or qname itself.
+func (d *Decision) Matched(qname string) string {
+	if d.CNAME != "" {
+		return d.CNAME
+	}
+	return qname
+}
+
+// Rule is d's rule as every log writes it: the network of an address
+// trigger, else the rule as RPZ and explain show it (Match.RuleText) for
+// the name it matched.
+func (d *Decision) Rule(qname string) string {
+	if d.Prefix.IsValid() {
+		return d.Prefix.String()
+	}
+	return d.Match.RuleText(d.Matched(qname))
+}
+
 // TenantName is the name of d's tenant, "" for the default policy: the
 // value of every log's and metric's tenant field.
 func (d *Decision) TenantName() string { return TenantName(d.Tenant) }
