@@ -2,6 +2,7 @@ package cache
 
 import (
 	"encoding/binary"
+	"net/netip"
 	"strings"
 
 	contract "github.com/bulwark-dns/bulwark/resolver/query"
@@ -113,9 +114,8 @@ func appendAnswer(dst, body []byte, req *contract.Request, age uint32, stale boo
 // caller then goes through Resolve. check decides which answers may skip
 // the steps above the cache (the policy: CNAME cloaking); it is given the
 // answer's CNAME and DNAME records, decoded only for the answers that hold
-// some, so that the common answer costs nothing — or, while it reports
-// NeedsAnswer (the policy holds rpz-ip rules), every answer record. A nil
-// check serves none.
+// some, so that the common answer costs nothing; an AddrCheck is also asked
+// about the answer's addresses. A nil check serves none.
 func (c *Cache) AppendWire(dst []byte, req *contract.Request, check interface{ ServesWire([]dns.RR) bool }) ([]byte, bool) {
 	if c.store == nil || req.Msg == nil || check == nil {
 		return dst, false
@@ -146,22 +146,40 @@ func (c *Cache) AppendWire(dst []byte, req *contract.Request, check interface{ S
 
 // servesWire asks check about the answer body holds, giving it the
 // answer's CNAME and DNAME records: none, without decoding anything, for an
-// answer that has none. A check that NeedsAnswer gets every answer record.
-// An answer that does not decode is not served here.
+// answer that has none. An answer with aliases that does not decode is not
+// served here. A check that is an AddrCheck reporting ChecksAddrs is also
+// asked about each A/AAAA address of the answer, read from the wire form
+// (no decoding, no allocation).
 func servesWire(check interface{ ServesWire([]dns.RR) bool }, s *slot, body []byte) bool {
-	all := false
-	if n, ok := check.(interface{ NeedsAnswer() bool }); ok {
-		all = n.NeedsAnswer()
+	if !s.alias {
+		if !check.ServesWire(nil) {
+			return false
+		}
+	} else if !servesAliases(check, body) {
+		return false
 	}
-	if !s.alias && !all {
-		return check.ServesWire(nil)
+	if a, ok := check.(AddrCheck); ok && a.ChecksAddrs() {
+		return servesAddrs(a, body)
 	}
+	return true
+}
+
+// AddrCheck is what a check passed to AppendWire implements when answers'
+// addresses decide too (the policy's rpz-ip rules).
+type AddrCheck interface {
+	// ChecksAddrs reports whether ServesAddr must be asked now.
+	ChecksAddrs() bool
+	// ServesAddr reports whether an answer holding a may be served
+	// without the steps above the cache.
+	ServesAddr(a netip.Addr) bool
+}
+
+// servesAliases decodes the answer and gives check its CNAME and DNAME
+// records.
+func servesAliases(check interface{ ServesWire([]dns.RR) bool }, body []byte) bool {
 	m := new(dns.Msg)
 	if m.Unpack(bodyWire(body)) != nil {
 		return false
-	}
-	if all {
-		return check.ServesWire(m.Answer)
 	}
 	var alias []dns.RR
 	for _, rr := range m.Answer {
@@ -170,6 +188,45 @@ func servesWire(check interface{ ServesWire([]dns.RR) bool }, s *slot, body []by
 		}
 	}
 	return check.ServesWire(alias)
+}
+
+// servesAddrs asks a about every A and AAAA record of the answer body
+// holds, found by the stored TTL offsets: type and class precede the TTL,
+// RDLENGTH and RDATA follow it.
+func servesAddrs(a AddrCheck, body []byte) bool {
+	w := bodyWire(body)
+	an := int(binary.BigEndian.Uint16(w[6:]))
+	offs := body[bodyHeader+len(w):]
+	for i := 0; i < an && 2*i+2 <= len(offs); i++ {
+		to := int(binary.BigEndian.Uint16(offs[2*i:]))
+		if to < 4 || to+6 > len(w) {
+			return false
+		}
+		n := int(binary.BigEndian.Uint16(w[to+4:]))
+		rdata := w[to+6:]
+		if n > len(rdata) {
+			return false
+		}
+		var addr netip.Addr
+		switch binary.BigEndian.Uint16(w[to-4:]) {
+		case dns.TypeA:
+			if n != 4 {
+				continue
+			}
+			addr = netip.AddrFrom4([4]byte(rdata[:4]))
+		case dns.TypeAAAA:
+			if n != 16 {
+				continue
+			}
+			addr = netip.AddrFrom16([16]byte(rdata[:16])).Unmap()
+		default:
+			continue
+		}
+		if !a.ServesAddr(addr) {
+			return false
+		}
+	}
+	return true
 }
 
 // setQname writes name over the question name of w, which differs from it

@@ -163,3 +163,66 @@ func (n *noAliases) ServesWire(answer []dns.RR) bool {
 	}
 	return true
 }
+
+// An AddrCheck (the policy with rpz-ip rules) is asked about each address
+// of a cached answer, read from the wire form, and an answer holding one it
+// refuses is left for Resolve; addresses in other sections do not count.
+func TestAppendWireAsksAboutAddresses(t *testing.T) {
+	tests := []struct {
+		name    string
+		answer  []dns.RR
+		extra   []dns.RR
+		listed  string // the address the check refuses
+		checks  bool
+		served  bool
+		askedAt []string
+		qtype   uint16 // 0: A
+	}{
+		{"clean A", []dns.RR{a("www.example.", 300, "192.0.2.1")}, nil, "198.51.100.9", true, true, []string{"192.0.2.1"}, 0},
+		{"listed A", []dns.RR{a("www.example.", 300, "192.0.2.1"), a("www.example.", 300, "198.51.100.9")}, nil, "198.51.100.9", true, false, []string{"192.0.2.1", "198.51.100.9"}, 0},
+		{"listed AAAA", []dns.RR{aaaaRR("www.example.", "2001:db8::66")}, nil, "2001:db8::66", true, false, []string{"2001:db8::66"}, dns.TypeAAAA},
+		{"listed only in additional", []dns.RR{a("www.example.", 300, "192.0.2.1")}, []dns.RR{a("ns.example.", 300, "198.51.100.9")}, "198.51.100.9", true, true, []string{"192.0.2.1"}, 0},
+		{"no rpz-ip rules loaded", []dns.RR{a("www.example.", 300, "198.51.100.9")}, nil, "198.51.100.9", false, true, nil, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			next := &fakeNext{reply: func(_ context.Context, req *contract.Request) (*dns.Msg, error) {
+				m := reply(req, dns.RcodeSuccess, tt.answer, nil)
+				m.Extra = append(m.Extra, tt.extra...)
+				return m, nil
+			}}
+			qtype := tt.qtype
+			if qtype == 0 {
+				qtype = dns.TypeA
+			}
+			c, _ := newTest(t, testConfig(), next, nil)
+			resolve(t, c, query("www.example.", qtype, false, false))
+			check := &addrCheck{listed: netip.MustParseAddr(tt.listed), checks: tt.checks}
+			if _, ok := c.AppendWire(nil, query("www.example.", qtype, false, false), check); ok != tt.served {
+				t.Errorf("served = %v, want %v", ok, tt.served)
+			}
+			if !slices.Equal(check.asked, tt.askedAt) {
+				t.Errorf("asked about %v, want %v", check.asked, tt.askedAt)
+			}
+		})
+	}
+}
+
+func aaaaRR(name, addr string) dns.RR {
+	return &dns.AAAA{Hdr: dns.RR_Header{Name: name, Rrtype: dns.TypeAAAA, Class: dns.ClassINET, Ttl: 300}, AAAA: netip.MustParseAddr(addr).AsSlice()}
+}
+
+// addrCheck refuses answers holding listed, as the policy does for rpz-ip.
+type addrCheck struct {
+	serveAll
+	listed netip.Addr
+	checks bool
+	asked  []string
+}
+
+func (c *addrCheck) ChecksAddrs() bool { return c.checks }
+
+func (c *addrCheck) ServesAddr(a netip.Addr) bool {
+	c.asked = append(c.asked, a.String())
+	return a != c.listed
+}

@@ -132,12 +132,23 @@ func (p *Policy) ServesWire(answer []dns.RR) bool {
 	return servesAddrs(p.tables.Load(), answer) // rpz-ip (rpz.go)
 }
 
-// NeedsAnswer reports whether ServesWire must see every answer record,
-// not only the aliases: while rpz-ip rules are loaded, a cached answer's
-// addresses decide (and the fast path decodes cached answers to check).
-func (p *Policy) NeedsAnswer() bool {
+// ChecksAddrs and ServesAddr make the policy a cache.AddrCheck: while
+// rpz-ip rules are loaded, a cached answer holding a listed address is
+// not served without the policy (the chain then decides, knowing which
+// zone the query passed).
+func (p *Policy) ChecksAddrs() bool {
 	t := p.tables.Load()
 	return t != nil && t.IP != nil
+}
+
+// ServesAddr implements cache.AddrCheck.
+func (p *Policy) ServesAddr(a netip.Addr) bool {
+	t := p.tables.Load()
+	if t == nil || t.IP == nil {
+		return true
+	}
+	_, hit := t.IP.Match(a, blocklist.NoList)
+	return !hit
 }
 
 // record counts and logs one block, on whichever path answered it. qname
