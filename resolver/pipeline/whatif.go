@@ -48,6 +48,6 @@ func (p *Policy) whatIf(req *query.Request, t *blocklist.Table) {
 	}
 	if p.log.Enabled() {
 		p.log.Log(logs.BlockRecord{At: time.Now(), Client: req.Client.Addr(), Proto: req.Proto, QType: req.Question.Qtype,
-			QName: dnswire.Canonical(req.Question.Name), Decision: query.Decision{Table: t, Match: m}, LogOnly: true})
+			QName: dnswire.Canonical(req.Question.Name), Decision: query.Decision{Table: t, Match: m, Tenant: req.Tenant}, LogOnly: true})
 	}
 }
