@@ -108,6 +108,7 @@ func TestTenantsGetTheirOwnPolicy(t *testing.T) {
 	}
 	// Every query is in the query log with its tenant.
 	perTenant := map[string]int{}
+	e.ql.Close() // every record was queued before its answer was sent
 	e.qlog.mu.Lock()
 	for _, line := range strings.Split(strings.TrimSpace(e.qlog.b.String()), "\n") {
 		var rec struct{ Client, Tenant string }
