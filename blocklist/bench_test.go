@@ -175,3 +175,55 @@ func BenchmarkReadSet(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkMatchViewTenants is the tenants' case of the figures:
+// one 1M-name list, two small block lists (one overlapping it) and 100
+// five-name allow lists, asked as one policy (Match) and as a tenant with
+// 2 of the block lists and its own allow list (MatchView), in one run.
+func BenchmarkMatchViewTenants(b *testing.B) {
+	names := benchNames(1_000_000)
+	bl := NewBuilder()
+	for i, nm := range names {
+		if err := bl.Add(Rule{Name: nm, Payload: Payload{List: 0}}); err != nil {
+			b.Fatal(err)
+		}
+		if i%1000 == 0 {
+			_ = bl.Add(Rule{Name: nm, Payload: Payload{List: 1}})
+		}
+	}
+	for i := range 1000 {
+		_ = bl.Add(Rule{Name: fmt.Sprintf("x%d.bench-extra.test", i), Payload: Payload{List: 2}})
+	}
+	for t := range 100 {
+		for j := range 5 {
+			_ = bl.Add(Rule{Name: fmt.Sprintf("a%d.t%d.allow.test", j, t), Allow: true, Payload: Payload{List: uint16(3 + t)}})
+		}
+	}
+	s, err := bl.Build()
+	if err != nil {
+		b.Fatal(err)
+	}
+	view := NewView(0, 1, 3)
+	rng := rand.New(rand.NewPCG(7, 7))
+	var hits, subs, miss []string
+	for range 1 << 16 {
+		nm := names[rng.IntN(len(names))]
+		hits = append(hits, nm)
+		subs = append(subs, "x"+fmt.Sprint(rng.IntN(100))+"."+nm)
+		miss = append(miss, fmt.Sprintf("q%dzz.%s", rng.IntN(1e9), []string{"com", "net", "example"}[rng.IntN(3)]))
+	}
+	for _, q := range []struct {
+		name string
+		qs   []string
+	}{{"hit", hits}, {"sub", subs}, {"miss", miss}} {
+		b.Run("one-policy/"+q.name, func(b *testing.B) { benchMatch(b, q.qs, s) })
+		b.Run("tenant/"+q.name, func(b *testing.B) {
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				s.MatchView(q.qs[i&(len(q.qs)-1)], view)
+				i++
+			}
+		})
+	}
+}

@@ -242,6 +242,7 @@ type tenantEnv struct {
 	*env
 	auth *dnstest.Authority
 	qlog *syncBuffer
+	ql   *logs.QueryLog // Close it to read qlog whole
 	pipe *pipeline.Pipeline
 }
 
@@ -293,7 +294,7 @@ func startTenantEnv(t testing.TB, ts []tenant.Config, ecs tenant.ECSConfig, lc r
 	}
 	t.Cleanup(ql.Close) // after the server's shutdown
 	e.serve(t, lc, pipe)
-	return &tenantEnv{env: e, auth: auth, qlog: qlog, pipe: pipe}
+	return &tenantEnv{env: e, auth: auth, qlog: qlog, ql: ql, pipe: pipe}
 }
 
 // exchangeFrom asks addr one question from the loopback address src.

@@ -108,6 +108,7 @@ func TestTenantsGetTheirOwnPolicy(t *testing.T) {
 	}
 	// Every query is in the query log with its tenant.
 	perTenant := map[string]int{}
+	e.ql.Close() // every record was queued before its answer was sent
 	e.qlog.mu.Lock()
 	for _, line := range strings.Split(strings.TrimSpace(e.qlog.b.String()), "\n") {
 		var rec struct{ Client, Tenant string }
@@ -275,6 +276,39 @@ func BenchmarkTenantFastPath(b *testing.B) {
 					}
 				}
 			})
+		}
+	}
+}
+
+// TestTenantLogOnlyLinesNameTheTenant: what a log-only (trial) list would
+// have blocked is logged with the tenant of the query, on the chain the
+// fast path leaves such queries to.
+func TestTenantLogOnlyLinesNameTheTenant(t *testing.T) {
+	e := startTenantEnv(t, tenantConfigs(), tenant.ECSConfig{}, resolver.ListenConfig{})
+	tab := *e.tables.Load()
+	tab.Lists = append(append([]blocklist.ListInfo(nil), tab.Lists...), blocklist.ListInfo{Name: "trial", LogOnly: true})
+	b := blocklist.NewBuilder()
+	if err := b.Add(blocklist.Rule{Name: "www.example", Payload: blocklist.Payload{List: uint16(len(tab.Lists) - 1)}}); err != nil {
+		t.Fatal(err)
+	}
+	var err error
+	if tab.WhatIf, err = b.Build(); err != nil {
+		t.Fatal(err)
+	}
+	e.tables.Store(&tab)
+	for _, c := range []struct{ client, tenant string }{{"127.0.0.2", "council-a"}, {"127.0.0.4", ""}} {
+		if got := answerOf(exchangeFrom(t, c.client, "udp", e.addr, "www.example", false)); got != "NOERROR 192.0.2.1" {
+			t.Errorf("www.example from %s: %q, want the answer (log-only blocks nothing)", c.client, got)
+		}
+	}
+	e.blog.Close()
+	got := map[string]bool{}
+	for _, ev := range e.log.events(t) {
+		got[fmt.Sprintf("%s %s %s %v", ev.Client, ev.List, ev.Tenant, ev.LogOnly)] = true
+	}
+	for _, want := range []string{"127.0.0.2 trial council-a true", "127.0.0.4 trial  true"} {
+		if !got[want] {
+			t.Errorf("block log lacks %q: %v", want, got)
 		}
 	}
 }

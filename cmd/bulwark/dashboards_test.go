@@ -32,7 +32,7 @@ var (
 	alertsTestPath      = filepath.Join("..", "..", "configs", "prometheus", "alerts_test.yml")
 	promConfigPath      = filepath.Join("..", "..", "configs", "prometheus", "prometheus.yml")
 	prometheusRulePath  = filepath.Join("..", "..", "configs", "kubernetes", "prometheusrule.yaml")
-	dashboardRows       = []string{"Traffic", "Blocking", "Latency", "Cache", "Upstreams", "Feeds"}
+	dashboardRows       = []string{"Traffic", "Blocking", "Latency", "Cache", "Upstreams", "Feeds", "Tenants"}
 	dashboardPanelTypes = []string{"row", "timeseries", "stat", "table", "heatmap"}
 )
 
@@ -102,6 +102,9 @@ blocklists:
 allowlists:
   - name: exceptions
     source: "file:lists/allow.txt"
+tenants: # the test's client, so that the per-tenant series exist
+  - name: council-a
+    clients: ["127.0.0.1/32"]
 log:
   blocked: %q
   sinks:
@@ -439,7 +442,7 @@ func alertExprs(t *testing.T, path string) []metricExpr {
 
 // TestDashboardIsImportable checks the dashboard against what Grafana needs
 // to import and provision it: a datasource input and variable every panel
-// uses, unique panel ids, known panel types, units, the six rows, and a
+// uses, unique panel ids, known panel types, units, the rows, and a
 // grid without overlaps.
 func TestDashboardIsImportable(t *testing.T) {
 	d := loadDashboard(t)
