@@ -1,6 +1,7 @@
 package dnssec
 
 import (
+	"slices"
 	"sync"
 	"time"
 
@@ -26,9 +27,10 @@ type nsecCache struct {
 }
 
 type nsecZone struct {
-	mu   sync.Mutex
-	soa  []dns.RR // the zone's SOA and its RRSIGs, for the synthesized answer
-	nsec map[string]nsecEntry
+	mu     sync.Mutex
+	soa    []dns.RR // the zone's SOA and its RRSIGs, for the synthesized answer
+	nsec   map[string]nsecEntry
+	owners []string // the keys of nsec in canonical order, for binary search
 }
 
 // nsecEntry is one validated NSEC record with its RRSIGs.
@@ -78,6 +80,10 @@ func (c *nsecCache) store(ns []dns.RR, now time.Time) {
 				continue
 			}
 		}
+		if _, have := e.nsec[s.name]; !have {
+			i, _ := slices.BinarySearchFunc(e.owners, s.name, canonicalCompare)
+			e.owners = slices.Insert(e.owners, i, s.name)
+		}
 		ttl := min(limit, s.rrs[0].Header().Ttl)
 		e.nsec[s.name] = nsecEntry{rrs: copyRRs(append([]dns.RR{s.rrs[0]}, sigRRs(s)...), maxAggressiveTT),
 			expires: now.Add(time.Duration(ttl) * time.Second)}
@@ -91,6 +97,25 @@ func (e *nsecZone) prune(now time.Time) {
 			delete(e.nsec, k)
 		}
 	}
+	e.owners = slices.DeleteFunc(e.owners, func(o string) bool { _, ok := e.nsec[o]; return !ok })
+}
+
+// covering is the fresh NSEC whose span may hold name: the one owned by
+// the greatest owner before it, or the last one (which wraps to the apex).
+// The caller checks the span.
+func (e *nsecZone) covering(name string, now time.Time) *dns.NSEC {
+	if len(e.owners) == 0 {
+		return nil
+	}
+	i, _ := slices.BinarySearchFunc(e.owners, name, canonicalCompare)
+	if i == 0 {
+		i = len(e.owners)
+	}
+	n := e.nsec[e.owners[i-1]]
+	if !now.Before(n.expires) {
+		return nil
+	}
+	return n.rrs[0].(*dns.NSEC)
 }
 
 // nxdomain synthesizes the NXDOMAIN answer to q from the NSEC records of
@@ -113,31 +138,35 @@ func (c *nsecCache) nxdomain(q dns.Question, now time.Time, maxIter int) *dns.Ms
 func (e *nsecZone) nxdomain(zone string, q dns.Question, now time.Time, maxIter int) *dns.Msg {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	var recs []dns.RR
-	byOwner := map[*dns.NSEC][]dns.RR{}
-	for _, n := range e.nsec {
-		if now.Before(n.expires) {
-			r := n.rrs[0].(*dns.NSEC)
-			recs = append(recs, r)
-			byOwner[r] = n.rrs
-		}
-	}
-	if len(recs) == 0 || len(e.soa) == 0 {
+	cover := e.covering(q.Name, now)
+	if cover == nil || len(e.soa) == 0 {
 		return nil
 	}
-	d := newDenial(zone, recs, maxIter)
-	if d.NXDomain(q.Name).sec != Secure {
+	one := newDenial(zone, []dns.RR{cover}, maxIter)
+	if one.nsecCovering(q.Name) == nil {
 		return nil
 	}
-	cover := d.nsecCovering(q.Name)
-	wild := d.nsecCovering("*." + d.nsecClosestEncloser(q.Name, cover))
+	wild := e.covering("*."+one.nsecClosestEncloser(q.Name, cover), now)
+	if wild == nil {
+		return nil
+	}
+	proof := []dns.RR{cover}
+	if wild != cover {
+		proof = append(proof, wild)
+	}
+	// The whole proof, as for an answer from a server: the name and the
+	// wildcard that could have answered it covered, no delegation above.
+	if newDenial(zone, proof, maxIter).NXDomain(q.Name).sec != Secure {
+		return nil
+	}
 	m := &dns.Msg{MsgHdr: dns.MsgHdr{Response: true, Rcode: dns.RcodeNameError, RecursionAvailable: true,
 		AuthenticatedData: true}, Question: []dns.Question{q}}
-	left := min(e.nsec[dns.CanonicalName(cover.Hdr.Name)].expires.Sub(now), e.nsec[dns.CanonicalName(wild.Hdr.Name)].expires.Sub(now))
+	c, w := e.nsec[dns.CanonicalName(cover.Hdr.Name)], e.nsec[dns.CanonicalName(wild.Hdr.Name)]
+	left := min(c.expires.Sub(now), w.expires.Sub(now))
 	m.Ns = append(m.Ns, copyRRs(e.soa, left)...)
-	m.Ns = append(m.Ns, copyRRs(byOwner[cover], left)...)
+	m.Ns = append(m.Ns, copyRRs(c.rrs, left)...)
 	if wild != cover {
-		m.Ns = append(m.Ns, copyRRs(byOwner[wild], left)...)
+		m.Ns = append(m.Ns, copyRRs(w.rrs, left)...)
 	}
 	return m
 }

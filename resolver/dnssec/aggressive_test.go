@@ -24,6 +24,8 @@ func TestAggressiveNSEC(t *testing.T) {
 		{"nope2.secure.test.", dns.RcodeNameError, false}, // the same span and wildcard proof
 		{"nope3.secure.test.", dns.RcodeNameError, false},
 		{"www.secure.test.", dns.RcodeSuccess, true},
+		{"nope.wild.secure.test.", dns.RcodeSuccess, true}, // a wildcard answers it: never denied from memory
+		{"nope4.secure.test.", dns.RcodeNameError, false},
 		{"zzz.secure.test.", dns.RcodeNameError, true}, // another span
 		{"nope1.nsec3.test.", dns.RcodeNameError, true},
 		{"nope2.nsec3.test.", dns.RcodeNameError, true}, // NSEC3: not synthesized
