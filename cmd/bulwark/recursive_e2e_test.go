@@ -175,7 +175,7 @@ blocklists:
 			[]string{"bulwark.yaml:10: recursion.qname_minimisation_type: must be A or NS"}},
 		{"clock file missing", "testing:\n  clock_file: /nonexistent/faketime\n", 1,
 			[]string{"bulwark.yaml:9: testing.clock_file: open /nonexistent/faketime"}},
-		{"dnssec tuned", "dnssec:\n  validate: true\n  negative_trust_anchors: [broken.example]\n  bogus_ttl: 30s\n", 0, nil},
+		{"dnssec tuned", "dnssec:\n  validate: true\n  negative_trust_anchors: [broken.example]\n  bogus_ttl: 30s\n  aggressive_nsec: false\n", 0, nil},
 		{"dnssec mistakes", "dnssec:\n  trust_anchor_file: /nonexistent/anchors\n  override_date: yesterday\n  negative_trust_anchors: [\"a..b\"]\n", 1,
 			[]string{"bulwark.yaml:9: dnssec.trust_anchor_file", "bulwark.yaml:10: dnssec.override_date", "bulwark.yaml:11: dnssec.negative_trust_anchors[0]"}},
 		{"dnssec unknown key", "dnssec:\n  validation: true\n", 1, []string{"bulwark.yaml:9:", "validation"}},

@@ -55,9 +55,16 @@ type Config struct {
 	AllowSHA1 *bool `yaml:"allow_sha1"`
 	// KeyCacheSize bounds the zones whose validated keys are remembered.
 	KeyCacheSize int `yaml:"key_cache_size"`
+	// AggressiveNSEC answers NXDOMAIN from the NSEC records of earlier
+	// validated NXDOMAIN answers, without asking (RFC 8198; Unbound's
+	// aggressive-nsec). nil means true.
+	AggressiveNSEC *bool `yaml:"aggressive_nsec"`
 
 	decoded bool
 }
+
+// Aggressive reports whether aggressive_nsec is on (the default).
+func (c *Config) Aggressive() bool { return c.AggressiveNSEC == nil || *c.AggressiveNSEC }
 
 // DefaultConfig is the section as used when it is absent.
 func DefaultConfig() Config {

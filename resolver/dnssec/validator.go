@@ -44,6 +44,7 @@ type Validator struct {
 	keys     *lru.Cache[string, *zone]
 	bogusC   *lru.Cache[dns.Question, bogusEntry]
 	sigs     *sigMemo
+	nsecs    *nsecCache // nil: aggressive_nsec off
 	flights  singleflight.Group
 	m        *Metrics
 	log      *slog.Logger
@@ -78,6 +79,9 @@ func New(cfg Config, next contract.Resolver, clk clock.Clock, m *Metrics, logger
 	bc, _ := lru.New[dns.Question, bogusEntry](cfg.KeyCacheSize)
 	v := &Validator{cfg: cfg, next: next, clk: clk, override: override, anchors: ta, keys: keys, bogusC: bc, m: m, log: logger,
 		sigs: newSigMemo(sigMemoSize)}
+	if cfg.Aggressive() {
+		v.nsecs = newNSECCache()
+	}
 	for _, n := range cfg.NegativeTrustAnchors {
 		v.ntas = append(v.ntas, dns.CanonicalName(n))
 	}
@@ -111,6 +115,12 @@ func (v *Validator) Resolve(ctx context.Context, req *contract.Request) (*dns.Ms
 		v.m.count(Bogus.String())
 		return servfail(req, b.v), nil
 	}
+	if v.nsecs != nil && v.negativeAnchor(q.Name) == "" {
+		if m := v.nsecs.nxdomain(q, now, v.cfg.NSEC3MaxIterations); m != nil { // RFC 8198
+			v.m.count(Secure.String())
+			return stripDNSSEC(m, req), nil
+		}
+	}
 	resp, err := v.next.Resolve(ctx, subRequest(req))
 	if err != nil || resp == nil {
 		return resp, err
@@ -131,6 +141,9 @@ func (v *Validator) Resolve(ctx context.Context, req *contract.Request) (*dns.Ms
 		return servfail(req, verd), nil
 	case Secure:
 		resp.AuthenticatedData = true
+		if v.nsecs != nil && resp.Rcode == dns.RcodeNameError && len(resp.Answer) == 0 {
+			v.nsecs.store(resp.Ns, now)
+		}
 	default:
 		resp.AuthenticatedData = false
 		if verd.hasEDE {
