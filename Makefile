@@ -15,7 +15,8 @@ test: deps
 # the forwarding-mode DNSSEC tests; dnsdist and haproxy are the PROXY
 # protocol balancers in front of Bulwark. rsyslog with its TLS driver (rsyslog-gnutls)
 # receives the block log in the syslog sink tests. knotd (knot) is the
-# second RPZ primary of the zone-transfer tests. Installed only when a
+# second RPZ primary of the zone-transfer tests; unbound and pdns_recursor
+# (pdns-recursor) are the RPZ interop oracle. Installed only when a
 # tool is missing.
 deps:
 	@missing=""; \
@@ -26,6 +27,7 @@ deps:
 	command -v knotd >/dev/null 2>&1 || [ -x /usr/sbin/knotd ] || missing="$$missing knot"; \
 	command -v dnssec-signzone >/dev/null 2>&1 || missing="$$missing bind9-utils"; \
 	command -v unbound >/dev/null 2>&1 || missing="$$missing unbound"; \
+	command -v pdns_recursor >/dev/null 2>&1 || [ -x /usr/sbin/pdns_recursor ] || missing="$$missing pdns-recursor"; \
 	command -v dnsdist >/dev/null 2>&1 || missing="$$missing dnsdist"; \
 	command -v haproxy >/dev/null 2>&1 || missing="$$missing haproxy"; \
 	command -v rsyslogd >/dev/null 2>&1 || missing="$$missing rsyslog"; \

@@ -110,6 +110,13 @@ func rcode(t *testing.T, port int, name string) int {
 	return resp.Rcode
 }
 
+// forwardingConfig is the start of a test config: the DNS and admin
+// listeners on loopback, forwarding to upstream; the test appends its
+// feeds and lists.
+func forwardingConfig(port int, admin, upstream string) string {
+	return fmt.Sprintf("listen:\n  dns: [\"127.0.0.1:%d\"]\n  admin: %q\nupstream:\n  servers: [%q]\n", port, admin, upstream)
+}
+
 // TestServeHTTPFeed runs serve with an HTTP feed: it is served, SIGHUP
 // refreshes it, a restart with the feed server gone serves the disk cache,
 // and check reports the cached copy.
@@ -119,12 +126,7 @@ func TestServeHTTPFeed(t *testing.T) {
 	srv := httptest.NewServer(feed)
 	port, adminPort := freePort(t), freePort(t)
 	admin := fmt.Sprintf("127.0.0.1:%d", adminPort)
-	dir := writeFiles(t, map[string]string{"bulwark.yaml": fmt.Sprintf(`listen:
-  dns: ["127.0.0.1:%d"]
-  admin: "%s"
-upstream:
-  servers: ["%s"]
-feeds:
+	dir := writeFiles(t, map[string]string{"bulwark.yaml": forwardingConfig(port, admin, up.Addr) + fmt.Sprintf(`feeds:
   cache_dir: cache
 blocklists:
   - name: remote
@@ -132,7 +134,7 @@ blocklists:
     refresh: 1h
 log:
   blocked: "off"
-`, port, admin, up.Addr, srv.URL)})
+`, srv.URL)})
 	cfgPath := filepath.Join(dir, "bulwark.yaml")
 
 	p := serveInProcess(t, cfgPath)

@@ -47,12 +47,7 @@ func testServeAXFRNotify(t *testing.T, startPrimary func(*testing.T, bindtest.Op
 	}
 	b := startPrimary(t, bindtest.Options{Notify: port, Records: records})
 	admin := fmt.Sprintf("127.0.0.1:%d", adminPort)
-	dir := writeFiles(t, map[string]string{"bulwark.yaml": fmt.Sprintf(`listen:
-  dns: ["127.0.0.1:%d"]
-  admin: "%s"
-upstream:
-  servers: ["%s"]
-feeds:
+	dir := writeFiles(t, map[string]string{"bulwark.yaml": forwardingConfig(port, admin, up.Addr) + fmt.Sprintf(`feeds:
   cache_dir: cache
 blocklists:
   - name: rpz
@@ -60,7 +55,7 @@ blocklists:
     tsig: {name: %s, algorithm: hmac-sha256, secret: "%s"}
 log:
   blocked: "off"
-`, port, admin, up.Addr, b.Addr(), bindtest.KeyName, bindtest.KeySecret)})
+`, b.Addr(), bindtest.KeyName, bindtest.KeySecret)})
 	p := serveInProcess(t, filepath.Join(dir, "bulwark.yaml"))
 	for deadline := time.Now().Add(20*time.Second + time.Duration(rules)*200*time.Microsecond); ; time.Sleep(20 * time.Millisecond) {
 		if code, _ := readyz(admin); code == http.StatusOK {
