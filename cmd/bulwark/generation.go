@@ -135,6 +135,7 @@ func (d *daemon) build(ctx context.Context, src *source, prev *generation) (_ *g
 		Cache:    g.cache,
 		Fast:     g.back.fastPath,
 		Sink:     sinkOf(g.sight),
+		Servers:  g.back.servers,
 		Options: pipeline.Options{UDPSize: cfg.Listen.UDPSize, Observer: g.obs.observer(),
 			Metrics: d.pm.resolverMetrics(), Logger: d.logger},
 	})

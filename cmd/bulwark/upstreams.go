@@ -23,6 +23,9 @@ type backend struct {
 	// (forwarded ECS), which the UDP fast path cannot see.
 	fastPath bool
 	close    func()
+	// servers reports the authoritative servers used (recursive mode),
+	// for RPZ's rpz-nsdname and rpz-nsip; nil when forwarding.
+	servers pipeline.ServerSource
 }
 
 func newBackend(cfg *config.Config, pm *processMetrics, logger *slog.Logger) (*backend, error) {
@@ -53,7 +56,7 @@ func newBackend(cfg *config.Config, pm *processMetrics, logger *slog.Logger) (*b
 		return nil, err
 	}
 	if len(cfg.Upstream.Conditional) == 0 {
-		return &backend{Resolver: val, fastPath: true, close: func() {}}, nil
+		return &backend{Resolver: val, fastPath: true, close: func() {}, servers: rec}, nil
 	}
 	// Conditional forwarding applies in recursive mode too: corp.internal
 	// goes to the internal servers, everything else is resolved from the
@@ -64,7 +67,8 @@ func newBackend(cfg *config.Config, pm *processMetrics, logger *slog.Logger) (*b
 	}
 	// Conditionally forwarded domains (internal zones, mostly unsigned
 	// below a signed public parent) are not validated.
-	return &backend{Resolver: pipeline.NewRoute(fwd, val), fastPath: !cfg.Upstream.ECS.Forward, close: func() { _ = fwd.Close() }}, nil
+	return &backend{Resolver: pipeline.NewRoute(fwd, val), fastPath: !cfg.Upstream.ECS.Forward, close: func() { _ = fwd.Close() },
+		servers: rec}, nil
 }
 
 // validating wraps next in the DNSSEC validator when dnssec.validate is on

@@ -79,6 +79,9 @@ type Parts struct {
 	Fast bool
 	// Sink, if set, sees every block (threat-intelligence sightings).
 	Sink query.BlockSink
+	// Servers, if set, reports the authoritative servers a name was
+	// resolved with (recursion), for rpz-nsdname and rpz-nsip.
+	Servers ServerSource
 	Options
 }
 
@@ -97,7 +100,7 @@ func Build(p Parts) (*Pipeline, error) {
 		return nil, err
 	}
 	policy := NewPolicy(p.Blocking, p.Tables, nil, p.BlockLog, p.Metrics) // 2. block, CNAME cloaking
-	policy.sink = p.Sink
+	policy.sink, policy.servers = p.Sink, p.Servers
 	guard.next = policy
 	policy.next = p.Cache // 3. the cache, over 4. the route it was built with
 	pl := New(guard, p.Options)

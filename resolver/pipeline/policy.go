@@ -33,6 +33,7 @@ type Policy struct {
 	log     *logs.BlockLog
 	metrics *Metrics
 	sink    query.BlockSink // nil: none
+	servers ServerSource    // nil: the route knows no servers (forwarding)
 }
 
 // NewPolicy returns the policy step in front of next.
@@ -92,7 +93,7 @@ func (p *Policy) ServesWire(answer []dns.RR) bool {
 			return false
 		}
 	}
-	return servesAddrs(p.tables.Load(), answer) // rpz-ip (rpz.go)
+	return p.servesAddrs(p.tables.Load(), answer) // rpz-ip, rpz-ns* (rpz.go)
 }
 
 // record counts and logs one block, on whichever path answered it. qname

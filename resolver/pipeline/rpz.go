@@ -72,18 +72,56 @@ func (p *Policy) checkAnswer(ctx context.Context, req *query.Request, t *blockli
 			}
 		}
 	}
-	if t.IP == nil {
-		return resp, nil
+	d, blocked := answerIPDecision(t, resp.Answer, bound)
+	if p.servers != nil && (t.NSDName != nil || t.NSIP != nil) {
+		if blocked {
+			bound = int(d.Match.Payload.List) + 1 // ip ranks above nsdname and nsip in its zone
+		}
+		if n, hit := serverDecision(t, p.servers, req.Question.Name, bound); hit {
+			d, blocked = n, !n.Match.Allow
+		}
 	}
-	if d, blocked := answerIPDecision(t, resp.Answer, bound); blocked && enforced(d, req.Proto) {
+	if blocked && enforced(d, req.Proto) {
 		return p.block(ctx, req, d)
 	}
 	return resp, nil
 }
 
+// ServerSource reports the authoritative servers used for a name, for the
+// rpz-nsdname and rpz-nsip triggers; the recursive resolver is one
+// (recursive.Resolver.Servers). Forwarders have none.
+type ServerSource interface {
+	Servers(name string, fn func(host string, addrs []netip.Addr))
+}
+
+// serverDecision finds the rpz-nsdname or rpz-nsip rule deciding for the
+// servers of name among the lists before bound: the earliest list, and in
+// one list a name before an address.
+func serverDecision(t *blocklist.Table, servers ServerSource, name string, bound int) (query.Decision, bool) {
+	var best query.Decision
+	found := false
+	servers.Servers(name, func(host string, addrs []netip.Addr) {
+		if m, ok := t.NSDName.Match(host); ok && int(m.Payload.List) < bound {
+			// CNAME carries the server's name: the rule is recovered
+			// from it, and the negative answer's SOA stays the query's.
+			best, found, bound = query.Decision{Table: t, Match: m, CNAME: dnswire.Canonical(host),
+				Trigger: blocklist.TriggerNSDName}, true, int(m.Payload.List)
+		}
+		for _, a := range addrs {
+			if m, ok := t.NSIP.Match(a, bound); ok {
+				best, found, bound = netDecision(t, m, blocklist.TriggerNSIP), true, int(m.Payload.List)
+			}
+		}
+	})
+	return best, found
+}
+
 // answerIPDecision finds the rpz-ip rule deciding for the answer's
 // addresses: of all the addresses' rules, the one in the earliest list.
 func answerIPDecision(t *blocklist.Table, answer []dns.RR, bound int) (query.Decision, bool) {
+	if t.IP == nil {
+		return query.Decision{}, false
+	}
 	var best blocklist.NetMatch
 	found := false
 	for _, rr := range answer {
@@ -117,7 +155,10 @@ func answerAddr(rr dns.RR) (netip.Addr, bool) {
 // servesAddrs reports whether answer may skip the rpz-ip check: true
 // unless one of its addresses is in some list's rpz-ip networks (the
 // chain then decides, knowing which zone the query passed).
-func servesAddrs(t *blocklist.Table, answer []dns.RR) bool {
+func (p *Policy) servesAddrs(t *blocklist.Table, answer []dns.RR) bool {
+	if t != nil && p.servers != nil && (t.NSDName != nil || t.NSIP != nil) {
+		return false // name-server triggers: the chain asks the servers
+	}
 	if t == nil || t.IP == nil {
 		return true
 	}
