@@ -22,16 +22,7 @@ func TestBinaryDNSSECRecursive(t *testing.T) {
 	port, adminPort := freePort(t), freePort(t)
 	admin := fmt.Sprintf("127.0.0.1:%d", adminPort)
 	dir := writeFiles(t, map[string]string{"lists/block.txt": "blocked.secure.test\n"})
-	cfg := fmt.Sprintf(`listen:
-  dns: ["127.0.0.1:%d"]
-  admin: "%s"
-upstream:
-  mode: recursive
-recursion:
-  root_hints: ["a.root-servers.test %s"]
-  port: %d
-  query_loopback: true
-  ipv6: false
+	cfg := recursiveConfig(port, admin, bt.ips[0], bt.port) + fmt.Sprintf(`  ipv6: false
   timeout: 5s
 dnssec:
   trust_anchor_file: "%s"
@@ -39,7 +30,7 @@ dnssec:
 blocklists:
   - name: block
     source: "file:lists/block.txt"
-`, port, admin, bt.ips[0], bt.port, bt.anchor)
+`, bt.anchor)
 	cfgPath := filepath.Join(dir, "bulwark.yaml")
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)

@@ -46,16 +46,7 @@ func TestRecursiveRPZServerTriggers(t *testing.T) {
 		"first.rpz":  "$ORIGIN first.rpz.\n@ SOA ns. admin. 1 2 3 4 5\nwww.spared.test CNAME rpz-passthru.\n",
 		"second.rpz": "$ORIGIN second.rpz.\n@ SOA ns. admin. 1 2 3 4 5\nns.evilns.test.rpz-nsdname CNAME .\n32.6.0.0.127.rpz-nsip CNAME *.\n",
 	})
-	cfg := fmt.Sprintf(`listen:
-  dns: ["127.0.0.1:%d"]
-  admin: "%s"
-upstream:
-  mode: recursive
-recursion:
-  root_hints: ["a.root-servers.test %s"]
-  port: %d
-  query_loopback: true
-  timeout: 3s
+	cfg := recursiveConfig(port, admin, root, h.Port) + fmt.Sprintf(`  timeout: 3s
 dnssec:
   validate: false # the simulated root is unsigned
 blocklists:
@@ -65,7 +56,7 @@ blocklists:
     source: "file:second.rpz"
 log:
   blocked: "%s"
-`, port, admin, root, h.Port, filepath.Join(dir, "blocked.jsonl"))
+`, filepath.Join(dir, "blocked.jsonl"))
 	if err := os.WriteFile(filepath.Join(dir, "bulwark.yaml"), []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}
