@@ -14,7 +14,8 @@ import (
 // triggers: client 127.0.0.66 is blocked by a client-ip rule of the last
 // list, client 127.0.0.67 passed through by one of the first (so zone
 // order lets it reach names the first list blocks), and answers into
-// 198.51.100.0/24 are blocked by an rpz-ip rule. garden.test's local data
+// 198.51.100.0/24 (last list) and 203.0.113.0/24 (first list) are blocked
+// by rpz-ip rules. garden.test's local data
 // rewrites to walled.example.org.
 func addRPZTriggers(tab *blocklist.Table) {
 	last := uint16(len(tab.Lists) - 1)
@@ -24,6 +25,7 @@ func addRPZTriggers(tab *blocklist.Table) {
 	})
 	tab.IP = blocklist.NewNetSet([]blocklist.NetRule{
 		{Prefix: netip.MustParsePrefix("198.51.100.0/24"), Payload: blocklist.Payload{List: last, Action: blocklist.ActionNXDomain}},
+		{Prefix: netip.MustParsePrefix("203.0.113.0/24"), Payload: blocklist.Payload{List: 0, Action: blocklist.ActionNXDomain}},
 	})
 	tab.Addrs = [][]netip.Addr{nil}
 	tab.Local = [][]blocklist.LocalRR{{{Type: dns.TypeCNAME, Data: "walled.example.org."}}}
@@ -51,6 +53,8 @@ func TestRPZTriggersFastAndChain(t *testing.T) {
 		{passedClient, "x.evil.example.", dns.RcodeSuccess, false, "A"},     // client-ip passthru in the first list beats its qname rule
 		{passedClient, "badip.example.org.", dns.RcodeSuccess, false, "A"},  // and the later list's rpz-ip
 		{plain, "badip.example.org.", dns.RcodeNameError, false, ""},        // rpz-ip
+		{plain, "badip0.example.org.", dns.RcodeNameError, false, ""},       // rpz-ip of the first list
+		{plain, "badip0.good.evil.example.", dns.RcodeSuccess, false, "A"},  // an allowlisted name lifts rpz-ip too
 		{plain, "tcponly.test.", dns.RcodeSuccess, true, ""},                // rpz-tcp-only over UDP
 		{plain, "garden.test.", dns.RcodeSuccess, false, "CNAME"},           // the walled garden, with its chain
 	} {

@@ -22,12 +22,13 @@ import (
 // query name, whichever is in the earlier list (client-ip first within
 // one), and whether it blocks. bound is the list that decided (passthru
 // included): later lists' answer triggers no longer apply. An allowlist
-// (allowlists:) decides for everyone, clients listed or not.
+// (allowlists:) decides for everyone, clients listed or not, and lifts
+// the answer triggers (rpz-ip, rpz-nsdname, rpz-nsip) of every list too.
 func (p *Policy) decideQuery(t *blocklist.Table, client netip.Addr, name string) (d query.Decision, blocked bool, bound int) {
 	m, ok := t.Decide(name) // as decide, with the allow rules too
 	d = query.Decision{Table: t, Match: m}
 	if ok && m.Allow && int(m.Payload.List) < len(t.Lists) && t.Lists[m.Payload.List].Allow {
-		return d, false, int(m.Payload.List)
+		return d, false, 0 // an allowlisted name: no answer trigger applies either
 	}
 	if t.ClientIP != nil {
 		limit := blocklist.NoList
