@@ -22,12 +22,14 @@ func merge(specs []*feedSpec, copies []*feedCopy, categories []string) (t *block
 	b.Grow(n)                     // one allocation of each array rather than doubling through a million rules
 	var whatIf *blocklist.Builder // log-only lists' rules (policy.go)
 	t = &blocklist.Table{Lists: make([]blocklist.ListInfo, 0, len(specs)), Categories: categories}
-	var triggers tableTriggers // rpz-client-ip, rpz-ip, ... (triggers.go)
+	var triggers, whatIfTriggers tableTriggers // rpz-client-ip, rpz-ip, ... (triggers.go)
 	for i, sp := range specs {
 		info := sp.info
 		if c := copies[i]; c != nil {
 			off := appendData(t, c)
-			if !sp.info.LogOnly {
+			if sp.info.LogOnly {
+				whatIfTriggers.add(c, sp.index, sp.category, off)
+			} else {
 				triggers.add(c, sp.index, sp.category, off)
 			}
 			for j := range c.rules.len() {
@@ -63,6 +65,8 @@ func merge(specs []*feedSpec, copies []*feedCopy, categories []string) (t *block
 	if err := triggers.build(t); err != nil {
 		return nil, dropped, err
 	}
+	t.WhatIfClientIP = blocklist.NewNetSet(whatIfTriggers.nets[blocklist.TriggerClientIP])
+	t.WhatIfIP = blocklist.NewNetSet(whatIfTriggers.nets[blocklist.TriggerIP])
 	if whatIf != nil {
 		if t.WhatIf, err = whatIf.Build(); err != nil {
 			return nil, dropped, fmt.Errorf("building the log-only lists: %w", err)

@@ -2,7 +2,9 @@ package resolver_test
 
 import (
 	"context"
+	"fmt"
 	"net/netip"
+	"strings"
 	"testing"
 
 	"github.com/miekg/dns"
@@ -133,4 +135,40 @@ func BenchmarkServePacketBlockedFastClientIP(b *testing.B) {
 
 func BenchmarkServePacketCachedFastClientIP(b *testing.B) {
 	benchPacket(b, benchServer(b, true, withClientIPRules), "www.example.org.")
+}
+
+// TestLogOnlyAddressTriggers: the rpz-client-ip and rpz-ip rules of a
+// log-only list block nothing and are block-logged with log_only and
+// their trigger.
+func TestLogOnlyAddressTriggers(t *testing.T) {
+	tab := buildTable(t, list{info: blocklist.ListInfo{Name: "trial", LogOnly: true}})
+	e := startEnv(t, tab, envOpts{})
+	first := e.query(t, "udp", "www.example.org", dns.TypeA, false)
+	if len(first.Answer) == 0 {
+		t.Fatalf("no answer to learn the upstream's address from: %v", first)
+	}
+	answered := addrOf(first.Answer[0])
+	trial := *tab
+	trial.WhatIfClientIP = blocklist.NewNetSet([]blocklist.NetRule{
+		{Prefix: netip.MustParsePrefix("127.0.0.0/8"), Payload: blocklist.Payload{List: 0, Action: blocklist.ActionRefused}}})
+	trial.WhatIfIP = blocklist.NewNetSet([]blocklist.NetRule{
+		{Prefix: netip.PrefixFrom(answered, answered.BitLen()), Payload: blocklist.Payload{List: 0, Action: blocklist.ActionNXDomain}}})
+	e.tables.Store(&trial)
+	for _, proto := range []string{"udp", "tcp"} {
+		if r := e.query(t, proto, "other.example.org", dns.TypeA, false); r.Rcode != dns.RcodeSuccess || len(r.Answer) == 0 {
+			t.Errorf("%s: a log-only list blocked: %v", proto, r)
+		}
+	}
+	e.blog.Close()
+	var got []string
+	for _, ev := range e.log.events(t) {
+		got = append(got, fmt.Sprintf("%s %s %s %v", ev.Trigger, ev.Rule, ev.Action, ev.LogOnly))
+	}
+	want := "rpz-client-ip 127.0.0.0/8 refused true|rpz-ip " + netip.PrefixFrom(answered, answered.BitLen()).String() + " nxdomain true"
+	if strings.Join(got, "|") != want+"|"+want {
+		t.Errorf("block log:\n got %q\nwant %q twice", got, want)
+	}
+	if n := metricValue(t, e.reg, "bulwark_log_only_matches_total", "list", "trial", "action", "refused"); n != 2 {
+		t.Errorf("log-only client-ip matches = %v, want 2", n)
+	}
 }

@@ -163,7 +163,7 @@ func (f *FastPath) answer(p *Pipeline, pkt []byte, client netip.AddrPort, out []
 		return out, false
 	}
 	if t := f.policy.tables.Load(); t != nil {
-		if t.WhatIf != nil {
+		if t.WhatIf != nil || t.WhatIfClientIP != nil || t.WhatIfIP != nil {
 			return out, false // log-only lists are matched in the chain (whatif.go)
 		}
 		if d, blocked, _ := f.policy.decideQuery(t, client.Addr(), q.name); blocked {

@@ -73,6 +73,7 @@ func (p *Policy) checkAnswer(ctx context.Context, req *query.Request, t *blockli
 			}
 		}
 	}
+	p.whatIfAnswer(req, t, resp.Answer) // log-only lists (whatif.go)
 	d, blocked := answerIPDecision(t, resp.Answer, bound)
 	if p.servers != nil && (t.NSDName != nil || t.NSIP != nil) {
 		if blocked {
