@@ -16,7 +16,8 @@ test: deps
 # protocol balancers in front of Bulwark. rsyslog with its TLS driver (rsyslog-gnutls)
 # receives the block log in the syslog sink tests; nsd-checkzone (nsd) checks
 # the zones bench/recgen writes. knotd (knot) is the second RPZ primary of
-# the zone-transfer tests. Installed only when a
+# the zone-transfer tests; unbound and pdns_recursor (pdns-recursor) are the
+# RPZ interop oracle. Installed only when a
 # tool is missing.
 deps:
 	@missing=""; \
@@ -29,6 +30,7 @@ deps:
 	command -v dnssec-signzone >/dev/null 2>&1 || missing="$$missing bind9-utils"; \
 	command -v unbound >/dev/null 2>&1 || missing="$$missing unbound"; \
 	command -v nsd-checkzone >/dev/null 2>&1 || missing="$$missing nsd"; \
+	command -v pdns_recursor >/dev/null 2>&1 || [ -x /usr/sbin/pdns_recursor ] || missing="$$missing pdns-recursor"; \
 	command -v dnsdist >/dev/null 2>&1 || missing="$$missing dnsdist"; \
 	command -v haproxy >/dev/null 2>&1 || missing="$$missing haproxy"; \
 	command -v rsyslogd >/dev/null 2>&1 || missing="$$missing rsyslog"; \

@@ -28,6 +28,9 @@ type Table struct {
 	// apply only where the route knows the servers it asked (recursion).
 	ClientIP, IP, NSIP *NetSet
 	NSDName            *Set
+	// The client-ip and ip triggers of log-only lists, matched beside
+	// ClientIP and IP like WhatIf beside Set; nil: none.
+	WhatIfClientIP, WhatIfIP *NetSet
 }
 
 // LocalRR is one record of RPZ local data, in master-file form: the

@@ -25,7 +25,7 @@ func merge(specs []*feedSpec, copies []*feedCopy, categories []string) (t *block
 		b = blocklist.NewBuilder()
 		b.Grow(mergedEntries(copies)) // one allocation of each array rather than doubling through a million rules
 	}
-	var triggers tableTriggers // rpz-client-ip, rpz-ip, ... (triggers.go)
+	var triggers, whatIfTriggers tableTriggers // rpz-client-ip, rpz-ip, ... (triggers.go)
 	for i, sp := range specs {
 		info := sp.info
 		if c := copies[i]; c != nil {
@@ -36,6 +36,7 @@ func merge(specs []*feedSpec, copies []*feedCopy, categories []string) (t *block
 					whatIf = blocklist.NewBuilder()
 				}
 				to = whatIf
+				whatIfTriggers.add(c, sp.index, sp.category, off)
 			} else {
 				triggers.add(c, sp.index, sp.category, off)
 			}
@@ -59,6 +60,8 @@ func merge(specs []*feedSpec, copies []*feedCopy, categories []string) (t *block
 	if err := triggers.build(t); err != nil {
 		return nil, dropped, err
 	}
+	t.WhatIfClientIP = blocklist.NewNetSet(whatIfTriggers.nets[blocklist.TriggerClientIP])
+	t.WhatIfIP = blocklist.NewNetSet(whatIfTriggers.nets[blocklist.TriggerIP])
 	if whatIf != nil {
 		if t.WhatIf, err = whatIf.Build(); err != nil {
 			return nil, dropped, fmt.Errorf("building the log-only lists: %w", err)

@@ -29,10 +29,12 @@ func TestLoadTriggers(t *testing.T) {
 		"8.0.0.0.192.rpz-client-ip CNAME .\n"+
 		"24.0.100.51.198.rpz-ip CNAME rpz-tcp-only.\n"+
 		"0.0.0.0.0.rpz-ip CNAME .\n") // every address: refused without allow_broad
+	writeFile(t, dir, "trial.rpz", rpzHead+"32.7.7.7.7.rpz-client-ip CNAME .\n32.8.8.8.8.rpz-ip CNAME .\n")
 	l := &Loader{BaseDir: dir, Logger: slog.New(slog.DiscardHandler)}
 	tab, reports, err := l.Load(context.Background(), []ListConfig{
 		{Name: "first", Source: "file:first.rpz", Format: "rpz"},
 		{Name: "second", Source: "file:second.rpz", Format: "rpz"},
+		{Name: "trial", Source: "file:trial.rpz", Format: "rpz", LogOnly: true},
 	}, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -91,6 +93,20 @@ func TestLoadTriggers(t *testing.T) {
 			len(local) > 0 && local[0] != tc.local[0] {
 			t.Errorf("%s: addrs %v local %+v, want %v %+v", tc.name, addrs, local, tc.addrs, tc.local)
 		}
+	}
+	// A log-only list's address triggers are tried beside, never enforced.
+	seven, eight := netip.MustParseAddr("7.7.7.7"), netip.MustParseAddr("8.8.8.8")
+	if _, ok := tab.ClientIP.Match(seven, blocklist.NoList); ok {
+		t.Error("a log-only client-ip rule is enforced")
+	}
+	if m, ok := tab.WhatIfClientIP.Match(seven, blocklist.NoList); !ok || m.Payload.List != 2 {
+		t.Errorf("log-only client-ip: %+v %v", m, ok)
+	}
+	if _, ok := tab.WhatIfIP.Match(eight, blocklist.NoList); !ok {
+		t.Error("log-only rpz-ip rule missing")
+	}
+	if _, ok := tab.IP.Match(eight, blocklist.NoList); ok {
+		t.Error("a log-only rpz-ip rule is enforced")
 	}
 	if len(tab.Local) != len(tab.Addrs) {
 		t.Errorf("Local (%d) is not parallel to Addrs (%d)", len(tab.Local), len(tab.Addrs))

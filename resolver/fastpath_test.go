@@ -86,6 +86,8 @@ func newFastPairGuarded(t testing.TB, blog *logs.BlockLog, rm *pipeline.Metrics,
 			m.Answer = []dns.RR{rr(q.Name + " 300 IN CNAME cdn.tracker.example."), rr("cdn.tracker.example. 300 IN A 192.0.2.9")}
 		case strings.HasPrefix(name, "badip."): // into an rpz-ip network
 			m.Answer = []dns.RR{rr(q.Name + " 300 IN A 198.51.100.66")}
+		case strings.HasPrefix(name, "badip0."): // into the first list's rpz-ip network
+			m.Answer = []dns.RR{rr(q.Name + " 300 IN A 203.0.113.9")}
 		case strings.HasPrefix(name, "signed."):
 			m.AuthenticatedData = true // as the validator marks validated answers
 			m.Answer = []dns.RR{rr(q.Name + " 300 IN A 192.0.2.3")}

@@ -22,7 +22,7 @@ import (
 
 // benchServer assembles the production chain (guard, policy, cache) over a
 // constant fake upstream, with a block log writing to nowhere.
-func benchServer(b *testing.B, fast bool) *resolver.Server {
+func benchServer(b *testing.B, fast bool, with ...func(*blocklist.Table)) *resolver.Server {
 	up := query.ResolverFunc(func(ctx context.Context, req *query.Request) (*dns.Msg, error) {
 		m := new(dns.Msg)
 		m.SetQuestion(req.Question.Name, req.Question.Qtype)
@@ -30,12 +30,16 @@ func benchServer(b *testing.B, fast bool) *resolver.Server {
 		m.Answer = []dns.RR{&dns.A{Hdr: dns.RR_Header{Name: req.Question.Name, Rrtype: dns.TypeA, Class: dns.ClassINET, Ttl: 3600}, A: net.IPv4(192, 0, 2, 1)}}
 		return m, nil
 	})
-	return benchServerOver(b, fast, up, 10000)
+	return benchServerOver(b, fast, up, 10000, with...)
 }
 
 // benchServerOver is benchServer over the given next step and cache size.
-func benchServerOver(b *testing.B, fast bool, up query.Resolver, cacheSize int) *resolver.Server {
+// with changes the table before it is served (RPZ triggers).
+func benchServerOver(b *testing.B, fast bool, up query.Resolver, cacheSize int, with ...func(*blocklist.Table)) *resolver.Server {
 	tab := buildTable(b, list{info: blocklist.ListInfo{Name: "bench"}, names: []string{"evil.example"}})
+	for _, f := range with {
+		f(tab)
+	}
 	var tables atomic.Pointer[blocklist.Table]
 	tables.Store(tab)
 	ccfg := cache.Config{Size: cacheSize}

@@ -2,7 +2,9 @@ package resolver_test
 
 import (
 	"context"
+	"fmt"
 	"net/netip"
+	"strings"
 	"testing"
 
 	"github.com/miekg/dns"
@@ -14,7 +16,8 @@ import (
 // triggers: client 127.0.0.66 is blocked by a client-ip rule of the last
 // list, client 127.0.0.67 passed through by one of the first (so zone
 // order lets it reach names the first list blocks), and answers into
-// 198.51.100.0/24 are blocked by an rpz-ip rule. garden.test's local data
+// 198.51.100.0/24 (last list) and 203.0.113.0/24 (first list) are blocked
+// by rpz-ip rules. garden.test's local data
 // rewrites to walled.example.org.
 func addRPZTriggers(tab *blocklist.Table) {
 	last := uint16(len(tab.Lists) - 1)
@@ -24,6 +27,7 @@ func addRPZTriggers(tab *blocklist.Table) {
 	})
 	tab.IP = blocklist.NewNetSet([]blocklist.NetRule{
 		{Prefix: netip.MustParsePrefix("198.51.100.0/24"), Payload: blocklist.Payload{List: last, Action: blocklist.ActionNXDomain}},
+		{Prefix: netip.MustParsePrefix("203.0.113.0/24"), Payload: blocklist.Payload{List: 0, Action: blocklist.ActionNXDomain}},
 	})
 	tab.Addrs = [][]netip.Addr{nil}
 	tab.Local = [][]blocklist.LocalRR{{{Type: dns.TypeCNAME, Data: "walled.example.org."}}}
@@ -51,6 +55,8 @@ func TestRPZTriggersFastAndChain(t *testing.T) {
 		{passedClient, "x.evil.example.", dns.RcodeSuccess, false, "A"},     // client-ip passthru in the first list beats its qname rule
 		{passedClient, "badip.example.org.", dns.RcodeSuccess, false, "A"},  // and the later list's rpz-ip
 		{plain, "badip.example.org.", dns.RcodeNameError, false, ""},        // rpz-ip
+		{plain, "badip0.example.org.", dns.RcodeNameError, false, ""},       // rpz-ip of the first list
+		{plain, "badip0.good.evil.example.", dns.RcodeSuccess, false, "A"},  // an allowlisted name lifts rpz-ip too
 		{plain, "tcponly.test.", dns.RcodeSuccess, true, ""},                // rpz-tcp-only over UDP
 		{plain, "garden.test.", dns.RcodeSuccess, false, "CNAME"},           // the walled garden, with its chain
 	} {
@@ -106,5 +112,63 @@ func TestRPZOverSockets(t *testing.T) {
 	if len(ev) != 2 || ev[0].Trigger != "rpz-client-ip" || ev[0].Rule != "127.0.0.0/24" || ev[0].Action != "nodata" ||
 		ev[1].Action != "tcp-only" || ev[1].Protocol != "udp" || ev[1].Trigger != "" {
 		t.Errorf("block log: %+v", ev)
+	}
+}
+
+// withClientIPRules adds 10,000 rpz-client-ip networks, none holding the
+// benchmark's client, to a bench table: the fast path's extra lookup.
+func withClientIPRules(t *blocklist.Table) {
+	var rules []blocklist.NetRule
+	for i := range 10000 {
+		p := netip.PrefixFrom(netip.AddrFrom4([4]byte{10, byte(i >> 8), byte(i), 0}), 24)
+		rules = append(rules, blocklist.NetRule{Prefix: p, Payload: blocklist.Payload{Action: blocklist.ActionNXDomain}})
+	}
+	t.ClientIP = blocklist.NewNetSet(rules)
+}
+
+// BenchmarkServePacketBlockedFastClientIP is BenchmarkServePacketBlockedFast
+// with client-ip rules loaded; BenchmarkServePacketCachedFastClientIP the
+// cache hit. Both must stay at 0 allocations.
+func BenchmarkServePacketBlockedFastClientIP(b *testing.B) {
+	benchPacket(b, benchServer(b, true, withClientIPRules), "x.evil.example.")
+}
+
+func BenchmarkServePacketCachedFastClientIP(b *testing.B) {
+	benchPacket(b, benchServer(b, true, withClientIPRules), "www.example.org.")
+}
+
+// TestLogOnlyAddressTriggers: the rpz-client-ip and rpz-ip rules of a
+// log-only list block nothing and are block-logged with log_only and
+// their trigger.
+func TestLogOnlyAddressTriggers(t *testing.T) {
+	tab := buildTable(t, list{info: blocklist.ListInfo{Name: "trial", LogOnly: true}})
+	e := startEnv(t, tab, envOpts{})
+	first := e.query(t, "udp", "www.example.org", dns.TypeA, false)
+	if len(first.Answer) == 0 {
+		t.Fatalf("no answer to learn the upstream's address from: %v", first)
+	}
+	answered := addrOf(first.Answer[0])
+	trial := *tab
+	trial.WhatIfClientIP = blocklist.NewNetSet([]blocklist.NetRule{
+		{Prefix: netip.MustParsePrefix("127.0.0.0/8"), Payload: blocklist.Payload{List: 0, Action: blocklist.ActionRefused}}})
+	trial.WhatIfIP = blocklist.NewNetSet([]blocklist.NetRule{
+		{Prefix: netip.PrefixFrom(answered, answered.BitLen()), Payload: blocklist.Payload{List: 0, Action: blocklist.ActionNXDomain}}})
+	e.tables.Store(&trial)
+	for _, proto := range []string{"udp", "tcp"} {
+		if r := e.query(t, proto, "other.example.org", dns.TypeA, false); r.Rcode != dns.RcodeSuccess || len(r.Answer) == 0 {
+			t.Errorf("%s: a log-only list blocked: %v", proto, r)
+		}
+	}
+	e.blog.Close()
+	var got []string
+	for _, ev := range e.log.events(t) {
+		got = append(got, fmt.Sprintf("%s %s %s %v", ev.Trigger, ev.Rule, ev.Action, ev.LogOnly))
+	}
+	want := "rpz-client-ip 127.0.0.0/8 refused true|rpz-ip " + netip.PrefixFrom(answered, answered.BitLen()).String() + " nxdomain true"
+	if strings.Join(got, "|") != want+"|"+want {
+		t.Errorf("block log:\n got %q\nwant %q twice", got, want)
+	}
+	if n := metricValue(t, e.reg, "bulwark_log_only_matches_total", "list", "trial", "action", "refused"); n != 2 {
+		t.Errorf("log-only client-ip matches = %v, want 2", n)
 	}
 }

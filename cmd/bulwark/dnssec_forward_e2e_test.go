@@ -22,27 +22,7 @@ func startUnbound(t *testing.T, bt *bindTree, validate bool) string {
 	if validate {
 		modules, anchor = "validator iterator", fmt.Sprintf("  trust-anchor-file: %q\n", bt.anchor)
 	}
-	conf := fmt.Sprintf(`server:
-  interface: 127.0.0.1
-  port: %d
-  do-ip6: no
-  do-daemonize: no
-  use-syslog: no
-  logfile: ""
-  username: ""
-  chroot: ""
-  directory: %q
-  pidfile: "%s/unbound.pid"
-  do-not-query-localhost: no
-  access-control: 127.0.0.0/8 allow
-  module-config: %q
-  num-threads: 1
-  verbosity: 1
-  # test. is one of Unbound's built-in empty zones (RFC 6761).
-  local-zone: "test." nodefault
-%sremote-control:
-  control-enable: no
-`, port, dir, dir, modules, anchor)
+	conf := unboundConf(port, dir, modules, anchor+"  # test. is one of Unbound's built-in empty zones (RFC 6761).\n  local-zone: \"test.\" nodefault\n")
 	// Every zone is a stub at named's port: the tree's NS records name
 	// port 53, which Unbound would otherwise use once it learns them.
 	for _, z := range bt.zones {
@@ -61,6 +41,31 @@ func startUnbound(t *testing.T, bt *bindTree, validate bool) string {
 		return err == nil
 	})
 	return addr
+}
+
+// unboundConf is the server clause of a test Unbound on 127.0.0.1:port,
+// in the foreground, logging to stderr, in dir, with modules and more
+// server lines; the caller appends its zones.
+func unboundConf(port int, dir, modules, server string) string {
+	return fmt.Sprintf(`server:
+  interface: 127.0.0.1
+  port: %d
+  do-ip6: no
+  do-daemonize: no
+  use-syslog: no
+  logfile: ""
+  username: ""
+  chroot: ""
+  directory: %q
+  pidfile: "%s/unbound.pid"
+  do-not-query-localhost: no
+  access-control: 127.0.0.0/8 allow
+  module-config: %q
+  num-threads: 1
+  verbosity: 1
+%sremote-control:
+  control-enable: no
+`, port, dir, dir, modules, server)
 }
 
 // forwardingBulwark starts the binary forwarding to upstream, with the

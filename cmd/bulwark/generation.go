@@ -141,6 +141,7 @@ func (d *daemon) build(ctx context.Context, src *source, prev *generation) (_ *g
 		Fast:     g.back.fastPath,
 		Sink:     sinkOf(g.sight),
 		Tenants:  g.tenants,
+		Servers:  g.back.servers,
 		Options: pipeline.Options{UDPSize: cfg.Listen.UDPSize, Observer: g.obs.observer(),
 			Metrics: d.pm.resolverMetrics(), Logger: d.logger},
 	})

@@ -15,6 +15,14 @@ import (
 	"github.com/bulwark-dns/bulwark/internal/dnstest"
 )
 
+// recursiveConfig is the start of a test config in recursive mode over a
+// simulated hierarchy whose root server is rootIP on authPort; the test
+// appends more recursion keys and the rest.
+func recursiveConfig(port int, admin, rootIP string, authPort int) string {
+	return fmt.Sprintf("listen:\n  dns: [\"127.0.0.1:%d\"]\n  admin: %q\nupstream:\n  mode: recursive\nrecursion:\n"+
+		"  root_hints: [\"a.root-servers.test %s\"]\n  port: %d\n  query_loopback: true\n", port, admin, rootIP, authPort)
+}
+
 // TestBinaryRecursiveEndToEnd runs the binary with upstream.mode: recursive
 // against a simulated hierarchy on loopback (root, two TLDs, two zones, each
 // its own 127.0.0.x server), and drives it with dig: answers, CNAME chains
@@ -56,16 +64,7 @@ func TestBinaryRecursiveEndToEnd(t *testing.T) {
 	port, adminPort := freePort(t), freePort(t)
 	admin := fmt.Sprintf("127.0.0.1:%d", adminPort)
 	dir := writeFiles(t, map[string]string{"lists/trackers.txt": "tracker.example\n"})
-	cfg := fmt.Sprintf(`listen:
-  dns: ["127.0.0.1:%d"]
-  admin: "%s"
-upstream:
-  mode: recursive
-recursion:
-  root_hints: ["a.root-servers.test %s"]
-  port: %d
-  query_loopback: true
-  timeout: 3s
+	cfg := recursiveConfig(port, admin, root, h.Port) + fmt.Sprintf(`  timeout: 3s
 dnssec:
   validate: false # the simulated root is unsigned
 blocklists:
@@ -74,7 +73,7 @@ blocklists:
     category: tracking
 log:
   blocked: "%s"
-`, port, admin, root, h.Port, filepath.Join(dir, "blocked.jsonl"))
+`, filepath.Join(dir, "blocked.jsonl"))
 	cfgPath := filepath.Join(dir, "bulwark.yaml")
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)

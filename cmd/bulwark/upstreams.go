@@ -27,6 +27,9 @@ type backend struct {
 	// clock is the time of the cache, the recursive resolver and the
 	// validator: the wall clock, or testing.clock_file's.
 	clock clock.Clock
+	// servers reports the authoritative servers used (recursive mode),
+	// for RPZ's rpz-nsdname and rpz-nsip; nil when forwarding.
+	servers pipeline.ServerSource
 }
 
 func newBackend(cfg *config.Config, pm *processMetrics, logger *slog.Logger) (*backend, error) {
@@ -71,7 +74,7 @@ func newRoute(cfg *config.Config, clk clock.Clock, pm *processMetrics, logger *s
 		return nil, err
 	}
 	if len(cfg.Upstream.Conditional) == 0 {
-		return &backend{Resolver: val, fastPath: true, close: func() {}}, nil
+		return &backend{Resolver: val, fastPath: true, close: func() {}, servers: rec}, nil
 	}
 	// Conditional forwarding applies in recursive mode too: corp.internal
 	// goes to the internal servers, everything else is resolved from the
@@ -82,7 +85,8 @@ func newRoute(cfg *config.Config, clk clock.Clock, pm *processMetrics, logger *s
 	}
 	// Conditionally forwarded domains (internal zones, mostly unsigned
 	// below a signed public parent) are not validated.
-	return &backend{Resolver: pipeline.NewRoute(fwd, val), fastPath: !cfg.Upstream.ECS.Forward, close: func() { _ = fwd.Close() }}, nil
+	return &backend{Resolver: pipeline.NewRoute(fwd, val), fastPath: !cfg.Upstream.ECS.Forward, close: func() { _ = fwd.Close() },
+		servers: rec}, nil
 }
 
 // validating wraps next in the DNSSEC validator when dnssec.validate is on

@@ -83,6 +83,9 @@ type Parts struct {
 	Sink query.BlockSink
 	// Tenants selects each query's tenant (nil: one policy for all).
 	Tenants *tenant.Selector
+	// Servers, if set, reports the authoritative servers a name was
+	// resolved with (recursion), for rpz-nsdname and rpz-nsip.
+	Servers ServerSource
 	Options
 }
 
@@ -101,7 +104,7 @@ func Build(p Parts) (*Pipeline, error) {
 		return nil, err
 	}
 	policy := NewPolicy(p.Blocking, p.Tables, nil, p.BlockLog, p.Metrics) // 2. block, CNAME cloaking
-	policy.sink = p.Sink
+	policy.sink, policy.servers = p.Sink, p.Servers
 	guard.next = policy
 	policy.next = p.Cache // 3. the cache, over 4. the route it was built with
 	if p.Cache != nil {

@@ -34,6 +34,7 @@ type Policy struct {
 	log     *logs.BlockLog
 	metrics *Metrics
 	sink    query.BlockSink // nil: none
+	servers ServerSource    // nil: the route knows no servers (forwarding)
 	// def is the default policy's tenant when its view is not every list
 	// (a tenant claimed an allow list); nil: Set.Match decides.
 	def     *tenant.Tenant
@@ -129,7 +130,7 @@ func (p *Policy) ServesWire(answer []dns.RR) bool {
 			return false
 		}
 	}
-	return servesAddrs(p.tables.Load(), answer) // rpz-ip (rpz.go)
+	return p.servesAddrs(p.tables.Load(), answer) // rpz-ip, rpz-ns* (rpz.go)
 }
 
 // ChecksAddrs and ServesAddr make the policy a cache.AddrCheck: while

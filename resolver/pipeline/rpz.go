@@ -23,7 +23,8 @@ import (
 // query name, whichever is in the earlier list (client-ip first within
 // one), and whether it blocks. bound is the list that decided (passthru
 // included): later lists' answer triggers no longer apply. An allowlist
-// (allowlists:) decides for everyone, clients listed or not.
+// (allowlists:) decides for everyone, clients listed or not, and lifts
+// the answer triggers (rpz-ip, rpz-nsdname, rpz-nsip) of every list too.
 //
 // Address rules apply to a tenant as name rules do: only its lists', with
 // its action overrides. (When the client-ip rule in the earliest list is
@@ -34,7 +35,7 @@ func (p *Policy) decideQuery(t *blocklist.Table, client netip.Addr, name string,
 	d, ok := p.match(t, name, ten)
 	m := d.Match
 	if ok && m.Allow && int(m.Payload.List) < len(t.Lists) && t.Lists[m.Payload.List].Allow {
-		return d, false, int(m.Payload.List)
+		return d, false, 0 // an allowlisted name: no answer trigger applies either
 	}
 	if t.ClientIP != nil {
 		limit := blocklist.NoList
@@ -87,18 +88,57 @@ func (p *Policy) checkAnswer(ctx context.Context, req *query.Request, t *blockli
 			}
 		}
 	}
-	if t.IP == nil {
-		return resp, nil
+	p.whatIfAnswer(req, t, resp.Answer) // log-only lists (whatif.go)
+	d, blocked := p.answerIPDecision(t, resp.Answer, bound, req.Tenant)
+	if p.servers != nil && (t.NSDName != nil || t.NSIP != nil) {
+		if blocked {
+			bound = int(d.Match.Payload.List) + 1 // ip ranks above nsdname and nsip in its zone
+		}
+		if n, hit := p.serverDecision(t, req.Question.Name, bound, req.Tenant); hit {
+			d, blocked = n, !n.Match.Allow
+		}
 	}
-	if d, blocked := p.answerIPDecision(t, resp.Answer, bound, req.Tenant); blocked && enforced(d, req.Proto) {
+	if blocked && enforced(d, req.Proto) {
 		return p.block(ctx, req, d)
 	}
 	return resp, nil
 }
 
+// ServerSource reports the authoritative servers used for a name, for the
+// rpz-nsdname and rpz-nsip triggers; the recursive resolver is one
+// (recursive.Resolver.Servers). Forwarders have none.
+type ServerSource interface {
+	Servers(name string, fn func(host string, addrs []netip.Addr))
+}
+
+// serverDecision finds the rpz-nsdname or rpz-nsip rule deciding for the
+// servers of name among the lists before bound: the earliest list, and in
+// one list a name before an address.
+func (p *Policy) serverDecision(t *blocklist.Table, name string, bound int, ten *tenant.Tenant) (query.Decision, bool) {
+	var best query.Decision
+	found := false
+	p.servers.Servers(name, func(host string, addrs []netip.Addr) {
+		if m, ok := t.NSDName.Match(host); ok && int(m.Payload.List) < bound && p.inView(ten, m.Payload.List) {
+			// CNAME carries the server's name: the rule is recovered
+			// from it, and the negative answer's SOA stays the query's.
+			best, found, bound = p.decision(t, m, ten), true, int(m.Payload.List)
+			best.CNAME, best.Trigger = dnswire.Canonical(host), blocklist.TriggerNSDName
+		}
+		for _, a := range addrs {
+			if m, ok := t.NSIP.Match(a, bound); ok && p.inView(ten, m.Payload.List) {
+				best, found, bound = p.netDecision(t, m, blocklist.TriggerNSIP, ten), true, int(m.Payload.List)
+			}
+		}
+	})
+	return best, found
+}
+
 // answerIPDecision finds the rpz-ip rule deciding for the answer's
 // addresses: of all the addresses' rules, the one in the earliest list.
 func (p *Policy) answerIPDecision(t *blocklist.Table, answer []dns.RR, bound int, ten *tenant.Tenant) (query.Decision, bool) {
+	if t.IP == nil {
+		return query.Decision{}, false
+	}
 	var best blocklist.NetMatch
 	found := false
 	for _, rr := range answer {
@@ -132,7 +172,10 @@ func answerAddr(rr dns.RR) (netip.Addr, bool) {
 // servesAddrs reports whether answer may skip the rpz-ip check: true
 // unless one of its addresses is in some list's rpz-ip networks (the
 // chain then decides, knowing which zone the query passed).
-func servesAddrs(t *blocklist.Table, answer []dns.RR) bool {
+func (p *Policy) servesAddrs(t *blocklist.Table, answer []dns.RR) bool {
+	if t != nil && p.servers != nil && (t.NSDName != nil || t.NSIP != nil) {
+		return false // name-server triggers: the chain asks the servers
+	}
 	if t == nil || t.IP == nil {
 		return true
 	}

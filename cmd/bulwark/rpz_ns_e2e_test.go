@@ -1,0 +1,100 @@
+package main
+
+import (
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/miekg/dns"
+
+	"github.com/bulwark-dns/bulwark/internal/dnstest"
+)
+
+// TestRecursiveRPZServerTriggers runs serve in recursive mode over a
+// simulated hierarchy with an RPZ zone holding rpz-nsdname and rpz-nsip
+// triggers: names whose zone is served by a listed server name or
+// address are blocked, on the first (resolved) and the second (cached)
+// query alike; names served elsewhere resolve; a zone's earlier passthru
+// wins over a later zone's server trigger.
+func TestRecursiveRPZServerTriggers(t *testing.T) {
+	const root, tld, good, evilNS, badIP = "127.0.0.2", "127.0.0.3", "127.0.0.4", "127.0.0.5", "127.0.0.6"
+	h := dnstest.StartHierarchy(t, root, tld, good, evilNS, badIP)
+	h.Server(root).AddZone(".",
+		". 518400 IN NS a.root-servers.test.",
+		"a.root-servers.test. 518400 IN A "+root,
+		"test. 172800 IN NS ns.nic.test.",
+		"ns.nic.test. 172800 IN A "+tld,
+	)
+	h.Server(tld).AddZone("test.",
+		"good.test. 86400 IN NS ns1.good.test.", "ns1.good.test. 86400 IN A "+good,
+		"evil.test. 86400 IN NS ns.evilns.test.", "ns.evilns.test. 86400 IN A "+evilNS,
+		"badip.test. 86400 IN NS ns1.badip.test.", "ns1.badip.test. 86400 IN A "+badIP,
+		"spared.test. 86400 IN NS ns.evilns.test.",
+	)
+	h.Server(good).AddZone("good.test.", "www.good.test. 300 IN A 192.0.2.1")
+	h.Server(evilNS).AddZone("evil.test.", "www.evil.test. 300 IN A 192.0.2.2")
+	h.Server(evilNS).AddZone("spared.test.", "www.spared.test. 300 IN A 192.0.2.4")
+	h.Server(badIP).AddZone("badip.test.", "www.badip.test. 300 IN A 192.0.2.3")
+
+	port, adminPort := freePort(t), freePort(t)
+	admin := fmt.Sprintf("127.0.0.1:%d", adminPort)
+	dir := writeFiles(t, map[string]string{
+		"first.rpz":  "$ORIGIN first.rpz.\n@ SOA ns. admin. 1 2 3 4 5\nwww.spared.test CNAME rpz-passthru.\n",
+		"second.rpz": "$ORIGIN second.rpz.\n@ SOA ns. admin. 1 2 3 4 5\nns.evilns.test.rpz-nsdname CNAME .\n32.6.0.0.127.rpz-nsip CNAME *.\n",
+	})
+	cfg := recursiveConfig(port, admin, root, h.Port) + fmt.Sprintf(`  timeout: 3s
+dnssec:
+  validate: false # the simulated root is unsigned
+blocklists:
+  - name: first
+    source: "file:first.rpz"
+  - name: second
+    source: "file:second.rpz"
+log:
+  blocked: "%s"
+`, filepath.Join(dir, "blocked.jsonl"))
+	if err := os.WriteFile(filepath.Join(dir, "bulwark.yaml"), []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p := serveInProcess(t, filepath.Join(dir, "bulwark.yaml"))
+	waitFor(t, "bulwark ready", func() bool { code, _ := readyz(admin); return code == http.StatusOK })
+	for _, tc := range []struct {
+		name    string
+		rcode   int
+		answers int
+	}{
+		{"www.good.test", dns.RcodeSuccess, 1},
+		{"www.evil.test", dns.RcodeNameError, 0}, // rpz-nsdname: its zone's server is listed
+		{"www.badip.test", dns.RcodeSuccess, 0},  // rpz-nsip, CNAME *.: NODATA
+		{"www.spared.test", dns.RcodeSuccess, 1}, // the first zone's passthru beats the second's nsdname
+	} {
+		for _, pass := range []string{"resolved", "cached"} {
+			m := new(dns.Msg)
+			m.SetQuestion(dns.Fqdn(tc.name), dns.TypeA)
+			c := &dns.Client{Timeout: 5 * time.Second}
+			r, _, err := c.Exchange(m, fmt.Sprintf("127.0.0.1:%d", port))
+			if err != nil {
+				t.Fatalf("%s (%s): %v\n%s", tc.name, pass, err, p.stderr.String())
+			}
+			if r.Rcode != tc.rcode || len(r.Answer) != tc.answers {
+				t.Errorf("%s (%s): %s with %d answers, want %s with %d", tc.name, pass, dns.RcodeToString[r.Rcode], len(r.Answer),
+					dns.RcodeToString[tc.rcode], tc.answers)
+			}
+		}
+	}
+	p.stop(t)
+	b, err := os.ReadFile(filepath.Join(dir, "blocked.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := string(b)
+	for _, want := range []string{`"trigger":"rpz-nsdname"`, `"rule":"ns.evilns.test"`, `"trigger":"rpz-nsip"`, `"rule":"127.0.0.6/32"`} {
+		if !strings.Contains(log, want) {
+			t.Errorf("block log lacks %s:\n%s", want, log)
+		}
+	}
+}
