@@ -116,7 +116,7 @@ type envOpts struct {
 	listenCfg  resolver.ListenConfig // DNS defaults to []string{listen}
 }
 
-func startEnv(t *testing.T, tab *blocklist.Table, o envOpts) *env {
+func startEnv(t testing.TB, tab *blocklist.Table, o envOpts) *env {
 	t.Helper()
 	if o.upstreams == 0 {
 		o.upstreams = 1

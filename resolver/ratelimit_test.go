@@ -269,3 +269,37 @@ func TestFastPathTakesOneToken(t *testing.T) {
 		t.Fatal("after a second the fast path declined")
 	}
 }
+
+// BenchmarkFastPathRateLimit is one cached answer on the fast path for a
+// client the rate limit exempts (loopback, the default) and for one it
+// limits (a token taken per query): the cost of the bucket.
+func BenchmarkFastPathRateLimit(b *testing.B) {
+	acl := pipeline.ACLConfig{Allow: []string{"127.0.0.0/8"}}
+	for _, bc := range []struct {
+		name string
+		rl   pipeline.RateLimitConfig
+	}{
+		{"exempt", pipeline.RateLimitConfig{}},
+		{"limited", pipeline.RateLimitConfig{Rate: 1e9, Burst: 1 << 30, Exempt: []string{}}},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			p := newFastPairGuarded(b, nil, nil, pipeline.GuardConfig{ACL: acl, RateLimit: bc.rl, Clock: clock.Real{}})
+			client := netip.MustParseAddrPort("127.0.0.1:5353")
+			m := new(dns.Msg)
+			m.SetQuestion("www.example.org.", dns.TypeA)
+			w, _ := m.Pack()
+			p.plain.ServePacket(context.Background(), w, client)
+			buf := make([]byte, 0, 4096)
+			if _, ok := p.fast.AnswerFast(w, client, buf); !ok {
+				b.Fatal("the fast path declined")
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				if _, ok := p.fast.AnswerFast(w, client, buf[:0]); !ok {
+					b.Fatal("the fast path declined")
+				}
+			}
+		})
+	}
+}

@@ -16,7 +16,7 @@ import (
 	"github.com/bulwark-dns/bulwark/internal/dnstest"
 )
 
-func phishingTable(t *testing.T) *blocklist.Table {
+func phishingTable(t testing.TB) *blocklist.Table {
 	return buildTable(t,
 		list{info: blocklist.ListInfo{Name: "phishing", Action: blocklist.ActionNXDomain}, names: []string{"evil.example", "bad.test"}},
 		list{info: blocklist.ListInfo{Name: "exceptions", Allow: true}, names: []string{"good.evil.example"}},

@@ -20,7 +20,7 @@ type testCert struct {
 
 // newTestCert issues a certificate into dir (cert.pem, key.pem), replacing
 // one issued there before, as a renewal does.
-func newTestCert(t *testing.T, dir string) testCert {
+func newTestCert(t testing.TB, dir string) testCert {
 	t.Helper()
 	return newTestCertFor(t, dir, "localhost", "127.0.0.1", "::1")
 }

@@ -82,6 +82,10 @@ func runFlood(args []string) error {
 // checkStats is check's summary.
 type checkStats struct {
 	Sent, OK, Wrong, Lost, LostDuringReload int
+	// LostByKind and LostAt say which queries were lost, and when (the
+	// first 50, RFC 3339), to set against the fault phases in samples.tsv.
+	LostByKind map[string]int
+	LostAt     []string
 	// ServfailMiss: never-seen names answered SERVFAIL (the upstream
 	// lost or delayed past the timeout by netem): allowed, counted.
 	ServfailMiss                  int
@@ -117,7 +121,7 @@ func runCheck(args []string) error {
 	if err != nil {
 		return err
 	}
-	ck := &checker{server: *server, st: checkStats{ByKind: map[string]int{}}}
+	ck := &checker{server: *server, st: checkStats{ByKind: map[string]int{}, LostByKind: map[string]int{}}}
 	ctx, cancel := context.WithTimeout(context.Background(), *dur)
 	defer cancel()
 	var wg sync.WaitGroup
@@ -192,7 +196,11 @@ func (c *checker) ask(kind, name string) {
 	c.st.ByKind[kind]++
 	if err != nil {
 		c.st.Lost++
+		c.st.LostByKind[kind]++
 		c.lostAt = append(c.lostAt, sent)
+		if len(c.st.LostAt) < 50 {
+			c.st.LostAt = append(c.st.LostAt, sent.UTC().Format(time.RFC3339))
+		}
 		return
 	}
 	problem := ""
