@@ -26,7 +26,7 @@ func newTestCert(t testing.TB, dir string) testCert {
 }
 
 // newTestCertFor is newTestCert for the given names and addresses.
-func newTestCertFor(t *testing.T, dir string, names ...string) testCert {
+func newTestCertFor(t testing.TB, dir string, names ...string) testCert {
 	t.Helper()
 	ca := dnstest.NewCA(t)
 	c := ca.Issue(t, names...)
