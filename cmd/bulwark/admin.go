@@ -17,7 +17,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
-	"github.com/bulwark-dns/bulwark/internal/config"
+	"github.com/bulwark-dns/bulwark/resolver/config"
 )
 
 // adminServer is the admin HTTP API on listen.admin. Everything but

@@ -14,7 +14,7 @@ import (
 	"github.com/bulwark-dns/bulwark/configs"
 	"github.com/bulwark-dns/bulwark/feeds"
 	"github.com/bulwark-dns/bulwark/internal/clock"
-	"github.com/bulwark-dns/bulwark/internal/config"
+	"github.com/bulwark-dns/bulwark/resolver/config"
 )
 
 // flags are the options every subcommand shares.

@@ -15,7 +15,7 @@ import (
 	"sync"
 
 	"github.com/bulwark-dns/bulwark/feeds"
-	"github.com/bulwark-dns/bulwark/internal/config"
+	"github.com/bulwark-dns/bulwark/resolver/config"
 )
 
 // gcPercent is Bulwark's GOGC unless the environment sets one. A resolver's

@@ -5,7 +5,7 @@ import (
 	"testing"
 	"testing/fstest"
 
-	"github.com/bulwark-dns/bulwark/internal/config"
+	"github.com/bulwark-dns/bulwark/resolver/config"
 )
 
 func TestResolveMemoryPolicy(t *testing.T) {

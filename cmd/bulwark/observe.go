@@ -7,7 +7,7 @@ import (
 	"log/slog"
 	"os"
 
-	"github.com/bulwark-dns/bulwark/internal/config"
+	"github.com/bulwark-dns/bulwark/resolver/config"
 	"github.com/bulwark-dns/bulwark/resolver/dnstap"
 	"github.com/bulwark-dns/bulwark/resolver/logs"
 	contract "github.com/bulwark-dns/bulwark/resolver/query"

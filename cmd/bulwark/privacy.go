@@ -3,7 +3,7 @@ package main
 import (
 	"fmt"
 
-	"github.com/bulwark-dns/bulwark/internal/config"
+	"github.com/bulwark-dns/bulwark/resolver/config"
 	"github.com/bulwark-dns/bulwark/resolver/privacy"
 )
 

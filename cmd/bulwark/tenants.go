@@ -4,7 +4,7 @@ import (
 	"fmt"
 
 	"github.com/bulwark-dns/bulwark/blocklist"
-	"github.com/bulwark-dns/bulwark/internal/config"
+	"github.com/bulwark-dns/bulwark/resolver/config"
 	"github.com/bulwark-dns/bulwark/resolver/tenant"
 )
 

@@ -5,8 +5,8 @@ import (
 	"log/slog"
 
 	"github.com/bulwark-dns/bulwark/internal/clock"
-	"github.com/bulwark-dns/bulwark/internal/config"
 	"github.com/bulwark-dns/bulwark/resolver/cache"
+	"github.com/bulwark-dns/bulwark/resolver/config"
 	"github.com/bulwark-dns/bulwark/resolver/dnssec"
 	"github.com/bulwark-dns/bulwark/resolver/pipeline"
 	contract "github.com/bulwark-dns/bulwark/resolver/query"

@@ -9,8 +9,8 @@ import (
 
 	"github.com/miekg/dns"
 
-	"github.com/bulwark-dns/bulwark/internal/config"
 	"github.com/bulwark-dns/bulwark/internal/dnstest"
+	"github.com/bulwark-dns/bulwark/resolver/config"
 	contract "github.com/bulwark-dns/bulwark/resolver/query"
 )
 

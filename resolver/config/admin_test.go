@@ -8,7 +8,7 @@ import (
 	"testing"
 
 	"github.com/bulwark-dns/bulwark/internal/cfgerr"
-	"github.com/bulwark-dns/bulwark/internal/config"
+	"github.com/bulwark-dns/bulwark/resolver/config"
 )
 
 func TestAdminToken(t *testing.T) {

@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/bulwark-dns/bulwark/configs"
-	"github.com/bulwark-dns/bulwark/internal/config"
+	"github.com/bulwark-dns/bulwark/resolver/config"
 )
 
 const valid = `listen:
