@@ -1,12 +1,11 @@
 package resolver_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"net"
 	"net/netip"
-	"sync"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -19,6 +18,7 @@ import (
 	"github.com/bulwark-dns/bulwark/blocklist"
 	"github.com/bulwark-dns/bulwark/internal/clock"
 	"github.com/bulwark-dns/bulwark/internal/dnstest"
+	"github.com/bulwark-dns/bulwark/internal/syncbuf"
 	"github.com/bulwark-dns/bulwark/resolver"
 	"github.com/bulwark-dns/bulwark/resolver/cache"
 	"github.com/bulwark-dns/bulwark/resolver/logs"
@@ -66,23 +66,13 @@ func buildTable(t testing.TB, lists ...list) *blocklist.Table {
 	return tab
 }
 
-// syncBuffer is a bytes.Buffer safe for the block log's writer goroutine.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
+// syncBuffer collects the block log's JSON lines, written by its writer
+// goroutine while the test reads them.
+type syncBuffer struct{ syncbuf.Buffer }
 
 func (s *syncBuffer) events(t testing.TB) []logs.BlockEvent {
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	var out []logs.BlockEvent
-	dec := json.NewDecoder(bytes.NewReader(s.b.Bytes()))
+	dec := json.NewDecoder(strings.NewReader(s.String()))
 	for dec.More() {
 		var ev logs.BlockEvent
 		if err := dec.Decode(&ev); err != nil {

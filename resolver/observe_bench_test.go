@@ -2,9 +2,7 @@ package resolver_test
 
 import (
 	"context"
-	"net"
 	"net/netip"
-	"sync/atomic"
 	"testing"
 
 	"github.com/bulwark-dns/bulwark/internal/dnstaptest"
@@ -12,14 +10,9 @@ import (
 	"github.com/miekg/dns"
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/bulwark-dns/bulwark/blocklist"
-	"github.com/bulwark-dns/bulwark/internal/clock"
 	"github.com/bulwark-dns/bulwark/resolver"
-	"github.com/bulwark-dns/bulwark/resolver/cache"
 	"github.com/bulwark-dns/bulwark/resolver/dnstap"
 	"github.com/bulwark-dns/bulwark/resolver/logs"
-	"github.com/bulwark-dns/bulwark/resolver/pipeline"
-	"github.com/bulwark-dns/bulwark/resolver/query"
 )
 
 // packetServer is the request path of a real deployment without sockets:
@@ -27,35 +20,7 @@ import (
 // A record, so that after the first query every answer is a cache hit —
 // the hot path the observers are added to.
 func packetServer(t testing.TB) *resolver.Server {
-	t.Helper()
-	tab := buildTable(t, list{info: blocklist.ListInfo{Name: "evil"}, names: []string{"evil.example"}})
-	var tables atomic.Pointer[blocklist.Table]
-	tables.Store(tab)
-	upstream := query.ResolverFunc(func(ctx context.Context, req *query.Request) (*dns.Msg, error) {
-		m := new(dns.Msg)
-		m.SetQuestion(req.Question.Name, req.Question.Qtype)
-		m.Response = true
-		m.Answer = []dns.RR{&dns.A{Hdr: dns.RR_Header{Name: req.Question.Name, Rrtype: dns.TypeA, Class: dns.ClassINET, Ttl: 3600}, A: net.IPv4(192, 0, 2, 1)}}
-		return m, nil
-	})
-	rm := pipeline.NewMetrics(nil)
-	ccfg := cache.Config{Size: 1000}
-	ccfg.SetDefaults()
-	c := cache.New(ccfg, upstream, clock.Real{}, nil, nil)
-	t.Cleanup(c.Close)
-	bc := pipeline.BlockingConfig{}
-	bc.SetDefaults()
-	guard, err := pipeline.NewGuard(pipeline.GuardConfig{}, pipeline.NewPolicy(bc, &tables, c, nil, rm), rm)
-	if err != nil {
-		t.Fatal(err)
-	}
-	lc := resolver.ListenConfig{DNS: []string{"127.0.0.1:0"}}
-	lc.SetDefaults()
-	srv, err := resolver.NewServer(lc, pipeline.New(guard, pipeline.Options{Metrics: rm}), rm, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return srv
+	return benchServerOver(t, false, answerA, 1000)
 }
 
 func packetQuery(t testing.TB) []byte {

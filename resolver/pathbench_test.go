@@ -20,22 +20,25 @@ import (
 	"github.com/bulwark-dns/bulwark/resolver/upstream"
 )
 
+// answerA is a constant fake upstream: one A record for any name.
+var answerA = query.ResolverFunc(func(ctx context.Context, req *query.Request) (*dns.Msg, error) {
+	m := new(dns.Msg)
+	m.SetQuestion(req.Question.Name, req.Question.Qtype)
+	m.Response = true
+	m.Answer = []dns.RR{&dns.A{Hdr: dns.RR_Header{Name: req.Question.Name, Rrtype: dns.TypeA, Class: dns.ClassINET, Ttl: 3600}, A: net.IPv4(192, 0, 2, 1)}}
+	return m, nil
+})
+
 // benchServer assembles the production chain (guard, policy, cache) over a
 // constant fake upstream, with a block log writing to nowhere.
 func benchServer(b *testing.B, fast bool, with ...func(*blocklist.Table)) *resolver.Server {
-	up := query.ResolverFunc(func(ctx context.Context, req *query.Request) (*dns.Msg, error) {
-		m := new(dns.Msg)
-		m.SetQuestion(req.Question.Name, req.Question.Qtype)
-		m.Response = true
-		m.Answer = []dns.RR{&dns.A{Hdr: dns.RR_Header{Name: req.Question.Name, Rrtype: dns.TypeA, Class: dns.ClassINET, Ttl: 3600}, A: net.IPv4(192, 0, 2, 1)}}
-		return m, nil
-	})
-	return benchServerOver(b, fast, up, 10000, with...)
+	return benchServerOver(b, fast, answerA, 10000, with...)
 }
 
 // benchServerOver is benchServer over the given next step and cache size.
 // with changes the table before it is served (RPZ triggers).
-func benchServerOver(b *testing.B, fast bool, up query.Resolver, cacheSize int, with ...func(*blocklist.Table)) *resolver.Server {
+func benchServerOver(b testing.TB, fast bool, up query.Resolver, cacheSize int, with ...func(*blocklist.Table)) *resolver.Server {
+	b.Helper()
 	tab := buildTable(b, list{info: blocklist.ListInfo{Name: "bench"}, names: []string{"evil.example"}})
 	for _, f := range with {
 		f(tab)
@@ -47,7 +50,7 @@ func benchServerOver(b *testing.B, fast bool, up query.Resolver, cacheSize int, 
 	c := cache.New(ccfg, up, clock.Real{}, nil, nil)
 	b.Cleanup(c.Close)
 	rm := pipeline.NewMetrics(nil)
-	blog := logs.NewBlockLog(discard{}, nil, nil)
+	blog := logs.NewBlockLog(nullWriter{}, nil, nil)
 	b.Cleanup(blog.Close)
 	bc := pipeline.BlockingConfig{}
 	bc.SetDefaults()
@@ -66,10 +69,6 @@ func benchServerOver(b *testing.B, fast bool, up query.Resolver, cacheSize int, 
 	}
 	return srv
 }
-
-type discard struct{}
-
-func (discard) Write(p []byte) (int, error) { return len(p), nil }
 
 func benchPacket(b *testing.B, srv *resolver.Server, name string) {
 	m := new(dns.Msg)
@@ -131,12 +130,9 @@ func BenchmarkParseBaseline(b *testing.B) {
 	}
 }
 
-// BenchmarkServerUDPCached is a cache hit through the real server: a UDP
-// query over loopback to the listening server and its answer back, one at
-// a time, with the production chain and fast path (see benchServer). The
-// client reuses its buffers, so allocs/op is the server's.
-func BenchmarkServerUDPCached(b *testing.B) {
-	srv := benchServer(b, true)
+// udpClient starts srv listening on loopback and returns a UDP socket to
+// it with a query for name packed; both close when b ends.
+func udpClient(b *testing.B, srv *resolver.Server, name string) (net.Conn, []byte) {
 	if err := srv.Listen(); err != nil {
 		b.Fatal(err)
 	}
@@ -145,10 +141,19 @@ func BenchmarkServerUDPCached(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer conn.Close()
+	b.Cleanup(func() { _ = conn.Close() })
 	m := new(dns.Msg)
-	m.SetQuestion("www.example.org.", dns.TypeA)
+	m.SetQuestion(name, dns.TypeA)
 	w, _ := m.Pack()
+	return conn, w
+}
+
+// BenchmarkServerUDPCached is a cache hit through the real server: a UDP
+// query over loopback to the listening server and its answer back, one at
+// a time, with the production chain and fast path (see benchServer). The
+// client reuses its buffers, so allocs/op is the server's.
+func BenchmarkServerUDPCached(b *testing.B) {
+	conn, w := udpClient(b, benchServer(b, true), "www.example.org.")
 	buf := make([]byte, 1500)
 	ask := func() {
 		if _, err := conn.Write(w); err != nil {
@@ -181,19 +186,7 @@ func BenchmarkServerUDPMiss(b *testing.B) {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { _ = fwd.Close() })
-	srv := benchServerOver(b, true, fwd, 1<<20)
-	if err := srv.Listen(); err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { _ = srv.Shutdown(context.Background()) })
-	conn, err := net.Dial("udp", srv.Addrs()[0].String())
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer conn.Close()
-	m := new(dns.Msg)
-	m.SetQuestion("m0000000.miss.example.", dns.TypeA)
-	w, _ := m.Pack()
+	conn, w := udpClient(b, benchServerOver(b, true, fwd, 1<<20), "m0000000.miss.example.")
 	digits := w[12+2 : 12+2+7] // after the length octet and "m"
 	buf := make([]byte, 1500)
 	n := 0

@@ -75,9 +75,7 @@ func startDaemon(t *testing.T, name string, args ...string) {
 		cancel()
 		_ = cmd.Wait()
 		if t.Failed() {
-			out.mu.Lock()
-			t.Logf("%s output:\n%s", filepath.Base(name), out.b.String())
-			out.mu.Unlock()
+			t.Logf("%s output:\n%s", filepath.Base(name), out.String())
 		}
 	})
 }

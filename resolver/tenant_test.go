@@ -109,15 +109,13 @@ func TestTenantsGetTheirOwnPolicy(t *testing.T) {
 	// Every query is in the query log with its tenant.
 	perTenant := map[string]int{}
 	e.ql.Close() // every record was queued before its answer was sent
-	e.qlog.mu.Lock()
-	for _, line := range strings.Split(strings.TrimSpace(e.qlog.b.String()), "\n") {
+	for _, line := range strings.Split(strings.TrimSpace(e.qlog.String()), "\n") {
 		var rec struct{ Client, Tenant string }
 		if err := json.Unmarshal([]byte(line), &rec); err != nil {
 			t.Fatalf("query log line %q: %v", line, err)
 		}
 		perTenant[rec.Client+" "+rec.Tenant]++
 	}
-	e.qlog.mu.Unlock()
 	want := map[string]int{"127.0.0.2 council-a": 15, "127.0.0.3 council-b": 15, "127.0.0.4 ": 15}
 	if fmt.Sprint(perTenant) != fmt.Sprint(want) {
 		t.Errorf("query log clients and tenants = %v, want %v", perTenant, want)
