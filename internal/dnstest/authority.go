@@ -30,7 +30,7 @@ type Authority struct {
 	zones      map[string]map[string][]dns.RR // origin -> lower-case owner -> records
 	additional []dns.RR                       // appended to every answer (poisoning tests)
 	authority  []dns.RR
-	queries    []Query
+	queries    journal[Query]
 
 	mode        atomic.Int32
 	truncate    atomic.Bool
@@ -66,22 +66,28 @@ func serveAuthority(t testing.TB, h *Hierarchy, pc net.PacketConn, ln net.Listen
 		done:  make(chan struct{}),
 	}
 	a.IP, _, _ = net.SplitHostPort(a.Addr)
-	hd := dns.HandlerFunc(a.serve)
-	a.udp = &dns.Server{PacketConn: pc, Handler: hd}
-	a.tcp = &dns.Server{Listener: ln, Handler: hd}
+	a.udp, a.tcp = serveDNS(t, pc, ln, a.serve)
+	t.Cleanup(a.close)
+	return a
+}
+
+// serveDNS serves handler on pc (UDP) and ln (TCP) and returns once both
+// servers are up, so a test's first query cannot race the start.
+func serveDNS(t testing.TB, pc net.PacketConn, ln net.Listener, handler dns.HandlerFunc) (udp, tcp *dns.Server) {
+	udp = &dns.Server{PacketConn: pc, Handler: handler}
+	tcp = &dns.Server{Listener: ln, Handler: handler}
 	var started sync.WaitGroup
-	for _, srv := range []*dns.Server{a.udp, a.tcp} {
+	for _, srv := range []*dns.Server{udp, tcp} {
 		started.Add(1)
 		srv.NotifyStartedFunc = started.Done
 		go func() {
 			if err := srv.ActivateAndServe(); err != nil {
-				t.Logf("dnstest %s: %v", a.Addr, err)
+				t.Logf("dnstest %s: %v", pc.LocalAddr(), err)
 			}
 		}()
 	}
 	started.Wait()
-	t.Cleanup(a.close)
-	return a
+	return udp, tcp
 }
 
 // tryListen opens UDP and TCP on the same address; with port 0 it retries
@@ -170,21 +176,22 @@ func (a *Authority) Remove(origin, owner string, rrtype uint16) {
 // ignores what it did not ask for.
 func (a *Authority) AddAdditional(records ...string) {
 	a.t.Helper()
-	for _, text := range records {
-		rr := a.parse(text)
-		a.mu.Lock()
-		a.additional = append(a.additional, rr)
-		a.mu.Unlock()
-	}
+	a.addTo(&a.additional, records)
 }
 
 // AddAuthority appends records to the authority section of every reply.
 func (a *Authority) AddAuthority(records ...string) {
 	a.t.Helper()
+	a.addTo(&a.authority, records)
+}
+
+// addTo parses records and appends them to section, which a.mu guards.
+func (a *Authority) addTo(section *[]dns.RR, records []string) {
+	a.t.Helper()
 	for _, text := range records {
 		rr := a.parse(text)
 		a.mu.Lock()
-		a.authority = append(a.authority, rr)
+		*section = append(*section, rr)
 		a.mu.Unlock()
 	}
 }
@@ -221,25 +228,13 @@ func (a *Authority) SetDelay(d time.Duration) { a.delay.Store(int64(d)) }
 func (a *Authority) SetNoGlue(on bool) { a.minimalGlue.Store(on) }
 
 // Queries returns a copy of the queries received so far, oldest first.
-func (a *Authority) Queries() []Query {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return append([]Query(nil), a.queries...)
-}
+func (a *Authority) Queries() []Query { return a.queries.all() }
 
 // Count is the number of queries received so far.
-func (a *Authority) Count() int {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return len(a.queries)
-}
+func (a *Authority) Count() int { return a.queries.len() }
 
 // Reset forgets the queries received so far.
-func (a *Authority) Reset() {
-	a.mu.Lock()
-	a.queries = nil
-	a.mu.Unlock()
-}
+func (a *Authority) Reset() { a.queries.reset() }
 
 func (a *Authority) serve(w dns.ResponseWriter, r *dns.Msg) {
 	_, tcp := w.RemoteAddr().(*net.TCPAddr)
@@ -263,18 +258,9 @@ func (a *Authority) serve(w dns.ResponseWriter, r *dns.Msg) {
 		w.WriteMsg(m)
 		return
 	}
-	var m *dns.Msg
-	switch Mode(a.mode.Load()) {
-	case Timeout:
+	m := Mode(a.mode.Load()).reply(r, a.respond)
+	if m == nil {
 		return
-	case ServFail:
-		m = new(dns.Msg).SetRcode(r, dns.RcodeServerFailure)
-	case Refused:
-		m = new(dns.Msg).SetRcode(r, dns.RcodeRefused)
-	default:
-		if m = a.respond(r); m == nil {
-			return
-		}
 	}
 	if a.lowerQName.Load() {
 		m.Question[0].Name = strings.ToLower(m.Question[0].Name)
@@ -307,26 +293,12 @@ func keepOPT(extra []dns.RR) []dns.RR {
 }
 
 func (a *Authority) record(r *dns.Msg, from net.Addr, tcp bool) {
-	q := Query{ID: r.Id, RD: r.RecursionDesired, CD: r.CheckingDisabled, Proto: "udp"}
+	proto := "udp"
 	if tcp {
-		q.Proto = "tcp"
+		proto = "tcp"
 	}
-	if len(r.Question) > 0 {
-		q.Name, q.Type = r.Question[0].Name, r.Question[0].Qtype
-	}
-	if opt := r.IsEdns0(); opt != nil {
-		q.OPT = dns.Copy(opt).(*dns.OPT)
-		q.DO = opt.Do()
-	}
-	switch ad := from.(type) {
-	case *net.UDPAddr:
-		q.SrcPort = ad.Port
-	case *net.TCPAddr:
-		q.SrcPort = ad.Port
-	}
-	a.mu.Lock()
-	a.queries = append(a.queries, q)
-	a.mu.Unlock()
+	q := queryOf(r, from, proto)
+	a.queries.add(q)
 	if a.h != nil {
 		a.h.record(a.IP, q)
 	}

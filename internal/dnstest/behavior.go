@@ -23,6 +23,21 @@ const (
 	Refused
 )
 
+// reply is what a server in mode md sends for r: nothing (nil) on Timeout,
+// an error rcode, or, in Normal mode, answer's reply (nil: none).
+func (md Mode) reply(r *dns.Msg, answer func(*dns.Msg) *dns.Msg) *dns.Msg {
+	switch md {
+	case Timeout:
+		return nil
+	case ServFail:
+		return new(dns.Msg).SetRcode(r, dns.RcodeServerFailure)
+	case Refused:
+		return new(dns.Msg).SetRcode(r, dns.RcodeRefused)
+	default:
+		return answer(r)
+	}
+}
+
 // Spoof selects forged replies sent before the genuine one; combine with |.
 type Spoof uint32
 
@@ -111,16 +126,9 @@ func (s *Server) handle(w dns.ResponseWriter, r *dns.Msg, v via) {
 		return
 	}
 
-	var m *dns.Msg
-	switch Mode(s.mode.Load()) {
-	case Timeout:
+	m := Mode(s.mode.Load()).reply(r, s.answer)
+	if m == nil {
 		return
-	case ServFail:
-		m = new(dns.Msg).SetRcode(r, dns.RcodeServerFailure)
-	case Refused:
-		m = new(dns.Msg).SetRcode(r, dns.RcodeRefused)
-	default:
-		m = s.answer(r)
 	}
 	if v.proto == "udp" && s.truncate.Load() {
 		m.Truncated = true

@@ -2,6 +2,7 @@ package dnstest
 
 import (
 	"net"
+	"sync"
 
 	"github.com/miekg/dns"
 )
@@ -30,12 +31,48 @@ type Query struct {
 	Size int
 }
 
+// journal is what a server saw, oldest first, safe for concurrent use.
+type journal[T any] struct {
+	mu      sync.Mutex
+	entries []T
+}
+
+func (j *journal[T]) add(v T) {
+	j.mu.Lock()
+	j.entries = append(j.entries, v)
+	j.mu.Unlock()
+}
+
+func (j *journal[T]) all() []T {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return append([]T(nil), j.entries...)
+}
+
+func (j *journal[T]) len() int {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return len(j.entries)
+}
+
+func (j *journal[T]) reset() {
+	j.mu.Lock()
+	j.entries = nil
+	j.mu.Unlock()
+}
+
 func (s *Server) record(r *dns.Msg, from net.Addr, v via) {
-	q := Query{ID: r.Id, RD: r.RecursionDesired, CD: r.CheckingDisabled, Proto: v.proto,
-		Conn: v.conn, HTTPMethod: v.method, HTTPMajor: v.httpMajor, Size: v.size}
+	q := queryOf(r, from, v.proto)
+	q.Conn, q.HTTPMethod, q.HTTPMajor, q.Size = v.conn, v.method, v.httpMajor, v.size
 	if q.Size == 0 {
 		q.Size = r.Len()
 	}
+	s.queries.add(q)
+}
+
+// queryOf is what any server sees of r, received from from over proto.
+func queryOf(r *dns.Msg, from net.Addr, proto string) Query {
+	q := Query{ID: r.Id, RD: r.RecursionDesired, CD: r.CheckingDisabled, Proto: proto}
 	if len(r.Question) > 0 {
 		q.Name, q.Type = r.Question[0].Name, r.Question[0].Qtype
 	}
@@ -49,28 +86,14 @@ func (s *Server) record(r *dns.Msg, from net.Addr, v via) {
 	case *net.TCPAddr:
 		q.SrcPort = a.Port
 	}
-	s.mu.Lock()
-	s.queries = append(s.queries, q)
-	s.mu.Unlock()
+	return q
 }
 
 // Queries returns a copy of the queries received so far, oldest first.
-func (s *Server) Queries() []Query {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]Query(nil), s.queries...)
-}
+func (s *Server) Queries() []Query { return s.queries.all() }
 
 // Count is the number of queries received so far.
-func (s *Server) Count() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return len(s.queries)
-}
+func (s *Server) Count() int { return s.queries.len() }
 
 // Reset forgets the queries received so far.
-func (s *Server) Reset() {
-	s.mu.Lock()
-	s.queries = nil
-	s.mu.Unlock()
-}
+func (s *Server) Reset() { s.queries.reset() }

@@ -36,7 +36,7 @@ type Server struct {
 
 	mu      sync.Mutex
 	records map[string][]dns.RR // lower-case owner name -> records
-	queries []Query
+	queries journal[Query]
 
 	mode     atomic.Int32
 	truncate atomic.Bool
@@ -111,21 +111,7 @@ func Start(t testing.TB, opts ...Option) *Server {
 	}
 	pc, ln := listen(t, o.addr)
 	s.Addr = pc.LocalAddr().String()
-	h := dns.HandlerFunc(s.serve)
-	s.udp = &dns.Server{PacketConn: pc, Handler: h}
-	s.tcp = &dns.Server{Listener: ln, Handler: h}
-
-	var started sync.WaitGroup
-	for _, srv := range []*dns.Server{s.udp, s.tcp} {
-		started.Add(1)
-		srv.NotifyStartedFunc = started.Done
-		go func() {
-			if err := srv.ActivateAndServe(); err != nil {
-				t.Logf("dnstest %s: %v", s.Addr, err)
-			}
-		}()
-	}
-	started.Wait()
+	s.udp, s.tcp = serveDNS(t, pc, ln, s.serve)
 	t.Cleanup(s.close)
 	host, _, _ := net.SplitHostPort(s.Addr)
 	if o.tls != nil {
