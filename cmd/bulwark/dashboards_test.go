@@ -75,19 +75,14 @@ func TestDashboardAndAlertsUseExportedMetrics(t *testing.T) {
 func scrapeBusyBulwark(t *testing.T) []byte {
 	t.Helper()
 	up := dnstest.Start(t, dnstest.WithWildcard())
-	port, adminPort := freePort(t), freePort(t)
-	admin := fmt.Sprintf("127.0.0.1:%d", adminPort)
+	h := newE2EHost(t)
+	port, admin := h.port, h.admin
 	dir := writeFiles(t, map[string]string{
 		"lists/threats.txt": "evil.example\n",
 		"lists/allow.txt":   "good.evil.example\n",
 	})
 	cfgPath := filepath.Join(dir, "bulwark.yaml")
-	cfg := fmt.Sprintf(`listen:
-  dns: ["127.0.0.1:%d"]
-  admin: "%s"
-upstream:
-  servers: ["%s"]
-  timeout: 2s
+	cfg := h.forwarding(up.Addr) + fmt.Sprintf(`  timeout: 2s
 cache:
   size: 1000
 blocklists:
@@ -110,7 +105,7 @@ log:
   sinks:
     - name: siem
       url: "syslog+udp://127.0.0.1:%d"
-`, port, admin, up.Addr, filepath.Join(dir, "blocked.jsonl"), freePort(t))
+`, filepath.Join(dir, "blocked.jsonl"), freePort(t))
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}

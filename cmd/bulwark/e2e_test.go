@@ -153,14 +153,9 @@ func TestBinaryEndToEndWithDig(t *testing.T) {
 	digPath := needDig(t)
 	up := dnstest.Start(t, dnstest.WithWildcard())
 	up.Add("cloaked.shop.example. 300 IN CNAME c.tracker.example.")
-	port, adminPort := freePort(t), freePort(t)
-	admin := fmt.Sprintf("127.0.0.1:%d", adminPort)
-	cfg := fmt.Sprintf(`listen:
-  dns: ["127.0.0.1:%d"]
-  admin: "%s"
-upstream:
-  servers: ["%s"]
-  timeout: 2s
+	h := newE2EHost(t)
+	port, admin := h.port, h.admin
+	cfg := h.forwarding(up.Addr) + `  timeout: 2s
 blocklists:
   - name: phishing
     source: "file:lists/phishing.txt"
@@ -174,7 +169,7 @@ allowlists:
     source: "file:lists/allow.txt"
 log:
   blocked: "blocked.jsonl"
-`, port, admin, up.Addr)
+`
 	dir := writeFiles(t, map[string]string{
 		"bulwark.yaml":       cfg,
 		"lists/phishing.txt": "\xef\xbb\xbfevil.example\r\n",

@@ -12,13 +12,9 @@ import (
 	"github.com/bulwark-dns/bulwark/internal/dnstest"
 )
 
-// explainConfig has one list of each kind the explain tests need.
-const explainConfig = `listen:
-  dns: ["127.0.0.1:%d"]
-  admin: "%s"
-upstream:
-  servers: ["%s"]
-  conditional:
+// explainConfig has one list of each kind the explain tests need; it
+// follows an e2eHost's forwarding head.
+const explainConfig = `  conditional:
     - domains: [corp.internal]
       servers: ["127.0.0.1:1"]
 blocking:
@@ -130,9 +126,9 @@ func checkExplanation(t *testing.T, via string, c explainCase, ex *explanation) 
 func serveExplainConfig(t *testing.T, extra string) (cfgPath, admin string) {
 	t.Helper()
 	up := dnstest.Start(t, dnstest.WithWildcard())
-	port, adminPort := freePort(t), freePort(t)
-	admin = fmt.Sprintf("127.0.0.1:%d", adminPort)
-	files := map[string]string{"bulwark.yaml": fmt.Sprintf(explainConfig, port, admin, up.Addr) + extra}
+	h := newE2EHost(t)
+	admin = h.admin
+	files := map[string]string{"bulwark.yaml": h.forwarding(up.Addr) + explainConfig + extra}
 	for k, v := range explainLists {
 		files[k] = v
 	}

@@ -110,13 +110,6 @@ func rcode(t *testing.T, port int, name string) int {
 	return resp.Rcode
 }
 
-// forwardingConfig is the start of a test config: the DNS and admin
-// listeners on loopback, forwarding to upstream; the test appends its
-// feeds and lists.
-func forwardingConfig(port int, admin, upstream string) string {
-	return fmt.Sprintf("listen:\n  dns: [\"127.0.0.1:%d\"]\n  admin: %q\nupstream:\n  servers: [%q]\n", port, admin, upstream)
-}
-
 // TestServeHTTPFeed runs serve with an HTTP feed: it is served, SIGHUP
 // refreshes it, a restart with the feed server gone serves the disk cache,
 // and check reports the cached copy.

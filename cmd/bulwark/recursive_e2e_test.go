@@ -15,14 +15,6 @@ import (
 	"github.com/bulwark-dns/bulwark/internal/dnstest"
 )
 
-// recursiveConfig is the start of a test config in recursive mode over a
-// simulated hierarchy whose root server is rootIP on authPort; the test
-// appends more recursion keys and the rest.
-func recursiveConfig(port int, admin, rootIP string, authPort int) string {
-	return fmt.Sprintf("listen:\n  dns: [\"127.0.0.1:%d\"]\n  admin: %q\nupstream:\n  mode: recursive\nrecursion:\n"+
-		"  root_hints: [\"a.root-servers.test %s\"]\n  port: %d\n  query_loopback: true\n", port, admin, rootIP, authPort)
-}
-
 // TestBinaryRecursiveEndToEnd runs the binary with upstream.mode: recursive
 // against a simulated hierarchy on loopback (root, two TLDs, two zones, each
 // its own 127.0.0.x server), and drives it with dig: answers, CNAME chains
@@ -33,9 +25,7 @@ func TestBinaryRecursiveEndToEnd(t *testing.T) {
 	digPath := needDig(t)
 	const root, tldTest, tldExample, zone, tracker = "127.0.0.2", "127.0.0.3", "127.0.0.4", "127.0.0.5", "127.0.0.6"
 	h := dnstest.StartHierarchy(t, root, tldTest, tldExample, zone, tracker)
-	h.Server(root).AddZone(".",
-		". 518400 IN NS a.root-servers.test.",
-		"a.root-servers.test. 518400 IN A "+root,
+	addRoot(h, root,
 		"test. 172800 IN NS ns.nic.test.",
 		"ns.nic.test. 172800 IN A "+tldTest,
 		"example. 172800 IN NS ns.nic.example.",
@@ -61,19 +51,16 @@ func TestBinaryRecursiveEndToEnd(t *testing.T) {
 		"cloaked.shop.test. 300 IN CNAME c.tracker.example.",
 	)
 
-	port, adminPort := freePort(t), freePort(t)
-	admin := fmt.Sprintf("127.0.0.1:%d", adminPort)
+	host := newE2EHost(t)
+	port, admin := host.port, host.admin
 	dir := writeFiles(t, map[string]string{"lists/trackers.txt": "tracker.example\n"})
-	cfg := recursiveConfig(port, admin, root, h.Port) + fmt.Sprintf(`  timeout: 3s
-dnssec:
-  validate: false # the simulated root is unsigned
-blocklists:
+	cfg := host.recursive(root, h.Port, fmt.Sprintf(`blocklists:
   - name: trackers
     source: "file:lists/trackers.txt"
     category: tracking
 log:
   blocked: "%s"
-`, filepath.Join(dir, "blocked.jsonl"))
+`, filepath.Join(dir, "blocked.jsonl")))
 	cfgPath := filepath.Join(dir, "bulwark.yaml")
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)

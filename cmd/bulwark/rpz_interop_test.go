@@ -183,18 +183,15 @@ func TestRPZInterop(t *testing.T) {
 
 func startInteropBulwark(t *testing.T, zoneFile, up string) string {
 	t.Helper()
-	port, adminPort := freePort(t), freePort(t)
-	admin := fmt.Sprintf("127.0.0.1:%d", adminPort)
-	dir := writeFiles(t, map[string]string{"bulwark.yaml": forwardingConfig(port, admin, up) + fmt.Sprintf(`blocklists:
+	h := newE2EHost(t)
+	dir := writeFiles(t, map[string]string{"bulwark.yaml": h.config(up, fmt.Sprintf(`blocklists:
   - name: rpz
     source: "file:%s"
     format: rpz
-log:
-  blocked: "off"
-`, zoneFile)})
+`, zoneFile))})
 	serveInProcess(t, filepath.Join(dir, "bulwark.yaml"))
-	waitFor(t, "bulwark ready", func() bool { code, _ := readyz(admin); return code == http.StatusOK })
-	return fmt.Sprintf("127.0.0.1:%d", port)
+	waitFor(t, "bulwark ready", func() bool { code, _ := readyz(h.admin); return code == http.StatusOK })
+	return fmt.Sprintf("127.0.0.1:%d", h.port)
 }
 
 func startInteropUnbound(t *testing.T, zoneFile, up string) string {

@@ -23,9 +23,7 @@ import (
 func TestRecursiveRPZServerTriggers(t *testing.T) {
 	const root, tld, good, evilNS, badIP = "127.0.0.2", "127.0.0.3", "127.0.0.4", "127.0.0.5", "127.0.0.6"
 	h := dnstest.StartHierarchy(t, root, tld, good, evilNS, badIP)
-	h.Server(root).AddZone(".",
-		". 518400 IN NS a.root-servers.test.",
-		"a.root-servers.test. 518400 IN A "+root,
+	addRoot(h, root,
 		"test. 172800 IN NS ns.nic.test.",
 		"ns.nic.test. 172800 IN A "+tld,
 	)
@@ -40,23 +38,20 @@ func TestRecursiveRPZServerTriggers(t *testing.T) {
 	h.Server(evilNS).AddZone("spared.test.", "www.spared.test. 300 IN A 192.0.2.4")
 	h.Server(badIP).AddZone("badip.test.", "www.badip.test. 300 IN A 192.0.2.3")
 
-	port, adminPort := freePort(t), freePort(t)
-	admin := fmt.Sprintf("127.0.0.1:%d", adminPort)
+	host := newE2EHost(t)
+	port, admin := host.port, host.admin
 	dir := writeFiles(t, map[string]string{
 		"first.rpz":  "$ORIGIN first.rpz.\n@ SOA ns. admin. 1 2 3 4 5\nwww.spared.test CNAME rpz-passthru.\n",
 		"second.rpz": "$ORIGIN second.rpz.\n@ SOA ns. admin. 1 2 3 4 5\nns.evilns.test.rpz-nsdname CNAME .\n32.6.0.0.127.rpz-nsip CNAME *.\n",
 	})
-	cfg := recursiveConfig(port, admin, root, h.Port) + fmt.Sprintf(`  timeout: 3s
-dnssec:
-  validate: false # the simulated root is unsigned
-blocklists:
+	cfg := host.recursive(root, h.Port, fmt.Sprintf(`blocklists:
   - name: first
     source: "file:first.rpz"
   - name: second
     source: "file:second.rpz"
 log:
   blocked: "%s"
-`, filepath.Join(dir, "blocked.jsonl"))
+`, filepath.Join(dir, "blocked.jsonl")))
 	if err := os.WriteFile(filepath.Join(dir, "bulwark.yaml"), []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}

@@ -88,17 +88,13 @@ type logTest struct {
 func newLogTest(t *testing.T) *logTest {
 	t.Helper()
 	up := dnstest.Start(t, dnstest.WithWildcard())
-	lt := &logTest{port: freePort(t), admin: fmt.Sprintf("127.0.0.1:%d", freePort(t)),
+	h := newE2EHost(t)
+	lt := &logTest{port: h.port, admin: h.admin,
 		dir: writeFiles(t, map[string]string{"lists/phishing.txt": "evil.example\n"})}
-	lt.head = fmt.Sprintf(`listen:
-  dns: ["127.0.0.1:%d"]
-  admin: "%s"
-upstream:
-  servers: ["%s"]
-blocklists:
+	lt.head = h.forwarding(up.Addr) + `blocklists:
   - name: phishing
     source: "file:lists/phishing.txt"
-`, lt.port, lt.admin, up.Addr)
+`
 	return lt
 }
 

@@ -76,10 +76,10 @@ func TestBinaryKeepsSysmonAwake(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			port, adminPort := freePort(t), freePort(t)
-			admin := fmt.Sprintf("127.0.0.1:%d", adminPort)
+			h := newE2EHost(t)
+			admin := h.admin
 			cfg := filepath.Join(t.TempDir(), "bulwark.yaml")
-			body := fmt.Sprintf("listen:\n  dns: [\"127.0.0.1:%d\"]\n  admin: %q\nupstream:\n  servers: [%q]\n", port, admin, up.Addr)
+			body := h.forwarding(up.Addr)
 			if err := os.WriteFile(cfg, []byte(body), 0o644); err != nil {
 				t.Fatal(err)
 			}

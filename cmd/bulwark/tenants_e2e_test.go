@@ -17,13 +17,8 @@ import (
 
 // tenantsConfig is reloadConfig's shape with two block lists, an
 // exception list and the tenants given.
-func tenantsConfig(admin, upstream string, port int, tenants string) string {
-	return fmt.Sprintf(`listen:
-  dns: ["127.0.0.1:%d"]
-  admin: %q
-upstream:
-  servers: [%q]
-blocklists:
+func tenantsConfig(h e2eHost, upstream, tenants string) string {
+	return h.config(upstream, `blocklists:
   - name: phishing
     source: "file:phishing.txt"
   - name: malware
@@ -31,9 +26,7 @@ blocklists:
 allowlists:
   - name: exc
     source: "file:exc.txt"
-log:
-  blocked: "off"
-%s`, port, admin, upstream, tenants)
+`+tenants)
 }
 
 // exchangeAs asks name (type A) over c from the loopback address src.
@@ -60,15 +53,15 @@ func exchangeAs(t *testing.T, src, proto string, port int, name string) int {
 // series go.
 func TestTenantsServeAndReload(t *testing.T) {
 	up := dnstest.Start(t, dnstest.WithWildcard())
-	port, adminPort := freePort(t), freePort(t)
-	admin := fmt.Sprintf("127.0.0.1:%d", adminPort)
+	h := newE2EHost(t)
+	port, admin := h.port, h.admin
 	const councilA = `tenants:
   - name: council-a
     clients: ["127.0.0.2/32"]
     blocklists: [phishing]
     allowlists: [exc]
 `
-	dir := writeFiles(t, map[string]string{"bulwark.yaml": tenantsConfig(admin, up.Addr, port, councilA),
+	dir := writeFiles(t, map[string]string{"bulwark.yaml": tenantsConfig(h, up.Addr, councilA),
 		"phishing.txt": "evil.example\n", "malware.txt": "malware.test\n", "exc.txt": "good.evil.example\n"})
 	cfgPath := filepath.Join(dir, "bulwark.yaml")
 	serveInProcess(t, cfgPath)
@@ -117,7 +110,7 @@ func TestTenantsServeAndReload(t *testing.T) {
     clients: ["127.0.0.3/32"]
     blocklists: [malware]
 `
-	if err := os.WriteFile(cfgPath, []byte(tenantsConfig(admin, up.Addr, port, both)), 0o644); err != nil {
+	if err := os.WriteFile(cfgPath, []byte(tenantsConfig(h, up.Addr, both)), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	if code, body := postReload(t, admin, ""); code != http.StatusOK {
@@ -148,7 +141,7 @@ func TestTenantsServeAndReload(t *testing.T) {
 	}
 
 	// Removing council-a removes its series and its /stats entry.
-	if err := os.WriteFile(cfgPath, []byte(tenantsConfig(admin, up.Addr, port, "tenants:\n"+both[len(councilA):])), 0o644); err != nil {
+	if err := os.WriteFile(cfgPath, []byte(tenantsConfig(h, up.Addr, "tenants:\n"+both[len(councilA):])), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	if code, body := postReload(t, admin, ""); code != http.StatusOK {
