@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bulwark-dns/bulwark/internal/wait"
+
 	"github.com/miekg/dns"
 
 	"github.com/bulwark-dns/bulwark/blocklist"
@@ -153,7 +155,7 @@ func TestReloadUnderLoad(t *testing.T) {
 		// Reload while queries are flowing: wait for a few hundred more
 		// answers first.
 		want := h.answered.Load() + 300
-		waitUntil(t, "queries to flow", func() bool { return h.answered.Load() >= want || h.failed.Load() > 0 })
+		wait.For(t, "queries to flow", func() bool { return h.answered.Load() >= want || h.failed.Load() > 0 })
 		cfg := lc
 		if gen%2 == 1 {
 			cfg.DNS = append(cfg.DNS, "127.0.0.2:0") // added, removed next time
@@ -212,7 +214,7 @@ func TestReloadRemovesListener(t *testing.T) {
 		c.Close()
 		t.Error("the removed TCP address still accepts connections")
 	}
-	waitUntil(t, "the removed UDP socket to close", func() bool {
+	wait.For(t, "the removed UDP socket to close", func() bool {
 		_, err := exchangeTimeout("udp", gone, "www.example.org", 200*time.Millisecond)
 		return err != nil
 	})
@@ -227,17 +229,6 @@ func exchangeTimeout(proto, addr, name string, d time.Duration) (*dns.Msg, error
 	c := &dns.Client{Net: proto, Timeout: d}
 	resp, _, err := c.Exchange(m, addr)
 	return resp, err
-}
-
-func waitUntil(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 }
 
 // TestReloadFailureChangesNothing: a reload whose new address is taken,

@@ -18,6 +18,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bulwark-dns/bulwark/internal/wait"
+
 	"github.com/miekg/dns"
 
 	"github.com/bulwark-dns/bulwark/internal/dnstest"
@@ -39,7 +41,7 @@ func TestAdminTokenGuardsReload(t *testing.T) {
 		t.Fatal(err)
 	}
 	serveInProcess(t, cfgPath)
-	waitFor(t, "/readyz", func() bool { code, _ := readyz(admin); return code == http.StatusOK })
+	wait.For(t, "/readyz", func() bool { code, _ := readyz(admin); return code == http.StatusOK })
 
 	for _, path := range []string{"/metrics", "/healthz", "/readyz", "/lists", "/stats", "/explain?name=l.example", "/"} {
 		if code, body := adminGet(t, admin, path); code != http.StatusOK {
@@ -133,7 +135,7 @@ allowlists:
 	serveInProcess(t, filepath.Join(dir, "bulwark.yaml"))
 	// DNS is served (a TCP connection counts no query) while the remote
 	// list is missing.
-	waitFor(t, "DNS", func() bool {
+	wait.For(t, "DNS", func() bool {
 		c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port))
 		if err == nil {
 			c.Close()
@@ -225,7 +227,7 @@ func TestAdminPprofIsOptIn(t *testing.T) {
 			t.Fatal(err)
 		}
 		serveInProcess(t, cfgPath)
-		waitFor(t, "/readyz", func() bool { code, _ := readyz(admin); return code == http.StatusOK })
+		wait.For(t, "/readyz", func() bool { code, _ := readyz(admin); return code == http.StatusOK })
 		code, body := adminGet(t, admin, "/debug/pprof/")
 		switch {
 		case !on && code != http.StatusNotFound:
@@ -256,7 +258,7 @@ func startAdminDaemonLists(t *testing.T, extra, lists string) string {
 		t.Fatal(err)
 	}
 	serveInProcess(t, cfgPath)
-	waitFor(t, "/readyz", func() bool { code, _ := readyz(admin); return code == http.StatusOK })
+	wait.For(t, "/readyz", func() bool { code, _ := readyz(admin); return code == http.StatusOK })
 	return admin
 }
 
@@ -426,7 +428,7 @@ func TestAdminConnectionsBounded(t *testing.T) {
 		c.Close()
 	}
 	conns = nil
-	waitFor(t, "the admin API to answer again", func() bool { code, _ := readyz(admin); return code == http.StatusOK })
+	wait.For(t, "the admin API to answer again", func() bool { code, _ := readyz(admin); return code == http.StatusOK })
 }
 
 // TestAdminServerTimeouts: the admin server closes idle keep-alive

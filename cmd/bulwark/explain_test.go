@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/bulwark-dns/bulwark/internal/wait"
+
 	"github.com/bulwark-dns/bulwark/internal/dnstest"
 )
 
@@ -134,7 +136,7 @@ func serveExplainConfig(t *testing.T, extra string) (cfgPath, admin string) {
 	}
 	cfgPath = filepath.Join(writeFiles(t, files), "bulwark.yaml")
 	serveInProcess(t, cfgPath)
-	waitFor(t, "/readyz", func() bool { code, _ := readyz(admin); return code == http.StatusOK })
+	wait.For(t, "/readyz", func() bool { code, _ := readyz(admin); return code == http.StatusOK })
 	return cfgPath, admin
 }
 

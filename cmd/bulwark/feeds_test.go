@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bulwark-dns/bulwark/internal/wait"
+
 	"github.com/miekg/dns"
 
 	"github.com/bulwark-dns/bulwark/internal/dnstest"
@@ -87,17 +89,6 @@ func readyz(admin string) (int, string) {
 	return resp.StatusCode, string(b)
 }
 
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 func rcode(t *testing.T, port int, name string) int {
 	t.Helper()
 	m := new(dns.Msg)
@@ -129,7 +120,7 @@ blocklists:
 	cfgPath := filepath.Join(dir, "bulwark.yaml")
 
 	p := serveInProcess(t, cfgPath)
-	waitFor(t, "/readyz", func() bool { code, _ := readyz(admin); return code == http.StatusOK })
+	wait.For(t, "/readyz", func() bool { code, _ := readyz(admin); return code == http.StatusOK })
 	if rcode(t, port, "www.first.example") != dns.RcodeNameError || rcode(t, port, "second.example") != dns.RcodeSuccess {
 		t.Fatal("the HTTP feed is not applied")
 	}
@@ -143,13 +134,13 @@ blocklists:
 
 	feed.set("||first.example^\n||second.example^\n")
 	p.hup <- syscall.SIGHUP
-	waitFor(t, "SIGHUP to refresh the feed", func() bool { return rcode(t, port, "second.example") == dns.RcodeNameError })
+	wait.For(t, "SIGHUP to refresh the feed", func() bool { return rcode(t, port, "second.example") == dns.RcodeNameError })
 	p.stop(t)
 
 	// The feed server is gone: the restart serves the cached copy.
 	srv.Close()
 	p2 := serveInProcess(t, cfgPath)
-	waitFor(t, "/readyz after the restart", func() bool { code, _ := readyz(admin); return code == http.StatusOK })
+	wait.For(t, "/readyz after the restart", func() bool { code, _ := readyz(admin); return code == http.StatusOK })
 	if rcode(t, port, "second.example") != dns.RcodeNameError {
 		t.Error("the cached copy is not served after a restart")
 	}
@@ -186,7 +177,7 @@ blocklists:
 	})
 	cfgPath := filepath.Join(dir, "bulwark.yaml")
 	serveInProcess(t, cfgPath)
-	waitFor(t, "DNS", func() bool {
+	wait.For(t, "DNS", func() bool {
 		code, body := readyz(admin)
 		return code == http.StatusServiceUnavailable && strings.Contains(body, "missing") && strings.Contains(body, "404")
 	})

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/bulwark-dns/bulwark/internal/wait"
+
 	"github.com/miekg/dns"
 
 	"github.com/bulwark-dns/bulwark/internal/dnstest"
@@ -57,7 +59,7 @@ sightings:
     password: pw
 `, feed.URL, feed.Title, misp.URL, sink.CollectionURL()))})
 	p := serveInProcess(t, filepath.Join(dir, "bulwark.yaml"))
-	waitFor(t, "/readyz", func() bool { code, _ := readyz(admin); return code == http.StatusOK })
+	wait.For(t, "/readyz", func() bool { code, _ := readyz(admin); return code == http.StatusOK })
 
 	for name, want := range map[string]int{
 		"secure-login-bank.example":     dns.RcodeNameError,
@@ -81,7 +83,7 @@ sightings:
 		t.Errorf("explain does not name the indicator:\n%s", body)
 	}
 
-	waitFor(t, "the sighting at the TAXII collection", func() bool { return len(sink.Posted()) > 0 })
+	wait.For(t, "the sighting at the TAXII collection", func() bool { return len(sink.Posted()) > 0 })
 	var s struct {
 		Type          string   `json:"type"`
 		Count         int      `json:"count"`

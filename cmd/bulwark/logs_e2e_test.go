@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bulwark-dns/bulwark/internal/wait"
+
 	"github.com/bulwark-dns/bulwark/internal/dnstaptest"
 
 	dnstappb "github.com/dnstap/golang-dnstap"
@@ -130,22 +132,16 @@ dnstap:
 
 func waitLines(t *testing.T, path string, n int) {
 	t.Helper()
-	for i := 0; i < 500; i++ {
-		if b, err := os.ReadFile(path); err == nil && bytes.Count(b, []byte("\n")) >= n {
-			return
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	t.Fatalf("%s never had %d lines", path, n)
+	wait.For(t, fmt.Sprintf("%s to have %d lines", path, n), func() bool {
+		b, err := os.ReadFile(path)
+		return err == nil && bytes.Count(b, []byte("\n")) >= n
+	})
 }
 
 func waitFile(t *testing.T, path string) {
 	t.Helper()
-	for i := 0; i < 500; i++ {
-		if _, err := os.Stat(path); err == nil {
-			return
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	t.Fatalf("%s was not reopened after SIGHUP", path)
+	wait.For(t, path+" to be reopened after SIGHUP", func() bool {
+		_, err := os.Stat(path)
+		return err == nil
+	})
 }

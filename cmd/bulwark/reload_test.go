@@ -17,6 +17,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bulwark-dns/bulwark/internal/wait"
+
 	"github.com/miekg/dns"
 
 	"github.com/bulwark-dns/bulwark/internal/dnstest"
@@ -173,7 +175,7 @@ func startLoad(port int) *load {
 func (l *load) waitMore(t *testing.T, n int64) {
 	t.Helper()
 	want := l.ok.Load() + n
-	waitFor(t, "queries to flow", func() bool { return l.ok.Load() >= want || l.failed.Load() > 0 })
+	wait.For(t, "queries to flow", func() bool { return l.ok.Load() >= want || l.failed.Load() > 0 })
 }
 
 func (l *load) finish(t *testing.T) {
@@ -227,7 +229,7 @@ func TestReloadUnderLoad(t *testing.T) {
 	}
 	write([]int{port}, "gen0.txt")
 	p := serveInProcess(t, cfgPath)
-	waitFor(t, "/readyz", func() bool { code, _ := readyz(admin); return code == http.StatusOK })
+	wait.For(t, "/readyz", func() bool { code, _ := readyz(admin); return code == http.StatusOK })
 	wantRcode(t, "udp", port, "www.gen0.example", dns.RcodeNameError)
 
 	l := startLoad(port)
@@ -250,7 +252,7 @@ func TestReloadUnderLoad(t *testing.T) {
 		if gen%3 == 0 { // SIGHUP: asynchronous, done once counted
 			before := scrape(t, admin, `bulwark_config_reloads_total{result="success"}`)
 			p.hup <- syscall.SIGHUP
-			waitFor(t, "the SIGHUP reload", func() bool {
+			wait.For(t, "the SIGHUP reload", func() bool {
 				return scrape(t, admin, `bulwark_config_reloads_total{result="success"}`) > before
 			})
 		} else if code, body := postReload(t, admin, ""); code != http.StatusOK {
@@ -302,7 +304,7 @@ func TestReloadFailureKeepsRunningConfig(t *testing.T) {
 		t.Fatal(err)
 	}
 	p := serveInProcess(t, cfgPath)
-	waitFor(t, "/readyz", func() bool { code, _ := readyz(admin); return code == http.StatusOK })
+	wait.For(t, "/readyz", func() bool { code, _ := readyz(admin); return code == http.StatusOK })
 
 	busy, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -349,7 +351,7 @@ func TestReloadFailureKeepsRunningConfig(t *testing.T) {
 	}
 	// SIGHUP with a broken config: the same.
 	p.hup <- syscall.SIGHUP
-	waitFor(t, "the SIGHUP reload to fail", func() bool {
+	wait.For(t, "the SIGHUP reload to fail", func() bool {
 		return scrape(t, admin, `bulwark_config_reloads_total{result="failure"}`) == float64(len(bad)+1)
 	})
 	wantRcode(t, "udp", port, "www.old.example", dns.RcodeNameError)
@@ -379,7 +381,7 @@ func TestReloadMovesAdmin(t *testing.T) {
 		t.Fatal(err)
 	}
 	serveInProcess(t, cfgPath)
-	waitFor(t, "/readyz", func() bool { code, _ := readyz(admin); return code == http.StatusOK })
+	wait.For(t, "/readyz", func() bool { code, _ := readyz(admin); return code == http.StatusOK })
 	if err := os.WriteFile(cfgPath, []byte(reloadConfig(admin2, up.Addr, []int{port}, "l.txt", "")), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -389,7 +391,7 @@ func TestReloadMovesAdmin(t *testing.T) {
 	if code, _ := readyz(admin2); code != http.StatusOK {
 		t.Errorf("the new admin address does not serve: %d", code)
 	}
-	waitFor(t, "the old admin address to close", func() bool { code, _ := readyz(admin); return code == 0 })
+	wait.For(t, "the old admin address to close", func() bool { code, _ := readyz(admin); return code == 0 })
 }
 
 // TestBinaryReload drives the binary: SIGHUP and POST /reload (with the
@@ -422,7 +424,7 @@ func TestBinaryReload(t *testing.T) {
 	if err := p.cmd.Process.Signal(syscall.SIGHUP); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the SIGHUP reload", func() bool {
+	wait.For(t, "the SIGHUP reload", func() bool {
 		return scrape(t, admin, `bulwark_config_reloads_total{result="success"}`) == 1
 	})
 	if out := dig(t, digPath, port, "www.two.example", "A"); !strings.Contains(out, "status: NXDOMAIN") {
@@ -471,7 +473,7 @@ func TestReloadDrainsReplacedUpstream(t *testing.T) {
 		t.Fatal(err)
 	}
 	serveInProcess(t, cfgPath)
-	waitFor(t, "/readyz", func() bool { code, _ := readyz(admin); return code == http.StatusOK })
+	wait.For(t, "/readyz", func() bool { code, _ := readyz(admin); return code == http.StatusOK })
 
 	const n = 3
 	errs := make(chan error, n)
@@ -484,7 +486,7 @@ func TestReloadDrainsReplacedUpstream(t *testing.T) {
 			errs <- err
 		}()
 	}
-	waitFor(t, "the queries to reach the old upstream", func() bool { return up.Count() >= n })
+	wait.For(t, "the queries to reach the old upstream", func() bool { return up.Count() >= n })
 	if err := os.WriteFile(cfgPath, []byte(reloadConfig(admin, up2.Addr, []int{port}, "l.txt", "")), 0o644); err != nil {
 		t.Fatal(err)
 	}

@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bulwark-dns/bulwark/internal/wait"
+
 	"github.com/miekg/dns"
 
 	"github.com/bulwark-dns/bulwark/internal/dnstest"
@@ -190,7 +192,7 @@ func startInteropBulwark(t *testing.T, zoneFile, up string) string {
     format: rpz
 `, zoneFile))})
 	serveInProcess(t, filepath.Join(dir, "bulwark.yaml"))
-	waitFor(t, "bulwark ready", func() bool { code, _ := readyz(h.admin); return code == http.StatusOK })
+	wait.For(t, "bulwark ready", func() bool { code, _ := readyz(h.admin); return code == http.StatusOK })
 	return fmt.Sprintf("127.0.0.1:%d", h.port)
 }
 

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bulwark-dns/bulwark/internal/wait"
+
 	"github.com/miekg/dns"
 
 	"github.com/bulwark-dns/bulwark/internal/dnstest"
@@ -56,7 +58,7 @@ log:
 		t.Fatal(err)
 	}
 	p := serveInProcess(t, filepath.Join(dir, "bulwark.yaml"))
-	waitFor(t, "bulwark ready", func() bool { code, _ := readyz(admin); return code == http.StatusOK })
+	wait.For(t, "bulwark ready", func() bool { code, _ := readyz(admin); return code == http.StatusOK })
 	for _, tc := range []struct {
 		name    string
 		rcode   int

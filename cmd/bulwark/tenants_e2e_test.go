@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bulwark-dns/bulwark/internal/wait"
+
 	"github.com/miekg/dns"
 
 	"github.com/bulwark-dns/bulwark/internal/dnstest"
@@ -65,7 +67,7 @@ func TestTenantsServeAndReload(t *testing.T) {
 		"phishing.txt": "evil.example\n", "malware.txt": "malware.test\n", "exc.txt": "good.evil.example\n"})
 	cfgPath := filepath.Join(dir, "bulwark.yaml")
 	serveInProcess(t, cfgPath)
-	waitFor(t, "/readyz", func() bool { code, _ := readyz(admin); return code == http.StatusOK })
+	wait.For(t, "/readyz", func() bool { code, _ := readyz(admin); return code == http.StatusOK })
 	type ask struct {
 		src, name string
 		want      int

@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bulwark-dns/bulwark/internal/wait"
+
 	"github.com/miekg/dns"
 
 	"github.com/bulwark-dns/bulwark/internal/bindtest"
@@ -69,7 +71,7 @@ blocklists:
 
 	start := time.Now()
 	b.Update("update add new.example.rpz.test. 60 CNAME .")
-	waitFor(t, "the NOTIFY-triggered IXFR to block new.example", func() bool { return rcode(t, port, "new.example") == dns.RcodeNameError })
+	wait.For(t, "the NOTIFY-triggered IXFR to block new.example", func() bool { return rcode(t, port, "new.example") == dns.RcodeNameError })
 	t.Logf("nsupdate to first blocked answer: %s (zone of %d rules)", time.Since(start).Round(time.Millisecond), rules+1)
 	if !strings.Contains(p.stderr.String(), "NOTIFY accepted") {
 		t.Errorf("no NOTIFY was accepted:\n%s", p.stderr.String())

@@ -428,13 +428,7 @@ func (z *tzone) answer(m *dns.Msg, name string, qtype uint16) (string, bool) {
 }
 
 func rrsOf(rrs []dns.RR, t uint16) []dns.RR {
-	var out []dns.RR
-	for _, rr := range rrs {
-		if rr.Header().Rrtype == t {
-			out = append(out, rr)
-		}
-	}
-	return out
+	return drop(rrs, func(rr dns.RR) bool { return rr.Header().Rrtype == t })
 }
 
 // negative adds the SOA and the denial records: for NODATA at name (or at
