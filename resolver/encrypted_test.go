@@ -16,6 +16,7 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/bulwark-dns/bulwark/internal/dnstest"
+	"github.com/bulwark-dns/bulwark/internal/need"
 	"github.com/bulwark-dns/bulwark/resolver"
 	"github.com/bulwark-dns/bulwark/resolver/pipeline"
 	"github.com/bulwark-dns/bulwark/resolver/query"
@@ -213,13 +214,7 @@ func TestCertificateReload(t *testing.T) {
 // TestKdigOverTLSAndHTTPS drives the listeners with a real third-party
 // client, kdig from Debian's knot-dnsutils.
 func TestKdigOverTLSAndHTTPS(t *testing.T) {
-	kdig, err := exec.LookPath("kdig")
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal("kdig not installed: make deps must install knot-dnsutils")
-		}
-		t.Skip("kdig not installed (apt-get install knot-dnsutils)")
-	}
+	kdig := need.Tool(t, "kdig", "knot-dnsutils")
 	dir := t.TempDir()
 	cert := newTestCert(t, dir)
 	_, dot, doh := startEncrypted(t, cert, pipeline.GuardConfig{})

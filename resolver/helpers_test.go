@@ -10,14 +10,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bulwark-dns/bulwark/internal/promtest"
-
 	"github.com/miekg/dns"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/bulwark-dns/bulwark/blocklist"
 	"github.com/bulwark-dns/bulwark/internal/clock"
 	"github.com/bulwark-dns/bulwark/internal/dnstest"
+	"github.com/bulwark-dns/bulwark/internal/promtest"
 	"github.com/bulwark-dns/bulwark/internal/syncbuf"
 	"github.com/bulwark-dns/bulwark/resolver"
 	"github.com/bulwark-dns/bulwark/resolver/cache"

@@ -5,11 +5,10 @@ import (
 	"net/netip"
 	"testing"
 
-	"github.com/bulwark-dns/bulwark/internal/dnstaptest"
-
 	"github.com/miekg/dns"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/bulwark-dns/bulwark/internal/dnstaptest"
 	"github.com/bulwark-dns/bulwark/resolver"
 	"github.com/bulwark-dns/bulwark/resolver/dnstap"
 	"github.com/bulwark-dns/bulwark/resolver/logs"

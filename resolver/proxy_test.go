@@ -18,6 +18,7 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/bulwark-dns/bulwark/internal/dnstest"
+	"github.com/bulwark-dns/bulwark/internal/need"
 	"github.com/bulwark-dns/bulwark/resolver"
 	"github.com/bulwark-dns/bulwark/resolver/logs"
 	"github.com/bulwark-dns/bulwark/resolver/pipeline"
@@ -45,19 +46,6 @@ func proxyListen(dns, tls, https bool, cert testCert) resolver.ListenConfig {
 		lc.CertFile, lc.KeyFile = cert.certFile, cert.keyFile
 	}
 	return lc
-}
-
-// needTool finds a Debian tool the test drives; CI installs it (make deps).
-func needTool(t *testing.T, name, pkg string) string {
-	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("%s not installed: make deps must install %s", name, pkg)
-		}
-		t.Skipf("%s not installed (apt-get install %s)", name, pkg)
-	}
-	return p
 }
 
 // startDaemon runs a balancer in the foreground until the test ends.
@@ -175,8 +163,8 @@ func clientsOf(events []logs.BlockEvent) map[string]int {
 // loopback addresses query through it over UDP and TCP, and Bulwark's
 // ACL and block log see each client, not the balancer.
 func TestProxyProtocolBehindDnsdist(t *testing.T) {
-	dnsdist := needTool(t, "dnsdist", "dnsdist")
-	dig := needTool(t, "dig", "bind9-dnsutils")
+	dnsdist := need.Tool(t, "dnsdist", "dnsdist")
+	dig := need.Tool(t, "dig", "bind9-dnsutils")
 	lc := proxyListen(true, false, false, testCert{})
 	// Only the two clients may query: dnsdist's own address is not in the
 	// ACL, so an answer proves the ACL saw the client from the header.
@@ -240,8 +228,8 @@ func TestProxyProtocolBehindDnsdist(t *testing.T) {
 // send-proxy-v2 in front of Bulwark's DoT listener: TLS runs end to end
 // between kdig and Bulwark, and the block log shows each kdig's address.
 func TestProxyProtocolBehindHAProxyDoT(t *testing.T) {
-	haproxy := needTool(t, "haproxy", "haproxy")
-	kdig := needTool(t, "kdig", "knot-dnsutils")
+	haproxy := need.Tool(t, "haproxy", "haproxy")
+	kdig := need.Tool(t, "kdig", "knot-dnsutils")
 	cert := newTestCert(t, t.TempDir())
 	e := startEnv(t, phishingTable(t), envOpts{listenCfg: proxyListen(true, true, false, cert)})
 	dot := e.srv.StreamAddrs()[query.ProtoDoT][0].String()

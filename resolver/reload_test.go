@@ -12,12 +12,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bulwark-dns/bulwark/internal/wait"
-
 	"github.com/miekg/dns"
 
 	"github.com/bulwark-dns/bulwark/blocklist"
 	"github.com/bulwark-dns/bulwark/internal/clock"
+	"github.com/bulwark-dns/bulwark/internal/wait"
 	"github.com/bulwark-dns/bulwark/resolver"
 	"github.com/bulwark-dns/bulwark/resolver/pipeline"
 	"github.com/bulwark-dns/bulwark/resolver/query"

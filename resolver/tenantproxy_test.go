@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bulwark-dns/bulwark/internal/need"
 	"github.com/bulwark-dns/bulwark/resolver/query"
 	"github.com/bulwark-dns/bulwark/resolver/tenant"
 )
@@ -27,8 +28,8 @@ func tenantsOf(t *testing.T, e *tenantEnv) map[string]int {
 // through a real dnsdist (PROXY v2 over UDP and TCP); each gets its own
 // tenant's answers, and the block log shows its real address and tenant.
 func TestTenantsBehindDnsdist(t *testing.T) {
-	dnsdist := needTool(t, "dnsdist", "dnsdist")
-	dig := needTool(t, "dig", "bind9-dnsutils")
+	dnsdist := need.Tool(t, "dnsdist", "dnsdist")
+	dig := need.Tool(t, "dig", "bind9-dnsutils")
 	e := startTenantEnv(t, tenantConfigs(), tenant.ECSConfig{}, proxyListen(true, false, false, testCert{}))
 	port := startDnsdist(t, dnsdist, e.addr, "www.example.")
 	digAs := func(client string, tcp bool, name string) (string, error) {
@@ -78,8 +79,8 @@ func TestTenantsBehindDnsdist(t *testing.T) {
 // DoT; the tenant is each kdig's real address, or the id in the TLS
 // server name it sends, which beats the address.
 func TestTenantsBehindHAProxyDoT(t *testing.T) {
-	haproxy := needTool(t, "haproxy", "haproxy")
-	kdig := needTool(t, "kdig", "knot-dnsutils")
+	haproxy := need.Tool(t, "haproxy", "haproxy")
+	kdig := need.Tool(t, "kdig", "knot-dnsutils")
 	cert := newTestCertFor(t, t.TempDir(), "localhost", "dns.test", "*.dns.test", "127.0.0.1")
 	e := startTenantEnv(t, tenantConfigs(), tenant.ECSConfig{}, proxyListen(true, true, false, cert))
 	dot := e.srv.StreamAddrs()[query.ProtoDoT][0].String()
@@ -115,7 +116,7 @@ func TestTenantsBehindHAProxyDoT(t *testing.T) {
 // TestTenantByDoHPathAndSNI: kdig's +https=/dns-query/<id> and DoH's TLS
 // server name select the tenant of a client no tenant network holds.
 func TestTenantByDoHPathAndSNI(t *testing.T) {
-	kdig := needTool(t, "kdig", "knot-dnsutils")
+	kdig := need.Tool(t, "kdig", "knot-dnsutils")
 	cert := newTestCertFor(t, t.TempDir(), "localhost", "dns.test", "*.dns.test", "127.0.0.1")
 	lc := proxyListen(true, false, true, cert)
 	lc.ProxyProtocol.Trusted = nil

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+
+	"github.com/bulwark-dns/bulwark/internal/need"
 )
 
 // A signed DNS hierarchy served by BIND on loopback, built by the test:
@@ -49,18 +51,6 @@ type bindTree struct {
 	zones  []string
 }
 
-func needTools(t testing.TB, tools ...string) {
-	t.Helper()
-	for _, tool := range tools {
-		if _, err := exec.LookPath(tool); err != nil {
-			if os.Getenv("CI") != "" {
-				t.Fatalf("%s not installed: .ci/run (make deps) must install bind9, bind9-utils and unbound", tool)
-			}
-			t.Skipf("%s not installed (make deps installs bind9, bind9-utils, unbound): %v", tool, err)
-		}
-	}
-}
-
 func runTool(t testing.TB, dir, name string, args ...string) string {
 	t.Helper()
 	cmd := exec.Command(name, args...)
@@ -77,7 +67,10 @@ func runTool(t testing.TB, dir, name string, args ...string) string {
 // build gets the servers' addresses (root, TLD, zones) to put in glue.
 func startBindTree(t testing.TB, build func(ips []string) []*bindZone) *bindTree {
 	t.Helper()
-	needTools(t, "named", "dnssec-keygen", "dnssec-signzone", "dnssec-dsfromkey", "dnssec-settime")
+	need.Tool(t, "named", "bind9")
+	for _, tool := range []string{"dnssec-keygen", "dnssec-signzone", "dnssec-dsfromkey", "dnssec-settime"} {
+		need.Tool(t, tool, "bind9-utils")
+	}
 	ips := []string{"127.0.0.1", "127.0.0.1", "127.0.0.1"}
 	bt := &bindTree{dir: t.TempDir(), ips: ips, port: freePort(t)}
 	zones := build(ips)

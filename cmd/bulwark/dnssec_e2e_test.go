@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/bulwark-dns/bulwark/internal/need"
 )
 
 // TestBinaryDNSSECRecursive runs the binary in recursive mode, validating,
@@ -15,7 +17,7 @@ import (
 // SERVFAIL with the matching Extended DNS Error on bogus data, the data
 // itself with CD set, and blocked names answered by policy.
 func TestBinaryDNSSECRecursive(t *testing.T) {
-	digPath := needDig(t)
+	digPath := need.Tool(t, "dig", "bind9-dnsutils")
 	bt := standardTree(t)
 	h := newE2EHost(t)
 	port, admin := h.port, h.admin

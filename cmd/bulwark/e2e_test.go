@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/bulwark-dns/bulwark/internal/dnstest"
+	"github.com/bulwark-dns/bulwark/internal/need"
 	"github.com/bulwark-dns/bulwark/internal/syncbuf"
 )
 
@@ -45,20 +46,6 @@ func bulwarkBinary(t *testing.T) string {
 		t.Fatal(buildOnce.err)
 	}
 	return buildOnce.path
-}
-
-// needDig returns dig's path. Without dig the test is skipped on a
-// developer machine but fails in CI, whose .ci/run must install it.
-func needDig(t *testing.T) string {
-	t.Helper()
-	p, err := exec.LookPath("dig")
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal("dig not installed: .ci/run (make deps) must install bind9-dnsutils")
-		}
-		t.Skip("dig not installed (apt-get install bind9-dnsutils)")
-	}
-	return p
 }
 
 // freePort finds a port free for both UDP and TCP on 127.0.0.1.
@@ -150,7 +137,7 @@ func dig(t *testing.T, digPath string, port int, args ...string) string {
 }
 
 func TestBinaryEndToEndWithDig(t *testing.T) {
-	digPath := needDig(t)
+	digPath := need.Tool(t, "dig", "bind9-dnsutils")
 	up := dnstest.Start(t, dnstest.WithWildcard())
 	up.Add("cloaked.shop.example. 300 IN CNAME c.tracker.example.")
 	h := newE2EHost(t)
@@ -245,7 +232,7 @@ log:
 // command does, and asks only for blocked names: they are answered locally,
 // so no query leaves the machine.
 func TestBinaryDefaultConfig(t *testing.T) {
-	digPath := needDig(t)
+	digPath := need.Tool(t, "dig", "bind9-dnsutils")
 	for _, addr := range []string{"127.0.0.1:5300", "127.0.0.1:9153"} {
 		if l, err := net.Listen("tcp", addr); err != nil {
 			t.Skipf("default address %s busy: %v", addr, err)

@@ -9,9 +9,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/bulwark-dns/bulwark/internal/wait"
-
 	"github.com/bulwark-dns/bulwark/internal/dnstest"
+	"github.com/bulwark-dns/bulwark/internal/wait"
 )
 
 // explainConfig has one list of each kind the explain tests need; it

@@ -14,11 +14,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bulwark-dns/bulwark/internal/wait"
-
 	"github.com/miekg/dns"
 
 	"github.com/bulwark-dns/bulwark/internal/dnstest"
+	"github.com/bulwark-dns/bulwark/internal/wait"
 )
 
 // mutableFeed is an HTTP feed whose body a test replaces.
@@ -177,9 +176,15 @@ blocklists:
 	})
 	cfgPath := filepath.Join(dir, "bulwark.yaml")
 	serveInProcess(t, cfgPath)
-	wait.For(t, "DNS", func() bool {
+	// /readyz is up before the DNS listeners: wait for both.
+	probe := new(dns.Msg).SetQuestion("probe.example.", dns.TypeA)
+	wait.For(t, "DNS served while /readyz names the missing feed", func() bool {
 		code, body := readyz(admin)
-		return code == http.StatusServiceUnavailable && strings.Contains(body, "missing") && strings.Contains(body, "404")
+		if code != http.StatusServiceUnavailable || !strings.Contains(body, "missing") || !strings.Contains(body, "404") {
+			return false
+		}
+		_, err := dns.Exchange(probe, fmt.Sprintf("127.0.0.1:%d", port))
+		return err == nil
 	})
 	if rcode(t, port, "local.example") != dns.RcodeNameError {
 		t.Error("the local list is not served while the remote one is missing")

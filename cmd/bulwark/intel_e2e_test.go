@@ -9,12 +9,11 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/bulwark-dns/bulwark/internal/wait"
-
 	"github.com/miekg/dns"
 
 	"github.com/bulwark-dns/bulwark/internal/dnstest"
 	"github.com/bulwark-dns/bulwark/internal/inteltest"
+	"github.com/bulwark-dns/bulwark/internal/wait"
 )
 
 // TestServeThreatIntel runs serve with a TAXII 2.1 collection and a MISP

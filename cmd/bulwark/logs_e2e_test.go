@@ -10,13 +10,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bulwark-dns/bulwark/internal/wait"
-
-	"github.com/bulwark-dns/bulwark/internal/dnstaptest"
-
 	dnstappb "github.com/dnstap/golang-dnstap"
 	"github.com/miekg/dns"
 	"google.golang.org/protobuf/proto"
+
+	"github.com/bulwark-dns/bulwark/internal/dnstaptest"
+	"github.com/bulwark-dns/bulwark/internal/need"
+	"github.com/bulwark-dns/bulwark/internal/wait"
 )
 
 // TestBinaryLogsRotateAndDnstap runs the binary with the block log and the
@@ -24,7 +24,7 @@ import (
 // logrotate does (rename, then SIGHUP), and checks that every query is in
 // exactly the file it should be and reached the dnstap collector.
 func TestBinaryLogsRotateAndDnstap(t *testing.T) {
-	digPath := needDig(t)
+	digPath := need.Tool(t, "dig", "bind9-dnsutils")
 	lt := newLogTest(t)
 	port, admin, dir := lt.port, lt.admin, lt.dir
 	col := dnstaptest.New(t, "unix").Start()

@@ -20,6 +20,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/bulwark-dns/bulwark/internal/dnstaptest"
+	"github.com/bulwark-dns/bulwark/internal/need"
 )
 
 // TestBinaryClientPrivacy runs the binary once per `log.client` mode with
@@ -28,7 +29,7 @@ import (
 // Queries come from 127.0.0.77; its address may appear in no output except
 // under full, and each output holds what the README's Privacy table says.
 func TestBinaryClientPrivacy(t *testing.T) {
-	digPath := needDig(t)
+	digPath := need.Tool(t, "dig", "bind9-dnsutils")
 	const client = "127.0.0.77"
 	tests := []struct {
 		mode string
@@ -221,7 +222,7 @@ func (c *collector) all() string {
 // applies to the next record, through the same block log and the same
 // sink connection (nothing reopened).
 func TestReloadChangesClientMode(t *testing.T) {
-	digPath := needDig(t)
+	digPath := need.Tool(t, "dig", "bind9-dnsutils")
 	lt := newLogTest(t)
 	port, admin, dir := lt.port, lt.admin, lt.dir
 	syslog := startSyslogReceiver(t)
@@ -278,7 +279,7 @@ func TestReloadChangesClientMode(t *testing.T) {
 // the default policy's clients keep log.client (full): the addresses of
 // council-a's (omit) and lab-d's (hash) clients appear in no output.
 func TestBinaryTenantClientPrivacy(t *testing.T) {
-	digPath := needDig(t)
+	digPath := need.Tool(t, "dig", "bind9-dnsutils")
 	lt := newLogTest(t)
 	tap := dnstaptest.New(t, "unix").Start()
 	blocked, queries := filepath.Join(lt.dir, "blocked.jsonl"), filepath.Join(lt.dir, "queries.jsonl")

@@ -17,11 +17,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bulwark-dns/bulwark/internal/wait"
-
 	"github.com/miekg/dns"
 
 	"github.com/bulwark-dns/bulwark/internal/dnstest"
+	"github.com/bulwark-dns/bulwark/internal/need"
+	"github.com/bulwark-dns/bulwark/internal/wait"
 )
 
 // adminGet returns the status and body of GET path on the admin address.
@@ -397,7 +397,7 @@ func TestReloadMovesAdmin(t *testing.T) {
 // TestBinaryReload drives the binary: SIGHUP and POST /reload (with the
 // admin token) each load a changed config and list, as dig sees.
 func TestBinaryReload(t *testing.T) {
-	digPath := needDig(t)
+	digPath := need.Tool(t, "dig", "bind9-dnsutils")
 	up := dnstest.Start(t, dnstest.WithWildcard())
 	port, adminPort := freePort(t), freePort(t)
 	admin := fmt.Sprintf("127.0.0.1:%d", adminPort)

@@ -12,11 +12,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bulwark-dns/bulwark/internal/wait"
-
 	"github.com/miekg/dns"
 
 	"github.com/bulwark-dns/bulwark/internal/dnstest"
+	"github.com/bulwark-dns/bulwark/internal/need"
+	"github.com/bulwark-dns/bulwark/internal/wait"
 )
 
 // interopZone is one response policy zone with qname, client-ip and ip
@@ -131,7 +131,8 @@ func askFrom(q interopQuery, server string) string {
 // does not allow: the client-ip policy applies to every query of that
 // client.
 func TestRPZInterop(t *testing.T) {
-	needTools(t, "unbound", "pdns_recursor")
+	need.Tool(t, "unbound", "unbound")
+	need.Tool(t, "pdns_recursor", "pdns-recursor")
 	auth := dnstest.StartAuthority(t, "127.0.0.1:0")
 	auth.AddZone("corp.example.", interopUpstream...)
 	up := auth.Addr

@@ -9,11 +9,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bulwark-dns/bulwark/internal/wait"
-
 	"github.com/miekg/dns"
 
 	"github.com/bulwark-dns/bulwark/internal/dnstest"
+	"github.com/bulwark-dns/bulwark/internal/wait"
 )
 
 // TestRecursiveRPZServerTriggers runs serve in recursive mode over a

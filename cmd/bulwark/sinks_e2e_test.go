@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/bulwark-dns/bulwark/internal/dnstest"
+	"github.com/bulwark-dns/bulwark/internal/need"
 )
 
 // syslogReceiver reads octet-counted RFC 5424 messages (RFC 6587) from
@@ -104,7 +105,7 @@ func newLogTest(t *testing.T) *logTest {
 // HTTP collector only (queries: off, one sink): each destination gets its
 // records.
 func TestBinaryLogSinks(t *testing.T) {
-	digPath := needDig(t)
+	digPath := need.Tool(t, "dig", "bind9-dnsutils")
 	lt := newLogTest(t)
 	port, admin, dir := lt.port, lt.admin, lt.dir
 	syslog := startSyslogReceiver(t)

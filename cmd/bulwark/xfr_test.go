@@ -11,12 +11,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bulwark-dns/bulwark/internal/wait"
-
 	"github.com/miekg/dns"
 
 	"github.com/bulwark-dns/bulwark/internal/bindtest"
 	"github.com/bulwark-dns/bulwark/internal/dnstest"
+	"github.com/bulwark-dns/bulwark/internal/wait"
 )
 
 // TestServeAXFRNotify runs serve with an RPZ feed transferred from a real

@@ -18,6 +18,7 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/bulwark-dns/bulwark/internal/dnstest"
+	"github.com/bulwark-dns/bulwark/internal/need"
 	"github.com/bulwark-dns/bulwark/internal/syncbuf"
 )
 
@@ -58,7 +59,7 @@ type Options struct {
 // Makefile's deps target installs it: bind9).
 func Start(t *testing.T, o Options) *Primary {
 	t.Helper()
-	named := server(t, "named", "bind9")
+	named := need.Tool(t, "named", "bind9")
 	b, zoneFile := newPrimary(t, o)
 	dir := b.dir
 	notify := "notify no;"
@@ -125,19 +126,6 @@ func (b *Primary) run(cmd *exec.Cmd, records int, what string) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-}
-
-// server finds a primary's binary (in PATH or /usr/sbin), skipping the
-// test with the Debian package to install when it is missing.
-func server(t *testing.T, name, pkg string) string {
-	if p, err := exec.LookPath(name); err == nil {
-		return p
-	}
-	p := "/usr/sbin/" + name
-	if _, err := os.Stat(p); err != nil {
-		t.Skipf("%s not installed: apt-get install %s (make deps does)", name, pkg)
-	}
-	return p
 }
 
 // newPrimary fills in o's defaults and writes its zone file in a new

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/bulwark-dns/bulwark/internal/need"
 )
 
 // StartKnot starts Knot DNS's knotd as the primary of o's zone, with the
@@ -15,7 +17,7 @@ import (
 // skips the test if knotd is not installed (make deps installs knot).
 func StartKnot(t *testing.T, o Options) *Primary {
 	t.Helper()
-	knotd := server(t, "knotd", "knot")
+	knotd := need.Tool(t, "knotd", "knot")
 	b, zoneFile := newPrimary(t, o)
 	notify := ""
 	if o.Notify != 0 {
