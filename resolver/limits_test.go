@@ -4,7 +4,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"testing"
 	"time"
@@ -27,16 +26,7 @@ func tcpQuery(c net.Conn, name string) (*dns.Msg, error) {
 		return nil, err
 	}
 	_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
-	var l [2]byte
-	if _, err := io.ReadFull(c, l[:]); err != nil {
-		return nil, err
-	}
-	b := make([]byte, binary.BigEndian.Uint16(l[:]))
-	if _, err := io.ReadFull(c, b); err != nil {
-		return nil, err
-	}
-	resp := new(dns.Msg)
-	return resp, resp.Unpack(b)
+	return (&dns.Conn{Conn: c}).ReadMsg()
 }
 
 // closedByServer reports whether the server closed c (EOF or reset) within

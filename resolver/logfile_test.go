@@ -36,10 +36,7 @@ func writeLine(t *testing.T, w *logs.LogFile, s string) {
 func TestLogFileReopenAfterRename(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "bulwark.log")
-	lf, err := logs.OpenLogFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	lf := openLogFile(t, path)
 	defer lf.Close()
 	writeLine(t, lf, "1")
 	writeLine(t, lf, "2")
@@ -76,17 +73,14 @@ func TestLogFileReopenFails(t *testing.T) {
 	if err := os.Mkdir(sub, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	lf, err := logs.OpenLogFile(filepath.Join(sub, "q.log"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	lf := openLogFile(t, filepath.Join(sub, "q.log"))
 	defer lf.Close()
 	writeLine(t, lf, "1")
 	// The whole directory moves away: the configured path cannot be created.
 	if err := os.Rename(sub, sub+".old"); err != nil {
 		t.Fatal(err)
 	}
-	err = lf.Reopen()
+	err := lf.Reopen()
 	if err == nil || !strings.Contains(err.Error(), "q.log") {
 		t.Fatalf("Reopen = %v, want an error naming the file", err)
 	}
@@ -98,10 +92,7 @@ func TestLogFileReopenFails(t *testing.T) {
 
 func TestLogFileClosed(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "x.log")
-	lf, err := logs.OpenLogFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	lf := openLogFile(t, path)
 	if err := lf.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -166,10 +157,7 @@ func TestOpenLogDest(t *testing.T) {
 // asynchronous writer: every event ends up in exactly one of the two files.
 func TestBlockLogReopen(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "blocked.log")
-	lf, err := logs.OpenLogFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	lf := openLogFile(t, path)
 	defer lf.Close()
 	bl := logs.NewBlockLog(lf, nil, nil)
 	const n = 500
@@ -199,4 +187,14 @@ func TestBlockLogReopen(t *testing.T) {
 	if len(seen) != n {
 		t.Errorf("%d distinct lines across both files, want %d", len(seen), n)
 	}
+}
+
+// openLogFile opens the log file at path, failing the test if it cannot.
+func openLogFile(t *testing.T, path string) *logs.LogFile {
+	t.Helper()
+	lf, err := logs.OpenLogFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return lf
 }

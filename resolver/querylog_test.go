@@ -216,10 +216,7 @@ func TestQueryLogWriteErrors(t *testing.T) {
 // TestQueryLogReopen rotates the query log: no line lost or doubled.
 func TestQueryLogReopen(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "queries.log")
-	lf, err := logs.OpenLogFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	lf := openLogFile(t, path)
 	defer lf.Close()
 	ql := logs.NewQueryLog(lf, 1, nil, nil)
 	ev := query.Event{Client: netip.MustParseAddrPort("10.0.0.1:53"), QType: dns.TypeA}

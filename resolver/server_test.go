@@ -419,17 +419,10 @@ func TestTCPPipelining(t *testing.T) {
 		t.Fatal(err)
 	}
 	_ = conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	dc := &dns.Conn{Conn: conn}
 	for range names {
-		var l [2]byte
-		if _, err := io.ReadFull(conn, l[:]); err != nil {
-			t.Fatal(err)
-		}
-		b := make([]byte, binary.BigEndian.Uint16(l[:]))
-		if _, err := io.ReadFull(conn, b); err != nil {
-			t.Fatal(err)
-		}
-		var resp dns.Msg
-		if err := resp.Unpack(b); err != nil {
+		resp, err := dc.ReadMsg()
+		if err != nil {
 			t.Fatal(err)
 		}
 		n, ok := want[resp.Id]

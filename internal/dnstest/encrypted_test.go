@@ -68,17 +68,10 @@ func TestDoTPipelinedOutOfOrder(t *testing.T) {
 		}
 	}
 	var got []uint16
+	dc := &dns.Conn{Conn: conn}
 	for range want {
-		var hdr [2]byte
-		if _, err := io.ReadFull(conn, hdr[:]); err != nil {
-			t.Fatal(err)
-		}
-		wire := make([]byte, binary.BigEndian.Uint16(hdr[:]))
-		if _, err := io.ReadFull(conn, wire); err != nil {
-			t.Fatal(err)
-		}
-		m := new(dns.Msg)
-		if err := m.Unpack(wire); err != nil {
+		m, err := dc.ReadMsg()
+		if err != nil {
 			t.Fatal(err)
 		}
 		got = append(got, m.Id)
