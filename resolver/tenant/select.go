@@ -253,16 +253,8 @@ func (s *Selector) Select(q Query) *Tenant {
 // TrustedForwarder reports whether a query from a may select its tenant
 // by ECS (tenant_ecs.trusted).
 func (s *Selector) TrustedForwarder(a netip.Addr) bool {
-	if len(s.ecs) == 0 {
-		return false
-	}
 	a = a.Unmap()
-	for _, p := range s.ecs {
-		if p.Contains(a) {
-			return true
-		}
-	}
-	return false
+	return slices.ContainsFunc(s.ecs, func(p netip.Prefix) bool { return p.Contains(a) })
 }
 
 // DoHPath is the RFC 8484 endpoint; /dns-query/<id> selects a tenant.
