@@ -170,21 +170,22 @@ func (a *Authority) Remove(origin, owner string, rrtype uint16) {
 // ignores what it did not ask for.
 func (a *Authority) AddAdditional(records ...string) {
 	a.t.Helper()
-	for _, text := range records {
-		rr := a.parse(text)
-		a.mu.Lock()
-		a.additional = append(a.additional, rr)
-		a.mu.Unlock()
-	}
+	a.addTo(&a.additional, records)
 }
 
 // AddAuthority appends records to the authority section of every reply.
 func (a *Authority) AddAuthority(records ...string) {
 	a.t.Helper()
+	a.addTo(&a.authority, records)
+}
+
+// addTo parses records and appends them to section, which a.mu guards.
+func (a *Authority) addTo(section *[]dns.RR, records []string) {
+	a.t.Helper()
 	for _, text := range records {
 		rr := a.parse(text)
 		a.mu.Lock()
-		a.authority = append(a.authority, rr)
+		*section = append(*section, rr)
 		a.mu.Unlock()
 	}
 }
@@ -263,15 +264,11 @@ func (a *Authority) serve(w dns.ResponseWriter, r *dns.Msg) {
 		w.WriteMsg(m)
 		return
 	}
-	var m *dns.Msg
-	switch Mode(a.mode.Load()) {
-	case Timeout:
+	m, send := Mode(a.mode.Load()).canned(r)
+	if !send {
 		return
-	case ServFail:
-		m = new(dns.Msg).SetRcode(r, dns.RcodeServerFailure)
-	case Refused:
-		m = new(dns.Msg).SetRcode(r, dns.RcodeRefused)
-	default:
+	}
+	if m == nil {
 		if m = a.respond(r); m == nil {
 			return
 		}
