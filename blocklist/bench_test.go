@@ -6,6 +6,8 @@ import (
 	"math/rand/v2"
 	"strings"
 	"testing"
+
+	"github.com/bulwark-dns/bulwark/internal/suffixset"
 )
 
 // benchNames makes n unique names shaped like the reference benchmark
@@ -96,27 +98,12 @@ func benchMatch(b *testing.B, qs []string, s *Set) {
 	}
 }
 
-// mapMatch is the baseline: a map probed with the name and each of its
-// suffixes, longest first.
-func mapMatch(m map[string]struct{}, q string) bool {
-	for {
-		if _, ok := m[q]; ok {
-			return true
-		}
-		i := strings.IndexByte(q, '.')
-		if i < 0 {
-			return false
-		}
-		q = q[i+1:]
-	}
-}
-
 func benchMap(b *testing.B, qs []string, m map[string]struct{}) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	i := 0
 	for b.Loop() {
-		mapMatch(m, qs[i&(len(qs)-1)])
+		suffixset.Covers(m, qs[i&(len(qs)-1)])
 		i++
 	}
 }

@@ -25,27 +25,13 @@ import (
 	"flag"
 	"fmt"
 	"github.com/bulwark-dns/bulwark/bench/internal/names"
+	"github.com/bulwark-dns/bulwark/internal/suffixset"
 	"hash/fnv"
 	"log"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
-	"strings"
 )
-
-// covered reports whether d or one of its parents (not the TLD) is in set.
-func covered(d string, set map[string]struct{}) bool {
-	for {
-		if _, ok := set[d]; ok {
-			return true
-		}
-		i := strings.IndexByte(d, '.')
-		if i < 0 {
-			return false
-		}
-		d = d[i+1:]
-	}
-}
 
 type writer struct {
 	f *os.File
@@ -124,7 +110,7 @@ func main() {
 	seen := make(map[string]struct{}, *nAllowed)
 	for len(allowed) < *nAllowed {
 		d := ga.Domain()
-		if _, dup := seen[d]; dup || covered(d, set) {
+		if _, dup := seen[d]; dup || suffixset.Covers(set, d) {
 			continue
 		}
 		seen[d] = struct{}{}
