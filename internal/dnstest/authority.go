@@ -240,14 +240,8 @@ func (a *Authority) serve(w dns.ResponseWriter, r *dns.Msg) {
 		w.WriteMsg(new(dns.Msg).SetRcode(r, dns.RcodeFormatError))
 		return
 	}
-	if d := time.Duration(a.delay.Load()); d > 0 {
-		tm := time.NewTimer(d)
-		select {
-		case <-tm.C:
-		case <-a.done:
-			tm.Stop()
-			return
-		}
+	if !sleep(a.done, time.Duration(a.delay.Load())) {
+		return
 	}
 	opt := r.IsEdns0()
 	if opt != nil && a.rejectEDNS.Load() {

@@ -122,7 +122,7 @@ func (s *Server) handle(w dns.ResponseWriter, r *dns.Msg, v via) {
 	if sp&SpoofQuestion != 0 {
 		w.WriteMsg(s.forged(r, "spoofed.invalid."))
 	}
-	if !s.hold() || !s.sleep(time.Duration(s.delay.Load())) {
+	if !s.hold() || !sleep(s.done, time.Duration(s.delay.Load())) {
 		return
 	}
 

@@ -146,9 +146,10 @@ func (s *Server) close() {
 	}
 }
 
-// sleep waits for d or until the server stops; it reports whether the
-// server is still running.
-func (s *Server) sleep(d time.Duration) bool {
+// sleep waits for d or until done is closed (the server stops); it
+// reports whether the server is still running. Server and Authority
+// delay their answers with it.
+func sleep(done <-chan struct{}, d time.Duration) bool {
 	if d <= 0 {
 		return true
 	}
@@ -157,7 +158,7 @@ func (s *Server) sleep(d time.Duration) bool {
 	select {
 	case <-tm.C:
 		return true
-	case <-s.done:
+	case <-done:
 		return false
 	}
 }
