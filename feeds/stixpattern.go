@@ -115,6 +115,9 @@ type patLexer struct {
 	i int
 }
 
+// punctTokens are the one-byte tokens without text.
+var punctTokens = map[byte]tokKind{'[': tokLBracket, ']': tokRBracket, '(': tokLParen, ')': tokRParen, ',': tokComma}
+
 func (l *patLexer) next() token {
 	for l.i < len(l.s) && (l.s[l.i] == ' ' || l.s[l.i] == '\t' || l.s[l.i] == '\n' || l.s[l.i] == '\r') {
 		l.i++
@@ -123,28 +126,17 @@ func (l *patLexer) next() token {
 		return token{kind: tokEOF}
 	}
 	c := l.s[l.i]
+	if k, ok := punctTokens[c]; ok {
+		l.i++
+		return token{kind: k}
+	}
 	switch c {
-	case '[':
-		l.i++
-		return token{kind: tokLBracket}
-	case ']':
-		l.i++
-		return token{kind: tokRBracket}
-	case '(':
-		l.i++
-		return token{kind: tokLParen}
-	case ')':
-		l.i++
-		return token{kind: tokRParen}
 	case '\'':
 		s, ok := l.str()
 		if !ok {
 			return token{kind: tokBad}
 		}
 		return token{kind: tokString, text: s}
-	case ',':
-		l.i++
-		return token{kind: tokComma}
 	case '=':
 		l.i++
 		return token{kind: tokOp, text: "="}
