@@ -61,10 +61,7 @@ func loadBench(b testing.TB, n int) *benchData {
 			b.Fatal(err)
 		}
 	}
-	s, err := bl.Build()
-	if err != nil {
-		b.Fatal(err)
-	}
+	s := build(b, bl)
 	d := &benchData{set: s, names: names, baseline: make(map[string]struct{}, len(names))}
 	for _, nm := range names {
 		d.baseline[strings.Clone(nm)] = struct{}{}
@@ -145,9 +142,7 @@ func BenchmarkBuild(b *testing.B) {
 				b.Fatal(err)
 			}
 		}
-		if _, err := bl.Build(); err != nil {
-			b.Fatal(err)
-		}
+		build(b, bl)
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(len(names)), "ns/rule")
 }
