@@ -1,6 +1,7 @@
 package dnstest
 
 import (
+	"fmt"
 	"net"
 	"strings"
 	"sync"
@@ -30,7 +31,7 @@ type Authority struct {
 	zones      map[string]map[string][]dns.RR // origin -> lower-case owner -> records
 	additional []dns.RR                       // appended to every answer (poisoning tests)
 	authority  []dns.RR
-	queries    []Query
+	queryLog[Query]
 
 	mode        atomic.Int32
 	truncate    atomic.Bool
@@ -66,20 +67,7 @@ func serveAuthority(t testing.TB, h *Hierarchy, pc net.PacketConn, ln net.Listen
 		done:  make(chan struct{}),
 	}
 	a.IP, _, _ = net.SplitHostPort(a.Addr)
-	hd := dns.HandlerFunc(a.serve)
-	a.udp = &dns.Server{PacketConn: pc, Handler: hd}
-	a.tcp = &dns.Server{Listener: ln, Handler: hd}
-	var started sync.WaitGroup
-	for _, srv := range []*dns.Server{a.udp, a.tcp} {
-		started.Add(1)
-		srv.NotifyStartedFunc = started.Done
-		go func() {
-			if err := srv.ActivateAndServe(); err != nil {
-				t.Logf("dnstest %s: %v", a.Addr, err)
-			}
-		}()
-	}
-	started.Wait()
+	a.udp, a.tcp = serveDNS(t, pc, ln, dns.HandlerFunc(a.serve))
 	t.Cleanup(a.close)
 	return a
 }
@@ -89,7 +77,7 @@ func serveAuthority(t testing.TB, h *Hierarchy, pc net.PacketConn, ln net.Listen
 func tryListen(addr string) (net.PacketConn, net.Listener, error) {
 	host, port, err := net.SplitHostPort(addr)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, fmt.Errorf("bad address %q: %w", addr, err)
 	}
 	var lastErr error
 	for range 20 {
@@ -111,13 +99,37 @@ func tryListen(addr string) (net.PacketConn, net.Listener, error) {
 	return nil, nil, lastErr
 }
 
-func (a *Authority) close() {
-	close(a.done)
-	for _, srv := range []*dns.Server{a.udp, a.tcp} {
+// serveDNS answers with h on pc (UDP) and ln (TCP); it returns once both
+// servers run. shutdownDNS stops them.
+func serveDNS(t testing.TB, pc net.PacketConn, ln net.Listener, h dns.Handler) (udp, tcp *dns.Server) {
+	udp = &dns.Server{PacketConn: pc, Handler: h}
+	tcp = &dns.Server{Listener: ln, Handler: h}
+	var started sync.WaitGroup
+	for _, srv := range []*dns.Server{udp, tcp} {
+		started.Add(1)
+		srv.NotifyStartedFunc = started.Done
+		go func() {
+			if err := srv.ActivateAndServe(); err != nil {
+				t.Logf("dnstest %s: %v", pc.LocalAddr(), err)
+			}
+		}()
+	}
+	started.Wait()
+	return udp, tcp
+}
+
+// shutdownDNS stops the servers of serveDNS.
+func shutdownDNS(t testing.TB, addr string, servers ...*dns.Server) {
+	for _, srv := range servers {
 		if err := srv.Shutdown(); err != nil {
-			a.t.Logf("dnstest %s: shutdown: %v", a.Addr, err)
+			t.Logf("dnstest %s: shutdown: %v", addr, err)
 		}
 	}
+}
+
+func (a *Authority) close() {
+	close(a.done)
+	shutdownDNS(a.t, a.Addr, a.udp, a.tcp)
 }
 
 // AddZone makes the server authoritative for origin and adds records to that
@@ -170,21 +182,22 @@ func (a *Authority) Remove(origin, owner string, rrtype uint16) {
 // ignores what it did not ask for.
 func (a *Authority) AddAdditional(records ...string) {
 	a.t.Helper()
-	for _, text := range records {
-		rr := a.parse(text)
-		a.mu.Lock()
-		a.additional = append(a.additional, rr)
-		a.mu.Unlock()
-	}
+	a.addTo(&a.additional, records)
 }
 
 // AddAuthority appends records to the authority section of every reply.
 func (a *Authority) AddAuthority(records ...string) {
 	a.t.Helper()
+	a.addTo(&a.authority, records)
+}
+
+// addTo parses records and appends them to section, which a.mu guards.
+func (a *Authority) addTo(section *[]dns.RR, records []string) {
+	a.t.Helper()
 	for _, text := range records {
 		rr := a.parse(text)
 		a.mu.Lock()
-		a.authority = append(a.authority, rr)
+		*section = append(*section, rr)
 		a.mu.Unlock()
 	}
 }
@@ -220,27 +233,6 @@ func (a *Authority) SetDelay(d time.Duration) { a.delay.Store(int64(d)) }
 // name servers.
 func (a *Authority) SetNoGlue(on bool) { a.minimalGlue.Store(on) }
 
-// Queries returns a copy of the queries received so far, oldest first.
-func (a *Authority) Queries() []Query {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return append([]Query(nil), a.queries...)
-}
-
-// Count is the number of queries received so far.
-func (a *Authority) Count() int {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return len(a.queries)
-}
-
-// Reset forgets the queries received so far.
-func (a *Authority) Reset() {
-	a.mu.Lock()
-	a.queries = nil
-	a.mu.Unlock()
-}
-
 func (a *Authority) serve(w dns.ResponseWriter, r *dns.Msg) {
 	_, tcp := w.RemoteAddr().(*net.TCPAddr)
 	a.record(r, w.RemoteAddr(), tcp)
@@ -248,14 +240,8 @@ func (a *Authority) serve(w dns.ResponseWriter, r *dns.Msg) {
 		w.WriteMsg(new(dns.Msg).SetRcode(r, dns.RcodeFormatError))
 		return
 	}
-	if d := time.Duration(a.delay.Load()); d > 0 {
-		tm := time.NewTimer(d)
-		select {
-		case <-tm.C:
-		case <-a.done:
-			tm.Stop()
-			return
-		}
+	if !sleep(a.done, time.Duration(a.delay.Load())) {
+		return
 	}
 	opt := r.IsEdns0()
 	if opt != nil && a.rejectEDNS.Load() {
@@ -263,15 +249,11 @@ func (a *Authority) serve(w dns.ResponseWriter, r *dns.Msg) {
 		w.WriteMsg(m)
 		return
 	}
-	var m *dns.Msg
-	switch Mode(a.mode.Load()) {
-	case Timeout:
+	m, send := Mode(a.mode.Load()).canned(r)
+	if !send {
 		return
-	case ServFail:
-		m = new(dns.Msg).SetRcode(r, dns.RcodeServerFailure)
-	case Refused:
-		m = new(dns.Msg).SetRcode(r, dns.RcodeRefused)
-	default:
+	}
+	if m == nil {
 		if m = a.respond(r); m == nil {
 			return
 		}
@@ -307,26 +289,12 @@ func keepOPT(extra []dns.RR) []dns.RR {
 }
 
 func (a *Authority) record(r *dns.Msg, from net.Addr, tcp bool) {
-	q := Query{ID: r.Id, RD: r.RecursionDesired, CD: r.CheckingDisabled, Proto: "udp"}
+	proto := "udp"
 	if tcp {
-		q.Proto = "tcp"
+		proto = "tcp"
 	}
-	if len(r.Question) > 0 {
-		q.Name, q.Type = r.Question[0].Name, r.Question[0].Qtype
-	}
-	if opt := r.IsEdns0(); opt != nil {
-		q.OPT = dns.Copy(opt).(*dns.OPT)
-		q.DO = opt.Do()
-	}
-	switch ad := from.(type) {
-	case *net.UDPAddr:
-		q.SrcPort = ad.Port
-	case *net.TCPAddr:
-		q.SrcPort = ad.Port
-	}
-	a.mu.Lock()
-	a.queries = append(a.queries, q)
-	a.mu.Unlock()
+	q := seenQuery(r, from, proto)
+	a.queryLog.add(q)
 	if a.h != nil {
 		a.h.record(a.IP, q)
 	}

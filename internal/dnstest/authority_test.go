@@ -19,12 +19,7 @@ func ask(t *testing.T, a *Authority, proto, name string, qtype uint16, edns bool
 	if edns {
 		q.SetEdns0(1232, false)
 	}
-	c := &dns.Client{Net: proto, Timeout: 5 * time.Second}
-	m, _, err := c.Exchange(q, a.Addr)
-	if err != nil {
-		t.Fatalf("%s %s %s: %v", proto, name, dns.TypeToString[qtype], err)
-	}
-	return m
+	return send(t, proto, a.Addr, q)
 }
 
 func rrStrings(rrs []dns.RR) []string {

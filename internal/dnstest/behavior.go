@@ -23,6 +23,21 @@ const (
 	Refused
 )
 
+// canned is the reply mode m gives r without looking at the zone. send
+// is false where nothing is sent (Timeout); a nil reply with send true
+// means answer from the zone (Answer). Server and Authority share it.
+func (m Mode) canned(r *dns.Msg) (reply *dns.Msg, send bool) {
+	switch m {
+	case Timeout:
+		return nil, false
+	case ServFail:
+		return new(dns.Msg).SetRcode(r, dns.RcodeServerFailure), true
+	case Refused:
+		return new(dns.Msg).SetRcode(r, dns.RcodeRefused), true
+	}
+	return nil, true
+}
+
 // Spoof selects forged replies sent before the genuine one; combine with |.
 type Spoof uint32
 
@@ -107,19 +122,15 @@ func (s *Server) handle(w dns.ResponseWriter, r *dns.Msg, v via) {
 	if sp&SpoofQuestion != 0 {
 		w.WriteMsg(s.forged(r, "spoofed.invalid."))
 	}
-	if !s.hold() || !s.sleep(time.Duration(s.delay.Load())) {
+	if !s.hold() || !sleep(s.done, time.Duration(s.delay.Load())) {
 		return
 	}
 
-	var m *dns.Msg
-	switch Mode(s.mode.Load()) {
-	case Timeout:
+	m, send := Mode(s.mode.Load()).canned(r)
+	if !send {
 		return
-	case ServFail:
-		m = new(dns.Msg).SetRcode(r, dns.RcodeServerFailure)
-	case Refused:
-		m = new(dns.Msg).SetRcode(r, dns.RcodeRefused)
-	default:
+	}
+	if m == nil {
 		m = s.answer(r)
 	}
 	if v.proto == "udp" && s.truncate.Load() {

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"net"
 	"strconv"
-	"sync"
 	"testing"
 
 	"github.com/miekg/dns"
@@ -22,8 +21,7 @@ type Hierarchy struct {
 	t       testing.TB
 	servers map[string]*Authority
 
-	mu  sync.Mutex
-	log []Seen
+	queryLog[Seen]
 }
 
 // Seen is one query as a server of the hierarchy saw it.
@@ -110,30 +108,12 @@ func (h *Hierarchy) Server(ip string) *Authority {
 }
 
 func (h *Hierarchy) record(ip string, q Query) {
-	h.mu.Lock()
-	h.log = append(h.log, Seen{Server: ip, Query: q})
-	h.mu.Unlock()
-}
-
-// Queries returns every query any server received, in arrival order.
-func (h *Hierarchy) Queries() []Seen {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return append([]Seen(nil), h.log...)
-}
-
-// Count is the number of queries all servers received.
-func (h *Hierarchy) Count() int {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return len(h.log)
+	h.queryLog.add(Seen{Server: ip, Query: q})
 }
 
 // Reset forgets the queries received so far, here and in every server.
 func (h *Hierarchy) Reset() {
-	h.mu.Lock()
-	h.log = nil
-	h.mu.Unlock()
+	h.queryLog.Reset()
 	for _, a := range h.servers {
 		a.Reset()
 	}

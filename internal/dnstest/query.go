@@ -2,6 +2,7 @@ package dnstest
 
 import (
 	"net"
+	"sync"
 
 	"github.com/miekg/dns"
 )
@@ -31,11 +32,18 @@ type Query struct {
 }
 
 func (s *Server) record(r *dns.Msg, from net.Addr, v via) {
-	q := Query{ID: r.Id, RD: r.RecursionDesired, CD: r.CheckingDisabled, Proto: v.proto,
-		Conn: v.conn, HTTPMethod: v.method, HTTPMajor: v.httpMajor, Size: v.size}
+	q := seenQuery(r, from, v.proto)
+	q.Conn, q.HTTPMethod, q.HTTPMajor, q.Size = v.conn, v.method, v.httpMajor, v.size
 	if q.Size == 0 {
 		q.Size = r.Len()
 	}
+	s.queryLog.add(q)
+}
+
+// seenQuery is what every test server records of r, received from from
+// over proto: header bits, question, EDNS and source port.
+func seenQuery(r *dns.Msg, from net.Addr, proto string) Query {
+	q := Query{ID: r.Id, RD: r.RecursionDesired, CD: r.CheckingDisabled, Proto: proto}
 	if len(r.Question) > 0 {
 		q.Name, q.Type = r.Question[0].Name, r.Question[0].Qtype
 	}
@@ -49,28 +57,41 @@ func (s *Server) record(r *dns.Msg, from net.Addr, v via) {
 	case *net.TCPAddr:
 		q.SrcPort = a.Port
 	}
-	s.mu.Lock()
-	s.queries = append(s.queries, q)
-	s.mu.Unlock()
+	return q
 }
 
-// Queries returns a copy of the queries received so far, oldest first.
-func (s *Server) Queries() []Query {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]Query(nil), s.queries...)
+// queryLog is the queries a server (Query) or a hierarchy (Seen)
+// received, oldest first. Server, Authority and Hierarchy embed it for
+// Queries, Count and Reset.
+type queryLog[T any] struct {
+	mu   sync.Mutex
+	seen []T
+}
+
+func (l *queryLog[T]) add(q T) {
+	l.mu.Lock()
+	l.seen = append(l.seen, q)
+	l.mu.Unlock()
+}
+
+// Queries returns a copy of the queries received so far, oldest first
+// (for a Hierarchy: by any of its servers, in arrival order).
+func (l *queryLog[T]) Queries() []T {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]T(nil), l.seen...)
 }
 
 // Count is the number of queries received so far.
-func (s *Server) Count() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return len(s.queries)
+func (l *queryLog[T]) Count() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.seen)
 }
 
 // Reset forgets the queries received so far.
-func (s *Server) Reset() {
-	s.mu.Lock()
-	s.queries = nil
-	s.mu.Unlock()
+func (l *queryLog[T]) Reset() {
+	l.mu.Lock()
+	l.seen = nil
+	l.mu.Unlock()
 }

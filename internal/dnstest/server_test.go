@@ -14,10 +14,17 @@ func exchange(t *testing.T, s *Server, proto, name string, qtype uint16) *dns.Ms
 	t.Helper()
 	q := new(dns.Msg).SetQuestion(name, qtype)
 	q.SetEdns0(1232, true)
+	return send(t, proto, s.Addr, q)
+}
+
+// send exchanges q with the server at addr over proto; the test fails
+// without a reply.
+func send(t *testing.T, proto, addr string, q *dns.Msg) *dns.Msg {
+	t.Helper()
 	c := &dns.Client{Net: proto, Timeout: 5 * time.Second}
-	m, _, err := c.Exchange(q, s.Addr)
+	m, _, err := c.Exchange(q, addr)
 	if err != nil {
-		t.Fatalf("%s %s %s: %v", proto, name, dns.TypeToString[qtype], err)
+		t.Fatalf("%s %s %s: %v", proto, q.Question[0].Name, dns.TypeToString[q.Question[0].Qtype], err)
 	}
 	return m
 }
