@@ -35,6 +35,10 @@ func (t *tree) addBatch(batch []pendingRule) {
 			}
 			st[j], n[j], _ = nextLabel(batch[j].name, end[j], &w[j]) // canonical: always a label
 			at[j] = int(t.idx.hash(cur[j], n[j], &w[j])) & mask
+		}
+		// A loop of loads alone, so that all of them fit in the CPU's
+		// window at once.
+		for j := range batch {
 			sink += t.idx.slots[at[j]]
 		}
 		for j := range batch {
@@ -62,7 +66,7 @@ func (t *tree) addBatch(batch []pendingRule) {
 // addBatchLen is how many names addBatch interleaves: enough misses in
 // flight to fill the CPU's miss queue, few enough for its state to stay
 // on the stack.
-const addBatchLen = 16
+const addBatchLen = 32
 
 // pendingRule is a rule the Builder has validated but not yet inserted.
 type pendingRule struct {
