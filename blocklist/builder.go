@@ -7,14 +7,17 @@ import (
 )
 
 // Builder collects rules and compiles them into a Set. Rules go into an
-// uncompressed trie as they are added, in order, because that order breaks
-// ties: the first list in config order decides the action. The builder
-// keeps no reference to the names it is given. A Builder is not safe for
-// concurrent use.
+// uncompressed trie as they are added, in order (a few at a time), because
+// that order breaks ties: the first list in config order decides the
+// action. The builder keeps no reference to the names it is given beyond
+// the last few, until Build. A Builder is not safe for concurrent use.
 type Builder struct {
 	t    *tree
 	n    int
 	opts layoutOpts
+	// pending holds up to addBatchLen validated rules not yet in t: they
+	// go in together (builderbatch.go). Whatever reads t flushes first.
+	pending []pendingRule
 }
 
 // layoutOpts are the layout knobs. Tests shrink them to push small inputs
@@ -45,9 +48,21 @@ func (b *Builder) Add(r Rule) error {
 	if r.Scope > Below {
 		return fmt.Errorf("rule %q: unknown scope %d (want subtree, exact or below)", r.Name, r.Scope)
 	}
-	b.t.add(name, ruleVal{payload: r.Payload, allow: r.Allow, scope: r.Scope})
+	b.pending = append(b.pending, pendingRule{name, ruleVal{payload: r.Payload, allow: r.Allow, scope: r.Scope}})
+	if len(b.pending) == addBatchLen {
+		b.flush()
+	}
 	b.n++
 	return nil
+}
+
+// flush inserts the pending rules into the tree.
+func (b *Builder) flush() {
+	if len(b.pending) > 0 {
+		b.t.addBatch(b.pending)
+		clear(b.pending) // drop the names: the builder keeps none
+		b.pending = b.pending[:0]
+	}
 }
 
 // Grow reserves room for about n more rules, as feeds know how many lines
@@ -65,6 +80,7 @@ func (b *Builder) Len() int { return b.n }
 // Build compiles the rules added so far into a Set. The Builder stays
 // usable: more rules may be added and Build called again.
 func (b *Builder) Build() (*Set, error) {
+	b.flush()
 	o := b.opts
 	if o.smallMax == 0 {
 		o.smallMax = defaultSmallMax
@@ -98,11 +114,12 @@ type tree struct {
 	packed   []byte
 	packedAt []uint32
 
-	idx    nodeIndex
-	rules  []ruleVal
-	ruleID map[ruleVal]uint32
-	last   ruleVal // the previous rule's value and index: lists add
-	lastID uint32  // runs of rules with one payload
+	idx     nodeIndex
+	touched uint32 // addBatch's sink for its cache touches
+	rules   []ruleVal
+	ruleID  map[ruleVal]uint32
+	last    ruleVal // the previous rule's value and index: lists add
+	lastID  uint32  // runs of rules with one payload
 
 	// Where rules of two or more lists meet at a slot, alt holds the
 	// node's candidate groups (view.go); only such nodes have an entry.

@@ -47,10 +47,7 @@ func TestBuilderAcceptsEdgeNames(t *testing.T) {
 			t.Errorf("Add(%q): %v", n, err)
 		}
 	}
-	s, err := b.Build()
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := build(t, b)
 	for _, n := range names {
 		if m, ok := s.Match(n); !ok || m.Offset != 0 || m.Scope != Exact {
 			t.Errorf("Match(%q) = %+v, %v", n, m, ok)
@@ -66,17 +63,11 @@ func TestBuilderReuse(t *testing.T) {
 	if err := b.Add(r("a.com", Subtree, false, 1)); err != nil {
 		t.Fatal(err)
 	}
-	s1, err := b.Build()
-	if err != nil {
-		t.Fatal(err)
-	}
+	s1 := build(t, b)
 	if err := b.Add(r("b.com", Subtree, false, 2)); err != nil {
 		t.Fatal(err)
 	}
-	s2, err := b.Build()
-	if err != nil {
-		t.Fatal(err)
-	}
+	s2 := build(t, b)
 	if _, ok := s1.Match("b.com"); ok {
 		t.Error("a set changed after a later Add")
 	}
@@ -101,19 +92,11 @@ func TestBuilderReuseAfterIndexDrop(t *testing.T) {
 			}
 		}
 		if i == 100 || i == 1500 {
-			if _, err := twice.Build(); err != nil {
-				t.Fatal(err)
-			}
+			build(t, twice)
 		}
 	}
-	a, err := once.Build()
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := twice.Build()
-	if err != nil {
-		t.Fatal(err)
-	}
+	a := build(t, once)
+	b := build(t, twice)
 	if a.Len() != b.Len() || a.SizeBytes() != b.SizeBytes() {
 		t.Errorf("rebuilt after reuse: %d rules %d bytes, one build %d rules %d bytes", b.Len(), b.SizeBytes(), a.Len(), a.SizeBytes())
 	}
@@ -145,14 +128,8 @@ func TestGrowChangesNothing(t *testing.T) {
 		}
 	}
 	plain.opts.seed, grown.opts.seed = 7, 7
-	a, err := plain.Build()
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := grown.Build()
-	if err != nil {
-		t.Fatal(err)
-	}
+	a := build(t, plain)
+	b := build(t, grown)
 	if !bytes.Equal(snapshot(t, a), snapshot(t, b)) {
 		t.Error("Grow changed the built set")
 	}

@@ -134,19 +134,13 @@ func (e *emitter) pairTable() ([]rulePair, []ruleVal, []altSpan, []uint32) {
 		pairs = append(pairs, k)
 	}
 	slices.SortFunc(pairs, func(a, b pairKey) int {
-		if c := cmp.Compare(count[b], count[a]); c != 0 {
-			return c
-		}
-		if c := cmp.Compare(a.p.self, b.p.self); c != 0 {
-			return c
-		}
-		if c := cmp.Compare(a.p.below, b.p.below); c != 0 {
-			return c
-		}
-		if c := cmp.Compare(a.alt.self, b.alt.self); c != 0 {
-			return c
-		}
-		return cmp.Compare(a.alt.below, b.alt.below)
+		return cmp.Or(
+			cmp.Compare(count[b], count[a]),
+			cmp.Compare(a.p.self, b.p.self),
+			cmp.Compare(a.p.below, b.p.below),
+			cmp.Compare(a.alt.self, b.alt.self),
+			cmp.Compare(a.alt.below, b.alt.below),
+		)
 	})
 	pairs = slices.Insert(pairs, 0, pairKey{})
 	e.pairIdx = make(map[pairKey]uint32, len(pairs))
@@ -300,16 +294,12 @@ func (e *emitter) dictionary() []dictLabel {
 		}
 	}
 	slices.SortFunc(cands, func(a, b cand) int {
-		if c := cmp.Compare(b.gain, a.gain); c != 0 {
-			return c
-		}
-		if c := cmp.Compare(a.l.n, b.l.n); c != 0 {
-			return c
-		}
-		if c := cmp.Compare(a.l.w0, b.l.w0); c != 0 {
-			return c
-		}
-		return cmp.Compare(a.l.w1, b.l.w1)
+		return cmp.Or(
+			cmp.Compare(b.gain, a.gain),
+			cmp.Compare(a.l.n, b.l.n),
+			cmp.Compare(a.l.w0, b.l.w0),
+			cmp.Compare(a.l.w1, b.l.w1),
+		)
 	})
 	if len(cands) > maxDict {
 		cands = cands[:maxDict]

@@ -109,10 +109,7 @@ func FuzzMatchDifferential(f *testing.F) {
 				t.Fatalf("Add(%+v) = %v, reference says %v", rule, err, rerr)
 			}
 		}
-		s, err := b.Build()
-		if err != nil {
-			t.Fatal(err)
-		}
+		s := build(t, b)
 		check := func(s *Set, stage string) {
 			if s.Len() != ref.len() {
 				t.Fatalf("%s: Len() = %d, reference %d", stage, s.Len(), ref.len())
@@ -169,18 +166,12 @@ func FuzzMatchDifferential(f *testing.F) {
 				for _, rule := range rules[k*len(rules)/parts : (k+1)*len(rules)/parts] {
 					_ = pb.Add(rule)
 				}
-				ps, err := pb.Build()
-				if err != nil {
-					t.Fatal(err)
-				}
+				ps := build(t, pb)
 				if err := mb.AddSet(ps, nil); err != nil {
 					t.Fatal(err)
 				}
 			}
-			ms, err := mb.Build()
-			if err != nil {
-				t.Fatal(err)
-			}
+			ms := build(t, mb)
 			check(ms, fmt.Sprintf("merged from %d sets", parts))
 		}
 	})

@@ -55,28 +55,51 @@ func packedBytes(n int) int { return (6*n + 7) >> 3 }
 // packLabel packs a canonical label (the builder's side), eight bytes a
 // step like nextLabel.
 func packLabel(label string) (w packedLabel) {
-	var acc uint64
-	var sh uint
-	wi := 0
+	var b bitPacker
 	for e := len(label); e > 0; e -= 8 {
 		code, _ := codes8(loadEnd(label, e))
 		k := min(e, 8)
-		r := pack8(bits.ReverseBytes64(code) & lowBytes(k))
-		nb := uint(6 * k)
-		acc |= r << (sh & 63)
-		if sh+nb >= 64 {
-			w[wi] = acc
-			wi++
-			acc = r >> ((64 - sh) & 63)
-			sh += nb - 64
-		} else {
-			sh += nb
-		}
+		b.put(&w, pack8(bits.ReverseBytes64(code)&lowBytes(k)), uint(6*k))
 	}
-	if sh > 0 {
-		w[wi] = acc
-	}
+	b.flush(&w)
 	return w
+}
+
+// bitPacker appends runs of 6-bit codes to a packedLabel, low bits
+// first, spilling into the next word as one fills (packLabel, longLabel).
+type bitPacker struct {
+	acc uint64
+	sh  uint
+	wi  int
+}
+
+// put appends the nb low bits of r; false where the label has no room.
+func (b *bitPacker) put(w *packedLabel, r uint64, nb uint) bool {
+	b.acc |= r << (b.sh & 63)
+	if b.sh+nb < 64 {
+		b.sh += nb
+		return true
+	}
+	if b.wi >= len(w) {
+		return false
+	}
+	w[b.wi] = b.acc
+	b.wi++
+	b.acc = r >> ((64 - b.sh) & 63)
+	b.sh += nb - 64
+	return true
+}
+
+// flush stores the partly filled last word; false where there is no room.
+func (b *bitPacker) flush(w *packedLabel) bool {
+	if b.sh == 0 {
+		return true
+	}
+	if b.wi >= len(w) {
+		return false
+	}
+	w[b.wi] = b.acc
+	return true
 }
 
 // appendPacked appends the stored form of a packed label of n characters.
@@ -155,7 +178,7 @@ func nextLabel(q string, end int, w *packedLabel) (start, n int, ok bool) {
 	w[0] = r0 | r1<<48
 	w[1] = r1 >> 16
 	i := end - 1 - k // the byte that ends the label, or -1
-	if i >= 0 && (q[i] != '.' || (i > 0 && q[i-1] == '\\' && escaped(q, i))) {
+	if !splitsAt(q, i) {
 		return 0, 0, false
 	}
 	return i + 1, k, k > 0
@@ -174,7 +197,7 @@ func topLabel(q string, w *packedLabel) (start, n int, ok bool) {
 	k := bits.LeadingZeros64(bad) >> 3
 	w[0] = pack8(bits.ReverseBytes64(code) & lowBytes(k))
 	i := len(q) - 1 - k
-	if q[i] != '.' || (i > 0 && q[i-1] == '\\' && escaped(q, i)) {
+	if !splitsAt(q, i) {
 		return 0, 0, false
 	}
 	return i + 1, k, k > 0
@@ -203,7 +226,7 @@ func nextLabelLoop(q string, end int, w *packedLabel) (start, n int, ok bool) {
 	k := bits.LeadingZeros64(bad) >> 3
 	w[0] = pack8(bits.ReverseBytes64(code) & lowBytes(k))
 	i := end - 1 - k
-	if i >= 0 && (q[i] != '.' || (i > 0 && q[i-1] == '\\' && escaped(q, i))) {
+	if !splitsAt(q, i) {
 		return 0, 0, false
 	}
 	return i + 1, k, k > 0
@@ -221,9 +244,7 @@ func loadEnd(q string, e int) uint64 {
 // longLabel is nextLabel for a label of eight bytes or more; code holds
 // the codes of its last eight.
 func longLabel(q string, end int, w *packedLabel, code uint64) (start, n int, ok bool) {
-	acc := pack8(bits.ReverseBytes64(code))
-	sh := uint(48)
-	wi := 0
+	b := bitPacker{acc: pack8(bits.ReverseBytes64(code)), sh: 48}
 	for e := end - 8; ; e -= 8 {
 		if end-e > MaxLabelLen {
 			return 0, 0, false
@@ -233,34 +254,20 @@ func longLabel(q string, end int, w *packedLabel, code uint64) (start, n int, ok
 		if bad != 0 {
 			k = bits.LeadingZeros64(bad) >> 3
 		}
-		r := pack8(bits.ReverseBytes64(code) & lowBytes(k))
-		nb := uint(6 * k)
-		acc |= r << (sh & 63)
-		if sh+nb >= 64 {
-			if wi >= len(w) {
-				return 0, 0, false
-			}
-			w[wi] = acc
-			wi++
-			acc = r >> ((64 - sh) & 63)
-			sh += nb - 64
-		} else {
-			sh += nb
+		if !b.put(w, pack8(bits.ReverseBytes64(code)&lowBytes(k)), uint(6*k)) {
+			return 0, 0, false
 		}
 		if k < 8 {
 			i := e - 1 - k
-			if i >= 0 && (q[i] != '.' || (i > 0 && q[i-1] == '\\' && escaped(q, i))) {
+			if !splitsAt(q, i) {
 				return 0, 0, false
 			}
 			start = i + 1
 			break
 		}
 	}
-	if sh > 0 {
-		if wi >= len(w) {
-			return 0, 0, false
-		}
-		w[wi] = acc
+	if !b.flush(w) {
+		return 0, 0, false
 	}
 	n = end - start
 	return start, n, n <= MaxLabelLen
@@ -317,6 +324,13 @@ func pack8(r uint64) uint64 {
 	r = r&0x003f003f003f003f | (r&0x3f003f003f003f00)>>2
 	r = r&0x00000fff00000fff | (r&0x0fff00000fff0000)>>4
 	return r&0x0000000000ffffff | (r&0x00ffffff00000000)>>8
+}
+
+// splitsAt reports whether q[i], the byte before a label, separates it
+// from the rest of the name: there is none (i < 0) or it is a dot that no
+// backslash escapes. Anything else makes the name match no rule.
+func splitsAt(q string, i int) bool {
+	return i < 0 || q[i] == '.' && !(i > 0 && q[i-1] == '\\' && escaped(q, i))
 }
 
 // escaped reports whether q[i] is preceded by an odd number of backslashes,

@@ -1,44 +1,17 @@
 package blocklist
 
 import (
-	"bufio"
-	"os"
-	"path/filepath"
 	"testing"
+
+	"github.com/bulwark-dns/bulwark/internal/realdata"
 )
-
-// dataDir holds the shared real-world lists (see its README.md).
-const dataDir = "../../shared/data"
-
-func readList(t testing.TB, file string) []string {
-	t.Helper()
-	f, err := os.Open(filepath.Join(dataDir, file))
-	if os.IsNotExist(err) {
-		t.Skipf("%s not present: %v", file, err)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	var names []string
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if l := sc.Text(); l != "" {
-			names = append(names, l)
-		}
-	}
-	if err := sc.Err(); err != nil {
-		t.Fatal(err)
-	}
-	return names
-}
 
 // TestRealPhishingLists loads the MetaMask phishing block and allow lists
 // as the resolver would (block list first in config order, then the
 // allowlist) and checks the overlaps the data README points out.
 func TestRealPhishingLists(t *testing.T) {
-	blocked := readList(t, "phishing_domains.txt")
-	allowed := readList(t, "phishing_allowlist.txt")
+	blocked := realdata.Lines(t, "phishing_domains.txt")
+	allowed := realdata.Lines(t, "phishing_allowlist.txt")
 	b := NewBuilder()
 	ref := newRef()
 	add := func(names []string, allow bool, list uint16) map[string]bool {
@@ -86,7 +59,7 @@ func TestRealPhishingLists(t *testing.T) {
 	}
 
 	var queries []string
-	for _, list := range [][]string{blocked, allowed, readList(t, "benign_sample_domains.txt"), readList(t, "phishing_fuzzylist.txt")} {
+	for _, list := range [][]string{blocked, allowed, realdata.Lines(t, "benign_sample_domains.txt"), realdata.Lines(t, "phishing_fuzzylist.txt")} {
 		for _, n := range list {
 			queries = append(queries, n, "sub."+n, n+".")
 		}
@@ -106,7 +79,7 @@ func TestRealPhishingLists(t *testing.T) {
 	// Popular sites must resolve; so must the brands phishing imitates,
 	// except the few the upstream list itself blocks (maskmeta.org).
 	for _, list := range []string{"benign_sample_domains.txt", "phishing_fuzzylist.txt"} {
-		for _, n := range readList(t, list) {
+		for _, n := range realdata.Lines(t, list) {
 			if m, ok := s.Match(n); ok && !m.Allow && !inBlock[n] {
 				t.Errorf("%s: %q is blocked by %q", list, n, m.RuleName(n))
 			}

@@ -14,6 +14,7 @@ func (b *Builder) AddSet(s *Set, remap func(Payload) Payload) error {
 	if s == nil {
 		return nil
 	}
+	b.flush() // rules added before s come first
 	t := b.t
 	offer := func(node uint32, p rulePair) {
 		for i, ri := range [2]uint32{p.self, p.below} {

@@ -152,7 +152,8 @@ func TestAddSetRemapsPayloads(t *testing.T) {
 	}
 }
 
-func build(t *testing.T, b *Builder) *Set {
+// build is b.Build, failing the test on an error.
+func build(t testing.TB, b *Builder) *Set {
 	t.Helper()
 	s, err := b.Build()
 	if err != nil {

@@ -12,6 +12,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/bulwark-dns/bulwark/internal/atomicfile"
 )
 
 // diskCache keeps the last good copy of each remote list, so that a
@@ -132,15 +134,7 @@ func (c *diskCache) abort(tmp *os.File) {
 
 // commit makes tmp the cached body of list and records m.
 func (c *diskCache) commit(tmp *os.File, list string, m cacheMeta) error {
-	err := tmp.Sync()
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), c.base(list)+cacheBodyExt)
-	}
-	if err != nil {
-		_ = os.Remove(tmp.Name())
+	if err := atomicfile.Finish(tmp, c.base(list)+cacheBodyExt, tmp.Sync()); err != nil {
 		return err
 	}
 	return c.writeMeta(list, m)
@@ -166,14 +160,7 @@ func (c *diskCache) writeFile(list, ext string, data []byte) error {
 	if err == nil {
 		err = tmp.Sync()
 	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), c.base(list)+ext)
-	}
-	if err != nil {
-		_ = os.Remove(tmp.Name())
+	if err := atomicfile.Finish(tmp, c.base(list)+ext, err); err != nil {
 		return err
 	}
 	c.syncDir()

@@ -17,13 +17,7 @@ import (
 // explain and a restart from the snapshots agree on every name.
 func TestCompiledCopiesMerge(t *testing.T) {
 	dir := t.TempDir()
-	write := func(name, body string) string {
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
+	write := func(name, body string) string { return writeFile(t, dir, name, body) }
 	now := time.Now().UTC().Format(time.RFC3339)
 	plain := write("plain.txt", "shared.example\nplain.example\n")
 	bundle := write("bundle.json", `{"type":"bundle","id":"bundle--1","objects":[`+

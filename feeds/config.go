@@ -158,18 +158,7 @@ func (c *ListConfig) Validate(path string, allow bool) []error {
 			}
 		}
 	}
-	if c.Timeout < 0 {
-		add("timeout", "must not be negative (got %s)", c.Timeout)
-	}
-	if c.MaxSize < 0 {
-		add("max_size", "must not be negative (got %d)", c.MaxSize)
-	}
-	if c.MaxEntries < 0 {
-		add("max_entries", "must not be negative (got %d)", c.MaxEntries)
-	}
-	if c.MinRatio != nil && (*c.MinRatio < 0 || *c.MinRatio > 1 || math.IsNaN(*c.MinRatio)) {
-		add("min_ratio", "must be between 0 and 1 (got %v)", *c.MinRatio)
-	}
+	validateLimits(add, c.Timeout, c.MaxSize, c.MaxEntries, c.MinRatio)
 	errs = append(errs, c.validateXfr(path, scheme)...)
 	errs = append(errs, c.validatePolicy(path, allow)...)
 	if len(c.Headers) > 0 && !remote && err == nil {
@@ -338,6 +327,23 @@ func (c *Config) SetDefaults() {
 	}
 }
 
+// validateLimits checks the download limits that a list and the section
+// (the lists' defaults) both carry, under the same keys.
+func validateLimits(add func(key, format string, args ...any), timeout time.Duration, maxSize ByteSize, maxEntries int, minRatio *float64) {
+	if timeout < 0 {
+		add("timeout", "must not be negative (got %s)", timeout)
+	}
+	if maxSize < 0 {
+		add("max_size", "must not be negative (got %d)", maxSize)
+	}
+	if maxEntries < 0 {
+		add("max_entries", "must not be negative (got %d)", maxEntries)
+	}
+	if minRatio != nil && (*minRatio < 0 || *minRatio > 1 || math.IsNaN(*minRatio)) {
+		add("min_ratio", "must be between 0 and 1 (got %v)", *minRatio)
+	}
+}
+
 // Validate returns every problem with the section (after SetDefaults).
 func (c *Config) Validate(path string) []error {
 	var errs []error
@@ -358,17 +364,6 @@ func (c *Config) Validate(path string) []error {
 	if c.Retry < time.Second {
 		add("retry", "%s is too short; use at least 1s", c.Retry)
 	}
-	if c.Timeout < 0 {
-		add("timeout", "must not be negative (got %s)", c.Timeout)
-	}
-	if c.MaxSize < 0 {
-		add("max_size", "must not be negative (got %d)", c.MaxSize)
-	}
-	if c.MaxEntries < 0 {
-		add("max_entries", "must not be negative (got %d)", c.MaxEntries)
-	}
-	if c.MinRatio != nil && (*c.MinRatio < 0 || *c.MinRatio > 1 || math.IsNaN(*c.MinRatio)) {
-		add("min_ratio", "must be between 0 and 1 (got %v)", *c.MinRatio)
-	}
+	validateLimits(add, c.Timeout, c.MaxSize, c.MaxEntries, c.MinRatio)
 	return errs
 }

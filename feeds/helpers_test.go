@@ -1,47 +1,27 @@
 package feeds
 
 import (
-	"bufio"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/bulwark-dns/bulwark/internal/realdata"
 )
 
 // dataDir is the shared real-world data, reached from the package dir.
-const dataDir = "../../shared/data"
+const dataDir = realdata.Dir
 
 // dataFile returns the path of a shared data file, skipping the test if the
 // data is not checked out next to the repo.
 func dataFile(t testing.TB, name string) string {
 	t.Helper()
-	p := filepath.Join(dataDir, name)
-	if _, err := os.Stat(p); err != nil {
-		t.Skipf("shared data not available: %v", err)
-	}
-	return p
+	return realdata.Path(t, name)
 }
 
 // readLines returns the non-empty lines of a data file.
 func readLines(t testing.TB, path string) []string {
 	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	var out []string
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if l := strings.TrimRight(sc.Text(), "\r"); l != "" {
-			out = append(out, l)
-		}
-	}
-	if err := sc.Err(); err != nil {
-		t.Fatal(err)
-	}
-	return out
+	return realdata.ReadLines(t, path)
 }
 
 // parsed is everything one parser run produced.

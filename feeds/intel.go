@@ -4,6 +4,8 @@ import (
 	"context"
 	"strings"
 	"time"
+
+	"github.com/bulwark-dns/bulwark/internal/clock"
 )
 
 // Threat-intelligence formats (STIX 2.1, MISP) differ from plain lists in
@@ -225,12 +227,8 @@ func (m *Manager) watchValidity(ctx context.Context) {
 			if !next.IsZero() {
 				wait = min(wait, max(due.Sub(now), time.Millisecond))
 			}
-			t := time.NewTimer(min(wait, m.poll))
-			select {
-			case <-ctx.Done():
-				t.Stop()
+			if clock.Sleep(ctx, min(wait, m.poll)) != nil {
 				return
-			case <-t.C:
 			}
 		}
 	}()

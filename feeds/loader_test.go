@@ -17,8 +17,9 @@ import (
 	"github.com/bulwark-dns/bulwark/internal/cfgerr"
 )
 
-// writeFile creates dir/name with body.
-func writeFile(t *testing.T, dir, name, body string) {
+// writeFile creates dir/name (and its directory) with body and returns
+// its path.
+func writeFile(t testing.TB, dir, name, body string) string {
 	t.Helper()
 	p := filepath.Join(dir, name)
 	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
@@ -27,6 +28,7 @@ func writeFile(t *testing.T, dir, name, body string) {
 	if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	return p
 }
 
 func TestLoad(t *testing.T) {

@@ -515,11 +515,7 @@ func TestManagerLocalFile(t *testing.T) {
 
 func writeTemp(t *testing.T, body string) string {
 	t.Helper()
-	p := filepath.Join(t.TempDir(), "list.txt")
-	if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return p
+	return writeFile(t, t.TempDir(), "list.txt", body)
 }
 
 // TestManagerValidation: NewManager refuses an invalid configuration.

@@ -41,9 +41,7 @@ func TestCacheDir(t *testing.T) {
 		"x.json.tmp-99":      "half",
 		"unrelated-file.txt": "keep",
 	} {
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
-			t.Fatal(err)
-		}
+		writeFile(t, dir, name, body)
 	}
 	c, err := openCache(dir)
 	if err != nil {

@@ -243,6 +243,9 @@ func parseRules(ctx context.Context, sp *feedSpec, r io.Reader, where string, lo
 	payload := blocklist.Payload{List: sp.index, Category: sp.category, Action: sp.info.Action}
 	addrIndex := map[string]uint32{}
 	var reject func(LineError)
+	// kept is the entry keep sees: one for the whole parse, as &e of each
+	// entry would move every entry to the heap (keep does not retain it).
+	var kept Entry
 	emit := func(e Entry) {
 		if !sp.cfg.AllowBroad && broadEntry(e) { // allow_broad (trust.go)
 			reject(broadError(e))
@@ -268,7 +271,8 @@ func parseRules(ctx context.Context, sp *feedSpec, r io.Reader, where string, lo
 			c.entries++
 			return
 		}
-		if keepErr = keep(c, blocklist.Rule{Name: e.Name, Scope: e.Scope, Allow: allow, Payload: p}, &e); keepErr == nil {
+		kept = e
+		if keepErr = keep(c, blocklist.Rule{Name: e.Name, Scope: e.Scope, Allow: allow, Payload: p}, &kept); keepErr == nil {
 			c.entries++
 		}
 	}

@@ -2,8 +2,6 @@ package feeds
 
 import (
 	"context"
-	"os"
-	"path/filepath"
 	"testing"
 )
 
@@ -12,13 +10,7 @@ import (
 // all exceptions. log_only lists go to Table.WhatIf and shadow nothing.
 func TestPolicyOverride(t *testing.T) {
 	dir := t.TempDir()
-	write := func(name, body string) string {
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return "file:" + p
-	}
+	write := func(name, body string) string { return "file:" + writeFile(t, dir, name, body) }
 	rpz := write("z.rpz", "$ORIGIN rpz.test.\n@ SOA ns h 1 3600 600 86400 60\nnx.example CNAME .\nsink.example A 192.0.2.1\nok.nx.example CNAME rpz-passthru.\n")
 	adb := write("a.txt", "[Adblock Plus]\n||ads.example^\n@@||good.ads.example^\n")
 	tests := []struct {

@@ -164,9 +164,7 @@ func TestRulesMatching(t *testing.T) {
 		"zone.rpz":  rpzHead + "evil.example CNAME *.\n*.evil.example CNAME rpz-drop.\nsink.evil.example A 192.0.2.7\n",
 	}
 	for name, body := range files {
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
-			t.Fatal(err)
-		}
+		writeFile(t, dir, name, body)
 	}
 	l := &Loader{BaseDir: dir}
 	rules, reports, err := l.LoadRules(t.Context(), []ListConfig{

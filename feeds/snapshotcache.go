@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/bulwark-dns/bulwark/blocklist"
+	"github.com/bulwark-dns/bulwark/internal/atomicfile"
 )
 
 // A snapshot is a list's compiled set kept beside its text in
@@ -115,16 +116,7 @@ func (dc *diskCache) writeSnapshot(list string, key snapKey, c *feedCopy) error 
 		binary.LittleEndian.PutUint32(pre[len(pre)-4:], crc32.Checksum(pre[:len(pre)-4], castagnoli))
 		_, err = tmp.WriteAt(pre, 0)
 	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), dc.snapPath(list))
-	}
-	if err != nil {
-		_ = os.Remove(tmp.Name())
-	}
-	return err
+	return atomicfile.Finish(tmp, dc.snapPath(list), err)
 }
 
 // errSnapStale says a snapshot is of another text, settings or version.

@@ -115,6 +115,9 @@ type patLexer struct {
 	i int
 }
 
+// punctTokens are the one-byte tokens without text.
+var punctTokens = map[byte]tokKind{'[': tokLBracket, ']': tokRBracket, '(': tokLParen, ')': tokRParen, ',': tokComma}
+
 func (l *patLexer) next() token {
 	for l.i < len(l.s) && (l.s[l.i] == ' ' || l.s[l.i] == '\t' || l.s[l.i] == '\n' || l.s[l.i] == '\r') {
 		l.i++
@@ -123,28 +126,17 @@ func (l *patLexer) next() token {
 		return token{kind: tokEOF}
 	}
 	c := l.s[l.i]
+	if k, ok := punctTokens[c]; ok {
+		l.i++
+		return token{kind: k}
+	}
 	switch c {
-	case '[':
-		l.i++
-		return token{kind: tokLBracket}
-	case ']':
-		l.i++
-		return token{kind: tokRBracket}
-	case '(':
-		l.i++
-		return token{kind: tokLParen}
-	case ')':
-		l.i++
-		return token{kind: tokRParen}
 	case '\'':
 		s, ok := l.str()
 		if !ok {
 			return token{kind: tokBad}
 		}
 		return token{kind: tokString, text: s}
-	case ',':
-		l.i++
-		return token{kind: tokComma}
 	case '=':
 		l.i++
 		return token{kind: tokOp, text: "="}
@@ -311,31 +303,13 @@ func (p *patParser) skipRest(reason string) {
 func (p *patParser) observation(res *PatternResult, depth int) {
 	switch p.tok.kind {
 	case tokLBracket:
-		p.open++
-		p.advance()
-		p.comparisonOr(res, depth+1)
-		if p.err != "" {
+		if !p.group(res, depth, tokRBracket, p.comparisonOr) {
 			return
 		}
-		if p.tok.kind != tokRBracket {
-			p.fail(ReasonSTIXSyntax)
-			return
-		}
-		p.open--
-		p.advance()
 	case tokLParen:
-		p.open++
-		p.advance()
-		p.observationOr(res, depth+1)
-		if p.err != "" {
+		if !p.group(res, depth, tokRParen, p.observationOr) {
 			return
 		}
-		if p.tok.kind != tokRParen {
-			p.fail(ReasonSTIXSyntax)
-			return
-		}
-		p.open--
-		p.advance()
 	default:
 		p.fail(ReasonSTIXSyntax)
 		return
@@ -345,19 +319,28 @@ func (p *patParser) observation(res *PatternResult, depth int) {
 	}
 }
 
+// group parses what stands between the current token, an opening
+// bracket or parenthesis, and its closing token (of kind closing) with
+// inner, one level deeper; false where that failed (p.err is set).
+func (p *patParser) group(res *PatternResult, depth int, closing tokKind, inner func(*PatternResult, int)) bool {
+	p.open++
+	p.advance()
+	inner(res, depth+1)
+	if p.err == "" && p.tok.kind != closing {
+		p.fail(ReasonSTIXSyntax)
+	}
+	if p.err != "" {
+		return false
+	}
+	p.open--
+	p.advance()
+	return true
+}
+
 // test: path op literal | '(' comparisonOr ')'.
 func (p *patParser) test(res *PatternResult, depth int) {
 	if p.tok.kind == tokLParen {
-		p.open++
-		p.advance()
-		p.comparisonOr(res, depth+1)
-		if p.err == "" && p.tok.kind != tokRParen {
-			p.fail(ReasonSTIXSyntax)
-		}
-		if p.err == "" {
-			p.open--
-			p.advance()
-		}
+		p.group(res, depth, tokRParen, p.comparisonOr)
 		return
 	}
 	if p.keyword("EXISTS") {

@@ -25,27 +25,13 @@ import (
 	"flag"
 	"fmt"
 	"github.com/bulwark-dns/bulwark/bench/internal/names"
+	"github.com/bulwark-dns/bulwark/internal/suffixset"
 	"hash/fnv"
 	"log"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
-	"strings"
 )
-
-// covered reports whether d or one of its parents (not the TLD) is in set.
-func covered(d string, set map[string]struct{}) bool {
-	for {
-		if _, ok := set[d]; ok {
-			return true
-		}
-		i := strings.IndexByte(d, '.')
-		if i < 0 {
-			return false
-		}
-		d = d[i+1:]
-	}
-}
 
 type writer struct {
 	f *os.File
@@ -67,6 +53,31 @@ func (w *writer) close() {
 	if err := w.f.Close(); err != nil {
 		log.Fatal(err)
 	}
+}
+
+// distinct draws n different domains from g, passing over those skip
+// (if set) rejects; it returns them in order and as a set.
+func distinct(g *names.Generator, n int, skip func(string) bool) ([]string, map[string]struct{}) {
+	list := make([]string, 0, n)
+	set := make(map[string]struct{}, n)
+	for len(list) < n {
+		d := g.Domain()
+		if _, dup := set[d]; dup || (skip != nil && skip(d)) {
+			continue
+		}
+		set[d] = struct{}{}
+		list = append(list, d)
+	}
+	return list, set
+}
+
+// writeNames writes the file name in dir, a line (format) per name.
+func writeNames(dir, name, format string, list []string) {
+	w := create(dir, name)
+	for _, d := range list {
+		fmt.Fprintf(w, format, d)
+	}
+	w.close()
 }
 
 func main() {
@@ -91,22 +102,8 @@ func main() {
 	}
 
 	// Blocklist.
-	g := names.New(*seed)
-	list := make([]string, 0, *n)
-	set := make(map[string]struct{}, *n)
-	for len(list) < *n {
-		d := g.Domain()
-		if _, dup := set[d]; dup {
-			continue
-		}
-		set[d] = struct{}{}
-		list = append(list, d)
-	}
-	bl := create(*out, "blocklist.txt")
-	for _, d := range list {
-		fmt.Fprintf(bl, "%s\n", d)
-	}
-	bl.close()
+	list, set := distinct(names.New(*seed), *n, nil)
+	writeNames(*out, "blocklist.txt", "%s\n", list)
 	if *peers {
 		lz, rpz := create(*out, "unbound-localzone.conf"), create(*out, "rpz.zone")
 		fmt.Fprintf(rpz, "$TTL 3600\n$ORIGIN rpz.bench.\n@ SOA localhost. hostmaster.localhost. 1 3600 600 86400 60\n@ NS localhost.\n")
@@ -119,22 +116,8 @@ func main() {
 	}
 
 	// Allowed names: same shape, not covered by the list.
-	ga := names.New(*seed + 1)
-	allowed := make([]string, 0, *nAllowed)
-	seen := make(map[string]struct{}, *nAllowed)
-	for len(allowed) < *nAllowed {
-		d := ga.Domain()
-		if _, dup := seen[d]; dup || covered(d, set) {
-			continue
-		}
-		seen[d] = struct{}{}
-		allowed = append(allowed, d)
-	}
-	w := create(*out, "q_allowed.txt")
-	for _, d := range allowed {
-		fmt.Fprintf(w, "%s A\n", d)
-	}
-	w.close()
+	allowed, _ := distinct(names.New(*seed+1), *nAllowed, func(d string) bool { return suffixset.Covers(set, d) })
+	writeNames(*out, "q_allowed.txt", "%s A\n", allowed)
 
 	// Blocked names: listed names and names below listed names, from the whole list.
 	gb := names.New(*seed + 2)
@@ -146,11 +129,7 @@ func main() {
 		}
 		blocked = append(blocked, d)
 	}
-	w = create(*out, "q_blocked.txt")
-	for _, d := range blocked {
-		fmt.Fprintf(w, "%s A\n", d)
-	}
-	w.close()
+	writeNames(*out, "q_blocked.txt", "%s A\n", blocked)
 
 	// Mixed workloads: same mix, different miss names per file.
 	writeMixed := func(name, salt string, lines int) {
@@ -180,7 +159,7 @@ func main() {
 	// Names every resolver must answer correctly before it is measured. The
 	// last listed name is the load probe: a server that answers while still
 	// loading blocks it last.
-	w = create(*out, "checks.txt")
+	w := create(*out, "checks.txt")
 	fmt.Fprintf(w, "allowed %s\n", allowed[0])
 	fmt.Fprintf(w, "listed %s\n", list[0])
 	fmt.Fprintf(w, "sub probe-sub.%s\n", list[len(list)/2])

@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/bulwark-dns/bulwark/blocklist"
+	"github.com/bulwark-dns/bulwark/internal/suffixset"
 )
 
 func main() {
@@ -127,7 +128,7 @@ func run(out io.Writer, n int, list string, seed uint64, reps, nq int, ref strin
 	p("sorted_build_seconds", so.wall.Seconds())
 
 	w := makeWorkloads(names, m, seed, nq)
-	mapMatch := func(q string) bool { return mapLookup(m, q) }
+	mapMatch := func(q string) bool { return suffixset.Covers(m, q) }
 	sortedMatch := func(q string) bool { return sortedLookup(sorted, q) }
 	trieMatch := func(q string) bool { _, ok := set.Match(q); return ok }
 
@@ -296,7 +297,7 @@ func makeWorkloads(names []string, m map[string]struct{}, seed uint64, nq int) w
 		w.wire = append(w.wire, randomCase(rng, nm)+".")
 	}
 	for len(w.miss) < nq {
-		if q := g.Domain(); !mapLookup(m, q) {
+		if q := g.Domain(); !suffixset.Covers(m, q) {
 			w.miss = append(w.miss, q)
 		}
 	}
@@ -315,20 +316,6 @@ func randomCase(rng *rand.Rand, s string) string {
 		}
 	}
 	return string(b)
-}
-
-// mapLookup probes the full name, then each shorter suffix.
-func mapLookup(m map[string]struct{}, q string) bool {
-	for {
-		if _, ok := m[q]; ok {
-			return true
-		}
-		i := strings.IndexByte(q, '.')
-		if i < 0 {
-			return false
-		}
-		q = q[i+1:]
-	}
 }
 
 // sortedLookup binary-searches the full name, then each shorter suffix.

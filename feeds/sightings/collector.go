@@ -205,12 +205,8 @@ func (c *Collector) loop(ctx context.Context, due time.Time) {
 	defer c.wg.Done()
 	for {
 		if d := due.Sub(c.clock.Now()); d > 0 {
-			t := time.NewTimer(min(d, c.poll))
-			select {
-			case <-ctx.Done():
-				t.Stop()
+			if clock.Sleep(ctx, min(d, c.poll)) != nil {
 				return
-			case <-t.C:
 			}
 			continue
 		}

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/bulwark-dns/bulwark/feeds"
+	"github.com/bulwark-dns/bulwark/internal/atomicfile"
 )
 
 // stixTime is the STIX timestamp form (RFC 3339, UTC, milliseconds).
@@ -357,14 +358,7 @@ func (d *dirOut) send(context.Context) (int, error) {
 	if err == nil {
 		err = tmp.Sync()
 	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), filepath.Join(d.dir, name))
-	}
-	if err != nil {
-		_ = os.Remove(tmp.Name())
+	if err := atomicfile.Finish(tmp, filepath.Join(d.dir, name), err); err != nil {
 		return 0, err
 	}
 	n := len(d.queue)

@@ -1,6 +1,7 @@
 package dnstest
 
 import (
+	"fmt"
 	"net"
 	"strings"
 	"sync"
@@ -30,7 +31,7 @@ type Authority struct {
 	zones      map[string]map[string][]dns.RR // origin -> lower-case owner -> records
 	additional []dns.RR                       // appended to every answer (poisoning tests)
 	authority  []dns.RR
-	queries    journal[Query]
+	queryLog[Query]
 
 	mode        atomic.Int32
 	truncate    atomic.Bool
@@ -66,28 +67,9 @@ func serveAuthority(t testing.TB, h *Hierarchy, pc net.PacketConn, ln net.Listen
 		done:  make(chan struct{}),
 	}
 	a.IP, _, _ = net.SplitHostPort(a.Addr)
-	a.udp, a.tcp = serveDNS(t, pc, ln, a.serve)
+	a.udp, a.tcp = serveDNS(t, pc, ln, dns.HandlerFunc(a.serve))
 	t.Cleanup(a.close)
 	return a
-}
-
-// serveDNS serves handler on pc (UDP) and ln (TCP) and returns once both
-// servers are up, so a test's first query cannot race the start.
-func serveDNS(t testing.TB, pc net.PacketConn, ln net.Listener, handler dns.HandlerFunc) (udp, tcp *dns.Server) {
-	udp = &dns.Server{PacketConn: pc, Handler: handler}
-	tcp = &dns.Server{Listener: ln, Handler: handler}
-	var started sync.WaitGroup
-	for _, srv := range []*dns.Server{udp, tcp} {
-		started.Add(1)
-		srv.NotifyStartedFunc = started.Done
-		go func() {
-			if err := srv.ActivateAndServe(); err != nil {
-				t.Logf("dnstest %s: %v", pc.LocalAddr(), err)
-			}
-		}()
-	}
-	started.Wait()
-	return udp, tcp
 }
 
 // tryListen opens UDP and TCP on the same address; with port 0 it retries
@@ -95,7 +77,7 @@ func serveDNS(t testing.TB, pc net.PacketConn, ln net.Listener, handler dns.Hand
 func tryListen(addr string) (net.PacketConn, net.Listener, error) {
 	host, port, err := net.SplitHostPort(addr)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, fmt.Errorf("bad address %q: %w", addr, err)
 	}
 	var lastErr error
 	for range 20 {
@@ -117,13 +99,37 @@ func tryListen(addr string) (net.PacketConn, net.Listener, error) {
 	return nil, nil, lastErr
 }
 
-func (a *Authority) close() {
-	close(a.done)
-	for _, srv := range []*dns.Server{a.udp, a.tcp} {
+// serveDNS answers with h on pc (UDP) and ln (TCP); it returns once both
+// servers run. shutdownDNS stops them.
+func serveDNS(t testing.TB, pc net.PacketConn, ln net.Listener, h dns.Handler) (udp, tcp *dns.Server) {
+	udp = &dns.Server{PacketConn: pc, Handler: h}
+	tcp = &dns.Server{Listener: ln, Handler: h}
+	var started sync.WaitGroup
+	for _, srv := range []*dns.Server{udp, tcp} {
+		started.Add(1)
+		srv.NotifyStartedFunc = started.Done
+		go func() {
+			if err := srv.ActivateAndServe(); err != nil {
+				t.Logf("dnstest %s: %v", pc.LocalAddr(), err)
+			}
+		}()
+	}
+	started.Wait()
+	return udp, tcp
+}
+
+// shutdownDNS stops the servers of serveDNS.
+func shutdownDNS(t testing.TB, addr string, servers ...*dns.Server) {
+	for _, srv := range servers {
 		if err := srv.Shutdown(); err != nil {
-			a.t.Logf("dnstest %s: shutdown: %v", a.Addr, err)
+			t.Logf("dnstest %s: shutdown: %v", addr, err)
 		}
 	}
+}
+
+func (a *Authority) close() {
+	close(a.done)
+	shutdownDNS(a.t, a.Addr, a.udp, a.tcp)
 }
 
 // AddZone makes the server authoritative for origin and adds records to that
@@ -227,15 +233,6 @@ func (a *Authority) SetDelay(d time.Duration) { a.delay.Store(int64(d)) }
 // name servers.
 func (a *Authority) SetNoGlue(on bool) { a.minimalGlue.Store(on) }
 
-// Queries returns a copy of the queries received so far, oldest first.
-func (a *Authority) Queries() []Query { return a.queries.all() }
-
-// Count is the number of queries received so far.
-func (a *Authority) Count() int { return a.queries.len() }
-
-// Reset forgets the queries received so far.
-func (a *Authority) Reset() { a.queries.reset() }
-
 func (a *Authority) serve(w dns.ResponseWriter, r *dns.Msg) {
 	_, tcp := w.RemoteAddr().(*net.TCPAddr)
 	a.record(r, w.RemoteAddr(), tcp)
@@ -243,14 +240,8 @@ func (a *Authority) serve(w dns.ResponseWriter, r *dns.Msg) {
 		w.WriteMsg(new(dns.Msg).SetRcode(r, dns.RcodeFormatError))
 		return
 	}
-	if d := time.Duration(a.delay.Load()); d > 0 {
-		tm := time.NewTimer(d)
-		select {
-		case <-tm.C:
-		case <-a.done:
-			tm.Stop()
-			return
-		}
+	if !sleep(a.done, time.Duration(a.delay.Load())) {
+		return
 	}
 	opt := r.IsEdns0()
 	if opt != nil && a.rejectEDNS.Load() {
@@ -258,9 +249,14 @@ func (a *Authority) serve(w dns.ResponseWriter, r *dns.Msg) {
 		w.WriteMsg(m)
 		return
 	}
-	m := Mode(a.mode.Load()).reply(r, a.respond)
-	if m == nil {
+	m, send := Mode(a.mode.Load()).canned(r)
+	if !send {
 		return
+	}
+	if m == nil {
+		if m = a.respond(r); m == nil {
+			return
+		}
 	}
 	if a.lowerQName.Load() {
 		m.Question[0].Name = strings.ToLower(m.Question[0].Name)
@@ -297,8 +293,8 @@ func (a *Authority) record(r *dns.Msg, from net.Addr, tcp bool) {
 	if tcp {
 		proto = "tcp"
 	}
-	q := queryOf(r, from, proto)
-	a.queries.add(q)
+	q := seenQuery(r, from, proto)
+	a.queryLog.add(q)
 	if a.h != nil {
 		a.h.record(a.IP, q)
 	}

@@ -19,7 +19,7 @@ func ask(t *testing.T, a *Authority, proto, name string, qtype uint16, edns bool
 	if edns {
 		q.SetEdns0(1232, false)
 	}
-	return send(t, a.Addr, proto, q)
+	return send(t, proto, a.Addr, q)
 }
 
 func rrStrings(rrs []dns.RR) []string {

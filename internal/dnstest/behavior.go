@@ -23,19 +23,19 @@ const (
 	Refused
 )
 
-// reply is what a server in mode md sends for r: nothing (nil) on Timeout,
-// an error rcode, or, in Normal mode, answer's reply (nil: none).
-func (md Mode) reply(r *dns.Msg, answer func(*dns.Msg) *dns.Msg) *dns.Msg {
-	switch md {
+// canned is the reply mode m gives r without looking at the zone. send
+// is false where nothing is sent (Timeout); a nil reply with send true
+// means answer from the zone (Answer). Server and Authority share it.
+func (m Mode) canned(r *dns.Msg) (reply *dns.Msg, send bool) {
+	switch m {
 	case Timeout:
-		return nil
+		return nil, false
 	case ServFail:
-		return new(dns.Msg).SetRcode(r, dns.RcodeServerFailure)
+		return new(dns.Msg).SetRcode(r, dns.RcodeServerFailure), true
 	case Refused:
-		return new(dns.Msg).SetRcode(r, dns.RcodeRefused)
-	default:
-		return answer(r)
+		return new(dns.Msg).SetRcode(r, dns.RcodeRefused), true
 	}
+	return nil, true
 }
 
 // Spoof selects forged replies sent before the genuine one; combine with |.
@@ -122,13 +122,16 @@ func (s *Server) handle(w dns.ResponseWriter, r *dns.Msg, v via) {
 	if sp&SpoofQuestion != 0 {
 		w.WriteMsg(s.forged(r, "spoofed.invalid."))
 	}
-	if !s.hold() || !s.sleep(time.Duration(s.delay.Load())) {
+	if !s.hold() || !sleep(s.done, time.Duration(s.delay.Load())) {
 		return
 	}
 
-	m := Mode(s.mode.Load()).reply(r, s.answer)
-	if m == nil {
+	m, send := Mode(s.mode.Load()).canned(r)
+	if !send {
 		return
+	}
+	if m == nil {
+		m = s.answer(r)
 	}
 	if v.proto == "udp" && s.truncate.Load() {
 		m.Truncated = true

@@ -21,7 +21,7 @@ type Hierarchy struct {
 	t       testing.TB
 	servers map[string]*Authority
 
-	log journal[Seen]
+	queryLog[Seen]
 }
 
 // Seen is one query as a server of the hierarchy saw it.
@@ -108,18 +108,12 @@ func (h *Hierarchy) Server(ip string) *Authority {
 }
 
 func (h *Hierarchy) record(ip string, q Query) {
-	h.log.add(Seen{Server: ip, Query: q})
+	h.queryLog.add(Seen{Server: ip, Query: q})
 }
-
-// Queries returns every query any server received, in arrival order.
-func (h *Hierarchy) Queries() []Seen { return h.log.all() }
-
-// Count is the number of queries all servers received.
-func (h *Hierarchy) Count() int { return h.log.len() }
 
 // Reset forgets the queries received so far, here and in every server.
 func (h *Hierarchy) Reset() {
-	h.log.reset()
+	h.queryLog.Reset()
 	for _, a := range h.servers {
 		a.Reset()
 	}

@@ -31,47 +31,18 @@ type Query struct {
 	Size int
 }
 
-// journal is what a server saw, oldest first, safe for concurrent use.
-type journal[T any] struct {
-	mu      sync.Mutex
-	entries []T
-}
-
-func (j *journal[T]) add(v T) {
-	j.mu.Lock()
-	j.entries = append(j.entries, v)
-	j.mu.Unlock()
-}
-
-func (j *journal[T]) all() []T {
-	j.mu.Lock()
-	defer j.mu.Unlock()
-	return append([]T(nil), j.entries...)
-}
-
-func (j *journal[T]) len() int {
-	j.mu.Lock()
-	defer j.mu.Unlock()
-	return len(j.entries)
-}
-
-func (j *journal[T]) reset() {
-	j.mu.Lock()
-	j.entries = nil
-	j.mu.Unlock()
-}
-
 func (s *Server) record(r *dns.Msg, from net.Addr, v via) {
-	q := queryOf(r, from, v.proto)
+	q := seenQuery(r, from, v.proto)
 	q.Conn, q.HTTPMethod, q.HTTPMajor, q.Size = v.conn, v.method, v.httpMajor, v.size
 	if q.Size == 0 {
 		q.Size = r.Len()
 	}
-	s.queries.add(q)
+	s.queryLog.add(q)
 }
 
-// queryOf is what any server sees of r, received from from over proto.
-func queryOf(r *dns.Msg, from net.Addr, proto string) Query {
+// seenQuery is what every test server records of r, received from from
+// over proto: header bits, question, EDNS and source port.
+func seenQuery(r *dns.Msg, from net.Addr, proto string) Query {
 	q := Query{ID: r.Id, RD: r.RecursionDesired, CD: r.CheckingDisabled, Proto: proto}
 	if len(r.Question) > 0 {
 		q.Name, q.Type = r.Question[0].Name, r.Question[0].Qtype
@@ -89,11 +60,38 @@ func queryOf(r *dns.Msg, from net.Addr, proto string) Query {
 	return q
 }
 
-// Queries returns a copy of the queries received so far, oldest first.
-func (s *Server) Queries() []Query { return s.queries.all() }
+// queryLog is the queries a server (Query) or a hierarchy (Seen)
+// received, oldest first. Server, Authority and Hierarchy embed it for
+// Queries, Count and Reset.
+type queryLog[T any] struct {
+	mu   sync.Mutex
+	seen []T
+}
+
+func (l *queryLog[T]) add(q T) {
+	l.mu.Lock()
+	l.seen = append(l.seen, q)
+	l.mu.Unlock()
+}
+
+// Queries returns a copy of the queries received so far, oldest first
+// (for a Hierarchy: by any of its servers, in arrival order).
+func (l *queryLog[T]) Queries() []T {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]T(nil), l.seen...)
+}
 
 // Count is the number of queries received so far.
-func (s *Server) Count() int { return s.queries.len() }
+func (l *queryLog[T]) Count() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.seen)
+}
 
 // Reset forgets the queries received so far.
-func (s *Server) Reset() { s.queries.reset() }
+func (l *queryLog[T]) Reset() {
+	l.mu.Lock()
+	l.seen = nil
+	l.mu.Unlock()
+}

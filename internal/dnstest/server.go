@@ -10,7 +10,6 @@ import (
 	"crypto/tls"
 	"net"
 	"net/http/httptest"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -36,7 +35,7 @@ type Server struct {
 
 	mu      sync.Mutex
 	records map[string][]dns.RR // lower-case owner name -> records
-	queries journal[Query]
+	queryLog[Query]
 
 	mode     atomic.Int32
 	truncate atomic.Bool
@@ -111,7 +110,7 @@ func Start(t testing.TB, opts ...Option) *Server {
 	}
 	pc, ln := listen(t, o.addr)
 	s.Addr = pc.LocalAddr().String()
-	s.udp, s.tcp = serveDNS(t, pc, ln, s.serve)
+	s.udp, s.tcp = serveDNS(t, pc, ln, dns.HandlerFunc(s.serve))
 	t.Cleanup(s.close)
 	host, _, _ := net.SplitHostPort(s.Addr)
 	if o.tls != nil {
@@ -127,38 +126,16 @@ func Start(t testing.TB, opts ...Option) *Server {
 // the UDP port, which may be taken for TCP; a few attempts settle that.
 func listen(t testing.TB, addr string) (net.PacketConn, net.Listener) {
 	t.Helper()
-	host, port, err := net.SplitHostPort(addr)
+	pc, ln, err := tryListen(addr)
 	if err != nil {
-		t.Fatalf("dnstest: bad address %q: %v", addr, err)
+		t.Fatalf("dnstest: listen on %s: %v", addr, err)
 	}
-	var lastErr error
-	for range 20 {
-		pc, err := net.ListenPacket("udp", addr)
-		if err != nil {
-			t.Fatalf("dnstest: listen udp %s: %v", addr, err)
-		}
-		p := strconv.Itoa(pc.LocalAddr().(*net.UDPAddr).Port)
-		ln, err := net.Listen("tcp", net.JoinHostPort(host, p))
-		if err == nil {
-			return pc, ln
-		}
-		pc.Close()
-		lastErr = err
-		if port != "0" {
-			break
-		}
-	}
-	t.Fatalf("dnstest: listen tcp on %s: %v", addr, lastErr)
-	return nil, nil
+	return pc, ln
 }
 
 func (s *Server) close() {
 	close(s.done)
-	for _, srv := range []*dns.Server{s.udp, s.tcp} {
-		if err := srv.Shutdown(); err != nil {
-			s.t.Logf("dnstest %s: shutdown: %v", s.Addr, err)
-		}
-	}
+	shutdownDNS(s.t, s.Addr, s.udp, s.tcp)
 	if s.tlsLn != nil {
 		s.tlsLn.Close()
 		s.CloseTLSConns()
@@ -169,9 +146,10 @@ func (s *Server) close() {
 	}
 }
 
-// sleep waits for d or until the server stops; it reports whether the
-// server is still running.
-func (s *Server) sleep(d time.Duration) bool {
+// sleep waits for d or until done is closed (the server stops); it
+// reports whether the server is still running. Server and Authority
+// delay their answers with it.
+func sleep(done <-chan struct{}, d time.Duration) bool {
 	if d <= 0 {
 		return true
 	}
@@ -180,7 +158,7 @@ func (s *Server) sleep(d time.Duration) bool {
 	select {
 	case <-tm.C:
 		return true
-	case <-s.done:
+	case <-done:
 		return false
 	}
 }

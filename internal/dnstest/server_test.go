@@ -14,11 +14,12 @@ func exchange(t *testing.T, s *Server, proto, name string, qtype uint16) *dns.Ms
 	t.Helper()
 	q := new(dns.Msg).SetQuestion(name, qtype)
 	q.SetEdns0(1232, true)
-	return send(t, s.Addr, proto, q)
+	return send(t, proto, s.Addr, q)
 }
 
-// send sends q to addr over proto and returns the reply.
-func send(t *testing.T, addr, proto string, q *dns.Msg) *dns.Msg {
+// send exchanges q with the server at addr over proto; the test fails
+// without a reply.
+func send(t *testing.T, proto, addr string, q *dns.Msg) *dns.Msg {
 	t.Helper()
 	c := &dns.Client{Net: proto, Timeout: 5 * time.Second}
 	m, _, err := c.Exchange(q, addr)

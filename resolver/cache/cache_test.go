@@ -74,6 +74,7 @@ func TestNotCached(t *testing.T) {
 			m.Truncated = true
 			return m, nil
 		}},
+		{"zero TTL", answer(0)}, // RFC 1035 §3.2.1: use only for this transaction
 		{"REFUSED", fixed(dns.RcodeRefused, nil, nil)},
 		{"FORMERR", fixed(dns.RcodeFormatError, nil, nil)},
 		{"other question", func(_ context.Context, req *contract.Request) (*dns.Msg, error) {

@@ -94,17 +94,6 @@ func TestTTLClamps(t *testing.T) {
 	}
 }
 
-func TestZeroTTLNotCached(t *testing.T) {
-	next := &fakeNext{reply: answer(0)}
-	c, _ := newTest(t, testConfig(), next, nil)
-	for range 2 {
-		resolve(t, c, query("a.example.", dns.TypeA, false, false))
-	}
-	if next.n() != 2 || c.Len() != 0 {
-		t.Fatalf("next calls %d, Len %d; want 2, 0", next.n(), c.Len())
-	}
-}
-
 func TestNegativeCaching(t *testing.T) {
 	cname := &dns.CNAME{Hdr: dns.RR_Header{Name: "x.example.", Rrtype: dns.TypeCNAME, Class: dns.ClassINET, Ttl: 600}, Target: "y.example."}
 	tests := []struct {

@@ -8,7 +8,8 @@ import (
 	contract "github.com/bulwark-dns/bulwark/resolver/query"
 	"github.com/miekg/dns"
 	"github.com/prometheus/client_golang/prometheus"
-	dto "github.com/prometheus/client_model/go"
+
+	"github.com/bulwark-dns/bulwark/internal/promtest"
 )
 
 // startTap starts a Tap on socket with fast reconnects.
@@ -29,23 +30,10 @@ func startTap(t *testing.T, cfg Config) (*Tap, *prometheus.Registry) {
 	return tap, reg
 }
 
+// counter reads the dnstap counter or gauge name (none has labels).
 func counter(t *testing.T, reg *prometheus.Registry, name string) float64 {
 	t.Helper()
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, mf := range mfs {
-		if mf.GetName() == name {
-			m := mf.GetMetric()[0]
-			if mf.GetType() == dto.MetricType_GAUGE {
-				return m.GetGauge().GetValue()
-			}
-			return m.GetCounter().GetValue()
-		}
-	}
-	t.Fatalf("no metric %s", name)
-	return 0
+	return promtest.Value(t, reg, name)
 }
 
 // event builds a QueryEvent with real wire messages for name.

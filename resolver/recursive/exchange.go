@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+
+	"github.com/bulwark-dns/bulwark/resolver/dnswire"
 )
 
 // ednsSize is the UDP payload size we advertise: the DNS Flag Day 2020
@@ -137,16 +139,30 @@ func (q *query) exchange(ctx context.Context, addr netip.Addr, name string, qtyp
 // packQuery builds the wire query: a random ID, RD clear (we iterate), CD
 // clear (validation is not ours to skip), and our own OPT when edns, with
 // the client's DO bit so DNSSEC records reach a client that wants them.
+// It writes the octets by hand into one exact-size slice, as dns.Msg.Pack
+// would write them but without a Msg, question slice and OPT record to
+// allocate on every upstream query.
 func packQuery(name string, qtype uint16, edns, do bool) ([]byte, uint16, error) {
-	m := &dns.Msg{
-		MsgHdr:   dns.MsgHdr{Id: uint16(rand.Uint32()), Opcode: dns.OpcodeQuery},
-		Question: []dns.Question{{Name: name, Qtype: qtype, Qclass: dns.ClassINET}},
-	}
+	id := uint16(rand.Uint32())
+	// A name's wire form is at most one octet longer than its text.
+	msg := make([]byte, dnswire.HeaderLen+len(name)+1+4, dnswire.HeaderLen+len(name)+1+4+dnswire.OPTLen)
+	dnswire.SetID(msg, id)
+	var ar uint16
 	if edns {
-		m.SetEdns0(ednsSize, do)
+		ar = 1
 	}
-	wire, err := m.Pack()
-	return wire, m.Id, err
+	dnswire.SetCounts(msg, 1, 0, 0, ar)
+	off, err := dns.PackDomainName(name, msg, dnswire.HeaderLen, nil, false)
+	if err != nil {
+		return nil, 0, err
+	}
+	binary.BigEndian.PutUint16(msg[off:], qtype)
+	binary.BigEndian.PutUint16(msg[off+2:], dns.ClassINET)
+	msg = msg[:off+4]
+	if edns {
+		msg = dnswire.AppendOPT(msg, ednsSize, do, 0)
+	}
+	return msg, id, nil
 }
 
 // randomCase flips the case of each letter of name at random (0x20,

@@ -337,11 +337,13 @@ func parent(name string) string {
 	if name == "." {
 		return name
 	}
-	idx := dns.Split(name)
-	if len(idx) < 2 {
+	// NextLabel walks one label (escapes included) without allocating
+	// the index slice dns.Split would, on every step of a cache walk.
+	off, end := dns.NextLabel(name, 0)
+	if end || off >= len(name) {
 		return "."
 	}
-	return name[idx[1]:]
+	return name[off:]
 }
 
 // closest returns the servers of the deepest zone cut cached above name

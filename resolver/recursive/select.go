@@ -42,9 +42,11 @@ func (r *Resolver) newZoneServers(zone string, hosts []string, gl []glue, now ti
 			// Only usable addresses count: a host known by an address of
 			// a family not in use is looked up in the other.
 			known := r.caches.hostAddrs(h, now)
-			for _, a := range append(slices.Clone(known.v4.addrs), known.v6.addrs...) {
-				if r.usable(a) {
-					zs.addrs[h] = append(zs.addrs[h], a)
+			for _, set := range [...][]netip.Addr{known.v4.addrs, known.v6.addrs} {
+				for _, a := range set {
+					if r.usable(a) {
+						zs.addrs[h] = append(zs.addrs[h], a)
+					}
 				}
 			}
 		}
@@ -245,7 +247,11 @@ func (e *askError) add(err error) {
 func (q *query) candidates(zs *zoneServers, state map[netip.Addr]bool, pass int, lame *int) []netip.Addr {
 	r := q.r
 	now := r.clock.Now()
-	var out []netip.Addr
+	n := 0
+	for _, h := range zs.hosts {
+		n += len(zs.addrs[h])
+	}
+	out := make([]netip.Addr, 0, n)
 	for _, h := range zs.hosts {
 		for _, a := range zs.addrs[h] {
 			if slices.Contains(out, a) || !r.usable(a) {

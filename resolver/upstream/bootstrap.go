@@ -11,6 +11,8 @@ import (
 
 	"github.com/miekg/dns"
 	"golang.org/x/sync/singleflight"
+
+	"github.com/bulwark-dns/bulwark/resolver/dnswire"
 )
 
 // Bootstrap answers are cached within these bounds: short enough to
@@ -79,16 +81,7 @@ func (bs *bootstrap) resolve(ctx context.Context, host string) ([]netip.Addr, er
 			continue
 		}
 		for _, rr := range msg.Answer {
-			var a netip.Addr
-			switch rr := rr.(type) {
-			case *dns.A:
-				a, _ = netip.AddrFromSlice(rr.A.To4())
-			case *dns.AAAA:
-				a, _ = netip.AddrFromSlice(rr.AAAA.To16())
-			default:
-				continue
-			}
-			if a.IsValid() && !a.IsUnspecified() {
+			if a, ok := dnswire.Addr(rr); ok && !a.IsUnspecified() {
 				addrs = append(addrs, a)
 				ttl = min(ttl, time.Duration(rr.Header().Ttl)*time.Second)
 			}
