@@ -190,8 +190,8 @@ func (e *emitter) pairTable() ([]rulePair, []ruleVal, []altSpan, []uint32) {
 	for i, k := range pairs {
 		if spans != nil {
 			sp := &spans[i]
-			sp.self.at, sp.self.n = group(k.alt.self)
-			sp.below.at, sp.below.n = group(k.alt.below)
+			sp.selfAt, sp.selfN = group(k.alt.self)
+			sp.belowAt, sp.belowN = group(k.alt.below)
 		}
 	}
 	e.pairOf = make([]uint32, len(t.self))

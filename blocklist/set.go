@@ -75,23 +75,17 @@ func (s *Set) Match(qname string) (Match, bool) {
 	if s.ov != nil {
 		return s.matchOverlay(qname, nil, false)
 	}
-	return s.matchTrie(trimDot(qname), nil, false)
-}
-
-// matchTrie is the trie walk of Match (inView false) and MatchView (the
-// rules of the lists of v) on a Set without an overlay, from the root
-// down one label at a time.
-func (s *Set) matchTrie(q string, v View, inView bool) (Match, bool) {
+	q := trimDot(qname)
 	r := s.rootRec
 	if len(q) == 0 {
-		return s.resultAt(s.selfOf(r.pair, v, inView), 0)
+		return s.result(s.pairs[r.pair].self, 0)
 	}
 	var best uint32
 	bestOff := 0
 	off, end := len(q), len(q)
 	for {
 		// Here q is strictly below the node r, which stands for q[off:].
-		if b := s.belowOf(r.pair, v, inView); b != 0 {
+		if b := s.pairs[r.pair].below; b != 0 {
 			best, bestOff = b, off
 		}
 		if r.x == 0 {
@@ -109,14 +103,14 @@ func (s *Set) matchTrie(q string, v View, inView bool) (Match, bool) {
 			break
 		}
 		if start == 0 {
-			if self := s.selfOf(r.pair, v, inView); self != 0 {
-				return s.resultAt(self, 0)
+			if self := s.pairs[r.pair].self; self != 0 {
+				return s.result(self, 0)
 			}
 			break
 		}
 		off, end = start, start-1
 	}
-	return s.resultAt(best, bestOff)
+	return s.result(best, bestOff)
 }
 
 // step moves r to its child labelled w (n characters), if there is one;

@@ -33,11 +33,8 @@ func (v View) Has(list uint16) bool {
 // altSpan locates the candidates of one pair's slots in Set.alts: the
 // rules of every list that has one there, best first, one per list.
 type altSpan struct {
-	self, below span
+	selfAt, selfN, belowAt, belowN uint32
 }
-
-// span is a run of candidates in Set.alts.
-type span struct{ at, n uint32 }
 
 // MatchView is Match restricted to the rules of the lists in v: the rule
 // that would decide qname had only those lists been loaded. Where lists
@@ -56,7 +53,41 @@ func (s *Set) MatchView(qname string, v View) (Match, bool) {
 	if s.ov != nil { // an IXFR's changed names (overlay.go)
 		return s.matchOverlay(qname, v, true)
 	}
-	return s.matchTrie(trimDot(qname), v, true)
+	q := trimDot(qname)
+	r := s.rootRec
+	if len(q) == 0 {
+		return s.resultAt(s.selfIn(r.pair, v), 0)
+	}
+	var best uint32
+	bestOff := 0
+	off, end := len(q), len(q)
+	for {
+		if b := s.belowIn(r.pair, v); b != 0 {
+			best, bestOff = b, off
+		}
+		if r.x == 0 {
+			break
+		}
+		var w packedLabel
+		var start, n int
+		var ok bool
+		if off == len(q) {
+			start, n, ok = topLabel(q, &w)
+		} else {
+			start, n, ok = nextLabel(q, end, &w)
+		}
+		if !ok || !s.step(&r, off == len(q), n, &w) {
+			break
+		}
+		if start == 0 {
+			if self := s.selfIn(r.pair, v); self != 0 {
+				return s.resultAt(self, 0)
+			}
+			break
+		}
+		off, end = start, start-1
+	}
+	return s.resultAt(best, bestOff)
 }
 
 // ruleAt is rule ri of the winners' table or, past it, of altRules.
@@ -80,47 +111,30 @@ func (s *Set) resultAt(rule uint32, off int) (Match, bool) {
 // MatchView needs; false for a set read from a snapshot.
 func (s *Set) Views() bool { return s != nil && s.views }
 
-// selfOf is the self rule of pair p: the winner, or with inView the
-// best among the lists of v; 0 for none.
-func (s *Set) selfOf(p uint32, v View, inView bool) uint32 {
-	if !inView {
-		return s.pairs[p].self
-	}
-	return s.selfIn(p, v)
-}
-
-// belowOf is selfOf for the below rule.
-func (s *Set) belowOf(p uint32, v View, inView bool) uint32 {
-	if !inView {
-		return s.pairs[p].below
-	}
-	return s.belowIn(p, v)
-}
-
 // selfIn is the self rule of pair p among the lists of v; 0 for none.
 func (s *Set) selfIn(p uint32, v View) uint32 {
-	return s.ruleIn(s.pairs[p].self, p, false, v)
-}
-
-// belowIn is the below rule of pair p among the lists of v; 0 for none.
-func (s *Set) belowIn(p uint32, v View) uint32 {
-	return s.ruleIn(s.pairs[p].below, p, true, v)
-}
-
-// ruleIn is ri, pair p's winning self (or below) rule, if its list is in
-// v, else the best of the pair's candidates from the lists of v.
-func (s *Set) ruleIn(ri, p uint32, below bool, v View) uint32 {
+	ri := s.pairs[p].self
 	if ri == 0 || v.Has(s.rules[ri].payload.List) {
 		return ri
 	}
 	if s.altSpans == nil {
 		return 0
 	}
-	sp := s.altSpans[p].self
-	if below {
-		sp = s.altSpans[p].below
+	a := &s.altSpans[p]
+	return s.firstIn(s.alts[a.selfAt:a.selfAt+a.selfN], v)
+}
+
+// belowIn is the below rule of pair p among the lists of v; 0 for none.
+func (s *Set) belowIn(p uint32, v View) uint32 {
+	ri := s.pairs[p].below
+	if ri == 0 || v.Has(s.rules[ri].payload.List) {
+		return ri
 	}
-	return s.firstIn(s.alts[sp.at:sp.at+sp.n], v)
+	if s.altSpans == nil {
+		return 0
+	}
+	a := &s.altSpans[p]
+	return s.firstIn(s.alts[a.belowAt:a.belowAt+a.belowN], v)
 }
 
 // firstIn returns the first (best) candidate of a list in v.
