@@ -310,3 +310,33 @@ func TestTenantLogOnlyLinesNameTheTenant(t *testing.T) {
 		}
 	}
 }
+
+// TestTenantsAndRPZAddressTriggers: address triggers apply to a tenant as
+// name rules do — only its lists' rules, with its action overrides — on
+// the fast path, from the cache and over TCP. Here phishing holds an
+// rpz-client-ip rule for every test client (NODATA) and ads an rpz-ip rule
+// for www.example's address.
+func TestTenantsAndRPZAddressTriggers(t *testing.T) {
+	e := startTenantEnv(t, tenantConfigs(), tenant.ECSConfig{}, resolver.ListenConfig{})
+	tab := tenantTable(t)
+	tab.ClientIP = blocklist.NewNetSet([]blocklist.NetRule{
+		{Prefix: netip.MustParsePrefix("127.0.0.0/24"), Payload: blocklist.Payload{List: 0, Action: blocklist.ActionNoData}},
+	})
+	tab.IP = blocklist.NewNetSet([]blocklist.NetRule{
+		{Prefix: netip.MustParsePrefix("192.0.2.1/32"), Payload: blocklist.Payload{List: 2, Action: blocklist.ActionNXDomain}},
+	})
+	e.tables.Store(tab)
+	cases := []struct{ client, name, want string }{
+		{"127.0.0.2", "www.example", "NOERROR 192.0.2.66"}, // council-a: its phishing client-ip rule, with its sinkhole override
+		{"127.0.0.3", "www.example", "NXDOMAIN"},           // council-b: no phishing; its ads rpz-ip rule
+		{"127.0.0.3", "ok.malware.example", "NOERROR 192.0.2.21"},
+		{"127.0.0.4", "www.example", "NOERROR"}, // the default policy: the first list's client-ip rule
+	}
+	for _, netw := range []string{"udp", "udp", "tcp"} { // the second UDP round is answered from the cache
+		for _, c := range cases {
+			if got := answerOf(exchangeFrom(t, c.client, netw, e.addr, c.name, true)); got != c.want {
+				t.Errorf("%s from %s (%s): got %q, want %q", c.name, c.client, netw, got, c.want)
+			}
+		}
+	}
+}
