@@ -172,3 +172,39 @@ func TestLogOnlyAddressTriggers(t *testing.T) {
 		t.Errorf("log-only client-ip matches = %v, want 2", n)
 	}
 }
+
+// TestLocalDataCarriesEDE: a walled-garden answer says it is a block, as
+// every other block answer does (EDE 15 naming the list), when the client
+// speaks EDNS; without EDNS it has no OPT.
+func TestLocalDataCarriesEDE(t *testing.T) {
+	p := newFastPair(t)
+	client := netip.MustParseAddrPort("127.0.0.1:5353")
+	for _, edns := range []bool{true, false} {
+		m := new(dns.Msg)
+		m.SetQuestion("garden.test.", dns.TypeA)
+		if edns {
+			m.SetEdns0(1232, false)
+		}
+		w, _ := m.Pack()
+		r := new(dns.Msg)
+		if err := r.Unpack(p.plain.ServePacket(context.Background(), w, client)); err != nil {
+			t.Fatal(err)
+		}
+		var ede *dns.EDNS0_EDE
+		if opt := r.IsEdns0(); opt != nil {
+			for _, o := range opt.Option {
+				if e, ok := o.(*dns.EDNS0_EDE); ok {
+					ede = e
+				}
+			}
+		}
+		switch {
+		case len(r.Answer) == 0 || r.Answer[0].Header().Rrtype != dns.TypeCNAME:
+			t.Errorf("EDNS %v: answer %v, want the garden's CNAME", edns, r.Answer)
+		case edns && (ede == nil || ede.InfoCode != dns.ExtendedErrorCodeBlocked || ede.ExtraText != "blocked by list rpz-garden"):
+			t.Errorf("EDNS: EDE %v, want 15 naming rpz-garden", ede)
+		case !edns && r.IsEdns0() != nil:
+			t.Errorf("no EDNS: the answer has an OPT %v", r.IsEdns0())
+		}
+	}
+}

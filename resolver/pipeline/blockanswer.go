@@ -24,6 +24,9 @@ func (p *Policy) block(ctx context.Context, req *query.Request, d query.Decision
 		return nil, query.ErrDrop
 	case blocklist.ActionLocal:
 		if resp, ok, err := p.localAnswer(ctx, req, d); ok || err != nil { // localdata.go
+			if resp != nil {
+				blockedEDE(resp, req, listOf(&d).Name)
+			}
 			return resp, err
 		}
 		d.Match.Payload.Action = blocklist.ActionNoData // no record of the asked type

@@ -8,6 +8,7 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/bulwark-dns/bulwark/blocklist"
+	"github.com/bulwark-dns/bulwark/resolver/dnswire"
 	"github.com/bulwark-dns/bulwark/resolver/query"
 )
 
@@ -43,6 +44,19 @@ func (p *Policy) localAnswer(ctx context.Context, req *query.Request, d query.De
 		}
 	}
 	return resp, len(resp.Answer) > 0, nil
+}
+
+// blockedEDE gives a local-data answer the EDE 15 (Blocked) naming the
+// list that every other block answer carries (dnswire.AppendBlock), so a
+// client or collector can tell the walled garden from the real answer. A
+// client without EDNS gets no OPT.
+func blockedEDE(resp *dns.Msg, req *query.Request, list string) {
+	if !req.EDNS {
+		return
+	}
+	opt := &dns.OPT{Hdr: dns.RR_Header{Name: ".", Rrtype: dns.TypeOPT}}
+	opt.Option = append(opt.Option, &dns.EDNS0_EDE{InfoCode: dns.ExtendedErrorCodeBlocked, ExtraText: dnswire.BlockedText + list})
+	resp.Extra = append(resp.Extra, opt)
 }
 
 func rrHeader(name string, rrtype uint16, ttl uint32) dns.RR_Header {
