@@ -119,30 +119,32 @@ func aliasTarget(rr dns.RR) (string, bool) {
 	return "", false
 }
 
-// ServesWire reports whether a cached answer may go to the client without
-// the policy seeing it, as the UDP fast path sends cached answers: only
-// when it holds no CNAME or DNAME, whose targets the response policy must
-// check on every answer (the lists change under the cache), and no
-// address an rpz-ip rule lists.
-func (p *Policy) ServesWire(answer []dns.RR) bool {
-	for _, rr := range answer {
+// ServesWire, ChecksAddrs and ServesAddr tell the cache (cache.AddrCheck)
+// whether a cached answer may go to the client without the policy seeing
+// it, as the UDP fast path sends cached answers: only when it holds no
+// CNAME or DNAME, whose targets the response policy must check on every
+// answer (the lists change under the cache), no address an rpz-ip rule
+// lists, and no rpz-nsdname/nsip rule needs the servers asked (rpz.go).
+// The cache hands ServesWire the answer's aliases and ServesAddr each of
+// its addresses, read from the wire form.
+func (p *Policy) ServesWire(aliases []dns.RR) bool {
+	for _, rr := range aliases {
 		if t := rr.Header().Rrtype; t == dns.TypeCNAME || t == dns.TypeDNAME {
 			return false
 		}
 	}
-	return p.servesAddrs(p.tables.Load(), answer) // rpz-ip, rpz-ns* (rpz.go)
+	return p.servesServers(p.tables.Load())
 }
 
-// ChecksAddrs and ServesAddr make the policy a cache.AddrCheck: while
-// rpz-ip rules are loaded, a cached answer holding a listed address is
-// not served without the policy (the chain then decides, knowing which
-// zone the query passed).
+// ChecksAddrs reports whether ServesAddr must be asked: while rpz-ip rules
+// are loaded.
 func (p *Policy) ChecksAddrs() bool {
 	t := p.tables.Load()
 	return t != nil && t.IP != nil
 }
 
-// ServesAddr implements cache.AddrCheck.
+// ServesAddr reports whether an answer holding a may skip the policy: a
+// listed address needs the chain, which knows which zone the query passed.
 func (p *Policy) ServesAddr(a netip.Addr) bool {
 	t := p.tables.Load()
 	if t == nil || t.IP == nil {

@@ -156,35 +156,16 @@ func (p *Policy) answerIPDecision(t *blocklist.Table, answer []dns.RR, bound int
 	return p.netDecision(t, best, blocklist.TriggerIP, ten), true
 }
 
-// answerAddr is the address of an A or AAAA record.
+// answerAddr is the address of an A or AAAA record, a v4-mapped one as
+// IPv4, as address triggers are matched.
 func answerAddr(rr dns.RR) (netip.Addr, bool) {
-	switch rr := rr.(type) {
-	case *dns.A:
-		a, ok := netip.AddrFromSlice(rr.A.To4())
-		return a, ok
-	case *dns.AAAA:
-		a, ok := netip.AddrFromSlice(rr.AAAA)
-		return a.Unmap(), ok && len(rr.AAAA) == 16
-	}
-	return netip.Addr{}, false
+	a, ok := dnswire.Addr(rr)
+	return a.Unmap(), ok
 }
 
-// servesAddrs reports whether answer may skip the rpz-ip check: true
-// unless one of its addresses is in some list's rpz-ip networks (the
-// chain then decides, knowing which zone the query passed).
-func (p *Policy) servesAddrs(t *blocklist.Table, answer []dns.RR) bool {
-	if t != nil && p.servers != nil && (t.NSDName != nil || t.NSIP != nil) {
-		return false // name-server triggers: the chain asks the servers
-	}
-	if t == nil || t.IP == nil {
-		return true
-	}
-	for _, rr := range answer {
-		if a, ok := answerAddr(rr); ok {
-			if _, hit := t.IP.Match(a, blocklist.NoList); hit {
-				return false
-			}
-		}
-	}
-	return true
+// servesServers reports whether answers may skip the policy as far as the
+// name-server triggers go: not while rpz-nsdname or rpz-nsip rules are
+// loaded and the route knows its servers (the chain asks them).
+func (p *Policy) servesServers(t *blocklist.Table) bool {
+	return t == nil || p.servers == nil || t.NSDName == nil && t.NSIP == nil
 }
