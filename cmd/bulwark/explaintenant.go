@@ -68,14 +68,7 @@ func matchFor(t *blocklist.Table, q string, ten *tenant.Tenant) (blocklist.Match
 // tenantAction is the action and sinkhole addresses of decided for ten:
 // its override, and its own block page when the override is sinkhole.
 func tenantAction(t *blocklist.Table, decided blocklist.Match, ten *tenant.Tenant) (blocklist.Action, []netip.Addr) {
-	action, addrs := decided.Payload.Action, t.SinkholeAddrs(decided.Payload)
-	if ten == nil {
-		return action, addrs
-	}
-	if own := ten.SinkholeOf(decided.Payload.List); own != nil {
-		addrs = own
-	}
-	return ten.Action(decided.Payload.List, action), addrs
+	return ten.Action(decided.Payload.List, decided.Payload.Action), ten.SinkholeFor(t, decided.Payload)
 }
 
 // splitView separates the matching rules of lists in ten's view from the

@@ -187,11 +187,6 @@ func listOf(d *query.Decision) blocklist.ListInfo {
 	if int(m.Payload.List) < len(t.Lists) {
 		list = t.Lists[m.Payload.List]
 	}
-	list.Sinkhole = t.SinkholeAddrs(m.Payload)
-	if d.Tenant != nil {
-		if own := d.Tenant.SinkholeOf(m.Payload.List); own != nil {
-			list.Sinkhole = own
-		}
-	}
+	list.Sinkhole = d.Tenant.SinkholeFor(t, m.Payload)
 	return list
 }

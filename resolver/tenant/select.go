@@ -51,22 +51,24 @@ func (t *Tenant) ListView() blocklist.View {
 	return t.View
 }
 
-// SinkholeOf is the tenant's own sinkhole addresses when it overrides
-// list i's action to sinkhole; nil means the list's (or the rule's).
-func (t *Tenant) SinkholeOf(i uint16) []netip.Addr {
-	if int(i) < len(t.actions) && t.actions[i] == uint8(blocklist.ActionSinkhole)+1 {
+// SinkholeFor is the sinkhole addresses a rule with payload p of table tab
+// answers for t: t's own block page when its override made the list's
+// action sinkhole, else the rule's (RPZ local data) or its list's. The
+// policy and explain both answer with it; t may be nil (the default).
+func (t *Tenant) SinkholeFor(tab *blocklist.Table, p blocklist.Payload) []netip.Addr {
+	if t != nil && int(p.List) < len(t.actions) && t.actions[p.List] == uint8(blocklist.ActionSinkhole)+1 {
 		return t.Sinkhole
 	}
-	return nil
+	return tab.SinkholeAddrs(p)
 }
 
 // IsDefault reports whether t is the default policy.
 func (t *Tenant) IsDefault() bool { return t.Name == "" }
 
 // Action is the action list i takes for this tenant: the override, or def
-// (the rule's own).
+// (the rule's own); t may be nil (the default policy).
 func (t *Tenant) Action(i uint16, def blocklist.Action) blocklist.Action {
-	if int(i) < len(t.actions) && t.actions[i] != 0 {
+	if t != nil && int(i) < len(t.actions) && t.actions[i] != 0 {
 		return blocklist.Action(t.actions[i] - 1)
 	}
 	return def
