@@ -20,7 +20,8 @@ import (
 // triggers: names whose zone is served by a listed server name or
 // address are blocked, on the first (resolved) and the second (cached)
 // query alike; names served elsewhere resolve; a zone's earlier passthru
-// wins over a later zone's server trigger.
+// wins over a later zone's server trigger. The servers of the zones of
+// CNAME targets count as the query name's do.
 func TestRecursiveRPZServerTriggers(t *testing.T) {
 	const root, tld, good, evilNS, badIP = "127.0.0.2", "127.0.0.3", "127.0.0.4", "127.0.0.5", "127.0.0.6"
 	h := dnstest.StartHierarchy(t, root, tld, good, evilNS, badIP)
@@ -34,7 +35,9 @@ func TestRecursiveRPZServerTriggers(t *testing.T) {
 		"badip.test. 86400 IN NS ns1.badip.test.", "ns1.badip.test. 86400 IN A "+badIP,
 		"spared.test. 86400 IN NS ns.evilns.test.",
 	)
-	h.Server(good).AddZone("good.test.", "www.good.test. 300 IN A 192.0.2.1")
+	h.Server(good).AddZone("good.test.", "www.good.test. 300 IN A 192.0.2.1",
+		// CNAMEs into zones served by a listed server (name, address).
+		"alias.good.test. 300 IN CNAME www.evil.test.", "alias2.good.test. 300 IN CNAME www.badip.test.")
 	h.Server(evilNS).AddZone("evil.test.", "www.evil.test. 300 IN A 192.0.2.2")
 	h.Server(evilNS).AddZone("spared.test.", "www.spared.test. 300 IN A 192.0.2.4")
 	h.Server(badIP).AddZone("badip.test.", "www.badip.test. 300 IN A 192.0.2.3")
@@ -64,9 +67,11 @@ log:
 		answers int
 	}{
 		{"www.good.test", dns.RcodeSuccess, 1},
-		{"www.evil.test", dns.RcodeNameError, 0}, // rpz-nsdname: its zone's server is listed
-		{"www.badip.test", dns.RcodeSuccess, 0},  // rpz-nsip, CNAME *.: NODATA
-		{"www.spared.test", dns.RcodeSuccess, 1}, // the first zone's passthru beats the second's nsdname
+		{"www.evil.test", dns.RcodeNameError, 0},   // rpz-nsdname: its zone's server is listed
+		{"www.badip.test", dns.RcodeSuccess, 0},    // rpz-nsip, CNAME *.: NODATA
+		{"www.spared.test", dns.RcodeSuccess, 1},   // the first zone's passthru beats the second's nsdname
+		{"alias.good.test", dns.RcodeNameError, 0}, // the CNAME target's zone has the listed server name
+		{"alias2.good.test", dns.RcodeSuccess, 0},  // the CNAME target's zone has the listed server address
 	} {
 		for _, pass := range []string{"resolved", "cached"} {
 			m := new(dns.Msg)

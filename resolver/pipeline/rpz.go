@@ -94,7 +94,7 @@ func (p *Policy) checkAnswer(ctx context.Context, req *query.Request, t *blockli
 		if blocked {
 			bound = int(d.Match.Payload.List) + 1 // ip ranks above nsdname and nsip in its zone
 		}
-		if n, hit := p.serverDecision(t, req.Question.Name, bound, req.Tenant); hit {
+		if n, hit := p.serverDecision(t, req.Question.Name, resp.Answer, bound, req.Tenant); hit {
 			d, blocked = n, !n.Match.Allow
 		}
 	}
@@ -112,12 +112,13 @@ type ServerSource interface {
 }
 
 // serverDecision finds the rpz-nsdname or rpz-nsip rule deciding for the
-// servers of name among the lists before bound: the earliest list, and in
-// one list a name before an address.
-func (p *Policy) serverDecision(t *blocklist.Table, name string, bound int, ten *tenant.Tenant) (query.Decision, bool) {
+// servers of name and of every CNAME or DNAME target in answer (the zones
+// the answer was really taken from) among the lists before bound: the
+// earliest list, and in one list a name before an address.
+func (p *Policy) serverDecision(t *blocklist.Table, name string, answer []dns.RR, bound int, ten *tenant.Tenant) (query.Decision, bool) {
 	var best query.Decision
 	found := false
-	p.servers.Servers(name, func(host string, addrs []netip.Addr) {
+	check := func(host string, addrs []netip.Addr) {
 		if m, ok := t.NSDName.Match(host); ok && int(m.Payload.List) < bound && p.inView(ten, m.Payload.List) {
 			// CNAME carries the server's name: the rule is recovered
 			// from it, and the negative answer's SOA stays the query's.
@@ -129,7 +130,13 @@ func (p *Policy) serverDecision(t *blocklist.Table, name string, bound int, ten 
 				best, found, bound = p.netDecision(t, m, blocklist.TriggerNSIP, ten), true, int(m.Payload.List)
 			}
 		}
-	})
+	}
+	p.servers.Servers(name, check)
+	for _, rr := range answer {
+		if target, ok := aliasTarget(rr); ok {
+			p.servers.Servers(target, check)
+		}
+	}
 	return best, found
 }
 
