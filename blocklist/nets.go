@@ -131,3 +131,37 @@ func (s *NetSet) Match(a netip.Addr, before int) (NetMatch, bool) {
 
 // NoList is above every list index: Match over every list.
 const NoList = 1 << 16
+
+// Replace returns s with every network of list replaced by rules (none:
+// the list has no network any more), sharing the other lists' tables.
+// An IXFR that changes one zone's address triggers thus rebuilds that
+// zone's table only, and the zone keeps its place in list order. Every
+// rule's Payload.List must be list. s is not changed; nil when no list
+// has a network left.
+func (s *NetSet) Replace(list uint16, rules []NetRule) *NetSet {
+	mine := NewNetSet(rules)
+	ns := &NetSet{}
+	add := func(l netList) {
+		ns.lists = append(ns.lists, l)
+		ns.n += l.t.Len()
+	}
+	placed := mine == nil
+	if s != nil {
+		for _, l := range s.lists {
+			if !placed && l.list >= list {
+				add(mine.lists[0])
+				placed = true
+			}
+			if l.list != list {
+				add(l)
+			}
+		}
+	}
+	if !placed {
+		add(mine.lists[0])
+	}
+	if len(ns.lists) == 0 {
+		return nil
+	}
+	return ns
+}

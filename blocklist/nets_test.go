@@ -1,7 +1,9 @@
 package blocklist
 
 import (
+	"math/rand/v2"
 	"net/netip"
+	"slices"
 	"testing"
 )
 
@@ -53,5 +55,49 @@ func TestNetSetZoneOrder(t *testing.T) {
 	}
 	if NewNetSet(nil) != nil {
 		t.Error("an empty set is not nil")
+	}
+}
+
+// TestNetSetReplace: replacing one list's networks answers every address
+// as the set built afresh with that list's new networks does, whatever
+// the list's place (first, middle, last, new, emptied).
+func TestNetSetReplace(t *testing.T) {
+	rng := rand.New(rand.NewPCG(16, 1))
+	rule := func(list uint16) NetRule {
+		bits := 8 * (1 + rng.IntN(4))
+		a := netip.AddrFrom4([4]byte{10, byte(rng.IntN(3)), byte(rng.IntN(3)), byte(rng.IntN(3))})
+		return NetRule{Prefix: netip.PrefixFrom(a, bits).Masked(), Allow: rng.IntN(3) == 0,
+			Payload: Payload{List: list, Action: Action(rng.IntN(3))}}
+	}
+	for round := range 300 {
+		var base []NetRule
+		for range rng.IntN(12) {
+			base = append(base, rule(uint16(rng.IntN(4))))
+		}
+		list := uint16(rng.IntN(5))
+		var mine []NetRule
+		for range rng.IntN(4) {
+			mine = append(mine, rule(list))
+		}
+		want := slices.DeleteFunc(slices.Clone(base), func(r NetRule) bool { return r.Payload.List == list })
+		want = append(want, mine...)
+		ws := NewNetSet(want)
+		gs := NewNetSet(base).Replace(list, mine)
+		if (gs == nil) != (ws == nil) || gs.Len() != ws.Len() {
+			t.Fatalf("round %d: Replace(%d) len %d (nil %v), built afresh %d (nil %v)", round, list, gs.Len(), gs == nil, ws.Len(), ws == nil)
+		}
+		for range 40 {
+			a := netip.AddrFrom4([4]byte{10, byte(rng.IntN(3)), byte(rng.IntN(3)), byte(rng.IntN(3))})
+			before := 1 + rng.IntN(5)
+			if rng.IntN(2) == 0 {
+				before = NoList
+			}
+			gm, gok := gs.Match(a, before)
+			wm, wok := ws.Match(a, before)
+			if gm != wm || gok != wok {
+				t.Fatalf("round %d: base %v, list %d now %v: Match(%s, %d) = %+v %v, built afresh %+v %v",
+					round, base, list, mine, a, before, gm, gok, wm, wok)
+			}
+		}
 	}
 }

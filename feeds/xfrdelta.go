@@ -3,6 +3,7 @@ package feeds
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"log/slog"
 	"slices"
 	"strings"
@@ -19,14 +20,19 @@ const maxOverlayNames = 4096
 // publishDelta serves the changes of an IXFR at once: the names it
 // touched get their new rules in an overlay on the table being served
 // (blocklist.Set.WithOverlay), without parsing the whole zone or compiling
-// the trie again. The full parse and rebuild that follow fold the
-// overlay in. net maps each changed zone line to whether it is in the new
-// zone; body is the new zone.
+// the trie again; when it touched a trigger of another kind (rpz-ip,
+// rpz-client-ip, rpz-nsip, rpz-nsdname), that zone's trigger tables alone
+// are made again from the new zone's trigger lines, which are few beside
+// its names (deltaTriggers). The full parse and rebuild that follow fold
+// the overlay in. net maps each changed zone line to whether it is in the
+// new zone; body is the new zone.
 //
 // The new state of a touched name is exact: its rules in this zone (the
 // zone's lines at the trigger and its "*." form, parsed as the list's
 // copy would be) and the rules other lists hold at the same name, in
-// config order, as merge orders them.
+// config order, as merge orders them — in the set the list belongs to
+// (Table.Set, or Table.WhatIf for a log-only list), so feed trust
+// (Table.DecideView) decides on the overlay as on the rebuilt table.
 func (m *Manager) publishDelta(s *xfrSource, net map[string]bool, body []byte) {
 	// A rebuild of another list may publish while the overlay is made:
 	// make it again over that table, a bounded number of times.
@@ -35,6 +41,53 @@ func (m *Manager) publishDelta(s *xfrSource, net map[string]bool, body []byte) {
 			return
 		}
 	}
+}
+
+// maxOverlayTriggers bounds the trigger lines (rpz-ip and the others) a
+// zone may hold and still have an IXFR's trigger changes served at once.
+const maxOverlayTriggers = 1 << 16
+
+// deltaChange is what one IXFR touched: the query names, and per other
+// trigger kind whether any of its rules changed, with the names of the
+// rpz-nsdname rules touched.
+type deltaChange struct {
+	names   map[string]bool
+	owners  map[string]bool // the zone owners whose lines hold names' rules
+	kinds   [blocklist.TriggerNSIP + 1]bool
+	nsNames map[string]bool
+}
+
+func (d *deltaChange) triggers() bool {
+	return d.kinds[blocklist.TriggerClientIP] || d.kinds[blocklist.TriggerIP] || d.kinds[blocklist.TriggerNSIP] || d.kinds[blocklist.TriggerNSDName]
+}
+
+// changeOf sorts the changed lines of zone by what they are rules of.
+func changeOf(net map[string]bool, zone string) *deltaChange {
+	d := &deltaChange{names: map[string]bool{}, owners: map[string]bool{}, nsNames: map[string]bool{}}
+	for line := range net {
+		owner, _, _ := strings.Cut(line, "\t")
+		trig, ok := strings.CutSuffix(owner, "."+zone)
+		if !ok {
+			continue // the apex: SOA, NS
+		}
+		base := strings.TrimPrefix(trig, "*.")
+		if kind, rest, ok := specialTrigger(base); ok {
+			d.kinds[kind] = true
+			if kind == blocklist.TriggerNSDName {
+				if name, reason := canonicalName([]byte(rest), true); reason == "" {
+					d.nsNames[name] = true
+				}
+			}
+			continue
+		}
+		name, reason := canonicalName([]byte(base), true)
+		if reason != "" {
+			continue // the full parse rejects and reports it
+		}
+		d.names[name] = true
+		d.owners[base+"."+zone], d.owners["*."+base+"."+zone] = true, true
+	}
+	return d
 }
 
 // publishDeltaOnce is one try of publishDelta; it reports whether a
@@ -51,32 +104,15 @@ func (m *Manager) publishDeltaOnce(s *xfrSource, net map[string]bool, body []byt
 	if f == nil || pub == nil || cur == nil || !slices.Equal(cur.specs, m.specs) {
 		return false
 	}
-	// The trigger names the changed lines are at, and their owners.
-	names := map[string]bool{}
-	owners := map[string]bool{}
-	for line := range net {
-		owner, _, _ := strings.Cut(line, "\t")
-		trig, ok := strings.CutSuffix(owner, "."+s.zone)
-		if !ok {
-			continue // the apex: SOA, NS
-		}
-		base := strings.TrimPrefix(trig, "*.")
-		if rpzSpecial(base) {
-			continue // IP and NS triggers are not name rules
-		}
-		name, reason := canonicalName([]byte(base), true)
-		if reason != "" {
-			continue // the full parse rejects and reports it
-		}
-		names[name] = true
-		owners[base+"."+s.zone], owners["*."+base+"."+s.zone] = true, true
-	}
-	if len(names) == 0 || len(names) > maxOverlayNames {
+	d := changeOf(net, s.zone)
+	if len(d.names) == 0 && !d.triggers() || len(d.names) > maxOverlayNames {
 		return false
 	}
-	// The new zone's lines at those owners, after its SOA line.
+	// The new zone's lines at those owners and, when a trigger of another
+	// kind changed, every such trigger's line, after its SOA line.
 	var sub bytes.Buffer
 	rest := body
+	triggerLines, suffix := 0, []byte("."+s.zone)
 	for i := 0; len(rest) > 0; i++ {
 		line := rest
 		if j := bytes.IndexByte(rest, '\n'); j >= 0 {
@@ -84,70 +120,148 @@ func (m *Manager) publishDeltaOnce(s *xfrSource, net map[string]bool, body []byt
 		} else {
 			rest = nil
 		}
-		if owner, _, _ := bytes.Cut(line, []byte("\t")); i == 0 || owners[string(owner)] {
-			sub.Write(line)
+		owner, _, _ := bytes.Cut(line, []byte("\t"))
+		switch {
+		case i == 0 || d.owners[string(owner)]:
+		case d.triggers() && specialOwner(owner, suffix):
+			if triggerLines++; triggerLines > maxOverlayTriggers {
+				return false // the rebuild serves it
+			}
+		default:
+			continue
 		}
+		sub.Write(line)
 	}
 	c, err := parseCopy(context.Background(), f.spec, &sub, s.String(), slog.New(slog.DiscardHandler))
 	if err != nil {
 		return false
 	}
-	// Every rule at those names, list by list, placed as merge places them.
-	var rules []blocklist.Rule
+	logOnly := f.spec.info.LogOnly
+	// Every rule at those names, list by list, placed as merge places
+	// them, from the lists of the set f's list belongs to.
+	var rules, nsRules []blocklist.Rule
 	// The table's answer data with the new copy's appended (clipped: the
 	// published arrays are never written).
 	data := blocklist.Table{Addrs: slices.Clip(pub.Addrs), Local: slices.Clip(pub.Local)}
+	base := appendData(&data, c)
 	off := uint32(0)
 	for i, sp := range cur.specs {
-		cp := cur.copies[i]
-		if sp == f.spec {
-			cp = c
+		cp, at := cur.copies[i], off
+		if cp != nil {
+			off += uint32(len(cp.addrs))
 		}
-		if cp == nil {
+		if sp == f.spec {
+			cp, at = c, base
+		}
+		if cp == nil || sp.info.LogOnly != logOnly {
 			continue
 		}
-		base := off
-		if sp == f.spec {
-			base = appendData(&data, c)
-		}
-		if cur.copies[i] != nil {
-			off += uint32(len(cur.copies[i].addrs))
-		}
-		cp.rulesAt(sp, names, func(r blocklist.Rule) {
+		fix := func(r blocklist.Rule) blocklist.Rule {
 			r.Payload.List = sp.index
 			if r.Payload.Data != 0 {
-				r.Payload.Data += base
+				r.Payload.Data += at
 			}
-			rules = append(rules, r)
-		})
-	}
-	keys := make([]string, 0, len(names))
-	for n := range names {
-		keys = append(keys, n)
-	}
-	set, err := pub.Set.WithOverlay(keys, rules)
-	if err != nil {
-		m.log.Error("IXFR overlay failed; the full rebuild will serve the change", "feed", s.name, "err", err)
-		return false
+			return r
+		}
+		cp.rulesAt(sp, d.names, func(r blocklist.Rule) { rules = append(rules, fix(r)) })
+		for _, r := range cp.nsnames {
+			if d.nsNames[r.Name] {
+				r.Payload.Category = sp.category
+				nsRules = append(nsRules, fix(r))
+			}
+		}
 	}
 	nt := *pub
-	nt.Set, nt.Addrs, nt.Local = set, data.Addrs, data.Local
+	nt.Addrs, nt.Local = data.Addrs, data.Local
+	overlay := 0
+	if len(d.names) > 0 {
+		target := &nt.Set
+		if logOnly {
+			target = &nt.WhatIf
+		}
+		set, err := (*target).WithOverlay(keysOf(d.names), rules)
+		if err != nil {
+			m.log.Error("IXFR overlay failed; the full rebuild will serve the change", "feed", s.name, "err", err)
+			return false
+		}
+		*target, overlay = set, set.OverlayLen()
+	}
+	if d.triggers() {
+		if err := deltaTriggers(&nt, f.spec, c, base, d, nsRules); err != nil {
+			m.log.Error("IXFR trigger update failed; the full rebuild will serve the change", "feed", s.name, "err", err)
+			return false
+		}
+	}
 	if !m.tables.CompareAndSwap(pub, &nt) {
 		return true // a rebuild published meanwhile
 	}
 	if m.onPublish != nil {
 		m.onPublish(&nt)
 	}
-	m.log.Info("IXFR served through an overlay until the rebuild", "feed", s.name, "names", len(names),
-		"overlay", set.OverlayLen(), "took", time.Since(start).Round(time.Microsecond))
+	m.log.Info("IXFR served through an overlay until the rebuild", "feed", s.name, "names", len(d.names),
+		"overlay", overlay, "triggers", d.triggers(), "took", time.Since(start).Round(time.Microsecond))
 	return false
 }
 
-// rpzSpecial reports whether a trigger is an IP or name-server trigger.
-func rpzSpecial(trigger string) bool {
-	last := trigger[strings.LastIndexByte(trigger, '.')+1:]
-	switch last {
-	case "rpz-ip", "rpz-nsdname", "rpz-nsip", "rpz-client-ip":
+// deltaTriggers gives table t list sp's new address triggers, all of them
+// from c (the new zone's trigger lines, its data placed at base), in the
+// list's place (blocklist.NetSet.Replace), and the rpz-nsdname rules at
+// the names d touched (nsRules: every list's, as merge orders them) in an
+// overlay on t.NSDName. Log-only lists have no name-server triggers, as
+// merge builds them.
+func deltaTriggers(t *blocklist.Table, sp *feedSpec, c *feedCopy, base uint32, d *deltaChange, nsRules []blocklist.Rule) error {
+	var nets [blocklist.TriggerNSIP + 1][]blocklist.NetRule
+	for _, n := range c.nets {
+		r := n.rule
+		r.Payload.List, r.Payload.Category = sp.index, sp.category
+		if r.Payload.Data != 0 {
+			r.Payload.Data += base
+		}
+		nets[n.kind] = append(nets[n.kind], r)
+	}
+	replace := func(s **blocklist.NetSet, kind blocklist.Trigger) {
+		if d.kinds[kind] {
+			*s = (*s).Replace(sp.index, nets[kind])
+		}
+	}
+	if sp.info.LogOnly {
+		replace(&t.WhatIfClientIP, blocklist.TriggerClientIP)
+		replace(&t.WhatIfIP, blocklist.TriggerIP)
+		return nil
+	}
+	replace(&t.ClientIP, blocklist.TriggerClientIP)
+	replace(&t.IP, blocklist.TriggerIP)
+	replace(&t.NSIP, blocklist.TriggerNSIP)
+	if len(d.nsNames) > 0 {
+		s, err := t.NSDName.WithOverlay(keysOf(d.nsNames), nsRules)
+		if err != nil {
+			return fmt.Errorf("rpz-nsdname overlay: %w", err)
+		}
+		t.NSDName = s
+	}
+	return nil
+}
+
+// keysOf returns the names of a set.
+func keysOf(names map[string]bool) []string {
+	keys := make([]string, 0, len(names))
+	for n := range names {
+		keys = append(keys, n)
+	}
+	return keys
+}
+
+// specialOwner reports whether a zone line's owner is a trigger of
+// another kind than the query name (under rpz-ip, rpz-nsdname, ...);
+// suffix is "." and the zone. It allocates nothing: it runs on every line
+// of a large zone.
+func specialOwner(owner, suffix []byte) bool {
+	trig, ok := bytes.CutSuffix(owner, suffix)
+	if !ok {
+		return false
+	}
+	switch string(trig[bytes.LastIndexByte(trig, '.')+1:]) {
+	case "rpz-client-ip", "rpz-ip", "rpz-nsdname", "rpz-nsip":
 		return true
 	}
 	return false
