@@ -82,6 +82,27 @@ blocklists:
 		t.Errorf("IXFR count = %v, want 1", n)
 	}
 
+	// Address triggers by IXFR, served at once through the overlay: an
+	// rpz-ip rule for the upstream's answer address blocks every name; an
+	// rpz-client-ip rule for the test client too; deleted, names resolve.
+	for i, tr := range []struct{ trigger, owner string }{
+		{"rpz-ip", "32.53.2.0.192.rpz-ip"}, // dnstest.WildcardA
+		{"rpz-client-ip", "32.1.0.0.127.rpz-client-ip"},
+	} {
+		blocked, freed := fmt.Sprintf("%s-%d.example", tr.trigger, i), fmt.Sprintf("%s-%d-after.example", tr.trigger, i)
+		if rcode(t, port, blocked) != dns.RcodeSuccess {
+			t.Fatalf("%s: blocked before the update", blocked)
+		}
+		start := time.Now()
+		b.Update(fmt.Sprintf("update add %s.rpz.test. 60 CNAME .", tr.owner))
+		wait.For(t, "the IXFR to add the "+tr.trigger+" rule", func() bool { return rcode(t, port, blocked) == dns.RcodeNameError })
+		t.Logf("nsupdate to first %s block: %s (zone of %d rules)", tr.trigger, time.Since(start).Round(time.Millisecond), rules+1)
+		start = time.Now()
+		b.Update(fmt.Sprintf("update delete %s.rpz.test. CNAME", tr.owner))
+		wait.For(t, "the IXFR to delete the "+tr.trigger+" rule", func() bool { return rcode(t, port, freed) == dns.RcodeSuccess })
+		t.Logf("nsupdate to first answer after deleting the %s rule: %s", tr.trigger, time.Since(start).Round(time.Millisecond))
+	}
+
 	// NOTIFY as other senders would send it, on the same UDP listener.
 	notify := func(zone, local string, secret string) *dns.Msg {
 		t.Helper()
