@@ -38,7 +38,7 @@ func TestRecursiveRPZServerTriggers(t *testing.T) {
 	h.Server(good).AddZone("good.test.", "www.good.test. 300 IN A 192.0.2.1",
 		// CNAMEs into zones served by a listed server (name, address).
 		"alias.good.test. 300 IN CNAME www.evil.test.", "alias2.good.test. 300 IN CNAME www.badip.test.")
-	h.Server(evilNS).AddZone("evil.test.", "www.evil.test. 300 IN A 192.0.2.2")
+	h.Server(evilNS).AddZone("evil.test.", "www.evil.test. 300 IN A 192.0.2.2", "www2.evil.test. 300 IN A 192.0.2.22")
 	h.Server(evilNS).AddZone("spared.test.", "www.spared.test. 300 IN A 192.0.2.4")
 	h.Server(badIP).AddZone("badip.test.", "www.badip.test. 300 IN A 192.0.2.3")
 
@@ -46,7 +46,8 @@ func TestRecursiveRPZServerTriggers(t *testing.T) {
 	port, admin := host.port, host.admin
 	dir := writeFiles(t, map[string]string{
 		"first.rpz":  "$ORIGIN first.rpz.\n@ SOA ns. admin. 1 2 3 4 5\nwww.spared.test CNAME rpz-passthru.\n",
-		"second.rpz": "$ORIGIN second.rpz.\n@ SOA ns. admin. 1 2 3 4 5\nns.evilns.test.rpz-nsdname CNAME .\n32.6.0.0.127.rpz-nsip CNAME *.\n",
+		"second.rpz": "$ORIGIN second.rpz.\n@ SOA ns. admin. 1 2 3 4 5\nns.evilns.test.rpz-nsdname CNAME .\n32.6.0.0.127.rpz-nsip CNAME *.\n" +
+			"32.22.2.0.192.rpz-ip CNAME *.\n",
 	})
 	cfg := host.recursive(root, h.Port, fmt.Sprintf(`blocklists:
   - name: first
@@ -70,6 +71,7 @@ log:
 		{"www.evil.test", dns.RcodeNameError, 0},   // rpz-nsdname: its zone's server is listed
 		{"www.badip.test", dns.RcodeSuccess, 0},    // rpz-nsip, CNAME *.: NODATA
 		{"www.spared.test", dns.RcodeSuccess, 1},   // the first zone's passthru beats the second's nsdname
+		{"www2.evil.test", dns.RcodeSuccess, 0},    // rpz-ip (NODATA) ranks above rpz-nsdname (NXDOMAIN) in one zone
 		{"alias.good.test", dns.RcodeNameError, 0}, // the CNAME target's zone has the listed server name
 		{"alias2.good.test", dns.RcodeSuccess, 0},  // the CNAME target's zone has the listed server address
 	} {

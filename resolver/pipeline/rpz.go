@@ -92,7 +92,7 @@ func (p *Policy) checkAnswer(ctx context.Context, req *query.Request, t *blockli
 	d, blocked := p.answerIPDecision(t, resp.Answer, bound, req.Tenant)
 	if p.servers != nil && (t.NSDName != nil || t.NSIP != nil) {
 		if blocked {
-			bound = int(d.Match.Payload.List) + 1 // ip ranks above nsdname and nsip in its zone
+			bound = int(d.Match.Payload.List) // ip ranks above nsdname and nsip in its zone: only earlier zones may override
 		}
 		if n, hit := p.serverDecision(t, req.Question.Name, resp.Answer, bound, req.Tenant); hit {
 			d, blocked = n, !n.Match.Allow
