@@ -45,7 +45,7 @@ func TestRecursiveRPZServerTriggers(t *testing.T) {
 	host := newE2EHost(t)
 	port, admin := host.port, host.admin
 	dir := writeFiles(t, map[string]string{
-		"first.rpz":  "$ORIGIN first.rpz.\n@ SOA ns. admin. 1 2 3 4 5\nwww.spared.test CNAME rpz-passthru.\n",
+		"first.rpz": "$ORIGIN first.rpz.\n@ SOA ns. admin. 1 2 3 4 5\nwww.spared.test CNAME rpz-passthru.\n",
 		"second.rpz": "$ORIGIN second.rpz.\n@ SOA ns. admin. 1 2 3 4 5\nns.evilns.test.rpz-nsdname CNAME .\n32.6.0.0.127.rpz-nsip CNAME *.\n" +
 			"32.22.2.0.192.rpz-ip CNAME *.\n",
 	})
