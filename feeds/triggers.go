@@ -2,7 +2,9 @@ package feeds
 
 import (
 	"fmt"
+	"net/netip"
 	"slices"
+	"sort"
 
 	"github.com/bulwark-dns/bulwark/blocklist"
 )
@@ -131,4 +133,105 @@ func (tt *tableTriggers) build(t *blocklist.Table) error {
 		t.NSDName = s
 	}
 	return nil
+}
+
+// TriggerMatch is one rule of a trigger kind other than the query name
+// (rpz-client-ip, rpz-ip, rpz-nsdname, rpz-nsip) that applies to an
+// address or a server name, for `bulwark explain`.
+type TriggerMatch struct {
+	Trigger blocklist.Trigger
+	// List is the list's name and ListIndex its Payload.List; LogOnly
+	// says the list only logs what it would block.
+	List      string
+	ListIndex int
+	LogOnly   bool
+	Allow     bool
+	// Prefix is an address rule's network; Name and Scope an rpz-nsdname
+	// rule's server name.
+	Prefix netip.Prefix
+	Name   string
+	Scope  blocklist.Scope
+	// Action and Addrs are a block rule's answer (Addrs: a sinkhole's).
+	Action blocklist.Action
+	Addrs  []netip.Addr
+	Source string
+}
+
+// Rule renders the rule: the network, or the server name as lists write
+// it ("*.name" for a rule below it).
+func (m TriggerMatch) Rule() string {
+	if m.Trigger != blocklist.TriggerNSDName {
+		return m.Prefix.String()
+	}
+	return RuleMatch{Name: m.Name, Scope: m.Scope}.Text()
+}
+
+// MatchingAddr returns every list's rules of trigger kind (an address
+// trigger) whose network holds a, in list order and, within a list, the
+// longest prefix first: the order in which they decide.
+func (r *Rules) MatchingAddr(kind blocklist.Trigger, a netip.Addr) []TriggerMatch {
+	a = a.Unmap()
+	var out []TriggerMatch
+	r.eachTrigger(func(sp *feedSpec, c *feedCopy) {
+		start := len(out)
+		for _, n := range c.nets {
+			if n.kind == kind && n.rule.Prefix.Contains(a) {
+				out = append(out, c.triggerMatch(sp, kind, n.rule.Allow, n.rule.Payload, func(m *TriggerMatch) { m.Prefix = n.rule.Prefix.Masked() }))
+			}
+		}
+		mine := out[start:]
+		sort.SliceStable(mine, func(i, j int) bool {
+			if mine[i].Prefix.Bits() != mine[j].Prefix.Bits() {
+				return mine[i].Prefix.Bits() > mine[j].Prefix.Bits()
+			}
+			return mine[i].Allow && !mine[j].Allow
+		})
+	})
+	return out
+}
+
+// MatchingServer returns every list's rpz-nsdname rules that apply to the
+// server name host (canonical), in list order and, within a list, the
+// longest name first.
+func (r *Rules) MatchingServer(host string) []TriggerMatch {
+	var out []TriggerMatch
+	r.eachTrigger(func(sp *feedSpec, c *feedCopy) {
+		start := len(out)
+		for _, n := range c.nsnames {
+			if applies(n.Name, n.Scope, host) {
+				out = append(out, c.triggerMatch(sp, blocklist.TriggerNSDName, n.Allow, n.Payload, func(m *TriggerMatch) { m.Name, m.Scope = n.Name, n.Scope }))
+			}
+		}
+		mine := out[start:]
+		sort.SliceStable(mine, func(i, j int) bool {
+			return ranksBefore(&RuleMatch{Name: mine[i].Name, Scope: mine[i].Scope, Allow: mine[i].Allow},
+				&RuleMatch{Name: mine[j].Name, Scope: mine[j].Scope, Allow: mine[j].Allow}, host)
+		})
+	})
+	return out
+}
+
+// eachTrigger calls fn with every list that has a copy, in list order.
+func (r *Rules) eachTrigger(fn func(*feedSpec, *feedCopy)) {
+	for i, c := range r.copies {
+		if c != nil && c.triggerCount() > 0 {
+			fn(r.specs[i], c)
+		}
+	}
+}
+
+// triggerMatch fills what a TriggerMatch says about one trigger rule of c.
+func (c *feedCopy) triggerMatch(sp *feedSpec, kind blocklist.Trigger, allow bool, p blocklist.Payload, set func(*TriggerMatch)) TriggerMatch {
+	m := TriggerMatch{Trigger: kind, List: sp.info.Name, ListIndex: int(sp.index), LogOnly: sp.info.LogOnly, Allow: allow, Source: c.report.Source}
+	set(&m)
+	if !allow {
+		m.Action = p.Action
+		switch {
+		case p.Data > 0 && int(p.Data) <= len(c.addrs):
+			m.Addrs = c.addrs[p.Data-1]
+		case m.Action == blocklist.ActionSinkhole:
+			m.Addrs = sp.info.Sinkhole
+		}
+	}
+	return m
 }

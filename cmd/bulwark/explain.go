@@ -29,6 +29,14 @@ func explainCmd(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		fs.BoolVar(&asJSON, "json", false, "print JSON, as GET /explain does")
 		fs.StringVar(&who.client, "client", "", "explain for the tenant of this client address")
 		fs.StringVar(&who.tenant, "tenant", "", "explain for the tenant of this name")
+		fs.Func("addr", "an answer address, for the rpz-ip rules (repeatable; explain does not resolve)", func(v string) error {
+			who.addrs = append(who.addrs, v)
+			return nil
+		})
+		fs.Func("ns", "an authoritative server's name or address, for the rpz-nsdname and rpz-nsip rules (repeatable)", func(v string) error {
+			who.servers = append(who.servers, v)
+			return nil
+		})
 	})
 	if err != nil {
 		return 2
@@ -82,7 +90,8 @@ func (d *daemon) handleExplain(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ex, err := explainAs(rules, g.lists.Reports(), g.cfg, name,
-		explainWho{client: r.URL.Query().Get("client"), tenant: r.URL.Query().Get("tenant")})
+		explainWho{client: r.URL.Query().Get("client"), tenant: r.URL.Query().Get("tenant"),
+			addrs: r.URL.Query()["addr"], servers: r.URL.Query()["ns"]})
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
@@ -118,6 +127,12 @@ type explanation struct {
 	// included), in the order they rank.
 	Rule        *explainedRule  `json:"rule,omitempty"`
 	AlsoMatched []explainedRule `json:"also_matched"`
+	// DecidedBy names the trigger that decides when it is not the name
+	// (rpz-client-ip, rpz-ip, rpz-nsdname, rpz-nsip); Triggers are the
+	// rules of those triggers that apply to the client, answer addresses
+	// and servers explain was given (explaintriggers.go).
+	DecidedBy string             `json:"decided_by,omitempty"`
+	Triggers  []explainedTrigger `json:"triggers,omitempty"`
 	// NotLoaded names the lists that have no copy, whose rules could not
 	// be considered.
 	NotLoaded []string `json:"not_loaded,omitempty"`
@@ -347,6 +362,9 @@ func (ex *explanation) text() string {
 	default:
 		fmt.Fprintf(&b, "%s: blocked\n", ex.Name)
 	}
+	if ex.DecidedBy != "" {
+		fmt.Fprintf(&b, "  decided by the %s trigger\n", ex.DecidedBy)
+	}
 	if ex.Tenant != "" {
 		fmt.Fprintf(&b, "  policy: tenant %q\n", ex.Tenant)
 	}
@@ -356,6 +374,13 @@ func (ex *explanation) text() string {
 	}
 	for _, r := range ex.AlsoMatched {
 		fmt.Fprintf(&b, "  also matched, lost: %s (%s)\n", r.text(), r.Lost)
+	}
+	for _, r := range ex.Triggers {
+		if r.Lost == "" {
+			fmt.Fprintf(&b, "  decided by: %s\n", r.text())
+		} else {
+			fmt.Fprintf(&b, "  trigger, lost: %s (%s)\n", r.text(), r.Lost)
+		}
 	}
 	for _, l := range ex.NotLoaded {
 		fmt.Fprintf(&b, "  not considered: list %s has no copy\n", l)

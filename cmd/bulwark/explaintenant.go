@@ -13,7 +13,13 @@ import (
 // explainWho is whose policy explain shows: the tenant of a client
 // address (-client, ?client=) or a tenant by name (-tenant, ?tenant=);
 // neither is the default policy.
-type explainWho struct{ client, tenant string }
+// addrs and servers are the answer addresses and the servers (names or
+// addresses) the RPZ triggers beyond the name are explained for
+// (explaintriggers.go); the client address is the rpz-client-ip one too.
+type explainWho struct {
+	client, tenant string
+	addrs, servers []string
+}
 
 // explainAs is explain under the policy of who.
 func explainAs(rules *feeds.Rules, reports []feeds.Report, cfg *config.Config, name string, who explainWho) (*explanation, error) {
@@ -21,7 +27,16 @@ func explainAs(rules *feeds.Rules, reports []feeds.Report, cfg *config.Config, n
 	if err != nil {
 		return nil, err
 	}
-	return explain(rules, reports, cfg, name, ten)
+	args, err := parseTriggerArgs(who)
+	if err != nil {
+		return nil, err
+	}
+	ex, err := explain(rules, reports, cfg, name, ten)
+	if err != nil {
+		return nil, err
+	}
+	ex.addTriggers(rules, cfg, ex.Name, args, ten)
+	return ex, nil
 }
 
 // resolve finds the tenant, selected as the pipeline selects it (the
