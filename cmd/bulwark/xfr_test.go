@@ -68,6 +68,7 @@ blocklists:
 		t.Fatal("the transferred zone is not applied")
 	}
 
+	published := strings.Count(p.stderr.String(), `msg="blocklist published"`)
 	start := time.Now()
 	b.Update("update add new.example.rpz.test. 60 CNAME .")
 	wait.For(t, "the NOTIFY-triggered IXFR to block new.example", func() bool { return rcode(t, port, "new.example") == dns.RcodeNameError })
@@ -93,10 +94,16 @@ blocklists:
 		if rcode(t, port, blocked) != dns.RcodeSuccess {
 			t.Fatalf("%s: blocked before the update", blocked)
 		}
+		// The previous change's full rebuild is done first: an IXFR waits
+		// for the rebuild in progress (docs/ARCHITECTURE.md).
+		wait.For(t, "the previous rebuild", func() bool { return strings.Count(p.stderr.String(), `msg="blocklist published"`) > published })
+		published = strings.Count(p.stderr.String(), `msg="blocklist published"`)
 		start := time.Now()
 		b.Update(fmt.Sprintf("update add %s.rpz.test. 60 CNAME .", tr.owner))
 		wait.For(t, "the IXFR to add the "+tr.trigger+" rule", func() bool { return rcode(t, port, blocked) == dns.RcodeNameError })
 		t.Logf("nsupdate to first %s block: %s (zone of %d rules)", tr.trigger, time.Since(start).Round(time.Millisecond), rules+1)
+		wait.For(t, "the rebuild", func() bool { return strings.Count(p.stderr.String(), `msg="blocklist published"`) > published })
+		published = strings.Count(p.stderr.String(), `msg="blocklist published"`)
 		start = time.Now()
 		b.Update(fmt.Sprintf("update delete %s.rpz.test. CNAME", tr.owner))
 		wait.For(t, "the IXFR to delete the "+tr.trigger+" rule", func() bool { return rcode(t, port, freed) == dns.RcodeSuccess })
