@@ -128,6 +128,35 @@ func BenchmarkCacheMiss(b *testing.B) {
 			}
 		}
 	})
+	// Relayed: the same answers from a next step answering in wire form
+	// (the forwarder), stored as received and decoded once.
+	wires := make(map[string][]byte, len(reqs))
+	for _, req := range reqs {
+		m, _ := next.Resolve(context.Background(), req)
+		w, err := m.Pack()
+		if err != nil {
+			b.Fatal(err)
+		}
+		wires[req.Question.Name] = w
+	}
+	relayed := &wireNext{wire: func(req *contract.Request) []byte { return wires[req.Question.Name] }}
+	b.Run("Relayed", func(b *testing.B) {
+		b.ReportAllocs()
+		cfg := DefaultConfig()
+		cfg.Size = len(reqs) * 2
+		var c *Cache
+		for i := 0; b.Loop(); i++ {
+			if i%len(reqs) == 0 {
+				b.StopTimer()
+				c = New(cfg, relayed, clock.Real{}, nil, slog.New(slog.DiscardHandler))
+				b.Cleanup(c.Close)
+				b.StartTimer()
+			}
+			if m, err := c.Resolve(context.Background(), reqs[i%len(reqs)]); err != nil || len(m.Answer) != 3 {
+				b.Fatal("miss not answered", err)
+			}
+		}
+	})
 	b.Run("baseline/next", func(b *testing.B) {
 		b.ReportAllocs()
 		for i := 0; b.Loop(); i++ {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"sync/atomic"
 	"testing"
 
 	"github.com/bulwark-dns/bulwark/resolver/dnswire"
@@ -14,7 +15,7 @@ import (
 
 // wireNext is a next step answering in wire form, as the forwarder does.
 type wireNext struct {
-	calls int
+	calls atomic.Int64
 	wire  func(req *contract.Request) []byte
 }
 
@@ -23,7 +24,7 @@ func (w *wireNext) Resolve(context.Context, *contract.Request) (*dns.Msg, error)
 }
 
 func (w *wireNext) ResolveAnswer(_ context.Context, req *contract.Request) (contract.Answer, error) {
-	w.calls++
+	w.calls.Add(1)
 	return contract.Answer{Wire: w.wire(req)}, nil
 }
 
@@ -144,8 +145,8 @@ func TestRelayedAnswers(t *testing.T) {
 			if got.String() != m.String() {
 				t.Fatalf("leader's answer\n%v\nwant\n%v", got, m)
 			}
-			if next.calls != 1 {
-				t.Fatalf("next asked %d times", next.calls)
+			if next.calls.Load() != 1 {
+				t.Fatalf("next asked %d times", next.calls.Load())
 			}
 		})
 	}
