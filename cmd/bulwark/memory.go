@@ -18,15 +18,16 @@ import (
 	"github.com/bulwark-dns/bulwark/resolver/config"
 )
 
-// gcPercent is Bulwark's GOGC unless the environment sets one. A resolver's
-// live heap is mostly its cache and lists, which change slowly; collecting
-// at Go's default 100% growth spends much of a core marking them again and
-// again (bench/run mixed: 74k q/s at 100, 95k at 400). What that costs in
-// memory is bounded twice: runtime.memory_limit (GOMEMLIMIT) makes the
-// collector work harder as the heap nears it, and releaseBuildGarbage
-// hands the garbage of each list build back to the OS at once, so an idle
-// server holds its live heap, not five times it.
-const gcPercent = 400
+// gcPercent is Bulwark's GOGC unless the environment sets one. The live
+// heap is mostly the cache and the lists, which change slowly; the cache is
+// a few pointer-free arenas per shard (docs/ARCHITECTURE.md), so marking it
+// costs little and a higher GOGC buys little throughput while it multiplies
+// the memory per cached answer: bench/cachemem, 500k answers, 483 / 699 /
+// 902 bytes at 100 / 200 / 400 (Unbound 656), mixed q/s alike within the
+// noise. 200 keeps it within 1.1× Unbound's. runtime.memory_limit
+// (GOMEMLIMIT) bounds the heap too, and releaseBuildGarbage hands each list
+// build's garbage back to the OS at once.
+const gcPercent = 200
 
 // cgroupShare is the part of a cgroup memory limit the Go heap may use by
 // default: the rest is for stacks, binary pages and the kernel's socket
@@ -160,8 +161,8 @@ func applyMemoryPolicy(rc config.RuntimeConfig, logger *slog.Logger, gc *buildGC
 // buildGCPercent is GOGC while a list is parsed or the table merged. A
 // build's live memory grows as it goes and most of what it allocates is
 // soon garbage (parsed names, the trie's growth, the compile's scratch):
-// at gcPercent the heap reached five times the live heap before a
-// collection, 1.8 GB for a 10M-name list whose set is 130 MB. At Go's
+// at 400 the heap reached five times the live heap before a collection,
+// 1.8 GB for a 10M-name list whose set is 130 MB. At Go's
 // default the peak is about half; the extra collections cost the build a
 // few percent and happen only while it runs.
 const buildGCPercent = 100
@@ -230,7 +231,7 @@ func (g *buildGC) shown() string {
 
 // releaseBuildGarbage collects and returns to the OS the memory a list
 // build left behind (the parse buffers and the builder's trie, several
-// times the published set). At GOGC=400 an idle server would otherwise
+// times the published set). At the serving GOGC an idle server would otherwise
 // hold it indefinitely. It runs once per published table, off the query
 // path; the collection it forces costs a few milliseconds of marking the
 // live heap.

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"time"
 
+	"github.com/bulwark-dns/bulwark/resolver/dnswire"
 	"github.com/miekg/dns"
 )
 
@@ -67,19 +68,45 @@ func bodyTTLOffset(b []byte, i int) int {
 	return int(binary.BigEndian.Uint16(b[bodyHeader+int(binary.BigEndian.Uint16(b))+2*i:]))
 }
 
-// newEntry builds the entry to store for resp, or returns nil when resp must
-// not be cached: truncated, for another question, an rcode other than
-// NOERROR/NXDOMAIN/SERVFAIL, a negative answer without SOA (RFC 2308 §5), a
-// TTL of zero, or larger than max_entry_bytes.
+// newEntry builds the entry to store for resp, a decoded answer (the
+// recursive resolver's, the validator's): resp is packed once, and
+// wireEntry decides on the wire form, as for an upstream's reply.
 func (c *Cache) newEntry(k key, resp *dns.Msg, now time.Time) *entry {
-	if resp.Truncated || len(resp.Question) != 1 || !k.matches(resp.Question[0]) {
+	if len(resp.Question) != 1 {
+		return nil
+	}
+	// The response may share its records with the next step, so they are
+	// not modified: the TTLs are written into the wire.
+	m := &dns.Msg{MsgHdr: resp.MsgHdr, Compress: true, Question: []dns.Question{resp.Question[0]},
+		Answer: resp.Answer, Ns: resp.Ns, Extra: withoutOPT(resp.Extra)}
+	m.Id = 0
+	wire, err := m.Pack()
+	if err != nil {
+		return nil
+	}
+	return c.wireEntry(k, wire, packEDE(resp.IsEdns0()), now)
+}
+
+// wireEntry builds the entry to store for an answer in wire form (without
+// OPT; ede the EDE options of the step below, packed), or returns nil when
+// it must not be cached: truncated, for another question, an rcode other
+// than NOERROR/NXDOMAIN/SERVFAIL, a negative answer without SOA (RFC 2308
+// §5), a TTL of zero, not shaped like a message, or larger than
+// max_entry_bytes. It reads the wire without decoding it; the wire is
+// stored as it is, its TTL fields holding the stored TTLs.
+func (c *Cache) wireEntry(k key, wire, ede []byte, now time.Time) *entry {
+	if len(wire) < dnswire.HeaderLen || dnswire.Flags(wire)&dnswire.FlagTC != 0 || !k.matchesWire(wire) {
+		return nil
+	}
+	f := wireFacts(wire, k.qtype)
+	if !f.ok {
 		return nil
 	}
 	var kd kind
-	switch resp.Rcode {
+	switch dnswire.Rcode(wire) {
 	case dns.RcodeSuccess:
 		kd = kindNegative
-		if hasAnswer(resp.Answer, k.qtype) {
+		if f.answers {
 			kd = kindPositive
 		}
 	case dns.RcodeNameError:
@@ -93,55 +120,69 @@ func (c *Cache) newEntry(k key, resp *dns.Msg, now time.Time) *entry {
 	var limit uint32
 	switch kd {
 	case kindNegative:
-		limit = negativeTTL(resp.Ns, seconds(c.cfg.NegativeTTL))
+		limit = min(f.soa, seconds(c.cfg.NegativeTTL)) // 0 without an SOA: not cached
 	case kindServfail:
 		limit = seconds(c.cfg.ServfailTTL)
 	}
 	if kd != kindPositive && limit == 0 {
 		return nil
 	}
-
-	// The records are packed as they are and their TTL fields patched in
-	// the wire afterwards: the response may share its records with the
-	// next step, so they are not modified.
-	m := &dns.Msg{MsgHdr: resp.MsgHdr, Compress: true, Question: []dns.Question{resp.Question[0]},
-		Answer: resp.Answer, Ns: resp.Ns, Extra: withoutOPT(resp.Extra)}
-	m.Id = 0
-	life := limit
-	if kd == kindPositive {
-		life = ^uint32(0)
-	}
-	ttls := make([]uint32, 0, len(m.Answer)+len(m.Ns)+len(m.Extra))
-	for _, sec := range [...][]dns.RR{m.Answer, m.Ns, m.Extra} {
-		for _, rr := range sec {
-			h := rr.Header()
-			var t uint32
-			switch {
-			case kd == kindPositive:
-				t = clamp(h.Ttl, seconds(c.cfg.MinTTL), seconds(c.cfg.MaxTTL))
-			case h.Rrtype == dns.TypeSOA && kd == kindNegative:
-				t = limit // RFC 2308 §5: the SOA carries the negative TTL
-			default:
-				t = min(h.Ttl, limit)
-			}
-			ttls = append(ttls, t)
-			life = min(life, t)
+	body, life, ok := newBody(wire, ede, func(r dnswire.RR, t uint32) uint32 {
+		switch {
+		case kd == kindPositive:
+			return clamp(t, seconds(c.cfg.MinTTL), seconds(c.cfg.MaxTTL))
+		case r.Type == dns.TypeSOA && kd == kindNegative:
+			return limit // RFC 2308 §5: the SOA carries the negative TTL
 		}
+		return min(t, limit)
+	})
+	if kd != kindPositive {
+		life = min(life, limit) // an entry without records lives limit
 	}
-	if life == 0 || life == ^uint32(0) {
-		return nil
-	}
-	body, ok := newBody(m, ttls, packEDE(resp.IsEdns0()))
-	if !ok || len(body)+keyLen(k) > c.cfg.MaxEntryBytes {
+	if !ok || life == 0 || life == ^uint32(0) || len(body)+keyLen(k) > c.cfg.MaxEntryBytes {
 		return nil
 	}
 	e := &entry{body: body}
 	e.stored, e.kind = now.UnixNano(), kd
 	e.life = int64(time.Duration(life) * time.Second)
-	e.alias = hasAlias(m.Answer)
-	e.ede = len(bodyEDE(body)) > 0
+	e.alias = f.alias
+	e.ede = len(ede) > 0
 	e.shape = shapeOf(body)
 	return e
+}
+
+// facts are what decides an answer's kind and negative TTL, read from its
+// wire form by wireFacts.
+type facts struct {
+	ok      bool   // shaped like a message, no OPT, nothing after the last record
+	answers bool   // the answer section holds a record of the asked type
+	alias   bool   // the answer section holds a CNAME or DNAME
+	soa     uint32 // min(TTL, MINIMUM) of the first SOA in the authority section; 0 without one
+}
+
+// wireFacts walks wire once for the facts newEntry decides on.
+func wireFacts(wire []byte, qtype uint16) facts {
+	var f facts
+	soa := false
+	end, ok := dnswire.Walk(wire, func(r dnswire.RR) bool {
+		switch {
+		case r.Section == dnswire.SectionAnswer:
+			// A NOERROR without a record of the asked type (a bare CNAME
+			// chain included) is NODATA.
+			f.answers = f.answers || r.Type == qtype || qtype == dns.TypeANY
+			f.alias = f.alias || r.Type == dns.TypeCNAME || r.Type == dns.TypeDNAME
+		case r.Section == dnswire.SectionAuthority && r.Type == dns.TypeSOA && !soa:
+			// RDATA: two names, then five 32-bit fields, MINIMUM last.
+			soa = true
+			if r.Len < 22 {
+				return false
+			}
+			f.soa = min(binary.BigEndian.Uint32(wire[r.TTL:]), binary.BigEndian.Uint32(wire[r.End()-4:]))
+		}
+		return r.Type != dns.TypeOPT // the responder owns OPT; its TTL field is not a TTL
+	})
+	f.ok = ok && end == len(wire)
+	return f
 }
 
 // withoutOPT returns extra without its OPT record: the responder owns OPT,
@@ -198,39 +239,6 @@ func edeOption(ede []byte) *dns.OPT {
 		return nil
 	}
 	return opt
-}
-
-// hasAlias reports whether answer holds a CNAME or DNAME, whose targets the
-// policy step above the cache must check on every answer.
-func hasAlias(answer []dns.RR) bool {
-	for _, rr := range answer {
-		if t := rr.Header().Rrtype; t == dns.TypeCNAME || t == dns.TypeDNAME {
-			return true
-		}
-	}
-	return false
-}
-
-// hasAnswer reports whether answer holds a record of the asked type; a
-// NOERROR without one (a bare CNAME chain included) is NODATA.
-func hasAnswer(answer []dns.RR, qtype uint16) bool {
-	for _, rr := range answer {
-		if t := rr.Header().Rrtype; t == qtype || qtype == dns.TypeANY {
-			return true
-		}
-	}
-	return false
-}
-
-// negativeTTL is min(SOA TTL, SOA MINIMUM) capped at max (RFC 2308 §5), or
-// 0 without an SOA: such answers are not cached.
-func negativeTTL(ns []dns.RR, max uint32) uint32 {
-	for _, rr := range ns {
-		if soa, ok := rr.(*dns.SOA); ok {
-			return min(soa.Hdr.Ttl, soa.Minttl, max)
-		}
-	}
-	return 0
 }
 
 func clamp(t, lo, hi uint32) uint32 { return min(max(t, lo), hi) }

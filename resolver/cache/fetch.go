@@ -3,6 +3,8 @@ package cache
 import (
 	"context"
 	"errors"
+	"fmt"
+	"time"
 
 	contract "github.com/bulwark-dns/bulwark/resolver/query"
 	"github.com/miekg/dns"
@@ -93,20 +95,47 @@ func (c *Cache) fetch(ctx context.Context, k key, req *contract.Request, stale *
 // never replaces an entry that can still be served stale, and starts the
 // RFC 8767 failure recheck timer on an expired one.
 func (c *Cache) refresh(ctx context.Context, k key, req *contract.Request, old *entry) *result {
-	resp, err := c.next.Resolve(ctx, req)
-	if err == nil && resp == nil {
+	ans, err := contract.ResolveAnswer(ctx, c.next, req)
+	if err == nil && ans.Msg == nil && ans.Wire == nil {
 		err = errNoAnswer
 	}
 	now := c.clk.Now()
-	res := &result{msg: resp, err: err}
+	res := &result{msg: ans.Msg, err: err}
 	if err != nil {
 		c.log.Debug("cache: next step failed", "qname", req.Question.Name,
 			"qtype", dns.Type(req.Question.Qtype).String(), "err", err)
-	} else if e := c.newEntry(k, resp, now); e != nil {
+		return c.settle(k, res, old, now)
+	}
+	var e *entry
+	if ans.Wire != nil {
+		e = c.wireEntry(k, ans.Wire, nil, now) // stored as received
+	} else {
+		e = c.newEntry(k, ans.Msg, now)
+	}
+	if e != nil {
+		// The one decoding of a miss: req's answer from what is stored.
 		if res.first = e.answer(req, now.UnixNano(), false); res.first != nil {
 			res.e = e // stored only once it is known to decode
 		}
 	}
+	if res.e == nil && ans.Wire != nil {
+		res.msg, res.err = decodeWire(ans.Wire, req)
+	}
+	return c.settle(k, res, old, now)
+}
+
+// decodeWire decodes an answer in wire form that is not stored: it is
+// then decoded here, once. One that does not decode fails the query.
+func decodeWire(wire []byte, req *contract.Request) (*dns.Msg, error) {
+	m := new(dns.Msg)
+	if err := m.Unpack(wire); err != nil {
+		return nil, fmt.Errorf("cache: the answer for %q from the next step does not decode: %w", req.Question.Name, err)
+	}
+	return m, nil
+}
+
+// settle stores what refresh got, or keeps old for serve-stale.
+func (c *Cache) settle(k key, res *result, old *entry, now time.Time) *result {
 	if res.failed() && old != nil {
 		if old.expired(now.UnixNano()) {
 			retry := now.Add(staleRetry).UnixNano()

@@ -59,10 +59,6 @@ func FuzzWire(f *testing.F) {
 		q := resp.Question[0]
 		req := contract.NewRequest(new(dns.Msg).SetQuestion(q.Name, q.Qtype), netip.MustParseAddrPort("192.0.2.53:53"), contract.ProtoUDP)
 		req.Question.Qclass, req.Msg.Question[0].Qclass = q.Qclass, q.Qclass
-		e := c.newEntry(c.key(req), resp, epoch())
-		if e == nil || response(&e.meta, e.body, req, 0, false) == nil {
-			return // not stored
-		}
 		// A client asking the same name spelt its way (0x20), if spelling
 		// is one: same length, same letters up to case.
 		client := req
@@ -70,40 +66,69 @@ func FuzzWire(f *testing.F) {
 			client = contract.NewRequest(new(dns.Msg).SetQuestion(spelling, q.Qtype), req.Client, contract.ProtoUDP)
 			client.Question.Qclass, client.Msg.Question[0].Qclass = q.Qclass, q.Qclass
 		}
-		stored := bodyWire(e.body)
-		for _, at := range []struct {
-			age   uint32
-			stale bool
-		}{{0, false}, {1, false}, {1 << 31, false}, {0, true}} {
-			got := response(&e.meta, e.body, client, at.age, at.stale)
-			if got != nil && e.ede {
-				// The EDEs ride in an OPT of their own, last; the
-				// wire form has none.
-				opt, ok := got.Extra[len(got.Extra)-1].(*dns.OPT)
-				if !ok || len(opt.Option) == 0 {
-					t.Fatalf("EDE answer without its OPT: %v", got)
-				}
-				got.Extra = got.Extra[:len(got.Extra)-1]
-				if len(got.Extra) == 0 {
-					got.Extra = nil
-				}
+		// Decoded and packed again (the recursive resolver's answers), and
+		// as received (the forwarder's, relayed).
+		if e := c.newEntry(c.key(req), resp, epoch()); e != nil && response(&e.meta, e.body, req, 0, false) != nil {
+			checkEntry(t, e, client)
+		}
+		if e := c.wireEntry(c.key(req), w, nil, epoch()); e != nil && response(&e.meta, e.body, req, 0, false) != nil {
+			stored := bodyWire(e.body)
+			if len(stored) != len(w) || !sameButTTLs(e.body, w) {
+				t.Fatalf("relayed answer not stored as received:\n%x\n%x", stored, w)
 			}
-			wire := appendAnswer(nil, e.body, client, at.age, at.stale)
-			want := new(dns.Msg)
-			if err := want.Unpack(wire); err != nil {
-				t.Fatalf("stored wire form does not unpack: %v", err)
-			}
-			want.Compress = true
-			if got == nil || got.String() != want.String() {
-				t.Fatalf("shape %d, age %d, stale %v: decoded\n%v\nwire says\n%v", e.shape, at.age, at.stale, got, want)
-			}
-			for i := range bodyRecords(e.body) {
-				off := bodyTTLOffset(e.body, i)
-				have, max := binary.BigEndian.Uint32(wire[off:]), binary.BigEndian.Uint32(stored[off:])
-				if at.stale && have != staleTTL || !at.stale && have > max {
-					t.Fatalf("record %d: TTL %d served, stored %d", i, have, max)
-				}
-			}
+			checkEntry(t, e, client)
 		}
 	})
+}
+
+// sameButTTLs reports whether body's wire is w but for the ID and the TTL
+// fields.
+func sameButTTLs(body, w []byte) bool {
+	a, b := append([]byte(nil), bodyWire(body)...), append([]byte(nil), w...)
+	a[0], a[1], b[0], b[1] = 0, 0, 0, 0
+	for i := range bodyRecords(body) {
+		off := bodyTTLOffset(body, i)
+		copy(a[off:off+4], b[off:off+4])
+	}
+	return string(a) == string(b)
+}
+
+// checkEntry checks that a stored entry decodes, by the shape decoders and
+// by miekg/dns alike, to exactly what its wire form says, aged or stale.
+func checkEntry(t *testing.T, e *entry, client *contract.Request) {
+	stored := bodyWire(e.body)
+	for _, at := range []struct {
+		age   uint32
+		stale bool
+	}{{0, false}, {1, false}, {1 << 31, false}, {0, true}} {
+		got := response(&e.meta, e.body, client, at.age, at.stale)
+		if got != nil && e.ede {
+			// The EDEs ride in an OPT of their own, last; the
+			// wire form has none.
+			opt, ok := got.Extra[len(got.Extra)-1].(*dns.OPT)
+			if !ok || len(opt.Option) == 0 {
+				t.Fatalf("EDE answer without its OPT: %v", got)
+			}
+			got.Extra = got.Extra[:len(got.Extra)-1]
+			if len(got.Extra) == 0 {
+				got.Extra = nil
+			}
+		}
+		wire := appendAnswer(nil, e.body, client, at.age, at.stale)
+		want := new(dns.Msg)
+		if err := want.Unpack(wire); err != nil {
+			t.Fatalf("stored wire form does not unpack: %v", err)
+		}
+		want.Compress = true
+		if got == nil || got.String() != want.String() {
+			t.Fatalf("shape %d, age %d, stale %v: decoded\n%v\nwire says\n%v", e.shape, at.age, at.stale, got, want)
+		}
+		for i := range bodyRecords(e.body) {
+			off := bodyTTLOffset(e.body, i)
+			have, max := binary.BigEndian.Uint32(wire[off:]), binary.BigEndian.Uint32(stored[off:])
+			if at.stale && have != staleTTL || !at.stale && have > max {
+				t.Fatalf("record %d: TTL %d served, stored %d", i, have, max)
+			}
+		}
+	}
 }

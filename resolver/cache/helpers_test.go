@@ -1,6 +1,7 @@
 package cache
 
 import (
+	"github.com/bulwark-dns/bulwark/resolver/dnswire"
 	contract "github.com/bulwark-dns/bulwark/resolver/query"
 
 	"context"
@@ -147,7 +148,11 @@ func testEntry(t testing.TB, n int) *entry {
 		txt.Txt = append(txt.Txt, strings.Repeat("a", min(pad, 255)))
 	}
 	m.Answer = []dns.RR{txt}
-	body, ok := newBody(m, []uint32{300}, nil)
+	wire, err := m.Pack()
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _, ok := newBody(wire, nil, func(dnswire.RR, uint32) uint32 { return 300 })
 	if !ok {
 		t.Fatal("test entry does not pack")
 	}

@@ -1,9 +1,11 @@
 package cache
 
 import (
+	"encoding/binary"
 	"net/netip"
 	"strings"
 
+	"github.com/bulwark-dns/bulwark/resolver/dnswire"
 	contract "github.com/bulwark-dns/bulwark/resolver/query"
 	"github.com/miekg/dns"
 )
@@ -47,6 +49,57 @@ func requestKey(req *contract.Request) key {
 // another question is never stored under k.
 func (k key) matches(q dns.Question) bool {
 	return q.Qtype == k.qtype && q.Qclass == k.qclass && canonicalName(q.Name) == k.name
+}
+
+// matchesWire reports whether the question of w (a message of one
+// question) asks the question k was made for, without decoding it when
+// the name is plain.
+func (k key) matchesWire(w []byte) bool {
+	if qd, _, _, _ := dnswire.Counts(w); qd != 1 {
+		return false
+	}
+	end, ok := skipName(w, dnswire.HeaderLen)
+	if !ok || end+4 > len(w) || w[end-1] != 0 || // a question's name is never compressed
+		binary.BigEndian.Uint16(w[end:]) != k.qtype || binary.BigEndian.Uint16(w[end+2:]) != k.qclass {
+		return false
+	}
+	if plain, eq := plainNameEqual(w[dnswire.HeaderLen:end], k.name); plain {
+		return eq
+	}
+	name, _, err := dns.UnpackDomainName(w, dnswire.HeaderLen)
+	return err == nil && canonicalName(name) == k.name
+}
+
+// plainNameEqual compares the wire name n with the canonical name s when
+// both are plain (no octet miekg/dns escapes); plain is false otherwise.
+func plainNameEqual(n []byte, s string) (plain, equal bool) {
+	if strings.IndexByte(s, '\\') >= 0 {
+		return false, false
+	}
+	i, eq := 0, true
+	for off := 0; n[off] != 0; off += 1 + int(n[off]) {
+		l := n[off : off+1+int(n[off])][1:]
+		for j, c := range l {
+			if !plainChar(c) {
+				return false, false
+			}
+			eq = eq && i+j < len(s) && lower(c) == s[i+j]
+		}
+		i += len(l)
+		eq = eq && i < len(s) && s[i] == '.'
+		i++
+	}
+	if i == 0 { // the root
+		return true, s == "."
+	}
+	return true, eq && i == len(s)
+}
+
+func lower(c byte) byte {
+	if 'A' <= c && c <= 'Z' {
+		return c + 'a' - 'A'
+	}
+	return c
 }
 
 // canonicalName folds ASCII case (DNS names compare case-insensitively only

@@ -5,82 +5,65 @@ import (
 	"net/netip"
 	"strings"
 
+	"github.com/bulwark-dns/bulwark/resolver/dnswire"
 	contract "github.com/bulwark-dns/bulwark/resolver/query"
 	"github.com/miekg/dns"
 )
 
-// newBody packs m once at store time, writes each record's stored TTL
-// (ttls, in section order) into its TTL field and lists the fields'
-// offsets, so that a hit is a copy and a few patched words; false if m does
-// not pack or the layout is not what was expected.
-func newBody(m *dns.Msg, ttls []uint32, ede []byte) ([]byte, bool) {
-	wire, err := m.Pack()
-	if err != nil || len(wire) > 0xffff || len(ede) > 0xffff {
-		return nil, false
+// newBody lays out the body for wire, an answer without OPT, and ede: the
+// wire copied with ID 0, each record's TTL field holding the stored TTL
+// ttl gives it (from the record and its TTL as received), the fields'
+// offsets listed after it, so that a hit is a copy and a few patched
+// words. life is the smallest stored TTL (^0 without records); false if
+// wire is not shaped like a message or too large.
+func newBody(wire, ede []byte, ttl func(r dnswire.RR, t uint32) uint32) (body []byte, life uint32, ok bool) {
+	if len(wire) < dnswire.HeaderLen || len(wire) > 0xffff || len(ede) > 0xffff {
+		return nil, 0, false
 	}
-	offs, ok := ttlOffsets(wire)
-	if !ok || len(offs) != len(ttls) {
-		return nil, false
+	_, an, ns, ar := dnswire.Counts(wire)
+	n := int(an) + int(ns) + int(ar)
+	if n > len(wire) {
+		return nil, 0, false
 	}
-	b := make([]byte, bodyHeader+len(wire)+2*len(offs), bodyHeader+len(wire)+2*len(offs)+len(ede))
+	b := make([]byte, bodyHeader+len(wire)+2*n, bodyHeader+len(wire)+2*n+len(ede))
 	binary.BigEndian.PutUint16(b, uint16(len(wire)))
-	binary.BigEndian.PutUint16(b[2:], uint16(len(offs)))
+	binary.BigEndian.PutUint16(b[2:], uint16(n))
 	binary.BigEndian.PutUint16(b[4:], uint16(len(ede)))
 	w := b[bodyHeader : bodyHeader+len(wire)]
 	copy(w, wire)
-	for i, off := range offs {
-		binary.BigEndian.PutUint32(w[off:], ttls[i])
-		binary.BigEndian.PutUint16(b[bodyHeader+len(wire)+2*i:], off)
+	dnswire.SetID(w, 0)
+	offs := b[bodyHeader+len(wire):]
+	life, i := ^uint32(0), 0
+	end, ok := dnswire.Walk(w, func(r dnswire.RR) bool {
+		t := ttl(r, binary.BigEndian.Uint32(w[r.TTL:]))
+		binary.BigEndian.PutUint32(w[r.TTL:], t)
+		binary.BigEndian.PutUint16(offs[2*i:], uint16(r.TTL))
+		life = min(life, t)
+		i++
+		return true
+	})
+	if !ok || end != len(w) || i != n {
+		return nil, 0, false
 	}
-	return append(b, ede...), true
+	return append(b, ede...), life, true
 }
 
 // ttlOffsets walks a packed message and returns the offset of every RR's
 // TTL field, in section order.
 func ttlOffsets(w []byte) ([]uint16, bool) {
-	if len(w) < 12 || len(w) > 0xffff {
+	if len(w) > 0xffff {
 		return nil, false
 	}
-	qd := int(binary.BigEndian.Uint16(w[4:]))
-	nrr := int(binary.BigEndian.Uint16(w[6:])) + int(binary.BigEndian.Uint16(w[8:])) + int(binary.BigEndian.Uint16(w[10:]))
-	off := 12
-	var ok bool
-	for range qd {
-		if off, ok = skipName(w, off); !ok || off+4 > len(w) {
-			return nil, false
-		}
-		off += 4
-	}
-	if nrr > len(w) { // each record takes at least 11 bytes
-		return nil, false
-	}
-	offs := make([]uint16, 0, nrr)
-	for range nrr {
-		if off, ok = skipName(w, off); !ok || off+10 > len(w) {
-			return nil, false
-		}
-		offs = append(offs, uint16(off+4))
-		off += 10 + int(binary.BigEndian.Uint16(w[off+8:]))
-	}
-	return offs, off == len(w)
+	var offs []uint16
+	end, ok := dnswire.Walk(w, func(r dnswire.RR) bool {
+		offs = append(offs, uint16(r.TTL))
+		return true
+	})
+	return offs, ok && end == len(w)
 }
 
 // skipName returns the offset just past the (possibly compressed) name at off.
-func skipName(w []byte, off int) (int, bool) {
-	for off < len(w) {
-		switch b := w[off]; {
-		case b == 0:
-			return off + 1, true
-		case b&0xc0 == 0xc0:
-			return off + 2, off+2 <= len(w)
-		case b&0xc0 != 0:
-			return 0, false
-		default:
-			off += 1 + int(b)
-		}
-	}
-	return 0, false
-}
+func skipName(w []byte, off int) (int, bool) { return dnswire.SkipName(w, off) }
 
 // appendAnswer appends to dst the answer body holds, as req's client gets
 // it: ID, RD and the question's letter case the client's, every TTL aged

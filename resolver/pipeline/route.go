@@ -44,3 +44,12 @@ func (c conditional) Resolve(ctx context.Context, req *query.Request) (*dns.Msg,
 	}
 	return c.rec.Resolve(ctx, req)
 }
+
+// ResolveAnswer implements query.AnswerResolver: the forwarder's answers
+// in wire form, the recursive resolver's decoded.
+func (c conditional) ResolveAnswer(ctx context.Context, req *query.Request) (query.Answer, error) {
+	if c.fwd.Covers(req.Question.Name) {
+		return query.ResolveAnswer(ctx, c.fwd, req)
+	}
+	return query.ResolveAnswer(ctx, c.rec, req)
+}

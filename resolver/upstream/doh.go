@@ -92,7 +92,7 @@ func (d *dohClient) request(ctx context.Context, wire []byte) (*http.Request, er
 
 // exchangeHTTPS asks q over HTTPS, with message ID 0 as RFC 8484 section
 // 4.1 asks (the TLS session, not the ID, ties the answer to the query).
-func (s *server) exchangeHTTPS(ctx context.Context, q *query, b *buffers, deadline time.Time) (*dns.Msg, result, error) {
+func (s *server) exchangeHTTPS(ctx context.Context, q *query, b *buffers, deadline time.Time) ([]byte, result, error) {
 	start := time.Now()
 	tctx, cancel := context.WithDeadline(ctx, deadline)
 	defer cancel()
@@ -120,11 +120,11 @@ func (s *server) exchangeHTTPS(ctx context.Context, q *query, b *buffers, deadli
 	if !q.matches(reply) {
 		return nil, resMismatch, s.errorf("https", "%w: the reply is for another question", ErrMismatch)
 	}
-	msg := new(dns.Msg)
-	if err := msg.Unpack(reply); err != nil {
-		return nil, resError, s.errorf("https", "malformed reply: %w", err)
+	wire, rcode, ok := relay(reply)
+	if !ok {
+		return nil, resError, s.errorf("https", "%w", errMalformed)
 	}
-	return s.classify(msg, "https")
+	return s.classify(wire, rcode, "https")
 }
 
 // errTooLong: a DoH body larger than any DNS message.

@@ -45,7 +45,8 @@ type server struct {
 }
 
 // exchange asks s once over its transport, by deadline.
-func (s *server) exchange(ctx context.Context, q *query, b *buffers, deadline time.Time) (*dns.Msg, result, error) {
+// A final reply is returned as relay gives it.
+func (s *server) exchange(ctx context.Context, q *query, b *buffers, deadline time.Time) ([]byte, result, error) {
 	switch s.ep.transport {
 	case transTCP, transTLS:
 		return s.exchangeStream(ctx, q, deadline)
@@ -69,7 +70,7 @@ func (s *server) close() {
 // source port per attempt, and the connected socket drops datagrams from
 // other addresses) and reads until a matching reply or the deadline, so
 // a forged packet cannot displace the genuine answer that follows it.
-func (s *server) exchangeUDP(ctx context.Context, q *query, b *buffers, deadline time.Time) (*dns.Msg, result, error) {
+func (s *server) exchangeUDP(ctx context.Context, q *query, b *buffers, deadline time.Time) ([]byte, result, error) {
 	start := time.Now()
 	conn, err := net.DialUDP("udp", nil, s.udp)
 	if err != nil {
@@ -92,23 +93,20 @@ func (s *server) exchangeUDP(ctx context.Context, q *query, b *buffers, deadline
 			dropped++
 			continue
 		}
-		if n == len(b.reply) { // oversized: the kernel cut it
+		if n == len(b.reply) || truncated(b.reply[:n]) { // oversized (the kernel cut it), or TC
 			return nil, resTruncated, nil
 		}
-		msg := new(dns.Msg)
-		if err := msg.Unpack(b.reply[:n]); err != nil {
+		wire, rcode, ok := relay(b.reply[:n])
+		if !ok {
 			dropped++
 			continue
 		}
-		if msg.Truncated {
-			return nil, resTruncated, nil
-		}
-		return s.classify(msg, "udp")
+		return s.classify(wire, rcode, "udp")
 	}
 }
 
 // exchangeTCP asks q again over TCP, after a truncated UDP reply.
-func (s *server) exchangeTCP(ctx context.Context, q *query, b *buffers, deadline time.Time) (*dns.Msg, result, error) {
+func (s *server) exchangeTCP(ctx context.Context, q *query, b *buffers, deadline time.Time) ([]byte, result, error) {
 	start := time.Now()
 	d := net.Dialer{Deadline: deadline}
 	conn, err := d.DialContext(ctx, "tcp", s.tcp)
@@ -128,13 +126,17 @@ func (s *server) exchangeTCP(ctx context.Context, q *query, b *buffers, deadline
 		if err != nil {
 			return s.failure(ctx, "tcp", err, start, deadline, dropped)
 		}
-		msg := new(dns.Msg)
-		if !q.matches(reply) || msg.Unpack(reply) != nil {
+		if !q.matches(reply) {
+			dropped++
+			continue
+		}
+		wire, rcode, ok := relay(reply)
+		if !ok {
 			dropped++
 			continue
 		}
 		// TC over TCP is nonsense, but the answer is all there is.
-		return s.classify(msg, "tcp")
+		return s.classify(wire, rcode, "tcp")
 	}
 }
 
@@ -164,24 +166,23 @@ func watch(ctx context.Context, conn net.Conn, deadline time.Time) (stop func() 
 	return context.AfterFunc(ctx, func() { conn.SetDeadline(time.Unix(1, 0)) })
 }
 
-// classify decides whether msg is final (returned, OPT stripped) or a
-// reason to fail over.
-func (s *server) classify(msg *dns.Msg, proto string) (*dns.Msg, result, error) {
-	switch msg.Rcode {
+// classify decides whether wire, a reply as relay gives it with its
+// rcode, is final (returned) or a reason to fail over.
+func (s *server) classify(wire []byte, rcode int, proto string) ([]byte, result, error) {
+	switch rcode {
 	case dns.RcodeSuccess, dns.RcodeNameError, dns.RcodeYXDomain:
-		stripOPT(msg)
-		return msg, resSuccess, nil
+		return wire, resSuccess, nil
 	case dns.RcodeServerFailure:
 		return nil, resServfail, s.errorf(proto, "%w", ErrServFail)
 	case dns.RcodeRefused:
 		return nil, resRefused, s.errorf(proto, "%w", ErrRefused)
 	}
-	return nil, resOtherRcode, s.errorf(proto, "answered %s", rcodeString(msg.Rcode))
+	return nil, resOtherRcode, s.errorf(proto, "answered %s", rcodeString(rcode))
 }
 
 // failure explains a read, write or dial error: a cancelled client, a
 // timeout (with or without dropped mismatched replies), or a network error.
-func (s *server) failure(ctx context.Context, proto string, err error, start, deadline time.Time, dropped int) (*dns.Msg, result, error) {
+func (s *server) failure(ctx context.Context, proto string, err error, start, deadline time.Time, dropped int) ([]byte, result, error) {
 	if cerr := context.Cause(ctx); cerr != nil {
 		return nil, resCanceled, s.errorf(proto, "%w", cerr)
 	}

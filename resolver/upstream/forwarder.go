@@ -54,7 +54,7 @@ type Forwarder struct {
 	wg     sync.WaitGroup // background probes
 }
 
-var _ contract.Resolver = (*Forwarder)(nil)
+var _ contract.AnswerResolver = (*Forwarder)(nil)
 
 // Option adjusts a Forwarder at New.
 type Option func(*Forwarder)
@@ -197,20 +197,48 @@ func (f *Forwarder) background(fn func()) bool {
 // at ctx's deadline or the configured timeout, whichever comes first, and
 // at once when ctx is cancelled.
 func (f *Forwarder) Resolve(ctx context.Context, req *contract.Request) (*dns.Msg, error) {
+	a, err := f.ResolveAnswer(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	return f.decode(a.Wire, req.Question)
+}
+
+// ResolveAnswer is Resolve with the answer in wire form: the upstream's
+// reply as received, matched to the question and without its OPT record
+// (relay), for the cache to store as it is and decode once.
+func (f *Forwarder) ResolveAnswer(ctx context.Context, req *contract.Request) (contract.Answer, error) {
 	rd, cd := true, false
 	if req.Msg != nil {
 		rd, cd = req.Msg.RecursionDesired, req.Msg.CheckingDisabled
 	}
-	return f.forward(ctx, f.route(req.Question.Name), req.Question, rd, cd, req.DO, f.ecs.subnet(req))
+	wire, err := f.forward(ctx, f.route(req.Question.Name), req.Question, rd, cd, req.DO, f.ecs.subnet(req))
+	return contract.Answer{Wire: wire}, err
 }
 
 // query is an internal lookup (bootstrap): RD, no DO, no ECS.
 func (f *Forwarder) query(ctx context.Context, g *group, q dns.Question) (*dns.Msg, error) {
-	return f.forward(ctx, g, q, true, false, false, netip.Prefix{})
+	wire, err := f.forward(ctx, g, q, true, false, false, netip.Prefix{})
+	if err != nil {
+		return nil, err
+	}
+	return f.decode(wire, q)
 }
 
-// forward asks g's servers, in the strategy's order, within the budget.
-func (f *Forwarder) forward(ctx context.Context, g *group, question dns.Question, rd, cd, do bool, ecs netip.Prefix) (*dns.Msg, error) {
+// decode unpacks a relayed reply, for callers that want the message.
+// relay checked its shape, not every record's data: a reply that does
+// not decode fails the query (SERVFAIL), naming the question.
+func (f *Forwarder) decode(wire []byte, q dns.Question) (*dns.Msg, error) {
+	msg := new(dns.Msg)
+	if err := msg.Unpack(wire); err != nil {
+		return nil, fmt.Errorf("upstream: the reply for %q does not decode: %w", q.Name, err)
+	}
+	return msg, nil
+}
+
+// forward asks g's servers, in the strategy's order, within the budget,
+// and returns the first final reply as relay gives it.
+func (f *Forwarder) forward(ctx context.Context, g *group, question dns.Question, rd, cd, do bool, ecs netip.Prefix) ([]byte, error) {
 	start := time.Now()
 	deadline := start.Add(f.timeout)
 	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
@@ -266,7 +294,7 @@ func (f *Forwarder) forward(ctx context.Context, g *group, question dns.Question
 // attempt asks s once over its transport, and for plain UDP once more
 // over TCP if the reply was truncated; each exchange gets the try timeout
 // within deadline. Probes are not recorded as client requests.
-func (f *Forwarder) attempt(ctx context.Context, s *server, q *query, b *buffers, deadline time.Time, probe bool) (*dns.Msg, result, error) {
+func (f *Forwarder) attempt(ctx context.Context, s *server, q *query, b *buffers, deadline time.Time, probe bool) ([]byte, result, error) {
 	start := time.Now()
 	msg, res, err := s.exchange(ctx, q, b, earlier(start.Add(f.tryTimeout), deadline))
 	if !probe {
@@ -286,12 +314,12 @@ func (f *Forwarder) attempt(ctx context.Context, s *server, q *query, b *buffers
 // race asks a and b at once (parallel strategy) and returns the first
 // final answer, cancelling the other; nil if both failed (recorded in
 // fails at 0 and 1).
-func (f *Forwarder) race(ctx context.Context, a, b *server, q *query, deadline time.Time, fails *failures) *dns.Msg {
+func (f *Forwarder) race(ctx context.Context, a, b *server, q *query, deadline time.Time, fails *failures) []byte {
 	rctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	type outcome struct {
 		i   int
-		msg *dns.Msg
+		msg []byte
 		res result
 		err error
 	}

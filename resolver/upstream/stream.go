@@ -13,8 +13,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/miekg/dns"
 )
 
 // Stream transports (tcp://, tls://) keep connections open and pipeline
@@ -334,7 +332,7 @@ func isTimeout(err error) bool {
 // exchangeStream asks q over a pooled connection. A query whose
 // connection closes under it (the server's idle timeout racing our send,
 // a reset) is sent again on another, a few times at most.
-func (s *server) exchangeStream(ctx context.Context, q *query, deadline time.Time) (*dns.Msg, result, error) {
+func (s *server) exchangeStream(ctx context.Context, q *query, deadline time.Time) ([]byte, result, error) {
 	start := time.Now()
 	proto := s.ep.transport.String()
 	if s.ep.transport == transTLS {
@@ -353,11 +351,11 @@ func (s *server) exchangeStream(ctx context.Context, q *query, deadline time.Tim
 			if !q.matches(reply) {
 				return nil, resMismatch, s.errorf(proto, "%w: the reply to our message ID is for another question", ErrMismatch)
 			}
-			msg := new(dns.Msg)
-			if err := msg.Unpack(reply); err != nil {
-				return nil, resError, s.errorf(proto, "malformed reply: %w", err)
+			wire, rcode, ok := relay(reply)
+			if !ok {
+				return nil, resError, s.errorf(proto, "%w", errMalformed)
 			}
-			return s.classify(msg, proto)
+			return s.classify(wire, rcode, proto)
 		}
 		if tctx.Err() != nil || isTimeout(err) || errors.Is(err, ErrClosed) {
 			break

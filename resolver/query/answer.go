@@ -1,0 +1,34 @@
+package query
+
+import (
+	"context"
+
+	"github.com/miekg/dns"
+)
+
+// Answer is what a step below the cache answers with: a decoded message,
+// or, from the forwarder, the upstream's reply in wire form as received —
+// matched to the question, its shape checked, its OPT record removed — so
+// that the cache stores those bytes as they are and decodes them once
+// (docs/ARCHITECTURE.md, the miss path). Exactly one of the two is set.
+type Answer struct {
+	Msg  *dns.Msg
+	Wire []byte
+}
+
+// AnswerResolver is a Resolver that can also answer in wire form. The
+// cache asks its next step this way when it can; Resolve stays the
+// answer for everyone else.
+type AnswerResolver interface {
+	Resolver
+	ResolveAnswer(ctx context.Context, req *Request) (Answer, error)
+}
+
+// ResolveAnswer asks r for req's answer, in wire form if r can give one.
+func ResolveAnswer(ctx context.Context, r Resolver, req *Request) (Answer, error) {
+	if ar, ok := r.(AnswerResolver); ok {
+		return ar.ResolveAnswer(ctx, req)
+	}
+	m, err := r.Resolve(ctx, req)
+	return Answer{Msg: m}, err
+}
