@@ -67,8 +67,8 @@ func TestIsSubDomain(t *testing.T) {
 		{"EXAMPLE.com.", "www.example.COM.", true},
 		{"example.com.", "com.", false},
 		{"ample.com.", "www.example.com.", false}, // a suffix, not a label boundary
-		{"b.example.", `a\.b.example.`, false},     // the dot is inside the label a.b
-		{"b.example.", `a\\.b.example.`, true},     // an escaped backslash, then a real dot
+		{"b.example.", `a\.b.example.`, false},    // the dot is inside the label a.b
+		{"b.example.", `a\\.b.example.`, true},    // an escaped backslash, then a real dot
 		{"example.", `\046.example.`, true},
 		{"example.com.", "", false},
 	}
