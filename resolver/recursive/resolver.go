@@ -49,6 +49,8 @@ type Resolver struct {
 	log    *slog.Logger
 	caches *caches
 	infra  *infra
+	// replies waits for the replies of UDP exchanges.
+	replies replyPoll
 	// qminType is the query type of minimised queries.
 	qminType uint16
 
