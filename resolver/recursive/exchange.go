@@ -184,47 +184,70 @@ func randomCase(name string) string {
 
 // exchangeUDP sends wire from a fresh socket (see udpSock: a new
 // kernel-chosen random source port per query; the connected socket drops
-// datagrams from other addresses) and reads until a matching reply or the deadline, so a forged
-// packet cannot displace the genuine answer that follows it.
+// datagrams from other addresses) and reads until a matching reply or the
+// deadline, so a forged packet cannot displace the genuine answer that
+// follows it. It waits in r.replies, woken when the socket has something
+// to read; a cancellation of ctx ends the wait at once.
 func (r *Resolver) exchangeUDP(ctx context.Context, addr netip.Addr, wire []byte, id uint16, name string, qtype uint16, exactCase bool, deadline time.Time) (*dns.Msg, error) {
-	conn, err := dialUDP(netip.AddrPortFrom(addr, r.port))
+	sock, err := dialUDP(netip.AddrPortFrom(addr, r.port))
 	if err != nil {
 		return nil, err
 	}
-	defer conn.Close()
-	defer watch(ctx, conn, deadline)()
-	if err := conn.write(wire); err != nil {
-		return nil, timeoutAs(err)
+	defer sock.close()
+	if err := sock.write(wire); err != nil {
+		return nil, err
 	}
+	w, err := r.replies.arm(sock)
+	if err != nil {
+		return nil, err
+	}
+	defer r.replies.disarm(w) // before sock.close, deferred earlier
+	timer := time.NewTimer(time.Until(deadline))
+	defer timer.Stop()
 	bp := udpBufs.Get().(*[udpBufSize]byte)
 	defer udpBufs.Put(bp)
 	buf := bp[:]
 	var mismatch error
 	for {
-		n, err := conn.read(buf)
-		if err != nil {
-			if isTimeout(err) && mismatch != nil {
+		select {
+		case <-w.ready:
+		case <-timer.C:
+			if mismatch != nil {
 				return nil, mismatch
 			}
-			return nil, timeoutAs(err)
+			return nil, errTimeout
+		case <-ctx.Done():
+			return nil, errTimeout // exchange reports the context's cause
 		}
-		if n == len(buf) { // the kernel cut it: as good as truncated
-			return &dns.Msg{MsgHdr: dns.MsgHdr{Id: id, Response: true, Truncated: true}}, nil
-		}
-		m := new(dns.Msg)
-		if err := m.Unpack(buf[:n]); err != nil {
-			mismatch = errMismatch
-			continue
-		}
-		switch matchReply(m, id, name, qtype, exactCase) {
-		case matchOK:
-			return m, nil
-		case matchCase:
-			mismatch = errCaseMismatch
-		default:
-			if mismatch == nil {
-				mismatch = errMismatch
+		for {
+			n, wouldBlock, err := sock.read(buf)
+			if err != nil {
+				return nil, err
 			}
+			if wouldBlock {
+				break
+			}
+			if n == len(buf) { // the kernel cut it: as good as truncated
+				return &dns.Msg{MsgHdr: dns.MsgHdr{Id: id, Response: true, Truncated: true}}, nil
+			}
+			m := new(dns.Msg)
+			if err := m.Unpack(buf[:n]); err != nil { // an empty datagram too
+				mismatch = errMismatch
+				continue
+			}
+			switch matchReply(m, id, name, qtype, exactCase) {
+			case matchOK:
+				return m, nil
+			case matchCase:
+				mismatch = errCaseMismatch
+			default:
+				if mismatch == nil {
+					mismatch = errMismatch
+				}
+			}
+		}
+		if err := r.replies.rearm(sock, w); err != nil {
+			return nil, err
 		}
 	}
 }
@@ -294,7 +317,7 @@ func matchReply(m *dns.Msg, id uint16, name string, qtype uint16, exactCase bool
 	return matchOK
 }
 
-// deadliner is a connection with a deadline: a TCP conn or a udpSock.
+// deadliner is a connection with a deadline: the TCP conn.
 type deadliner interface{ SetDeadline(time.Time) error }
 
 // watch sets conn's deadline and makes a cancellation of ctx interrupt it

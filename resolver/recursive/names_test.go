@@ -54,3 +54,51 @@ func BenchmarkParent(b *testing.B) {
 	benchVsBaseline(b, "NextLabel", func() error { _ = parent(name); return nil },
 		"dns.Split", func() error { _ = parentBySplit(name); return nil })
 }
+
+func TestIsSubDomain(t *testing.T) {
+	tests := []struct {
+		parent, child string
+		want          bool
+	}{
+		{".", "www.example.com.", true},
+		{".", ".", true},
+		{"com.", "com.", true},
+		{"example.com.", "www.example.com.", true},
+		{"EXAMPLE.com.", "www.example.COM.", true},
+		{"example.com.", "com.", false},
+		{"ample.com.", "www.example.com.", false}, // a suffix, not a label boundary
+		{"b.example.", `a\.b.example.`, false},    // the dot is inside the label a.b
+		{"b.example.", `a\\.b.example.`, true},    // an escaped backslash, then a real dot
+		{"example.", `\046.example.`, true},
+		{"example.com.", "", false},
+	}
+	for _, tt := range tests {
+		if got, ref := isSubDomain(tt.parent, tt.child), dns.IsSubDomain(tt.parent, tt.child); got != tt.want || ref != tt.want {
+			t.Errorf("isSubDomain(%q, %q) = %v, dns.IsSubDomain %v, want %v", tt.parent, tt.child, got, ref, tt.want)
+		}
+	}
+}
+
+// FuzzIsSubDomain: isSubDomain agrees with dns.IsSubDomain on any two
+// fully qualified names (the only kind the resolver compares).
+func FuzzIsSubDomain(f *testing.F) {
+	for _, s := range [][2]string{{".", "a."}, {"com.", "example.com."}, {"b.example.", `a\.b.example.`}, {`\\.x.`, `a\\.x.`}, {"X.", "x."}} {
+		f.Add(s[0], s[1])
+	}
+	f.Fuzz(func(t *testing.T, parent, child string) {
+		for _, n := range []string{parent, child} {
+			if _, ok := dns.IsDomainName(n); !ok || !dns.IsFqdn(n) {
+				return
+			}
+		}
+		if got, want := isSubDomain(parent, child), dns.IsSubDomain(parent, child); got != want {
+			t.Fatalf("isSubDomain(%q, %q) = %v, dns.IsSubDomain says %v", parent, child, got, want)
+		}
+	})
+}
+
+func BenchmarkIsSubDomain(b *testing.B) {
+	const zone, name = "example.test.", "www.example.test."
+	benchVsBaseline(b, "NextLabel", func() error { _ = isSubDomain(zone, name); return nil },
+		"dns.IsSubDomain", func() error { _ = dns.IsSubDomain(zone, name); return nil })
+}

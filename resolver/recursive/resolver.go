@@ -49,6 +49,8 @@ type Resolver struct {
 	log    *slog.Logger
 	caches *caches
 	infra  *infra
+	// replies waits for the replies of UDP exchanges.
+	replies replyPoll
 	// qminType is the query type of minimised queries.
 	qminType uint16
 
@@ -140,8 +142,9 @@ func (r *Resolver) Resolve(ctx context.Context, req *contract.Request) (*dns.Msg
 	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
 		deadline = d
 	}
-	ctx, cancel := context.WithDeadlineCause(ctx, deadline, ErrTimeBudget)
-	defer cancel()
+	// No context of our own for the deadline (its timer and allocations
+	// on every query): each packet's wait is cut at q.deadline, and spend
+	// refuses to send past it, so the budget ends the query as surely.
 	q := &query{r: r, deadline: deadline, do: req.DO}
 	qname := dns.CanonicalName(req.Question.Name)
 	if _, ok := dns.IsDomainName(qname); !ok || len(qname) > 255 {
@@ -344,6 +347,41 @@ func parent(name string) string {
 		return "."
 	}
 	return name[off:]
+}
+
+// isSubDomain reports whether child is parent or a name below it, label by
+// label and ignoring case, as dns.IsSubDomain does for fully qualified
+// names, without the two label-index slices that allocates: the bailiwick
+// checks run it on every record of every reply.
+func isSubDomain(parent, child string) bool {
+	if parent == "." {
+		return true
+	}
+	for off, end := 0, false; !end; off, end = dns.NextLabel(child, off) {
+		if len(child)-off == len(parent) && equalFoldASCII(child[off:], parent) {
+			return true
+		}
+	}
+	return false
+}
+
+// equalFoldASCII compares a and b (of equal length) folding ASCII letters
+// only, as DNS does (RFC 4343); strings.EqualFold would fold Unicode and
+// take any two invalid UTF-8 bytes for equal.
+func equalFoldASCII(a, b string) bool {
+	for i := 0; i < len(a); i++ {
+		x, y := a[i], b[i]
+		if 'A' <= x && x <= 'Z' {
+			x += 'a' - 'A'
+		}
+		if 'A' <= y && y <= 'Z' {
+			y += 'a' - 'A'
+		}
+		if x != y {
+			return false
+		}
+	}
+	return true
 }
 
 // closest returns the servers of the deepest zone cut cached above name

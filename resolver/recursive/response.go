@@ -80,7 +80,7 @@ func classify(resp *dns.Msg, zone, qname string, qtype uint16) reply {
 		// judge when it is within zone and the server says why it is empty.
 		rep.next = cur
 		rep.kind = kindChain
-		if looped || !dns.IsSubDomain(zone, cur) {
+		if looped || !isSubDomain(zone, cur) {
 			rep.ns = proofs(resp.Ns, zone)
 			return rep
 		}
@@ -139,7 +139,7 @@ func classify(resp *dns.Msg, zone, qname string, qtype uint16) reply {
 // zone: data of a type not asked for.
 func ownsOther(answer []dns.RR, zone, qname string) bool {
 	for _, rr := range answer {
-		if h := rr.Header(); h.Name == qname && h.Class == dns.ClassINET && dns.IsSubDomain(zone, qname) {
+		if h := rr.Header(); h.Name == qname && h.Class == dns.ClassINET && isSubDomain(zone, qname) {
 			return true
 		}
 	}
@@ -155,7 +155,7 @@ func walkChain(answer []dns.RR, zone, qname string, qtype uint16, rep *reply) (c
 	cur = qname
 	seen := map[string]bool{qname: true}
 	for range len(answer) + 1 {
-		if !dns.IsSubDomain(zone, cur) {
+		if !isSubDomain(zone, cur) {
 			return cur, false, false
 		}
 		if rrs := ownedBy(answer, cur, qtype); len(rrs) > 0 {
@@ -245,7 +245,7 @@ func dnameAbove(rrs []dns.RR, zone, name string) *dns.DNAME {
 	for _, rr := range rrs {
 		d, ok := rr.(*dns.DNAME)
 		if !ok || d.Hdr.Name == name || d.Hdr.Class != dns.ClassINET ||
-			!dns.IsSubDomain(d.Hdr.Name, name) || !dns.IsSubDomain(zone, d.Hdr.Name) {
+			!isSubDomain(d.Hdr.Name, name) || !isSubDomain(zone, d.Hdr.Name) {
 			continue
 		}
 		if best == nil || dns.CountLabel(d.Hdr.Name) > dns.CountLabel(best.Hdr.Name) {
@@ -273,12 +273,12 @@ func negative(ns []dns.RR, zone, name string) []dns.RR {
 	soa := false
 	for _, rr := range ns {
 		h := rr.Header()
-		if h.Class != dns.ClassINET || !dns.IsSubDomain(zone, h.Name) {
+		if h.Class != dns.ClassINET || !isSubDomain(zone, h.Name) {
 			continue
 		}
 		switch h.Rrtype {
 		case dns.TypeSOA:
-			if !soa && dns.IsSubDomain(h.Name, name) {
+			if !soa && isSubDomain(h.Name, name) {
 				out = append(out, rr)
 				soa = true
 			}
@@ -299,7 +299,7 @@ func proofs(ns []dns.RR, zone string) []dns.RR {
 	var out []dns.RR
 	for _, rr := range ns {
 		h := rr.Header()
-		if h.Class != dns.ClassINET || !dns.IsSubDomain(zone, h.Name) {
+		if h.Class != dns.ClassINET || !isSubDomain(zone, h.Name) {
 			continue
 		}
 		switch r := rr.(type) {
@@ -330,7 +330,7 @@ func referralCut(ns []dns.RR, zone, qname string) (cut, other string, apex bool)
 			apex = true
 			continue
 		}
-		if !dns.IsSubDomain(zone, owner) || !dns.IsSubDomain(owner, qname) {
+		if !isSubDomain(zone, owner) || !isSubDomain(owner, qname) {
 			other = owner
 			continue
 		}
@@ -371,7 +371,7 @@ func glueFor(extra []dns.RR, zone string, hosts []string) []glue {
 	var out []glue
 	for _, rr := range extra {
 		h := rr.Header()
-		if h.Class != dns.ClassINET || !containsString(hosts, h.Name) || !dns.IsSubDomain(zone, h.Name) {
+		if h.Class != dns.ClassINET || !containsString(hosts, h.Name) || !isSubDomain(zone, h.Name) {
 			continue
 		}
 		var a netip.Addr

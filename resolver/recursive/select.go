@@ -19,38 +19,43 @@ import (
 const maxPasses = 3
 
 // zoneServers are the name servers of one zone as one query sees them:
-// their host names and the addresses known so far.
+// their host names and the addresses known so far, both indexed like
+// hosts (slices, not maps: a query builds one per zone it asks).
 type zoneServers struct {
 	zone   string
 	hosts  []string
-	addrs  map[string][]netip.Addr
-	looked map[string]bool // hosts whose addresses this query looked up
+	addrs  [][]netip.Addr
+	looked []bool // hosts whose addresses this query looked up
 }
 
 // newZoneServers assembles the servers of zone: glue given with the
-// referral first, else the address cache.
+// referral first, else the address cache. The hosts' addresses share one
+// backing array.
 func (r *Resolver) newZoneServers(zone string, hosts []string, gl []glue, now time.Time) *zoneServers {
-	zs := &zoneServers{zone: zone, hosts: hosts, addrs: make(map[string][]netip.Addr, len(hosts))}
-	for _, g := range gl {
-		if r.usable(g.addr) && !slices.Contains(zs.addrs[g.host], g.addr) {
-			zs.addrs[g.host] = append(zs.addrs[g.host], g.addr)
-		}
-	}
+	zs := &zoneServers{zone: zone, hosts: hosts, addrs: make([][]netip.Addr, len(hosts))}
+	flat := make([]netip.Addr, 0, len(gl)+2*len(hosts))
 	any := false
-	for _, h := range hosts {
-		if len(zs.addrs[h]) == 0 {
+	for i, h := range hosts {
+		start := len(flat)
+		for _, g := range gl {
+			if g.host == h && r.usable(g.addr) && !slices.Contains(flat[start:], g.addr) {
+				flat = append(flat, g.addr)
+			}
+		}
+		if len(flat) == start {
 			// Only usable addresses count: a host known by an address of
 			// a family not in use is looked up in the other.
 			known := r.caches.hostAddrs(h, now)
 			for _, set := range [...][]netip.Addr{known.v4.addrs, known.v6.addrs} {
 				for _, a := range set {
 					if r.usable(a) {
-						zs.addrs[h] = append(zs.addrs[h], a)
+						flat = append(flat, a)
 					}
 				}
 			}
 		}
-		any = any || len(zs.addrs[h]) > 0
+		zs.addrs[i] = flat[start:len(flat):len(flat)]
+		any = any || len(flat) > start
 	}
 	if zone == "." && !any {
 		// The root's glue has expired before its NS set: the hints still
@@ -62,15 +67,17 @@ func (r *Resolver) newZoneServers(zone string, hosts []string, gl []glue, now ti
 
 // hintServers are the root hints as a zone's servers.
 func (r *Resolver) hintServers() *zoneServers {
-	zs := &zoneServers{zone: ".", addrs: make(map[string][]netip.Addr)}
+	zs := &zoneServers{zone: "."}
 	for _, h := range r.hints {
 		if !r.usable(h.addr) {
 			continue
 		}
-		if _, ok := zs.addrs[h.name]; !ok {
-			zs.hosts = append(zs.hosts, h.name)
+		i := slices.Index(zs.hosts, h.name)
+		if i < 0 {
+			i = len(zs.hosts)
+			zs.hosts, zs.addrs = append(zs.hosts, h.name), append(zs.addrs, nil)
 		}
-		zs.addrs[h.name] = append(zs.addrs[h.name], h.addr)
+		zs.addrs[i] = append(zs.addrs[i], h.addr)
 	}
 	return zs
 }
@@ -154,14 +161,14 @@ func (q *query) ask(ctx context.Context, zs *zoneServers, name string, qtype uin
 			fails.add(err)
 		}
 		if pass == 0 {
-			for _, host := range zs.hosts {
-				if len(zs.addrs[host]) > 0 || zs.looked[host] {
+			for i, host := range zs.hosts {
+				if len(zs.addrs[i]) > 0 || zs.looked != nil && zs.looked[i] {
 					continue
 				}
 				if zs.looked == nil {
-					zs.looked = make(map[string]bool)
+					zs.looked = make([]bool, len(zs.hosts))
 				}
-				zs.looked[host] = true
+				zs.looked[i] = true
 				addrs, err := q.hostAddrs(ctx, host, depth+1)
 				if fatal(err) {
 					return reply{}, err
@@ -170,7 +177,7 @@ func (q *query) ask(ctx context.Context, zs *zoneServers, name string, qtype uin
 					fails.add(err)
 					continue
 				}
-				zs.addrs[host] = addrs
+				zs.addrs[i] = addrs
 				for _, addr := range addrs {
 					if _, tried := state[addr]; tried || !r.usable(addr) || r.infra.isLame(zs.zone, addr, r.clock.Now()) {
 						continue
@@ -248,12 +255,12 @@ func (q *query) candidates(zs *zoneServers, state map[netip.Addr]bool, pass int,
 	r := q.r
 	now := r.clock.Now()
 	n := 0
-	for _, h := range zs.hosts {
-		n += len(zs.addrs[h])
+	for _, as := range zs.addrs {
+		n += len(as)
 	}
 	out := make([]netip.Addr, 0, n)
-	for _, h := range zs.hosts {
-		for _, a := range zs.addrs[h] {
+	for _, as := range zs.addrs {
+		for _, a := range as {
 			if slices.Contains(out, a) || !r.usable(a) {
 				continue
 			}

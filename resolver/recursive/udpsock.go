@@ -1,7 +1,8 @@
 package recursive
 
 import (
-	"io"
+	"cmp"
+	"errors"
 	"net/netip"
 	"os"
 	"sync"
@@ -10,18 +11,16 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// udpSock is the socket of one UDP exchange (a value: one pointer, no
-// allocation of its own), made with raw system calls:
+// udpSock is the socket of one UDP exchange, made with raw system calls:
 // socket and connect (the kernel binds it to a random ephemeral port, the
 // fresh unpredictable source port per query RFC 5452 §9.2 asks for, and
-// drops datagrams from any other address), then the runtime's poller for
-// waiting. net.DialUDP does the same plus a setsockopt, getsockname and
-// getpeername and half a dozen allocations, on every cache miss.
+// drops datagrams from any other address). Its replies are waited for in
+// the Resolver's replyPoll, not the runtime's poller: see there why.
 type udpSock struct {
-	f *os.File
+	fd int
 }
 
-// dialUDP opens a socket connected to ap.
+// dialUDP opens a non-blocking socket connected to ap.
 func dialUDP(ap netip.AddrPort) (udpSock, error) {
 	var (
 		family int
@@ -40,32 +39,191 @@ func dialUDP(ap netip.AddrPort) (udpSock, error) {
 		unix.Close(fd)
 		return udpSock{}, os.NewSyscallError("connect", err)
 	}
-	// Non-blocking, so os.File registers it with the poller, whose Read
-	// and Write then wait for it without a closure per call.
-	return udpSock{f: os.NewFile(uintptr(fd), "udp")}, nil
+	return udpSock{fd: fd}, nil
 }
 
-func (s udpSock) SetDeadline(t time.Time) error { return s.f.SetDeadline(t) }
-
-func (s udpSock) Close() error { return s.f.Close() }
+// close closes the socket, which also takes it out of the replyPoll's
+// epoll set.
+func (s udpSock) close() { unix.Close(s.fd) }
 
 // write sends one datagram.
 func (s udpSock) write(b []byte) error {
-	_, err := s.f.Write(b)
-	return err
+	for {
+		_, err := unix.Write(s.fd, b)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return os.NewSyscallError("write", err)
+		}
+		return nil
+	}
 }
 
-// read receives one datagram into b, waiting in the poller until one
-// comes or the deadline passes (os.ErrDeadlineExceeded, a timeout). It
-// must try read(2) before waiting: the poller forgets a readiness it saw
-// before the wait began, so a reply already queued would not wake us.
-func (s udpSock) read(b []byte) (int, error) {
-	n, err := s.f.Read(b)
-	if err == io.EOF { // an empty datagram: the caller sees it cannot parse
-		return 0, nil
+// read receives one queued datagram into b; wouldBlock when none is
+// queued. An error the kernel queued on the socket (ECONNREFUSED after an
+// ICMP port unreachable) comes back as the error.
+func (s udpSock) read(b []byte) (n int, wouldBlock bool, err error) {
+	for {
+		n, err = unix.Read(s.fd, b)
+		switch err {
+		case nil:
+			return n, false, nil
+		case unix.EINTR:
+			continue
+		case unix.EAGAIN:
+			return 0, true, nil
+		}
+		return 0, false, os.NewSyscallError("read", err)
 	}
-	return n, err
 }
 
 // udpBufs recycles the receive buffers of UDP exchanges.
 var udpBufs = sync.Pool{New: func() any { return new([udpBufSize]byte) }}
+
+// replyIdle is how long the reaper of a replyPoll outlives its last
+// waiter: long enough to carry a steady query rate, short enough that a
+// Resolver replaced by a reload leaves nothing behind for long.
+const replyIdle = 10 * time.Second
+
+// replyPoll waits for the replies of all UDP exchanges of a Resolver in
+// one epoll set of its own, which the runtime's poller waits on as on any
+// other descriptor, and one reaper goroutine wakes each exchange whose
+// socket has something to read. Per exchange that costs one epoll_ctl
+// (one-shot; closing the socket removes it), where handing each fresh
+// socket to the runtime's poller costs an fcntl, an EPOLL_CTL_ADD and an
+// EPOLL_CTL_DEL, plus a read(2) tried before the reply is there
+// (docs/ARCHITECTURE.md, "recursive"). The zero value is ready to use; the
+// reaper starts with the first exchange and exits after replyIdle without
+// one.
+type replyPoll struct {
+	idle    time.Duration // replyIdle when zero; tests shorten it
+	mu      sync.Mutex
+	ep      *os.File // the epoll set; nil while no reaper runs
+	epfd    int
+	gen     uint32
+	waiters map[uint64]chan struct{} // by key: gen<<32 | fd
+}
+
+// replyWait is one exchange's registration in a replyPoll.
+type replyWait struct {
+	key   uint64
+	ready chan struct{}
+}
+
+func replyKey(gen uint32, fd int) uint64 { return uint64(gen)<<32 | uint64(uint32(fd)) }
+
+// arm registers sock to wake the returned replyWait once it has a
+// datagram or an error to read.
+func (p *replyPoll) arm(sock udpSock) (replyWait, error) {
+	p.mu.Lock()
+	if p.ep == nil {
+		if err := p.start(); err != nil {
+			p.mu.Unlock()
+			return replyWait{}, err
+		}
+	}
+	p.gen++
+	w := replyWait{key: replyKey(p.gen, sock.fd), ready: make(chan struct{}, 1)}
+	p.waiters[w.key] = w.ready
+	epfd := p.epfd // stays open while w is registered
+	p.mu.Unlock()
+	ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLONESHOT, Fd: int32(sock.fd), Pad: int32(w.key >> 32)}
+	if err := unix.EpollCtl(epfd, unix.EPOLL_CTL_ADD, sock.fd, &ev); err != nil {
+		p.disarm(w)
+		return replyWait{}, os.NewSyscallError("epoll_ctl", err)
+	}
+	return w, nil
+}
+
+// rearm asks for one more wake-up of w, after its socket had nothing (or
+// nothing acceptable) to read.
+func (p *replyPoll) rearm(sock udpSock, w replyWait) error {
+	p.mu.Lock()
+	epfd := p.epfd
+	p.mu.Unlock()
+	ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLONESHOT, Fd: int32(sock.fd), Pad: int32(w.key >> 32)}
+	if err := unix.EpollCtl(epfd, unix.EPOLL_CTL_MOD, sock.fd, &ev); err != nil {
+		return os.NewSyscallError("epoll_ctl", err)
+	}
+	return nil
+}
+
+// disarm forgets w; its socket must be closed after, not before, so a
+// reused descriptor number never reaches w (the generation in the key
+// keeps a stale event from waking the exchange that reuses it).
+func (p *replyPoll) disarm(w replyWait) {
+	p.mu.Lock()
+	delete(p.waiters, w.key)
+	if len(p.waiters) == 0 && p.ep != nil {
+		p.ep.SetReadDeadline(time.Now().Add(cmp.Or(p.idle, replyIdle)))
+	}
+	p.mu.Unlock()
+}
+
+// start opens the epoll set and starts its reaper; p.mu is held.
+func (p *replyPoll) start() error {
+	fd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
+	if err != nil {
+		return os.NewSyscallError("epoll_create1", err)
+	}
+	// Non-blocking, so os.File hands it to the runtime's poller.
+	if err := unix.SetNonblock(fd, true); err != nil {
+		unix.Close(fd)
+		return os.NewSyscallError("fcntl", err)
+	}
+	p.ep, p.epfd = os.NewFile(uintptr(fd), "replies"), fd
+	if p.waiters == nil {
+		p.waiters = make(map[uint64]chan struct{})
+	}
+	go p.reap(p.ep)
+	return nil
+}
+
+// running reports whether a reaper runs; for tests.
+func (p *replyPoll) running() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.ep != nil
+}
+
+// reap wakes the waiters whose sockets are ready, until the set has had no
+// waiter for replyIdle.
+func (p *replyPoll) reap(ep *os.File) {
+	rc, err := ep.SyscallConn()
+	if err != nil {
+		return
+	}
+	var evs [128]unix.EpollEvent
+	for {
+		var n int
+		err := rc.Read(func(fd uintptr) bool {
+			for {
+				var werr error
+				n, werr = unix.EpollWait(int(fd), evs[:], 0)
+				if werr != unix.EINTR {
+					return n > 0
+				}
+			}
+		})
+		p.mu.Lock()
+		if err != nil {
+			if len(p.waiters) == 0 || !errors.Is(err, os.ErrDeadlineExceeded) {
+				p.ep = nil
+				p.mu.Unlock()
+				ep.Close()
+				return
+			}
+			ep.SetReadDeadline(time.Time{}) // waiters came since: carry on
+		}
+		for _, ev := range evs[:n] {
+			if ready, ok := p.waiters[replyKey(uint32(ev.Pad), int(ev.Fd))]; ok {
+				select {
+				case ready <- struct{}{}:
+				default:
+				}
+			}
+		}
+		p.mu.Unlock()
+	}
+}

@@ -3,6 +3,7 @@ package recursive
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"net/netip"
 	"syscall"
@@ -85,5 +86,111 @@ func TestExchangeUDPOddDatagrams(t *testing.T) {
 				t.Fatalf("answer %v, want the genuine A 192.0.2.9", m.Answer)
 			}
 		})
+	}
+}
+
+// echoServer answers every query with itself, QR set, after delay(query)
+// (none when delay is nil), each on its own goroutine.
+func echoServer(t *testing.T, delay func(q []byte) time.Duration) netip.AddrPort {
+	t.Helper()
+	pc, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { pc.Close() })
+	go func() {
+		for {
+			buf := make([]byte, 512)
+			n, from, err := pc.ReadFromUDPAddrPort(buf)
+			if err != nil {
+				return
+			}
+			go func(q []byte) {
+				if delay != nil {
+					time.Sleep(delay(q))
+				}
+				q[2] |= 0x80
+				pc.WriteToUDPAddrPort(q, from)
+			}(buf[:n])
+		}
+	}()
+	return pc.LocalAddr().(*net.UDPAddr).AddrPort()
+}
+
+// TestReplyPollConcurrent: many exchanges waiting at once in one
+// replyPoll, their replies coming back out of order, each gets its own.
+func TestReplyPollConcurrent(t *testing.T) {
+	ap := echoServer(t, func(q []byte) time.Duration { return time.Duration(q[1]%8) * time.Millisecond })
+	r := &Resolver{port: ap.Port()}
+	const n = 200
+	errs := make(chan error, n)
+	for i := range n {
+		go func() {
+			name := fmt.Sprintf("q%d.example.test.", i)
+			wire, id, err := packQuery(name, dns.TypeA, true, false)
+			if err != nil {
+				errs <- err
+				return
+			}
+			m, err := r.exchangeUDP(context.Background(), ap.Addr(), wire, id, name, dns.TypeA, true, time.Now().Add(5*time.Second))
+			switch {
+			case err != nil:
+				errs <- err
+			case m.Id != id || m.Question[0].Name != name:
+				errs <- fmt.Errorf("query %s id %d got the reply to %s id %d", name, id, m.Question[0].Name, m.Id)
+			default:
+				errs <- nil
+			}
+		}()
+	}
+	for range n {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+}
+
+// TestReplyPollIdle: the reaper exits once no exchange has waited for a
+// while, and the next exchange starts it again.
+func TestReplyPollIdle(t *testing.T) {
+	ap := echoServer(t, nil)
+	r := &Resolver{port: ap.Port()}
+	r.replies.idle = time.Millisecond
+	for round := range 2 {
+		const name = "www.example.test."
+		wire, id, _ := packQuery(name, dns.TypeA, true, false)
+		if _, err := r.exchangeUDP(context.Background(), ap.Addr(), wire, id, name, dns.TypeA, true, time.Now().Add(5*time.Second)); err != nil {
+			t.Fatalf("round %d: %v", round, err)
+		}
+		for start := time.Now(); r.replies.running(); time.Sleep(time.Millisecond) {
+			if time.Since(start) > 10*time.Second {
+				t.Fatalf("round %d: the reaper still runs with no exchange", round)
+			}
+		}
+	}
+}
+
+// TestExchangeUDPCanceled: cancelling the query's context ends a wait for
+// a server that never answers, long before the exchange's deadline.
+func TestExchangeUDPCanceled(t *testing.T) {
+	ap := echoServer(t, func([]byte) time.Duration { return time.Hour })
+	r := &Resolver{port: ap.Port()}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		const name = "www.example.test."
+		wire, id, _ := packQuery(name, dns.TypeA, true, false)
+		_, err := r.exchangeUDP(ctx, ap.Addr(), wire, id, name, dns.TypeA, true, time.Now().Add(time.Hour))
+		done <- err
+	}()
+	time.Sleep(10 * time.Millisecond) // most likely waiting by now; either way it must end
+	cancel()
+	select {
+	case err := <-done:
+		if !errors.Is(err, errTimeout) {
+			t.Fatalf("err %v, want errTimeout (exchange reports the context's cause)", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the exchange went on waiting after its context was cancelled")
 	}
 }
