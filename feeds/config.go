@@ -11,6 +11,7 @@ import (
 
 	"github.com/bulwark-dns/bulwark/blocklist"
 	"github.com/bulwark-dns/bulwark/internal/cfgerr"
+	"github.com/bulwark-dns/bulwark/internal/yamlx"
 )
 
 // ListConfig is one entry of `blocklists:` or `allowlists:` in the YAML config.
@@ -300,31 +301,16 @@ const (
 
 // SetDefaults fills unset values.
 func (c *Config) SetDefaults() {
-	if c.Startup == "" {
-		c.Startup = StartupWait
-	}
-	if c.StartupTimeout == 0 {
-		c.StartupTimeout = DefaultStartupTimeout
-	}
-	if c.Refresh == 0 {
-		c.Refresh = DefaultRefresh
-	}
-	if c.Retry == 0 {
-		c.Retry = DefaultRetry
-	}
-	if c.Timeout == 0 {
-		c.Timeout = DefaultTimeout
-	}
-	if c.MaxSize == 0 {
-		c.MaxSize = DefaultMaxSize
-	}
-	if c.MaxEntries == 0 {
-		c.MaxEntries = DefaultMaxEntries
-	}
-	if c.MinRatio == nil {
-		r := DefaultMinRatio
-		c.MinRatio = &r
-	}
+	yamlx.Defaults(c, Config{
+		Startup:        StartupWait,
+		StartupTimeout: DefaultStartupTimeout,
+		Refresh:        DefaultRefresh,
+		Retry:          DefaultRetry,
+		Timeout:        DefaultTimeout,
+		MaxSize:        DefaultMaxSize,
+		MaxEntries:     DefaultMaxEntries,
+		MinRatio:       new(float64(DefaultMinRatio)),
+	})
 }
 
 // validateLimits checks the download limits that a list and the section

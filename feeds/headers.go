@@ -1,6 +1,7 @@
 package feeds
 
 import (
+	"maps"
 	"slices"
 
 	"github.com/bulwark-dns/bulwark/internal/secretref"
@@ -13,11 +14,6 @@ func checkHeaderValue(v string) error { return secretref.Check(v) }
 
 func resolveHeader(v, baseDir string) (string, error) { return secretref.Resolve(v, baseDir) }
 
-func sortedKeys(m map[string]string) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
-}
+// sortedKeys lists a map's keys in order, so that what is built from the
+// map (requests, category indexes) is the same on every load.
+func sortedKeys(m map[string]string) []string { return slices.Sorted(maps.Keys(m)) }

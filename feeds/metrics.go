@@ -6,6 +6,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/bulwark-dns/bulwark/blocklist"
+	"github.com/bulwark-dns/bulwark/internal/promx"
 )
 
 // Metrics are the per-feed and merged-blocklist metrics. Construct once
@@ -42,47 +43,28 @@ const (
 
 // NewMetrics registers the feed metrics with reg.
 func NewMetrics(reg prometheus.Registerer) *Metrics {
-	feed := []string{"feed"}
-	gauge := func(name, help string, labels ...string) *prometheus.GaugeVec {
-		return prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: name, Help: help}, labels)
-	}
+	f := promx.With(reg)
+	gauge := func(name, help string) *prometheus.GaugeVec { return f.GaugeVec(name, help, "feed") }
 	m := &Metrics{
-		entries:       gauge("bulwark_feed_entries", "Rules in each list's copy being served.", feed...),
-		loaded:        gauge("bulwark_feed_loaded", "1 if the list has a good copy (from its source or the disk cache), else 0.", feed...),
-		lastSuccess:   gauge("bulwark_feed_last_success_timestamp_seconds", "Unix time the list's source last confirmed the copy being served (a download or a 304).", feed...),
-		lastAttempt:   gauge("bulwark_feed_last_attempt_timestamp_seconds", "Unix time of the list's last refresh attempt.", feed...),
-		attemptOK:     gauge("bulwark_feed_last_attempt_success", "1 if the list's last refresh attempt succeeded, 0 if it failed and the last good copy is kept.", feed...),
-		rejected:      gauge("bulwark_feed_rejected_lines", "Invalid lines in the list's copy being served, by reason.", "feed", "reason"),
-		skipped:       gauge("bulwark_feed_skipped_lines", "Lines of the list's copy ignored on purpose (cosmetic adblock rules, RPZ IP triggers, localhost entries), by reason.", "feed", "reason"),
-		triggers:      gauge("bulwark_feed_rpz_triggers", "RPZ rules of the list's copy being served whose trigger is not the query name, by trigger (rpz-client-ip, rpz-ip, rpz-nsdname, rpz-nsip).", "feed", "trigger"),
-		downloadBytes: gauge("bulwark_feed_download_bytes", "Bytes read (as sent, before decompression) at the list's last download.", feed...),
-		downloadSecs:  gauge("bulwark_feed_download_duration_seconds", "Duration of the list's last refresh attempt, download and parse.", feed...),
-		fetches: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "bulwark_feed_fetches_total", Help: "Refresh attempts by result: updated, unchanged, failed, rejected (shrunk below min_ratio).",
-		}, []string{"feed", "result"}),
-		errors: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "bulwark_feed_errors_total", Help: "Refresh attempts that failed or were rejected; the last good copy stays in use.",
-		}, feed),
-		cacheErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "bulwark_feed_cache_write_errors_total", Help: "Failures to write a list's copy to feeds.cache_dir.",
-		}, feed),
-		tableEntries: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "bulwark_blocklist_entries", Help: "Distinct rules in the merged blocklist being served.",
-		}),
-		tableBytes: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "bulwark_blocklist_bytes", Help: "Memory held by the merged blocklist being served.",
-		}),
-		buildSecs: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "bulwark_blocklist_build_duration_seconds", Help: "Time the last merged blocklist took to build.",
-		}),
-		buildFailures: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "bulwark_blocklist_build_failures_total", Help: "Merged blocklist builds that failed; the previous one stays in use.",
-		}),
+		entries:       gauge("bulwark_feed_entries", "Rules in each list's copy being served."),
+		loaded:        gauge("bulwark_feed_loaded", "1 if the list has a good copy (from its source or the disk cache), else 0."),
+		lastSuccess:   gauge("bulwark_feed_last_success_timestamp_seconds", "Unix time the list's source last confirmed the copy being served (a download or a 304)."),
+		lastAttempt:   gauge("bulwark_feed_last_attempt_timestamp_seconds", "Unix time of the list's last refresh attempt."),
+		attemptOK:     gauge("bulwark_feed_last_attempt_success", "1 if the list's last refresh attempt succeeded, 0 if it failed and the last good copy is kept."),
+		rejected:      f.GaugeVec("bulwark_feed_rejected_lines", "Invalid lines in the list's copy being served, by reason.", "feed", "reason"),
+		skipped:       f.GaugeVec("bulwark_feed_skipped_lines", "Lines of the list's copy ignored on purpose (cosmetic adblock rules, RPZ IP triggers, localhost entries), by reason.", "feed", "reason"),
+		triggers:      f.GaugeVec("bulwark_feed_rpz_triggers", "RPZ rules of the list's copy being served whose trigger is not the query name, by trigger (rpz-client-ip, rpz-ip, rpz-nsdname, rpz-nsip).", "feed", "trigger"),
+		downloadBytes: gauge("bulwark_feed_download_bytes", "Bytes read (as sent, before decompression) at the list's last download."),
+		downloadSecs:  gauge("bulwark_feed_download_duration_seconds", "Duration of the list's last refresh attempt, download and parse."),
+		fetches:       f.CounterVec("bulwark_feed_fetches_total", "Refresh attempts by result: updated, unchanged, failed, rejected (shrunk below min_ratio).", "feed", "result"),
+		errors:        f.CounterVec("bulwark_feed_errors_total", "Refresh attempts that failed or were rejected; the last good copy stays in use.", "feed"),
+		cacheErrors:   f.CounterVec("bulwark_feed_cache_write_errors_total", "Failures to write a list's copy to feeds.cache_dir.", "feed"),
+		tableEntries:  f.Gauge("bulwark_blocklist_entries", "Distinct rules in the merged blocklist being served."),
+		tableBytes:    f.Gauge("bulwark_blocklist_bytes", "Memory held by the merged blocklist being served."),
+		buildSecs:     f.Gauge("bulwark_blocklist_build_duration_seconds", "Time the last merged blocklist took to build."),
+		buildFailures: f.Counter("bulwark_blocklist_build_failures_total", "Merged blocklist builds that failed; the previous one stays in use."),
 	}
-	reg.MustRegister(m.entries, m.loaded, m.lastSuccess, m.lastAttempt, m.attemptOK, m.rejected, m.skipped, m.triggers,
-		m.downloadBytes, m.downloadSecs, m.fetches, m.errors, m.cacheErrors,
-		m.tableEntries, m.tableBytes, m.buildSecs, m.buildFailures)
-	m.xfr = newXfrMetrics(reg)
+	m.xfr = newXfrMetrics(f)
 	return m
 }
 

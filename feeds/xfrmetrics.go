@@ -1,6 +1,10 @@
 package feeds
 
-import "github.com/prometheus/client_golang/prometheus"
+import (
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/bulwark-dns/bulwark/internal/promx"
+)
 
 // xfrMetrics are the series of zone transfer feeds ("axfr://" sources)
 // and of the NOTIFY messages that announce their changes.
@@ -19,24 +23,14 @@ const (
 	notifyUnknown    = "unknown"     // for a zone no list transfers (feed label "")
 )
 
-func newXfrMetrics(reg prometheus.Registerer) xfrMetrics {
-	x := xfrMetrics{
-		serial: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "bulwark_feed_zone_serial", Help: "SOA serial of the zone an axfr:// list holds.",
-		}, []string{"feed"}),
-		expired: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "bulwark_feed_zone_expired",
-			Help: "1 once no primary confirmed the list's zone within its SOA expire timer (the last zone is still enforced unless on_expire is drop). Alert on it.",
-		}, []string{"feed"}),
-		transfers: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "bulwark_feed_zone_transfers_total", Help: "Zone transfers that changed the list's zone, by type (ixfr, axfr).",
-		}, []string{"feed", "type"}),
-		notifies: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "bulwark_feed_notify_total", Help: "DNS NOTIFY messages received, by result (accepted, not_primary, bad_tsig, unknown).",
-		}, []string{"feed", "result"}),
+func newXfrMetrics(f promx.Factory) xfrMetrics {
+	return xfrMetrics{
+		serial: f.GaugeVec("bulwark_feed_zone_serial", "SOA serial of the zone an axfr:// list holds.", "feed"),
+		expired: f.GaugeVec("bulwark_feed_zone_expired",
+			"1 once no primary confirmed the list's zone within its SOA expire timer (the last zone is still enforced unless on_expire is drop). Alert on it.", "feed"),
+		transfers: f.CounterVec("bulwark_feed_zone_transfers_total", "Zone transfers that changed the list's zone, by type (ixfr, axfr).", "feed", "type"),
+		notifies:  f.CounterVec("bulwark_feed_notify_total", "DNS NOTIFY messages received, by result (accepted, not_primary, bad_tsig, unknown).", "feed", "result"),
 	}
-	reg.MustRegister(x.serial, x.expired, x.transfers, x.notifies)
-	return x
 }
 
 func (x xfrMetrics) forget(l prometheus.Labels) {

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/bulwark-dns/bulwark/internal/cfgerr"
+	"github.com/bulwark-dns/bulwark/internal/yamlx"
 	"github.com/bulwark-dns/bulwark/resolver/proxyproto"
 	"github.com/bulwark-dns/bulwark/resolver/rcvbuf"
 )
@@ -63,31 +64,17 @@ const DefaultUDPRcvbuf = rcvbuf.Default
 
 // SetDefaults fills in unset values.
 func (c *ListenConfig) SetDefaults() {
-	if c.TCPIdleTimeout == 0 {
-		c.TCPIdleTimeout = 10 * time.Second
-	}
-	if c.TCPReadTimeout == 0 {
-		c.TCPReadTimeout = 2 * time.Second
-	}
-	if c.MaxTCPConns == 0 {
-		c.MaxTCPConns = 1000
-	}
-	if c.MaxTCPConnsPerClient == 0 {
-		c.MaxTCPConnsPerClient = DefaultMaxTCPConnsPerClient
-	}
-	if c.TCPMaxQueries == 0 {
-		c.TCPMaxQueries = DefaultTCPMaxQueries
-	}
-	if c.UDPSize == 0 {
-		c.UDPSize = 1232
-	}
-	if c.MaxInflight == 0 {
-		c.MaxInflight = 20000
-	}
+	yamlx.Defaults(c, ListenConfig{
+		TCPIdleTimeout:       10 * time.Second,
+		TCPReadTimeout:       2 * time.Second,
+		MaxTCPConns:          1000,
+		MaxTCPConnsPerClient: DefaultMaxTCPConnsPerClient,
+		TCPMaxQueries:        DefaultTCPMaxQueries,
+		UDPSize:              1232,
+		MaxInflight:          20000,
+		UDPRcvbuf:            DefaultUDPRcvbuf,
+	})
 	c.ProxyProtocol.SetDefaults()
-	if c.UDPRcvbuf == 0 {
-		c.UDPRcvbuf = DefaultUDPRcvbuf
-	}
 }
 
 // Validate reports every invalid value in the section.

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/netip"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -377,24 +376,11 @@ func FuzzFastPath(f *testing.F) {
 	})
 }
 
-// recordingObserver keeps the names and rcodes it is shown.
-type recordingObserver struct {
-	mu     sync.Mutex
-	events []query.Event
-}
-
-func (r *recordingObserver) Observe(ev query.Event) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	ev.Query, ev.Response = append([]byte(nil), ev.Query...), append([]byte(nil), ev.Response...)
-	r.events = append(r.events, ev)
-}
-
 // Queries the fast path answers are observed like any other, so a query log
 // or dnstap sees every query.
 func TestFastPathReportsToObservers(t *testing.T) {
 	p := newFastPair(t)
-	obs := &recordingObserver{}
+	obs := &recorder{} // observe_test.go
 	p.fast = p.fast.WithObserver(obs)
 	m := new(dns.Msg)
 	m.SetQuestion("Obs.Example.org.", dns.TypeA)
@@ -405,10 +391,11 @@ func TestFastPathReportsToObservers(t *testing.T) {
 	if !fast {
 		t.Fatal("the second query did not take the fast path")
 	}
-	if len(obs.events) != 2 {
-		t.Fatalf("observer saw %d events, want 2", len(obs.events))
+	evs := obs.events()
+	if len(evs) != 2 {
+		t.Fatalf("observer saw %d events, want 2", len(evs))
 	}
-	ev := obs.events[1]
+	ev := evs[1]
 	if ev.QName != "Obs.Example.org." || ev.QType != dns.TypeA || ev.Rcode != dns.RcodeSuccess || ev.Answers != 2 ||
 		ev.Proto != query.ProtoUDP || ev.Client != client || string(ev.Response) != string(out) || ev.Received.IsZero() {
 		t.Errorf("fast path event %+v", ev)

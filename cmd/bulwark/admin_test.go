@@ -9,7 +9,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -36,11 +35,9 @@ func TestAdminTokenGuardsReload(t *testing.T) {
 	dir := writeFiles(t, map[string]string{"l.txt": "l.example\n"})
 	cfgPath := filepath.Join(dir, "bulwark.yaml")
 	cfg := reloadConfig(admin, up.Addr, []int{port}, "l.txt", "admin:\n  token: \"${BULWARK_TEST_ADMIN_TOKEN}\"\n")
-	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	writeFile(t, cfgPath, cfg)
 	serveInProcess(t, cfgPath)
-	wait.For(t, "/readyz", func() bool { code, _ := readyz(admin); return code == http.StatusOK })
+	waitReady(t, admin, "/readyz")
 
 	for _, path := range []string{"/metrics", "/healthz", "/readyz", "/lists", "/stats", "/explain?name=l.example", "/"} {
 		if code, body := adminGet(t, admin, path); code != http.StatusOK {
@@ -222,11 +219,9 @@ func TestAdminPprofIsOptIn(t *testing.T) {
 		dir := writeFiles(t, map[string]string{"l.txt": "l.example\n"})
 		cfgPath := filepath.Join(dir, "bulwark.yaml")
 		cfg := reloadConfig(admin, up.Addr, []int{port}, "l.txt", fmt.Sprintf("admin:\n  pprof: %v\n", on))
-		if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
-			t.Fatal(err)
-		}
+		writeFile(t, cfgPath, cfg)
 		serveInProcess(t, cfgPath)
-		wait.For(t, "/readyz", func() bool { code, _ := readyz(admin); return code == http.StatusOK })
+		waitReady(t, admin, "/readyz")
 		code, body := adminGet(t, admin, "/debug/pprof/")
 		switch {
 		case !on && code != http.StatusNotFound:
@@ -253,11 +248,9 @@ func startAdminDaemonLists(t *testing.T, extra, lists string) string {
 	dir := writeFiles(t, map[string]string{"l.txt": "l.example\n"})
 	cfgPath := filepath.Join(dir, "bulwark.yaml")
 	cfg := strings.Replace(reloadConfig(admin, up.Addr, []int{port}, "l.txt", extra), "blocklists:\n", "blocklists:\n"+lists, 1)
-	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	writeFile(t, cfgPath, cfg)
 	serveInProcess(t, cfgPath)
-	wait.For(t, "/readyz", func() bool { code, _ := readyz(admin); return code == http.StatusOK })
+	waitReady(t, admin, "/readyz")
 	return admin
 }
 
@@ -427,7 +420,7 @@ func TestAdminConnectionsBounded(t *testing.T) {
 		c.Close()
 	}
 	conns = nil
-	wait.For(t, "the admin API to answer again", func() bool { code, _ := readyz(admin); return code == http.StatusOK })
+	waitReady(t, admin, "the admin API to answer again")
 }
 
 // TestAdminServerTimeouts: the admin server closes idle keep-alive

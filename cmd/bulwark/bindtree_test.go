@@ -102,18 +102,14 @@ func startBindTree(t testing.TB, build func(ips []string) []*bindZone) *bindTree
 		body := []string{"$ORIGIN " + z.origin, "$TTL 3600", soa, z.origin + " 3600 IN NS " + bt.nsName(z.server)}
 		body = append(body, z.records...)
 		body = append(body, recs...)
-		if err := os.WriteFile(file, []byte(strings.Join(body, "\n")+"\n"), 0o644); err != nil {
-			t.Fatal(err)
-		}
+		writeFile(t, file, strings.Join(body, "\n")+"\n")
 		if z.sign == "" {
 			continue
 		}
 		bt.signZone(t, z, file)
 		if z.origin == "." {
 			bt.anchor = filepath.Join(bt.dir, "root.ds")
-			if err := os.WriteFile(bt.anchor, []byte(strings.Join(z.dsRecords, "\n")+"\n"), 0o644); err != nil {
-				t.Fatal(err)
-			}
+			writeFile(t, bt.anchor, strings.Join(z.dsRecords, "\n")+"\n")
 		}
 	}
 	bt.startNamed(t, zones)
@@ -183,9 +179,7 @@ func (bt *bindTree) signZone(t testing.TB, z *bindZone, file string) {
 			t.Fatal(err)
 		}
 		lines := z.after(strings.Split(string(b), "\n"))
-		if err := os.WriteFile(file+".signed", []byte(strings.Join(lines, "\n")), 0o644); err != nil {
-			t.Fatal(err)
-		}
+		writeFile(t, file+".signed", strings.Join(lines, "\n"))
 	}
 }
 
@@ -217,9 +211,7 @@ controls { };
 		fmt.Fprintf(&conf, "zone %q { type primary; file %q; };\n", z.origin, file)
 	}
 	cfgFile := filepath.Join(dir, "named.conf")
-	if err := os.WriteFile(cfgFile, []byte(conf.String()), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	writeFile(t, cfgFile, conf.String())
 	// Ready when it answers for the root.
 	c := &dns.Client{Timeout: 500 * time.Millisecond}
 	m := new(dns.Msg)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
-	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -42,9 +41,7 @@ func TestClockFile(t *testing.T) {
 			ap := netip.MustParseAddrPort(root.Addr)
 			file := t.TempDir() + "/faketime"
 			setTime := func(s string) {
-				if err := os.WriteFile(file, []byte(s+"\n"), 0o644); err != nil {
-					t.Fatal(err)
-				}
+				writeFile(t, file, s+"\n")
 			}
 			setTime("@2030-01-01 00:00:00")
 			section := fmt.Sprintf(tt.section, root.Addr)

@@ -5,13 +5,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
-	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -106,9 +106,7 @@ log:
     - name: siem
       url: "syslog+udp://127.0.0.1:%d"
 `, filepath.Join(dir, "blocked.jsonl"), freePort(t))
-	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	writeFile(t, cfgPath, cfg)
 	startBulwark(t, admin, "serve", "-config", cfgPath)
 
 	builtinName := firstListedName(t, filepath.Join("..", "..", "configs", "lists", "phishing.txt"))
@@ -221,7 +219,7 @@ func checkMetricRefs(refs []metricExpr, fams map[string]*dto.MetricFamily) []str
 					continue
 				}
 				if (op == "=" || op == "!=") && !values[value] {
-					problems = append(problems, fmt.Sprintf("%s: no %s series has %s=%q (exported: %s)", r.where, sel[1], label, value, strings.Join(sortedKeys(values), ", ")))
+					problems = append(problems, fmt.Sprintf("%s: no %s series has %s=%q (exported: %s)", r.where, sel[1], label, value, strings.Join(slices.Sorted(maps.Keys(values)), ", ")))
 				}
 			}
 		}
@@ -286,15 +284,6 @@ func familyLabels(fam *dto.MetricFamily, suffix string) map[string]map[string]bo
 		}
 	}
 	return labels
-}
-
-func sortedKeys(m map[string]bool) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 // grafanaDashboard is the part of Grafana's dashboard JSON model the tests
@@ -552,9 +541,7 @@ func TestDashboardPromQLParses(t *testing.T) {
 		fmt.Fprintf(&rules, "      - record: dashboard:expr_%d\n        expr: %s\n", i, q)
 	}
 	path := filepath.Join(t.TempDir(), "dashboard_rules.yml")
-	if err := os.WriteFile(path, []byte(rules.String()), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	writeFile(t, path, rules.String())
 	out, err := exec.Command(promtool, "check", "rules", path).CombinedOutput()
 	if err != nil {
 		t.Errorf("promtool rejects a dashboard expression: %v\n%s\n(expressions in order:)\n%s", err, out, listExprs(exprs))

@@ -187,9 +187,7 @@ func TestSystemdExampleConfig(t *testing.T) {
 	if err := os.MkdirAll(filepath.Dir(cfgPath), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(cfgPath, []byte(text), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	writeFile(t, cfgPath, text)
 	if out, err := exec.Command(bulwarkBinary(t), "check", "-config", cfgPath).CombinedOutput(); err != nil {
 		t.Errorf("bulwark check %s: %v\n%s", systemdConfigPath, err, out)
 	}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -38,9 +37,7 @@ blocklists:
     source: "file:lists/block.txt"
 `, bt.ips[0], bt.port, bt.anchor)
 	cfgPath := filepath.Join(dir, "bulwark.yaml")
-	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	writeFile(t, cfgPath, cfg)
 	p := startBulwark(t, admin, "-config", cfgPath)
 
 	const ad = "flags: qr rd ra ad;"

@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"net"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -30,9 +29,7 @@ func startUnbound(t *testing.T, bt *bindTree, validate bool) string {
 		conf += fmt.Sprintf("stub-zone:\n  name: %q\n  stub-addr: 127.0.0.1@%d\n", z, bt.port)
 	}
 	cfg := filepath.Join(dir, "unbound.conf")
-	if err := os.WriteFile(cfg, []byte(conf), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	writeFile(t, cfg, conf)
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
 	startDaemon(t, "unbound", []string{"-d", "-c", cfg}, func() bool {
 		c, err := net.Dial("tcp", addr)
@@ -83,9 +80,7 @@ blocklists:
     source: "file:lists/block.txt"
 `, upstream, dnssecSection)
 	cfgPath := filepath.Join(dir, "bulwark.yaml")
-	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	writeFile(t, cfgPath, cfg)
 	startBulwark(t, h.admin, "-config", cfgPath)
 	return h.port
 }

@@ -166,9 +166,7 @@ log:
 	// Relative paths resolve against the config file's directory, not ours.
 	cfgPath := filepath.Join(dir, "bulwark.yaml")
 	cfg = strings.Replace(cfg, `"blocked.jsonl"`, `"`+filepath.Join(dir, "blocked.jsonl")+`"`, 1)
-	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	writeFile(t, cfgPath, cfg)
 	p := startBulwark(t, admin, "-config", cfgPath)
 
 	runDigCases(t, digPath, port, []digCase{

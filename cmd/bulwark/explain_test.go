@@ -10,7 +10,6 @@ import (
 	"testing"
 
 	"github.com/bulwark-dns/bulwark/internal/dnstest"
-	"github.com/bulwark-dns/bulwark/internal/wait"
 )
 
 // explainConfig has one list of each kind the explain tests need; it
@@ -135,7 +134,7 @@ func serveExplainConfig(t *testing.T, extra string) (cfgPath, admin string) {
 	}
 	cfgPath = filepath.Join(writeFiles(t, files), "bulwark.yaml")
 	serveInProcess(t, cfgPath)
-	wait.For(t, "/readyz", func() bool { code, _ := readyz(admin); return code == http.StatusOK })
+	waitReady(t, admin, "/readyz")
 	return cfgPath, admin
 }
 

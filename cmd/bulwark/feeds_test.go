@@ -88,6 +88,13 @@ func readyz(admin string) (int, string) {
 	return resp.StatusCode, string(b)
 }
 
+// waitReady waits until the admin API at admin answers /readyz with 200:
+// every list loaded, the listeners up. what names the wait in a failure.
+func waitReady(t testing.TB, admin, what string) {
+	t.Helper()
+	wait.For(t, what, func() bool { code, _ := readyz(admin); return code == http.StatusOK })
+}
+
 func rcode(t *testing.T, port int, name string) int {
 	t.Helper()
 	m := new(dns.Msg)
@@ -119,7 +126,7 @@ blocklists:
 	cfgPath := filepath.Join(dir, "bulwark.yaml")
 
 	p := serveInProcess(t, cfgPath)
-	wait.For(t, "/readyz", func() bool { code, _ := readyz(admin); return code == http.StatusOK })
+	waitReady(t, admin, "/readyz")
 	if rcode(t, port, "www.first.example") != dns.RcodeNameError || rcode(t, port, "second.example") != dns.RcodeSuccess {
 		t.Fatal("the HTTP feed is not applied")
 	}
@@ -139,7 +146,7 @@ blocklists:
 	// The feed server is gone: the restart serves the cached copy.
 	srv.Close()
 	p2 := serveInProcess(t, cfgPath)
-	wait.For(t, "/readyz after the restart", func() bool { code, _ := readyz(admin); return code == http.StatusOK })
+	waitReady(t, admin, "/readyz after the restart")
 	if rcode(t, port, "second.example") != dns.RcodeNameError {
 		t.Error("the cached copy is not served after a restart")
 	}

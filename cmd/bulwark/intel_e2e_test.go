@@ -58,7 +58,7 @@ sightings:
     password: pw
 `, feed.URL, feed.Title, misp.URL, sink.CollectionURL()))})
 	p := serveInProcess(t, filepath.Join(dir, "bulwark.yaml"))
-	wait.For(t, "/readyz", func() bool { code, _ := readyz(admin); return code == http.StatusOK })
+	waitReady(t, admin, "/readyz")
 
 	for name, want := range map[string]int{
 		"secure-login-bank.example":     dns.RcodeNameError,

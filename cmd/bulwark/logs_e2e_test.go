@@ -40,9 +40,7 @@ dnstap:
   identity: e2e
 `, blocked, queries, col.Socket())
 	cfgPath := filepath.Join(dir, "bulwark.yaml")
-	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	writeFile(t, cfgPath, cfg)
 	p := startBulwark(t, admin, "-config", cfgPath)
 
 	dig(t, digPath, port, "www.example.org", "A")

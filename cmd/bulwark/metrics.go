@@ -9,6 +9,7 @@ import (
 
 	"github.com/bulwark-dns/bulwark/feeds"
 	"github.com/bulwark-dns/bulwark/feeds/sightings"
+	"github.com/bulwark-dns/bulwark/internal/promx"
 	"github.com/bulwark-dns/bulwark/resolver/cache"
 	"github.com/bulwark-dns/bulwark/resolver/dnssec"
 	"github.com/bulwark-dns/bulwark/resolver/dnstap"
@@ -58,6 +59,7 @@ const (
 func newProcessMetrics(now time.Time) *processMetrics {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	f := promx.With(reg)
 	pm := &processMetrics{
 		reg:      reg,
 		resolver: pipeline.NewMetrics(reg),
@@ -66,18 +68,12 @@ func newProcessMetrics(now time.Time) *processMetrics {
 		feeds:    feeds.NewMetrics(reg),
 		cache:    cache.NewMetrics(reg),
 		upstream: upstream.NewMetrics(reg),
-		reloads: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "bulwark_config_reloads_total",
-			Help: "Config reloads (SIGHUP, POST /reload) by result: success, failure (the running configuration stays).",
-		}, []string{"result"}),
-		reloadOK: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "bulwark_config_last_reload_successful",
-			Help: "1 if the last config reload succeeded (or none was tried), 0 if it failed and an older configuration is running.",
-		}),
-		reloadAt: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "bulwark_config_last_reload_success_timestamp_seconds",
-			Help: "Unix time the running configuration was loaded (at start or by the last successful reload).",
-		}),
+		reloads: f.CounterVec("bulwark_config_reloads_total",
+			"Config reloads (SIGHUP, POST /reload) by result: success, failure (the running configuration stays).", "result"),
+		reloadOK: f.Gauge("bulwark_config_last_reload_successful",
+			"1 if the last config reload succeeded (or none was tried), 0 if it failed and an older configuration is running."),
+		reloadAt: f.Gauge("bulwark_config_last_reload_success_timestamp_seconds",
+			"Unix time the running configuration was loaded (at start or by the last successful reload)."),
 		startedAt: now,
 	}
 	for _, r := range []string{reloadSuccess, reloadFailure} {
@@ -85,7 +81,6 @@ func newProcessMetrics(now time.Time) *processMetrics {
 	}
 	pm.reloadOK.Set(1)
 	pm.reloadAt.Set(float64(now.Unix()))
-	reg.MustRegister(pm.reloads, pm.reloadOK, pm.reloadAt)
 	return pm
 }
 

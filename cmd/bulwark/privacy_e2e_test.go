@@ -76,9 +76,7 @@ tenants:
     log: {client: omit}
 `, blocked, queries, tt.mode, key, syslog.ln.Addr(), coll.url, tap.Socket())
 			cfgPath := filepath.Join(dir, "bulwark.yaml")
-			if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
-				t.Fatal(err)
-			}
+			writeFile(t, cfgPath, cfg)
 			p := startBulwark(t, admin, "-config", cfgPath)
 			dig(t, digPath, port, "-b", client, "a.evil.example", "A")
 			dig(t, digPath, port, "-b", client, "+tcp", "b.evil.example", "A")
@@ -236,9 +234,7 @@ func TestReloadChangesClientMode(t *testing.T) {
   sinks:
     - {name: siem, url: "syslog+tcp://%s"}
 `, blocked, mode, syslog.ln.Addr())
-		if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
-			t.Fatal(err)
-		}
+		writeFile(t, cfgPath, cfg)
 	}
 	write("full")
 	p := startBulwark(t, admin, "-config", cfgPath)
@@ -298,9 +294,7 @@ tenants:
     log: {client: hash}
 `, blocked, queries, tap.Socket())
 	cfgPath := filepath.Join(lt.dir, "bulwark.yaml")
-	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	writeFile(t, cfgPath, cfg)
 	p := startBulwark(t, lt.admin, "-config", cfgPath)
 	clients := []struct {
 		addr, tenant, logClient, tapAddr string

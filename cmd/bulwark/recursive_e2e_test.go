@@ -63,9 +63,7 @@ log:
   blocked: "%s"
 `, filepath.Join(dir, "blocked.jsonl")))
 	cfgPath := filepath.Join(dir, "bulwark.yaml")
-	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	writeFile(t, cfgPath, cfg)
 	p := startBulwark(t, admin, "-config", cfgPath)
 
 	checks := []struct {

@@ -223,13 +223,11 @@ func TestReloadUnderLoad(t *testing.T) {
 	cfgPath := filepath.Join(dir, "bulwark.yaml")
 	upstream := up.Addr
 	write := func(ports []int, list string) {
-		if err := os.WriteFile(cfgPath, []byte(reloadConfig(admin, upstream, ports, list, "")), 0o644); err != nil {
-			t.Fatal(err)
-		}
+		writeFile(t, cfgPath, reloadConfig(admin, upstream, ports, list, ""))
 	}
 	write([]int{port}, "gen0.txt")
 	p := serveInProcess(t, cfgPath)
-	wait.For(t, "/readyz", func() bool { code, _ := readyz(admin); return code == http.StatusOK })
+	waitReady(t, admin, "/readyz")
 	wantRcode(t, "udp", port, "www.gen0.example", dns.RcodeNameError)
 
 	l := startLoad(port)
@@ -245,9 +243,7 @@ func TestReloadUnderLoad(t *testing.T) {
 			upstream = up2.Addr
 		}
 		list := fmt.Sprintf("gen%d.txt", gen)
-		if err := os.WriteFile(filepath.Join(dir, list), []byte(fmt.Sprintf("gen%d.example\n", gen)), 0o644); err != nil {
-			t.Fatal(err)
-		}
+		writeFile(t, filepath.Join(dir, list), fmt.Sprintf("gen%d.example\n", gen))
 		write(ports, list)
 		if gen%3 == 0 { // SIGHUP: asynchronous, done once counted
 			before := scrape(t, admin, `bulwark_config_reloads_total{result="success"}`)
@@ -300,11 +296,9 @@ func TestReloadFailureKeepsRunningConfig(t *testing.T) {
 	dir := writeFiles(t, map[string]string{"old.txt": "old.example\n", "new.txt": "new.example\n"})
 	cfgPath := filepath.Join(dir, "bulwark.yaml")
 	good := reloadConfig(admin, up.Addr, []int{port}, "old.txt", "")
-	if err := os.WriteFile(cfgPath, []byte(good), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	writeFile(t, cfgPath, good)
 	p := serveInProcess(t, cfgPath)
-	wait.For(t, "/readyz", func() bool { code, _ := readyz(admin); return code == http.StatusOK })
+	waitReady(t, admin, "/readyz")
 
 	busy, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -323,9 +317,7 @@ func TestReloadFailureKeepsRunningConfig(t *testing.T) {
 		{"unset token variable", reloadConfig(admin, up.Addr, []int{port}, "new.txt", "admin:\n  token: \"${BULWARK_TEST_UNSET_TOKEN}\"\n"), "BULWARK_TEST_UNSET_TOKEN"},
 	}
 	for i, b := range bad {
-		if err := os.WriteFile(cfgPath, []byte(b.cfg), 0o644); err != nil {
-			t.Fatal(err)
-		}
+		writeFile(t, cfgPath, b.cfg)
 		code, body := postReload(t, admin, "")
 		if code != http.StatusInternalServerError || !strings.Contains(body, b.want) || !strings.Contains(body, `"result": "failure"`) {
 			t.Errorf("%s: POST /reload = %d %s, want 500 naming %q", b.name, code, body, b.want)
@@ -356,9 +348,7 @@ func TestReloadFailureKeepsRunningConfig(t *testing.T) {
 	})
 	wantRcode(t, "udp", port, "www.old.example", dns.RcodeNameError)
 
-	if err := os.WriteFile(cfgPath, []byte(reloadConfig(admin, up.Addr, []int{port}, "new.txt", "")), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	writeFile(t, cfgPath, reloadConfig(admin, up.Addr, []int{port}, "new.txt", ""))
 	if code, body := postReload(t, admin, ""); code != http.StatusOK {
 		t.Fatalf("fixed config: POST /reload = %d %s", code, body)
 	}
@@ -377,14 +367,10 @@ func TestReloadMovesAdmin(t *testing.T) {
 	admin, admin2 := fmt.Sprintf("127.0.0.1:%d", freePort(t)), fmt.Sprintf("127.0.0.1:%d", freePort(t))
 	dir := writeFiles(t, map[string]string{"l.txt": "l.example\n"})
 	cfgPath := filepath.Join(dir, "bulwark.yaml")
-	if err := os.WriteFile(cfgPath, []byte(reloadConfig(admin, up.Addr, []int{port}, "l.txt", "")), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	writeFile(t, cfgPath, reloadConfig(admin, up.Addr, []int{port}, "l.txt", ""))
 	serveInProcess(t, cfgPath)
-	wait.For(t, "/readyz", func() bool { code, _ := readyz(admin); return code == http.StatusOK })
-	if err := os.WriteFile(cfgPath, []byte(reloadConfig(admin2, up.Addr, []int{port}, "l.txt", "")), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	waitReady(t, admin, "/readyz")
+	writeFile(t, cfgPath, reloadConfig(admin2, up.Addr, []int{port}, "l.txt", ""))
 	if code, body := postReload(t, admin, ""); code != http.StatusOK {
 		t.Fatalf("POST /reload = %d %s", code, body)
 	}
@@ -409,18 +395,14 @@ func TestBinaryReload(t *testing.T) {
 	extra := fmt.Sprintf("admin:\n  token_file: %q\n", tokenFile)
 	dir := writeFiles(t, map[string]string{"one.txt": "one.example\n", "two.txt": "two.example\n", "three.txt": "three.example\n"})
 	cfgPath := filepath.Join(dir, "bulwark.yaml")
-	if err := os.WriteFile(cfgPath, []byte(reloadConfig(admin, up.Addr, []int{port}, "one.txt", extra)), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	writeFile(t, cfgPath, reloadConfig(admin, up.Addr, []int{port}, "one.txt", extra))
 	p := startBulwark(t, admin, "-config", cfgPath)
 	if out := dig(t, digPath, port, "www.one.example", "A"); !strings.Contains(out, "status: NXDOMAIN") {
 		t.Fatalf("before the reload:\n%s", out)
 	}
 
 	// SIGHUP.
-	if err := os.WriteFile(cfgPath, []byte(reloadConfig(admin, up.Addr, []int{port}, "two.txt", extra)), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	writeFile(t, cfgPath, reloadConfig(admin, up.Addr, []int{port}, "two.txt", extra))
 	if err := p.cmd.Process.Signal(syscall.SIGHUP); err != nil {
 		t.Fatal(err)
 	}
@@ -435,9 +417,7 @@ func TestBinaryReload(t *testing.T) {
 	}
 
 	// POST /reload: the token is required.
-	if err := os.WriteFile(cfgPath, []byte(reloadConfig(admin, up.Addr, []int{port}, "three.txt", extra)), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	writeFile(t, cfgPath, reloadConfig(admin, up.Addr, []int{port}, "three.txt", extra))
 	if code, _ := postReload(t, admin, ""); code != http.StatusUnauthorized {
 		t.Errorf("POST /reload without the token: %d, want 401", code)
 	}
@@ -469,11 +449,9 @@ func TestReloadDrainsReplacedUpstream(t *testing.T) {
 	dir := writeFiles(t, map[string]string{"l.txt": "l.example\n"})
 	cfgPath := filepath.Join(dir, "bulwark.yaml")
 	// Over TCP: connections that closing the forwarder would cut.
-	if err := os.WriteFile(cfgPath, []byte(reloadConfig(admin, "tcp://"+up.Addr, []int{port}, "l.txt", "")), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	writeFile(t, cfgPath, reloadConfig(admin, "tcp://"+up.Addr, []int{port}, "l.txt", ""))
 	serveInProcess(t, cfgPath)
-	wait.For(t, "/readyz", func() bool { code, _ := readyz(admin); return code == http.StatusOK })
+	waitReady(t, admin, "/readyz")
 
 	const n = 3
 	errs := make(chan error, n)
@@ -487,9 +465,7 @@ func TestReloadDrainsReplacedUpstream(t *testing.T) {
 		}()
 	}
 	wait.For(t, "the queries to reach the old upstream", func() bool { return up.Count() >= n })
-	if err := os.WriteFile(cfgPath, []byte(reloadConfig(admin, up2.Addr, []int{port}, "l.txt", "")), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	writeFile(t, cfgPath, reloadConfig(admin, up2.Addr, []int{port}, "l.txt", ""))
 	if code, body := postReload(t, admin, ""); code != http.StatusOK {
 		t.Fatalf("POST /reload = %d %s", code, body)
 	}

@@ -4,8 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"net/http"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -16,7 +14,6 @@ import (
 
 	"github.com/bulwark-dns/bulwark/internal/dnstest"
 	"github.com/bulwark-dns/bulwark/internal/need"
-	"github.com/bulwark-dns/bulwark/internal/wait"
 )
 
 // interopZone is one response policy zone with qname, client-ip and ip
@@ -138,9 +135,7 @@ func TestRPZInterop(t *testing.T) {
 	up := auth.Addr
 	dir := t.TempDir()
 	zoneFile := filepath.Join(dir, "rpz.zone")
-	if err := os.WriteFile(zoneFile, []byte(interopZone), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	writeFile(t, zoneFile, interopZone)
 	servers := map[string]string{
 		"bulwark":       startInteropBulwark(t, zoneFile, up),
 		"unbound":       startInteropUnbound(t, zoneFile, up),
@@ -193,7 +188,7 @@ func startInteropBulwark(t *testing.T, zoneFile, up string) string {
     format: rpz
 `, zoneFile))})
 	serveInProcess(t, filepath.Join(dir, "bulwark.yaml"))
-	wait.For(t, "bulwark ready", func() bool { code, _ := readyz(h.admin); return code == http.StatusOK })
+	waitReady(t, h.admin, "bulwark ready")
 	return fmt.Sprintf("127.0.0.1:%d", h.port)
 }
 
@@ -210,9 +205,7 @@ forward-zone:
   forward-addr: %s@%s
 `, zoneFile, host, upPort)
 	cfg := filepath.Join(dir, "unbound.conf")
-	if err := os.WriteFile(cfg, []byte(conf), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	writeFile(t, cfg, conf)
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
 	startDaemon(t, "unbound", []string{"-d", "-c", cfg}, func() bool { return dialable(addr) })
 	return addr
@@ -223,9 +216,7 @@ func startInteropPDNS(t *testing.T, zoneFile, up string) string {
 	dir := t.TempDir()
 	port := freePort(t)
 	lua := filepath.Join(dir, "rpz.lua")
-	if err := os.WriteFile(lua, []byte(fmt.Sprintf("rpzFile(%q, {policyName=\"rpz.test\"})\n", zoneFile)), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	writeFile(t, lua, fmt.Sprintf("rpzFile(%q, {policyName=\"rpz.test\"})\n", zoneFile))
 	conf := fmt.Sprintf(`local-address=127.0.0.1
 local-port=%d
 allow-from=127.0.0.0/8
@@ -239,9 +230,7 @@ disable-syslog=yes
 threads=1
 quiet=yes
 `, port, up, dir, lua)
-	if err := os.WriteFile(filepath.Join(dir, "recursor.conf"), []byte(conf), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	writeFile(t, filepath.Join(dir, "recursor.conf"), conf)
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
 	startDaemon(t, "pdns_recursor", []string{"--config-dir=" + dir}, func() bool { return dialable(addr) })
 	return addr

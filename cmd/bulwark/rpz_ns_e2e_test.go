@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,7 +11,6 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/bulwark-dns/bulwark/internal/dnstest"
-	"github.com/bulwark-dns/bulwark/internal/wait"
 )
 
 // TestRecursiveRPZServerTriggers runs serve in recursive mode over a
@@ -57,11 +55,9 @@ func TestRecursiveRPZServerTriggers(t *testing.T) {
 log:
   blocked: "%s"
 `, filepath.Join(dir, "blocked.jsonl")))
-	if err := os.WriteFile(filepath.Join(dir, "bulwark.yaml"), []byte(cfg), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	writeFile(t, filepath.Join(dir, "bulwark.yaml"), cfg)
 	p := serveInProcess(t, filepath.Join(dir, "bulwark.yaml"))
-	wait.For(t, "bulwark ready", func() bool { code, _ := readyz(admin); return code == http.StatusOK })
+	waitReady(t, admin, "bulwark ready")
 	for _, tc := range []struct {
 		name    string
 		rcode   int

@@ -125,9 +125,7 @@ func TestBinaryLogSinks(t *testing.T) {
       http: {batch_delay: 50ms}
 `, blocked, syslog.ln.Addr(), col.url)
 	cfgPath := filepath.Join(dir, "bulwark.yaml")
-	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	writeFile(t, cfgPath, cfg)
 	p := startBulwark(t, admin, "-config", cfgPath)
 	dig(t, digPath, port, "a.evil.example", "A")
 	dig(t, digPath, port, "www.example.org", "A")
@@ -182,9 +180,7 @@ func TestReloadForgetsRemovedSinks(t *testing.T) {
 			name, log, _ := strings.Cut(s, ":")
 			cfg += fmt.Sprintf("    - {name: %s, log: %s, url: \"syslog+udp://%s\"}\n", name, log, receiver.LocalAddr())
 		}
-		if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
-			t.Fatal(err)
-		}
+		writeFile(t, cfgPath, cfg)
 	}
 	write("siem:blocked", "old-siem:blocked", "collector:queries", "old-collector:queries")
 	startBulwark(t, admin, "-config", cfgPath)

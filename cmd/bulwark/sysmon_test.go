@@ -80,9 +80,7 @@ func TestBinaryKeepsSysmonAwake(t *testing.T) {
 			admin := h.admin
 			cfg := filepath.Join(t.TempDir(), "bulwark.yaml")
 			body := h.forwarding(up.Addr)
-			if err := os.WriteFile(cfg, []byte(body), 0o644); err != nil {
-				t.Fatal(err)
-			}
+			writeFile(t, cfg, body)
 			p := startBulwarkEnv(t, admin, tt.env, "-config", cfg)
 			raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", p.cmd.Process.Pid))
 			if err != nil {

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -13,7 +12,6 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/bulwark-dns/bulwark/internal/dnstest"
-	"github.com/bulwark-dns/bulwark/internal/wait"
 )
 
 // tenantsConfig is reloadConfig's shape with two block lists, an
@@ -66,7 +64,7 @@ func TestTenantsServeAndReload(t *testing.T) {
 		"phishing.txt": "evil.example\n", "malware.txt": "malware.test\n", "exc.txt": "good.evil.example\n"})
 	cfgPath := filepath.Join(dir, "bulwark.yaml")
 	serveInProcess(t, cfgPath)
-	wait.For(t, "/readyz", func() bool { code, _ := readyz(admin); return code == http.StatusOK })
+	waitReady(t, admin, "/readyz")
 	type ask struct {
 		src, name string
 		want      int
@@ -111,9 +109,7 @@ func TestTenantsServeAndReload(t *testing.T) {
     clients: ["127.0.0.3/32"]
     blocklists: [malware]
 `
-	if err := os.WriteFile(cfgPath, []byte(tenantsConfig(h, up.Addr, both)), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	writeFile(t, cfgPath, tenantsConfig(h, up.Addr, both))
 	if code, body := postReload(t, admin, ""); code != http.StatusOK {
 		t.Fatalf("POST /reload: %d %s", code, body)
 	}
@@ -142,9 +138,7 @@ func TestTenantsServeAndReload(t *testing.T) {
 	}
 
 	// Removing council-a removes its series and its /stats entry.
-	if err := os.WriteFile(cfgPath, []byte(tenantsConfig(h, up.Addr, "tenants:\n"+both[len(councilA):])), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	writeFile(t, cfgPath, tenantsConfig(h, up.Addr, "tenants:\n"+both[len(councilA):]))
 	if code, body := postReload(t, admin, ""); code != http.StatusOK {
 		t.Fatalf("POST /reload: %d %s", code, body)
 	}

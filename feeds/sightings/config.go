@@ -8,6 +8,7 @@ import (
 
 	"github.com/bulwark-dns/bulwark/feeds"
 	"github.com/bulwark-dns/bulwark/internal/cfgerr"
+	"github.com/bulwark-dns/bulwark/internal/yamlx"
 )
 
 // Config is the `sightings:` section: where blocks of threat-intelligence
@@ -79,27 +80,15 @@ const (
 
 // SetDefaults fills unset values.
 func (c *Config) SetDefaults() {
-	if c.Interval == 0 {
-		c.Interval = DefaultInterval
-	}
-	if c.MaxIndicators == 0 {
-		c.MaxIndicators = DefaultMaxIndicators
-	}
-	if c.Retries == 0 {
-		c.Retries = DefaultRetries
-	}
-	if c.MaxPending == 0 {
-		c.MaxPending = DefaultMaxPending
-	}
-	if c.MaxFiles == 0 {
-		c.MaxFiles = DefaultMaxFiles
-	}
-	if c.Timeout == 0 {
-		c.Timeout = DefaultTimeout
-	}
-	if c.MISPSource == "" {
-		c.MISPSource = DefaultMISPSource
-	}
+	yamlx.Defaults(c, Config{
+		Interval:      DefaultInterval,
+		MaxIndicators: DefaultMaxIndicators,
+		Retries:       DefaultRetries,
+		MaxPending:    DefaultMaxPending,
+		MaxFiles:      DefaultMaxFiles,
+		Timeout:       DefaultTimeout,
+		MISPSource:    DefaultMISPSource,
+	})
 }
 
 // Enabled reports whether a STIX destination is configured (MISP

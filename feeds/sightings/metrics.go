@@ -1,6 +1,10 @@
 package sightings
 
-import "github.com/prometheus/client_golang/prometheus"
+import (
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/bulwark-dns/bulwark/internal/promx"
+)
 
 // Metrics count what the collector saw, sent and dropped. A nil *Metrics
 // records nothing.
@@ -29,19 +33,14 @@ const (
 
 // NewMetrics registers the sightings metrics with reg.
 func NewMetrics(reg prometheus.Registerer) *Metrics {
+	f := promx.With(reg)
 	m := &Metrics{
-		blocks: prometheus.NewCounter(prometheus.CounterOpts{Name: "bulwark_sightings_blocks_total",
-			Help: "Blocks by a threat-intelligence rule counted for sightings."}),
-		dropped: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "bulwark_sightings_dropped_total",
-			Help: "Blocks (queue_full, indicator_limit) or sightings (pending_full) dropped."}, []string{"reason"}),
-		sent: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "bulwark_sightings_sent_total",
-			Help: "Sightings delivered, by destination: taxii, dir, misp."}, []string{"destination"}),
-		failures: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "bulwark_sightings_send_failures_total",
-			Help: "Failed attempts to deliver sightings, by destination; they are retried."}, []string{"destination"}),
-		pending: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "bulwark_sightings_pending",
-			Help: "Sightings waiting for a failing destination, by destination."}, []string{"destination"}),
-		lastFlush: prometheus.NewGauge(prometheus.GaugeOpts{Name: "bulwark_sightings_last_report_timestamp_seconds",
-			Help: "Unix time of the last sightings report."}),
+		blocks:    f.Counter("bulwark_sightings_blocks_total", "Blocks by a threat-intelligence rule counted for sightings."),
+		dropped:   f.CounterVec("bulwark_sightings_dropped_total", "Blocks (queue_full, indicator_limit) or sightings (pending_full) dropped.", "reason"),
+		sent:      f.CounterVec("bulwark_sightings_sent_total", "Sightings delivered, by destination: taxii, dir, misp.", "destination"),
+		failures:  f.CounterVec("bulwark_sightings_send_failures_total", "Failed attempts to deliver sightings, by destination; they are retried.", "destination"),
+		pending:   f.GaugeVec("bulwark_sightings_pending", "Sightings waiting for a failing destination, by destination.", "destination"),
+		lastFlush: f.Gauge("bulwark_sightings_last_report_timestamp_seconds", "Unix time of the last sightings report."),
 	}
 	for _, r := range []string{dropQueue, dropLimit, dropPending} {
 		m.dropped.WithLabelValues(r)
@@ -50,7 +49,6 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		m.sent.WithLabelValues(d)
 		m.failures.WithLabelValues(d)
 	}
-	reg.MustRegister(m.blocks, m.dropped, m.sent, m.failures, m.pending, m.lastFlush)
 	return m
 }
 

@@ -1,6 +1,7 @@
-// Package yamlx holds the one YAML helper several config sections need:
+// Package yamlx holds the YAML helpers several config sections need:
 // decoding a mapping strictly from inside a custom UnmarshalYAML, where the
-// root decoder's KnownFields setting no longer applies.
+// root decoder's KnownFields setting no longer applies, and filling the
+// keys an operator left out with the section's defaults (defaults.go).
 package yamlx
 
 import (

@@ -71,42 +71,26 @@ type Config struct {
 
 // DefaultConfig returns the configuration used when the section is absent.
 func DefaultConfig() Config {
-	c := Config{}
-	c.SetDefaults()
-	return c
+	return Config{
+		Size:          DefaultSize,
+		MaxTTL:        DefaultMaxTTL,
+		MaxBytes:      DefaultMaxBytes,
+		MaxEntryBytes: DefaultMaxEntryBytes,
+		NegativeTTL:   DefaultNegativeTTL,
+		ServfailTTL:   DefaultServfailTTL,
+		Prefetch:      new(true),
+		StaleMax:      DefaultStaleMax,
+	}
 }
 
-// SetDefaults fills the zero fields of a Config built in code. It leaves a
-// Config decoded from YAML alone, because there a zero was written on purpose.
+// SetDefaults fills the zero fields of a Config built in code from
+// DefaultConfig. It leaves a Config decoded from YAML alone, because there a
+// zero was written on purpose.
 func (c *Config) SetDefaults() {
 	if c.decoded {
 		return
 	}
-	if c.Size == 0 {
-		c.Size = DefaultSize
-	}
-	if c.MaxTTL == 0 {
-		c.MaxTTL = DefaultMaxTTL
-	}
-	if c.MaxBytes == 0 {
-		c.MaxBytes = DefaultMaxBytes
-	}
-	if c.MaxEntryBytes == 0 {
-		c.MaxEntryBytes = DefaultMaxEntryBytes
-	}
-	if c.NegativeTTL == 0 {
-		c.NegativeTTL = DefaultNegativeTTL
-	}
-	if c.ServfailTTL == 0 {
-		c.ServfailTTL = DefaultServfailTTL
-	}
-	if c.Prefetch == nil {
-		t := true
-		c.Prefetch = &t
-	}
-	if c.StaleMax == 0 {
-		c.StaleMax = DefaultStaleMax
-	}
+	yamlx.Defaults(c, DefaultConfig())
 }
 
 // prefetch reports whether prefetch is on (nil means the default, true).

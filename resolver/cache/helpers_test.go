@@ -6,7 +6,6 @@ import (
 
 	"context"
 	"net"
-	"net/netip"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -14,6 +13,7 @@ import (
 	"time"
 
 	"github.com/bulwark-dns/bulwark/internal/clock"
+	"github.com/bulwark-dns/bulwark/internal/dnstest"
 	"github.com/miekg/dns"
 )
 
@@ -89,13 +89,7 @@ func soa(zone string, ttl, minttl uint32) *dns.SOA {
 
 // query builds a client request as the listener would.
 func query(name string, qtype uint16, do, cd bool) *contract.Request {
-	m := new(dns.Msg)
-	m.SetQuestion(name, qtype)
-	m.CheckingDisabled = cd
-	if do {
-		m.SetEdns0(1232, true)
-	}
-	return contract.NewRequest(m, netip.MustParseAddrPort("192.0.2.53:5353"), contract.ProtoUDP)
+	return dnstest.Request(name, qtype, do, cd)
 }
 
 // testConfig is the default config with a small size and prefetch off, so

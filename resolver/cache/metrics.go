@@ -2,7 +2,8 @@ package cache
 
 import (
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promauto"
+
+	"github.com/bulwark-dns/bulwark/internal/promx"
 )
 
 // Metrics are the cache's Prometheus series. They are built once and shared
@@ -20,20 +21,15 @@ type Metrics struct {
 
 // NewMetrics registers the cache series with reg (nil: not registered).
 func NewMetrics(reg prometheus.Registerer) *Metrics {
-	f := promauto.With(reg)
-	counter := func(name, help string) prometheus.Counter {
-		return f.NewCounter(prometheus.CounterOpts{Namespace: "bulwark", Subsystem: "cache", Name: name, Help: help})
-	}
+	f := promx.With(reg)
 	return &Metrics{
-		hits:        counter("hits_total", "Queries answered from a fresh cache entry."),
-		misses:      counter("misses_total", "Queries with no fresh cache entry, passed to the next step."),
-		evictions:   counter("evictions_total", "Entries evicted because the cache was full (in entries or bytes)."),
-		prefetches:  counter("prefetches_total", "Background refreshes of popular entries near expiry."),
-		staleServed: counter("stale_served_total", "Expired answers served because the next step failed (RFC 8767)."),
-		entries: f.NewGauge(prometheus.GaugeOpts{Namespace: "bulwark", Subsystem: "cache", Name: "entries",
-			Help: "Entries in the cache, including expired ones kept for serve-stale."}),
-		bytes: f.NewGauge(prometheus.GaugeOpts{Namespace: "bulwark", Subsystem: "cache", Name: "bytes",
-			Help: "Bytes the cache's entries take (answers in wire form, keys and index), as bounded by cache.max_bytes."}),
+		hits:        f.Counter("bulwark_cache_hits_total", "Queries answered from a fresh cache entry."),
+		misses:      f.Counter("bulwark_cache_misses_total", "Queries with no fresh cache entry, passed to the next step."),
+		evictions:   f.Counter("bulwark_cache_evictions_total", "Entries evicted because the cache was full (in entries or bytes)."),
+		prefetches:  f.Counter("bulwark_cache_prefetches_total", "Background refreshes of popular entries near expiry."),
+		staleServed: f.Counter("bulwark_cache_stale_served_total", "Expired answers served because the next step failed (RFC 8767)."),
+		entries:     f.Gauge("bulwark_cache_entries", "Entries in the cache, including expired ones kept for serve-stale."),
+		bytes:       f.Gauge("bulwark_cache_bytes", "Bytes the cache's entries take (answers in wire form, keys and index), as bounded by cache.max_bytes."),
 	}
 }
 

@@ -68,26 +68,16 @@ func (c *Config) Aggressive() bool { return c.AggressiveNSEC == nil || *c.Aggres
 
 // DefaultConfig is the section as used when it is absent.
 func DefaultConfig() Config {
-	var c Config
-	c.SetDefaults()
-	return c
+	return Config{BogusTTL: DefaultBogusTTL, NSEC3MaxIterations: DefaultNSEC3MaxIterations, KeyCacheSize: DefaultKeyCacheSize}
 }
 
-// SetDefaults fills zero fields of a Config built in code; one decoded from
-// YAML already has them.
+// SetDefaults fills zero fields of a Config built in code from
+// DefaultConfig; one decoded from YAML already has them.
 func (c *Config) SetDefaults() {
 	if c.decoded {
 		return
 	}
-	if c.BogusTTL == 0 {
-		c.BogusTTL = DefaultBogusTTL
-	}
-	if c.NSEC3MaxIterations == 0 {
-		c.NSEC3MaxIterations = DefaultNSEC3MaxIterations
-	}
-	if c.KeyCacheSize == 0 {
-		c.KeyCacheSize = DefaultKeyCacheSize
-	}
+	yamlx.Defaults(c, DefaultConfig())
 }
 
 // UnmarshalYAML decodes on top of the defaults, rejecting unknown keys.

@@ -1,6 +1,10 @@
 package dnssec
 
-import "github.com/prometheus/client_golang/prometheus"
+import (
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/bulwark-dns/bulwark/internal/promx"
+)
 
 // Metrics count validation outcomes. Construct once per process; a nil
 // *Metrics counts nothing.
@@ -10,15 +14,10 @@ type Metrics struct {
 
 // NewMetrics creates the metrics and registers them with reg (if non-nil).
 func NewMetrics(reg prometheus.Registerer) *Metrics {
-	m := &Metrics{results: prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "bulwark_dnssec_results_total",
-		Help: "Answers by DNSSEC validation result: secure, insecure, bogus (answered SERVFAIL), unchecked (the client set CD).",
-	}, []string{"result"})}
+	m := &Metrics{results: promx.With(reg).CounterVec("bulwark_dnssec_results_total",
+		"Answers by DNSSEC validation result: secure, insecure, bogus (answered SERVFAIL), unchecked (the client set CD).", "result")}
 	for _, r := range []string{"secure", "insecure", "bogus", "unchecked"} {
 		m.results.WithLabelValues(r)
-	}
-	if reg != nil {
-		reg.MustRegister(m.results)
 	}
 	return m
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto"
 	"fmt"
-	"net/netip"
 	"os"
 	"slices"
 	"sort"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/miekg/dns"
 
+	"github.com/bulwark-dns/bulwark/internal/dnstest"
 	"github.com/bulwark-dns/bulwark/resolver/dnswire"
 	contract "github.com/bulwark-dns/bulwark/resolver/query"
 )
@@ -532,15 +532,9 @@ func (h *hierarchy) anchorFile(t testing.TB) string {
 	return f
 }
 
-// query builds a client request.
+// query builds a client request as the listener would.
 func query(name string, qtype uint16, do, cd bool) *contract.Request {
-	m := new(dns.Msg)
-	m.SetQuestion(name, qtype)
-	m.CheckingDisabled = cd
-	if do {
-		m.SetEdns0(1232, true)
-	}
-	return contract.NewRequest(m, netip.MustParseAddrPort("127.0.0.1:5353"), contract.ProtoUDP)
+	return dnstest.Request(name, qtype, do, cd)
 }
 
 func writeFileErr(f, text string) error { return os.WriteFile(f, []byte(text+"\n"), 0o644) }

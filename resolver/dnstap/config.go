@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/bulwark-dns/bulwark/internal/cfgerr"
+	"github.com/bulwark-dns/bulwark/internal/yamlx"
 	"github.com/bulwark-dns/bulwark/resolver/privacy"
 )
 
@@ -45,20 +46,7 @@ func (c *Config) Enabled() bool { return c.Socket != "" }
 
 // SetDefaults fills in unset values.
 func (c *Config) SetDefaults() {
-	if c.LogQueries == nil {
-		t := true
-		c.LogQueries = &t
-	}
-	if c.LogResponses == nil {
-		t := true
-		c.LogResponses = &t
-	}
-	if c.QueueSize == 0 {
-		c.QueueSize = 10000
-	}
-	if c.Timeout == 0 {
-		c.Timeout = 2 * time.Second
-	}
+	yamlx.Defaults(c, Config{LogQueries: new(true), LogResponses: new(true), QueueSize: 10000, Timeout: 2 * time.Second})
 }
 
 // Validate reports every invalid value in the section.

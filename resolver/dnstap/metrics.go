@@ -1,6 +1,10 @@
 package dnstap
 
-import "github.com/prometheus/client_golang/prometheus"
+import (
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/bulwark-dns/bulwark/internal/promx"
+)
 
 // Metrics count what the dnstap output did with each frame, so an operator
 // can alert on a collector that is down or too slow.
@@ -13,24 +17,12 @@ type Metrics struct {
 // NewMetrics registers the dnstap metrics on reg (nil: unregistered). It
 // is called once per process.
 func NewMetrics(reg prometheus.Registerer) *Metrics {
-	m := &Metrics{
-		sent: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "bulwark_dnstap_sent_total",
-			Help: "dnstap frames written to the collector.",
-		}),
-		dropped: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "bulwark_dnstap_dropped_total",
-			Help: "dnstap frames dropped: queue full, collector unreachable, or lost with a broken connection.",
-		}),
-		connected: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "bulwark_dnstap_connected",
-			Help: "1 while a Frame Streams session with the dnstap collector is open.",
-		}),
+	f := promx.With(reg)
+	return &Metrics{
+		sent:      f.Counter("bulwark_dnstap_sent_total", "dnstap frames written to the collector."),
+		dropped:   f.Counter("bulwark_dnstap_dropped_total", "dnstap frames dropped: queue full, collector unreachable, or lost with a broken connection."),
+		connected: f.Gauge("bulwark_dnstap_connected", "1 while a Frame Streams session with the dnstap collector is open."),
 	}
-	if reg != nil {
-		reg.MustRegister(m.sent, m.dropped, m.connected)
-	}
-	return m
 }
 
 func (m *Metrics) countSent(n int) {

@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 
 	"github.com/bulwark-dns/bulwark/internal/cfgerr"
+	"github.com/bulwark-dns/bulwark/internal/yamlx"
 	"github.com/bulwark-dns/bulwark/resolver/logsink"
 	"github.com/bulwark-dns/bulwark/resolver/privacy"
 )
@@ -85,15 +86,7 @@ func (c *Config) Sample() float64 {
 
 // SetDefaults fills in unset values.
 func (c *Config) SetDefaults() {
-	if c.Blocked == "" {
-		c.Blocked = "stdout"
-	}
-	if c.Queries == "" {
-		c.Queries = "off"
-	}
-	if c.Level == "" {
-		c.Level = "info"
-	}
+	yamlx.Defaults(c, Config{Blocked: "stdout", Queries: "off", Level: "info"})
 	for i := range c.Sinks {
 		c.Sinks[i].SetDefaults()
 	}

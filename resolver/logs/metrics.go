@@ -1,6 +1,10 @@
 package logs
 
-import "github.com/prometheus/client_golang/prometheus"
+import (
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/bulwark-dns/bulwark/internal/promx"
+)
 
 // Metrics count what the logs had to drop. A nil *Metrics counts nothing.
 type Metrics struct {
@@ -11,20 +15,11 @@ type Metrics struct {
 // NewMetrics registers the log metrics on reg (nil: unregistered). It is
 // called once per process: a reload keeps the same Metrics.
 func NewMetrics(reg prometheus.Registerer) *Metrics {
-	m := &Metrics{
-		blockDrops: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "bulwark_blocklog_dropped_total",
-			Help: "Block log lines dropped because the log writer could not keep up or the write failed.",
-		}),
-		queryDrops: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "bulwark_querylog_dropped_total",
-			Help: "Query log lines dropped because the log writer could not keep up or the write failed.",
-		}),
+	f := promx.With(reg)
+	return &Metrics{
+		blockDrops: f.Counter("bulwark_blocklog_dropped_total", "Block log lines dropped because the log writer could not keep up or the write failed."),
+		queryDrops: f.Counter("bulwark_querylog_dropped_total", "Query log lines dropped because the log writer could not keep up or the write failed."),
 	}
-	if reg != nil {
-		reg.MustRegister(m.blockDrops, m.queryDrops)
-	}
-	return m
 }
 
 func (m *Metrics) countLogDrops(n int) {

@@ -20,6 +20,7 @@ import (
 
 	"github.com/bulwark-dns/bulwark/internal/cfgerr"
 	"github.com/bulwark-dns/bulwark/internal/secretref"
+	"github.com/bulwark-dns/bulwark/internal/yamlx"
 )
 
 // Config is one destination of a log: an entry of `log.sinks`, or the URL
@@ -131,47 +132,24 @@ func IsURL(dest string) bool {
 
 // SetDefaults fills in unset values.
 func (c *Config) SetDefaults() {
-	if c.Log == "" {
-		c.Log = "blocked"
-	}
-	if c.Queue == 0 {
-		c.Queue = defaultQueue
-	}
 	if c.Name == "" {
 		if u, err := url.Parse(c.URL); err == nil {
 			c.Name = u.Host
 		}
 	}
-	s := &c.Syslog
-	if s.Facility == "" {
-		s.Facility = "local0"
-	}
-	if s.AppName == "" {
-		s.AppName = "bulwark"
-	}
-	if s.SDID == "" {
-		s.SDID = defaultSDID
-	}
-	h := &c.HTTP
-	if h.Format == "" {
-		h.Format = "ndjson"
-	}
-	if h.BatchRecords == 0 {
-		h.BatchRecords = defaultBatchRecords
-	}
-	if h.BatchBytes == 0 {
-		h.BatchBytes = defaultBatchBytes
-	}
-	if h.BatchDelay == 0 {
-		h.BatchDelay = defaultBatchDelay
-	}
-	if h.Timeout == 0 {
-		h.Timeout = defaultHTTPTimeout
-	}
-	if h.Gzip == nil {
-		t := true
-		h.Gzip = &t
-	}
+	yamlx.Defaults(c, Config{
+		Log:    "blocked",
+		Queue:  defaultQueue,
+		Syslog: SyslogConfig{Facility: "local0", AppName: "bulwark", SDID: defaultSDID},
+		HTTP: HTTPConfig{
+			Format:       "ndjson",
+			BatchRecords: defaultBatchRecords,
+			BatchBytes:   defaultBatchBytes,
+			BatchDelay:   defaultBatchDelay,
+			Timeout:      defaultHTTPTimeout,
+			Gzip:         new(true),
+		},
+	})
 }
 
 // kind returns the URL's scheme.

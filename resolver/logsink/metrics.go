@@ -1,6 +1,10 @@
 package logsink
 
-import "github.com/prometheus/client_golang/prometheus"
+import (
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/bulwark-dns/bulwark/internal/promx"
+)
 
 // Metrics are the sinks' Prometheus series, labelled by sink name (the
 // configured sinks only, so cardinality is what the operator wrote). Built
@@ -23,32 +27,14 @@ const (
 
 // NewMetrics registers the series with reg (nil: unregistered, for tests).
 func NewMetrics(reg prometheus.Registerer) *Metrics {
-	m := &Metrics{
-		sent: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "bulwark_log_sink_sent_total",
-			Help: "Log records delivered by each log sink (syslog, HTTP).",
-		}, []string{"sink"}),
-		dropped: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "bulwark_log_sink_dropped_total",
-			Help: "Log records a log sink dropped, by reason: queue_full, rejected, send_failed, shutdown.",
-		}, []string{"sink", "reason"}),
-		retries: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "bulwark_log_sink_retries_total",
-			Help: "Reconnections and resent batches of each log sink.",
-		}, []string{"sink"}),
-		up: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "bulwark_log_sink_up",
-			Help: "1 while a log sink's destination accepts records (connected, or the last batch was taken), 0 otherwise.",
-		}, []string{"sink"}),
-		queued: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "bulwark_log_sink_queued",
-			Help: "Log records waiting in each log sink's queue.",
-		}, []string{"sink"}),
+	f := promx.With(reg)
+	return &Metrics{
+		sent:    f.CounterVec("bulwark_log_sink_sent_total", "Log records delivered by each log sink (syslog, HTTP).", "sink"),
+		dropped: f.CounterVec("bulwark_log_sink_dropped_total", "Log records a log sink dropped, by reason: queue_full, rejected, send_failed, shutdown.", "sink", "reason"),
+		retries: f.CounterVec("bulwark_log_sink_retries_total", "Reconnections and resent batches of each log sink.", "sink"),
+		up:      f.GaugeVec("bulwark_log_sink_up", "1 while a log sink's destination accepts records (connected, or the last batch was taken), 0 otherwise.", "sink"),
+		queued:  f.GaugeVec("bulwark_log_sink_queued", "Log records waiting in each log sink's queue.", "sink"),
 	}
-	if reg != nil {
-		reg.MustRegister(m.sent, m.dropped, m.retries, m.up, m.queued)
-	}
-	return m
 }
 
 // Forget removes the series of sinks a reload removed, so that a renamed

@@ -5,6 +5,7 @@ import (
 	"sync/atomic"
 
 	"github.com/bulwark-dns/bulwark/blocklist"
+	"github.com/bulwark-dns/bulwark/internal/promx"
 	"github.com/bulwark-dns/bulwark/resolver/proxyproto"
 	"github.com/bulwark-dns/bulwark/resolver/query"
 	"github.com/bulwark-dns/bulwark/resolver/rcvbuf"
@@ -62,44 +63,19 @@ type Metrics struct {
 // NewMetrics registers the request-path metrics on reg. It is called once per
 // process: a reload keeps the same Metrics.
 func NewMetrics(reg prometheus.Registerer) *Metrics {
-	queries := prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "bulwark_queries_total",
-		Help: "Client queries received, by transport and query type.",
-	}, []string{"proto", "qtype"})
-	responses := prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "bulwark_responses_total",
-		Help: "Responses sent to clients by rcode; rcode=\"dropped\" counts queries answered with silence.",
-	}, []string{"rcode"})
+	f := promx.With(reg)
+	queries := f.CounterVec("bulwark_queries_total", "Client queries received, by transport and query type.", "proto", "qtype")
+	responses := f.CounterVec("bulwark_responses_total",
+		"Responses sent to clients by rcode; rcode=\"dropped\" counts queries answered with silence.", "rcode")
 	m := &Metrics{
-		duration: prometheus.NewHistogram(prometheus.HistogramOpts{
-			Name:    "bulwark_request_duration_seconds",
-			Help:    "Time from receiving a query to sending its answer.",
-			Buckets: []float64{.00005, .0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
-		}),
-		blocked: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "bulwark_blocked_total",
-			Help: "Queries answered by a block rule, by list, action and the list's category.",
-		}, []string{"list", "action", "category"}),
-		malformed: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "bulwark_malformed_queries_total",
-			Help: "Client packets that could not be parsed as DNS queries.",
-		}),
-		overload: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "bulwark_overload_dropped_total",
-			Help: "Queries dropped because max_inflight queries were already being answered.",
-		}),
-		aclDenied: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "bulwark_acl_denied_total",
-			Help: "Queries from clients outside the ACL.",
-		}),
-		limited: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "bulwark_ratelimited_total",
-			Help: "UDP queries over their client network's rate limit (truncated or dropped).",
-		}),
-		tcpLimit: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "bulwark_tcp_connections_rejected_total",
-			Help: "TCP, DoT and DoH connections closed at once because max_tcp_conns were open.",
-		}),
+		duration: f.Histogram("bulwark_request_duration_seconds", "Time from receiving a query to sending its answer.",
+			[]float64{.00005, .0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5}),
+		blocked:   f.CounterVec("bulwark_blocked_total", "Queries answered by a block rule, by list, action and the list's category.", "list", "action", "category"),
+		malformed: f.Counter("bulwark_malformed_queries_total", "Client packets that could not be parsed as DNS queries."),
+		overload:  f.Counter("bulwark_overload_dropped_total", "Queries dropped because max_inflight queries were already being answered."),
+		aclDenied: f.Counter("bulwark_acl_denied_total", "Queries from clients outside the ACL."),
+		limited:   f.Counter("bulwark_ratelimited_total", "UDP queries over their client network's rate limit (truncated or dropped)."),
+		tcpLimit:  f.Counter("bulwark_tcp_connections_rejected_total", "TCP, DoT and DoH connections closed at once because max_tcp_conns were open."),
 	}
 	for p := query.Proto(0); p < query.NumProtos; p++ {
 		for i := 0; i < numQtypeLabels; i++ {
@@ -110,8 +86,8 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			m.queries[p][i] = queries.WithLabelValues(p.String(), name)
 		}
 	}
-	m.whatIf = newWhatIfCounter()
-	m.tenantQueries, m.tenantBlocked = newTenantVecs()
+	m.whatIf = newWhatIfCounter(f)
+	m.tenantQueries, m.tenantBlocked = newTenantVecs(f)
 	m.otherRcode = responses.WithLabelValues("OTHER")
 	m.dropped = responses.WithLabelValues("dropped")
 	for rc := range m.responses {
@@ -123,10 +99,6 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	}
 	m.proxy = proxyproto.NewMetrics(reg)
 	m.udp = rcvbuf.NewStats(reg)
-	if reg != nil {
-		reg.MustRegister(queries, responses, m.duration, m.blocked, m.malformed, m.overload,
-			m.aclDenied, m.limited, m.tcpLimit, m.whatIf, m.tenantQueries, m.tenantBlocked)
-	}
 	return m
 }
 

@@ -103,34 +103,9 @@ func (c *RateLimitConfig) UnmarshalYAML(n *yaml.Node) error {
 // in a section decoded from YAML, where a zero was written on purpose.
 func (c *RateLimitConfig) SetDefaults() {
 	if !c.decoded {
-		if c.Rate == 0 {
-			c.Rate = DefaultRate
-		}
-		if c.ErrorsRate == 0 {
-			c.ErrorsRate = DefaultErrorsRate
-		}
-		if c.Exempt == nil {
-			c.Exempt = append([]string(nil), defaultExempt...)
-		}
+		yamlx.Defaults(c, RateLimitConfig{Rate: DefaultRate, ErrorsRate: DefaultErrorsRate, Exempt: append([]string(nil), defaultExempt...)})
 	}
-	if c.Burst == 0 {
-		c.Burst = int(2 * c.Rate)
-		if c.Burst < 1 {
-			c.Burst = 1
-		}
-	}
-	if c.Action == "" {
-		c.Action = "truncate"
-	}
-	if c.IPv4Prefix == 0 {
-		c.IPv4Prefix = 24
-	}
-	if c.IPv6Prefix == 0 {
-		c.IPv6Prefix = 56
-	}
-	if c.MaxClients == 0 {
-		c.MaxClients = 100000
-	}
+	yamlx.Defaults(c, RateLimitConfig{Burst: max(int(2*c.Rate), 1), Action: "truncate", IPv4Prefix: 24, IPv6Prefix: 56, MaxClients: 100000})
 }
 
 // Validate reports every invalid value in the section.

@@ -8,6 +8,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/bulwark-dns/bulwark/blocklist"
+	"github.com/bulwark-dns/bulwark/internal/promx"
 	"github.com/bulwark-dns/bulwark/resolver/query"
 	"github.com/bulwark-dns/bulwark/resolver/tenant"
 )
@@ -89,15 +90,10 @@ type tenantBlocked struct {
 	slots [][]atomic.Pointer[counterBox]
 }
 
-func newTenantVecs() (queries, blocked *prometheus.CounterVec) {
-	queries = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "bulwark_tenant_queries_total",
-		Help: "Client queries answered under a configured tenant's policy, by tenant (the default policy is not counted here).",
-	}, []string{"tenant"})
-	blocked = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "bulwark_tenant_blocked_total",
-		Help: "Queries a configured tenant's policy blocked, by tenant and list.",
-	}, []string{"tenant", "list"})
+func newTenantVecs(f promx.Factory) (queries, blocked *prometheus.CounterVec) {
+	queries = f.CounterVec("bulwark_tenant_queries_total",
+		"Client queries answered under a configured tenant's policy, by tenant (the default policy is not counted here).", "tenant")
+	blocked = f.CounterVec("bulwark_tenant_blocked_total", "Queries a configured tenant's policy blocked, by tenant and list.", "tenant", "list")
 	return queries, blocked
 }
 

@@ -8,6 +8,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/bulwark-dns/bulwark/blocklist"
+	"github.com/bulwark-dns/bulwark/internal/promx"
 	"github.com/bulwark-dns/bulwark/resolver/dnswire"
 	"github.com/bulwark-dns/bulwark/resolver/logs"
 	"github.com/bulwark-dns/bulwark/resolver/query"
@@ -22,11 +23,9 @@ import (
 // (Table.WhatIfClientIP, WhatIfIP). While such a list is configured, UDP
 // queries take the chain rather than the fast path.
 
-func newWhatIfCounter() *prometheus.CounterVec {
-	return prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "bulwark_log_only_matches_total",
-		Help: "Queries a log-only list would have blocked (nothing was blocked by it), by list, action and category.",
-	}, []string{"list", "action", "category"})
+func newWhatIfCounter(f promx.Factory) *prometheus.CounterVec {
+	return f.CounterVec("bulwark_log_only_matches_total",
+		"Queries a log-only list would have blocked (nothing was blocked by it), by list, action and category.", "list", "action", "category")
 }
 
 // whatIf logs and counts what the log-only lists of t would do with the

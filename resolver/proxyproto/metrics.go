@@ -1,6 +1,10 @@
 package proxyproto
 
-import "github.com/prometheus/client_golang/prometheus"
+import (
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/bulwark-dns/bulwark/internal/promx"
+)
 
 // Result is what became of one header check.
 type Result uint8
@@ -35,17 +39,13 @@ type Metrics struct {
 // NewMetrics registers bulwark_proxy_protocol_headers_total on reg (nil:
 // not registered, still counted).
 func NewMetrics(reg prometheus.Registerer) *Metrics {
-	v := prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "bulwark_proxy_protocol_headers_total",
-		Help: "PROXY protocol header checks by transport and result: accepted (trusted balancer, valid header), dropped (trusted balancer, missing or malformed header), refused (header from an untrusted source).",
-	}, []string{"transport", "result"})
+	v := promx.With(reg).CounterVec("bulwark_proxy_protocol_headers_total",
+		"PROXY protocol header checks by transport and result: accepted (trusted balancer, valid header), dropped (trusted balancer, missing or malformed header), refused (header from an untrusted source).",
+		"transport", "result")
 	m := &Metrics{}
 	for r := Result(0); r < numResults; r++ {
 		m.udp[r] = v.WithLabelValues("udp", r.String())
 		m.tcp[r] = v.WithLabelValues("tcp", r.String())
-	}
-	if reg != nil {
-		reg.MustRegister(v)
 	}
 	return m
 }

@@ -126,33 +126,17 @@ func (c *Config) SetDefaults() {
 	}
 	c.QnameMinimisation = true
 	c.HardenGlue = true
-	if c.QnameMinimisationType == "" {
-		c.QnameMinimisationType = "A"
-	}
-	if c.MaxQueries == 0 {
-		c.MaxQueries = DefaultMaxQueries
-	}
-	if c.MaxDepth == 0 {
-		c.MaxDepth = DefaultMaxDepth
-	}
-	if c.MaxChain == 0 {
-		c.MaxChain = DefaultMaxChain
-	}
-	if c.Timeout == 0 {
-		c.Timeout = DefaultTimeout
-	}
-	if c.LameTTL == 0 {
-		c.LameTTL = DefaultLameTTL
-	}
-	if c.InfraTTL == 0 {
-		c.InfraTTL = DefaultInfraTTL
-	}
-	if c.InfraCacheSize == 0 {
-		c.InfraCacheSize = DefaultInfraCacheSize
-	}
-	if c.DelegationCacheSize == 0 {
-		c.DelegationCacheSize = DefaultDelegationCacheSize
-	}
+	yamlx.Defaults(c, Config{
+		QnameMinimisationType: "A",
+		MaxQueries:            DefaultMaxQueries,
+		MaxDepth:              DefaultMaxDepth,
+		MaxChain:              DefaultMaxChain,
+		Timeout:               DefaultTimeout,
+		LameTTL:               DefaultLameTTL,
+		InfraTTL:              DefaultInfraTTL,
+		InfraCacheSize:        DefaultInfraCacheSize,
+		DelegationCacheSize:   DefaultDelegationCacheSize,
+	})
 }
 
 // UnmarshalYAML decodes the section on top of the defaults, so that keys

@@ -5,6 +5,8 @@ import (
 	"errors"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/bulwark-dns/bulwark/internal/promx"
 )
 
 // Exchange results, the label values of bulwark_recursion_exchanges_total.
@@ -51,42 +53,21 @@ type Metrics struct {
 // NewMetrics creates the recursion metrics and registers them with reg (if
 // non-nil).
 func NewMetrics(reg prometheus.Registerer) *Metrics {
+	f := promx.With(reg)
 	m := &Metrics{
-		queries: prometheus.NewHistogram(prometheus.HistogramOpts{
-			Name:    "bulwark_recursion_upstream_queries",
-			Help:    "Queries sent to authoritative servers per client query resolved by recursion (the work budget is recursion.max_queries).",
-			Buckets: []float64{0, 1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 128},
-		}),
-		depth: prometheus.NewHistogram(prometheus.HistogramOpts{
-			Name:    "bulwark_recursion_depth",
-			Help:    "Deepest nesting of name-server address lookups per client query (0: every delegation came with glue).",
-			Buckets: []float64{0, 1, 2, 3, 4, 6, 8},
-		}),
-		referrals: prometheus.NewHistogram(prometheus.HistogramOpts{
-			Name:    "bulwark_recursion_referrals",
-			Help:    "Referrals followed per client query, sub-lookups included.",
-			Buckets: []float64{0, 1, 2, 3, 4, 6, 8, 12, 16, 32},
-		}),
-		timeouts: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "bulwark_recursion_server_timeouts_total",
-			Help: "Queries to authoritative servers that got no reply within their timeout.",
-		}),
-		lame: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "bulwark_recursion_lame_servers_total",
-			Help: "Servers found lame for a zone (REFUSED, upward referral...) and skipped for recursion.lame_ttl.",
-		}),
-		exchanges: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "bulwark_recursion_exchanges_total",
-			Help: "Queries sent to authoritative servers (UDP and TCP each count), by result.",
-		}, []string{"result"}),
-		fallbacks: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "bulwark_recursion_fallbacks_total",
-			Help: "Retries in a more compatible way: over TCP, without EDNS, without 0x20, with the full name.",
-		}, []string{"kind"}),
-		failures: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "bulwark_recursion_failures_total",
-			Help: "Client queries recursion could not answer, by reason.",
-		}, []string{"reason"}),
+		queries: f.Histogram("bulwark_recursion_upstream_queries",
+			"Queries sent to authoritative servers per client query resolved by recursion (the work budget is recursion.max_queries).",
+			[]float64{0, 1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 128}),
+		depth: f.Histogram("bulwark_recursion_depth",
+			"Deepest nesting of name-server address lookups per client query (0: every delegation came with glue).",
+			[]float64{0, 1, 2, 3, 4, 6, 8}),
+		referrals: f.Histogram("bulwark_recursion_referrals", "Referrals followed per client query, sub-lookups included.",
+			[]float64{0, 1, 2, 3, 4, 6, 8, 12, 16, 32}),
+		timeouts:  f.Counter("bulwark_recursion_server_timeouts_total", "Queries to authoritative servers that got no reply within their timeout."),
+		lame:      f.Counter("bulwark_recursion_lame_servers_total", "Servers found lame for a zone (REFUSED, upward referral...) and skipped for recursion.lame_ttl."),
+		exchanges: f.CounterVec("bulwark_recursion_exchanges_total", "Queries sent to authoritative servers (UDP and TCP each count), by result.", "result"),
+		fallbacks: f.CounterVec("bulwark_recursion_fallbacks_total", "Retries in a more compatible way: over TCP, without EDNS, without 0x20, with the full name.", "kind"),
+		failures:  f.CounterVec("bulwark_recursion_failures_total", "Client queries recursion could not answer, by reason.", "reason"),
 	}
 	// Export every series at zero, so dashboards and alerts see them early.
 	for _, r := range []string{resultReply, resultTimeout, resultMismatch, resultError} {
@@ -97,9 +78,6 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	}
 	for _, f := range []string{failBudget, failTime, failDepth, failChain, failLoop, failServers, failCanceled, failOther} {
 		m.failures.WithLabelValues(f)
-	}
-	if reg != nil {
-		reg.MustRegister(m.queries, m.depth, m.referrals, m.timeouts, m.lame, m.exchanges, m.fallbacks, m.failures)
 	}
 	return m
 }

@@ -1,9 +1,8 @@
 package recursive
 
 import (
-	"bytes"
 	"encoding/json"
-	"sync"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -13,26 +12,15 @@ import (
 
 	"github.com/bulwark-dns/bulwark/blocklist"
 	"github.com/bulwark-dns/bulwark/internal/dnstest"
+	"github.com/bulwark-dns/bulwark/internal/syncbuf"
 	"github.com/bulwark-dns/bulwark/resolver/logs"
 	"github.com/bulwark-dns/bulwark/resolver/pipeline"
 	contract "github.com/bulwark-dns/bulwark/resolver/query"
 )
 
-// lockedBuf is a bytes.Buffer safe for the block log's writer goroutine.
-type lockedBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuf) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
 // policyOver puts the policy step, blocking the given names (and below),
 // in front of r, as cmd/bulwark chains them.
-func policyOver(t *testing.T, r contract.Resolver, blocked ...string) (contract.Resolver, *lockedBuf, func()) {
+func policyOver(t *testing.T, r contract.Resolver, blocked ...string) (contract.Resolver, *syncbuf.Buffer, func()) {
 	t.Helper()
 	b := blocklist.NewBuilder()
 	for _, n := range blocked {
@@ -48,7 +36,7 @@ func policyOver(t *testing.T, r contract.Resolver, blocked ...string) (contract.
 	tables.Store(&blocklist.Table{Set: set, Lists: []blocklist.ListInfo{{Name: "threats"}}, Categories: []string{"malware"}})
 	var cfg pipeline.BlockingConfig
 	cfg.SetDefaults()
-	out := &lockedBuf{}
+	out := &syncbuf.Buffer{} // the block log's writer goroutine writes it
 	m := pipeline.NewMetrics(prometheus.NewRegistry())
 	log := logs.NewBlockLog(out, nil, nil)
 	return pipeline.NewPolicy(cfg, &tables, r, log, m), out, log.Close
@@ -94,9 +82,7 @@ func TestPolicyBlocksCNAMETargets(t *testing.T) {
 	}
 
 	closeLog()
-	out.mu.Lock()
-	defer out.mu.Unlock()
-	dec := json.NewDecoder(&out.b)
+	dec := json.NewDecoder(strings.NewReader(out.String()))
 	for _, tt := range tests {
 		var ev logs.BlockEvent
 		if err := dec.Decode(&ev); err != nil {

@@ -11,6 +11,7 @@ import (
 	"golang.org/x/net/idna"
 
 	"github.com/bulwark-dns/bulwark/internal/cfgerr"
+	"github.com/bulwark-dns/bulwark/internal/yamlx"
 )
 
 // Defaults: a client (stub) usually retries after 1-2s, so one forwarded
@@ -133,36 +134,18 @@ type ConditionalConfig struct {
 
 // SetDefaults fills in the unset values.
 func (c *Config) SetDefaults() {
-	if c.Mode == "" {
-		c.Mode = ModeForward
+	if c.TryTimeout == 0 && c.Timeout > 0 && c.Timeout < DefaultTryTimeout {
+		c.TryTimeout = c.Timeout // the default try timeout, cut to an explicit shorter timeout
 	}
-	if c.Strategy == "" {
-		c.Strategy = StrategyFailover
-	}
-	if c.Timeout == 0 {
-		c.Timeout = DefaultTimeout
-	}
-	if c.TryTimeout == 0 {
-		c.TryTimeout = DefaultTryTimeout
-		if c.Timeout > 0 && c.Timeout < c.TryTimeout {
-			c.TryTimeout = c.Timeout
-		}
-	}
-	if c.DoHMethod == "" {
-		c.DoHMethod = MethodPOST
-	}
-	if c.Health.Failures == 0 {
-		c.Health.Failures = DefaultFailures
-	}
-	if c.Health.Cooldown == 0 {
-		c.Health.Cooldown = DefaultCooldown
-	}
-	if c.ECS.IPv4Prefix == 0 {
-		c.ECS.IPv4Prefix = DefaultECSIPv4Prefix
-	}
-	if c.ECS.IPv6Prefix == 0 {
-		c.ECS.IPv6Prefix = DefaultECSIPv6Prefix
-	}
+	yamlx.Defaults(c, Config{
+		Mode:       ModeForward,
+		Strategy:   StrategyFailover,
+		Timeout:    DefaultTimeout,
+		TryTimeout: DefaultTryTimeout,
+		DoHMethod:  MethodPOST,
+		Health:     HealthConfig{Failures: DefaultFailures, Cooldown: DefaultCooldown},
+		ECS:        ECSConfig{IPv4Prefix: DefaultECSIPv4Prefix, IPv6Prefix: DefaultECSIPv6Prefix},
+	})
 	for i := range c.Conditional {
 		if c.Conditional[i].Strategy == "" {
 			c.Conditional[i].Strategy = StrategyFailover

@@ -4,6 +4,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/bulwark-dns/bulwark/internal/promx"
 )
 
 // result is the outcome of one request to one upstream: one UDP, TCP, TLS
@@ -60,37 +62,16 @@ type Metrics struct {
 // NewMetrics creates the upstream metrics and registers them with reg
 // (if non-nil).
 func NewMetrics(reg prometheus.Registerer) *Metrics {
-	m := &Metrics{
-		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "bulwark_upstream_requests_total",
-			Help: "Requests (one UDP or TCP exchange each) sent to upstream servers, by server as configured and result.",
-		}, []string{"upstream", "result"}),
-		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name:    "bulwark_upstream_request_duration_seconds",
-			Help:    "Time per upstream request, from send (or connect) to answer, timeout or error.",
-			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
-		}, []string{"upstream"}),
-		healthy: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "bulwark_upstream_healthy",
-			Help: "1 while the upstream gets queries, 0 while its circuit breaker is open after consecutive failures.",
-		}, []string{"upstream"}),
-		srtt: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "bulwark_upstream_srtt_seconds",
-			Help: "Smoothed round-trip time of the upstream; failures count as the try timeout.",
-		}, []string{"upstream"}),
-		probes: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "bulwark_upstream_probes_total",
-			Help: "Health probes sent to upstreams marked down, by result (success brings the upstream back).",
-		}, []string{"upstream", "result"}),
-		conns: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "bulwark_upstream_connections_total",
-			Help: "TCP, TLS and HTTPS connections opened to the upstream (few means connections are reused).",
-		}, []string{"upstream"}),
+	f := promx.With(reg)
+	return &Metrics{
+		requests: f.CounterVec("bulwark_upstream_requests_total", "Requests (one UDP or TCP exchange each) sent to upstream servers, by server as configured and result.", "upstream", "result"),
+		duration: f.HistogramVec("bulwark_upstream_request_duration_seconds", "Time per upstream request, from send (or connect) to answer, timeout or error.",
+			[]float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5}, "upstream"),
+		healthy: f.GaugeVec("bulwark_upstream_healthy", "1 while the upstream gets queries, 0 while its circuit breaker is open after consecutive failures.", "upstream"),
+		srtt:    f.GaugeVec("bulwark_upstream_srtt_seconds", "Smoothed round-trip time of the upstream; failures count as the try timeout.", "upstream"),
+		probes:  f.CounterVec("bulwark_upstream_probes_total", "Health probes sent to upstreams marked down, by result (success brings the upstream back).", "upstream", "result"),
+		conns:   f.CounterVec("bulwark_upstream_connections_total", "TCP, TLS and HTTPS connections opened to the upstream (few means connections are reused).", "upstream"),
 	}
-	if reg != nil {
-		reg.MustRegister(m.requests, m.duration, m.healthy, m.srtt, m.probes, m.conns)
-	}
-	return m
 }
 
 // Forget deletes the series of upstreams a reload removed, so that a
