@@ -101,7 +101,7 @@ func TestXfrTriggersOverlay(t *testing.T) {
 		"update add 32.53.53.0.192.rpz-nsip.rpz.test. 60 CNAME .",
 	)
 	compareTables(t, overlay, final, names, addrs, hosts)
-	for _, tc := range []struct{ what, got, want string }{
+	checkOverlay(t, "after the IXFR", []overlayWant{
 		{"qname new.example", decided(overlay, "new.example"), "block:nxdomain by rpz"},
 		{"qname x.later.example", decided(overlay, "x.later.example"), "allow by rpz"},
 		{"qname plain.example", decided(overlay, "plain.example"), "block:nxdomain by plain"},
@@ -115,11 +115,7 @@ func TestXfrTriggersOverlay(t *testing.T) {
 		{"rpz-nsdname ns.bad.example", nsDecided(overlay, "ns.bad.example"), "block:nxdomain by rpz"},
 		{"rpz-nsdname a.ns2.example", nsDecided(overlay, "a.ns2.example"), "block:nodata by rpz"},
 		{"rpz-nsdname ns.later.example", nsDecided(overlay, "ns.later.example"), "allow by rpz"},
-	} {
-		if tc.got != tc.want {
-			t.Errorf("after the IXFR, before the rebuild: %s: %s, want %s", tc.what, tc.got, tc.want)
-		}
-	}
+	})
 
 	// Deleted again: the overlay lifts them at once.
 	overlay, final = refresh(
@@ -130,18 +126,14 @@ func TestXfrTriggersOverlay(t *testing.T) {
 		"update delete 32.53.53.0.192.rpz-nsip.rpz.test. CNAME",
 	)
 	compareTables(t, overlay, final, names, addrs, hosts)
-	for _, tc := range []struct{ what, got, want string }{
+	checkOverlay(t, "after the deleting IXFR", []overlayWant{
 		{"qname new.example", decided(overlay, "new.example"), "none"},
 		{"rpz-ip 192.0.2.9", netDecided(overlay, overlay.IP, "192.0.2.9"), "none"},
 		{"rpz-client-ip 127.0.0.99", netDecided(overlay, overlay.ClientIP, "127.0.0.99"), "none"},
 		{"rpz-nsip 192.0.53.53", netDecided(overlay, overlay.NSIP, "192.0.53.53"), "none"},
 		{"rpz-nsdname ns.bad.example", nsDecided(overlay, "ns.bad.example"), "none"},
 		{"rpz-nsdname ns.evil.example", nsDecided(overlay, "ns.evil.example"), "block:nxdomain by rpz"},
-	} {
-		if tc.got != tc.want {
-			t.Errorf("after the deleting IXFR, before the rebuild: %s: %s, want %s", tc.what, tc.got, tc.want)
-		}
-	}
+	})
 }
 
 // TestXfrLogOnlyOverlay: an IXFR of a log-only zone goes to the log-only
@@ -242,4 +234,17 @@ func describeDecision(t *blocklist.Table, ok, allow bool, p blocklist.Payload) s
 		s += fmt.Sprint(" ", t.SinkholeAddrs(p))
 	}
 	return s + " by " + t.Lists[p.List].Name
+}
+
+// overlayWant is what the overlay table says of one name, address or
+// server (got), and what it must say.
+type overlayWant struct{ what, got, want string }
+
+func checkOverlay(t *testing.T, stage string, ws []overlayWant) {
+	t.Helper()
+	for _, w := range ws {
+		if w.got != w.want {
+			t.Errorf("%s, before the rebuild: %s: %s, want %s", stage, w.what, w.got, w.want)
+		}
+	}
 }
