@@ -1,11 +1,14 @@
 package feeds
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 
@@ -247,4 +250,63 @@ func checkOverlay(t *testing.T, stage string, ws []overlayWant) {
 			t.Errorf("%s, before the rebuild: %s: %s, want %s", stage, w.what, w.got, w.want)
 		}
 	}
+}
+
+// naiveZoneLines is zoneLines line by line, the reference.
+func naiveZoneLines(body []byte, d *deltaChange, suffix []byte) (string, bool) {
+	var sub strings.Builder
+	n := 0
+	for i, l := range strings.SplitAfter(string(body), "\n") {
+		owner, _, tab := strings.Cut(l, "\t")
+		switch {
+		case i == 0 || tab && d.owners[owner]: // a record line: owner, tab
+		case d.triggers() && specialOwner([]byte(owner), suffix):
+			if n++; n > maxOverlayTriggers {
+				return "", false
+			}
+		default:
+			continue
+		}
+		sub.WriteString(l)
+		if l != "" && !strings.HasSuffix(l, "\n") {
+			sub.WriteString("\n")
+		}
+	}
+	return sub.String(), true
+}
+
+// sortedLines is a text's lines in order, for comparing line sets.
+func sortedLines(s string) []string {
+	ls := strings.SplitAfter(s, "\n")
+	slices.Sort(ls)
+	return ls
+}
+
+// FuzzZoneLines holds zoneLines (the IXFR overlay's reader of the zone
+// text) to the line-by-line reference, for few owners and many.
+func FuzzZoneLines(f *testing.F) {
+	f.Add([]byte("rpz.test.\t0\tIN\tSOA\tx\n"+
+		"bad.example.rpz.test.\t0\tIN\tCNAME\t.\n*.bad.example.rpz.test.\t0\tIN\tCNAME\t.\n"+
+		"32.1.2.0.192.rpz-ip.rpz.test.\t0\tIN\tCNAME\t.\nx.rpz-ip.example.rpz.test.\t0\tIN\tCNAME\t.\n"+
+		"ns.a.rpz-nsdname.rpz.test.\t0\tIN\tCNAME\t.\nbad.example.rpz.test.\t0\tIN\tA\t192.0.2.1"), "bad.example", true)
+	f.Add([]byte("\n\n.rpz-ip.rpz.test.\t\n"), "", false)
+	f.Fuzz(func(t *testing.T, body []byte, name string, triggers bool) {
+		suffix := []byte(".rpz.test.")
+		for _, many := range []bool{false, true} {
+			d := &deltaChange{owners: map[string]bool{}}
+			d.kinds[blocklist.TriggerIP] = triggers
+			d.owners[name+".rpz.test."], d.owners["*."+name+".rpz.test."] = true, true
+			if many {
+				for i := range 20 {
+					d.owners[fmt.Sprintf("n%d.rpz.test.", i)] = true
+				}
+			}
+			var sub bytes.Buffer
+			ok := zoneLines(&sub, body, d, suffix)
+			want, wok := naiveZoneLines(body, d, suffix)
+			if ok != wok || ok && !slices.Equal(sortedLines(sub.String()), sortedLines(want)) {
+				t.Fatalf("many owners %v: zoneLines = %q %v, line by line %q %v", many, sub.String(), ok, want, wok)
+			}
+		}
+	})
 }
