@@ -147,14 +147,7 @@ func TestFeedTrust(t *testing.T) {
 // random lists of every kind over a small name space, where rules meet.
 func TestFeedTrustAgainstReference(t *testing.T) {
 	rng := rand.New(rand.NewPCG(16, 2))
-	labels := []string{"a", "b", "c"}
-	name := func() string {
-		n := labels[rng.IntN(3)]
-		for range rng.IntN(3) {
-			n = labels[rng.IntN(3)] + "." + n
-		}
-		return n + ".example"
-	}
+	name := trustNames(rng)
 	for round := range 200 {
 		var lists []ListInfo
 		for i := range 2 + rng.IntN(4) {
@@ -290,14 +283,7 @@ func TestFeedTrustOverlay(t *testing.T) {
 // view's rules alone.
 func TestFeedTrustOverlayAgainstReference(t *testing.T) {
 	rng := rand.New(rand.NewPCG(16, 3))
-	labels := []string{"a", "b", "c"}
-	name := func() string {
-		n := labels[rng.IntN(3)]
-		for range rng.IntN(3) {
-			n = labels[rng.IntN(3)] + "." + n
-		}
-		return n + ".example"
-	}
+	name := trustNames(rng)
 	for round := range 300 {
 		var lists []ListInfo
 		for i := range 2 + rng.IntN(4) {
@@ -401,5 +387,18 @@ func BenchmarkDecideZoneBlock(b *testing.B) {
 				tab.Decide(q)
 			}
 		})
+	}
+}
+
+// trustNames returns random names over a small name space, where rules
+// meet: up to three labels of a, b, c under example.
+func trustNames(rng *rand.Rand) func() string {
+	labels := []string{"a", "b", "c"}
+	return func() string {
+		n := labels[rng.IntN(3)]
+		for range rng.IntN(3) {
+			n = labels[rng.IntN(3)] + "." + n
+		}
+		return n + ".example"
 	}
 }

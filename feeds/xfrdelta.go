@@ -111,26 +111,8 @@ func (m *Manager) publishDeltaOnce(s *xfrSource, net map[string]bool, body []byt
 	// The new zone's lines at those owners and, when a trigger of another
 	// kind changed, every such trigger's line, after its SOA line.
 	var sub bytes.Buffer
-	rest := body
-	triggerLines, suffix := 0, []byte("."+s.zone)
-	for i := 0; len(rest) > 0; i++ {
-		line := rest
-		if j := bytes.IndexByte(rest, '\n'); j >= 0 {
-			line, rest = rest[:j+1], rest[j+1:]
-		} else {
-			rest = nil
-		}
-		owner, _, _ := bytes.Cut(line, []byte("\t"))
-		switch {
-		case i == 0 || d.owners[string(owner)]:
-		case d.triggers() && specialOwner(owner, suffix):
-			if triggerLines++; triggerLines > maxOverlayTriggers {
-				return false // the rebuild serves it
-			}
-		default:
-			continue
-		}
-		sub.Write(line)
+	if !zoneLines(&sub, body, d, []byte("."+s.zone)) {
+		return false // too many trigger lines: the rebuild serves it
 	}
 	c, err := parseCopy(context.Background(), f.spec, &sub, s.String(), slog.New(slog.DiscardHandler))
 	if err != nil {
@@ -240,6 +222,80 @@ func deltaTriggers(t *blocklist.Table, sp *feedSpec, c *feedCopy, base uint32, d
 		t.NSDName = s
 	}
 	return nil
+}
+
+// zoneLines writes to sub the first line of body (the SOA), the lines at
+// d's owners and, when d changed a trigger of another kind, every line of
+// such a trigger (suffix is "." and the zone). It jumps between matches
+// with bytes.Index rather than reading each line of a million-rule zone
+// when d names few owners; it reports false past maxOverlayTriggers
+// trigger lines.
+func zoneLines(sub *bytes.Buffer, body []byte, d *deltaChange, suffix []byte) bool {
+	line := func(i int) (start, end int) { // the line holding body[i]
+		start = bytes.LastIndexByte(body[:i], '\n') + 1
+		if end = bytes.IndexByte(body[i:], '\n'); end < 0 {
+			return start, len(body)
+		}
+		return start, i + end + 1
+	}
+	write := func(l []byte) { // a last line without its newline gets one
+		sub.Write(l)
+		if len(l) > 0 && l[len(l)-1] != '\n' {
+			sub.WriteByte('\n')
+		}
+	}
+	_, soaEnd := line(0)
+	write(body[:soaEnd])
+	if soaEnd == 0 {
+		return true // an empty zone
+	}
+	switch {
+	case len(d.owners) == 0:
+	case len(d.owners) <= 16:
+		for owner := range d.owners {
+			at := []byte("\n" + owner + "\t")
+			for off := soaEnd - 1; off < len(body); {
+				i := bytes.Index(body[off:], at)
+				if i < 0 {
+					break
+				}
+				start, end := line(off + i + 1)
+				write(body[start:end])
+				off = end - 1
+			}
+		}
+	default:
+		for rest := body[soaEnd:]; len(rest) > 0; {
+			l := rest
+			if j := bytes.IndexByte(rest, '\n'); j >= 0 {
+				l, rest = rest[:j+1], rest[j+1:]
+			} else {
+				rest = nil
+			}
+			if owner, _, ok := bytes.Cut(l, []byte("\t")); ok && d.owners[string(owner)] {
+				write(l)
+			}
+		}
+	}
+	if !d.triggers() {
+		return true
+	}
+	n := 0
+	for off := soaEnd; off < len(body); {
+		i := bytes.Index(body[off:], []byte(".rpz-"))
+		if i < 0 {
+			break
+		}
+		start, end := line(off + i)
+		if owner, _, _ := bytes.Cut(body[start:end], []byte("\t")); specialOwner(owner, suffix) {
+			if n++; n > maxOverlayTriggers {
+				return false
+			}
+			write(body[start:end])
+		}
+		off = end
+	}
+	return true
 }
 
 // keysOf returns the names of a set.

@@ -1,11 +1,14 @@
 package feeds
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 
@@ -101,7 +104,7 @@ func TestXfrTriggersOverlay(t *testing.T) {
 		"update add 32.53.53.0.192.rpz-nsip.rpz.test. 60 CNAME .",
 	)
 	compareTables(t, overlay, final, names, addrs, hosts)
-	for _, tc := range []struct{ what, got, want string }{
+	checkOverlay(t, "after the IXFR", []overlayWant{
 		{"qname new.example", decided(overlay, "new.example"), "block:nxdomain by rpz"},
 		{"qname x.later.example", decided(overlay, "x.later.example"), "allow by rpz"},
 		{"qname plain.example", decided(overlay, "plain.example"), "block:nxdomain by plain"},
@@ -115,11 +118,7 @@ func TestXfrTriggersOverlay(t *testing.T) {
 		{"rpz-nsdname ns.bad.example", nsDecided(overlay, "ns.bad.example"), "block:nxdomain by rpz"},
 		{"rpz-nsdname a.ns2.example", nsDecided(overlay, "a.ns2.example"), "block:nodata by rpz"},
 		{"rpz-nsdname ns.later.example", nsDecided(overlay, "ns.later.example"), "allow by rpz"},
-	} {
-		if tc.got != tc.want {
-			t.Errorf("after the IXFR, before the rebuild: %s: %s, want %s", tc.what, tc.got, tc.want)
-		}
-	}
+	})
 
 	// Deleted again: the overlay lifts them at once.
 	overlay, final = refresh(
@@ -130,18 +129,14 @@ func TestXfrTriggersOverlay(t *testing.T) {
 		"update delete 32.53.53.0.192.rpz-nsip.rpz.test. CNAME",
 	)
 	compareTables(t, overlay, final, names, addrs, hosts)
-	for _, tc := range []struct{ what, got, want string }{
+	checkOverlay(t, "after the deleting IXFR", []overlayWant{
 		{"qname new.example", decided(overlay, "new.example"), "none"},
 		{"rpz-ip 192.0.2.9", netDecided(overlay, overlay.IP, "192.0.2.9"), "none"},
 		{"rpz-client-ip 127.0.0.99", netDecided(overlay, overlay.ClientIP, "127.0.0.99"), "none"},
 		{"rpz-nsip 192.0.53.53", netDecided(overlay, overlay.NSIP, "192.0.53.53"), "none"},
 		{"rpz-nsdname ns.bad.example", nsDecided(overlay, "ns.bad.example"), "none"},
 		{"rpz-nsdname ns.evil.example", nsDecided(overlay, "ns.evil.example"), "block:nxdomain by rpz"},
-	} {
-		if tc.got != tc.want {
-			t.Errorf("after the deleting IXFR, before the rebuild: %s: %s, want %s", tc.what, tc.got, tc.want)
-		}
-	}
+	})
 }
 
 // TestXfrLogOnlyOverlay: an IXFR of a log-only zone goes to the log-only
@@ -242,4 +237,76 @@ func describeDecision(t *blocklist.Table, ok, allow bool, p blocklist.Payload) s
 		s += fmt.Sprint(" ", t.SinkholeAddrs(p))
 	}
 	return s + " by " + t.Lists[p.List].Name
+}
+
+// overlayWant is what the overlay table says of one name, address or
+// server (got), and what it must say.
+type overlayWant struct{ what, got, want string }
+
+func checkOverlay(t *testing.T, stage string, ws []overlayWant) {
+	t.Helper()
+	for _, w := range ws {
+		if w.got != w.want {
+			t.Errorf("%s, before the rebuild: %s: %s, want %s", stage, w.what, w.got, w.want)
+		}
+	}
+}
+
+// naiveZoneLines is zoneLines line by line, the reference.
+func naiveZoneLines(body []byte, d *deltaChange, suffix []byte) (string, bool) {
+	var sub strings.Builder
+	n := 0
+	for i, l := range strings.SplitAfter(string(body), "\n") {
+		owner, _, tab := strings.Cut(l, "\t")
+		switch {
+		case i == 0 || tab && d.owners[owner]: // a record line: owner, tab
+		case d.triggers() && specialOwner([]byte(owner), suffix):
+			if n++; n > maxOverlayTriggers {
+				return "", false
+			}
+		default:
+			continue
+		}
+		sub.WriteString(l)
+		if l != "" && !strings.HasSuffix(l, "\n") {
+			sub.WriteString("\n")
+		}
+	}
+	return sub.String(), true
+}
+
+// sortedLines is a text's lines in order, for comparing line sets.
+func sortedLines(s string) []string {
+	ls := strings.SplitAfter(s, "\n")
+	slices.Sort(ls)
+	return ls
+}
+
+// FuzzZoneLines holds zoneLines (the IXFR overlay's reader of the zone
+// text) to the line-by-line reference, for few owners and many.
+func FuzzZoneLines(f *testing.F) {
+	f.Add([]byte("rpz.test.\t0\tIN\tSOA\tx\n"+
+		"bad.example.rpz.test.\t0\tIN\tCNAME\t.\n*.bad.example.rpz.test.\t0\tIN\tCNAME\t.\n"+
+		"32.1.2.0.192.rpz-ip.rpz.test.\t0\tIN\tCNAME\t.\nx.rpz-ip.example.rpz.test.\t0\tIN\tCNAME\t.\n"+
+		"ns.a.rpz-nsdname.rpz.test.\t0\tIN\tCNAME\t.\nbad.example.rpz.test.\t0\tIN\tA\t192.0.2.1"), "bad.example", true)
+	f.Add([]byte("\n\n.rpz-ip.rpz.test.\t\n"), "", false)
+	f.Fuzz(func(t *testing.T, body []byte, name string, triggers bool) {
+		suffix := []byte(".rpz.test.")
+		for _, many := range []bool{false, true} {
+			d := &deltaChange{owners: map[string]bool{}}
+			d.kinds[blocklist.TriggerIP] = triggers
+			d.owners[name+".rpz.test."], d.owners["*."+name+".rpz.test."] = true, true
+			if many {
+				for i := range 20 {
+					d.owners[fmt.Sprintf("n%d.rpz.test.", i)] = true
+				}
+			}
+			var sub bytes.Buffer
+			ok := zoneLines(&sub, body, d, suffix)
+			want, wok := naiveZoneLines(body, d, suffix)
+			if ok != wok || ok && !slices.Equal(sortedLines(sub.String()), sortedLines(want)) {
+				t.Fatalf("many owners %v: zoneLines = %q %v, line by line %q %v", many, sub.String(), ok, want, wok)
+			}
+		}
+	})
 }

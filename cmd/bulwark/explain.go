@@ -390,15 +390,7 @@ func (ex *explanation) text() string {
 }
 
 func (r *explainedRule) text() string {
-	verb := "allow"
-	if r.Kind == "block" {
-		verb = "block (" + r.Action
-		if len(r.Sinkhole) > 0 {
-			verb += " " + strings.Join(r.Sinkhole, ", ")
-		}
-		verb += ")"
-	}
-	s := fmt.Sprintf("%s by list %q, rule %q (%s)", verb, r.List, r.Rule, r.Scope)
+	s := fmt.Sprintf("%s by list %q, rule %q (%s)", ruleVerb(r.Kind, r.Action, r.Sinkhole), r.List, r.Rule, r.Scope)
 	switch {
 	case r.Source != "" && r.Line > 0:
 		s += fmt.Sprintf(", %s line %d", r.Source, r.Line)
@@ -409,4 +401,16 @@ func (r *explainedRule) text() string {
 		s += ", " + r.Indicator
 	}
 	return s
+}
+
+// ruleVerb renders what a rule does: "allow", or "block (ACTION [sinkhole])".
+func ruleVerb(kind, action string, sinkhole []string) string {
+	if kind != "block" {
+		return "allow"
+	}
+	verb := "block (" + action
+	if len(sinkhole) > 0 {
+		verb += " " + strings.Join(sinkhole, ", ")
+	}
+	return verb + ")"
 }

@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"net/netip"
-	"strings"
 
 	"github.com/bulwark-dns/bulwark/blocklist"
 	"github.com/bulwark-dns/bulwark/feeds"
@@ -277,15 +276,7 @@ func (d *triggerDecider) who() string {
 
 // text renders a trigger rule for the terminal.
 func (r *explainedTrigger) text() string {
-	verb := "allow"
-	if r.Kind == "block" {
-		verb = "block (" + r.Action
-		if len(r.Sinkhole) > 0 {
-			verb += " " + strings.Join(r.Sinkhole, ", ")
-		}
-		verb += ")"
-	}
-	s := fmt.Sprintf("%s %s: %s by list %q, rule %q", r.Trigger, r.Matched, verb, r.List, r.Rule)
+	s := fmt.Sprintf("%s %s: %s by list %q, rule %q", r.Trigger, r.Matched, ruleVerb(r.Kind, r.Action, r.Sinkhole), r.List, r.Rule)
 	if r.Source != "" {
 		s += ", " + r.Source
 	}
