@@ -11,13 +11,25 @@ import (
 )
 
 // compile lays the tree out as a Set (see record.go for the format).
-func (t *tree) compile(o layoutOpts) (*Set, error) {
+// With consume it uses the tree's own arrays as its scratch, as a large
+// build's peak memory is the tree and the compile's tables together: the
+// slots become the pair indexes, the below slots the child lists, the
+// parents the region sizes. The tree is unusable afterwards (Finish).
+// Without consume it works on copies of those arrays (Build).
+func (t *tree) compile(o layoutOpts, consume bool) (*Set, error) {
 	t.dropIndex()
-	n := len(t.parent)
-	e := &emitter{t: t, o: o, region: make([]uint32, n), dirAt: make([]uint32, n),
-		bucket: make([]uint32, n), fp: make([]byte, n), dictOf: make([]int16, n)}
-	e.groupKids()
+	if !consume {
+		c := *t
+		c.parent, c.self, c.below = slices.Clone(t.parent), slices.Clone(t.self), slices.Clone(t.below)
+		t = &c
+	}
+	rulesIn := 0
+	for id := range t.self {
+		rulesIn += countRules(rulePair{t.self[id], t.below[id]})
+	}
+	e := &emitter{t: t, o: o, dirAt: map[uint32]uint32{}}
 	pairs, rules, spans, alts := e.pairTable()
+	e.groupKids()
 	dict := e.dictionary()
 
 	total, err := e.measure(0)
@@ -44,14 +56,12 @@ func (t *tree) compile(o layoutOpts) (*Set, error) {
 		pairs: exact(pairs),
 		root:  0,
 		seed:  o.seed,
+		n:     rulesIn,
 
 		alts:     exact(alts),
 		altRules: exact(e.altRules),
 		altSpans: exact(spans),
 		views:    true,
-	}
-	for id := range t.self {
-		s.n += countRules(rulePair{t.self[id], t.below[id]})
 	}
 	s.indexTop()
 	return s, nil
@@ -65,20 +75,20 @@ type emitter struct {
 	o        layoutOpts
 	kids     []uint32 // children of node id are kids[kidStart[id]:kidStart[id+1]]
 	kidStart []uint32
-	region   []uint32 // per node: bytes its children take
-	dirAt    []uint32 // per bucketed node: its directory index
+	region   []uint32          // per node: bytes its children take
+	dirAt    map[uint32]uint32 // per bucketed node (few): its directory index
 	dirLen   int
 	out      []byte
 	dir      []uint32
 	pairIdx  map[pairKey]uint32
 	altRules []ruleVal // candidates that win no slot (pairTable)
 	pairOf   []uint32  // per node: its pair index
-	bucket   []uint32  // per child of a bucketed node: its bucket
-	fp       []byte    // per child of a bucketed node: its fingerprint
 	dictOf   []int16   // per node: its label's dictionary index, or -1
 }
 
-// groupKids lists every node's children contiguously.
+// groupKids lists every node's children contiguously, in the array of
+// the below slots (free once pairTable has run), and then turns the
+// parents' array, which nothing reads after it, into region.
 func (e *emitter) groupKids() {
 	t := e.t
 	n := len(t.parent)
@@ -89,13 +99,19 @@ func (e *emitter) groupKids() {
 	for id := 1; id <= n; id++ {
 		e.kidStart[id] += e.kidStart[id-1]
 	}
-	e.kids = make([]uint32, max(n-1, 0))
-	next := slices.Clone(e.kidStart[:n])
+	e.kids = t.below[:max(n-1, 0)]
+	t.below = nil
+	// kidStart[p] serves as p's cursor, ending at p+1's start; shifting
+	// it back one place restores the starts without a second array.
 	for id := 1; id < n; id++ {
 		p := t.parent[id]
-		e.kids[next[p]] = uint32(id)
-		next[p]++
+		e.kids[e.kidStart[p]] = uint32(id)
+		e.kidStart[p]++
 	}
+	copy(e.kidStart[1:], e.kidStart[:n])
+	e.kidStart[0] = 0
+	e.region = t.parent[:n]
+	t.parent = nil
 }
 
 func (e *emitter) numKids(id uint32) int { return int(e.kidStart[id+1] - e.kidStart[id]) }
@@ -194,17 +210,19 @@ func (e *emitter) pairTable() ([]rulePair, []ruleVal, []altSpan, []uint32) {
 			sp.belowAt, sp.belowN = group(k.alt.below)
 		}
 	}
-	e.pairOf = make([]uint32, len(t.self))
+	// Each node's pair index goes over its own self slot, read first.
 	for id := range t.self {
-		if k := key(uint32(id)); k.p != (rulePair{}) {
-			e.pairOf[id] = e.pairIdx[k]
+		k := key(uint32(id))
+		if len(t.alt) > 0 {
+			k.alt = t.alt[uint32(id)]
+		}
+		if k != (pairKey{}) {
+			t.self[id] = e.pairIdx[k]
+		} else {
+			t.self[id] = 0
 		}
 	}
-	for id, ap := range t.alt {
-		k := key(id)
-		k.alt = ap
-		e.pairOf[id] = e.pairIdx[k]
-	}
+	e.pairOf, t.self = t.self, nil
 	e.altRules = altRules
 	return out, rules, spans, alts
 }
@@ -310,6 +328,7 @@ func (e *emitter) dictionary() []dictLabel {
 		dict[i] = dictLabel{w: packedLabel{c.l.w0, c.l.w1}, n: int(c.l.n)}
 		idx[c.l] = i
 	}
+	e.dictOf = make([]int16, len(t.depth))
 	for id := range t.depth {
 		e.dictOf[id] = -1
 		if len(idx) == 0 {
@@ -321,6 +340,7 @@ func (e *emitter) dictionary() []dictLabel {
 			}
 		}
 	}
+	t.depth = nil // only the dictionary reads it
 	return dict
 }
 
@@ -408,7 +428,8 @@ func (e *emitter) write(id uint32) {
 	b, cur := uint32(0), -1
 	var fps fpWord
 	for _, c := range ks {
-		bc := e.bucket[c]
+		h := e.hashOf(c)
+		bc := bucketOf(h, nb)
 		for ; b <= bc; b++ {
 			d[2*b] = uint32(len(e.out))
 		}
@@ -418,7 +439,7 @@ func (e *emitter) write(id uint32) {
 			}
 			fps, cur = fpWord{}, int(bc)
 		}
-		fps.add(e.fp[c])
+		fps.add(fingerprint(h))
 		e.write(c)
 	}
 	d[2*cur+1] = fps.w
@@ -429,22 +450,22 @@ func (e *emitter) write(id uint32) {
 
 // sortByBucket orders ks by hash bucket, keeping their order within a
 // bucket (a counting sort: the TLD blocks hold hundreds of thousands of
-// children).
+// children). write hashes the labels again rather than keep a bucket per
+// node through the whole compile.
 func (e *emitter) sortByBucket(ks []uint32, nb uint32) {
 	start := make([]uint32, nb+1)
-	for _, c := range ks {
-		h := e.hashOf(c)
-		e.bucket[c] = bucketOf(h, nb)
-		e.fp[c] = fingerprint(h)
-		start[e.bucket[c]+1]++
+	bucket := make([]uint32, len(ks))
+	for i, c := range ks {
+		bucket[i] = bucketOf(e.hashOf(c), nb)
+		start[bucket[i]+1]++
 	}
 	for b := uint32(1); b <= nb; b++ {
 		start[b] += start[b-1]
 	}
-	next := slices.Clone(start[:nb])
+	next := start[:nb]
 	sorted := make([]uint32, len(ks))
-	for _, c := range ks {
-		b := e.bucket[c]
+	for i, c := range ks {
+		b := bucket[i]
 		sorted[next[b]] = c
 		next[b]++
 	}
