@@ -36,11 +36,10 @@ func (t *tree) compile(o layoutOpts, consume bool) (*Set, error) {
 	if err != nil {
 		return nil, err
 	}
-	if total > math.MaxUint32-padBytes || e.dirLen > math.MaxUint32-1 {
+	if total > math.MaxUint32-padBytes || len(e.dir) > math.MaxUint32-1 {
 		return nil, errors.New("the compiled set exceeds 4 GiB; split the lists")
 	}
 	e.out = make([]byte, 0, total+padBytes)
-	e.dir = make([]uint32, e.dirLen)
 	e.write(0)
 	if uint64(len(e.out)) != total {
 		return nil, fmt.Errorf("internal error: laid out %d bytes, measured %d", len(e.out), total)
@@ -50,7 +49,7 @@ func (t *tree) compile(o layoutOpts, consume bool) (*Set, error) {
 	clear(nodes[len(e.out):]) // appendLabel may have written past the end
 	s := &Set{
 		nodes: nodes,
-		dir:   e.dir,
+		dir:   exact(e.dir),
 		dict:  dict,
 		rules: exact(rules),
 		pairs: exact(pairs),
@@ -77,9 +76,10 @@ type emitter struct {
 	kidStart []uint32
 	region   []uint32          // per node: bytes its children take
 	dirAt    map[uint32]uint32 // per bucketed node (few): its directory index
-	dirLen   int
-	out      []byte
+	// dir is the bucket directories, filled by measure (fingerprints, and
+	// each bucket's first child) and write (the first child's offset).
 	dir      []uint32
+	out      []byte
 	pairIdx  map[pairKey]uint32
 	altRules []ruleVal // candidates that win no slot (pairTable)
 	pairOf   []uint32  // per node: its pair index
@@ -403,9 +403,8 @@ func (e *emitter) measure(id uint32) (uint64, error) {
 	}
 	e.region[id] = uint32(region)
 	if nb, big := e.bucketed(len(ks)); big {
+		e.dirAt[id] = uint32(len(e.dir))
 		e.sortByBucket(ks, nb)
-		e.dirAt[id] = uint32(e.dirLen)
-		e.dirLen += 2*int(nb) + 1
 	}
 	// Small blocks keep the order the names were added in.
 	return uint64(e.headerLen(id)) + region, nil
@@ -422,27 +421,16 @@ func (e *emitter) write(id uint32) {
 		}
 		return
 	}
-	// Children are in bucket order; note where each bucket starts and
-	// the fingerprints of its records.
+	// Children are in bucket order, and the directory holds the index
+	// of each bucket's first child (sortByBucket): make it its offset.
 	d := e.dir[e.dirAt[id] : e.dirAt[id]+2*nb+1]
-	b, cur := uint32(0), -1
-	var fps fpWord
-	for _, c := range ks {
-		h := e.hashOf(c)
-		bc := bucketOf(h, nb)
-		for ; b <= bc; b++ {
+	b := uint32(0)
+	for i, c := range ks {
+		for ; b <= nb && d[2*b] == uint32(i); b++ {
 			d[2*b] = uint32(len(e.out))
 		}
-		if int(bc) != cur {
-			if cur >= 0 {
-				d[2*cur+1] = fps.w
-			}
-			fps, cur = fpWord{}, int(bc)
-		}
-		fps.add(fingerprint(h))
 		e.write(c)
 	}
-	d[2*cur+1] = fps.w
 	for ; b <= nb; b++ {
 		d[2*b] = uint32(len(e.out))
 	}
@@ -450,24 +438,37 @@ func (e *emitter) write(id uint32) {
 
 // sortByBucket orders ks by hash bucket, keeping their order within a
 // bucket (a counting sort: the TLD blocks hold hundreds of thousands of
-// children). write hashes the labels again rather than keep a bucket per
-// node through the whole compile.
+// children), and appends the node's bucket directory: per bucket the
+// index of its first child, which write turns into an offset, and the
+// fingerprints of its records. Hashing each label once, here, keeps a
+// bucket and fingerprint per node from living through the compile.
 func (e *emitter) sortByBucket(ks []uint32, nb uint32) {
 	start := make([]uint32, nb+1)
-	bucket := make([]uint32, len(ks))
+	hash := make([]uint64, len(ks))
 	for i, c := range ks {
-		bucket[i] = bucketOf(e.hashOf(c), nb)
-		start[bucket[i]+1]++
+		hash[i] = e.hashOf(c)
+		start[bucketOf(hash[i], nb)+1]++
 	}
 	for b := uint32(1); b <= nb; b++ {
 		start[b] += start[b-1]
 	}
-	next := start[:nb]
+	at := len(e.dir)
+	e.dir = slices.Grow(e.dir, 2*int(nb)+1)[:at+2*int(nb)+1]
+	d := e.dir[at:]
+	clear(d)
+	for b := range nb + 1 {
+		d[2*b] = start[b]
+	}
 	sorted := make([]uint32, len(ks))
+	fps := make([]fpWord, nb)
 	for i, c := range ks {
-		b := bucket[i]
-		sorted[next[b]] = c
-		next[b]++
+		b := bucketOf(hash[i], nb)
+		sorted[start[b]] = c
+		start[b]++
+		fps[b].add(fingerprint(hash[i]))
+	}
+	for b := range nb {
+		d[2*b+1] = fps[b].w
 	}
 	copy(ks, sorted)
 }
