@@ -21,6 +21,7 @@ func (t *tree) compile(o layoutOpts, consume bool) (*Set, error) {
 	if !consume {
 		c := *t
 		c.parent, c.self, c.below = slices.Clone(t.parent), slices.Clone(t.self), slices.Clone(t.below)
+		c.depth = slices.Clone(t.depth)
 		t = &c
 	}
 	rulesIn := 0
@@ -83,12 +84,13 @@ type emitter struct {
 	pairIdx  map[pairKey]uint32
 	altRules []ruleVal // candidates that win no slot (pairTable)
 	pairOf   []uint32  // per node: its pair index
-	dictOf   []int16   // per node: its label's dictionary index, or -1
+	dictOf   []uint8   // per node: its label's dictionary index, or noDict
 }
 
 // groupKids lists every node's children contiguously, in the array of
 // the below slots (free once pairTable has run), and then turns the
-// parents' array, which nothing reads after it, into region.
+// parents' array, which nothing reads after it, into region. It sizes
+// the bucket directories too, so that dir is allocated once.
 func (e *emitter) groupKids() {
 	t := e.t
 	n := len(t.parent)
@@ -110,6 +112,13 @@ func (e *emitter) groupKids() {
 	}
 	copy(e.kidStart[1:], e.kidStart[:n])
 	e.kidStart[0] = 0
+	dirLen := 0
+	for id := range n {
+		if nb, big := e.bucketed(e.numKids(uint32(id))); big {
+			dirLen += 2*int(nb) + 1
+		}
+	}
+	e.dir = make([]uint32, 0, dirLen)
 	e.region = t.parent[:n]
 	t.parent = nil
 }
@@ -227,6 +236,12 @@ func (e *emitter) pairTable() ([]rulePair, []ruleVal, []altSpan, []uint32) {
 	return out, rules, spans, alts
 }
 
+// noDict marks a node whose label is not in the dictionary (maxDict is
+// less, so an index fits a byte).
+const noDict = 0xff
+
+var _ = [noDict - maxDict]struct{}{} // maxDict <= noDict: build fails otherwise
+
 // dictDepth is the shallowest depth whose labels may go to the dictionary:
 // labels that repeat under many parents (www, cdn, mail) sit below
 // registrable domains; TLD and second-level labels are mostly unique.
@@ -328,19 +343,19 @@ func (e *emitter) dictionary() []dictLabel {
 		dict[i] = dictLabel{w: packedLabel{c.l.w0, c.l.w1}, n: int(c.l.n)}
 		idx[c.l] = i
 	}
-	e.dictOf = make([]int16, len(t.depth))
-	for id := range t.depth {
-		e.dictOf[id] = -1
-		if len(idx) == 0 {
-			continue
-		}
-		if k, ok := key(id); ok {
+	// Each node's index goes over its depth, read first: only the
+	// dictionary reads depths.
+	e.dictOf = t.depth
+	for id := range e.dictOf {
+		k, ok := key(id)
+		e.dictOf[id] = noDict
+		if ok && len(idx) > 0 {
 			if i, ok := idx[k]; ok {
-				e.dictOf[id] = int16(i)
+				e.dictOf[id] = uint8(i)
 			}
 		}
 	}
-	t.depth = nil // only the dictionary reads it
+	t.depth = nil
 	return dict
 }
 
@@ -478,7 +493,7 @@ func (e *emitter) headerLen(id uint32) int {
 	t := e.t
 	n := 1
 	switch l := int(t.n[id]); {
-	case e.dictOf[id] >= 0:
+	case e.dictOf[id] != noDict:
 		n++
 	case l >= 1 && l <= hdrLenMask:
 		n += packedBytes(l)
@@ -517,7 +532,7 @@ func (e *emitter) appendHeader(out []byte, id uint32) []byte {
 
 	di := int(e.dictOf[id])
 	switch {
-	case di >= 0:
+	case di != noDict:
 		out = append(out, h, byte(extDict+di))
 	case n >= 1 && n <= hdrLenMask:
 		out = append(out, h|byte(n))
