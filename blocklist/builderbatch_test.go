@@ -9,7 +9,9 @@ import (
 // TestAddBatchSameAsAdd is addBatch's contract: a Builder, which inserts
 // rules a batch at a time, builds the set that inserting them one by one
 // builds, ties included (same names in several lists, allow against
-// block, exact against subtree), whatever the batch boundaries.
+// block, exact against subtree), whatever the batch boundaries. It holds
+// Finish, whose compile reuses the builder's arrays, to the same bytes,
+// and leaves the builder empty.
 func TestAddBatchSameAsAdd(t *testing.T) {
 	var rules []Rule
 	for i := range 200 {
@@ -22,10 +24,13 @@ func TestAddBatchSameAsAdd(t *testing.T) {
 	rules = append(rules, Rule{Name: "."}, Rule{Name: "com", Allow: true})
 	for _, n := range []int{1, addBatchLen - 1, addBatchLen, addBatchLen + 1, len(rules)} {
 		t.Run(fmt.Sprint(n), func(t *testing.T) {
-			b := NewBuilder()
+			b, fin := NewBuilder(), NewBuilder()
 			ref := newTree()
 			for _, r := range rules[:n] {
 				if err := b.Add(r); err != nil {
+					t.Fatal(err)
+				}
+				if err := fin.Add(r); err != nil {
 					t.Fatal(err)
 				}
 				name, _ := CanonicalName(r.Name)
@@ -36,12 +41,26 @@ func TestAddBatchSameAsAdd(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			want, err := ref.compile(layoutOpts{smallMax: defaultSmallMax, perBucket: defaultPerBucket, seed: 7})
+			want, err := ref.compile(layoutOpts{smallMax: defaultSmallMax, perBucket: defaultPerBucket, seed: 7}, false)
 			if err != nil {
 				t.Fatal(err)
 			}
 			if got.Len() != want.Len() || !bytes.Equal(snapshot(t, got), snapshot(t, want)) {
 				t.Errorf("batched build differs: %d rules, one by one %d", got.Len(), want.Len())
+			}
+			fin.opts.seed = 7
+			finished, err := fin.Finish()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(snapshot(t, finished), snapshot(t, want)) {
+				t.Errorf("Finish differs from Build: %d rules, Build %d", finished.Len(), want.Len())
+			}
+			if fin.Len() != 0 {
+				t.Errorf("after Finish, Len() = %d, want 0", fin.Len())
+			}
+			if again, err := b.Build(); err != nil || !bytes.Equal(snapshot(t, again), snapshot(t, want)) {
+				t.Errorf("a second Build differs from the first (err %v)", err)
 			}
 		})
 	}

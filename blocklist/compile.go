@@ -11,24 +11,36 @@ import (
 )
 
 // compile lays the tree out as a Set (see record.go for the format).
-func (t *tree) compile(o layoutOpts) (*Set, error) {
+// With consume it uses the tree's own arrays as its scratch, as a large
+// build's peak memory is the tree and the compile's tables together: the
+// slots become the pair indexes, the below slots the child lists, the
+// parents the region sizes. The tree is unusable afterwards (Finish).
+// Without consume it works on copies of those arrays (Build).
+func (t *tree) compile(o layoutOpts, consume bool) (*Set, error) {
 	t.dropIndex()
-	n := len(t.parent)
-	e := &emitter{t: t, o: o, region: make([]uint32, n), dirAt: make([]uint32, n),
-		bucket: make([]uint32, n), fp: make([]byte, n), dictOf: make([]int16, n)}
-	e.groupKids()
+	if !consume {
+		c := *t
+		c.parent, c.self, c.below = slices.Clone(t.parent), slices.Clone(t.self), slices.Clone(t.below)
+		c.depth = slices.Clone(t.depth)
+		t = &c
+	}
+	rulesIn := 0
+	for id := range t.self {
+		rulesIn += countRules(rulePair{t.self[id], t.below[id]})
+	}
+	e := &emitter{t: t, o: o, dirAt: map[uint32]uint32{}}
 	pairs, rules, spans, alts := e.pairTable()
+	e.groupKids()
 	dict := e.dictionary()
 
 	total, err := e.measure(0)
 	if err != nil {
 		return nil, err
 	}
-	if total > math.MaxUint32-padBytes || e.dirLen > math.MaxUint32-1 {
+	if total > math.MaxUint32-padBytes || len(e.dir) > math.MaxUint32-1 {
 		return nil, errors.New("the compiled set exceeds 4 GiB; split the lists")
 	}
 	e.out = make([]byte, 0, total+padBytes)
-	e.dir = make([]uint32, e.dirLen)
 	e.write(0)
 	if uint64(len(e.out)) != total {
 		return nil, fmt.Errorf("internal error: laid out %d bytes, measured %d", len(e.out), total)
@@ -38,20 +50,18 @@ func (t *tree) compile(o layoutOpts) (*Set, error) {
 	clear(nodes[len(e.out):]) // appendLabel may have written past the end
 	s := &Set{
 		nodes: nodes,
-		dir:   e.dir,
+		dir:   exact(e.dir),
 		dict:  dict,
 		rules: exact(rules),
 		pairs: exact(pairs),
 		root:  0,
 		seed:  o.seed,
+		n:     rulesIn,
 
 		alts:     exact(alts),
 		altRules: exact(e.altRules),
 		altSpans: exact(spans),
 		views:    true,
-	}
-	for id := range t.self {
-		s.n += countRules(rulePair{t.self[id], t.below[id]})
 	}
 	s.indexTop()
 	return s, nil
@@ -65,20 +75,22 @@ type emitter struct {
 	o        layoutOpts
 	kids     []uint32 // children of node id are kids[kidStart[id]:kidStart[id+1]]
 	kidStart []uint32
-	region   []uint32 // per node: bytes its children take
-	dirAt    []uint32 // per bucketed node: its directory index
-	dirLen   int
-	out      []byte
+	region   []uint32          // per node: bytes its children take
+	dirAt    map[uint32]uint32 // per bucketed node (few): its directory index
+	// dir is the bucket directories, filled by measure (fingerprints, and
+	// each bucket's first child) and write (the first child's offset).
 	dir      []uint32
+	out      []byte
 	pairIdx  map[pairKey]uint32
 	altRules []ruleVal // candidates that win no slot (pairTable)
 	pairOf   []uint32  // per node: its pair index
-	bucket   []uint32  // per child of a bucketed node: its bucket
-	fp       []byte    // per child of a bucketed node: its fingerprint
-	dictOf   []int16   // per node: its label's dictionary index, or -1
+	dictOf   []uint8   // per node: its label's dictionary index, or noDict
 }
 
-// groupKids lists every node's children contiguously.
+// groupKids lists every node's children contiguously, in the array of
+// the below slots (free once pairTable has run), and then turns the
+// parents' array, which nothing reads after it, into region. It sizes
+// the bucket directories too, so that dir is allocated once.
 func (e *emitter) groupKids() {
 	t := e.t
 	n := len(t.parent)
@@ -89,13 +101,26 @@ func (e *emitter) groupKids() {
 	for id := 1; id <= n; id++ {
 		e.kidStart[id] += e.kidStart[id-1]
 	}
-	e.kids = make([]uint32, max(n-1, 0))
-	next := slices.Clone(e.kidStart[:n])
+	e.kids = t.below[:max(n-1, 0)]
+	t.below = nil
+	// kidStart[p] serves as p's cursor, ending at p+1's start; shifting
+	// it back one place restores the starts without a second array.
 	for id := 1; id < n; id++ {
 		p := t.parent[id]
-		e.kids[next[p]] = uint32(id)
-		next[p]++
+		e.kids[e.kidStart[p]] = uint32(id)
+		e.kidStart[p]++
 	}
+	copy(e.kidStart[1:], e.kidStart[:n])
+	e.kidStart[0] = 0
+	dirLen := 0
+	for id := range n {
+		if nb, big := e.bucketed(e.numKids(uint32(id))); big {
+			dirLen += 2*int(nb) + 1
+		}
+	}
+	e.dir = make([]uint32, 0, dirLen)
+	e.region = t.parent[:n]
+	t.parent = nil
 }
 
 func (e *emitter) numKids(id uint32) int { return int(e.kidStart[id+1] - e.kidStart[id]) }
@@ -194,20 +219,28 @@ func (e *emitter) pairTable() ([]rulePair, []ruleVal, []altSpan, []uint32) {
 			sp.belowAt, sp.belowN = group(k.alt.below)
 		}
 	}
-	e.pairOf = make([]uint32, len(t.self))
+	// Each node's pair index goes over its own self slot, read first.
 	for id := range t.self {
-		if k := key(uint32(id)); k.p != (rulePair{}) {
-			e.pairOf[id] = e.pairIdx[k]
+		k := key(uint32(id))
+		if len(t.alt) > 0 {
+			k.alt = t.alt[uint32(id)]
+		}
+		if k != (pairKey{}) {
+			t.self[id] = e.pairIdx[k]
+		} else {
+			t.self[id] = 0
 		}
 	}
-	for id, ap := range t.alt {
-		k := key(id)
-		k.alt = ap
-		e.pairOf[id] = e.pairIdx[k]
-	}
+	e.pairOf, t.self = t.self, nil
 	e.altRules = altRules
 	return out, rules, spans, alts
 }
+
+// noDict marks a node whose label is not in the dictionary (maxDict is
+// less, so an index fits a byte).
+const noDict = 0xff
+
+var _ = [noDict - maxDict]struct{}{} // maxDict <= noDict: build fails otherwise
 
 // dictDepth is the shallowest depth whose labels may go to the dictionary:
 // labels that repeat under many parents (www, cdn, mail) sit below
@@ -310,17 +343,19 @@ func (e *emitter) dictionary() []dictLabel {
 		dict[i] = dictLabel{w: packedLabel{c.l.w0, c.l.w1}, n: int(c.l.n)}
 		idx[c.l] = i
 	}
-	for id := range t.depth {
-		e.dictOf[id] = -1
-		if len(idx) == 0 {
-			continue
-		}
-		if k, ok := key(id); ok {
+	// Each node's index goes over its depth, read first: only the
+	// dictionary reads depths.
+	e.dictOf = t.depth
+	for id := range e.dictOf {
+		k, ok := key(id)
+		e.dictOf[id] = noDict
+		if ok && len(idx) > 0 {
 			if i, ok := idx[k]; ok {
-				e.dictOf[id] = int16(i)
+				e.dictOf[id] = uint8(i)
 			}
 		}
 	}
+	t.depth = nil
 	return dict
 }
 
@@ -383,9 +418,8 @@ func (e *emitter) measure(id uint32) (uint64, error) {
 	}
 	e.region[id] = uint32(region)
 	if nb, big := e.bucketed(len(ks)); big {
+		e.dirAt[id] = uint32(len(e.dir))
 		e.sortByBucket(ks, nb)
-		e.dirAt[id] = uint32(e.dirLen)
-		e.dirLen += 2*int(nb) + 1
 	}
 	// Small blocks keep the order the names were added in.
 	return uint64(e.headerLen(id)) + region, nil
@@ -402,26 +436,16 @@ func (e *emitter) write(id uint32) {
 		}
 		return
 	}
-	// Children are in bucket order; note where each bucket starts and
-	// the fingerprints of its records.
+	// Children are in bucket order, and the directory holds the index
+	// of each bucket's first child (sortByBucket): make it its offset.
 	d := e.dir[e.dirAt[id] : e.dirAt[id]+2*nb+1]
-	b, cur := uint32(0), -1
-	var fps fpWord
-	for _, c := range ks {
-		bc := e.bucket[c]
-		for ; b <= bc; b++ {
+	b := uint32(0)
+	for i, c := range ks {
+		for ; b <= nb && d[2*b] == uint32(i); b++ {
 			d[2*b] = uint32(len(e.out))
 		}
-		if int(bc) != cur {
-			if cur >= 0 {
-				d[2*cur+1] = fps.w
-			}
-			fps, cur = fpWord{}, int(bc)
-		}
-		fps.add(e.fp[c])
 		e.write(c)
 	}
-	d[2*cur+1] = fps.w
 	for ; b <= nb; b++ {
 		d[2*b] = uint32(len(e.out))
 	}
@@ -429,24 +453,37 @@ func (e *emitter) write(id uint32) {
 
 // sortByBucket orders ks by hash bucket, keeping their order within a
 // bucket (a counting sort: the TLD blocks hold hundreds of thousands of
-// children).
+// children), and appends the node's bucket directory: per bucket the
+// index of its first child, which write turns into an offset, and the
+// fingerprints of its records. Hashing each label once, here, keeps a
+// bucket and fingerprint per node from living through the compile.
 func (e *emitter) sortByBucket(ks []uint32, nb uint32) {
 	start := make([]uint32, nb+1)
-	for _, c := range ks {
-		h := e.hashOf(c)
-		e.bucket[c] = bucketOf(h, nb)
-		e.fp[c] = fingerprint(h)
-		start[e.bucket[c]+1]++
+	hash := make([]uint64, len(ks))
+	for i, c := range ks {
+		hash[i] = e.hashOf(c)
+		start[bucketOf(hash[i], nb)+1]++
 	}
 	for b := uint32(1); b <= nb; b++ {
 		start[b] += start[b-1]
 	}
-	next := slices.Clone(start[:nb])
+	at := len(e.dir)
+	e.dir = slices.Grow(e.dir, 2*int(nb)+1)[:at+2*int(nb)+1]
+	d := e.dir[at:]
+	clear(d)
+	for b := range nb + 1 {
+		d[2*b] = start[b]
+	}
 	sorted := make([]uint32, len(ks))
-	for _, c := range ks {
-		b := e.bucket[c]
-		sorted[next[b]] = c
-		next[b]++
+	fps := make([]fpWord, nb)
+	for i, c := range ks {
+		b := bucketOf(hash[i], nb)
+		sorted[start[b]] = c
+		start[b]++
+		fps[b].add(fingerprint(hash[i]))
+	}
+	for b := range nb {
+		d[2*b+1] = fps[b].w
 	}
 	copy(ks, sorted)
 }
@@ -456,7 +493,7 @@ func (e *emitter) headerLen(id uint32) int {
 	t := e.t
 	n := 1
 	switch l := int(t.n[id]); {
-	case e.dictOf[id] >= 0:
+	case e.dictOf[id] != noDict:
 		n++
 	case l >= 1 && l <= hdrLenMask:
 		n += packedBytes(l)
@@ -495,7 +532,7 @@ func (e *emitter) appendHeader(out []byte, id uint32) []byte {
 
 	di := int(e.dictOf[id])
 	switch {
-	case di >= 0:
+	case di != noDict:
 		out = append(out, h, byte(extDict+di))
 	case n >= 1 && n <= hdrLenMask:
 		out = append(out, h|byte(n))

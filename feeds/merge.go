@@ -54,7 +54,7 @@ func merge(specs []*feedSpec, copies []*feedCopy, categories []string) (t *block
 	}
 	if only != nil {
 		t.Set = only.set
-	} else if t.Set, err = b.Build(); err != nil {
+	} else if t.Set, err = b.Finish(); err != nil {
 		return nil, dropped, fmt.Errorf("building the merged blocklist: %w", err)
 	}
 	if err := triggers.build(t); err != nil {
@@ -63,7 +63,7 @@ func merge(specs []*feedSpec, copies []*feedCopy, categories []string) (t *block
 	t.WhatIfClientIP = blocklist.NewNetSet(whatIfTriggers.nets[blocklist.TriggerClientIP])
 	t.WhatIfIP = blocklist.NewNetSet(whatIfTriggers.nets[blocklist.TriggerIP])
 	if whatIf != nil {
-		if t.WhatIf, err = whatIf.Build(); err != nil {
+		if t.WhatIf, err = whatIf.Finish(); err != nil {
 			return nil, dropped, fmt.Errorf("building the log-only lists: %w", err)
 		}
 	}

@@ -120,7 +120,7 @@ func parseCopy(ctx context.Context, sp *feedSpec, r io.Reader, where string, log
 		c.report.Rejected[ReasonInvalidName] += dropped
 		log.Error("feed rules refused by the blocklist builder (a parser bug)", "feed", sp.info.Name, "rules", dropped)
 	}
-	if c.set, err = b.Build(); err != nil {
+	if c.set, err = b.Finish(); err != nil {
 		return nil, fmt.Errorf("reading %s: %w", where, err)
 	}
 	return c, nil

@@ -126,7 +126,7 @@ func (tt *tableTriggers) build(t *blocklist.Table) error {
 	t.IP = blocklist.NewNetSet(tt.nets[blocklist.TriggerIP])
 	t.NSIP = blocklist.NewNetSet(tt.nets[blocklist.TriggerNSIP])
 	if tt.nsnames != nil {
-		s, err := tt.nsnames.Build()
+		s, err := tt.nsnames.Finish()
 		if err != nil {
 			return fmt.Errorf("building the rpz-nsdname rules: %w", err)
 		}

@@ -160,12 +160,14 @@ func applyMemoryPolicy(rc config.RuntimeConfig, logger *slog.Logger, gc *buildGC
 
 // buildGCPercent is GOGC while a list is parsed or the table merged. A
 // build's live memory grows as it goes and most of what it allocates is
-// soon garbage (parsed names, the trie's growth, the compile's scratch):
-// at 400 the heap reached five times the live heap before a collection,
-// 1.8 GB for a 10M-name list whose set is 130 MB. At Go's
-// default the peak is about half; the extra collections cost the build a
-// few percent and happen only while it runs.
-const buildGCPercent = 100
+// soon garbage (parsed names, the trie's growth): at 400 the heap
+// reached five times the live heap before a collection, at 100 twice it
+// (1M names: 120 MB peak RSS), at 10 a tenth over it (84 MB). What the
+// builder holds is pointer-free arrays, which the collector does not
+// scan, so the extra collections mark little more than the cache and
+// happen only while a build runs: the build's CPU time did not change
+// measurably (bench/memory; README "Memory").
+const buildGCPercent = 10
 
 // buildGC switches GOGC to buildGCPercent while any list build runs and
 // back to the serving value after the last one. The environment's GOGC,

@@ -112,19 +112,19 @@ func TestBuildGC(t *testing.T) {
 		steps []step
 	}{
 		{"one build", "", []step{
-			{"serve", 400, []int{400}}, {"enter", 1, []int{400, 100}}, {"exit", 1, []int{400, 100, 400}},
+			{"serve", 400, []int{400}}, {"enter", 1, []int{400, buildGCPercent}}, {"exit", 1, []int{400, buildGCPercent, 400}},
 		}},
 		{"overlapping builds", "", []step{
-			{"serve", 400, []int{400}}, {"enter", 1, []int{400, 100}}, {"enter", 2, []int{400, 100}},
-			{"exit", 1, []int{400, 100}}, {"exit", 2, []int{400, 100, 400}},
+			{"serve", 400, []int{400}}, {"enter", 1, []int{400, buildGCPercent}}, {"enter", 2, []int{400, buildGCPercent}},
+			{"exit", 1, []int{400, buildGCPercent}}, {"exit", 2, []int{400, buildGCPercent, 400}},
 		}},
 		{"a reload during a build waits for its end", "", []step{
-			{"serve", 400, []int{400}}, {"enter", 1, []int{400, 100}}, {"serve", 200, []int{400, 100}},
-			{"exit", 1, []int{400, 100, 200}},
+			{"serve", 400, []int{400}}, {"enter", 1, []int{400, buildGCPercent}}, {"serve", 200, []int{400, buildGCPercent}},
+			{"exit", 1, []int{400, buildGCPercent, 200}},
 		}},
 		{"an exit twice counts once", "", []step{
-			{"serve", 400, []int{400}}, {"enter", 1, []int{400, 100}}, {"enter", 2, []int{400, 100}},
-			{"exit", 1, []int{400, 100}}, {"exit", 1, []int{400, 100}}, {"exit", 2, []int{400, 100, 400}},
+			{"serve", 400, []int{400}}, {"enter", 1, []int{400, buildGCPercent}}, {"enter", 2, []int{400, buildGCPercent}},
+			{"exit", 1, []int{400, buildGCPercent}}, {"exit", 1, []int{400, buildGCPercent}}, {"exit", 2, []int{400, buildGCPercent, 400}},
 		}},
 		{"GOGC from the environment is left alone", "150", []step{
 			{"serve", 400, nil}, {"enter", 1, nil}, {"exit", 1, nil},
