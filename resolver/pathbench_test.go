@@ -39,6 +39,12 @@ func benchServer(b *testing.B, fast bool, with ...func(*blocklist.Table)) *resol
 // with changes the table before it is served (RPZ triggers).
 func benchServerOver(b testing.TB, fast bool, up query.Resolver, cacheSize int, with ...func(*blocklist.Table)) *resolver.Server {
 	b.Helper()
+	return benchServerAt(b, "127.0.0.1:0", fast, up, cacheSize, with...)
+}
+
+// benchServerAt is benchServerOver listening on addr.
+func benchServerAt(b testing.TB, addr string, fast bool, up query.Resolver, cacheSize int, with ...func(*blocklist.Table)) *resolver.Server {
+	b.Helper()
 	tab := buildTable(b, list{info: blocklist.ListInfo{Name: "bench"}, names: []string{"evil.example"}})
 	for _, f := range with {
 		f(tab)
@@ -59,7 +65,7 @@ func benchServerOver(b testing.TB, fast bool, up query.Resolver, cacheSize int, 
 	if err != nil {
 		b.Fatal(err)
 	}
-	lc := resolver.ListenConfig{DNS: []string{"127.0.0.1:0"}}
+	lc := resolver.ListenConfig{DNS: []string{addr}}
 	srv, err := resolver.NewServer(lc, pipeline.New(guard, pipeline.Options{Metrics: rm}), rm, nil)
 	if err != nil {
 		b.Fatal(err)

@@ -2,15 +2,11 @@ package resolver
 
 import (
 	"context"
-	"net"
 	"net/netip"
 	"sync"
 
 	"github.com/bulwark-dns/bulwark/resolver/query"
 	"github.com/miekg/dns"
-	"golang.org/x/net/ipv4"
-	"golang.org/x/net/ipv6"
-	"golang.org/x/sys/unix"
 )
 
 // packetPool recycles the stream listeners' buffers: a message over TCP,
@@ -46,26 +42,29 @@ func getUDPBuf(n int) *[]byte {
 // server's CPU time; batching pays their fixed cost once per batch.
 const udpBatch = 32
 
-// batchConn is the recvmmsg/sendmmsg side of a UDP socket (x/net's ipv4 and
-// ipv6 PacketConn; elsewhere than Linux they move one datagram a call).
-type batchConn interface {
-	ReadBatch(ms []ipv4.Message, flags int) (int, error)
-	WriteBatch(ms []ipv4.Message, flags int) (int, error)
+// udpMsg is one datagram of a batch: read into buf (n bytes arrived,
+// trunc when it was cut) from addr, or written from buf to addr.
+type udpMsg struct {
+	buf   []byte
+	n     int
+	trunc bool
+	addr  netip.AddrPort
 }
 
-func newBatchConn(uc *net.UDPConn) batchConn {
-	if a, ok := uc.LocalAddr().(*net.UDPAddr); ok && a.IP.To4() == nil {
-		return ipv6.NewPacketConn(uc)
-	}
-	return ipv4.NewPacketConn(uc)
+// batchConn is the recvmmsg/sendmmsg side of a UDP socket: udp_linux.go
+// calls them itself, with its message headers and addresses kept between
+// batches; elsewhere x/net moves one datagram a call.
+type batchConn interface {
+	readBatch(ms []udpMsg) (int, error)
+	writeBatch(ms []udpMsg) (int, error)
 }
 
 // udpReader is one UDP read loop's batch: the datagrams read, their
 // buffers, and the fast path's answers, which leave together.
 type udpReader struct {
-	in   [udpBatch]ipv4.Message
+	in   [udpBatch]udpMsg
 	bufs [udpBatch]*[]byte // the read buffer of each slot; nil once a worker has it
-	out  [udpBatch]ipv4.Message
+	out  [udpBatch]udpMsg
 	obuf [udpBatch]*[]byte // the answer buffer of each slot
 	nout int
 }
@@ -83,7 +82,7 @@ func (s *Server) serveUDP(so *socket) {
 	defer r.release()
 	for {
 		r.fill(s.settings().UDPSize)
-		n, err := bc.ReadBatch(r.in[:], 0)
+		n, err := bc.readBatch(r.in[:])
 		if err != nil {
 			if isClosed(err) || s.done(so) {
 				return
@@ -105,7 +104,7 @@ func (r *udpReader) fill(answerSize int) {
 	for i := range r.in {
 		if r.bufs[i] == nil {
 			r.bufs[i] = getUDPBuf(udpReadSize)
-			r.in[i].Buffers = [][]byte{*r.bufs[i]}
+			r.in[i].buf = *r.bufs[i]
 		}
 		if r.obuf[i] == nil || cap(*r.obuf[i]) < answerSize {
 			if r.obuf[i] != nil {
@@ -131,18 +130,14 @@ func (r *udpReader) release() {
 // or else in a worker, which takes over its buffer. A cut datagram (larger
 // than udpReadSize) is dropped.
 func (s *Server) readUDP(so *socket, r *udpReader, i int) {
-	ua, ok := r.in[i].Addr.(*net.UDPAddr)
-	if !ok {
-		return
-	}
-	if r.in[i].Flags&unix.MSG_TRUNC != 0 {
+	if r.in[i].trunc {
 		s.metrics.countMalformed()
 		return
 	}
 	// The pipeline in force: a reload swaps it between two datagrams.
 	cur := s.h.cur.Load()
-	client := ua.AddrPort()
-	pkt := (*r.bufs[i])[:r.in[i].N]
+	client := r.in[i].addr
+	pkt := (*r.bufs[i])[:r.in[i].n]
 	reply, off := client, 0
 	if cur.proxy != nil { // a trusted balancer's header names the client
 		c, payload, ok := cur.proxy.Datagram(client, pkt)
@@ -154,8 +149,8 @@ func (s *Server) readUDP(so *socket, r *udpReader, i int) {
 	from := netip.AddrPortFrom(client.Addr().Unmap(), client.Port())
 	if ans, handled := cur.pipe.AnswerFast(pkt, from, (*r.obuf[r.nout])[:0]); handled {
 		if len(ans) > 0 { // a drop sends nothing
-			r.out[r.nout].Buffers = [][]byte{ans}
-			r.out[r.nout].Addr = ua
+			r.out[r.nout].buf = ans
+			r.out[r.nout].addr = r.in[i].addr
 			r.nout++
 		}
 		return
@@ -164,15 +159,15 @@ func (s *Server) readUDP(so *socket, r *udpReader, i int) {
 		return
 	}
 	so.answers.Add(1)
-	bp, n := r.bufs[i], r.in[i].N
+	bp, n := r.bufs[i], r.in[i].n
 	s.workers.Go(func() { s.answerUDP(so, bp, off, n, client, reply) })
 	r.bufs[i] = nil // the goroutine returns it to the pool
 }
 
 // writeBatch sends the fast path's answers, skipping any that fails.
-func (s *Server) writeBatch(bc batchConn, out []ipv4.Message) {
+func (s *Server) writeBatch(bc batchConn, out []udpMsg) {
 	for sent := 0; sent < len(out); {
-		k, err := bc.WriteBatch(out[sent:], 0)
+		k, err := bc.writeBatch(out[sent:])
 		if err != nil {
 			if !isClosed(err) {
 				s.logger.Debug("udp write", "err", err)

@@ -1,6 +1,8 @@
 package resolver_test
 
 import (
+	"context"
+	"fmt"
 	"net"
 	"strings"
 	"testing"
@@ -115,6 +117,90 @@ func TestUDPReadSize(t *testing.T) {
 					t.Fatalf("answer %d: %s", m.Id, dns.RcodeToString[m.Rcode])
 				}
 				delete(want, m.Id)
+			}
+		})
+	}
+}
+
+// Many clients sending at once fill the reader's batches with datagrams
+// from different addresses, answered on the fast path (cached, blocked)
+// and in workers (new names) alike: every answer must reach the client
+// that asked, over IPv4 and IPv6 sockets.
+func TestUDPBatchesAnswerEachClient(t *testing.T) {
+	const clients, perClient = 16, 24
+	for _, tc := range []struct{ name, listen string }{
+		{"ipv4", "127.0.0.1:0"},
+		{"ipv6", "[::1]:0"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.name == "ipv6" {
+				pc, err := net.ListenPacket("udp6", "[::1]:0")
+				if err != nil {
+					t.Skipf("no IPv6 loopback: %v", err)
+				}
+				pc.Close()
+			}
+			srv := benchServerAt(t, tc.listen, true, answerA, 10000)
+			if err := srv.Listen(); err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = srv.Shutdown(context.Background()) })
+			addr := srv.Addrs()[0].String()
+			// A query for each kind: i%3 == 0 cached (asked once
+			// before), 1 blocked, 2 a name never asked.
+			question := func(c, i int) (string, int) {
+				switch i % 3 {
+				case 0:
+					return "www.example.org.", dns.RcodeSuccess
+				case 1:
+					return fmt.Sprintf("c%d.evil.example.", c), dns.RcodeNameError
+				}
+				return fmt.Sprintf("n%d-%d.example.net.", c, i), dns.RcodeSuccess
+			}
+			warm := new(dns.Msg).SetQuestion("www.example.org.", dns.TypeA)
+			if _, err := dns.Exchange(warm, addr); err != nil {
+				t.Fatal(err)
+			}
+			conns := make([]net.Conn, clients)
+			for c := range conns {
+				var err error
+				if conns[c], err = net.Dial("udp", addr); err != nil {
+					t.Fatal(err)
+				}
+				defer conns[c].Close()
+			}
+			for i := range perClient { // interleaved, so that batches mix clients
+				for c, conn := range conns {
+					name, _ := question(c, i)
+					m := new(dns.Msg).SetQuestion(name, dns.TypeA)
+					m.Id = uint16(c<<8 | i)
+					w, _ := m.Pack()
+					if _, err := conn.Write(w); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			buf := make([]byte, 1500)
+			for c, conn := range conns {
+				_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+				seen := map[uint16]bool{}
+				for len(seen) < perClient {
+					n, err := conn.Read(buf)
+					if err != nil {
+						t.Fatalf("client %d: %d of %d answers: %v", c, len(seen), perClient, err)
+					}
+					m := new(dns.Msg)
+					if err := m.Unpack(buf[:n]); err != nil {
+						t.Fatal(err)
+					}
+					i := int(m.Id & 0xff)
+					name, rcode := question(c, i)
+					if int(m.Id>>8) != c || seen[m.Id] || len(m.Question) != 1 || m.Question[0].Name != name || m.Rcode != rcode {
+						t.Fatalf("client %d got ID %#x for %v rcode %s, want its own query %d (%s, %s)",
+							c, m.Id, m.Question, dns.RcodeToString[m.Rcode], i, name, dns.RcodeToString[rcode])
+					}
+					seen[m.Id] = true
+				}
 			}
 		})
 	}
