@@ -93,9 +93,9 @@ const replyIdle = 10 * time.Second
 // (one-shot; closing the socket removes it), where handing each fresh
 // socket to the runtime's poller costs an fcntl, an EPOLL_CTL_ADD and an
 // EPOLL_CTL_DEL, plus a read(2) tried before the reply is there
-// (docs/ARCHITECTURE.md, "recursive"). The zero value is ready to use; the
-// reaper starts with the first exchange and exits after replyIdle without
-// one.
+// (docs/ARCHITECTURE.md, "The recursive resolver's upstream sockets").
+// The zero value is ready to use; the reaper starts with the first
+// exchange and exits after replyIdle without one.
 type replyPoll struct {
 	idle    time.Duration // replyIdle when zero; tests shorten it
 	mu      sync.Mutex
