@@ -41,7 +41,8 @@ const (
 	resultRejected  = "rejected"  // downloaded but refused: shrunk below min_ratio
 )
 
-// NewMetrics registers the feed metrics with reg.
+// NewMetrics registers the feed metrics with reg (nil: unregistered, for
+// tests that read no metrics).
 func NewMetrics(reg prometheus.Registerer) *Metrics {
 	f := promx.With(reg)
 	gauge := func(name, help string) *prometheus.GaugeVec { return f.GaugeVec(name, help, "feed") }

@@ -10,6 +10,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -285,15 +286,7 @@ func TestLogConfigValidate(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			tc.cfg.SetDefaults()
 			errs := tc.cfg.Validate("log")
-			var got []string
-			for _, err := range errs {
-				p, ok := cfgerr.Path(err)
-				if !ok {
-					t.Errorf("error without a path: %v", err)
-				}
-				got = append(got, p)
-			}
-			if strings.Join(got, ",") != strings.Join(tc.want, ",") {
+			if got := cfgerr.Paths(errs); !slices.Equal(got, tc.want) {
 				t.Errorf("errors %v, want paths %v", errs, tc.want)
 			}
 		})

@@ -31,7 +31,7 @@ const (
 	destMISP  = "misp"
 )
 
-// NewMetrics registers the sightings metrics with reg.
+// NewMetrics registers the sightings metrics with reg (nil: unregistered).
 func NewMetrics(reg prometheus.Registerer) *Metrics {
 	f := promx.With(reg)
 	m := &Metrics{

@@ -45,3 +45,15 @@ func Path(err error) (string, bool) {
 	}
 	return "", false
 }
+
+// Paths returns the path of each of errs, in order; "" for an error that
+// is not an *Error (a Validate that returns one has a bug the caller can
+// see in the list).
+func Paths(errs []error) []string {
+	var out []string
+	for _, err := range errs {
+		p, _ := Path(err)
+		out = append(out, p)
+	}
+	return out
+}

@@ -93,15 +93,7 @@ func TestConfigValidate(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			c := DefaultConfig()
 			tt.edit(&c)
-			var got []string
-			for _, err := range c.Validate("cache") {
-				p, ok := cfgerr.Path(err)
-				if !ok {
-					t.Fatalf("%v is not a *cfgerr.Error", err)
-				}
-				got = append(got, p)
-			}
-			if !slices.Equal(got, tt.paths) {
+			if got := cfgerr.Paths(c.Validate("cache")); !slices.Equal(got, tt.paths) {
 				t.Fatalf("error paths %v, want %v", got, tt.paths)
 			}
 		})

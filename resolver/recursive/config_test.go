@@ -86,15 +86,7 @@ func TestValidate(t *testing.T) {
 			if tt.mod != nil {
 				tt.mod(&c)
 			}
-			var got []string
-			for _, err := range c.Validate("recursion") {
-				p, ok := cfgerr.Path(err)
-				if !ok {
-					t.Errorf("%v is not a *cfgerr.Error", err)
-				}
-				got = append(got, p)
-			}
-			if !slices.Equal(got, tt.want) {
+			if got := cfgerr.Paths(c.Validate("recursion")); !slices.Equal(got, tt.want) {
 				t.Errorf("error paths %q, want %q", got, tt.want)
 			}
 			if _, err := New(c, nil, nil, nil); (err == nil) != (tt.want == nil) {

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
-	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/bulwark-dns/bulwark/blocklist"
 	"github.com/bulwark-dns/bulwark/internal/dnstest"
@@ -36,8 +35,8 @@ func policyOver(t *testing.T, r contract.Resolver, blocked ...string) (contract.
 	tables.Store(&blocklist.Table{Set: set, Lists: []blocklist.ListInfo{{Name: "threats"}}, Categories: []string{"malware"}})
 	var cfg pipeline.BlockingConfig
 	cfg.SetDefaults()
-	out := &syncbuf.Buffer{} // the block log's writer goroutine writes it
-	m := pipeline.NewMetrics(prometheus.NewRegistry())
+	out := &syncbuf.Buffer{}      // the block log's writer goroutine writes it
+	m := pipeline.NewMetrics(nil) // counted, not exported: the test reads the block log
 	log := logs.NewBlockLog(out, nil, nil)
 	return pipeline.NewPolicy(cfg, &tables, r, log, m), out, log.Close
 }

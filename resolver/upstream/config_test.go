@@ -190,14 +190,7 @@ func TestValidate(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var got []string
-			for _, err := range tt.cfg.Validate("upstream") {
-				p, ok := cfgerr.Path(err)
-				if !ok {
-					t.Errorf("%v is not a *cfgerr.Error", err)
-				}
-				got = append(got, p)
-			}
+			got := cfgerr.Paths(tt.cfg.Validate("upstream"))
 			slices.Sort(got)
 			want := slices.Sorted(slices.Values(tt.want))
 			if !slices.Equal(got, want) {
