@@ -113,7 +113,7 @@ func (c *mmsgConn) readBatch(ms []udpMsg) (int, error) {
 // answer's sockaddr needs.
 func (c *mmsgConn) peer(i int) netip.AddrPort {
 	sa := &c.sa[i]
-	port := uint16(sa.Port>>8 | sa.Port<<8) // network byte order
+	port := ntohs(sa.Port)
 	switch sa.Family {
 	case unix.AF_INET:
 		s4 := (*unix.RawSockaddrInet4)(unsafe.Pointer(sa))
@@ -148,10 +148,10 @@ func (c *mmsgConn) setPeer(i int, ap netip.AddrPort) uint32 {
 	port := ap.Port()
 	if !c.v6 {
 		s4 := (*unix.RawSockaddrInet4)(unsafe.Pointer(sa))
-		*s4 = unix.RawSockaddrInet4{Family: unix.AF_INET, Port: port>>8 | port<<8, Addr: ap.Addr().Unmap().As4()}
+		*s4 = unix.RawSockaddrInet4{Family: unix.AF_INET, Port: ntohs(port), Addr: ap.Addr().Unmap().As4()}
 		return unix.SizeofSockaddrInet4
 	}
-	*sa = unix.RawSockaddrInet6{Family: unix.AF_INET6, Port: port>>8 | port<<8, Addr: ap.Addr().As16()}
+	*sa = unix.RawSockaddrInet6{Family: unix.AF_INET6, Port: ntohs(port), Addr: ap.Addr().As16()}
 	if z := ap.Addr().Zone(); z != "" {
 		if id, err := strconv.ParseUint(z, 10, 32); err == nil {
 			sa.Scope_id = uint32(id)
@@ -160,4 +160,12 @@ func (c *mmsgConn) setPeer(i int, ap netip.AddrPort) uint32 {
 		}
 	}
 	return unix.SizeofSockaddrInet6
+}
+
+// ntohs swaps a sockaddr's port between network byte order and the
+// host's (the swap is its own inverse): the field holds the port's two
+// octets big-endian whatever the host's order.
+func ntohs(p uint16) uint16 {
+	b := (*[2]byte)(unsafe.Pointer(&p))
+	return uint16(b[0])<<8 | uint16(b[1])
 }
