@@ -39,6 +39,14 @@ func mustBuild(t testing.TB, rules ...Rule) *Set {
 	return s
 }
 
+// wantOf is what a want row says of a match: none when nothing matched.
+func wantOf(m Match, ok bool) want {
+	if !ok {
+		return none
+	}
+	return want{int(m.Payload.List), m.Allow, m.Scope, m.Offset}
+}
+
 func checkMatch(t *testing.T, s *Set, q string, w want) {
 	t.Helper()
 	m, ok := s.Match(q)
@@ -48,7 +56,7 @@ func checkMatch(t *testing.T, s *Set, q string, w want) {
 		}
 		return
 	}
-	got := want{int(m.Payload.List), m.Allow, m.Scope, m.Offset}
+	got := wantOf(m, ok)
 	if !ok || got != w {
 		t.Errorf("Match(%q) = %+v ok=%v, want %+v", q, got, ok, w)
 		return

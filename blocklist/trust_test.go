@@ -127,11 +127,7 @@ func TestFeedTrust(t *testing.T) {
 			}
 			for q, w := range tt.queries {
 				m, ok := tab.Decide(q)
-				got := want{int(m.Payload.List), m.Allow, m.Scope, m.Offset}
-				if !ok {
-					got = none
-				}
-				if got != w {
+				if got := wantOf(m, ok); got != w {
 					t.Errorf("Decide(%q) = %+v, want %+v", q, got, w)
 				}
 				blocked, by := ref.decideTrusted(q, tt.lists)
@@ -261,11 +257,7 @@ func TestFeedTrustOverlay(t *testing.T) {
 			rebuilt := &Table{Set: mustBuild(t, applyChanges(tt.base, tt.names, tt.changed)...), Lists: tt.lists}
 			for q, w := range tt.queries {
 				m, ok := tab.Decide(q)
-				got := want{int(m.Payload.List), m.Allow, m.Scope, m.Offset}
-				if !ok {
-					got = none
-				}
-				if got != w {
+				if got := wantOf(m, ok); got != w {
 					t.Errorf("Decide(%q) with the overlay = %+v, want %+v", q, got, w)
 				}
 				if rm, rok := rebuilt.Decide(q); rm != m || rok != ok {
