@@ -110,8 +110,7 @@ func (ex *explanation) addTriggers(rules *feeds.Rules, cfg *config.Config, q str
 		var win blocklist.NetMatch
 		hit := false
 		if d.skip == "" {
-			win, hit = t.ClientIP.Match(a.client, limit)
-			hit = hit && d.inView(win.Payload.List)
+			win, hit = t.ClientIPRule(a.client, limit, ten.ListView())
 		}
 		d.add(blocklist.TriggerClientIP, a.client.String(), rules.MatchingAddr(blocklist.TriggerClientIP, a.client), win, hit, limit)
 		if hit {
@@ -128,12 +127,7 @@ func (ex *explanation) addTriggers(rules *feeds.Rules, cfg *config.Config, q str
 	found := false
 	limit := d.bound
 	if d.skip == "" {
-		bound := limit
-		for _, ip := range a.addrs {
-			if m, hit := t.IP.Match(ip, bound); hit && d.inView(m.Payload.List) {
-				best, bestAt, found, bound = m, ip, true, int(m.Payload.List)
-			}
-		}
+		best, bestAt, found = t.AnswerIPRule(a.addrs, limit, ten.ListView())
 	}
 	for _, ip := range a.addrs {
 		d.add(blocklist.TriggerIP, ip.String(), rules.MatchingAddr(blocklist.TriggerIP, ip), best, found && ip == bestAt, limit)
@@ -167,18 +161,21 @@ func (d *triggerDecider) servers(servers []string) {
 	limit := d.bound
 	if d.skip == "" {
 		bound := limit
-		for _, s := range servers {
+		for _, s := range servers { // each a server's name or one of its addresses
+			host, addrs := "", []netip.Addr(nil)
 			if ip, err := netip.ParseAddr(s); err == nil {
-				if m, ok := d.t.NSIP.Match(ip.Unmap(), bound); ok && d.inView(m.Payload.List) {
-					win, winAt, found, bound = m, s, true, int(m.Payload.List)
-				}
+				addrs = []netip.Addr{ip.Unmap()}
+			} else {
+				host, _ = feeds.CanonicalQuery(s)
+			}
+			name, addr, byName, ok := d.t.ServerRule(host, addrs, bound, d.ten.ListView())
+			if !ok {
 				continue
 			}
-			host, _ := feeds.CanonicalQuery(s)
-			if m, ok := d.t.NSDName.Match(host); ok && int(m.Payload.List) < bound && d.inView(m.Payload.List) {
-				win = blocklist.NetMatch{Allow: m.Allow, Payload: m.Payload}
-				winAt, found, bound = s, true, int(m.Payload.List)
+			if byName {
+				addr = blocklist.NetMatch{Allow: name.Allow, Payload: name.Payload}
 			}
+			win, winAt, found, bound = addr, s, true, int(addr.Payload.List)
 		}
 	}
 	for _, s := range servers {

@@ -37,14 +37,12 @@ func (p *Policy) decideQuery(t *blocklist.Table, client netip.Addr, name string,
 	if ok && m.Allow && int(m.Payload.List) < len(t.Lists) && t.Lists[m.Payload.List].Allow {
 		return d, false, 0 // an allowlisted name: no answer trigger applies either
 	}
-	if t.ClientIP != nil {
-		limit := blocklist.NoList
-		if ok {
-			limit = int(m.Payload.List) + 1
-		}
-		if c, hit := t.ClientIP.Match(client, limit); hit && p.inView(ten, c.Payload.List) {
-			d, ok = p.netDecision(t, c, blocklist.TriggerClientIP, ten), true
-		}
+	limit := blocklist.NoList
+	if ok {
+		limit = int(m.Payload.List) + 1 // client-ip ranks before qname within a zone
+	}
+	if c, hit := t.ClientIPRule(client, limit, p.viewOf(ten)); hit {
+		d, ok = p.netDecision(t, c, blocklist.TriggerClientIP, ten), true
 	}
 	if !ok {
 		return d, false, blocklist.NoList
@@ -59,12 +57,6 @@ func (p *Policy) netDecision(t *blocklist.Table, m blocklist.NetMatch, kind bloc
 	d := p.decision(t, blocklist.Match{Allow: m.Allow, Scope: blocklist.Exact, Payload: m.Payload}, ten)
 	d.Trigger, d.Prefix = kind, m.Prefix
 	return d
-}
-
-// inView reports whether list is one of tenant ten's.
-func (p *Policy) inView(ten *tenant.Tenant, list uint16) bool {
-	v := p.viewOf(ten)
-	return v == nil || v.Has(list)
 }
 
 // enforced reports whether a blocking decision acts on a query that came
@@ -118,18 +110,21 @@ type ServerSource interface {
 func (p *Policy) serverDecision(t *blocklist.Table, name string, answer []dns.RR, bound int, ten *tenant.Tenant) (query.Decision, bool) {
 	var best query.Decision
 	found := false
+	v := p.viewOf(ten)
 	check := func(host string, addrs []netip.Addr) {
-		if m, ok := t.NSDName.Match(host); ok && int(m.Payload.List) < bound && p.inView(ten, m.Payload.List) {
+		name, addr, byName, hit := t.ServerRule(host, addrs, bound, v)
+		switch {
+		case !hit:
+			return
+		case byName:
 			// CNAME carries the server's name: the rule is recovered
 			// from it, and the negative answer's SOA stays the query's.
-			best, found, bound = p.decision(t, m, ten), true, int(m.Payload.List)
+			best = p.decision(t, name, ten)
 			best.CNAME, best.Trigger = dnswire.Canonical(host), blocklist.TriggerNSDName
+		default:
+			best = p.netDecision(t, addr, blocklist.TriggerNSIP, ten)
 		}
-		for _, a := range addrs {
-			if m, ok := t.NSIP.Match(a, bound); ok && p.inView(ten, m.Payload.List) {
-				best, found, bound = p.netDecision(t, m, blocklist.TriggerNSIP, ten), true, int(m.Payload.List)
-			}
-		}
+		found, bound = true, int(best.Match.Payload.List)
 	}
 	p.servers.Servers(name, check)
 	for _, rr := range answer {
@@ -146,17 +141,14 @@ func (p *Policy) answerIPDecision(t *blocklist.Table, answer []dns.RR, bound int
 	if t.IP == nil {
 		return query.Decision{}, false
 	}
-	var best blocklist.NetMatch
-	found := false
+	var buf [8]netip.Addr
+	addrs := buf[:0]
 	for _, rr := range answer {
-		a, ok := answerAddr(rr)
-		if !ok {
-			continue
-		}
-		if m, hit := t.IP.Match(a, bound); hit && p.inView(ten, m.Payload.List) {
-			best, found, bound = m, true, int(m.Payload.List) // later hits must be in earlier lists
+		if a, ok := answerAddr(rr); ok {
+			addrs = append(addrs, a)
 		}
 	}
+	best, _, found := t.AnswerIPRule(addrs, bound, p.viewOf(ten))
 	if !found || best.Allow {
 		return query.Decision{}, false
 	}
