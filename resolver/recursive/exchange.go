@@ -202,8 +202,8 @@ func (r *Resolver) exchangeUDP(ctx context.Context, addr netip.Addr, wire []byte
 		return nil, err
 	}
 	defer r.replies.disarm(w) // before sock.close, deferred earlier
-	timer := time.NewTimer(time.Until(deadline))
-	defer timer.Stop()
+	timer := startTimer(time.Until(deadline))
+	defer stopTimer(timer)
 	bp := udpBufs.Get().(*[udpBufSize]byte)
 	defer udpBufs.Put(bp)
 	buf := bp[:]

@@ -81,6 +81,31 @@ func (s udpSock) read(b []byte) (n int, wouldBlock bool, err error) {
 // udpBufs recycles the receive buffers of UDP exchanges.
 var udpBufs = sync.Pool{New: func() any { return new([udpBufSize]byte) }}
 
+// readyChans recycles the wake-up channels of replyWaits: disarm drains
+// one before it goes back, and no reaper sends on it once disarmed.
+var readyChans = sync.Pool{New: func() any { return make(chan struct{}, 1) }}
+
+// deadlineTimers recycles the timers of UDP exchanges. A stopped timer
+// delivers nothing stale after Reset (the channel semantics since Go
+// 1.23, which go.mod asks for).
+var deadlineTimers = sync.Pool{New: func() any {
+	t := time.NewTimer(time.Hour)
+	t.Stop()
+	return t
+}}
+
+// startTimer is a timer firing after d; stopTimer gives it back.
+func startTimer(d time.Duration) *time.Timer {
+	t := deadlineTimers.Get().(*time.Timer)
+	t.Reset(d)
+	return t
+}
+
+func stopTimer(t *time.Timer) {
+	t.Stop()
+	deadlineTimers.Put(t)
+}
+
 // replyIdle is how long the reaper of a replyPoll outlives its last
 // waiter: long enough to carry a steady query rate, short enough that a
 // Resolver replaced by a reload leaves nothing behind for long.
@@ -124,7 +149,7 @@ func (p *replyPoll) arm(sock udpSock) (replyWait, error) {
 		}
 	}
 	p.gen++
-	w := replyWait{key: replyKey(p.gen, sock.fd), ready: make(chan struct{}, 1)}
+	w := replyWait{key: replyKey(p.gen, sock.fd), ready: readyChans.Get().(chan struct{})}
 	p.waiters[w.key] = w.ready
 	epfd := p.epfd // stays open while w is registered
 	p.mu.Unlock()
@@ -151,7 +176,8 @@ func (p *replyPoll) rearm(sock udpSock, w replyWait) error {
 
 // disarm forgets w; its socket must be closed after, not before, so a
 // reused descriptor number never reaches w (the generation in the key
-// keeps a stale event from waking the exchange that reuses it).
+// keeps a stale event from waking the exchange that reuses it). Its
+// channel is recycled: w must not be used after.
 func (p *replyPoll) disarm(w replyWait) {
 	p.mu.Lock()
 	delete(p.waiters, w.key)
@@ -159,6 +185,11 @@ func (p *replyPoll) disarm(w replyWait) {
 		p.ep.SetReadDeadline(time.Now().Add(cmp.Or(p.idle, replyIdle)))
 	}
 	p.mu.Unlock()
+	select { // the reaper sends only while w is registered: drained for good
+	case <-w.ready:
+	default:
+	}
+	readyChans.Put(w.ready)
 }
 
 // start opens the epoll set and starts its reaper; p.mu is held.
