@@ -28,12 +28,31 @@ type zoneServers struct {
 	looked []bool // hosts whose addresses this query looked up
 }
 
+// inlineServers holds a zoneServers with room for the addresses of a
+// small NS set, so assembling one costs a single allocation per query.
+type inlineServers struct {
+	zs    zoneServers
+	addrs [4][]netip.Addr
+	flat  [8]netip.Addr
+}
+
 // newZoneServers assembles the servers of zone: glue given with the
 // referral first, else the address cache. The hosts' addresses share one
 // backing array.
 func (r *Resolver) newZoneServers(zone string, hosts []string, gl []glue, now time.Time) *zoneServers {
-	zs := &zoneServers{zone: zone, hosts: hosts, addrs: make([][]netip.Addr, len(hosts))}
-	flat := make([]netip.Addr, 0, len(gl)+2*len(hosts))
+	var (
+		zs   *zoneServers
+		flat []netip.Addr
+	)
+	if n := len(gl) + 2*len(hosts); len(hosts) <= len(inlineServers{}.addrs) && n <= len(inlineServers{}.flat) {
+		in := &inlineServers{} // the usual few hosts: one allocation, not three
+		zs, flat = &in.zs, in.flat[:0:n]
+		zs.addrs = in.addrs[:len(hosts):len(hosts)]
+	} else {
+		zs, flat = new(zoneServers), make([]netip.Addr, 0, n)
+		zs.addrs = make([][]netip.Addr, len(hosts))
+	}
+	zs.zone, zs.hosts = zone, hosts
 	any := false
 	for i, h := range hosts {
 		start := len(flat)
