@@ -7,8 +7,9 @@ import (
 )
 
 // ListenRawUDP opens a UDP socket on a free 127.0.0.1 port, closed when the
-// test ends, for a test that answers queries octet for octet (ServeRawUDP)
-// where a dns.Server would repair what the test means to send wrong.
+// test ends, for a test that needs the bare socket: to answer octet for
+// octet (ServeRawUDP), where a dns.Server would repair what the test means
+// to send wrong, or to check its socket options.
 func ListenRawUDP(t testing.TB) *net.UDPConn {
 	t.Helper()
 	pc, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
