@@ -118,27 +118,17 @@ func (c *ListenConfig) Validate(path string) []error {
 			errs = append(errs, cfgerr.New(cfgerr.Join(path, "admin"), "%q is not an IP:port address", c.Admin))
 		}
 	}
-	if c.TCPIdleTimeout < 0 {
-		errs = append(errs, cfgerr.New(cfgerr.Join(path, "tcp_idle_timeout"), "must not be negative"))
-	}
-	if c.TCPReadTimeout < 0 {
-		errs = append(errs, cfgerr.New(cfgerr.Join(path, "tcp_read_timeout"), "must not be negative"))
-	}
-	if c.MaxTCPConns < 1 {
-		errs = append(errs, cfgerr.New(cfgerr.Join(path, "max_tcp_conns"), "must be at least 1"))
-	}
-	if c.MaxTCPConnsPerClient < 1 {
-		errs = append(errs, cfgerr.New(cfgerr.Join(path, "max_tcp_conns_per_client"), "must be at least 1"))
-	}
+	errs = cfgerr.AtLeast(errs, path, "tcp_idle_timeout", c.TCPIdleTimeout, 0)
+	errs = cfgerr.AtLeast(errs, path, "tcp_read_timeout", c.TCPReadTimeout, 0)
+	errs = cfgerr.AtLeast(errs, path, "max_tcp_conns", c.MaxTCPConns, 1)
+	errs = cfgerr.AtLeast(errs, path, "max_tcp_conns_per_client", c.MaxTCPConnsPerClient, 1)
 	if c.TCPMaxQueries < -1 {
 		errs = append(errs, cfgerr.New(cfgerr.Join(path, "tcp_max_queries"), "must be at least 1, or -1 for no limit"))
 	}
 	if c.UDPSize < 512 || c.UDPSize > 65535 {
 		errs = append(errs, cfgerr.New(cfgerr.Join(path, "udp_size"), "%d is outside 512-65535", c.UDPSize))
 	}
-	if c.MaxInflight < 1 {
-		errs = append(errs, cfgerr.New(cfgerr.Join(path, "max_inflight"), "must be at least 1"))
-	}
+	errs = cfgerr.AtLeast(errs, path, "max_inflight", c.MaxInflight, 1)
 	errs = append(errs, c.ProxyProtocol.Validate(cfgerr.Join(path, "proxy_protocol"))...)
 	if c.UDPRcvbuf < 4096 || c.UDPRcvbuf > 1<<30 {
 		errs = append(errs, cfgerr.New(cfgerr.Join(path, "udp_rcvbuf"), "%d bytes is outside 4096-1073741824", c.UDPRcvbuf))

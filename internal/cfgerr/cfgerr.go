@@ -57,3 +57,17 @@ func Paths(errs []error) []string {
 	}
 	return out
 }
+
+// AtLeast appends to errs the error of key (under path) when its value v is
+// below lo, so that every section words a lower bound alike: "must not be
+// negative" for lo 0, else "must be at least lo". It returns errs.
+func AtLeast[T ~int | ~int64 | ~float64](errs []error, path, key string, v, lo T) []error {
+	switch {
+	case v >= lo:
+		return errs
+	case lo == 0:
+		return append(errs, New(Join(path, key), "must not be negative"))
+	default:
+		return append(errs, New(Join(path, key), "must be at least %v", lo))
+	}
+}

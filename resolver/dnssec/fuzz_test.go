@@ -6,6 +6,7 @@ import (
 
 	"github.com/miekg/dns"
 
+	"github.com/bulwark-dns/bulwark/internal/dnstest"
 	contract "github.com/bulwark-dns/bulwark/resolver/query"
 )
 
@@ -92,14 +93,10 @@ func FuzzDenialProofs(f *testing.F) {
 		}
 	}
 	f.Fuzz(func(t *testing.T, wire []byte, name string, qtype uint16) {
-		m := new(dns.Msg)
-		if m.Unpack(wire) != nil || len(m.Question) != 1 {
+		m, name, ok := dnstest.FuzzMessage(wire, name)
+		if !ok {
 			return
 		}
-		if _, ok := dns.IsDomainName(name); !ok {
-			return
-		}
-		name = dns.CanonicalName(name)
 		zone := dns.CanonicalName(m.Question[0].Name)
 		d := newDenial(zone, m.Answer, 150)
 		nx := d.NXDomain(name)

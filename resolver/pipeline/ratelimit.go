@@ -111,15 +111,9 @@ func (c *RateLimitConfig) SetDefaults() {
 // Validate reports every invalid value in the section.
 func (c *RateLimitConfig) Validate(path string) []error {
 	var errs []error
-	if c.Rate < 0 {
-		errs = append(errs, cfgerr.New(cfgerr.Join(path, "rate"), "must not be negative"))
-	}
-	if c.Burst < 0 {
-		errs = append(errs, cfgerr.New(cfgerr.Join(path, "burst"), "must not be negative"))
-	}
-	if c.ErrorsRate < 0 {
-		errs = append(errs, cfgerr.New(cfgerr.Join(path, "errors_rate"), "must not be negative"))
-	}
+	errs = cfgerr.AtLeast(errs, path, "rate", c.Rate, 0)
+	errs = cfgerr.AtLeast(errs, path, "burst", c.Burst, 0)
+	errs = cfgerr.AtLeast(errs, path, "errors_rate", c.ErrorsRate, 0)
 	if c.Action != "truncate" && c.Action != "drop" {
 		errs = append(errs, cfgerr.New(cfgerr.Join(path, "action"), "%q is not truncate or drop", c.Action))
 	}
@@ -129,9 +123,7 @@ func (c *RateLimitConfig) Validate(path string) []error {
 	if c.IPv6Prefix < 1 || c.IPv6Prefix > 128 {
 		errs = append(errs, cfgerr.New(cfgerr.Join(path, "ipv6_prefix"), "%d is outside 1-128", c.IPv6Prefix))
 	}
-	if c.MaxClients < 1 {
-		errs = append(errs, cfgerr.New(cfgerr.Join(path, "max_clients"), "must be at least 1"))
-	}
+	errs = cfgerr.AtLeast(errs, path, "max_clients", c.MaxClients, 1)
 	for i, e := range c.Exempt {
 		if _, err := netip.ParsePrefix(e); err != nil {
 			errs = append(errs, cfgerr.New(fmt.Sprintf("%s[%d]", cfgerr.Join(path, "exempt"), i), "%q is not a network (e.g. 127.0.0.0/8)", e))

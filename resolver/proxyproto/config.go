@@ -46,9 +46,7 @@ func (c *Config) Validate(path string) []error {
 		}
 		seen[pfx] = i
 	}
-	if c.HeaderTimeout < 0 {
-		errs = append(errs, cfgerr.New(cfgerr.Join(path, "header_timeout"), "must not be negative"))
-	}
+	errs = cfgerr.AtLeast(errs, path, "header_timeout", c.HeaderTimeout, 0)
 	return errs
 }
 

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/bulwark-dns/bulwark/internal/dnstest"
 	"github.com/bulwark-dns/bulwark/internal/promtest"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -24,16 +25,6 @@ func rmemMax(t *testing.T) int {
 		t.Fatal(err)
 	}
 	return n
-}
-
-func listenLoopback(t *testing.T) *net.UDPConn {
-	t.Helper()
-	uc, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { uc.Close() })
-	return uc
 }
 
 func TestSetRcvbuf(t *testing.T) {
@@ -56,7 +47,7 @@ func TestSetRcvbuf(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var log bytes.Buffer
-			got, err := setRcvbuf(listenLoopback(t), tt.want, tt.force, slog.New(slog.NewTextHandler(&log, nil)))
+			got, err := setRcvbuf(dnstest.ListenRawUDP(t), tt.want, tt.force, slog.New(slog.NewTextHandler(&log, nil)))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -129,7 +120,7 @@ func TestUDPDropsCounted(t *testing.T) {
 	}
 	reg := prometheus.NewRegistry()
 	u := NewStats(reg)
-	uc := listenLoopback(t)
+	uc := dnstest.ListenRawUDP(t)
 	u.Track(uc, 4096, slog.New(slog.DiscardHandler))
 	addr := uc.LocalAddr().String()
 	if got := promtest.Value(t, reg, "bulwark_udp_rcvbuf_bytes", "addr", addr); got < 2048 || got > 8192 {

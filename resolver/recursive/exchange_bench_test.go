@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+
+	"github.com/bulwark-dns/bulwark/internal/dnstest"
 )
 
 // BenchmarkExchangeUDP measures one UDP exchange with a wire-level echo
@@ -15,22 +17,11 @@ import (
 // the client side dominates: exchangeUDP (raw socket per query) beside the
 // net.DialUDP way of doing the same, in the same run.
 func BenchmarkExchangeUDP(b *testing.B) {
-	srv, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer srv.Close()
-	go func() {
-		buf := make([]byte, 512)
-		for {
-			n, from, err := srv.ReadFromUDPAddrPort(buf)
-			if err != nil {
-				return
-			}
-			buf[2] |= 0x80
-			_, _ = srv.WriteToUDPAddrPort(buf[:n], from)
-		}
-	}()
+	srv := dnstest.ListenRawUDP(b)
+	dnstest.ServeRawUDP(srv, func(q []byte, from netip.AddrPort) {
+		q[2] |= 0x80
+		_, _ = srv.WriteToUDPAddrPort(q, from)
+	})
 	ap := srv.LocalAddr().(*net.UDPAddr).AddrPort()
 	r := &Resolver{port: ap.Port()}
 	const name = "www.example.test."

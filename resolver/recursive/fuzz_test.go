@@ -4,6 +4,8 @@ import (
 	"testing"
 
 	"github.com/miekg/dns"
+
+	"github.com/bulwark-dns/bulwark/internal/dnstest"
 )
 
 // FuzzClassify feeds arbitrary replies to the scrubber and checks its
@@ -35,14 +37,10 @@ func FuzzClassify(f *testing.F) {
 	add("example.test.", "www.example.test.", 0, false, nil, []string{"test. 300 IN NS ns.test."}, nil)
 
 	f.Fuzz(func(t *testing.T, wire []byte, zone string) {
-		m := new(dns.Msg)
-		if m.Unpack(wire) != nil || len(m.Question) != 1 {
+		m, zone, ok := dnstest.FuzzMessage(wire, zone)
+		if !ok {
 			return
 		}
-		if _, ok := dns.IsDomainName(zone); !ok {
-			return
-		}
-		zone = dns.CanonicalName(zone)
 		qname := dns.CanonicalName(m.Question[0].Name)
 		if !dns.IsSubDomain(zone, qname) {
 			return

@@ -75,16 +75,8 @@ func TestOutOfBailiwickGlueIgnored(t *testing.T) {
 // wrong source) ahead of the genuine one at a raw UDP server.
 func TestForgedRepliesIgnored(t *testing.T) {
 	t.Parallel()
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pc.Close()
-	other, err := net.ListenPacket("udp", "127.0.0.1:0") // a forger on another port
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer other.Close()
+	pc := dnstest.ListenRawUDP(t)
+	other := dnstest.ListenRawUDP(t) // a forger on another port
 	forge := func(q *dns.Msg, mod func(*dns.Msg)) []byte {
 		m := new(dns.Msg).SetReply(q)
 		m.Authoritative = true
@@ -95,26 +87,19 @@ func TestForgedRepliesIgnored(t *testing.T) {
 		b, _ := m.Pack()
 		return b
 	}
-	go func() {
-		buf := make([]byte, 4096)
-		for {
-			n, from, err := pc.ReadFrom(buf)
-			if err != nil {
-				return
-			}
-			q := new(dns.Msg)
-			if q.Unpack(buf[:n]) != nil {
-				continue
-			}
-			other.WriteTo(forge(q, nil), from)                                                                 // right everything, wrong source port
-			pc.WriteTo(forge(q, func(m *dns.Msg) { m.Id++ }), from)                                            // wrong ID
-			pc.WriteTo(forge(q, func(m *dns.Msg) { m.Question[0].Name = "www.evil.test." }), from)             // wrong name
-			pc.WriteTo(forge(q, func(m *dns.Msg) { m.Question[0].Qtype = dns.TypeAAAA }), from)                // wrong type
-			pc.WriteTo(forge(q, func(m *dns.Msg) { m.Response = false }), from)                                // not a response
-			pc.WriteTo([]byte{byte(q.Id >> 8), byte(q.Id), 0x84, 0, 0, 1}, from)                               // truncated junk
-			pc.WriteTo(forge(q, func(m *dns.Msg) { m.Answer[0].(*dns.A).A = net.ParseIP("192.0.2.7") }), from) // genuine
+	dnstest.ServeRawUDP(pc, func(wire []byte, from netip.AddrPort) {
+		q := new(dns.Msg)
+		if q.Unpack(wire) != nil {
+			return
 		}
-	}()
+		other.WriteToUDPAddrPort(forge(q, nil), from)                                                                 // right everything, wrong source port
+		pc.WriteToUDPAddrPort(forge(q, func(m *dns.Msg) { m.Id++ }), from)                                            // wrong ID
+		pc.WriteToUDPAddrPort(forge(q, func(m *dns.Msg) { m.Question[0].Name = "www.evil.test." }), from)             // wrong name
+		pc.WriteToUDPAddrPort(forge(q, func(m *dns.Msg) { m.Question[0].Qtype = dns.TypeAAAA }), from)                // wrong type
+		pc.WriteToUDPAddrPort(forge(q, func(m *dns.Msg) { m.Response = false }), from)                                // not a response
+		pc.WriteToUDPAddrPort([]byte{byte(q.Id >> 8), byte(q.Id), 0x84, 0, 0, 1}, from)                               // truncated junk
+		pc.WriteToUDPAddrPort(forge(q, func(m *dns.Msg) { m.Answer[0].(*dns.A).A = net.ParseIP("192.0.2.7") }), from) // genuine
+	})
 	port := pc.LocalAddr().(*net.UDPAddr).Port
 	cfg := DefaultConfig()
 	cfg.RootHints, cfg.Port, cfg.QueryLoopback = []string{"127.0.0.1"}, port, true

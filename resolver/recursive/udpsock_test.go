@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+
+	"github.com/bulwark-dns/bulwark/internal/dnstest"
 )
 
 // TestExchangeUDPOddDatagrams: what the upstream socket does with replies
@@ -93,27 +95,16 @@ func TestExchangeUDPOddDatagrams(t *testing.T) {
 // (none when delay is nil), each on its own goroutine.
 func echoServer(t *testing.T, delay func(q []byte) time.Duration) netip.AddrPort {
 	t.Helper()
-	pc, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { pc.Close() })
-	go func() {
-		for {
-			buf := make([]byte, 512)
-			n, from, err := pc.ReadFromUDPAddrPort(buf)
-			if err != nil {
-				return
+	pc := dnstest.ListenRawUDP(t)
+	dnstest.ServeRawUDP(pc, func(wire []byte, from netip.AddrPort) {
+		go func(q []byte) {
+			if delay != nil {
+				time.Sleep(delay(q))
 			}
-			go func(q []byte) {
-				if delay != nil {
-					time.Sleep(delay(q))
-				}
-				q[2] |= 0x80
-				pc.WriteToUDPAddrPort(q, from)
-			}(buf[:n])
-		}
-	}()
+			q[2] |= 0x80
+			pc.WriteToUDPAddrPort(q, from)
+		}(append([]byte(nil), wire...))
+	})
 	return pc.LocalAddr().(*net.UDPAddr).AddrPort()
 }
 

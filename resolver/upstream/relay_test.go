@@ -6,10 +6,13 @@ import (
 	"encoding/binary"
 	"errors"
 	"net"
+	"net/netip"
 	"testing"
 	"time"
 
 	"github.com/miekg/dns"
+
+	"github.com/bulwark-dns/bulwark/internal/dnstest"
 )
 
 // rawServer answers each UDP query on loopback with the datagrams replies
@@ -17,23 +20,12 @@ import (
 // means to.
 func rawServer(t *testing.T, replies func(q []byte) [][]byte) string {
 	t.Helper()
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { pc.Close() })
-	go func() {
-		buf := make([]byte, 4096)
-		for {
-			n, from, err := pc.ReadFrom(buf)
-			if err != nil {
-				return
-			}
-			for _, r := range replies(append([]byte(nil), buf[:n]...)) {
-				_, _ = pc.WriteTo(r, from)
-			}
+	pc := dnstest.ListenRawUDP(t)
+	dnstest.ServeRawUDP(pc, func(q []byte, from netip.AddrPort) {
+		for _, r := range replies(append([]byte(nil), q...)) {
+			_, _ = pc.WriteToUDPAddrPort(r, from)
 		}
-	}()
+	})
 	return pc.LocalAddr().String()
 }
 
