@@ -17,6 +17,18 @@ func CanonicalName(s string) (string, error) {
 	if s == "" || s == "." {
 		return "", nil
 	}
+	if isCanonical(s) {
+		return s, nil // feeds hand over canonical names; skip the full checks
+	}
+	return canonicalNameFull(s)
+}
+
+// canonicalNameFull is CanonicalName without the fast path: it validates
+// every byte and label and says what is wrong.
+func canonicalNameFull(s string) (string, error) {
+	if s == "" || s == "." {
+		return "", nil
+	}
 	if s[len(s)-1] == '.' {
 		s = s[:len(s)-1]
 	}
@@ -50,4 +62,40 @@ func CanonicalName(s string) (string, error) {
 		start = i + 1
 	}
 	return toLowerASCII(s), nil
+}
+
+// canonByte marks the bytes a canonical label may hold: [a-z0-9_-].
+var canonByte = func() (t [256]bool) {
+	for c := 'a'; c <= 'z'; c++ {
+		t[c] = true
+	}
+	for c := '0'; c <= '9'; c++ {
+		t[c] = true
+	}
+	t['-'], t['_'] = true, true
+	return t
+}()
+
+// isCanonical reports whether s is already what CanonicalName returns for
+// it, in one table-driven pass, so Add costs little for input the feeds
+// canonicalised. A false answer only means "take the full path".
+func isCanonical(s string) bool {
+	if len(s) > MaxNameLen {
+		return false
+	}
+	start := 0
+	for i := 0; i <= len(s); i++ {
+		if i < len(s) && s[i] != '.' {
+			if !canonByte[s[i]] {
+				return false
+			}
+			continue
+		}
+		n := i - start
+		if n == 0 || n > MaxLabelLen || s[start] == '-' || s[i-1] == '-' {
+			return false
+		}
+		start = i + 1
+	}
+	return true
 }
