@@ -8,10 +8,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"net/netip"
 	"os"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -538,24 +540,54 @@ func (s *xfrSource) fullFromIXFR(p netip.AddrPort, rrs []dns.RR) error {
 }
 
 // applyDelta returns body with its SOA line replaced by soa, the lines net
-// maps to false removed and those it maps to true present once.
+// maps to false removed and those it maps to true present once. Added
+// lines go beside their owner's other lines, and new owners' lines follow
+// in name order: the RPZ parser reads an owner's records as one trigger
+// only when they are adjacent, as a primary sends them, so the rebuilt
+// table must see the same RRsets the overlay did (docs/ARCHITECTURE.md,
+// feeds).
 func applyDelta(body []byte, soa *dns.SOA, net map[string]bool) []byte {
+	adds := map[string][]string{} // owner -> its added lines, sorted
+	for line, add := range net {
+		if add {
+			o := lineOwner(line)
+			adds[o] = append(adds[o], line)
+		}
+	}
+	for _, l := range adds {
+		slices.Sort(l)
+	}
 	out := make([]byte, 0, len(body)+64*len(net))
 	out = append(out, zoneLine(soa)...)
 	out = append(out, '\n')
 	seen := map[string]bool{}
+	addOwner := func(owner string) {
+		for _, l := range adds[owner] {
+			if !seen[l] {
+				seen[l] = true
+				out = append(out, l...)
+				out = append(out, '\n')
+			}
+		}
+		delete(adds, owner)
+	}
 	rest := body
 	if i := bytes.IndexByte(rest, '\n'); i >= 0 {
 		rest = rest[i+1:] // the old SOA line
 	} else {
 		rest = nil
 	}
+	run := "" // the owner of the lines just written
 	for len(rest) > 0 {
 		line := rest
 		if i := bytes.IndexByte(rest, '\n'); i >= 0 {
 			line, rest = rest[:i], rest[i+1:]
 		} else {
 			rest = nil
+		}
+		if o := lineOwner(string(line)); o != run {
+			addOwner(run)
+			run = o
 		}
 		if keep, ok := net[string(line)]; ok {
 			if !keep || seen[string(line)] {
@@ -566,13 +598,19 @@ func applyDelta(body []byte, soa *dns.SOA, net map[string]bool) []byte {
 		out = append(out, line...)
 		out = append(out, '\n')
 	}
-	for line, add := range net {
-		if add && !seen[line] {
-			out = append(out, line...)
-			out = append(out, '\n')
-		}
+	addOwner(run)
+	for _, o := range slices.Sorted(maps.Keys(adds)) {
+		addOwner(o)
 	}
 	return out
+}
+
+// lineOwner returns the owner name of a zone line as zoneLine writes it.
+func lineOwner(line string) string {
+	if i := strings.IndexAny(line, "\t "); i >= 0 {
+		return line[:i]
+	}
+	return line
 }
 
 // zoneLine renders rr as one canonical master-file line: TTL 0 (RPZ
