@@ -224,7 +224,7 @@ func parseSinkhole(s string) (netip.Addr, error) {
 // returns every error found.
 func ValidateLists(blocks, allows []ListConfig) []error {
 	var errs []error
-	seen := map[string]string{} // name -> path of its first use
+	seen := cfgerr.Firsts[string]{} // name -> path of its first use
 	check := func(section string, lists []ListConfig, allow bool) {
 		for i := range lists {
 			p := cfgerr.Index(section, i)
@@ -233,11 +233,9 @@ func ValidateLists(blocks, allows []ListConfig) []error {
 			if name == "" {
 				continue
 			}
-			if first, dup := seen[name]; dup {
+			if first, ok := seen.Claim(name, cfgerr.Join(p, "name")); !ok {
 				errs = append(errs, cfgerr.New(cfgerr.Join(p, "name"), "duplicate list name %q (first used at %s)", name, first))
-				continue
 			}
-			seen[name] = cfgerr.Join(p, "name")
 		}
 	}
 	check("blocklists", blocks, false)

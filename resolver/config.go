@@ -83,7 +83,7 @@ func (c *ListenConfig) Validate(path string) []error {
 	if len(c.DNS)+len(c.TLS)+len(c.HTTPS) == 0 {
 		errs = append(errs, cfgerr.New(cfgerr.Join(path, "dns"), "at least one address is required"))
 	}
-	seen := map[string]string{}
+	seen := cfgerr.Firsts[string]{}
 	for _, sec := range []struct {
 		key   string
 		addrs []string
@@ -92,10 +92,8 @@ func (c *ListenConfig) Validate(path string) []error {
 			p := cfgerr.Index(cfgerr.Join(path, sec.key), i)
 			if _, err := netip.ParseAddrPort(a); err != nil {
 				errs = append(errs, cfgerr.New(p, "%q is not an IP:port address (e.g. \"127.0.0.1:53\" or \"[::1]:53\")", a))
-			} else if prev, dup := seen[a]; dup {
+			} else if prev, ok := seen.Claim(a, p); !ok {
 				errs = append(errs, cfgerr.New(p, "%q is already listed as %s", a, prev))
-			} else {
-				seen[a] = p
 			}
 		}
 	}

@@ -71,3 +71,18 @@ func AtLeast[T ~int | ~int64 | ~float64](errs []error, path, key string, v, lo T
 		return append(errs, New(Join(path, key), "must be at least %v", lo))
 	}
 }
+
+// Firsts remembers where each key of a config section was first given
+// (its path), so that a repeat is reported with the earlier place: an
+// operator fixing a duplicate needs to see both.
+type Firsts[K comparable] map[K]string
+
+// Claim records path as where k is given and returns "", true; when k was
+// given before, it records nothing and returns the first path and false.
+func (f Firsts[K]) Claim(k K, path string) (first string, ok bool) {
+	if first, dup := f[k]; dup {
+		return first, false
+	}
+	f[k] = path
+	return "", true
+}

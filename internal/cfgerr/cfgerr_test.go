@@ -52,3 +52,24 @@ func TestAtLeast(t *testing.T) {
 		}
 	}
 }
+
+// TestFirsts: the first claim of a key wins and is what every later claim
+// is told; other keys are independent.
+func TestFirsts(t *testing.T) {
+	f := Firsts[string]{}
+	for _, tc := range []struct {
+		key, path string
+		first     string
+		ok        bool
+	}{
+		{"a", "x[0]", "", true},
+		{"b", "x[1]", "", true},
+		{"a", "x[2]", "x[0]", false},
+		{"a", "x[3]", "x[0]", false},
+	} {
+		first, ok := f.Claim(tc.key, tc.path)
+		if first != tc.first || ok != tc.ok {
+			t.Errorf("Claim(%q, %q) = %q, %v; want %q, %v", tc.key, tc.path, first, ok, tc.first, tc.ok)
+		}
+	}
+}

@@ -62,6 +62,9 @@ func New(cfg Config, next contract.Resolver, clk clock.Clock, m *Metrics, logger
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
+	if m == nil {
+		m = NewMetrics(nil)
+	}
 	c := &Cache{cfg: cfg, next: next, clk: clk, m: m, log: logger, sem: make(chan struct{}, maxBackground),
 		workers: gopool.New(0)}
 	c.bg, c.stop = context.WithCancel(context.Background())
@@ -119,7 +122,7 @@ func (c *Cache) Resolve(ctx context.Context, req *contract.Request) (*dns.Msg, e
 			if now < s.retryAt {
 				msg := c.decode(sh, i, req, 0, true)
 				sh.mu.Unlock()
-				c.m.stale() // the next step failed moments ago: don't hammer it
+				c.m.staleServed.Inc() // the next step failed moments ago: don't hammer it
 				return msg, nil
 			}
 			stale = &entry{meta: s.meta, body: append([]byte(nil), sh.body(i)...)}
@@ -132,7 +135,7 @@ func (c *Cache) Resolve(ctx context.Context, req *contract.Request) (*dns.Msg, e
 	} else {
 		sh.mu.Unlock()
 	}
-	c.m.miss()
+	c.m.misses.Inc()
 	return c.fetch(ctx, k, req, stale)
 }
 
@@ -181,7 +184,7 @@ func (c *Cache) touch(s *slot, k key, now int64) (bool, meta) {
 
 // hit counts a fresh hit and starts the prefetch touch asked for.
 func (c *Cache) hit(prefetch bool, m meta, k key, req *contract.Request) {
-	c.m.hit()
+	c.m.hits.Inc()
 	if prefetch {
 		c.prefetch(m, k, req)
 	}
@@ -216,8 +219,8 @@ func (c *Cache) Close() {
 	}
 	c.closed = true
 	if c.store != nil {
-		c.m.addEntries(-c.store.len())
-		c.m.addBytes(-c.store.size())
+		c.m.entries.Sub(float64(c.store.len()))
+		c.m.bytes.Sub(float64(c.store.size()))
 	}
 	c.mu.Unlock()
 	c.stop()
@@ -245,7 +248,7 @@ func (c *Cache) remove(k key, gen uint64) {
 }
 
 func (c *Cache) count(ch change) {
-	c.m.addEntries(ch.entries)
-	c.m.addBytes(ch.bytes)
-	c.m.evict(ch.evicted)
+	c.m.entries.Add(float64(ch.entries))
+	c.m.bytes.Add(float64(ch.bytes))
+	c.m.evictions.Add(float64(ch.evicted))
 }

@@ -70,7 +70,7 @@ func (c *Cache) fetch(ctx context.Context, k key, req *contract.Request, stale *
 	now := c.clk.Now().UnixNano()
 	if res.failed() && stale != nil && stale.staleUsable(now, c.cfg.StaleMax) {
 		if m := stale.answer(req, now, true); m != nil {
-			c.m.stale()
+			c.m.staleServed.Inc()
 			return m, nil
 		}
 	}

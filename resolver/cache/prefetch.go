@@ -18,7 +18,7 @@ func (c *Cache) prefetch(m meta, k key, req *contract.Request) {
 		c.store.update(k, m.gen, func(s *slot) { s.prefetching = false })
 		return
 	}
-	c.m.prefetch()
+	c.m.prefetches.Inc()
 	preq := prefetchRequest(req, k)
 	old := &entry{meta: m}
 	c.workers.Go(func() {

@@ -8,10 +8,11 @@ import (
 	"math/rand/v2"
 	"net/netip"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/miekg/dns"
+
+	"github.com/bulwark-dns/bulwark/internal/errlist"
 )
 
 // maxPasses bounds how often a zone's servers are walked again for those
@@ -130,20 +131,11 @@ type askError struct {
 }
 
 func (e *askError) Error() string {
-	var sb strings.Builder
-	fmt.Fprintf(&sb, "%v for zone %s", ErrNoServer, e.zone)
+	reason := fmt.Sprintf("%v for zone %s", ErrNoServer, e.zone)
 	if e.note != "" {
-		sb.WriteString(" (" + e.note + ")")
+		reason += " (" + e.note + ")"
 	}
-	for i, err := range e.errs {
-		if i == 0 {
-			sb.WriteString(": ")
-		} else {
-			sb.WriteString("; ")
-		}
-		sb.WriteString(err.Error())
-	}
-	return sb.String()
+	return errlist.Format(reason, e.errs)
 }
 
 func (e *askError) Unwrap() []error { return append([]error{ErrNoServer}, e.errs...) }
@@ -167,17 +159,26 @@ func (q *query) ask(ctx context.Context, zs *zoneServers, name string, qtype uin
 	fails := &askError{zone: zs.zone}
 	state := make(map[netip.Addr]bool) // addr -> worth another pass (timed out)
 	lame := 0
+	// attempt asks one server; done is true when its reply or a fatal
+	// error ends the search. A failure is recorded: why, and whether the
+	// server is worth another pass (it timed out).
+	attempt := func(addr netip.Addr) (_ reply, _ error, done bool) {
+		rep, err := q.try(ctx, zs.zone, addr, name, qtype, minimised)
+		switch {
+		case err == nil:
+			return rep, nil, true
+		case fatal(err):
+			return reply{}, err, true
+		}
+		state[addr] = errors.Is(err, errTimeout) || errors.Is(err, errMismatch)
+		fails.add(err)
+		return reply{}, nil, false
+	}
 	for pass := range maxPasses {
 		for _, addr := range q.candidates(zs, state, pass, &lame) {
-			rep, err := q.try(ctx, zs.zone, addr, name, qtype, minimised)
-			if err == nil {
-				return rep, nil
+			if rep, err, done := attempt(addr); done {
+				return rep, err
 			}
-			if fatal(err) {
-				return reply{}, err
-			}
-			state[addr] = errors.Is(err, errTimeout) || errors.Is(err, errMismatch)
-			fails.add(err)
 		}
 		if pass == 0 {
 			for i, host := range zs.hosts {
@@ -201,15 +202,9 @@ func (q *query) ask(ctx context.Context, zs *zoneServers, name string, qtype uin
 					if _, tried := state[addr]; tried || !r.usable(addr) || r.infra.isLame(zs.zone, addr, r.clock.Now()) {
 						continue
 					}
-					rep, err := q.try(ctx, zs.zone, addr, name, qtype, minimised)
-					if err == nil {
-						return rep, nil
+					if rep, err, done := attempt(addr); done {
+						return rep, err
 					}
-					if fatal(err) {
-						return reply{}, err
-					}
-					state[addr] = errors.Is(err, errTimeout) || errors.Is(err, errMismatch)
-					fails.add(err)
 				}
 			}
 		}

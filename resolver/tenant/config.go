@@ -101,9 +101,9 @@ func Validate(path string, ts []Config, lists []ListRef) []error {
 	for _, l := range lists {
 		byName[l.Name] = l
 	}
-	names := map[string]string{}      // tenant name -> its path
-	ids := map[string]string{}        // id -> path of its first use
-	nets := map[netip.Prefix]string{} // network -> path of its first use
+	names := cfgerr.Firsts[string]{}      // tenant name -> its path
+	ids := cfgerr.Firsts[string]{}        // id -> path of its first use
+	nets := cfgerr.Firsts[netip.Prefix]{} // network -> path of its first use
 	for i := range ts {
 		t := &ts[i]
 		tp := cfgerr.Index(path, i)
@@ -113,10 +113,8 @@ func Validate(path string, ts []Config, lists []ListRef) []error {
 		case !plainName(t.Name):
 			add(cfgerr.Join(tp, "name"), "%q may hold only letters, digits, '.', '-' and '_' (it is a metric label), at most 64", t.Name)
 		default:
-			if first, dup := names[t.Name]; dup {
+			if first, ok := names.Claim(t.Name, cfgerr.Join(tp, "name")); !ok {
 				add(cfgerr.Join(tp, "name"), "duplicate tenant name %q (first used at %s)", t.Name, first)
-			} else {
-				names[t.Name] = cfgerr.Join(tp, "name")
 			}
 		}
 		if len(t.Clients) == 0 && len(t.IDs) == 0 {
@@ -124,28 +122,19 @@ func Validate(path string, ts []Config, lists []ListRef) []error {
 		}
 		for j, s := range t.Clients {
 			p := cfgerr.Index(cfgerr.Join(tp, "clients"), j)
-			pfx, err := netprefix.Parse(s)
-			if err != nil {
+			if pfx, err := netprefix.Parse(s); err != nil {
 				add(p, "%q is not a CIDR network or address", s)
-				continue
-			}
-			if first, dup := nets[pfx]; dup {
+			} else if first, ok := nets.Claim(pfx, p); !ok {
 				add(p, "network %s is already a client network at %s", pfx, first)
-				continue
 			}
-			nets[pfx] = p
 		}
 		for j, id := range t.IDs {
 			p := cfgerr.Index(cfgerr.Join(tp, "ids"), j)
 			if !validID(id) {
 				add(p, "id %q must be one DNS label in lower case (a-z, 0-9, '-'; at most 63), as it is the first label of the server name", id)
-				continue
-			}
-			if first, dup := ids[id]; dup {
+			} else if first, ok := ids.Claim(id, p); !ok {
 				add(p, "duplicate id %q (first used at %s)", id, first)
-				continue
 			}
-			ids[id] = p
 		}
 		checkNames := func(key string, list []string, allow bool) map[string]bool {
 			in := map[string]bool{}

@@ -211,7 +211,7 @@ func (c *Config) Validate(path string) []error {
 		add(cfgerr.Join(ecs, "use_client_address"), "needs forward: true (with forward: false no client subnet is ever sent)")
 	}
 
-	seen := map[string]string{} // canonical domain -> where it was listed
+	seen := cfgerr.Firsts[string]{} // canonical domain -> where it was listed
 	for i, cond := range c.Conditional {
 		p := cfgerr.Index(cfgerr.Join(path, "conditional"), i)
 		if len(cond.Domains) == 0 {
@@ -219,16 +219,11 @@ func (c *Config) Validate(path string) []error {
 		}
 		for j, dom := range cond.Domains {
 			dp := cfgerr.Index(cfgerr.Join(p, "domains"), j)
-			name, err := canonicalDomain(dom)
-			if err != nil {
+			if name, err := canonicalDomain(dom); err != nil {
 				add(dp, "%v", err)
-				continue
-			}
-			if first, dup := seen[name]; dup {
+			} else if first, ok := seen.Claim(name, dp); !ok {
 				add(dp, "%q is already listed as %s", dom, first)
-				continue
 			}
-			seen[name] = dp
 		}
 		if len(cond.Servers) == 0 {
 			add(cfgerr.Join(p, "servers"), "at least one server is required")

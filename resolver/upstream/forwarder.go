@@ -16,13 +16,13 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/miekg/dns"
 
 	"github.com/bulwark-dns/bulwark/internal/clock"
+	"github.com/bulwark-dns/bulwark/internal/errlist"
 	contract "github.com/bulwark-dns/bulwark/resolver/query"
 )
 
@@ -415,18 +415,6 @@ type failedError struct {
 	errs   []error
 }
 
-func (e *failedError) Error() string {
-	var sb strings.Builder
-	sb.WriteString(e.reason)
-	for i, err := range e.errs {
-		if i == 0 {
-			sb.WriteString(": ")
-		} else {
-			sb.WriteString("; ")
-		}
-		sb.WriteString(err.Error())
-	}
-	return sb.String()
-}
+func (e *failedError) Error() string { return errlist.Format(e.reason, e.errs) }
 
 func (e *failedError) Unwrap() []error { return e.errs }
