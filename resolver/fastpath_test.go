@@ -16,7 +16,6 @@ import (
 	"github.com/bulwark-dns/bulwark/blocklist"
 	"github.com/bulwark-dns/bulwark/internal/clock"
 	"github.com/bulwark-dns/bulwark/resolver"
-	"github.com/bulwark-dns/bulwark/resolver/cache"
 	"github.com/bulwark-dns/bulwark/resolver/logs"
 	"github.com/bulwark-dns/bulwark/resolver/pipeline"
 	"github.com/bulwark-dns/bulwark/resolver/query"
@@ -66,8 +65,6 @@ func newFastPairGuarded(t testing.TB, blog *logs.BlockLog, rm *pipeline.Metrics,
 		list{info: blocklist.ListInfo{Name: "rpz-tcp", Action: blocklist.ActionTCPOnly}, names: []string{"tcponly.test"}},
 		list{info: blocklist.ListInfo{Name: "rpz-garden", Action: blocklist.ActionLocal}, names: []string{"garden.test"}, data: 1})
 	addRPZTriggers(tab)
-	var tables atomic.Pointer[blocklist.Table]
-	tables.Store(tab)
 	p := &fastPair{clk: clock.NewFake(time.Unix(1e9, 0)), upstream: &atomic.Int64{}}
 	up := query.ResolverFunc(func(ctx context.Context, req *query.Request) (*dns.Msg, error) {
 		p.upstream.Add(1)
@@ -103,29 +100,9 @@ func newFastPairGuarded(t testing.TB, blog *logs.BlockLog, rm *pipeline.Metrics,
 		}
 		return m, nil
 	})
-	ccfg := cache.Config{Size: 1000}
-	ccfg.SetDefaults()
-	c := cache.New(ccfg, up, p.clk, nil, nil)
-	t.Cleanup(c.Close)
-	bc := pipeline.BlockingConfig{}
-	bc.SetDefaults()
-	policy := pipeline.NewPolicy(bc, &tables, c, blog, rm)
-	if gcfg.Clock == nil {
-		gcfg.Clock = p.clk
-	}
-	guard, err := pipeline.NewGuard(gcfg, policy, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	lc := resolver.ListenConfig{DNS: []string{"127.0.0.1:0"}}
-	if p.plain, err = resolver.NewServer(lc, pipeline.New(guard, pipeline.Options{Metrics: rm}), rm, nil); err != nil {
-		t.Fatal(err)
-	}
-	fp := pipeline.NewFastPath(guard, policy, c)
-	if fp == nil {
-		t.Fatal("no fast path")
-	}
-	p.fast = pipeline.New(guard, pipeline.Options{Metrics: rm}).WithFastPath(fp)
+	c := newChain(t, chainConfig{table: tab, up: up, clock: p.clk, guard: gcfg, blockLog: blog, metrics: rm})
+	p.plain = c.server(t, "127.0.0.1:0", false)
+	p.fast = c.pipeline().WithFastPath(c.fastPath(t))
 	return p
 }
 

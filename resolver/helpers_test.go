@@ -65,6 +65,86 @@ func buildTable(t testing.TB, lists ...list) *blocklist.Table {
 	return tab
 }
 
+// chainConfig is what a test varies of the production chain newChain
+// assembles: guard (ACL, rate limit, sanity) → policy (table) → cache → up.
+type chainConfig struct {
+	table     *blocklist.Table
+	up        query.Resolver
+	cacheSize int                  // entries; 0: 1000
+	clock     clock.Clock          // the cache's, and the guard's unless guard.Clock is set; nil: real
+	guard     pipeline.GuardConfig // ACL, rate limit, CHAOS
+	blockLog  *logs.BlockLog       // may be nil
+	metrics   *pipeline.Metrics    // may be nil
+}
+
+// chain is the assembled chain, its parts kept so that the UDP fast path
+// can be built over the same guard, policy and cache.
+type chain struct {
+	guard   *pipeline.Guard
+	policy  *pipeline.Policy
+	cache   *cache.Cache
+	metrics *pipeline.Metrics
+}
+
+// newChain assembles cc's chain, the one place the tests of the packet
+// path (the fuzz target, the fast-path comparison, the benchmarks) build
+// it; the cache closes when t ends.
+func newChain(t testing.TB, cc chainConfig) *chain {
+	t.Helper()
+	if cc.cacheSize == 0 {
+		cc.cacheSize = 1000
+	}
+	if cc.clock == nil {
+		cc.clock = clock.Real{}
+	}
+	if cc.guard.Clock == nil {
+		cc.guard.Clock = cc.clock
+	}
+	tables := &atomic.Pointer[blocklist.Table]{}
+	tables.Store(cc.table)
+	ccfg := cache.Config{Size: cc.cacheSize}
+	ccfg.SetDefaults()
+	c := cache.New(ccfg, cc.up, cc.clock, nil, nil)
+	t.Cleanup(c.Close)
+	bc := pipeline.BlockingConfig{}
+	bc.SetDefaults()
+	policy := pipeline.NewPolicy(bc, tables, c, cc.blockLog, cc.metrics)
+	guard, err := pipeline.NewGuard(cc.guard, policy, cc.metrics)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &chain{guard: guard, policy: policy, cache: c, metrics: cc.metrics}
+}
+
+// pipeline is the chain as the listeners serve it, without the fast path.
+func (c *chain) pipeline() *pipeline.Pipeline {
+	return pipeline.New(c.guard, pipeline.Options{Metrics: c.metrics})
+}
+
+// fastPath is the UDP fast path over the chain's guard, policy and cache.
+func (c *chain) fastPath(t testing.TB) *pipeline.FastPath {
+	t.Helper()
+	fp := pipeline.NewFastPath(c.guard, c.policy, c.cache)
+	if fp == nil {
+		t.Fatal("no fast path")
+	}
+	return fp
+}
+
+// server is a server for DNS on addr (listening once Listen is called)
+// answering with the chain, on the fast path too when fast.
+func (c *chain) server(t testing.TB, addr string, fast bool) *resolver.Server {
+	t.Helper()
+	srv, err := resolver.NewServer(resolver.ListenConfig{DNS: []string{addr}}, c.pipeline(), c.metrics, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fast {
+		srv.SetFastPath(c.fastPath(t))
+	}
+	return srv
+}
+
 // syncBuffer collects the block log's JSON lines, written by its writer
 // goroutine while the test reads them.
 type syncBuffer struct{ syncbuf.Buffer }

@@ -4,16 +4,13 @@ import (
 	"context"
 	"net"
 	"net/netip"
-	"sync/atomic"
 	"testing"
 
 	"github.com/miekg/dns"
 
 	"github.com/bulwark-dns/bulwark/blocklist"
-	"github.com/bulwark-dns/bulwark/internal/clock"
 	"github.com/bulwark-dns/bulwark/internal/dnstest"
 	"github.com/bulwark-dns/bulwark/resolver"
-	"github.com/bulwark-dns/bulwark/resolver/cache"
 	"github.com/bulwark-dns/bulwark/resolver/logs"
 	"github.com/bulwark-dns/bulwark/resolver/pipeline"
 	"github.com/bulwark-dns/bulwark/resolver/query"
@@ -49,31 +46,10 @@ func benchServerAt(b testing.TB, addr string, fast bool, up query.Resolver, cach
 	for _, f := range with {
 		f(tab)
 	}
-	var tables atomic.Pointer[blocklist.Table]
-	tables.Store(tab)
-	ccfg := cache.Config{Size: cacheSize}
-	ccfg.SetDefaults()
-	c := cache.New(ccfg, up, clock.Real{}, nil, nil)
-	b.Cleanup(c.Close)
-	rm := pipeline.NewMetrics(nil)
 	blog := logs.NewBlockLog(nullWriter{}, nil, nil)
 	b.Cleanup(blog.Close)
-	bc := pipeline.BlockingConfig{}
-	bc.SetDefaults()
-	policy := pipeline.NewPolicy(bc, &tables, c, blog, rm)
-	guard, err := pipeline.NewGuard(pipeline.GuardConfig{}, policy, rm)
-	if err != nil {
-		b.Fatal(err)
-	}
-	lc := resolver.ListenConfig{DNS: []string{addr}}
-	srv, err := resolver.NewServer(lc, pipeline.New(guard, pipeline.Options{Metrics: rm}), rm, nil)
-	if err != nil {
-		b.Fatal(err)
-	}
-	if fast {
-		srv.SetFastPath(pipeline.NewFastPath(guard, policy, c))
-	}
-	return srv
+	c := newChain(b, chainConfig{table: tab, up: up, cacheSize: cacheSize, blockLog: blog, metrics: pipeline.NewMetrics(nil)})
+	return c.server(b, addr, fast)
 }
 
 func benchPacket(b *testing.B, srv *resolver.Server, name string) {
