@@ -31,6 +31,8 @@ import (
 	"strconv"
 	"sync/atomic"
 	"syscall"
+
+	"github.com/bulwark-dns/bulwark/resolver/dnswire"
 )
 
 const (
@@ -208,7 +210,7 @@ func (s *server) answer(out, q []byte) (resp []byte, ok bool) {
 		out = binary.BigEndian.AppendUint32(out, ttl)
 		out = append(out, 0, 4, s.addr[0], s.addr[1], s.addr[2], s.addr[3])
 		an = 1
-	case qtype == typeTXT && equalFold(q[12:nameEnd], statsName):
+	case qtype == typeTXT && dnswire.EqualFold(q[12:nameEnd], statsName):
 		var num [20]byte
 		v := strconv.AppendUint(num[:0], n, 10)
 		out = append(out, 0xc0, 12, 0, typeTXT, 0, byte(qclass))
@@ -267,27 +269,8 @@ func wire(name string) []byte {
 func hasSuffixFold(n, suffix []byte) bool {
 	for i := 0; i < len(n) && n[i] != 0; i += 1 + int(n[i]) {
 		if len(n)-i == len(suffix) {
-			return equalFold(n[i:], suffix)
+			return dnswire.EqualFold(n[i:], suffix)
 		}
 	}
 	return false
-}
-
-func equalFold(a, b []byte) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		x, y := a[i], b[i]
-		if 'A' <= x && x <= 'Z' {
-			x += 'a' - 'A'
-		}
-		if 'A' <= y && y <= 'Z' {
-			y += 'a' - 'A'
-		}
-		if x != y {
-			return false
-		}
-	}
-	return true
 }

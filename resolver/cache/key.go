@@ -83,7 +83,7 @@ func plainNameEqual(n []byte, s string) (plain, equal bool) {
 			if !plainChar(c) {
 				return false, false
 			}
-			eq = eq && i+j < len(s) && lower(c) == s[i+j]
+			eq = eq && i+j < len(s) && dnswire.Lower(c) == s[i+j]
 		}
 		i += len(l)
 		eq = eq && i < len(s) && s[i] == '.'
@@ -93,13 +93,6 @@ func plainNameEqual(n []byte, s string) (plain, equal bool) {
 		return true, s == "."
 	}
 	return true, eq && i == len(s)
-}
-
-func lower(c byte) byte {
-	if 'A' <= c && c <= 'Z' {
-		return c + 'a' - 'A'
-	}
-	return c
 }
 
 // canonicalName folds ASCII case (DNS names compare case-insensitively only
@@ -126,11 +119,7 @@ func lowerASCII(s string) string {
 	var b strings.Builder
 	b.Grow(len(s))
 	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if 'A' <= c && c <= 'Z' {
-			c += 'a' - 'A'
-		}
-		b.WriteByte(c)
+		b.WriteByte(dnswire.Lower(s[i]))
 	}
 	return b.String()
 }
@@ -148,9 +137,7 @@ func canonicalEscaped(s string) string {
 		return lowerASCII(s)
 	}
 	for i := range buf[:n] {
-		if 'A' <= buf[i] && buf[i] <= 'Z' {
-			buf[i] += 'a' - 'A'
-		}
+		buf[i] = dnswire.Lower(buf[i])
 	}
 	name, _, err := dns.UnpackDomainName(buf[:n], 0)
 	if err != nil {

@@ -155,3 +155,36 @@ func TestAppendBlock(t *testing.T) {
 		}
 	}
 }
+
+// TestEqualFold: ASCII letters fold, nothing else does (RFC 4343), in
+// presentation and wire form alike.
+func TestEqualFold(t *testing.T) {
+	for _, tc := range []struct {
+		a, b string
+		want bool
+	}{
+		{"www.Example.ORG.", "WWW.example.org.", true},
+		{"", "", true},
+		{"a.example.", "a.example", false},                // length
+		{"[.example.", "{.example.", false},               // 0x5b and 0x7b are no letters
+		{"\xc3\x84.example.", "\xc3\xa4.example.", false}, // Ä and ä: Unicode is not folded
+		{"\x03WWW\x07example\x00", "\x03www\x07EXAMPLE\x00", true},
+		{"\x01a", "\x01b", false},
+	} {
+		if got := dnswire.EqualFold(tc.a, tc.b); got != tc.want {
+			t.Errorf("EqualFold(%q, %q) = %v, want %v", tc.a, tc.b, got, tc.want)
+		}
+		if got := dnswire.EqualFold([]byte(tc.a), []byte(tc.b)); got != tc.want {
+			t.Errorf("EqualFold([]byte(%q), []byte(%q)) = %v, want %v", tc.a, tc.b, got, tc.want)
+		}
+	}
+	for c := 0; c < 256; c++ {
+		want := byte(c)
+		if 'A' <= c && c <= 'Z' {
+			want = byte(c) + 32
+		}
+		if got := dnswire.Lower(byte(c)); got != want {
+			t.Errorf("Lower(%#x) = %#x, want %#x", c, got, want)
+		}
+	}
+}

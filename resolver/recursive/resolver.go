@@ -14,6 +14,7 @@ import (
 	"golang.org/x/sync/singleflight"
 
 	"github.com/bulwark-dns/bulwark/internal/clock"
+	"github.com/bulwark-dns/bulwark/resolver/dnswire"
 	contract "github.com/bulwark-dns/bulwark/resolver/query"
 )
 
@@ -358,30 +359,11 @@ func isSubDomain(parent, child string) bool {
 		return true
 	}
 	for off, end := 0, false; !end; off, end = dns.NextLabel(child, off) {
-		if len(child)-off == len(parent) && equalFoldASCII(child[off:], parent) {
+		if len(child)-off == len(parent) && dnswire.EqualFold(child[off:], parent) {
 			return true
 		}
 	}
 	return false
-}
-
-// equalFoldASCII compares a and b (of equal length) folding ASCII letters
-// only, as DNS does (RFC 4343); strings.EqualFold would fold Unicode and
-// take any two invalid UTF-8 bytes for equal.
-func equalFoldASCII(a, b string) bool {
-	for i := 0; i < len(a); i++ {
-		x, y := a[i], b[i]
-		if 'A' <= x && x <= 'Z' {
-			x += 'a' - 'A'
-		}
-		if 'A' <= y && y <= 'Z' {
-			y += 'a' - 'A'
-		}
-		if x != y {
-			return false
-		}
-	}
-	return true
 }
 
 // closest returns the servers of the deepest zone cut cached above name

@@ -172,16 +172,9 @@ func (q *query) matches(reply []byte) bool {
 	// only equal themselves under folding: the names match iff every byte
 	// matches case-insensitively, with no label parsing.
 	for i := 12; i < end-4; i++ {
-		if lower(reply[i]) != lower(msg[i]) {
+		if dnswire.Lower(reply[i]) != dnswire.Lower(msg[i]) {
 			return false
 		}
 	}
 	return string(reply[end-4:end]) == string(msg[end-4:end])
-}
-
-func lower(c byte) byte {
-	if 'A' <= c && c <= 'Z' {
-		return c + 'a' - 'A'
-	}
-	return c
 }
