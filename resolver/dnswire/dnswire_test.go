@@ -160,22 +160,23 @@ func TestAppendBlock(t *testing.T) {
 // presentation and wire form alike.
 func TestEqualFold(t *testing.T) {
 	for _, tc := range []struct {
+		why  string
 		a, b string
 		want bool
 	}{
-		{"www.Example.ORG.", "WWW.example.org.", true},
-		{"", "", true},
-		{"a.example.", "a.example", false},                // length
-		{"[.example.", "{.example.", false},               // 0x5b and 0x7b are no letters
-		{"\xc3\x84.example.", "\xc3\xa4.example.", false}, // Ä and ä: Unicode is not folded
-		{"\x03WWW\x07example\x00", "\x03www\x07EXAMPLE\x00", true},
-		{"\x01a", "\x01b", false},
+		{"letter case", "www.Example.ORG.", "WWW.example.org.", true},
+		{"empty", "", "", true},
+		{"length", "a.example.", "a.example", false},
+		{"0x5b and 0x7b are no letters", "[.example.", "{.example.", false},
+		{"Unicode is not folded", "\xc3\x84.example.", "\xc3\xa4.example.", false},
+		{"wire form", "\x03WWW\x07example\x00", "\x03www\x07EXAMPLE\x00", true},
+		{"wire form, other letter", "\x01a", "\x01b", false},
 	} {
 		if got := dnswire.EqualFold(tc.a, tc.b); got != tc.want {
-			t.Errorf("EqualFold(%q, %q) = %v, want %v", tc.a, tc.b, got, tc.want)
+			t.Errorf("%s: EqualFold(%q, %q) = %v, want %v", tc.why, tc.a, tc.b, got, tc.want)
 		}
 		if got := dnswire.EqualFold([]byte(tc.a), []byte(tc.b)); got != tc.want {
-			t.Errorf("EqualFold([]byte(%q), []byte(%q)) = %v, want %v", tc.a, tc.b, got, tc.want)
+			t.Errorf("%s: EqualFold([]byte(%q), []byte(%q)) = %v, want %v", tc.why, tc.a, tc.b, got, tc.want)
 		}
 	}
 	for c := 0; c < 256; c++ {
