@@ -1,7 +1,6 @@
 package dnssec
 
 import (
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -12,13 +11,9 @@ import (
 // TestConfig: the dnssec section's defaults, its on/off rule per mode, and
 // a clear error for each invalid value.
 func TestConfig(t *testing.T) {
-	dir := t.TempDir()
-	good := filepath.Join(dir, "good.ds")
-	bad := filepath.Join(dir, "bad.ds")
-	wrong := filepath.Join(dir, "wrong.ds")
-	os.WriteFile(good, []byte(". IN DS 20326 8 2 E06D44B80B8F1D39A95C0B0D7C65D08458E880409BBC683457104237C7F8EC8D\n"), 0o644)
-	os.WriteFile(bad, []byte(". IN DS 20326 8 2 not-hex\n"), 0o644)
-	os.WriteFile(wrong, []byte("example. IN A 192.0.2.1\n"), 0o644)
+	good := writeAnchor(t, ". IN DS 20326 8 2 E06D44B80B8F1D39A95C0B0D7C65D08458E880409BBC683457104237C7F8EC8D")
+	bad := writeAnchor(t, ". IN DS 20326 8 2 not-hex")
+	wrong := writeAnchor(t, "example. IN A 192.0.2.1")
 	tests := []struct {
 		name           string
 		yaml           string
@@ -29,7 +24,7 @@ func TestConfig(t *testing.T) {
 		{"on", "validate: true", true, true, nil},
 		{"off", "validate: false", false, false, nil},
 		{"anchor file", "trust_anchor_file: " + good, true, false, nil},
-		{"anchor file missing", "trust_anchor_file: " + filepath.Join(dir, "nope"), true, false, []string{"dnssec.trust_anchor_file", "no such file"}},
+		{"anchor file missing", "trust_anchor_file: " + filepath.Join(t.TempDir(), "nope"), true, false, []string{"dnssec.trust_anchor_file", "no such file"}},
 		{"anchor file unparsable", "trust_anchor_file: " + bad, true, false, []string{"dnssec.trust_anchor_file"}},
 		{"anchor file with other records", "trust_anchor_file: " + wrong, true, false, []string{"only DS and DNSKEY records are trust anchors"}},
 		{"negative anchors", "negative_trust_anchors: [broken.example, other.test.]", true, false, nil},
@@ -92,8 +87,7 @@ func TestAnchors(t *testing.T) {
 	if len(tags) != 2 || tags[0] != 20326 || tags[1] != 38696 {
 		t.Fatalf("built-in root anchors %v, want 20326 and 38696", tags)
 	}
-	f := filepath.Join(t.TempDir(), "a")
-	os.WriteFile(f, []byte("example. IN DNSKEY 257 3 13 zIRGmJo19GnZlSkx9BuJZpRrVnO4/ljNYerGo1qOv68V0XyAy1xDQqHzFUFyJs+0ILT+4zC3byFwE0tt4C7FJA==\n"), 0o644)
+	f := writeAnchor(t, "example. IN DNSKEY 257 3 13 zIRGmJo19GnZlSkx9BuJZpRrVnO4/ljNYerGo1qOv68V0XyAy1xDQqHzFUFyJs+0ILT+4zC3byFwE0tt4C7FJA==")
 	a, err = anchors(f)
 	if err != nil {
 		t.Fatal(err)
