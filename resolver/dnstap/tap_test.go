@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/bulwark-dns/bulwark/internal/dnstaptest"
+	"github.com/bulwark-dns/bulwark/internal/wait"
 	contract "github.com/bulwark-dns/bulwark/resolver/query"
 
 	dnstappb "github.com/dnstap/golang-dnstap"
@@ -158,7 +159,7 @@ func TestTapCollectorDownAndBack(t *testing.T) {
 			for i := 0; i < 100; i++ {
 				tap.Observe(ev)
 			}
-			waitFor(t, "drops counted while the collector is down", func() bool {
+			wait.For(t, "drops counted while the collector is down", func() bool {
 				return counter(t, reg, "bulwark_dnstap_dropped_total") == 200
 			})
 			if c := counter(t, reg, "bulwark_dnstap_connected"); c != 0 {
@@ -203,17 +204,6 @@ func drain(col *dnstaptest.Collector) {
 			return
 		}
 	}
-}
-
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	for i := 0; i < 1000; i++ {
-		if cond() {
-			return
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	t.Fatalf("timed out waiting: %s", what)
 }
 
 // TestTapStalledCollector: a collector that stops reading fills the socket

@@ -58,14 +58,3 @@ func metric(t *testing.T, reg *prometheus.Registry, name string, labels ...strin
 	t.Helper()
 	return promtest.Value(t, reg, name, labels...)
 }
-
-// eventually polls cond every 20 ms for at most d; a bounded loop.
-func eventually(t *testing.T, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	for end := time.Now().Add(d); time.Now().Before(end); time.Sleep(20 * time.Millisecond) {
-		if cond() {
-			return
-		}
-	}
-	t.Fatalf("after %s: %s", d, what)
-}

@@ -13,6 +13,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/bulwark-dns/bulwark/internal/wait"
 )
 
 // collector is an HTTP log collector whose behaviour a test scripts: each
@@ -125,7 +127,7 @@ func TestHTTPSinkRetriesUntilTaken(t *testing.T) {
 	t.Setenv("BULWARK_SINK_TEST_TOKEN", "s3cr3t")
 	sent := records("r", 100)
 	writeAll(s, sent)
-	eventually(t, 20*time.Second, "every record taken", func() bool { b, _ := c.taken(); return len(ndjsonLines(b)) >= 100 })
+	wait.For(t, "every record taken", func() bool { b, _ := c.taken(); return len(ndjsonLines(b)) >= 100 })
 	bodies, hdrs := c.taken()
 	sameRecords(t, ndjsonLines(bodies), sent)
 	for _, h := range hdrs {
@@ -153,7 +155,7 @@ func TestHTTPSinkStallIsBounded(t *testing.T) {
 	c.stall = stall
 	s, reg := startSink(t, Config{URL: c.srv.URL, Queue: 50, HTTP: HTTPConfig{BatchRecords: 10, BatchDelay: 20 * time.Millisecond, Timeout: time.Minute}})
 	writeAll(s, records("first", 10)) // one batch, now stuck in the collector
-	eventually(t, 10*time.Second, "the first batch reached the collector", func() bool { return c.reqs.Load() >= 1 })
+	wait.For(t, "the first batch reached the collector", func() bool { return c.reqs.Load() >= 1 })
 	writeAll(s, records("burst", 500)) // 50 fit in the queue
 	dropped := metric(t, reg, "bulwark_log_sink_dropped_total", "sink", s.Name(), "reason", "queue_full")
 	if dropped < 400 || dropped > 450 {
@@ -164,7 +166,7 @@ func TestHTTPSinkStallIsBounded(t *testing.T) {
 	c.mu.Unlock()
 	close(stall)
 	want := 10 + 500 - int(dropped)
-	eventually(t, 20*time.Second, "the queued records arrived", func() bool { b, _ := c.taken(); return len(ndjsonLines(b)) >= want })
+	wait.For(t, "the queued records arrived", func() bool { b, _ := c.taken(); return len(ndjsonLines(b)) >= want })
 	if b, _ := c.taken(); len(ndjsonLines(b)) != want {
 		t.Errorf("took %d, want %d", len(ndjsonLines(b)), want)
 	}
@@ -176,12 +178,12 @@ func TestHTTPSinkRejected(t *testing.T) {
 	c := newCollector(t, 400)
 	s, reg := startSink(t, Config{URL: c.srv.URL, HTTP: HTTPConfig{BatchRecords: 10, BatchDelay: 20 * time.Millisecond}})
 	writeAll(s, records("a", 10))
-	eventually(t, 10*time.Second, "the batch was rejected", func() bool {
+	wait.For(t, "the batch was rejected", func() bool {
 		return metric(t, reg, "bulwark_log_sink_dropped_total", "sink", s.Name(), "reason", "rejected") == 10
 	})
 	next := records("b", 10)
 	writeAll(s, next)
-	eventually(t, 10*time.Second, "the next batch taken", func() bool { b, _ := c.taken(); return len(ndjsonLines(b)) == 10 })
+	wait.For(t, "the next batch taken", func() bool { b, _ := c.taken(); return len(ndjsonLines(b)) == 10 })
 	b, _ := c.taken()
 	sameRecords(t, ndjsonLines(b), next)
 }
@@ -194,7 +196,7 @@ func TestHTTPSinkCloseBounded(t *testing.T) {
 	t.Cleanup(func() { close(c.stall) })
 	s, reg := startSink(t, Config{URL: c.srv.URL, HTTP: HTTPConfig{BatchRecords: 10, BatchDelay: 20 * time.Millisecond, Timeout: time.Minute}})
 	writeAll(s, records("a", 30))
-	eventually(t, 10*time.Second, "a batch reached the collector", func() bool { return c.reqs.Load() >= 1 })
+	wait.For(t, "a batch reached the collector", func() bool { return c.reqs.Load() >= 1 })
 	s.Close() // returns after the grace period; a hang fails the test by timeout
 	if d := metric(t, reg, "bulwark_log_sink_dropped_total", "sink", s.Name(), "reason", "shutdown"); d != 30 {
 		t.Errorf("shutdown drops %v, want 30", d)
@@ -277,7 +279,7 @@ func TestHTTPSinkFormats(t *testing.T) {
 			gz := tt.format != "loki"
 			s, _ := startSink(t, Config{URL: c.srv.URL, HTTP: HTTPConfig{Format: tt.format, Index: tt.index, Gzip: &gz, BatchRecords: 3}})
 			writeAll(s, sent)
-			eventually(t, 10*time.Second, "the batch taken", func() bool { b, _ := c.taken(); return len(b) == 1 })
+			wait.For(t, "the batch taken", func() bool { b, _ := c.taken(); return len(b) == 1 })
 			b, h := c.taken()
 			if ct := h[0].Get("Content-Type"); ct != tt.contentType {
 				t.Errorf("Content-Type %q, want %q", ct, tt.contentType)

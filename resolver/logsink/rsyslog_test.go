@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/bulwark-dns/bulwark/internal/dnstest"
+	"github.com/bulwark-dns/bulwark/internal/wait"
 )
 
 // rsyslog is a real rsyslogd (Debian's rsyslog and rsyslog-gnutls, which
@@ -97,7 +98,7 @@ func (r *rsyslog) start(bin string) {
 	}
 	r.exited = make(chan struct{})
 	go func() { r.cmd.Wait(); stderr.Close(); close(r.exited) }()
-	eventually(r.t, 15*time.Second, "rsyslogd listens", func() bool {
+	wait.For(r.t, "rsyslogd listens", func() bool {
 		// The plain port only: a bare connection to the TLS one makes
 		// rsyslog log a failed handshake.
 		for _, p := range []int{r.tcp} {
@@ -245,7 +246,7 @@ func TestRsyslog(t *testing.T) {
 		sent[k.input] = records(k.input, 50)
 		writeAll(s, sent[k.input])
 	}
-	eventually(t, 20*time.Second, "rsyslog has every message", func() bool { return len(r.messages()) >= 150 })
+	wait.For(t, "rsyslog has every message", func() bool { return len(r.messages()) >= 150 })
 	got := r.messages()
 	for _, k := range kinds {
 		checkReceived(t, got, k.input, sent[k.input])
@@ -281,10 +282,10 @@ func TestRsyslogRestart(t *testing.T) {
 			}
 			before := records("before", 100)
 			writeAll(s, before)
-			eventually(t, 20*time.Second, "the first batch arrived", func() bool { return count() == len(before) })
+			wait.For(t, "the first batch arrived", func() bool { return count() == len(before) })
 
 			r.kill()
-			eventually(t, 10*time.Second, "the sink saw the receiver go", func() bool { return metric(t, reg, "bulwark_log_sink_up", "sink", name) == 0 })
+			wait.For(t, "the sink saw the receiver go", func() bool { return metric(t, reg, "bulwark_log_sink_up", "sink", name) == 0 })
 			during := records("during", 100)
 			writeAll(s, during)
 
@@ -292,7 +293,7 @@ func TestRsyslogRestart(t *testing.T) {
 			after := records("after", 100)
 			writeAll(s, after)
 			want := len(before) + len(during) + len(after)
-			eventually(t, 30*time.Second, "the queued records arrived after the restart", func() bool {
+			wait.For(t, "the queued records arrived after the restart", func() bool {
 				dropped := metric(t, reg, "bulwark_log_sink_dropped_total", "sink", name)
 				return count()+int(dropped) >= want
 			})

@@ -9,6 +9,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/bulwark-dns/bulwark/internal/wait"
 )
 
 func TestSyslogFormat(t *testing.T) {
@@ -146,7 +148,7 @@ func TestStreamSinkStalledReceiver(t *testing.T) {
 	for i := 0; i < 50; i++ {
 		writeAll(s, records(fmt.Sprint("r", i), 200)) // 10,000 records, far more than the socket buffers hold
 	}
-	eventually(t, 10*time.Second, "drops counted", func() bool {
+	wait.For(t, "drops counted", func() bool {
 		return metric(t, reg, "bulwark_log_sink_dropped_total", "sink", s.Name(), "reason", "queue_full") > 0
 	})
 	s.Close()

@@ -10,6 +10,7 @@ import (
 
 	"github.com/bulwark-dns/bulwark/internal/clock"
 	"github.com/bulwark-dns/bulwark/internal/dnstest"
+	"github.com/bulwark-dns/bulwark/internal/wait"
 )
 
 // breakerSetup is a failover pair (bad first) with a breaker opening after
@@ -73,7 +74,7 @@ func TestCircuitBreaker(t *testing.T) {
 
 	clk.Advance(2 * time.Second)
 	resolveOK(t, f, "e.example.") // answered by the good server; starts the probe
-	eventually(t, "the probe", func() bool { return probes("success") == 1 })
+	wait.For(t, "the probe", func() bool { return probes("success") == 1 })
 	if healthy() != 1 || asked(bad, ".") != 1 || asked(bad, "e.example.") != 0 {
 		t.Errorf("healthy %v, probe queries %d, client query sent to it %d; want up after 1 probe, no client query risked",
 			healthy(), asked(bad, "."), asked(bad, "e.example."))
@@ -97,7 +98,7 @@ func TestCircuitBreakerProbeFails(t *testing.T) {
 
 	clk.Advance(11 * time.Second)
 	resolveOK(t, f, "c.example.")
-	eventually(t, "the failed probe", func() bool { return probes("failure") == 1 })
+	wait.For(t, "the failed probe", func() bool { return probes("failure") == 1 })
 	// A failed probe restarts the cool-down: no probe, no query until it
 	// is over.
 	clk.Advance(5 * time.Second)
@@ -107,7 +108,7 @@ func TestCircuitBreakerProbeFails(t *testing.T) {
 	}
 	clk.Advance(6 * time.Second)
 	resolveOK(t, f, "e.example.")
-	eventually(t, "the second probe", func() bool { return probes("failure") == 2 })
+	wait.For(t, "the second probe", func() bool { return probes("failure") == 2 })
 	if metric(t, reg, "bulwark_upstream_healthy", "upstream", bad.Addr) != 0 {
 		t.Error("up after failed probes")
 	}

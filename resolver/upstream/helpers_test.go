@@ -71,19 +71,6 @@ func metric(t testing.TB, reg *prometheus.Registry, name string, labels ...strin
 	return promtest.Value(t, reg, name, labels...)
 }
 
-// eventually polls cond for up to 10s (bounded: background work such as
-// a probe finishes well within that).
-func eventually(t testing.TB, what string, cond func() bool) {
-	t.Helper()
-	for range 1000 {
-		if cond() {
-			return
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	t.Fatalf("timed out waiting for %s", what)
-}
-
 // answerA returns the address of m's only A record, "" if it has not one.
 func answerA(m *dns.Msg) string {
 	if m == nil || len(m.Answer) != 1 {

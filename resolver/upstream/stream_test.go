@@ -12,6 +12,7 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/bulwark-dns/bulwark/internal/dnstest"
+	"github.com/bulwark-dns/bulwark/internal/wait"
 )
 
 func TestDoT(t *testing.T) {
@@ -101,7 +102,7 @@ func TestStreamReuse(t *testing.T) {
 			_, err := f.Resolve(context.Background(), request("inflight.example.", dns.TypeA, true, false, false))
 			done <- err
 		}()
-		eventually(t, "the query to arrive", func() bool { return s.Count() == 1 })
+		wait.For(t, "the query to arrive", func() bool { return s.Count() == 1 })
 		s.SetMode(dnstest.Answer)
 		s.CloseTLSConns()
 		if err := <-done; err != nil {
@@ -246,7 +247,7 @@ func TestStreamIdleClose(t *testing.T) {
 	pool := f.def.servers[0].stream
 	pool.idle = 50 * time.Millisecond // before any connection reads it
 	resolveOK(t, f, "a.example.")
-	eventually(t, "the idle connection to close", func() bool {
+	wait.For(t, "the idle connection to close", func() bool {
 		pool.mu.Lock()
 		defer pool.mu.Unlock()
 		return len(pool.conns) == 0
