@@ -2,12 +2,17 @@ package resolver_test
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/miekg/dns"
 
 	"github.com/bulwark-dns/bulwark/blocklist"
 	"github.com/bulwark-dns/bulwark/resolver/logs"
@@ -153,40 +158,70 @@ func TestOpenLogDest(t *testing.T) {
 	}
 }
 
-// TestBlockLogReopen rotates the block log while events flow through its
-// asynchronous writer: every event ends up in exactly one of the two files.
-func TestBlockLogReopen(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "blocked.log")
-	lf := openLogFile(t, path)
-	defer lf.Close()
-	bl := logs.NewBlockLog(lf, nil, nil)
+// TestLogsReopen rotates the block log and the query log while records
+// flow through their asynchronous writers: every record ends up in exactly
+// one of the two files, as one whole JSON line.
+func TestLogsReopen(t *testing.T) {
 	const n = 500
-	for i := 0; i < n; i++ {
-		bl.Log(logs.BlockRecord{QName: fmt.Sprintf("q%d.example", i), Decision: query.Decision{Table: &blocklist.Table{}}})
-		if i == n/2 {
-			if err := os.Rename(path, path+".1"); err != nil {
-				t.Fatal(err)
+	for _, tc := range []struct {
+		name string
+		// open starts the log on w: log writes record i.
+		open func(w io.Writer) (log func(i int), reopen func() error, close func())
+	}{
+		{"block log", func(w io.Writer) (func(int), func() error, func()) {
+			bl := logs.NewBlockLog(w, nil, nil)
+			return func(i int) {
+				bl.Log(logs.BlockRecord{QName: fmt.Sprintf("q%d.example", i), Decision: query.Decision{Table: &blocklist.Table{}}})
+			}, bl.Reopen, bl.Close
+		}},
+		{"query log", func(w io.Writer) (func(int), func() error, func()) {
+			ql := logs.NewQueryLog(w, 1, nil, nil)
+			return func(i int) {
+				ql.Observe(query.Event{Client: netip.MustParseAddrPort("10.0.0.1:53"), QName: fmt.Sprintf("q%d.example.", i), QType: dns.TypeA, Answers: i})
+			}, ql.Reopen, ql.Close
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "records.log")
+			lf := openLogFile(t, path)
+			defer lf.Close()
+			log, reopen, closeLog := tc.open(lf)
+			for i := 0; i < n; i++ {
+				log(i)
+				if i == n/2 {
+					if err := renameAndReopen(path, reopen); err != nil {
+						t.Fatal(err)
+					}
+				}
 			}
-			if err := bl.Reopen(); err != nil {
-				t.Fatal(err)
+			closeLog()
+			old, cur := readLines(t, path+".1"), readLines(t, path)
+			if len(cur) == 0 {
+				t.Error("nothing written to the reopened file")
 			}
-		}
+			seen := map[string]bool{}
+			for _, line := range append(old, cur...) {
+				if !json.Valid([]byte(line)) {
+					t.Errorf("not one whole JSON line: %s", line)
+				}
+				if seen[line] {
+					t.Errorf("line written twice: %s", line)
+				}
+				seen[line] = true
+			}
+			if len(seen) != n {
+				t.Errorf("%d distinct lines across both files, want %d", len(seen), n)
+			}
+		})
 	}
-	bl.Close()
-	old, cur := readLines(t, path+".1"), readLines(t, path)
-	if len(cur) == 0 {
-		t.Error("nothing written to the reopened file")
+}
+
+// renameAndReopen is what logrotate (create mode) and the SIGHUP do.
+func renameAndReopen(path string, reopen func() error) error {
+	if err := os.Rename(path, path+".1"); err != nil {
+		return err
 	}
-	seen := map[string]bool{}
-	for _, l := range append(old, cur...) {
-		if seen[l] {
-			t.Errorf("line written twice: %s", l)
-		}
-		seen[l] = true
-	}
-	if len(seen) != n {
-		t.Errorf("%d distinct lines across both files, want %d", len(seen), n)
-	}
+	return reopen()
 }
 
 // openLogFile opens the log file at path, failing the test if it cannot.

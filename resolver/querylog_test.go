@@ -8,9 +8,6 @@ import (
 	"log/slog"
 	"math"
 	"net/netip"
-	"os"
-	"path/filepath"
-	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -20,7 +17,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/bulwark-dns/bulwark/blocklist"
-	"github.com/bulwark-dns/bulwark/internal/cfgerr"
 	"github.com/bulwark-dns/bulwark/resolver/logs"
 	"github.com/bulwark-dns/bulwark/resolver/query"
 )
@@ -214,86 +210,6 @@ func TestQueryLogWriteErrors(t *testing.T) {
 	}
 }
 
-// TestQueryLogReopen rotates the query log: no line lost or doubled.
-func TestQueryLogReopen(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "queries.log")
-	lf := openLogFile(t, path)
-	defer lf.Close()
-	ql := logs.NewQueryLog(lf, 1, nil, nil)
-	ev := query.Event{Client: netip.MustParseAddrPort("10.0.0.1:53"), QType: dns.TypeA}
-	const n = 400
-	for i := 0; i < n; i++ {
-		ev.QName = "q" + strings.Repeat("x", i%7) + string(rune('a'+i%26)) + ".example."
-		ev.Answers = i
-		ql.Observe(ev)
-		if i == n/2 {
-			if err := renameAndReopen(path, ql.Reopen); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
-	ql.Close()
-	seen := map[int]bool{}
-	for _, p := range []string{path + ".1", path} {
-		for _, l := range readLines(t, p) {
-			var q queryLine
-			if err := json.Unmarshal([]byte(l), &q); err != nil {
-				t.Fatalf("%s: %v", p, err)
-			}
-			if seen[*q.Answers] {
-				t.Errorf("line %d written twice", *q.Answers)
-			}
-			seen[*q.Answers] = true
-		}
-	}
-	if len(seen) != n {
-		t.Errorf("%d lines across both files, want %d", len(seen), n)
-	}
-	if len(readLines(t, path)) == 0 {
-		t.Error("nothing in the reopened file")
-	}
-}
-
 func slogTo(w io.Writer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, nil))
-}
-
-// renameAndReopen is what logrotate (create mode) and the SIGHUP do.
-func renameAndReopen(path string, reopen func() error) error {
-	if err := os.Rename(path, path+".1"); err != nil {
-		return err
-	}
-	return reopen()
-}
-
-func TestLogConfigValidate(t *testing.T) {
-	dir := t.TempDir()
-	f := func(v float64) *float64 { return &v }
-	for _, tc := range []struct {
-		name string
-		cfg  logs.Config
-		want []string // error paths
-	}{
-		{"defaults", logs.Config{}, nil},
-		{"query file", logs.Config{Queries: filepath.Join(dir, "q.log"), QuerySample: f(0.01)}, nil},
-		{"query dir missing", logs.Config{Queries: filepath.Join(dir, "nope", "q.log")}, []string{"log.queries"}},
-		{"sample zero", logs.Config{QuerySample: f(0)}, []string{"log.query_sample"}},
-		{"sample negative", logs.Config{QuerySample: f(-0.5)}, []string{"log.query_sample"}},
-		{"sample above one", logs.Config{QuerySample: f(1.5)}, []string{"log.query_sample"}},
-		{"sample NaN", logs.Config{QuerySample: f(math.NaN())}, []string{"log.query_sample"}},
-		{"both bad", logs.Config{Blocked: filepath.Join(dir, "x", "b.log"), Queries: filepath.Join(dir, "y", "q.log")}, []string{"log.blocked", "log.queries"}},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			tc.cfg.SetDefaults()
-			errs := tc.cfg.Validate("log")
-			if got := cfgerr.Paths(errs); !slices.Equal(got, tc.want) {
-				t.Errorf("errors %v, want paths %v", errs, tc.want)
-			}
-		})
-	}
-	c := logs.Config{}
-	c.SetDefaults()
-	if c.Queries != "off" || c.Sample() != 1 {
-		t.Errorf("defaults: queries %q sample %v, want off and 1", c.Queries, c.Sample())
-	}
 }

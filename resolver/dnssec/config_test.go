@@ -11,9 +11,6 @@ import (
 // TestConfig: the dnssec section's defaults, its on/off rule per mode, and
 // a clear error for each invalid value.
 func TestConfig(t *testing.T) {
-	good := writeAnchor(t, ". IN DS 20326 8 2 E06D44B80B8F1D39A95C0B0D7C65D08458E880409BBC683457104237C7F8EC8D")
-	bad := writeAnchor(t, ". IN DS 20326 8 2 not-hex")
-	wrong := writeAnchor(t, "example. IN A 192.0.2.1")
 	tests := []struct {
 		name           string
 		yaml           string
@@ -23,10 +20,10 @@ func TestConfig(t *testing.T) {
 		{"absent", "{}", true, false, nil},
 		{"on", "validate: true", true, true, nil},
 		{"off", "validate: false", false, false, nil},
-		{"anchor file", "trust_anchor_file: " + good, true, false, nil},
+		{"anchor file", "trust_anchor_file: " + writeAnchor(t, ". IN DS 20326 8 2 E06D44B80B8F1D39A95C0B0D7C65D08458E880409BBC683457104237C7F8EC8D"), true, false, nil},
 		{"anchor file missing", "trust_anchor_file: " + filepath.Join(t.TempDir(), "nope"), true, false, []string{"dnssec.trust_anchor_file", "no such file"}},
-		{"anchor file unparsable", "trust_anchor_file: " + bad, true, false, []string{"dnssec.trust_anchor_file"}},
-		{"anchor file with other records", "trust_anchor_file: " + wrong, true, false, []string{"only DS and DNSKEY records are trust anchors"}},
+		{"anchor file unparsable", "trust_anchor_file: " + writeAnchor(t, ". IN DS 20326 8 2 not-hex"), true, false, []string{"dnssec.trust_anchor_file"}},
+		{"anchor file with other records", "trust_anchor_file: " + writeAnchor(t, "example. IN A 192.0.2.1"), true, false, []string{"only DS and DNSKEY records are trust anchors"}},
 		{"negative anchors", "negative_trust_anchors: [broken.example, other.test.]", true, false, nil},
 		{"bad negative anchor", "negative_trust_anchors: [\"a..b\"]", true, false, []string{"dnssec.negative_trust_anchors[0]"}},
 		{"override date", "override_date: \"20260601120000\"", true, false, nil},

@@ -1,8 +1,13 @@
 package logs
 
 import (
+	"math"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/bulwark-dns/bulwark/internal/cfgerr"
 
 	"github.com/bulwark-dns/bulwark/resolver/logsink"
 	"github.com/bulwark-dns/bulwark/resolver/privacy"
@@ -72,5 +77,38 @@ func TestConfigClient(t *testing.T) {
 	c := Config{Privacy: privacy.Config{Client: "truncate", TruncateIPv4: 20}, QueriesClient: "omit"}
 	if q, b := c.ClientOf("queries"), c.ClientOf("blocked"); q.Client != "omit" || q.TruncateIPv4 != 20 || b.Client != "truncate" {
 		t.Errorf("ClientOf: queries %+v, blocked %+v", q, b)
+	}
+}
+
+// TestConfigValidate: the query log keys, each mistake at its path.
+func TestConfigValidate(t *testing.T) {
+	dir := t.TempDir()
+	f := func(v float64) *float64 { return &v }
+	for _, tc := range []struct {
+		name string
+		cfg  Config
+		want []string // error paths
+	}{
+		{"defaults", Config{}, nil},
+		{"query file", Config{Queries: filepath.Join(dir, "q.log"), QuerySample: f(0.01)}, nil},
+		{"query dir missing", Config{Queries: filepath.Join(dir, "nope", "q.log")}, []string{"log.queries"}},
+		{"sample zero", Config{QuerySample: f(0)}, []string{"log.query_sample"}},
+		{"sample negative", Config{QuerySample: f(-0.5)}, []string{"log.query_sample"}},
+		{"sample above one", Config{QuerySample: f(1.5)}, []string{"log.query_sample"}},
+		{"sample NaN", Config{QuerySample: f(math.NaN())}, []string{"log.query_sample"}},
+		{"both bad", Config{Blocked: filepath.Join(dir, "x", "b.log"), Queries: filepath.Join(dir, "y", "q.log")}, []string{"log.blocked", "log.queries"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.cfg.SetDefaults()
+			errs := tc.cfg.Validate("log")
+			if got := cfgerr.Paths(errs); !slices.Equal(got, tc.want) {
+				t.Errorf("errors %v, want paths %v", errs, tc.want)
+			}
+		})
+	}
+	c := Config{}
+	c.SetDefaults()
+	if c.Queries != "off" || c.Sample() != 1 {
+		t.Errorf("defaults: queries %q sample %v, want off and 1", c.Queries, c.Sample())
 	}
 }
