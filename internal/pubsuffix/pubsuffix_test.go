@@ -2,6 +2,7 @@ package pubsuffix
 
 import (
 	"bufio"
+	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -67,6 +68,32 @@ func TestDifferential(t *testing.T) {
 	}
 }
 
+// TestFilter checks that the Bloom filter holds every rule and lets few
+// other names through to the maps (the hash is fixed, so this is exact).
+func TestFilter(t *testing.T) {
+	s := loadSets()
+	for r := range s.exact {
+		if !s.may.has(hash(r, exactSeed)) {
+			t.Fatalf("rule %q is not in the filter", r)
+		}
+	}
+	for p := range s.wild {
+		if !s.may.has(hash(p, wildSeed)) {
+			t.Fatalf("wildcard parent %q is not in the filter", p)
+		}
+	}
+	const n = 100000
+	through := 0
+	for i := range n {
+		if s.may.has(hash(fmt.Sprintf("n%dx.com", i*7919), exactSeed)) {
+			through++
+		}
+	}
+	if through > n/20 {
+		t.Errorf("%d of %d names that are no rule pass the filter, want under 5%%", through, n)
+	}
+}
+
 // TestVersion fails when go.mod requires another golang.org/x/net than
 // the one rules.txt was generated from: run go generate ./internal/pubsuffix.
 func TestVersion(t *testing.T) {
@@ -108,8 +135,17 @@ func FuzzIs(f *testing.F) {
 	})
 }
 
+// BenchmarkIs runs on 64k distinct list-like names, too many for every
+// lookup to hit the cache, as in a parse.
 func BenchmarkIs(b *testing.B) {
-	names := []string{"qiqjjr.com", "beacon.ezgod.org", "trck.io", "momemolyb.cn", "a.b.c.example.co.uk"}
+	tlds := []string{"com", "net", "org", "info", "ru", "xyz", "de", "top", "io", "co.uk"}
+	names := make([]string, 1<<16)
+	for i := range names {
+		names[i] = fmt.Sprintf("n%dx.%s", i*7919, tlds[i%len(tlds)])
+		if i%3 == 0 {
+			names[i] = "www." + names[i]
+		}
+	}
 	b.Run("table", func(b *testing.B) {
 		for i := 0; b.Loop(); i++ {
 			Is(names[i%len(names)])
