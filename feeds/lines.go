@@ -58,8 +58,12 @@ func (lr *lineReader) next() bool {
 		return false
 	}
 	lr.n++
-	b = bytes.TrimSuffix(b, []byte{'\n'})
-	b = bytes.TrimSuffix(b, []byte{'\r'})
+	if n := len(b); n > 0 && b[n-1] == '\n' {
+		b = b[:n-1]
+	}
+	if n := len(b); n > 0 && b[n-1] == '\r' {
+		b = b[:n-1]
+	}
 	if lr.n == 1 {
 		b = bytes.TrimPrefix(b, utf8BOM)
 	}

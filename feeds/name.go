@@ -1,7 +1,6 @@
 package feeds
 
 import (
-	"bytes"
 	"net/netip"
 	"strings"
 	"unicode/utf8"
@@ -36,14 +35,15 @@ func canonicalName(tok []byte, singleOK bool) (name, reason string) {
 	if len(tok) == 0 {
 		return "", ReasonEmptyName
 	}
-	if bytes.IndexByte(tok, '/') >= 0 {
+	slash, wide := scanToken(tok)
+	if slash {
 		if _, err := netip.ParsePrefix(string(tok)); err == nil {
 			return "", ReasonIPAddress
 		}
 		return "", ReasonURL
 	}
 	s := string(tok)
-	if !ascii(tok) {
+	if wide {
 		if !utf8.Valid(tok) {
 			return "", ReasonIDNA
 		}
@@ -57,15 +57,16 @@ func canonicalName(tok []byte, singleOK bool) (name, reason string) {
 	if err != nil {
 		return "", whyInvalid(s)
 	}
+	last := strings.LastIndexByte(name, '.')
 	switch {
 	case name == "":
 		return "", ReasonEmptyName
-	case strings.IndexByte(name, '.') < 0:
+	case last < 0:
 		if singleOK && !numeric(name) {
 			return name, ""
 		}
 		return "", ReasonSingleLabel
-	case numeric(name[strings.LastIndexByte(name, '.')+1:]):
+	case numeric(name[last+1:]):
 		// No TLD is all digits: this is an IPv4 literal or a mangled one.
 		if numeric(strings.ReplaceAll(name, ".", "")) {
 			return "", ReasonIPAddress
@@ -113,13 +114,17 @@ func labelByte(c byte) bool {
 	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_'
 }
 
-func ascii(b []byte) bool {
-	for _, c := range b {
-		if c >= utf8.RuneSelf {
-			return false
-		}
+// scanToken reports whether tok holds a '/' (a URL or a prefix, not a
+// name) and whether it holds bytes beyond ASCII (a Unicode name, or not
+// UTF-8), in the one pass over it that a name's check takes before
+// blocklist.CanonicalName's own.
+func scanToken(tok []byte) (slash, wide bool) {
+	var or byte
+	for _, c := range tok {
+		or |= c
+		slash = slash || c == '/'
 	}
-	return true
+	return slash, or >= utf8.RuneSelf
 }
 
 func numeric(s string) bool {
