@@ -145,11 +145,11 @@ func parseLines(r io.Reader, reject func(LineError), line func(n int, raw []byte
 // emitName emits e for the name tok on line n, or rejects text with the
 // reason tok is not a valid name.
 func emitName(n int, tok, text []byte, e Entry, emit func(Entry), reject func(LineError)) {
-	name, reason := canonical(tok)
+	name, reason := canonicalTok(tok, false)
 	if reason != "" {
 		reject(LineError{Line: n, Text: clip(text), Reason: reason})
 		return
 	}
-	e.Name, e.Line = name, n
+	e.Name, e.canon, e.Line = name.String(), name, n
 	emit(e)
 }

@@ -32,48 +32,57 @@ func canonical(tok []byte) (name, reason string) { return canonicalName(tok, fal
 // RPZ trigger such as "*.zip" is deliberate, a lone word in a plain list
 // is junk.
 func canonicalName(tok []byte, singleOK bool) (name, reason string) {
+	n, reason := canonicalTok(tok, singleOK)
+	return n.String(), reason
+}
+
+// canonicalTok is canonicalName returning the blocklist.Name, which a
+// rule can carry to the builder (Entry.canon).
+func canonicalTok(tok []byte, singleOK bool) (blocklist.Name, string) {
+	var none blocklist.Name
 	if len(tok) == 0 {
-		return "", ReasonEmptyName
+		return none, ReasonEmptyName
 	}
 	slash, wide := scanToken(tok)
 	if slash {
 		if _, err := netip.ParsePrefix(string(tok)); err == nil {
-			return "", ReasonIPAddress
+			return none, ReasonIPAddress
 		}
-		return "", ReasonURL
+		return none, ReasonURL
 	}
 	s := string(tok)
 	if wide {
 		if !utf8.Valid(tok) {
-			return "", ReasonIDNA
+			return none, ReasonIDNA
 		}
 		a, err := idnaProfile.ToASCII(s)
 		if err != nil {
-			return "", ReasonIDNA
+			return none, ReasonIDNA
 		}
 		s = a
 	}
-	name, err := blocklist.CanonicalName(s)
+	n, err := blocklist.Canonical(s)
 	if err != nil {
-		return "", whyInvalid(s)
+		return none, whyInvalid(s)
 	}
+	name := n.String()
 	last := strings.LastIndexByte(name, '.')
 	switch {
 	case name == "":
-		return "", ReasonEmptyName
+		return none, ReasonEmptyName
 	case last < 0:
 		if singleOK && !numeric(name) {
-			return name, ""
+			return n, ""
 		}
-		return "", ReasonSingleLabel
+		return none, ReasonSingleLabel
 	case numeric(name[last+1:]):
 		// No TLD is all digits: this is an IPv4 literal or a mangled one.
 		if numeric(strings.ReplaceAll(name, ".", "")) {
-			return "", ReasonIPAddress
+			return none, ReasonIPAddress
 		}
-		return "", ReasonNumericTLD
+		return none, ReasonNumericTLD
 	}
-	return name, ""
+	return n, ""
 }
 
 // whyInvalid names the first rule of blocklist.CanonicalName that s breaks,
