@@ -41,7 +41,7 @@ func NewBuilder() *Builder {
 // Add validates r and adds it. The error says what is wrong with the rule,
 // so a feed can log it with the line it came from and go on.
 func (b *Builder) Add(r Rule) error {
-	name, err := CanonicalName(r.Name)
+	name, err := ruleName(r)
 	if err != nil {
 		return fmt.Errorf("invalid rule name %q: %w", r.Name, err)
 	}

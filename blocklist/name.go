@@ -1,6 +1,9 @@
 package blocklist
 
-import "fmt"
+import (
+	"fmt"
+	"unsafe"
+)
 
 // Limits from RFC 1035 §2.3.4, in presentation form without the root dot.
 const (
@@ -21,6 +24,41 @@ func CanonicalName(s string) (string, error) {
 		return s, nil // feeds hand over canonical names; skip the full checks
 	}
 	return canonicalNameFull(s)
+}
+
+// Name is a name CanonicalName accepted, in the form it returned. Only
+// this package makes one, so a Rule whose Name is a Name's own string
+// (Rule.Canon) reaches the builder already checked: a parser that
+// canonicalised its names hands them over without the builder checking
+// every one again.
+type Name struct{ s string }
+
+// Canonical is CanonicalName returning a Name.
+func Canonical(s string) (Name, error) {
+	c, err := CanonicalName(s)
+	if err != nil {
+		return Name{}, err
+	}
+	return Name{c}, nil
+}
+
+// String returns the canonical name.
+func (n Name) String() string { return n.s }
+
+// holds reports whether s is n's own string: the same bytes in memory,
+// not only equal ones, so that it costs no pass over s. A Rule whose Name
+// was set to another string, even an equal one, is checked as usual.
+func (n Name) holds(s string) bool {
+	return len(s) > 0 && len(s) == len(n.s) && unsafe.StringData(s) == unsafe.StringData(n.s)
+}
+
+// ruleName is the canonical name of r for the builder: r.Canon's when it
+// holds r.Name, else CanonicalName's.
+func ruleName(r Rule) (string, error) {
+	if r.Canon.holds(r.Name) {
+		return r.Name, nil
+	}
+	return CanonicalName(r.Name)
 }
 
 // canonicalNameFull is CanonicalName without the fast path: it validates

@@ -108,6 +108,9 @@ type Rule struct {
 	Scope   Scope
 	Allow   bool
 	Payload Payload
+	// Canon, when Name is its own string (Name = Canon.String()), tells
+	// the builder that Name is canonical already; otherwise it is ignored.
+	Canon Name
 }
 
 // Match is the deciding rule for a queried name. It carries no strings so

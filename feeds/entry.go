@@ -36,6 +36,10 @@ type Entry struct {
 	// Intel is set by threat-intelligence formats (STIX, MISP): which
 	// indicator the rule came from and when it applies (intel.go).
 	Intel *IntelRef
+	// canon is Name as blocklist.Canonical returned it, when the parser
+	// kept it (emitName): the builder then takes Name without checking it
+	// again. Entries made any other way leave it zero and are checked.
+	canon blocklist.Name
 }
 
 // Stats counts what a parser read beyond the entries and rejects it handed

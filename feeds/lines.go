@@ -58,8 +58,12 @@ func (lr *lineReader) next() bool {
 		return false
 	}
 	lr.n++
-	b = bytes.TrimSuffix(b, []byte{'\n'})
-	b = bytes.TrimSuffix(b, []byte{'\r'})
+	if n := len(b); n > 0 && b[n-1] == '\n' {
+		b = b[:n-1]
+	}
+	if n := len(b); n > 0 && b[n-1] == '\r' {
+		b = b[:n-1]
+	}
 	if lr.n == 1 {
 		b = bytes.TrimPrefix(b, utf8BOM)
 	}
@@ -141,11 +145,11 @@ func parseLines(r io.Reader, reject func(LineError), line func(n int, raw []byte
 // emitName emits e for the name tok on line n, or rejects text with the
 // reason tok is not a valid name.
 func emitName(n int, tok, text []byte, e Entry, emit func(Entry), reject func(LineError)) {
-	name, reason := canonical(tok)
+	name, reason := canonicalTok(tok, false)
 	if reason != "" {
 		reject(LineError{Line: n, Text: clip(text), Reason: reason})
 		return
 	}
-	e.Name, e.Line = name, n
+	e.Name, e.canon, e.Line = name.String(), name, n
 	emit(e)
 }

@@ -1,7 +1,6 @@
 package feeds
 
 import (
-	"bytes"
 	"net/netip"
 	"strings"
 	"unicode/utf8"
@@ -33,46 +32,57 @@ func canonical(tok []byte) (name, reason string) { return canonicalName(tok, fal
 // RPZ trigger such as "*.zip" is deliberate, a lone word in a plain list
 // is junk.
 func canonicalName(tok []byte, singleOK bool) (name, reason string) {
+	n, reason := canonicalTok(tok, singleOK)
+	return n.String(), reason
+}
+
+// canonicalTok is canonicalName returning the blocklist.Name, which a
+// rule can carry to the builder (Entry.canon).
+func canonicalTok(tok []byte, singleOK bool) (blocklist.Name, string) {
+	var none blocklist.Name
 	if len(tok) == 0 {
-		return "", ReasonEmptyName
+		return none, ReasonEmptyName
 	}
-	if bytes.IndexByte(tok, '/') >= 0 {
+	slash, wide := scanToken(tok)
+	if slash {
 		if _, err := netip.ParsePrefix(string(tok)); err == nil {
-			return "", ReasonIPAddress
+			return none, ReasonIPAddress
 		}
-		return "", ReasonURL
+		return none, ReasonURL
 	}
 	s := string(tok)
-	if !ascii(tok) {
+	if wide {
 		if !utf8.Valid(tok) {
-			return "", ReasonIDNA
+			return none, ReasonIDNA
 		}
 		a, err := idnaProfile.ToASCII(s)
 		if err != nil {
-			return "", ReasonIDNA
+			return none, ReasonIDNA
 		}
 		s = a
 	}
-	name, err := blocklist.CanonicalName(s)
+	n, err := blocklist.Canonical(s)
 	if err != nil {
-		return "", whyInvalid(s)
+		return none, whyInvalid(s)
 	}
+	name := n.String()
+	last := strings.LastIndexByte(name, '.')
 	switch {
 	case name == "":
-		return "", ReasonEmptyName
-	case strings.IndexByte(name, '.') < 0:
+		return none, ReasonEmptyName
+	case last < 0:
 		if singleOK && !numeric(name) {
-			return name, ""
+			return n, ""
 		}
-		return "", ReasonSingleLabel
-	case numeric(name[strings.LastIndexByte(name, '.')+1:]):
+		return none, ReasonSingleLabel
+	case numeric(name[last+1:]):
 		// No TLD is all digits: this is an IPv4 literal or a mangled one.
 		if numeric(strings.ReplaceAll(name, ".", "")) {
-			return "", ReasonIPAddress
+			return none, ReasonIPAddress
 		}
-		return "", ReasonNumericTLD
+		return none, ReasonNumericTLD
 	}
-	return name, ""
+	return n, ""
 }
 
 // whyInvalid names the first rule of blocklist.CanonicalName that s breaks,
@@ -113,13 +123,17 @@ func labelByte(c byte) bool {
 	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_'
 }
 
-func ascii(b []byte) bool {
-	for _, c := range b {
-		if c >= utf8.RuneSelf {
-			return false
-		}
+// scanToken reports whether tok holds a '/' (a URL or a prefix, not a
+// name) and whether it holds bytes beyond ASCII (a Unicode name, or not
+// UTF-8), in the one pass over it that a name's check takes before
+// blocklist.CanonicalName's own.
+func scanToken(tok []byte) (slash, wide bool) {
+	var or byte
+	for _, c := range tok {
+		or |= c
+		slash = slash || c == '/'
 	}
-	return true
+	return slash, or >= utf8.RuneSelf
 }
 
 func numeric(s string) bool {

@@ -272,7 +272,7 @@ func parseRules(ctx context.Context, sp *feedSpec, r io.Reader, where string, lo
 			return
 		}
 		kept = e
-		if keepErr = keep(c, blocklist.Rule{Name: e.Name, Scope: e.Scope, Allow: allow, Payload: p}, &kept); keepErr == nil {
+		if keepErr = keep(c, blocklist.Rule{Name: e.Name, Scope: e.Scope, Allow: allow, Payload: p, Canon: e.canon}, &kept); keepErr == nil {
 			c.entries++
 		}
 	}

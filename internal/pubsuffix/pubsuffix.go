@@ -1,0 +1,149 @@
+// Package pubsuffix answers whether a name is a public suffix ("com",
+// "co.uk", "github.io") exactly as golang.org/x/net/publicsuffix does,
+// at a fraction of its cost for the names a block list holds.
+//
+// x/net walks its table label by label for every name, about half a
+// microsecond each: a fifth of a million-name cold parse, where almost
+// no name is a suffix. A name of two or more labels can only be one
+// when a rule names it, or a wildcard rule ("*.ck") names its parent;
+// Is settles every other name with a Bloom filter and sets built from
+// the rules x/net's table was generated from (rules.txt, go generate), and
+// asks x/net itself about the few that remain, so the answer is always
+// x/net's own. TestDifferential and FuzzIs hold the two to the same
+// answers; TestVersion fails when go.mod moves x/net past rules.txt.
+package pubsuffix
+
+//go:generate go run gen.go
+
+import (
+	_ "embed"
+	"strings"
+	"sync"
+
+	"golang.org/x/net/publicsuffix"
+)
+
+// ruleText is x/net's rules, one a line, in its order, after a "#" line
+// naming the x/net version: plain rules, wildcard rules ("*." and their
+// parent) and exception rules ("!"), which only ever make a name not a
+// suffix (the tests probe them).
+//
+//go:embed rules.txt
+var ruleText string
+
+// sets are the names a rule makes a suffix (exact) and the parents of
+// wildcard rules (wild), read from ruleText once, on first use, and never
+// written again. may is a Bloom filter over both, 16 KiB, which settles
+// nearly every name of a list with one cache line and no map probe (a
+// probe of either map misses the cache more often than not while a list
+// is parsed: its keys are spread over a few hundred KiB).
+type sets struct {
+	exact, wild map[string]struct{}
+	may         bloom
+}
+
+var loadSets = sync.OnceValue(func() *sets {
+	s := &sets{exact: make(map[string]struct{}, 10300), wild: make(map[string]struct{}, 300)}
+	for _, r := range strings.Split(ruleText, "\n") {
+		switch {
+		case r == "", r[0] == '#', r[0] == '!': // exceptions never make a suffix
+		case strings.HasPrefix(r, "*."):
+			s.wild[r[2:]] = struct{}{}
+			s.may.add(hash(r[2:], wildSeed))
+		default:
+			s.exact[r] = struct{}{}
+			s.may.add(hash(r, exactSeed))
+		}
+	}
+	return s
+})
+
+// bloomWords is the filter's size: 2^17 bits for about 10,000 keys, two
+// bits a key in one word, about one false positive in fifty (which the
+// maps then settle).
+const bloomWords = 1 << 11
+
+// bloom is a Bloom filter whose two probes of a key fall in one word.
+type bloom [bloomWords]uint64
+
+func (b *bloom) add(h uint64) { b[h%bloomWords] |= bloomBits(h) }
+
+// has reports false only for a key never added.
+func (b *bloom) has(h uint64) bool {
+	m := bloomBits(h)
+	return b[h%bloomWords]&m == m
+}
+
+func bloomBits(h uint64) uint64 { return 1<<(h>>52&63) | 1<<(h>>58) }
+
+// The seeds of hash for the filter's two kinds of key, so that a string
+// is another key as a rule than as a wildcard parent.
+const (
+	exactSeed = 0x9e3779b97f4a7c15
+	wildSeed  = 0xc2b2ae3d27d4eb4f
+)
+
+// hash is a fast, fixed hash of s, eight bytes a step: a name that
+// collides only costs map probes, so it need not resist attack.
+func hash(s string, seed uint64) uint64 {
+	const m = 0xff51afd7ed558ccd
+	h := seed ^ uint64(len(s))*m
+	for ; len(s) >= 8; s = s[8:] {
+		_ = s[7]
+		w := uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
+			uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
+		h = (h ^ w) * m
+		h ^= h >> 29
+	}
+	var w uint64
+	for i := 0; i < len(s); i++ {
+		w |= uint64(s[i]) << (8 * i)
+	}
+	h = (h ^ w) * m
+	h ^= h >> 32
+	h *= m
+	return h ^ h>>29
+}
+
+// Is reports whether x/net's PublicSuffix(name) is name itself, compared
+// without regard to case: a rule at name would cover names of countless
+// unrelated owners. Like x/net it says yes for every single-label name
+// and for IP addresses.
+func Is(name string) bool {
+	return candidate(name) && xnet(name)
+}
+
+// xnet is the answer of golang.org/x/net/publicsuffix itself.
+func xnet(name string) bool {
+	ps, _ := publicsuffix.PublicSuffix(name)
+	return strings.EqualFold(ps, name)
+}
+
+// candidate reports whether x/net could say name is a public suffix; a
+// false answer is final. x/net says so for an IP address (all of which
+// hold ':' or end in a digit); for a name that no rule matches, only when
+// it is one label (the default rule "*"); otherwise the rule that matched
+// must cover the whole name: a plain rule equal to it, or a wildcard rule
+// at its parent (an exception rule only ever shortens the match). x/net
+// matches labels byte for byte, so case needs no folding here either.
+func candidate(name string) bool {
+	dot := strings.IndexByte(name, '.')
+	if dot < 0 || strings.IndexByte(name, ':') >= 0 {
+		return true
+	}
+	if c := name[len(name)-1]; '0' <= c && c <= '9' {
+		return true
+	}
+	s := loadSets()
+	if s.may.has(hash(name, exactSeed)) {
+		if _, ok := s.exact[name]; ok {
+			return true
+		}
+	}
+	parent := name[dot+1:]
+	if !s.may.has(hash(parent, wildSeed)) {
+		return false
+	}
+	_, ok := s.wild[parent]
+	return ok
+}
