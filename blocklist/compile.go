@@ -85,6 +85,7 @@ type emitter struct {
 	altRules []ruleVal // candidates that win no slot (pairTable)
 	pairOf   []uint32  // per node: its pair index
 	dictOf   []uint8   // per node: its label's dictionary index, or noDict
+	sink     uint32    // touch's loads go here, so that they are not optimised away
 }
 
 // groupKids lists every node's children contiguously, in the array of
@@ -272,11 +273,13 @@ func (e *emitter) dictionary() []dictLabel {
 		n      uint32
 		w0, w1 uint64
 	}
-	key := func(id int) (label, bool) {
+	// The loops below visit the nodes in id order, which is the order of
+	// their labels in t.packed: off follows them, rather than labelOff.
+	key := func(id, off int) (label, bool) {
 		if t.depth[id] < dictDepth || t.n[id] > keyBytes {
 			return label{}, false
 		}
-		w := e.words(uint32(id))
+		w := e.wordsAt(off, int(t.n[id]))
 		return label{uint32(t.n[id]), w[0], w[1]}, true
 	}
 	// Only a label seen at least minDictUses times can gain. Most deep
@@ -286,7 +289,7 @@ func (e *emitter) dictionary() []dictLabel {
 	// map of millions of labels was most of a large build's memory).
 	deep := 0
 	for id := range t.depth {
-		if _, ok := key(id); ok {
+		if t.depth[id] >= dictDepth && t.n[id] <= keyBytes {
 			deep++
 		}
 	}
@@ -296,18 +299,22 @@ func (e *emitter) dictionary() []dictLabel {
 		h = (h ^ h>>31 ^ k.w1) * 0x94d049bb133111eb
 		return &sketch[(h^h>>29)&uint64(len(sketch)-1)]
 	}
+	off := 0
 	for id := range t.depth {
-		if k, ok := key(id); ok {
+		if k, ok := key(id, off); ok {
 			if c := slot(k); *c < 255 {
 				*c++
 			}
 		}
+		off += packedBytes(int(t.n[id]))
 	}
 	count := map[label]int{}
+	off = 0
 	for id := range t.depth {
-		if k, ok := key(id); ok && *slot(k) >= minDictUses {
+		if k, ok := key(id, off); ok && *slot(k) >= minDictUses {
 			count[k]++
 		}
+		off += packedBytes(int(t.n[id]))
 	}
 	sketch = nil
 	type cand struct {
@@ -346,14 +353,16 @@ func (e *emitter) dictionary() []dictLabel {
 	// Each node's index goes over its depth, read first: only the
 	// dictionary reads depths.
 	e.dictOf = t.depth
+	off = 0
 	for id := range e.dictOf {
-		k, ok := key(id)
+		k, ok := key(id, off)
 		e.dictOf[id] = noDict
 		if ok && len(idx) > 0 {
 			if i, ok := idx[k]; ok {
 				e.dictOf[id] = uint8(i)
 			}
 		}
+		off += packedBytes(int(t.n[id]))
 	}
 	t.depth = nil
 	return dict
@@ -375,9 +384,13 @@ func (e *emitter) hashOf(id uint32) uint64 {
 }
 
 // words returns node id's packed label.
-func (e *emitter) words(id uint32) (w packedLabel) {
-	n := int(e.t.n[id])
-	b := e.t.packed[e.t.packedAt[id]:]
+func (e *emitter) words(id uint32) packedLabel {
+	return e.wordsAt(e.t.labelOff(id), int(e.t.n[id]))
+}
+
+// wordsAt returns the packed label of n characters at off in t.packed.
+func (e *emitter) wordsAt(off, n int) (w packedLabel) {
+	b := e.t.packed[off:]
 	for i := 0; 8*i < packedBytes(n); i++ {
 		w[i] = binary.LittleEndian.Uint64(b[8*i:])
 		if rem := 6*n - 64*i; rem < 64 {
@@ -387,17 +400,48 @@ func (e *emitter) words(id uint32) (w packedLabel) {
 	return w
 }
 
-// appendLabel appends node id's packed label; a short one (nearly all)
-// is copied as one word rather than through memmove.
+// appendLabel appends node id's packed label; a label of up to 21
+// characters (nearly all) is copied as one or two words rather than
+// through memmove. The bytes past the label are overwritten by the next
+// record, or cleared past the end (compile); t.packed has padBytes after
+// its last label, so the second word's load stays within it.
 func (e *emitter) appendLabel(out []byte, id uint32) []byte {
-	at := int(e.t.packedAt[id])
+	at := e.t.labelOff(id)
 	nb := packedBytes(int(e.t.n[id]))
-	if nb <= 8 && cap(out)-len(out) >= 8 {
-		l := len(out)
+	l := len(out)
+	switch room := cap(out) - l; {
+	case nb <= 8 && room >= 8:
 		binary.LittleEndian.PutUint64(out[l:l+8], binary.LittleEndian.Uint64(e.t.packed[at:]))
+		return out[:l+nb]
+	case nb <= 16 && room >= 16:
+		binary.LittleEndian.PutUint64(out[l:l+8], binary.LittleEndian.Uint64(e.t.packed[at:]))
+		binary.LittleEndian.PutUint64(out[l+8:l+16], binary.LittleEndian.Uint64(e.t.packed[at+8:]))
 		return out[:l+nb]
 	}
 	return append(out, e.t.packed[at:at+nb]...)
+}
+
+// touchBatch is how many children measure and write touch ahead (touch).
+const touchBatch = 32
+
+// touch loads what measure and write read of each node of ks (with
+// labels, its packed label too) in a loop of loads alone, so that the
+// CPU waits for their cache misses together, as addBatch does for the
+// node index: a large block's children are visited in bucket order,
+// which is random in node ids, and each visit otherwise waits for a
+// miss in every per-node array in turn.
+func (e *emitter) touch(ks []uint32, labels bool) {
+	t := e.t
+	var sink uint32
+	for _, c := range ks {
+		sink += e.kidStart[c] + e.pairOf[c] + e.region[c] + uint32(t.n[c]) + uint32(e.dictOf[c])
+	}
+	if labels {
+		for _, c := range ks {
+			sink += t.labelAt[c/labelStride]
+		}
+	}
+	e.sink += sink
 }
 
 // measure orders node id's children, reserves its bucket directory, and
@@ -406,7 +450,10 @@ func (e *emitter) appendLabel(out []byte, id uint32) []byte {
 func (e *emitter) measure(id uint32) (uint64, error) {
 	ks := e.kids[e.kidStart[id]:e.kidStart[id+1]]
 	var region uint64
-	for _, c := range ks {
+	for i, c := range ks {
+		if i%touchBatch == 0 && len(ks) > 1 {
+			e.touch(ks[i:min(i+touchBatch, len(ks))], false)
+		}
 		n, err := e.measure(c)
 		if err != nil {
 			return 0, err
@@ -431,6 +478,9 @@ func (e *emitter) write(id uint32) {
 	ks := e.kids[e.kidStart[id]:e.kidStart[id+1]]
 	nb, big := e.bucketed(len(ks))
 	if !big {
+		if len(ks) > 1 {
+			e.touch(ks, true)
+		}
 		for _, c := range ks {
 			e.write(c)
 		}
@@ -441,6 +491,9 @@ func (e *emitter) write(id uint32) {
 	d := e.dir[e.dirAt[id] : e.dirAt[id]+2*nb+1]
 	b := uint32(0)
 	for i, c := range ks {
+		if i%touchBatch == 0 {
+			e.touch(ks[i:min(i+touchBatch, len(ks))], true)
+		}
 		for ; b <= nb && d[2*b] == uint32(i); b++ {
 			d[2*b] = uint32(len(e.out))
 		}
