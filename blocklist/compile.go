@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"math/bits"
+	"runtime/debug"
 	"slices"
 )
 
@@ -40,6 +41,7 @@ func (t *tree) compile(o layoutOpts, consume bool) (*Set, error) {
 	if total > math.MaxUint32-padBytes || len(e.dir) > math.MaxUint32-1 {
 		return nil, errors.New("the compiled set exceeds 4 GiB; split the lists")
 	}
+	releaseGarbage(total)
 	e.out = make([]byte, 0, total+padBytes)
 	e.write(0)
 	if uint64(len(e.out)) != total {
@@ -67,6 +69,24 @@ func (t *tree) compile(o layoutOpts, consume bool) (*Set, error) {
 	return s, nil
 }
 
+// releaseMin is the output size from which compile hands its garbage back
+// to the OS before allocating the output (releaseGarbage).
+const releaseMin = 4 << 20
+
+// releaseGarbage returns the memory the build has freed so far to the OS,
+// before a set of total bytes is laid out. By then the node index, the
+// dictionary's counters and the large blocks' sort buffers are garbage
+// (at 1M names, more than half the output's size), but still resident,
+// and in holes the output, one contiguous array, cannot reuse: the
+// process's peak would be the build's whole history rather than what is
+// live. The forced collection marks little (the builder's arrays hold no
+// pointers); small sets skip it.
+func releaseGarbage(total uint64) {
+	if total >= releaseMin {
+		debug.FreeOSMemory()
+	}
+}
+
 // emitter lays the records out in two passes: measure computes every
 // subtree's size bottom-up (a record holds the size of its children, and
 // the size's own length depends on it), then write emits them top-down.
@@ -83,9 +103,10 @@ type emitter struct {
 	out      []byte
 	pairIdx  map[pairKey]uint32
 	altRules []ruleVal // candidates that win no slot (pairTable)
-	pairOf   []uint32  // per node: its pair index
+	pairOf   []uint32  // per node: its pair index, unless pairOf8 holds them
+	pairOf8  []uint8   // per node: its pair index, when there are at most 256 pairs
+	spare    []uint32  // a free per-node array for groupKids: the self slots, when pairOf8 took their place
 	dictOf   []uint8   // per node: its label's dictionary index, or noDict
-	sink     uint32    // touch's loads go here, so that they are not optimised away
 }
 
 // groupKids lists every node's children contiguously, in the array of
@@ -95,7 +116,13 @@ type emitter struct {
 func (e *emitter) groupKids() {
 	t := e.t
 	n := len(t.parent)
-	e.kidStart = make([]uint32, n+1)
+	if cap(e.spare) > n {
+		e.kidStart = e.spare[:n+1]
+		clear(e.kidStart)
+	} else {
+		e.kidStart = make([]uint32, n+1)
+	}
+	e.spare = nil
 	for id := 1; id < n; id++ {
 		e.kidStart[t.parent[id]+1]++
 	}
@@ -122,6 +149,14 @@ func (e *emitter) groupKids() {
 	e.dir = make([]uint32, 0, dirLen)
 	e.region = t.parent[:n]
 	t.parent = nil
+}
+
+// pairAt returns node id's pair index.
+func (e *emitter) pairAt(id uint32) uint32 {
+	if e.pairOf8 != nil {
+		return uint32(e.pairOf8[id])
+	}
+	return e.pairOf[id]
 }
 
 func (e *emitter) numKids(id uint32) int { return int(e.kidStart[id+1] - e.kidStart[id]) }
@@ -232,7 +267,20 @@ func (e *emitter) pairTable() ([]rulePair, []ruleVal, []altSpan, []uint32) {
 			t.self[id] = 0
 		}
 	}
-	e.pairOf, t.self = t.self, nil
+	// Most sets have a handful of pairs: then a byte a node holds them,
+	// and the self slots, free, become groupKids' child starts, which
+	// would otherwise be a fifth array of 4 bytes a node at the compile's
+	// peak.
+	if len(pairs) <= 1<<8 {
+		e.pairOf8 = make([]uint8, len(t.self))
+		for id, pi := range t.self {
+			e.pairOf8[id] = uint8(pi)
+		}
+		e.spare = t.self[:0]
+	} else {
+		e.pairOf = t.self
+	}
+	t.self = nil
 	e.altRules = altRules
 	return out, rules, spans, alts
 }
@@ -421,39 +469,13 @@ func (e *emitter) appendLabel(out []byte, id uint32) []byte {
 	return append(out, e.t.packed[at:at+nb]...)
 }
 
-// touchBatch is how many children measure and write touch ahead (touch).
-const touchBatch = 32
-
-// touch loads what measure and write read of each node of ks (with
-// labels, its packed label too) in a loop of loads alone, so that the
-// CPU waits for their cache misses together, as addBatch does for the
-// node index: a large block's children are visited in bucket order,
-// which is random in node ids, and each visit otherwise waits for a
-// miss in every per-node array in turn.
-func (e *emitter) touch(ks []uint32, labels bool) {
-	t := e.t
-	var sink uint32
-	for _, c := range ks {
-		sink += e.kidStart[c] + e.pairOf[c] + e.region[c] + uint32(t.n[c]) + uint32(e.dictOf[c])
-	}
-	if labels {
-		for _, c := range ks {
-			sink += t.labelAt[c/labelStride]
-		}
-	}
-	e.sink += sink
-}
-
 // measure orders node id's children, reserves its bucket directory, and
 // returns the bytes its record and all its children will take, leaving the
 // children's share in e.region[id].
 func (e *emitter) measure(id uint32) (uint64, error) {
 	ks := e.kids[e.kidStart[id]:e.kidStart[id+1]]
 	var region uint64
-	for i, c := range ks {
-		if i%touchBatch == 0 && len(ks) > 1 {
-			e.touch(ks[i:min(i+touchBatch, len(ks))], false)
-		}
+	for _, c := range ks {
 		n, err := e.measure(c)
 		if err != nil {
 			return 0, err
@@ -478,9 +500,6 @@ func (e *emitter) write(id uint32) {
 	ks := e.kids[e.kidStart[id]:e.kidStart[id+1]]
 	nb, big := e.bucketed(len(ks))
 	if !big {
-		if len(ks) > 1 {
-			e.touch(ks, true)
-		}
 		for _, c := range ks {
 			e.write(c)
 		}
@@ -491,9 +510,6 @@ func (e *emitter) write(id uint32) {
 	d := e.dir[e.dirAt[id] : e.dirAt[id]+2*nb+1]
 	b := uint32(0)
 	for i, c := range ks {
-		if i%touchBatch == 0 {
-			e.touch(ks[i:min(i+touchBatch, len(ks))], true)
-		}
 		for ; b <= nb && d[2*b] == uint32(i); b++ {
 			d[2*b] = uint32(len(e.out))
 		}
@@ -553,7 +569,7 @@ func (e *emitter) headerLen(id uint32) int {
 	default:
 		n += 1 + packedBytes(l)
 	}
-	if pi := e.pairOf[id]; pi >= stateExplicit {
+	if pi := e.pairAt(id); pi >= stateExplicit {
 		n += uvarintLen(uint64(pi))
 	}
 	if nk := e.numKids(id); nk > 0 {
@@ -579,7 +595,7 @@ func (e *emitter) appendHeader(out []byte, id uint32) []byte {
 	if nk > 0 {
 		h |= hdrKids
 	}
-	pi := e.pairOf[id]
+	pi := e.pairAt(id)
 	st := min(pi, stateExplicit)
 	h |= byte(st) << hdrStateShift
 
