@@ -2,6 +2,7 @@ package blocklist
 
 import (
 	"bytes"
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -132,5 +133,51 @@ func TestGrowChangesNothing(t *testing.T) {
 	b := build(t, grown)
 	if !bytes.Equal(snapshot(t, a), snapshot(t, b)) {
 		t.Error("Grow changed the built set")
+	}
+}
+
+// TestCompileLayouts builds sets across the compile's size regimes: pair
+// indexes in a byte (at most 256 pairs, with the empty one) or in 4 bytes,
+// and labels of every length (one word, two words, longer), whose offsets
+// the builder keeps one per 16 nodes. Every rule must match as added.
+func TestCompileLayouts(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		payloads int // distinct payloads, so about as many pairs
+	}{
+		{"one pair", 1},
+		{"255 payloads: byte pair indexes", 255},
+		{"256 payloads: 4-byte pair indexes", 256},
+		{"1000 payloads", 1000},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b := NewBuilder()
+			var names []string
+			var want []Payload
+			for i := range 3000 {
+				label := strings.Repeat(string(rune('a'+i%26)), i%63+1)
+				name := fmt.Sprintf("%s.n%d.example%d.test", label, i, i%7)
+				p := Payload{List: 1, Data: uint32(i%tc.payloads + 1)}
+				if err := b.Add(Rule{Name: name, Payload: p}); err != nil {
+					t.Fatal(err)
+				}
+				names, want = append(names, name), append(want, p)
+			}
+			b.opts.seed = 7
+			built := build(t, b) // on copies of the builder's arrays
+			finished, err := b.Finish()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(snapshot(t, built), snapshot(t, finished)) {
+				t.Error("Build and Finish laid out different sets")
+			}
+			for i, name := range names {
+				m, ok := finished.Match(name)
+				if !ok || m.Payload != want[i] {
+					t.Fatalf("%s: got %+v %v, want payload %+v", name, m, ok, want[i])
+				}
+			}
+		})
 	}
 }

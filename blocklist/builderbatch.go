@@ -44,7 +44,7 @@ func (t *tree) addBatch(batch []pendingRule) {
 		for j := range batch {
 			if end[j] > 0 {
 				if id := t.idx.slots[at[j]]; id != 0 {
-					sink += t.parent[id] + t.packedAt[id] + uint32(t.n[id])
+					sink += t.parent[id] + t.labelAt[id/labelStride] + uint32(t.n[id])
 				}
 			}
 		}

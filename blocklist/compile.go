@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"math/bits"
+	"runtime/debug"
 	"slices"
 )
 
@@ -40,6 +41,7 @@ func (t *tree) compile(o layoutOpts, consume bool) (*Set, error) {
 	if total > math.MaxUint32-padBytes || len(e.dir) > math.MaxUint32-1 {
 		return nil, errors.New("the compiled set exceeds 4 GiB; split the lists")
 	}
+	releaseGarbage(total)
 	e.out = make([]byte, 0, total+padBytes)
 	e.write(0)
 	if uint64(len(e.out)) != total {
@@ -67,6 +69,24 @@ func (t *tree) compile(o layoutOpts, consume bool) (*Set, error) {
 	return s, nil
 }
 
+// releaseMin is the output size from which compile hands its garbage back
+// to the OS before allocating the output (releaseGarbage).
+const releaseMin = 4 << 20
+
+// releaseGarbage returns the memory the build has freed so far to the OS,
+// before a set of total bytes is laid out. By then the node index, the
+// dictionary's counters and the large blocks' sort buffers are garbage
+// (at 1M names, more than half the output's size), but still resident,
+// and in holes the output, one contiguous array, cannot reuse: the
+// process's peak would be the build's whole history rather than what is
+// live. The forced collection marks little (the builder's arrays hold no
+// pointers); small sets skip it.
+func releaseGarbage(total uint64) {
+	if total >= releaseMin {
+		debug.FreeOSMemory()
+	}
+}
+
 // emitter lays the records out in two passes: measure computes every
 // subtree's size bottom-up (a record holds the size of its children, and
 // the size's own length depends on it), then write emits them top-down.
@@ -83,7 +103,9 @@ type emitter struct {
 	out      []byte
 	pairIdx  map[pairKey]uint32
 	altRules []ruleVal // candidates that win no slot (pairTable)
-	pairOf   []uint32  // per node: its pair index
+	pairOf   []uint32  // per node: its pair index, unless pairOf8 holds them
+	pairOf8  []uint8   // per node: its pair index, when there are at most 256 pairs
+	spare    []uint32  // a free per-node array for groupKids: the self slots, when pairOf8 took their place
 	dictOf   []uint8   // per node: its label's dictionary index, or noDict
 }
 
@@ -94,7 +116,13 @@ type emitter struct {
 func (e *emitter) groupKids() {
 	t := e.t
 	n := len(t.parent)
-	e.kidStart = make([]uint32, n+1)
+	if cap(e.spare) > n {
+		e.kidStart = e.spare[:n+1]
+		clear(e.kidStart)
+	} else {
+		e.kidStart = make([]uint32, n+1)
+	}
+	e.spare = nil
 	for id := 1; id < n; id++ {
 		e.kidStart[t.parent[id]+1]++
 	}
@@ -121,6 +149,14 @@ func (e *emitter) groupKids() {
 	e.dir = make([]uint32, 0, dirLen)
 	e.region = t.parent[:n]
 	t.parent = nil
+}
+
+// pairAt returns node id's pair index.
+func (e *emitter) pairAt(id uint32) uint32 {
+	if e.pairOf8 != nil {
+		return uint32(e.pairOf8[id])
+	}
+	return e.pairOf[id]
 }
 
 func (e *emitter) numKids(id uint32) int { return int(e.kidStart[id+1] - e.kidStart[id]) }
@@ -231,7 +267,20 @@ func (e *emitter) pairTable() ([]rulePair, []ruleVal, []altSpan, []uint32) {
 			t.self[id] = 0
 		}
 	}
-	e.pairOf, t.self = t.self, nil
+	// Most sets have a handful of pairs: then a byte a node holds them,
+	// and the self slots, free, become groupKids' child starts, which
+	// would otherwise be a fifth array of 4 bytes a node at the compile's
+	// peak.
+	if len(pairs) <= 1<<8 {
+		e.pairOf8 = make([]uint8, len(t.self))
+		for id, pi := range t.self {
+			e.pairOf8[id] = uint8(pi)
+		}
+		e.spare = t.self[:0]
+	} else {
+		e.pairOf = t.self
+	}
+	t.self = nil
 	e.altRules = altRules
 	return out, rules, spans, alts
 }
@@ -272,11 +321,13 @@ func (e *emitter) dictionary() []dictLabel {
 		n      uint32
 		w0, w1 uint64
 	}
-	key := func(id int) (label, bool) {
+	// The loops below visit the nodes in id order, which is the order of
+	// their labels in t.packed: off follows them, rather than labelOff.
+	key := func(id, off int) (label, bool) {
 		if t.depth[id] < dictDepth || t.n[id] > keyBytes {
 			return label{}, false
 		}
-		w := e.words(uint32(id))
+		w := e.wordsAt(off, int(t.n[id]))
 		return label{uint32(t.n[id]), w[0], w[1]}, true
 	}
 	// Only a label seen at least minDictUses times can gain. Most deep
@@ -286,7 +337,7 @@ func (e *emitter) dictionary() []dictLabel {
 	// map of millions of labels was most of a large build's memory).
 	deep := 0
 	for id := range t.depth {
-		if _, ok := key(id); ok {
+		if t.depth[id] >= dictDepth && t.n[id] <= keyBytes {
 			deep++
 		}
 	}
@@ -296,18 +347,22 @@ func (e *emitter) dictionary() []dictLabel {
 		h = (h ^ h>>31 ^ k.w1) * 0x94d049bb133111eb
 		return &sketch[(h^h>>29)&uint64(len(sketch)-1)]
 	}
+	off := 0
 	for id := range t.depth {
-		if k, ok := key(id); ok {
+		if k, ok := key(id, off); ok {
 			if c := slot(k); *c < 255 {
 				*c++
 			}
 		}
+		off += packedBytes(int(t.n[id]))
 	}
 	count := map[label]int{}
+	off = 0
 	for id := range t.depth {
-		if k, ok := key(id); ok && *slot(k) >= minDictUses {
+		if k, ok := key(id, off); ok && *slot(k) >= minDictUses {
 			count[k]++
 		}
+		off += packedBytes(int(t.n[id]))
 	}
 	sketch = nil
 	type cand struct {
@@ -346,14 +401,16 @@ func (e *emitter) dictionary() []dictLabel {
 	// Each node's index goes over its depth, read first: only the
 	// dictionary reads depths.
 	e.dictOf = t.depth
+	off = 0
 	for id := range e.dictOf {
-		k, ok := key(id)
+		k, ok := key(id, off)
 		e.dictOf[id] = noDict
 		if ok && len(idx) > 0 {
 			if i, ok := idx[k]; ok {
 				e.dictOf[id] = uint8(i)
 			}
 		}
+		off += packedBytes(int(t.n[id]))
 	}
 	t.depth = nil
 	return dict
@@ -375,9 +432,13 @@ func (e *emitter) hashOf(id uint32) uint64 {
 }
 
 // words returns node id's packed label.
-func (e *emitter) words(id uint32) (w packedLabel) {
-	n := int(e.t.n[id])
-	b := e.t.packed[e.t.packedAt[id]:]
+func (e *emitter) words(id uint32) packedLabel {
+	return e.wordsAt(e.t.labelOff(id), int(e.t.n[id]))
+}
+
+// wordsAt returns the packed label of n characters at off in t.packed.
+func (e *emitter) wordsAt(off, n int) (w packedLabel) {
+	b := e.t.packed[off:]
 	for i := 0; 8*i < packedBytes(n); i++ {
 		w[i] = binary.LittleEndian.Uint64(b[8*i:])
 		if rem := 6*n - 64*i; rem < 64 {
@@ -387,14 +448,22 @@ func (e *emitter) words(id uint32) (w packedLabel) {
 	return w
 }
 
-// appendLabel appends node id's packed label; a short one (nearly all)
-// is copied as one word rather than through memmove.
+// appendLabel appends node id's packed label; a label of up to 21
+// characters (nearly all) is copied as one or two words rather than
+// through memmove. The bytes past the label are overwritten by the next
+// record, or cleared past the end (compile); t.packed has padBytes after
+// its last label, so the second word's load stays within it.
 func (e *emitter) appendLabel(out []byte, id uint32) []byte {
-	at := int(e.t.packedAt[id])
+	at := e.t.labelOff(id)
 	nb := packedBytes(int(e.t.n[id]))
-	if nb <= 8 && cap(out)-len(out) >= 8 {
-		l := len(out)
+	l := len(out)
+	switch room := cap(out) - l; {
+	case nb <= 8 && room >= 8:
 		binary.LittleEndian.PutUint64(out[l:l+8], binary.LittleEndian.Uint64(e.t.packed[at:]))
+		return out[:l+nb]
+	case nb <= 16 && room >= 16:
+		binary.LittleEndian.PutUint64(out[l:l+8], binary.LittleEndian.Uint64(e.t.packed[at:]))
+		binary.LittleEndian.PutUint64(out[l+8:l+16], binary.LittleEndian.Uint64(e.t.packed[at+8:]))
 		return out[:l+nb]
 	}
 	return append(out, e.t.packed[at:at+nb]...)
@@ -500,7 +569,7 @@ func (e *emitter) headerLen(id uint32) int {
 	default:
 		n += 1 + packedBytes(l)
 	}
-	if pi := e.pairOf[id]; pi >= stateExplicit {
+	if pi := e.pairAt(id); pi >= stateExplicit {
 		n += uvarintLen(uint64(pi))
 	}
 	if nk := e.numKids(id); nk > 0 {
@@ -526,7 +595,7 @@ func (e *emitter) appendHeader(out []byte, id uint32) []byte {
 	if nk > 0 {
 		h |= hdrKids
 	}
-	pi := e.pairOf[id]
+	pi := e.pairAt(id)
 	st := min(pi, stateExplicit)
 	h |= byte(st) << hdrStateShift
 

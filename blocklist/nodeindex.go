@@ -42,7 +42,7 @@ func (t *tree) find(parent uint32, n int, w *packedLabel) (id uint32, slot int, 
 		if id == 0 {
 			return 0, i, false
 		}
-		if t.parent[id] == parent && int(t.n[id]) == n && eqPacked(t.packed, int(t.packedAt[id]), n, w) {
+		if t.parent[id] == parent && int(t.n[id]) == n && eqPacked(t.packed, t.labelOff(id), n, w) {
 			return id, i, true
 		}
 	}
@@ -64,10 +64,12 @@ func (t *tree) reindex(size int) {
 	x.slots = make([]uint32, size)
 	x.used = len(t.parent) - 1
 	mask := size - 1
+	off := 0 // the labels are in id order; the root's is empty
 	for id := 1; id < len(t.parent); id++ {
 		var w packedLabel
 		n := int(t.n[id])
-		loadPacked(t.packed, int(t.packedAt[id]), n, &w)
+		loadPacked(t.packed, off, n, &w)
+		off += packedBytes(n)
 		i := int(x.hash(t.parent[id], n, &w)) & mask
 		for x.slots[i] != 0 {
 			i = (i + 1) & mask
