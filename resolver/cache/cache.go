@@ -110,7 +110,7 @@ func (c *Cache) Resolve(ctx context.Context, req *contract.Request) (*dns.Msg, e
 	var stale *entry
 	sh, i := c.store.lookup(k)
 	if i != nilSlot {
-		s := &sh.slots[i]
+		s := sh.at(i)
 		switch {
 		case !s.expired(now):
 			pf, m := c.touch(s, k, now)
@@ -143,7 +143,7 @@ func (c *Cache) Resolve(ctx context.Context, req *contract.Request) (*dns.Msg, e
 // common shapes are built straight from the arena; the others are copied
 // out first, the copy being what miekg/dns unpacks.
 func (c *Cache) decode(sh *shard, i int32, req *contract.Request, age uint32, stale bool) *dns.Msg {
-	s := &sh.slots[i]
+	s := sh.at(i)
 	if m := response(&s.meta, sh.body(i), req, age, stale); m != nil {
 		return m
 	}

@@ -110,7 +110,7 @@ func (c *Cache) AppendWire(dst []byte, req *contract.Request, check interface{ S
 		sh.mu.Unlock()
 		return dst, false
 	}
-	s := &sh.slots[i]
+	s := sh.at(i)
 	body := sh.body(i)
 	size := len(bodyWire(body))
 	if req.EDNS {
