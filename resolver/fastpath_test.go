@@ -485,20 +485,29 @@ func TestFastPathNameLength(t *testing.T) {
 }
 
 // The fast path allocates nothing for an answered query, allowed (a cache
-// hit) or blocked, into a buffer the listener owns.
+// hit) or blocked, into a buffer the listener owns; with the block log on,
+// a block's copy of its name is carved from a shared chunk (less than one
+// allocation a query).
 func TestFastPathAllocatesNothing(t *testing.T) {
 	acl := pipeline.ACLConfig{Allow: []string{"127.0.0.0/8"}}
 	for _, tc := range []struct {
 		name  string
 		guard pipeline.GuardConfig
+		log   bool
 	}{
-		{"default rate limit, loopback exempt", pipeline.GuardConfig{ACL: acl}},
+		{"default rate limit, loopback exempt", pipeline.GuardConfig{ACL: acl}, false},
 		// Every query takes a token; the fake clock stands still, so
 		// the bucket must hold them all.
 		{"rate limited client", pipeline.GuardConfig{ACL: acl, RateLimit: pipeline.RateLimitConfig{
-			Rate: 1, Burst: 10000, Exempt: []string{}}}},
+			Rate: 1, Burst: 10000, Exempt: []string{}}}, false},
+		{"block log on", pipeline.GuardConfig{ACL: acl}, true},
 	} {
-		p := newFastPairGuarded(t, nil, nil, tc.guard)
+		var blog *logs.BlockLog
+		if tc.log {
+			blog = logs.NewBlockLog(nullWriter{}, nil, nil)
+			t.Cleanup(blog.Close)
+		}
+		p := newFastPairGuarded(t, blog, nil, tc.guard)
 		client := netip.MustParseAddrPort("127.0.0.1:5353")
 		buf := make([]byte, 0, 4096)
 		for _, name := range []string{"www.example.org.", "x.evil.example.", "w.null.test."} {

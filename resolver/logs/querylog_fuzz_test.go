@@ -15,7 +15,7 @@ import (
 // invalid UTF-8), and that the name reads back as encoding/json would have
 // written it.
 func FuzzQueryLogLine(f *testing.F) {
-	for _, s := range []string{"example.com.", `a\"b.example.`, `x\\y.`, "\x00\x1f\x7f.", "caf\xc3\xa9.", "\xff\xfe.", "\u2028\u2029.", "UPPER.Example.", ".", ""} {
+	for _, s := range []string{"example.com.", `a\"b.example.`, "long-clean-run.then\x01.then-\"quote\\.caf\xc3\xa9-tail.", `x\\y.`, "\x00\x1f\x7f.", "caf\xc3\xa9.", "\xff\xfe.", "\u2028\u2029.", "UPPER.Example.", ".", ""} {
 		f.Add(s, uint16(1), 0, 3)
 	}
 	f.Fuzz(func(t *testing.T, qname string, qtype uint16, rcode, answers int) {

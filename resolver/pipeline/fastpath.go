@@ -52,9 +52,35 @@ const maxWireName = 255
 
 // fastScratch is the per-query working memory of the fast path.
 type fastScratch struct {
-	buf [dnswire.MaxNameLen + 1]byte
-	msg dns.Msg
-	req query.Request
+	buf   [dnswire.MaxNameLen + 1]byte
+	msg   dns.Msg
+	req   query.Request
+	names nameArena
+}
+
+// nameArenaChunk is the size of a nameArena's chunks: a few hundred
+// blocked names each.
+const nameArenaChunk = 4 << 10
+
+// nameArena copies the blocked names the block log and the block sink keep
+// past a fast-path answer (the query name aliases the scratch buffer) into
+// shared chunks, one allocation per few hundred blocks instead of one per
+// block: a blocked flood then costs the collector as little as a cached
+// one. A chunk is only ever appended to, never rewritten, so a name handed
+// out stays valid; the chunk is freed when the last name in it is.
+type nameArena struct{ buf []byte }
+
+// clone returns a copy of s that outlives the caller's buffer.
+func (a *nameArena) clone(s string) string {
+	if len(s) == 0 {
+		return ""
+	}
+	if cap(a.buf)-len(a.buf) < len(s) {
+		a.buf = make([]byte, 0, max(nameArenaChunk, len(s)))
+	}
+	at := len(a.buf)
+	a.buf = append(a.buf, s...)
+	return unsafe.String(&a.buf[at], len(s))
 }
 
 var scratchPool = sync.Pool{New: func() any { return new(fastScratch) }}
@@ -175,7 +201,7 @@ func (f *FastPath) answer(p *Pipeline, pkt []byte, client netip.AddrPort, out []
 			if !localServable(d) {
 				return out, false // local data: the chain answers (localdata.go)
 			}
-			return f.answerBlocked(p, pkt, client, q, d, out, start)
+			return f.answerBlocked(p, sc, pkt, client, q, d, out, start)
 		}
 	}
 	start0 := len(out)
@@ -228,7 +254,7 @@ func (f *FastPath) appendCached(p *Pipeline, sc *fastScratch, pkt []byte, client
 // block encoder, straight to the wire; it declines (false) only when the
 // answer would not fit the client's UDP size, leaving truncation to the
 // chain. A drop is handled with nothing appended.
-func (f *FastPath) answerBlocked(p *Pipeline, pkt []byte, client netip.AddrPort, q quickQuery, d query.Decision,
+func (f *FastPath) answerBlocked(p *Pipeline, sc *fastScratch, pkt []byte, client netip.AddrPort, q quickQuery, d query.Decision,
 	out []byte, start time.Time) ([]byte, bool) {
 	start0 := len(out)
 	var w []byte
@@ -242,7 +268,7 @@ func (f *FastPath) answerBlocked(p *Pipeline, pkt []byte, client netip.AddrPort,
 		return out[:start0], false // the chain answers over the rate
 	}
 	// Counted and logged only once the fast path is sure to answer.
-	f.policy.record(start, client.Addr(), query.ProtoUDP, q.qtype, q.name, d)
+	f.policy.record(start, client.Addr(), query.ProtoUDP, q.qtype, q.name, d, &sc.names)
 	p.metrics.countQuery(query.ProtoUDP, q.qtype)
 	o := outcome{qwire: pkt[dnswire.HeaderLen:q.qend], qtype: q.qtype, rcode: -1, decision: d, tenant: d.Tenant}
 	if w != nil {

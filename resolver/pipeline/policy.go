@@ -3,7 +3,6 @@ package pipeline
 import (
 	"context"
 	"net/netip"
-	"strings"
 	"time"
 
 	"github.com/miekg/dns"
@@ -155,9 +154,11 @@ func (p *Policy) ServesAddr(a netip.Addr) bool {
 }
 
 // record counts and logs one block, on whichever path answered it. qname
-// is the query name as it was matched; it may alias a reused buffer, so
-// the log gets its own copy.
-func (p *Policy) record(at time.Time, client netip.Addr, proto query.Proto, qtype uint16, qname string, d query.Decision) {
+// is the query name as it was matched. The block log's queue and the sink
+// keep it past the call: the chain's name is its own string, the fast
+// path's aliases a reused buffer, so it passes the arena to copy it into
+// (nil: qname is kept as it is).
+func (p *Policy) record(at time.Time, client netip.Addr, proto query.Proto, qtype uint16, qname string, d query.Decision, names *nameArena) {
 	p.metrics.countBlocked(d.Table, d.Match.Payload)
 	if p.tenants != nil {
 		p.tenants.metrics.countBlocked(&d)
@@ -165,7 +166,10 @@ func (p *Policy) record(at time.Time, client netip.Addr, proto query.Proto, qtyp
 	if !p.log.Enabled() && p.sink == nil {
 		return
 	}
-	name := strings.Clone(dnswire.Canonical(qname))
+	name := dnswire.Canonical(qname)
+	if names != nil {
+		name = names.clone(name)
+	}
 	if p.log.Enabled() {
 		p.log.Log(logs.BlockRecord{At: at, Client: client, Proto: proto, QType: qtype, QName: name, Decision: d})
 	}
