@@ -39,7 +39,8 @@ type Cache struct {
 	log    *slog.Logger
 	store  *store // nil when Size is 0: pass-through
 	subnet func(*contract.Request) (netip.Prefix, bool)
-	// flights coalesces misses; workers runs them and the prefetches.
+	// flights coalesces misses (each led on its caller's goroutine);
+	// workers runs the prefetches.
 	flights flights
 	workers *gopool.Pool
 

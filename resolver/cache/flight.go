@@ -7,8 +7,9 @@ import "sync"
 // air wait for its result instead of asking again.
 //
 // It replaces x/sync/singleflight, whose DoChan starts a fresh goroutine
-// per miss; ours run on the cache's worker pool, whose goroutines already
-// have the stack a query needs.
+// per miss: a flight runs on the goroutine of the miss that leads it (a
+// listener's worker, which already has the stack a query needs), and a
+// prefetch's on the cache's worker pool.
 type flights struct {
 	mu    sync.Mutex
 	calls map[key]*flight
