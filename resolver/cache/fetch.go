@@ -49,7 +49,7 @@ func (e *entry) answer(req *contract.Request, now int64, stale bool) *dns.Msg {
 // returns at once, the leader when its query ends (within fetchTimeout).
 // stale, if not nil, is an expired entry that may answer if the query fails.
 func (c *Cache) fetch(ctx context.Context, k key, req *contract.Request, stale *entry) (*dns.Msg, error) {
-	fl, lead := c.flights.join(k)
+	fl, done, lead := c.flights.join(k)
 	if lead {
 		c.lead(ctx, k, fl, req, stale)
 		if err := ctx.Err(); err != nil {
@@ -59,7 +59,7 @@ func (c *Cache) fetch(ctx context.Context, k key, req *contract.Request, stale *
 		select {
 		case <-ctx.Done():
 			return nil, ctx.Err()
-		case <-fl.done:
+		case <-done:
 		}
 	}
 	res := fl.res

@@ -79,12 +79,12 @@ func (q *query) exchange(ctx context.Context, addr netip.Addr, name string, qtyp
 			return nil, fmt.Errorf("cannot ask for %q: %w", name, err)
 		}
 		rto := r.infra.timeout(addr, r.clock.Now())
-		deadline := time.Now().Add(rto)
+		start := time.Now()
+		deadline := start.Add(rto)
 		budgetBound := q.deadline.Before(deadline)
 		if budgetBound {
 			deadline = q.deadline
 		}
-		start := time.Now()
 		var resp *dns.Msg
 		if tcp {
 			resp, err = r.exchangeTCP(ctx, addr, wire, id, send, qtype, deadline)
