@@ -43,6 +43,8 @@ type Cache struct {
 	// workers runs the prefetches.
 	flights flights
 	workers *gopool.Pool
+	// packBufs recycles the scratch buffers newEntry packs answers into.
+	packBufs sync.Pool
 
 	// Background prefetches: bounded by sem, stopped by Close.
 	bg     context.Context
