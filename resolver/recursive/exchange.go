@@ -79,12 +79,12 @@ func (q *query) exchange(ctx context.Context, addr netip.Addr, name string, qtyp
 			return nil, fmt.Errorf("cannot ask for %q: %w", name, err)
 		}
 		rto := r.infra.timeout(addr, r.clock.Now())
-		deadline := time.Now().Add(rto)
+		start := time.Now()
+		deadline := start.Add(rto)
 		budgetBound := q.deadline.Before(deadline)
 		if budgetBound {
 			deadline = q.deadline
 		}
-		start := time.Now()
 		var resp *dns.Msg
 		if tcp {
 			resp, err = r.exchangeTCP(ctx, addr, wire, id, send, qtype, deadline)
@@ -202,6 +202,12 @@ func (r *Resolver) exchangeUDP(ctx context.Context, addr netip.Addr, wire []byte
 		return nil, err
 	}
 	defer r.replies.disarm(w) // before sock.close, deferred earlier
+	return r.awaitReply(ctx, sock, w, id, name, qtype, exactCase, deadline)
+}
+
+// awaitReply waits until sock, armed as w, has a reply to our query, which
+// it returns, or the deadline.
+func (r *Resolver) awaitReply(ctx context.Context, sock udpSock, w replyWait, id uint16, name string, qtype uint16, exactCase bool, deadline time.Time) (*dns.Msg, error) {
 	timer := startTimer(time.Until(deadline))
 	defer stopTimer(timer)
 	bp := udpBufs.Get().(*[udpBufSize]byte)
@@ -212,6 +218,13 @@ func (r *Resolver) exchangeUDP(ctx context.Context, addr netip.Addr, wire []byte
 		select {
 		case <-w.ready:
 		case <-timer.C:
+			// One last look: a process that was not given the CPU for
+			// a while (a loaded host, a collector's pause) finds its
+			// timer and its reply due at once, and the runtime runs
+			// the timer first. A reply already queued is not late.
+			if m, err := readReplies(sock, buf, id, name, qtype, exactCase, &mismatch); m != nil || err != nil {
+				return m, err
+			}
 			if mismatch != nil {
 				return nil, mismatch
 			}
@@ -219,35 +232,45 @@ func (r *Resolver) exchangeUDP(ctx context.Context, addr netip.Addr, wire []byte
 		case <-ctx.Done():
 			return nil, errTimeout // exchange reports the context's cause
 		}
-		for {
-			n, wouldBlock, err := sock.read(buf)
-			if err != nil {
-				return nil, err
-			}
-			if wouldBlock {
-				break
-			}
-			if n == len(buf) { // the kernel cut it: as good as truncated
-				return &dns.Msg{MsgHdr: dns.MsgHdr{Id: id, Response: true, Truncated: true}}, nil
-			}
-			m := new(dns.Msg)
-			if err := m.Unpack(buf[:n]); err != nil { // an empty datagram too
-				mismatch = errMismatch
-				continue
-			}
-			switch matchReply(m, id, name, qtype, exactCase) {
-			case matchOK:
-				return m, nil
-			case matchCase:
-				mismatch = errCaseMismatch
-			default:
-				if mismatch == nil {
-					mismatch = errMismatch
-				}
-			}
+		if m, err := readReplies(sock, buf, id, name, qtype, exactCase, &mismatch); m != nil || err != nil {
+			return m, err
 		}
 		if err := r.replies.rearm(sock, w); err != nil {
 			return nil, err
+		}
+	}
+}
+
+// readReplies reads the datagrams queued on sock into buf until one
+// answers our query, which it returns, or none is left (nil, nil). A
+// datagram that does not decode or match sets *mismatch, so that a
+// timeout can say the server sent only those.
+func readReplies(sock udpSock, buf []byte, id uint16, name string, qtype uint16, exactCase bool, mismatch *error) (*dns.Msg, error) {
+	for {
+		n, wouldBlock, err := sock.read(buf)
+		if err != nil {
+			return nil, err
+		}
+		if wouldBlock {
+			return nil, nil
+		}
+		if n == len(buf) { // the kernel cut it: as good as truncated
+			return &dns.Msg{MsgHdr: dns.MsgHdr{Id: id, Response: true, Truncated: true}}, nil
+		}
+		m := new(dns.Msg)
+		if err := m.Unpack(buf[:n]); err != nil { // an empty datagram too
+			*mismatch = errMismatch
+			continue
+		}
+		switch matchReply(m, id, name, qtype, exactCase) {
+		case matchOK:
+			return m, nil
+		case matchCase:
+			*mismatch = errCaseMismatch
+		default:
+			if *mismatch == nil {
+				*mismatch = errMismatch
+			}
 		}
 	}
 }

@@ -189,19 +189,17 @@ type result struct {
 // zones. On error, the result holds the chain reached so far.
 func (q *query) resolve(ctx context.Context, name string, qtype uint16, depth int) (result, error) {
 	var res result
-	seen := map[string]bool{name: true}
-	links := 0
+	// seen holds the names the chain went through, to find a loop; made
+	// at the first link that leads to another lookup, since most
+	// resolutions are one lookup and need none.
+	var seen map[string]bool
+	first, links := name, 0
 	for {
 		rep, err := q.lookup(ctx, name, qtype, depth)
 		if err != nil {
 			return res, err
 		}
 		res.answer = appendNew(res.answer, rep.answer...)
-		for _, rr := range rep.answer {
-			if c, ok := rr.(*dns.CNAME); ok {
-				seen[c.Hdr.Name] = true
-			}
-		}
 		links += rep.links
 		if links > q.r.cfg.MaxChain {
 			return res, fmt.Errorf("%w: more than %d links", ErrChain, q.r.cfg.MaxChain)
@@ -212,6 +210,14 @@ func (q *query) resolve(ctx context.Context, name string, qtype uint16, depth in
 		if rep.kind != kindChain {
 			res.rcode = rep.rcode
 			return res, nil
+		}
+		if seen == nil {
+			seen = map[string]bool{first: true}
+		}
+		for _, rr := range rep.answer {
+			if c, ok := rr.(*dns.CNAME); ok {
+				seen[c.Hdr.Name] = true
+			}
 		}
 		if seen[rep.next] {
 			return res, fmt.Errorf("%w: the CNAME/DNAME chain returns to %s", ErrLoop, rep.next)

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+	"golang.org/x/sys/unix"
 
 	"github.com/bulwark-dns/bulwark/internal/dnstest"
 )
@@ -183,5 +184,99 @@ func TestExchangeUDPCanceled(t *testing.T) {
 		}
 	case <-time.After(30 * time.Second):
 		t.Fatal("the exchange went on waiting after its context was cancelled")
+	}
+}
+
+// TestAwaitReplyQueuedAtDeadline: when the deadline has passed by the time
+// the exchange looks (a host that did not give it the CPU), datagrams
+// already queued on the socket still count: the genuine answer is taken,
+// and only what is queued decides between timeout and mismatch.
+func TestAwaitReplyQueuedAtDeadline(t *testing.T) {
+	const name = "www.example.test."
+	tests := []struct {
+		name    string
+		queued  func(id uint16) [][]byte // datagrams in the socket before the wait
+		wantErr error                    // nil: the genuine answer
+	}{
+		{name: "the answer", queued: func(id uint16) [][]byte { return [][]byte{answerFor(t, id, name)} }},
+		{name: "junk then the answer", queued: func(id uint16) [][]byte { return [][]byte{{1, 2, 3}, answerFor(t, id, name)} }},
+		{name: "another ID only", queued: func(id uint16) [][]byte { return [][]byte{answerFor(t, id+1, name)} }, wantErr: errMismatch},
+		{name: "nothing", queued: func(uint16) [][]byte { return nil }, wantErr: errTimeout},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			pc, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { pc.Close() })
+			r := &Resolver{}
+			sock, err := dialUDP(pc.LocalAddr().(*net.UDPAddr).AddrPort())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer sock.close()
+			wire, id, err := packQuery(name, dns.TypeA, true, false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := sock.write(wire); err != nil {
+				t.Fatal(err)
+			}
+			_, from, err := pc.ReadFromUDPAddrPort(make([]byte, 512))
+			if err != nil {
+				t.Fatal(err)
+			}
+			dgrams := tt.queued(id)
+			for _, d := range dgrams {
+				if _, err := pc.WriteToUDPAddrPort(d, from); err != nil {
+					t.Fatal(err)
+				}
+			}
+			waitQueued(t, sock, len(dgrams) > 0)
+			// The reaper has not run yet (w is in no epoll set, its wake-up
+			// never comes) and the deadline is behind us: the timer is due
+			// at once, as for an exchange the host kept off the CPU.
+			w := replyWait{ready: make(chan struct{}, 1)}
+			m, err := r.awaitReply(context.Background(), sock, w, id, name, dns.TypeA, true, time.Now().Add(-time.Second))
+			switch {
+			case tt.wantErr == nil && (err != nil || m == nil || len(m.Answer) != 1):
+				t.Fatalf("got %v, %v; want the queued answer", m, err)
+			case tt.wantErr != nil && !errors.Is(err, tt.wantErr):
+				t.Fatalf("err %v, want %v", err, tt.wantErr)
+			}
+		})
+	}
+}
+
+// answerFor is a genuine-looking answer to our query for name, with id.
+func answerFor(t *testing.T, id uint16, name string) []byte {
+	t.Helper()
+	m := new(dns.Msg).SetQuestion(name, dns.TypeA)
+	m.Id, m.Response = id, true
+	m.Answer = []dns.RR{&dns.A{Hdr: dns.RR_Header{Name: name, Rrtype: dns.TypeA, Class: dns.ClassINET, Ttl: 60}, A: net.IPv4(192, 0, 2, 9)}}
+	b, err := m.Pack()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// waitQueued blocks until sock has a datagram to read, when want (poll(2)
+// without a timeout: loopback delivers within the sender's call, so this
+// returns at once).
+func waitQueued(t *testing.T, sock udpSock, want bool) {
+	t.Helper()
+	if !want {
+		return
+	}
+	fds := []unix.PollFd{{Fd: int32(sock.fd), Events: unix.POLLIN}}
+	for {
+		if _, err := unix.Poll(fds, -1); err != unix.EINTR {
+			if err != nil {
+				t.Fatal(err)
+			}
+			return
+		}
 	}
 }
