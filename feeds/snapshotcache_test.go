@@ -202,13 +202,6 @@ func TestSnapshotCache(t *testing.T) {
 	}
 }
 
-func write(t *testing.T, path, body string) {
-	t.Helper()
-	if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
-		t.Fatal(err)
-	}
-}
-
 // A list changed while the server runs invalidates its snapshot: the
 // refresh parses the new text and writes the snapshot of it, which the
 // next start uses.

@@ -88,12 +88,8 @@ func startBulwarkEnv(t *testing.T, adminAddr string, env []string, args ...strin
 	// Ready once /readyz says so.
 	deadline := time.Now().Add(20 * time.Second)
 	for {
-		resp, err := http.Get("http://" + adminAddr + "/readyz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return p
-			}
+		if code, _ := readyz(adminAddr); code == http.StatusOK {
+			return p
 		}
 		select {
 		case err := <-p.exited:
