@@ -15,7 +15,6 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/bulwark-dns/bulwark/internal/dnstaptest"
-	"github.com/bulwark-dns/bulwark/internal/need"
 	"github.com/bulwark-dns/bulwark/internal/wait"
 )
 
@@ -24,7 +23,7 @@ import (
 // logrotate does (rename, then SIGHUP), and checks that every query is in
 // exactly the file it should be and reached the dnstap collector.
 func TestBinaryLogsRotateAndDnstap(t *testing.T) {
-	digPath := need.Tool(t, "dig", "bind9-dnsutils")
+	digPath := needDig(t)
 	lt := newLogTest(t)
 	port, admin, dir := lt.port, lt.admin, lt.dir
 	col := dnstaptest.New(t, "unix").Start()

@@ -11,7 +11,6 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/bulwark-dns/bulwark/internal/dnstest"
-	"github.com/bulwark-dns/bulwark/internal/need"
 )
 
 // TestBinaryRecursiveEndToEnd runs the binary with upstream.mode: recursive
@@ -21,7 +20,7 @@ import (
 // target met during recursion, the cache in front, QNAME minimisation as
 // the servers saw it, and the recursion metrics.
 func TestBinaryRecursiveEndToEnd(t *testing.T) {
-	digPath := need.Tool(t, "dig", "bind9-dnsutils")
+	digPath := needDig(t)
 	const root, tldTest, tldExample, zone, tracker = "127.0.0.2", "127.0.0.3", "127.0.0.4", "127.0.0.5", "127.0.0.6"
 	h := dnstest.StartHierarchy(t, root, tldTest, tldExample, zone, tracker)
 	addRoot(h, root,
