@@ -333,16 +333,30 @@ type grafanaPanel struct {
 
 func loadDashboard(t *testing.T) grafanaDashboard {
 	t.Helper()
-	data, err := os.ReadFile(dashboardPath)
+	var d grafanaDashboard
+	loadFile(t, dashboardPath, &d)
+	return d
+}
+
+// loadFile decodes the monitoring file at path into v: JSON (.json) or
+// YAML, whose every key must be one of v's, so that a misspelt key fails
+// the test instead of leaving a field empty.
+func loadFile(t *testing.T, path string, v any) {
+	t.Helper()
+	data, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var d grafanaDashboard
-	dec := json.NewDecoder(bytes.NewReader(data))
-	if err := dec.Decode(&d); err != nil {
-		t.Fatalf("%s: %v", dashboardPath, err)
+	if filepath.Ext(path) == ".json" {
+		err = json.NewDecoder(bytes.NewReader(data)).Decode(v)
+	} else {
+		dec := yaml.NewDecoder(bytes.NewReader(data))
+		dec.KnownFields(true)
+		err = dec.Decode(v)
 	}
-	return d
+	if err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
 }
 
 // allPanels flattens rows, collapsed or not.
@@ -400,16 +414,8 @@ type alertRuleFile struct {
 
 func loadAlerts(t *testing.T, path string) alertRuleFile {
 	t.Helper()
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
 	var f alertRuleFile
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	if err := dec.Decode(&f); err != nil {
-		t.Fatalf("%s: %v", path, err)
-	}
+	loadFile(t, path, &f)
 	return f
 }
 
