@@ -14,6 +14,7 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/bulwark-dns/bulwark/internal/need"
+	"github.com/bulwark-dns/bulwark/internal/testfile"
 )
 
 // A signed DNS hierarchy served by BIND on loopback, built by the test:
@@ -174,10 +175,7 @@ func (bt *bindTree) signZone(t testing.TB, z *bindZone, file string) {
 	}
 	runTool(t, kdir, "dnssec-signzone", append(args, file)...)
 	if z.after != nil {
-		b, err := os.ReadFile(file + ".signed")
-		if err != nil {
-			t.Fatal(err)
-		}
+		b := testfile.Read(t, file+".signed")
 		lines := z.after(strings.Split(string(b), "\n"))
 		writeFile(t, file+".signed", strings.Join(lines, "\n"))
 	}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -11,6 +10,7 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/bulwark-dns/bulwark/internal/dnstest"
+	"github.com/bulwark-dns/bulwark/internal/testfile"
 )
 
 // TestBinaryRecursiveEndToEnd runs the binary with upstream.mode: recursive
@@ -109,10 +109,7 @@ log:
 	)
 
 	p.stop(t, syscall.SIGTERM)
-	log, err := os.ReadFile(filepath.Join(dir, "blocked.jsonl"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	log := testfile.Read(t, filepath.Join(dir, "blocked.jsonl"))
 	if !strings.Contains(string(log), `"cname":"c.tracker.example"`) || !strings.Contains(string(log), `"qname":"cloaked.shop.test"`) {
 		t.Errorf("block log %s lacks the cloaked CNAME", log)
 	}

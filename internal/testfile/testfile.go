@@ -40,3 +40,14 @@ func Tree(t testing.TB, files map[string]string) string {
 	}
 	return dir
 }
+
+// Read returns the content of the file at path, failing the test when it
+// cannot be read.
+func Read(t testing.TB, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
