@@ -19,6 +19,7 @@ import (
 
 	"github.com/bulwark-dns/bulwark/internal/dnstest"
 	"github.com/bulwark-dns/bulwark/internal/need"
+	"github.com/bulwark-dns/bulwark/internal/proctest"
 	"github.com/bulwark-dns/bulwark/internal/syncbuf"
 	"github.com/bulwark-dns/bulwark/internal/wait"
 )
@@ -128,11 +129,12 @@ func bulwarkBinary(t *testing.T) string {
 // freePort finds a port free for both UDP and TCP on 127.0.0.1.
 func freePort(t testing.TB) int { return dnstest.FreePort(t) }
 
-// process is a running bulwark binary.
+// process is a running bulwark binary: cmd, and stderr holding its
+// output (stdout too), are the test's to use.
 type process struct {
+	proc   *proctest.Process
 	cmd    *exec.Cmd
 	stderr *lockedBuffer
-	exited chan error
 }
 
 // lockedBuffer collects a process's output for the test to read.
@@ -143,41 +145,19 @@ func startBulwark(t *testing.T, adminAddr string, args ...string) *process {
 	return startBulwarkEnv(t, adminAddr, nil, args...)
 }
 
-// startBulwarkEnv is startBulwark with env added to the environment.
+// startBulwarkEnv is startBulwark with env added to the environment. The
+// binary is ready once /readyz says so.
 func startBulwarkEnv(t *testing.T, adminAddr string, env []string, args ...string) *process {
 	t.Helper()
-	p := &process{cmd: exec.Command(bulwarkBinary(t), args...), stderr: &lockedBuffer{}, exited: make(chan error, 1)}
+	cmd := exec.Command(bulwarkBinary(t), args...)
 	if env != nil {
-		p.cmd.Env = append(os.Environ(), env...)
+		cmd.Env = append(os.Environ(), env...)
 	}
-	p.cmd.Stderr = p.stderr
-	p.cmd.Stdout = p.stderr
-	if err := p.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { p.exited <- p.cmd.Wait() }()
-	t.Cleanup(func() {
-		_ = p.cmd.Process.Kill()
-		if t.Failed() {
-			t.Logf("bulwark output:\n%s", p.stderr.String())
-		}
+	proc := proctest.Start(t, cmd, 20*time.Second, func() bool {
+		code, _ := readyz(adminAddr)
+		return code == http.StatusOK
 	})
-	// Ready once /readyz says so.
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		if code, _ := readyz(adminAddr); code == http.StatusOK {
-			return p
-		}
-		select {
-		case err := <-p.exited:
-			t.Fatalf("bulwark exited early: %v\n%s", err, p.stderr.String())
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("bulwark not ready after 20s\n%s", p.stderr.String())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	return &process{proc: proc, cmd: cmd, stderr: proc.Output}
 }
 
 // stop sends sig and fails the test unless the process exits cleanly
@@ -188,8 +168,8 @@ func (p *process) stop(t *testing.T, sig os.Signal) {
 		t.Fatal(err)
 	}
 	select {
-	case err := <-p.exited:
-		if err != nil {
+	case <-p.proc.Exited():
+		if err := p.proc.Err(); err != nil {
 			t.Fatalf("exit after %v: %v\n%s", sig, err, p.stderr.String())
 		}
 	case <-time.After(10 * time.Second):
