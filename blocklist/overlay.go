@@ -165,7 +165,8 @@ func (s *Set) matchOverlay(qname string, v View, inView bool) (Match, bool) {
 			return s.val(p.self), s.val(p.below)
 		}
 		if inTrie {
-			return s.valAt(s.selfIn(r.pair, v)), s.valAt(s.belowIn(r.pair, v))
+			p := s.pairs[r.pair]
+			return s.valAt(s.inView(r.pair, p.self, false, v)), s.valAt(s.inView(r.pair, p.below, true, v))
 		}
 		return nil, nil
 	}

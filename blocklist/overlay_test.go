@@ -62,6 +62,23 @@ func applyChanges(base []Rule, names []string, changed []Rule) []Rule {
 	return append(out, changed...)
 }
 
+// randomChange is a random IXFR for the overlay tests: up to most distinct
+// names, each with zero to two new rules made by rule (zero deletes the
+// name's rules).
+func randomChange(rng *rand.Rand, most int, name func() string, rule func(string) Rule) (names []string, changed []Rule) {
+	for range 1 + rng.IntN(most) {
+		nm := name()
+		if slices.Contains(names, nm) {
+			continue
+		}
+		names = append(names, nm)
+		for range rng.IntN(3) {
+			changed = append(changed, rule(nm))
+		}
+	}
+	return names, changed
+}
+
 // compareMatch compares Match, and MatchView for every view of lists 0-3
 // (a tenant's, which must see the overlay too).
 func compareMatch(t *testing.T, q string, got, want *Set) {
@@ -106,18 +123,8 @@ func TestOverlayRandom(t *testing.T) {
 		return r(nm, Scope(rng.IntN(3)), rng.IntN(3) == 0, uint16(list))
 	}
 	// Few lists, so that they meet at names and views differ.
-	change := func() (names []string, changed []Rule) {
-		for range 1 + rng.IntN(4) {
-			nm := name()
-			if slices.Contains(names, nm) {
-				continue
-			}
-			names = append(names, nm)
-			for range rng.IntN(3) {
-				changed = append(changed, rule(nm, rng.IntN(4)))
-			}
-		}
-		return names, changed
+	change := func() ([]string, []Rule) {
+		return randomChange(rng, 4, name, func(nm string) Rule { return rule(nm, rng.IntN(4)) })
 	}
 	for round := range 300 {
 		var base []Rule

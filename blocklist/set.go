@@ -75,17 +75,30 @@ func (s *Set) Match(qname string) (Match, bool) {
 	if s.ov != nil {
 		return s.matchOverlay(qname, nil, false)
 	}
+	return s.match(qname, nil, false)
+}
+
+// match is the one walk down the trie behind Match and MatchView: label by
+// label from the top, remembering the deepest below rule met, until qname
+// runs out (its node's self rule decides) or the trie does. With inView
+// every node's rules are limited to the lists of v; without it a node's
+// winners stand.
+func (s *Set) match(qname string, v View, inView bool) (Match, bool) {
 	q := trimDot(qname)
 	r := s.rootRec
 	if len(q) == 0 {
-		return s.result(s.pairs[r.pair].self, 0)
+		return s.resultAt(s.self(r.pair, v, inView), 0)
 	}
 	var best uint32
 	bestOff := 0
 	off, end := len(q), len(q)
 	for {
 		// Here q is strictly below the node r, which stands for q[off:].
-		if b := s.pairs[r.pair].below; b != 0 {
+		b := s.pairs[r.pair].below
+		if inView {
+			b = s.inView(r.pair, b, true, v)
+		}
+		if b != 0 {
 			best, bestOff = b, off
 		}
 		if r.x == 0 {
@@ -103,14 +116,23 @@ func (s *Set) Match(qname string) (Match, bool) {
 			break
 		}
 		if start == 0 {
-			if self := s.pairs[r.pair].self; self != 0 {
-				return s.result(self, 0)
+			if self := s.self(r.pair, v, inView); self != 0 {
+				return s.resultAt(self, 0)
 			}
 			break
 		}
 		off, end = start, start-1
 	}
-	return s.result(best, bestOff)
+	return s.resultAt(best, bestOff)
+}
+
+// self is pair p's self rule, limited to the lists of v with inView.
+func (s *Set) self(p uint32, v View, inView bool) uint32 {
+	ri := s.pairs[p].self
+	if inView {
+		ri = s.inView(p, ri, false, v)
+	}
+	return ri
 }
 
 // step moves r to its child labelled w (n characters), if there is one;

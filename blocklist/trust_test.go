@@ -3,7 +3,6 @@ package blocklist
 import (
 	"fmt"
 	"math/rand/v2"
-	"slices"
 	"testing"
 )
 
@@ -298,19 +297,7 @@ func TestFeedTrustOverlayAgainstReference(t *testing.T) {
 		for range 3 + rng.IntN(8) {
 			base = append(base, rule(name()))
 		}
-		change := func() (names []string, changed []Rule) {
-			for range 1 + rng.IntN(3) {
-				n := name()
-				if slices.Contains(names, n) {
-					continue
-				}
-				names = append(names, n)
-				for range rng.IntN(3) {
-					changed = append(changed, rule(n))
-				}
-			}
-			return names, changed
-		}
+		change := func() ([]string, []Rule) { return randomChange(rng, 3, name, rule) }
 		names, changed := change()
 		rules := applyChanges(base, names, changed)
 		set, err := mustBuild(t, base...).WithOverlay(names, changed)

@@ -53,41 +53,7 @@ func (s *Set) MatchView(qname string, v View) (Match, bool) {
 	if s.ov != nil { // an IXFR's changed names (overlay.go)
 		return s.matchOverlay(qname, v, true)
 	}
-	q := trimDot(qname)
-	r := s.rootRec
-	if len(q) == 0 {
-		return s.resultAt(s.selfIn(r.pair, v), 0)
-	}
-	var best uint32
-	bestOff := 0
-	off, end := len(q), len(q)
-	for {
-		if b := s.belowIn(r.pair, v); b != 0 {
-			best, bestOff = b, off
-		}
-		if r.x == 0 {
-			break
-		}
-		var w packedLabel
-		var start, n int
-		var ok bool
-		if off == len(q) {
-			start, n, ok = topLabel(q, &w)
-		} else {
-			start, n, ok = nextLabel(q, end, &w)
-		}
-		if !ok || !s.step(&r, off == len(q), n, &w) {
-			break
-		}
-		if start == 0 {
-			if self := s.selfIn(r.pair, v); self != 0 {
-				return s.resultAt(self, 0)
-			}
-			break
-		}
-		off, end = start, start-1
-	}
-	return s.resultAt(best, bestOff)
+	return s.match(qname, v, true)
 }
 
 // ruleAt is rule ri of the winners' table or, past it, of altRules.
@@ -111,9 +77,11 @@ func (s *Set) resultAt(rule uint32, off int) (Match, bool) {
 // MatchView needs; false for a set read from a snapshot.
 func (s *Set) Views() bool { return s != nil && s.views }
 
-// selfIn is the self rule of pair p among the lists of v; 0 for none.
-func (s *Set) selfIn(p uint32, v View) uint32 {
-	ri := s.pairs[p].self
+// inView is rule ri of pair p's self (below: its below) slot when its list
+// is in v, else the best of the other lists' candidates kept for that slot;
+// 0 for none. ri is the node's winner for the slot, which Match takes as
+// it is: the view's cost is paid only by MatchView.
+func (s *Set) inView(p, ri uint32, below bool, v View) uint32 {
 	if ri == 0 || v.Has(s.rules[ri].payload.List) {
 		return ri
 	}
@@ -121,20 +89,11 @@ func (s *Set) selfIn(p uint32, v View) uint32 {
 		return 0
 	}
 	a := &s.altSpans[p]
-	return s.firstIn(s.alts[a.selfAt:a.selfAt+a.selfN], v)
-}
-
-// belowIn is the below rule of pair p among the lists of v; 0 for none.
-func (s *Set) belowIn(p uint32, v View) uint32 {
-	ri := s.pairs[p].below
-	if ri == 0 || v.Has(s.rules[ri].payload.List) {
-		return ri
+	at, n := a.selfAt, a.selfN
+	if below {
+		at, n = a.belowAt, a.belowN
 	}
-	if s.altSpans == nil {
-		return 0
-	}
-	a := &s.altSpans[p]
-	return s.firstIn(s.alts[a.belowAt:a.belowAt+a.belowN], v)
+	return s.firstIn(s.alts[at:at+n], v)
 }
 
 // firstIn returns the first (best) candidate of a list in v.

@@ -132,12 +132,8 @@ func plainModifiers(mods []byte) bool {
 		return true
 	}
 	for len(mods) > 0 {
-		m := mods
-		if i := bytes.IndexByte(mods, ','); i >= 0 {
-			m, mods = mods[:i], mods[i+1:]
-		} else {
-			mods = nil
-		}
+		var m []byte
+		m, mods, _ = bytes.Cut(mods, []byte{','})
 		switch string(trimBlank(m)) {
 		case "important", "all", "document", "doc":
 		default:

@@ -7,10 +7,11 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"sync/atomic"
 	"testing"
 	"testing/fstest"
+
+	"github.com/bulwark-dns/bulwark/internal/testfile"
 )
 
 // benchList builds an n-line list from real names (made unique with a
@@ -26,10 +27,7 @@ func benchList(b *testing.B, n int, hosts bool) []byte {
 // suffix ("||" and "^\n" for adblock, "" and " CNAME .\n" for RPZ).
 func benchListAs(b *testing.B, n int, prefix, suffix string) []byte {
 	b.Helper()
-	src, err := os.ReadFile(dataFile(b, "disposable_domains.txt"))
-	if err != nil {
-		b.Fatal(err)
-	}
+	src := testfile.Read(b, dataFile(b, "disposable_domains.txt"))
 	names := bytes.Fields(src)
 	var buf bytes.Buffer
 	buf.Grow(n * 32)

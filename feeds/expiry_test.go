@@ -1,8 +1,6 @@
 package feeds
 
 import (
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -22,10 +20,7 @@ func TestIndicatorExpiresWithoutRefetch(t *testing.T) {
 		inteltest.Indicator(uuidA, domainPattern("expiring.example"), ts(now), ts(now.Add(-time.Hour)), ts(now.Add(time.Second))) + "," +
 		inteltest.Indicator(uuidB, domainPattern("later.example"), ts(now), ts(now.Add(2*time.Second)), "") + "," +
 		inteltest.Indicator(uuidC, domainPattern("steady.example"), ts(now), ts(now.Add(-time.Hour)), "") + `]}`
-	path := filepath.Join(t.TempDir(), "bundle.json")
-	if err := os.WriteFile(path, []byte(bundle), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	path := writeFile(t, t.TempDir(), "bundle.json", bundle)
 	tm := newTestManager(t, func(o *Options) {
 		o.Clock = fake
 		o.Blocklists = []ListConfig{{Name: "intel", Format: FormatSTIX, Source: "file:" + path, Refresh: time.Hour}}

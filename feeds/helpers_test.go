@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/bulwark-dns/bulwark/internal/realdata"
+	"github.com/bulwark-dns/bulwark/internal/testfile"
 )
 
 // dataDir is the shared real-world data, reached from the package dir.
@@ -22,6 +23,20 @@ func dataFile(t testing.TB, name string) string {
 func readLines(t testing.TB, path string) []string {
 	t.Helper()
 	return realdata.ReadLines(t, path)
+}
+
+// writeFile creates dir/name (and its directory) with body and returns
+// its path.
+func writeFile(t testing.TB, dir, name, body string) string {
+	t.Helper()
+	return testfile.Write(t, dir, name, body)
+}
+
+// write replaces the file at path with body: a list changed under a
+// running test.
+func write(t testing.TB, path, body string) {
+	t.Helper()
+	testfile.Replace(t, path, body)
 }
 
 // parsed is everything one parser run produced.

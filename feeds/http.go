@@ -25,18 +25,10 @@ func (s *httpSource) String() string { return s.shown }
 func (s *httpSource) Remote() bool   { return true }
 
 func (s *httpSource) Fetch(ctx context.Context, prev Validators) (*Response, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.url, nil)
+	req, err := s.newRequest(ctx, http.MethodGet, s.url, s.shown, nil)
 	if err != nil {
-		return nil, fmt.Errorf("GET %s: %w", s.shown, errors.Unwrap(err))
+		return nil, err
 	}
-	for _, k := range sortedKeys(s.headers) {
-		v, err := resolveHeader(s.headers[k], s.baseDir)
-		if err != nil {
-			return nil, fmt.Errorf("GET %s: header %s: %w", s.shown, k, err)
-		}
-		req.Header.Set(k, v)
-	}
-	req.Header.Set("User-Agent", s.userAgent)
 	// Asking for gzip ourselves turns off the transport's transparent
 	// decompression, so download bytes are counted as sent and the size
 	// bound applies to both forms; parseCopy decompresses.
@@ -47,15 +39,9 @@ func (s *httpSource) Fetch(ctx context.Context, prev Validators) (*Response, err
 	if prev.LastModified != "" {
 		req.Header.Set("If-Modified-Since", prev.LastModified)
 	}
-	client := *s.client // shares the transport; only the redirect policy differs
-	client.CheckRedirect = s.checkRedirect
-	resp, err := client.Do(req)
+	resp, err := s.do(req, s.shown)
 	if err != nil {
-		var ue *url.Error
-		if errors.As(err, &ue) { // its message repeats the unredacted URL
-			err = ue.Err
-		}
-		return nil, fmt.Errorf("GET %s: %w", s.shown, err)
+		return nil, err
 	}
 	v := Validators{ETag: resp.Header.Get("ETag"), LastModified: resp.Header.Get("Last-Modified")}
 	switch {
@@ -76,6 +62,40 @@ func (s *httpSource) Fetch(ctx context.Context, prev Validators) (*Response, err
 		return nil, fmt.Errorf("GET %s: the list is %d bytes, more than max_size %s", s.shown, resp.ContentLength, ByteSize(s.maxSize))
 	}
 	return &Response{Body: resp.Body, Validators: v}, nil
+}
+
+// newRequest is a request for target (shown: redacted, for errors) with
+// the list's configured headers and Bulwark's User-Agent: the part every
+// request to a list's server shares, a list download's or an intel API's.
+func (s *httpSource) newRequest(ctx context.Context, method, target, shown string, body io.Reader) (*http.Request, error) {
+	req, err := http.NewRequestWithContext(ctx, method, target, body)
+	if err != nil {
+		return nil, fmt.Errorf("%s %s: %w", method, shown, errors.Unwrap(err))
+	}
+	for _, k := range sortedKeys(s.headers) {
+		v, err := resolveHeader(s.headers[k], s.baseDir)
+		if err != nil {
+			return nil, fmt.Errorf("%s %s: header %s: %w", method, shown, k, err)
+		}
+		req.Header.Set(k, v)
+	}
+	req.Header.Set("User-Agent", s.userAgent)
+	return req, nil
+}
+
+// do sends req under the source's redirect policy (checkRedirect).
+func (s *httpSource) do(req *http.Request, shown string) (*http.Response, error) {
+	client := *s.client // shares the transport; only the redirect policy differs
+	client.CheckRedirect = s.checkRedirect
+	resp, err := client.Do(req)
+	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) { // its message repeats the unredacted URL
+			err = ue.Err
+		}
+		return nil, fmt.Errorf("%s %s: %w", req.Method, shown, err)
+	}
+	return resp, nil
 }
 
 // maxRedirects bounds a redirect chain, as net/http does by default.

@@ -1,9 +1,10 @@
 package feeds
 
 import (
-	"os"
 	"strings"
 	"testing"
+
+	"github.com/bulwark-dns/bulwark/internal/testfile"
 )
 
 // FuzzSTIXPattern: any pattern yields either terms or a reason, never a
@@ -36,10 +37,7 @@ func FuzzSTIXPattern(f *testing.F) {
 // reject has a reason.
 func FuzzMISP(f *testing.F) {
 	for _, name := range []string{"misp-feed/5f1c4a2e-8b3d-4e6f-9a1b-2c3d4e5f6a7b.json", "misp-feed/7a8b9c0d-1e2f-4a3b-8c4d-5e6f7a8b9c0d.json", "misp-restsearch.json"} {
-		b, err := os.ReadFile("testdata/intel/" + name)
-		if err != nil {
-			f.Fatal(err)
-		}
+		b := testfile.Read(f, "testdata/intel/"+name)
 		f.Add(string(b))
 	}
 	f.Add(`{"Attribute":[{"type":"domain|ip","value":"a.example|1.2.3.4","to_ids":"1"}]}{"response":[{"Event":{}}]}`)
@@ -62,10 +60,7 @@ func FuzzMISP(f *testing.F) {
 // FuzzSTIX: the bundle parser never panics, emits block rules only (never
 // exceptions: feed trust) and names every rule's indicator.
 func FuzzSTIX(f *testing.F) {
-	b, err := os.ReadFile("testdata/intel/stix-bundle.json")
-	if err != nil {
-		f.Fatal(err)
-	}
+	b := testfile.Read(f, "testdata/intel/stix-bundle.json")
 	f.Add(string(b))
 	f.Add(`{"objects":[{"type":"indicator","id":"indicator--1","pattern":"[url:value = 'x']","valid_until":"2026-01-01T00:00:00Z"}]}`)
 	f.Fuzz(func(t *testing.T, in string) {
@@ -81,10 +76,7 @@ func FuzzSTIX(f *testing.F) {
 // without a panic, and what the source hands the parser (mispAnswer) is
 // always one valid MISP document, whatever the server sent.
 func FuzzMISPMerge(f *testing.F) {
-	b, err := os.ReadFile("testdata/intel/misp-restsearch.json")
-	if err != nil {
-		f.Fatal(err)
-	}
+	b := testfile.Read(f, "testdata/intel/misp-restsearch.json")
 	f.Add(b, []byte(`{"response":{"Attribute":[{"uuid":"a","deleted":true,"to_ids":"1","timestamp":"7"}]}}`))
 	f.Add([]byte(`{"response":{"Attribute":[{"uuid":"x","timestamp":"1e3"},{"uuid":""},7,null]}}`), []byte(`{"response":{}}`))
 	f.Fuzz(func(t *testing.T, first, second []byte) {

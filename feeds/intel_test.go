@@ -2,19 +2,17 @@ package feeds
 
 import (
 	"log/slog"
-	"os"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/bulwark-dns/bulwark/internal/testfile"
 )
 
 func readFixture(t *testing.T, name string) string {
 	t.Helper()
-	b, err := os.ReadFile("testdata/intel/" + name)
-	if err != nil {
-		t.Fatal(err)
-	}
+	b := testfile.Read(t, "testdata/intel/"+name)
 	return string(b)
 }
 

@@ -3,11 +3,9 @@ package feeds
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"strconv"
 	"time"
 
@@ -65,18 +63,10 @@ func (c *intelClient) do(ctx context.Context, method, target string, body []byte
 		if body != nil {
 			rd = bytes.NewReader(body)
 		}
-		req, err := http.NewRequestWithContext(ctx, method, target, rd)
+		req, err := c.src.newRequest(ctx, method, target, shown, rd)
 		if err != nil {
-			return nil, nil, fmt.Errorf("%s %s: %w", method, shown, errors.Unwrap(err))
+			return nil, nil, err
 		}
-		for _, k := range sortedKeys(c.src.headers) {
-			v, err := resolveHeader(c.src.headers[k], c.src.baseDir)
-			if err != nil {
-				return nil, nil, fmt.Errorf("%s %s: header %s: %w", method, shown, k, err)
-			}
-			req.Header.Set(k, v)
-		}
-		req.Header.Set("User-Agent", c.src.userAgent)
 		req.Header.Set("Accept", accept)
 		if body != nil {
 			req.Header.Set("Content-Type", "application/json")
@@ -86,15 +76,9 @@ func (c *intelClient) do(ctx context.Context, method, target string, body []byte
 				return nil, nil, fmt.Errorf("%s %s: %w", method, shown, err)
 			}
 		}
-		client := *c.src.client
-		client.CheckRedirect = c.src.checkRedirect
-		resp, err := client.Do(req)
+		resp, err := c.src.do(req, shown)
 		if err != nil {
-			var ue *url.Error
-			if errors.As(err, &ue) {
-				err = ue.Err
-			}
-			return nil, nil, fmt.Errorf("%s %s: %w", method, shown, err)
+			return nil, nil, err
 		}
 		if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable {
 			resp.Body.Close()

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/bulwark-dns/bulwark/internal/inteltest"
+	"github.com/bulwark-dns/bulwark/internal/testfile"
 )
 
 // spoilState returns a test step that damages the state file (or, with
@@ -17,10 +18,7 @@ func spoilState(list, ext string, edit func(t *testing.T, b []byte) []byte) func
 	return func(t *testing.T, dir string) {
 		t.Helper()
 		p := filepath.Join(dir, list+ext)
-		b, err := os.ReadFile(p)
-		if err != nil {
-			t.Fatal(err)
-		}
+		b := testfile.Read(t, p)
 		if err := os.WriteFile(p, edit(t, b), 0o644); err != nil {
 			t.Fatal(err)
 		}

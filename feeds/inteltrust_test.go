@@ -2,8 +2,6 @@ package feeds
 
 import (
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -74,13 +72,7 @@ func TestIntelFeedTrust(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := t.TempDir()
-			local, intel := filepath.Join(dir, "local.txt"), filepath.Join(dir, "intel.json")
-			if err := os.WriteFile(local, []byte("evil.example\n"), 0o644); err != nil {
-				t.Fatal(err)
-			}
-			if err := os.WriteFile(intel, []byte(tt.body), 0o644); err != nil {
-				t.Fatal(err)
-			}
+			local, intel := writeFile(t, dir, "local.txt", "evil.example\n"), writeFile(t, dir, "intel.json", tt.body)
 			lc := ListConfig{Name: "intel", Format: tt.format, Source: "file:" + intel}
 			if tt.edit != nil {
 				tt.edit(&lc)

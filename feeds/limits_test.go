@@ -6,8 +6,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"os"
-	"path/filepath"
 	"runtime"
 	"strings"
 	"testing"
@@ -29,16 +27,12 @@ func names(n int) string {
 // naming the key; at the limit it loads.
 func TestMaxEntries(t *testing.T) {
 	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "l.txt"), []byte(names(11)), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	writeFile(t, dir, "l.txt", names(11))
 	var gz bytes.Buffer
 	zw := gzip.NewWriter(&gz)
 	zw.Write([]byte(names(11)))
 	zw.Close()
-	if err := os.WriteFile(filepath.Join(dir, "l.txt.gz"), gz.Bytes(), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	writeFile(t, dir, "l.txt.gz", gz.String())
 	for _, tc := range []struct {
 		name        string
 		feeds, list int
@@ -82,9 +76,7 @@ func TestMaxEntriesKeepsLastGoodCopy(t *testing.T) {
 	if !tm.blocked("host-4.max.example") {
 		t.Fatal("the first copy is not served")
 	}
-	if err := os.WriteFile(path, []byte(names(9)), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	write(t, path, names(9))
 	if err := tm.RefreshNow(context.Background()); err == nil || !strings.Contains(err.Error(), "max_entries") {
 		t.Errorf("refresh of a copy past max_entries: %v, want an error naming max_entries", err)
 	}

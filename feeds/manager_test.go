@@ -493,9 +493,7 @@ func TestManagerLocalFile(t *testing.T) {
 	if err := tm.RefreshNow(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(path, []byte("a.example\nb.example\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	write(t, path, "a.example\nb.example\n")
 	if err := tm.RefreshNow(context.Background()); err != nil || !tm.blocked("b.example") {
 		t.Fatalf("changed file not loaded: %v", err)
 	}

@@ -2,8 +2,6 @@ package feeds
 
 import (
 	"io/fs"
-	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -26,10 +24,7 @@ func TestManagerPreviousAdoptsUnchangedLists(t *testing.T) {
 	changed := newFeedServer(t, "changed.example\n")
 	removed := newFeedServer(t, "removed.example\n")
 	dir := t.TempDir()
-	local := filepath.Join(dir, "local.txt")
-	if err := os.WriteFile(local, []byte("local.example\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	local := writeFile(t, dir, "local.txt", "local.example\n")
 	bundled := &countingFS{fs: fstest.MapFS{"b.txt": {Data: []byte("bundled.example\n")}}}
 	old := newTestManager(t, func(o *Options) {
 		o.Blocklists = []ListConfig{

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/bulwark-dns/bulwark/blocklist"
+	"github.com/bulwark-dns/bulwark/internal/testfile"
 )
 
 // TestSampleAdblock checks the adblock sample against its answer files:
@@ -37,7 +38,7 @@ func TestSampleAdblock(t *testing.T) {
 	check("blocked", blocked, "samples/phishing.adblock.expected.txt")
 	check("exceptions", allowed, "samples/phishing.adblock.exceptions.txt")
 
-	lines := strings.Split(string(mustRead(t, dataFile(t, "samples/phishing.adblock.txt"))), "\n")
+	lines := strings.Split(string(testfile.Read(t, dataFile(t, "samples/phishing.adblock.txt"))), "\n")
 	byLine := map[int]LineError{}
 	for _, r := range p.rejects {
 		byLine[r.Line] = r

@@ -5,6 +5,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/bulwark-dns/bulwark/internal/testfile"
 )
 
 // parseFile runs a parser over a shared data file.
@@ -43,7 +45,7 @@ func TestSampleHosts(t *testing.T) {
 	for _, r := range p.rejects {
 		byLine[r.Line] = append(byLine[r.Line], r)
 	}
-	lines := strings.Split(string(mustRead(t, dataFile(t, "samples/phishing.hosts"))), "\n")
+	lines := strings.Split(string(testfile.Read(t, dataFile(t, "samples/phishing.hosts"))), "\n")
 	for _, inv := range readLines(t, dataFile(t, "samples/phishing.hosts.invalid.txt")) {
 		n := slices.IndexFunc(lines, func(l string) bool { return strings.TrimRight(l, "\r") == inv })
 		if n < 0 {
@@ -115,20 +117,11 @@ func TestDetectRealFiles(t *testing.T) {
 		{"samples/phishing.rpz.zone", FormatRPZ},
 	}
 	for _, tt := range tests {
-		b := mustRead(t, dataFile(t, tt.file))
+		b := testfile.Read(t, dataFile(t, tt.file))
 		if got := DetectFormat(b[:min(len(b), MaxLineLen)]); got != tt.want {
 			t.Errorf("%s: DetectFormat = %q, want %q", tt.file, got, tt.want)
 		}
 	}
-}
-
-func mustRead(t *testing.T, path string) []byte {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
 }
 
 // diff returns the elements of sorted a missing from sorted b.

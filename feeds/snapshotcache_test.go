@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/bulwark-dns/bulwark/blocklist"
+	"github.com/bulwark-dns/bulwark/internal/testfile"
 )
 
 // namesBody is a domains list of n names "<tag><i>.example".
@@ -67,10 +68,7 @@ func TestSnapshotCache(t *testing.T) {
 	flip := func(at func(size int64) int64) func(t *testing.T, e *snapEnv) {
 		return func(t *testing.T, e *snapEnv) {
 			p := filepath.Join(e.cache, "l.snap")
-			b, err := os.ReadFile(p)
-			if err != nil {
-				t.Fatal(err)
-			}
+			b := testfile.Read(t, p)
 			b[at(int64(len(b)))] ^= 0x40
 			if err := os.WriteFile(p, b, 0o644); err != nil {
 				t.Fatal(err)
@@ -199,13 +197,6 @@ func TestSnapshotCache(t *testing.T) {
 				t.Error("the start after a rebuild did not use the new snapshot")
 			}
 		})
-	}
-}
-
-func write(t *testing.T, path, body string) {
-	t.Helper()
-	if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
-		t.Fatal(err)
 	}
 }
 

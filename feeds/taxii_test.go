@@ -3,8 +3,6 @@ package feeds
 import (
 	"context"
 	"net/http"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -336,9 +334,7 @@ func TestMISPFeedManager(t *testing.T) {
 func TestMISPFeedDirectory(t *testing.T) {
 	dir := t.TempDir()
 	for _, f := range []string{"manifest.json", "5f1c4a2e-8b3d-4e6f-9a1b-2c3d4e5f6a7b.json", "7a8b9c0d-1e2f-4a3b-8c4d-5e6f7a8b9c0d.json"} {
-		if err := os.WriteFile(filepath.Join(dir, f), []byte(readFixture(t, "misp-feed/"+f)), 0o644); err != nil {
-			t.Fatal(err)
-		}
+		writeFile(t, dir, f, readFixture(t, "misp-feed/"+f))
 	}
 	tm := newTestManager(t, func(o *Options) {
 		o.Blocklists = []ListConfig{{Name: "cert", Format: FormatMISP, Source: "file:" + dir + "/"}}

@@ -2,8 +2,6 @@ package feeds
 
 import (
 	"context"
-	"os"
-	"path/filepath"
 	"slices"
 	"testing"
 )
@@ -33,10 +31,7 @@ func TestAllowBroad(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			p := filepath.Join(t.TempDir(), "l.txt")
-			if err := os.WriteFile(p, []byte(tt.body), 0o644); err != nil {
-				t.Fatal(err)
-			}
+			p := writeFile(t, t.TempDir(), "l.txt", tt.body)
 			lc := ListConfig{Name: "l", Source: "file:" + p, Format: tt.format, AllowBroad: tt.broad}
 			o := Options{Blocklists: []ListConfig{lc}}
 			if tt.allowList {

@@ -571,20 +571,12 @@ func applyDelta(body []byte, soa *dns.SOA, net map[string]bool) []byte {
 		}
 		delete(adds, owner)
 	}
-	rest := body
-	if i := bytes.IndexByte(rest, '\n'); i >= 0 {
-		rest = rest[i+1:] // the old SOA line
-	} else {
-		rest = nil
-	}
-	run := "" // the owner of the lines just written
+	// Past the old SOA line; run is the owner of the lines just written.
+	_, rest, _ := bytes.Cut(body, []byte{'\n'})
+	run := ""
 	for len(rest) > 0 {
-		line := rest
-		if i := bytes.IndexByte(rest, '\n'); i >= 0 {
-			line, rest = rest[:i], rest[i+1:]
-		} else {
-			rest = nil
-		}
+		var line []byte
+		line, rest, _ = bytes.Cut(rest, []byte{'\n'})
 		if o := lineOwner(string(line)); o != run {
 			addOwner(run)
 			run = o

@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -100,10 +98,7 @@ func testXfrLife(t *testing.T, start startPrimary) {
 	b := start(t, bindtest.Options{Records: testZoneRecords})
 	cache := t.TempDir()
 	// A second list, after the zone, names some of the same names.
-	other := filepath.Join(t.TempDir(), "other.txt")
-	if err := os.WriteFile(other, []byte("new.example\nsink2.example\ndrop.example\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	other := writeFile(t, t.TempDir(), "other.txt", "new.example\nsink2.example\ndrop.example\n")
 	var mu sync.Mutex
 	var published []*blocklist.Table
 	e := newXfrManager(t, b, cache, func(lc *ListConfig, o *Options) {

@@ -5,8 +5,6 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -41,13 +39,7 @@ ns.later.example.rpz-nsdname CNAME .
 func TestXfrTriggersOverlay(t *testing.T) {
 	b := bindtest.Start(t, bindtest.Options{Records: triggerZoneRecords})
 	dir := t.TempDir()
-	later, plain := filepath.Join(dir, "later.rpz"), filepath.Join(dir, "plain.txt")
-	if err := os.WriteFile(later, []byte(laterZone), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(plain, []byte("plain.example\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	later, plain := writeFile(t, dir, "later.rpz", laterZone), writeFile(t, dir, "plain.txt", "plain.example\n")
 	var mu sync.Mutex
 	var published []*blocklist.Table
 	e := newXfrManager(t, b, t.TempDir(), func(lc *ListConfig, o *Options) {

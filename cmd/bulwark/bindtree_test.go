@@ -14,6 +14,8 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/bulwark-dns/bulwark/internal/need"
+	"github.com/bulwark-dns/bulwark/internal/proctest"
+	"github.com/bulwark-dns/bulwark/internal/testfile"
 )
 
 // A signed DNS hierarchy served by BIND on loopback, built by the test:
@@ -174,10 +176,7 @@ func (bt *bindTree) signZone(t testing.TB, z *bindZone, file string) {
 	}
 	runTool(t, kdir, "dnssec-signzone", append(args, file)...)
 	if z.after != nil {
-		b, err := os.ReadFile(file + ".signed")
-		if err != nil {
-			t.Fatal(err)
-		}
+		b := testfile.Read(t, file+".signed")
 		lines := z.after(strings.Split(string(b), "\n"))
 		writeFile(t, file+".signed", strings.Join(lines, "\n"))
 	}
@@ -227,33 +226,7 @@ controls { };
 // waits until ready reports true; its log is shown if the test fails.
 func startDaemon(t testing.TB, name string, args []string, ready func() bool) {
 	t.Helper()
-	cmd := exec.Command(name, args...)
-	log := &lockedBuffer{}
-	cmd.Stdout, cmd.Stderr = log, log
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(done) }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		<-done
-		if t.Failed() {
-			t.Logf("%s log (last lines):\n%s", name, tail(log.String(), 20))
-		}
-	})
-	for range 40 {
-		select {
-		case <-done:
-			t.Fatalf("%s exited:\n%s", name, log.String())
-		default:
-		}
-		if ready() {
-			return
-		}
-		time.Sleep(250 * time.Millisecond)
-	}
-	t.Fatalf("%s did not become ready:\n%s", name, log.String())
+	proctest.Start(t, exec.Command(name, args...), 10*time.Second, ready)
 }
 
 // standardTree is the hierarchy the DNSSEC end-to-end tests share: every
@@ -323,13 +296,4 @@ func standardZones(ips []string) []*bindZone {
 		}
 	}
 	return zones
-}
-
-// tail is the last n lines of s.
-func tail(s string, n int) string {
-	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
 }

@@ -3,33 +3,24 @@ package main
 import (
 	"bytes"
 	"context"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/bulwark-dns/bulwark/internal/testfile"
 )
 
 // writeFiles writes name -> content into a new temp dir and returns it.
 func writeFiles(t *testing.T, files map[string]string) string {
 	t.Helper()
-	dir := t.TempDir()
-	for name, content := range files {
-		p := filepath.Join(dir, name)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		writeFile(t, p, content)
-	}
-	return dir
+	return testfile.Tree(t, files)
 }
 
-// writeFile writes content to path (mode 0644), failing the test if it
+// writeFile writes content over path (mode 0644), failing the test if it
 // cannot.
 func writeFile(t testing.TB, path, content string) {
 	t.Helper()
-	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	testfile.Replace(t, path, content)
 }
 
 const goodConfig = `listen:

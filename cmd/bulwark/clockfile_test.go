@@ -97,7 +97,7 @@ func backendFor(t testing.TB, yaml string) (*config.Config, *backend) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	back, err := newBackend(cfg, nil, nil)
+	back, err := newBackend(cfg, newProcessMetrics(time.Now()), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -23,6 +23,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/bulwark-dns/bulwark/internal/dnstest"
+	"github.com/bulwark-dns/bulwark/internal/testfile"
 )
 
 // The operator-facing monitoring files these tests hold to the binary.
@@ -155,10 +156,7 @@ log:
 // firstListedName returns the first name of a bundled domains list.
 func firstListedName(t *testing.T, path string) string {
 	t.Helper()
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	data := testfile.Read(t, path)
 	for line := range strings.Lines(string(data)) {
 		line = strings.TrimSpace(line)
 		if line != "" && !strings.HasPrefix(line, "#") && !strings.HasPrefix(line, "*.") {
@@ -333,16 +331,28 @@ type grafanaPanel struct {
 
 func loadDashboard(t *testing.T) grafanaDashboard {
 	t.Helper()
-	data, err := os.ReadFile(dashboardPath)
-	if err != nil {
-		t.Fatal(err)
-	}
 	var d grafanaDashboard
-	dec := json.NewDecoder(bytes.NewReader(data))
-	if err := dec.Decode(&d); err != nil {
-		t.Fatalf("%s: %v", dashboardPath, err)
-	}
+	loadFile(t, dashboardPath, &d)
 	return d
+}
+
+// loadFile decodes the monitoring file at path into v: JSON (.json) or
+// YAML, whose every key must be one of v's, so that a misspelt key fails
+// the test instead of leaving a field empty.
+func loadFile(t *testing.T, path string, v any) {
+	t.Helper()
+	data := testfile.Read(t, path)
+	var err error
+	if filepath.Ext(path) == ".json" {
+		err = json.NewDecoder(bytes.NewReader(data)).Decode(v)
+	} else {
+		dec := yaml.NewDecoder(bytes.NewReader(data))
+		dec.KnownFields(true)
+		err = dec.Decode(v)
+	}
+	if err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
 }
 
 // allPanels flattens rows, collapsed or not.
@@ -400,16 +410,8 @@ type alertRuleFile struct {
 
 func loadAlerts(t *testing.T, path string) alertRuleFile {
 	t.Helper()
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
 	var f alertRuleFile
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	if err := dec.Decode(&f); err != nil {
-		t.Fatalf("%s: %v", path, err)
-	}
+	loadFile(t, path, &f)
 	return f
 }
 
@@ -592,10 +594,7 @@ func TestAlertRules(t *testing.T) {
 		}
 	}
 	// Every alert has a unit test.
-	data, err := os.ReadFile(alertsTestPath)
-	if err != nil {
-		t.Fatal(err)
-	}
+	data := testfile.Read(t, alertsTestPath)
 	for name := range names {
 		if !strings.Contains(string(data), "alertname: "+name+"\n") {
 			t.Errorf("alert %s has no test in %s", name, alertsTestPath)
@@ -628,10 +627,7 @@ func TestPrometheusRuleMatchesAlerts(t *testing.T) {
 		path string
 		into any
 	}{{alertsPath, &plain}, {prometheusRulePath, &crd}} {
-		data, err := os.ReadFile(f.path)
-		if err != nil {
-			t.Fatal(err)
-		}
+		data := testfile.Read(t, f.path)
 		if err := yaml.Unmarshal(data, f.into); err != nil {
 			t.Fatalf("%s: %v", f.path, err)
 		}

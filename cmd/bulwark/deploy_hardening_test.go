@@ -1,7 +1,6 @@
 package main
 
 import (
-	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -9,6 +8,8 @@ import (
 	"testing"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/bulwark-dns/bulwark/internal/testfile"
 )
 
 type k8sNetworkPolicySpec struct {
@@ -75,10 +76,7 @@ func TestKubernetesNetworkPolicy(t *testing.T) {
 func TestSampleWildcardsListBothFamilies(t *testing.T) {
 	wild := regexp.MustCompile(`"\[::\]:(\d+)"`)
 	for _, file := range []string{systemdConfigPath, filepath.Join(kubernetesDir, "bulwark.yaml"), "../../configs/default.yaml", "../../README.md"} {
-		data, err := os.ReadFile(file)
-		if err != nil {
-			t.Fatal(err)
-		}
+		data := testfile.Read(t, file)
 		for i, line := range strings.Split(string(data), "\n") {
 			for _, m := range wild.FindAllStringSubmatch(line, -1) {
 				if !strings.Contains(line, `"0.0.0.0:`+m[1]+`"`) {

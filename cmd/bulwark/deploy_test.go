@@ -16,6 +16,8 @@ import (
 	"testing"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/bulwark-dns/bulwark/internal/testfile"
 )
 
 // The deployment files these tests hold to the binary.
@@ -151,10 +153,7 @@ func TestSystemdExampleConfig(t *testing.T) {
 			}
 		}
 	}
-	data, err := os.ReadFile(systemdConfigPath)
-	if err != nil {
-		t.Fatal(err)
-	}
+	data := testfile.Read(t, systemdConfigPath)
 	var cfg struct {
 		Log struct {
 			Blocked string `yaml:"blocked"`
@@ -214,10 +213,7 @@ func TestSystemdAnalyze(t *testing.T) {
 	if err != nil {
 		t.Skip("systemd-analyze not installed")
 	}
-	data, err := os.ReadFile(systemdUnitPath)
-	if err != nil {
-		t.Fatal(err)
-	}
+	data := testfile.Read(t, systemdUnitPath)
 	unit := filepath.Join(t.TempDir(), "bulwark.service")
 	if err := os.WriteFile(unit, bytes.ReplaceAll(data, []byte("/usr/local/bin/bulwark"), []byte(bulwarkBinary(t))), 0o644); err != nil {
 		t.Fatal(err)
@@ -396,10 +392,7 @@ func decodeSpec[T any](t *testing.T, o k8sObject) T {
 // by kind.
 func loadKustomization(t *testing.T) (k8sKustomization, map[string][]k8sObject) {
 	t.Helper()
-	kdata, err := os.ReadFile(filepath.Join(kubernetesDir, "kustomization.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	kdata := testfile.Read(t, filepath.Join(kubernetesDir, "kustomization.yaml"))
 	var kust k8sKustomization
 	if err := yaml.Unmarshal(kdata, &kust); err != nil {
 		t.Fatalf("kustomization.yaml: %v", err)
@@ -453,10 +446,7 @@ func TestKubernetesManifests(t *testing.T) {
 	if out, err := exec.Command(bulwarkBinary(t), "check", "-config", cfgPath).CombinedOutput(); err != nil {
 		t.Errorf("bulwark check %s: %v\n%s", cfgPath, err, out)
 	}
-	cdata, err := os.ReadFile(cfgPath)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cdata := testfile.Read(t, cfgPath)
 	var bcfg struct {
 		Listen struct {
 			DNS   []string `yaml:"dns"`

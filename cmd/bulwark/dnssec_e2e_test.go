@@ -5,8 +5,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/bulwark-dns/bulwark/internal/need"
 )
 
 // TestBinaryDNSSECRecursive runs the binary in recursive mode, validating,
@@ -16,7 +14,7 @@ import (
 // SERVFAIL with the matching Extended DNS Error on bogus data, the data
 // itself with CD set, and blocked names answered by policy.
 func TestBinaryDNSSECRecursive(t *testing.T) {
-	digPath := need.Tool(t, "dig", "bind9-dnsutils")
+	digPath := needDig(t)
 	bt := standardTree(t)
 	h := newE2EHost(t)
 	port, admin := h.port, h.admin

@@ -120,7 +120,7 @@ const (
 // Bulwark validates what Unbound returns, whether Unbound validates too
 // or not: the verdicts, and the EDEs naming them, are Bulwark's own.
 func TestBinaryDNSSECForwarding(t *testing.T) {
-	digPath := need.Tool(t, "dig", "bind9-dnsutils")
+	digPath := needDig(t)
 	bt := standardTree(t)
 	section := fmt.Sprintf("dnssec:\n  validate: true\n  trust_anchor_file: %q\n  nsec3_max_iterations: 10", bt.anchor)
 	cases := []digCase{
@@ -160,7 +160,7 @@ func TestBinaryDNSSECForwarding(t *testing.T) {
 // (a fake one, answering from unsigned data) makes answers for signed
 // zones bogus, not silently insecure.
 func TestBinaryDNSSECStrippingUpstream(t *testing.T) {
-	digPath := need.Tool(t, "dig", "bind9-dnsutils")
+	digPath := needDig(t)
 	up := dnstest.Start(t, dnstest.WithWildcard())
 	anchor := writeFiles(t, map[string]string{"root.ds": ". IN DS 20326 8 2 E06D44B80B8F1D39A95C0B0D7C65D08458E880409BBC683457104237C7F8EC8D\n"})
 	port := forwardingBulwark(t, up.Addr, fmt.Sprintf("dnssec:\n  validate: true\n  trust_anchor_file: %q", filepath.Join(anchor, "root.ds")))

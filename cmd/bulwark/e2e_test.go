@@ -2,142 +2,20 @@ package main
 
 import (
 	"bufio"
-	"context"
 	"encoding/json"
-	"fmt"
 	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
-	"time"
 
 	"github.com/bulwark-dns/bulwark/internal/dnstest"
-	"github.com/bulwark-dns/bulwark/internal/need"
-	"github.com/bulwark-dns/bulwark/internal/syncbuf"
 )
 
-// buildBinary builds cmd/bulwark once per test run.
-var buildOnce struct {
-	sync.Once
-	path string
-	err  error
-}
-
-func bulwarkBinary(t *testing.T) string {
-	t.Helper()
-	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "bulwark-e2e")
-		if err != nil {
-			buildOnce.err = err
-			return
-		}
-		buildOnce.path = filepath.Join(dir, "bulwark")
-		out, err := exec.Command("go", "build", "-o", buildOnce.path, ".").CombinedOutput()
-		if err != nil {
-			buildOnce.err = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	if buildOnce.err != nil {
-		t.Fatal(buildOnce.err)
-	}
-	return buildOnce.path
-}
-
-// freePort finds a port free for both UDP and TCP on 127.0.0.1.
-func freePort(t testing.TB) int { return dnstest.FreePort(t) }
-
-// process is a running bulwark binary.
-type process struct {
-	cmd    *exec.Cmd
-	stderr *lockedBuffer
-	exited chan error
-}
-
-// lockedBuffer collects a process's output for the test to read.
-type lockedBuffer = syncbuf.Buffer
-
-func startBulwark(t *testing.T, adminAddr string, args ...string) *process {
-	t.Helper()
-	return startBulwarkEnv(t, adminAddr, nil, args...)
-}
-
-// startBulwarkEnv is startBulwark with env added to the environment.
-func startBulwarkEnv(t *testing.T, adminAddr string, env []string, args ...string) *process {
-	t.Helper()
-	p := &process{cmd: exec.Command(bulwarkBinary(t), args...), stderr: &lockedBuffer{}, exited: make(chan error, 1)}
-	if env != nil {
-		p.cmd.Env = append(os.Environ(), env...)
-	}
-	p.cmd.Stderr = p.stderr
-	p.cmd.Stdout = p.stderr
-	if err := p.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { p.exited <- p.cmd.Wait() }()
-	t.Cleanup(func() {
-		_ = p.cmd.Process.Kill()
-		if t.Failed() {
-			t.Logf("bulwark output:\n%s", p.stderr.String())
-		}
-	})
-	// Ready once /readyz says so.
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		resp, err := http.Get("http://" + adminAddr + "/readyz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return p
-			}
-		}
-		select {
-		case err := <-p.exited:
-			t.Fatalf("bulwark exited early: %v\n%s", err, p.stderr.String())
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("bulwark not ready after 20s\n%s", p.stderr.String())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
-// stop sends sig and fails the test unless the process exits cleanly
-// (status 0) within 10 s: the graceful shutdown every signal test checks.
-func (p *process) stop(t *testing.T, sig os.Signal) {
-	t.Helper()
-	if err := p.cmd.Process.Signal(sig); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case err := <-p.exited:
-		if err != nil {
-			t.Fatalf("exit after %v: %v\n%s", sig, err, p.stderr.String())
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatalf("no exit 10s after %v", sig)
-	}
-}
-
-func dig(t *testing.T, digPath string, port int, args ...string) string {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-	defer cancel()
-	all := append([]string{"@127.0.0.1", "-p", fmt.Sprint(port), "+tries=1", "+time=5"}, args...)
-	out, err := exec.CommandContext(ctx, digPath, all...).CombinedOutput()
-	if err != nil {
-		t.Fatalf("dig %v: %v\n%s", args, err, out)
-	}
-	return string(out)
-}
-
 func TestBinaryEndToEndWithDig(t *testing.T) {
-	digPath := need.Tool(t, "dig", "bind9-dnsutils")
+	digPath := needDig(t)
 	up := dnstest.Start(t, dnstest.WithWildcard())
 	up.Add("cloaked.shop.example. 300 IN CNAME c.tracker.example.")
 	h := newE2EHost(t)
@@ -230,7 +108,7 @@ log:
 // command does, and asks only for blocked names: they are answered locally,
 // so no query leaves the machine.
 func TestBinaryDefaultConfig(t *testing.T) {
-	digPath := need.Tool(t, "dig", "bind9-dnsutils")
+	digPath := needDig(t)
 	for _, addr := range []string{"127.0.0.1:5300", "127.0.0.1:9153"} {
 		if l, err := net.Listen("tcp", addr); err != nil {
 			t.Skipf("default address %s busy: %v", addr, err)

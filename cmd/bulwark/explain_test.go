@@ -120,6 +120,48 @@ func checkExplanation(t *testing.T, via string, c explainCase, ex *explanation) 
 	}
 }
 
+// explainCLI runs `bulwark explain -json` on cfgPath for name, with args
+// as flags (flag -> values), and returns the explanation and the call.
+func explainCLI(t *testing.T, cfgPath, name string, args map[string][]string) (*explanation, string) {
+	t.Helper()
+	cmd := []string{"explain", "-json", "-config", cfgPath}
+	for flag, vs := range args {
+		for _, v := range vs {
+			cmd = append(cmd, "-"+flag, v)
+		}
+	}
+	cmd = append(cmd, name)
+	via := strings.Join(cmd, " ")
+	code, out, errs := runCmd(t, cmd...)
+	if code != 0 {
+		t.Fatalf("%s: exit %d: %s", via, code, errs)
+	}
+	var ex explanation
+	if err := json.Unmarshal([]byte(out), &ex); err != nil {
+		t.Fatalf("%s: %v\n%s", via, err, out)
+	}
+	return &ex, via
+}
+
+// explainAPI is explainCLI over GET /explain on admin, args as parameters.
+func explainAPI(t *testing.T, admin, name string, args map[string][]string) (*explanation, string) {
+	t.Helper()
+	q := url.Values{"name": {name}}
+	for flag, vs := range args {
+		q[flag] = vs
+	}
+	via := "GET /explain?" + q.Encode()
+	status, body := adminGet(t, admin, "/explain?"+q.Encode())
+	if status != http.StatusOK {
+		t.Fatalf("%s: %d %s", via, status, body)
+	}
+	var ex explanation
+	if err := json.Unmarshal([]byte(body), &ex); err != nil {
+		t.Fatalf("%s: %v\n%s", via, err, body)
+	}
+	return &ex, via
+}
+
 // serveExplainConfig serves explainConfig (with extra appended) and its
 // lists until the test ends; it returns the config's path and the admin
 // address.
@@ -145,25 +187,10 @@ func TestExplainEveryRuleKind(t *testing.T) {
 	cfgPath, admin := serveExplainConfig(t, "")
 
 	for _, c := range explainCases {
-		code, out, errs := runCmd(t, "explain", "-json", "-config", cfgPath, c.name)
-		if code != 0 {
-			t.Fatalf("explain %s: exit %d: %s", c.name, code, errs)
-		}
-		var cli explanation
-		if err := json.Unmarshal([]byte(out), &cli); err != nil {
-			t.Fatalf("explain -json %s: %v\n%s", c.name, err, out)
-		}
-		checkExplanation(t, "cli", c, &cli)
-
-		status, body := adminGet(t, admin, "/explain?name="+url.QueryEscape(c.name))
-		if status != http.StatusOK {
-			t.Fatalf("GET /explain %s: %d %s", c.name, status, body)
-		}
-		var api explanation
-		if err := json.Unmarshal([]byte(body), &api); err != nil {
-			t.Fatalf("GET /explain %s: %v\n%s", c.name, err, body)
-		}
-		checkExplanation(t, "api", c, &api)
+		cli, _ := explainCLI(t, cfgPath, c.name, nil)
+		checkExplanation(t, "cli", c, cli)
+		api, _ := explainAPI(t, admin, c.name, nil)
+		checkExplanation(t, "api", c, api)
 
 		_, text, _ := runCmd(t, "explain", "-config", cfgPath, c.name)
 		_, apiText := adminGet(t, admin, "/explain?format=text&name="+url.QueryEscape(c.name))
@@ -243,24 +270,13 @@ func TestExplainForTenant(t *testing.T) {
 		{"", "", "", explainCase{name: "good.evil.example", decision: "blocked", rule: "phishing:evil.example:subtree:2",
 			lost: []string{`exceptions:good.evil.example:list "exceptions" is not one of the default policy's`}}},
 	} {
-		args, query := []string{"explain", "-json", "-config", cfgPath}, "/explain?name="+url.QueryEscape(c.name)
+		var args map[string][]string
 		if c.flag != "" {
-			args = append(args, "-"+c.flag, c.value)
-			query += "&" + c.flag + "=" + url.QueryEscape(c.value)
+			args = map[string][]string{c.flag: {c.value}}
 		}
-		code, out, errs := runCmd(t, append(args, c.name)...)
-		if code != 0 {
-			t.Fatalf("explain %v: exit %d: %s", args, code, errs)
-		}
-		var cli, api explanation
-		if err := json.Unmarshal([]byte(out), &cli); err != nil {
-			t.Fatal(err)
-		}
-		status, body := adminGet(t, admin, query)
-		if err := json.Unmarshal([]byte(body), &api); status != http.StatusOK || err != nil {
-			t.Fatalf("GET %s: %d %v %s", query, status, err, body)
-		}
-		for via, ex := range map[string]*explanation{"cli -" + c.flag: &cli, "api " + query: &api} {
+		cli, viaCLI := explainCLI(t, cfgPath, c.name, args)
+		api, viaAPI := explainAPI(t, admin, c.name, args)
+		for via, ex := range map[string]*explanation{viaCLI: cli, viaAPI: api} {
 			checkExplanation(t, via, c.explainCase, ex)
 			if ex.Tenant != c.tenant {
 				t.Errorf("%s %s: tenant %q, want %q", via, c.name, ex.Tenant, c.tenant)

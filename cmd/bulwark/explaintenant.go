@@ -23,11 +23,14 @@ type explainWho struct {
 
 // explainAs is explain under the policy of who.
 func explainAs(rules *feeds.Rules, reports []feeds.Report, cfg *config.Config, name string, who explainWho) (*explanation, error) {
-	ten, err := who.resolve(cfg, rules.Table())
+	if who.client != "" && who.tenant != "" {
+		return nil, fmt.Errorf("give -client or -tenant, not both")
+	}
+	args, err := parseTriggerArgs(who)
 	if err != nil {
 		return nil, err
 	}
-	args, err := parseTriggerArgs(who)
+	ten, err := who.resolve(cfg, rules.Table(), args.client)
 	if err != nil {
 		return nil, err
 	}
@@ -39,12 +42,10 @@ func explainAs(rules *feeds.Rules, reports []feeds.Report, cfg *config.Config, n
 	return ex, nil
 }
 
-// resolve finds the tenant, selected as the pipeline selects it (the
-// client address; no DoH or SNI id, no ECS); nil without tenants.
-func (w explainWho) resolve(cfg *config.Config, t *blocklist.Table) (*tenant.Tenant, error) {
-	if w.client != "" && w.tenant != "" {
-		return nil, fmt.Errorf("give -client or -tenant, not both")
-	}
+// resolve finds the tenant, selected as the pipeline selects it (client,
+// the parsed -client address, invalid when not given; no DoH or SNI id,
+// no ECS); nil without tenants.
+func (w explainWho) resolve(cfg *config.Config, t *blocklist.Table, client netip.Addr) (*tenant.Tenant, error) {
 	sel, err := newTenants(cfg, t)
 	switch {
 	case err != nil:
@@ -52,11 +53,6 @@ func (w explainWho) resolve(cfg *config.Config, t *blocklist.Table) (*tenant.Ten
 	case sel == nil && w.tenant != "":
 		return nil, fmt.Errorf("tenant %q: no tenants are configured", w.tenant)
 	case sel == nil:
-		if w.client != "" {
-			if _, err := netip.ParseAddr(w.client); err != nil {
-				return nil, fmt.Errorf("client %q is not an IP address", w.client)
-			}
-		}
 		return nil, nil
 	case w.tenant != "":
 		ten, ok := sel.ByName(w.tenant)
@@ -64,12 +60,8 @@ func (w explainWho) resolve(cfg *config.Config, t *blocklist.Table) (*tenant.Ten
 			return nil, fmt.Errorf("tenant %q is not configured", w.tenant)
 		}
 		return ten, nil
-	case w.client != "":
-		a, err := netip.ParseAddr(w.client)
-		if err != nil {
-			return nil, fmt.Errorf("client %q is not an IP address", w.client)
-		}
-		return sel.Select(tenant.Query{Client: a}), nil
+	case client.IsValid():
+		return sel.Select(tenant.Query{Client: client}), nil
 	}
 	return sel.Default(), nil
 }

@@ -1,15 +1,11 @@
 package main
 
 import (
-	"encoding/json"
-	"net/http"
-	"net/url"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/bulwark-dns/bulwark/internal/dnstest"
-	"github.com/bulwark-dns/bulwark/internal/wait"
 )
 
 // The zones of TestExplainRPZTriggers: first, then second.
@@ -91,7 +87,7 @@ func TestExplainRPZTriggers(t *testing.T) {
 	h := newE2EHost(t)
 	served := writeFiles(t, withTriggerLists(map[string]string{"bulwark.yaml": h.forwarding(up2.Addr) + explainTriggerConfig}))
 	serveInProcess(t, filepath.Join(served, "bulwark.yaml"))
-	wait.For(t, "/readyz", func() bool { code, _ := readyz(h.admin); return code == http.StatusOK })
+	waitReady(t, h.admin, "/readyz")
 	for _, c := range cases {
 		checkTriggerCase(t, "", h.admin, c)
 	}
@@ -124,33 +120,12 @@ func withTriggerLists(files map[string]string) map[string]string {
 // admin, and checks the explanation.
 func checkTriggerCase(t *testing.T, cfgPath, admin string, c triggerCase) {
 	t.Helper()
-	var ex explanation
-	via := "explain"
+	var ex *explanation
+	var via string
 	if admin == "" {
-		args := []string{"explain", "-json", "-config", cfgPath}
-		for flag, vs := range c.args {
-			for _, v := range vs {
-				args = append(args, "-"+flag, v)
-			}
-		}
-		code, out, errs := runCmd(t, append(args, c.name)...)
-		if code != 0 {
-			t.Fatalf("%v: exit %d: %s", args, code, errs)
-		}
-		if err := json.Unmarshal([]byte(out), &ex); err != nil {
-			t.Fatal(err)
-		}
-		via = strings.Join(args[4:], " ")
+		ex, via = explainCLI(t, cfgPath, c.name, c.args)
 	} else {
-		q := url.Values{"name": {c.name}}
-		for flag, vs := range c.args {
-			q[flag] = vs
-		}
-		status, body := adminGet(t, admin, "/explain?"+q.Encode())
-		if err := json.Unmarshal([]byte(body), &ex); status != http.StatusOK || err != nil {
-			t.Fatalf("GET /explain?%s: %d %v %s", q.Encode(), status, err, body)
-		}
-		via = "GET /explain?" + q.Encode()
+		ex, via = explainAPI(t, admin, c.name, c.args)
 	}
 	if ex.Decision != c.decision || ex.DecidedBy != c.decidedBy || !strings.Contains(ex.Answer, c.answer) {
 		t.Errorf("%s: decision %q by %q, answer %q; want %q by %q, answer with %q", via, ex.Decision, ex.DecidedBy, ex.Answer,

@@ -1,18 +1,15 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
-	"time"
 
 	"github.com/miekg/dns"
 
@@ -37,74 +34,6 @@ func (f *mutableFeed) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	body := f.body
 	f.mu.Unlock()
 	_, _ = io.WriteString(w, body)
-}
-
-// inProcess is `bulwark serve` running in the test process.
-type inProcess struct {
-	cancel context.CancelFunc
-	hup    chan os.Signal
-	done   chan int
-	stderr *lockedBuffer
-	once   sync.Once
-}
-
-func serveInProcess(t *testing.T, cfgPath string) *inProcess {
-	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	p := &inProcess{cancel: cancel, hup: make(chan os.Signal, 1), done: make(chan int, 1), stderr: &lockedBuffer{}}
-	go func() { p.done <- run(ctx, []string{"serve", "-config", cfgPath}, io.Discard, p.stderr, p.hup) }()
-	t.Cleanup(func() {
-		p.stop(t)
-		if t.Failed() {
-			t.Logf("bulwark log:\n%s", p.stderr.String())
-		}
-	})
-	return p
-}
-
-func (p *inProcess) stop(t *testing.T) {
-	t.Helper()
-	p.once.Do(func() {
-		p.cancel()
-		select {
-		case code := <-p.done:
-			if code != 0 {
-				t.Errorf("serve exited %d", code)
-			}
-		case <-time.After(15 * time.Second):
-			t.Error("serve did not stop")
-		}
-	})
-}
-
-// readyz returns /readyz's status and body.
-func readyz(admin string) (int, string) {
-	resp, err := http.Get("http://" + admin + "/readyz")
-	if err != nil {
-		return 0, err.Error()
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
-}
-
-// waitReady waits until the admin API at admin answers /readyz with 200:
-// every list loaded, the listeners up. what names the wait in a failure.
-func waitReady(t testing.TB, admin, what string) {
-	t.Helper()
-	wait.For(t, what, func() bool { code, _ := readyz(admin); return code == http.StatusOK })
-}
-
-func rcode(t *testing.T, port int, name string) int {
-	t.Helper()
-	m := new(dns.Msg)
-	m.SetQuestion(dns.Fqdn(name), dns.TypeA)
-	c := &dns.Client{Timeout: 5 * time.Second}
-	resp, _, err := c.Exchange(m, fmt.Sprintf("127.0.0.1:%d", port))
-	if err != nil {
-		t.Fatalf("query %s: %v", name, err)
-	}
-	return resp.Rcode
 }
 
 // TestServeHTTPFeed runs serve with an HTTP feed: it is served, SIGHUP

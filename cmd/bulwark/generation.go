@@ -76,7 +76,7 @@ func (d *daemon) build(ctx context.Context, src *source, prev *generation) (_ *g
 	// The lists. At start they record into the metrics at once; on a
 	// reload only once the new generation serves (feeds.Manager.SetMetrics),
 	// so that a failed reload leaves the series alone.
-	met, previous := d.pm.feedMetrics(), (*feeds.Manager)(nil)
+	met, previous := d.pm.feeds, (*feeds.Manager)(nil)
 	if prev != nil {
 		met, previous = nil, prev.lists
 	}
@@ -104,10 +104,10 @@ func (d *daemon) build(ctx context.Context, src *source, prev *generation) (_ *g
 		if err != nil {
 			return nil, err
 		}
-		g.blog, g.closeOut = logs.NewBlockLog(out, d.pm.logMetrics(), d.logger), closeOut
+		g.blog, g.closeOut = logs.NewBlockLog(out, d.pm.logs, d.logger), closeOut
 	}
 
-	g.um = d.pm.upstreamMetrics()
+	g.um = d.pm.upstream
 	if prev != nil && sameBackend(prev, g) {
 		// A list-only change keeps the warm cache and the upstream
 		// connections and health.
@@ -116,7 +116,7 @@ func (d *daemon) build(ctx context.Context, src *source, prev *generation) (_ *g
 		if g.back, err = newBackend(cfg, d.pm, d.logger); err != nil {
 			return nil, err
 		}
-		g.cache = cache.New(cfg.Cache, g.back, g.back.clock, d.pm.cacheMetrics(), d.logger, g.back.cacheOpts...)
+		g.cache = cache.New(cfg.Cache, g.back, g.back.clock, d.pm.cache, d.logger, g.back.cacheOpts...)
 	}
 
 	if g.sight, err = d.startSightings(ctx, src, g.lists); err != nil { // sightings.go
@@ -143,7 +143,7 @@ func (d *daemon) build(ctx context.Context, src *source, prev *generation) (_ *g
 		Tenants:  g.tenants,
 		Servers:  g.back.servers,
 		Options: pipeline.Options{UDPSize: cfg.Listen.UDPSize, Observer: g.obs.observer(),
-			Metrics: d.pm.resolverMetrics(), Logger: d.logger},
+			Metrics: d.pm.resolver, Logger: d.logger},
 	})
 	if err != nil {
 		return nil, err

@@ -3,8 +3,6 @@ package main
 import (
 	"encoding/json"
 	"fmt"
-	"io"
-	"net/http"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -72,13 +70,8 @@ sightings:
 	}
 	rcode(t, port, "secure-login-bank.example")
 
-	resp, err := http.Get("http://" + admin + "/explain?name=secure-login-bank.example")
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if !strings.Contains(string(body), `"indicator": "indicator--`+ind+`"`) {
+	_, body := adminGet(t, admin, "/explain?name=secure-login-bank.example")
+	if !strings.Contains(body, `"indicator": "indicator--`+ind+`"`) {
 		t.Errorf("explain does not name the indicator:\n%s", body)
 	}
 

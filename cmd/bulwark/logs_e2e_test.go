@@ -15,7 +15,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/bulwark-dns/bulwark/internal/dnstaptest"
-	"github.com/bulwark-dns/bulwark/internal/need"
+	"github.com/bulwark-dns/bulwark/internal/testfile"
 	"github.com/bulwark-dns/bulwark/internal/wait"
 )
 
@@ -24,7 +24,7 @@ import (
 // logrotate does (rename, then SIGHUP), and checks that every query is in
 // exactly the file it should be and reached the dnstap collector.
 func TestBinaryLogsRotateAndDnstap(t *testing.T) {
-	digPath := need.Tool(t, "dig", "bind9-dnsutils")
+	digPath := needDig(t)
 	lt := newLogTest(t)
 	port, admin, dir := lt.port, lt.admin, lt.dir
 	col := dnstaptest.New(t, "unix").Start()
@@ -74,10 +74,7 @@ dnstap:
 		{blocked + ".1", []string{"a.evil.example"}},
 		{blocked, []string{"b.evil.example"}},
 	} {
-		b, err := os.ReadFile(c.file)
-		if err != nil {
-			t.Fatal(err)
-		}
+		b := testfile.Read(t, c.file)
 		lines := strings.Split(strings.TrimSpace(string(b)), "\n")
 		if len(lines) != len(c.names) {
 			t.Errorf("%s: %d lines, want %d:\n%s", filepath.Base(c.file), len(lines), len(c.names), b)

@@ -9,26 +9,17 @@ import (
 )
 
 func TestResolveMemoryPolicy(t *testing.T) {
-	v2 := fstest.MapFS{
-		"proc/self/cgroup": {Data: []byte("0::/system.slice/bulwark.service\n")},
-		"sys/fs/cgroup/system.slice/bulwark.service/memory.max": {Data: []byte("1073741824\n")},
+	// cgroup is a root whose /proc/self/cgroup says self and whose limit
+	// file holds limit.
+	cgroup := func(self, limitFile, limit string) fstest.MapFS {
+		return fstest.MapFS{"proc/self/cgroup": {Data: []byte(self)}, limitFile: {Data: []byte(limit)}}
 	}
-	v2max := fstest.MapFS{
-		"proc/self/cgroup":         {Data: []byte("0::/\n")},
-		"sys/fs/cgroup/memory.max": {Data: []byte("max\n")},
-	}
-	container := fstest.MapFS{ // a container sees its own cgroup at the root
-		"proc/self/cgroup":         {Data: []byte("0::/\n")},
-		"sys/fs/cgroup/memory.max": {Data: []byte("536870912\n")},
-	}
-	v1 := fstest.MapFS{
-		"proc/self/cgroup": {Data: []byte("4:memory:/docker/abc\n3:cpu,cpuacct:/docker/abc\n")},
-		"sys/fs/cgroup/memory/docker/abc/memory.limit_in_bytes": {Data: []byte("268435456\n")},
-	}
-	v1unlimited := fstest.MapFS{
-		"proc/self/cgroup":                           {Data: []byte("4:memory:/\n")},
-		"sys/fs/cgroup/memory/memory.limit_in_bytes": {Data: []byte("9223372036854771712\n")},
-	}
+	v2 := cgroup("0::/system.slice/bulwark.service\n", "sys/fs/cgroup/system.slice/bulwark.service/memory.max", "1073741824\n")
+	v2max := cgroup("0::/\n", "sys/fs/cgroup/memory.max", "max\n")
+	// A container sees its own cgroup at the root.
+	container := cgroup("0::/\n", "sys/fs/cgroup/memory.max", "536870912\n")
+	v1 := cgroup("4:memory:/docker/abc\n3:cpu,cpuacct:/docker/abc\n", "sys/fs/cgroup/memory/docker/abc/memory.limit_in_bytes", "268435456\n")
+	v1unlimited := cgroup("4:memory:/\n", "sys/fs/cgroup/memory/memory.limit_in_bytes", "9223372036854771712\n")
 	garbage := fstest.MapFS{
 		"sys/fs/cgroup/memory.max": {Data: []byte("lots\n")},
 	}

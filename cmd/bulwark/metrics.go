@@ -23,7 +23,7 @@ import (
 // processMetrics holds every package's Metrics. Each registers its series
 // when constructed, which may happen once per registry, so they live as
 // long as the process and every configuration generation records into the
-// same ones. A nil *processMetrics records nothing (tests).
+// same ones.
 type processMetrics struct {
 	reg       *prometheus.Registry
 	resolver  *pipeline.Metrics
@@ -37,16 +37,11 @@ type processMetrics struct {
 	reloadAt  prometheus.Gauge
 	startedAt time.Time
 
-	// Registered on first use, so that their series appear only once a
-	// configuration turns them on (as the README says).
-	dnstapOnce    sync.Once
-	dnstap        *dnstap.Metrics
-	recursiveOnce sync.Once
-	recursive     *recursive.Metrics
-	dnssecOnce    sync.Once
-	dnssec        *dnssec.Metrics
-	sightingsOnce sync.Once // sightings.go
-	sightings     *sightings.Metrics
+	// Registered on first use (lazy).
+	dnstap    lazy[dnstap.Metrics]
+	recursive lazy[recursive.Metrics]
+	dnssec    lazy[dnssec.Metrics]
+	sightings lazy[sightings.Metrics] // sightings.go
 }
 
 // Results of a config reload, the result label of
@@ -86,9 +81,6 @@ func newProcessMetrics(now time.Time) *processMetrics {
 
 // reloaded records one reload attempt.
 func (pm *processMetrics) reloaded(ok bool, at time.Time) {
-	if pm == nil {
-		return
-	}
 	if ok {
 		pm.reloads.WithLabelValues(reloadSuccess).Inc()
 		pm.reloadOK.Set(1)
@@ -99,71 +91,16 @@ func (pm *processMetrics) reloaded(ok bool, at time.Time) {
 	pm.reloadOK.Set(0)
 }
 
-// The accessors below are nil-safe: a nil *processMetrics gives nil
-// Metrics, which every package accepts.
-
-func (pm *processMetrics) resolverMetrics() *pipeline.Metrics {
-	if pm == nil {
-		return nil
-	}
-	return pm.resolver
+// lazy is one package's Metrics registered on first use, so that its
+// series appear only once a configuration turns the package on (as the
+// README says).
+type lazy[M any] struct {
+	once sync.Once
+	m    *M
 }
 
-func (pm *processMetrics) logMetrics() *logs.Metrics {
-	if pm == nil {
-		return nil
-	}
-	return pm.logs
-}
-
-func (pm *processMetrics) sinkMetrics() *logsink.Metrics {
-	if pm == nil {
-		return nil
-	}
-	return pm.sinks
-}
-
-func (pm *processMetrics) feedMetrics() *feeds.Metrics {
-	if pm == nil {
-		return nil
-	}
-	return pm.feeds
-}
-
-func (pm *processMetrics) cacheMetrics() *cache.Metrics {
-	if pm == nil {
-		return nil
-	}
-	return pm.cache
-}
-
-func (pm *processMetrics) upstreamMetrics() *upstream.Metrics {
-	if pm == nil {
-		return nil
-	}
-	return pm.upstream
-}
-
-func (pm *processMetrics) dnstapMetrics() *dnstap.Metrics {
-	if pm == nil {
-		return nil
-	}
-	pm.dnstapOnce.Do(func() { pm.dnstap = dnstap.NewMetrics(pm.reg) })
-	return pm.dnstap
-}
-
-func (pm *processMetrics) dnssecMetrics() *dnssec.Metrics {
-	if pm == nil {
-		return nil
-	}
-	pm.dnssecOnce.Do(func() { pm.dnssec = dnssec.NewMetrics(pm.reg) })
-	return pm.dnssec
-}
-
-func (pm *processMetrics) recursiveMetrics() *recursive.Metrics {
-	if pm == nil {
-		return nil
-	}
-	pm.recursiveOnce.Do(func() { pm.recursive = recursive.NewMetrics(pm.reg) })
-	return pm.recursive
+// get returns l's Metrics, made with newM on reg by the first call.
+func (l *lazy[M]) get(reg prometheus.Registerer, newM func(prometheus.Registerer) *M) *M {
+	l.once.Do(func() { l.m = newM(reg) })
+	return l.m
 }

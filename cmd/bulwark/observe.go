@@ -25,15 +25,15 @@ type observers struct {
 func openObservers(cfg *config.Config, pm *processMetrics, stdout io.Writer, logger *slog.Logger) (*observers, error) {
 	o := &observers{}
 	if cfg.Log.Queries != "off" || len(cfg.Log.SinksOf("queries")) > 0 {
-		w, closeFn, err := logs.Open(cfg.Log.Queries, cfg.Log.SinksOf("queries"), stdout, os.Stderr, pm.sinkMetrics(), logger)
+		w, closeFn, err := logs.Open(cfg.Log.Queries, cfg.Log.SinksOf("queries"), stdout, os.Stderr, pm.sinks, logger)
 		if err != nil {
 			return nil, fmt.Errorf("query log: %w", err)
 		}
-		o.qlog, o.closeQlog = logs.NewQueryLog(w, cfg.Log.Sample(), pm.logMetrics(), logger), closeFn
+		o.qlog, o.closeQlog = logs.NewQueryLog(w, cfg.Log.Sample(), pm.logs, logger), closeFn
 		logger.Info("query log on", "dest", cfg.Log.Queries, "sample", cfg.Log.Sample())
 	}
 	if cfg.Dnstap.Enabled() {
-		tap, err := dnstap.New(cfg.Dnstap, version, pm.dnstapMetrics(), logger)
+		tap, err := dnstap.New(cfg.Dnstap, version, pm.dnstap.get(pm.reg, dnstap.NewMetrics), logger)
 		if err != nil {
 			o.close()
 			return nil, err

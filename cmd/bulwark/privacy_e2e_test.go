@@ -20,7 +20,6 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/bulwark-dns/bulwark/internal/dnstaptest"
-	"github.com/bulwark-dns/bulwark/internal/need"
 )
 
 // TestBinaryClientPrivacy runs the binary once per `log.client` mode with
@@ -29,7 +28,7 @@ import (
 // Queries come from 127.0.0.77; its address may appear in no output except
 // under full, and each output holds what the README's Privacy table says.
 func TestBinaryClientPrivacy(t *testing.T) {
-	digPath := need.Tool(t, "dig", "bind9-dnsutils")
+	digPath := needDig(t)
 	const client = "127.0.0.77"
 	tests := []struct {
 		mode string
@@ -220,7 +219,7 @@ func (c *collector) all() string {
 // applies to the next record, through the same block log and the same
 // sink connection (nothing reopened).
 func TestReloadChangesClientMode(t *testing.T) {
-	digPath := need.Tool(t, "dig", "bind9-dnsutils")
+	digPath := needDig(t)
 	lt := newLogTest(t)
 	port, admin, dir := lt.port, lt.admin, lt.dir
 	syslog := startSyslogReceiver(t)
@@ -275,7 +274,7 @@ func TestReloadChangesClientMode(t *testing.T) {
 // the default policy's clients keep log.client (full): the addresses of
 // council-a's (omit) and lab-d's (hash) clients appear in no output.
 func TestBinaryTenantClientPrivacy(t *testing.T) {
-	digPath := need.Tool(t, "dig", "bind9-dnsutils")
+	digPath := needDig(t)
 	lt := newLogTest(t)
 	tap := dnstaptest.New(t, "unix").Start()
 	blocked, queries := filepath.Join(lt.dir, "blocked.jsonl"), filepath.Join(lt.dir, "queries.jsonl")

@@ -2,9 +2,6 @@ package main
 
 import (
 	"fmt"
-	"io"
-	"net/http"
-	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -13,7 +10,7 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/bulwark-dns/bulwark/internal/dnstest"
-	"github.com/bulwark-dns/bulwark/internal/need"
+	"github.com/bulwark-dns/bulwark/internal/testfile"
 )
 
 // TestBinaryRecursiveEndToEnd runs the binary with upstream.mode: recursive
@@ -23,7 +20,7 @@ import (
 // target met during recursion, the cache in front, QNAME minimisation as
 // the servers saw it, and the recursion metrics.
 func TestBinaryRecursiveEndToEnd(t *testing.T) {
-	digPath := need.Tool(t, "dig", "bind9-dnsutils")
+	digPath := needDig(t)
 	const root, tldTest, tldExample, zone, tracker = "127.0.0.2", "127.0.0.3", "127.0.0.4", "127.0.0.5", "127.0.0.6"
 	h := dnstest.StartHierarchy(t, root, tldTest, tldExample, zone, tracker)
 	addRoot(h, root,
@@ -103,29 +100,16 @@ log:
 		t.Errorf("a cached answer cost %d upstream queries", n-before)
 	}
 
-	resp, err := http.Get("http://" + admin + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	for _, w := range []string{
+	wantMetrics(t, admin,
 		"bulwark_recursion_upstream_queries_count",
 		"bulwark_recursion_depth_bucket",
 		`bulwark_recursion_exchanges_total{result="reply"}`,
 		"bulwark_recursion_server_timeouts_total",
 		`bulwark_blocked_total{action="nxdomain",category="tracking",list="trackers"} 1`,
-	} {
-		if !strings.Contains(string(body), w) {
-			t.Errorf("/metrics lacks %q", w)
-		}
-	}
+	)
 
 	p.stop(t, syscall.SIGTERM)
-	log, err := os.ReadFile(filepath.Join(dir, "blocked.jsonl"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	log := testfile.Read(t, filepath.Join(dir, "blocked.jsonl"))
 	if !strings.Contains(string(log), `"cname":"c.tracker.example"`) || !strings.Contains(string(log), `"qname":"cloaked.shop.test"`) {
 		t.Errorf("block log %s lacks the cloaked CNAME", log)
 	}

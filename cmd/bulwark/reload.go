@@ -127,15 +127,15 @@ func (d *daemon) swap() error {
 // rest once the queries inside its chain have been answered.
 func (d *daemon) retire(old, next *generation) {
 	old.lists.Close()
-	next.lists.SetMetrics(d.pm.feedMetrics())
+	next.lists.SetMetrics(d.pm.feeds)
 	keep := next.lists.Names()
 	for _, name := range old.lists.Names() {
 		if !slices.Contains(keep, name) {
-			d.pm.feedMetrics().Forget(name)
+			d.pm.feeds.Forget(name)
 		}
 	}
 	// At the swap, like the feeds': the next reload may bring a name back.
-	d.pm.sinkMetrics().Forget(removedSinks(old.cfg, next.cfg)...)
+	d.pm.sinks.Forget(removedSinks(old.cfg, next.cfg)...)
 	// Generations close in the order they were replaced: an older one may
 	// still be answering through upstreams it shares with old.
 	prev, done := d.retired, make(chan struct{})

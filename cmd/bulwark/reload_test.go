@@ -1,15 +1,12 @@
 package main
 
 import (
-	"bufio"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -20,88 +17,8 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/bulwark-dns/bulwark/internal/dnstest"
-	"github.com/bulwark-dns/bulwark/internal/need"
 	"github.com/bulwark-dns/bulwark/internal/wait"
 )
-
-// adminGet returns the status and body of GET path on the admin address.
-func adminGet(t *testing.T, admin, path string, header ...string) (int, string) {
-	t.Helper()
-	req, err := http.NewRequest(http.MethodGet, "http://"+admin+path, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := 0; i+1 < len(header); i += 2 {
-		req.Header.Set(header[i], header[i+1])
-	}
-	return do(t, req)
-}
-
-// postReload asks for a reload; token "" sends no Authorization.
-func postReload(t *testing.T, admin, token string) (int, string) {
-	t.Helper()
-	req, err := http.NewRequest(http.MethodPost, "http://"+admin+"/reload", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	return do(t, req)
-}
-
-func do(t *testing.T, req *http.Request) (int, string) {
-	t.Helper()
-	c := &http.Client{Timeout: 60 * time.Second}
-	resp, err := c.Do(req)
-	if err != nil {
-		t.Fatalf("%s %s: %v", req.Method, req.URL, err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
-}
-
-// scrape returns the value of one series of /metrics, written as in the
-// exposition format (`name{label="v"}`), or -1 when it is absent.
-func scrape(t *testing.T, admin, series string) float64 {
-	t.Helper()
-	_, body := adminGet(t, admin, "/metrics")
-	sc := bufio.NewScanner(strings.NewReader(body))
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		line := sc.Text()
-		if rest, ok := strings.CutPrefix(line, series+" "); ok {
-			v, err := strconv.ParseFloat(rest, 64)
-			if err != nil {
-				t.Fatalf("metric line %q: %v", line, err)
-			}
-			return v
-		}
-	}
-	return -1
-}
-
-// query asks name (type A) over proto at 127.0.0.1:port.
-func query(proto string, port int, name string) (*dns.Msg, error) {
-	m := new(dns.Msg)
-	m.SetQuestion(dns.Fqdn(name), dns.TypeA)
-	c := &dns.Client{Net: proto, Timeout: 5 * time.Second}
-	resp, _, err := c.Exchange(m, fmt.Sprintf("127.0.0.1:%d", port))
-	return resp, err
-}
-
-func wantRcode(t *testing.T, proto string, port int, name string, want int) {
-	t.Helper()
-	resp, err := query(proto, port, name)
-	if err != nil {
-		t.Errorf("%s %s: %v", proto, name, err)
-		return
-	}
-	if resp.Rcode != want {
-		t.Errorf("%s %s: %s, want %s", proto, name, dns.RcodeToString[resp.Rcode], dns.RcodeToString[want])
-	}
-}
 
 // load queries one address over UDP and over one TCP connection from a
 // few goroutines, for names the lists never block, until stopped or a
@@ -383,7 +300,7 @@ func TestReloadMovesAdmin(t *testing.T) {
 // TestBinaryReload drives the binary: SIGHUP and POST /reload (with the
 // admin token) each load a changed config and list, as dig sees.
 func TestBinaryReload(t *testing.T) {
-	digPath := need.Tool(t, "dig", "bind9-dnsutils")
+	digPath := needDig(t)
 	up := dnstest.Start(t, dnstest.WithWildcard())
 	port, adminPort := freePort(t), freePort(t)
 	admin := fmt.Sprintf("127.0.0.1:%d", adminPort)

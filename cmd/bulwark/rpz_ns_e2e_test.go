@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -11,6 +10,7 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/bulwark-dns/bulwark/internal/dnstest"
+	"github.com/bulwark-dns/bulwark/internal/testfile"
 )
 
 // TestRecursiveRPZServerTriggers runs serve in recursive mode over a
@@ -86,10 +86,7 @@ log:
 		}
 	}
 	p.stop(t)
-	b, err := os.ReadFile(filepath.Join(dir, "blocked.jsonl"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	b := testfile.Read(t, filepath.Join(dir, "blocked.jsonl"))
 	log := string(b)
 	for _, want := range []string{`"trigger":"rpz-nsdname"`, `"rule":"ns.evilns.test"`, `"trigger":"rpz-nsip"`, `"rule":"127.0.0.6/32"`} {
 		if !strings.Contains(log, want) {

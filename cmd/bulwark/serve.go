@@ -59,7 +59,7 @@ func (d *daemon) serve(src *source, hup <-chan os.Signal) error {
 	}
 	d.cur.Store(gen)
 	d.loading.Store(nil)
-	srv, err := resolver.NewServer(src.cfg.Listen, gen.pipe, d.pm.resolverMetrics(), d.logger)
+	srv, err := resolver.NewServer(src.cfg.Listen, gen.pipe, d.pm.resolver, d.logger)
 	if err != nil {
 		gen.closeUnshared(nil)
 		return err
@@ -86,7 +86,7 @@ func (d *daemon) serve(src *source, hup <-chan os.Signal) error {
 // openBlockLog opens the block log's destinations: log.blocked (a file,
 // stdout, or a sink URL) and the log.sinks for the block log.
 func (d *daemon) openBlockLog(cfg *config.Config) (io.Writer, func(), error) {
-	w, closeFn, err := logs.Open(cfg.Log.Blocked, cfg.Log.SinksOf("blocked"), d.stdout, os.Stderr, d.pm.sinkMetrics(), d.logger)
+	w, closeFn, err := logs.Open(cfg.Log.Blocked, cfg.Log.SinksOf("blocked"), d.stdout, os.Stderr, d.pm.sinks, d.logger)
 	if err != nil {
 		return nil, nil, fmt.Errorf("block log: %w", err)
 	}

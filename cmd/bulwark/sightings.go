@@ -15,7 +15,7 @@ import (
 func (d *daemon) startSightings(ctx context.Context, src *source, lists *feeds.Manager) (*sightings.Collector, error) {
 	c, err := sightings.New(sightings.Options{
 		Config: src.cfg.Sightings, Lists: src.cfg.Blocklists, BaseDir: src.baseDir, Rules: lists,
-		MISP: lists.MISPSightingTargets(), Clock: clock.Real{}, Logger: d.logger, Metrics: d.pm.sightingsMetrics(), Version: version,
+		MISP: lists.MISPSightingTargets(), Clock: clock.Real{}, Logger: d.logger, Metrics: d.pm.sightings.get(d.pm.reg, sightings.NewMetrics), Version: version,
 	})
 	if err != nil || c == nil {
 		if err != nil {
@@ -34,14 +34,4 @@ func sinkOf(c *sightings.Collector) contract.BlockSink {
 		return nil
 	}
 	return c
-}
-
-// sightingsMetrics registers the sightings metrics on first use, so they
-// appear only once sightings are configured.
-func (pm *processMetrics) sightingsMetrics() *sightings.Metrics {
-	if pm == nil {
-		return nil
-	}
-	pm.sightingsOnce.Do(func() { pm.sightings = sightings.NewMetrics(pm.reg) })
-	return pm.sightings
 }

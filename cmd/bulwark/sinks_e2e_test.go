@@ -17,7 +17,6 @@ import (
 	"time"
 
 	"github.com/bulwark-dns/bulwark/internal/dnstest"
-	"github.com/bulwark-dns/bulwark/internal/need"
 )
 
 // syslogReceiver reads octet-counted RFC 5424 messages (RFC 6587) from
@@ -105,7 +104,7 @@ func newLogTest(t *testing.T) *logTest {
 // HTTP collector only (queries: off, one sink): each destination gets its
 // records.
 func TestBinaryLogSinks(t *testing.T) {
-	digPath := need.Tool(t, "dig", "bind9-dnsutils")
+	digPath := needDig(t)
 	lt := newLogTest(t)
 	port, admin, dir := lt.port, lt.admin, lt.dir
 	syslog := startSyslogReceiver(t)

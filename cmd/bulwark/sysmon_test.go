@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/bulwark-dns/bulwark/internal/dnstest"
+	"github.com/bulwark-dns/bulwark/internal/testfile"
 )
 
 func TestSysmonEnv(t *testing.T) {
@@ -82,10 +83,7 @@ func TestBinaryKeepsSysmonAwake(t *testing.T) {
 			body := h.forwarding(up.Addr)
 			writeFile(t, cfg, body)
 			p := startBulwarkEnv(t, admin, tt.env, "-config", cfg)
-			raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", p.cmd.Process.Pid))
-			if err != nil {
-				t.Fatal(err)
-			}
+			raw := testfile.Read(t, fmt.Sprintf("/proc/%d/environ", p.cmd.Process.Pid))
 			var godebug []string
 			for _, kv := range strings.Split(string(raw), "\x00") {
 				if strings.HasPrefix(kv, "GODEBUG=") {

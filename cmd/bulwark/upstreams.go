@@ -47,7 +47,7 @@ func newBackend(cfg *config.Config, pm *processMetrics, logger *slog.Logger) (*b
 
 // newRoute builds the backend's resolver for the upstream mode.
 func newRoute(cfg *config.Config, clk clock.Clock, pm *processMetrics, logger *slog.Logger) (*backend, error) {
-	um := pm.upstreamMetrics()
+	um := pm.upstream
 	if cfg.Upstream.Mode != upstream.ModeRecursive {
 		fwd, err := upstream.New(cfg.Upstream, um, logger)
 		if err != nil {
@@ -65,7 +65,7 @@ func newRoute(cfg *config.Config, clk clock.Clock, pm *processMetrics, logger *s
 		}
 		return b, nil
 	}
-	rec, err := recursive.New(cfg.Recursion, clk, pm.recursiveMetrics(), logger)
+	rec, err := recursive.New(cfg.Recursion, clk, pm.recursive.get(pm.reg, recursive.NewMetrics), logger)
 	if err != nil {
 		return nil, err
 	}
@@ -95,5 +95,5 @@ func validating(cfg *config.Config, recursiveMode bool, next contract.Resolver, 
 	if !cfg.DNSSEC.Enabled(recursiveMode) {
 		return next, nil
 	}
-	return dnssec.New(cfg.DNSSEC, next, clk, pm.dnssecMetrics(), logger)
+	return dnssec.New(cfg.DNSSEC, next, clk, pm.dnssec.get(pm.reg, dnssec.NewMetrics), logger)
 }

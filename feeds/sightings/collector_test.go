@@ -18,6 +18,7 @@ import (
 	"github.com/bulwark-dns/bulwark/internal/clock"
 	"github.com/bulwark-dns/bulwark/internal/inteltest"
 	"github.com/bulwark-dns/bulwark/internal/promtest"
+	"github.com/bulwark-dns/bulwark/internal/testfile"
 	"github.com/bulwark-dns/bulwark/resolver/query"
 )
 
@@ -51,7 +52,7 @@ func newFixture(t *testing.T) *fixture {
 	m, err := feeds.NewManager(feeds.Options{Blocklists: []feeds.ListConfig{
 		{Name: "isac", Format: feeds.FormatSTIX, Source: f.taxii.CollectionURL(), TAXII: &feeds.TAXIIConfig{}},
 		{Name: "misp", Format: feeds.FormatMISP, Source: f.misp.URL, MISP: &feeds.MISPConfig{API: true, Key: "k1", Sightings: true}},
-		{Name: "plain", Source: "file:" + writeFile(t, "plain.example\n")},
+		{Name: "plain", Source: "file:" + testfile.Write(t, t.TempDir(), "list.txt", "plain.example\n")},
 	}})
 	if err != nil {
 		t.Fatal(err)
@@ -62,14 +63,6 @@ func newFixture(t *testing.T) *fixture {
 	t.Cleanup(m.Close)
 	f.lists = m
 	return f
-}
-
-func writeFile(t *testing.T, body string) string {
-	p := filepath.Join(t.TempDir(), "list.txt")
-	if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return p
 }
 
 func (f *fixture) collector(t *testing.T, cfg Config, clk clock.Clock) *Collector {

@@ -8,9 +8,7 @@ package bindtest
 import (
 	"fmt"
 	"net/netip"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -19,7 +17,8 @@ import (
 
 	"github.com/bulwark-dns/bulwark/internal/dnstest"
 	"github.com/bulwark-dns/bulwark/internal/need"
-	"github.com/bulwark-dns/bulwark/internal/syncbuf"
+	"github.com/bulwark-dns/bulwark/internal/proctest"
+	"github.com/bulwark-dns/bulwark/internal/testfile"
 )
 
 // KeyName and KeySecret are the hmac-sha256 key the primary requires for
@@ -36,11 +35,9 @@ type Primary struct {
 	t   *testing.T
 	dir string
 	// Port is where it listens on 127.0.0.1; Zone is its zone, absolute.
-	Port   int
-	Zone   string
-	cmd    *exec.Cmd
-	stderr *logBuf
-	done   chan struct{}
+	Port int
+	Zone string
+	proc *proctest.Process
 }
 
 // Options shape the primary.
@@ -91,41 +88,19 @@ zone "%[5]s" {
 	%[7]s
 };
 `, dir, b.Port, KeyName, KeySecret, strings.TrimSuffix(b.Zone, "."), zoneFile, notify)
-	confFile := filepath.Join(dir, "named.conf")
-	if err := os.WriteFile(confFile, []byte(conf), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	b.run(exec.Command(named, "-g", "-c", confFile, "-n", "1"), len(o.Records), "named")
+	confFile := testfile.Write(t, dir, "named.conf", conf)
+	b.run(exec.Command(named, "-g", "-c", confFile, "-n", "1"), len(o.Records))
 	return b
 }
 
 // run starts the primary's process and waits until it answers the zone's
 // SOA (longer for larger zones, which load slowly).
-func (b *Primary) run(cmd *exec.Cmd, records int, what string) {
-	t := b.t
-	t.Helper()
-	b.cmd = cmd
-	b.cmd.Stdout, b.cmd.Stderr = b.stderr, b.stderr
-	if err := b.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = b.cmd.Wait(); close(b.done) }()
-	t.Cleanup(b.Stop)
-	deadline := time.Now().Add(30*time.Second + time.Duration(records)*time.Microsecond)
-	for {
-		if _, err := b.Serial(); err == nil {
-			return
-		}
-		select {
-		case <-b.done:
-			t.Fatalf("%s exited:\n%s", what, b.stderr.String())
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s did not answer in time:\n%s", what, b.stderr.String())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+func (b *Primary) run(cmd *exec.Cmd, records int) {
+	b.t.Helper()
+	b.proc = proctest.Start(b.t, cmd, 30*time.Second+time.Duration(records)*time.Microsecond, func() bool {
+		_, err := b.Serial()
+		return err == nil
+	})
 }
 
 // newPrimary fills in o's defaults and writes its zone file in a new
@@ -141,14 +116,10 @@ func newPrimary(t *testing.T, o Options) (*Primary, string) {
 		o.Serial = 1
 	}
 	dir := t.TempDir()
-	b := &Primary{t: t, dir: dir, Port: dnstest.FreePort(t), Zone: o.Zone, stderr: &logBuf{}, done: make(chan struct{})}
-	zoneFile := filepath.Join(dir, "rpz.db")
+	b := &Primary{t: t, dir: dir, Port: dnstest.FreePort(t), Zone: o.Zone}
 	zoneText := fmt.Sprintf("$TTL 60\n@ SOA ns.%s hostmaster.%s %d %s 60\n@ NS ns.%s\nns A 127.0.0.1\n%s\n",
 		o.Zone, o.Zone, o.Serial, o.Timers, o.Zone, o.Records)
-	if err := os.WriteFile(zoneFile, []byte(zoneText), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return b, zoneFile
+	return b, testfile.Write(t, dir, "rpz.db", zoneText)
 }
 
 // Addr is the primary's address.
@@ -156,19 +127,8 @@ func (b *Primary) Addr() netip.AddrPort {
 	return netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(b.Port))
 }
 
-// Stop kills named (idempotent).
-func (b *Primary) Stop() {
-	if b.cmd.Process == nil {
-		return
-	}
-	select {
-	case <-b.done:
-		return
-	default:
-	}
-	_ = b.cmd.Process.Kill()
-	<-b.done
-}
+// Stop kills the primary (idempotent).
+func (b *Primary) Stop() { b.proc.Stop() }
 
 // Serial asks the primary for the zone's serial.
 func (b *Primary) Serial() (uint32, error) {
@@ -195,12 +155,9 @@ func (b *Primary) Update(lines ...string) {
 	cmd := exec.Command("nsupdate", "-y", "hmac-sha256:"+KeyName+":"+KeySecret)
 	cmd.Stdin = strings.NewReader(in)
 	if out, err := cmd.CombinedOutput(); err != nil {
-		b.t.Fatalf("nsupdate: %v\n%s\nnamed:\n%s", err, out, b.stderr.String())
+		b.t.Fatalf("nsupdate: %v\n%s\nnamed:\n%s", err, out, b.Log())
 	}
 }
 
-// Log is named's output so far.
-func (b *Primary) Log() string { return b.stderr.String() }
-
-// logBuf holds named's output, written by the process, read by tests.
-type logBuf = syncbuf.Buffer
+// Log is the primary's output so far.
+func (b *Primary) Log() string { return b.proc.Output.String() }

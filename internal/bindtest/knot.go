@@ -2,13 +2,13 @@ package bindtest
 
 import (
 	"fmt"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/bulwark-dns/bulwark/internal/need"
+	"github.com/bulwark-dns/bulwark/internal/testfile"
 )
 
 // StartKnot starts Knot DNS's knotd as the primary of o's zone, with the
@@ -52,10 +52,7 @@ zone:
     zonefile-sync: -1
     serial-policy: increment
 %[8]s`, b.dir, b.Port, KeyName, KeySecret, notify, strings.TrimSuffix(b.Zone, "."), filepath.Base(zoneFile), zoneNotify)
-	confFile := filepath.Join(b.dir, "knot.conf")
-	if err := os.WriteFile(confFile, []byte(conf), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	b.run(exec.Command(knotd, "-c", confFile), len(o.Records), "knotd")
+	confFile := testfile.Write(t, b.dir, "knot.conf", conf)
+	b.run(exec.Command(knotd, "-c", confFile), len(o.Records))
 	return b
 }
