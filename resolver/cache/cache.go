@@ -39,12 +39,9 @@ type Cache struct {
 	log    *slog.Logger
 	store  *store // nil when Size is 0: pass-through
 	subnet func(*contract.Request) (netip.Prefix, bool)
-	// flights coalesces misses (each led on its caller's goroutine);
-	// workers runs the prefetches.
+	// flights coalesces misses; workers runs them and the prefetches.
 	flights flights
 	workers *gopool.Pool
-	// packBufs recycles the scratch buffers newEntry packs answers into.
-	packBufs sync.Pool
 
 	// Background prefetches: bounded by sem, stopped by Close.
 	bg     context.Context

@@ -80,24 +80,12 @@ func (c *Cache) newEntry(k key, resp *dns.Msg, now time.Time) *entry {
 	m := &dns.Msg{MsgHdr: resp.MsgHdr, Compress: true, Question: []dns.Question{resp.Question[0]},
 		Answer: resp.Answer, Ns: resp.Ns, Extra: withoutOPT(resp.Extra)}
 	m.Id = 0
-	// The wire is scratch (newBody copies it into the entry's body), so
-	// it is packed into a recycled buffer rather than a fresh one.
-	bp, _ := c.packBufs.Get().(*[]byte)
-	if bp == nil {
-		bp = new([]byte)
-		*bp = make([]byte, packBufSize)
-	}
-	defer c.packBufs.Put(bp)
-	wire, err := m.PackBuffer(*bp)
+	wire, err := m.Pack()
 	if err != nil {
 		return nil
 	}
 	return c.wireEntry(k, wire, packEDE(resp.IsEdns0()), now)
 }
-
-// packBufSize is the size of newEntry's recycled buffers: most answers
-// fit; a larger one is packed into a buffer of its own, not kept.
-const packBufSize = 4096
 
 // wireEntry builds the entry to store for an answer in wire form (without
 // OPT; ede the EDE options of the step below, packed), or returns nil when

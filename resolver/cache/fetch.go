@@ -41,26 +41,30 @@ func (e *entry) answer(req *contract.Request, now int64, stale bool) *dns.Msg {
 }
 
 // fetch asks the next step on a miss. Identical questions in flight share
-// one query, led by the first caller on its own goroutine: handing it to a
-// pooled goroutine instead cost a hand-off and a wake-up per miss, a few
-// per cent of a recursive miss's CPU. The query runs detached from the
-// leader's ctx, so that the other waiters and the cache still get the
-// answer when the leader's client goes away: a waiter whose ctx ends
-// returns at once, the leader when its query ends (within fetchTimeout).
+// one query, which runs detached from any one client: a waiter whose ctx
+// ends returns early and the others, and the cache, still get the answer.
 // stale, if not nil, is an expired entry that may answer if the query fails.
 func (c *Cache) fetch(ctx context.Context, k key, req *contract.Request, stale *entry) (*dns.Msg, error) {
-	fl, done, lead := c.flights.join(k)
+	fl, lead := c.flights.join(k)
 	if lead {
-		c.lead(ctx, k, fl, req, stale)
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-	} else {
-		select {
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-done:
-		}
+		c.workers.Go(func() {
+			var res *result
+			// A flight that ended between our lookup and join has stored
+			// its answer: use it rather than ask again.
+			if e := c.store.get(k); e != nil && !e.expired(c.clk.Now().UnixNano()) {
+				res = &result{e: e}
+			} else {
+				fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), fetchTimeout)
+				res = c.refresh(fctx, k, req, stale)
+				cancel()
+			}
+			c.flights.finish(k, fl, res)
+		})
+	}
+	select {
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case <-fl.done:
 	}
 	res := fl.res
 	now := c.clk.Now().UnixNano()
@@ -85,21 +89,6 @@ func (c *Cache) fetch(ctx context.Context, k key, req *contract.Request, stale *
 		return res.msg.Copy(), nil
 	}
 	return res.msg, nil
-}
-
-// lead runs flight fl for k and gives its result to the waiters.
-func (c *Cache) lead(ctx context.Context, k key, fl *flight, req *contract.Request, stale *entry) {
-	var res *result
-	// A flight that ended between our lookup and join has stored its
-	// answer: use it rather than ask again.
-	if e := c.store.get(k); e != nil && !e.expired(c.clk.Now().UnixNano()) {
-		res = &result{e: e}
-	} else {
-		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), fetchTimeout)
-		res = c.refresh(fctx, k, req, stale)
-		cancel()
-	}
-	c.flights.finish(k, fl, res)
 }
 
 // refresh queries the next step and stores what may be cached. A failure

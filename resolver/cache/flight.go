@@ -7,9 +7,8 @@ import "sync"
 // air wait for its result instead of asking again.
 //
 // It replaces x/sync/singleflight, whose DoChan starts a fresh goroutine
-// per miss: a flight runs on the goroutine of the miss that leads it (a
-// listener's worker, which already has the stack a query needs), and a
-// prefetch's on the cache's worker pool.
+// per miss; ours run on the cache's worker pool, whose goroutines already
+// have the stack a query needs.
 type flights struct {
 	mu    sync.Mutex
 	calls map[key]*flight
@@ -17,34 +16,28 @@ type flights struct {
 
 // flight is one question in the air.
 type flight struct {
-	// done is closed when res is set. The leader never waits on it, so
-	// it is made by the first caller that joins, under flights.mu: most
-	// misses are not coalesced and need no channel.
-	done chan struct{}
+	done chan struct{} // closed when res is set
 	res  *result
-	// shared is set when a second caller joins; final once finish has
-	// run, since a finished flight is no longer in calls to be joined.
+	// shared is set when a second caller joins; final once done is closed,
+	// since a finished flight is no longer in calls to be joined.
 	shared bool
 }
 
 // join returns the flight for k, and lead = true when the caller started
-// it and must run it and call finish. A caller that does not lead waits
-// for done, which is closed once fl.res is set.
-func (f *flights) join(k key) (fl *flight, done <-chan struct{}, lead bool) {
+// it and must run it and call finish.
+func (f *flights) join(k key) (fl *flight, lead bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if fl, ok := f.calls[k]; ok {
-		if !fl.shared {
-			fl.shared, fl.done = true, make(chan struct{})
-		}
-		return fl, fl.done, false
+		fl.shared = true
+		return fl, false
 	}
 	if f.calls == nil {
 		f.calls = make(map[key]*flight)
 	}
-	fl = &flight{}
+	fl = &flight{done: make(chan struct{})}
 	f.calls[k] = fl
-	return fl, nil, true
+	return fl, true
 }
 
 // finish gives res to fl's waiters; a miss for k after it starts a new
@@ -53,9 +46,6 @@ func (f *flights) finish(k key, fl *flight, res *result) {
 	fl.res = res
 	f.mu.Lock()
 	delete(f.calls, k)
-	done := fl.done
 	f.mu.Unlock()
-	if done != nil {
-		close(done)
-	}
+	close(fl.done)
 }

@@ -26,7 +26,7 @@ func (c *Cache) prefetch(m meta, k key, req *contract.Request) {
 		// Leads the flight for the key, so that a miss for it meanwhile
 		// (none while the entry is fresh) waits for this answer; if one is
 		// already in the air, that answer will refresh the entry.
-		fl, _, lead := c.flights.join(k)
+		fl, lead := c.flights.join(k)
 		if !lead {
 			return
 		}
