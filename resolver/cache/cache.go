@@ -247,8 +247,17 @@ func (c *Cache) remove(k key, gen uint64) {
 	}
 }
 
+// count adds a store operation's change to the series, skipping the
+// deltas that are zero: most puts evict nothing, and each Add is an atomic
+// update of a cache line every core's misses share.
 func (c *Cache) count(ch change) {
-	c.m.entries.Add(float64(ch.entries))
-	c.m.bytes.Add(float64(ch.bytes))
-	c.m.evictions.Add(float64(ch.evicted))
+	if ch.entries != 0 {
+		c.m.entries.Add(float64(ch.entries))
+	}
+	if ch.bytes != 0 {
+		c.m.bytes.Add(float64(ch.bytes))
+	}
+	if ch.evicted > 0 {
+		c.m.evictions.Add(float64(ch.evicted))
+	}
 }
