@@ -6,6 +6,7 @@ import (
 
 	"github.com/bulwark-dns/bulwark/internal/clock"
 	"github.com/bulwark-dns/bulwark/internal/inteltest"
+	"github.com/bulwark-dns/bulwark/internal/wait"
 )
 
 // TestIndicatorExpiresWithoutRefetch: an indicator whose valid_until is
@@ -34,12 +35,12 @@ func TestIndicatorExpiresWithoutRefetch(t *testing.T) {
 		t.Fatalf("at start: expiring %v later %v steady %v", tm.blocked("expiring.example"), tm.blocked("later.example"), tm.blocked("steady.example"))
 	}
 	fake.Advance(1500 * time.Millisecond)
-	eventually(t, "expiring.example stops blocking", func() bool { return !tm.blocked("expiring.example") })
+	wait.For(t, "expiring.example stops blocking", func() bool { return !tm.blocked("expiring.example") })
 	if tm.blocked("later.example") || !tm.blocked("steady.example") {
 		t.Error("the other indicators changed with the expiry")
 	}
 	fake.Advance(time.Second)
-	eventually(t, "later.example starts blocking", func() bool { return tm.blocked("later.example") })
+	wait.For(t, "later.example starts blocking", func() bool { return tm.blocked("later.example") })
 	if tm.blocked("expiring.example") || !tm.blocked("steady.example") {
 		t.Error("after valid_from: wrong set")
 	}

@@ -207,16 +207,3 @@ func (tm *testManager) blocked(name string) bool {
 	m, ok := t.Set.Match(name)
 	return ok && !m.Allow
 }
-
-// eventually polls cond for up to 10s (a generous bound, not a timing
-// assertion).
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
-}

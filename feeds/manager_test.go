@@ -12,6 +12,7 @@ import (
 
 	"github.com/bulwark-dns/bulwark/blocklist"
 	"github.com/bulwark-dns/bulwark/internal/clock"
+	"github.com/bulwark-dns/bulwark/internal/wait"
 )
 
 // TestManagerFormatsOverHTTP serves one list of each format over HTTP and
@@ -354,7 +355,7 @@ func TestManagerCacheAcrossRestart(t *testing.T) {
 			if tm.metric(t, "bulwark_feed_loaded", "feed", "remote") != 1 || tm.metric(t, "bulwark_feed_last_success_timestamp_seconds", "feed", "remote") == 0 {
 				t.Error("metrics do not show the cached copy")
 			}
-			eventually(t, "the failed download", func() bool { return tm.metric(t, "bulwark_feed_errors_total", "feed", "remote") == 1 })
+			wait.For(t, "the failed download", func() bool { return tm.metric(t, "bulwark_feed_errors_total", "feed", "remote") == 1 })
 			if policy == StartupWait && !strings.Contains(tm.logs.String(), "feed refresh failed; keeping the last good copy") {
 				t.Error("wait: Start did not try the network before serving the stale cache")
 			}
@@ -399,10 +400,10 @@ func TestManagerStartupNoCopy(t *testing.T) {
 	srv.set("", mode500)
 	lists := []ListConfig{{Name: "late", Source: srv.URL}, {Name: "local", Source: "file:" + writeTemp(t, "local.example\n")}}
 
-	wait := newTestManager(t, func(o *Options) {
+	waiting := newTestManager(t, func(o *Options) {
 		o.Config.StartupTimeout, o.Blocklists = 300*time.Millisecond, lists
 	})
-	err := wait.Start(context.Background())
+	err := waiting.Start(context.Background())
 	for _, want := range []string{"feeds.startup_timeout", "late", "HTTP 500"} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("wait: error %v lacks %q", err, want)
@@ -420,11 +421,11 @@ func TestManagerStartupNoCopy(t *testing.T) {
 	if err := tm.Ready(); err == nil || !strings.Contains(err.Error(), "late") {
 		t.Errorf("Ready = %v", err)
 	}
-	eventually(t, "the first failed attempt", func() bool { return tm.metric(t, "bulwark_feed_errors_total", "feed", "late") >= 1 })
+	wait.For(t, "the first failed attempt", func() bool { return tm.metric(t, "bulwark_feed_errors_total", "feed", "late") >= 1 })
 	srv.set("late.example\n", modeOK)
 	clk.Advance(DefaultRetry * 2) // past the first backoff, jitter included
-	eventually(t, "the retry to publish the list", func() bool { return tm.blocked("late.example") })
-	eventually(t, "readiness", func() bool { return tm.Ready() == nil })
+	wait.For(t, "the retry to publish the list", func() bool { return tm.blocked("late.example") })
+	wait.For(t, "readiness", func() bool { return tm.Ready() == nil })
 }
 
 // TestManagerSchedule: refreshes follow the refresh interval by the
@@ -446,25 +447,25 @@ func TestManagerSchedule(t *testing.T) {
 		t.Errorf("refreshed early: hits = %d", srv.hits.Load())
 	}
 	clk.Advance(20 * time.Minute) // past the latest (66m)
-	eventually(t, "the hourly refresh", func() bool { return srv.hits.Load() == 2 })
+	wait.For(t, "the hourly refresh", func() bool { return srv.hits.Load() == 2 })
 
 	srv.set("", mode500)
 	clk.Advance(70 * time.Minute)
-	eventually(t, "the failing refresh", func() bool { return srv.hits.Load() == 3 })
-	eventually(t, "the failure to be recorded", func() bool { return tm.metric(t, "bulwark_feed_errors_total", "feed", "f") == 1 })
+	wait.For(t, "the failing refresh", func() bool { return srv.hits.Load() == 3 })
+	wait.For(t, "the failure to be recorded", func() bool { return tm.metric(t, "bulwark_feed_errors_total", "feed", "f") == 1 })
 	clk.Advance(40 * time.Second) // first retry: 30s ± 10%
-	eventually(t, "the first retry", func() bool { return srv.hits.Load() == 4 })
-	eventually(t, "the second failure", func() bool { return tm.metric(t, "bulwark_feed_errors_total", "feed", "f") == 2 })
+	wait.For(t, "the first retry", func() bool { return srv.hits.Load() == 4 })
+	wait.For(t, "the second failure", func() bool { return tm.metric(t, "bulwark_feed_errors_total", "feed", "f") == 2 })
 	clk.Advance(40 * time.Second) // second retry is 60s ± 10%: not yet
 	time.Sleep(50 * time.Millisecond)
 	if srv.hits.Load() != 4 {
 		t.Errorf("backoff did not grow: hits = %d", srv.hits.Load())
 	}
 	clk.Advance(40 * time.Second)
-	eventually(t, "the second retry", func() bool { return srv.hits.Load() == 5 })
+	wait.For(t, "the second retry", func() bool { return srv.hits.Load() == 5 })
 	// The server counts the request before the manager has recorded the
 	// attempt: wait for the record, which RefreshStale reads.
-	eventually(t, "the second retry to be recorded", func() bool { return tm.Reports()[0].LastAttempt.Equal(clk.Now()) })
+	wait.For(t, "the second retry to be recorded", func() bool { return tm.Reports()[0].LastAttempt.Equal(clk.Now()) })
 	if !tm.blocked("a.example") {
 		t.Error("the last good copy was lost while failing")
 	}
@@ -479,7 +480,7 @@ func TestManagerSchedule(t *testing.T) {
 		t.Errorf("RefreshStale asked a feed asked just now: hits %d -> %d", hits, srv.hits.Load())
 	}
 	tm.RefreshAll()
-	eventually(t, "the forced refresh", func() bool { return tm.blocked("b.example") })
+	wait.For(t, "the forced refresh", func() bool { return tm.blocked("b.example") })
 }
 
 // TestManagerLocalFile: a local list is re-read when it changes, kept when

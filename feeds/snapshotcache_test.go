@@ -11,6 +11,7 @@ import (
 
 	"github.com/bulwark-dns/bulwark/blocklist"
 	"github.com/bulwark-dns/bulwark/internal/testfile"
+	"github.com/bulwark-dns/bulwark/internal/wait"
 )
 
 // namesBody is a domains list of n names "<tag><i>.example".
@@ -235,7 +236,7 @@ func TestSnapshotOfHTTPList(t *testing.T) {
 	}
 	first := newTestManager(t, edit)
 	first.start(t)
-	eventually(t, "the first download", func() bool { return first.blocked("net5.example") })
+	wait.For(t, "the first download", func() bool { return first.blocked("net5.example") })
 	first.Close()
 	srv.set("", mode500) // a download now would fail
 	second := newTestManager(t, edit)
