@@ -76,12 +76,12 @@ func TestCompiledCopiesMerge(t *testing.T) {
 	if cs[0].set == nil || cs[2].set == nil || cs[1].set != nil || len(cs[1].meta) != 2 {
 		t.Errorf("copies: plain set %v, watch set %v, intel set %v with %d meta", cs[0].set != nil, cs[2].set != nil, cs[1].set != nil, len(cs[1].meta))
 	}
+	tm.Close() // waits for the snapshots, written after the first publish
 	for list, snap := range map[string]bool{"plain": true, "watch": true, "intel": false} {
 		if _, err := os.Stat(tm.cache.snapPath(list)); (err == nil) != snap {
 			t.Errorf("snapshot of %s: %v, want one: %v", list, err, snap)
 		}
 	}
-	tm.Close()
 	// Three lists parsed, one merge at least.
 	if o, c := open.Load(), closed.Load(); o < 4 || o != c {
 		t.Errorf("build scopes: %d opened, %d closed; want at least 4, all closed", o, c)

@@ -68,11 +68,11 @@ func (m *Manager) attempt(ctx context.Context, f *feed, force bool) error {
 				m.log.Error("feed cache write failed", "feed", name, "dir", m.cache.dir, "err", werr)
 			} else {
 				c.text = cacheText(m.cache, sp, now)
-				m.saveSnapshot(sp, c, c.textSum, "")
+				m.queueSnapshot(f, c, c.textSum, "")
 			}
 		} else if !sp.src.Remote() {
 			c.text = localText(sp, resp.Validators)
-			m.saveSnapshot(sp, c, c.textSum, resp.Validators.Stamp)
+			m.queueSnapshot(f, c, c.textSum, resp.Validators.Stamp)
 		}
 		m.accept(f, c, now)
 		m.log.Info("feed updated", "feed", name, "source", sp.src.String(), "format", c.report.Format,

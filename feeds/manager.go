@@ -95,6 +95,11 @@ type Manager struct {
 	complete atomic.Bool // the published table holds a copy of every list
 	cancel   context.CancelFunc
 	wg       sync.WaitGroup
+
+	// Snapshots to write once their copies are published (snapshotcache.go).
+	snapMu    sync.Mutex
+	snapQueue []snapJob
+	snapWrite sync.Mutex // one writer at a time
 }
 
 // feed is the Manager's state for one list.

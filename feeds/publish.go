@@ -36,7 +36,8 @@ func (m *Manager) builder(ctx context.Context) {
 
 // rebuild merges the current copies and publishes the table, unless
 // nothing changed since the last build. Queries keep reading the old
-// table until the pointer swap; a failed build keeps it.
+// table until the pointer swap; a failed build keeps it. The snapshots of
+// the copies it published are written after it, in the background.
 func (m *Manager) rebuild() error {
 	m.buildMu.Lock()
 	defer m.buildMu.Unlock()
@@ -66,9 +67,6 @@ func (m *Manager) rebuild() error {
 	took := time.Since(start)
 	m.rules.Store(&Rules{table: t, specs: m.specs, copies: copies})
 	m.tables.Store(t)
-	if m.onPublish != nil {
-		m.onPublish(t)
-	}
 	m.buildTook.Store(int64(took))
 	m.built = v
 	m.complete.Store(complete)
@@ -77,5 +75,6 @@ func (m *Manager) rebuild() error {
 	if m.onPublish != nil {
 		m.onPublish(t)
 	}
+	m.flushSnapshots()
 	return nil
 }

@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -196,6 +198,70 @@ func TestSnapshotCache(t *testing.T) {
 			third := e.manager(t, tt.edit)
 			if !strings.Contains(third.logs.String(), "feed loaded from snapshot") {
 				t.Error("the start after a rebuild did not use the new snapshot")
+			}
+		})
+	}
+}
+
+// A list's snapshot is written after the table holding its copy is
+// published, so neither the first start nor a refresh waits on the write,
+// and Close waits for it. Cold start and refresh alike, for a file list
+// and an HTTP one.
+func TestSnapshotWrittenAfterPublish(t *testing.T) {
+	tests := []struct {
+		name string
+		list func(e *snapEnv, srv *feedServer) ListConfig
+	}{
+		{"file", func(e *snapEnv, _ *feedServer) ListConfig {
+			return ListConfig{Name: "l", Source: "file:" + e.list, Format: FormatDomains, Refresh: time.Hour}
+		}},
+		{"http", func(_ *snapEnv, srv *feedServer) ListConfig {
+			return ListConfig{Name: "l", Source: srv.URL + "/list.txt", Format: FormatDomains, Refresh: time.Hour}
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := newFeedServer(t, namesBody("old", 40))
+			e := newSnapEnv(t, namesBody("old", 40))
+			snap := filepath.Join(e.cache, "l.snap")
+			var mu sync.Mutex
+			var atPublish []bool // whether the snapshot existed, per publish
+			tm := newTestManager(t, func(o *Options) {
+				o.Config.CacheDir = e.cache
+				o.Blocklists = []ListConfig{tt.list(e, srv)}
+				o.OnPublish = func(*blocklist.Table) {
+					_, err := os.Stat(snap)
+					mu.Lock()
+					atPublish = append(atPublish, err == nil)
+					mu.Unlock()
+				}
+			})
+			tm.start(t)
+			wait.For(t, "the first snapshot", func() bool { _, err := os.Stat(snap); return err == nil })
+			if err := os.Remove(snap); err != nil {
+				t.Fatal(err)
+			}
+			write(t, e.list, namesBody("newer", 50))
+			srv.set(namesBody("newer", 50), modeOK)
+			if err := tm.RefreshNow(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			if !tm.blocked("newer3.example") {
+				t.Fatal("the refresh did not publish the new text")
+			}
+			tm.Close()
+			mu.Lock()
+			got := slices.Clone(atPublish)
+			mu.Unlock()
+			if len(got) != 2 || got[0] || got[1] {
+				t.Errorf("snapshot present at each publish: %v, want [false false] (written after the publish)", got)
+			}
+			if _, err := os.Stat(snap); err != nil {
+				t.Fatalf("no snapshot after Close: %v", err)
+			}
+			next := e.manager(t, func(o *Options) { o.Blocklists = []ListConfig{tt.list(e, srv)} })
+			if !strings.Contains(next.logs.String(), "feed loaded from snapshot") || !next.blocked("newer3.example") {
+				t.Errorf("the next start did not use the refreshed snapshot:\n%s", next.logs.String())
 			}
 		})
 	}
