@@ -29,13 +29,13 @@ import (
 // reason. Malformed rules ("||^", "||a..b^", "@@") are rejected. The
 // returned error is only ever a read error.
 func ParseAdblock(r io.Reader, emit func(Entry), reject func(LineError)) (Stats, error) {
-	return parseLines(r, reject, func(n int, raw []byte, st *Stats) {
-		adblockLine(n, trimBlank(raw), emit, reject, st)
+	return parseLines(r, reject, func(n int, raw []byte, st *Stats, a *nameArena) {
+		adblockLine(n, trimBlank(raw), a, emit, reject, st)
 	})
 }
 
 // adblockLine handles one trimmed line n of an adblock list.
-func adblockLine(n int, line []byte, emit func(Entry), reject func(LineError), st *Stats) {
+func adblockLine(n int, line []byte, a *nameArena, emit func(Entry), reject func(LineError), st *Stats) {
 	if len(line) == 0 || line[0] == '!' || line[0] == '[' && line[len(line)-1] == ']' {
 		return
 	}
@@ -72,7 +72,7 @@ func adblockLine(n int, line []byte, emit func(Entry), reject func(LineError), s
 		return
 	default:
 		if addr, names := nextField(body); len(names) > 0 && !allow && hostsAddr(addr) {
-			hostsNames(n, names, emit, reject, st)
+			hostsNames(n, names, a, emit, reject, st)
 			return
 		}
 	}
@@ -102,7 +102,7 @@ func adblockLine(n int, line []byte, emit func(Entry), reject func(LineError), s
 		reject(LineError{Line: n, Text: clip(line), Reason: ReasonExtraFields})
 		return
 	}
-	emitName(n, pattern, pattern, Entry{Scope: scope, Allow: allow}, emit, reject)
+	emitName(n, pattern, pattern, a, Entry{Scope: scope, Allow: allow}, emit, reject)
 }
 
 // cosmeticMarkers separate a cosmetic (element hiding, scriptlet, CSS) rule

@@ -15,9 +15,9 @@ import (
 // syntax when it starts with "||", "@@", "|", "/" or "!", is a "[...]"
 // header, or holds a cosmetic marker; "#" starts a comment elsewhere.
 func ParseAuto(r io.Reader, emit func(Entry), reject func(LineError)) (Stats, error) {
-	return parseLines(r, reject, func(n int, raw []byte, st *Stats) {
+	return parseLines(r, reject, func(n int, raw []byte, st *Stats, a *nameArena) {
 		if line := trimBlank(raw); adblockSyntax(line) {
-			adblockLine(n, line, emit, reject, st)
+			adblockLine(n, line, a, emit, reject, st)
 			return
 		}
 		d := data(raw)
@@ -25,10 +25,10 @@ func ParseAuto(r io.Reader, emit func(Entry), reject func(LineError)) (Stats, er
 			return
 		}
 		if addr, names := nextField(d); len(names) > 0 && hostsAddr(addr) {
-			hostsNames(n, names, emit, reject, st)
+			hostsNames(n, names, a, emit, reject, st)
 			return
 		}
-		domainLine(n, d, emit, reject)
+		domainLine(n, d, a, emit, reject)
 	})
 }
 

@@ -4,15 +4,79 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"flag"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"sync/atomic"
 	"testing"
 	"testing/fstest"
 
+	"github.com/bulwark-dns/bulwark/blocklist"
 	"github.com/bulwark-dns/bulwark/internal/testfile"
 )
+
+// listFile is a list for the *ListFile benchmarks, e.g. bench/gen's
+// blocklist.txt, whose random names share fewer labels than benchList's
+// and make the build slower: the shape bench/memory's cold start loads.
+var listFile = flag.String("list", "", "domains list for the ListFile benchmarks (default: benchList's 1M names)")
+
+// listFileData is *listFile's content, or benchList's 1M names.
+func listFileData(b *testing.B) []byte {
+	if *listFile == "" {
+		return benchList(b, 1_000_000, false)
+	}
+	data, err := os.ReadFile(*listFile)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return data
+}
+
+// BenchmarkLoadListFile is BenchmarkLoad1M on -list.
+func BenchmarkLoadListFile(b *testing.B) {
+	l := Loader{Builtin: fstest.MapFS{"big.txt": {Data: listFileData(b)}}}
+	blocks := []ListConfig{{Name: "big", Source: "builtin:big.txt", Format: FormatDomains}}
+	b.ReportAllocs()
+	cpu := startCPU()
+	for b.Loop() {
+		if _, _, err := l.Load(context.Background(), blocks, nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+	cpu.report(b)
+}
+
+// BenchmarkParseListFile is the parse of a cold start without the build:
+// parseRules as parseCopy runs it (names, allow_broad, payloads), the
+// rules dropped.
+func BenchmarkParseListFile(b *testing.B) {
+	data := listFileData(b)
+	cfg := Config{}
+	cfg.SetDefaults()
+	specs, _, err := buildSpecs(&cfg, []ListConfig{{Name: "big", Source: "builtin:big.txt", Format: FormatDomains}}, nil,
+		specEnv{builtin: fstest.MapFS{"big.txt": {Data: data}}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	log := slog.New(slog.DiscardHandler)
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	cpu := startCPU()
+	for b.Loop() {
+		n := 0
+		keep := func(*feedCopy, blocklist.Rule, *Entry) error { n++; return nil }
+		if _, err := parseRules(context.Background(), specs[0], bytes.NewReader(data), "bench", log, keep); err != nil {
+			b.Fatal(err)
+		}
+		if n == 0 {
+			b.Fatal("no rules")
+		}
+	}
+	cpu.report(b)
+}
 
 // benchList builds an n-line list from real names (made unique with a
 // numbered prefix), in domains or hosts form.

@@ -16,16 +16,16 @@ import (
 // Each bad line is passed to reject and parsing continues; the returned
 // error is only ever a read error, after which the list is incomplete.
 func ParseDomains(r io.Reader, emit func(Entry), reject func(LineError)) (Stats, error) {
-	st, err := parseLines(r, reject, func(n int, raw []byte, _ *Stats) {
+	st, err := parseLines(r, reject, func(n int, raw []byte, _ *Stats, a *nameArena) {
 		if d := data(raw); len(d) > 0 {
-			domainLine(n, d, emit, reject)
+			domainLine(n, d, a, emit, reject)
 		}
 	})
 	return Stats{Lines: st.Lines}, err
 }
 
 // domainLine handles line n of a domains list, d its data (comments cut).
-func domainLine(n int, d []byte, emit func(Entry), reject func(LineError)) {
+func domainLine(n int, d []byte, a *nameArena, emit func(Entry), reject func(LineError)) {
 	tok, rest := nextField(d)
 	if len(rest) > 0 {
 		reject(LineError{Line: n, Text: clip(d), Reason: ReasonExtraFields})
@@ -35,5 +35,5 @@ func domainLine(n int, d []byte, emit func(Entry), reject func(LineError)) {
 	if n := bytes.TrimPrefix(tok, []byte("*.")); len(n) < len(tok) {
 		scope, tok = blocklist.Below, n
 	}
-	emitName(n, tok, d, Entry{Scope: scope}, emit, reject)
+	emitName(n, tok, d, a, Entry{Scope: scope}, emit, reject)
 }

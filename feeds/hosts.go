@@ -19,7 +19,7 @@ import (
 // Each bad name (or line) is passed to reject and parsing continues; the
 // returned error is only ever a read error.
 func ParseHosts(r io.Reader, emit func(Entry), reject func(LineError)) (Stats, error) {
-	return parseLines(r, reject, func(n int, raw []byte, st *Stats) {
+	return parseLines(r, reject, func(n int, raw []byte, st *Stats, a *nameArena) {
 		d := data(raw)
 		if len(d) == 0 {
 			return
@@ -31,7 +31,7 @@ func ParseHosts(r io.Reader, emit func(Entry), reject func(LineError)) (Stats, e
 		case len(names) == 0:
 			reject(LineError{Line: n, Text: clip(d), Reason: ReasonMissingName})
 		default:
-			hostsNames(n, names, emit, reject, st)
+			hostsNames(n, names, a, emit, reject, st)
 		}
 	})
 }
@@ -39,7 +39,7 @@ func ParseHosts(r io.Reader, emit func(Entry), reject func(LineError)) (Stats, e
 // hostsNames handles the names of one hosts line (after its address):
 // boilerplate is counted in st.Skipped, wildcards and invalid names are
 // rejected, the rest are Subtree rules.
-func hostsNames(line int, names []byte, emit func(Entry), reject func(LineError), st *Stats) {
+func hostsNames(line int, names []byte, a *nameArena, emit func(Entry), reject func(LineError), st *Stats) {
 	for len(names) > 0 {
 		var tok []byte
 		tok, names = nextField(names)
@@ -51,7 +51,7 @@ func hostsNames(line int, names []byte, emit func(Entry), reject func(LineError)
 			reject(LineError{Line: line, Text: clip(tok), Reason: ReasonWildcard})
 			continue
 		}
-		emitName(line, tok, tok, Entry{Scope: blocklist.Subtree}, emit, reject)
+		emitName(line, tok, tok, a, Entry{Scope: blocklist.Subtree}, emit, reject)
 	}
 }
 

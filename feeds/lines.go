@@ -127,25 +127,27 @@ func clip(b []byte) string {
 
 // parseLines runs line, for each line of r, with its number and bytes as
 // read, after rejecting over-long lines: the loop of every line-oriented
-// format. The stats line fills in are returned with Lines set.
-func parseLines(r io.Reader, reject func(LineError), line func(n int, raw []byte, st *Stats)) (Stats, error) {
+// format. The stats line fills in are returned with Lines set; a is the
+// parse's name arena, for emitName.
+func parseLines(r io.Reader, reject func(LineError), line func(n int, raw []byte, st *Stats, a *nameArena)) (Stats, error) {
 	lr := newLineReader(r)
 	var st Stats
+	var a nameArena
 	for lr.next() {
 		if lr.tooLong {
 			reject(lr.tooLongError())
 			continue
 		}
-		line(lr.n, lr.line, &st)
+		line(lr.n, lr.line, &st, &a)
 	}
 	st.Lines = lr.n
 	return st, lr.Err()
 }
 
-// emitName emits e for the name tok on line n, or rejects text with the
-// reason tok is not a valid name.
-func emitName(n int, tok, text []byte, e Entry, emit func(Entry), reject func(LineError)) {
-	name, reason := canonicalTok(tok, false)
+// emitName emits e for the name tok on line n, its string from a, or
+// rejects text with the reason tok is not a valid name.
+func emitName(n int, tok, text []byte, a *nameArena, e Entry, emit func(Entry), reject func(LineError)) {
+	name, reason := canonicalTokIn(a, tok, false)
 	if reason != "" {
 		reject(LineError{Line: n, Text: clip(text), Reason: reason})
 		return

@@ -3,6 +3,7 @@ package feeds
 import (
 	"errors"
 	"io"
+	"slices"
 	"strings"
 	"testing"
 	"testing/iotest"
@@ -60,6 +61,40 @@ func TestLineReader(t *testing.T) {
 			for i := range lines {
 				if lines[i] != tt.lines[i] || tooLong[i] != tt.tooLong[i] {
 					t.Errorf("line %d = %.20q (too long %v), want %.20q (%v)", i+1, lines[i], tooLong[i], tt.lines[i], tt.tooLong[i])
+				}
+			}
+		})
+	}
+}
+
+// A nameArena's strings are the bytes they were made from, and stay so
+// while the arena hands out more and the source buffer is reused: a
+// block is only appended to. Names too long for a block, and a nil
+// arena, get strings of their own.
+func TestNameArena(t *testing.T) {
+	long := strings.Repeat("a", arenaBlock/16+1)
+	tests := []struct {
+		name  string
+		arena *nameArena
+		in    []string
+	}{
+		{"nil arena", nil, []string{"a.example", ""}},
+		{"empty and short", &nameArena{}, []string{"", "a", "b.example", "c.d.example"}},
+		{"past a block", &nameArena{}, slices.Repeat([]string{"0123456789abcdef.example"}, 3*arenaBlock/24)},
+		{"too long for the arena", &nameArena{}, []string{"x.example", long, "y.example"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			buf := make([]byte, 0, len(long))
+			var got []string
+			for _, s := range tt.in {
+				buf = append(buf[:0], s...)
+				got = append(got, tt.arena.string(buf))
+				clear(buf) // the line buffer is reused for the next line
+			}
+			for i, s := range tt.in {
+				if got[i] != s {
+					t.Fatalf("string %d = %q, want %q", i, got[i], s)
 				}
 			}
 		})

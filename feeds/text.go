@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/bulwark-dns/bulwark/blocklist"
@@ -131,7 +132,7 @@ func (c *feedCopy) matchSet(sp *feedSpec, q string, categories []string) []RuleM
 func (c *feedCopy) ruleMatch(sp *feedSpec, name string, scope blocklist.Scope, allow bool, action blocklist.Action, categories []string) RuleMatch {
 	m := RuleMatch{
 		List: sp.info.Name, ListIndex: int(sp.index), AllowList: sp.allow, Allow: allow,
-		Name: name, Scope: scope, Source: c.report.Source,
+		Name: strings.Clone(name), Scope: scope, Source: c.report.Source, // name may be in a parse's nameArena
 	}
 	if int(sp.category) < len(categories) {
 		m.Category = categories[sp.category]

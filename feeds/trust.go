@@ -1,6 +1,8 @@
 package feeds
 
 import (
+	"strings"
+
 	"github.com/bulwark-dns/bulwark/blocklist"
 	"github.com/bulwark-dns/bulwark/internal/pubsuffix"
 )
@@ -31,7 +33,7 @@ func broadEntry(e Entry) bool {
 
 // broadError is the line error of a broad rule.
 func broadError(e Entry) LineError {
-	text := e.Name
+	text := strings.Clone(e.Name) // kept in the report; e.Name may be in the parse's nameArena
 	if e.Scope == blocklist.Below {
 		text = "*." + text
 	}
