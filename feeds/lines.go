@@ -93,9 +93,11 @@ func data(line []byte) []byte {
 	return trimBlank(line)
 }
 
-func isBlank(c byte) bool {
-	return c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f'
-}
+func isBlank(c byte) bool { return blankByte[c] }
+
+// blankByte marks the blanks between fields: a table, as nextField asks
+// of every byte of every name.
+var blankByte = [256]bool{' ': true, '\t': true, '\r': true, '\v': true, '\f': true}
 
 func trimBlank(b []byte) []byte {
 	for len(b) > 0 && isBlank(b[0]) {
