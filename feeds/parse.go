@@ -247,17 +247,17 @@ func parseRules(ctx context.Context, sp *feedSpec, r io.Reader, where string, lo
 	// entry would move every entry to the heap (keep does not retain it).
 	var kept Entry
 	emit := func(e Entry) {
-		if !sp.cfg.AllowBroad && broadEntry(e) { // allow_broad (trust.go)
+		if !sp.cfg.AllowBroad && broadEntry(&e) { // allow_broad (trust.go)
 			reject(broadError(e))
 			return
 		}
-		e = sp.override(e) // action_override (policy.go)
+		sp.override(&e) // action_override (policy.go)
 		p, allow := payload, sp.allow || e.Allow
 		if !allow {
 			if e.HasAction {
 				p.Action = e.Action
 			}
-			p.Data = c.addData(e, p.Action, addrIndex)
+			p.Data = c.addData(&e, p.Action, addrIndex)
 		}
 		if tooMany || keepErr != nil {
 			return

@@ -33,8 +33,9 @@ func (c *ListConfig) validatePolicy(path string, allow bool) []error {
 // override applies the list's action_override to one parsed entry: a
 // block rule takes the forced action (and, for sinkhole, the list's
 // addresses rather than the rule's own), exceptions stay exceptions, and
-// passthru makes every rule an exception.
-func (sp *feedSpec) override(e Entry) Entry {
+// passthru makes every rule an exception. It changes e in place: an
+// Entry is large, and every rule of a list passes here.
+func (sp *feedSpec) override(e *Entry) {
 	switch o := sp.cfg.ActionOverride; {
 	case o == "":
 	case o == ActionPassthru:
@@ -43,5 +44,4 @@ func (sp *feedSpec) override(e Entry) Entry {
 		a, _ := blocklist.ParseAction(o) // validated
 		e.HasAction, e.Action, e.Addrs = true, a, nil
 	}
-	return e
 }

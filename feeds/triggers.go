@@ -20,21 +20,22 @@ type netTrigger struct {
 // sinkhole rule, or the records of a local-data rule (with their
 // addresses), deduplicated within the copy through index. It returns
 // the rule's Payload.Data (0: none).
-func (c *feedCopy) addData(e Entry, action blocklist.Action, index map[string]uint32) uint32 {
+func (c *feedCopy) addData(e *Entry, action blocklist.Action, index map[string]uint32) uint32 {
+	local := e.Local
 	switch {
 	case action == blocklist.ActionSinkhole && len(e.Addrs) > 0:
-		e.Local = nil
-	case action == blocklist.ActionLocal && len(e.Local) > 0:
+		local = nil
+	case action == blocklist.ActionLocal && len(local) > 0:
 	default:
 		return 0
 	}
-	key := fmt.Sprint(e.Addrs, e.Local)
+	key := fmt.Sprint(e.Addrs, local)
 	if d, ok := index[key]; ok {
 		return d
 	}
-	if len(e.Local) > 0 {
+	if len(local) > 0 {
 		c.local = padLocal(c.local, len(c.addrs))
-		c.local = append(c.local, e.Local)
+		c.local = append(c.local, local)
 	}
 	c.addrs = append(c.addrs, e.Addrs)
 	d := uint32(len(c.addrs))

@@ -24,7 +24,7 @@ func broadRule(name string) bool {
 // broadEntry reports whether e is a broad rule: a name rule (query name
 // or rpz-nsdname) at a public suffix, or an address trigger for every
 // address (/0).
-func broadEntry(e Entry) bool {
+func broadEntry(e *Entry) bool {
 	if e.Prefix.IsValid() {
 		return e.Prefix.Bits() == 0
 	}
