@@ -56,6 +56,11 @@ type Options struct {
 	// OnPublish, if set, is called after each table is published (also
 	// an IXFR's overlay table), e.g. to return the build's garbage.
 	OnPublish func(*blocklist.Table)
+	// OnSnapshotsWritten, if set, is called after the snapshots of a
+	// published table's new copies are written, in the background
+	// (flushSnapshots), e.g. to return what became garbage since
+	// OnPublish: a refresh's replaced copy can still be reachable then.
+	OnSnapshotsWritten func()
 	// BuildScope, if set, is called when a list starts being parsed or
 	// the table merged, and what it returns when that is done: a build
 	// makes several times its result in garbage, which the server collects
@@ -85,6 +90,7 @@ type Manager struct {
 	metrics    atomic.Pointer[Metrics] // nil until SetMetrics for a staged Manager
 	tables     *atomic.Pointer[blocklist.Table]
 	onPublish  func(*blocklist.Table)
+	onWritten  func()
 	rules      atomic.Pointer[Rules] // the copies of the published table
 	buildTook  atomic.Int64          // duration of the last build
 
@@ -152,7 +158,7 @@ func NewManager(o Options) (*Manager, error) {
 		return nil, err
 	}
 	m := &Manager{cfg: cfg, specs: specs, categories: categories, ownClient: ownClient, clock: o.Clock, poll: o.Poll,
-		log: o.Logger, tables: o.Tables, onPublish: o.OnPublish, dirty: make(chan struct{}, 1), build: snapVersion(version), buildScope: o.BuildScope}
+		log: o.Logger, tables: o.Tables, onPublish: o.OnPublish, onWritten: o.OnSnapshotsWritten, dirty: make(chan struct{}, 1), build: snapVersion(version), buildScope: o.BuildScope}
 	m.metrics.Store(o.Metrics)
 	if m.clock == nil {
 		m.clock = clock.Real{}

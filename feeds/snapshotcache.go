@@ -310,6 +310,9 @@ func (m *Manager) flushSnapshots() {
 				m.saveSnapshot(j.f.spec, j.c, j.sum, j.stamp)
 			}
 		}
+		if m.onWritten != nil {
+			m.onWritten()
+		}
 	})
 }
 

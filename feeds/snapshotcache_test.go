@@ -226,6 +226,7 @@ func TestSnapshotWrittenAfterPublish(t *testing.T) {
 			snap := filepath.Join(e.cache, "l.snap")
 			var mu sync.Mutex
 			var atPublish []bool // whether the snapshot existed, per publish
+			var atWritten []bool // the same, per OnSnapshotsWritten
 			tm := newTestManager(t, func(o *Options) {
 				o.Config.CacheDir = e.cache
 				o.Blocklists = []ListConfig{tt.list(e, srv)}
@@ -235,9 +236,15 @@ func TestSnapshotWrittenAfterPublish(t *testing.T) {
 					atPublish = append(atPublish, err == nil)
 					mu.Unlock()
 				}
+				o.OnSnapshotsWritten = func() {
+					_, err := os.Stat(snap)
+					mu.Lock()
+					atWritten = append(atWritten, err == nil)
+					mu.Unlock()
+				}
 			})
 			tm.start(t)
-			wait.For(t, "the first snapshot", func() bool { _, err := os.Stat(snap); return err == nil })
+			wait.For(t, "the first snapshot", func() bool { mu.Lock(); defer mu.Unlock(); return len(atWritten) == 1 })
 			if err := os.Remove(snap); err != nil {
 				t.Fatal(err)
 			}
@@ -251,10 +258,13 @@ func TestSnapshotWrittenAfterPublish(t *testing.T) {
 			}
 			tm.Close()
 			mu.Lock()
-			got := slices.Clone(atPublish)
+			got, written := slices.Clone(atPublish), slices.Clone(atWritten)
 			mu.Unlock()
 			if len(got) != 2 || got[0] || got[1] {
 				t.Errorf("snapshot present at each publish: %v, want [false false] (written after the publish)", got)
+			}
+			if len(written) != 2 || !written[0] || !written[1] {
+				t.Errorf("snapshot present at each OnSnapshotsWritten: %v, want [true true]", written)
 			}
 			if _, err := os.Stat(snap); err != nil {
 				t.Fatalf("no snapshot after Close: %v", err)

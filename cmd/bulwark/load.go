@@ -94,8 +94,11 @@ func (s *source) newManager(logger *slog.Logger, m *feeds.Metrics, tables *atomi
 		Version:    version,
 		Tables:     tables,
 		OnPublish:  func(*blocklist.Table) { releaseBuildGarbage() },
-		BuildScope: gc.enter,
-		Previous:   prev,
+		// Once more after the snapshots: a refresh's replaced copy (10M
+		// names: 130 MB) was still reachable at the publish.
+		OnSnapshotsWritten: releaseBuildGarbage,
+		BuildScope:         gc.enter,
+		Previous:           prev,
 	})
 }
 
