@@ -187,7 +187,8 @@ func randomCase(name string) string {
 // datagrams from other addresses) and reads until a matching reply or the
 // deadline, so a forged packet cannot displace the genuine answer that
 // follows it. It waits in r.replies, woken when the socket has something
-// to read; a cancellation of ctx ends the wait at once.
+// to read or the deadline has passed; a cancellation of ctx ends the wait
+// at once.
 func (r *Resolver) exchangeUDP(ctx context.Context, addr netip.Addr, wire []byte, id uint16, name string, qtype uint16, exactCase bool, deadline time.Time) (*dns.Msg, error) {
 	sock, err := dialUDP(netip.AddrPortFrom(addr, r.port))
 	if err != nil {
@@ -197,7 +198,7 @@ func (r *Resolver) exchangeUDP(ctx context.Context, addr netip.Addr, wire []byte
 	if err := sock.write(wire); err != nil {
 		return nil, err
 	}
-	w, err := r.replies.arm(sock)
+	w, err := r.replies.arm(sock, deadline)
 	if err != nil {
 		return nil, err
 	}
@@ -205,23 +206,20 @@ func (r *Resolver) exchangeUDP(ctx context.Context, addr netip.Addr, wire []byte
 	return r.awaitReply(ctx, sock, w, id, name, qtype, exactCase, deadline)
 }
 
-// awaitReply waits until sock, armed as w, has a reply to our query, which
-// it returns, or the deadline.
+// awaitReply waits until sock, armed as w with deadline, has a reply to
+// our query, which it returns, or the deadline.
 func (r *Resolver) awaitReply(ctx context.Context, sock udpSock, w replyWait, id uint16, name string, qtype uint16, exactCase bool, deadline time.Time) (*dns.Msg, error) {
-	timer := startTimer(time.Until(deadline))
-	defer stopTimer(timer)
 	bp := udpBufs.Get().(*[udpBufSize]byte)
 	defer udpBufs.Put(bp)
 	buf := bp[:]
+	done := ctx.Done()
 	var mismatch error
 	for {
-		select {
-		case <-w.ready:
-		case <-timer.C:
+		if !time.Now().Before(deadline) {
 			// One last look: a process that was not given the CPU for
 			// a while (a loaded host, a collector's pause) finds its
-			// timer and its reply due at once, and the runtime runs
-			// the timer first. A reply already queued is not late.
+			// deadline and its reply due at once. A reply already
+			// queued is not late.
 			if m, err := readReplies(sock, buf, id, name, qtype, exactCase, &mismatch); m != nil || err != nil {
 				return m, err
 			}
@@ -229,11 +227,21 @@ func (r *Resolver) awaitReply(ctx context.Context, sock udpSock, w replyWait, id
 				return nil, mismatch
 			}
 			return nil, errTimeout
-		case <-ctx.Done():
-			return nil, errTimeout // exchange reports the context's cause
+		}
+		if done == nil {
+			<-w.ready
+		} else {
+			select {
+			case <-w.ready:
+			case <-done:
+				return nil, errTimeout // exchange reports the context's cause
+			}
 		}
 		if m, err := readReplies(sock, buf, id, name, qtype, exactCase, &mismatch); m != nil || err != nil {
 			return m, err
+		}
+		if !time.Now().Before(deadline) {
+			continue // the reaper's sweep woke us, or the reply came too late: timeout
 		}
 		if err := r.replies.rearm(sock, w); err != nil {
 			return nil, err

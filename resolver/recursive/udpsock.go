@@ -85,40 +85,27 @@ var udpBufs = sync.Pool{New: func() any { return new([udpBufSize]byte) }}
 // one before it goes back, and no reaper sends on it once disarmed.
 var readyChans = sync.Pool{New: func() any { return make(chan struct{}, 1) }}
 
-// deadlineTimers recycles the timers of UDP exchanges. A stopped timer
-// delivers nothing stale after Reset (the channel semantics since Go
-// 1.23, which go.mod asks for).
-var deadlineTimers = sync.Pool{New: func() any {
-	t := time.NewTimer(time.Hour)
-	t.Stop()
-	return t
-}}
-
-// startTimer is a timer firing after d; stopTimer gives it back.
-func startTimer(d time.Duration) *time.Timer {
-	t := deadlineTimers.Get().(*time.Timer)
-	t.Reset(d)
-	return t
-}
-
-func stopTimer(t *time.Timer) {
-	t.Stop()
-	deadlineTimers.Put(t)
-}
-
 // replyIdle is how long the reaper of a replyPoll outlives its last
 // waiter: long enough to carry a steady query rate, short enough that a
 // Resolver replaced by a reload leaves nothing behind for long.
 const replyIdle = 10 * time.Second
 
+// replyTick is how often the reaper looks for exchanges whose deadline
+// has passed while any wait: an exchange learns of its timeout up to one
+// tick late, a few per cent of the shortest RTO (100 ms).
+const replyTick = 5 * time.Millisecond
+
 // replyPoll waits for the replies of all UDP exchanges of a Resolver in
 // one epoll set of its own, which the runtime's poller waits on as on any
 // other descriptor, and one reaper goroutine wakes each exchange whose
-// socket has something to read. Per exchange that costs one epoll_ctl
-// (one-shot; closing the socket removes it), where handing each fresh
-// socket to the runtime's poller costs an fcntl, an EPOLL_CTL_ADD and an
-// EPOLL_CTL_DEL, plus a read(2) tried before the reply is there
-// (docs/ARCHITECTURE.md, "The recursive resolver's upstream sockets").
+// socket has something to read, or whose deadline has passed. Per exchange
+// that costs one epoll_ctl (one-shot; closing the socket removes it), where
+// handing each fresh socket to the runtime's poller costs an fcntl, an
+// EPOLL_CTL_ADD and an EPOLL_CTL_DEL, plus a read(2) tried before the reply
+// is there (docs/ARCHITECTURE.md, "The recursive resolver's upstream
+// sockets"). The deadlines are the reaper's too, swept every replyTick,
+// rather than a timer per exchange: a timer waited on in a select goes
+// into the runtime's timer heap and out again on every wait.
 // The zero value is ready to use; the reaper starts with the first
 // exchange and exits after replyIdle without one.
 type replyPoll struct {
@@ -127,7 +114,16 @@ type replyPoll struct {
 	ep      *os.File // the epoll set; nil while no reaper runs
 	epfd    int
 	gen     uint32
-	waiters map[uint64]chan struct{} // by key: gen<<32 | fd
+	waiters map[uint64]waiter // by key: gen<<32 | fd
+	// ticking: the epoll set's read deadline is the next sweep (waiters
+	// came since the reaper last found none), not the idle exit.
+	ticking bool
+}
+
+// waiter is what the reaper knows of one exchange.
+type waiter struct {
+	ready    chan struct{}
+	deadline time.Time
 }
 
 // replyWait is one exchange's registration in a replyPoll.
@@ -139,8 +135,8 @@ type replyWait struct {
 func replyKey(gen uint32, fd int) uint64 { return uint64(gen)<<32 | uint64(uint32(fd)) }
 
 // arm registers sock to wake the returned replyWait once it has a
-// datagram or an error to read.
-func (p *replyPoll) arm(sock udpSock) (replyWait, error) {
+// datagram or an error to read, or once deadline has passed.
+func (p *replyPoll) arm(sock udpSock, deadline time.Time) (replyWait, error) {
 	p.mu.Lock()
 	if p.ep == nil {
 		if err := p.start(); err != nil {
@@ -148,9 +144,13 @@ func (p *replyPoll) arm(sock udpSock) (replyWait, error) {
 			return replyWait{}, err
 		}
 	}
+	if !p.ticking {
+		p.ticking = true
+		p.ep.SetReadDeadline(time.Now().Add(replyTick))
+	}
 	p.gen++
 	w := replyWait{key: replyKey(p.gen, sock.fd), ready: readyChans.Get().(chan struct{})}
-	p.waiters[w.key] = w.ready
+	p.waiters[w.key] = waiter{ready: w.ready, deadline: deadline}
 	epfd := p.epfd // stays open while w is registered
 	p.mu.Unlock()
 	ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLONESHOT, Fd: int32(sock.fd), Pad: int32(w.key >> 32)}
@@ -181,9 +181,6 @@ func (p *replyPoll) rearm(sock udpSock, w replyWait) error {
 func (p *replyPoll) disarm(w replyWait) {
 	p.mu.Lock()
 	delete(p.waiters, w.key)
-	if len(p.waiters) == 0 && p.ep != nil {
-		p.ep.SetReadDeadline(time.Now().Add(cmp.Or(p.idle, replyIdle)))
-	}
 	p.mu.Unlock()
 	select { // the reaper sends only while w is registered: drained for good
 	case <-w.ready:
@@ -203,9 +200,9 @@ func (p *replyPoll) start() error {
 		unix.Close(fd)
 		return os.NewSyscallError("fcntl", err)
 	}
-	p.ep, p.epfd = os.NewFile(uintptr(fd), "replies"), fd
+	p.ep, p.epfd, p.ticking = os.NewFile(uintptr(fd), "replies"), fd, false
 	if p.waiters == nil {
-		p.waiters = make(map[uint64]chan struct{})
+		p.waiters = make(map[uint64]waiter)
 	}
 	go p.reap(p.ep)
 	return nil
@@ -218,8 +215,9 @@ func (p *replyPoll) running() bool {
 	return p.ep != nil
 }
 
-// reap wakes the waiters whose sockets are ready, until the set has had no
-// waiter for replyIdle.
+// reap wakes the waiters whose sockets are ready and, every replyTick
+// while any wait, those whose deadline has passed, until the set has had
+// no waiter for the idle time.
 func (p *replyPoll) reap(ep *os.File) {
 	rc, err := ep.SyscallConn()
 	if err != nil {
@@ -239,18 +237,33 @@ func (p *replyPoll) reap(ep *os.File) {
 		})
 		p.mu.Lock()
 		if err != nil {
-			if len(p.waiters) == 0 || !errors.Is(err, os.ErrDeadlineExceeded) {
+			if !errors.Is(err, os.ErrDeadlineExceeded) || !p.ticking && len(p.waiters) == 0 {
 				p.ep = nil
 				p.mu.Unlock()
 				ep.Close()
 				return
 			}
-			ep.SetReadDeadline(time.Time{}) // waiters came since: carry on
+			now := time.Now()
+			switch {
+			case len(p.waiters) > 0:
+				for _, w := range p.waiters {
+					if !now.Before(w.deadline) {
+						select {
+						case w.ready <- struct{}{}:
+						default:
+						}
+					}
+				}
+				ep.SetReadDeadline(now.Add(replyTick))
+			default: // none since the last tick: the idle time starts
+				p.ticking = false
+				ep.SetReadDeadline(now.Add(cmp.Or(p.idle, replyIdle)))
+			}
 		}
 		for _, ev := range evs[:n] {
-			if ready, ok := p.waiters[replyKey(uint32(ev.Pad), int(ev.Fd))]; ok {
+			if w, ok := p.waiters[replyKey(uint32(ev.Pad), int(ev.Fd))]; ok {
 				select {
-				case ready <- struct{}{}:
+				case w.ready <- struct{}{}:
 				default:
 				}
 			}
