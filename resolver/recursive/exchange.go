@@ -187,8 +187,7 @@ func randomCase(name string) string {
 // datagrams from other addresses) and reads until a matching reply or the
 // deadline, so a forged packet cannot displace the genuine answer that
 // follows it. It waits in r.replies, woken when the socket has something
-// to read or the deadline has passed; a cancellation of ctx ends the wait
-// at once.
+// to read, the deadline has passed or ctx has ended.
 func (r *Resolver) exchangeUDP(ctx context.Context, addr netip.Addr, wire []byte, id uint16, name string, qtype uint16, exactCase bool, deadline time.Time) (*dns.Msg, error) {
 	sock, err := dialUDP(netip.AddrPortFrom(addr, r.port))
 	if err != nil {
@@ -198,7 +197,7 @@ func (r *Resolver) exchangeUDP(ctx context.Context, addr netip.Addr, wire []byte
 	if err := sock.write(wire); err != nil {
 		return nil, err
 	}
-	w, err := r.replies.arm(sock, deadline)
+	w, err := r.replies.arm(ctx, sock, deadline)
 	if err != nil {
 		return nil, err
 	}
@@ -212,7 +211,6 @@ func (r *Resolver) awaitReply(ctx context.Context, sock udpSock, w replyWait, id
 	bp := udpBufs.Get().(*[udpBufSize]byte)
 	defer udpBufs.Put(bp)
 	buf := bp[:]
-	done := ctx.Done()
 	var mismatch error
 	for {
 		if !time.Now().Before(deadline) {
@@ -228,17 +226,12 @@ func (r *Resolver) awaitReply(ctx context.Context, sock udpSock, w replyWait, id
 			}
 			return nil, errTimeout
 		}
-		if done == nil {
-			<-w.ready
-		} else {
-			select {
-			case <-w.ready:
-			case <-done:
-				return nil, errTimeout // exchange reports the context's cause
-			}
-		}
+		<-w.ready
 		if m, err := readReplies(sock, buf, id, name, qtype, exactCase, &mismatch); m != nil || err != nil {
 			return m, err
+		}
+		if ctx.Err() != nil {
+			return nil, errTimeout // exchange reports the context's cause
 		}
 		if !time.Now().Before(deadline) {
 			continue // the reaper's sweep woke us, or the reply came too late: timeout
