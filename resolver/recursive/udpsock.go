@@ -6,8 +6,10 @@ import (
 	"errors"
 	"net/netip"
 	"os"
+	"runtime"
 	"sync"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -17,6 +19,13 @@ import (
 // fresh unpredictable source port per query RFC 5452 §9.2 asks for, and
 // drops datagrams from any other address). Its replies are waited for in
 // the Resolver's replyPoll, not the runtime's poller: see there why.
+//
+// Every call on it is made with RawSyscall, without telling the runtime:
+// none of them can block (the socket is non-blocking, connect on UDP only
+// sets the peer), and on loopback the write runs the receiver's whole
+// delivery inline, long enough for the runtime's monitor to hand the
+// processor to another thread mid-call when it knows of the call, as the
+// UDP listener found for its batch calls (resolver/udp_linux.go).
 type udpSock struct {
 	fd int
 }
@@ -24,40 +33,58 @@ type udpSock struct {
 // dialUDP opens a non-blocking socket connected to ap.
 func dialUDP(ap netip.AddrPort) (udpSock, error) {
 	var (
-		family int
-		sa     unix.Sockaddr
+		family = unix.AF_INET
+		sa4    unix.RawSockaddrInet4
+		sa6    unix.RawSockaddrInet6
+		sa     unsafe.Pointer
+		salen  uintptr
 	)
+	// The port is in network byte order in the raw address.
+	port := [2]byte{byte(ap.Port() >> 8), byte(ap.Port())}
 	if a := ap.Addr().Unmap(); a.Is4() {
-		family, sa = unix.AF_INET, &unix.SockaddrInet4{Port: int(ap.Port()), Addr: a.As4()}
+		sa4 = unix.RawSockaddrInet4{Family: unix.AF_INET, Addr: a.As4()}
+		sa4.Port = *(*uint16)(unsafe.Pointer(&port))
+		sa, salen = unsafe.Pointer(&sa4), unsafe.Sizeof(sa4)
 	} else {
-		family, sa = unix.AF_INET6, &unix.SockaddrInet6{Port: int(ap.Port()), Addr: a.As16()}
+		family = unix.AF_INET6
+		sa6 = unix.RawSockaddrInet6{Family: unix.AF_INET6, Addr: a.As16()}
+		sa6.Port = *(*uint16)(unsafe.Pointer(&port))
+		sa, salen = unsafe.Pointer(&sa6), unsafe.Sizeof(sa6)
 	}
-	fd, err := unix.Socket(family, unix.SOCK_DGRAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, unix.IPPROTO_UDP)
-	if err != nil {
-		return udpSock{}, os.NewSyscallError("socket", err)
+	fd, _, errno := unix.RawSyscall(unix.SYS_SOCKET, uintptr(family), unix.SOCK_DGRAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, unix.IPPROTO_UDP)
+	if errno != 0 {
+		return udpSock{}, os.NewSyscallError("socket", errno)
 	}
-	if err := unix.Connect(fd, sa); err != nil {
-		unix.Close(fd)
-		return udpSock{}, os.NewSyscallError("connect", err)
+	for {
+		_, _, errno = unix.RawSyscall(unix.SYS_CONNECT, fd, uintptr(sa), salen)
+		if errno != unix.EINTR {
+			break
+		}
 	}
-	return udpSock{fd: fd}, nil
+	runtime.KeepAlive(&sa4)
+	runtime.KeepAlive(&sa6)
+	if errno != 0 {
+		unix.RawSyscall(unix.SYS_CLOSE, fd, 0, 0)
+		return udpSock{}, os.NewSyscallError("connect", errno)
+	}
+	return udpSock{fd: int(fd)}, nil
 }
 
 // close closes the socket, which also takes it out of the replyPoll's
 // epoll set.
-func (s udpSock) close() { unix.Close(s.fd) }
+func (s udpSock) close() { unix.RawSyscall(unix.SYS_CLOSE, uintptr(s.fd), 0, 0) }
 
 // write sends one datagram.
 func (s udpSock) write(b []byte) error {
 	for {
-		_, err := unix.Write(s.fd, b)
-		if err == unix.EINTR {
+		_, _, errno := unix.RawSyscall(unix.SYS_WRITE, uintptr(s.fd), uintptr(unsafe.Pointer(unsafe.SliceData(b))), uintptr(len(b)))
+		switch errno {
+		case 0:
+			return nil
+		case unix.EINTR:
 			continue
 		}
-		if err != nil {
-			return os.NewSyscallError("write", err)
-		}
-		return nil
+		return os.NewSyscallError("write", errno)
 	}
 }
 
@@ -66,16 +93,16 @@ func (s udpSock) write(b []byte) error {
 // ICMP port unreachable) comes back as the error.
 func (s udpSock) read(b []byte) (n int, wouldBlock bool, err error) {
 	for {
-		n, err = unix.Read(s.fd, b)
-		switch err {
-		case nil:
-			return n, false, nil
+		r, _, errno := unix.RawSyscall(unix.SYS_READ, uintptr(s.fd), uintptr(unsafe.Pointer(unsafe.SliceData(b))), uintptr(len(b)))
+		switch errno {
+		case 0:
+			return int(r), false, nil
 		case unix.EINTR:
 			continue
 		case unix.EAGAIN:
 			return 0, true, nil
 		}
-		return 0, false, os.NewSyscallError("read", err)
+		return 0, false, os.NewSyscallError("read", errno)
 	}
 }
 
@@ -159,10 +186,9 @@ func (p *replyPoll) arm(ctx context.Context, sock udpSock, deadline time.Time) (
 	p.waiters[w.key] = waiter{ready: w.ready, deadline: deadline, ctx: ctx}
 	epfd := p.epfd // stays open while w is registered
 	p.mu.Unlock()
-	ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLONESHOT, Fd: int32(sock.fd), Pad: int32(w.key >> 32)}
-	if err := unix.EpollCtl(epfd, unix.EPOLL_CTL_ADD, sock.fd, &ev); err != nil {
+	if err := epollCtl(epfd, unix.EPOLL_CTL_ADD, sock.fd, w.key); err != nil {
 		p.disarm(w)
-		return replyWait{}, os.NewSyscallError("epoll_ctl", err)
+		return replyWait{}, err
 	}
 	return w, nil
 }
@@ -173,9 +199,16 @@ func (p *replyPoll) rearm(sock udpSock, w replyWait) error {
 	p.mu.Lock()
 	epfd := p.epfd
 	p.mu.Unlock()
-	ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLONESHOT, Fd: int32(sock.fd), Pad: int32(w.key >> 32)}
-	if err := unix.EpollCtl(epfd, unix.EPOLL_CTL_MOD, sock.fd, &ev); err != nil {
-		return os.NewSyscallError("epoll_ctl", err)
+	return epollCtl(epfd, unix.EPOLL_CTL_MOD, sock.fd, w.key)
+}
+
+// epollCtl adds (or modifies) fd in the epoll set epfd for one wake-up,
+// the event carrying the key's generation; a raw call, as udpSock's are.
+func epollCtl(epfd, op, fd int, key uint64) error {
+	ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLONESHOT, Fd: int32(fd), Pad: int32(key >> 32)}
+	_, _, errno := unix.RawSyscall6(unix.SYS_EPOLL_CTL, uintptr(epfd), uintptr(op), uintptr(fd), uintptr(unsafe.Pointer(&ev)), 0, 0)
+	if errno != 0 {
+		return os.NewSyscallError("epoll_ctl", errno)
 	}
 	return nil
 }
