@@ -63,10 +63,11 @@ func rcodeString(rc int) string {
 // the name as is. Every packet sent spends one unit of the query budget.
 func (q *query) exchange(ctx context.Context, addr netip.Addr, name string, qtype uint16) (*dns.Msg, error) {
 	r := q.r
-	edns := !r.infra.info(addr, r.clock.Now()).noEDNS
+	si := r.infra.info(addr, r.clock.Now())
+	edns := !si.noEDNS
 	x20 := r.cfg.CaseRandomisation
 	tcp := false
-	for {
+	for first := true; ; first = false {
 		if err := q.spend(ctx); err != nil {
 			return nil, err
 		}
@@ -78,7 +79,10 @@ func (q *query) exchange(ctx context.Context, addr netip.Addr, name string, qtyp
 		if err != nil {
 			return nil, fmt.Errorf("cannot ask for %q: %w", name, err)
 		}
-		rto := r.infra.timeout(addr, r.clock.Now())
+		if !first { // a fallback: what the last reply taught is in the record
+			si = r.infra.info(addr, r.clock.Now())
+		}
+		rto := si.rto
 		start := time.Now()
 		deadline := start.Add(rto)
 		budgetBound := q.deadline.Before(deadline)
