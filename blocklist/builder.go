@@ -1,24 +1,47 @@
 package blocklist
 
 import (
+	"bytes"
 	"fmt"
 	"math/rand/v2"
 	"slices"
 )
 
-// Builder collects rules and compiles them into a Set. Rules go into an
-// uncompressed trie as they are added, in order (a few at a time), because
-// that order breaks ties: the first list in config order decides the
-// action. The builder keeps no reference to the names it is given beyond
-// the last few, until Build. A Builder is not safe for concurrent use.
+// Builder collects rules and compiles them into a Set. It builds sort
+// first (docs/ARCHITECTURE.md, "Building a set"): Add appends each rule to
+// a flat, pointer-free buffer, its name turned into a sort key with the
+// labels reversed (keys.go); Build sorts the buffer by key, stably, so that
+// every name's subtree is a run and the rules at one name are in the order
+// they were added, which breaks ties (the first list in config order
+// decides the action); then one pass over the run builds the trie in
+// depth-first order, the order compile lays it out in. No index of nodes
+// is needed and no lookup misses the cache. The builder keeps no
+// reference to the names it is given. A Builder is not safe for
+// concurrent use.
 type Builder struct {
-	t    *tree
+	keys []byte // every entry's key (keys.go), back to back
+	ents []ruleEntry
 	n    int
 	opts layoutOpts
-	// pending holds up to addBatchLen validated rules not yet in t: they
-	// go in together (builderbatch.go). Whatever reads t flushes first.
-	pending []pendingRule
+
+	rules  []ruleVal // distinct rules in the order first added; rules[0] is none
+	ruleID map[ruleVal]uint32
+	last   ruleVal // the previous rule's value and index: lists add
+	lastID uint32  // runs of rules with one payload
 }
+
+// ruleEntry is one rule in the builder's buffer: 16 bytes and no pointer.
+type ruleEntry struct {
+	pre  uint64 // the key's first eight bytes, big endian: most compares end here
+	off  uint32 // the key is keys[off+1 : off+1+keys[off]]; offsets grow in Add order
+	rule uint32 // index into Builder.rules, and which slots it offers for (entSelf, entBelow)
+}
+
+const (
+	entSelf  = 1 << 31 // the rule is offered for the name itself
+	entBelow = 1 << 30 // and/or for the names below it
+	entRule  = entBelow - 1
+)
 
 // layoutOpts are the layout knobs. Tests shrink them to push small inputs
 // through the bucketed code paths; zero means the default.
@@ -35,7 +58,7 @@ const (
 
 // NewBuilder returns an empty Builder.
 func NewBuilder() *Builder {
-	return &Builder{t: newTree()}
+	return &Builder{rules: []ruleVal{{}}, ruleID: map[ruleVal]uint32{}}
 }
 
 // Add validates r and adds it. The error says what is wrong with the rule,
@@ -48,31 +71,58 @@ func (b *Builder) Add(r Rule) error {
 	if r.Scope > Below {
 		return fmt.Errorf("rule %q: unknown scope %d (want subtree, exact or below)", r.Name, r.Scope)
 	}
-	b.pending = append(b.pending, pendingRule{name, ruleVal{payload: r.Payload, allow: r.Allow, scope: r.Scope}})
-	if len(b.pending) == addBatchLen {
-		b.flush()
-	}
+	v := ruleVal{payload: r.Payload, allow: r.Allow, scope: r.Scope}
+	b.addEntry(name, v, v.scope != Below, v.scope != Exact)
 	b.n++
 	return nil
 }
 
-// flush inserts the pending rules into the tree.
-func (b *Builder) flush() {
-	if len(b.pending) > 0 {
-		b.t.addBatch(b.pending)
-		clear(b.pending) // drop the names: the builder keeps none
-		b.pending = b.pending[:0]
+// addEntry appends a rule at a canonical name to the buffer.
+func (b *Builder) addEntry(name string, v ruleVal, self, below bool) {
+	off := len(b.keys)
+	b.keys = appendKey(b.keys, name)
+	b.push(off, v, self, below)
+}
+
+// push appends the entry of the rule whose key was just stored at off.
+func (b *Builder) push(off int, v ruleVal, self, below bool) {
+	ri := b.intern(v)
+	if self {
+		ri |= entSelf
 	}
+	if below {
+		ri |= entBelow
+	}
+	b.ents = append(b.ents, ruleEntry{pre: keyPrefix(b.keys[off+1:]), off: uint32(off), rule: ri})
+}
+
+// intern returns v's index in b.rules, adding it if it is new.
+func (b *Builder) intern(v ruleVal) uint32 {
+	if b.lastID != 0 && v == b.last {
+		return b.lastID
+	}
+	ri, ok := b.ruleID[v]
+	if !ok {
+		ri = uint32(len(b.rules))
+		b.rules = append(b.rules, v)
+		b.ruleID[v] = ri
+	}
+	b.last, b.lastID = v, ri
+	return ri
 }
 
 // Grow reserves room for about n more rules, as feeds know how many lines
-// they hold: it saves growing the builder's tables step by step, which is
-// a good part of the cost of building a large set.
+// they hold: it saves growing the builder's buffers step by step.
 func (b *Builder) Grow(n int) {
 	if n > 0 {
-		b.t.grow(n)
+		b.ents = slices.Grow(b.ents, n)
+		b.keys = slices.Grow(b.keys, n*avgKeyBytes)
 	}
 }
+
+// avgKeyBytes is what Grow reserves per rule for its key: a registrable
+// name of real lists and the key's length byte.
+const avgKeyBytes = 18
 
 // Len returns the number of rules added so far.
 func (b *Builder) Len() int { return b.n }
@@ -81,18 +131,17 @@ func (b *Builder) Len() int { return b.n }
 // usable: more rules may be added and Build called again.
 func (b *Builder) Build() (*Set, error) { return b.build(false) }
 
-// Finish is Build for the last time: the compile reuses the builder's
-// arrays, so a large build's peak is the builder alone rather than the
-// builder and the compile's tables (a third less), and the Builder is
-// empty afterwards.
+// Finish is Build for the last time: the rule buffer is freed as soon as
+// the trie is built from it, before the compile allocates its output, so
+// a large build's peak is the buffer and the trie or the trie and the
+// output, never all three; the Builder is empty afterwards.
 func (b *Builder) Finish() (*Set, error) {
 	s, err := b.build(true)
-	b.t, b.n = newTree(), 0
+	*b = Builder{opts: b.opts, rules: []ruleVal{{}}, ruleID: map[ruleVal]uint32{}}
 	return s, err
 }
 
 func (b *Builder) build(consume bool) (*Set, error) {
-	b.flush()
 	o := b.opts
 	if o.smallMax == 0 {
 		o.smallMax = defaultSmallMax
@@ -105,7 +154,12 @@ func (b *Builder) build(consume bool) (*Set, error) {
 		// bucket with colliding labels.
 		o.seed = rand.Uint64() | 1
 	}
-	s, err := b.t.compile(o, consume)
+	b.sort()
+	t := b.tree(nil)
+	if consume {
+		b.keys, b.ents = nil, nil
+	}
+	s, err := t.compile(o)
 	if err != nil {
 		return nil, fmt.Errorf("building blocklist of %d rules: %w", b.n, err)
 	}
@@ -113,7 +167,8 @@ func (b *Builder) build(consume bool) (*Set, error) {
 }
 
 // tree is the builder's uncompressed trie: nodes in parallel arrays,
-// indexed by id, found by (parent, label). Node 0 is the root. It holds no
+// indexed by id, in depth-first order (a node's subtree follows it), which
+// is the order compile reads them in. Node 0 is the root. It holds no
 // pointers per node, so a million rules cost the GC little.
 type tree struct {
 	parent []uint32
@@ -127,12 +182,8 @@ type tree struct {
 	packed  []byte
 	labelAt []uint32
 
-	idx     nodeIndex
-	touched uint32 // addBatch's sink for its cache touches
-	rules   []ruleVal
-	ruleID  map[ruleVal]uint32
-	last    ruleVal // the previous rule's value and index: lists add
-	lastID  uint32  // runs of rules with one payload
+	rules   []ruleVal // the builder's, shared
+	touched byte      // Builder.tree's sink for its loads ahead
 
 	// Where rules of two or more lists meet at a slot, alt holds the
 	// node's candidate groups (view.go); only such nodes have an entry.
@@ -143,79 +194,127 @@ type tree struct {
 	groupKey []byte
 }
 
-func newTree() *tree {
-	return &tree{
-		parent:  []uint32{0},
-		n:       []uint8{0},
-		depth:   []uint8{0},
-		self:    []uint32{0},
-		below:   []uint32{0},
-		packed:  make([]byte, padBytes),
-		labelAt: []uint32{0},
-		idx:     newNodeIndex(),
-		rules:   []ruleVal{{}},
-		ruleID:  map[ruleVal]uint32{},
+// newTree returns a trie of the root alone with room for about nodes.
+func newTree(rules []ruleVal, nodes int) *tree {
+	t := &tree{
+		parent:  make([]uint32, 1, nodes+1),
+		n:       make([]uint8, 1, nodes+1),
+		depth:   make([]uint8, 1, nodes+1),
+		self:    make([]uint32, 1, nodes+1),
+		below:   make([]uint32, 1, nodes+1),
+		packed:  make([]byte, 0, 8*nodes+padBytes),
+		labelAt: make([]uint32, 1, nodes/labelStride+2),
+		rules:   rules,
 		alt:     map[uint32]altPair{},
 		groupID: map[string]uint32{},
 	}
+	t.packed = append(t.packed, make([]byte, padBytes)...)
+	return t
 }
 
-// grow makes room for about n more rules, each about 1.5 nodes (the
-// shape of real lists: a registrable name, sometimes a subdomain).
-func (t *tree) grow(n int) {
-	nodes := n + n/2
-	t.parent = slices.Grow(t.parent, nodes)
-	t.n = slices.Grow(t.n, nodes)
-	t.depth = slices.Grow(t.depth, nodes)
-	t.self = slices.Grow(t.self, nodes)
-	t.below = slices.Grow(t.below, nodes)
-	t.labelAt = slices.Grow(t.labelAt, nodes/labelStride+1)
-	t.packed = slices.Grow(t.packed, 8*nodes)
-	t.reserve(len(t.parent) + nodes)
+// sort orders the buffer by key and, among equal keys, in Add order (the
+// key offsets), which is what breaks ties.
+func (b *Builder) sort() {
+	keys := b.keys
+	slices.SortFunc(b.ents, func(x, y ruleEntry) int {
+		if x.pre != y.pre {
+			if x.pre < y.pre {
+				return -1
+			}
+			return 1
+		}
+		if c := compareKeys(keys, x.off, y.off); c != 0 {
+			return c
+		}
+		if x.off < y.off {
+			return -1
+		}
+		if x.off > y.off {
+			return 1
+		}
+		return 0
+	})
 }
 
-// add inserts a rule whose name is canonical, keeping at each node the
-// winning rule per slot (docs/ARCHITECTURE.md: exact beats subtree at the same name,
-// then allow beats block, then the first added wins) and, where lists
-// overlap, each list's own best rule for MatchView.
-func (t *tree) add(name string, v ruleVal) {
-	cur := uint32(0)
-	for end := len(name); end > 0; {
-		var w packedLabel
-		start, n, _ := nextLabel(name, end, &w) // canonical: always a label
-		cur = t.childOf(cur, n, &w)
-		end = start - 1
+// tree builds the trie from the sorted buffer in one pass: each entry's
+// name shares its leading labels with the previous entry's (their nodes
+// are on the path), and the rest are new nodes, the children of the last
+// shared one. Rules are offered to their nodes in buffer order, which at
+// one name is Add order. With nodeOf, it records each entry's node there.
+func (b *Builder) tree(nodeOf []uint32) *tree {
+	t := newTree(b.rules, len(b.ents)+len(b.ents)/2)
+	var path [maxDepth + 1]uint32 // path[d]: the node at depth d of the previous name
+	var prev []byte
+	var sink byte
+	for i, e := range b.ents {
+		// The keys are scattered over the buffer in sorted order: load
+		// the one prefetchAhead entries on now, so that its miss overlaps
+		// this entry's work rather than stalling the next.
+		if j := i + prefetchAhead; j < len(b.ents) {
+			sink += b.keys[b.ents[j].off]
+		}
+		k := entryKey(b.keys, e.off)
+		same := commonPrefix(k, prev)
+		d := 0
+		cur := uint32(0)
+		for s := 0; s < len(k); d++ {
+			end := s
+			for end < len(k) && k[end] != 0 {
+				end++
+			}
+			if end <= same && (end == len(prev) || prev[end] == 0) {
+				cur = path[d+1]
+			} else {
+				cur = t.newNode(cur, k[s:end])
+				path[d+1] = cur
+				same = -1 // everything below is new too
+			}
+			s = end + 1
+		}
+		prev = k
+		ri := e.rule & entRule
+		if e.rule&entSelf != 0 {
+			t.offer(cur, ri, false)
+		}
+		if e.rule&entBelow != 0 {
+			t.offer(cur, ri, true)
+		}
+		if nodeOf != nil {
+			nodeOf[i] = cur
+		}
 	}
-	t.put(cur, v, v.scope != Below, v.scope != Exact)
+	t.touched = sink // keeps the loads from being optimised away
+	return t
 }
 
-// childOf returns the child of node cur labelled w (n characters),
-// creating it if needed.
-func (t *tree) childOf(cur uint32, n int, w *packedLabel) uint32 {
-	id, slot, ok := t.find(cur, n, w)
-	if ok {
-		return id
-	}
-	id = uint32(len(t.parent))
-	t.parent = append(t.parent, cur)
+// prefetchAhead is how far ahead the trie's pass loads keys: enough for
+// the misses to be in flight together, few enough to stay in cache.
+const prefetchAhead = 16
+
+// newNode appends a child of parent labelled label (canonical).
+func (t *tree) newNode(parent uint32, label []byte) uint32 {
+	id := uint32(len(t.parent))
+	n := len(label)
+	w := packLabelBytes(label)
+	t.parent = append(t.parent, parent)
 	t.n = append(t.n, uint8(n))
-	t.depth = append(t.depth, t.depth[cur]+1)
+	t.depth = append(t.depth, t.depth[parent]+1)
 	t.self = append(t.self, 0)
 	t.below = append(t.below, 0)
 	at := len(t.packed) - padBytes
 	if id%labelStride == 0 {
 		t.labelAt = append(t.labelAt, uint32(at))
 	}
-	t.packed = appendPacked(t.packed[:at], w, n)
-	t.packed = append(t.packed, make([]byte, padBytes)...)
-	t.insert(id, slot)
+	t.packed = appendPacked(t.packed[:at], &w, n)
+	var pad [padBytes]byte
+	t.packed = append(t.packed, pad[:]...)
 	return id
 }
 
 // labelStride is how many nodes share an entry of labelAt. An offset per
 // node cost 4 bytes a node, a tenth of a large build's memory at its peak;
 // one per 16 costs a quarter byte, and finding a label sums at most 15
-// lengths from one cache line of t.n, which find has just read.
+// lengths from one cache line of t.n.
 const labelStride = 16
 
 // labelOff returns where node id's label starts in t.packed: labels are
@@ -227,28 +326,6 @@ func (t *tree) labelOff(id uint32) int {
 		off += packedBytes(int(l))
 	}
 	return off
-}
-
-// put offers rule v to node cur's self and/or below slot; it takes a slot
-// only by ranking strictly higher than the rule already there, so the
-// first rule added wins ties.
-func (t *tree) put(cur uint32, v ruleVal, self, below bool) {
-	ri := t.lastID
-	if ri == 0 || v != t.last {
-		var ok bool
-		if ri, ok = t.ruleID[v]; !ok {
-			ri = uint32(len(t.rules))
-			t.rules = append(t.rules, v)
-			t.ruleID[v] = ri
-		}
-		t.last, t.lastID = v, ri
-	}
-	if self {
-		t.offer(cur, ri, false)
-	}
-	if below {
-		t.offer(cur, ri, true)
-	}
 }
 
 // selfRank orders rules competing for a name itself.
@@ -284,4 +361,21 @@ func countRules(p rulePair) int {
 		n++
 	}
 	return n
+}
+
+// findKey returns the index of an entry of the sorted buffer whose name
+// is name (canonical), if there is one.
+func (b *Builder) findKey(name string) (int, bool) {
+	k := appendKey(nil, name)[1:]
+	i, ok := slices.BinarySearchFunc(b.ents, k, func(e ruleEntry, k []byte) int {
+		return bytes.Compare(entryKey(b.keys, e.off), k)
+	})
+	return i, ok
+}
+
+// addKeyEntry is addEntry for a name given as its key (AddSet).
+func (b *Builder) addKeyEntry(key []byte, v ruleVal, self, below bool) {
+	off := len(b.keys)
+	b.keys = append(append(b.keys, byte(len(key))), key...)
+	b.push(off, v, self, below)
 }

@@ -11,20 +11,12 @@ import (
 	"slices"
 )
 
-// compile lays the tree out as a Set (see record.go for the format).
-// With consume it uses the tree's own arrays as its scratch, as a large
-// build's peak memory is the tree and the compile's tables together: the
-// slots become the pair indexes, the below slots the child lists, the
-// parents the region sizes. The tree is unusable afterwards (Finish).
-// Without consume it works on copies of those arrays (Build).
-func (t *tree) compile(o layoutOpts, consume bool) (*Set, error) {
-	t.dropIndex()
-	if !consume {
-		c := *t
-		c.parent, c.self, c.below = slices.Clone(t.parent), slices.Clone(t.self), slices.Clone(t.below)
-		c.depth = slices.Clone(t.depth)
-		t = &c
-	}
+// compile lays the tree out as a Set (see record.go for the format),
+// using the tree's own arrays as its scratch, as a large build's peak
+// memory is the tree and the compile's tables together: the slots become
+// the pair indexes, the below slots the child lists, the parents the
+// region sizes. The tree is unusable afterwards.
+func (t *tree) compile(o layoutOpts) (*Set, error) {
 	rulesIn := 0
 	for id := range t.self {
 		rulesIn += countRules(rulePair{t.self[id], t.below[id]})

@@ -1,0 +1,127 @@
+package blocklist
+
+import (
+	"bytes"
+	"fmt"
+	"testing"
+)
+
+// tieRules is a list full of ties: the same names in several lists, allow
+// against block, exact against subtree, names that are prefixes of their
+// siblings' labels (a, ab), and the root.
+func tieRules() []Rule {
+	var rules []Rule
+	for i := range 200 {
+		name := fmt.Sprintf("h%d.d%d.example%d.com", i%7, i%13, i%5)
+		rules = append(rules,
+			Rule{Name: name, Scope: Scope(i % 3), Allow: i%4 == 0, Payload: Payload{List: uint16(i % 3)}},
+			Rule{Name: fmt.Sprintf("d%d.example%d.com", i%13, i%5), Scope: Scope((i + 1) % 3), Payload: Payload{List: uint16(i % 2)}},
+			Rule{Name: fmt.Sprintf("%sz.x%d.com", "abcdefghijklmnopqrstuvwxyz0123456789-_"[:i%38], i%3), Allow: i%5 == 0, Payload: Payload{List: uint16(i % 4), Data: uint32(i % 9)}},
+		)
+	}
+	return append(rules, Rule{Name: "."}, Rule{Name: "com", Allow: true}, Rule{Name: "a.com", Scope: Exact})
+}
+
+// TestBuildTiesInAddOrder is the sort-first build's contract: the buffer
+// is sorted in place by Build, so a builder that is built, added to and
+// built again builds the set one build of the same rules builds, ties
+// included, whatever the split points; Finish lays out the same bytes and
+// leaves the builder empty; and every name matches as the naive
+// reference says.
+func TestBuildTiesInAddOrder(t *testing.T) {
+	rules := tieRules()
+	for _, split := range [][]int{nil, {1}, {100}, {1, 2, 3}, {len(rules) / 3, len(rules) / 2}, {len(rules) - 1}} {
+		t.Run(fmt.Sprint(split), func(t *testing.T) {
+			once, parts, fin := NewBuilder(), NewBuilder(), NewBuilder()
+			ref := newRef()
+			for i, r := range rules {
+				for _, b := range []*Builder{once, parts, fin} {
+					if err := b.Add(r); err != nil {
+						t.Fatal(err)
+					}
+				}
+				if err := ref.add(r); err != nil {
+					t.Fatal(err)
+				}
+				for _, s := range split {
+					if i+1 == s {
+						if _, err := parts.Build(); err != nil {
+							t.Fatal(err)
+						}
+					}
+				}
+			}
+			once.opts.seed, parts.opts.seed, fin.opts.seed = 7, 7, 7
+			want := build(t, once)
+			if got := build(t, parts); got.Len() != want.Len() || !bytes.Equal(snapshot(t, got), snapshot(t, want)) {
+				t.Errorf("built in parts (%d rules) differs from one build (%d)", got.Len(), want.Len())
+			}
+			finished, err := fin.Finish()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(snapshot(t, finished), snapshot(t, want)) {
+				t.Error("Finish differs from Build")
+			}
+			if fin.Len() != 0 || len(fin.ents) != 0 || len(fin.keys) != 0 {
+				t.Errorf("after Finish: Len %d, %d entries, %d key bytes; want none", fin.Len(), len(fin.ents), len(fin.keys))
+			}
+			for _, r := range rules {
+				for _, q := range []string{r.Name, "x." + r.Name, "x.y." + r.Name} {
+					gm, gok := want.Match(q)
+					rm, rok := ref.match(q)
+					if gm != rm || gok != rok {
+						t.Fatalf("Match(%q) = %+v %v, reference %+v %v", q, gm, gok, rm, rok)
+					}
+				}
+			}
+		})
+	}
+}
+
+// TestKeyOrder holds the key and its packed prefix to the order the
+// trie's pass needs: a name right before the names below it, those before
+// its next sibling, whatever bytes the labels hold.
+func TestKeyOrder(t *testing.T) {
+	for _, tc := range []struct{ a, b string }{
+		{"", "com"},
+		{"com", "a.com"},
+		{"z.com", "com-"},
+		{"a.com", "b.a.com"},
+		{"b.a.com", "ab.com"},
+		{"-.com", "0.com"},
+		{"9.com", "_.com"},
+		{"_.com", "a.com"},
+		{"zzzzzzzzzzzzzzzzzzzzzzzz.com", "a.comx"},
+		{"a.abcdefghijklmnop.com", "abcdefghijklmnopq.com"},
+		{"x.abcdefghijklmnopq.com", "y.abcdefghijklmnopq.com"},
+	} {
+		ka, kb := appendKey(nil, tc.a)[1:], appendKey(nil, tc.b)[1:]
+		if bytes.Compare(ka, kb) >= 0 {
+			t.Errorf("key(%q) = %q is not before key(%q) = %q", tc.a, ka, tc.b, kb)
+		}
+		if keyPrefix(ka) > keyPrefix(kb) {
+			t.Errorf("prefix of %q (%x) is after that of %q (%x)", tc.a, keyPrefix(ka), tc.b, keyPrefix(kb))
+		}
+	}
+}
+
+// BenchmarkAdd2M is the builder's work before the compile, at a size whose
+// buffers do not fit in cache, as a large feed's do not: Add, the sort and
+// the trie's pass (what inserting into the node index did before).
+func BenchmarkAdd2M(b *testing.B) {
+	names := benchNames(2_000_000)
+	b.ReportAllocs()
+	for b.Loop() {
+		bl := NewBuilder()
+		bl.Grow(len(names))
+		for _, nm := range names {
+			if err := bl.Add(Rule{Name: nm}); err != nil {
+				b.Fatal(err)
+			}
+		}
+		bl.sort()
+		bl.tree(nil)
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(len(names)), "ns/rule")
+}
