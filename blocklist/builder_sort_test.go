@@ -83,25 +83,21 @@ func TestBuildTiesInAddOrder(t *testing.T) {
 // trie's pass needs: a name right before the names below it, those before
 // its next sibling, whatever bytes the labels hold.
 func TestKeyOrder(t *testing.T) {
-	for _, tc := range []struct{ a, b string }{
-		{"", "com"},
-		{"com", "a.com"},
-		{"z.com", "com-"},
-		{"a.com", "b.a.com"},
-		{"b.a.com", "ab.com"},
-		{"-.com", "0.com"},
-		{"9.com", "_.com"},
-		{"_.com", "a.com"},
-		{"zzzzzzzzzzzzzzzzzzzzzzzz.com", "a.comx"},
-		{"a.abcdefghijklmnop.com", "abcdefghijklmnopq.com"},
-		{"x.abcdefghijklmnopq.com", "y.abcdefghijklmnopq.com"},
-	} {
-		ka, kb := appendKey(nil, tc.a)[1:], appendKey(nil, tc.b)[1:]
+	// Each name's key must sort before the next one's.
+	ordered := []string{
+		"", "com", "-.com", "0.com", "9.com", "_.com", "a.com", "b.a.com", "ab.com",
+		"a.abcdefghijklmnop.com", "abcdefghijklmnopq.com",
+		"x.abcdefghijklmnopq.com", "y.abcdefghijklmnopq.com",
+		"zzzzzzzzzzzzzzzzzzzzzzzz.com", "com-", "a.comx",
+	}
+	for i := 1; i < len(ordered); i++ {
+		a, b := ordered[i-1], ordered[i]
+		ka, kb := appendKey(nil, a)[1:], appendKey(nil, b)[1:]
 		if bytes.Compare(ka, kb) >= 0 {
-			t.Errorf("key(%q) = %q is not before key(%q) = %q", tc.a, ka, tc.b, kb)
+			t.Errorf("key(%q) = %q is not before key(%q) = %q", a, ka, b, kb)
 		}
 		if keyPrefix(ka) > keyPrefix(kb) {
-			t.Errorf("prefix of %q (%x) is after that of %q (%x)", tc.a, keyPrefix(ka), tc.b, keyPrefix(kb))
+			t.Errorf("prefix of %q (%x) is after that of %q (%x)", a, keyPrefix(ka), b, keyPrefix(kb))
 		}
 	}
 }
