@@ -19,10 +19,11 @@ import (
 // reference to the names it is given. A Builder is not safe for
 // concurrent use.
 type Builder struct {
-	keys []byte // every entry's key (keys.go), back to back
-	ents []ruleEntry
-	n    int
-	opts layoutOpts
+	tails []byte // the tails of long keys (keys.go), each after its length byte
+	ents  []ruleEntry
+	key   []byte // Add's scratch
+	n     int
+	opts  layoutOpts
 
 	rules  []ruleVal // distinct rules in the order first added; rules[0] is none
 	ruleID map[ruleVal]uint32
@@ -30,11 +31,11 @@ type Builder struct {
 	lastID uint32  // runs of rules with one payload
 }
 
-// ruleEntry is one rule in the builder's buffer: 16 bytes and no pointer.
+// ruleEntry is one rule in the builder's buffer: 24 bytes and no pointer.
 type ruleEntry struct {
-	pre  uint64 // the key's first eight bytes, big endian: most compares end here
-	off  uint32 // the key is keys[off+1 : off+1+keys[off]]; offsets grow in Add order
-	rule uint32 // index into Builder.rules, and which slots it offers for (entSelf, entBelow)
+	p0, p1 uint64 // the key's first bytes (packKey): most compares end here
+	off    uint32 // the tail is tailAt(tails, off); offsets grow in Add order
+	rule   uint32 // index into Builder.rules, and which slots it offers for (entSelf, entBelow)
 }
 
 const (
@@ -79,13 +80,14 @@ func (b *Builder) Add(r Rule) error {
 
 // addEntry appends a rule at a canonical name to the buffer.
 func (b *Builder) addEntry(name string, v ruleVal, self, below bool) {
-	off := len(b.keys)
-	b.keys = appendKey(b.keys, name)
-	b.push(off, v, self, below)
+	b.key = appendKey(b.key[:0], name)
+	b.push(b.key, v, self, below)
 }
 
-// push appends the entry of the rule whose key was just stored at off.
-func (b *Builder) push(off int, v ruleVal, self, below bool) {
+// push appends the entry of a rule whose name has the given key. Every
+// entry takes a byte of the tail buffer at least, so that offsets, which
+// break ties, are in Add order.
+func (b *Builder) push(key []byte, v ruleVal, self, below bool) {
 	ri := b.intern(v)
 	if self {
 		ri |= entSelf
@@ -93,7 +95,15 @@ func (b *Builder) push(off int, v ruleVal, self, below bool) {
 	if below {
 		ri |= entBelow
 	}
-	b.ents = append(b.ents, ruleEntry{pre: keyPrefix(b.keys[off+1:]), off: uint32(off), rule: ri})
+	p0, p1 := packKey(key)
+	off := len(b.tails)
+	if p1&keyLong != 0 {
+		tail := key[inlineSyms:]
+		b.tails = append(append(b.tails, byte(len(tail))), tail...)
+	} else {
+		b.tails = append(b.tails, 0)
+	}
+	b.ents = append(b.ents, ruleEntry{p0: p0, p1: p1, off: uint32(off), rule: ri})
 }
 
 // intern returns v's index in b.rules, adding it if it is new.
@@ -116,13 +126,13 @@ func (b *Builder) intern(v ruleVal) uint32 {
 func (b *Builder) Grow(n int) {
 	if n > 0 {
 		b.ents = slices.Grow(b.ents, n)
-		b.keys = slices.Grow(b.keys, n*avgKeyBytes)
+		b.tails = slices.Grow(b.tails, n*avgTailBytes)
 	}
 }
 
-// avgKeyBytes is what Grow reserves per rule for its key: a registrable
-// name of real lists and the key's length byte.
-const avgKeyBytes = 18
+// avgTailBytes is what Grow reserves per rule in the tail buffer: its
+// byte, and the tails of the few long names.
+const avgTailBytes = 2
 
 // Len returns the number of rules added so far.
 func (b *Builder) Len() int { return b.n }
@@ -157,7 +167,7 @@ func (b *Builder) build(consume bool) (*Set, error) {
 	b.sort()
 	t := b.tree(nil)
 	if consume {
-		b.keys, b.ents = nil, nil
+		b.tails, b.ents = nil, nil
 	}
 	s, err := t.compile(o)
 	if err != nil {
@@ -213,27 +223,93 @@ func newTree(rules []ruleVal, nodes int) *tree {
 }
 
 // sort orders the buffer by key and, among equal keys, in Add order (the
-// key offsets), which is what breaks ties.
-func (b *Builder) sort() {
-	keys := b.keys
-	slices.SortFunc(b.ents, func(x, y ruleEntry) int {
-		if x.pre != y.pre {
-			if x.pre < y.pre {
-				return -1
+// tail offsets), which is what breaks ties.
+func (b *Builder) sort() { radixSort(b.ents, 0, b.tails) }
+
+// radixSort sorts a by key from the byte d of its entries' words on (an
+// in-place most-significant-digit radix sort, American flag style): a
+// comparison sort of a million entries was a fifth of a build, and most
+// of it compared the same leading bytes (the TLD) again and again. Runs
+// too short to gain, and runs equal in all sixteen bytes, go to
+// compareEntries, whose order is total, so no stability is needed.
+func radixSort(a []ruleEntry, d int, tails []byte) {
+	for {
+		if len(a) <= radixMin || d == 16 {
+			slices.SortFunc(a, func(x, y ruleEntry) int { return compareEntries(tails, x, y) })
+			return
+		}
+		var count [256]int
+		for i := range a {
+			count[digit(&a[i], d)]++
+		}
+		if count[digit(&a[0], d)] == len(a) { // one bucket: the next byte
+			d++
+			continue
+		}
+		var start, next [256]int
+		at := 0
+		for c := range 256 {
+			start[c], next[c] = at, at
+			at += count[c]
+		}
+		for c := range 256 {
+			end := start[c] + count[c]
+			for next[c] < end {
+				v := a[next[c]]
+				for dv := digit(&v, d); int(dv) != c; dv = digit(&v, d) {
+					v, a[next[dv]] = a[next[dv]], v
+					next[dv]++
+				}
+				a[next[c]] = v
+				next[c]++
 			}
-			return 1
 		}
-		if c := compareKeys(keys, x.off, y.off); c != 0 {
-			return c
+		for c := range 256 {
+			if count[c] > 1 {
+				radixSort(a[start[c]:start[c]+count[c]], d+1, tails)
+			}
 		}
-		if x.off < y.off {
+		return
+	}
+}
+
+// radixMin is the run length below which radixSort compares instead.
+const radixMin = 48
+
+// digit is byte d (0-15) of e's words, most significant first.
+func digit(e *ruleEntry, d int) byte {
+	if d < 8 {
+		return byte(e.p0 >> (56 - 8*uint(d)))
+	}
+	return byte(e.p1 >> (56 - 8*uint(d-8)))
+}
+
+// compareEntries orders entries by key, then by offset (Add order).
+func compareEntries(tails []byte, x, y ruleEntry) int {
+	if x.p0 != y.p0 {
+		if x.p0 < y.p0 {
 			return -1
 		}
-		if x.off > y.off {
-			return 1
+		return 1
+	}
+	if x.p1 != y.p1 {
+		if x.p1 < y.p1 {
+			return -1
 		}
-		return 0
-	})
+		return 1
+	}
+	if x.p1&keyLong != 0 {
+		if c := compareTails(tails, x.off, y.off); c != 0 {
+			return c
+		}
+	}
+	if x.off < y.off {
+		return -1
+	}
+	if x.off > y.off {
+		return 1
+	}
+	return 0
 }
 
 // tree builds the trie from the sorted buffer in one pass: each entry's
@@ -243,17 +319,18 @@ func (b *Builder) sort() {
 // one name is Add order. With nodeOf, it records each entry's node there.
 func (b *Builder) tree(nodeOf []uint32) *tree {
 	t := newTree(b.rules, len(b.ents)+len(b.ents)/2)
-	var path [maxDepth + 1]uint32 // path[d]: the node at depth d of the previous name
+	var path [maxDepth + 1]uint32    // path[d]: the node at depth d of the previous name
+	var kbuf [2][MaxNameLen + 1]byte // this entry's key and the previous one's
 	var prev []byte
 	var sink byte
 	for i, e := range b.ents {
-		// The keys are scattered over the buffer in sorted order: load
+		// The tails are scattered over the buffer in sorted order: load
 		// the one prefetchAhead entries on now, so that its miss overlaps
 		// this entry's work rather than stalling the next.
-		if j := i + prefetchAhead; j < len(b.ents) {
-			sink += b.keys[b.ents[j].off]
+		if j := i + prefetchAhead; j < len(b.ents) && b.ents[j].p1&keyLong != 0 {
+			sink += b.tails[b.ents[j].off]
 		}
-		k := entryKey(b.keys, e.off)
+		k := b.entryKey(kbuf[i&1][:0], e)
 		same := commonPrefix(k, prev)
 		d := 0
 		cur := uint32(0)
@@ -287,7 +364,16 @@ func (b *Builder) tree(nodeOf []uint32) *tree {
 	return t
 }
 
-// prefetchAhead is how far ahead the trie's pass loads keys: enough for
+// entryKey appends e's key to dst.
+func (b *Builder) entryKey(dst []byte, e ruleEntry) []byte {
+	dst = unpackKey(dst, e.p0, e.p1)
+	if e.p1&keyLong != 0 {
+		dst = append(dst, tailAt(b.tails, e.off)...)
+	}
+	return dst
+}
+
+// prefetchAhead is how far ahead the trie's pass loads tails: enough for
 // the misses to be in flight together, few enough to stay in cache.
 const prefetchAhead = 16
 
@@ -366,16 +452,13 @@ func countRules(p rulePair) int {
 // findKey returns the index of an entry of the sorted buffer whose name
 // is name (canonical), if there is one.
 func (b *Builder) findKey(name string) (int, bool) {
-	k := appendKey(nil, name)[1:]
-	i, ok := slices.BinarySearchFunc(b.ents, k, func(e ruleEntry, k []byte) int {
-		return bytes.Compare(entryKey(b.keys, e.off), k)
+	k := appendKey(nil, name)
+	var buf []byte
+	return slices.BinarySearchFunc(b.ents, k, func(e ruleEntry, k []byte) int {
+		buf = b.entryKey(buf[:0], e)
+		return bytes.Compare(buf, k)
 	})
-	return i, ok
 }
 
 // addKeyEntry is addEntry for a name given as its key (AddSet).
-func (b *Builder) addKeyEntry(key []byte, v ruleVal, self, below bool) {
-	off := len(b.keys)
-	b.keys = append(append(b.keys, byte(len(key))), key...)
-	b.push(off, v, self, below)
-}
+func (b *Builder) addKeyEntry(key []byte, v ruleVal, self, below bool) { b.push(key, v, self, below) }

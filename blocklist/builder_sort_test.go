@@ -3,6 +3,7 @@ package blocklist
 import (
 	"bytes"
 	"fmt"
+	"slices"
 	"testing"
 )
 
@@ -63,8 +64,8 @@ func TestBuildTiesInAddOrder(t *testing.T) {
 			if !bytes.Equal(snapshot(t, finished), snapshot(t, want)) {
 				t.Error("Finish differs from Build")
 			}
-			if fin.Len() != 0 || len(fin.ents) != 0 || len(fin.keys) != 0 {
-				t.Errorf("after Finish: Len %d, %d entries, %d key bytes; want none", fin.Len(), len(fin.ents), len(fin.keys))
+			if fin.Len() != 0 || len(fin.ents) != 0 || len(fin.tails) != 0 {
+				t.Errorf("after Finish: Len %d, %d entries, %d tail bytes; want none", fin.Len(), len(fin.ents), len(fin.tails))
 			}
 			for _, r := range rules {
 				for _, q := range []string{r.Name, "x." + r.Name, "x.y." + r.Name} {
@@ -86,18 +87,23 @@ func TestKeyOrder(t *testing.T) {
 	// Each name's key must sort before the next one's.
 	ordered := []string{
 		"", "com", "-.com", "0.com", "9.com", "_.com", "a.com", "b.a.com", "ab.com",
-		"a.abcdefghijklmnop.com", "abcdefghijklmnopq.com",
+		"abcdefghijklmnop.com", "a.abcdefghijklmnop.com", "abcdefghijklmnopq.com",
 		"x.abcdefghijklmnopq.com", "y.abcdefghijklmnopq.com",
 		"zzzzzzzzzzzzzzzzzzzzzzzz.com", "com-", "a.comx",
 	}
 	for i := 1; i < len(ordered); i++ {
 		a, b := ordered[i-1], ordered[i]
-		ka, kb := appendKey(nil, a)[1:], appendKey(nil, b)[1:]
+		ka, kb := appendKey(nil, a), appendKey(nil, b)
 		if bytes.Compare(ka, kb) >= 0 {
 			t.Errorf("key(%q) = %q is not before key(%q) = %q", a, ka, b, kb)
 		}
-		if keyPrefix(ka) > keyPrefix(kb) {
-			t.Errorf("prefix of %q (%x) is after that of %q (%x)", a, keyPrefix(ka), b, keyPrefix(kb))
+		a0, a1 := packKey(ka)
+		b0, b1 := packKey(kb)
+		if a0 > b0 || a0 == b0 && a1 > b1 {
+			t.Errorf("packed key of %q (%x %x) is after that of %q (%x %x)", a, a0, a1, b, b0, b1)
+		}
+		if got := unpackKey(nil, a0, a1); !bytes.HasPrefix(ka, got) || len(got) != min(len(ka), inlineSyms) {
+			t.Errorf("unpackKey(packKey(%q)) = %q", ka, got)
 		}
 	}
 }
@@ -120,4 +126,38 @@ func BenchmarkAdd2M(b *testing.B) {
 		bl.tree(nil)
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(len(names)), "ns/rule")
+}
+
+// TestRadixSortOrder holds the radix sort to the comparison order on a
+// buffer large enough for every level of it: duplicates (ties in Add
+// order), long keys that differ only in their tails, shared prefixes.
+func TestRadixSortOrder(t *testing.T) {
+	b := NewBuilder()
+	for i := range 20000 {
+		var name string
+		switch i % 4 {
+		case 0:
+			name = fmt.Sprintf("n%d.com", i%3001)
+		case 1:
+			name = fmt.Sprintf("x%d.abcdefghijklmnopqrstuvwxyz.net", i%501)
+		case 2:
+			name = fmt.Sprintf("%c%d.example.org", 'a'+i%26, i%97)
+		default:
+			name = fmt.Sprintf("t%d", i%7)
+		}
+		if err := b.Add(Rule{Name: name, Payload: Payload{Data: uint32(i)}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := slices.Clone(b.ents)
+	slices.SortFunc(want, func(x, y ruleEntry) int { return compareEntries(b.tails, x, y) })
+	b.sort()
+	if !slices.Equal(b.ents, want) {
+		t.Fatal("radix sort order differs from the comparison order")
+	}
+	for i := 1; i < len(b.ents); i++ {
+		if x, y := b.entryKey(nil, b.ents[i-1]), b.entryKey(nil, b.ents[i]); bytes.Compare(x, y) > 0 {
+			t.Fatalf("entry %d: key %q after %q", i, y, x)
+		}
+	}
 }
