@@ -167,11 +167,27 @@ type pairKey struct {
 func (e *emitter) pairTable() ([]rulePair, []ruleVal, []altSpan, []uint32) {
 	t := e.t
 	key := func(id uint32) pairKey { return pairKey{p: rulePair{t.self[id], t.below[id]}} }
+	// Neighbouring nodes mostly hold the same pair (one list's action):
+	// runs are counted before they go to the map.
 	count := map[pairKey]int{}
+	var run pairKey
+	runLen := 0
 	for id := range t.self {
-		if k := key(uint32(id)); k.p != (rulePair{}) {
-			count[k]++
+		k := key(uint32(id))
+		if k.p == (rulePair{}) {
+			continue
 		}
+		if runLen > 0 && k == run {
+			runLen++
+			continue
+		}
+		if runLen > 0 {
+			count[run] += runLen
+		}
+		run, runLen = k, 1
+	}
+	if runLen > 0 {
+		count[run] += runLen
 	}
 	// Nodes with candidates are few: move them to their own keys.
 	for id, ap := range t.alt {
@@ -248,16 +264,17 @@ func (e *emitter) pairTable() ([]rulePair, []ruleVal, []altSpan, []uint32) {
 		}
 	}
 	// Each node's pair index goes over its own self slot, read first.
+	var last pairKey
+	lastIdx := uint32(0) // pairs[0] is pairKey{}
 	for id := range t.self {
 		k := key(uint32(id))
 		if len(t.alt) > 0 {
 			k.alt = t.alt[uint32(id)]
 		}
-		if k != (pairKey{}) {
-			t.self[id] = e.pairIdx[k]
-		} else {
-			t.self[id] = 0
+		if k != last {
+			last, lastIdx = k, e.pairIdx[k]
 		}
+		t.self[id] = lastIdx
 	}
 	// Most sets have a handful of pairs: then a byte a node holds them,
 	// and the self slots, free, become groupKids' child starts, which
