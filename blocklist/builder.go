@@ -3,21 +3,22 @@ package blocklist
 import (
 	"bytes"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"slices"
 )
 
 // Builder collects rules and compiles them into a Set. It builds sort
-// first (docs/ARCHITECTURE.md, "Building a set"): Add appends each rule to
-// a flat, pointer-free buffer, its name turned into a sort key with the
-// labels reversed (keys.go); Build sorts the buffer by key, stably, so that
-// every name's subtree is a run and the rules at one name are in the order
-// they were added, which breaks ties (the first list in config order
-// decides the action); then one pass over the run builds the trie in
-// depth-first order, the order compile lays it out in. No index of nodes
-// is needed and no lookup misses the cache. The builder keeps no
-// reference to the names it is given. A Builder is not safe for
-// concurrent use.
+// first (docs/ARCHITECTURE.md, "Building a large set"): Add appends each
+// rule to a flat, pointer-free buffer, its name turned into a sort key
+// with the labels reversed (keys.go); Build sorts the buffer by key (a
+// radix sort), ties in Add order, so that every name's subtree is a run
+// and the rules at one name are in the order they were added, which
+// breaks ties between rules (the first list in config order decides the
+// action); then one pass over the buffer builds the trie in depth-first
+// order, the order compile reads and lays it out in. No index of nodes is
+// needed and no lookup misses the cache. The builder keeps no reference
+// to the names it is given. A Builder is not safe for concurrent use.
 type Builder struct {
 	tails []byte // the tails of long keys (keys.go), each after its length byte
 	ents  []ruleEntry
@@ -163,6 +164,9 @@ func (b *Builder) build(consume bool) (*Set, error) {
 		// A per-build random seed keeps a hostile feed from stuffing one
 		// bucket with colliding labels.
 		o.seed = rand.Uint64() | 1
+	}
+	if len(b.tails) > math.MaxUint32 || len(b.rules) > entRule {
+		return nil, fmt.Errorf("building blocklist of %d rules: over 4 GiB of long names or 2^30 distinct rules; split the lists", b.n)
 	}
 	b.sort()
 	t := b.tree(nil)
