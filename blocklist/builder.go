@@ -104,6 +104,9 @@ func (b *Builder) push(key []byte, v ruleVal, self, below bool) {
 	} else {
 		b.tails = append(b.tails, 0)
 	}
+	if len(b.ents) == cap(b.ents) {
+		b.ents = growRoom(b.ents, len(b.ents)/4+1024)
+	}
 	b.ents = append(b.ents, ruleEntry{p0: p0, p1: p1, off: uint32(off), rule: ri})
 }
 
@@ -122,18 +125,33 @@ func (b *Builder) intern(v ruleVal) uint32 {
 	return ri
 }
 
-// Grow reserves room for about n more rules, as feeds know how many lines
-// they hold: it saves growing the builder's buffers step by step.
+// Grow reserves room for about n more rules, as feeds estimate how many
+// lines they hold. It reserves half as many again, as an estimate short
+// of the real count would grow the buffer at its largest, the old and the
+// new array both resident for a moment. The room is allocated with make,
+// not append: pages of a fresh allocation that are never written are
+// never resident, while append's growth clears the whole new capacity.
 func (b *Builder) Grow(n int) {
 	if n > 0 {
-		b.ents = slices.Grow(b.ents, n)
-		b.tails = slices.Grow(b.tails, n*avgTailBytes)
+		n += n / 2
+		b.ents = growRoom(b.ents, n)
+		b.tails = growRoom(b.tails, n*avgTailBytes)
 	}
 }
 
+// growRoom returns s with room for n more elements, reserved untouched.
+func growRoom[E any](s []E, n int) []E {
+	if cap(s)-len(s) >= n {
+		return s
+	}
+	g := make([]E, len(s), len(s)+n)
+	copy(g, s)
+	return g
+}
+
 // avgTailBytes is what Grow reserves per rule in the tail buffer: its
-// byte, and the tails of the few long names.
-const avgTailBytes = 2
+// byte, and the tails of the long names (a fifth of a generated list's).
+const avgTailBytes = 3
 
 // Len returns the number of rules added so far.
 func (b *Builder) Len() int { return b.n }
