@@ -6,6 +6,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"slices"
+	"unsafe"
 )
 
 // Builder collects rules and compiles them into a Set. It builds sort
@@ -187,7 +188,7 @@ func (b *Builder) build(consume bool) (*Set, error) {
 		return nil, fmt.Errorf("building blocklist of %d rules: over 4 GiB of long names or 2^30 distinct rules; split the lists", b.n)
 	}
 	b.sort()
-	t := b.tree(nil)
+	t := b.tree(nil, consume)
 	if consume {
 		b.tails, b.ents = nil, nil
 	}
@@ -339,12 +340,16 @@ func compareEntries(tails []byte, x, y ruleEntry) int {
 // are on the path), and the rest are new nodes, the children of the last
 // shared one. Rules are offered to their nodes in buffer order, which at
 // one name is Add order. With nodeOf, it records each entry's node there.
-func (b *Builder) tree(nodeOf []uint32) *tree {
+// With consume the entries are not needed afterwards (Finish): their
+// pages go back to the kernel as the pass leaves them behind, so the
+// buffer and the trie never peak together.
+func (b *Builder) tree(nodeOf []uint32, consume bool) *tree {
 	t := newTree(b.rules, len(b.ents)+len(b.ents)/2)
 	var path [maxDepth + 1]uint32    // path[d]: the node at depth d of the previous name
 	var kbuf [2][MaxNameLen + 1]byte // this entry's key and the previous one's
 	var prev []byte
 	var sink byte
+	released := 0 // entries before it are released
 	for i, e := range b.ents {
 		// The tails are scattered over the buffer in sorted order: load
 		// the one prefetchAhead entries on now, so that its miss overlaps
@@ -381,9 +386,25 @@ func (b *Builder) tree(nodeOf []uint32) *tree {
 		if nodeOf != nil {
 			nodeOf[i] = cur
 		}
+		if consume && (i+1)%releaseEvery == 0 {
+			released = b.releaseEntries(released, i+1)
+		}
 	}
 	t.touched = sink // keeps the loads from being optimised away
 	return t
+}
+
+// releaseEvery is how many entries the trie's pass consumes between
+// releases of their pages (a megabyte and a half).
+const releaseEvery = 1 << 16
+
+// releaseEntries releases the pages of b.ents[from:to] and returns to.
+// The entries are not read again: the pass has gone by, and the page
+// shared with later entries is kept (releasePages keeps partial pages).
+func (b *Builder) releaseEntries(from, to int) int {
+	ents := b.ents[from:to]
+	releasePages(unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(ents))), len(ents)*int(unsafe.Sizeof(ruleEntry{}))))
+	return to
 }
 
 // entryKey appends e's key to dst.
