@@ -1,24 +1,50 @@
 package blocklist
 
 import (
+	"bytes"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"slices"
+	"unsafe"
 )
 
-// Builder collects rules and compiles them into a Set. Rules go into an
-// uncompressed trie as they are added, in order (a few at a time), because
-// that order breaks ties: the first list in config order decides the
-// action. The builder keeps no reference to the names it is given beyond
-// the last few, until Build. A Builder is not safe for concurrent use.
+// Builder collects rules and compiles them into a Set. It builds sort
+// first (docs/ARCHITECTURE.md, "Building a large set"): Add appends each
+// rule to a flat, pointer-free buffer, its name turned into a sort key
+// with the labels reversed (keys.go); Build sorts the buffer by key (a
+// radix sort), ties in Add order, so that every name's subtree is a run
+// and the rules at one name are in the order they were added, which
+// breaks ties between rules (the first list in config order decides the
+// action); then one pass over the buffer builds the trie in depth-first
+// order, the order compile reads and lays it out in. No index of nodes is
+// needed and no lookup misses the cache. The builder keeps no reference
+// to the names it is given. A Builder is not safe for concurrent use.
 type Builder struct {
-	t    *tree
-	n    int
-	opts layoutOpts
-	// pending holds up to addBatchLen validated rules not yet in t: they
-	// go in together (builderbatch.go). Whatever reads t flushes first.
-	pending []pendingRule
+	tails []byte // the tails of long keys (keys.go), each after its length byte
+	ents  []ruleEntry
+	key   []byte // Add's scratch
+	n     int
+	opts  layoutOpts
+
+	rules  []ruleVal // distinct rules in the order first added; rules[0] is none
+	ruleID map[ruleVal]uint32
+	last   ruleVal // the previous rule's value and index: lists add
+	lastID uint32  // runs of rules with one payload
 }
+
+// ruleEntry is one rule in the builder's buffer: 24 bytes and no pointer.
+type ruleEntry struct {
+	p0, p1 uint64 // the key's first bytes (packKey): most compares end here
+	off    uint32 // the tail is tailAt(tails, off); offsets grow in Add order
+	rule   uint32 // index into Builder.rules, and which slots it offers for (entSelf, entBelow)
+}
+
+const (
+	entSelf  = 1 << 31 // the rule is offered for the name itself
+	entBelow = 1 << 30 // and/or for the names below it
+	entRule  = entBelow - 1
+)
 
 // layoutOpts are the layout knobs. Tests shrink them to push small inputs
 // through the bucketed code paths; zero means the default.
@@ -35,7 +61,7 @@ const (
 
 // NewBuilder returns an empty Builder.
 func NewBuilder() *Builder {
-	return &Builder{t: newTree()}
+	return &Builder{rules: []ruleVal{{}}, ruleID: map[ruleVal]uint32{}}
 }
 
 // Add validates r and adds it. The error says what is wrong with the rule,
@@ -48,31 +74,85 @@ func (b *Builder) Add(r Rule) error {
 	if r.Scope > Below {
 		return fmt.Errorf("rule %q: unknown scope %d (want subtree, exact or below)", r.Name, r.Scope)
 	}
-	b.pending = append(b.pending, pendingRule{name, ruleVal{payload: r.Payload, allow: r.Allow, scope: r.Scope}})
-	if len(b.pending) == addBatchLen {
-		b.flush()
-	}
+	v := ruleVal{payload: r.Payload, allow: r.Allow, scope: r.Scope}
+	b.addEntry(name, v, v.scope != Below, v.scope != Exact)
 	b.n++
 	return nil
 }
 
-// flush inserts the pending rules into the tree.
-func (b *Builder) flush() {
-	if len(b.pending) > 0 {
-		b.t.addBatch(b.pending)
-		clear(b.pending) // drop the names: the builder keeps none
-		b.pending = b.pending[:0]
+// addEntry appends a rule at a canonical name to the buffer.
+func (b *Builder) addEntry(name string, v ruleVal, self, below bool) {
+	b.key = appendKey(b.key[:0], name)
+	b.push(b.key, v, self, below)
+}
+
+// push appends the entry of a rule whose name has the given key. Every
+// entry takes a byte of the tail buffer at least, so that offsets, which
+// break ties, are in Add order.
+func (b *Builder) push(key []byte, v ruleVal, self, below bool) {
+	ri := b.intern(v)
+	if self {
+		ri |= entSelf
+	}
+	if below {
+		ri |= entBelow
+	}
+	p0, p1 := packKey(key)
+	off := len(b.tails)
+	if p1&keyLong != 0 {
+		tail := key[inlineSyms:]
+		b.tails = append(append(b.tails, byte(len(tail))), tail...)
+	} else {
+		b.tails = append(b.tails, 0)
+	}
+	if len(b.ents) == cap(b.ents) {
+		b.ents = growRoom(b.ents, len(b.ents)/4+1024)
+	}
+	b.ents = append(b.ents, ruleEntry{p0: p0, p1: p1, off: uint32(off), rule: ri})
+}
+
+// intern returns v's index in b.rules, adding it if it is new.
+func (b *Builder) intern(v ruleVal) uint32 {
+	if b.lastID != 0 && v == b.last {
+		return b.lastID
+	}
+	ri, ok := b.ruleID[v]
+	if !ok {
+		ri = uint32(len(b.rules))
+		b.rules = append(b.rules, v)
+		b.ruleID[v] = ri
+	}
+	b.last, b.lastID = v, ri
+	return ri
+}
+
+// Grow reserves room for about n more rules, as feeds estimate how many
+// lines they hold. It reserves half as many again, as an estimate short
+// of the real count would grow the buffer at its largest, the old and the
+// new array both resident for a moment. The room is allocated with make,
+// not append: pages of a fresh allocation that are never written are
+// never resident, while append's growth clears the whole new capacity.
+func (b *Builder) Grow(n int) {
+	if n > 0 {
+		n += n / 2
+		b.ents = growRoom(b.ents, n)
+		b.tails = growRoom(b.tails, n*avgTailBytes)
 	}
 }
 
-// Grow reserves room for about n more rules, as feeds know how many lines
-// they hold: it saves growing the builder's tables step by step, which is
-// a good part of the cost of building a large set.
-func (b *Builder) Grow(n int) {
-	if n > 0 {
-		b.t.grow(n)
+// growRoom returns s with room for n more elements, reserved untouched.
+func growRoom[E any](s []E, n int) []E {
+	if cap(s)-len(s) >= n {
+		return s
 	}
+	g := make([]E, len(s), len(s)+n)
+	copy(g, s)
+	return g
 }
+
+// avgTailBytes is what Grow reserves per rule in the tail buffer: its
+// byte, and the tails of the long names (a fifth of a generated list's).
+const avgTailBytes = 3
 
 // Len returns the number of rules added so far.
 func (b *Builder) Len() int { return b.n }
@@ -81,18 +161,17 @@ func (b *Builder) Len() int { return b.n }
 // usable: more rules may be added and Build called again.
 func (b *Builder) Build() (*Set, error) { return b.build(false) }
 
-// Finish is Build for the last time: the compile reuses the builder's
-// arrays, so a large build's peak is the builder alone rather than the
-// builder and the compile's tables (a third less), and the Builder is
-// empty afterwards.
+// Finish is Build for the last time: the rule buffer is freed as soon as
+// the trie is built from it, before the compile allocates its output, so
+// a large build's peak is the buffer and the trie or the trie and the
+// output, never all three; the Builder is empty afterwards.
 func (b *Builder) Finish() (*Set, error) {
 	s, err := b.build(true)
-	b.t, b.n = newTree(), 0
+	*b = Builder{opts: b.opts, rules: []ruleVal{{}}, ruleID: map[ruleVal]uint32{}}
 	return s, err
 }
 
 func (b *Builder) build(consume bool) (*Set, error) {
-	b.flush()
 	o := b.opts
 	if o.smallMax == 0 {
 		o.smallMax = defaultSmallMax
@@ -105,7 +184,15 @@ func (b *Builder) build(consume bool) (*Set, error) {
 		// bucket with colliding labels.
 		o.seed = rand.Uint64() | 1
 	}
-	s, err := b.t.compile(o, consume)
+	if len(b.tails) > math.MaxUint32 || len(b.rules) > entRule {
+		return nil, fmt.Errorf("building blocklist of %d rules: over 4 GiB of long names or 2^30 distinct rules; split the lists", b.n)
+	}
+	b.sort()
+	t := b.tree(nil, consume)
+	if consume {
+		b.tails, b.ents = nil, nil
+	}
+	s, err := t.compile(o)
 	if err != nil {
 		return nil, fmt.Errorf("building blocklist of %d rules: %w", b.n, err)
 	}
@@ -113,7 +200,8 @@ func (b *Builder) build(consume bool) (*Set, error) {
 }
 
 // tree is the builder's uncompressed trie: nodes in parallel arrays,
-// indexed by id, found by (parent, label). Node 0 is the root. It holds no
+// indexed by id, in depth-first order (a node's subtree follows it), which
+// is the order compile reads them in. Node 0 is the root. It holds no
 // pointers per node, so a million rules cost the GC little.
 type tree struct {
 	parent []uint32
@@ -127,12 +215,8 @@ type tree struct {
 	packed  []byte
 	labelAt []uint32
 
-	idx     nodeIndex
-	touched uint32 // addBatch's sink for its cache touches
-	rules   []ruleVal
-	ruleID  map[ruleVal]uint32
-	last    ruleVal // the previous rule's value and index: lists add
-	lastID  uint32  // runs of rules with one payload
+	rules   []ruleVal // the builder's, shared
+	touched byte      // Builder.tree's sink for its loads ahead
 
 	// Where rules of two or more lists meet at a slot, alt holds the
 	// node's candidate groups (view.go); only such nodes have an entry.
@@ -143,79 +227,223 @@ type tree struct {
 	groupKey []byte
 }
 
-func newTree() *tree {
-	return &tree{
-		parent:  []uint32{0},
-		n:       []uint8{0},
-		depth:   []uint8{0},
-		self:    []uint32{0},
-		below:   []uint32{0},
-		packed:  make([]byte, padBytes),
-		labelAt: []uint32{0},
-		idx:     newNodeIndex(),
-		rules:   []ruleVal{{}},
-		ruleID:  map[ruleVal]uint32{},
+// newTree returns a trie of the root alone with room for about nodes.
+func newTree(rules []ruleVal, nodes int) *tree {
+	t := &tree{
+		parent:  make([]uint32, 1, nodes+1),
+		n:       make([]uint8, 1, nodes+1),
+		depth:   make([]uint8, 1, nodes+1),
+		self:    make([]uint32, 1, nodes+1),
+		below:   make([]uint32, 1, nodes+1),
+		packed:  make([]byte, 0, 8*nodes+padBytes),
+		labelAt: make([]uint32, 1, nodes/labelStride+2),
+		rules:   rules,
 		alt:     map[uint32]altPair{},
 		groupID: map[string]uint32{},
 	}
+	t.packed = append(t.packed, make([]byte, padBytes)...)
+	return t
 }
 
-// grow makes room for about n more rules, each about 1.5 nodes (the
-// shape of real lists: a registrable name, sometimes a subdomain).
-func (t *tree) grow(n int) {
-	nodes := n + n/2
-	t.parent = slices.Grow(t.parent, nodes)
-	t.n = slices.Grow(t.n, nodes)
-	t.depth = slices.Grow(t.depth, nodes)
-	t.self = slices.Grow(t.self, nodes)
-	t.below = slices.Grow(t.below, nodes)
-	t.labelAt = slices.Grow(t.labelAt, nodes/labelStride+1)
-	t.packed = slices.Grow(t.packed, 8*nodes)
-	t.reserve(len(t.parent) + nodes)
-}
+// sort orders the buffer by key and, among equal keys, in Add order (the
+// tail offsets), which is what breaks ties.
+func (b *Builder) sort() { radixSort(b.ents, 0, b.tails) }
 
-// add inserts a rule whose name is canonical, keeping at each node the
-// winning rule per slot (docs/ARCHITECTURE.md: exact beats subtree at the same name,
-// then allow beats block, then the first added wins) and, where lists
-// overlap, each list's own best rule for MatchView.
-func (t *tree) add(name string, v ruleVal) {
-	cur := uint32(0)
-	for end := len(name); end > 0; {
-		var w packedLabel
-		start, n, _ := nextLabel(name, end, &w) // canonical: always a label
-		cur = t.childOf(cur, n, &w)
-		end = start - 1
+// radixSort sorts a by key from the byte d of its entries' words on (an
+// in-place most-significant-digit radix sort, American flag style): a
+// comparison sort of a million entries was a fifth of a build, and most
+// of it compared the same leading bytes (the TLD) again and again. Runs
+// too short to gain, and runs equal in all sixteen bytes, go to
+// compareEntries, whose order is total, so no stability is needed.
+func radixSort(a []ruleEntry, d int, tails []byte) {
+	for {
+		if len(a) <= radixMin || d == 16 {
+			slices.SortFunc(a, func(x, y ruleEntry) int { return compareEntries(tails, x, y) })
+			return
+		}
+		var count [256]int
+		for i := range a {
+			count[digit(&a[i], d)]++
+		}
+		if count[digit(&a[0], d)] == len(a) { // one bucket: the next byte
+			d++
+			continue
+		}
+		var start, next [256]int
+		at := 0
+		for c := range 256 {
+			start[c], next[c] = at, at
+			at += count[c]
+		}
+		for c := range 256 {
+			end := start[c] + count[c]
+			for next[c] < end {
+				v := a[next[c]]
+				for dv := digit(&v, d); int(dv) != c; dv = digit(&v, d) {
+					v, a[next[dv]] = a[next[dv]], v
+					next[dv]++
+				}
+				a[next[c]] = v
+				next[c]++
+			}
+		}
+		for c := range 256 {
+			if count[c] > 1 {
+				radixSort(a[start[c]:start[c]+count[c]], d+1, tails)
+			}
+		}
+		return
 	}
-	t.put(cur, v, v.scope != Below, v.scope != Exact)
 }
 
-// childOf returns the child of node cur labelled w (n characters),
-// creating it if needed.
-func (t *tree) childOf(cur uint32, n int, w *packedLabel) uint32 {
-	id, slot, ok := t.find(cur, n, w)
-	if ok {
-		return id
+// radixMin is the run length below which radixSort compares instead.
+const radixMin = 48
+
+// digit is byte d (0-15) of e's words, most significant first.
+func digit(e *ruleEntry, d int) byte {
+	if d < 8 {
+		return byte(e.p0 >> (56 - 8*uint(d)))
 	}
-	id = uint32(len(t.parent))
-	t.parent = append(t.parent, cur)
+	return byte(e.p1 >> (56 - 8*uint(d-8)))
+}
+
+// compareEntries orders entries by key, then by offset (Add order).
+func compareEntries(tails []byte, x, y ruleEntry) int {
+	if x.p0 != y.p0 {
+		if x.p0 < y.p0 {
+			return -1
+		}
+		return 1
+	}
+	if x.p1 != y.p1 {
+		if x.p1 < y.p1 {
+			return -1
+		}
+		return 1
+	}
+	if x.p1&keyLong != 0 {
+		if c := compareTails(tails, x.off, y.off); c != 0 {
+			return c
+		}
+	}
+	if x.off < y.off {
+		return -1
+	}
+	if x.off > y.off {
+		return 1
+	}
+	return 0
+}
+
+// tree builds the trie from the sorted buffer in one pass: each entry's
+// name shares its leading labels with the previous entry's (their nodes
+// are on the path), and the rest are new nodes, the children of the last
+// shared one. Rules are offered to their nodes in buffer order, which at
+// one name is Add order. With nodeOf, it records each entry's node there.
+// With consume the entries are not needed afterwards (Finish): their
+// pages go back to the kernel as the pass leaves them behind, so the
+// buffer and the trie never peak together.
+func (b *Builder) tree(nodeOf []uint32, consume bool) *tree {
+	t := newTree(b.rules, len(b.ents)+len(b.ents)/2)
+	var path [maxDepth + 1]uint32    // path[d]: the node at depth d of the previous name
+	var kbuf [2][MaxNameLen + 1]byte // this entry's key and the previous one's
+	var prev []byte
+	var sink byte
+	released := 0 // entries before it are released
+	for i, e := range b.ents {
+		// The tails are scattered over the buffer in sorted order: load
+		// the one prefetchAhead entries on now, so that its miss overlaps
+		// this entry's work rather than stalling the next.
+		if j := i + prefetchAhead; j < len(b.ents) && b.ents[j].p1&keyLong != 0 {
+			sink += b.tails[b.ents[j].off]
+		}
+		k := b.entryKey(kbuf[i&1][:0], e)
+		same := commonPrefix(k, prev)
+		d := 0
+		cur := uint32(0)
+		for s := 0; s < len(k); d++ {
+			end := s
+			for end < len(k) && k[end] != 0 {
+				end++
+			}
+			if end <= same && (end == len(prev) || prev[end] == 0) {
+				cur = path[d+1]
+			} else {
+				cur = t.newNode(cur, k[s:end])
+				path[d+1] = cur
+				same = -1 // everything below is new too
+			}
+			s = end + 1
+		}
+		prev = k
+		ri := e.rule & entRule
+		if e.rule&entSelf != 0 {
+			t.offer(cur, ri, false)
+		}
+		if e.rule&entBelow != 0 {
+			t.offer(cur, ri, true)
+		}
+		if nodeOf != nil {
+			nodeOf[i] = cur
+		}
+		if consume && (i+1)%releaseEvery == 0 {
+			released = b.releaseEntries(released, i+1)
+		}
+	}
+	t.touched = sink // keeps the loads from being optimised away
+	return t
+}
+
+// releaseEvery is how many entries the trie's pass consumes between
+// releases of their pages (a megabyte and a half).
+const releaseEvery = 1 << 16
+
+// releaseEntries releases the pages of b.ents[from:to] and returns to.
+// The entries are not read again: the pass has gone by, and the page
+// shared with later entries is kept (releasePages keeps partial pages).
+func (b *Builder) releaseEntries(from, to int) int {
+	ents := b.ents[from:to]
+	releasePages(unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(ents))), len(ents)*int(unsafe.Sizeof(ruleEntry{}))))
+	return to
+}
+
+// entryKey appends e's key to dst.
+func (b *Builder) entryKey(dst []byte, e ruleEntry) []byte {
+	dst = unpackKey(dst, e.p0, e.p1)
+	if e.p1&keyLong != 0 {
+		dst = append(dst, tailAt(b.tails, e.off)...)
+	}
+	return dst
+}
+
+// prefetchAhead is how far ahead the trie's pass loads tails: enough for
+// the misses to be in flight together, few enough to stay in cache.
+const prefetchAhead = 16
+
+// newNode appends a child of parent labelled label (canonical).
+func (t *tree) newNode(parent uint32, label []byte) uint32 {
+	id := uint32(len(t.parent))
+	n := len(label)
+	w := packLabelBytes(label)
+	t.parent = append(t.parent, parent)
 	t.n = append(t.n, uint8(n))
-	t.depth = append(t.depth, t.depth[cur]+1)
+	t.depth = append(t.depth, t.depth[parent]+1)
 	t.self = append(t.self, 0)
 	t.below = append(t.below, 0)
 	at := len(t.packed) - padBytes
 	if id%labelStride == 0 {
 		t.labelAt = append(t.labelAt, uint32(at))
 	}
-	t.packed = appendPacked(t.packed[:at], w, n)
-	t.packed = append(t.packed, make([]byte, padBytes)...)
-	t.insert(id, slot)
+	t.packed = appendPacked(t.packed[:at], &w, n)
+	var pad [padBytes]byte
+	t.packed = append(t.packed, pad[:]...)
 	return id
 }
 
 // labelStride is how many nodes share an entry of labelAt. An offset per
 // node cost 4 bytes a node, a tenth of a large build's memory at its peak;
 // one per 16 costs a quarter byte, and finding a label sums at most 15
-// lengths from one cache line of t.n, which find has just read.
+// lengths from one cache line of t.n.
 const labelStride = 16
 
 // labelOff returns where node id's label starts in t.packed: labels are
@@ -227,28 +455,6 @@ func (t *tree) labelOff(id uint32) int {
 		off += packedBytes(int(l))
 	}
 	return off
-}
-
-// put offers rule v to node cur's self and/or below slot; it takes a slot
-// only by ranking strictly higher than the rule already there, so the
-// first rule added wins ties.
-func (t *tree) put(cur uint32, v ruleVal, self, below bool) {
-	ri := t.lastID
-	if ri == 0 || v != t.last {
-		var ok bool
-		if ri, ok = t.ruleID[v]; !ok {
-			ri = uint32(len(t.rules))
-			t.rules = append(t.rules, v)
-			t.ruleID[v] = ri
-		}
-		t.last, t.lastID = v, ri
-	}
-	if self {
-		t.offer(cur, ri, false)
-	}
-	if below {
-		t.offer(cur, ri, true)
-	}
 }
 
 // selfRank orders rules competing for a name itself.
@@ -285,3 +491,17 @@ func countRules(p rulePair) int {
 	}
 	return n
 }
+
+// findKey returns the index of an entry of the sorted buffer whose name
+// is name (canonical), if there is one.
+func (b *Builder) findKey(name string) (int, bool) {
+	k := appendKey(nil, name)
+	var buf []byte
+	return slices.BinarySearchFunc(b.ents, k, func(e ruleEntry, k []byte) int {
+		buf = b.entryKey(buf[:0], e)
+		return bytes.Compare(buf, k)
+	})
+}
+
+// addKeyEntry is addEntry for a name given as its key (AddSet).
+func (b *Builder) addKeyEntry(key []byte, v ruleVal, self, below bool) { b.push(key, v, self, below) }

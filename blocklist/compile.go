@@ -11,20 +11,12 @@ import (
 	"slices"
 )
 
-// compile lays the tree out as a Set (see record.go for the format).
-// With consume it uses the tree's own arrays as its scratch, as a large
-// build's peak memory is the tree and the compile's tables together: the
-// slots become the pair indexes, the below slots the child lists, the
-// parents the region sizes. The tree is unusable afterwards (Finish).
-// Without consume it works on copies of those arrays (Build).
-func (t *tree) compile(o layoutOpts, consume bool) (*Set, error) {
-	t.dropIndex()
-	if !consume {
-		c := *t
-		c.parent, c.self, c.below = slices.Clone(t.parent), slices.Clone(t.self), slices.Clone(t.below)
-		c.depth = slices.Clone(t.depth)
-		t = &c
-	}
+// compile lays the tree out as a Set (see record.go for the format),
+// using the tree's own arrays as its scratch, as a large build's peak
+// memory is the tree and the compile's tables together: the slots become
+// the pair indexes, the below slots the child lists, the parents the
+// region sizes. The tree is unusable afterwards.
+func (t *tree) compile(o layoutOpts) (*Set, error) {
 	rulesIn := 0
 	for id := range t.self {
 		rulesIn += countRules(rulePair{t.self[id], t.below[id]})
@@ -34,7 +26,7 @@ func (t *tree) compile(o layoutOpts, consume bool) (*Set, error) {
 	e.groupKids()
 	dict := e.dictionary()
 
-	total, err := e.measure(0)
+	total, err := e.measure()
 	if err != nil {
 		return nil, err
 	}
@@ -175,11 +167,27 @@ type pairKey struct {
 func (e *emitter) pairTable() ([]rulePair, []ruleVal, []altSpan, []uint32) {
 	t := e.t
 	key := func(id uint32) pairKey { return pairKey{p: rulePair{t.self[id], t.below[id]}} }
+	// Neighbouring nodes mostly hold the same pair (one list's action):
+	// runs are counted before they go to the map.
 	count := map[pairKey]int{}
+	var run pairKey
+	runLen := 0
 	for id := range t.self {
-		if k := key(uint32(id)); k.p != (rulePair{}) {
-			count[k]++
+		k := key(uint32(id))
+		if k.p == (rulePair{}) {
+			continue
 		}
+		if runLen > 0 && k == run {
+			runLen++
+			continue
+		}
+		if runLen > 0 {
+			count[run] += runLen
+		}
+		run, runLen = k, 1
+	}
+	if runLen > 0 {
+		count[run] += runLen
 	}
 	// Nodes with candidates are few: move them to their own keys.
 	for id, ap := range t.alt {
@@ -256,16 +264,17 @@ func (e *emitter) pairTable() ([]rulePair, []ruleVal, []altSpan, []uint32) {
 		}
 	}
 	// Each node's pair index goes over its own self slot, read first.
+	var last pairKey
+	lastIdx := uint32(0) // pairs[0] is pairKey{}
 	for id := range t.self {
 		k := key(uint32(id))
 		if len(t.alt) > 0 {
 			k.alt = t.alt[uint32(id)]
 		}
-		if k != (pairKey{}) {
-			t.self[id] = e.pairIdx[k]
-		} else {
-			t.self[id] = 0
+		if k != last {
+			last, lastIdx = k, e.pairIdx[k]
 		}
+		t.self[id] = lastIdx
 	}
 	// Most sets have a handful of pairs: then a byte a node holds them,
 	// and the self slots, free, become groupKids' child starts, which
@@ -469,29 +478,60 @@ func (e *emitter) appendLabel(out []byte, id uint32) []byte {
 	return append(out, e.t.packed[at:at+nb]...)
 }
 
-// measure orders node id's children, reserves its bucket directory, and
-// returns the bytes its record and all its children will take, leaving the
-// children's share in e.region[id].
-func (e *emitter) measure(id uint32) (uint64, error) {
-	ks := e.kids[e.kidStart[id]:e.kidStart[id+1]]
-	var region uint64
-	for _, c := range ks {
-		n, err := e.measure(c)
-		if err != nil {
+// measure orders the nodes' children, reserves their bucket directories,
+// and returns the bytes all records will take, leaving each node's
+// children's share in e.region. Nodes are in depth-first order (a node's
+// subtree follows it), so one pass in id order with a stack of the open
+// ancestors does it: a node is closed, and its size known, when the next
+// node is not below it. That is the order a recursive walk would close
+// them in, and no call per node is made. e.region is the parents' array
+// (groupKids): node id's parent is read when id is opened, and its slot
+// is written only when it is closed.
+func (e *emitter) measure() (uint64, error) {
+	type open struct {
+		id     uint32
+		region uint64
+	}
+	stack := make([]open, 0, maxDepth+1)
+	var total uint64
+	closeTop := func() error {
+		top := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		if top.region > math.MaxUint32 {
+			return errors.New("the compiled set exceeds 4 GiB; split the lists")
+		}
+		id := top.id
+		e.region[id] = uint32(top.region)
+		ks := e.kids[e.kidStart[id]:e.kidStart[id+1]]
+		if nb, big := e.bucketed(len(ks)); big {
+			e.dirAt[id] = uint32(len(e.dir))
+			e.sortByBucket(ks, nb)
+		}
+		// Small blocks keep the order of their nodes (key order).
+		size := uint64(e.headerLen(id)) + top.region
+		if len(stack) > 0 {
+			stack[len(stack)-1].region += size
+		} else {
+			total = size
+		}
+		return nil
+	}
+	for id := range uint32(len(e.region)) {
+		if id > 0 {
+			for p := e.region[id]; stack[len(stack)-1].id != p; {
+				if err := closeTop(); err != nil {
+					return 0, err
+				}
+			}
+		}
+		stack = append(stack, open{id: id})
+	}
+	for len(stack) > 0 {
+		if err := closeTop(); err != nil {
 			return 0, err
 		}
-		region += n
 	}
-	if region > math.MaxUint32 {
-		return 0, errors.New("the compiled set exceeds 4 GiB; split the lists")
-	}
-	e.region[id] = uint32(region)
-	if nb, big := e.bucketed(len(ks)); big {
-		e.dirAt[id] = uint32(len(e.dir))
-		e.sortByBucket(ks, nb)
-	}
-	// Small blocks keep the order the names were added in.
-	return uint64(e.headerLen(id)) + region, nil
+	return total, nil
 }
 
 // write appends node id's record and, depth first, its children's.

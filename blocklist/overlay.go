@@ -29,25 +29,24 @@ type overlayAlts struct{ self, below []uint32 }
 // name, then allow beats block, then the first given wins). Every rule's
 // name must be in names. s is not changed.
 func (s *Set) WithOverlay(names []string, rules []Rule) (*Set, error) {
-	t := newTree()
+	b := NewBuilder()
 	ov := &overlay{nodes: make(map[string]rulePair, len(names)), alts: map[string]overlayAlts{}}
 	for _, r := range rules {
-		name, err := CanonicalName(r.Name)
-		if err != nil {
-			return nil, fmt.Errorf("invalid rule name %q: %w", r.Name, err)
+		if err := b.Add(r); err != nil {
+			return nil, err
 		}
-		if r.Scope > Below {
-			return nil, fmt.Errorf("rule %q: unknown scope %d", r.Name, r.Scope)
-		}
-		t.add(name, ruleVal{payload: r.Payload, allow: r.Allow, scope: r.Scope})
 	}
+	b.sort()
+	nodeOf := make([]uint32, len(b.ents))
+	t := b.tree(nodeOf, false)
 	for _, n := range names {
 		name, err := CanonicalName(n)
 		if err != nil {
 			return nil, fmt.Errorf("invalid name %q: %w", n, err)
 		}
 		var p rulePair
-		if id, ok := t.findName(name); ok {
+		if i, ok := b.findKey(name); ok {
+			id := nodeOf[i]
 			p = rulePair{self: t.self[id], below: t.below[id]}
 			if ap, ok := t.alt[id]; ok {
 				ov.alts[name] = overlayAlts{self: t.group(ap.self), below: t.group(ap.below)}
@@ -122,21 +121,6 @@ func (s *Set) OverlayLen() int {
 func emptySet() *Set {
 	s, _ := NewBuilder().Build() // an empty build cannot fail
 	return s
-}
-
-// findName returns the node of a canonical name in the builder's tree.
-func (t *tree) findName(name string) (uint32, bool) {
-	cur := uint32(0)
-	for end := len(name); end > 0; {
-		var w packedLabel
-		start, n, _ := nextLabel(name, end, &w)
-		id, _, ok := t.find(cur, n, &w)
-		if !ok {
-			return 0, false
-		}
-		cur, end = id, start-1
-	}
-	return cur, true
 }
 
 // matchOverlay is Match (inView false) or MatchView (the lists of v) on a

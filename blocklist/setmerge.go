@@ -14,9 +14,10 @@ func (b *Builder) AddSet(s *Set, remap func(Payload) Payload) error {
 	if s == nil {
 		return nil
 	}
-	b.flush() // rules added before s come first
-	t := b.t
-	offer := func(node uint32, p rulePair) {
+	// The set's names are rebuilt as keys from its records, depth first:
+	// key holds the current node's.
+	var key []byte
+	offer := func(p rulePair) {
 		for i, ri := range [2]uint32{p.self, p.below} {
 			if ri == 0 {
 				continue
@@ -25,38 +26,41 @@ func (b *Builder) AddSet(s *Set, remap func(Payload) Payload) error {
 			if remap != nil {
 				v.payload = remap(v.payload)
 			}
-			t.put(node, v, i == 0, i == 1)
+			b.addKeyEntry(key, v, i == 0, i == 1)
 		}
 		b.n += countRules(p)
 	}
-	type item struct {
-		r    rec
-		node uint32
-	}
-	root := s.rootRec
-	offer(0, s.pairs[root.pair])
-	stack := []item{{root, 0}}
-	for len(stack) > 0 {
-		it := stack[len(stack)-1]
-		stack = stack[:len(stack)-1]
-		if it.r.x == 0 {
-			continue
-		}
+	// walk offers the rules of the children of r, whose key is key[:at],
+	// and of their subtrees, depth first (at most maxDepth deep).
+	var walk func(r rec, at int) error
+	walk = func(r rec, at int) error {
 		// A node's children are contiguous, bucketed or not.
-		for p := int(it.r.kids); p < int(it.r.end); {
-			c, n, w, err := s.parseRecord(p, int(it.r.end))
+		for p := int(r.kids); p < int(r.end); {
+			c, n, w, err := s.parseRecord(p, int(r.end))
 			if err != nil { // a Set is validated when built or loaded
 				return fmt.Errorf("merging a blocklist set: %w", err)
 			}
-			id := t.childOf(it.node, n, &w)
-			offer(id, s.pairs[c.pair])
+			key = key[:at]
+			if at > 0 {
+				key = append(key, 0)
+			}
+			key = appendUnpacked(key, &w, n)
+			offer(s.pairs[c.pair])
 			if c.x != 0 {
-				stack = append(stack, item{c, id})
+				if err := walk(c, len(key)); err != nil {
+					return err
+				}
 			}
 			p = int(c.end)
 		}
+		return nil
 	}
-	return nil
+	root := s.rootRec
+	offer(s.pairs[root.pair])
+	if root.x == 0 {
+		return nil
+	}
+	return walk(root, 0)
 }
 
 // RulesAt returns the rules s holds at name itself (canonical, "" for the

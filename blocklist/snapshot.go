@@ -108,8 +108,13 @@ func b2u(b bool) byte {
 }
 
 // unpackLabel is packLabel's inverse, for the snapshot's dictionary.
-func unpackLabel(w *packedLabel, n int) []byte {
-	out := make([]byte, n)
+func unpackLabel(w *packedLabel, n int) []byte { return appendUnpacked(make([]byte, 0, n), w, n) }
+
+// appendUnpacked appends the label of n characters packed in w.
+func appendUnpacked(dst []byte, w *packedLabel, n int) []byte {
+	at := len(dst)
+	dst = append(dst, make([]byte, n)...)
+	out := dst[at:]
 	for j := 0; j < n; j++ {
 		bit := 6 * j
 		c := w[bit>>6] >> (bit & 63)
@@ -118,7 +123,7 @@ func unpackLabel(w *packedLabel, n int) []byte {
 		}
 		out[n-1-j] = codeChars[c&63]
 	}
-	return out
+	return dst
 }
 
 type crcWriter struct {

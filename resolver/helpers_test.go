@@ -75,15 +75,17 @@ type chainConfig struct {
 	guard     pipeline.GuardConfig // ACL, rate limit, CHAOS
 	blockLog  *logs.BlockLog       // may be nil
 	metrics   *pipeline.Metrics    // may be nil
+	observer  query.Observer       // sees every answer; may be nil
 }
 
 // chain is the assembled chain, its parts kept so that the UDP fast path
 // can be built over the same guard, policy and cache.
 type chain struct {
-	guard   *pipeline.Guard
-	policy  *pipeline.Policy
-	cache   *cache.Cache
-	metrics *pipeline.Metrics
+	guard    *pipeline.Guard
+	policy   *pipeline.Policy
+	cache    *cache.Cache
+	metrics  *pipeline.Metrics
+	observer query.Observer
 }
 
 // newChain assembles cc's chain, the one place the tests of the packet
@@ -113,12 +115,12 @@ func newChain(t testing.TB, cc chainConfig) *chain {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &chain{guard: guard, policy: policy, cache: c, metrics: cc.metrics}
+	return &chain{guard: guard, policy: policy, cache: c, metrics: cc.metrics, observer: cc.observer}
 }
 
 // pipeline is the chain as the listeners serve it, without the fast path.
 func (c *chain) pipeline() *pipeline.Pipeline {
-	return pipeline.New(c.guard, pipeline.Options{Metrics: c.metrics})
+	return pipeline.New(c.guard, pipeline.Options{Metrics: c.metrics, Observer: c.observer})
 }
 
 // fastPath is the UDP fast path over the chain's guard, policy and cache.
@@ -246,15 +248,21 @@ func (e *env) serve(t testing.TB, lcfg resolver.ListenConfig, pipe *pipeline.Pip
 	if e.srv, err = resolver.NewServer(lcfg, pipe, e.rm, nil); err != nil {
 		t.Fatal(err)
 	}
-	if err := e.srv.Listen(); err != nil {
+	t.Cleanup(e.blog.Close) // after the shutdown below (cleanups run last first)
+	listen(t, e.srv)
+	e.addr = e.srv.Addrs()[0].String()
+}
+
+// listen starts srv's listeners and shuts it down when t ends.
+func listen(t testing.TB, srv *resolver.Server) {
+	t.Helper()
+	if err := srv.Listen(); err != nil {
 		t.Fatal(err)
 	}
-	e.addr = e.srv.Addrs()[0].String()
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		_ = e.srv.Shutdown(ctx)
-		e.blog.Close()
+		_ = srv.Shutdown(ctx)
 	})
 }
 

@@ -126,7 +126,7 @@ func TestRefusalsRateLimited(t *testing.T) {
 			}
 			// The errors bucket is not the query bucket: an ordinary
 			// query from the allowed client is answered.
-			if resp := queryFrom(t, "127.0.0.1", e.addr, "www.example.org", dns.TypeA); resp == nil || resp.Rcode != dns.RcodeSuccess || resp.Truncated {
+			if resp := queryFrom(t, "127.0.0.1", e.addr, "www.example.org", dns.TypeA, answerWait); resp == nil || resp.Rcode != dns.RcodeSuccess || resp.Truncated {
 				t.Fatalf("ordinary query after the errors: %v", resp)
 			}
 			// Time refills the bucket.

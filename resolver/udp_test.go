@@ -4,11 +4,16 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"net/netip"
+	"runtime"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/miekg/dns"
+
+	"github.com/bulwark-dns/bulwark/resolver/query"
 )
 
 // udpReadSize mirrors the listeners' read buffer (resolver/udp.go).
@@ -204,4 +209,136 @@ func TestUDPBatchesAnswerEachClient(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestUDPMissLeavesBeforeTheBacklog: with the server on one P, a query
+// the fast path hands to a worker (a cache miss) is sent on before the
+// reader has answered the whole backlog queued behind it. The reader is
+// held (an observer that waits on the first query) while the backlog is
+// queued, as a stall on a loaded core would hold it. The upstream marks
+// the moment the miss reaches it by sending a datagram to the client, on
+// the socket the blocked names' answers arrive on, so the kernel queues
+// the two in the order they were sent. Before the reader yielded after a
+// run of full batches it parked only once the socket was empty: every
+// answer of the backlog came first, and on a loaded core the misses waited
+// for the whole backlog, or for the scheduler's 10 ms preemption.
+func TestUDPMissLeavesBeforeTheBacklog(t *testing.T) {
+	tests := []struct {
+		name    string
+		backlog int // blocked queries queued right behind the miss
+	}{
+		{"several batches", 200},
+		{"a long backlog", 600},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			// One P, and so one reader on the socket (one per P), as
+			// for a server pinned to a core.
+			defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+			marker, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer marker.Close()
+			const missName, gateName = "miss.example.org.", "gate.evil.example."
+			up := query.ResolverFunc(func(ctx context.Context, req *query.Request) (*dns.Msg, error) {
+				if req.Question.Name == missName {
+					_, _ = marker.WriteToUDPAddrPort([]byte("mark"), req.Client)
+				}
+				m := new(dns.Msg)
+				m.SetQuestion(req.Question.Name, req.Question.Qtype)
+				m.Response, m.RecursionAvailable = true, true
+				rr, _ := dns.NewRR(req.Question.Name + " 300 IN A 192.0.2.1")
+				m.Answer = []dns.RR{rr}
+				return m, nil
+			})
+			gate := &gateObserver{name: gateName, entered: make(chan struct{}), release: make(chan struct{})}
+			srv := newChain(t, chainConfig{table: phishingTable(t), up: up, observer: gate}).server(t, "127.0.0.1:0", true)
+			listen(t, srv)
+			server := netip.MustParseAddrPort(srv.Addrs()[0].String())
+			client, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer client.Close()
+			_ = client.SetReadBuffer(4 << 20)
+			send := func(p []byte) {
+				if _, err := client.WriteToUDPAddrPort(p, server); err != nil {
+					t.Fatal(err)
+				}
+			}
+
+			send(pack(t, gateName, 1))
+			<-gate.entered // the reader is held answering it
+			send(pack(t, missName, 2))
+			for i := range tt.backlog {
+				send(pack(t, fmt.Sprintf("q%d.evil.example.", i), uint16(i+3)))
+			}
+			close(gate.release)
+
+			// A stall guard, not a bound: the datagrams are all local.
+			_ = client.SetReadDeadline(time.Now().Add(10 * time.Second))
+			buf := make([]byte, 4096)
+			blocked, blockedBeforeMark, marked, missAnswered := 0, -1, false, false
+			for blocked < tt.backlog || !marked || !missAnswered {
+				n, _, err := client.ReadFromUDPAddrPort(buf)
+				if err != nil {
+					t.Fatalf("after %d blocked answers (mark %v, miss answered %v): %v", blocked, marked, missAnswered, err)
+				}
+				if string(buf[:n]) == "mark" {
+					marked, blockedBeforeMark = true, blocked
+					continue
+				}
+				m := new(dns.Msg)
+				if err := m.Unpack(buf[:n]); err != nil {
+					t.Fatalf("answer does not decode: %v", err)
+				}
+				switch {
+				case m.Id == 1: // the gate's
+				case m.Id == 2:
+					missAnswered = true
+				case m.Rcode == dns.RcodeNameError:
+					blocked++
+				default:
+					t.Fatalf("unexpected answer %v", m)
+				}
+			}
+			t.Logf("the miss reached the upstream after %d of the %d blocked answers behind it", blockedBeforeMark, tt.backlog)
+			if blockedBeforeMark >= tt.backlog {
+				t.Errorf("the miss reached the upstream only after all %d blocked answers of the backlog behind it", tt.backlog)
+			}
+		})
+	}
+}
+
+// gateObserver holds the goroutine that answers the query for name (the
+// UDP reader, for a block) until release is closed; entered is closed
+// once it holds it.
+type gateObserver struct {
+	name             string
+	once             sync.Once
+	entered, release chan struct{}
+}
+
+func (g *gateObserver) Observe(ev query.Event) {
+	if ev.QName != g.name {
+		return
+	}
+	g.once.Do(func() {
+		close(g.entered)
+		<-g.release
+	})
+}
+
+// pack is a packed A query for name with id.
+func pack(t *testing.T, name string, id uint16) []byte {
+	t.Helper()
+	m := new(dns.Msg)
+	m.SetQuestion(name, dns.TypeA)
+	m.Id = id
+	b, err := m.Pack()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }

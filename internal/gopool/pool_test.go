@@ -133,17 +133,47 @@ func descend(n int) byte {
 	return descend(n-1) + frame[n%len(frame)]
 }
 
-// TestPoolClose checks that Close ends idle workers at once and that Go
-// still runs tasks afterwards.
+// TestPoolClose checks that Close ends idle workers at once, busy ones
+// when their task returns, and that Go still runs tasks afterwards.
 func TestPoolClose(t *testing.T) {
-	p := New(time.Hour)
-	done := make(chan struct{})
-	p.Go(func() { done <- struct{}{} })
-	<-done
-	p.Close()
-	p.Close() // idempotent
-	p.Wait()  // would take an hour without Close
-	p.Go(func() { done <- struct{}{} })
-	<-done
-	p.Wait()
+	tests := []struct {
+		name string
+		idle int // workers waiting for a task at Close
+		busy int // workers inside a task at Close
+	}{
+		{"one idle", 1, 0},
+		{"many idle", 8, 0},
+		{"busy and idle", 3, 3},
+		{"busy only", 0, 4},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := New(time.Hour)
+			var started, finished sync.WaitGroup
+			release := make(chan struct{})
+			n := tt.idle + tt.busy
+			started.Add(n)
+			finished.Add(tt.idle)
+			for i := range n {
+				p.Go(func() {
+					started.Done()
+					if i < tt.busy {
+						<-release
+						return
+					}
+					finished.Done()
+				})
+			}
+			started.Wait()
+			finished.Wait()
+			p.Close()
+			p.Close() // idempotent
+			close(release)
+			p.Wait() // would take an hour without Close
+			done := make(chan struct{})
+			p.Go(func() { close(done) })
+			<-done
+			p.Wait()
+		})
+	}
 }

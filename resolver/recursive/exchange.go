@@ -63,10 +63,11 @@ func rcodeString(rc int) string {
 // the name as is. Every packet sent spends one unit of the query budget.
 func (q *query) exchange(ctx context.Context, addr netip.Addr, name string, qtype uint16) (*dns.Msg, error) {
 	r := q.r
-	edns := !r.infra.info(addr, r.clock.Now()).noEDNS
+	si := r.infra.info(addr, r.clock.Now())
+	edns := !si.noEDNS
 	x20 := r.cfg.CaseRandomisation
 	tcp := false
-	for {
+	for first := true; ; first = false {
 		if err := q.spend(ctx); err != nil {
 			return nil, err
 		}
@@ -78,7 +79,10 @@ func (q *query) exchange(ctx context.Context, addr netip.Addr, name string, qtyp
 		if err != nil {
 			return nil, fmt.Errorf("cannot ask for %q: %w", name, err)
 		}
-		rto := r.infra.timeout(addr, r.clock.Now())
+		if !first { // a fallback: what the last reply taught is in the record
+			si = r.infra.info(addr, r.clock.Now())
+		}
+		rto := si.rto
 		start := time.Now()
 		deadline := start.Add(rto)
 		budgetBound := q.deadline.Before(deadline)
@@ -187,7 +191,7 @@ func randomCase(name string) string {
 // datagrams from other addresses) and reads until a matching reply or the
 // deadline, so a forged packet cannot displace the genuine answer that
 // follows it. It waits in r.replies, woken when the socket has something
-// to read; a cancellation of ctx ends the wait at once.
+// to read, the deadline has passed or ctx has ended.
 func (r *Resolver) exchangeUDP(ctx context.Context, addr netip.Addr, wire []byte, id uint16, name string, qtype uint16, exactCase bool, deadline time.Time) (*dns.Msg, error) {
 	sock, err := dialUDP(netip.AddrPortFrom(addr, r.port))
 	if err != nil {
@@ -197,7 +201,7 @@ func (r *Resolver) exchangeUDP(ctx context.Context, addr netip.Addr, wire []byte
 	if err := sock.write(wire); err != nil {
 		return nil, err
 	}
-	w, err := r.replies.arm(sock)
+	w, err := r.replies.arm(ctx, sock, deadline)
 	if err != nil {
 		return nil, err
 	}
@@ -205,23 +209,19 @@ func (r *Resolver) exchangeUDP(ctx context.Context, addr netip.Addr, wire []byte
 	return r.awaitReply(ctx, sock, w, id, name, qtype, exactCase, deadline)
 }
 
-// awaitReply waits until sock, armed as w, has a reply to our query, which
-// it returns, or the deadline.
+// awaitReply waits until sock, armed as w with deadline, has a reply to
+// our query, which it returns, or the deadline.
 func (r *Resolver) awaitReply(ctx context.Context, sock udpSock, w replyWait, id uint16, name string, qtype uint16, exactCase bool, deadline time.Time) (*dns.Msg, error) {
-	timer := startTimer(time.Until(deadline))
-	defer stopTimer(timer)
 	bp := udpBufs.Get().(*[udpBufSize]byte)
 	defer udpBufs.Put(bp)
 	buf := bp[:]
 	var mismatch error
 	for {
-		select {
-		case <-w.ready:
-		case <-timer.C:
+		if !time.Now().Before(deadline) {
 			// One last look: a process that was not given the CPU for
 			// a while (a loaded host, a collector's pause) finds its
-			// timer and its reply due at once, and the runtime runs
-			// the timer first. A reply already queued is not late.
+			// deadline and its reply due at once. A reply already
+			// queued is not late.
 			if m, err := readReplies(sock, buf, id, name, qtype, exactCase, &mismatch); m != nil || err != nil {
 				return m, err
 			}
@@ -229,11 +229,16 @@ func (r *Resolver) awaitReply(ctx context.Context, sock udpSock, w replyWait, id
 				return nil, mismatch
 			}
 			return nil, errTimeout
-		case <-ctx.Done():
-			return nil, errTimeout // exchange reports the context's cause
 		}
+		<-w.ready
 		if m, err := readReplies(sock, buf, id, name, qtype, exactCase, &mismatch); m != nil || err != nil {
 			return m, err
+		}
+		if ctx.Err() != nil {
+			return nil, errTimeout // exchange reports the context's cause
+		}
+		if !time.Now().Before(deadline) {
+			continue // the reaper's sweep woke us, or the reply came too late: timeout
 		}
 		if err := r.replies.rearm(sock, w); err != nil {
 			return nil, err

@@ -2,11 +2,14 @@ package recursive
 
 import (
 	"cmp"
+	"context"
 	"errors"
 	"net/netip"
 	"os"
+	"runtime"
 	"sync"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -16,6 +19,13 @@ import (
 // fresh unpredictable source port per query RFC 5452 §9.2 asks for, and
 // drops datagrams from any other address). Its replies are waited for in
 // the Resolver's replyPoll, not the runtime's poller: see there why.
+//
+// Every call on it is made with RawSyscall, without telling the runtime:
+// none of them can block (the socket is non-blocking, connect on UDP only
+// sets the peer), and on loopback the write runs the receiver's whole
+// delivery inline, long enough for the runtime's monitor to hand the
+// processor to another thread mid-call when it knows of the call, as the
+// UDP listener found for its batch calls (resolver/udp_linux.go).
 type udpSock struct {
 	fd int
 }
@@ -23,40 +33,58 @@ type udpSock struct {
 // dialUDP opens a non-blocking socket connected to ap.
 func dialUDP(ap netip.AddrPort) (udpSock, error) {
 	var (
-		family int
-		sa     unix.Sockaddr
+		family = unix.AF_INET
+		sa4    unix.RawSockaddrInet4
+		sa6    unix.RawSockaddrInet6
+		sa     unsafe.Pointer
+		salen  uintptr
 	)
+	// The port is in network byte order in the raw address.
+	port := [2]byte{byte(ap.Port() >> 8), byte(ap.Port())}
 	if a := ap.Addr().Unmap(); a.Is4() {
-		family, sa = unix.AF_INET, &unix.SockaddrInet4{Port: int(ap.Port()), Addr: a.As4()}
+		sa4 = unix.RawSockaddrInet4{Family: unix.AF_INET, Addr: a.As4()}
+		sa4.Port = *(*uint16)(unsafe.Pointer(&port))
+		sa, salen = unsafe.Pointer(&sa4), unsafe.Sizeof(sa4)
 	} else {
-		family, sa = unix.AF_INET6, &unix.SockaddrInet6{Port: int(ap.Port()), Addr: a.As16()}
+		family = unix.AF_INET6
+		sa6 = unix.RawSockaddrInet6{Family: unix.AF_INET6, Addr: a.As16()}
+		sa6.Port = *(*uint16)(unsafe.Pointer(&port))
+		sa, salen = unsafe.Pointer(&sa6), unsafe.Sizeof(sa6)
 	}
-	fd, err := unix.Socket(family, unix.SOCK_DGRAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, unix.IPPROTO_UDP)
-	if err != nil {
-		return udpSock{}, os.NewSyscallError("socket", err)
+	fd, _, errno := unix.RawSyscall(unix.SYS_SOCKET, uintptr(family), unix.SOCK_DGRAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, unix.IPPROTO_UDP)
+	if errno != 0 {
+		return udpSock{}, os.NewSyscallError("socket", errno)
 	}
-	if err := unix.Connect(fd, sa); err != nil {
-		unix.Close(fd)
-		return udpSock{}, os.NewSyscallError("connect", err)
+	for {
+		_, _, errno = unix.RawSyscall(unix.SYS_CONNECT, fd, uintptr(sa), salen)
+		if errno != unix.EINTR {
+			break
+		}
 	}
-	return udpSock{fd: fd}, nil
+	runtime.KeepAlive(&sa4)
+	runtime.KeepAlive(&sa6)
+	if errno != 0 {
+		unix.RawSyscall(unix.SYS_CLOSE, fd, 0, 0)
+		return udpSock{}, os.NewSyscallError("connect", errno)
+	}
+	return udpSock{fd: int(fd)}, nil
 }
 
 // close closes the socket, which also takes it out of the replyPoll's
 // epoll set.
-func (s udpSock) close() { unix.Close(s.fd) }
+func (s udpSock) close() { unix.RawSyscall(unix.SYS_CLOSE, uintptr(s.fd), 0, 0) }
 
 // write sends one datagram.
 func (s udpSock) write(b []byte) error {
 	for {
-		_, err := unix.Write(s.fd, b)
-		if err == unix.EINTR {
+		_, _, errno := unix.RawSyscall(unix.SYS_WRITE, uintptr(s.fd), uintptr(unsafe.Pointer(unsafe.SliceData(b))), uintptr(len(b)))
+		switch errno {
+		case 0:
+			return nil
+		case unix.EINTR:
 			continue
 		}
-		if err != nil {
-			return os.NewSyscallError("write", err)
-		}
-		return nil
+		return os.NewSyscallError("write", errno)
 	}
 }
 
@@ -65,16 +93,16 @@ func (s udpSock) write(b []byte) error {
 // ICMP port unreachable) comes back as the error.
 func (s udpSock) read(b []byte) (n int, wouldBlock bool, err error) {
 	for {
-		n, err = unix.Read(s.fd, b)
-		switch err {
-		case nil:
-			return n, false, nil
+		r, _, errno := unix.RawSyscall(unix.SYS_READ, uintptr(s.fd), uintptr(unsafe.Pointer(unsafe.SliceData(b))), uintptr(len(b)))
+		switch errno {
+		case 0:
+			return int(r), false, nil
 		case unix.EINTR:
 			continue
 		case unix.EAGAIN:
 			return 0, true, nil
 		}
-		return 0, false, os.NewSyscallError("read", err)
+		return 0, false, os.NewSyscallError("read", errno)
 	}
 }
 
@@ -85,40 +113,30 @@ var udpBufs = sync.Pool{New: func() any { return new([udpBufSize]byte) }}
 // one before it goes back, and no reaper sends on it once disarmed.
 var readyChans = sync.Pool{New: func() any { return make(chan struct{}, 1) }}
 
-// deadlineTimers recycles the timers of UDP exchanges. A stopped timer
-// delivers nothing stale after Reset (the channel semantics since Go
-// 1.23, which go.mod asks for).
-var deadlineTimers = sync.Pool{New: func() any {
-	t := time.NewTimer(time.Hour)
-	t.Stop()
-	return t
-}}
-
-// startTimer is a timer firing after d; stopTimer gives it back.
-func startTimer(d time.Duration) *time.Timer {
-	t := deadlineTimers.Get().(*time.Timer)
-	t.Reset(d)
-	return t
-}
-
-func stopTimer(t *time.Timer) {
-	t.Stop()
-	deadlineTimers.Put(t)
-}
-
 // replyIdle is how long the reaper of a replyPoll outlives its last
 // waiter: long enough to carry a steady query rate, short enough that a
 // Resolver replaced by a reload leaves nothing behind for long.
 const replyIdle = 10 * time.Second
 
+// replyTick is how often the reaper looks for exchanges whose deadline
+// has passed while any wait: an exchange learns of its timeout up to one
+// tick late, a few per cent of the shortest RTO (100 ms).
+const replyTick = 5 * time.Millisecond
+
 // replyPoll waits for the replies of all UDP exchanges of a Resolver in
 // one epoll set of its own, which the runtime's poller waits on as on any
 // other descriptor, and one reaper goroutine wakes each exchange whose
-// socket has something to read. Per exchange that costs one epoll_ctl
-// (one-shot; closing the socket removes it), where handing each fresh
-// socket to the runtime's poller costs an fcntl, an EPOLL_CTL_ADD and an
-// EPOLL_CTL_DEL, plus a read(2) tried before the reply is there
-// (docs/ARCHITECTURE.md, "The recursive resolver's upstream sockets").
+// socket has something to read, or whose deadline has passed or context
+// ended. Per exchange
+// that costs one epoll_ctl (one-shot; closing the socket removes it), where
+// handing each fresh socket to the runtime's poller costs an fcntl, an
+// EPOLL_CTL_ADD and an EPOLL_CTL_DEL, plus a read(2) tried before the reply
+// is there (docs/ARCHITECTURE.md, "The recursive resolver's upstream
+// sockets"). The deadlines and contexts are the reaper's too, swept every
+// replyTick, so that an exchange waits on its channel alone: a timer
+// waited on in a select goes into the runtime's timer heap and out again
+// on every wait, and the select itself (locking every channel in it) was
+// a few per cent of a cache miss's CPU.
 // The zero value is ready to use; the reaper starts with the first
 // exchange and exits after replyIdle without one.
 type replyPoll struct {
@@ -127,7 +145,17 @@ type replyPoll struct {
 	ep      *os.File // the epoll set; nil while no reaper runs
 	epfd    int
 	gen     uint32
-	waiters map[uint64]chan struct{} // by key: gen<<32 | fd
+	waiters map[uint64]waiter // by key: gen<<32 | fd
+	// ticking: the epoll set's read deadline is the next sweep (waiters
+	// came since the reaper last found none), not the idle exit.
+	ticking bool
+}
+
+// waiter is what the reaper knows of one exchange.
+type waiter struct {
+	ready    chan struct{}
+	deadline time.Time
+	ctx      context.Context
 }
 
 // replyWait is one exchange's registration in a replyPoll.
@@ -139,8 +167,9 @@ type replyWait struct {
 func replyKey(gen uint32, fd int) uint64 { return uint64(gen)<<32 | uint64(uint32(fd)) }
 
 // arm registers sock to wake the returned replyWait once it has a
-// datagram or an error to read.
-func (p *replyPoll) arm(sock udpSock) (replyWait, error) {
+// datagram or an error to read, once deadline has passed, or once ctx has
+// ended (both noticed within a replyTick).
+func (p *replyPoll) arm(ctx context.Context, sock udpSock, deadline time.Time) (replyWait, error) {
 	p.mu.Lock()
 	if p.ep == nil {
 		if err := p.start(); err != nil {
@@ -148,15 +177,18 @@ func (p *replyPoll) arm(sock udpSock) (replyWait, error) {
 			return replyWait{}, err
 		}
 	}
+	if !p.ticking {
+		p.ticking = true
+		p.ep.SetReadDeadline(time.Now().Add(replyTick))
+	}
 	p.gen++
 	w := replyWait{key: replyKey(p.gen, sock.fd), ready: readyChans.Get().(chan struct{})}
-	p.waiters[w.key] = w.ready
+	p.waiters[w.key] = waiter{ready: w.ready, deadline: deadline, ctx: ctx}
 	epfd := p.epfd // stays open while w is registered
 	p.mu.Unlock()
-	ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLONESHOT, Fd: int32(sock.fd), Pad: int32(w.key >> 32)}
-	if err := unix.EpollCtl(epfd, unix.EPOLL_CTL_ADD, sock.fd, &ev); err != nil {
+	if err := epollCtl(epfd, unix.EPOLL_CTL_ADD, sock.fd, w.key); err != nil {
 		p.disarm(w)
-		return replyWait{}, os.NewSyscallError("epoll_ctl", err)
+		return replyWait{}, err
 	}
 	return w, nil
 }
@@ -167,9 +199,16 @@ func (p *replyPoll) rearm(sock udpSock, w replyWait) error {
 	p.mu.Lock()
 	epfd := p.epfd
 	p.mu.Unlock()
-	ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLONESHOT, Fd: int32(sock.fd), Pad: int32(w.key >> 32)}
-	if err := unix.EpollCtl(epfd, unix.EPOLL_CTL_MOD, sock.fd, &ev); err != nil {
-		return os.NewSyscallError("epoll_ctl", err)
+	return epollCtl(epfd, unix.EPOLL_CTL_MOD, sock.fd, w.key)
+}
+
+// epollCtl adds (or modifies) fd in the epoll set epfd for one wake-up,
+// the event carrying the key's generation; a raw call, as udpSock's are.
+func epollCtl(epfd, op, fd int, key uint64) error {
+	ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLONESHOT, Fd: int32(fd), Pad: int32(key >> 32)}
+	_, _, errno := unix.RawSyscall6(unix.SYS_EPOLL_CTL, uintptr(epfd), uintptr(op), uintptr(fd), uintptr(unsafe.Pointer(&ev)), 0, 0)
+	if errno != 0 {
+		return os.NewSyscallError("epoll_ctl", errno)
 	}
 	return nil
 }
@@ -181,9 +220,6 @@ func (p *replyPoll) rearm(sock udpSock, w replyWait) error {
 func (p *replyPoll) disarm(w replyWait) {
 	p.mu.Lock()
 	delete(p.waiters, w.key)
-	if len(p.waiters) == 0 && p.ep != nil {
-		p.ep.SetReadDeadline(time.Now().Add(cmp.Or(p.idle, replyIdle)))
-	}
 	p.mu.Unlock()
 	select { // the reaper sends only while w is registered: drained for good
 	case <-w.ready:
@@ -203,9 +239,9 @@ func (p *replyPoll) start() error {
 		unix.Close(fd)
 		return os.NewSyscallError("fcntl", err)
 	}
-	p.ep, p.epfd = os.NewFile(uintptr(fd), "replies"), fd
+	p.ep, p.epfd, p.ticking = os.NewFile(uintptr(fd), "replies"), fd, false
 	if p.waiters == nil {
-		p.waiters = make(map[uint64]chan struct{})
+		p.waiters = make(map[uint64]waiter)
 	}
 	go p.reap(p.ep)
 	return nil
@@ -218,8 +254,9 @@ func (p *replyPoll) running() bool {
 	return p.ep != nil
 }
 
-// reap wakes the waiters whose sockets are ready, until the set has had no
-// waiter for replyIdle.
+// reap wakes the waiters whose sockets are ready and, every replyTick
+// while any wait, those whose deadline has passed or whose context has
+// ended, until the set has had no waiter for the idle time.
 func (p *replyPoll) reap(ep *os.File) {
 	rc, err := ep.SyscallConn()
 	if err != nil {
@@ -239,18 +276,33 @@ func (p *replyPoll) reap(ep *os.File) {
 		})
 		p.mu.Lock()
 		if err != nil {
-			if len(p.waiters) == 0 || !errors.Is(err, os.ErrDeadlineExceeded) {
+			if !errors.Is(err, os.ErrDeadlineExceeded) || !p.ticking && len(p.waiters) == 0 {
 				p.ep = nil
 				p.mu.Unlock()
 				ep.Close()
 				return
 			}
-			ep.SetReadDeadline(time.Time{}) // waiters came since: carry on
+			now := time.Now()
+			switch {
+			case len(p.waiters) > 0:
+				for _, w := range p.waiters {
+					if !now.Before(w.deadline) || w.ctx.Err() != nil {
+						select {
+						case w.ready <- struct{}{}:
+						default:
+						}
+					}
+				}
+				ep.SetReadDeadline(now.Add(replyTick))
+			default: // none since the last tick: the idle time starts
+				p.ticking = false
+				ep.SetReadDeadline(now.Add(cmp.Or(p.idle, replyIdle)))
+			}
 		}
 		for _, ev := range evs[:n] {
-			if ready, ok := p.waiters[replyKey(uint32(ev.Pad), int(ev.Fd))]; ok {
+			if w, ok := p.waiters[replyKey(uint32(ev.Pad), int(ev.Fd))]; ok {
 				select {
-				case ready <- struct{}{}:
+				case w.ready <- struct{}{}:
 				default:
 				}
 			}

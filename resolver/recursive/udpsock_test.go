@@ -119,12 +119,7 @@ func TestReplyPollConcurrent(t *testing.T) {
 	for i := range n {
 		go func() {
 			name := fmt.Sprintf("q%d.example.test.", i)
-			wire, id, err := packQuery(name, dns.TypeA, true, false)
-			if err != nil {
-				errs <- err
-				return
-			}
-			m, err := r.exchangeUDP(context.Background(), ap.Addr(), wire, id, name, dns.TypeA, true, time.Now().Add(5*time.Second))
+			m, id, err := askUDP(context.Background(), r, ap, name, time.Now().Add(5*time.Second))
 			switch {
 			case err != nil:
 				errs <- err
@@ -279,4 +274,54 @@ func waitQueued(t *testing.T, sock udpSock, want bool) {
 			return
 		}
 	}
+}
+
+// TestReplyPollDeadlines: exchanges with a server that never answers end
+// with a timeout, each woken by the reaper's sweep once its own deadline
+// has passed, whether its context can be cancelled or not, while others
+// with the same server are still waiting.
+func TestReplyPollDeadlines(t *testing.T) {
+	ap := echoServer(t, func([]byte) time.Duration { return time.Hour })
+	tests := []struct {
+		name     string
+		ctx      func() context.Context
+		n        int
+		deadline func(i int) time.Duration // from now
+	}{
+		{"background context", context.Background, 20, func(i int) time.Duration { return time.Duration(i%5) * 10 * time.Millisecond }},
+		{"cancellable context", func() context.Context {
+			ctx, cancel := context.WithCancel(context.Background())
+			t.Cleanup(cancel)
+			return ctx
+		}, 20, func(i int) time.Duration { return time.Duration(i%5) * 10 * time.Millisecond }},
+		{"deadline already passed", context.Background, 5, func(int) time.Duration { return -time.Millisecond }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := &Resolver{port: ap.Port()}
+			errs := make(chan error, tt.n)
+			for i := range tt.n {
+				go func() {
+					_, _, err := askUDP(tt.ctx(), r, ap, fmt.Sprintf("t%d.example.test.", i), time.Now().Add(tt.deadline(i)))
+					errs <- err
+				}()
+			}
+			for range tt.n {
+				if err := <-errs; !errors.Is(err, errTimeout) {
+					t.Errorf("err %v, want errTimeout", err)
+				}
+			}
+		})
+	}
+}
+
+// askUDP asks ap for name/A over UDP through r, exactly as the resolver
+// would, and returns the reply and the query's ID.
+func askUDP(ctx context.Context, r *Resolver, ap netip.AddrPort, name string, deadline time.Time) (*dns.Msg, uint16, error) {
+	wire, id, err := packQuery(name, dns.TypeA, true, false)
+	if err != nil {
+		return nil, 0, err
+	}
+	m, err := r.exchangeUDP(ctx, ap.Addr(), wire, id, name, dns.TypeA, true, deadline)
+	return m, id, err
 }

@@ -1,0 +1,163 @@
+package blocklist
+
+import (
+	"bytes"
+	"fmt"
+	"slices"
+	"testing"
+)
+
+// tieRules is a list full of ties: the same names in several lists, allow
+// against block, exact against subtree, names that are prefixes of their
+// siblings' labels (a, ab), and the root.
+func tieRules() []Rule {
+	var rules []Rule
+	for i := range 200 {
+		name := fmt.Sprintf("h%d.d%d.example%d.com", i%7, i%13, i%5)
+		rules = append(rules,
+			Rule{Name: name, Scope: Scope(i % 3), Allow: i%4 == 0, Payload: Payload{List: uint16(i % 3)}},
+			Rule{Name: fmt.Sprintf("d%d.example%d.com", i%13, i%5), Scope: Scope((i + 1) % 3), Payload: Payload{List: uint16(i % 2)}},
+			Rule{Name: fmt.Sprintf("%sz.x%d.com", "abcdefghijklmnopqrstuvwxyz0123456789-_"[:i%38], i%3), Allow: i%5 == 0, Payload: Payload{List: uint16(i % 4), Data: uint32(i % 9)}},
+		)
+	}
+	return append(rules, Rule{Name: "."}, Rule{Name: "com", Allow: true}, Rule{Name: "a.com", Scope: Exact})
+}
+
+// TestBuildTiesInAddOrder is the sort-first build's contract: the buffer
+// is sorted in place by Build, so a builder that is built, added to and
+// built again builds the set one build of the same rules builds, ties
+// included, whatever the split points; Finish lays out the same bytes and
+// leaves the builder empty; and every name matches as the naive
+// reference says.
+func TestBuildTiesInAddOrder(t *testing.T) {
+	rules := tieRules()
+	for _, split := range [][]int{nil, {1}, {100}, {1, 2, 3}, {len(rules) / 3, len(rules) / 2}, {len(rules) - 1}} {
+		t.Run(fmt.Sprint(split), func(t *testing.T) {
+			once, parts, fin := NewBuilder(), NewBuilder(), NewBuilder()
+			ref := newRef()
+			for i, r := range rules {
+				for _, b := range []*Builder{once, parts, fin} {
+					if err := b.Add(r); err != nil {
+						t.Fatal(err)
+					}
+				}
+				if err := ref.add(r); err != nil {
+					t.Fatal(err)
+				}
+				for _, s := range split {
+					if i+1 == s {
+						if _, err := parts.Build(); err != nil {
+							t.Fatal(err)
+						}
+					}
+				}
+			}
+			once.opts.seed, parts.opts.seed, fin.opts.seed = 7, 7, 7
+			want := build(t, once)
+			if got := build(t, parts); got.Len() != want.Len() || !bytes.Equal(snapshot(t, got), snapshot(t, want)) {
+				t.Errorf("built in parts (%d rules) differs from one build (%d)", got.Len(), want.Len())
+			}
+			finished, err := fin.Finish()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(snapshot(t, finished), snapshot(t, want)) {
+				t.Error("Finish differs from Build")
+			}
+			if fin.Len() != 0 || len(fin.ents) != 0 || len(fin.tails) != 0 {
+				t.Errorf("after Finish: Len %d, %d entries, %d tail bytes; want none", fin.Len(), len(fin.ents), len(fin.tails))
+			}
+			for _, r := range rules {
+				for _, q := range []string{r.Name, "x." + r.Name, "x.y." + r.Name} {
+					gm, gok := want.Match(q)
+					rm, rok := ref.match(q)
+					if gm != rm || gok != rok {
+						t.Fatalf("Match(%q) = %+v %v, reference %+v %v", q, gm, gok, rm, rok)
+					}
+				}
+			}
+		})
+	}
+}
+
+// TestKeyOrder holds the key and its packed prefix to the order the
+// trie's pass needs: a name right before the names below it, those before
+// its next sibling, whatever bytes the labels hold.
+func TestKeyOrder(t *testing.T) {
+	// Each name's key must sort before the next one's.
+	ordered := []string{
+		"", "com", "-.com", "0.com", "9.com", "_.com", "a.com", "b.a.com", "ab.com",
+		"abcdefghijklmnop.com", "a.abcdefghijklmnop.com", "abcdefghijklmnopq.com",
+		"x.abcdefghijklmnopq.com", "y.abcdefghijklmnopq.com",
+		"zzzzzzzzzzzzzzzzzzzzzzzz.com", "com-", "a.comx",
+	}
+	for i := 1; i < len(ordered); i++ {
+		a, b := ordered[i-1], ordered[i]
+		ka, kb := appendKey(nil, a), appendKey(nil, b)
+		if bytes.Compare(ka, kb) >= 0 {
+			t.Errorf("key(%q) = %q is not before key(%q) = %q", a, ka, b, kb)
+		}
+		a0, a1 := packKey(ka)
+		b0, b1 := packKey(kb)
+		if a0 > b0 || a0 == b0 && a1 > b1 {
+			t.Errorf("packed key of %q (%x %x) is after that of %q (%x %x)", a, a0, a1, b, b0, b1)
+		}
+		if got := unpackKey(nil, a0, a1); !bytes.HasPrefix(ka, got) || len(got) != min(len(ka), inlineSyms) {
+			t.Errorf("unpackKey(packKey(%q)) = %q", ka, got)
+		}
+	}
+}
+
+// BenchmarkAdd2M is the builder's work before the compile, at a size whose
+// buffers do not fit in cache, as a large feed's do not: Add, the sort and
+// the trie's pass (what inserting into the node index did before).
+func BenchmarkAdd2M(b *testing.B) {
+	names := benchNames(2_000_000)
+	b.ReportAllocs()
+	for b.Loop() {
+		bl := NewBuilder()
+		bl.Grow(len(names))
+		for _, nm := range names {
+			if err := bl.Add(Rule{Name: nm}); err != nil {
+				b.Fatal(err)
+			}
+		}
+		bl.sort()
+		bl.tree(nil, false)
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(len(names)), "ns/rule")
+}
+
+// TestRadixSortOrder holds the radix sort to the comparison order on a
+// buffer large enough for every level of it: duplicates (ties in Add
+// order), long keys that differ only in their tails, shared prefixes.
+func TestRadixSortOrder(t *testing.T) {
+	b := NewBuilder()
+	for i := range 20000 {
+		var name string
+		switch i % 4 {
+		case 0:
+			name = fmt.Sprintf("n%d.com", i%3001)
+		case 1:
+			name = fmt.Sprintf("x%d.abcdefghijklmnopqrstuvwxyz.net", i%501)
+		case 2:
+			name = fmt.Sprintf("%c%d.example.org", 'a'+i%26, i%97)
+		default:
+			name = fmt.Sprintf("t%d", i%7)
+		}
+		if err := b.Add(Rule{Name: name, Payload: Payload{Data: uint32(i)}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := slices.Clone(b.ents)
+	slices.SortFunc(want, func(x, y ruleEntry) int { return compareEntries(b.tails, x, y) })
+	b.sort()
+	if !slices.Equal(b.ents, want) {
+		t.Fatal("radix sort order differs from the comparison order")
+	}
+	for i := 1; i < len(b.ents); i++ {
+		if x, y := b.entryKey(nil, b.ents[i-1]), b.entryKey(nil, b.ents[i]); bytes.Compare(x, y) > 0 {
+			t.Fatalf("entry %d: key %q after %q", i, y, x)
+		}
+	}
+}

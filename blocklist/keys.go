@@ -1,0 +1,140 @@
+package blocklist
+
+import (
+	"bytes"
+	"encoding/binary"
+	"math/bits"
+	"unsafe"
+)
+
+// The Builder's sort key of a canonical name is its labels in reverse
+// order (the top label first) with a zero byte between them:
+// "www.example.com" is "com\x00example\x00www". Byte order on keys puts a
+// name right before the names below it, and those before its next
+// sibling, as no label byte is below the separator: sorted, every subtree
+// is one run, in depth-first order.
+//
+// An entry holds the key's first inlineSyms bytes itself, six bits a byte
+// in two words that compare as the bytes do (keySym), and a flag for a
+// longer key, whose remaining bytes (its tail) are in the Builder's tail
+// buffer. Most names of real lists fit (a 16-byte registrable label under
+// a 3-byte TLD does), so the sort compares two words and the trie's pass
+// reads no other memory: the keys in sorted order would be scattered over
+// the buffer, a cache miss each.
+
+// wordSyms is how many key bytes one word of an entry holds, in its top
+// 60 bits; the low 4 bits of the second word hold keyLong.
+const (
+	wordSyms   = 10
+	inlineSyms = 2 * wordSyms
+	keyLong    = 1 // the key is longer than inlineSyms: its tail is in the buffer
+)
+
+// keySym maps the bytes of a key to six-bit symbols in the same order:
+// the separator (and the padding past a key's end) to 0, then '-', the
+// digits, '_' and the letters. symByte is its inverse.
+var keySym, symByte = func() (m [256]byte, inv [64]byte) {
+	for i, c := range []byte("-0123456789_abcdefghijklmnopqrstuvwxyz") {
+		m[c] = byte(i + 1)
+		inv[i+1] = c
+	}
+	return m, inv
+}()
+
+// appendKey appends name's key to dst.
+func appendKey(dst []byte, name string) []byte {
+	for end := len(name); end > 0; {
+		start := end - 1
+		for start >= 0 && name[start] != '.' {
+			start--
+		}
+		dst = append(dst, name[start+1:end]...)
+		if start >= 0 {
+			dst = append(dst, 0)
+		}
+		end = start
+	}
+	return dst
+}
+
+// packKey returns the words of key's first inlineSyms bytes, with keyLong
+// set if it is longer. A key is never of a different length with the same
+// words: padding is zero symbols, and a key does not end in a separator
+// or hold two in a row.
+func packKey(key []byte) (p0, p1 uint64) {
+	for i := range wordSyms {
+		p0 <<= 6
+		if i < len(key) {
+			p0 |= uint64(keySym[key[i]])
+		}
+	}
+	for i := wordSyms; i < inlineSyms; i++ {
+		p1 <<= 6
+		if i < len(key) {
+			p1 |= uint64(keySym[key[i]])
+		}
+	}
+	p0, p1 = p0<<4, p1<<4
+	if len(key) > inlineSyms {
+		p1 |= keyLong
+	}
+	return p0, p1
+}
+
+// unpackKey appends the key's inline bytes held in p0 and p1 to dst: all
+// of them for a long key, else those up to the last non-zero symbol (the
+// rest is padding: a separator is always followed by a label byte).
+func unpackKey(dst []byte, p0, p1 uint64) []byte {
+	n := inlineSyms
+	switch {
+	case p1&keyLong != 0:
+	case p1>>4 != 0:
+		n -= bits.TrailingZeros64(p1>>4) / 6
+	case p0 != 0:
+		n = wordSyms - bits.TrailingZeros64(p0>>4)/6
+	default:
+		return dst
+	}
+	at := len(dst)
+	dst = append(dst, make([]byte, n)...)
+	b := dst[at:]
+	for i := range min(n, wordSyms) {
+		b[i] = symByte[p0>>(58-6*uint(i))&63]
+	}
+	for i := wordSyms; i < n; i++ {
+		b[i] = symByte[p1>>(58-6*uint(i-wordSyms))&63]
+	}
+	return dst
+}
+
+// commonPrefix returns the length of the longest common prefix of a and b.
+func commonPrefix(a, b []byte) int {
+	n := min(len(a), len(b))
+	i := 0
+	for i+8 <= n {
+		if x := binary.LittleEndian.Uint64(a[i:]) ^ binary.LittleEndian.Uint64(b[i:]); x != 0 {
+			return i + bits.TrailingZeros64(x)>>3
+		}
+		i += 8
+	}
+	for i < n && a[i] == b[i] {
+		i++
+	}
+	return i
+}
+
+// tailAt returns the tail stored at off in the tail buffer.
+func tailAt(tails []byte, off uint32) []byte {
+	n := int(tails[off])
+	return tails[off+1 : int(off)+1+n]
+}
+
+// compareTails compares the tails at offsets x and y.
+func compareTails(tails []byte, x, y uint32) int {
+	return bytes.Compare(tailAt(tails, x), tailAt(tails, y))
+}
+
+// packLabelBytes is packLabel for a label held in bytes.
+func packLabelBytes(label []byte) packedLabel {
+	return packLabel(unsafe.String(unsafe.SliceData(label), len(label)))
+}
