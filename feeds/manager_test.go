@@ -287,6 +287,12 @@ func TestManagerKeepsLastGood(t *testing.T) {
 			if b, _ := os.ReadFile(filepath.Join(dir, "f.list")); string(b) != good {
 				t.Error("the cached copy was replaced")
 			}
+			// The snapshot is written after the publish, in the background:
+			// wait for it, then nothing else may be left in the directory.
+			wait.For(t, "the first copy's snapshot", func() bool {
+				_, err := os.Stat(filepath.Join(dir, "f.snap"))
+				return err == nil
+			})
 			if ents, _ := os.ReadDir(dir); len(ents) != 3 {
 				t.Errorf("cache dir holds %d files, want f.list, f.json and f.snap", len(ents))
 			}
