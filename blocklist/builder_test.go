@@ -181,3 +181,50 @@ func TestCompileLayouts(t *testing.T) {
 		})
 	}
 }
+
+// A block with more buckets than one pass of sortByBucket's radix sort
+// sorts (2^bucketDigit) takes several passes; every child must still be
+// found through its bucket and fingerprint, its siblings left unlisted
+// not, and the same seed must lay out the same bytes.
+func TestBucketedBlockRadixPasses(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		kids      int
+		perBucket int
+	}{
+		{"one pass", 4000, defaultPerBucket},
+		{"two passes", 20000, defaultPerBucket},
+		{"two passes, a bucket a child", 30000, 10},
+		{"three passes", 1 << 19, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var snaps [][]byte
+			for range 2 {
+				b := NewBuilder()
+				b.opts = layoutOpts{perBucket: tc.perBucket, seed: 99}
+				for i := range tc.kids {
+					if err := b.Add(Rule{Name: fmt.Sprintf("k%d.big.test", 2*i), Payload: Payload{List: 1, Data: uint32(i%3 + 1)}}); err != nil {
+						t.Fatal(err)
+					}
+				}
+				s, err := b.Finish()
+				if err != nil {
+					t.Fatal(err)
+				}
+				for i := 0; i < tc.kids; i += max(1, tc.kids/40000) {
+					m, ok := s.Match(fmt.Sprintf("www.k%d.big.test", 2*i))
+					if !ok || m.Payload.Data != uint32(i%3+1) {
+						t.Fatalf("k%d: got %+v %v", 2*i, m, ok)
+					}
+					if m, ok := s.Match(fmt.Sprintf("k%d.big.test", 2*i+1)); ok {
+						t.Fatalf("k%d is not listed, matched %+v", 2*i+1, m)
+					}
+				}
+				snaps = append(snaps, snapshot(t, s))
+			}
+			if !bytes.Equal(snaps[0], snaps[1]) {
+				t.Error("the same rules and seed laid out different bytes")
+			}
+		})
+	}
+}

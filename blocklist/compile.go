@@ -9,6 +9,7 @@ import (
 	"math/bits"
 	"runtime/debug"
 	"slices"
+	"unsafe"
 )
 
 // compile lays the tree out as a Set (see record.go for the format),
@@ -323,6 +324,10 @@ func sketchSize(labels int) int {
 	return n
 }
 
+// dictAhead is how many labels ahead dictionary prefetches their
+// counters: enough misses in flight to cover one's latency.
+const dictAhead = 16
+
 // dictionary picks the labels that save most bytes when stored once.
 func (e *emitter) dictionary() []dictLabel {
 	t := e.t
@@ -356,23 +361,44 @@ func (e *emitter) dictionary() []dictLabel {
 		h = (h ^ h>>31 ^ k.w1) * 0x94d049bb133111eb
 		return &sketch[(h^h>>29)&uint64(len(sketch)-1)]
 	}
-	off := 0
-	for id := range t.depth {
-		if k, ok := key(id, off); ok {
-			if c := slot(k); *c < 255 {
-				*c++
+	// The counters are read at random, and at 10M names they are 16 MiB,
+	// past the L2 cache: a miss a deep label was most of the dictionary's
+	// time (16 times 1M names' for 10 times the labels). So each pass
+	// prefetches a label's counter dictAhead labels before it visits it.
+	type pending struct {
+		c *uint8
+		k label
+	}
+	pass := func(visit func(p pending)) {
+		var ring [dictAhead]pending
+		q, off := 0, 0
+		for id := range t.depth {
+			if k, ok := key(id, off); ok {
+				c := slot(k)
+				prefetch(c)
+				if q >= dictAhead {
+					visit(ring[q%dictAhead])
+				}
+				ring[q%dictAhead] = pending{c, k}
+				q++
 			}
+			off += packedBytes(int(t.n[id]))
 		}
-		off += packedBytes(int(t.n[id]))
+		for i := max(0, q-dictAhead); i < q; i++ {
+			visit(ring[i%dictAhead])
+		}
 	}
+	pass(func(p pending) {
+		if *p.c < 255 {
+			*p.c++
+		}
+	})
 	count := map[label]int{}
-	off = 0
-	for id := range t.depth {
-		if k, ok := key(id, off); ok && *slot(k) >= minDictUses {
-			count[k]++
+	pass(func(p pending) {
+		if *p.c >= minDictUses {
+			count[p.k]++
 		}
-		off += packedBytes(int(t.n[id]))
-	}
+	})
 	sketch = nil
 	type cand struct {
 		l    label
@@ -410,7 +436,7 @@ func (e *emitter) dictionary() []dictLabel {
 	// Each node's index goes over its depth, read first: only the
 	// dictionary reads depths.
 	e.dictOf = t.depth
-	off = 0
+	off := 0
 	for id := range e.dictOf {
 		k, ok := key(id, off)
 		e.dictOf[id] = noDict
@@ -505,7 +531,9 @@ func (e *emitter) measure() (uint64, error) {
 		ks := e.kids[e.kidStart[id]:e.kidStart[id+1]]
 		if nb, big := e.bucketed(len(ks)); big {
 			e.dirAt[id] = uint32(len(e.dir))
-			e.sortByBucket(ks, nb)
+			if err := e.sortByBucket(ks, nb); err != nil {
+				return err
+			}
 		}
 		// Small blocks keep the order of their nodes (key order).
 		size := uint64(e.headerLen(id)) + top.region
@@ -550,6 +578,12 @@ func (e *emitter) write(id uint32) {
 	d := e.dir[e.dirAt[id] : e.dirAt[id]+2*nb+1]
 	b := uint32(0)
 	for i, c := range ks {
+		if j := i + writeAhead; j < len(ks) {
+			e.prefetchNode(ks[j])
+		}
+		if j := i + writeAhead/4; j < len(ks) {
+			e.prefetchLabel(ks[j])
+		}
 		for ; b <= nb && d[2*b] == uint32(i); b++ {
 			d[2*b] = uint32(len(e.out))
 		}
@@ -560,42 +594,111 @@ func (e *emitter) write(id uint32) {
 	}
 }
 
+// writeAhead is how many children of a bucketed block ahead write
+// prefetches what their records read (prefetchNode); at a quarter of
+// that, with the label's stride offset in cache by then, their labels
+// and child lists (prefetchLabel).
+const writeAhead = 16
+
+// prefetchNode prefetches the per-node arrays a record reads at id. A
+// bucketed block's children are written in bucket order, which is random
+// in id order, and at 10M names the arrays are hundreds of MB: each
+// child's record missed the cache in every one of them.
+func (e *emitter) prefetchNode(id uint32) {
+	t := e.t
+	prefetch(&t.n[id])
+	prefetch(&e.dictOf[id])
+	prefetch((*byte)(unsafe.Pointer(&e.kidStart[id])))
+	prefetch((*byte)(unsafe.Pointer(&e.region[id])))
+	prefetch((*byte)(unsafe.Pointer(&t.labelAt[id/labelStride])))
+	if e.pairOf8 != nil {
+		prefetch(&e.pairOf8[id])
+	} else {
+		prefetch((*byte)(unsafe.Pointer(&e.pairOf[id])))
+	}
+}
+
+// prefetchLabel prefetches node id's label (at its stride's offset: the
+// same line or the next, mostly) and its list of children.
+func (e *emitter) prefetchLabel(id uint32) {
+	t := e.t
+	prefetch(&t.packed[t.labelAt[id/labelStride]])
+	if k := e.kidStart[id]; int(k) < len(e.kids) {
+		prefetch((*byte)(unsafe.Pointer(&e.kids[k])))
+	}
+}
+
 // sortByBucket orders ks by hash bucket, keeping their order within a
-// bucket (a counting sort: the TLD blocks hold hundreds of thousands of
-// children), and appends the node's bucket directory: per bucket the
-// index of its first child, which write turns into an offset, and the
+// bucket, and appends the node's bucket directory: per bucket the index
+// of its first child, which write turns into an offset, and the
 // fingerprints of its records. Hashing each label once, here, keeps a
 // bucket and fingerprint per node from living through the compile.
-func (e *emitter) sortByBucket(ks []uint32, nb uint32) {
-	start := make([]uint32, nb+1)
-	hash := make([]uint64, len(ks))
-	for i, c := range ks {
-		hash[i] = e.hashOf(c)
-		start[bucketOf(hash[i], nb)+1]++
+//
+// The TLD blocks hold millions of children in millions of buckets: a
+// counting sort's scatter into tables of that size missed the cache three
+// times a child (at 10M names it was a quarter of the compile). Instead
+// each child becomes one word, its bucket, fingerprint and id, sorted by
+// bucket with a least-significant-digit radix sort of bucketDigit-bit
+// digits, whose tables stay in cache; the directory is then filled in
+// one sequential pass. ks is in id order (groupKids), and the sort is
+// stable, so the order within a bucket is ks's, as before.
+func (e *emitter) sortByBucket(ks []uint32, nb uint32) error {
+	idBits := bits.Len32(ks[len(ks)-1])
+	bBits := bits.Len32(nb - 1)
+	if idBits+8+bBits > 64 {
+		return fmt.Errorf("a name has %d names directly below it; split the lists", len(ks))
 	}
-	for b := uint32(1); b <= nb; b++ {
-		start[b] += start[b-1]
+	fpShift, bShift := uint(idBits), uint(idBits+8)
+	keys := make([]uint64, len(ks))
+	for i, c := range ks {
+		h := e.hashOf(c)
+		keys[i] = uint64(bucketOf(h, nb))<<bShift | uint64(fingerprint(h))<<fpShift | uint64(c)
+	}
+	if bBits > 0 {
+		tmp := make([]uint64, len(keys))
+		for shift := uint(0); shift < uint(bBits); shift += bucketDigit {
+			var count [1 << bucketDigit]uint32
+			for _, k := range keys {
+				count[k>>(bShift+shift)&(1<<bucketDigit-1)]++
+			}
+			at := uint32(0)
+			for d, c := range count {
+				count[d] = at
+				at += c
+			}
+			for _, k := range keys {
+				d := k >> (bShift + shift) & (1<<bucketDigit - 1)
+				tmp[count[d]] = k
+				count[d]++
+			}
+			keys, tmp = tmp, keys
+		}
 	}
 	at := len(e.dir)
 	e.dir = slices.Grow(e.dir, 2*int(nb)+1)[:at+2*int(nb)+1]
 	d := e.dir[at:]
-	clear(d)
-	for b := range nb + 1 {
-		d[2*b] = start[b]
+	idMask := uint64(1)<<fpShift - 1
+	b := uint32(0)
+	var fp fpWord
+	d[0] = 0
+	for j, k := range keys {
+		for kb := uint32(k >> bShift); b < kb; b++ {
+			d[2*b+1], fp = fp.w, fpWord{}
+			d[2*b+2] = uint32(j)
+		}
+		fp.add(byte(k >> fpShift))
+		ks[j] = uint32(k & idMask)
 	}
-	sorted := make([]uint32, len(ks))
-	fps := make([]fpWord, nb)
-	for i, c := range ks {
-		b := bucketOf(hash[i], nb)
-		sorted[start[b]] = c
-		start[b]++
-		fps[b].add(fingerprint(hash[i]))
+	for ; b < nb; b++ {
+		d[2*b+1], fp = fp.w, fpWord{}
+		d[2*b+2] = uint32(len(keys))
 	}
-	for b := range nb {
-		d[2*b+1] = fps[b].w
-	}
-	copy(ks, sorted)
+	return nil
 }
+
+// bucketDigit is the bits sortByBucket sorts by in a pass: its table of
+// 2^bucketDigit counters, and as many places it writes to, stay in cache.
+const bucketDigit = 11
 
 // headerLen is the length of what appendHeader appends.
 func (e *emitter) headerLen(id uint32) int {
