@@ -184,7 +184,7 @@ func (b *Builder) build(consume bool) (*Set, error) {
 		// bucket with colliding labels.
 		o.seed = rand.Uint64() | 1
 	}
-	if len(b.tails) > math.MaxUint32 || len(b.rules) > entRule {
+	if uint64(len(b.tails)) > math.MaxUint32 || len(b.rules) > entRule {
 		return nil, fmt.Errorf("building blocklist of %d rules: over 4 GiB of long names or 2^30 distinct rules; split the lists", b.n)
 	}
 	b.sort()

@@ -31,7 +31,7 @@ func (t *tree) compile(o layoutOpts) (*Set, error) {
 	if err != nil {
 		return nil, err
 	}
-	if total > math.MaxUint32-padBytes || len(e.dir) > math.MaxUint32-1 {
+	if total > math.MaxUint32-padBytes || uint64(len(e.dir)) > math.MaxUint32-1 {
 		return nil, errors.New("the compiled set exceeds 4 GiB; split the lists")
 	}
 	releaseGarbage(total)

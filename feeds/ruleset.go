@@ -53,7 +53,7 @@ type ruleSetBuilder struct {
 // add appends r; false when the names would pass the 4 GiB an offset can
 // address (no list this large fits in memory as a trie anyway).
 func (b *ruleSetBuilder) add(r blocklist.Rule) bool {
-	if b.names.len()+len(r.Name) > math.MaxUint32 {
+	if uint64(b.names.len())+uint64(len(r.Name)) > math.MaxUint32 {
 		return false
 	}
 	addString(&b.names, r.Name)

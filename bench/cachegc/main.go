@@ -11,6 +11,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"math"
 	"net"
 	"net/netip"
 	"os"
@@ -79,7 +80,7 @@ func main() {
 
 	cfg := cache.DefaultConfig()
 	cfg.Size = *n
-	cfg.MaxBytes = 4 << 30 // the entry count is the bound here
+	cfg.MaxBytes = math.MaxInt // the entry count is the bound here
 	off := false
 	cfg.Prefetch = &off
 	c := cache.New(cfg, upstream{}, clock.Real{}, nil, nil)
