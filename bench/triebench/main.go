@@ -13,6 +13,7 @@ import (
 	"flag"
 	"fmt"
 	namegen "github.com/bulwark-dns/bulwark/bench/internal/names"
+	"github.com/bulwark-dns/bulwark/internal/cputime"
 	"io"
 	"math/rand/v2"
 	"os"
@@ -183,7 +184,7 @@ func run(out io.Writer, n int, list string, seed uint64, reps, nq int, ref strin
 		med[s.key+"_wall"] = median(s.wl)
 		p(s.key, med[s.key])
 	}
-	if _, ok := threadCPU(); ok {
+	if _, ok := cputime.Thread(); ok {
 		p("match_clock", "thread_cpu")
 	} else {
 		p("match_clock", "wall")
@@ -264,11 +265,11 @@ func measure(build func()) built {
 	runtime.GC()
 	runtime.GC()
 	runtime.ReadMemStats(&before)
-	c0 := processCPU()
+	c0 := cputime.Process()
 	start := time.Now()
 	build()
 	elapsed := time.Since(start)
-	cpu := processCPU() - c0
+	cpu := cputime.Process() - c0
 	runtime.GC()
 	runtime.GC()
 	runtime.ReadMemStats(&after)
@@ -336,7 +337,7 @@ func sortedLookup(s []string, q string) bool {
 // clock (wall clock where there is none) and by the wall clock.
 func timeLoop(qs []string, fn func(string) bool) (cpu, wall float64) {
 	hits := 0
-	c0, ok := threadCPU()
+	c0, ok := cputime.Thread()
 	start := time.Now()
 	for _, q := range qs {
 		if fn(q) {
@@ -344,7 +345,7 @@ func timeLoop(qs []string, fn func(string) bool) (cpu, wall float64) {
 		}
 	}
 	el := time.Since(start)
-	c1, _ := threadCPU()
+	c1, _ := cputime.Thread()
 	runtime.KeepAlive(hits)
 	wall = float64(el.Nanoseconds()) / float64(len(qs))
 	if !ok {

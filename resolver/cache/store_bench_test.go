@@ -6,17 +6,14 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/sys/unix"
+	"github.com/bulwark-dns/bulwark/internal/cputime"
 )
 
 // threadCPU is the CPU time of the calling thread: a put's cost without the
 // time the machine gave other processes meanwhile.
 func threadCPU() time.Duration {
-	var ts unix.Timespec
-	if unix.ClockGettime(unix.CLOCK_THREAD_CPUTIME_ID, &ts) != nil {
-		return 0
-	}
-	return time.Duration(ts.Nano())
+	d, _ := cputime.Thread()
+	return d
 }
 
 // BenchmarkStoreFill fills a store with n answers of about 200 bytes, as a
