@@ -1,0 +1,17 @@
+# bench/internal/proc.sh: what bench/run and bench/recursive read of a resolver from /proc,
+# sourced by both so that their columns mean the same. SRV_CPU is the core the resolver is
+# pinned to.
+
+# cputicks PID: its user+system jiffies.
+cputicks() { awk '{print $14+$15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
+# corestat PID: jiffies of the resolver's core (SRV_CPU) from /proc/stat — user+nice+system
+# of every process, steal (time the hypervisor ran something else), total — then the
+# resolver's own user+system. others() turns two readings into "others%/steal%": the share
+# of a round that other processes or the hypervisor took from the resolver's core. A tail
+# in a round with a large share is the machine's, not the resolver's.
+corestat() { echo "$(awk -v c="cpu$SRV_CPU" '$1==c{print $2+$3+$4, $9, $2+$3+$4+$5+$6+$7+$8+$9}' /proc/stat) $(cputicks "$1")"; }
+others() { awk -v a="$1" -v b="$2" 'BEGIN{ split(a,x," "); split(b,y," "); t=y[3]-x[3]; if (t<=0) { print "?"; exit }
+  o=(y[1]-x[1])-(y[4]-x[4]); if (o<0) o=0; printf "%.0f%%/%.0f%%\n", 100*o/t, 100*(y[2]-x[2])/t }'; }
+# rss_mb / hwm_mb PID: VmRSS / VmHWM in MiB.
+rss_mb() { awk '/^VmRSS/{printf "%.0f", $2/1024}' "/proc/$1/status" 2>/dev/null || echo "?"; }
+hwm_mb() { awk '/^VmHWM/{printf "%.0f", $2/1024}' "/proc/$1/status" 2>/dev/null || echo "?"; }
