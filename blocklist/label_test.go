@@ -1,6 +1,7 @@
 package blocklist
 
 import (
+	"encoding/binary"
 	"math/rand/v2"
 	"strings"
 	"testing"
@@ -62,6 +63,33 @@ func TestPackRoundTrip(t *testing.T) {
 		}
 		if u := packLabel(strings.ToUpper(l)); u != w {
 			t.Errorf("packing %q is case-sensitive", l)
+		}
+	}
+}
+
+// TestCodes8MatchesCharCode checks the eight-lane codes8 against the
+// scalar charCode, which documents the code, for every byte in every lane
+// (the other lanes holding other bytes, so that a carry between lanes
+// shows), and its bad mask against the bytes it must flag.
+func TestCodes8MatchesCharCode(t *testing.T) {
+	for c := 0; c < 256; c++ {
+		for lane := 0; lane < 8; lane++ {
+			var in [8]byte
+			for i := range in {
+				in[i] = byte((c + 37*i + 1) % 256)
+			}
+			in[lane] = byte(c)
+			code, bad := codes8(binary.LittleEndian.Uint64(in[:]))
+			for i, b := range in {
+				got := byte(code >> (8 * i))
+				wantBad := b < 0x20 || b == 0x7f || b >= 0x80 || b == '.'
+				if gotBad := byte(bad>>(8*i))&0x80 != 0; gotBad != wantBad {
+					t.Fatalf("byte %#x in lane %d: bad = %v, want %v", b, i, gotBad, wantBad)
+				}
+				if !wantBad && got != charCode(b) {
+					t.Fatalf("byte %#x in lane %d: code %#x, charCode %#x", b, i, got, charCode(b))
+				}
+			}
 		}
 	}
 }

@@ -208,10 +208,6 @@ func (p *rpzParser) fail(reason string) {
 	p.reject(LineError{Line: p.recLine, Text: p.text(), Reason: reason})
 }
 
-func (p *rpzParser) skip(reason string) {
-	p.reject(LineError{Line: p.recLine, Text: p.text(), Reason: reason, Skipped: true})
-}
-
 // record handles one complete record or directive.
 func (p *rpzParser) record() {
 	first := p.tok(0)

@@ -45,12 +45,6 @@ func requestKey(req *contract.Request) key {
 	return k
 }
 
-// matches reports whether q asks the question k was made for; an answer to
-// another question is never stored under k.
-func (k key) matches(q dns.Question) bool {
-	return q.Qtype == k.qtype && q.Qclass == k.qclass && canonicalName(q.Name) == k.name
-}
-
 // matchesWire reports whether the question of w (a message of one
 // question) asks the question k was made for, without decoding it when
 // the name is plain.

@@ -82,10 +82,6 @@ func Parse(b []byte) (Header, int, error) {
 	return Header{}, 0, ErrNoHeader
 }
 
-// Starts reports whether b starts with (or is a prefix of) a PROXY
-// signature, v1 or v2; len(b) of 12 or more decides for certain.
-func Starts(b []byte) bool { return hasPrefixOf(b, v2Sig) || hasPrefixOf(b, v1Prefix) }
-
 // hasPrefixOf reports whether b starts with sig, or is a non-empty prefix
 // of it.
 func hasPrefixOf(b, sig []byte) bool {
