@@ -32,7 +32,9 @@ const (
 
 // keySym maps the bytes of a key to six-bit symbols in the same order:
 // the separator (and the padding past a key's end) to 0, then '-', the
-// digits, '_' and the letters. symByte is its inverse.
+// digits, '_' and the letters. symByte is its inverse. It is not the
+// compiled set's label code (charCode, label.go), which is not in byte
+// order: the sort needs symbols that compare as the bytes do.
 var keySym, symByte = func() (m [256]byte, inv [64]byte) {
 	for i, c := range []byte("-0123456789_abcdefghijklmnopqrstuvwxyz") {
 		m[c] = byte(i + 1)
