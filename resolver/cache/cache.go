@@ -100,7 +100,8 @@ func (c *Cache) key(req *contract.Request) key {
 
 // Resolve answers req from the cache when it holds a fresh answer, and
 // otherwise asks next once for all identical questions in flight. The
-// returned message is the caller's.
+// returned message is the caller's; it is nil, with no error, when the
+// answer went to req.Wire instead (contract.WireAnswer).
 func (c *Cache) Resolve(ctx context.Context, req *contract.Request) (*dns.Msg, error) {
 	if c.store == nil {
 		return c.next.Resolve(ctx, req)
@@ -114,13 +115,19 @@ func (c *Cache) Resolve(ctx context.Context, req *contract.Request) (*dns.Msg, e
 		switch {
 		case !s.expired(now):
 			pf, m := c.touch(s, k, now)
-			msg := c.decode(sh, i, req, s.age(now), false)
+			var msg *dns.Msg // nil: served in wire form
+			if !serveWire(req, &s.meta, sh.body(i), s.age(now), false) {
+				msg = c.decode(sh, i, req, s.age(now), false)
+			}
 			sh.mu.Unlock()
 			c.hit(pf, m, k, req)
 			return msg, nil
 		case s.staleUsable(now, c.cfg.StaleMax):
 			if now < s.retryAt {
-				msg := c.decode(sh, i, req, 0, true)
+				var msg *dns.Msg
+				if !serveWire(req, &s.meta, sh.body(i), 0, true) {
+					msg = c.decode(sh, i, req, 0, true)
+				}
 				sh.mu.Unlock()
 				c.m.staleServed.Inc() // the next step failed moments ago: don't hammer it
 				return msg, nil

@@ -46,6 +46,8 @@ func (e *entry) answer(req *contract.Request, now int64, stale bool) *dns.Msg {
 // stale, if not nil, is an expired entry that may answer if the query fails.
 func (c *Cache) fetch(ctx context.Context, k key, req *contract.Request, stale *entry) (*dns.Msg, error) {
 	fl, lead := c.flights.join(k)
+	// Read here, on the caller's goroutine: the request is the caller's.
+	wire := req.Wire != nil && req.Wire.Check != nil
 	if lead {
 		c.workers.Go(func() {
 			var res *result
@@ -55,7 +57,7 @@ func (c *Cache) fetch(ctx context.Context, k key, req *contract.Request, stale *
 				res = &result{e: e}
 			} else {
 				fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), fetchTimeout)
-				res = c.refresh(fctx, k, req, stale)
+				res = c.refresh(fctx, k, req, stale, wire)
 				cancel()
 			}
 			c.flights.finish(k, fl, res)
@@ -69,6 +71,10 @@ func (c *Cache) fetch(ctx context.Context, k key, req *contract.Request, stale *
 	res := fl.res
 	now := c.clk.Now().UnixNano()
 	if res.failed() && stale != nil && stale.staleUsable(now, c.cfg.StaleMax) {
+		if serveWire(req, &stale.meta, stale.body, 0, true) {
+			c.m.staleServed.Inc()
+			return nil, nil
+		}
 		if m := stale.answer(req, now, true); m != nil {
 			c.m.staleServed.Inc()
 			return m, nil
@@ -80,6 +86,9 @@ func (c *Cache) fetch(ctx context.Context, k key, req *contract.Request, stale *
 	case res.e != nil:
 		if lead && res.first != nil {
 			return res.first, nil // decoded for req by refresh's check
+		}
+		if serveWire(req, &res.e.meta, res.e.body, res.e.age(now), false) {
+			return nil, nil // the stored wire, not decoded at all
 		}
 		if m := res.e.answer(req, now, false); m != nil {
 			return m, nil // each waiter its own copy
@@ -93,8 +102,11 @@ func (c *Cache) fetch(ctx context.Context, k key, req *contract.Request, stale *
 
 // refresh queries the next step and stores what may be cached. A failure
 // never replaces an entry that can still be served stale, and starts the
-// RFC 8767 failure recheck timer on an expired one.
-func (c *Cache) refresh(ctx context.Context, k key, req *contract.Request, old *entry) *result {
+// RFC 8767 failure recheck timer on an expired one. wire says the request
+// may take its answer in wire form: then an answer the cheap check
+// (decodes) passes is stored without being decoded, and goes to the
+// client as stored; any other is decoded once, here, as before.
+func (c *Cache) refresh(ctx context.Context, k key, req *contract.Request, old *entry, wire bool) *result {
 	ans, err := contract.ResolveAnswer(ctx, c.next, req)
 	if err == nil && ans.Msg == nil && ans.Wire == nil {
 		err = errNoAnswer
@@ -112,7 +124,11 @@ func (c *Cache) refresh(ctx context.Context, k key, req *contract.Request, old *
 	} else {
 		e = c.newEntry(k, ans.Msg, now)
 	}
-	if e != nil {
+	switch {
+	case e == nil:
+	case wire && !e.ede && !e.alias && decodes(bodyWire(e.body)):
+		res.e = e // served from the wire (fetch): decoded only by a hit that needs fields
+	default:
 		// The one decoding of a miss: req's answer from what is stored.
 		if res.first = e.answer(req, now.UnixNano(), false); res.first != nil {
 			res.e = e // stored only once it is known to decode

@@ -32,7 +32,7 @@ func (c *Cache) prefetch(m meta, k key, req *contract.Request) {
 		}
 		ctx, cancel := context.WithTimeout(c.bg, fetchTimeout)
 		defer cancel()
-		c.flights.finish(k, fl, c.refresh(ctx, k, preq, old))
+		c.flights.finish(k, fl, c.refresh(ctx, k, preq, old, false))
 	})
 }
 

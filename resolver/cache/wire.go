@@ -116,7 +116,7 @@ func (c *Cache) AppendWire(dst []byte, req *contract.Request, check interface{ S
 	if req.EDNS {
 		size += 11
 	}
-	if s.ede || s.expired(now) || req.Proto == contract.ProtoUDP && size > int(req.UDPSize) || !servesWire(check, s, body) {
+	if s.ede || s.expired(now) || req.Proto == contract.ProtoUDP && size > int(req.UDPSize) || !servesWire(check, &s.meta, body) {
 		sh.mu.Unlock()
 		return dst, false
 	}
@@ -133,8 +133,8 @@ func (c *Cache) AppendWire(dst []byte, req *contract.Request, check interface{ S
 // served here. A check that is an AddrCheck reporting ChecksAddrs is also
 // asked about each A/AAAA address of the answer, read from the wire form
 // (no decoding, no allocation).
-func servesWire(check interface{ ServesWire([]dns.RR) bool }, s *slot, body []byte) bool {
-	if !s.alias {
+func servesWire(check interface{ ServesWire([]dns.RR) bool }, m *meta, body []byte) bool {
+	if !m.alias {
 		if !check.ServesWire(nil) {
 			return false
 		}
@@ -144,6 +144,28 @@ func servesWire(check interface{ ServesWire([]dns.RR) bool }, s *slot, body []by
 	if a, ok := check.(AddrCheck); ok && a.ChecksAddrs() {
 		return servesAddrs(a, body)
 	}
+	return true
+}
+
+// wireServes reports whether the answer body holds goes to req's client in
+// wire form (contract.WireAnswer): the steps above have said which answers
+// may skip them (Check), and this one may — asked as AppendWire asks. An
+// answer with EDE options (the wire form has no OPT for them) or with a
+// CNAME or DNAME (the policy decides on its targets, decoded) is decoded.
+func wireServes(req *contract.Request, m *meta, body []byte) bool {
+	w := req.Wire
+	return w != nil && w.Check != nil && !m.ede && !m.alias && servesWire(w.Check, m, body)
+}
+
+// serveWire appends the answer body holds to req.Wire.Buf, aged by age
+// seconds or stale, if wireServes lets it, reporting whether it did: then
+// the step returns no message and the responder sends the wire.
+func serveWire(req *contract.Request, m *meta, body []byte, age uint32, stale bool) bool {
+	if !wireServes(req, m, body) {
+		return false
+	}
+	req.Wire.Buf = appendAnswer(req.Wire.Buf, body, req, age, stale)
+	req.Wire.Served = true
 	return true
 }
 

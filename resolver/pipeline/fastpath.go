@@ -234,20 +234,15 @@ func (f *FastPath) appendCached(p *Pipeline, sc *fastScratch, pkt []byte, client
 	}
 	start0 := len(out)
 	out, ok := f.cache.AppendWire(out, &sc.req, f.policy)
+	limit := int(sc.req.UDPSize)
 	sc.req = query.Request{} // drop references before the scratch goes back
 	if !ok || len(out)-start0 < dnswire.HeaderLen {
 		return out, false
 	}
-	w := out[start0:]
-	dnswire.ShapeAnswer(w, q.flags, q.do)
-	copy(w[dnswire.HeaderLen:], pkt[dnswire.HeaderLen:q.qend])
-	if q.edns {
-		out = dnswire.AppendOPT(out, uint16(p.udpSize), q.do, 0)
-		w = out[start0:]
-		qd, an, ns, ar := dnswire.Counts(w)
-		dnswire.SetCounts(w, qd, an, ns, ar+1)
-	}
-	return out, true
+	// The client's spelling of the name (q.name is lower case).
+	copy(out[start0+dnswire.HeaderLen:], pkt[dnswire.HeaderLen:q.qend])
+	// AppendWire checked that it fits: nothing is truncated.
+	return shapeWire(out, start0, q.flags, q.edns, q.do, p.udpSize, limit), true
 }
 
 // answerBlocked writes the block answer of decision d for q with the one

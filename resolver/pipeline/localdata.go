@@ -81,6 +81,7 @@ func (p *Policy) rewrite(ctx context.Context, req *query.Request, target string)
 		return resp, true, nil
 	}
 	sub := *req
+	sub.Wire = nil // the garden's answer is composed here, decoded
 	msg := req.Msg.Copy()
 	msg.Question = []dns.Question{{Name: target, Qtype: q.Qtype, Qclass: q.Qclass}}
 	sub.Msg, sub.Question = msg, msg.Question[0]

@@ -42,6 +42,7 @@ func (n noRecursion) Resolve(ctx context.Context, req *query.Request) (*dns.Msg,
 // still checks it (CNAME cloaking), so every answer may be served here.
 func (n noRecursion) cached(req *query.Request) (*dns.Msg, bool) {
 	probe := *req
+	probe.Wire = nil
 	probe.Proto = query.ProtoTCP // the whole answer; the listener truncates
 	b, ok := n.cache.AppendWire(nil, &probe, servesAll{})
 	if !ok {

@@ -100,6 +100,9 @@ func (p *Policy) Resolve(ctx context.Context, req *query.Request) (*dns.Msg, err
 		}
 		bound = b
 	}
+	if req.Wire != nil {
+		req.Wire.Check = p.wireCheck(t)
+	}
 	resp, err := p.next.Resolve(ctx, req)
 	if err != nil || resp == nil || t == nil {
 		return resp, err
@@ -133,6 +136,17 @@ func (p *Policy) ServesWire(aliases []dns.RR) bool {
 		}
 	}
 	return p.servesServers(p.tables.Load())
+}
+
+// wireCheck is the check under which the cache may send an answer to the
+// client in wire form, past checkAnswer (query.WireAnswer): the policy
+// itself, as for the fast path's hits, unless log-only lists are loaded,
+// whose answer triggers are matched on the decoded answer (whatif.go).
+func (p *Policy) wireCheck(t *blocklist.Table) interface{ ServesWire([]dns.RR) bool } {
+	if t != nil && (t.WhatIf != nil || t.WhatIfClientIP != nil || t.WhatIfIP != nil) {
+		return nil
+	}
+	return p
 }
 
 // ChecksAddrs reports whether ServesAddr must be asked: while rpz-ip rules

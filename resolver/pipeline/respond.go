@@ -25,7 +25,11 @@ func (p *Pipeline) respond(ctx context.Context, pkt []byte, client netip.AddrPor
 		p.metrics.countMalformed()
 		return nil, dropped
 	}
-	req := query.NewRequest(msg, client, proto)
+	cr := &chainRequest{req: *query.NewRequest(msg, client, proto)}
+	req := &cr.req
+	// The cache may answer into out in wire form, if the policy lets it.
+	cr.wire.Buf = out[:0]
+	req.Wire = &cr.wire
 	req.Tenant = p.tenants.selectTenant(client.Addr(), id, msg)
 	p.metrics.countQuery(proto, req.Question.Qtype)
 	drop := outcome{qname: req.Question.Name, qtype: req.Question.Qtype, rcode: -1, tenant: req.Tenant}
@@ -34,11 +38,16 @@ func (p *Pipeline) respond(ctx context.Context, pkt []byte, client netip.AddrPor
 	if !ok {
 		return nil, drop
 	}
-	finish(req, resp, p.udpSize)
 	limit := dns.MaxMsgSize
 	if proto == query.ProtoUDP {
 		limit = min(int(req.UDPSize), p.udpSize)
 	}
+	if resp == nil { // the cache's answer, in wire form: shaped as finish shapes a message
+		b := shapeWire(req.Wire.Buf, 0, dnswire.Flags(pkt), req.EDNS, req.DO, p.udpSize, limit)
+		return b, outcome{qname: req.Question.Name, qtype: req.Question.Qtype, rcode: dnswire.Rcode(b),
+			answers: answerCount(b), decision: req.Decided, tenant: req.Tenant}
+	}
+	finish(req, resp, p.udpSize)
 	b, err := pack(resp, out, limit)
 	if err != nil {
 		p.logger.Warn("cannot pack answer", "qname", req.Question.Name, "err", err)
@@ -48,18 +57,37 @@ func (p *Pipeline) respond(ctx context.Context, pkt []byte, client netip.AddrPor
 			return nil, drop
 		}
 	}
-	return b, outcome{qname: req.Question.Name, qtype: req.Question.Qtype, rcode: resp.Rcode, answers: len(resp.Answer),
+	return b, outcome{qname: req.Question.Name, qtype: req.Question.Qtype, rcode: resp.Rcode, answers: answerCount(b),
 		decision: req.Decided, tenant: req.Tenant}
+}
+
+// chainRequest is a request and the room for its wire answer, allocated
+// together.
+type chainRequest struct {
+	req  query.Request
+	wire query.WireAnswer
+}
+
+// answerCount is the ANCOUNT of the answer b as sent (after truncation).
+func answerCount(b []byte) int {
+	if len(b) < dnswire.HeaderLen {
+		return 0
+	}
+	_, an, _, _ := dnswire.Counts(b)
+	return int(an)
 }
 
 // resolve asks the chain; ok is false when no answer must be sent (the
 // drop action, or a query abandoned at shutdown). A failure is SERVFAIL,
-// with EDE 22 (no reachable authority) for EDNS clients.
+// with EDE 22 (no reachable authority) for EDNS clients. A nil message
+// with ok is an answer the cache gave in wire form (req.Wire).
 func (p *Pipeline) resolve(ctx context.Context, req *query.Request) (_ *dns.Msg, ok bool) {
 	p.active.Add(1)
 	resp, err := p.chain.Resolve(ctx, req)
 	p.active.Add(-1)
 	switch {
+	case err == nil && resp == nil && req.Wire != nil && req.Wire.Served:
+		return nil, true
 	case errors.Is(err, query.ErrDrop):
 		return nil, false
 	case err != nil:
@@ -143,12 +171,12 @@ func finish(req *query.Request, resp *dns.Msg, udpSize int) {
 	resp.Extra = append(resp.Extra, opt)
 }
 
-// pack packs resp into out, truncating it (TC=1) to limit bytes if needed.
+// pack packs resp into out, truncating it (TC=1) to limit bytes if needed,
+// as the wire answers are (truncate).
 func pack(resp *dns.Msg, out []byte, limit int) ([]byte, error) {
 	b, err := resp.PackBuffer(out[:cap(out)])
 	if err != nil || len(b) <= limit {
 		return b, err
 	}
-	resp.Truncate(limit)
-	return resp.PackBuffer(out[:cap(out)])
+	return truncate(b, 0, limit), nil
 }

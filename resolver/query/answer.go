@@ -32,3 +32,20 @@ func ResolveAnswer(ctx context.Context, r Resolver, req *Request) (Answer, error
 	m, err := r.Resolve(ctx, req)
 	return Answer{Msg: m}, err
 }
+
+// WireAnswer lets the cache hand its answer to the responder in wire form,
+// as it stored it, instead of decoding it into a message the responder
+// packs again (docs/ARCHITECTURE.md, the miss path). The responder sets
+// Request.Wire with Buf, the buffer the answer goes to; the policy sets
+// Check when its answer checks may be skipped for the answers Check
+// passes (no CNAME target or address to decide: the fast path's
+// question, ServesWire); the cache then appends such an answer to Buf —
+// client's ID, RD and letter case, aged TTLs, no OPT — sets Served and
+// returns a nil message. Any other answer is returned decoded, as
+// without Wire. A step that passes a request of its own down (a
+// sub-query) clears Wire: the answer is not the client's.
+type WireAnswer struct {
+	Check  interface{ ServesWire([]dns.RR) bool }
+	Buf    []byte
+	Served bool
+}
