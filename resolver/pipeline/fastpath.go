@@ -194,8 +194,8 @@ func (f *FastPath) answer(p *Pipeline, pkt []byte, client netip.AddrPort, out []
 		return out, false // a trusted forwarder's ECS may name the tenant: the chain reads it
 	}
 	if t := f.policy.tables.Load(); t != nil {
-		if t.WhatIf != nil || t.WhatIfClientIP != nil || t.WhatIfIP != nil {
-			return out, false // log-only lists are matched in the chain (whatif.go)
+		if logOnlyLoaded(t) {
+			return out, false
 		}
 		if d, blocked, _ := f.policy.decideQuery(t, client.Addr(), q.name, ten); blocked {
 			if !localServable(d) {

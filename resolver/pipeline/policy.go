@@ -143,10 +143,17 @@ func (p *Policy) ServesWire(aliases []dns.RR) bool {
 // itself, as for the fast path's hits, unless log-only lists are loaded,
 // whose answer triggers are matched on the decoded answer (whatif.go).
 func (p *Policy) wireCheck(t *blocklist.Table) interface{ ServesWire([]dns.RR) bool } {
-	if t != nil && (t.WhatIf != nil || t.WhatIfClientIP != nil || t.WhatIfIP != nil) {
+	if logOnlyLoaded(t) {
 		return nil
 	}
 	return p
+}
+
+// logOnlyLoaded reports whether t has log-only lists, which are matched
+// in the chain on the decoded query and answer (whatif.go): neither the
+// fast path nor a wire answer skips them.
+func logOnlyLoaded(t *blocklist.Table) bool {
+	return t != nil && (t.WhatIf != nil || t.WhatIfClientIP != nil || t.WhatIfIP != nil)
 }
 
 // ChecksAddrs reports whether ServesAddr must be asked: while rpz-ip rules

@@ -31,9 +31,9 @@ func shapeWire(out []byte, start int, qflags uint16, edns, do bool, udpSize, lim
 // below 512), as miekg/dns's Msg.Truncate does and for both kinds of
 // answer (pack and shapeWire): whole records are kept in order —
 // answer, authority, additional — up to the first that does not fit,
-// with room kept for the OPT record, which stays last; TC is set when an
-// answer or authority record had to go (additional records are a
-// courtesy, RFC 2181 §9). Compression pointers point backwards, so a
+// with room kept for the OPT record, which stays last; TC is set when any
+// record had to go (miekg/dns v1.1.73 counts additional records too).
+// Compression pointers point backwards, so a
 // prefix of the records is still a message. A message that is not shaped
 // like one (not written by us) is cut to its question, with TC.
 func truncate(out []byte, start, limit int) []byte {
@@ -83,10 +83,9 @@ func truncate(out []byte, start, limit int) []byte {
 	})
 	if optStart >= 0 {
 		cut += copy(w[cut:], w[optStart:optEnd])
-		kept[dnswire.SectionAdditional]++
 	}
-	dnswire.SetCounts(w, qd, kept[0], kept[1], kept[2])
-	if kept[0] < total[0] || kept[1] < total[1] {
+	dnswire.SetCounts(w, qd, kept[0], kept[1], kept[2]+uint16(min(optLen, 1)))
+	if kept != total {
 		dnswire.SetFlags(w, dnswire.Flags(w)|dnswire.FlagTC)
 	}
 	return out[:start+cut]
