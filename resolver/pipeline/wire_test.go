@@ -9,7 +9,6 @@ import (
 
 	"github.com/miekg/dns"
 
-	"github.com/bulwark-dns/bulwark/blocklist"
 	"github.com/bulwark-dns/bulwark/internal/clock"
 	"github.com/bulwark-dns/bulwark/resolver/cache"
 	"github.com/bulwark-dns/bulwark/resolver/query"
@@ -51,11 +50,6 @@ func mustRR(s string) dns.RR {
 	}
 	return rr
 }
-
-// noLists is a policy's lists with none loaded: every answer may skip it.
-type noLists struct{}
-
-func (noLists) Load() *blocklist.Table { return nil }
 
 // sameMessage fails t unless got and want unpack to the same message; it
 // returns want's.
@@ -183,7 +177,7 @@ func TestWireAnswersAsTheDecodedPath(t *testing.T) {
 					client := netip.MustParseAddrPort("127.0.0.1:5353")
 
 					wu := &replyUpstream{reply: uc.up, compress: uc.compress, decoded: uc.decoded}
-					pl, err := Build(Parts{Blocking: BlockingConfig{}, Tables: noLists{}, Cache: newCache(wu)})
+					pl, err := Build(Parts{Blocking: BlockingConfig{}, Tables: noTables{}, Cache: newCache(wu)})
 					if err != nil {
 						t.Fatal(err)
 					}
