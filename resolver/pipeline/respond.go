@@ -12,7 +12,8 @@ import (
 
 // respond runs one packet through the chain: parse, chain, finish, pack.
 func (p *Pipeline) respond(ctx context.Context, pkt []byte, client netip.AddrPort, proto query.Proto, id string, out []byte) ([]byte, outcome) {
-	msg := new(dns.Msg)
+	cr := new(chainRequest) // the query, the request and its wire answer: one allocation
+	msg := &cr.msg
 	if err := msg.Unpack(pkt); err != nil {
 		p.metrics.countMalformed()
 		if b := formerr(pkt, out); b != nil {
@@ -25,8 +26,8 @@ func (p *Pipeline) respond(ctx context.Context, pkt []byte, client netip.AddrPor
 		p.metrics.countMalformed()
 		return nil, dropped
 	}
-	cr := &chainRequest{req: *query.NewRequest(msg, client, proto)}
 	req := &cr.req
+	req.Init(msg, client, proto)
 	// The cache may answer into out in wire form, if the policy lets it.
 	cr.wire.Buf = out[:0]
 	req.Wire = &cr.wire
@@ -61,9 +62,10 @@ func (p *Pipeline) respond(ctx context.Context, pkt []byte, client netip.AddrPor
 		decision: req.Decided, tenant: req.Tenant}
 }
 
-// chainRequest is a request and the room for its wire answer, allocated
-// together.
+// chainRequest is a query, its request and the room for its wire answer,
+// allocated together.
 type chainRequest struct {
+	msg  dns.Msg
 	req  query.Request
 	wire query.WireAnswer
 }

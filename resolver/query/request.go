@@ -86,7 +86,15 @@ type Request struct {
 
 // NewRequest parses the facts the chain needs out of msg once.
 func NewRequest(msg *dns.Msg, client netip.AddrPort, proto Proto) *Request {
-	r := &Request{Msg: msg, Client: client, Proto: proto, UDPSize: dns.MinMsgSize}
+	r := new(Request)
+	r.Init(msg, client, proto)
+	return r
+}
+
+// Init makes r the request NewRequest would return, for a caller that
+// allocates it together with what it answers with (the responder).
+func (r *Request) Init(msg *dns.Msg, client netip.AddrPort, proto Proto) {
+	*r = Request{Msg: msg, Client: client, Proto: proto, UDPSize: dns.MinMsgSize}
 	if len(msg.Question) > 0 {
 		r.Question = msg.Question[0]
 	}
@@ -97,7 +105,6 @@ func NewRequest(msg *dns.Msg, client netip.AddrPort, proto Proto) *Request {
 			r.UDPSize = sz
 		}
 	}
-	return r
 }
 
 // Decision is what the policy decided about a query a rule blocked: the
