@@ -75,8 +75,9 @@ type Request struct {
 	EDNS    bool
 	DO      bool
 	UDPSize uint16
-	// Wire, if set, takes the answer in wire form (WireAnswer); only the
-	// responder sets it, only the cache answers into it.
+	// Wire, if set, takes the answer in wire form (WireAnswer): the
+	// responder sets it, the policy its Check, the cache answers into it.
+	// A step that copies the request for a query of its own clears it.
 	Wire *WireAnswer
 	// Decided is the policy's decision when a rule answered the query
 	// (blocked it, or answered its own data), for the observers (dnstap's
