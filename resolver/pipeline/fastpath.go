@@ -234,15 +234,14 @@ func (f *FastPath) appendCached(p *Pipeline, sc *fastScratch, pkt []byte, client
 	}
 	start0 := len(out)
 	out, ok := f.cache.AppendWire(out, &sc.req, f.policy)
-	limit := int(sc.req.UDPSize)
 	sc.req = query.Request{} // drop references before the scratch goes back
 	if !ok || len(out)-start0 < dnswire.HeaderLen {
 		return out, false
 	}
 	// The client's spelling of the name (q.name is lower case).
 	copy(out[start0+dnswire.HeaderLen:], pkt[dnswire.HeaderLen:q.qend])
-	// AppendWire checked that it fits: nothing is truncated.
-	return shapeWire(out, start0, q.flags, q.edns, q.do, p.udpSize, limit), true
+	// AppendWire checked that it fits the client's size.
+	return shapeWire(out, start0, q.flags, q.edns, q.do, p.udpSize), true
 }
 
 // answerBlocked writes the block answer of decision d for q with the one

@@ -44,9 +44,17 @@ func (p *Pipeline) respond(ctx context.Context, pkt []byte, client netip.AddrPor
 		limit = min(int(req.UDPSize), p.udpSize)
 	}
 	if resp == nil { // the cache's answer, in wire form: shaped as finish shapes a message
-		b := shapeWire(req.Wire.Buf, 0, dnswire.Flags(pkt), req.EDNS, req.DO, p.udpSize, limit)
-		return b, outcome{qname: req.Question.Name, qtype: req.Question.Qtype, rcode: dnswire.Rcode(b),
-			answers: answerCount(b), decision: req.Decided, tenant: req.Tenant}
+		b := shapeWire(req.Wire.Buf, 0, dnswire.Flags(pkt), req.EDNS, req.DO, p.udpSize)
+		if len(b) <= limit {
+			return b, outcome{qname: req.Question.Name, qtype: req.Question.Qtype, rcode: dnswire.Rcode(b),
+				answers: answerCount(b), decision: req.Decided, tenant: req.Tenant}
+		}
+		// Too large for the client: decoded and packed again, so that the
+		// cut between records is made in a message whose compression
+		// points only backwards (an upstream's need not), as before.
+		if resp = new(dns.Msg); resp.Unpack(b) != nil {
+			resp = rcodeMsg(dns.RcodeServerFailure)
+		}
 	}
 	finish(req, resp, p.udpSize)
 	b, err := pack(resp, out, limit)

@@ -10,12 +10,12 @@ import (
 // (client's ID, RD and letter case, aged TTLs, no OPT), for the client
 // whose query header flags are qflags, as finish shapes a decoded answer:
 // our header flags over the stored ones (dnswire.ShapeAnswer: QR, RA, AA
-// clear, opcode, RD and CD echoed, AD only for clients asking), our OPT if
-// the client sent one (our size, its DO bit, no options: an answer with
-// EDE options is decoded, never sent this way), and truncation to limit
-// octets with TC. The UDP fast path and the chain's wire answers both
-// finish here.
-func shapeWire(out []byte, start int, qflags uint16, edns, do bool, udpSize, limit int) []byte {
+// clear, opcode, RD and CD echoed, AD only for clients asking) and our OPT
+// if the client sent one (our size, its DO bit, no options: an answer with
+// EDE options is decoded, never sent this way). The UDP fast path and the
+// chain's wire answers both finish here; an answer too large for the
+// client is the caller's to truncate (respond: pack).
+func shapeWire(out []byte, start int, qflags uint16, edns, do bool, udpSize int) []byte {
 	w := out[start:]
 	dnswire.ShapeAnswer(w, qflags, do)
 	if edns {
@@ -24,18 +24,17 @@ func shapeWire(out []byte, start int, qflags uint16, edns, do bool, udpSize, lim
 		qd, an, ns, ar := dnswire.Counts(w)
 		dnswire.SetCounts(w, qd, an, ns, ar+1)
 	}
-	return truncate(out, start, limit)
+	return out
 }
 
-// truncate cuts the message out[start:] to at most limit octets (never
-// below 512), as miekg/dns's Msg.Truncate does and for both kinds of
-// answer (pack and shapeWire): whole records are kept in order —
-// answer, authority, additional — up to the first that does not fit,
-// with room kept for the OPT record, which stays last; TC is set when any
-// record had to go (miekg/dns v1.1.73 counts additional records too).
-// Compression pointers point backwards, so a
-// prefix of the records is still a message. A message that is not shaped
-// like one (not written by us) is cut to its question, with TC.
+// truncate cuts the message out[start:], packed by miekg/dns (pack), to
+// at most limit octets (never below 512), as Msg.Truncate and a second
+// pack would: whole records are kept in order — answer, authority,
+// additional — up to the first that does not fit, with room kept for the
+// OPT record, which stays last; TC is set when any record had to go
+// (miekg/dns v1.1.73 counts additional records too). Its compression
+// points only backwards, so a prefix of the records is still a message.
+// A message that is not shaped like one is cut to its question, with TC.
 func truncate(out []byte, start, limit int) []byte {
 	w := out[start:]
 	limit = max(limit, dns.MinMsgSize)
