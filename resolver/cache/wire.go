@@ -179,9 +179,20 @@ type AddrCheck interface {
 	ServesAddr(a netip.Addr) bool
 }
 
+// AliasCheck is what a check passed to AppendWire implements when it can
+// say without the records that it serves no answer holding a CNAME or
+// DNAME (the policy, which decides on their targets on every answer):
+// such answers are then not decoded only to be refused.
+type AliasCheck interface {
+	ServesAliases() bool
+}
+
 // servesAliases decodes the answer and gives check its CNAME and DNAME
-// records.
+// records, unless check refuses them all (AliasCheck).
 func servesAliases(check interface{ ServesWire([]dns.RR) bool }, body []byte) bool {
+	if a, ok := check.(AliasCheck); ok && !a.ServesAliases() {
+		return false
+	}
 	m := new(dns.Msg)
 	if m.Unpack(bodyWire(body)) != nil {
 		return false

@@ -226,3 +226,41 @@ func (c *addrCheck) ServesAddr(a netip.Addr) bool {
 	c.asked = append(c.asked, a.String())
 	return a != c.listed
 }
+
+// refusesAliases is noAliases saying so up front, as the policy does.
+type refusesAliases struct{ noAliases }
+
+func (*refusesAliases) ServesAliases() bool { return false }
+
+// An AliasCheck that refuses every alias is not asked about an answer
+// holding one, and the answer is not decoded for it (the fast path's
+// CNAME hits go to the chain without a wasted decode); answers without
+// aliases are asked about as before.
+func TestAppendWireAliasCheck(t *testing.T) {
+	cname := &dns.CNAME{Hdr: dns.RR_Header{Name: "www.example.", Rrtype: dns.TypeCNAME, Class: dns.ClassINET, Ttl: 300}, Target: "cdn.example."}
+	tests := []struct {
+		name   string
+		answer []dns.RR
+		served bool
+		asked  int
+		allocs float64 // at most, per AppendWire
+	}{
+		{"CNAME chain: refused, not decoded", []dns.RR{cname, a("cdn.example.", 300, "192.0.2.1")}, false, 0, 0},
+		{"A: asked, served", []dns.RR{a("www.example.", 300, "192.0.2.1")}, true, 1, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, _ := newTest(t, testConfig(), &fakeNext{reply: fixed(dns.RcodeSuccess, tt.answer, nil)}, nil)
+			q := query("www.example.", dns.TypeA, false, false)
+			resolve(t, c, q)
+			check := &refusesAliases{}
+			if _, ok := c.AppendWire(nil, q, check); ok != tt.served || check.asked != tt.asked {
+				t.Fatalf("served %v, asked %d times; want %v, %d", ok, check.asked, tt.served, tt.asked)
+			}
+			buf := make([]byte, 0, 512)
+			if n := testing.AllocsPerRun(100, func() { c.AppendWire(buf[:0], q, check) }); n > tt.allocs {
+				t.Errorf("%.0f allocations per AppendWire, want at most %.0f", n, tt.allocs)
+			}
+		})
+	}
+}

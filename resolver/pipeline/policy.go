@@ -156,6 +156,11 @@ func logOnlyLoaded(t *blocklist.Table) bool {
 	return t != nil && (t.WhatIf != nil || t.WhatIfClientIP != nil || t.WhatIfIP != nil)
 }
 
+// ServesAliases tells the cache (cache.AliasCheck) that ServesWire refuses
+// every answer holding a CNAME or DNAME, so that it need not decode one to
+// hand over its aliases.
+func (p *Policy) ServesAliases() bool { return false }
+
 // ChecksAddrs reports whether ServesAddr must be asked: while rpz-ip rules
 // are loaded.
 func (p *Policy) ChecksAddrs() bool {
