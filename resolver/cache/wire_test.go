@@ -227,11 +227,6 @@ func (c *addrCheck) ServesAddr(a netip.Addr) bool {
 	return a != c.listed
 }
 
-// refusesAliases is noAliases saying so up front, as the policy does.
-type refusesAliases struct{ noAliases }
-
-func (*refusesAliases) ServesAliases() bool { return false }
-
 // An AliasCheck that refuses every alias is not asked about an answer
 // holding one, and the answer is not decoded for it (the fast path's
 // CNAME hits go to the chain without a wasted decode); answers without
