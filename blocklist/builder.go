@@ -52,6 +52,16 @@ type layoutOpts struct {
 	smallMax  int    // children scanned linearly; more get hash buckets
 	perBucket int    // mean children per hash bucket, in tenths
 	seed      uint64 // bucket hash seed; 0 picks a random one per Build
+	// trace, if set, is called as each phase of a build ends (sort, tree,
+	// ...): a test samples the process's memory there (memory_test.go).
+	trace func(phase string)
+}
+
+// phase reports the end of a build phase to trace.
+func (o *layoutOpts) phase(name string) {
+	if o.trace != nil {
+		o.trace(name)
+	}
 }
 
 const (
@@ -188,10 +198,12 @@ func (b *Builder) build(consume bool) (*Set, error) {
 		return nil, fmt.Errorf("building blocklist of %d rules: over 4 GiB of long names or 2^30 distinct rules; split the lists", b.n)
 	}
 	b.sort()
+	o.phase("sort")
 	t := b.tree(nil, consume)
 	if consume {
 		b.tails, b.ents = nil, nil
 	}
+	o.phase("tree")
 	s, err := t.compile(o)
 	if err != nil {
 		return nil, fmt.Errorf("building blocklist of %d rules: %w", b.n, err)

@@ -24,19 +24,25 @@ func (t *tree) compile(o layoutOpts) (*Set, error) {
 	}
 	e := &emitter{t: t, o: o, dirAt: map[uint32]uint32{}}
 	pairs, rules, spans, alts := e.pairTable()
+	o.phase("pairs")
 	e.groupKids()
+	o.phase("kids")
 	dict := e.dictionary()
+	o.phase("dict")
 
 	total, err := e.measure()
 	if err != nil {
 		return nil, err
 	}
+	o.phase("measure")
 	if total > math.MaxUint32-padBytes || uint64(len(e.dir)) > math.MaxUint32-1 {
 		return nil, errors.New("the compiled set exceeds 4 GiB; split the lists")
 	}
 	releaseGarbage(total)
+	o.phase("release")
 	e.out = make([]byte, 0, total+padBytes)
 	e.write(0)
+	o.phase("write")
 	if uint64(len(e.out)) != total {
 		return nil, fmt.Errorf("internal error: laid out %d bytes, measured %d", len(e.out), total)
 	}

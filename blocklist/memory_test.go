@@ -1,0 +1,96 @@
+package blocklist
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"os"
+	"runtime"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// TestBuildPhaseMemory is a measurement, not a check: with
+// BULWARK_BUILD_TRACE set to a list of names (one a line, as bench/gen
+// writes them), it builds the list twice, as a refresh does (the first
+// set stays live), and logs at the end of each phase of the second build
+// the process's resident size, its peak within the phase (VmHWM, reset
+// through /proc/self/clear_refs as each phase starts) and the heap's
+// in-use bytes: what docs/ARCHITECTURE.md "Building a large set" reports.
+// Run it alone: go test -run TestBuildPhaseMemory -v ./blocklist
+func TestBuildPhaseMemory(t *testing.T) {
+	path := os.Getenv("BULWARK_BUILD_TRACE")
+	if path == "" {
+		t.Skip("BULWARK_BUILD_TRACE is not set (a measurement, not a test)")
+	}
+	debug.SetGCPercent(10) // as cmd/bulwark runs a build (buildGCPercent)
+	build := func(trace func(string)) *Set {
+		f, err := os.Open(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		st, _ := f.Stat()
+		b := NewBuilder()
+		b.Grow(int(st.Size() / 16)) // about what feeds' hint gives
+		b.opts.trace = trace
+		sc := bufio.NewScanner(f)
+		for sc.Scan() {
+			if err := b.Add(Rule{Name: string(bytes.TrimSpace(sc.Bytes()))}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if trace != nil {
+			trace("add")
+		}
+		s, err := b.Finish()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	var ms runtime.MemStats
+	idle := procStatusMB(t, "VmRSS")
+	trace := func(phase string) {
+		runtime.ReadMemStats(&ms)
+		t.Logf("%-8s rss %4.0f MB  peak %4.0f MB (%.2fx idle)  heap_inuse %4.0f MB  heap_retained_free %4.0f MB",
+			phase, procStatusMB(t, "VmRSS"), procStatusMB(t, "VmHWM"), procStatusMB(t, "VmHWM")/idle,
+			float64(ms.HeapInuse)/(1<<20), float64(ms.HeapIdle-ms.HeapReleased)/(1<<20))
+		resetHWM(t)
+	}
+	t.Logf("cold build (rss before: %.0f MB)", idle)
+	resetHWM(t)
+	old := build(trace)
+	debug.FreeOSMemory()
+	idle = procStatusMB(t, "VmRSS")
+	t.Logf("refresh build: idle (old set live, %.1f MB): rss %.0f MB", float64(old.SizeBytes())/(1<<20), idle)
+	resetHWM(t)
+	s := build(trace)
+	runtime.KeepAlive(old)
+	t.Logf("new set %.1f MB", float64(s.SizeBytes())/(1<<20))
+}
+
+// procStatusMB returns a /proc/self/status field in MiB.
+func procStatusMB(t *testing.T, key string) float64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		t.Skip(err)
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, key+":"); ok {
+			kb, _ := strconv.Atoi(strings.TrimSuffix(strings.TrimSpace(v), " kB"))
+			return float64(kb) / 1024
+		}
+	}
+	t.Fatal(fmt.Errorf("no %s in /proc/self/status", key))
+	return 0
+}
+
+// resetHWM resets VmHWM to the current resident size.
+func resetHWM(t *testing.T) {
+	if err := os.WriteFile("/proc/self/clear_refs", []byte("5"), 0); err != nil {
+		t.Skip(err)
+	}
+}
