@@ -199,7 +199,9 @@ func (b *Builder) build(consume bool) (*Set, error) {
 	}
 	b.sort()
 	o.phase("sort")
-	t := b.tree(nil, consume)
+	sc := newScratch()
+	defer sc.release()
+	t := b.tree(nil, consume, sc)
 	if consume {
 		b.tails, b.ents = nil, nil
 	}
@@ -229,6 +231,7 @@ type tree struct {
 
 	rules   []ruleVal // the builder's, shared
 	touched byte      // Builder.tree's sink for its loads ahead
+	sc      *scratch  // where the arrays are (nil: the heap)
 
 	// Where rules of two or more lists meet at a slot, alt holds the
 	// node's candidate groups (view.go); only such nodes have an entry.
@@ -239,17 +242,24 @@ type tree struct {
 	groupKey []byte
 }
 
-// newTree returns a trie of the root alone with room for about nodes.
-func newTree(rules []ruleVal, nodes int) *tree {
+// newTree returns a trie of the root alone with room for about nodes,
+// its arrays in sc (nil: the heap). A mapping's untouched pages cost
+// nothing, so there it reserves twice as many: an estimate short of the
+// real count would move an array to the heap.
+func newTree(rules []ruleVal, nodes int, sc *scratch) *tree {
+	if sc != nil {
+		nodes *= 2
+	}
 	t := &tree{
-		parent:  make([]uint32, 1, nodes+1),
-		n:       make([]uint8, 1, nodes+1),
-		depth:   make([]uint8, 1, nodes+1),
-		self:    make([]uint32, 1, nodes+1),
-		below:   make([]uint32, 1, nodes+1),
-		packed:  make([]byte, 0, 8*nodes+padBytes),
-		labelAt: make([]uint32, 1, nodes/labelStride+2),
+		parent:  scratchMake[uint32](sc, 1, nodes+1),
+		n:       scratchMake[uint8](sc, 1, nodes+1),
+		depth:   scratchMake[uint8](sc, 1, nodes+1),
+		self:    scratchMake[uint32](sc, 1, nodes+1),
+		below:   scratchMake[uint32](sc, 1, nodes+1),
+		packed:  scratchMake[byte](sc, 0, 8*nodes+padBytes),
+		labelAt: scratchMake[uint32](sc, 1, nodes/labelStride+2),
 		rules:   rules,
+		sc:      sc,
 		alt:     map[uint32]altPair{},
 		groupID: map[string]uint32{},
 	}
@@ -354,9 +364,10 @@ func compareEntries(tails []byte, x, y ruleEntry) int {
 // one name is Add order. With nodeOf, it records each entry's node there.
 // With consume the entries are not needed afterwards (Finish): their
 // pages go back to the kernel as the pass leaves them behind, so the
-// buffer and the trie never peak together.
-func (b *Builder) tree(nodeOf []uint32, consume bool) *tree {
-	t := newTree(b.rules, len(b.ents)+len(b.ents)/2)
+// buffer and the trie never peak together. The trie's arrays are in sc
+// (nil: the heap).
+func (b *Builder) tree(nodeOf []uint32, consume bool, sc *scratch) *tree {
+	t := newTree(b.rules, len(b.ents)+len(b.ents)/2, sc)
 	var path [maxDepth + 1]uint32    // path[d]: the node at depth d of the previous name
 	var kbuf [2][MaxNameLen + 1]byte // this entry's key and the previous one's
 	var prev []byte

@@ -119,7 +119,7 @@ func (e *emitter) groupKids() {
 		e.kidStart = e.spare[:n+1]
 		clear(e.kidStart)
 	} else {
-		e.kidStart = make([]uint32, n+1)
+		e.kidStart = scratchMake[uint32](t.sc, n+1, n+1)
 	}
 	e.spare = nil
 	for id := 1; id < n; id++ {
@@ -288,7 +288,7 @@ func (e *emitter) pairTable() ([]rulePair, []ruleVal, []altSpan, []uint32) {
 	// would otherwise be a fifth array of 4 bytes a node at the compile's
 	// peak.
 	if len(pairs) <= 1<<8 {
-		e.pairOf8 = make([]uint8, len(t.self))
+		e.pairOf8 = scratchMake[uint8](t.sc, len(t.self), len(t.self))
 		for id, pi := range t.self {
 			e.pairOf8[id] = uint8(pi)
 		}
@@ -361,7 +361,7 @@ func (e *emitter) dictionary() []dictLabel {
 			deep++
 		}
 	}
-	sketch := make([]uint8, sketchSize(deep))
+	sketch := scratchMake[uint8](t.sc, sketchSize(deep), sketchSize(deep))
 	slot := func(k label) *uint8 {
 		h := (uint64(k.n)*0x9e3779b97f4a7c15 ^ k.w0) * 0xbf58476d1ce4e5b9
 		h = (h ^ h>>31 ^ k.w1) * 0x94d049bb133111eb
@@ -405,6 +405,7 @@ func (e *emitter) dictionary() []dictLabel {
 			count[p.k]++
 		}
 	})
+	scratchFree(t.sc, sketch)
 	sketch = nil
 	type cand struct {
 		l    label
@@ -655,13 +656,16 @@ func (e *emitter) sortByBucket(ks []uint32, nb uint32) error {
 		return fmt.Errorf("a name has %d names directly below it; split the lists", len(ks))
 	}
 	fpShift, bShift := uint(idBits), uint(idBits+8)
-	keys := make([]uint64, len(ks))
+	sc := e.t.sc
+	keys := scratchMake[uint64](sc, len(ks), len(ks))
+	defer scratchFree(sc, keys)
 	for i, c := range ks {
 		h := e.hashOf(c)
 		keys[i] = uint64(bucketOf(h, nb))<<bShift | uint64(fingerprint(h))<<fpShift | uint64(c)
 	}
 	if bBits > 0 {
-		tmp := make([]uint64, len(keys))
+		tmp := scratchMake[uint64](sc, len(keys), len(keys))
+		defer scratchFree(sc, tmp) // the sort swaps keys and tmp: both arrays are freed
 		for shift := uint(0); shift < uint(bBits); shift += bucketDigit {
 			var count [1 << bucketDigit]uint32
 			for _, k := range keys {

@@ -38,7 +38,7 @@ func (s *Set) WithOverlay(names []string, rules []Rule) (*Set, error) {
 	}
 	b.sort()
 	nodeOf := make([]uint32, len(b.ents))
-	t := b.tree(nodeOf, false)
+	t := b.tree(nodeOf, false, nil)
 	for _, n := range names {
 		name, err := CanonicalName(n)
 		if err != nil {
