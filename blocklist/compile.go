@@ -89,13 +89,19 @@ func releaseGarbage(total uint64) {
 // emitter lays the records out in two passes: measure computes every
 // subtree's size bottom-up (a record holds the size of its children, and
 // the size's own length depends on it), then write emits them top-down.
+// Nodes are in depth-first order, so a small block's children, in key
+// order, are the nodes that follow their parent, each after the subtree
+// of the one before: only their number is kept. A bucketed block's are
+// written in bucket order, so those alone are listed (order).
 type emitter struct {
-	t        *tree
-	o        layoutOpts
-	kids     []uint32 // children of node id are kids[kidStart[id]:kidStart[id+1]]
-	kidStart []uint32
-	region   []uint32          // per node: bytes its children take
-	dirAt    map[uint32]uint32 // per bucketed node (few): its directory index
+	t       *tree
+	o       layoutOpts
+	nk8     []uint8           // per node: its number of children, or kidsBig
+	bigKids map[uint32]uint32 // the number of children of nodes with kidsBig (few)
+	order   []uint32          // the children of bucketed nodes (in bucket order after measure)
+	orderAt map[uint32]uint32 // per bucketed node (few): where its children are in order
+	region  []uint32          // per node: bytes its children take
+	dirAt   map[uint32]uint32 // per bucketed node (few): its directory index
 	// dir is the bucket directories, filled by measure (fingerprints, and
 	// each bucket's first child) and write (the first child's offset).
 	dir      []uint32
@@ -104,50 +110,76 @@ type emitter struct {
 	altRules []ruleVal // candidates that win no slot (pairTable)
 	pairOf   []uint32  // per node: its pair index, unless pairOf8 holds them
 	pairOf8  []uint8   // per node: its pair index, when there are at most 256 pairs
-	spare    []uint32  // a free per-node array for groupKids: the self slots, when pairOf8 took their place
+	spare    []uint32  // the self slots, when pairOf8 took their place: freed by groupKids
 	dictOf   []uint8   // per node: its label's dictionary index, or noDict
 }
 
-// groupKids lists every node's children contiguously, in the array of
-// the below slots (free once pairTable has run), and then turns the
-// parents' array, which nothing reads after it, into region. It sizes
-// the bucket directories too, so that dir is allocated once.
+// kidsBig in nk8 says a node's number of children is in bigKids.
+const kidsBig = 0xff
+
+// groupKids counts every node's children, in the array of the below
+// slots (free once pairTable has run), lists the children of bucketed
+// nodes, and then frees the slots and turns the parents' array, which
+// nothing reads after it, into region. It sizes the bucket directories
+// too, so that dir is allocated once. A child list per node, and its
+// start, were two arrays of 4 bytes a node at the compile's peak; a
+// count is one byte and the lists of bucketed nodes 4 bytes a child.
 func (e *emitter) groupKids() {
 	t := e.t
 	n := len(t.parent)
-	if cap(e.spare) > n {
-		e.kidStart = e.spare[:n+1]
-		clear(e.kidStart)
-	} else {
-		e.kidStart = scratchMake[uint32](t.sc, n+1, n+1)
-	}
+	scratchFree(t.sc, e.spare)
 	e.spare = nil
-	for id := 1; id < n; id++ {
-		e.kidStart[t.parent[id]+1]++
-	}
-	for id := 1; id <= n; id++ {
-		e.kidStart[id] += e.kidStart[id-1]
-	}
-	e.kids = t.below[:max(n-1, 0)]
+	count := t.below[:n]
 	t.below = nil
-	// kidStart[p] serves as p's cursor, ending at p+1's start; shifting
-	// it back one place restores the starts without a second array.
+	clear(count)
 	for id := 1; id < n; id++ {
-		p := t.parent[id]
-		e.kids[e.kidStart[p]] = uint32(id)
-		e.kidStart[p]++
+		count[t.parent[id]]++
 	}
-	copy(e.kidStart[1:], e.kidStart[:n])
-	e.kidStart[0] = 0
-	dirLen := 0
-	for id := range n {
-		if nb, big := e.bucketed(e.numKids(uint32(id))); big {
+	e.nk8 = scratchMake[uint8](t.sc, n, n)
+	e.bigKids, e.orderAt = map[uint32]uint32{}, map[uint32]uint32{}
+	listed, dirLen := 0, 0
+	for id := range uint32(n) {
+		c := count[id]
+		if c >= kidsBig {
+			e.nk8[id] = kidsBig
+			e.bigKids[id] = c
+		} else {
+			e.nk8[id] = uint8(c)
+		}
+		if nb, big := e.bucketed(int(c)); big {
+			// The count of a bucketed node becomes its cursor in order.
+			e.orderAt[id], count[id] = uint32(listed), uint32(listed)
+			listed += int(c)
 			dirLen += 2*int(nb) + 1
 		}
 	}
+	e.order = scratchMake[uint32](t.sc, listed, listed)
+	for id := 1; id < n; id++ {
+		if p := t.parent[id]; e.nk8[p] != 0 {
+			if _, big := e.bucketed(e.numKids(p)); big {
+				e.order[count[p]] = uint32(id)
+				count[p]++
+			}
+		}
+	}
+	scratchFree(t.sc, count)
 	e.dir = make([]uint32, 0, dirLen)
 	e.region = t.parent[:n]
 	t.parent = nil
+}
+
+// numKids returns node id's number of children.
+func (e *emitter) numKids(id uint32) int {
+	if k := e.nk8[id]; k != kidsBig {
+		return int(k)
+	}
+	return int(e.bigKids[id])
+}
+
+// listed returns the children of a bucketed node id with nk of them.
+func (e *emitter) listed(id uint32, nk int) []uint32 {
+	at := e.orderAt[id]
+	return e.order[at : int(at)+nk]
 }
 
 // pairAt returns node id's pair index.
@@ -157,8 +189,6 @@ func (e *emitter) pairAt(id uint32) uint32 {
 	}
 	return e.pairOf[id]
 }
-
-func (e *emitter) numKids(id uint32) int { return int(e.kidStart[id+1] - e.kidStart[id]) }
 
 // pairKey is what a node's record points at: its slots' winners and,
 // where lists overlap, their candidate groups (view.go).
@@ -535,10 +565,10 @@ func (e *emitter) measure() (uint64, error) {
 		}
 		id := top.id
 		e.region[id] = uint32(top.region)
-		ks := e.kids[e.kidStart[id]:e.kidStart[id+1]]
-		if nb, big := e.bucketed(len(ks)); big {
+		nk := e.numKids(id)
+		if nb, big := e.bucketed(nk); big {
 			e.dirAt[id] = uint32(len(e.dir))
-			if err := e.sortByBucket(ks, nb); err != nil {
+			if err := e.sortByBucket(e.listed(id, nk), nb); err != nil {
 				return err
 			}
 		}
@@ -569,21 +599,25 @@ func (e *emitter) measure() (uint64, error) {
 	return total, nil
 }
 
-// write appends node id's record and, depth first, its children's.
-func (e *emitter) write(id uint32) {
+// write appends node id's record and, depth first, its children's, and
+// returns the node after its subtree: a small block's next child.
+func (e *emitter) write(id uint32) uint32 {
 	e.out = e.appendHeader(e.out, id)
-	ks := e.kids[e.kidStart[id]:e.kidStart[id+1]]
-	nb, big := e.bucketed(len(ks))
+	nk := e.numKids(id)
+	nb, big := e.bucketed(nk)
 	if !big {
-		for _, c := range ks {
-			e.write(c)
+		c := id + 1
+		for range nk {
+			c = e.write(c)
 		}
-		return
+		return c
 	}
 	// Children are in bucket order, and the directory holds the index
 	// of each bucket's first child (sortByBucket): make it its offset.
+	ks := e.listed(id, nk)
 	d := e.dir[e.dirAt[id] : e.dirAt[id]+2*nb+1]
 	b := uint32(0)
+	end := id + 1
 	for i, c := range ks {
 		if j := i + writeAhead; j < len(ks) {
 			e.prefetchNode(ks[j])
@@ -594,17 +628,18 @@ func (e *emitter) write(id uint32) {
 		for ; b <= nb && d[2*b] == uint32(i); b++ {
 			d[2*b] = uint32(len(e.out))
 		}
-		e.write(c)
+		end = max(end, e.write(c))
 	}
 	for ; b <= nb; b++ {
 		d[2*b] = uint32(len(e.out))
 	}
+	return end
 }
 
 // writeAhead is how many children of a bucketed block ahead write
 // prefetches what their records read (prefetchNode); at a quarter of
 // that, with the label's stride offset in cache by then, their labels
-// and child lists (prefetchLabel).
+// (prefetchLabel).
 const writeAhead = 16
 
 // prefetchNode prefetches the per-node arrays a record reads at id. A
@@ -615,7 +650,7 @@ func (e *emitter) prefetchNode(id uint32) {
 	t := e.t
 	prefetch(&t.n[id])
 	prefetch(&e.dictOf[id])
-	prefetch((*byte)(unsafe.Pointer(&e.kidStart[id])))
+	prefetch(&e.nk8[id])
 	prefetch((*byte)(unsafe.Pointer(&e.region[id])))
 	prefetch((*byte)(unsafe.Pointer(&t.labelAt[id/labelStride])))
 	if e.pairOf8 != nil {
@@ -626,13 +661,11 @@ func (e *emitter) prefetchNode(id uint32) {
 }
 
 // prefetchLabel prefetches node id's label (at its stride's offset: the
-// same line or the next, mostly) and its list of children.
+// same line or the next, mostly). Its children's arrays follow its own
+// (depth-first order), in the lines prefetchNode brought in or the next.
 func (e *emitter) prefetchLabel(id uint32) {
 	t := e.t
 	prefetch(&t.packed[t.labelAt[id/labelStride]])
-	if k := e.kidStart[id]; int(k) < len(e.kids) {
-		prefetch((*byte)(unsafe.Pointer(&e.kids[k])))
-	}
 }
 
 // sortByBucket orders ks by hash bucket, keeping their order within a

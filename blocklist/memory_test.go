@@ -3,6 +3,7 @@ package blocklist
 import (
 	"bufio"
 	"bytes"
+	"crypto/sha256"
 	"fmt"
 	"os"
 	"runtime"
@@ -27,21 +28,9 @@ func TestBuildPhaseMemory(t *testing.T) {
 	}
 	debug.SetGCPercent(10) // as cmd/bulwark runs a build (buildGCPercent)
 	build := func(trace func(string)) *Set {
-		f, err := os.Open(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer f.Close()
-		st, _ := f.Stat()
 		b := NewBuilder()
-		b.Grow(int(st.Size() / 16)) // about what feeds' hint gives
 		b.opts.trace = trace
-		sc := bufio.NewScanner(f)
-		for sc.Scan() {
-			if err := b.Add(Rule{Name: string(bytes.TrimSpace(sc.Bytes()))}); err != nil {
-				t.Fatal(err)
-			}
-		}
+		addList(t, b, path, func(_ int, name string) Rule { return Rule{Name: name} })
 		if trace != nil {
 			trace("add")
 		}
@@ -70,6 +59,60 @@ func TestBuildPhaseMemory(t *testing.T) {
 	s := build(trace)
 	runtime.KeepAlive(old)
 	t.Logf("new set %.1f MB", float64(s.SizeBytes())/(1<<20))
+}
+
+// TestSnapshotDigest is a check across builds, not a test: with
+// BULWARK_BUILD_DIGEST set to a list of names (one a line), it builds the
+// list with a fixed seed and logs the SHA-256 of its snapshot, which a
+// change to the builder or the compile must leave as it is unless it
+// bumps the snapshot version (compare with main's build of this test).
+func TestSnapshotDigest(t *testing.T) {
+	path := os.Getenv("BULWARK_BUILD_DIGEST")
+	if path == "" {
+		t.Skip("BULWARK_BUILD_DIGEST is not set (a check across builds)")
+	}
+	b := NewBuilder()
+	b.opts.seed = 20261203
+	// Every third name blocks below it only and every fifth is an allow
+	// rule, so that pairs and record states vary.
+	addList(t, b, path, func(i int, name string) Rule {
+		r := Rule{Name: name, Allow: i%5 == 0}
+		if i%3 == 0 {
+			r.Scope = Below
+		}
+		return r
+	})
+	s, err := b.Finish()
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := sha256.New()
+	if _, err := s.WriteTo(h); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("snapshot sha256 %x", h.Sum(nil))
+}
+
+// addList adds the rule rule makes of each name of the list at path (one a
+// line), reserving room as a feed would from the file's size.
+func addList(t *testing.T, b *Builder, path string, rule func(i int, name string) Rule) {
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if st, err := f.Stat(); err == nil {
+		b.Grow(int(st.Size() / 16)) // about what feeds' hint gives
+	}
+	sc := bufio.NewScanner(f)
+	for i := 0; sc.Scan(); i++ {
+		if err := b.Add(rule(i, string(bytes.TrimSpace(sc.Bytes())))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := sc.Err(); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // procStatusMB returns a /proc/self/status field in MiB.
