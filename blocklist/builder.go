@@ -215,14 +215,14 @@ func (b *Builder) build(consume bool) (*Set, error) {
 
 // tree is the builder's uncompressed trie: nodes in parallel arrays,
 // indexed by id, in depth-first order (a node's subtree follows it), which
-// is the order compile reads them in. Node 0 is the root. It holds no
-// pointers per node, so a million rules cost the GC little.
+// is the order compile reads them in. Node 0 is the root. A node's parent
+// is the last node before it one level up, so no array holds it. It holds
+// no pointers per node, so a million rules cost the GC little.
 type tree struct {
-	parent []uint32
-	n      []uint8 // label length
-	depth  []uint8
-	self   []uint32 // rule indexes, 0 = none
-	below  []uint32
+	n     []uint8 // label length
+	depth []uint8
+	self  []uint32 // rule indexes, 0 = none
+	below []uint32
 	// packed holds every node's label packed (label.go), in id order,
 	// followed by padBytes zero bytes for whole-word loads; labelAt holds
 	// where every labelStride-th node's label starts (labelOff).
@@ -251,7 +251,6 @@ func newTree(rules []ruleVal, nodes int, sc *scratch) *tree {
 		nodes *= 2
 	}
 	t := &tree{
-		parent:  scratchMake[uint32](sc, 1, nodes+1),
 		n:       scratchMake[uint8](sc, 1, nodes+1),
 		depth:   scratchMake[uint8](sc, 1, nodes+1),
 		self:    scratchMake[uint32](sc, 1, nodes+1),
@@ -445,10 +444,9 @@ const prefetchAhead = 16
 
 // newNode appends a child of parent labelled label (canonical).
 func (t *tree) newNode(parent uint32, label []byte) uint32 {
-	id := uint32(len(t.parent))
+	id := uint32(len(t.n))
 	n := len(label)
 	w := packLabelBytes(label)
-	t.parent = append(t.parent, parent)
 	t.n = append(t.n, uint8(n))
 	t.depth = append(t.depth, t.depth[parent]+1)
 	t.self = append(t.self, 0)

@@ -100,7 +100,8 @@ type emitter struct {
 	bigKids map[uint32]uint32 // the number of children of nodes with kidsBig (few)
 	order   []uint32          // the children of bucketed nodes (in bucket order after measure)
 	orderAt map[uint32]uint32 // per bucketed node (few): where its children are in order
-	region  []uint32          // per node: bytes its children take
+	region  []uint32          // per node with children, by kid rank (rankOf): bytes they take
+	kidRank []uint32          // per 64 nodes: how many nodes before them have children
 	dirAt   map[uint32]uint32 // per bucketed node (few): its directory index
 	// dir is the bucket directories, filled by measure (fingerprints, and
 	// each bucket's first child) and write (the first child's offset).
@@ -119,27 +120,40 @@ const kidsBig = 0xff
 
 // groupKids counts every node's children, in the array of the below
 // slots (free once pairTable has run), lists the children of bucketed
-// nodes, and then frees the slots and turns the parents' array, which
-// nothing reads after it, into region. It sizes the bucket directories
-// too, so that dir is allocated once. A child list per node, and its
-// start, were two arrays of 4 bytes a node at the compile's peak; a
-// count is one byte and the lists of bucketed nodes 4 bytes a child.
+// nodes, and then frees the slots. It sizes the bucket directories and
+// region too, so that each is allocated once. A child list per node, its
+// start and the parents' array were three arrays of 4 bytes a node at the
+// compile's peak; a count is one byte, the lists of bucketed nodes 4
+// bytes a child and region 4 bytes a node that has children (one in four
+// of a large list's). A node's parent is the last node before it whose
+// depth is one less.
 func (e *emitter) groupKids() {
 	t := e.t
-	n := len(t.parent)
+	n := len(t.n)
 	scratchFree(t.sc, e.spare)
 	e.spare = nil
 	count := t.below[:n]
 	t.below = nil
 	clear(count)
+	var path [maxDepth + 2]uint32 // path[d]: the last node at depth d
 	for id := 1; id < n; id++ {
-		count[t.parent[id]]++
+		d := t.depth[id]
+		count[path[d-1]]++
+		path[d] = uint32(id)
 	}
-	e.nk8 = scratchMake[uint8](t.sc, n, n)
+	// nk8's capacity is whole lines of 64 nodes, which rankOf reads.
+	e.nk8 = scratchMake[uint8](t.sc, n, (n+63)&^63)
+	e.kidRank = scratchMake[uint32](t.sc, n/64+1, n/64+1)
 	e.bigKids, e.orderAt = map[uint32]uint32{}, map[uint32]uint32{}
-	listed, dirLen := 0, 0
+	listed, dirLen, withKids := 0, 0, 0
 	for id := range uint32(n) {
+		if id%64 == 0 {
+			e.kidRank[id/64] = uint32(withKids)
+		}
 		c := count[id]
+		if c > 0 {
+			withKids++
+		}
 		if c >= kidsBig {
 			e.nk8[id] = kidsBig
 			e.bigKids[id] = c
@@ -155,17 +169,41 @@ func (e *emitter) groupKids() {
 	}
 	e.order = scratchMake[uint32](t.sc, listed, listed)
 	for id := 1; id < n; id++ {
-		if p := t.parent[id]; e.nk8[p] != 0 {
+		d := t.depth[id]
+		if p := path[d-1]; e.nk8[p] != 0 {
 			if _, big := e.bucketed(e.numKids(p)); big {
 				e.order[count[p]] = uint32(id)
 				count[p]++
 			}
 		}
+		path[d] = uint32(id)
 	}
 	scratchFree(t.sc, count)
 	e.dir = make([]uint32, 0, dirLen)
-	e.region = t.parent[:n]
-	t.parent = nil
+	e.region = scratchMake[uint32](t.sc, withKids, withKids)
+}
+
+// rankOf returns node id's kid rank: how many nodes before it have
+// children, its index in region if it has some. It counts them in id's
+// line of 64 child counts, eight at a time.
+func (e *emitter) rankOf(id uint32) uint32 {
+	base := id &^ 63
+	r := e.kidRank[id/64]
+	line := e.nk8[base : base+64]
+	for i := uint32(0); i < id-base; i += 8 {
+		x := binary.LittleEndian.Uint64(line[i:])
+		if k := id - base - i; k < 8 {
+			x &= 1<<(8*k) - 1
+		}
+		r += nonZeroBytes(x)
+	}
+	return r
+}
+
+// nonZeroBytes returns how many of x's bytes are not zero.
+func nonZeroBytes(x uint64) uint32 {
+	const lo7, hi = 0x7f7f7f7f7f7f7f7f, 0x8080808080808080
+	return uint32(bits.OnesCount64(((x & lo7) + lo7 | x) & hi))
 }
 
 // numKids returns node id's number of children.
@@ -470,9 +508,7 @@ func (e *emitter) dictionary() []dictLabel {
 		dict[i] = dictLabel{w: packedLabel{c.l.w0, c.l.w1}, n: int(c.l.n)}
 		idx[c.l] = i
 	}
-	// Each node's index goes over its depth, read first: only the
-	// dictionary reads depths.
-	e.dictOf = t.depth
+	e.dictOf = scratchMake[uint8](t.sc, len(t.n), len(t.n))
 	off := 0
 	for id := range e.dictOf {
 		k, ok := key(id, off)
@@ -484,7 +520,6 @@ func (e *emitter) dictionary() []dictLabel {
 		}
 		off += packedBytes(int(t.n[id]))
 	}
-	t.depth = nil
 	return dict
 }
 
@@ -546,15 +581,18 @@ func (e *emitter) appendLabel(out []byte, id uint32) []byte {
 // children's share in e.region. Nodes are in depth-first order (a node's
 // subtree follows it), so one pass in id order with a stack of the open
 // ancestors does it: a node is closed, and its size known, when the next
-// node is not below it. That is the order a recursive walk would close
-// them in, and no call per node is made. e.region is the parents' array
-// (groupKids): node id's parent is read when id is opened, and its slot
-// is written only when it is closed.
+// node is not deeper. That is the order a recursive walk would close
+// them in, and no call per node is made. The depths are not read again:
+// they are freed.
 func (e *emitter) measure() (uint64, error) {
 	type open struct {
 		id     uint32
+		rank   uint32 // its kid rank, if it has children
+		depth  uint8
 		region uint64
 	}
+	t := e.t
+	defer func() { scratchFree(t.sc, t.depth); t.depth = nil }()
 	stack := make([]open, 0, maxDepth+1)
 	var total uint64
 	closeTop := func() error {
@@ -564,8 +602,10 @@ func (e *emitter) measure() (uint64, error) {
 			return errors.New("the compiled set exceeds 4 GiB; split the lists")
 		}
 		id := top.id
-		e.region[id] = uint32(top.region)
 		nk := e.numKids(id)
+		if nk > 0 {
+			e.region[top.rank] = uint32(top.region)
+		}
 		if nb, big := e.bucketed(nk); big {
 			e.dirAt[id] = uint32(len(e.dir))
 			if err := e.sortByBucket(e.listed(id, nk), nb); err != nil {
@@ -573,7 +613,7 @@ func (e *emitter) measure() (uint64, error) {
 			}
 		}
 		// Small blocks keep the order of their nodes (key order).
-		size := uint64(e.headerLen(id)) + top.region
+		size := uint64(e.headerLen(id, uint32(top.region))) + top.region
 		if len(stack) > 0 {
 			stack[len(stack)-1].region += size
 		} else {
@@ -581,15 +621,18 @@ func (e *emitter) measure() (uint64, error) {
 		}
 		return nil
 	}
-	for id := range uint32(len(e.region)) {
-		if id > 0 {
-			for p := e.region[id]; stack[len(stack)-1].id != p; {
-				if err := closeTop(); err != nil {
-					return 0, err
-				}
+	rank := uint32(0)
+	for id := range uint32(len(t.n)) {
+		d := t.depth[id]
+		for len(stack) > 0 && stack[len(stack)-1].depth >= d {
+			if err := closeTop(); err != nil {
+				return 0, err
 			}
 		}
-		stack = append(stack, open{id: id})
+		stack = append(stack, open{id: id, rank: rank, depth: d})
+		if e.nk8[id] != 0 {
+			rank++
+		}
 	}
 	for len(stack) > 0 {
 		if err := closeTop(); err != nil {
@@ -651,7 +694,7 @@ func (e *emitter) prefetchNode(id uint32) {
 	prefetch(&t.n[id])
 	prefetch(&e.dictOf[id])
 	prefetch(&e.nk8[id])
-	prefetch((*byte)(unsafe.Pointer(&e.region[id])))
+	prefetch((*byte)(unsafe.Pointer(&e.kidRank[id/64])))
 	prefetch((*byte)(unsafe.Pointer(&t.labelAt[id/labelStride])))
 	if e.pairOf8 != nil {
 		prefetch(&e.pairOf8[id])
@@ -743,8 +786,9 @@ func (e *emitter) sortByBucket(ks []uint32, nb uint32) error {
 // 2^bucketDigit counters, and as many places it writes to, stay in cache.
 const bucketDigit = 11
 
-// headerLen is the length of what appendHeader appends.
-func (e *emitter) headerLen(id uint32) int {
+// headerLen is the length of what appendHeader appends, for a node whose
+// children take region bytes.
+func (e *emitter) headerLen(id, region uint32) int {
 	t := e.t
 	n := 1
 	switch l := int(t.n[id]); {
@@ -764,7 +808,7 @@ func (e *emitter) headerLen(id uint32) int {
 		} else {
 			n += uvarintLen(uint64(nk) << 1)
 		}
-		n += uvarintLen(uint64(e.region[id]))
+		n += uvarintLen(uint64(region))
 	}
 	return n
 }
@@ -806,7 +850,7 @@ func (e *emitter) appendHeader(out []byte, id uint32) []byte {
 		} else {
 			out = binary.AppendUvarint(out, uint64(nk)<<1)
 		}
-		out = binary.AppendUvarint(out, uint64(e.region[id]))
+		out = binary.AppendUvarint(out, uint64(e.region[e.rankOf(id)]))
 	}
 	return out
 }
