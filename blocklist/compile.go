@@ -38,17 +38,29 @@ func (t *tree) compile(o layoutOpts) (*Set, error) {
 	if total > math.MaxUint32-padBytes || uint64(len(e.dir)) > math.MaxUint32-1 {
 		return nil, errors.New("the compiled set exceeds 4 GiB; split the lists")
 	}
-	releaseGarbage(total)
-	o.phase("release")
-	e.out = make([]byte, 0, total+padBytes)
+	// The records are written in a mapping of their own (scratch), as
+	// the trie's arrays are released subtree by subtree behind them
+	// (write), and copied into the set's array once those are all gone:
+	// a heap array would be resident in full from the start (the runtime
+	// clears pages it has used before), on top of the whole trie.
+	e.out = scratchMake[byte](t.sc, 0, int(total)+padBytes)
 	e.write(0)
 	o.phase("write")
 	if uint64(len(e.out)) != total {
 		return nil, fmt.Errorf("internal error: laid out %d bytes, measured %d", len(e.out), total)
 	}
-
+	e.freeArrays()
+	releaseGarbage(total)
+	o.phase("release")
 	nodes := e.out[:len(e.out)+padBytes]
-	clear(nodes[len(e.out):]) // appendLabel may have written past the end
+	if scratchOwns(t.sc, e.out) {
+		nodes = make([]byte, len(e.out)+padBytes)
+		copy(nodes, e.out)
+		scratchFree(t.sc, e.out)
+	} else {
+		clear(nodes[len(e.out):]) // appendLabel may have written past the end
+	}
+	e.out = nil
 	s := &Set{
 		nodes: nodes,
 		dir:   exact(e.dir),
@@ -72,14 +84,13 @@ func (t *tree) compile(o layoutOpts) (*Set, error) {
 // to the OS before allocating the output (releaseGarbage).
 const releaseMin = 4 << 20
 
-// releaseGarbage returns the memory the build has freed so far to the OS,
-// before a set of total bytes is laid out. By then the node index, the
-// dictionary's counters and the large blocks' sort buffers are garbage
-// (at 1M names, more than half the output's size), but still resident,
-// and in holes the output, one contiguous array, cannot reuse: the
-// process's peak would be the build's whole history rather than what is
-// live. The forced collection marks little (the builder's arrays hold no
-// pointers); small sets skip it.
+// releaseGarbage returns the memory the build has freed in the heap to
+// the OS, before the set's array of total bytes is allocated: the rule
+// buffer (its pages are released as the trie's pass consumes it, but the
+// heap keeps its span), the parse's garbage and the small blocks' sort
+// buffers, still resident and in holes the set's array, one contiguous
+// array, cannot reuse. The forced collection marks little (the builder's
+// arrays hold no pointers); small sets skip it.
 func releaseGarbage(total uint64) {
 	if total >= releaseMin {
 		debug.FreeOSMemory()
@@ -100,9 +111,11 @@ type emitter struct {
 	bigKids map[uint32]uint32 // the number of children of nodes with kidsBig (few)
 	order   []uint32          // the children of bucketed nodes (in bucket order after measure)
 	orderAt map[uint32]uint32 // per bucketed node (few): where its children are in order
-	region  []uint32          // per node with children, by kid rank (rankOf): bytes they take
-	kidRank []uint32          // per 64 nodes: how many nodes before them have children
-	dirAt   map[uint32]uint32 // per bucketed node (few): its directory index
+	// bucketedIDs lists the bucketed nodes in id order (releaseSubtree).
+	bucketedIDs []uint32
+	region      []uint32          // per node with children, by kid rank (rankOf): bytes they take
+	kidRank     []uint32          // per 64 nodes: how many nodes before them have children
+	dirAt       map[uint32]uint32 // per bucketed node (few): its directory index
 	// dir is the bucket directories, filled by measure (fingerprints, and
 	// each bucket's first child) and write (the first child's offset).
 	dir      []uint32
@@ -163,6 +176,7 @@ func (e *emitter) groupKids() {
 		if nb, big := e.bucketed(int(c)); big {
 			// The count of a bucketed node becomes its cursor in order.
 			e.orderAt[id], count[id] = uint32(listed), uint32(listed)
+			e.bucketedIDs = append(e.bucketedIDs, id)
 			listed += int(c)
 			dirLen += 2*int(nb) + 1
 		}
@@ -651,7 +665,9 @@ func (e *emitter) write(id uint32) uint32 {
 	if !big {
 		c := id + 1
 		for range nk {
-			c = e.write(c)
+			next := e.write(c)
+			e.releaseSubtree(c, next)
+			c = next
 		}
 		return c
 	}
@@ -671,12 +687,85 @@ func (e *emitter) write(id uint32) uint32 {
 		for ; b <= nb && d[2*b] == uint32(i); b++ {
 			d[2*b] = uint32(len(e.out))
 		}
-		end = max(end, e.write(c))
+		next := e.write(c)
+		e.releaseSubtree(c, next)
+		end = max(end, next)
 	}
 	for ; b <= nb; b++ {
 		d[2*b] = uint32(len(e.out))
 	}
 	return end
+}
+
+// releaseSubtree releases the pages of the per-node arrays of the
+// written subtree of nodes [from, to), if it is large: its records are
+// written and nothing reads its nodes again (a node outside it reads the
+// line of 64 child counts and the stride of 16 lengths it is in, which
+// releasePages keeps, as it keeps every page the range shares). So the
+// arrays shrink as the records grow, and the two never peak together.
+func (e *emitter) releaseSubtree(from, to uint32) {
+	if to-from < releaseNodes {
+		return
+	}
+	t := e.t
+	releaseRange(t.n, from, to)
+	releaseRange(e.dictOf, from, to)
+	releaseRange(e.nk8, from, to)
+	releaseRange(e.pairOf8, from, to)
+	releaseRange(e.pairOf, from, to)
+	releaseRange(t.packed, uint32(e.labelStart(from)), uint32(e.labelStart(to)))
+	releaseRange(e.region, e.rankOf(from), e.rankOf(to))
+	// The lists of the bucketed nodes in the range are one run of order.
+	i, _ := slices.BinarySearch(e.bucketedIDs, from)
+	j, _ := slices.BinarySearch(e.bucketedIDs, to)
+	if i < j {
+		end := uint32(len(e.order))
+		if j < len(e.bucketedIDs) {
+			end = e.orderAt[e.bucketedIDs[j]]
+		}
+		releaseRange(e.order, e.orderAt[e.bucketedIDs[i]], end)
+	}
+}
+
+// releaseNodes is the fewest nodes whose arrays releaseSubtree releases:
+// a range of fewer holds few whole pages.
+const releaseNodes = 1 << 14
+
+// labelStart is where node id's label starts in t.packed, or where the
+// labels end for the id after the last node.
+func (e *emitter) labelStart(id uint32) int {
+	if int(id) >= len(e.t.n) {
+		return len(e.t.packed) - padBytes
+	}
+	return e.t.labelOff(id)
+}
+
+// releaseRange releases the whole pages of s[from:to] (releasePages).
+func releaseRange[E any](s []E, from, to uint32) {
+	if to <= from || int(to) > len(s) {
+		return
+	}
+	r := s[from:to]
+	releasePages(unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(r))), len(r)*int(unsafe.Sizeof(r[0]))))
+}
+
+// freeArrays frees the compile's and the trie's per-node arrays: the
+// records are written.
+func (e *emitter) freeArrays() {
+	t := e.t
+	sc := t.sc
+	scratchFree(sc, t.n)
+	scratchFree(sc, t.packed)
+	scratchFree(sc, t.labelAt)
+	scratchFree(sc, e.dictOf)
+	scratchFree(sc, e.nk8)
+	scratchFree(sc, e.pairOf8)
+	scratchFree(sc, e.pairOf)
+	scratchFree(sc, e.order)
+	scratchFree(sc, e.region)
+	scratchFree(sc, e.kidRank)
+	t.n, t.packed, t.labelAt = nil, nil, nil
+	e.dictOf, e.nk8, e.pairOf8, e.pairOf, e.order, e.region, e.kidRank = nil, nil, nil, nil, nil, nil, nil
 }
 
 // writeAhead is how many children of a bucketed block ahead write

@@ -57,6 +57,15 @@ func scratchFree[E any](sc *scratch, s []E) {
 	}
 }
 
+// scratchOwns reports whether s is at the start of one of sc's mappings.
+func scratchOwns[E any](sc *scratch, s []E) bool {
+	if sc == nil || cap(s) == 0 {
+		return false
+	}
+	_, ok := sc.maps[unsafe.Pointer(unsafe.SliceData(s))]
+	return ok
+}
+
 // release unmaps every mapping left: the build is over.
 func (sc *scratch) release() {
 	if sc == nil {
