@@ -221,8 +221,12 @@ func (b *Builder) build(consume bool) (*Set, error) {
 type tree struct {
 	n     []uint8 // label length
 	depth []uint8
-	self  []uint32 // rule indexes, 0 = none
+	self  []uint32 // rule indexes, 0 = none, unless narrow
 	below []uint32
+	// With at most 256 rules (most sets: a rule is a list's action), the
+	// slots are a byte each: 8 bytes a node were a third of the trie.
+	narrow        bool
+	self8, below8 []uint8
 	// packed holds every node's label packed (label.go), in id order,
 	// followed by padBytes zero bytes for whole-word loads; labelAt holds
 	// where every labelStride-th node's label starts (labelOff).
@@ -253,14 +257,20 @@ func newTree(rules []ruleVal, nodes int, sc *scratch) *tree {
 	t := &tree{
 		n:       scratchMake[uint8](sc, 1, nodes+1),
 		depth:   scratchMake[uint8](sc, 1, nodes+1),
-		self:    scratchMake[uint32](sc, 1, nodes+1),
-		below:   scratchMake[uint32](sc, 1, nodes+1),
 		packed:  scratchMake[byte](sc, 0, 8*nodes+padBytes),
 		labelAt: scratchMake[uint32](sc, 1, nodes/labelStride+2),
 		rules:   rules,
 		sc:      sc,
 		alt:     map[uint32]altPair{},
 		groupID: map[string]uint32{},
+		narrow:  len(rules) <= 1<<8,
+	}
+	if t.narrow {
+		t.self8 = scratchMake[uint8](sc, 1, nodes+1)
+		t.below8 = scratchMake[uint8](sc, 1, nodes+1)
+	} else {
+		t.self = scratchMake[uint32](sc, 1, nodes+1)
+		t.below = scratchMake[uint32](sc, 1, nodes+1)
 	}
 	t.packed = append(t.packed, make([]byte, padBytes)...)
 	return t
@@ -449,8 +459,13 @@ func (t *tree) newNode(parent uint32, label []byte) uint32 {
 	w := packLabelBytes(label)
 	t.n = append(t.n, uint8(n))
 	t.depth = append(t.depth, t.depth[parent]+1)
-	t.self = append(t.self, 0)
-	t.below = append(t.below, 0)
+	if t.narrow {
+		t.self8 = append(t.self8, 0)
+		t.below8 = append(t.below8, 0)
+	} else {
+		t.self = append(t.self, 0)
+		t.below = append(t.below, 0)
+	}
 	at := len(t.packed) - padBytes
 	if id%labelStride == 0 {
 		t.labelAt = append(t.labelAt, uint32(at))
@@ -459,6 +474,41 @@ func (t *tree) newNode(parent uint32, label []byte) uint32 {
 	var pad [padBytes]byte
 	t.packed = append(t.packed, pad[:]...)
 	return id
+}
+
+// slot returns node id's self or below slot.
+func (t *tree) slot(id uint32, below bool) uint32 {
+	switch {
+	case t.narrow && below:
+		return uint32(t.below8[id])
+	case t.narrow:
+		return uint32(t.self8[id])
+	case below:
+		return t.below[id]
+	}
+	return t.self[id]
+}
+
+// setSlot sets node id's self or below slot to rule ri.
+func (t *tree) setSlot(id uint32, below bool, ri uint32) {
+	switch {
+	case t.narrow && below:
+		t.below8[id] = uint8(ri)
+	case t.narrow:
+		t.self8[id] = uint8(ri)
+	case below:
+		t.below[id] = ri
+	default:
+		t.self[id] = ri
+	}
+}
+
+// pair returns node id's slots.
+func (t *tree) pair(id uint32) rulePair {
+	if t.narrow {
+		return rulePair{uint32(t.self8[id]), uint32(t.below8[id])}
+	}
+	return rulePair{t.self[id], t.below[id]}
 }
 
 // labelStride is how many nodes share an entry of labelAt. An offset per

@@ -19,8 +19,8 @@ import (
 // region sizes. The tree is unusable afterwards.
 func (t *tree) compile(o layoutOpts) (*Set, error) {
 	rulesIn := 0
-	for id := range t.self {
-		rulesIn += countRules(rulePair{t.self[id], t.below[id]})
+	for id := range uint32(len(t.n)) {
+		rulesIn += countRules(t.pair(id))
 	}
 	e := &emitter{t: t, o: o, dirAt: map[uint32]uint32{}}
 	pairs, rules, spans, alts := e.pairTable()
@@ -124,7 +124,6 @@ type emitter struct {
 	altRules []ruleVal // candidates that win no slot (pairTable)
 	pairOf   []uint32  // per node: its pair index, unless pairOf8 holds them
 	pairOf8  []uint8   // per node: its pair index, when there are at most 256 pairs
-	spare    []uint32  // the self slots, when pairOf8 took their place: freed by groupKids
 	dictOf   []uint8   // per node: its label's dictionary index, or noDict
 }
 
@@ -143,10 +142,19 @@ const kidsBig = 0xff
 func (e *emitter) groupKids() {
 	t := e.t
 	n := len(t.n)
-	scratchFree(t.sc, e.spare)
-	e.spare = nil
-	count := t.below[:n]
+	// The slots are free (pairTable), but for the self slots that hold
+	// the pair indexes; the below slots, if 4 bytes, hold the counts.
+	scratchFree(t.sc, t.self8)
+	scratchFree(t.sc, t.below8)
+	if e.pairOf8 != nil {
+		scratchFree(t.sc, t.self)
+	}
+	t.self8, t.below8, t.self = nil, nil, nil
+	count := t.below
 	t.below = nil
+	if len(count) < n {
+		count = scratchMake[uint32](t.sc, n, n)
+	}
 	clear(count)
 	var path [maxDepth + 2]uint32 // path[d]: the last node at depth d
 	for id := 1; id < n; id++ {
@@ -255,14 +263,14 @@ type pairKey struct {
 // when lists overlap anywhere, each pair's candidate spans in alts.
 func (e *emitter) pairTable() ([]rulePair, []ruleVal, []altSpan, []uint32) {
 	t := e.t
-	key := func(id uint32) pairKey { return pairKey{p: rulePair{t.self[id], t.below[id]}} }
+	key := func(id uint32) pairKey { return pairKey{p: t.pair(id)} }
 	// Neighbouring nodes mostly hold the same pair (one list's action):
 	// runs are counted before they go to the map.
 	count := map[pairKey]int{}
 	var run pairKey
 	runLen := 0
-	for id := range t.self {
-		k := key(uint32(id))
+	for id := range uint32(len(t.n)) {
+		k := key(id)
 		if k.p == (rulePair{}) {
 			continue
 		}
@@ -352,33 +360,34 @@ func (e *emitter) pairTable() ([]rulePair, []ruleVal, []altSpan, []uint32) {
 			sp.belowAt, sp.belowN = group(k.alt.below)
 		}
 	}
-	// Each node's pair index goes over its own self slot, read first.
+	// Most sets have a handful of pairs: then a byte a node holds its
+	// pair index. Else 4 bytes do, over the node's own self slot (read
+	// first) if the slots are 4 bytes.
+	n := len(t.n)
+	switch {
+	case len(pairs) <= 1<<8:
+		e.pairOf8 = scratchMake[uint8](t.sc, n, n)
+	case t.narrow:
+		e.pairOf = scratchMake[uint32](t.sc, n, n)
+	default:
+		e.pairOf = t.self
+	}
 	var last pairKey
 	lastIdx := uint32(0) // pairs[0] is pairKey{}
-	for id := range t.self {
-		k := key(uint32(id))
+	for id := range uint32(n) {
+		k := key(id)
 		if len(t.alt) > 0 {
-			k.alt = t.alt[uint32(id)]
+			k.alt = t.alt[id]
 		}
 		if k != last {
 			last, lastIdx = k, e.pairIdx[k]
 		}
-		t.self[id] = lastIdx
-	}
-	// Most sets have a handful of pairs: then a byte a node holds them,
-	// and the self slots, free, become groupKids' child starts, which
-	// would otherwise be a fifth array of 4 bytes a node at the compile's
-	// peak.
-	if len(pairs) <= 1<<8 {
-		e.pairOf8 = scratchMake[uint8](t.sc, len(t.self), len(t.self))
-		for id, pi := range t.self {
-			e.pairOf8[id] = uint8(pi)
+		if e.pairOf8 != nil {
+			e.pairOf8[id] = uint8(lastIdx)
+		} else {
+			e.pairOf[id] = lastIdx
 		}
-		e.spare = t.self[:0]
-	} else {
-		e.pairOf = t.self
 	}
-	t.self = nil
 	e.altRules = altRules
 	return out, rules, spans, alts
 }
