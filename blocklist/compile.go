@@ -130,77 +130,86 @@ type emitter struct {
 // kidsBig in nk8 says a node's number of children is in bigKids.
 const kidsBig = 0xff
 
-// groupKids counts every node's children, in the array of the below
-// slots (free once pairTable has run), lists the children of bucketed
-// nodes, and then frees the slots. It sizes the bucket directories and
-// region too, so that each is allocated once. A child list per node, its
-// start and the parents' array were three arrays of 4 bytes a node at the
-// compile's peak; a count is one byte, the lists of bucketed nodes 4
-// bytes a child and region 4 bytes a node that has children (one in four
-// of a large list's). A node's parent is the last node before it whose
-// depth is one less.
+// groupKids counts every node's children and lists those of bucketed
+// nodes, once the slots are free (pairTable): it frees them first. It
+// sizes the bucket directories and region too, so that each is allocated
+// once. A child list per node, its start and the parents' array were
+// three arrays of 4 bytes a node at the compile's peak; a count is one
+// byte, the lists of bucketed nodes 4 bytes a child and region 4 bytes a
+// node that has children (one in four of a large list's). A node's
+// parent is the last node before it whose depth is one less, so the
+// counts and the lists' cursors are kept per depth, for the open path.
 func (e *emitter) groupKids() {
 	t := e.t
 	n := len(t.n)
-	// The slots are free (pairTable), but for the self slots that hold
-	// the pair indexes; the below slots, if 4 bytes, hold the counts.
 	scratchFree(t.sc, t.self8)
 	scratchFree(t.sc, t.below8)
+	scratchFree(t.sc, t.below)
 	if e.pairOf8 != nil {
 		scratchFree(t.sc, t.self)
 	}
-	t.self8, t.below8, t.self = nil, nil, nil
-	count := t.below
-	t.below = nil
-	if len(count) < n {
-		count = scratchMake[uint32](t.sc, n, n)
-	}
-	clear(count)
-	var path [maxDepth + 2]uint32 // path[d]: the last node at depth d
-	for id := 1; id < n; id++ {
-		d := t.depth[id]
-		count[path[d-1]]++
-		path[d] = uint32(id)
-	}
+	t.self8, t.below8, t.self, t.below = nil, nil, nil, nil
 	// nk8's capacity is whole lines of 64 nodes, which rankOf reads.
 	e.nk8 = scratchMake[uint8](t.sc, n, (n+63)&^63)
-	e.kidRank = scratchMake[uint32](t.sc, n/64+1, n/64+1)
 	e.bigKids, e.orderAt = map[uint32]uint32{}, map[uint32]uint32{}
-	listed, dirLen, withKids := 0, 0, 0
-	for id := range uint32(n) {
-		if id%64 == 0 {
-			e.kidRank[id/64] = uint32(withKids)
-		}
-		c := count[id]
-		if c > 0 {
-			withKids++
-		}
+	setKids := func(id, c uint32) {
 		if c >= kidsBig {
 			e.nk8[id] = kidsBig
 			e.bigKids[id] = c
 		} else {
 			e.nk8[id] = uint8(c)
 		}
-		if nb, big := e.bucketed(int(c)); big {
-			// The count of a bucketed node becomes its cursor in order.
-			e.orderAt[id], count[id] = uint32(listed), uint32(listed)
+	}
+	var path [maxDepth + 2]uint32 // path[d]: the open node at depth d
+	var kids [maxDepth + 2]uint32 // kids[d]: path[d]'s children so far
+	top := 0                      // the depth of the last node
+	for id := uint32(1); id < uint32(n); id++ {
+		d := int(t.depth[id])
+		for ; top >= d; top-- {
+			setKids(path[top], kids[top])
+		}
+		kids[d-1]++
+		path[d], kids[d], top = id, 0, d
+	}
+	for ; top >= 0 && n > 0; top-- {
+		setKids(path[top], kids[top])
+	}
+	e.kidRank = scratchMake[uint32](t.sc, n/64+1, n/64+1)
+	listed, dirLen, withKids := 0, 0, 0
+	for id := range uint32(n) {
+		if id%64 == 0 {
+			e.kidRank[id/64] = uint32(withKids)
+		}
+		c := e.numKids(id)
+		if c > 0 {
+			withKids++
+		}
+		if nb, big := e.bucketed(c); big {
+			e.orderAt[id] = uint32(listed)
 			e.bucketedIDs = append(e.bucketedIDs, id)
-			listed += int(c)
+			listed += c
 			dirLen += 2*int(nb) + 1
 		}
 	}
 	e.order = scratchMake[uint32](t.sc, listed, listed)
-	for id := 1; id < n; id++ {
+	var cursor [maxDepth + 2]int64 // where path[d]'s next child goes in order; -1: not bucketed
+	cursor[0] = -1
+	if at, ok := e.orderAt[0]; ok {
+		cursor[0] = int64(at)
+	}
+	for id := uint32(1); id < uint32(n); id++ {
 		d := t.depth[id]
-		if p := path[d-1]; e.nk8[p] != 0 {
-			if _, big := e.bucketed(e.numKids(p)); big {
-				e.order[count[p]] = uint32(id)
-				count[p]++
+		if at := cursor[d-1]; at >= 0 {
+			e.order[at] = id
+			cursor[d-1]++
+		}
+		cursor[d] = -1
+		if k := e.nk8[id]; k != 0 && (int(k) > e.o.smallMax || k == kidsBig) { // may be bucketed
+			if at, ok := e.orderAt[id]; ok {
+				cursor[d] = int64(at)
 			}
 		}
-		path[d] = uint32(id)
 	}
-	scratchFree(t.sc, count)
 	e.dir = make([]uint32, 0, dirLen)
 	e.region = scratchMake[uint32](t.sc, withKids, withKids)
 }
