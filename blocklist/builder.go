@@ -203,7 +203,11 @@ func (b *Builder) build(consume bool) (*Set, error) {
 	defer sc.release()
 	t := b.tree(nil, consume, sc)
 	if consume {
+		// The rule buffer is garbage now, and so is the parse's, which
+		// the heap would keep resident through the compile's peak.
+		spent := uint64(cap(b.ents))*uint64(unsafe.Sizeof(ruleEntry{})) + uint64(cap(b.tails))
 		b.tails, b.ents = nil, nil
+		releaseGarbage(spent)
 	}
 	o.phase("tree")
 	s, err := t.compile(o)

@@ -85,12 +85,13 @@ func (t *tree) compile(o layoutOpts) (*Set, error) {
 const releaseMin = 4 << 20
 
 // releaseGarbage returns the memory the build has freed in the heap to
-// the OS, before the set's array of total bytes is allocated: the rule
-// buffer (its pages are released as the trie's pass consumes it, but the
-// heap keeps its span), the parse's garbage and the small blocks' sort
-// buffers, still resident and in holes the set's array, one contiguous
-// array, cannot reuse. The forced collection marks little (the builder's
-// arrays hold no pointers); small sets skip it.
+// the OS, once the rule buffer is spent (Finish) and before the set's
+// array of total bytes is allocated: the parse's garbage, the rule
+// buffer's span (its pages are released as the trie's pass consumes it)
+// and the small blocks' sort buffers, which would otherwise stay
+// resident through the compile's peak, in holes the set's array, one
+// contiguous array, cannot reuse. The forced collection marks little (the
+// builder's arrays hold no pointers); small builds skip it.
 func releaseGarbage(total uint64) {
 	if total >= releaseMin {
 		debug.FreeOSMemory()
