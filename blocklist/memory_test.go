@@ -11,6 +11,9 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/bulwark-dns/bulwark/internal/cputime"
 )
 
 // TestBuildPhaseMemory is a measurement, not a check: with
@@ -42,12 +45,15 @@ func TestBuildPhaseMemory(t *testing.T) {
 	}
 	var ms runtime.MemStats
 	idle := procStatusMB(t, "VmRSS")
+	last, lastCPU := time.Now(), cputime.Process()
 	trace := func(phase string) {
 		runtime.ReadMemStats(&ms)
-		t.Logf("%-8s rss %4.0f MB  peak %4.0f MB (%.2fx idle)  heap_inuse %4.0f MB  heap_retained_free %4.0f MB",
-			phase, procStatusMB(t, "VmRSS"), procStatusMB(t, "VmHWM"), procStatusMB(t, "VmHWM")/idle,
-			float64(ms.HeapInuse)/(1<<20), float64(ms.HeapIdle-ms.HeapReleased)/(1<<20))
+		t.Logf("%-8s %6.0f ms (cpu %6.0f)  rss %4.0f MB  peak %4.0f MB (%.2fx idle)  heap_inuse %4.0f MB  heap_retained_free %4.0f MB",
+			phase, float64(time.Since(last).Microseconds())/1000, float64((cputime.Process()-lastCPU).Microseconds())/1000,
+			procStatusMB(t, "VmRSS"), procStatusMB(t, "VmHWM"),
+			procStatusMB(t, "VmHWM")/idle, float64(ms.HeapInuse)/(1<<20), float64(ms.HeapIdle-ms.HeapReleased)/(1<<20))
 		resetHWM(t)
+		last, lastCPU = time.Now(), cputime.Process()
 	}
 	t.Logf("cold build (rss before: %.0f MB)", idle)
 	resetHWM(t)
