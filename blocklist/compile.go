@@ -150,8 +150,9 @@ func (e *emitter) groupKids() {
 		scratchFree(t.sc, t.self)
 	}
 	t.self8, t.below8, t.self, t.below = nil, nil, nil, nil
-	// nk8's capacity is whole lines of 64 nodes, which rankOf reads.
-	e.nk8 = scratchMake[uint8](t.sc, n, (n+63)&^63)
+	// nk8's capacity is whole lines of 64 nodes, which rankOf reads, up
+	// to the line of id n (the end of the last subtree, releaseSubtree).
+	e.nk8 = scratchMake[uint8](t.sc, n, (n+64)&^63)
 	e.bigKids, e.orderAt = map[uint32]uint32{}, map[uint32]uint32{}
 	setKids := func(id, c uint32) {
 		if c >= kidsBig {

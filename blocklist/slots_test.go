@@ -59,3 +59,33 @@ func TestSlotWidths(t *testing.T) {
 		})
 	}
 }
+
+// TestReleaseAtEnd builds sets whose last written subtree, released by
+// write (releaseSubtree), ends at the last node, with node counts on
+// either side of a line of 64 child counts (rankOf reads the line of the
+// node after the subtree), and matches them against the reference.
+func TestReleaseAtEnd(t *testing.T) {
+	for _, nodes := range []int{2 * releaseNodes, 2*releaseNodes + 1, 2*releaseNodes + 63, 4*releaseNodes - 64} {
+		t.Run(fmt.Sprint(nodes), func(t *testing.T) {
+			// The root, one TLD and its children.
+			b, ref := NewBuilder(), newRef()
+			for i := range nodes - 2 {
+				rule := Rule{Name: fmt.Sprintf("a%d.t", i), Allow: i%3 == 0}
+				if err, rerr := b.Add(rule), ref.add(rule); err != nil || rerr != nil {
+					t.Fatal(err, rerr)
+				}
+			}
+			s, err := b.Finish()
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, q := range []string{"a0.t", "x.a1.t", fmt.Sprintf("a%d.t", nodes-3), "t", "b.t"} {
+				m, ok := s.Match(q)
+				rm, rok := ref.match(q)
+				if ok != rok || m != rm {
+					t.Fatalf("Match(%q) = %+v/%v, reference %+v/%v", q, m, ok, rm, rok)
+				}
+			}
+		})
+	}
+}
