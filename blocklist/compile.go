@@ -12,11 +12,12 @@ import (
 	"unsafe"
 )
 
-// compile lays the tree out as a Set (see record.go for the format),
-// using the tree's own arrays as its scratch, as a large build's peak
-// memory is the tree and the compile's tables together: the slots become
-// the pair indexes, the below slots the child lists, the parents the
-// region sizes. The tree is unusable afterwards.
+// compile lays the tree out as a Set (see record.go for the format). A
+// large build's peak memory is what is live at once, so each of the
+// tree's and the compile's arrays is freed when its last reader is done
+// (the slots once they are pair indexes, the depths after measure, each
+// written subtree's share of the rest as write leaves it behind). The
+// tree is unusable afterwards.
 func (t *tree) compile(o layoutOpts) (*Set, error) {
 	rulesIn := 0
 	for id := range uint32(len(t.n)) {
