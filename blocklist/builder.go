@@ -52,6 +52,16 @@ type layoutOpts struct {
 	smallMax  int    // children scanned linearly; more get hash buckets
 	perBucket int    // mean children per hash bucket, in tenths
 	seed      uint64 // bucket hash seed; 0 picks a random one per Build
+	// trace, if set, is called as each phase of a build ends (sort, tree,
+	// ...): a test samples the process's memory there (memory_test.go).
+	trace func(phase string)
+}
+
+// phase reports the end of a build phase to trace.
+func (o *layoutOpts) phase(name string) {
+	if o.trace != nil {
+		o.trace(name)
+	}
 }
 
 const (
@@ -188,10 +198,18 @@ func (b *Builder) build(consume bool) (*Set, error) {
 		return nil, fmt.Errorf("building blocklist of %d rules: over 4 GiB of long names or 2^30 distinct rules; split the lists", b.n)
 	}
 	b.sort()
-	t := b.tree(nil, consume)
+	o.phase("sort")
+	sc := newScratch()
+	defer sc.release()
+	t := b.tree(nil, consume, sc)
 	if consume {
+		// The rule buffer is garbage now, and so is the parse's, which
+		// the heap would keep resident through the compile's peak.
+		spent := uint64(cap(b.ents))*uint64(unsafe.Sizeof(ruleEntry{})) + uint64(cap(b.tails))
 		b.tails, b.ents = nil, nil
+		releaseGarbage(spent)
 	}
+	o.phase("tree")
 	s, err := t.compile(o)
 	if err != nil {
 		return nil, fmt.Errorf("building blocklist of %d rules: %w", b.n, err)
@@ -201,14 +219,18 @@ func (b *Builder) build(consume bool) (*Set, error) {
 
 // tree is the builder's uncompressed trie: nodes in parallel arrays,
 // indexed by id, in depth-first order (a node's subtree follows it), which
-// is the order compile reads them in. Node 0 is the root. It holds no
-// pointers per node, so a million rules cost the GC little.
+// is the order compile reads them in. Node 0 is the root. A node's parent
+// is the last node before it one level up, so no array holds it. It holds
+// no pointers per node, so a million rules cost the GC little.
 type tree struct {
-	parent []uint32
-	n      []uint8 // label length
-	depth  []uint8
-	self   []uint32 // rule indexes, 0 = none
-	below  []uint32
+	n     []uint8 // label length
+	depth []uint8
+	self  []uint32 // rule indexes, 0 = none, unless narrow
+	below []uint32
+	// With at most 256 rules (most sets: a rule is a list's action), the
+	// slots are a byte each: 8 bytes a node were a third of the trie.
+	narrow        bool
+	self8, below8 []uint8
 	// packed holds every node's label packed (label.go), in id order,
 	// followed by padBytes zero bytes for whole-word loads; labelAt holds
 	// where every labelStride-th node's label starts (labelOff).
@@ -217,6 +239,7 @@ type tree struct {
 
 	rules   []ruleVal // the builder's, shared
 	touched byte      // Builder.tree's sink for its loads ahead
+	sc      *scratch  // where the arrays are (nil: the heap)
 
 	// Where rules of two or more lists meet at a slot, alt holds the
 	// node's candidate groups (view.go); only such nodes have an entry.
@@ -227,19 +250,31 @@ type tree struct {
 	groupKey []byte
 }
 
-// newTree returns a trie of the root alone with room for about nodes.
-func newTree(rules []ruleVal, nodes int) *tree {
+// newTree returns a trie of the root alone with room for about nodes,
+// its arrays in sc (nil: the heap). A mapping's untouched pages cost
+// nothing, so there it reserves twice as many: an estimate short of the
+// real count would move an array to the heap.
+func newTree(rules []ruleVal, nodes int, sc *scratch) *tree {
+	if sc != nil {
+		nodes *= 2
+	}
 	t := &tree{
-		parent:  make([]uint32, 1, nodes+1),
-		n:       make([]uint8, 1, nodes+1),
-		depth:   make([]uint8, 1, nodes+1),
-		self:    make([]uint32, 1, nodes+1),
-		below:   make([]uint32, 1, nodes+1),
-		packed:  make([]byte, 0, 8*nodes+padBytes),
-		labelAt: make([]uint32, 1, nodes/labelStride+2),
+		n:       scratchMake[uint8](sc, 1, nodes+1),
+		depth:   scratchMake[uint8](sc, 1, nodes+1),
+		packed:  scratchMake[byte](sc, 0, 8*nodes+padBytes),
+		labelAt: scratchMake[uint32](sc, 1, nodes/labelStride+2),
 		rules:   rules,
+		sc:      sc,
 		alt:     map[uint32]altPair{},
 		groupID: map[string]uint32{},
+		narrow:  len(rules) <= 1<<8,
+	}
+	if t.narrow {
+		t.self8 = scratchMake[uint8](sc, 1, nodes+1)
+		t.below8 = scratchMake[uint8](sc, 1, nodes+1)
+	} else {
+		t.self = scratchMake[uint32](sc, 1, nodes+1)
+		t.below = scratchMake[uint32](sc, 1, nodes+1)
 	}
 	t.packed = append(t.packed, make([]byte, padBytes)...)
 	return t
@@ -342,9 +377,10 @@ func compareEntries(tails []byte, x, y ruleEntry) int {
 // one name is Add order. With nodeOf, it records each entry's node there.
 // With consume the entries are not needed afterwards (Finish): their
 // pages go back to the kernel as the pass leaves them behind, so the
-// buffer and the trie never peak together.
-func (b *Builder) tree(nodeOf []uint32, consume bool) *tree {
-	t := newTree(b.rules, len(b.ents)+len(b.ents)/2)
+// buffer and the trie never peak together. The trie's arrays are in sc
+// (nil: the heap).
+func (b *Builder) tree(nodeOf []uint32, consume bool, sc *scratch) *tree {
+	t := newTree(b.rules, len(b.ents)+len(b.ents)/2, sc)
 	var path [maxDepth + 1]uint32    // path[d]: the node at depth d of the previous name
 	var kbuf [2][MaxNameLen + 1]byte // this entry's key and the previous one's
 	var prev []byte
@@ -422,14 +458,18 @@ const prefetchAhead = 16
 
 // newNode appends a child of parent labelled label (canonical).
 func (t *tree) newNode(parent uint32, label []byte) uint32 {
-	id := uint32(len(t.parent))
+	id := uint32(len(t.n))
 	n := len(label)
 	w := packLabelBytes(label)
-	t.parent = append(t.parent, parent)
 	t.n = append(t.n, uint8(n))
 	t.depth = append(t.depth, t.depth[parent]+1)
-	t.self = append(t.self, 0)
-	t.below = append(t.below, 0)
+	if t.narrow {
+		t.self8 = append(t.self8, 0)
+		t.below8 = append(t.below8, 0)
+	} else {
+		t.self = append(t.self, 0)
+		t.below = append(t.below, 0)
+	}
 	at := len(t.packed) - padBytes
 	if id%labelStride == 0 {
 		t.labelAt = append(t.labelAt, uint32(at))
@@ -438,6 +478,41 @@ func (t *tree) newNode(parent uint32, label []byte) uint32 {
 	var pad [padBytes]byte
 	t.packed = append(t.packed, pad[:]...)
 	return id
+}
+
+// slot returns node id's self or below slot.
+func (t *tree) slot(id uint32, below bool) uint32 {
+	switch {
+	case t.narrow && below:
+		return uint32(t.below8[id])
+	case t.narrow:
+		return uint32(t.self8[id])
+	case below:
+		return t.below[id]
+	}
+	return t.self[id]
+}
+
+// setSlot sets node id's self or below slot to rule ri.
+func (t *tree) setSlot(id uint32, below bool, ri uint32) {
+	switch {
+	case t.narrow && below:
+		t.below8[id] = uint8(ri)
+	case t.narrow:
+		t.self8[id] = uint8(ri)
+	case below:
+		t.below[id] = ri
+	default:
+		t.self[id] = ri
+	}
+}
+
+// pair returns node id's slots.
+func (t *tree) pair(id uint32) rulePair {
+	if t.narrow {
+		return rulePair{uint32(t.self8[id]), uint32(t.below8[id])}
+	}
+	return rulePair{t.self[id], t.below[id]}
 }
 
 // labelStride is how many nodes share an entry of labelAt. An offset per

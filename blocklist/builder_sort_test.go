@@ -123,7 +123,7 @@ func BenchmarkAdd2M(b *testing.B) {
 			}
 		}
 		bl.sort()
-		bl.tree(nil, false)
+		bl.tree(nil, false, nil)
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(len(names)), "ns/rule")
 }

@@ -12,37 +12,56 @@ import (
 	"unsafe"
 )
 
-// compile lays the tree out as a Set (see record.go for the format),
-// using the tree's own arrays as its scratch, as a large build's peak
-// memory is the tree and the compile's tables together: the slots become
-// the pair indexes, the below slots the child lists, the parents the
-// region sizes. The tree is unusable afterwards.
+// compile lays the tree out as a Set (see record.go for the format). A
+// large build's peak memory is what is live at once, so each of the
+// tree's and the compile's arrays is freed when its last reader is done
+// (the slots once they are pair indexes, the depths after measure, each
+// written subtree's share of the rest as write leaves it behind). The
+// tree is unusable afterwards.
 func (t *tree) compile(o layoutOpts) (*Set, error) {
 	rulesIn := 0
-	for id := range t.self {
-		rulesIn += countRules(rulePair{t.self[id], t.below[id]})
+	for id := range uint32(len(t.n)) {
+		rulesIn += countRules(t.pair(id))
 	}
 	e := &emitter{t: t, o: o, dirAt: map[uint32]uint32{}}
 	pairs, rules, spans, alts := e.pairTable()
+	o.phase("pairs")
 	e.groupKids()
+	o.phase("kids")
 	dict := e.dictionary()
+	o.phase("dict")
 
 	total, err := e.measure()
 	if err != nil {
 		return nil, err
 	}
+	o.phase("measure")
 	if total > math.MaxUint32-padBytes || uint64(len(e.dir)) > math.MaxUint32-1 {
 		return nil, errors.New("the compiled set exceeds 4 GiB; split the lists")
 	}
-	releaseGarbage(total)
-	e.out = make([]byte, 0, total+padBytes)
+	// The records are written in a mapping of their own (scratch), as
+	// the trie's arrays are released subtree by subtree behind them
+	// (write), and copied into the set's array once those are all gone:
+	// a heap array would be resident in full from the start (the runtime
+	// clears pages it has used before), on top of the whole trie.
+	e.out = scratchMake[byte](t.sc, 0, int(total)+padBytes)
 	e.write(0)
+	o.phase("write")
 	if uint64(len(e.out)) != total {
 		return nil, fmt.Errorf("internal error: laid out %d bytes, measured %d", len(e.out), total)
 	}
-
+	e.freeArrays()
+	releaseGarbage(total)
+	o.phase("release")
 	nodes := e.out[:len(e.out)+padBytes]
-	clear(nodes[len(e.out):]) // appendLabel may have written past the end
+	if scratchOwns(t.sc, e.out) {
+		nodes = make([]byte, len(e.out)+padBytes)
+		copy(nodes, e.out)
+		scratchFree(t.sc, e.out)
+	} else {
+		clear(nodes[len(e.out):]) // appendLabel may have written past the end
+	}
+	e.out = nil
 	s := &Set{
 		nodes: nodes,
 		dir:   exact(e.dir),
@@ -66,14 +85,14 @@ func (t *tree) compile(o layoutOpts) (*Set, error) {
 // to the OS before allocating the output (releaseGarbage).
 const releaseMin = 4 << 20
 
-// releaseGarbage returns the memory the build has freed so far to the OS,
-// before a set of total bytes is laid out. By then the node index, the
-// dictionary's counters and the large blocks' sort buffers are garbage
-// (at 1M names, more than half the output's size), but still resident,
-// and in holes the output, one contiguous array, cannot reuse: the
-// process's peak would be the build's whole history rather than what is
-// live. The forced collection marks little (the builder's arrays hold no
-// pointers); small sets skip it.
+// releaseGarbage returns the memory the build has freed in the heap to
+// the OS, once the rule buffer is spent (Finish) and before the set's
+// array of total bytes is allocated: the parse's garbage, the rule
+// buffer's span (its pages are released as the trie's pass consumes it)
+// and the small blocks' sort buffers, which would otherwise stay
+// resident through the compile's peak, in holes the set's array, one
+// contiguous array, cannot reuse. The forced collection marks little (the
+// builder's arrays hold no pointers); small builds skip it.
 func releaseGarbage(total uint64) {
 	if total >= releaseMin {
 		debug.FreeOSMemory()
@@ -83,13 +102,22 @@ func releaseGarbage(total uint64) {
 // emitter lays the records out in two passes: measure computes every
 // subtree's size bottom-up (a record holds the size of its children, and
 // the size's own length depends on it), then write emits them top-down.
+// Nodes are in depth-first order, so a small block's children, in key
+// order, are the nodes that follow their parent, each after the subtree
+// of the one before: only their number is kept. A bucketed block's are
+// written in bucket order, so those alone are listed (order).
 type emitter struct {
-	t        *tree
-	o        layoutOpts
-	kids     []uint32 // children of node id are kids[kidStart[id]:kidStart[id+1]]
-	kidStart []uint32
-	region   []uint32          // per node: bytes its children take
-	dirAt    map[uint32]uint32 // per bucketed node (few): its directory index
+	t       *tree
+	o       layoutOpts
+	nk8     []uint8           // per node: its number of children, or kidsBig
+	bigKids map[uint32]uint32 // the number of children of nodes with kidsBig (few)
+	order   []uint32          // the children of bucketed nodes (in bucket order after measure)
+	orderAt map[uint32]uint32 // per bucketed node (few): where its children are in order
+	// bucketedIDs lists the bucketed nodes in id order (releaseSubtree).
+	bucketedIDs []uint32
+	region      []uint32          // per node with children, by kid rank (rankOf): bytes they take
+	kidRank     []uint32          // per 64 nodes: how many nodes before them have children
+	dirAt       map[uint32]uint32 // per bucketed node (few): its directory index
 	// dir is the bucket directories, filled by measure (fingerprints, and
 	// each bucket's first child) and write (the first child's offset).
 	dir      []uint32
@@ -98,50 +126,132 @@ type emitter struct {
 	altRules []ruleVal // candidates that win no slot (pairTable)
 	pairOf   []uint32  // per node: its pair index, unless pairOf8 holds them
 	pairOf8  []uint8   // per node: its pair index, when there are at most 256 pairs
-	spare    []uint32  // a free per-node array for groupKids: the self slots, when pairOf8 took their place
 	dictOf   []uint8   // per node: its label's dictionary index, or noDict
 }
 
-// groupKids lists every node's children contiguously, in the array of
-// the below slots (free once pairTable has run), and then turns the
-// parents' array, which nothing reads after it, into region. It sizes
-// the bucket directories too, so that dir is allocated once.
+// kidsBig in nk8 says a node's number of children is in bigKids.
+const kidsBig = 0xff
+
+// groupKids counts every node's children and lists those of bucketed
+// nodes, once the slots are free (pairTable): it frees them first. It
+// sizes the bucket directories and region too, so that each is allocated
+// once. A child list per node, its start and the parents' array were
+// three arrays of 4 bytes a node at the compile's peak; a count is one
+// byte, the lists of bucketed nodes 4 bytes a child and region 4 bytes a
+// node that has children (one in four of a large list's). A node's
+// parent is the last node before it whose depth is one less, so the
+// counts and the lists' cursors are kept per depth, for the open path.
 func (e *emitter) groupKids() {
 	t := e.t
-	n := len(t.parent)
-	if cap(e.spare) > n {
-		e.kidStart = e.spare[:n+1]
-		clear(e.kidStart)
-	} else {
-		e.kidStart = make([]uint32, n+1)
+	n := len(t.n)
+	scratchFree(t.sc, t.self8)
+	scratchFree(t.sc, t.below8)
+	scratchFree(t.sc, t.below)
+	if e.pairOf8 != nil {
+		scratchFree(t.sc, t.self)
 	}
-	e.spare = nil
-	for id := 1; id < n; id++ {
-		e.kidStart[t.parent[id]+1]++
+	t.self8, t.below8, t.self, t.below = nil, nil, nil, nil
+	// nk8's capacity is whole lines of 64 nodes, which rankOf reads, up
+	// to the line of id n (the end of the last subtree, releaseSubtree).
+	e.nk8 = scratchMake[uint8](t.sc, n, (n+64)&^63)
+	e.bigKids, e.orderAt = map[uint32]uint32{}, map[uint32]uint32{}
+	setKids := func(id, c uint32) {
+		if c >= kidsBig {
+			e.nk8[id] = kidsBig
+			e.bigKids[id] = c
+		} else {
+			e.nk8[id] = uint8(c)
+		}
 	}
-	for id := 1; id <= n; id++ {
-		e.kidStart[id] += e.kidStart[id-1]
+	var path [maxDepth + 2]uint32 // path[d]: the open node at depth d
+	var kids [maxDepth + 2]uint32 // kids[d]: path[d]'s children so far
+	top := 0                      // the depth of the last node
+	for id := uint32(1); id < uint32(n); id++ {
+		d := int(t.depth[id])
+		for ; top >= d; top-- {
+			setKids(path[top], kids[top])
+		}
+		kids[d-1]++
+		path[d], kids[d], top = id, 0, d
 	}
-	e.kids = t.below[:max(n-1, 0)]
-	t.below = nil
-	// kidStart[p] serves as p's cursor, ending at p+1's start; shifting
-	// it back one place restores the starts without a second array.
-	for id := 1; id < n; id++ {
-		p := t.parent[id]
-		e.kids[e.kidStart[p]] = uint32(id)
-		e.kidStart[p]++
+	for ; top >= 0 && n > 0; top-- {
+		setKids(path[top], kids[top])
 	}
-	copy(e.kidStart[1:], e.kidStart[:n])
-	e.kidStart[0] = 0
-	dirLen := 0
-	for id := range n {
-		if nb, big := e.bucketed(e.numKids(uint32(id))); big {
+	e.kidRank = scratchMake[uint32](t.sc, n/64+1, n/64+1)
+	listed, dirLen, withKids := 0, 0, 0
+	for id := range uint32(n) {
+		if id%64 == 0 {
+			e.kidRank[id/64] = uint32(withKids)
+		}
+		c := e.numKids(id)
+		if c > 0 {
+			withKids++
+		}
+		if nb, big := e.bucketed(c); big {
+			e.orderAt[id] = uint32(listed)
+			e.bucketedIDs = append(e.bucketedIDs, id)
+			listed += c
 			dirLen += 2*int(nb) + 1
 		}
 	}
+	e.order = scratchMake[uint32](t.sc, listed, listed)
+	var cursor [maxDepth + 2]int64 // where path[d]'s next child goes in order; -1: not bucketed
+	cursor[0] = -1
+	if at, ok := e.orderAt[0]; ok {
+		cursor[0] = int64(at)
+	}
+	for id := uint32(1); id < uint32(n); id++ {
+		d := t.depth[id]
+		if at := cursor[d-1]; at >= 0 {
+			e.order[at] = id
+			cursor[d-1]++
+		}
+		cursor[d] = -1
+		if k := e.nk8[id]; k != 0 && (int(k) > e.o.smallMax || k == kidsBig) { // may be bucketed
+			if at, ok := e.orderAt[id]; ok {
+				cursor[d] = int64(at)
+			}
+		}
+	}
 	e.dir = make([]uint32, 0, dirLen)
-	e.region = t.parent[:n]
-	t.parent = nil
+	e.region = scratchMake[uint32](t.sc, withKids, withKids)
+}
+
+// rankOf returns node id's kid rank: how many nodes before it have
+// children, its index in region if it has some. It counts them in id's
+// line of 64 child counts, eight at a time.
+func (e *emitter) rankOf(id uint32) uint32 {
+	base := id &^ 63
+	r := e.kidRank[id/64]
+	line := e.nk8[base : base+64]
+	for i := uint32(0); i < id-base; i += 8 {
+		x := binary.LittleEndian.Uint64(line[i:])
+		if k := id - base - i; k < 8 {
+			x &= 1<<(8*k) - 1
+		}
+		r += nonZeroBytes(x)
+	}
+	return r
+}
+
+// nonZeroBytes returns how many of x's bytes are not zero.
+func nonZeroBytes(x uint64) uint32 {
+	const lo7, hi = 0x7f7f7f7f7f7f7f7f, 0x8080808080808080
+	return uint32(bits.OnesCount64(((x & lo7) + lo7 | x) & hi))
+}
+
+// numKids returns node id's number of children.
+func (e *emitter) numKids(id uint32) int {
+	if k := e.nk8[id]; k != kidsBig {
+		return int(k)
+	}
+	return int(e.bigKids[id])
+}
+
+// listed returns the children of a bucketed node id with nk of them.
+func (e *emitter) listed(id uint32, nk int) []uint32 {
+	at := e.orderAt[id]
+	return e.order[at : int(at)+nk]
 }
 
 // pairAt returns node id's pair index.
@@ -151,8 +261,6 @@ func (e *emitter) pairAt(id uint32) uint32 {
 	}
 	return e.pairOf[id]
 }
-
-func (e *emitter) numKids(id uint32) int { return int(e.kidStart[id+1] - e.kidStart[id]) }
 
 // pairKey is what a node's record points at: its slots' winners and,
 // where lists overlap, their candidate groups (view.go).
@@ -167,14 +275,14 @@ type pairKey struct {
 // when lists overlap anywhere, each pair's candidate spans in alts.
 func (e *emitter) pairTable() ([]rulePair, []ruleVal, []altSpan, []uint32) {
 	t := e.t
-	key := func(id uint32) pairKey { return pairKey{p: rulePair{t.self[id], t.below[id]}} }
+	key := func(id uint32) pairKey { return pairKey{p: t.pair(id)} }
 	// Neighbouring nodes mostly hold the same pair (one list's action):
 	// runs are counted before they go to the map.
 	count := map[pairKey]int{}
 	var run pairKey
 	runLen := 0
-	for id := range t.self {
-		k := key(uint32(id))
+	for id := range uint32(len(t.n)) {
+		k := key(id)
 		if k.p == (rulePair{}) {
 			continue
 		}
@@ -264,33 +372,34 @@ func (e *emitter) pairTable() ([]rulePair, []ruleVal, []altSpan, []uint32) {
 			sp.belowAt, sp.belowN = group(k.alt.below)
 		}
 	}
-	// Each node's pair index goes over its own self slot, read first.
+	// Most sets have a handful of pairs: then a byte a node holds its
+	// pair index. Else 4 bytes do, over the node's own self slot (read
+	// first) if the slots are 4 bytes.
+	n := len(t.n)
+	switch {
+	case len(pairs) <= 1<<8:
+		e.pairOf8 = scratchMake[uint8](t.sc, n, n)
+	case t.narrow:
+		e.pairOf = scratchMake[uint32](t.sc, n, n)
+	default:
+		e.pairOf = t.self
+	}
 	var last pairKey
 	lastIdx := uint32(0) // pairs[0] is pairKey{}
-	for id := range t.self {
-		k := key(uint32(id))
+	for id := range uint32(n) {
+		k := key(id)
 		if len(t.alt) > 0 {
-			k.alt = t.alt[uint32(id)]
+			k.alt = t.alt[id]
 		}
 		if k != last {
 			last, lastIdx = k, e.pairIdx[k]
 		}
-		t.self[id] = lastIdx
-	}
-	// Most sets have a handful of pairs: then a byte a node holds them,
-	// and the self slots, free, become groupKids' child starts, which
-	// would otherwise be a fifth array of 4 bytes a node at the compile's
-	// peak.
-	if len(pairs) <= 1<<8 {
-		e.pairOf8 = make([]uint8, len(t.self))
-		for id, pi := range t.self {
-			e.pairOf8[id] = uint8(pi)
+		if e.pairOf8 != nil {
+			e.pairOf8[id] = uint8(lastIdx)
+		} else {
+			e.pairOf[id] = lastIdx
 		}
-		e.spare = t.self[:0]
-	} else {
-		e.pairOf = t.self
 	}
-	t.self = nil
 	e.altRules = altRules
 	return out, rules, spans, alts
 }
@@ -355,7 +464,7 @@ func (e *emitter) dictionary() []dictLabel {
 			deep++
 		}
 	}
-	sketch := make([]uint8, sketchSize(deep))
+	sketch := scratchMake[uint8](t.sc, sketchSize(deep), sketchSize(deep))
 	slot := func(k label) *uint8 {
 		h := (uint64(k.n)*0x9e3779b97f4a7c15 ^ k.w0) * 0xbf58476d1ce4e5b9
 		h = (h ^ h>>31 ^ k.w1) * 0x94d049bb133111eb
@@ -399,6 +508,7 @@ func (e *emitter) dictionary() []dictLabel {
 			count[p.k]++
 		}
 	})
+	scratchFree(t.sc, sketch)
 	sketch = nil
 	type cand struct {
 		l    label
@@ -433,9 +543,7 @@ func (e *emitter) dictionary() []dictLabel {
 		dict[i] = dictLabel{w: packedLabel{c.l.w0, c.l.w1}, n: int(c.l.n)}
 		idx[c.l] = i
 	}
-	// Each node's index goes over its depth, read first: only the
-	// dictionary reads depths.
-	e.dictOf = t.depth
+	e.dictOf = scratchMake[uint8](t.sc, len(t.n), len(t.n))
 	off := 0
 	for id := range e.dictOf {
 		k, ok := key(id, off)
@@ -447,7 +555,6 @@ func (e *emitter) dictionary() []dictLabel {
 		}
 		off += packedBytes(int(t.n[id]))
 	}
-	t.depth = nil
 	return dict
 }
 
@@ -509,15 +616,18 @@ func (e *emitter) appendLabel(out []byte, id uint32) []byte {
 // children's share in e.region. Nodes are in depth-first order (a node's
 // subtree follows it), so one pass in id order with a stack of the open
 // ancestors does it: a node is closed, and its size known, when the next
-// node is not below it. That is the order a recursive walk would close
-// them in, and no call per node is made. e.region is the parents' array
-// (groupKids): node id's parent is read when id is opened, and its slot
-// is written only when it is closed.
+// node is not deeper. That is the order a recursive walk would close
+// them in, and no call per node is made. The depths are not read again:
+// they are freed.
 func (e *emitter) measure() (uint64, error) {
 	type open struct {
 		id     uint32
+		rank   uint32 // its kid rank, if it has children
+		depth  uint8
 		region uint64
 	}
+	t := e.t
+	defer func() { scratchFree(t.sc, t.depth); t.depth = nil }()
 	stack := make([]open, 0, maxDepth+1)
 	var total uint64
 	closeTop := func() error {
@@ -527,16 +637,18 @@ func (e *emitter) measure() (uint64, error) {
 			return errors.New("the compiled set exceeds 4 GiB; split the lists")
 		}
 		id := top.id
-		e.region[id] = uint32(top.region)
-		ks := e.kids[e.kidStart[id]:e.kidStart[id+1]]
-		if nb, big := e.bucketed(len(ks)); big {
+		nk := e.numKids(id)
+		if nk > 0 {
+			e.region[top.rank] = uint32(top.region)
+		}
+		if nb, big := e.bucketed(nk); big {
 			e.dirAt[id] = uint32(len(e.dir))
-			if err := e.sortByBucket(ks, nb); err != nil {
+			if err := e.sortByBucket(e.listed(id, nk), nb); err != nil {
 				return err
 			}
 		}
 		// Small blocks keep the order of their nodes (key order).
-		size := uint64(e.headerLen(id)) + top.region
+		size := uint64(e.headerLen(id, uint32(top.region))) + top.region
 		if len(stack) > 0 {
 			stack[len(stack)-1].region += size
 		} else {
@@ -544,15 +656,18 @@ func (e *emitter) measure() (uint64, error) {
 		}
 		return nil
 	}
-	for id := range uint32(len(e.region)) {
-		if id > 0 {
-			for p := e.region[id]; stack[len(stack)-1].id != p; {
-				if err := closeTop(); err != nil {
-					return 0, err
-				}
+	rank := uint32(0)
+	for id := range uint32(len(t.n)) {
+		d := t.depth[id]
+		for len(stack) > 0 && stack[len(stack)-1].depth >= d {
+			if err := closeTop(); err != nil {
+				return 0, err
 			}
 		}
-		stack = append(stack, open{id: id})
+		stack = append(stack, open{id: id, rank: rank, depth: d})
+		if e.nk8[id] != 0 {
+			rank++
+		}
 	}
 	for len(stack) > 0 {
 		if err := closeTop(); err != nil {
@@ -562,21 +677,27 @@ func (e *emitter) measure() (uint64, error) {
 	return total, nil
 }
 
-// write appends node id's record and, depth first, its children's.
-func (e *emitter) write(id uint32) {
+// write appends node id's record and, depth first, its children's, and
+// returns the node after its subtree: a small block's next child.
+func (e *emitter) write(id uint32) uint32 {
 	e.out = e.appendHeader(e.out, id)
-	ks := e.kids[e.kidStart[id]:e.kidStart[id+1]]
-	nb, big := e.bucketed(len(ks))
+	nk := e.numKids(id)
+	nb, big := e.bucketed(nk)
 	if !big {
-		for _, c := range ks {
-			e.write(c)
+		c := id + 1
+		for range nk {
+			next := e.write(c)
+			e.releaseSubtree(c, next)
+			c = next
 		}
-		return
+		return c
 	}
 	// Children are in bucket order, and the directory holds the index
 	// of each bucket's first child (sortByBucket): make it its offset.
+	ks := e.listed(id, nk)
 	d := e.dir[e.dirAt[id] : e.dirAt[id]+2*nb+1]
 	b := uint32(0)
+	end := id + 1
 	for i, c := range ks {
 		if j := i + writeAhead; j < len(ks) {
 			e.prefetchNode(ks[j])
@@ -587,17 +708,91 @@ func (e *emitter) write(id uint32) {
 		for ; b <= nb && d[2*b] == uint32(i); b++ {
 			d[2*b] = uint32(len(e.out))
 		}
-		e.write(c)
+		next := e.write(c)
+		e.releaseSubtree(c, next)
+		end = max(end, next)
 	}
 	for ; b <= nb; b++ {
 		d[2*b] = uint32(len(e.out))
 	}
+	return end
+}
+
+// releaseSubtree releases the pages of the per-node arrays of the
+// written subtree of nodes [from, to), if it is large: its records are
+// written and nothing reads its nodes again (a node outside it reads the
+// line of 64 child counts and the stride of 16 lengths it is in, which
+// releasePages keeps, as it keeps every page the range shares). So the
+// arrays shrink as the records grow, and the two never peak together.
+func (e *emitter) releaseSubtree(from, to uint32) {
+	if to-from < releaseNodes {
+		return
+	}
+	t := e.t
+	releaseRange(t.n, from, to)
+	releaseRange(e.dictOf, from, to)
+	releaseRange(e.nk8, from, to)
+	releaseRange(e.pairOf8, from, to)
+	releaseRange(e.pairOf, from, to)
+	releaseRange(t.packed, uint32(e.labelStart(from)), uint32(e.labelStart(to)))
+	releaseRange(e.region, e.rankOf(from), e.rankOf(to))
+	// The lists of the bucketed nodes in the range are one run of order.
+	i, _ := slices.BinarySearch(e.bucketedIDs, from)
+	j, _ := slices.BinarySearch(e.bucketedIDs, to)
+	if i < j {
+		end := uint32(len(e.order))
+		if j < len(e.bucketedIDs) {
+			end = e.orderAt[e.bucketedIDs[j]]
+		}
+		releaseRange(e.order, e.orderAt[e.bucketedIDs[i]], end)
+	}
+}
+
+// releaseNodes is the fewest nodes whose arrays releaseSubtree releases:
+// a range of fewer holds few whole pages.
+const releaseNodes = 1 << 14
+
+// labelStart is where node id's label starts in t.packed, or where the
+// labels end for the id after the last node.
+func (e *emitter) labelStart(id uint32) int {
+	if int(id) >= len(e.t.n) {
+		return len(e.t.packed) - padBytes
+	}
+	return e.t.labelOff(id)
+}
+
+// releaseRange releases the whole pages of s[from:to] (releasePages).
+func releaseRange[E any](s []E, from, to uint32) {
+	if to <= from || int(to) > len(s) {
+		return
+	}
+	r := s[from:to]
+	releasePages(unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(r))), len(r)*int(unsafe.Sizeof(r[0]))))
+}
+
+// freeArrays frees the compile's and the trie's per-node arrays: the
+// records are written.
+func (e *emitter) freeArrays() {
+	t := e.t
+	sc := t.sc
+	scratchFree(sc, t.n)
+	scratchFree(sc, t.packed)
+	scratchFree(sc, t.labelAt)
+	scratchFree(sc, e.dictOf)
+	scratchFree(sc, e.nk8)
+	scratchFree(sc, e.pairOf8)
+	scratchFree(sc, e.pairOf)
+	scratchFree(sc, e.order)
+	scratchFree(sc, e.region)
+	scratchFree(sc, e.kidRank)
+	t.n, t.packed, t.labelAt = nil, nil, nil
+	e.dictOf, e.nk8, e.pairOf8, e.pairOf, e.order, e.region, e.kidRank = nil, nil, nil, nil, nil, nil, nil
 }
 
 // writeAhead is how many children of a bucketed block ahead write
 // prefetches what their records read (prefetchNode); at a quarter of
 // that, with the label's stride offset in cache by then, their labels
-// and child lists (prefetchLabel).
+// (prefetchLabel).
 const writeAhead = 16
 
 // prefetchNode prefetches the per-node arrays a record reads at id. A
@@ -608,8 +803,8 @@ func (e *emitter) prefetchNode(id uint32) {
 	t := e.t
 	prefetch(&t.n[id])
 	prefetch(&e.dictOf[id])
-	prefetch((*byte)(unsafe.Pointer(&e.kidStart[id])))
-	prefetch((*byte)(unsafe.Pointer(&e.region[id])))
+	prefetch(&e.nk8[id])
+	prefetch((*byte)(unsafe.Pointer(&e.kidRank[id/64])))
 	prefetch((*byte)(unsafe.Pointer(&t.labelAt[id/labelStride])))
 	if e.pairOf8 != nil {
 		prefetch(&e.pairOf8[id])
@@ -619,13 +814,11 @@ func (e *emitter) prefetchNode(id uint32) {
 }
 
 // prefetchLabel prefetches node id's label (at its stride's offset: the
-// same line or the next, mostly) and its list of children.
+// same line or the next, mostly). Its children's arrays follow its own
+// (depth-first order), in the lines prefetchNode brought in or the next.
 func (e *emitter) prefetchLabel(id uint32) {
 	t := e.t
 	prefetch(&t.packed[t.labelAt[id/labelStride]])
-	if k := e.kidStart[id]; int(k) < len(e.kids) {
-		prefetch((*byte)(unsafe.Pointer(&e.kids[k])))
-	}
 }
 
 // sortByBucket orders ks by hash bucket, keeping their order within a
@@ -649,13 +842,16 @@ func (e *emitter) sortByBucket(ks []uint32, nb uint32) error {
 		return fmt.Errorf("a name has %d names directly below it; split the lists", len(ks))
 	}
 	fpShift, bShift := uint(idBits), uint(idBits+8)
-	keys := make([]uint64, len(ks))
+	sc := e.t.sc
+	keys := scratchMake[uint64](sc, len(ks), len(ks))
+	defer scratchFree(sc, keys)
 	for i, c := range ks {
 		h := e.hashOf(c)
 		keys[i] = uint64(bucketOf(h, nb))<<bShift | uint64(fingerprint(h))<<fpShift | uint64(c)
 	}
 	if bBits > 0 {
-		tmp := make([]uint64, len(keys))
+		tmp := scratchMake[uint64](sc, len(keys), len(keys))
+		defer scratchFree(sc, tmp) // the sort swaps keys and tmp: both arrays are freed
 		for shift := uint(0); shift < uint(bBits); shift += bucketDigit {
 			var count [1 << bucketDigit]uint32
 			for _, k := range keys {
@@ -700,8 +896,9 @@ func (e *emitter) sortByBucket(ks []uint32, nb uint32) error {
 // 2^bucketDigit counters, and as many places it writes to, stay in cache.
 const bucketDigit = 11
 
-// headerLen is the length of what appendHeader appends.
-func (e *emitter) headerLen(id uint32) int {
+// headerLen is the length of what appendHeader appends, for a node whose
+// children take region bytes.
+func (e *emitter) headerLen(id, region uint32) int {
 	t := e.t
 	n := 1
 	switch l := int(t.n[id]); {
@@ -721,7 +918,7 @@ func (e *emitter) headerLen(id uint32) int {
 		} else {
 			n += uvarintLen(uint64(nk) << 1)
 		}
-		n += uvarintLen(uint64(e.region[id]))
+		n += uvarintLen(uint64(region))
 	}
 	return n
 }
@@ -763,7 +960,7 @@ func (e *emitter) appendHeader(out []byte, id uint32) []byte {
 		} else {
 			out = binary.AppendUvarint(out, uint64(nk)<<1)
 		}
-		out = binary.AppendUvarint(out, uint64(e.region[id]))
+		out = binary.AppendUvarint(out, uint64(e.region[e.rankOf(id)]))
 	}
 	return out
 }

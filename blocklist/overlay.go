@@ -38,7 +38,7 @@ func (s *Set) WithOverlay(names []string, rules []Rule) (*Set, error) {
 	}
 	b.sort()
 	nodeOf := make([]uint32, len(b.ents))
-	t := b.tree(nodeOf, false)
+	t := b.tree(nodeOf, false, nil)
 	for _, n := range names {
 		name, err := CanonicalName(n)
 		if err != nil {
@@ -47,7 +47,7 @@ func (s *Set) WithOverlay(names []string, rules []Rule) (*Set, error) {
 		var p rulePair
 		if i, ok := b.findKey(name); ok {
 			id := nodeOf[i]
-			p = rulePair{self: t.self[id], below: t.below[id]}
+			p = t.pair(id)
 			if ap, ok := t.alt[id]; ok {
 				ov.alts[name] = overlayAlts{self: t.group(ap.self), below: t.group(ap.below)}
 			}

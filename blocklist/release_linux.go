@@ -24,3 +24,13 @@ func releasePages(b []byte) {
 	}
 	_ = syscall.Madvise(b[lo-start:hi-start], syscall.MADV_DONTNEED)
 }
+
+// mapPages returns size bytes of fresh anonymous memory (scratch), zero
+// and not resident until written.
+func mapPages(size int) ([]byte, error) {
+	return syscall.Mmap(-1, 0, size, syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_PRIVATE|syscall.MAP_ANON)
+}
+
+// unmapPages returns mapPages's memory to the kernel. An error leaves the
+// mapping in place: it can only be a bad argument, which is a bug here.
+func unmapPages(b []byte) { _ = syscall.Munmap(b) }

@@ -120,13 +120,13 @@ type altPair struct {
 // interned, so a million overlapping names of the same few lists share a
 // handful of groups.
 func (t *tree) offer(cur, ri uint32, below bool) {
-	slot, rank := &t.self[cur], t.selfRank
+	rank := t.selfRank
 	if below {
-		slot, rank = &t.below[cur], t.belowRank
+		rank = t.belowRank
 	}
-	w := *slot
+	w := t.slot(cur, below)
 	if w == 0 {
-		*slot = ri
+		t.setSlot(cur, below, ri)
 		return
 	}
 	if w == ri {
@@ -141,7 +141,7 @@ func (t *tree) offer(cur, ri uint32, below bool) {
 	if *g == 0 && t.rules[w].payload.List == list {
 		// One list at this slot: the plain rule, no candidates.
 		if rank(ri) > rank(w) {
-			*slot = ri
+			t.setSlot(cur, below, ri)
 		}
 		return
 	}
@@ -181,6 +181,6 @@ func (t *tree) offer(cur, ri uint32, below bool) {
 		t.groupID[string(key)] = id
 	}
 	*g = id
-	*slot = buf[0]
+	t.setSlot(cur, below, buf[0])
 	t.alt[cur] = ap
 }
