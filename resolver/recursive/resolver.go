@@ -52,6 +52,8 @@ type Resolver struct {
 	infra  *infra
 	// replies waits for the replies of UDP exchanges.
 	replies replyPoll
+	// sends writes the UDP exchanges' queries, a burst at a time.
+	sends sendQueue
 	// qminType is the query type of minimised queries.
 	qminType uint16
 
