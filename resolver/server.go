@@ -259,6 +259,7 @@ type socket struct {
 	stopped atomic.Bool    // retired: stop reading, finish what was read
 	readers sync.WaitGroup // UDP read loops
 	answers sync.WaitGroup // UDP answers in flight from this socket
+	replies answerQueue    // the workers' UDP answers, sent a burst at a time
 }
 
 func (s *Server) openSocket(kind, addr string) (*socket, error) {
