@@ -95,8 +95,8 @@ func TestAnswerQueueBurst(t *testing.T) {
 				})
 			}
 			wg.Wait()
-			if so.replies.running || len(so.replies.pending) != 0 {
-				t.Fatalf("queue after the senders: running %v, %d pending", so.replies.running, len(so.replies.pending))
+			if !so.replies.q.Idle() {
+				t.Fatal("queue not idle after the senders")
 			}
 			got := map[string]int{}
 			rc, err := cl.SyscallConn()
