@@ -274,6 +274,7 @@ func (s *Server) openSocketWith(kind, addr string, certs *certStore, rcvbuf int)
 		return nil, fmt.Errorf("listen %s %s: %w", kind, addr, err)
 	}
 	so := &socket{sockKey: sockKey{kind: kind, addr: ap.String()}}
+	so.replies.q.Max = udpBatch // a full sendmmsg batch goes at once
 	switch kind {
 	case "dns":
 		uc, raw, err := s.listenDNS(ap)

@@ -2,6 +2,7 @@ package resolver
 
 import (
 	"net/netip"
+	"sync"
 
 	"github.com/bulwark-dns/bulwark/internal/burst"
 )
@@ -19,8 +20,10 @@ import (
 // (resolver/recursive/sendq.go). The fast path's answers still leave with
 // their read batch (serveUDP).
 type answerQueue struct {
-	q   burst.Queue[queuedAnswer]
-	bc  batchConn // made on first use; only the leader uses it
+	q burst.Queue[queuedAnswer] // q.Max is udpBatch (openSocketWith sets it)
+
+	mu  sync.Mutex // held by whoever sends: the leader, or a flusher of a full batch
+	bc  batchConn  // made on first use
 	out [udpBatch]udpMsg
 }
 
@@ -39,24 +42,32 @@ type queuedAnswer struct {
 // that the socket stays open until the burst is written.
 func (s *Server) sendAnswer(so *socket, bp *[]byte, buf []byte, addr netip.AddrPort) {
 	aq := &so.replies
-	if !aq.q.Add(queuedAnswer{bp: bp, buf: buf, addr: addr}) {
-		return
+	switch lead, full := aq.q.Add(queuedAnswer{bp: bp, buf: buf, addr: addr}); {
+	case lead:
+		aq.q.Drain(func(as []queuedAnswer) { s.sendAnswers(so, as) })
+	case full: // a sendmmsg batch waits: it goes now
+		aq.q.Flush(func(as []queuedAnswer) { s.sendAnswers(so, as) })
 	}
+}
+
+// sendAnswers sends as on so's socket, in sendmmsg batches.
+func (s *Server) sendAnswers(so *socket, as []queuedAnswer) {
+	aq := &so.replies
+	aq.mu.Lock()
+	defer aq.mu.Unlock()
 	if aq.bc == nil {
 		aq.bc = newBatchConn(so.udp)
 	}
-	aq.q.Drain(func(as []queuedAnswer) {
-		for len(as) > 0 {
-			n := min(len(as), len(aq.out))
-			for i := range n {
-				aq.out[i] = udpMsg{buf: as[i].buf, addr: as[i].addr}
-			}
-			s.writeBatch(aq.bc, aq.out[:n])
-			for i := range n {
-				udpPool.Put(as[i].bp)
-				aq.out[i] = udpMsg{}
-			}
-			as = as[n:]
+	for len(as) > 0 {
+		n := min(len(as), len(aq.out))
+		for i := range n {
+			aq.out[i] = udpMsg{buf: as[i].buf, addr: as[i].addr}
 		}
-	})
+		s.writeBatch(aq.bc, aq.out[:n])
+		for i := range n {
+			udpPool.Put(as[i].bp)
+			aq.out[i] = udpMsg{}
+		}
+		as = as[n:]
+	}
 }

@@ -26,24 +26,46 @@ import (
 	"sync"
 )
 
-// Queue is a burst of work of type T. The zero value is ready to use.
+// Queue is a burst of work of type T. The zero value is ready to use,
+// with no bound on a burst.
 type Queue[T any] struct {
+	// Max, when above zero, bounds how much work waits for a yielding
+	// leader: the call that queues the Max-th item hands it all on at
+	// once (Flush), so that the first item of a burst waits for at most
+	// Max-1 others' work, not for everything runnable on a loaded
+	// processor, where the leader may yield for a long while.
+	Max int
+
 	mu      sync.Mutex
 	pending []T
 	spare   []T // the last burst, emptied, for reuse
 	leading bool
 }
 
-// Add queues v and reports whether the caller leads the burst, and must
-// then call Drain. A caller that does not lead may return at once: the
-// leader handles v.
-func (q *Queue[T]) Add(v T) (lead bool) {
+// Add queues v and says what the caller must do: lead, call Drain; full
+// (the burst reached Max while its leader yields), call Flush. Otherwise
+// it may return at once: a leader handles v.
+func (q *Queue[T]) Add(v T) (lead, full bool) {
 	q.mu.Lock()
 	q.pending = append(q.pending, v)
 	lead = !q.leading
 	q.leading = true
+	full = !lead && q.Max > 0 && len(q.pending) >= q.Max
 	q.mu.Unlock()
-	return lead
+	return lead, full
+}
+
+// Flush hands do what is queued now, without yielding; the leader still
+// drains what comes after. do may run on the leader and a flusher at
+// once: it must be safe for that.
+func (q *Queue[T]) Flush(do func([]T)) {
+	q.mu.Lock()
+	b := q.pending
+	q.pending = nil // the spare is the leader's
+	q.mu.Unlock()
+	if len(b) > 0 {
+		do(b)
+	}
 }
 
 // Drain, called by the leader, yields once and then hands do what was

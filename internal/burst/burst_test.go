@@ -6,29 +6,35 @@ import (
 )
 
 // TestQueueHandsEverythingOnce: items added from many goroutines at once
-// are each handed to a leader's drain exactly once; a caller that did not
-// lead may return at once, and after every caller has returned (the
-// leaders from their drains) nothing is left and the queue is idle for
-// the next burst. Run with -race: the items and the handler's state are
-// touched by whichever goroutine leads.
+// are each handed to a leader's drain or a flush exactly once; a caller
+// told neither may return at once, and after every caller has returned
+// nothing is left and the queue is idle for the next burst. With Max, no
+// burst is much larger than Max (callers queueing at the same moment may
+// each add one before the flush takes them). Run with -race.
 func TestQueueHandsEverythingOnce(t *testing.T) {
 	tests := []struct {
 		name         string
 		workers, per int
 		rounds       int // bursts one after another on the same queue
+		max          int
 	}{
-		{"alone", 1, 1, 1},
-		{"alone, several bursts", 1, 5, 3},
-		{"many at once", 16, 50, 1},
-		{"many at once, again and again", 8, 20, 4},
+		{"alone", 1, 1, 1, 0},
+		{"alone, several bursts", 1, 5, 3, 0},
+		{"many at once", 16, 50, 1, 0},
+		{"many at once, again and again", 8, 20, 4, 0},
+		{"bounded", 16, 50, 2, 4},
+		{"bounded at one", 4, 10, 1, 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var q Queue[int]
+			q := Queue[int]{Max: tt.max}
+			var mu sync.Mutex // a flush may run beside the leader's drain
 			seen := map[int]int{}
-			bursts := 0
-			handle := func(b []int) { // only ever on the leader: no lock of its own
-				bursts++
+			bursts, largest := 0, 0
+			handle := func(b []int) {
+				mu.Lock()
+				defer mu.Unlock()
+				bursts, largest = bursts+1, max(largest, len(b))
 				for _, v := range b {
 					seen[v]++
 				}
@@ -38,8 +44,11 @@ func TestQueueHandsEverythingOnce(t *testing.T) {
 				for w := range tt.workers {
 					wg.Go(func() {
 						for i := range tt.per {
-							if q.Add((r*tt.workers+w)*tt.per + i) {
+							switch lead, full := q.Add((r*tt.workers+w)*tt.per + i); {
+							case lead:
 								q.Drain(handle)
+							case full:
+								q.Flush(handle)
 							}
 						}
 					})
@@ -60,6 +69,9 @@ func TestQueueHandsEverythingOnce(t *testing.T) {
 			}
 			if bursts == 0 || bursts > total {
 				t.Fatalf("%d bursts for %d items", bursts, total)
+			}
+			if tt.max > 0 && largest > tt.max+tt.workers {
+				t.Fatalf("a burst of %d with Max %d and %d callers", largest, tt.max, tt.workers)
 			}
 		})
 	}

@@ -90,6 +90,7 @@ func New(cfg Config, clk clock.Clock, m *Metrics, logger *slog.Logger) (*Resolve
 		infra:    newInfra(cfg.InfraCacheSize, cfg.InfraTTL, cfg.LameTTL, defaultRTO),
 		qminType: dns.StringToType[strings.ToUpper(cfg.QnameMinimisationType)],
 	}
+	r.sends.q.Max = sendBurst
 	hints := cfg.RootHints
 	if len(hints) == 0 {
 		hints = ianaRootHints

@@ -22,8 +22,15 @@ import (
 // Each query keeps its own fresh socket (RFC 5452's random source port
 // per query): only the moment of the write moves.
 type sendQueue struct {
-	q burst.Queue[*outbound]
+	q burst.Queue[*outbound] // q.Max is sendBurst (New sets it)
 }
+
+// sendBurst bounds how many queries wait for the leader of a burst: as
+// many as one UDP read batch of the listener brings (resolver's
+// udpBatch), so that a query waits for at most that many others' work
+// to reach their writes, however long the leader's yield lasts on a
+// loaded processor.
+const sendBurst = 32
 
 // outbound is one query waiting in a sendQueue.
 type outbound struct {
@@ -51,13 +58,17 @@ const (
 // closes sock, and keep wire unchanged until then.
 func (s *sendQueue) queue(sock udpSock, wire []byte, ready chan struct{}) *outbound {
 	o := &outbound{sock: sock, wire: wire, ready: ready}
-	if s.q.Add(o) {
+	switch lead, full := s.q.Add(o); {
+	case lead:
 		s.q.Drain(writeAll)
+	case full:
+		s.q.Flush(writeAll)
 	}
 	return o
 }
 
-// writeAll writes the queries of a burst that are still wanted.
+// writeAll writes the queries of a burst that are still wanted. The
+// leader and a flusher may run it at once, on different queries.
 func writeAll(os []*outbound) {
 	for _, o := range os {
 		if !o.state.CompareAndSwap(sendQueued, sendWriting) {

@@ -46,8 +46,8 @@ func TestSendQueueWrites(t *testing.T) {
 				}
 				defer sock.close()
 				o := &outbound{sock: sock, wire: bytes.Repeat([]byte{byte(i + 1)}, n), ready: make(chan struct{}, 1)}
-				if lead := s.q.Add(o); lead != (i == 0) {
-					t.Fatalf("query %d: lead %v", i, lead)
+				if lead, full := s.q.Add(o); lead != (i == 0) || full {
+					t.Fatalf("query %d: lead %v, full %v", i, lead, full)
 				}
 				outs = append(outs, o)
 				if slices.Contains(tt.withdrawn, i) {
