@@ -38,8 +38,10 @@ type queuedAnswer struct {
 // sendAnswer has buf (in the pooled buffer bp, which goes back to the
 // pool once sent) sent to addr on so's socket: by this call if it leads
 // the burst, with whatever was queued meanwhile, or else by the call that
-// does. The caller must hold a count of so.answers until it returns, so
-// that the socket stays open until the burst is written.
+// does (the leader, or one flushing a full batch). The caller must hold
+// a count of so.answers until it returns: every answer queued is then
+// sent by a caller still holding its count, so the socket stays open
+// until the last is written.
 func (s *Server) sendAnswer(so *socket, bp *[]byte, buf []byte, addr netip.AddrPort) {
 	aq := &so.replies
 	switch lead, full := aq.q.Add(queuedAnswer{bp: bp, buf: buf, addr: addr}); {

@@ -71,7 +71,8 @@ func (q *Queue[T]) Flush(do func([]T)) {
 // Drain, called by the leader, yields once and then hands do what was
 // queued, burst after burst, until none is left; it returns once it has
 // found the queue empty, so everything queued before it returns has been
-// handed to do. do must not call Add on q, nor keep the slice.
+// handed to its do or to a flusher's (which may still be at it). do must
+// not call Add on q, nor keep the slice.
 func (q *Queue[T]) Drain(do func([]T)) {
 	runtime.Gosched() // let the rest of the burst queue theirs
 	for {
