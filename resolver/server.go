@@ -259,6 +259,7 @@ type socket struct {
 	stopped atomic.Bool    // retired: stop reading, finish what was read
 	readers sync.WaitGroup // UDP read loops
 	answers sync.WaitGroup // UDP answers in flight from this socket
+	replies answerQueue    // the workers' UDP answers, sent a burst at a time
 }
 
 func (s *Server) openSocket(kind, addr string) (*socket, error) {
@@ -273,6 +274,7 @@ func (s *Server) openSocketWith(kind, addr string, certs *certStore, rcvbuf int)
 		return nil, fmt.Errorf("listen %s %s: %w", kind, addr, err)
 	}
 	so := &socket{sockKey: sockKey{kind: kind, addr: ap.String()}}
+	so.replies.q.Max = udpBatch // a full sendmmsg batch goes at once
 	switch kind {
 	case "dns":
 		uc, raw, err := s.listenDNS(ap)

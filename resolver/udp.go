@@ -235,12 +235,11 @@ func (s *Server) answerUDP(so *socket, bp *[]byte, off, n int, client, reply net
 	from := netip.AddrPortFrom(client.Addr().Unmap(), client.Port())
 	out := s.h.serve(s.ctx, (*bp)[off:n], from, query.ProtoUDP, "", (*op)[:0])
 	udpPool.Put(bp)
-	if out != nil {
-		if _, err := so.udp.WriteToUDPAddrPort(out, reply); err != nil && !isClosed(err) {
-			s.logger.Debug("udp write", "client", client.String(), "err", err)
-		}
+	if out == nil {
+		udpPool.Put(op)
+		return
 	}
-	udpPool.Put(op)
+	s.sendAnswer(so, op, out, reply) // with the rest of its burst; op goes back once sent
 }
 
 // ServePacket answers one UDP query packet exactly as the UDP listener does

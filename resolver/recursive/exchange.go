@@ -198,20 +198,21 @@ func (r *Resolver) exchangeUDP(ctx context.Context, addr netip.Addr, wire []byte
 		return nil, err
 	}
 	defer sock.close()
-	if err := sock.write(wire); err != nil {
-		return nil, err
-	}
+	// Armed before the write, which r.sends makes with the rest of its
+	// burst: no reply can come before it, and a failed write wakes w.
 	w, err := r.replies.arm(ctx, sock, deadline)
 	if err != nil {
 		return nil, err
 	}
 	defer r.replies.disarm(w) // before sock.close, deferred earlier
-	return r.awaitReply(ctx, sock, w, id, name, qtype, exactCase, deadline)
+	o := r.sends.queue(sock, wire, w.ready)
+	defer o.withdraw() // before disarm and close: the flusher is done with sock
+	return r.awaitReply(ctx, sock, w, o, id, name, qtype, exactCase, deadline)
 }
 
 // awaitReply waits until sock, armed as w with deadline, has a reply to
-// our query, which it returns, or the deadline.
-func (r *Resolver) awaitReply(ctx context.Context, sock udpSock, w replyWait, id uint16, name string, qtype uint16, exactCase bool, deadline time.Time) (*dns.Msg, error) {
+// our query o, which it returns, or the deadline, or o's write fails.
+func (r *Resolver) awaitReply(ctx context.Context, sock udpSock, w replyWait, o *outbound, id uint16, name string, qtype uint16, exactCase bool, deadline time.Time) (*dns.Msg, error) {
 	bp := udpBufs.Get().(*[udpBufSize]byte)
 	defer udpBufs.Put(bp)
 	buf := bp[:]
@@ -231,6 +232,9 @@ func (r *Resolver) awaitReply(ctx context.Context, sock udpSock, w replyWait, id
 			return nil, errTimeout
 		}
 		<-w.ready
+		if err := o.failed(); err != nil {
+			return nil, err
+		}
 		if m, err := readReplies(sock, buf, id, name, qtype, exactCase, &mismatch); m != nil || err != nil {
 			return m, err
 		}

@@ -52,6 +52,8 @@ type Resolver struct {
 	infra  *infra
 	// replies waits for the replies of UDP exchanges.
 	replies replyPoll
+	// sends writes the UDP exchanges' queries, a burst at a time.
+	sends sendQueue
 	// qminType is the query type of minimised queries.
 	qminType uint16
 
@@ -88,6 +90,7 @@ func New(cfg Config, clk clock.Clock, m *Metrics, logger *slog.Logger) (*Resolve
 		infra:    newInfra(cfg.InfraCacheSize, cfg.InfraTTL, cfg.LameTTL, defaultRTO),
 		qminType: dns.StringToType[strings.ToUpper(cfg.QnameMinimisationType)],
 	}
+	r.sends.q.Max = sendBurst
 	hints := cfg.RootHints
 	if len(hints) == 0 {
 		hints = ianaRootHints

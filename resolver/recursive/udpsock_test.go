@@ -233,7 +233,9 @@ func TestAwaitReplyQueuedAtDeadline(t *testing.T) {
 			// never comes) and the deadline is behind us: the timer is due
 			// at once, as for an exchange the host kept off the CPU.
 			w := replyWait{ready: make(chan struct{}, 1)}
-			m, err := r.awaitReply(context.Background(), sock, w, id, name, dns.TypeA, true, time.Now().Add(-time.Second))
+			o := &outbound{sock: sock, wire: wire, ready: w.ready}
+			o.state.Store(sendWritten) // written above
+			m, err := r.awaitReply(context.Background(), sock, w, o, id, name, dns.TypeA, true, time.Now().Add(-time.Second))
 			switch {
 			case tt.wantErr == nil && (err != nil || m == nil || len(m.Answer) != 1):
 				t.Fatalf("got %v, %v; want the queued answer", m, err)
