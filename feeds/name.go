@@ -50,27 +50,18 @@ func canonicalTokIn(a *nameArena, tok []byte, singleOK bool) (blocklist.Name, st
 	if len(tok) == 0 {
 		return none, ReasonEmptyName
 	}
-	slash, wide := scanToken(tok)
-	if slash {
-		if _, err := netip.ParsePrefix(string(tok)); err == nil {
-			return none, ReasonIPAddress
-		}
-		return none, ReasonURL
-	}
+	// Most names of a list are canonical as written: try that first, so
+	// that they cost one pass to check (blocklist.Canonical's) rather than
+	// a scan for '/' and non-ASCII bytes as well. Canonical accepts only
+	// bytes of [A-Za-z0-9_.-], none of which the scan looks for, so an
+	// accepted name is what the checks below would have accepted.
 	s := a.string(tok)
-	if wide {
-		if !utf8.Valid(tok) {
-			return none, ReasonIDNA
-		}
-		a, err := idnaProfile.ToASCII(s)
-		if err != nil {
-			return none, ReasonIDNA
-		}
-		s = a
-	}
 	n, err := blocklist.Canonical(s)
 	if err != nil {
-		return none, whyInvalid(s)
+		var reason string
+		if n, reason = canonicalSlow(tok, s); reason != "" {
+			return none, reason
+		}
 	}
 	name := n.String()
 	last := strings.LastIndexByte(name, '.')
@@ -88,6 +79,35 @@ func canonicalTokIn(a *nameArena, tok []byte, singleOK bool) (blocklist.Name, st
 			return none, ReasonIPAddress
 		}
 		return none, ReasonNumericTLD
+	}
+	return n, ""
+}
+
+// canonicalSlow is canonicalTokIn's check of a name that
+// blocklist.Canonical refused as written (s, tok's string): a URL, a
+// prefix, a Unicode name or a bad one.
+func canonicalSlow(tok []byte, s string) (blocklist.Name, string) {
+	var none blocklist.Name
+	slash, wide := scanToken(tok)
+	if slash {
+		if _, err := netip.ParsePrefix(s); err == nil {
+			return none, ReasonIPAddress
+		}
+		return none, ReasonURL
+	}
+	if !wide { // refused as it is
+		return none, whyInvalid(s)
+	}
+	if !utf8.Valid(tok) {
+		return none, ReasonIDNA
+	}
+	s, err := idnaProfile.ToASCII(s)
+	if err != nil {
+		return none, ReasonIDNA
+	}
+	n, err := blocklist.Canonical(s)
+	if err != nil {
+		return none, whyInvalid(s)
 	}
 	return n, ""
 }
