@@ -3,7 +3,9 @@ package blocklist
 import (
 	"bytes"
 	"fmt"
+	"math"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -109,6 +111,24 @@ func TestKeyOrder(t *testing.T) {
 	}
 }
 
+// TestNameKey holds Add's key to appendKey's, the definition, on names
+// of one to many labels and of every label length, into a reused
+// buffer as Add uses it.
+func TestNameKey(t *testing.T) {
+	names := []string{"", "a", "com", "a.b", "www.example.com", "a.b.c.d.e.f.g", "x--y.a_b.0.com"}
+	for n := 1; n <= 64; n++ {
+		names = append(names, strings.Repeat("a", n), strings.Repeat("b", n)+".com", "x."+strings.Repeat("c", n)+".y")
+	}
+	names = append(names, strings.Repeat("a.", 126)+"a", strings.Repeat("abc.", 63)+"x")
+	var buf []byte
+	for _, name := range names {
+		buf = nameKey(buf, name)
+		if want := appendKey(nil, name); !bytes.Equal(buf, want) {
+			t.Errorf("nameKey(%q) = %q, appendKey gives %q", name, buf, want)
+		}
+	}
+}
+
 // BenchmarkAdd2M is the builder's work before the compile, at a size whose
 // buffers do not fit in cache, as a large feed's do not: Add, the sort and
 // the trie's pass (what inserting into the node index did before).
@@ -132,7 +152,8 @@ func BenchmarkAdd2M(b *testing.B) {
 // BenchmarkAddSort1M splits the builder's work before the trie's pass
 // into Add (the keys and the buffer, add-ns/rule) and the radix sort
 // (sort-ns/rule), on names in random order as a list gives them; the
-// trie's pass and the compile are not run.
+// trie's pass and the compile are not run. Each is the best of the
+// iterations: on a shared machine the other jobs only ever add.
 func BenchmarkAddSort1M(b *testing.B) {
 	names := benchNames(1_000_000)
 	rules := make([]Rule, len(names))
@@ -143,7 +164,7 @@ func BenchmarkAddSort1M(b *testing.B) {
 		}
 		rules[i] = Rule{Name: n.String(), Canon: n, Payload: Payload{List: 1}}
 	}
-	var add, sort time.Duration
+	add, sort := time.Duration(math.MaxInt64), time.Duration(math.MaxInt64)
 	for b.Loop() {
 		bl := NewBuilder()
 		bl.Grow(len(rules))
@@ -155,9 +176,9 @@ func BenchmarkAddSort1M(b *testing.B) {
 		}
 		t1 := time.Now()
 		bl.sort()
-		add, sort = add+t1.Sub(t0), sort+time.Since(t1)
+		add, sort = min(add, t1.Sub(t0)), min(sort, time.Since(t1))
 	}
-	per := float64(b.N) * float64(len(rules))
+	per := float64(len(rules))
 	b.ReportMetric(float64(add.Nanoseconds())/per, "add-ns/rule")
 	b.ReportMetric(float64(sort.Nanoseconds())/per, "sort-ns/rule")
 }
