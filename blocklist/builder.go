@@ -6,7 +6,6 @@ import (
 	"math"
 	"math/rand/v2"
 	"slices"
-	"strings"
 	"unsafe"
 )
 
@@ -83,33 +82,8 @@ func (b *Builder) Add(r Rule) error {
 
 // addEntry appends a rule at a canonical name to the buffer.
 func (b *Builder) addEntry(name string, v ruleVal, self, below bool) {
-	b.key = nameKey(b.key, name)
+	b.key = appendKey(b.key[:0], name)
 	b.push(b.key, v, self, below)
-}
-
-// nameKey returns appendKey(dst[:0], name) for a canonical name, built
-// the other way round: a key is as long as its name, so each label,
-// found with IndexByte from the left, is copied straight to its place
-// from the key's end. appendKey's byte-at-a-time search from the right
-// was half of Add. TestNameKey holds the two to the same keys.
-func nameKey(dst []byte, name string) []byte {
-	n := len(name)
-	if cap(dst) < n {
-		dst = make([]byte, 0, max(n, MaxNameLen))
-	}
-	dst = dst[:n]
-	out := n // the key's bytes from out on are placed
-	for s := 0; ; {
-		i := strings.IndexByte(name[s:], '.')
-		if i < 0 {
-			copy(dst[:out], name[s:])
-			return dst
-		}
-		copy(dst[out-i:out], name[s:s+i])
-		dst[out-i-1] = 0
-		out -= i + 1
-		s += i + 1
-	}
 }
 
 // push appends the entry of a rule whose name has the given key. Every

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math"
 	"slices"
-	"strings"
 	"testing"
 	"time"
 )
@@ -107,24 +106,6 @@ func TestKeyOrder(t *testing.T) {
 		}
 		if got := unpackKey(nil, a0, a1); !bytes.HasPrefix(ka, got) || len(got) != min(len(ka), inlineSyms) {
 			t.Errorf("unpackKey(packKey(%q)) = %q", ka, got)
-		}
-	}
-}
-
-// TestNameKey holds Add's key to appendKey's, the definition, on names
-// of one to many labels and of every label length, into a reused
-// buffer as Add uses it.
-func TestNameKey(t *testing.T) {
-	names := []string{"", "a", "com", "a.b", "www.example.com", "a.b.c.d.e.f.g", "x--y.a_b.0.com"}
-	for n := 1; n <= 64; n++ {
-		names = append(names, strings.Repeat("a", n), strings.Repeat("b", n)+".com", "x."+strings.Repeat("c", n)+".y")
-	}
-	names = append(names, strings.Repeat("a.", 126)+"a", strings.Repeat("abc.", 63)+"x")
-	var buf []byte
-	for _, name := range names {
-		buf = nameKey(buf, name)
-		if want := appendKey(nil, name); !bytes.Equal(buf, want) {
-			t.Errorf("nameKey(%q) = %q, appendKey gives %q", name, buf, want)
 		}
 	}
 }
