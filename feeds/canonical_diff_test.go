@@ -66,6 +66,7 @@ var canonicalTokCases = []string{
 	"-a.com", "a-.com", "a..com", ".a.com", "a.com..", "a b.com", "a*b.com", "*.a.com", "a@b.com",
 	strings.Repeat("a", 64) + ".com", strings.Repeat("a", 63) + ".com",
 	strings.Repeat("a.", 127) + "com", strings.Repeat("a.", 126) + "com", "ǅ.com", "a\u200d.com",
+	"a.b1", "a.1b", "1a.2", "a.0", "0.a", "a.b.c9", "x.y.99", "9",
 }
 
 // TestCanonicalTokSameAsBefore: trying a name as canonical first gives

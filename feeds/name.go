@@ -64,16 +64,18 @@ func canonicalTokIn(a *nameArena, tok []byte, singleOK bool) (blocklist.Name, st
 		}
 	}
 	name := n.String()
-	last := strings.LastIndexByte(name, '.')
 	switch {
 	case name == "":
 		return none, ReasonEmptyName
-	case last < 0:
+	case strings.IndexByte(name, '.') < 0:
 		if singleOK && !numeric(name) {
 			return n, ""
 		}
 		return none, ReasonSingleLabel
-	case numeric(name[last+1:]):
+	case !isDigit(name[len(name)-1]):
+		// The TLD ends the name: not all digits. The common case, settled
+		// without the byte-at-a-time search for the last dot.
+	case numeric(name[strings.LastIndexByte(name, '.')+1:]):
 		// No TLD is all digits: this is an IPv4 literal or a mangled one.
 		if numeric(strings.ReplaceAll(name, ".", "")) {
 			return none, ReasonIPAddress
@@ -162,6 +164,8 @@ func scanToken(tok []byte) (slash, wide bool) {
 	}
 	return slash, or >= utf8.RuneSelf
 }
+
+func isDigit(c byte) bool { return '0' <= c && c <= '9' }
 
 func numeric(s string) bool {
 	if s == "" {
