@@ -292,29 +292,47 @@ func (b *Builder) sort() { radixSort(b.ents, 0, b.tails) }
 // compareEntries, whose order is total, so no stability is needed.
 func radixSort(a []ruleEntry, d int, tails []byte) {
 	for {
-		if len(a) <= radixMin || d == 16 {
+		if len(a) <= radixMin {
+			insertionSort(a, tails)
+			return
+		}
+		if d == 16 {
 			slices.SortFunc(a, func(x, y ruleEntry) int { return compareEntries(tails, x, y) })
 			return
 		}
-		var count [256]int
-		for i := range a {
-			count[digit(&a[i], d)]++
+		// Byte d is byte d%8 of one word for every entry: read it as
+		// the word shifted, not through digit's branch per entry.
+		word, shift := 0, 56-8*uint(d%8)
+		if d >= 8 {
+			word = 1
 		}
-		if count[digit(&a[0], d)] == len(a) { // one bucket: the next byte
+		var count [256]uint32
+		if word == 0 {
+			for i := range a {
+				count[byte(a[i].p0>>shift)]++
+			}
+		} else {
+			for i := range a {
+				count[byte(a[i].p1>>shift)]++
+			}
+		}
+		if int(count[digit(&a[0], d)]) == len(a) { // one bucket: the next byte
 			d++
 			continue
 		}
-		var start, next [256]int
-		at := 0
+		// next[c] is where bucket c's next entry goes.
+		var next [256]uint32
+		at := uint32(0)
 		for c := range 256 {
-			start[c], next[c] = at, at
+			next[c] = at
 			at += count[c]
 		}
+		end := uint32(0)
 		for c := range 256 {
-			end := start[c] + count[c]
+			end += count[c] // bucket c ends where c+1 starts
 			for next[c] < end {
 				v := a[next[c]]
-				for dv := digit(&v, d); int(dv) != c; dv = digit(&v, d) {
+				for dv := digitAt(&v, word, shift); int(dv) != c; dv = digitAt(&v, word, shift) {
 					v, a[next[dv]] = a[next[dv]], v
 					next[dv]++
 				}
@@ -322,17 +340,51 @@ func radixSort(a []ruleEntry, d int, tails []byte) {
 				next[c]++
 			}
 		}
-		for c := range 256 {
-			if count[c] > 1 {
-				radixSort(a[start[c]:start[c]+count[c]], d+1, tails)
+		for c, start := 0, uint32(0); c < 256; c++ {
+			if n := count[c]; n > 1 {
+				radixSort(a[start:start+n], d+1, tails)
 			}
+			start += count[c]
 		}
 		return
 	}
 }
 
+// digitAt is digit for a byte d of word (0: p0) at shift.
+func digitAt(e *ruleEntry, word int, shift uint) byte {
+	if word == 0 {
+		return byte(e.p0 >> shift)
+	}
+	return byte(e.p1 >> shift)
+}
+
 // radixMin is the run length below which radixSort compares instead.
 const radixMin = 48
+
+// insertionSort sorts a short run by compareEntries' order, comparing
+// the words inline: slices.SortFunc's call of a comparison closure for
+// every pair was half of the sort.
+func insertionSort(a []ruleEntry, tails []byte) {
+	for i := 1; i < len(a); i++ {
+		v := a[i]
+		j := i
+		for ; j > 0 && entryLess(tails, &v, &a[j-1]); j-- {
+			a[j] = a[j-1]
+		}
+		a[j] = v
+	}
+}
+
+// entryLess reports whether x orders before y (compareEntries).
+func entryLess(tails []byte, x, y *ruleEntry) bool {
+	if x.p0 != y.p0 {
+		return x.p0 < y.p0
+	}
+	if x.p1 != y.p1 {
+		return x.p1 < y.p1
+	}
+	return compareEntries(tails, *x, *y) < 0
+}
 
 // digit is byte d (0-15) of e's words, most significant first.
 func digit(e *ruleEntry, d int) byte {

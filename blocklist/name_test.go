@@ -1,6 +1,9 @@
 package blocklist
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 // TestCanonicalFastPathSameAsFull checks the fast path never changes
 // CanonicalName's answer: same name, same error or not.
@@ -29,7 +32,70 @@ func FuzzCanonicalName(f *testing.F) {
 	for _, s := range []string{"example.com", "Example.COM.", "-a.b", "a..b", "a_b.c"} {
 		f.Add(s)
 	}
-	f.Fuzz(func(t *testing.T, s string) { checkCanonicalSame(t, s) })
+	f.Fuzz(func(t *testing.T, s string) {
+		checkCanonicalSame(t, s)
+		if got, want := isCanonical(s), isCanonicalBytes(s); got != want {
+			t.Fatalf("isCanonical(%q) = %v, the byte-at-a-time definition says %v", s, got, want)
+		}
+	})
+}
+
+// isCanonicalBytes is isCanonical one byte at a time: the definition the
+// word-at-a-time version is held to.
+func isCanonicalBytes(s string) bool {
+	if len(s) > MaxNameLen {
+		return false
+	}
+	start := 0
+	for i := 0; i <= len(s); i++ {
+		if i < len(s) && s[i] != '.' {
+			c := s[i]
+			if !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
+				return false
+			}
+			continue
+		}
+		n := i - start
+		if n == 0 || n > MaxLabelLen || s[start] == '-' || s[i-1] == '-' {
+			return false
+		}
+		start = i + 1
+	}
+	return true
+}
+
+// TestIsCanonicalSWAR holds isCanonical to isCanonicalBytes on names
+// that put every kind of byte and every label boundary at each position
+// of a word, and across words.
+func TestIsCanonicalSWAR(t *testing.T) {
+	long63 := strings.Repeat("a", 63)
+	cases := []string{
+		"", ".", "a", "-", "_", "a.b", "ab.cd", "example.com", "a_b.c-d.e", "0.0",
+		long63, long63 + "a", long63 + ".com", "com." + long63, "com." + long63 + "a", "a." + long63 + "a.b",
+		strings.Repeat("a.", 126) + "a", strings.Repeat("a.", 126) + "ab", strings.Repeat("a.", 127),
+	}
+	// Every byte at every position of names of 1 to 20 bytes, in a valid
+	// name's context: the byte itself, and a dot or hyphen next to it.
+	for n := 1; n <= 20; n++ {
+		for pos := 0; pos < n; pos++ {
+			for _, c := range []byte{'a', 'z', '0', '9', '-', '_', '.', 'A', 'Z', '/', ':', '@', '`', '{', '[', ' ', 0, 0x7f, 0x80, 0xff, ',', '+'} {
+				b := []byte(strings.Repeat("k", n))
+				b[pos] = c
+				cases = append(cases, string(b))
+				if pos+1 < n {
+					b[pos+1] = '.'
+					cases = append(cases, string(b))
+					b[pos+1] = '-'
+					cases = append(cases, string(b))
+				}
+			}
+		}
+	}
+	for _, s := range cases {
+		if got, want := isCanonical(s), isCanonicalBytes(s); got != want {
+			t.Errorf("isCanonical(%q) = %v, the byte-at-a-time definition says %v", s, got, want)
+		}
+	}
 }
 
 // TestRuleCanon: a Rule carrying the Name it was canonicalised to is

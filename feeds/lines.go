@@ -3,6 +3,7 @@ package feeds
 import (
 	"bufio"
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"io"
 )
@@ -113,6 +114,16 @@ func trimBlank(b []byte) []byte {
 // start with a blank) and returns it and the trimmed rest.
 func nextField(b []byte) (field, rest []byte) {
 	i := 0
+	// Eight bytes a step while none is a control byte or a space (a
+	// blank's at most 0x20; a name's bytes are above it), then byte by
+	// byte: the byte loop alone was a tenth of a domains list's parse.
+	const ones = 0x0101010101010101
+	for ; i+8 <= len(b); i += 8 {
+		w := binary.LittleEndian.Uint64(b[i:])
+		if (w-ones*0x21)&^w&(ones*0x80) != 0 { // some byte may be < 0x21
+			break
+		}
+	}
 	for i < len(b) && !isBlank(b[i]) {
 		i++
 	}

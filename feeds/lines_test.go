@@ -1,6 +1,7 @@
 package feeds
 
 import (
+	"bytes"
 	"errors"
 	"io"
 	"slices"
@@ -98,5 +99,35 @@ func TestNameArena(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestNextFieldWords holds nextField's word-at-a-time scan to the byte
+// loop: every blank, and bytes either side of 0x20 and 0x80, at every
+// position of fields of up to 24 bytes.
+func TestNextFieldWords(t *testing.T) {
+	ref := func(b []byte) ([]byte, []byte) {
+		i := 0
+		for i < len(b) && !isBlank(b[i]) {
+			i++
+		}
+		return b[:i], trimBlank(b[i:])
+	}
+	for n := 1; n <= 24; n++ {
+		for pos := 0; pos < n; pos++ {
+			for _, c := range []byte{' ', '\t', '\r', '\v', '\f', '\n', 0, 0x1f, 0x21, 0x7f, 0x80, 0xa0, 0xff, '#', 'a'} {
+				b := bytes.Repeat([]byte{'x'}, n)
+				b[pos] = c
+				b = append(b, " rest "...)
+				if pos == 0 && isBlank(c) {
+					continue // nextField's input never starts with a blank
+				}
+				gf, gr := nextField(b)
+				wf, wr := ref(b)
+				if !bytes.Equal(gf, wf) || !bytes.Equal(gr, wr) {
+					t.Errorf("nextField(%q) = %q, %q; byte by byte %q, %q", b, gf, gr, wf, wr)
+				}
+			}
+		}
 	}
 }

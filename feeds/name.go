@@ -50,44 +50,66 @@ func canonicalTokIn(a *nameArena, tok []byte, singleOK bool) (blocklist.Name, st
 	if len(tok) == 0 {
 		return none, ReasonEmptyName
 	}
-	slash, wide := scanToken(tok)
-	if slash {
-		if _, err := netip.ParsePrefix(string(tok)); err == nil {
-			return none, ReasonIPAddress
-		}
-		return none, ReasonURL
-	}
+	// Most names of a list are canonical as written: try that first, so
+	// that they cost one pass to check (blocklist.Canonical's) rather than
+	// a scan for '/' and non-ASCII bytes as well. Canonical accepts only
+	// bytes of [A-Za-z0-9_.-], none of which the scan looks for, so an
+	// accepted name is what the checks below would have accepted.
 	s := a.string(tok)
-	if wide {
-		if !utf8.Valid(tok) {
-			return none, ReasonIDNA
-		}
-		a, err := idnaProfile.ToASCII(s)
-		if err != nil {
-			return none, ReasonIDNA
-		}
-		s = a
-	}
 	n, err := blocklist.Canonical(s)
 	if err != nil {
-		return none, whyInvalid(s)
+		var reason string
+		if n, reason = canonicalSlow(tok, s); reason != "" {
+			return none, reason
+		}
 	}
 	name := n.String()
-	last := strings.LastIndexByte(name, '.')
 	switch {
 	case name == "":
 		return none, ReasonEmptyName
-	case last < 0:
+	case strings.IndexByte(name, '.') < 0:
 		if singleOK && !numeric(name) {
 			return n, ""
 		}
 		return none, ReasonSingleLabel
-	case numeric(name[last+1:]):
+	case !isDigit(name[len(name)-1]):
+		// The TLD ends the name: not all digits. The common case, settled
+		// without the byte-at-a-time search for the last dot.
+	case numeric(name[strings.LastIndexByte(name, '.')+1:]):
 		// No TLD is all digits: this is an IPv4 literal or a mangled one.
 		if numeric(strings.ReplaceAll(name, ".", "")) {
 			return none, ReasonIPAddress
 		}
 		return none, ReasonNumericTLD
+	}
+	return n, ""
+}
+
+// canonicalSlow is canonicalTokIn's check of a name that
+// blocklist.Canonical refused as written (s, tok's string): a URL, a
+// prefix, a Unicode name or a bad one.
+func canonicalSlow(tok []byte, s string) (blocklist.Name, string) {
+	var none blocklist.Name
+	slash, wide := scanToken(tok)
+	if slash {
+		if _, err := netip.ParsePrefix(s); err == nil {
+			return none, ReasonIPAddress
+		}
+		return none, ReasonURL
+	}
+	if !wide { // refused as it is
+		return none, whyInvalid(s)
+	}
+	if !utf8.Valid(tok) {
+		return none, ReasonIDNA
+	}
+	s, err := idnaProfile.ToASCII(s)
+	if err != nil {
+		return none, ReasonIDNA
+	}
+	n, err := blocklist.Canonical(s)
+	if err != nil {
+		return none, whyInvalid(s)
 	}
 	return n, ""
 }
@@ -142,6 +164,8 @@ func scanToken(tok []byte) (slash, wide bool) {
 	}
 	return slash, or >= utf8.RuneSelf
 }
+
+func isDigit(c byte) bool { return '0' <= c && c <= '9' }
 
 func numeric(s string) bool {
 	if s == "" {

@@ -18,7 +18,8 @@ func broadRule(name string) bool {
 	if name == "" || name == "." {
 		return true
 	}
-	return pubsuffix.Is(name)
+	return pubsuffix.IsName(name) // a rule's name is canonical: no ':'
+
 }
 
 // broadEntry reports whether e is a broad rule: a name rule (query name

@@ -42,7 +42,20 @@ type sets struct {
 	may         bloom
 }
 
-var loadSets = sync.OnceValue(func() *sets {
+// loadSets returns the sets, reading them on first use. It is a
+// sync.Once, not a sync.OnceValue, so that it inlines: the call through
+// OnceValue's function was a sixth of Is in a cold parse.
+func loadSets() *sets {
+	setsOnce.Do(readSets)
+	return setsRead
+}
+
+var (
+	setsOnce sync.Once
+	setsRead *sets // written once, by readSets
+)
+
+func readSets() {
 	s := &sets{exact: make(map[string]struct{}, 10300), wild: make(map[string]struct{}, 300)}
 	for _, r := range strings.Split(ruleText, "\n") {
 		switch {
@@ -55,8 +68,8 @@ var loadSets = sync.OnceValue(func() *sets {
 			s.may.add(hash(r, exactSeed))
 		}
 	}
-	return s
-})
+	setsRead = s
+}
 
 // bloomWords is the filter's size: 2^17 bits for about 10,000 keys, two
 // bits a key in one word, about one false positive in fifty (which the
@@ -84,10 +97,14 @@ const (
 )
 
 // hash is a fast, fixed hash of s, eight bytes a step: a name that
-// collides only costs map probes, so it need not resist attack.
+// collides only costs map probes, so it need not resist attack. The
+// bytes short of a last whole word are read as the word that ends s (in
+// one load) when s is that long, the same value as byte by byte: about
+// a seventh of Is.
 func hash(s string, seed uint64) uint64 {
 	const m = 0xff51afd7ed558ccd
-	h := seed ^ uint64(len(s))*m
+	whole, n := s, len(s)
+	h := seed ^ uint64(n)*m
 	for ; len(s) >= 8; s = s[8:] {
 		_ = s[7]
 		w := uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
@@ -96,8 +113,17 @@ func hash(s string, seed uint64) uint64 {
 		h ^= h >> 29
 	}
 	var w uint64
-	for i := 0; i < len(s); i++ {
-		w |= uint64(s[i]) << (8 * i)
+	if r := len(s); r > 0 && n >= 8 {
+		// The word that ends the whole string, without the bytes the
+		// loop above has had: one load rather than one per byte.
+		t := whole[n-8:]
+		_ = t[7]
+		w = (uint64(t[0]) | uint64(t[1])<<8 | uint64(t[2])<<16 | uint64(t[3])<<24 |
+			uint64(t[4])<<32 | uint64(t[5])<<40 | uint64(t[6])<<48 | uint64(t[7])<<56) >> (8 * (8 - r))
+	} else {
+		for i := 0; i < len(s); i++ {
+			w |= uint64(s[i]) << (8 * i)
+		}
 	}
 	h = (h ^ w) * m
 	h ^= h >> 32
@@ -110,7 +136,14 @@ func hash(s string, seed uint64) uint64 {
 // unrelated owners. Like x/net it says yes for every single-label name
 // and for IP addresses.
 func Is(name string) bool {
-	return candidate(name) && xnet(name)
+	return candidate(name, true) && xnet(name)
+}
+
+// IsName is Is for a name known to hold no ':' (a DNS name in
+// presentation form, as a parser's canonical names are), which it does
+// not scan for: the same answer, one pass over the name fewer.
+func IsName(name string) bool {
+	return candidate(name, false) && xnet(name)
 }
 
 // xnet is the answer of golang.org/x/net/publicsuffix itself.
@@ -126,9 +159,10 @@ func xnet(name string) bool {
 // must cover the whole name: a plain rule equal to it, or a wildcard rule
 // at its parent (an exception rule only ever shortens the match). x/net
 // matches labels byte for byte, so case needs no folding here either.
-func candidate(name string) bool {
+// With colons false name is known to hold no ':'.
+func candidate(name string, colons bool) bool {
 	dot := strings.IndexByte(name, '.')
-	if dot < 0 || strings.IndexByte(name, ':') >= 0 {
+	if dot < 0 || colons && strings.IndexByte(name, ':') >= 0 {
 		return true
 	}
 	if c := name[len(name)-1]; '0' <= c && c <= '9' {

@@ -58,8 +58,12 @@ func TestDifferential(t *testing.T) {
 		}
 		for _, n := range names {
 			probes++
-			if got, want := Is(n), xnet(n); got != want {
+			want := xnet(n)
+			if got := Is(n); got != want {
 				t.Errorf("Is(%q) = %v, x/net says %v", n, got, want)
+			}
+			if got := IsName(n); !strings.Contains(n, ":") && got != want {
+				t.Errorf("IsName(%q) = %v, x/net says %v", n, got, want)
 			}
 		}
 	}
@@ -129,8 +133,12 @@ func FuzzIs(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, name string) {
-		if got, want := Is(name), xnet(name); got != want {
+		want := xnet(name)
+		if got := Is(name); got != want {
 			t.Errorf("Is(%q) = %v, x/net says %v", name, got, want)
+		}
+		if got := IsName(name); !strings.Contains(name, ":") && got != want {
+			t.Errorf("IsName(%q) = %v, x/net says %v", name, got, want)
 		}
 	})
 }
