@@ -52,9 +52,10 @@ func (d *detached) Deadline() (time.Time, bool) { return d.deadline, true }
 func (d *detached) Done() <-chan struct{}       { return nil }
 func (d *detached) Err() error                  { return nil }
 
-// Value looks key up through context.WithoutCancel, which hides the
-// parent's cancellation from context.Cause.
-func (d *detached) Value(key any) any { return context.WithoutCancel(d.parent).Value(key) }
+// Value is the parent's: a client's cancellation does not show through
+// it, since context.Cause asks Err first and the contexts derived from d
+// watch only Done.
+func (d *detached) Value(key any) any { return d.parent.Value(key) }
 
 // join returns the flight for k, and lead = true when the caller started
 // it and must run it and call finish.
