@@ -5,6 +5,7 @@ import (
 	"errors"
 	"sync"
 	"testing"
+	"time"
 
 	contract "github.com/bulwark-dns/bulwark/resolver/query"
 	"github.com/miekg/dns"
@@ -125,5 +126,81 @@ func TestCoalesceCancelledWaiter(t *testing.T) {
 	}
 	if next.n() != 1 || c.Len() != 1 {
 		t.Fatalf("next calls %d, Len %d; want 1, 1", next.n(), c.Len())
+	}
+}
+
+// TestFetchContext: the context a miss's query runs under keeps the values
+// of the context of the client that started it, none of its cancellation
+// or deadline, and has the fetch's timeout as its deadline, which the next
+// steps bound their waits by.
+func TestFetchContext(t *testing.T) {
+	type ctxKey struct{}
+	tests := []struct {
+		name   string
+		client func() (context.Context, context.CancelFunc)
+		cancel bool // the client goes away while the query is asked
+	}{
+		{"plain", func() (context.Context, context.CancelFunc) { return context.WithCancel(context.Background()) }, false},
+		{"client cancelled", func() (context.Context, context.CancelFunc) { return context.WithCancel(context.Background()) }, true},
+		{"client deadline sooner", func() (context.Context, context.CancelFunc) {
+			return context.WithTimeout(context.Background(), time.Minute/2)
+		}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			type seen struct {
+				deadline     time.Time
+				hasDeadline  bool
+				err, cause   error
+				value        any
+				derivedAlive bool
+			}
+			entered, release := make(chan struct{}), make(chan struct{})
+			got := make(chan seen, 1)
+			next := blockingNext(entered, release, func(ctx context.Context, req *contract.Request) (*dns.Msg, error) {
+				var s seen
+				s.deadline, s.hasDeadline = ctx.Deadline()
+				s.err, s.cause, s.value = ctx.Err(), context.Cause(ctx), ctx.Value(ctxKey{})
+				d, cancel := context.WithCancel(ctx) // as the forwarder's race does
+				s.derivedAlive = d.Err() == nil
+				cancel()
+				got <- s
+				return answer(300)(ctx, req)
+			})
+			c, _ := newTest(t, testConfig(), next, nil)
+			client, cancel := tt.client()
+			defer cancel()
+			client = context.WithValue(client, ctxKey{}, "from the client")
+			before := time.Now()
+			done := make(chan error, 1)
+			go func() {
+				_, err := c.Resolve(client, query("a.example.", dns.TypeA, false, false))
+				done <- err
+			}()
+			<-entered
+			after := time.Now()
+			if tt.cancel {
+				cancel()
+				if err := <-done; !errors.Is(err, context.Canceled) {
+					t.Fatalf("cancelled client: err %v, want context.Canceled", err)
+				}
+			}
+			close(release)
+			s := <-got
+			if !tt.cancel {
+				if err := <-done; err != nil {
+					t.Fatal(err)
+				}
+			}
+			if !s.hasDeadline || s.deadline.Before(before.Add(fetchTimeout)) || s.deadline.After(after.Add(fetchTimeout)) {
+				t.Errorf("next step's deadline %v (set %v), want the fetch timeout %v from the miss", s.deadline, s.hasDeadline, fetchTimeout)
+			}
+			if s.err != nil || s.cause != nil || !s.derivedAlive {
+				t.Errorf("next step's context ended (err %v, cause %v, derived alive %v): the client's cancellation reached the query", s.err, s.cause, s.derivedAlive)
+			}
+			if s.value != "from the client" {
+				t.Errorf("next step's context value %v, want the client's", s.value)
+			}
+		})
 	}
 }

@@ -50,17 +50,15 @@ func (c *Cache) fetch(ctx context.Context, k key, req *contract.Request, stale *
 	wire := req.Wire != nil && req.Wire.Check != nil
 	if lead {
 		c.workers.Go(func() {
-			var res *result
 			// A flight that ended between our lookup and join has stored
 			// its answer: use it rather than ask again.
 			if e := c.store.get(k); e != nil && !e.expired(c.clk.Now().UnixNano()) {
-				res = &result{e: e}
+				fl.res = result{e: e}
 			} else {
-				fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), fetchTimeout)
-				res = c.refresh(fctx, k, req, stale, wire)
-				cancel()
+				fl.ctx = detached{parent: ctx, deadline: time.Now().Add(fetchTimeout)}
+				fl.res = c.refresh(&fl.ctx, k, req, stale, wire)
 			}
-			c.flights.finish(k, fl, res)
+			c.flights.finish(k, fl)
 		})
 	}
 	select {
@@ -68,7 +66,7 @@ func (c *Cache) fetch(ctx context.Context, k key, req *contract.Request, stale *
 		return nil, ctx.Err()
 	case <-fl.done:
 	}
-	res := fl.res
+	res := &fl.res
 	now := c.clk.Now().UnixNano()
 	if res.failed() && stale != nil && stale.staleUsable(now, c.cfg.StaleMax) {
 		if serveWire(req, &stale.meta, stale.body, 0, true) {
@@ -106,17 +104,18 @@ func (c *Cache) fetch(ctx context.Context, k key, req *contract.Request, stale *
 // may take its answer in wire form: then an answer the cheap check
 // (decodes) passes is stored without being decoded, and goes to the
 // client as stored; any other is decoded once, here, as before.
-func (c *Cache) refresh(ctx context.Context, k key, req *contract.Request, old *entry, wire bool) *result {
+func (c *Cache) refresh(ctx context.Context, k key, req *contract.Request, old *entry, wire bool) result {
 	ans, err := contract.ResolveAnswer(ctx, c.next, req)
 	if err == nil && ans.Msg == nil && ans.Wire == nil {
 		err = errNoAnswer
 	}
 	now := c.clk.Now()
-	res := &result{msg: ans.Msg, err: err}
+	res := result{msg: ans.Msg, err: err}
 	if err != nil {
 		c.log.Debug("cache: next step failed", "qname", req.Question.Name,
 			"qtype", dns.Type(req.Question.Qtype).String(), "err", err)
-		return c.settle(k, res, old, now)
+		c.settle(k, &res, old, now)
+		return res
 	}
 	var e *entry
 	if ans.Wire != nil {
@@ -137,7 +136,8 @@ func (c *Cache) refresh(ctx context.Context, k key, req *contract.Request, old *
 	if res.e == nil && ans.Wire != nil {
 		res.msg, res.err = decodeWire(ans.Wire, req)
 	}
-	return c.settle(k, res, old, now)
+	c.settle(k, &res, old, now)
+	return res
 }
 
 // decodeWire decodes an answer in wire form that is not stored: it is
@@ -151,16 +151,15 @@ func decodeWire(wire []byte, req *contract.Request) (*dns.Msg, error) {
 }
 
 // settle stores what refresh got, or keeps old for serve-stale.
-func (c *Cache) settle(k key, res *result, old *entry, now time.Time) *result {
+func (c *Cache) settle(k key, res *result, old *entry, now time.Time) {
 	if res.failed() && old != nil {
 		if old.expired(now.UnixNano()) {
 			retry := now.Add(staleRetry).UnixNano()
 			c.store.update(k, old.gen, func(s *slot) { s.retryAt = retry })
 		}
-		return res
+		return
 	}
 	if res.e != nil {
 		c.put(k, res.e)
 	}
-	return res
 }

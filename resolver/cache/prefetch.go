@@ -32,7 +32,8 @@ func (c *Cache) prefetch(m meta, k key, req *contract.Request) {
 		}
 		ctx, cancel := context.WithTimeout(c.bg, fetchTimeout)
 		defer cancel()
-		c.flights.finish(k, fl, c.refresh(ctx, k, preq, old, false))
+		fl.res = c.refresh(ctx, k, preq, old, false)
+		c.flights.finish(k, fl)
 	})
 }
 
