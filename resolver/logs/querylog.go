@@ -62,8 +62,9 @@ const queryLogQueue = 1 << 16
 // A nil w gives a log that logs nothing.
 func NewQueryLog(w io.Writer, sample float64, m *Metrics, logger *slog.Logger) *QueryLog {
 	l := &QueryLog{}
+	var stamps stampCache // the writer goroutine's alone
 	l.a = newAsyncLog("query log", w, queryLogQueue, func(dst []byte, r *queryRecord) ([]byte, error) {
-		return appendQueryRecord(dst, r, l.clients.Load())
+		return appendQueryRecord(dst, &stamps, r, l.clients.Load())
 	}, m.countQueryLogDrops, logger)
 	if sample >= 1 {
 		l.all = true
@@ -113,8 +114,8 @@ func (l *QueryLog) Close() {
 // appendQueryRecord appends r as one JSON line. It is hand-written rather
 // than encoding/json because at full query rate the writer goroutine's CPU
 // is taken from answering.
-func appendQueryRecord(dst []byte, r *queryRecord, clients *privacy.Set) ([]byte, error) {
-	dst = appendHead(dst, r.received, r.client.Addr(), r.tenant, clients)
+func appendQueryRecord(dst []byte, stamps *stampCache, r *queryRecord, clients *privacy.Set) ([]byte, error) {
+	dst = appendHead(dst, stamps, r.received, r.client.Addr(), r.tenant, clients)
 	dst = append(dst, `,"protocol":"`...)
 	dst = append(dst, r.proto.String()...)
 	dst = append(dst, `","qname":`...)
@@ -134,9 +135,9 @@ func appendQueryRecord(dst []byte, r *queryRecord, clients *privacy.Set) ([]byte
 // appendHead opens a record of either log: its time, the client as
 // clients records it for tenant (left out when omitted), and the tenant
 // when there is one. A record's own time picks the hash period.
-func appendHead(dst []byte, at time.Time, client netip.Addr, tenant string, clients *privacy.Set) []byte {
+func appendHead(dst []byte, stamps *stampCache, at time.Time, client netip.Addr, tenant string, clients *privacy.Set) []byte {
 	dst = append(dst, `{"time":"`...)
-	dst = at.UTC().AppendFormat(dst, time.RFC3339Nano)
+	dst = stamps.append(dst, at)
 	dst = append(dst, '"')
 	mark := len(dst)
 	dst = append(dst, `,"client":"`...)
