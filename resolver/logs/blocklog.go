@@ -12,8 +12,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/miekg/dns"
-
 	"github.com/bulwark-dns/bulwark/blocklist"
 	"github.com/bulwark-dns/bulwark/resolver/privacy"
 	"github.com/bulwark-dns/bulwark/resolver/query"
@@ -142,7 +140,7 @@ func appendBlockRecord(dst []byte, stamps *stampCache, r *BlockRecord, clients *
 	dst = append(dst, `","qname":`...)
 	dst = appendJSONString(dst, r.QName)
 	dst = append(dst, `,"qtype":`...)
-	dst = appendJSONString(dst, dns.Type(r.QType).String())
+	dst = appendJSONString(dst, qtypeName(r.QType))
 	dst = append(dst, `,"list":`...)
 	dst = appendJSONString(dst, list.Name)
 	dst = append(dst, `,"rule":`...)

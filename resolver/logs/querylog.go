@@ -121,7 +121,7 @@ func appendQueryRecord(dst []byte, stamps *stampCache, r *queryRecord, clients *
 	dst = append(dst, `","qname":`...)
 	dst = appendJSONString(dst, dnswire.Canonical(r.qname))
 	dst = append(dst, `,"qtype":`...)
-	dst = appendJSONString(dst, dns.Type(r.qtype).String())
+	dst = appendJSONString(dst, qtypeName(r.qtype))
 	dst = append(dst, `,"rcode":`...)
 	dst = appendJSONString(dst, rcodeName(r.rcode))
 	dst = append(dst, `,"duration_ms":`...)
@@ -152,6 +152,24 @@ func appendHead(dst []byte, stamps *stampCache, at time.Time, client netip.Addr,
 		dst = appendJSONString(dst, tenant)
 	}
 	return dst
+}
+
+// qtypeNames holds the names of the first 256 types (every common one),
+// read only: naming a type was a map lookup per line on the writer's (the
+// answering) core.
+var qtypeNames = func() (t [256]string) {
+	for i := range t {
+		t[i] = dns.Type(i).String()
+	}
+	return t
+}()
+
+// qtypeName names qtype as miekg/dns does ("A", "TYPE65534").
+func qtypeName(qtype uint16) string {
+	if int(qtype) < len(qtypeNames) {
+		return qtypeNames[qtype]
+	}
+	return dns.Type(qtype).String()
 }
 
 // rcodeName names an rcode as the metrics do: "NOERROR", ..., "dropped"

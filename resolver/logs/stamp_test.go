@@ -3,6 +3,8 @@ package logs
 import (
 	"testing"
 	"time"
+
+	"github.com/miekg/dns"
 )
 
 // TestStampCacheMatchesFormat checks the cached formatting against
@@ -40,6 +42,16 @@ func TestStampCacheMatchesFormat(t *testing.T) {
 		var nilCache *stampCache
 		if got := string(nilCache.append(nil, tc.at)); got != want {
 			t.Errorf("%s, no cache: %q, want %q", tc.name, got, want)
+		}
+	}
+}
+
+// TestQtypeNameMatchesMiekg checks the table of type names against
+// miekg/dns for every type, known or not.
+func TestQtypeNameMatchesMiekg(t *testing.T) {
+	for q := 0; q <= 0xffff; q++ {
+		if got, want := qtypeName(uint16(q)), dns.Type(q).String(); got != want {
+			t.Fatalf("qtype %d: %q, want %q", q, got, want)
 		}
 	}
 }
