@@ -18,11 +18,15 @@ type stampCache struct {
 // append appends t as time.RFC3339Nano in UTC.
 func (c *stampCache) append(dst []byte, t time.Time) []byte {
 	t = t.UTC()
-	if y := t.Year(); c == nil || y < 1 || y > 9999 {
-		// Outside four-digit years the layout is not fixed width.
+	if c == nil {
 		return t.AppendFormat(dst, time.RFC3339Nano)
 	}
+	// The same second as the last line needs no calendar at all.
 	if sec := t.Unix(); c.n == 0 || sec != c.sec {
+		if y := t.Year(); y < 1 || y > 9999 {
+			// Outside four-digit years the layout is not fixed width.
+			return t.AppendFormat(dst, time.RFC3339Nano)
+		}
 		c.sec, c.n = sec, len(t.AppendFormat(c.text[:0], "2006-01-02T15:04:05"))
 	}
 	dst = append(dst, c.text[:c.n]...)
