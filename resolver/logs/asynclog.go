@@ -136,13 +136,24 @@ func (l *asyncLog[T]) run() {
 		}
 		select {
 		case rec = <-l.ch:
-			l.progress.Add(1)
 			add(&rec)
-			// Write when the queue is drained, so lines appear promptly
-			// at low rates and are batched at high rates.
-			if len(l.ch) == 0 || len(buf) >= asyncLogFlush {
-				flush()
+			// Take what else is queued with plain non-blocking receives
+			// (a select and a lock per record cost the answering core a
+			// tenth of a blocked query), then write: lines appear
+			// promptly at low rates and are batched at high rates.
+			taken := uint64(1)
+		drain:
+			for len(buf) < asyncLogFlush {
+				select {
+				case rec = <-l.ch:
+					add(&rec)
+					taken++
+				default:
+					break drain
+				}
 			}
+			l.progress.Add(taken)
+			flush()
 		case <-l.quit:
 			for !l.gone() {
 				select {

@@ -12,8 +12,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/miekg/dns"
-
 	"github.com/bulwark-dns/bulwark/blocklist"
 	"github.com/bulwark-dns/bulwark/resolver/privacy"
 	"github.com/bulwark-dns/bulwark/resolver/query"
@@ -79,8 +77,9 @@ const blockLogQueue = 1 << 16
 // it.
 func NewBlockLog(w io.Writer, m *Metrics, logger *slog.Logger) *BlockLog {
 	l := &BlockLog{}
+	var stamps stampCache // the writer goroutine's alone
 	l.a = newAsyncLog("block log", w, blockLogQueue, func(dst []byte, r *BlockRecord) ([]byte, error) {
-		return appendBlockRecord(dst, r, l.clients.Load())
+		return appendBlockRecord(dst, &stamps, r, l.clients.Load())
 	}, m.countLogDrops, logger)
 	return l
 }
@@ -126,7 +125,7 @@ func (l *BlockLog) Close() {
 // its client as clients records it for r's tenant. Hand-written, like the
 // query log's: a blocked flood must not spend the answering core's time in
 // reflection.
-func appendBlockRecord(dst []byte, r *BlockRecord, clients *privacy.Set) ([]byte, error) {
+func appendBlockRecord(dst []byte, stamps *stampCache, r *BlockRecord, clients *privacy.Set) ([]byte, error) {
 	var list blocklist.ListInfo
 	if int(r.Match.Payload.List) < len(r.Table.Lists) {
 		list = r.Table.Lists[r.Match.Payload.List]
@@ -135,13 +134,13 @@ func appendBlockRecord(dst []byte, r *BlockRecord, clients *privacy.Set) ([]byte
 	if int(r.Match.Payload.Category) < len(r.Table.Categories) {
 		category = r.Table.Categories[r.Match.Payload.Category]
 	}
-	dst = appendHead(dst, r.At, r.Client, r.TenantName(), clients)
+	dst = appendHead(dst, stamps, r.At, r.Client, r.TenantName(), clients)
 	dst = append(dst, `,"protocol":"`...)
 	dst = append(dst, r.Proto.String()...)
 	dst = append(dst, `","qname":`...)
 	dst = appendJSONString(dst, r.QName)
 	dst = append(dst, `,"qtype":`...)
-	dst = appendJSONString(dst, dns.Type(r.QType).String())
+	dst = appendJSONString(dst, qtypeName(r.QType))
 	dst = append(dst, `,"list":`...)
 	dst = appendJSONString(dst, list.Name)
 	dst = append(dst, `,"rule":`...)

@@ -62,8 +62,9 @@ const queryLogQueue = 1 << 16
 // A nil w gives a log that logs nothing.
 func NewQueryLog(w io.Writer, sample float64, m *Metrics, logger *slog.Logger) *QueryLog {
 	l := &QueryLog{}
+	var stamps stampCache // the writer goroutine's alone
 	l.a = newAsyncLog("query log", w, queryLogQueue, func(dst []byte, r *queryRecord) ([]byte, error) {
-		return appendQueryRecord(dst, r, l.clients.Load())
+		return appendQueryRecord(dst, &stamps, r, l.clients.Load())
 	}, m.countQueryLogDrops, logger)
 	if sample >= 1 {
 		l.all = true
@@ -113,14 +114,14 @@ func (l *QueryLog) Close() {
 // appendQueryRecord appends r as one JSON line. It is hand-written rather
 // than encoding/json because at full query rate the writer goroutine's CPU
 // is taken from answering.
-func appendQueryRecord(dst []byte, r *queryRecord, clients *privacy.Set) ([]byte, error) {
-	dst = appendHead(dst, r.received, r.client.Addr(), r.tenant, clients)
+func appendQueryRecord(dst []byte, stamps *stampCache, r *queryRecord, clients *privacy.Set) ([]byte, error) {
+	dst = appendHead(dst, stamps, r.received, r.client.Addr(), r.tenant, clients)
 	dst = append(dst, `,"protocol":"`...)
 	dst = append(dst, r.proto.String()...)
 	dst = append(dst, `","qname":`...)
 	dst = appendJSONString(dst, dnswire.Canonical(r.qname))
 	dst = append(dst, `,"qtype":`...)
-	dst = appendJSONString(dst, dns.Type(r.qtype).String())
+	dst = appendJSONString(dst, qtypeName(r.qtype))
 	dst = append(dst, `,"rcode":`...)
 	dst = appendJSONString(dst, rcodeName(r.rcode))
 	dst = append(dst, `,"duration_ms":`...)
@@ -134,9 +135,9 @@ func appendQueryRecord(dst []byte, r *queryRecord, clients *privacy.Set) ([]byte
 // appendHead opens a record of either log: its time, the client as
 // clients records it for tenant (left out when omitted), and the tenant
 // when there is one. A record's own time picks the hash period.
-func appendHead(dst []byte, at time.Time, client netip.Addr, tenant string, clients *privacy.Set) []byte {
+func appendHead(dst []byte, stamps *stampCache, at time.Time, client netip.Addr, tenant string, clients *privacy.Set) []byte {
 	dst = append(dst, `{"time":"`...)
-	dst = at.UTC().AppendFormat(dst, time.RFC3339Nano)
+	dst = stamps.append(dst, at)
 	dst = append(dst, '"')
 	mark := len(dst)
 	dst = append(dst, `,"client":"`...)
@@ -153,6 +154,24 @@ func appendHead(dst []byte, at time.Time, client netip.Addr, tenant string, clie
 	return dst
 }
 
+// qtypeNames holds the names of the first 256 types (every common one),
+// read only: naming a type was a map lookup per line on the writer's (the
+// answering) core.
+var qtypeNames = func() (t [256]string) {
+	for i := range t {
+		t[i] = dns.Type(i).String()
+	}
+	return t
+}()
+
+// qtypeName names qtype as miekg/dns does ("A", "TYPE65534").
+func qtypeName(qtype uint16) string {
+	if int(qtype) < len(qtypeNames) {
+		return qtypeNames[qtype]
+	}
+	return dns.Type(qtype).String()
+}
+
 // rcodeName names an rcode as the metrics do: "NOERROR", ..., "dropped"
 // for silence.
 func rcodeName(rcode int) string {
@@ -165,6 +184,17 @@ func rcodeName(rcode int) string {
 	return "RCODE" + strconv.Itoa(rcode)
 }
 
+// jsonPlain marks the bytes a JSON string holds as they are: printable
+// ASCII but the quote and the backslash. A table, read only, because the
+// scan runs over every name of every line on the writer's (the answering)
+// core, and one load per byte beats four comparisons.
+var jsonPlain = func() (t [256]bool) {
+	for c := 0x20; c < utf8.RuneSelf; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
+
 // appendJSONString appends s as a JSON string. Query names come in
 // presentation format, so they may hold quotes and backslashes (\" and
 // \DDD escapes); invalid UTF-8 becomes U+FFFD, as encoding/json does.
@@ -176,7 +206,7 @@ func appendJSONString(dst []byte, s string) []byte {
 		// names, list and rule names are nothing else, and a line is
 		// encoded on the serving core's time.
 		j := i
-		for j < len(s) && s[j] >= 0x20 && s[j] < utf8.RuneSelf && s[j] != '"' && s[j] != '\\' {
+		for j < len(s) && jsonPlain[s[j]] {
 			j++
 		}
 		dst = append(dst, s[i:j]...)

@@ -24,7 +24,7 @@ func FuzzQueryLogLine(f *testing.F) {
 			client: netip.MustParseAddrPort("[2001:db8::1]:53"), proto: query.ProtoDoH,
 			qname: qname, qtype: qtype, rcode: rcode, answers: answers,
 		}
-		line, err := appendQueryRecord(nil, &r, nil)
+		line, err := appendQueryRecord(nil, nil, &r, nil)
 		if err != nil {
 			t.Fatal(err)
 		}

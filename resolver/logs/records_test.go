@@ -140,7 +140,7 @@ func TestBlockRecordsMatchSchema(t *testing.T) {
 					if tenant != "" {
 						r.Tenant = &tenants.Tenant{Name: tenant}
 					}
-					line, err := appendBlockRecord(nil, &r, set)
+					line, err := appendBlockRecord(nil, nil, &r, set)
 					if err != nil {
 						t.Fatal(err)
 					}
@@ -177,7 +177,7 @@ func TestQueryRecordsMatchSchema(t *testing.T) {
 					r := k.rec
 					r.received, r.tenant = time.Date(2026, 12, 2, 10, 0, 0, 0, time.UTC), tenant
 					r.client = netip.AddrPortFrom(netip.MustParseAddr(client), 5353)
-					line, err := appendQueryRecord(nil, &r, set)
+					line, err := appendQueryRecord(nil, nil, &r, set)
 					if err != nil {
 						t.Fatal(err)
 					}
@@ -255,10 +255,11 @@ func BenchmarkAppendBlockRecord(b *testing.B) {
 			b.Fatal(err)
 		}
 		b.Run(mode, func(b *testing.B) {
+			var stamps stampCache
 			buf := make([]byte, 0, 512)
 			b.ReportAllocs()
 			for b.Loop() {
-				buf, _ = appendBlockRecord(buf[:0], &r, set)
+				buf, _ = appendBlockRecord(buf[:0], &stamps, &r, set)
 			}
 		})
 	}

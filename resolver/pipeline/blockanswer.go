@@ -18,7 +18,7 @@ import (
 func (p *Policy) block(ctx context.Context, req *query.Request, d query.Decision) (*dns.Msg, error) {
 	q := req.Question
 	req.Decided = d
-	p.record(time.Now(), req.Client.Addr(), req.Proto, q.Qtype, q.Name, d, nil)
+	p.record(time.Now(), req.Client.Addr(), req.Proto, q.Qtype, dnswire.Canonical(q.Name), d, nil)
 	switch d.Match.Payload.Action {
 	case blocklist.ActionDrop:
 		return nil, query.ErrDrop

@@ -262,7 +262,8 @@ func (f *FastPath) answerBlocked(p *Pipeline, sc *fastScratch, pkt []byte, clien
 		return out[:start0], false // the chain answers over the rate
 	}
 	// Counted and logged only once the fast path is sure to answer.
-	f.policy.record(start, client.Addr(), query.ProtoUDP, q.qtype, q.name, d, &sc.names)
+	// q.name is lower case with its trailing dot, never the root.
+	f.policy.record(start, client.Addr(), query.ProtoUDP, q.qtype, q.name[:len(q.name)-1], d, &sc.names)
 	p.metrics.countQuery(query.ProtoUDP, q.qtype)
 	o := outcome{qwire: pkt[dnswire.HeaderLen:q.qend], qtype: q.qtype, rcode: -1, decision: d, tenant: d.Tenant}
 	if w != nil {
