@@ -38,7 +38,7 @@ func TestSortBucketKeys(t *testing.T) {
 			}
 			want := slices.Clone(keys)
 			slices.Sort(want)
-			sortBucketKeys(keys, bShift, bShift+uint(tc.bucketBits))
+			sortBucketKeys(keys, bShift, bShift+uint(tc.bucketBits), make([]uint32, bucketTabLevels<<(bucketDigit+1)))
 			if !slices.Equal(keys, want) {
 				t.Error("sortBucketKeys's order differs from slices.Sort's")
 			}

@@ -120,13 +120,15 @@ type emitter struct {
 	dirAt       map[uint32]uint32 // per bucketed node (few): its directory index
 	// dir is the bucket directories, filled by measure (fingerprints, and
 	// each bucket's first child) and write (the first child's offset).
-	dir      []uint32
-	out      []byte
-	pairIdx  map[pairKey]uint32
-	altRules []ruleVal // candidates that win no slot (pairTable)
-	pairOf   []uint32  // per node: its pair index, unless pairOf8 holds them
-	pairOf8  []uint8   // per node: its pair index, when there are at most 256 pairs
-	dictOf   []uint8   // per node: its label's dictionary index, or noDict
+	dir []uint32
+	// bucketTabs is sortByBucket's counters, allocated once.
+	bucketTabs []uint32
+	out        []byte
+	pairIdx    map[pairKey]uint32
+	altRules   []ruleVal // candidates that win no slot (pairTable)
+	pairOf     []uint32  // per node: its pair index, unless pairOf8 holds them
+	pairOf8    []uint8   // per node: its pair index, when there are at most 256 pairs
+	dictOf     []uint8   // per node: its label's dictionary index, or noDict
 }
 
 // kidsBig in nk8 says a node's number of children is in bigKids.
@@ -859,7 +861,10 @@ func (e *emitter) sortByBucket(ks []uint32, nb uint32) error {
 		keys[i] = uint64(bucketOf(h, nb))<<bShift | uint64(c)<<idShift | uint64(fingerprint(h))
 	}
 	if bBits > 0 {
-		sortBucketKeys(keys, bShift, bShift+uint(bBits))
+		if e.bucketTabs == nil {
+			e.bucketTabs = make([]uint32, bucketTabLevels<<(bucketDigit+1))
+		}
+		sortBucketKeys(keys, bShift, bShift+uint(bBits), e.bucketTabs)
 	}
 	at := len(e.dir)
 	e.dir = slices.Grow(e.dir, 2*int(nb)+1)[:at+2*int(nb)+1]
@@ -888,8 +893,10 @@ func (e *emitter) sortByBucket(ks []uint32, nb uint32) error {
 // then each run of one digit by the bits below, down to lo, then by the
 // whole word. Keys are unique (the ids), so no stability is needed. Runs
 // of up to bucketRunMin words, which a bucket's children mostly are, are
-// insertion sorted.
-func sortBucketKeys(a []uint64, lo, hi uint) {
+// insertion sorted. tabs holds two tables of 2^bucketDigit counters a
+// level of digits; only the digit's share of them is cleared and read,
+// as most runs below the first level are a few hundred words.
+func sortBucketKeys(a []uint64, lo, hi uint, tabs []uint32) {
 	if len(a) <= bucketRunMin {
 		for i := 1; i < len(a); i++ {
 			v := a[i]
@@ -901,7 +908,7 @@ func sortBucketKeys(a []uint64, lo, hi uint) {
 		}
 		return
 	}
-	if hi <= lo { // a bucket of more than bucketRunMin children
+	if hi <= lo || len(tabs) < 2<<bucketDigit { // a bucket of more than bucketRunMin children
 		slices.Sort(a)
 		return
 	}
@@ -909,8 +916,10 @@ func sortBucketKeys(a []uint64, lo, hi uint) {
 	if hi-lo > bucketDigit {
 		shift = hi - bucketDigit
 	}
-	mask := uint64(1)<<(hi-shift) - 1
-	var count, next [1 << bucketDigit]uint32
+	nd := 1 << (hi - shift)
+	mask := uint64(nd - 1)
+	count, next := tabs[:nd], tabs[1<<bucketDigit:][:nd]
+	clear(count)
 	for _, k := range a {
 		count[k>>shift&mask]++
 	}
@@ -935,11 +944,15 @@ func sortBucketKeys(a []uint64, lo, hi uint) {
 	start := uint32(0)
 	for c := range count {
 		if n := count[c]; n > 1 {
-			sortBucketKeys(a[start:start+n], lo, shift)
+			sortBucketKeys(a[start:start+n], lo, shift, tabs[2<<bucketDigit:])
 		}
 		start += count[c]
 	}
 }
+
+// bucketTabLevels is how many levels of digits sortBucketKeys's tables
+// hold: a bucket index has at most 32 bits.
+const bucketTabLevels = (32 + bucketDigit - 1) / bucketDigit
 
 // bucketRunMin is the run sortBucketKeys sorts by insertion.
 const bucketRunMin = 32
