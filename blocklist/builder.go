@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"runtime"
 	"slices"
 	"unsafe"
 )
@@ -23,7 +24,8 @@ import (
 type Builder struct {
 	tails []byte // the tails of long keys (keys.go), each after its length byte
 	ents  []ruleEntry
-	key   []byte // Add's scratch
+	mem   *ruleMem // the mappings ents and tails are in, if large (rulebuf.go)
+	key   []byte   // Add's scratch
 	n     int
 	opts  layoutOpts
 
@@ -109,14 +111,16 @@ func (b *Builder) push(key []byte, v ruleVal, self, below bool) {
 	}
 	p0, p1 := packKey(key)
 	off := len(b.tails)
+	var tail []byte
 	if p1&keyLong != 0 {
-		tail := key[inlineSyms:]
-		b.tails = append(append(b.tails, byte(len(tail))), tail...)
-	} else {
-		b.tails = append(b.tails, 0)
+		tail = key[inlineSyms:]
 	}
+	if cap(b.tails)-off < 1+len(tail) {
+		b.growTails(off/4 + 1 + len(tail) + 4096)
+	}
+	b.tails = append(append(b.tails, byte(len(tail))), tail...)
 	if len(b.ents) == cap(b.ents) {
-		b.ents = growRoom(b.ents, len(b.ents)/4+1024)
+		b.growEnts(len(b.ents)/4 + 1024)
 	}
 	b.ents = append(b.ents, ruleEntry{p0: p0, p1: p1, off: uint32(off), rule: ri})
 }
@@ -139,14 +143,15 @@ func (b *Builder) intern(v ruleVal) uint32 {
 // Grow reserves room for about n more rules, as feeds estimate how many
 // lines they hold. It reserves half as many again, as an estimate short
 // of the real count would grow the buffer at its largest, the old and the
-// new array both resident for a moment. The room is allocated with make,
-// not append: pages of a fresh allocation that are never written are
-// never resident, while append's growth clears the whole new capacity.
+// new array both resident for a moment. The room is a fresh mapping
+// (rulebuf.go) or allocated with make, not append: pages of either that
+// are never written are never resident, while append's growth clears
+// the whole new capacity.
 func (b *Builder) Grow(n int) {
 	if n > 0 {
 		n += n / 2
-		b.ents = growRoom(b.ents, n)
-		b.tails = growRoom(b.tails, n*avgTailBytes)
+		b.growEnts(n)
+		b.growTails(n * avgTailBytes)
 	}
 }
 
@@ -177,7 +182,8 @@ func (b *Builder) Build() (*Set, error) { return b.build(false) }
 // output, never all three; the Builder is empty afterwards.
 func (b *Builder) Finish() (*Set, error) {
 	s, err := b.build(true)
-	*b = Builder{opts: b.opts, rules: []ruleVal{{}}, ruleID: map[ruleVal]uint32{}}
+	b.freeBuffers() // build did unless it failed
+	*b = Builder{opts: b.opts, mem: b.mem, rules: []ruleVal{{}}, ruleID: map[ruleVal]uint32{}}
 	return s, err
 }
 
@@ -204,9 +210,10 @@ func (b *Builder) build(consume bool) (*Set, error) {
 	t := b.tree(nil, consume, sc)
 	if consume {
 		// The rule buffer is garbage now, and so is the parse's, which
-		// the heap would keep resident through the compile's peak.
+		// the heap would keep resident through the compile's peak. The
+		// buffer's size, mapped or not, says how large the build is.
 		spent := uint64(cap(b.ents))*uint64(unsafe.Sizeof(ruleEntry{})) + uint64(cap(b.tails))
-		b.tails, b.ents = nil, nil
+		b.freeBuffers()
 		releaseGarbage(spent)
 	}
 	o.phase("tree")
@@ -282,7 +289,10 @@ func newTree(rules []ruleVal, nodes int, sc *scratch) *tree {
 
 // sort orders the buffer by key and, among equal keys, in Add order (the
 // tail offsets), which is what breaks ties.
-func (b *Builder) sort() { radixSort(b.ents, 0, b.tails) }
+func (b *Builder) sort() {
+	radixSort(b.ents, 0, b.tails)
+	runtime.KeepAlive(b) // its cleanup would unmap the buffers (rulebuf.go)
+}
 
 // radixSort sorts a by key from the byte d of its entries' words on (an
 // in-place most-significant-digit radix sort, American flag style): a
@@ -478,13 +488,15 @@ func (b *Builder) tree(nodeOf []uint32, consume bool, sc *scratch) *tree {
 			released = b.releaseEntries(released, i+1)
 		}
 	}
-	t.touched = sink // keeps the loads from being optimised away
+	t.touched = sink     // keeps the loads from being optimised away
+	runtime.KeepAlive(b) // its cleanup would unmap the buffers (rulebuf.go)
 	return t
 }
 
 // releaseEvery is how many entries the trie's pass consumes between
-// releases of their pages (a megabyte and a half).
-const releaseEvery = 1 << 16
+// releases of their pages (192 KiB): the trie grows by about half what
+// is released, and a coarser step (1.5 MiB) put a megabyte on the peak.
+const releaseEvery = 1 << 13
 
 // releaseEntries releases the pages of b.ents[from:to] and returns to.
 // The entries are not read again: the pass has gone by, and the page

@@ -120,13 +120,15 @@ type emitter struct {
 	dirAt       map[uint32]uint32 // per bucketed node (few): its directory index
 	// dir is the bucket directories, filled by measure (fingerprints, and
 	// each bucket's first child) and write (the first child's offset).
-	dir      []uint32
-	out      []byte
-	pairIdx  map[pairKey]uint32
-	altRules []ruleVal // candidates that win no slot (pairTable)
-	pairOf   []uint32  // per node: its pair index, unless pairOf8 holds them
-	pairOf8  []uint8   // per node: its pair index, when there are at most 256 pairs
-	dictOf   []uint8   // per node: its label's dictionary index, or noDict
+	dir []uint32
+	// bucketTabs is sortByBucket's counters, allocated once.
+	bucketTabs []uint32
+	out        []byte
+	pairIdx    map[pairKey]uint32
+	altRules   []ruleVal // candidates that win no slot (pairTable)
+	pairOf     []uint32  // per node: its pair index, unless pairOf8 holds them
+	pairOf8    []uint8   // per node: its pair index, when there are at most 256 pairs
+	dictOf     []uint8   // per node: its label's dictionary index, or noDict
 }
 
 // kidsBig in nk8 says a node's number of children is in bigKids.
@@ -711,6 +713,11 @@ func (e *emitter) write(id uint32) uint32 {
 		next := e.write(c)
 		e.releaseSubtree(c, next)
 		end = max(end, next)
+		// The list is read in order: its pages go as it is, rather
+		// than with the whole block (a TLD's: 4 bytes a child).
+		if (i+1)%releaseNodes == 0 {
+			releaseRange(ks, uint32(i+1-releaseNodes), uint32(i+1))
+		}
 	}
 	for ; b <= nb; b++ {
 		d[2*b] = uint32(len(e.out))
@@ -830,50 +837,39 @@ func (e *emitter) prefetchLabel(id uint32) {
 // The TLD blocks hold millions of children in millions of buckets: a
 // counting sort's scatter into tables of that size missed the cache three
 // times a child (at 10M names it was a quarter of the compile). Instead
-// each child becomes one word, its bucket, fingerprint and id, sorted by
-// bucket with a least-significant-digit radix sort of bucketDigit-bit
-// digits, whose tables stay in cache; the directory is then filled in
-// one sequential pass. ks is in id order (groupKids), and the sort is
-// stable, so the order within a bucket is ks's, as before.
+// each child becomes one word, its bucket, id and fingerprint, sorted in
+// place by a most-significant-digit radix sort of bucketDigit-bit digits
+// of the bucket (sortBucketKeys), whose tables stay in cache; the
+// directory is then filled in one sequential pass. ks is in id order
+// (groupKids) and the id is below the bucket in the word, so the words in
+// order are the children by bucket and, within a bucket, in ks's order,
+// as a stable sort by bucket gives them. In place, as a least-significant
+// -digit sort is not, it needs no second array of 8 bytes a child, which
+// at the measure's peak was the largest TLD's children's worth.
 func (e *emitter) sortByBucket(ks []uint32, nb uint32) error {
 	idBits := bits.Len32(ks[len(ks)-1])
 	bBits := bits.Len32(nb - 1)
 	if idBits+8+bBits > 64 {
 		return fmt.Errorf("a name has %d names directly below it; split the lists", len(ks))
 	}
-	fpShift, bShift := uint(idBits), uint(idBits+8)
+	idShift, bShift := uint(8), uint(idBits+8)
 	sc := e.t.sc
 	keys := scratchMake[uint64](sc, len(ks), len(ks))
 	defer scratchFree(sc, keys)
 	for i, c := range ks {
 		h := e.hashOf(c)
-		keys[i] = uint64(bucketOf(h, nb))<<bShift | uint64(fingerprint(h))<<fpShift | uint64(c)
+		keys[i] = uint64(bucketOf(h, nb))<<bShift | uint64(c)<<idShift | uint64(fingerprint(h))
 	}
 	if bBits > 0 {
-		tmp := scratchMake[uint64](sc, len(keys), len(keys))
-		defer scratchFree(sc, tmp) // the sort swaps keys and tmp: both arrays are freed
-		for shift := uint(0); shift < uint(bBits); shift += bucketDigit {
-			var count [1 << bucketDigit]uint32
-			for _, k := range keys {
-				count[k>>(bShift+shift)&(1<<bucketDigit-1)]++
-			}
-			at := uint32(0)
-			for d, c := range count {
-				count[d] = at
-				at += c
-			}
-			for _, k := range keys {
-				d := k >> (bShift + shift) & (1<<bucketDigit - 1)
-				tmp[count[d]] = k
-				count[d]++
-			}
-			keys, tmp = tmp, keys
+		if e.bucketTabs == nil {
+			e.bucketTabs = make([]uint32, bucketTabLevels<<(bucketDigit+1))
 		}
+		sortBucketKeys(keys, bShift, bShift+uint(bBits), e.bucketTabs)
 	}
 	at := len(e.dir)
 	e.dir = slices.Grow(e.dir, 2*int(nb)+1)[:at+2*int(nb)+1]
 	d := e.dir[at:]
-	idMask := uint64(1)<<fpShift - 1
+	idMask := uint64(1)<<idBits - 1
 	b := uint32(0)
 	var fp fpWord
 	d[0] = 0
@@ -882,8 +878,8 @@ func (e *emitter) sortByBucket(ks []uint32, nb uint32) error {
 			d[2*b+1], fp = fp.w, fpWord{}
 			d[2*b+2] = uint32(j)
 		}
-		fp.add(byte(k >> fpShift))
-		ks[j] = uint32(k & idMask)
+		fp.add(byte(k))
+		ks[j] = uint32(k >> idShift & idMask)
 	}
 	for ; b < nb; b++ {
 		d[2*b+1], fp = fp.w, fpWord{}
@@ -891,6 +887,75 @@ func (e *emitter) sortByBucket(ks []uint32, nb uint32) error {
 	}
 	return nil
 }
+
+// sortBucketKeys sorts a in place, every word's bits from hi up being
+// the same: by the digit of bits [hi-bucketDigit, hi) (or down to lo),
+// then each run of one digit by the bits below, down to lo, then by the
+// whole word. Keys are unique (the ids), so no stability is needed. Runs
+// of up to bucketRunMin words, which a bucket's children mostly are, are
+// insertion sorted. tabs holds two tables of 2^bucketDigit counters a
+// level of digits; only the digit's share of them is cleared and read,
+// as most runs below the first level are a few hundred words.
+func sortBucketKeys(a []uint64, lo, hi uint, tabs []uint32) {
+	if len(a) <= bucketRunMin {
+		for i := 1; i < len(a); i++ {
+			v := a[i]
+			j := i
+			for ; j > 0 && v < a[j-1]; j-- {
+				a[j] = a[j-1]
+			}
+			a[j] = v
+		}
+		return
+	}
+	if hi <= lo || len(tabs) < 2<<bucketDigit { // a bucket of more than bucketRunMin children
+		slices.Sort(a)
+		return
+	}
+	shift := lo
+	if hi-lo > bucketDigit {
+		shift = hi - bucketDigit
+	}
+	nd := 1 << (hi - shift)
+	mask := uint64(nd - 1)
+	count, next := tabs[:nd], tabs[1<<bucketDigit:][:nd]
+	clear(count)
+	for _, k := range a {
+		count[k>>shift&mask]++
+	}
+	at := uint32(0)
+	for c := range count {
+		next[c] = at
+		at += count[c]
+	}
+	end := uint32(0)
+	for c := range count {
+		end += count[c] // digit c's run ends where c+1's starts
+		for next[c] < end {
+			v := a[next[c]]
+			for dv := v >> shift & mask; dv != uint64(c); dv = v >> shift & mask {
+				v, a[next[dv]] = a[next[dv]], v
+				next[dv]++
+			}
+			a[next[c]] = v
+			next[c]++
+		}
+	}
+	start := uint32(0)
+	for c := range count {
+		if n := count[c]; n > 1 {
+			sortBucketKeys(a[start:start+n], lo, shift, tabs[2<<bucketDigit:])
+		}
+		start += count[c]
+	}
+}
+
+// bucketTabLevels is how many levels of digits sortBucketKeys's tables
+// hold: a bucket index has at most 32 bits.
+const bucketTabLevels = (32 + bucketDigit - 1) / bucketDigit
+
+// bucketRunMin is the run sortBucketKeys sorts by insertion.
+const bucketRunMin = 32
 
 // bucketDigit is the bits sortByBucket sorts by in a pass: its table of
 // 2^bucketDigit counters, and as many places it writes to, stay in cache.

@@ -192,6 +192,12 @@ func (p *buildPipe) stop() (*blocklist.Builder, int) {
 		}
 		close(p.full)
 		<-p.done
+		// The spare batches (half a megabyte) would otherwise live
+		// through the build, at its peak: nothing adds any more.
+		for len(p.free) > 0 {
+			<-p.free
+		}
+		p.batch = nil
 	}
 	return p.b, p.dropped
 }
