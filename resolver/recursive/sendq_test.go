@@ -2,10 +2,8 @@ package recursive
 
 import (
 	"bytes"
-	"errors"
 	"net"
 	"slices"
-	"syscall"
 	"testing"
 )
 
@@ -77,27 +75,30 @@ func TestSendQueueWrites(t *testing.T) {
 	}
 }
 
-// queued reads every datagram queued on pc without waiting.
+// queued reads every datagram queued on pc without waiting for more: it
+// sends pc a last one of its own and reads up to it, which on loopback
+// comes after everything sent before.
 func queued(t *testing.T, pc *net.UDPConn) [][]byte {
 	t.Helper()
-	rc, err := pc.SyscallConn()
+	end := []byte("end of the burst")
+	c, err := net.DialUDP("udp", nil, pc.LocalAddr().(*net.UDPAddr))
 	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.Write(end); err != nil {
 		t.Fatal(err)
 	}
 	var got [][]byte
 	buf := make([]byte, 1<<17)
-	for more := true; more; {
-		err := rc.Control(func(fd uintptr) {
-			n, _, err := syscall.Recvfrom(int(fd), buf, syscall.MSG_DONTWAIT)
-			if more = err == nil; more {
-				got = append(got, slices.Clone(buf[:n]))
-			} else if !errors.Is(err, syscall.EAGAIN) {
-				t.Error(err)
-			}
-		})
+	for {
+		n, err := pc.Read(buf)
 		if err != nil {
 			t.Fatal(err)
 		}
+		if bytes.Equal(buf[:n], end) {
+			return got
+		}
+		got = append(got, slices.Clone(buf[:n]))
 	}
-	return got
 }
