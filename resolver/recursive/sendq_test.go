@@ -5,6 +5,8 @@ import (
 	"net"
 	"slices"
 	"testing"
+
+	"github.com/bulwark-dns/bulwark/internal/dnstest"
 )
 
 // TestSendQueueWrites: a burst's queries are written once each, in the
@@ -58,7 +60,7 @@ func TestSendQueueWrites(t *testing.T) {
 			if !s.q.Idle() {
 				t.Fatal("queue not idle after the drain")
 			}
-			if got := queued(t, pc); !slices.EqualFunc(got, want, bytes.Equal) {
+			if got := dnstest.Queued(t, pc); !slices.EqualFunc(got, want, bytes.Equal) {
 				t.Fatalf("server got %d datagrams, want %d", len(got), len(want))
 			}
 			for i, o := range outs {
@@ -72,33 +74,5 @@ func TestSendQueueWrites(t *testing.T) {
 				o.withdraw() // returns at once: written or withdrawn already
 			}
 		})
-	}
-}
-
-// queued reads every datagram queued on pc without waiting for more: it
-// sends pc a last one of its own and reads up to it, which on loopback
-// comes after everything sent before.
-func queued(t *testing.T, pc *net.UDPConn) [][]byte {
-	t.Helper()
-	end := []byte("end of the burst")
-	c, err := net.DialUDP("udp", nil, pc.LocalAddr().(*net.UDPAddr))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	if _, err := c.Write(end); err != nil {
-		t.Fatal(err)
-	}
-	var got [][]byte
-	buf := make([]byte, 1<<17)
-	for {
-		n, err := pc.Read(buf)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if bytes.Equal(buf[:n], end) {
-			return got
-		}
-		got = append(got, slices.Clone(buf[:n]))
 	}
 }
