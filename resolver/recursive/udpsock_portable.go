@@ -33,7 +33,8 @@ type sockQueue struct {
 
 // dialUDP opens a socket connected to ap, and starts reading it.
 func dialUDP(ap netip.AddrPort) (udpSock, error) {
-	c, err := net.DialUDP("udp", nil, net.UDPAddrFromAddrPort(ap))
+	// Unmapped, as on Linux: OpenBSD has no v4-mapped IPv6 sockets.
+	c, err := net.DialUDP("udp", nil, net.UDPAddrFromAddrPort(netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())))
 	if err != nil {
 		return udpSock{}, err
 	}
