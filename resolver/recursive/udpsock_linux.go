@@ -117,7 +117,9 @@ type pollSet struct {
 	fd  int
 	rc  syscall.RawConn
 	evs [128]unix.EpollEvent
-	got []uint64 // the keys of the last wait
+	n   int                // events in evs
+	got []uint64           // their keys
+	ew  func(uintptr) bool // s.epollWait
 }
 
 // openPollSet opens an epoll set.
@@ -132,6 +134,7 @@ func openPollSet() (*pollSet, error) {
 		return nil, os.NewSyscallError("fcntl", err)
 	}
 	s := &pollSet{ep: os.NewFile(uintptr(fd), "replies"), fd: fd}
+	s.ew = s.epollWait
 	if s.rc, err = s.ep.SyscallConn(); err != nil {
 		s.ep.Close()
 		return nil, err
@@ -166,21 +169,26 @@ func (s *pollSet) setDeadline(t time.Time) { s.ep.SetReadDeadline(t) }
 // wait returns the keys of the sockets ready, valid until the next wait,
 // once there is one, or the deadline's error.
 func (s *pollSet) wait() ([]uint64, error) {
-	var n int
-	err := s.rc.Read(func(fd uintptr) bool {
-		for {
-			var werr error
-			n, werr = unix.EpollWait(int(fd), s.evs[:], 0)
-			if werr != unix.EINTR {
-				return n > 0
-			}
-		}
-	})
+	s.n = 0
+	err := s.rc.Read(s.ew)
 	s.got = s.got[:0]
-	for _, ev := range s.evs[:max(n, 0)] {
+	for _, ev := range s.evs[:s.n] {
 		s.got = append(s.got, replyKey(uint32(ev.Pad), int(ev.Fd)))
 	}
 	return s.got, err
+}
+
+// epollWait is wait's poll of the set, made once it is readable: a
+// method value made once (openPollSet), so that a wait allocates no
+// closure.
+func (s *pollSet) epollWait(fd uintptr) bool {
+	for {
+		n, err := unix.EpollWait(int(fd), s.evs[:], 0)
+		if err != unix.EINTR {
+			s.n = max(n, 0)
+			return n > 0
+		}
+	}
 }
 
 // close closes the set; only the reaper does, as it exits.
