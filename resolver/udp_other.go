@@ -7,7 +7,6 @@ import (
 
 	"golang.org/x/net/ipv4"
 	"golang.org/x/net/ipv6"
-	"golang.org/x/sys/unix"
 )
 
 // xnetConn moves datagrams with x/net's PacketConn, one a call away from
@@ -39,7 +38,7 @@ func (c *xnetConn) readBatch(ms []udpMsg) (int, error) {
 			ms[i].n, ms[i].trunc = 0, true // dropped as cut
 			continue
 		}
-		ms[i].n, ms[i].trunc, ms[i].addr = c.ms[i].N, c.ms[i].Flags&unix.MSG_TRUNC != 0, ua.AddrPort()
+		ms[i].n, ms[i].trunc, ms[i].addr = c.ms[i].N, c.ms[i].Flags&msgTrunc != 0, ua.AddrPort()
 	}
 	return n, err
 }

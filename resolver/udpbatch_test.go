@@ -6,8 +6,9 @@ import (
 	"net"
 	"net/netip"
 	"sync"
-	"syscall"
 	"testing"
+
+	"github.com/bulwark-dns/bulwark/internal/dnstest"
 )
 
 // TestReadLoopYield: the read loop lets the workers run after yieldEvery
@@ -99,20 +100,8 @@ func TestAnswerQueueBurst(t *testing.T) {
 				t.Fatal("queue not idle after the senders")
 			}
 			got := map[string]int{}
-			rc, err := cl.SyscallConn()
-			if err != nil {
-				t.Fatal(err)
-			}
-			buf := make([]byte, 64)
-			for more := true; more; {
-				if err := rc.Control(func(fd uintptr) { // what is queued, without waiting
-					n, _, err := syscall.Recvfrom(int(fd), buf, syscall.MSG_DONTWAIT)
-					if more = err == nil; more {
-						got[string(buf[:n])]++
-					}
-				}); err != nil {
-					t.Fatal(err)
-				}
+			for _, d := range dnstest.Queued(t, cl) {
+				got[string(d)]++
 			}
 			if len(got) != tt.workers*tt.per {
 				t.Fatalf("client got %d distinct answers, want %d", len(got), tt.workers*tt.per)

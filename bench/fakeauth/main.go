@@ -11,7 +11,8 @@
 //
 // Responses are built straight on the wire from the query bytes (question
 // copied, answer name compressed to it), with no per-query allocation, on
-// several SO_REUSEPORT UDP sockets and on TCP. An EDNS OPT in the query is
+// several SO_REUSEPORT UDP sockets (one where the kernel does not spread
+// datagrams over them: every OS but Linux, reuseport_*.go) and on TCP. An EDNS OPT in the query is
 // answered with a minimal OPT (UDP size 1232).
 package main
 
@@ -68,8 +69,13 @@ func main() {
 	}
 	s := &server{addr: a.As4(), ttl: uint32(*ttl), missTTL: uint32(*missTTL)}
 	n := *sockets
-	if n <= 0 {
+	switch {
+	case n <= 0 && spreadsSockets:
 		n = runtime.GOMAXPROCS(0)
+	case n <= 0:
+		n = 1
+	case n > 1 && !spreadsSockets:
+		log.Fatalf("fakeauth: -sockets %d needs SO_REUSEPORT's load balancing, which only Linux has: leave it at 1", n)
 	}
 	lc := net.ListenConfig{Control: reusePort}
 	for i := 0; i < n; i++ {
@@ -90,21 +96,6 @@ func main() {
 	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
 	<-sig
 	fmt.Fprintf(os.Stderr, "fakeauth: served %d queries\n", s.served.Load())
-}
-
-// soReusePort is SO_REUSEPORT on Linux (x86, arm); the syscall package does
-// not export it and the harness runs on Linux only.
-const soReusePort = 0xf
-
-func reusePort(_, _ string, c syscall.RawConn) error {
-	var serr error
-	err := c.Control(func(fd uintptr) {
-		serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, soReusePort, 1)
-	})
-	if err != nil {
-		return err
-	}
-	return serr
 }
 
 func (s *server) serveUDP(c *net.UDPConn) {

@@ -1,6 +1,8 @@
-//go:build !unix
+//go:build !unix || netbsd || aix
 
 package cputime
+
+// NetBSD and AIX are here too: x/sys has no thread CPU clock for them.
 
 import "time"
 

@@ -1,6 +1,7 @@
 package dnstest
 
 import (
+	"bytes"
 	"net"
 	"net/netip"
 	"testing"
@@ -35,4 +36,33 @@ func ServeRawUDP(pc *net.UDPConn, reply func(q []byte, from netip.AddrPort)) {
 			reply(buf[:n], from)
 		}
 	}()
+}
+
+// Queued reads every datagram queued on pc now, without waiting for more
+// and without a non-blocking read, which not every OS has (and the net
+// package has not): it sends pc one last datagram of its own and reads
+// up to it, which on loopback comes after everything sent before.
+func Queued(t testing.TB, pc *net.UDPConn) [][]byte {
+	t.Helper()
+	end := []byte("dnstest: the end of what was queued")
+	c, err := net.DialUDP("udp", nil, pc.LocalAddr().(*net.UDPAddr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.Write(end); err != nil {
+		t.Fatal(err)
+	}
+	var got [][]byte
+	buf := make([]byte, 1<<17)
+	for {
+		n, err := pc.Read(buf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if bytes.Equal(buf[:n], end) {
+			return got
+		}
+		got = append(got, bytes.Clone(buf[:n]))
+	}
 }

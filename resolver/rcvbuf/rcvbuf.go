@@ -7,7 +7,6 @@ package rcvbuf
 import (
 	"bufio"
 	"bytes"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -18,7 +17,6 @@ import (
 	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"golang.org/x/sys/unix"
 )
 
 // Default is listen.udp_rcvbuf's default. The kernel's default
@@ -27,46 +25,30 @@ import (
 // stalls twenty times that long, as Unbound's so-rcvbuf advice does.
 const Default = 4 << 20
 
-// rmemMaxPath is where the kernel's cap on SO_RCVBUF is read from.
-const rmemMaxPath = "/proc/sys/net/core/rmem_max"
-
 // setRcvbuf sizes uc's receive buffer to want bytes and returns what the
-// kernel granted. As root it asks with SO_RCVBUFFORCE, which may exceed
-// net.core.rmem_max; otherwise (or if that is refused) the kernel caps the
-// size at rmem_max, and a warning says how to raise it. force is false in
-// tests of the capped path.
+// kernel granted; the asking is the OS's (setBuffer, rcvbuf_linux.go and
+// rcvbuf_other.go), the warning when it granted less is one for all: it
+// names the kernel's limit and how to raise it. force asks past the limit
+// where the OS has a way to (Linux's SO_RCVBUFFORCE as root); it is false
+// in tests of the capped path.
 func setRcvbuf(uc *net.UDPConn, want int, force bool, logger *slog.Logger) (int, error) {
-	rc, err := uc.SyscallConn()
+	got, err := setBuffer(uc, want, force)
 	if err != nil {
-		return 0, err
-	}
-	var got int
-	var serr error
-	cerr := rc.Control(func(fd uintptr) {
-		forced := force && unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, want) == nil
-		if !forced {
-			if serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUF, want); serr != nil {
-				return
-			}
-		}
-		// Linux reports twice the size asked for (the other half is its
-		// bookkeeping allowance); half of it is the size that was set.
-		var v int
-		v, serr = unix.GetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUF)
-		got = v / 2
-	})
-	if err := errors.Join(cerr, serr); err != nil {
 		return 0, fmt.Errorf("listen.udp_rcvbuf: %s: %w", uc.LocalAddr(), err)
 	}
 	if got < want {
-		limit := "unknown"
-		if b, err := os.ReadFile(rmemMaxPath); err == nil {
-			limit = strings.TrimSpace(string(b))
-		}
-		logger.Warn("listen.udp_rcvbuf: the kernel capped the UDP receive buffer; queries arriving in a burst beyond it are dropped (bulwark_udp_receive_drops_total). Raise the cap with sysctl -w net.core.rmem_max=N, or run with CAP_NET_ADMIN",
-			"addr", uc.LocalAddr().String(), "want", want, "got", got, "net.core.rmem_max", limit)
+		l := kernelLimit()
+		logger.Warn("listen.udp_rcvbuf: the kernel capped the UDP receive buffer; queries arriving in a burst beyond it are dropped"+l.counted+". "+l.raise,
+			"addr", uc.LocalAddr().String(), "want", want, "got", got, l.name, l.value)
 	}
 	return got, nil
+}
+
+// limit is what a warning says of the kernel's cap on a socket's receive
+// buffer: its name (a sysctl), its value when it can be read, how to
+// raise it, and where the drops it causes are counted.
+type limit struct {
+	name, value, raise, counted string
 }
 
 // Stats exports, per listening address, the receive buffer granted and
@@ -74,21 +56,31 @@ func setRcvbuf(uc *net.UDPConn, want int, force bool, logger *slog.Logger) (int,
 // never saw, and so never counted anywhere else. Drops are read at scrape
 // time from /proc/net/udp and udp6 (the "drops" column, matched by the
 // socket's inode); a socket that is closed keeps its last count in the
-// address's total, so the counter never goes back.
+// address's total, so the counter never goes back. Where the kernel keeps
+// no such count (every OS but Linux: see procNetFiles) the drops counter
+// is not exported at all, rather than exported as a zero that would
+// read as "no drops"; the buffer gauge is.
 type Stats struct {
 	mu      sync.Mutex
 	socks   []udpSock
 	base    map[string]uint64 // drops of closed sockets, by address
 	drops   *prometheus.Desc
 	rcvbuf  *prometheus.Desc
-	procNet []string // files read; tests point it elsewhere
+	procNet []string // files read, none where there are none; tests point it elsewhere
 }
 
 type udpSock struct {
 	addr   string
-	inode  uint64
+	conn   *net.UDPConn // to tell when it is closed, and find it to resize
+	inode  uint64       // its line in procNet, where there is one
 	rcvbuf int
 	last   uint64
+}
+
+// closed reports whether s's socket has been closed: its drops are final.
+func (s udpSock) closed() bool {
+	rc, err := s.conn.SyscallConn()
+	return err != nil || rc.Control(func(uintptr) {}) != nil
 }
 
 // NewStats returns the statistics of the sockets it will be given to track,
@@ -97,10 +89,10 @@ func NewStats(reg prometheus.Registerer) *Stats {
 	u := &Stats{
 		base: map[string]uint64{},
 		drops: prometheus.NewDesc("bulwark_udp_receive_drops_total",
-			"UDP datagrams the kernel dropped on a listening socket, mostly because its receive buffer (listen.udp_rcvbuf) was full.", []string{"addr"}, nil),
+			"UDP datagrams the kernel dropped on a listening socket, mostly because its receive buffer (listen.udp_rcvbuf) was full. Linux only.", []string{"addr"}, nil),
 		rcvbuf: prometheus.NewDesc("bulwark_udp_rcvbuf_bytes",
 			"Receive buffer the kernel granted each listening UDP socket.", []string{"addr"}, nil),
-		procNet: []string{"/proc/net/udp", "/proc/net/udp6"},
+		procNet: procNetFiles(),
 	}
 	if reg != nil {
 		reg.MustRegister(u)
@@ -119,13 +111,15 @@ func (u *Stats) Track(uc *net.UDPConn, rcvbuf int, logger *slog.Logger) {
 	if u == nil {
 		return
 	}
-	ino, err := socketInode(uc)
-	if err != nil {
-		logger.Warn("UDP receive drops not counted", "addr", addr, "err", err)
-		return
+	s := udpSock{addr: addr, conn: uc, rcvbuf: got}
+	if len(u.procNet) > 0 {
+		if s.inode, err = socketInode(uc); err != nil {
+			logger.Warn("UDP receive drops not counted", "addr", addr, "err", err)
+			return
+		}
 	}
 	u.mu.Lock()
-	u.socks = append(u.socks, udpSock{addr: addr, inode: ino, rcvbuf: got})
+	u.socks = append(u.socks, s)
 	u.mu.Unlock()
 }
 
@@ -139,31 +133,13 @@ func (u *Stats) Resize(uc *net.UDPConn, rcvbuf int, logger *slog.Logger) {
 	if u == nil {
 		return
 	}
-	ino, err := socketInode(uc)
-	if err != nil {
-		return
-	}
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	for i := range u.socks {
-		if u.socks[i].inode == ino {
+		if u.socks[i].conn == uc {
 			u.socks[i].rcvbuf = got
 		}
 	}
-}
-
-// socketInode is the inode number /proc/net/udp lists uc's socket under.
-func socketInode(uc *net.UDPConn) (uint64, error) {
-	rc, err := uc.SyscallConn()
-	if err != nil {
-		return 0, err
-	}
-	var st unix.Stat_t
-	var serr error
-	if err := rc.Control(func(fd uintptr) { serr = unix.Fstat(int(fd), &st) }); err != nil {
-		return 0, err
-	}
-	return st.Ino, serr
 }
 
 // Describe implements prometheus.Collector.
@@ -179,7 +155,7 @@ func (u *Stats) Collect(ch chan<- prometheus.Metric) {
 	for _, p := range u.procNet {
 		f, err := os.Open(p)
 		if err != nil {
-			continue // no IPv6, or not Linux
+			continue // no IPv6
 		}
 		_ = parseProcNetUDP(f, drops)
 		f.Close()
@@ -193,20 +169,21 @@ func (u *Stats) Collect(ch chan<- prometheus.Metric) {
 	}
 	live := u.socks[:0]
 	for _, s := range u.socks {
-		d, ok := drops[s.inode]
-		if !ok { // closed: its drops stay in the address's total
+		if s.closed() { // its drops stay in the address's total
 			u.base[s.addr] += s.last
 			total[s.addr] += s.last
 			continue
 		}
-		s.last = d
-		total[s.addr] += d
+		s.last = drops[s.inode]
+		total[s.addr] += s.last
 		rcvbuf[s.addr] = s.rcvbuf
 		live = append(live, s)
 	}
 	u.socks = live
-	for a, n := range total {
-		ch <- prometheus.MustNewConstMetric(u.drops, prometheus.CounterValue, float64(n), a)
+	if len(u.procNet) > 0 {
+		for a, n := range total {
+			ch <- prometheus.MustNewConstMetric(u.drops, prometheus.CounterValue, float64(n), a)
+		}
 	}
 	for a, n := range rcvbuf {
 		ch <- prometheus.MustNewConstMetric(u.rcvbuf, prometheus.GaugeValue, float64(n), a)
@@ -245,4 +222,36 @@ func parseProcNetUDP(r io.Reader, drops map[uint64]uint64) error {
 		return fmt.Errorf("%d unreadable lines", bad)
 	}
 	return nil
+}
+
+// largestAccepted asks set for want bytes and, if it is refused, for the
+// largest size it accepts (within 4 KiB, the least listen.udp_rcvbuf
+// allows), which it returns. If even 4 KiB is refused the first error is
+// returned: the buffer is as the kernel made it.
+func largestAccepted(want int, set func(int) error) (int, error) {
+	const step = 4096
+	first := set(want)
+	if first == nil {
+		return want, nil
+	}
+	lo, hi := 0, want // lo accepted (0: none yet), hi refused
+	for n := want / 2; n >= step; n /= 2 {
+		if set(n) == nil {
+			lo = n
+			break
+		}
+		hi = n
+	}
+	if lo == 0 {
+		return 0, first
+	}
+	for hi-lo > step {
+		mid := lo + (hi-lo)/2
+		if set(mid) == nil {
+			lo = mid
+		} else {
+			hi = mid
+		}
+	}
+	return lo, nil // a refused size leaves the buffer at the last one accepted
 }

@@ -1,12 +1,10 @@
 package rcvbuf
 
 import (
-	"bytes"
+	"errors"
 	"log/slog"
-	"net"
-	"os"
-	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/bulwark-dns/bulwark/internal/dnstest"
@@ -14,51 +12,83 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-func rmemMax(t *testing.T) int {
-	t.Helper()
-	b, err := os.ReadFile(rmemMaxPath)
-	if err != nil {
-		t.Skipf("no %s (not Linux?): %v", rmemMaxPath, err)
-	}
-	n, err := strconv.Atoi(strings.TrimSpace(string(b)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return n
-}
-
-func TestSetRcvbuf(t *testing.T) {
-	limit := rmemMax(t)
+// TestLargestAccepted: against a kernel that refuses sizes above its cap
+// (the BSDs' and macOS's ENOBUFS), the socket ends with the largest size
+// within 4 KiB of the cap, and the size it reports is the one it holds.
+func TestLargestAccepted(t *testing.T) {
 	tests := []struct {
-		name     string
-		want     int
-		force    bool
-		wantGot  func(got int) bool
-		wantWarn bool
+		name string
+		want int
+		cap  int // the largest size accepted
 	}{
-		{"within the kernel's cap", min(64<<10, limit), false, func(got int) bool { return got == min(64<<10, limit) }, false},
-		{"beyond the cap: capped, warned", limit + 1<<20, false, func(got int) bool { return got == limit }, true},
-		// As root (CI), SO_RCVBUFFORCE passes the cap; otherwise it is
-		// refused and the cap applies with a warning.
-		{"beyond the cap, forced", limit + 1<<20, true, func(got int) bool {
-			return got == limit+1<<20 || os.Geteuid() != 0 && got == limit
-		}, os.Geteuid() != 0},
+		{"within the cap", 1 << 20, 4 << 20},
+		{"at the cap", 4 << 20, 4 << 20},
+		{"above the cap", 4 << 20, 1864135}, // FreeBSD's default share of 2 MiB
+		{"cap at a power of two", 4 << 20, 1 << 20},
+		{"cap just above 4 KiB", 1 << 20, 4097},
+		{"cap below 4 KiB", 1 << 20, 2048},
+		{"smallest size refused", 4096, 2048},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var log bytes.Buffer
-			got, err := setRcvbuf(dnstest.ListenRawUDP(t), tt.want, tt.force, slog.New(slog.NewTextHandler(&log, nil)))
-			if err != nil {
+			held := 0 // the buffer's size: a refused size leaves it as it was
+			set := func(n int) error {
+				if n > tt.cap {
+					return syscall.ENOBUFS
+				}
+				held = n
+				return nil
+			}
+			got, err := largestAccepted(tt.want, set)
+			switch {
+			case tt.cap < 4096:
+				if !errors.Is(err, syscall.ENOBUFS) {
+					t.Fatalf("got %d, %v; want the kernel's ENOBUFS", got, err)
+				}
+				return
+			case err != nil:
 				t.Fatal(err)
-			}
-			if !tt.wantGot(got) {
-				t.Fatalf("asked %d (rmem_max %d), got %d", tt.want, limit, got)
-			}
-			warned := strings.Contains(log.String(), "net.core.rmem_max")
-			if warned != tt.wantWarn {
-				t.Fatalf("warning naming net.core.rmem_max: %v, want %v; log: %s", warned, tt.wantWarn, log.String())
+			case got != held:
+				t.Fatalf("reported %d, the socket holds %d", got, held)
+			case got > min(tt.want, tt.cap) || got <= min(tt.want, tt.cap)-4096:
+				t.Fatalf("got %d, want the largest size within 4 KiB of min(%d, cap %d)", got, tt.want, tt.cap)
 			}
 		})
+	}
+}
+
+// TestTrackCollect, on every OS: the buffer granted shows per address
+// while the socket is open and goes once it is closed; the drops counter
+// shows only where the kernel counts drops per socket (Linux).
+func TestTrackCollect(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	u := NewStats(reg)
+	uc := dnstest.ListenRawUDP(t)
+	u.Track(uc, 64<<10, slog.New(slog.DiscardHandler))
+	addr := uc.LocalAddr().String()
+	if got := promtest.Value(t, reg, "bulwark_udp_rcvbuf_bytes", "addr", addr); got < 4096 {
+		t.Fatalf("rcvbuf gauge %v, want the 64 KiB asked (or what the kernel capped it to)", got)
+	}
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	counted := false
+	for _, mf := range mfs {
+		counted = counted || mf.GetName() == "bulwark_udp_receive_drops_total"
+	}
+	if want := len(procNetFiles()) > 0; counted != want {
+		t.Fatalf("drops counter exported: %v, want %v (where the kernel counts them)", counted, want)
+	}
+	uc.Close()
+	mfs, err = reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() == "bulwark_udp_rcvbuf_bytes" {
+			t.Fatalf("rcvbuf gauge still exported for a closed socket: %v", mf)
+		}
 	}
 }
 
@@ -109,38 +139,4 @@ func FuzzParseProcNetUDP(f *testing.F) {
 	f.Fuzz(func(t *testing.T, s string) {
 		_ = parseProcNetUDP(strings.NewReader(s), map[uint64]uint64{})
 	})
-}
-
-// A socket nobody reads, with the smallest buffer, overflows under a
-// burst: the drops the kernel counts show in bulwark_udp_receive_drops_total,
-// and stay there once the socket is closed.
-func TestUDPDropsCounted(t *testing.T) {
-	if _, err := os.Stat("/proc/net/udp"); err != nil {
-		t.Skip("no /proc/net/udp (not Linux)")
-	}
-	reg := prometheus.NewRegistry()
-	u := NewStats(reg)
-	uc := dnstest.ListenRawUDP(t)
-	u.Track(uc, 4096, slog.New(slog.DiscardHandler))
-	addr := uc.LocalAddr().String()
-	if got := promtest.Value(t, reg, "bulwark_udp_rcvbuf_bytes", "addr", addr); got < 2048 || got > 8192 {
-		t.Fatalf("rcvbuf gauge %v, want about 4096", got)
-	}
-	cl, err := net.DialUDP("udp4", nil, uc.LocalAddr().(*net.UDPAddr))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	pkt := make([]byte, 512)
-	for range 2000 {
-		_, _ = cl.Write(pkt)
-	}
-	drops := promtest.Value(t, reg, "bulwark_udp_receive_drops_total", "addr", addr)
-	if drops < 1000 {
-		t.Fatalf("%v drops counted after 2000 datagrams into a 4 KiB buffer, want most of them", drops)
-	}
-	uc.Close()
-	if after := promtest.Value(t, reg, "bulwark_udp_receive_drops_total", "addr", addr); after != drops {
-		t.Fatalf("drops %v after close, want the %v counted before", after, drops)
-	}
 }

@@ -2,11 +2,11 @@ package recursive
 
 import (
 	"bytes"
-	"errors"
 	"net"
 	"slices"
-	"syscall"
 	"testing"
+
+	"github.com/bulwark-dns/bulwark/internal/dnstest"
 )
 
 // TestSendQueueWrites: a burst's queries are written once each, in the
@@ -60,7 +60,7 @@ func TestSendQueueWrites(t *testing.T) {
 			if !s.q.Idle() {
 				t.Fatal("queue not idle after the drain")
 			}
-			if got := queued(t, pc); !slices.EqualFunc(got, want, bytes.Equal) {
+			if got := dnstest.Queued(t, pc); !slices.EqualFunc(got, want, bytes.Equal) {
 				t.Fatalf("server got %d datagrams, want %d", len(got), len(want))
 			}
 			for i, o := range outs {
@@ -75,29 +75,4 @@ func TestSendQueueWrites(t *testing.T) {
 			}
 		})
 	}
-}
-
-// queued reads every datagram queued on pc without waiting.
-func queued(t *testing.T, pc *net.UDPConn) [][]byte {
-	t.Helper()
-	rc, err := pc.SyscallConn()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var got [][]byte
-	buf := make([]byte, 1<<17)
-	for more := true; more; {
-		err := rc.Control(func(fd uintptr) {
-			n, _, err := syscall.Recvfrom(int(fd), buf, syscall.MSG_DONTWAIT)
-			if more = err == nil; more {
-				got = append(got, slices.Clone(buf[:n]))
-			} else if !errors.Is(err, syscall.EAGAIN) {
-				t.Error(err)
-			}
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-	return got
 }

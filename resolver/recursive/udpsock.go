@@ -4,107 +4,33 @@ import (
 	"cmp"
 	"context"
 	"errors"
-	"net/netip"
 	"os"
-	"runtime"
 	"sync"
 	"time"
-	"unsafe"
-
-	"golang.org/x/sys/unix"
 )
 
-// udpSock is the socket of one UDP exchange, made with raw system calls:
-// socket and connect (the kernel binds it to a random ephemeral port, the
-// fresh unpredictable source port per query RFC 5452 §9.2 asks for, and
-// drops datagrams from any other address). Its replies are waited for in
-// the Resolver's replyPoll, not the runtime's poller: see there why.
+// The socket of one UDP exchange (udpSock) and the set its replies are
+// waited for in (pollSet) are the OS's: raw system calls and an epoll set
+// on Linux (udpsock_linux.go), a net.UDPConn whose reads a goroutine
+// queues elsewhere (udpsock_portable.go, also built on Linux with the
+// bulwark_portable tag, so that it is tested there). Both give a fresh
+// kernel-chosen source port per query (RFC 5452 §9.2) on a connected
+// socket, and what is decided from them — when an exchange is woken, its
+// deadline and context, when the reaper exits — is decided here once.
 //
-// Every call on it is made with RawSyscall, without telling the runtime:
-// none of them can block (the socket is non-blocking, connect on UDP only
-// sets the peer), and on loopback the write runs the receiver's whole
-// delivery inline, long enough for the runtime's monitor to hand the
-// processor to another thread mid-call when it knows of the call, as the
-// UDP listener found for its batch calls (resolver/udp_linux.go).
-type udpSock struct {
-	fd int
-}
-
-// dialUDP opens a non-blocking socket connected to ap.
-func dialUDP(ap netip.AddrPort) (udpSock, error) {
-	var (
-		family = unix.AF_INET
-		sa4    unix.RawSockaddrInet4
-		sa6    unix.RawSockaddrInet6
-		sa     unsafe.Pointer
-		salen  uintptr
-	)
-	// The port is in network byte order in the raw address.
-	port := [2]byte{byte(ap.Port() >> 8), byte(ap.Port())}
-	if a := ap.Addr().Unmap(); a.Is4() {
-		sa4 = unix.RawSockaddrInet4{Family: unix.AF_INET, Addr: a.As4()}
-		sa4.Port = *(*uint16)(unsafe.Pointer(&port))
-		sa, salen = unsafe.Pointer(&sa4), unsafe.Sizeof(sa4)
-	} else {
-		family = unix.AF_INET6
-		sa6 = unix.RawSockaddrInet6{Family: unix.AF_INET6, Addr: a.As16()}
-		sa6.Port = *(*uint16)(unsafe.Pointer(&port))
-		sa, salen = unsafe.Pointer(&sa6), unsafe.Sizeof(sa6)
-	}
-	fd, _, errno := unix.RawSyscall(unix.SYS_SOCKET, uintptr(family), unix.SOCK_DGRAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, unix.IPPROTO_UDP)
-	if errno != 0 {
-		return udpSock{}, os.NewSyscallError("socket", errno)
-	}
-	for {
-		_, _, errno = unix.RawSyscall(unix.SYS_CONNECT, fd, uintptr(sa), salen)
-		if errno != unix.EINTR {
-			break
-		}
-	}
-	runtime.KeepAlive(&sa4)
-	runtime.KeepAlive(&sa6)
-	if errno != 0 {
-		unix.RawSyscall(unix.SYS_CLOSE, fd, 0, 0)
-		return udpSock{}, os.NewSyscallError("connect", errno)
-	}
-	return udpSock{fd: int(fd)}, nil
-}
-
-// close closes the socket, which also takes it out of the replyPoll's
-// epoll set.
-func (s udpSock) close() { unix.RawSyscall(unix.SYS_CLOSE, uintptr(s.fd), 0, 0) }
-
-// write sends one datagram.
-func (s udpSock) write(b []byte) error {
-	for {
-		_, _, errno := unix.RawSyscall(unix.SYS_WRITE, uintptr(s.fd), uintptr(unsafe.Pointer(unsafe.SliceData(b))), uintptr(len(b)))
-		switch errno {
-		case 0:
-			return nil
-		case unix.EINTR:
-			continue
-		}
-		return os.NewSyscallError("write", errno)
-	}
-}
-
-// read receives one queued datagram into b; wouldBlock when none is
-// queued. An error the kernel queued on the socket (ECONNREFUSED after an
-// ICMP port unreachable) comes back as the error.
-func (s udpSock) read(b []byte) (n int, wouldBlock bool, err error) {
-	for {
-		r, _, errno := unix.RawSyscall(unix.SYS_READ, uintptr(s.fd), uintptr(unsafe.Pointer(unsafe.SliceData(b))), uintptr(len(b)))
-		switch errno {
-		case 0:
-			return int(r), false, nil
-		case unix.EINTR:
-			continue
-		case unix.EAGAIN:
-			return 0, true, nil
-		}
-		return 0, false, os.NewSyscallError("read", errno)
-	}
-}
+// Each has:
+//
+//	dialUDP(ap) (udpSock, error)          a socket connected to ap
+//	udpSock.write(b) error                send one datagram
+//	udpSock.read(b) (n, wouldBlock, err)  one queued datagram, or none
+//	udpSock.close()
+//	udpSock.id() int                      part of its key in a replyPoll
+//	openPollSet() (*pollSet, error)
+//	pollSet.add(p, sock, key) error       wake key once sock has a datagram
+//	pollSet.rearm(sock, key) error        once more
+//	pollSet.setDeadline(t)                when wait returns os.ErrDeadlineExceeded
+//	pollSet.wait() ([]uint64, error)      the keys of sockets ready
+//	pollSet.close()
 
 // udpBufs recycles the receive buffers of UDP exchanges.
 var udpBufs = sync.Pool{New: func() any { return new([udpBufSize]byte) }}
@@ -124,10 +50,10 @@ const replyIdle = 10 * time.Second
 const replyTick = 5 * time.Millisecond
 
 // replyPoll waits for the replies of all UDP exchanges of a Resolver in
-// one epoll set of its own, which the runtime's poller waits on as on any
-// other descriptor, and one reaper goroutine wakes each exchange whose
-// socket has something to read, or whose deadline has passed or context
-// ended. Per exchange
+// one pollSet of its own (on Linux an epoll set, which the runtime's
+// poller waits on as on any other descriptor), and one reaper goroutine
+// wakes each exchange whose socket has something to read, or whose
+// deadline has passed or context ended. Per exchange
 // that costs one epoll_ctl (one-shot; closing the socket removes it), where
 // handing each fresh socket to the runtime's poller costs an fcntl, an
 // EPOLL_CTL_ADD and an EPOLL_CTL_DEL, plus a read(2) tried before the reply
@@ -142,12 +68,11 @@ const replyTick = 5 * time.Millisecond
 type replyPoll struct {
 	idle    time.Duration // replyIdle when zero; tests shorten it
 	mu      sync.Mutex
-	ep      *os.File // the epoll set; nil while no reaper runs
-	epfd    int
+	set     *pollSet // nil while no reaper runs
 	gen     uint32
-	waiters map[uint64]waiter // by key: gen<<32 | fd
-	// ticking: the epoll set's read deadline is the next sweep (waiters
-	// came since the reaper last found none), not the idle exit.
+	waiters map[uint64]waiter // by key: gen<<32 | sock.id()
+	// ticking: the set's deadline is the next sweep (waiters came since
+	// the reaper last found none), not the idle exit.
 	ticking bool
 }
 
@@ -164,14 +89,14 @@ type replyWait struct {
 	ready chan struct{}
 }
 
-func replyKey(gen uint32, fd int) uint64 { return uint64(gen)<<32 | uint64(uint32(fd)) }
+func replyKey(gen uint32, id int) uint64 { return uint64(gen)<<32 | uint64(uint32(id)) }
 
 // arm registers sock to wake the returned replyWait once it has a
 // datagram or an error to read, once deadline has passed, or once ctx has
 // ended (both noticed within a replyTick).
 func (p *replyPoll) arm(ctx context.Context, sock udpSock, deadline time.Time) (replyWait, error) {
 	p.mu.Lock()
-	if p.ep == nil {
+	if p.set == nil {
 		if err := p.start(); err != nil {
 			p.mu.Unlock()
 			return replyWait{}, err
@@ -179,14 +104,14 @@ func (p *replyPoll) arm(ctx context.Context, sock udpSock, deadline time.Time) (
 	}
 	if !p.ticking {
 		p.ticking = true
-		p.ep.SetReadDeadline(time.Now().Add(replyTick))
+		p.set.setDeadline(time.Now().Add(replyTick))
 	}
 	p.gen++
-	w := replyWait{key: replyKey(p.gen, sock.fd), ready: readyChans.Get().(chan struct{})}
+	w := replyWait{key: replyKey(p.gen, sock.id()), ready: readyChans.Get().(chan struct{})}
 	p.waiters[w.key] = waiter{ready: w.ready, deadline: deadline, ctx: ctx}
-	epfd := p.epfd // stays open while w is registered
+	set := p.set // stays open while w is registered
 	p.mu.Unlock()
-	if err := epollCtl(epfd, unix.EPOLL_CTL_ADD, sock.fd, w.key); err != nil {
+	if err := set.add(p, sock, w.key); err != nil {
 		p.disarm(w)
 		return replyWait{}, err
 	}
@@ -197,20 +122,9 @@ func (p *replyPoll) arm(ctx context.Context, sock udpSock, deadline time.Time) (
 // nothing acceptable) to read.
 func (p *replyPoll) rearm(sock udpSock, w replyWait) error {
 	p.mu.Lock()
-	epfd := p.epfd
+	set := p.set
 	p.mu.Unlock()
-	return epollCtl(epfd, unix.EPOLL_CTL_MOD, sock.fd, w.key)
-}
-
-// epollCtl adds (or modifies) fd in the epoll set epfd for one wake-up,
-// the event carrying the key's generation; a raw call, as udpSock's are.
-func epollCtl(epfd, op, fd int, key uint64) error {
-	ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLONESHOT, Fd: int32(fd), Pad: int32(key >> 32)}
-	_, _, errno := unix.RawSyscall6(unix.SYS_EPOLL_CTL, uintptr(epfd), uintptr(op), uintptr(fd), uintptr(unsafe.Pointer(&ev)), 0, 0)
-	if errno != 0 {
-		return os.NewSyscallError("epoll_ctl", errno)
-	}
-	return nil
+	return set.rearm(sock, w.key)
 }
 
 // disarm forgets w; its socket must be closed after, not before, so a
@@ -228,22 +142,17 @@ func (p *replyPoll) disarm(w replyWait) {
 	readyChans.Put(w.ready)
 }
 
-// start opens the epoll set and starts its reaper; p.mu is held.
+// start opens the set and starts its reaper; p.mu is held.
 func (p *replyPoll) start() error {
-	fd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
+	set, err := openPollSet()
 	if err != nil {
-		return os.NewSyscallError("epoll_create1", err)
+		return err
 	}
-	// Non-blocking, so os.File hands it to the runtime's poller.
-	if err := unix.SetNonblock(fd, true); err != nil {
-		unix.Close(fd)
-		return os.NewSyscallError("fcntl", err)
-	}
-	p.ep, p.epfd, p.ticking = os.NewFile(uintptr(fd), "replies"), fd, false
+	p.set, p.ticking = set, false
 	if p.waiters == nil {
 		p.waiters = make(map[uint64]waiter)
 	}
-	go p.reap(p.ep)
+	go p.reap(set)
 	return nil
 }
 
@@ -251,35 +160,45 @@ func (p *replyPoll) start() error {
 func (p *replyPoll) running() bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return p.ep != nil
+	return p.set != nil
+}
+
+// wake wakes w's exchange, unless a wake-up is already pending.
+func (w waiter) wake() {
+	select {
+	case w.ready <- struct{}{}:
+	default:
+	}
+}
+
+// wakeLocked wakes the exchange registered under key, if it still is;
+// p.mu is held.
+func (p *replyPoll) wakeLocked(key uint64) {
+	if w, ok := p.waiters[key]; ok {
+		w.wake()
+	}
+}
+
+// wake is wakeLocked for a pollSet that learns of a socket's datagram
+// outside the reaper.
+func (p *replyPoll) wake(key uint64) {
+	p.mu.Lock()
+	p.wakeLocked(key)
+	p.mu.Unlock()
 }
 
 // reap wakes the waiters whose sockets are ready and, every replyTick
 // while any wait, those whose deadline has passed or whose context has
 // ended, until the set has had no waiter for the idle time.
-func (p *replyPoll) reap(ep *os.File) {
-	rc, err := ep.SyscallConn()
-	if err != nil {
-		return
-	}
-	var evs [128]unix.EpollEvent
+func (p *replyPoll) reap(set *pollSet) {
 	for {
-		var n int
-		err := rc.Read(func(fd uintptr) bool {
-			for {
-				var werr error
-				n, werr = unix.EpollWait(int(fd), evs[:], 0)
-				if werr != unix.EINTR {
-					return n > 0
-				}
-			}
-		})
+		keys, err := set.wait()
 		p.mu.Lock()
 		if err != nil {
 			if !errors.Is(err, os.ErrDeadlineExceeded) || !p.ticking && len(p.waiters) == 0 {
-				p.ep = nil
+				p.set = nil
 				p.mu.Unlock()
-				ep.Close()
+				set.close()
 				return
 			}
 			now := time.Now()
@@ -287,25 +206,17 @@ func (p *replyPoll) reap(ep *os.File) {
 			case len(p.waiters) > 0:
 				for _, w := range p.waiters {
 					if !now.Before(w.deadline) || w.ctx.Err() != nil {
-						select {
-						case w.ready <- struct{}{}:
-						default:
-						}
+						w.wake()
 					}
 				}
-				ep.SetReadDeadline(now.Add(replyTick))
+				set.setDeadline(now.Add(replyTick))
 			default: // none since the last tick: the idle time starts
 				p.ticking = false
-				ep.SetReadDeadline(now.Add(cmp.Or(p.idle, replyIdle)))
+				set.setDeadline(now.Add(cmp.Or(p.idle, replyIdle)))
 			}
 		}
-		for _, ev := range evs[:n] {
-			if w, ok := p.waiters[replyKey(uint32(ev.Pad), int(ev.Fd))]; ok {
-				select {
-				case w.ready <- struct{}{}:
-				default:
-				}
-			}
+		for _, key := range keys {
+			p.wakeLocked(key)
 		}
 		p.mu.Unlock()
 	}

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
-	"golang.org/x/sys/unix"
 
 	"github.com/bulwark-dns/bulwark/internal/dnstest"
 )
@@ -257,25 +256,6 @@ func answerFor(t *testing.T, id uint16, name string) []byte {
 		t.Fatal(err)
 	}
 	return b
-}
-
-// waitQueued blocks until sock has a datagram to read, when want (poll(2)
-// without a timeout: loopback delivers within the sender's call, so this
-// returns at once).
-func waitQueued(t *testing.T, sock udpSock, want bool) {
-	t.Helper()
-	if !want {
-		return
-	}
-	fds := []unix.PollFd{{Fd: int32(sock.fd), Events: unix.POLLIN}}
-	for {
-		if _, err := unix.Poll(fds, -1); err != unix.EINTR {
-			if err != nil {
-				t.Fatal(err)
-			}
-			return
-		}
-	}
 }
 
 // TestReplyPollDeadlines: exchanges with a server that never answers end
