@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"runtime"
 	"runtime/debug"
@@ -16,19 +17,28 @@ import (
 	"github.com/bulwark-dns/bulwark/internal/cputime"
 )
 
-// TestBuildPhaseMemory is a measurement, not a check: with
-// BULWARK_BUILD_TRACE set to a list of names (one a line, as bench/gen
-// writes them), it builds the list twice, as a refresh does (the first
-// set stays live), and logs at the end of each phase of the second build
-// the process's resident size, its peak within the phase (VmHWM, reset
-// through /proc/self/clear_refs as each phase starts) and the heap's
-// in-use bytes: what docs/ARCHITECTURE.md "Building a large set" reports.
-// Run it alone: go test -run TestBuildPhaseMemory -v ./blocklist
-func TestBuildPhaseMemory(t *testing.T) {
+// BenchmarkBuildPhases measures, with BULWARK_BUILD_TRACE set to a list
+// of names (one a line, as bench/gen writes them), what a build holds
+// phase by phase: it builds the list twice, as a refresh does (the first
+// set stays live), and logs at the end of each phase the process's
+// resident size, its peak within the phase (VmHWM, reset through
+// /proc/self/clear_refs as each phase starts), the phase's wall and CPU
+// time and the heap's in-use bytes: what docs/ARCHITECTURE.md "Building a
+// large set" reports. Run it alone, once:
+// BULWARK_BUILD_TRACE=list go test -run '^$' -bench BuildPhases -benchtime 1x -v ./blocklist
+func BenchmarkBuildPhases(tb *testing.B) {
 	path := os.Getenv("BULWARK_BUILD_TRACE")
 	if path == "" {
-		t.Skip("BULWARK_BUILD_TRACE is not set (a measurement, not a test)")
+		tb.Skip("BULWARK_BUILD_TRACE is not set")
 	}
+	for range tb.N {
+		buildPhases(tb, path)
+	}
+}
+
+// buildPhases is one cold build of the list at path and one refresh
+// build, logged phase by phase (BenchmarkBuildPhases).
+func buildPhases(t testing.TB, path string) {
 	debug.SetGCPercent(10) // as cmd/bulwark runs a build (buildGCPercent)
 	build := func(trace func(string)) *Set {
 		b := NewBuilder()
@@ -67,27 +77,59 @@ func TestBuildPhaseMemory(t *testing.T) {
 	t.Logf("new set %.1f MB", float64(s.SizeBytes())/(1<<20))
 }
 
-// TestSnapshotDigest is a check across builds, not a test: with
-// BULWARK_BUILD_DIGEST set to a list of names (one a line), it builds the
-// list with a fixed seed and logs the SHA-256 of its snapshot, which a
-// change to the builder or the compile must leave as it is unless it
-// bumps the snapshot version (compare with main's build of this test).
-func TestSnapshotDigest(t *testing.T) {
-	path := os.Getenv("BULWARK_BUILD_DIGEST")
-	if path == "" {
-		t.Skip("BULWARK_BUILD_DIGEST is not set (a check across builds)")
-	}
+// TestSnapshotBytesPinned holds the builder and the compile to the bytes
+// they lay out: a generated list (names of every length, the long keys'
+// tails, wide and bucketed blocks, both scopes, allow rules) built with a
+// fixed seed must give the snapshot whose SHA-256 is pinned here. A change
+// that alters them must bump the snapshot version and the digest together
+// (snapshot.go); one that does not may not alter them. With
+// BULWARK_BUILD_DIGEST set to a list of names (one a line), it also logs
+// that list's digest, to compare a large real list across builds.
+func TestSnapshotBytesPinned(t *testing.T) {
+	const want = "0b83d5b79ad85a47a6a4188fdacc50d71014af2838c0ef59d0b0aad6db59a645"
 	b := NewBuilder()
 	b.opts.seed = 20261203
-	// Every third name blocks below it only and every fifth is an allow
-	// rule, so that pairs and record states vary.
-	addList(t, b, path, func(i int, name string) Rule {
-		r := Rule{Name: name, Allow: i%5 == 0}
-		if i%3 == 0 {
-			r.Scope = Below
+	rng := rand.New(rand.NewPCG(1, 2))
+	tlds := []string{"com", "net", "org", "de", "co.uk", "xn--p1ai", "info", "ru"}
+	for i := range 60000 {
+		labels := make([]string, 1+rng.IntN(4))
+		for j := range labels {
+			l := make([]byte, 1+rng.IntN(min(30, 3+i%40)))
+			for k := range l {
+				l[k] = "abcdefghijklmnopqrstuvwxyz0123456789-_"[rng.IntN(26+10*(k%2))]
+			}
+			l[0], l[len(l)-1] = 'a'+byte(rng.IntN(26)), 'a'+byte(rng.IntN(26))
+			labels[j] = string(l)
 		}
-		return r
-	})
+		name := strings.Join(labels, ".") + "." + tlds[rng.IntN(len(tlds))]
+		if err := b.Add(digestRule(i, name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := snapshotDigest(t, b); got != want {
+		t.Errorf("snapshot sha256 %s, pinned %s: the layout changed (bump the snapshot version and the digest together)", got, want)
+	}
+	if path := os.Getenv("BULWARK_BUILD_DIGEST"); path != "" {
+		b := NewBuilder()
+		b.opts.seed = 20261203
+		addList(t, b, path, digestRule)
+		t.Logf("%s: snapshot sha256 %s", path, snapshotDigest(t, b))
+	}
+}
+
+// digestRule is the rule of the i-th name of a digest's list: every third
+// blocks below it only and every fifth is an allow rule, so that pairs and
+// record states vary.
+func digestRule(i int, name string) Rule {
+	r := Rule{Name: name, Allow: i%5 == 0}
+	if i%3 == 0 {
+		r.Scope = Below
+	}
+	return r
+}
+
+// snapshotDigest finishes b and returns the SHA-256 of its snapshot.
+func snapshotDigest(t *testing.T, b *Builder) string {
 	s, err := b.Finish()
 	if err != nil {
 		t.Fatal(err)
@@ -96,12 +138,12 @@ func TestSnapshotDigest(t *testing.T) {
 	if _, err := s.WriteTo(h); err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("snapshot sha256 %x", h.Sum(nil))
+	return fmt.Sprintf("%x", h.Sum(nil))
 }
 
 // addList adds the rule rule makes of each name of the list at path (one a
 // line), reserving room as a feed would from the file's size.
-func addList(t *testing.T, b *Builder, path string, rule func(i int, name string) Rule) {
+func addList(t testing.TB, b *Builder, path string, rule func(i int, name string) Rule) {
 	f, err := os.Open(path)
 	if err != nil {
 		t.Fatal(err)
@@ -122,7 +164,7 @@ func addList(t *testing.T, b *Builder, path string, rule func(i int, name string
 }
 
 // procStatusMB returns a /proc/self/status field in MiB.
-func procStatusMB(t *testing.T, key string) float64 {
+func procStatusMB(t testing.TB, key string) float64 {
 	b, err := os.ReadFile("/proc/self/status")
 	if err != nil {
 		t.Skip(err)
@@ -138,7 +180,7 @@ func procStatusMB(t *testing.T, key string) float64 {
 }
 
 // resetHWM resets VmHWM to the current resident size.
-func resetHWM(t *testing.T) {
+func resetHWM(t testing.TB) {
 	if err := os.WriteFile("/proc/self/clear_refs", []byte("5"), 0); err != nil {
 		t.Skip(err)
 	}
