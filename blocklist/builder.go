@@ -24,7 +24,7 @@ import (
 type Builder struct {
 	tails []byte // the tails of long keys (keys.go), each after its length byte
 	ents  []ruleEntry
-	mem   *ruleMem // the mappings ents and tails are in, if large (rulebuf.go)
+	mem   *scratch // the mappings ents and tails are in, if large (rulebuf.go)
 	key   []byte   // Add's scratch
 	n     int
 	opts  layoutOpts

@@ -54,7 +54,7 @@ func TestRuleBufferPaths(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			mapped := b.mem != nil && b.mem.ents != nil
+			mapped := scratchOwns(b.mem, b.ents)
 			if canMap() && mapped != tc.mapped {
 				t.Errorf("rule buffer mapped = %v, want %v", mapped, tc.mapped)
 			}
@@ -65,7 +65,7 @@ func TestRuleBufferPaths(t *testing.T) {
 			if !bytes.Equal(snapshot(t, s), want[len(tc.rules)]) {
 				t.Error("the set differs from one built on the heap")
 			}
-			if b.mem != nil && (b.mem.ents != nil || b.mem.tails != nil) {
+			if b.mem != nil && len(b.mem.maps) != 0 {
 				t.Error("Finish left the buffers mapped")
 			}
 		})
@@ -89,10 +89,13 @@ func TestDroppedBuildersUnmapped(t *testing.T) {
 	for i := range builders {
 		b := NewBuilder()
 		b.Grow(reserve)
-		if b.mem == nil || b.mem.ents == nil {
+		if !scratchOwns(b.mem, b.ents) {
 			t.Fatal("Grow did not map the rule buffer")
 		}
-		each = float64(len(b.mem.ents)+len(b.mem.tails)) / (1 << 20)
+		each = 0
+		for _, m := range b.mem.maps {
+			each += float64(len(m)) / (1 << 20)
+		}
 		for _, r := range rules {
 			if err := b.Add(r); err != nil {
 				t.Fatal(err)
