@@ -55,12 +55,21 @@ func main() {
 		os.Exit(1)
 	}
 	runtime.LockOSThread() // the attribute is this thread's, and exec keeps it
-	a := schedAttr{size: uint32(unsafe.Sizeof(schedAttr{})), policy: unix.SCHED_NORMAL, runtime: us * 1000}
-	if _, _, errno := unix.RawSyscall(unix.SYS_SCHED_SETATTR, 0, uintptr(unsafe.Pointer(&a)), 0); errno != 0 {
-		fmt.Fprintf(os.Stderr, "slice: sched_setattr: %v (a custom slice needs Linux 6.12 or later)\n", errno)
+	if err := setSlice(us); err != nil {
+		fmt.Fprintf(os.Stderr, "slice: %v (a custom slice needs Linux 6.12 or later)\n", err)
 		os.Exit(1)
 	}
 	err = syscall.Exec(path, os.Args[2:], os.Environ())
 	fmt.Fprintln(os.Stderr, "slice: exec:", err)
 	os.Exit(1)
+}
+
+// setSlice asks for a slice of us microseconds for the calling thread,
+// which must be locked to its goroutine.
+func setSlice(us uint64) error {
+	a := schedAttr{size: uint32(unsafe.Sizeof(schedAttr{})), policy: unix.SCHED_NORMAL, runtime: us * 1000}
+	if _, _, errno := unix.RawSyscall(unix.SYS_SCHED_SETATTR, 0, uintptr(unsafe.Pointer(&a)), 0); errno != 0 {
+		return os.NewSyscallError("sched_setattr", errno)
+	}
+	return nil
 }
