@@ -16,18 +16,12 @@ import (
 // TestSetSlice sets the slice of a locked thread and reads it back from
 // the kernel's /proc/thread-self/sched (se.slice, in ns).
 func TestSetSlice(t *testing.T) {
-	for _, tc := range []struct {
-		name string
-		us   uint64
-	}{
-		{"shortest", 100},
-		{"a millisecond", 1000},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
+	for _, us := range []uint64{100, 1000, 100000} { // the shortest, a millisecond, the longest
+		t.Run(strconv.FormatUint(us, 10)+"µs", func(t *testing.T) {
 			// Locked and never unlocked: the subtest's thread exits with it,
 			// so that no other test runs on its slice.
 			runtime.LockOSThread()
-			if err := setSlice(tc.us); err != nil {
+			if err := setSlice(us); err != nil {
 				if errors.Is(err, unix.EINVAL) || errors.Is(err, unix.EPERM) {
 					t.Skipf("no custom slice here: %v", err)
 				}
@@ -41,8 +35,8 @@ func TestSetSlice(t *testing.T) {
 			if m == nil {
 				t.Skip("no se.slice in /proc/thread-self/sched")
 			}
-			if got, _ := strconv.ParseUint(string(m[1]), 10, 64); got != tc.us*1000 {
-				t.Errorf("se.slice = %d ns, want %d", got, tc.us*1000)
+			if got, _ := strconv.ParseUint(string(m[1]), 10, 64); got != us*1000 {
+				t.Errorf("se.slice = %d ns, want %d", got, us*1000)
 			}
 		})
 	}
