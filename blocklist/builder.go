@@ -2,6 +2,7 @@ package blocklist
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -244,9 +245,8 @@ type tree struct {
 	packed  []byte
 	labelAt []uint32
 
-	rules   []ruleVal // the builder's, shared
-	touched byte      // Builder.tree's sink for its loads ahead
-	sc      *scratch  // where the arrays are (nil: the heap)
+	rules []ruleVal // the builder's, shared
+	sc    *scratch  // where the arrays are (nil: the heap)
 
 	// Where rules of two or more lists meet at a slot, alt holds the
 	// node's candidate groups (view.go); only such nodes have an entry.
@@ -446,14 +446,15 @@ func (b *Builder) tree(nodeOf []uint32, consume bool, sc *scratch) *tree {
 	var path [maxDepth + 1]uint32    // path[d]: the node at depth d of the previous name
 	var kbuf [2][MaxNameLen + 1]byte // this entry's key and the previous one's
 	var prev []byte
-	var sink byte
 	released := 0 // entries before it are released
 	for i, e := range b.ents {
-		// The tails are scattered over the buffer in sorted order: load
-		// the one prefetchAhead entries on now, so that its miss overlaps
-		// this entry's work rather than stalling the next.
+		// The tails are scattered over the buffer in sorted order:
+		// prefetch the one prefetchAhead entries on now, so that its miss
+		// overlaps this entry's work rather than stalling the next. An
+		// ordinary load did not: a missing load holds up retirement, and
+		// at 10M names it was a fifth of this pass (prefetch.go).
 		if j := i + prefetchAhead; j < len(b.ents) && b.ents[j].p1&keyLong != 0 {
-			sink += b.tails[b.ents[j].off]
+			prefetch(&b.tails[b.ents[j].off])
 		}
 		k := b.entryKey(kbuf[i&1][:0], e)
 		same := commonPrefix(k, prev)
@@ -488,7 +489,6 @@ func (b *Builder) tree(nodeOf []uint32, consume bool, sc *scratch) *tree {
 			released = b.releaseEntries(released, i+1)
 		}
 	}
-	t.touched = sink     // keeps the loads from being optimised away
 	runtime.KeepAlive(b) // its cleanup would unmap the buffers (rulebuf.go)
 	return t
 }
@@ -538,10 +538,28 @@ func (t *tree) newNode(parent uint32, label []byte) uint32 {
 	if id%labelStride == 0 {
 		t.labelAt = append(t.labelAt, uint32(at))
 	}
-	t.packed = appendPacked(t.packed[:at], &w, n)
-	var pad [padBytes]byte
-	t.packed = append(t.packed, pad[:]...)
+	t.packed = storePacked(t.packed, at, &w, n)
 	return id
+}
+
+// storePacked writes the packed label w of n characters at packed[at:],
+// where the padding after the last label starts, and returns packed with
+// the padding after it. It stores whole words: w's bits past the label
+// are zero, and so is the array past its length (only words like these
+// are stored there), so the padding is zero without writing it. Where
+// the room is short it appends (appendPacked), moving the array.
+func storePacked(packed []byte, at int, w *packedLabel, n int) []byte {
+	nb := packedBytes(n)
+	if cap(packed)-at < 8*maxWords+padBytes {
+		packed = appendPacked(packed[:at], w, n)
+		var pad [padBytes]byte
+		return append(packed, pad[:]...)
+	}
+	dst := packed[at : at+8*maxWords : at+8*maxWords]
+	for i := 0; 8*i < nb; i++ {
+		binary.LittleEndian.PutUint64(dst[8*i:], w[i])
+	}
+	return packed[:at+nb+padBytes]
 }
 
 // slot returns node id's self or below slot.
