@@ -443,10 +443,18 @@ func compareEntries(tails []byte, x, y ruleEntry) int {
 // (nil: the heap).
 func (b *Builder) tree(nodeOf []uint32, consume bool, sc *scratch) *tree {
 	t := newTree(b.rules, len(b.ents)+len(b.ents)/2, sc)
-	var path [maxDepth + 1]uint32    // path[d]: the node at depth d of the previous name
-	var kbuf [2][MaxNameLen + 1]byte // this entry's key and the previous one's
-	var prev []byte
-	released := 0 // entries before it are released
+	var path [maxDepth + 1]uint32 // path[d]: the node at depth d of the previous name
+	var ends [maxDepth + 1]int    // ends[d]: where its label at depth d+1 ends in key
+	// key holds the previous entry's key, then this one's: the bytes
+	// they share are not written again, and where the labels that
+	// hold them end is in ends, so a label shared with the previous
+	// name costs a compare, not a walk over its bytes. The shared
+	// length comes from the entries' words (sharedSyms) and, where both
+	// are long, their tails.
+	var key [MaxNameLen + 1]byte
+	prevLen, prevDepth := 0, 0
+	var q0, q1 uint64 // the previous entry's words
+	released := 0     // entries before it are released
 	for i, e := range b.ents {
 		// The tails are scattered over the buffer in sorted order:
 		// prefetch the one prefetchAhead entries on now, so that its miss
@@ -456,25 +464,46 @@ func (b *Builder) tree(nodeOf []uint32, consume bool, sc *scratch) *tree {
 		if j := i + prefetchAhead; j < len(b.ents) && b.ents[j].p1&keyLong != 0 {
 			prefetch(&b.tails[b.ents[j].off])
 		}
-		k := b.entryKey(kbuf[i&1][:0], e)
-		same := commonPrefix(k, prev)
+		n := inlineLen(e.p0, e.p1)
+		var tail []byte
+		if e.p1&keyLong != 0 {
+			tail = tailAt(b.tails, e.off)
+			n += len(tail)
+		}
+		same := min(sharedSyms(e.p0, e.p1, q0, q1), n, prevLen)
+		if same == inlineSyms && tail != nil && q1&keyLong != 0 {
+			same += commonPrefix(tail, key[inlineSyms:prevLen])
+		}
+		if same < inlineSyms {
+			unpackSyms(key[:min(n, inlineSyms)], e.p0, e.p1, same)
+		}
+		if tail != nil {
+			copy(key[max(same, inlineSyms):n], tail[max(same, inlineSyms)-inlineSyms:])
+		}
+		k := key[:n]
+		// The labels of the previous name that end inside the shared
+		// bytes are this name's too, and the one that ends where they
+		// do if this name's label ends there as well.
 		d := 0
-		cur := uint32(0)
-		for s := 0; s < len(k); d++ {
+		for d < prevDepth && (ends[d] < same || ends[d] == same && (same == n || k[same] == 0)) {
+			d++
+		}
+		cur := path[d]
+		s := 0
+		if d > 0 {
+			s = ends[d-1] + 1
+		}
+		for s < n {
 			end := s
-			for end < len(k) && k[end] != 0 {
+			for end < n && k[end] != 0 {
 				end++
 			}
-			if end <= same && (end == len(prev) || prev[end] == 0) {
-				cur = path[d+1]
-			} else {
-				cur = t.newNode(cur, k[s:end])
-				path[d+1] = cur
-				same = -1 // everything below is new too
-			}
+			cur = t.newNode(cur, k[s:end])
+			path[d+1], ends[d] = cur, end
+			d++
 			s = end + 1
 		}
-		prev = k
+		prevLen, prevDepth, q0, q1 = n, d, e.p0, e.p1
 		ri := e.rule & entRule
 		if e.rule&entSelf != 0 {
 			t.offer(cur, ri, false)
