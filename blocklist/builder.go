@@ -451,7 +451,8 @@ func (b *Builder) tree(nodeOf []uint32, consume bool, sc *scratch) *tree {
 	// name costs a compare, not a walk over its bytes. The shared
 	// length comes from the entries' words (sharedSyms) and, where both
 	// are long, their tails.
-	var key [MaxNameLen + 1]byte
+	var buf [8 + MaxNameLen + 1]byte // the key from buf[8]: packKeyLabel loads words before a label
+	key := buf[8:]
 	prevLen, prevDepth := 0, 0
 	var q0, q1 uint64 // the previous entry's words
 	released := 0     // entries before it are released
@@ -498,7 +499,8 @@ func (b *Builder) tree(nodeOf []uint32, consume bool, sc *scratch) *tree {
 			for end < n && k[end] != 0 {
 				end++
 			}
-			cur = t.newNode(cur, k[s:end])
+			w := packKeyLabel(buf[:], 8+s, 8+end)
+			cur = t.newNode(cur, &w, end-s)
 			path[d+1], ends[d] = cur, end
 			d++
 			s = end + 1
@@ -549,11 +551,9 @@ func (b *Builder) entryKey(dst []byte, e ruleEntry) []byte {
 // the misses to be in flight together, few enough to stay in cache.
 const prefetchAhead = 16
 
-// newNode appends a child of parent labelled label (canonical).
-func (t *tree) newNode(parent uint32, label []byte) uint32 {
+// newNode appends a child of parent labelled w, packed, of n characters.
+func (t *tree) newNode(parent uint32, w *packedLabel, n int) uint32 {
 	id := uint32(len(t.n))
-	n := len(label)
-	w := packLabelBytes(label)
 	t.n = append(t.n, uint8(n))
 	t.depth = append(t.depth, t.depth[parent]+1)
 	if t.narrow {
@@ -567,7 +567,7 @@ func (t *tree) newNode(parent uint32, label []byte) uint32 {
 	if id%labelStride == 0 {
 		t.labelAt = append(t.labelAt, uint32(at))
 	}
-	t.packed = storePacked(t.packed, at, &w, n)
+	t.packed = storePacked(t.packed, at, w, n)
 	return id
 }
 

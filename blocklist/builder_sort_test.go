@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"slices"
 	"testing"
 	"time"
@@ -195,5 +196,36 @@ func TestRadixSortOrder(t *testing.T) {
 		if x, y := b.entryKey(nil, b.ents[i-1]), b.entryKey(nil, b.ents[i]); bytes.Compare(x, y) > 0 {
 			t.Fatalf("entry %d: key %q after %q", i, y, x)
 		}
+	}
+}
+
+// TestPackKeyLabel holds packKeyLabel, which the trie's pass packs labels
+// with out of the key buffer, to packLabel, for labels of every length
+// with any bytes before them (those it loads and masks off).
+func TestPackKeyLabel(t *testing.T) {
+	const chars = "abcdefghijklmnopqrstuvwxyz0123456789-_"
+	rng := rand.New(rand.NewPCG(3, 4))
+	for _, tc := range []struct {
+		name   string
+		before byte // what fills the buffer before the label
+	}{
+		{"zero before", 0},
+		{"label bytes before", 'z'},
+		{"high bytes before", 0xff},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			for n := 1; n <= MaxLabelLen; n++ {
+				for s := 8; s < 16; s++ {
+					buf := bytes.Repeat([]byte{tc.before}, s+n+8)
+					for i := range n {
+						buf[s+i] = chars[rng.IntN(len(chars))]
+					}
+					label := string(buf[s : s+n])
+					if got, want := packKeyLabel(buf, s, s+n), packLabel(label); got != want {
+						t.Fatalf("packKeyLabel(%q at %d) = %x, packLabel %x", label, s, got, want)
+					}
+				}
+			}
+		})
 	}
 }
