@@ -386,20 +386,27 @@ func (e *emitter) pairTable() ([]rulePair, []ruleVal, []altSpan, []uint32) {
 	default:
 		e.pairOf = t.self
 	}
+	// Nodes without a rule (most inner ones) and the last rule's pair
+	// alternate: each is looked up once per run of it, not once a switch.
+	none := e.pairIdx[pairKey{}]
 	var last pairKey
-	lastIdx := uint32(0) // pairs[0] is pairKey{}
+	lastIdx := none
 	for id := range uint32(n) {
 		k := key(id)
 		if len(t.alt) > 0 {
 			k.alt = t.alt[id]
 		}
-		if k != last {
-			last, lastIdx = k, e.pairIdx[k]
+		idx := none
+		if k != (pairKey{}) {
+			if k != last {
+				last, lastIdx = k, e.pairIdx[k]
+			}
+			idx = lastIdx
 		}
 		if e.pairOf8 != nil {
-			e.pairOf8[id] = uint8(lastIdx)
+			e.pairOf8[id] = uint8(idx)
 		} else {
-			e.pairOf[id] = lastIdx
+			e.pairOf[id] = idx
 		}
 	}
 	e.altRules = altRules
