@@ -593,17 +593,6 @@ func (e *emitter) bucketed(n int) (uint32, bool) {
 	return uint32((10*n + e.o.perBucket - 1) / e.o.perBucket), true
 }
 
-// hashOf returns the bucket hash of node id's label.
-func (e *emitter) hashOf(id uint32) uint64 {
-	w := e.words(id)
-	return hashLabel(&w, int(e.t.n[id]), e.o.seed)
-}
-
-// words returns node id's packed label.
-func (e *emitter) words(id uint32) packedLabel {
-	return e.wordsAt(e.t.labelOff(id), int(e.t.n[id]))
-}
-
 // wordsAt returns the packed label of n characters at off in t.packed.
 func (e *emitter) wordsAt(off, n int) (w packedLabel) {
 	b := e.t.packed[off:]
@@ -880,8 +869,23 @@ func (e *emitter) sortByBucket(ks []uint32, nb uint32) error {
 	sc := e.t.sc
 	keys := scratchMake[uint64](sc, len(ks), len(ks))
 	defer scratchFree(sc, keys)
+	// ks ascends, mostly a few nodes apart (each child's subtree between
+	// them): a label's offset is the last one's plus the lengths between,
+	// rather than labelOff's sum over its stride.
+	t := e.t
+	off, last := 0, uint32(0)
 	for i, c := range ks {
-		h := e.hashOf(c)
+		if i == 0 || c-last >= labelStride {
+			off = t.labelOff(c)
+		} else {
+			for id := last; id < c; id++ {
+				off += packedBytes(int(t.n[id]))
+			}
+		}
+		last = c
+		n := int(t.n[c])
+		w := e.wordsAt(off, n)
+		h := hashLabel(&w, n, e.o.seed)
 		keys[i] = uint64(bucketOf(h, nb))<<bShift | uint64(c)<<idShift | uint64(fingerprint(h))
 	}
 	if bBits > 0 {
