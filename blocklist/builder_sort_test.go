@@ -2,6 +2,7 @@ package blocklist
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -223,6 +224,57 @@ func TestPackKeyLabel(t *testing.T) {
 					label := string(buf[s : s+n])
 					if got, want := packKeyLabel(buf, s, s+n), packLabel(label); got != want {
 						t.Fatalf("packKeyLabel(%q at %d) = %x, packLabel %x", label, s, got, want)
+					}
+				}
+			}
+		})
+	}
+}
+
+// TestTreeSharedPrefixes holds the trie's pass, which takes what a name
+// shares with the one before it from the entries' words and tails, to
+// the reference on names whose keys part around the 20 bytes an entry
+// holds inline: a shared prefix ending inside a label, at a label's end,
+// at the inline bytes' end and inside the tails, a label that is a
+// prefix of its sibling's, duplicates and the root, in every Add order.
+func TestTreeSharedPrefixes(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		names []string
+	}{
+		{"short", []string{"com", "a.com", "ab.com", "abc.com", "b.ab.com", "ab.com", "net"}},
+		{"inline boundary", []string{
+			"bcdefghijklmnop.com", "abcdefghijklmnop.com", "x.abcdefghijklmnop.com",
+			"xy.abcdefghijklmnop.com", "abcdefghijklmno.com", "abcdefghijklmnopq.com",
+		}},
+		{"tails", []string{
+			"aaaa.abcdefghijklmnopqrstuvwxyz.com", "aaab.abcdefghijklmnopqrstuvwxyz.com",
+			"aaa.abcdefghijklmnopqrstuvwxyz.com", "abcdefghijklmnopqrstuvwxyz.com",
+			"b.aaaa.abcdefghijklmnopqrstuvwxyz.com", "abcdefghijklmnopqrstuvwxy.com",
+			"abcdefghijklmnopqrstuvwxyz.co", "aaaa.abcdefghijklmnopqrstuvwxyz.com",
+		}},
+		{"root and deep", []string{".", "com", "a.b.c.d.e.f.g.h.i.j.k.com", "a.b.c.d.e.f.g.h.i.j.com", "k.com"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rng := rand.New(rand.NewPCG(5, 6))
+			for range 8 {
+				names := slices.Clone(tc.names)
+				rng.Shuffle(len(names), func(i, j int) { names[i], names[j] = names[j], names[i] })
+				b, ref := NewBuilder(), newRef()
+				for i, nm := range names {
+					r := Rule{Name: nm, Payload: Payload{List: uint16(i)}, Scope: Scope(i % 3)}
+					if err := errors.Join(b.Add(r), ref.add(r)); err != nil {
+						t.Fatal(err)
+					}
+				}
+				s := build(t, b)
+				for _, nm := range append(names, "zz.com", "a.ab.com", "aaaa.com", "c.d.e.f.g.h.i.j.k.com") {
+					for _, q := range []string{nm, "x." + nm} {
+						m, ok := s.Match(q)
+						rm, rok := ref.match(q)
+						if ok != rok || m != rm {
+							t.Fatalf("order %q: Match(%q) = %+v/%v, reference %+v/%v", names, q, m, ok, rm, rok)
+						}
 					}
 				}
 			}
