@@ -2,6 +2,7 @@ package blocklist
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -244,9 +245,8 @@ type tree struct {
 	packed  []byte
 	labelAt []uint32
 
-	rules   []ruleVal // the builder's, shared
-	touched byte      // Builder.tree's sink for its loads ahead
-	sc      *scratch  // where the arrays are (nil: the heap)
+	rules []ruleVal // the builder's, shared
+	sc    *scratch  // where the arrays are (nil: the heap)
 
 	// Where rules of two or more lists meet at a slot, alt holds the
 	// node's candidate groups (view.go); only such nodes have an entry.
@@ -443,37 +443,69 @@ func compareEntries(tails []byte, x, y ruleEntry) int {
 // (nil: the heap).
 func (b *Builder) tree(nodeOf []uint32, consume bool, sc *scratch) *tree {
 	t := newTree(b.rules, len(b.ents)+len(b.ents)/2, sc)
-	var path [maxDepth + 1]uint32    // path[d]: the node at depth d of the previous name
-	var kbuf [2][MaxNameLen + 1]byte // this entry's key and the previous one's
-	var prev []byte
-	var sink byte
-	released := 0 // entries before it are released
+	var path [maxDepth + 1]uint32 // path[d]: the node at depth d of the previous name
+	var ends [maxDepth + 1]int    // ends[d]: where its label at depth d+1 ends in key
+	// key holds the previous entry's key, then this one's: the bytes
+	// they share are not written again, and where the labels that
+	// hold them end is in ends, so a label shared with the previous
+	// name costs a compare, not a walk over its bytes. The shared
+	// length comes from the entries' words (sharedSyms) and, where both
+	// are long, their tails.
+	var buf [8 + MaxNameLen + 1]byte // the key from buf[8]: packKeyLabel loads words before a label
+	key := buf[8:]
+	prevLen, prevDepth := 0, 0
+	var q0, q1 uint64 // the previous entry's words
+	released := 0     // entries before it are released
 	for i, e := range b.ents {
-		// The tails are scattered over the buffer in sorted order: load
-		// the one prefetchAhead entries on now, so that its miss overlaps
-		// this entry's work rather than stalling the next.
+		// The tails are scattered over the buffer in sorted order:
+		// prefetch the one prefetchAhead entries on now, so that its miss
+		// overlaps this entry's work rather than stalling the next. An
+		// ordinary load did not: a missing load holds up retirement, and
+		// at 10M names it was a fifth of this pass (prefetch.go).
 		if j := i + prefetchAhead; j < len(b.ents) && b.ents[j].p1&keyLong != 0 {
-			sink += b.tails[b.ents[j].off]
+			prefetch(&b.tails[b.ents[j].off])
 		}
-		k := b.entryKey(kbuf[i&1][:0], e)
-		same := commonPrefix(k, prev)
+		n := inlineLen(e.p0, e.p1)
+		var tail []byte
+		if e.p1&keyLong != 0 {
+			tail = tailAt(b.tails, e.off)
+			n += len(tail)
+		}
+		same := min(sharedSyms(e.p0, e.p1, q0, q1), n, prevLen)
+		if same == inlineSyms && tail != nil && q1&keyLong != 0 {
+			same += commonPrefix(tail, key[inlineSyms:prevLen])
+		}
+		if same < inlineSyms {
+			unpackSyms(key[:min(n, inlineSyms)], e.p0, e.p1, same)
+		}
+		if tail != nil {
+			copy(key[max(same, inlineSyms):n], tail[max(same, inlineSyms)-inlineSyms:])
+		}
+		k := key[:n]
+		// The labels of the previous name that end inside the shared
+		// bytes are this name's too, and the one that ends where they
+		// do if this name's label ends there as well.
 		d := 0
-		cur := uint32(0)
-		for s := 0; s < len(k); d++ {
+		for d < prevDepth && (ends[d] < same || ends[d] == same && (same == n || k[same] == 0)) {
+			d++
+		}
+		cur := path[d]
+		s := 0
+		if d > 0 {
+			s = ends[d-1] + 1
+		}
+		for s < n {
 			end := s
-			for end < len(k) && k[end] != 0 {
+			for end < n && k[end] != 0 {
 				end++
 			}
-			if end <= same && (end == len(prev) || prev[end] == 0) {
-				cur = path[d+1]
-			} else {
-				cur = t.newNode(cur, k[s:end])
-				path[d+1] = cur
-				same = -1 // everything below is new too
-			}
+			w := packKeyLabel(buf[:], 8+s, 8+end)
+			cur = t.newNode(cur, &w, end-s)
+			path[d+1], ends[d] = cur, end
+			d++
 			s = end + 1
 		}
-		prev = k
+		prevLen, prevDepth, q0, q1 = n, d, e.p0, e.p1
 		ri := e.rule & entRule
 		if e.rule&entSelf != 0 {
 			t.offer(cur, ri, false)
@@ -488,7 +520,6 @@ func (b *Builder) tree(nodeOf []uint32, consume bool, sc *scratch) *tree {
 			released = b.releaseEntries(released, i+1)
 		}
 	}
-	t.touched = sink     // keeps the loads from being optimised away
 	runtime.KeepAlive(b) // its cleanup would unmap the buffers (rulebuf.go)
 	return t
 }
@@ -520,11 +551,9 @@ func (b *Builder) entryKey(dst []byte, e ruleEntry) []byte {
 // the misses to be in flight together, few enough to stay in cache.
 const prefetchAhead = 16
 
-// newNode appends a child of parent labelled label (canonical).
-func (t *tree) newNode(parent uint32, label []byte) uint32 {
+// newNode appends a child of parent labelled w, packed, of n characters.
+func (t *tree) newNode(parent uint32, w *packedLabel, n int) uint32 {
 	id := uint32(len(t.n))
-	n := len(label)
-	w := packLabelBytes(label)
 	t.n = append(t.n, uint8(n))
 	t.depth = append(t.depth, t.depth[parent]+1)
 	if t.narrow {
@@ -538,10 +567,28 @@ func (t *tree) newNode(parent uint32, label []byte) uint32 {
 	if id%labelStride == 0 {
 		t.labelAt = append(t.labelAt, uint32(at))
 	}
-	t.packed = appendPacked(t.packed[:at], &w, n)
-	var pad [padBytes]byte
-	t.packed = append(t.packed, pad[:]...)
+	t.packed = storePacked(t.packed, at, w, n)
 	return id
+}
+
+// storePacked writes the packed label w of n characters at packed[at:],
+// where the padding after the last label starts, and returns packed with
+// the padding after it. It stores whole words: w's bits past the label
+// are zero, and so is the array past its length (only words like these
+// are stored there), so the padding is zero without writing it. Where
+// the room is short it appends (appendPacked), moving the array.
+func storePacked(packed []byte, at int, w *packedLabel, n int) []byte {
+	nb := packedBytes(n)
+	if cap(packed)-at < 8*maxWords+padBytes {
+		packed = appendPacked(packed[:at], w, n)
+		var pad [padBytes]byte
+		return append(packed, pad[:]...)
+	}
+	dst := packed[at : at+8*maxWords : at+8*maxWords]
+	for i := 0; 8*i < nb; i++ {
+		binary.LittleEndian.PutUint64(dst[8*i:], w[i])
+	}
+	return packed[:at+nb+padBytes]
 }
 
 // slot returns node id's self or below slot.

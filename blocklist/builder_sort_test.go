@@ -2,8 +2,10 @@ package blocklist
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"slices"
 	"testing"
 	"time"
@@ -195,5 +197,87 @@ func TestRadixSortOrder(t *testing.T) {
 		if x, y := b.entryKey(nil, b.ents[i-1]), b.entryKey(nil, b.ents[i]); bytes.Compare(x, y) > 0 {
 			t.Fatalf("entry %d: key %q after %q", i, y, x)
 		}
+	}
+}
+
+// TestPackKeyLabel holds packKeyLabel, which the trie's pass packs labels
+// with out of the key buffer, to packLabel, for labels of every length
+// with any bytes before them (those it loads and masks off).
+func TestPackKeyLabel(t *testing.T) {
+	const chars = "abcdefghijklmnopqrstuvwxyz0123456789-_"
+	rng := rand.New(rand.NewPCG(3, 4))
+	for _, tc := range []struct {
+		name   string
+		before byte // what fills the buffer before the label
+	}{
+		{"zero before", 0},
+		{"label bytes before", 'z'},
+		{"high bytes before", 0xff},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			for n := 1; n <= MaxLabelLen; n++ {
+				for s := 8; s < 16; s++ {
+					buf := bytes.Repeat([]byte{tc.before}, s+n+8)
+					for i := range n {
+						buf[s+i] = chars[rng.IntN(len(chars))]
+					}
+					label := string(buf[s : s+n])
+					if got, want := packKeyLabel(buf, s, s+n), packLabel(label); got != want {
+						t.Fatalf("packKeyLabel(%q at %d) = %x, packLabel %x", label, s, got, want)
+					}
+				}
+			}
+		})
+	}
+}
+
+// TestTreeSharedPrefixes holds the trie's pass, which takes what a name
+// shares with the one before it from the entries' words and tails, to
+// the reference on names whose keys part around the 20 bytes an entry
+// holds inline: a shared prefix ending inside a label, at a label's end,
+// at the inline bytes' end and inside the tails, a label that is a
+// prefix of its sibling's, duplicates and the root, in every Add order.
+func TestTreeSharedPrefixes(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		names []string
+	}{
+		{"short", []string{"com", "a.com", "ab.com", "abc.com", "b.ab.com", "ab.com", "net"}},
+		{"inline boundary", []string{
+			"bcdefghijklmnop.com", "abcdefghijklmnop.com", "x.abcdefghijklmnop.com",
+			"xy.abcdefghijklmnop.com", "abcdefghijklmno.com", "abcdefghijklmnopq.com",
+		}},
+		{"tails", []string{
+			"aaaa.abcdefghijklmnopqrstuvwxyz.com", "aaab.abcdefghijklmnopqrstuvwxyz.com",
+			"aaa.abcdefghijklmnopqrstuvwxyz.com", "abcdefghijklmnopqrstuvwxyz.com",
+			"b.aaaa.abcdefghijklmnopqrstuvwxyz.com", "abcdefghijklmnopqrstuvwxy.com",
+			"abcdefghijklmnopqrstuvwxyz.co", "aaaa.abcdefghijklmnopqrstuvwxyz.com",
+		}},
+		{"root and deep", []string{".", "com", "a.b.c.d.e.f.g.h.i.j.k.com", "a.b.c.d.e.f.g.h.i.j.com", "k.com"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rng := rand.New(rand.NewPCG(5, 6))
+			for range 8 {
+				names := slices.Clone(tc.names)
+				rng.Shuffle(len(names), func(i, j int) { names[i], names[j] = names[j], names[i] })
+				b, ref := NewBuilder(), newRef()
+				for i, nm := range names {
+					r := Rule{Name: nm, Payload: Payload{List: uint16(i)}, Scope: Scope(i % 3)}
+					if err := errors.Join(b.Add(r), ref.add(r)); err != nil {
+						t.Fatal(err)
+					}
+				}
+				s := build(t, b)
+				for _, nm := range append(names, "zz.com", "a.ab.com", "aaaa.com", "c.d.e.f.g.h.i.j.k.com") {
+					for _, q := range []string{nm, "x." + nm} {
+						m, ok := s.Match(q)
+						rm, rok := ref.match(q)
+						if ok != rok || m != rm {
+							t.Fatalf("order %q: Match(%q) = %+v/%v, reference %+v/%v", names, q, m, ok, rm, rok)
+						}
+					}
+				}
+			}
+		})
 	}
 }

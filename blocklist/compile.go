@@ -386,20 +386,27 @@ func (e *emitter) pairTable() ([]rulePair, []ruleVal, []altSpan, []uint32) {
 	default:
 		e.pairOf = t.self
 	}
+	// Nodes without a rule (most inner ones) and the last rule's pair
+	// alternate: each is looked up once per run of it, not once a switch.
+	none := e.pairIdx[pairKey{}]
 	var last pairKey
-	lastIdx := uint32(0) // pairs[0] is pairKey{}
+	lastIdx := none
 	for id := range uint32(n) {
 		k := key(id)
 		if len(t.alt) > 0 {
 			k.alt = t.alt[id]
 		}
-		if k != last {
-			last, lastIdx = k, e.pairIdx[k]
+		idx := none
+		if k != (pairKey{}) {
+			if k != last {
+				last, lastIdx = k, e.pairIdx[k]
+			}
+			idx = lastIdx
 		}
 		if e.pairOf8 != nil {
-			e.pairOf8[id] = uint8(lastIdx)
+			e.pairOf8[id] = uint8(idx)
 		} else {
-			e.pairOf[id] = lastIdx
+			e.pairOf[id] = idx
 		}
 	}
 	e.altRules = altRules
@@ -435,6 +442,10 @@ func sketchSize(labels int) int {
 	return n
 }
 
+// dictFilterBits is the size of dictionary's filter of its labels: with
+// maxDict of them, one in a hundred other labels passes it.
+const dictFilterBits = 1 << 14
+
 // dictAhead is how many labels ahead dictionary prefetches their
 // counters: enough misses in flight to cover one's latency.
 const dictAhead = 16
@@ -467,11 +478,12 @@ func (e *emitter) dictionary() []dictLabel {
 		}
 	}
 	sketch := scratchMake[uint8](t.sc, sketchSize(deep), sketchSize(deep))
-	slot := func(k label) *uint8 {
+	hash := func(k label) uint64 {
 		h := (uint64(k.n)*0x9e3779b97f4a7c15 ^ k.w0) * 0xbf58476d1ce4e5b9
 		h = (h ^ h>>31 ^ k.w1) * 0x94d049bb133111eb
-		return &sketch[(h^h>>29)&uint64(len(sketch)-1)]
+		return h ^ h>>29
 	}
+	slot := func(k label) *uint8 { return &sketch[hash(k)&uint64(len(sketch)-1)] }
 	// The counters are read at random, and at 10M names they are 16 MiB,
 	// past the L2 cache: a miss a deep label was most of the dictionary's
 	// time (16 times 1M names' for 10 times the labels). So each pass
@@ -541,18 +553,30 @@ func (e *emitter) dictionary() []dictLabel {
 	}
 	dict := make([]dictLabel, len(cands))
 	idx := make(map[label]int, len(cands))
+	// Most deep labels are not in the dictionary: a bit per hash of
+	// those that are (a filter of a few cache lines) turns them away
+	// before the map, whose lookup per label was a third of this phase.
+	var in [dictFilterBits / 64]uint64
+	filterBit := func(k label) (int, uint64) {
+		b := hash(k) >> 32 % dictFilterBits
+		return int(b / 64), 1 << (b % 64)
+	}
 	for i, c := range cands {
 		dict[i] = dictLabel{w: packedLabel{c.l.w0, c.l.w1}, n: int(c.l.n)}
 		idx[c.l] = i
+		w, bit := filterBit(c.l)
+		in[w] |= bit
 	}
 	e.dictOf = scratchMake[uint8](t.sc, len(t.n), len(t.n))
 	off := 0
 	for id := range e.dictOf {
 		k, ok := key(id, off)
 		e.dictOf[id] = noDict
-		if ok && len(idx) > 0 {
-			if i, ok := idx[k]; ok {
-				e.dictOf[id] = uint8(i)
+		if ok {
+			if w, bit := filterBit(k); in[w]&bit != 0 {
+				if i, ok := idx[k]; ok {
+					e.dictOf[id] = uint8(i)
+				}
 			}
 		}
 		off += packedBytes(int(t.n[id]))
@@ -567,17 +591,6 @@ func (e *emitter) bucketed(n int) (uint32, bool) {
 		return 0, false
 	}
 	return uint32((10*n + e.o.perBucket - 1) / e.o.perBucket), true
-}
-
-// hashOf returns the bucket hash of node id's label.
-func (e *emitter) hashOf(id uint32) uint64 {
-	w := e.words(id)
-	return hashLabel(&w, int(e.t.n[id]), e.o.seed)
-}
-
-// words returns node id's packed label.
-func (e *emitter) words(id uint32) packedLabel {
-	return e.wordsAt(e.t.labelOff(id), int(e.t.n[id]))
 }
 
 // wordsAt returns the packed label of n characters at off in t.packed.
@@ -856,8 +869,23 @@ func (e *emitter) sortByBucket(ks []uint32, nb uint32) error {
 	sc := e.t.sc
 	keys := scratchMake[uint64](sc, len(ks), len(ks))
 	defer scratchFree(sc, keys)
+	// ks ascends, mostly a few nodes apart (each child's subtree between
+	// them): a label's offset is the last one's plus the lengths between,
+	// rather than labelOff's sum over its stride.
+	t := e.t
+	off, last := 0, uint32(0)
 	for i, c := range ks {
-		h := e.hashOf(c)
+		if i == 0 || c-last >= labelStride {
+			off = t.labelOff(c)
+		} else {
+			for id := last; id < c; id++ {
+				off += packedBytes(int(t.n[id]))
+			}
+		}
+		last = c
+		n := int(t.n[c])
+		w := e.wordsAt(off, n)
+		h := hashLabel(&w, n, e.o.seed)
 		keys[i] = uint64(bucketOf(h, nb))<<bShift | uint64(c)<<idShift | uint64(fingerprint(h))
 	}
 	if bBits > 0 {

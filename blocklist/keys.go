@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/binary"
 	"math/bits"
-	"unsafe"
 )
 
 // The Builder's sort key of a canonical name is its labels in reverse
@@ -84,26 +83,47 @@ func packKey(key []byte) (p0, p1 uint64) {
 // of them for a long key, else those up to the last non-zero symbol (the
 // rest is padding: a separator is always followed by a label byte).
 func unpackKey(dst []byte, p0, p1 uint64) []byte {
-	n := inlineSyms
-	switch {
-	case p1&keyLong != 0:
-	case p1>>4 != 0:
-		n -= bits.TrailingZeros64(p1>>4) / 6
-	case p0 != 0:
-		n = wordSyms - bits.TrailingZeros64(p0>>4)/6
-	default:
-		return dst
-	}
+	n := inlineLen(p0, p1)
 	at := len(dst)
 	dst = append(dst, make([]byte, n)...)
-	b := dst[at:]
-	for i := range min(n, wordSyms) {
+	unpackSyms(dst[at:], p0, p1, 0)
+	return dst
+}
+
+// inlineLen is the number of key bytes p0 and p1 hold (unpackKey).
+func inlineLen(p0, p1 uint64) int {
+	switch {
+	case p1&keyLong != 0:
+		return inlineSyms
+	case p1>>4 != 0:
+		return inlineSyms - bits.TrailingZeros64(p1>>4)/6
+	case p0 != 0:
+		return wordSyms - bits.TrailingZeros64(p0>>4)/6
+	}
+	return 0
+}
+
+// unpackSyms writes the key bytes from from on held in p0 and p1 to
+// b[from:], as many as b holds (at most inlineSyms).
+func unpackSyms(b []byte, p0, p1 uint64, from int) {
+	for i := from; i < min(len(b), wordSyms); i++ {
 		b[i] = symByte[p0>>(58-6*uint(i))&63]
 	}
-	for i := wordSyms; i < n; i++ {
+	for i := max(from, wordSyms); i < len(b); i++ {
 		b[i] = symByte[p1>>(58-6*uint(i-wordSyms))&63]
 	}
-	return dst
+}
+
+// sharedSyms returns how many leading symbols the inline words of two
+// keys share, padding included (at most inlineSyms).
+func sharedSyms(p0, p1, q0, q1 uint64) int {
+	if x := p0 ^ q0; x != 0 {
+		return bits.LeadingZeros64(x) / 6
+	}
+	if x := (p1 ^ q1) &^ (1<<4 - 1); x != 0 {
+		return wordSyms + bits.LeadingZeros64(x)/6
+	}
+	return inlineSyms
 }
 
 // commonPrefix returns the length of the longest common prefix of a and b.
@@ -133,7 +153,17 @@ func compareTails(tails []byte, x, y uint32) int {
 	return bytes.Compare(tailAt(tails, x), tailAt(tails, y))
 }
 
-// packLabelBytes is packLabel for a label held in bytes.
-func packLabelBytes(label []byte) packedLabel {
-	return packLabel(unsafe.String(unsafe.SliceData(label), len(label)))
+// packKeyLabel is packLabel for the label buf[s:end] of a key, with at
+// least eight bytes of buf before s: it loads eight bytes a step, those
+// before the label masked off, never byte by byte as packLabel does for
+// a short label in a string of its own (a fifth of the trie's pass).
+func packKeyLabel(buf []byte, s, end int) (w packedLabel) {
+	var b bitPacker
+	for e := end; e > s; e -= 8 {
+		code, _ := codes8(binary.LittleEndian.Uint64(buf[e-8 : e]))
+		k := min(e-s, 8)
+		b.put(&w, pack8(bits.ReverseBytes64(code)&lowBytes(k)), uint(6*k))
+	}
+	b.flush(&w)
+	return w
 }
