@@ -102,7 +102,7 @@ func (l *BlockLog) Log(rec BlockRecord) {
 
 // Enabled reports whether records are written at all, so callers can skip
 // building them.
-func (l *BlockLog) Enabled() bool { return l != nil && l.a.ch != nil }
+func (l *BlockLog) Enabled() bool { return l != nil && l.a.on() }
 
 // Reopen reopens the log file, if the log goes to one, so that after
 // logrotate renamed it new lines go to a new file at the configured path.

@@ -175,10 +175,9 @@ func quickName(pkt []byte, buf *[dnswire.MaxNameLen + 1]byte) (off, n int, ok bo
 	}
 }
 
-// answer appends the fast answer to pkt to out, reporting false (with out
+// answer appends the fast answer to pkt, read at start, to out, reporting false (with out
 // unchanged) when the query must go down the chain.
-func (f *FastPath) answer(p *Pipeline, pkt []byte, client netip.AddrPort, out []byte) ([]byte, bool) {
-	start := time.Now()
+func (f *FastPath) answer(p *Pipeline, pkt []byte, client netip.AddrPort, out []byte, start time.Time) ([]byte, bool) {
 	// The name buffer and the request are handed to interfaces (the set,
 	// the cache), so they would escape to the heap on every query; a pool
 	// keeps the path allocation-free.
