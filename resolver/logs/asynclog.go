@@ -14,13 +14,14 @@ import (
 // queue is full the record is dropped and counted, so a slow disk cannot
 // slow down answers.
 //
-// The queue is a slice under a mutex that the writer swaps for an empty
-// one, not a channel: a channel send took the channel's runtime lock and,
-// most times, woke the parked writer (lock2, unlock2 and the wake-up were
-// 14% of a blocked query on the answering core, BenchmarkReaderBlocked
-// -cpu 1). Here a record costs an uncontended mutex and an append, and
-// the writer is woken once per swap: only the record that finds the queue
-// empty signals it.
+// The queue is a list of fixed chunks under a mutex, which the writer
+// takes whole, not a channel: a channel send took the channel's runtime
+// lock and, most times, woke the parked writer (lock2, unlock2 and the
+// wake-up were 14% of a blocked query on the answering core,
+// BenchmarkReaderBlocked -cpu 1). Here a record costs an uncontended mutex
+// and a copy into a chunk, and the writer is woken once per take: only the
+// record that finds the queue empty signals it. Chunks, not one growing
+// slice: growing it copied and reallocated the queue at every take.
 type asyncLog[T any] struct {
 	name    string // "block log", "query log": for operator messages
 	w       io.Writer
@@ -33,13 +34,17 @@ type asyncLog[T any] struct {
 	dropped func(n int)
 	logger  *slog.Logger
 
-	// qmu guards the queue: pending, the records sent and not yet taken;
-	// taken, those the writer took and has not yet written; stopped, set
-	// once the writer has taken its last records.
-	qmu     sync.Mutex
-	pending []T
-	taken   int
-	stopped bool
+	// qmu guards the queue: head..tail, the chunks of records sent and
+	// not yet taken (queued of them); taken, those the writer took and
+	// has not yet written; free, chunks to reuse (nfree of them);
+	// stopped, set once the writer has taken its last records.
+	qmu        sync.Mutex
+	head, tail *logChunk[T]
+	queued     int
+	taken      int
+	free       *logChunk[T]
+	nfree      int
+	stopped    bool
 
 	// progress counts completed writes and records taken; close gives up
 	// on a writer that makes none for asyncLogStall.
@@ -51,6 +56,24 @@ type asyncLog[T any] struct {
 	abandoned bool // close gave up: the writer exits without counting
 }
 
+// logChunk is a run of queued records.
+type logChunk[T any] struct {
+	recs [logChunkLen]T
+	n    int
+	next *logChunk[T]
+}
+
+// logChunkLen is the records in a chunk: 45 KiB of block records.
+const logChunkLen = 256
+
+// asyncLogKeep is how many emptied chunks the writer keeps for reuse:
+// 16,384 records, 2.8 MiB of block records (176 bytes) at most, where the
+// channel of 65,536 held 11 MiB from the start; a burst's further chunks
+// go to the collector. On one core the writer runs only when the read
+// loop parks or is preempted (10 ms, about 10,000 blocked queries), so
+// the keep is that deep.
+const asyncLogKeep = 64
+
 // asyncLogStall is how long close waits for a writer that makes no
 // progress at all (stdout piped to a process that stopped reading, a hung
 // NFS mount) before it gives up, drops what is queued and counts it:
@@ -60,16 +83,6 @@ const asyncLogStall = 3 * time.Second
 // asyncLogFlush is the batch size past which lines are written even while
 // the queue is still busy.
 const asyncLogFlush = 64 << 10
-
-// asyncLogKeep is the largest queue slice (in records) the writer keeps
-// for reuse: a burst's larger one goes to the collector, so that after it
-// the log holds at most two of 16,384 records (2.8 MiB each of block
-// records, 176 bytes), not two of the whole queue, and an idle log that
-// met no burst only what its batches needed. A channel of 65,536 block
-// records held 11 MiB from the start. On one core the writer runs only
-// when the read loop parks or is preempted (10 ms, about 10,000 blocked
-// queries): a smaller keep reallocated the slice at every such swap.
-const asyncLogKeep = 16384
 
 // newAsyncLog starts the writer goroutine. A nil w discards records
 // without counting them (the log is off).
@@ -92,21 +105,39 @@ func newAsyncLog[T any](name string, w io.Writer, queue int, encode func([]byte,
 func (l *asyncLog[T]) on() bool { return l.wake != nil }
 
 // send queues rec; it never blocks.
-func (l *asyncLog[T]) send(rec T) {
+func (l *asyncLog[T]) send(rec *T) {
 	if l.wake == nil {
 		return
 	}
 	l.qmu.Lock()
-	if l.stopped || len(l.pending)+l.taken >= l.queue {
+	if l.stopped || l.queued+l.taken >= l.queue {
 		l.qmu.Unlock()
 		l.dropped(1)
 		return
 	}
-	l.pending = append(l.pending, rec)
-	first := len(l.pending) == 1
+	c := l.tail
+	if c == nil || c.n == len(c.recs) {
+		c = l.free
+		if c != nil {
+			l.free, c.next = c.next, nil
+			l.nfree--
+		} else {
+			c = new(logChunk[T])
+		}
+		if l.tail == nil {
+			l.head = c
+		} else {
+			l.tail.next = c
+		}
+		l.tail = c
+	}
+	c.recs[c.n] = *rec
+	c.n++
+	l.queued++
+	first := l.queued == 1
 	l.qmu.Unlock()
 	if first {
-		// The writer swapped the queue empty since the last signal (or
+		// The writer took the queue empty since the last signal (or
 		// has a signal still to take, and will find this record).
 		select {
 		case l.wake <- struct{}{}:
@@ -115,26 +146,33 @@ func (l *asyncLog[T]) send(rec T) {
 	}
 }
 
-// take swaps the queue for spare (emptied) and returns what was queued.
-// With last, finding the queue empty stops it: sends from then on are
-// dropped and counted.
-func (l *asyncLog[T]) take(spare []T, last bool) []T {
+// take returns the queued chunks and how many records they hold. With
+// last, finding the queue empty stops it: sends from then on are dropped
+// and counted.
+func (l *asyncLog[T]) take(last bool) (*logChunk[T], int) {
 	l.qmu.Lock()
 	defer l.qmu.Unlock()
-	recs := l.pending
-	l.pending = spare[:0]
-	l.taken = len(recs)
-	if last && len(recs) == 0 {
+	c, n := l.head, l.queued
+	l.head, l.tail, l.queued = nil, nil, 0
+	l.taken = n
+	if last && n == 0 {
 		l.stopped = true
 	}
-	return recs
+	return c, n
 }
 
-// untake marks the writer's taken records done.
-func (l *asyncLog[T]) untake() {
+// untake marks the writer's taken records done and keeps their emptied
+// chunks for reuse.
+func (l *asyncLog[T]) untake(c *logChunk[T]) {
 	l.qmu.Lock()
+	defer l.qmu.Unlock()
 	l.taken = 0
-	l.qmu.Unlock()
+	for c != nil && l.nfree < asyncLogKeep {
+		next := c.next
+		c.next, l.free = l.free, c
+		l.nfree++
+		c = next
+	}
 }
 
 func (l *asyncLog[T]) run() {
@@ -143,7 +181,6 @@ func (l *asyncLog[T]) run() {
 		buf     = make([]byte, 0, asyncLogFlush+4096)
 		lines   int
 		failing bool
-		spare   []T
 	)
 	// flush writes the lines in buf; rest is how many of the records
 	// taken are still to be encoded, dropped with the batch if close
@@ -185,31 +222,31 @@ func (l *asyncLog[T]) run() {
 		buf, lines = buf[:0], 0
 		return true
 	}
-	// write encodes and writes recs, in writes of about asyncLogFlush:
-	// lines appear promptly at low rates and are batched at high rates.
-	write := func(recs []T) bool {
-		l.progress.Add(uint64(len(recs)))
-		for i := range recs {
-			b, err := l.encode(buf, &recs[i])
-			if err != nil {
-				l.logger.Error(l.name+": cannot encode a record; dropped", "err", err)
-				l.dropped(1)
-			} else {
-				buf = b
-				lines++
+	// write encodes and writes the n records of chunks, in writes of
+	// about asyncLogFlush: lines appear promptly at low rates and are
+	// batched at high rates.
+	write := func(chunks *logChunk[T], n int) bool {
+		l.progress.Add(uint64(n))
+		for c := chunks; c != nil; c = c.next {
+			for i := range c.recs[:c.n] {
+				n--
+				b, err := l.encode(buf, &c.recs[i])
+				if err != nil {
+					l.logger.Error(l.name+": cannot encode a record; dropped", "err", err)
+					l.dropped(1)
+				} else {
+					buf = b
+					lines++
+				}
+				if len(buf) >= asyncLogFlush && !flush(n) {
+					return false
+				}
 			}
-			if len(buf) >= asyncLogFlush && !flush(len(recs)-i-1) {
-				return false
-			}
+			clear(c.recs[:c.n]) // the records' names and tables are the collector's again
+			c.n = 0
 		}
 		ok := flush(0)
-		clear(recs) // the records' names and tables are the collector's again
-		if cap(recs) <= asyncLogKeep {
-			spare = recs
-		} else {
-			spare = nil
-		}
-		l.untake()
+		l.untake(chunks)
 		return ok
 	}
 	for {
@@ -218,18 +255,18 @@ func (l *asyncLog[T]) run() {
 		}
 		select {
 		case <-l.wake:
-			if !write(l.take(spare, false)) {
+			if !write(l.take(false)) {
 				return
 			}
 		case <-l.quit:
 			// What was sent before close is written; what is sent
 			// from the last take on is dropped and counted by send.
 			for !l.gone() {
-				recs := l.take(spare, true)
-				if len(recs) == 0 {
+				c, n := l.take(true)
+				if n == 0 {
 					return
 				}
-				if !write(recs) {
+				if !write(c, n) {
 					return
 				}
 			}
@@ -286,8 +323,8 @@ func (l *asyncLog[T]) close() {
 		// From now on sends are dropped, and what is queued is counted
 		// here, once.
 		l.qmu.Lock()
-		n += len(l.pending)
-		l.pending, l.stopped = nil, true
+		n += l.queued
+		l.head, l.tail, l.queued, l.stopped = nil, nil, 0, true
 		l.qmu.Unlock()
 		l.dropped(n)
 		l.logger.Error(l.name+": its destination accepts no writes (a stalled stdout or disk); giving up on it to shut down", "dropped_lines", n, "stalled_for", asyncLogStall)

@@ -96,7 +96,7 @@ func (l *BlockLog) SetClients(s *privacy.Set) {
 // Log queues rec; it never blocks.
 func (l *BlockLog) Log(rec BlockRecord) {
 	if l != nil {
-		l.a.send(rec)
+		l.a.send(&rec)
 	}
 }
 
