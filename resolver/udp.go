@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"runtime"
 	"sync"
+	"time"
 
 	"github.com/bulwark-dns/bulwark/resolver/query"
 	"github.com/miekg/dns"
@@ -147,8 +148,9 @@ func (s *Server) serveUDP(so *socket) {
 			s.logger.Debug("udp read", "err", err)
 			continue
 		}
+		at := time.Now() // the batch's arrival, for each of its queries
 		for i := range n {
-			s.readUDP(so, r, i)
+			s.readUDP(so, r, i, at)
 		}
 		s.writeBatch(bc, r.out[:r.nout])
 		r.nout = 0
@@ -186,10 +188,10 @@ func (r *udpReader) release() {
 	}
 }
 
-// readUDP answers datagram i of r: on the fast path into r's answer batch,
+// readUDP answers datagram i of r, read at at: on the fast path into r's answer batch,
 // or else in a worker, which takes over its buffer. A cut datagram (larger
 // than udpReadSize) is dropped.
-func (s *Server) readUDP(so *socket, r *udpReader, i int) {
+func (s *Server) readUDP(so *socket, r *udpReader, i int, at time.Time) {
 	if r.in[i].trunc {
 		s.metrics.countMalformed()
 		return
@@ -207,7 +209,7 @@ func (s *Server) readUDP(so *socket, r *udpReader, i int) {
 		client, off, pkt = c, len(pkt)-len(payload), payload
 	}
 	from := netip.AddrPortFrom(client.Addr().Unmap(), client.Port())
-	if ans, handled := cur.pipe.AnswerFast(pkt, from, (*r.obuf[r.nout])[:0]); handled {
+	if ans, handled := cur.pipe.AnswerFastAt(pkt, from, (*r.obuf[r.nout])[:0], at); handled {
 		if len(ans) > 0 { // a drop sends nothing
 			r.out[r.nout].buf = ans
 			r.out[r.nout].addr = r.in[i].addr

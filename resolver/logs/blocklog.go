@@ -77,9 +77,12 @@ const blockLogQueue = 1 << 16
 // it.
 func NewBlockLog(w io.Writer, m *Metrics, logger *slog.Logger) *BlockLog {
 	l := &BlockLog{}
-	var stamps stampCache // the writer goroutine's alone
+	var ( // the writer goroutine's alone
+		stamps stampCache
+		segs   listSegs
+	)
 	l.a = newAsyncLog("block log", w, blockLogQueue, func(dst []byte, r *BlockRecord) ([]byte, error) {
-		return appendBlockRecord(dst, &stamps, r, l.clients.Load())
+		return appendBlockRecord(dst, &stamps, &segs, r, l.clients.Load())
 	}, m.countLogDrops, logger)
 	return l
 }
@@ -96,13 +99,13 @@ func (l *BlockLog) SetClients(s *privacy.Set) {
 // Log queues rec; it never blocks.
 func (l *BlockLog) Log(rec BlockRecord) {
 	if l != nil {
-		l.a.send(rec)
+		l.a.send(&rec)
 	}
 }
 
 // Enabled reports whether records are written at all, so callers can skip
 // building them.
-func (l *BlockLog) Enabled() bool { return l != nil && l.a.ch != nil }
+func (l *BlockLog) Enabled() bool { return l != nil && l.a.on() }
 
 // Reopen reopens the log file, if the log goes to one, so that after
 // logrotate renamed it new lines go to a new file at the configured path.
@@ -124,16 +127,11 @@ func (l *BlockLog) Close() {
 // appendBlockRecord appends r as one JSON line in BlockEvent's field order,
 // its client as clients records it for r's tenant. Hand-written, like the
 // query log's: a blocked flood must not spend the answering core's time in
-// reflection.
-func appendBlockRecord(dst []byte, stamps *stampCache, r *BlockRecord, clients *privacy.Set) ([]byte, error) {
-	var list blocklist.ListInfo
-	if int(r.Match.Payload.List) < len(r.Table.Lists) {
-		list = r.Table.Lists[r.Match.Payload.List]
-	}
-	var category string
-	if int(r.Match.Payload.Category) < len(r.Table.Categories) {
-		category = r.Table.Categories[r.Match.Payload.Category]
-	}
+// reflection. segs (nil: none) keeps the text of the fields that come
+// from r's list and rule.
+func appendBlockRecord(dst []byte, stamps *stampCache, segs *listSegs, r *BlockRecord, clients *privacy.Set) ([]byte, error) {
+	list, category := listNames(r)
+	action := r.Match.Payload.Action
 	dst = appendHead(dst, stamps, r.At, r.Client, r.TenantName(), clients)
 	dst = append(dst, `,"protocol":"`...)
 	dst = append(dst, r.Proto.String()...)
@@ -141,14 +139,19 @@ func appendBlockRecord(dst []byte, stamps *stampCache, r *BlockRecord, clients *
 	dst = appendJSONString(dst, r.QName)
 	dst = append(dst, `,"qtype":`...)
 	dst = appendJSONString(dst, qtypeName(r.QType))
-	dst = append(dst, `,"list":`...)
-	dst = appendJSONString(dst, list.Name)
+	if segs != nil {
+		segs.fill(list, action, category)
+		dst = append(dst, segs.listText...)
+	} else {
+		dst = appendListField(dst, list)
+	}
 	dst = append(dst, `,"rule":`...)
 	dst = appendJSONString(dst, r.Rule(r.QName))
-	dst = append(dst, `,"action":`...)
-	dst = appendJSONString(dst, r.Match.Payload.Action.String())
-	dst = append(dst, `,"category":`...)
-	dst = appendJSONString(dst, category)
+	if segs != nil {
+		dst = append(dst, segs.tailText...)
+	} else {
+		dst = appendActionFields(dst, action, category)
+	}
 	if r.CNAME != "" {
 		dst = append(dst, `,"cname":`...)
 		dst = appendJSONString(dst, r.CNAME)
@@ -162,4 +165,51 @@ func appendBlockRecord(dst []byte, stamps *stampCache, r *BlockRecord, clients *
 	}
 	dst = append(dst, "}\n"...)
 	return dst, nil
+}
+
+// listNames are the names r's "list" and "category" fields give.
+func listNames(r *BlockRecord) (list, category string) {
+	if int(r.Match.Payload.List) < len(r.Table.Lists) {
+		list = r.Table.Lists[r.Match.Payload.List].Name
+	}
+	if int(r.Match.Payload.Category) < len(r.Table.Categories) {
+		category = r.Table.Categories[r.Match.Payload.Category]
+	}
+	return list, category
+}
+
+// appendListField appends the "list" field.
+func appendListField(dst []byte, list string) []byte {
+	dst = append(dst, `,"list":`...)
+	return appendJSONString(dst, list)
+}
+
+// appendActionFields appends the "action" and "category" fields.
+func appendActionFields(dst []byte, action blocklist.Action, category string) []byte {
+	dst = append(dst, `,"action":`...)
+	dst = appendJSONString(dst, action.String())
+	dst = append(dst, `,"category":`...)
+	return appendJSONString(dst, category)
+}
+
+// listSegs is the block log writer's text of the list, action and
+// category fields of the last line it wrote: a flood is mostly one
+// list's, and escaping those three strings was half of a line's JSON
+// work. Keyed by the names, not the table, so that it keeps no replaced
+// table alive. It is the writer goroutine's alone.
+type listSegs struct {
+	list, category     string
+	action             blocklist.Action
+	valid              bool
+	listText, tailText []byte
+}
+
+// fill makes c hold the fields of list, action and category.
+func (c *listSegs) fill(list string, action blocklist.Action, category string) {
+	if c.valid && c.list == list && c.category == category && c.action == action {
+		return
+	}
+	c.list, c.category, c.action, c.valid = list, category, action, true
+	c.listText = appendListField(c.listText[:0], list)
+	c.tailText = appendActionFields(c.tailText[:0], action, category)
 }

@@ -80,7 +80,7 @@ func (l *QueryLog) Observe(ev query.Event) {
 	if !l.all && rand.Uint64() >= l.threshold {
 		return
 	}
-	l.a.send(queryRecord{
+	l.a.send(&queryRecord{
 		received: ev.Received, duration: ev.Duration, client: ev.Client, proto: ev.Proto, tenant: ev.Tenant,
 		qname: ev.QName, qtype: ev.QType, rcode: ev.Rcode, answers: ev.Answers,
 	})

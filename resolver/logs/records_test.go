@@ -140,7 +140,7 @@ func TestBlockRecordsMatchSchema(t *testing.T) {
 					if tenant != "" {
 						r.Tenant = &tenants.Tenant{Name: tenant}
 					}
-					line, err := appendBlockRecord(nil, nil, &r, set)
+					line, err := appendBlockRecord(nil, nil, nil, &r, set)
 					if err != nil {
 						t.Fatal(err)
 					}
@@ -256,10 +256,47 @@ func BenchmarkAppendBlockRecord(b *testing.B) {
 		}
 		b.Run(mode, func(b *testing.B) {
 			var stamps stampCache
+			var segs listSegs
 			buf := make([]byte, 0, 512)
 			b.ReportAllocs()
 			for b.Loop() {
-				buf, _ = appendBlockRecord(buf[:0], &stamps, &r, set)
+				buf, _ = appendBlockRecord(buf[:0], &stamps, &segs, &r, set)
+			}
+		})
+	}
+}
+
+// TestBlockLineSegmentsCached: the writer's cached list, action and
+// category text gives the lines written without it, byte for byte, as
+// records change list, action, category and table (a refresh: same
+// names, or a renamed list at the same index) from one line to the next.
+func TestBlockLineSegmentsCached(t *testing.T) {
+	t1 := &blocklist.Table{Lists: []blocklist.ListInfo{{Name: "ads"}, {Name: "mal\"ware"}}, Categories: []string{"ads", "malware"}}
+	t2 := &blocklist.Table{Lists: []blocklist.ListInfo{{Name: "ads"}, {Name: "phish"}}, Categories: []string{"ads", "phishing"}}
+	rec := func(tab *blocklist.Table, list, cat uint16, a blocklist.Action) BlockRecord {
+		return BlockRecord{At: time.Date(2026, 12, 3, 14, 0, 0, 0, time.UTC), Client: netip.MustParseAddr("192.0.2.1"),
+			QName: "x.evil.example", QType: 1, Decision: query.Decision{Table: tab,
+				Match: blocklist.Match{Scope: blocklist.Below, Offset: 2, Payload: blocklist.Payload{List: list, Category: cat, Action: a}}}}
+	}
+	for _, tc := range []struct {
+		name string
+		recs []BlockRecord
+	}{
+		{"one list", []BlockRecord{rec(t1, 0, 0, blocklist.ActionNXDomain), rec(t1, 0, 0, blocklist.ActionNXDomain)}},
+		{"list changes", []BlockRecord{rec(t1, 0, 0, blocklist.ActionNXDomain), rec(t1, 1, 0, blocklist.ActionNXDomain), rec(t1, 0, 0, blocklist.ActionNXDomain)}},
+		{"action changes", []BlockRecord{rec(t1, 0, 0, blocklist.ActionNXDomain), rec(t1, 0, 0, blocklist.ActionNoData), rec(t1, 0, 0, blocklist.ActionRefused)}},
+		{"category changes", []BlockRecord{rec(t1, 1, 0, blocklist.ActionNXDomain), rec(t1, 1, 1, blocklist.ActionNXDomain)}},
+		{"refresh renames", []BlockRecord{rec(t1, 1, 1, blocklist.ActionNXDomain), rec(t2, 1, 1, blocklist.ActionNXDomain), rec(t2, 0, 0, blocklist.ActionNXDomain), rec(t1, 0, 0, blocklist.ActionNXDomain)}},
+		{"out of range", []BlockRecord{rec(t1, 0, 0, blocklist.ActionNXDomain), rec(t1, 7, 9, blocklist.ActionNXDomain), rec(&blocklist.Table{}, 0, 0, blocklist.ActionNXDomain)}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var segs listSegs
+			for i := range tc.recs {
+				want, _ := appendBlockRecord(nil, nil, nil, &tc.recs[i], nil)
+				got, _ := appendBlockRecord(nil, nil, &segs, &tc.recs[i], nil)
+				if !bytes.Equal(got, want) {
+					t.Errorf("line %d with the cache:\n%s\nwithout:\n%s", i, got, want)
+				}
 			}
 		})
 	}

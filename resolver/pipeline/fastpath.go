@@ -158,27 +158,40 @@ func quickName(pkt []byte, buf *[dnswire.MaxNameLen + 1]byte) (off, n int, ok bo
 		if l > 63 || off+l > len(pkt) || n+l+2 > maxWireName {
 			return 0, 0, false
 		}
-		for _, c := range pkt[off : off+l] {
-			switch {
-			case 'a' <= c && c <= 'z', '0' <= c && c <= '9', c == '-', c == '_':
-			case 'A' <= c && c <= 'Z':
-				c += 'a' - 'A'
-			default:
+		src, dst := pkt[off:off+l], buf[n:n+l]
+		for j, c := range src {
+			lc := plainOctet[c]
+			if lc == 0 {
 				return 0, 0, false
 			}
-			buf[n] = c
-			n++
+			dst[j] = lc
 		}
+		n += l
 		buf[n] = '.'
 		n++
 		off += l
 	}
 }
 
-// answer appends the fast answer to pkt to out, reporting false (with out
+// plainOctet maps each octet of a plain label (letters, digits, hyphen,
+// underscore) to its lower case and every other octet to 0: one load per
+// octet where a switch of ranges was a chain of compares (quickName was
+// 8% of a blocked query).
+var plainOctet = func() (t [256]byte) {
+	for c := range 256 {
+		switch b := byte(c); {
+		case 'a' <= b && b <= 'z', '0' <= b && b <= '9', b == '-', b == '_':
+			t[c] = b
+		case 'A' <= b && b <= 'Z':
+			t[c] = b + 'a' - 'A'
+		}
+	}
+	return t
+}()
+
+// answer appends the fast answer to pkt, read at start, to out, reporting false (with out
 // unchanged) when the query must go down the chain.
-func (f *FastPath) answer(p *Pipeline, pkt []byte, client netip.AddrPort, out []byte) ([]byte, bool) {
-	start := time.Now()
+func (f *FastPath) answer(p *Pipeline, pkt []byte, client netip.AddrPort, out []byte, start time.Time) ([]byte, bool) {
 	// The name buffer and the request are handed to interfaces (the set,
 	// the cache), so they would escape to the heap on every query; a pool
 	// keeps the path allocation-free.

@@ -151,10 +151,18 @@ func (p *Pipeline) Admits(client netip.Addr) bool {
 // goroutine. handled is false to send pkt to Serve; a handled query with
 // an empty answer was dropped (the drop action).
 func (p *Pipeline) AnswerFast(pkt []byte, client netip.AddrPort, out []byte) (_ []byte, handled bool) {
+	return p.AnswerFastAt(pkt, client, out, time.Now())
+}
+
+// AnswerFastAt is AnswerFast for a packet read at time at: the UDP reader
+// reads the clock once per recvmmsg batch and passes it for each of the
+// batch's datagrams (the block log's time, the start of the latency
+// observed), where a clock read per query was 2-4% of a blocked one.
+func (p *Pipeline) AnswerFastAt(pkt []byte, client netip.AddrPort, out []byte, at time.Time) (_ []byte, handled bool) {
 	if p.fast == nil {
 		return out, false
 	}
-	return p.fast.answer(p, pkt, client, out)
+	return p.fast.answer(p, pkt, client, out, at)
 }
 
 // ServeUDP answers one UDP packet as the UDP listener does: the fast path
