@@ -135,14 +135,15 @@ func packKey(key []byte) (p0, p1 uint64) {
 // packKeyBuf is packKey of a key whose first inlineSyms bytes, zero past
 // its end, are k; long says it is longer than that.
 func packKeyBuf(k *[inlineSyms]byte, long bool) (p0, p1 uint64) {
-	// A fixed 20 bytes, zero-padded, so that the loop has no branch on
-	// the key's length, and the two words built side by side, so that
-	// their shift-and-or chains overlap: 17 ns a key instead of 37.
-	for i := range wordSyms { // the two words' chains interleaved
-		p0 = p0<<6 | uint64(keySym[k[i]])
-		p1 = p1<<6 | uint64(keySym[k[wordSyms+i]])
-	}
-	p0, p1 = p0<<4, p1<<4
+	// A fixed 20 bytes, zero-padded, so that there is no branch on the
+	// key's length, and the two words built side by side, so that their
+	// shift-and-or chains overlap: 17 ns a key instead of 37. Written out
+	// rather than a loop of ten, whose counting was a fifth of the work.
+	s := &keySym
+	p0 = uint64(s[k[0]])<<58 | uint64(s[k[1]])<<52 | uint64(s[k[2]])<<46 | uint64(s[k[3]])<<40 | uint64(s[k[4]])<<34 |
+		uint64(s[k[5]])<<28 | uint64(s[k[6]])<<22 | uint64(s[k[7]])<<16 | uint64(s[k[8]])<<10 | uint64(s[k[9]])<<4
+	p1 = uint64(s[k[10]])<<58 | uint64(s[k[11]])<<52 | uint64(s[k[12]])<<46 | uint64(s[k[13]])<<40 | uint64(s[k[14]])<<34 |
+		uint64(s[k[15]])<<28 | uint64(s[k[16]])<<22 | uint64(s[k[17]])<<16 | uint64(s[k[18]])<<10 | uint64(s[k[19]])<<4
 	if long {
 		p1 |= keyLong
 	}
