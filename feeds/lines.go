@@ -39,6 +39,9 @@ func (lr *lineReader) next() bool {
 	}
 	b, err := lr.r.ReadSlice('\n')
 	lr.tooLong = false
+	if err == nil { // nearly every line: no errors.Is calls for it
+		return lr.take(b)
+	}
 	if errors.Is(err, bufio.ErrBufferFull) {
 		lr.tooLong = true
 		lr.head = append(lr.head[:0], b[:min(len(b), maxTextLen)]...)
@@ -58,6 +61,11 @@ func (lr *lineReader) next() bool {
 		lr.err = err
 		return false
 	}
+	return lr.take(b)
+}
+
+// take makes b, a line as read, the current line.
+func (lr *lineReader) take(b []byte) bool {
 	lr.n++
 	if n := len(b); n > 0 && b[n-1] == '\n' {
 		b = b[:n-1]

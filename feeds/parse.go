@@ -290,7 +290,9 @@ func parseRules(ctx context.Context, sp *feedSpec, r io.Reader, where string, lo
 			if e.HasAction {
 				p.Action = e.Action
 			}
-			p.Data = c.addData(&e, p.Action, addrIndex)
+			if len(e.Addrs) > 0 || len(e.Local) > 0 { // else none: the call is a tenth of emit
+				p.Data = c.addData(&e, p.Action, addrIndex)
+			}
 		}
 		if tooMany || keepErr != nil {
 			return
