@@ -102,7 +102,7 @@ func adblockLine(n int, line []byte, a *nameArena, emit func(Entry), reject func
 		reject(LineError{Line: n, Text: clip(line), Reason: ReasonExtraFields})
 		return
 	}
-	emitName(n, pattern, pattern, a, Entry{Scope: scope, Allow: allow}, emit, reject)
+	emitName(n, pattern, pattern, a, scope, allow, emit, reject)
 }
 
 // cosmeticMarkers separate a cosmetic (element hiding, scriptlet, CSS) rule

@@ -36,5 +36,5 @@ func domainLine(n int, d []byte, a *nameArena, emit func(Entry), reject func(Lin
 	if len(tok) >= 2 && tok[0] == '*' && tok[1] == '.' {
 		scope, tok = blocklist.Below, tok[2:]
 	}
-	emitName(n, tok, d, a, Entry{Scope: scope}, emit, reject)
+	emitName(n, tok, d, a, scope, false, emit, reject)
 }

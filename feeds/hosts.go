@@ -51,7 +51,7 @@ func hostsNames(line int, names []byte, a *nameArena, emit func(Entry), reject f
 			reject(LineError{Line: line, Text: clip(tok), Reason: ReasonWildcard})
 			continue
 		}
-		emitName(line, tok, tok, a, Entry{Scope: blocklist.Subtree}, emit, reject)
+		emitName(line, tok, tok, a, blocklist.Subtree, false, emit, reject)
 	}
 }
 

@@ -6,6 +6,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"io"
+
+	"github.com/bulwark-dns/bulwark/blocklist"
 )
 
 // MaxLineLen is the longest line a parser accepts. Longer lines are rejected
@@ -171,14 +173,15 @@ func parseLines(r io.Reader, reject func(LineError), line func(n int, raw []byte
 	return st, lr.Err()
 }
 
-// emitName emits e for the name tok on line n, its string from a, or
-// rejects text with the reason tok is not a valid name.
-func emitName(n int, tok, text []byte, a *nameArena, e Entry, emit func(Entry), reject func(LineError)) {
+// emitName emits the entry of scope and allow for the name tok on line
+// n, its string from a, or rejects text with the reason tok is not a
+// valid name. It takes the entry's fields rather than an Entry, so that
+// the entry is built once, where emit receives it, not copied there.
+func emitName(n int, tok, text []byte, a *nameArena, scope blocklist.Scope, allow bool, emit func(Entry), reject func(LineError)) {
 	name, reason := canonicalTokIn(a, tok, false)
 	if reason != "" {
 		reject(LineError{Line: n, Text: clip(text), Reason: reason})
 		return
 	}
-	e.Name, e.canon, e.Line = name.String(), name, n
-	emit(e)
+	emit(Entry{Name: name.String(), Scope: scope, Allow: allow, Line: n, canon: name})
 }
