@@ -31,9 +31,7 @@ func domainLine(n int, d []byte, a *nameArena, emit func(Entry), reject func(Lin
 		return
 	}
 	scope := blocklist.Subtree
-	// Two byte compares, not bytes.TrimPrefix: its call to the general
-	// compare was a twentieth of a domains list's parse.
-	if len(tok) >= 2 && tok[0] == '*' && tok[1] == '.' {
+	if hasPair(tok, '*', '.') {
 		scope, tok = blocklist.Below, tok[2:]
 	}
 	emitName(n, tok, d, a, scope, false, emit, reject)

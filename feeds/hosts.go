@@ -47,7 +47,7 @@ func hostsNames(line int, names []byte, a *nameArena, emit func(Entry), reject f
 			st.Skipped++
 			continue
 		}
-		if bytes.HasPrefix(tok, []byte("*.")) {
+		if hasPair(tok, '*', '.') {
 			reject(LineError{Line: line, Text: clip(tok), Reason: ReasonWildcard})
 			continue
 		}

@@ -146,6 +146,11 @@ func nextField(b []byte) (field, rest []byte) {
 	return b[:i], trimBlank(b[i:])
 }
 
+// hasPair reports whether b starts with the two bytes c0 c1 ("*.", "@@",
+// "||"): two compares, where bytes.HasPrefix calls the general compare,
+// a twentieth of a domains list's parse when it checked every name.
+func hasPair(b []byte, c0, c1 byte) bool { return len(b) >= 2 && b[0] == c0 && b[1] == c1 }
+
 // clip converts b for LineError.Text, bounded to maxTextLen bytes.
 func clip(b []byte) string {
 	if len(b) > maxTextLen {
