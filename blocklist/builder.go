@@ -26,7 +26,7 @@ type Builder struct {
 	tails []byte // the tails of long keys (keys.go), each after its length byte
 	ents  []ruleEntry
 	mem   *scratch // the mappings ents and tails are in, if large (rulebuf.go)
-	key   []byte   // Add's scratch
+	key   *keyBuf  // Add's scratch
 	n     int
 	opts  layoutOpts
 
@@ -95,14 +95,25 @@ func (b *Builder) Add(r Rule) error {
 
 // addEntry appends a rule at a canonical name to the buffer.
 func (b *Builder) addEntry(name string, v ruleVal, self, below bool) {
-	b.key = appendKey(b.key[:0], name)
-	b.push(b.key, v, self, below)
+	if b.key == nil {
+		b.key = new(keyBuf)
+	}
+	n := putKey(b.key, name)
+	key := b.key.key[:n]
+	p0, p1 := packKeyBuf((*[inlineSyms]byte)(b.key.key[:inlineSyms]), n > inlineSyms)
+	b.pushPacked(key, p0, p1, v, self, below)
 }
 
 // push appends the entry of a rule whose name has the given key. Every
 // entry takes a byte of the tail buffer at least, so that offsets, which
 // break ties, are in Add order.
 func (b *Builder) push(key []byte, v ruleVal, self, below bool) {
+	p0, p1 := packKey(key)
+	b.pushPacked(key, p0, p1, v, self, below)
+}
+
+// pushPacked is push with the key's words already packed.
+func (b *Builder) pushPacked(key []byte, p0, p1 uint64, v ruleVal, self, below bool) {
 	ri := b.intern(v)
 	if self {
 		ri |= entSelf
@@ -110,7 +121,6 @@ func (b *Builder) push(key []byte, v ruleVal, self, below bool) {
 	if below {
 		ri |= entBelow
 	}
-	p0, p1 := packKey(key)
 	off := len(b.tails)
 	var tail []byte
 	if p1&keyLong != 0 {
@@ -119,7 +129,13 @@ func (b *Builder) push(key []byte, v ruleVal, self, below bool) {
 	if cap(b.tails)-off < 1+len(tail) {
 		b.growTails(off/4 + 1 + len(tail) + 4096)
 	}
-	b.tails = append(append(b.tails, byte(len(tail))), tail...)
+	// Room is reserved above: the stores need no append's checks, and a
+	// short key (most) stores only its zero length byte.
+	b.tails = b.tails[:off+1+len(tail)]
+	b.tails[off] = byte(len(tail))
+	if len(tail) > 0 {
+		copy(b.tails[off+1:], tail)
+	}
 	if len(b.ents) == cap(b.ents) {
 		b.growEnts(len(b.ents)/4 + 1024)
 	}

@@ -50,7 +50,7 @@ func adblockLine(n int, line []byte, a *nameArena, emit func(Entry), reject func
 		return // a hosts-style comment
 	}
 	body, allow := line, false
-	if bytes.HasPrefix(body, []byte("@@")) {
+	if hasPair(body, '@', '@') {
 		body, allow = body[2:], true
 	}
 	if len(body) == 0 {
@@ -65,7 +65,7 @@ func adblockLine(n int, line []byte, a *nameArena, emit func(Entry), reject func
 			skip(ReasonURLPattern)
 		}
 		return
-	case bytes.HasPrefix(body, []byte("||")):
+	case hasPair(body, '|', '|'):
 		body = body[2:]
 	case body[0] == '|':
 		skip(ReasonURLPattern) // anchored at a URL's start: "|https://..."
@@ -102,7 +102,7 @@ func adblockLine(n int, line []byte, a *nameArena, emit func(Entry), reject func
 		reject(LineError{Line: n, Text: clip(line), Reason: ReasonExtraFields})
 		return
 	}
-	emitName(n, pattern, pattern, a, Entry{Scope: scope, Allow: allow}, emit, reject)
+	emitName(n, pattern, pattern, a, scope, allow, emit, reject)
 }
 
 // cosmeticMarkers separate a cosmetic (element hiding, scriptlet, CSS) rule

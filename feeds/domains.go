@@ -1,7 +1,6 @@
 package feeds
 
 import (
-	"bytes"
 	"io"
 
 	"github.com/bulwark-dns/bulwark/blocklist"
@@ -32,8 +31,8 @@ func domainLine(n int, d []byte, a *nameArena, emit func(Entry), reject func(Lin
 		return
 	}
 	scope := blocklist.Subtree
-	if n := bytes.TrimPrefix(tok, []byte("*.")); len(n) < len(tok) {
-		scope, tok = blocklist.Below, n
+	if hasPair(tok, '*', '.') {
+		scope, tok = blocklist.Below, tok[2:]
 	}
-	emitName(n, tok, d, a, Entry{Scope: scope}, emit, reject)
+	emitName(n, tok, d, a, scope, false, emit, reject)
 }

@@ -47,11 +47,11 @@ func hostsNames(line int, names []byte, a *nameArena, emit func(Entry), reject f
 			st.Skipped++
 			continue
 		}
-		if bytes.HasPrefix(tok, []byte("*.")) {
+		if hasPair(tok, '*', '.') {
 			reject(LineError{Line: line, Text: clip(tok), Reason: ReasonWildcard})
 			continue
 		}
-		emitName(line, tok, tok, a, Entry{Scope: blocklist.Subtree}, emit, reject)
+		emitName(line, tok, tok, a, blocklist.Subtree, false, emit, reject)
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/netip"
+	"runtime"
 	"time"
 
 	"github.com/bulwark-dns/bulwark/blocklist"
@@ -93,7 +94,7 @@ func parseCopy(ctx context.Context, sp *feedSpec, r io.Reader, where string, log
 		rules ruleSetBuilder // threat-intelligence formats only
 		lines chunks[uint32]
 	)
-	c, err := parseRules(ctx, sp, r, where, log, func(c *feedCopy, rule blocklist.Rule, e *Entry) error {
+	c, err := parseRules(ctx, sp, r, where, log, func(c *feedCopy, rule blocklist.Rule, e ruleOrigin) error {
 		if !intelFormat(c.report.Format) {
 			bp.add(rule)
 			return nil
@@ -132,9 +133,13 @@ const buildBatch = 2048
 // buildPipe feeds a Builder on a goroutine of its own, so that parsing a
 // list (reading, canonical names, the public-suffix check) and inserting
 // its names into the trie use both cores; the rules keep their order. A
-// few batches in flight bound what it holds.
+// few batches in flight bound what it holds. With one P (GOMAXPROCS 1, as
+// a process pinned to one CPU gets) there is no second core to use: the
+// pipe adds each rule itself, as the batches' copies and the goroutine
+// switches only cost.
 type buildPipe struct {
 	b       *blocklist.Builder
+	direct  bool // one P: add to b in place, no goroutine
 	batch   []blocklist.Rule
 	full    chan []blocklist.Rule
 	free    chan []blocklist.Rule
@@ -144,10 +149,14 @@ type buildPipe struct {
 }
 
 func startBuild(hint int) *buildPipe {
-	p := &buildPipe{b: blocklist.NewBuilder(), full: make(chan []blocklist.Rule, 4), free: make(chan []blocklist.Rule, 6), done: make(chan struct{})}
+	p := &buildPipe{b: blocklist.NewBuilder(), direct: runtime.GOMAXPROCS(0) == 1}
 	// Reserve the builder's tables once rather than doubling them through
 	// millions of names: about one rule per bytesPerRule of text.
 	p.b.Grow(hint)
+	if p.direct {
+		return p
+	}
+	p.full, p.free, p.done = make(chan []blocklist.Rule, 4), make(chan []blocklist.Rule, 6), make(chan struct{})
 	go func() {
 		defer close(p.done)
 		for batch := range p.full {
@@ -166,8 +175,14 @@ func startBuild(hint int) *buildPipe {
 	return p
 }
 
-// add queues r for the builder.
+// add queues r for the builder (adds it, with one P).
 func (p *buildPipe) add(r blocklist.Rule) {
+	if p.direct {
+		if p.b.Add(r) != nil {
+			p.dropped++
+		}
+		return
+	}
 	if p.batch == nil {
 		select {
 		case p.batch = <-p.free:
@@ -185,6 +200,9 @@ func (p *buildPipe) add(r blocklist.Rule) {
 // stop hands over the last batch, waits for the builder and returns it
 // with the number of rules it refused. It may be called again.
 func (p *buildPipe) stop() (*blocklist.Builder, int) {
+	if !p.stopped && p.direct {
+		p.stopped = true
+	}
 	if !p.stopped {
 		p.stopped = true
 		if len(p.batch) > 0 {
@@ -202,11 +220,23 @@ func (p *buildPipe) stop() (*blocklist.Builder, int) {
 	return p.b, p.dropped
 }
 
+// ruleOrigin is what a keeper of parseRules learns of a rule beyond the
+// Rule itself: the fields of its Entry that keepers read (the line, for
+// explain and the threat-intelligence side table; the RPZ addresses; the
+// intel object). It is passed by value: a pointer to the whole Entry
+// (about 150 bytes) meant a copy of it per rule, as a pointer to each
+// entry itself would move every one to the heap.
+type ruleOrigin struct {
+	Line  int
+	Addrs []netip.Addr
+	Intel *IntelRef
+}
+
 // parseRules is parseCopy's reading and parsing, with allow_broad,
 // action_override and max_entries applied: it hands every rule to keep,
-// with the entry it came from, and returns the copy without its rules.
-// An error from keep fails the list.
-func parseRules(ctx context.Context, sp *feedSpec, r io.Reader, where string, log *slog.Logger, keep func(*feedCopy, blocklist.Rule, *Entry) error) (*feedCopy, error) {
+// with where it came from, and returns the copy without its rules. An
+// error from keep fails the list.
+func parseRules(ctx context.Context, sp *feedSpec, r io.Reader, where string, log *slog.Logger, keep func(*feedCopy, blocklist.Rule, ruleOrigin) error) (*feedCopy, error) {
 	fail := func(err error) (*feedCopy, error) {
 		return nil, fmt.Errorf("reading %s: %w", where, unwrapPath(err))
 	}
@@ -249,9 +279,6 @@ func parseRules(ctx context.Context, sp *feedSpec, r io.Reader, where string, lo
 	payload := blocklist.Payload{List: sp.index, Category: sp.category, Action: sp.info.Action}
 	addrIndex := map[string]uint32{}
 	var reject func(LineError)
-	// kept is the entry keep sees: one for the whole parse, as &e of each
-	// entry would move every entry to the heap (keep does not retain it).
-	var kept Entry
 	emit := func(e Entry) {
 		if !sp.cfg.AllowBroad && broadEntry(&e) { // allow_broad (trust.go)
 			reject(broadError(e))
@@ -263,7 +290,9 @@ func parseRules(ctx context.Context, sp *feedSpec, r io.Reader, where string, lo
 			if e.HasAction {
 				p.Action = e.Action
 			}
-			p.Data = c.addData(&e, p.Action, addrIndex)
+			if len(e.Addrs) > 0 || len(e.Local) > 0 { // else none: the call is a tenth of emit
+				p.Data = c.addData(&e, p.Action, addrIndex)
+			}
 		}
 		if tooMany || keepErr != nil {
 			return
@@ -277,8 +306,8 @@ func parseRules(ctx context.Context, sp *feedSpec, r io.Reader, where string, lo
 			c.entries++
 			return
 		}
-		kept = e
-		if keepErr = keep(c, blocklist.Rule{Name: e.Name, Scope: e.Scope, Allow: allow, Payload: p, Canon: e.canon}, &kept); keepErr == nil {
+		rule := blocklist.Rule{Name: e.Name, Scope: e.Scope, Allow: allow, Payload: p, Canon: e.canon}
+		if keepErr = keep(c, rule, ruleOrigin{Line: e.Line, Addrs: e.Addrs, Intel: e.Intel}); keepErr == nil {
 			c.entries++
 		}
 	}

@@ -90,7 +90,7 @@ func (c *feedCopy) matchText(sp *feedSpec, q string, categories []string) ([]Rul
 	defer rc.Close()
 	var out []RuleMatch
 	again, err := parseRules(context.Background(), sp, newLimitReader(rc, sp.maxSize), c.text.where, slog.New(slog.DiscardHandler),
-		func(_ *feedCopy, rule blocklist.Rule, e *Entry) error {
+		func(_ *feedCopy, rule blocklist.Rule, e ruleOrigin) error {
 			if applies(rule.Name, rule.Scope, q) {
 				m := c.ruleMatch(sp, rule.Name, rule.Scope, rule.Allow, rule.Payload.Action, categories)
 				m.Line = e.Line

@@ -40,7 +40,18 @@ var ruleText string
 type sets struct {
 	exact, wild map[string]struct{}
 	may         bloom
+	// wildShape holds the shapes (shapeOf) of the wild parents: a name's
+	// parent whose shape is not there is no wild parent, settled without
+	// hashing it. The 278 wild parents are mostly long private names
+	// ("compute.amazonaws.com") and a few two-letter TLDs ("ck"), so the
+	// parent of nearly every listed name ("com", "example.co.uk") fails
+	// this one load.
+	wildShape [64]uint64
 }
+
+// shapeOf is the word and bit of s (not empty) in sets.wildShape: its
+// length and its first byte, each modulo 64.
+func shapeOf(s string) (word int, bit uint64) { return len(s) & 63, 1 << (s[0] & 63) }
 
 // loadSets returns the sets, reading them on first use. It is a
 // sync.Once, not a sync.OnceValue, so that it inlines: the call through
@@ -63,6 +74,8 @@ func readSets() {
 		case strings.HasPrefix(r, "*."):
 			s.wild[r[2:]] = struct{}{}
 			s.may.add(hash(r[2:], wildSeed))
+			w, bit := shapeOf(r[2:])
+			s.wildShape[w] |= bit
 		default:
 			s.exact[r] = struct{}{}
 			s.may.add(hash(r, exactSeed))
@@ -175,7 +188,10 @@ func candidate(name string, colons bool) bool {
 		}
 	}
 	parent := name[dot+1:]
-	if !s.may.has(hash(parent, wildSeed)) {
+	if parent == "" { // "a.": no parent to be a wild rule's
+		return false
+	}
+	if w, bit := shapeOf(parent); s.wildShape[w]&bit == 0 || !s.may.has(hash(parent, wildSeed)) {
 		return false
 	}
 	_, ok := s.wild[parent]
