@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"math/bits"
+	"unsafe"
 )
 
 // The Builder's sort key of a canonical name is its labels in reverse
@@ -90,7 +91,9 @@ func putKey(k *keyBuf, name string) int {
 	// k.dots[j] is the offset of the name's j-th dot, in name order.
 	nd := 0
 	for i := 0; i < n; i += 8 {
-		w := *word(src, i)     // little-endian, as every target Bulwark builds for
+		// Little-endian whatever the machine's order: the masks below
+		// and the dots' offsets count bytes from the word's low end.
+		w := binary.LittleEndian.Uint64(k.src[i&255:])
 		if r := n - i; r < 8 { // bytes past the name are another's
 			w &= 1<<(8*uint(r)) - 1
 		}
