@@ -208,7 +208,10 @@ func (m *Manager) watchValidity(ctx context.Context) {
 			// is due at once rather than skipped until the one after it.
 			if v, at := m.version.Load(), m.liveAt.Load(); v != seen || at != seenAt { // copies changed or rebuilt: recompute
 				seen, seenAt, next = v, at, time.Time{}
-				from := time.Unix(0, at)
+				from := now // no build by this Manager yet (a shared table), or a clock set back: as before
+				if built := time.Unix(0, at); at != 0 && built.Before(now) {
+					from = built
+				}
 				for _, f := range m.feeds {
 					if n := f.current().nextChange(from); !n.IsZero() && (next.IsZero() || n.Before(next)) {
 						next = n
