@@ -20,6 +20,7 @@ import (
 
 	"github.com/bulwark-dns/bulwark/internal/promtest"
 	"github.com/bulwark-dns/bulwark/internal/syncbuf"
+	"github.com/bulwark-dns/bulwark/internal/wait"
 )
 
 // Failure modes of feedServer.
@@ -166,7 +167,11 @@ func newTestManager(t *testing.T, edit func(o *Options)) *testManager {
 		Version: "test",
 		Poll:    5 * time.Millisecond,
 	}
-	o.Config.Timeout = 5 * time.Second
+	// A bound against a hung fetch, as long as a wait's (tests of the
+	// timeout set their own): at 5s a loaded machine failed a fetch of
+	// three small loopback files (TestMISPFeedResumes, "context deadline
+	// exceeded (timeout 5s)", 5.6s where the same fetch took 24ms).
+	o.Config.Timeout = wait.Bound
 	if edit != nil {
 		edit(&o)
 	}

@@ -196,15 +196,24 @@ func (m *Manager) watchValidity(ctx context.Context) {
 		defer m.wg.Done()
 		var (
 			seen    uint64 = ^uint64(0)
+			seenAt  int64
 			next    time.Time
 			lastRun time.Time
 		)
 		for {
 			now := m.clock.Now()
-			if v := m.version.Load(); v != seen { // copies changed: recompute
-				seen, next = v, time.Time{}
+			// The next change is the first after the instant the served
+			// table chose its live rules at, not after now: a change
+			// between that build and this look (the clock moved meanwhile)
+			// is due at once rather than skipped until the one after it.
+			if v, at := m.version.Load(), m.liveAt.Load(); v != seen || at != seenAt { // copies changed or rebuilt: recompute
+				seen, seenAt, next = v, at, time.Time{}
+				from := now // no build by this Manager yet (a shared table), or a clock set back: as before
+				if built := time.Unix(0, at); at != 0 && built.Before(now) {
+					from = built
+				}
 				for _, f := range m.feeds {
-					if n := f.current().nextChange(now); !n.IsZero() && (next.IsZero() || n.Before(next)) {
+					if n := f.current().nextChange(from); !n.IsZero() && (next.IsZero() || n.Before(next)) {
 						next = n
 					}
 				}

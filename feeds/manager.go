@@ -93,6 +93,7 @@ type Manager struct {
 	onWritten  func()
 	rules      atomic.Pointer[Rules] // the copies of the published table
 	buildTook  atomic.Int64          // duration of the last build
+	liveAt     atomic.Int64          // clock reading (UnixNano) the last build chose the live intel rules at
 
 	dirty    chan struct{} // a copy changed: rebuild (capacity 1, coalescing)
 	version  atomic.Uint64 // bumped on every copy change

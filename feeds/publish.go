@@ -68,6 +68,7 @@ func (m *Manager) rebuild() error {
 	m.rules.Store(&Rules{table: t, specs: m.specs, copies: copies})
 	m.tables.Store(t)
 	m.buildTook.Store(int64(took))
+	m.liveAt.Store(now.UnixNano())
 	m.built = v
 	m.complete.Store(complete)
 	m.met().published(t, took)
