@@ -2,7 +2,6 @@ package feeds
 
 import (
 	"context"
-	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -148,7 +147,7 @@ func (m *Manager) download(ctx context.Context, f *feed, val Validators) (*feedC
 			in = io.TeeReader(in, tmp)
 		}
 	}
-	sum := sha256.New() // the snapshot's key
+	sum := newTextSum() // the snapshot's key
 	in = &hashingReader{r: in, h: sum}
 	done := m.building()
 	c, err := parseCopy(ctx, sp, in, sp.src.String(), m.log)

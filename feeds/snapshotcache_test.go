@@ -2,7 +2,10 @@ package feeds
 
 import (
 	"context"
+	"encoding/binary"
+	"encoding/json"
 	"fmt"
+	"hash/crc32"
 	"os"
 	"path/filepath"
 	"slices"
@@ -147,6 +150,11 @@ func TestSnapshotCache(t *testing.T) {
 		{name: "not a snapshot", change: func(t *testing.T, e *snapEnv) {
 			write(t, filepath.Join(e.cache, "l.snap"), "hello, world, this is not a snapshot at all")
 		}, reason: "bad magic", blocked: "old7.example"},
+		{name: "format 1 (SHA-256 key)", change: func(t *testing.T, e *snapEnv) {
+			rekeySnapshot(t, filepath.Join(e.cache, "l.snap"), func(k *snapKey) {
+				k.Format, k.TextSum = 1, bodySum([]byte(old))
+			})
+		}, reason: "snapshot format 1, this build writes 2", blocked: "old7.example"},
 		{name: "removed", change: func(t *testing.T, e *snapEnv) {
 			if err := os.Remove(filepath.Join(e.cache, "l.snap")); err != nil {
 				t.Fatal(err)
@@ -200,6 +208,31 @@ func TestSnapshotCache(t *testing.T) {
 				t.Error("the start after a rebuild did not use the new snapshot")
 			}
 		})
+	}
+}
+
+// rekeySnapshot rewrites the key in the header of the snapshot at p,
+// with a valid header checksum, as another build would have written it.
+func rekeySnapshot(t *testing.T, p string, edit func(*snapKey)) {
+	t.Helper()
+	b := testfile.Read(t, p)
+	n := binary.LittleEndian.Uint32(b[len(snapMagic)+8:])
+	var h snapHeader
+	if err := json.Unmarshal(b[snapPreLen:snapPreLen+int(n)], &h); err != nil {
+		t.Fatal(err)
+	}
+	edit(&h.Key)
+	head, err := json.Marshal(h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := append([]byte(nil), b[:snapPreLen]...)
+	binary.LittleEndian.PutUint32(out[len(snapMagic)+8:], uint32(len(head)))
+	out = append(out, head...)
+	out = binary.LittleEndian.AppendUint32(out, crc32.Checksum(out, castagnoli))
+	out = append(out, b[snapPreLen+int(n)+4:]...)
+	if err := os.WriteFile(p, out, 0o644); err != nil {
+		t.Fatal(err)
 	}
 }
 
