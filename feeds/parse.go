@@ -59,8 +59,9 @@ type feedCopy struct {
 	// text reopens the exact text the copy was parsed from, for explain;
 	// nil when there is none to read (an HTTP list without a disk cache).
 	text *textRef
-	// textSum is the SHA-256 of the text, as read, of a copy just parsed
-	// from it ("" for one loaded from a snapshot): its snapshot's key.
+	// textSum is the hash of the text, as read (newTextSum, xxHash64), of
+	// a copy just parsed from it ("" for one loaded from a snapshot): its
+	// snapshot's key.
 	textSum string
 
 	// For threat-intelligence copies only (set nil): the rules, the line
