@@ -201,10 +201,7 @@ func (p *buildPipe) add(r blocklist.Rule) {
 // stop hands over the last batch, waits for the builder and returns it
 // with the number of rules it refused. It may be called again.
 func (p *buildPipe) stop() (*blocklist.Builder, int) {
-	if !p.stopped && p.direct {
-		p.stopped = true
-	}
-	if !p.stopped {
+	if !p.stopped && !p.direct { // a direct pipe has no goroutine or batches
 		p.stopped = true
 		if len(p.batch) > 0 {
 			p.full <- p.batch
