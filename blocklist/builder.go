@@ -95,13 +95,18 @@ func (b *Builder) Add(r Rule) error {
 
 // addEntry appends a rule at a canonical name to the buffer.
 func (b *Builder) addEntry(name string, v ruleVal, self, below bool) {
+	key := b.keyOf(name)
+	p0, p1 := packKeyBuf((*[inlineSyms]byte)(b.key.key[:inlineSyms]), len(key) > inlineSyms)
+	b.pushPacked(key, p0, p1, v, self, below)
+}
+
+// keyOf writes name's key (putKey) to the Builder's scratch and returns
+// it; it is valid until the next call.
+func (b *Builder) keyOf(name string) []byte {
 	if b.key == nil {
 		b.key = new(keyBuf)
 	}
-	n := putKey(b.key, name)
-	key := b.key.key[:n]
-	p0, p1 := packKeyBuf((*[inlineSyms]byte)(b.key.key[:inlineSyms]), n > inlineSyms)
-	b.pushPacked(key, p0, p1, v, self, below)
+	return b.key.key[:putKey(b.key, name)]
 }
 
 // push appends the entry of a rule whose name has the given key. Every
@@ -697,7 +702,7 @@ func countRules(p rulePair) int {
 // findKey returns the index of an entry of the sorted buffer whose name
 // is name (canonical), if there is one.
 func (b *Builder) findKey(name string) (int, bool) {
-	k := appendKey(nil, name)
+	k := b.keyOf(name)
 	var buf []byte
 	return slices.BinarySearchFunc(b.ents, k, func(e ruleEntry, k []byte) int {
 		buf = b.entryKey(buf[:0], e)

@@ -43,22 +43,6 @@ var keySym, symByte = func() (m [256]byte, inv [64]byte) {
 	return m, inv
 }()
 
-// appendKey appends name's key to dst.
-func appendKey(dst []byte, name string) []byte {
-	for end := len(name); end > 0; {
-		start := end - 1
-		for start >= 0 && name[start] != '.' {
-			start--
-		}
-		dst = append(dst, name[start+1:end]...)
-		if start >= 0 {
-			dst = append(dst, 0)
-		}
-		end = start
-	}
-	return dst
-}
-
 // keyBuf is Add's scratch for one key (putKey): the longest name's, a
 // word of slack for whole-word stores past a label's end, and the name's
 // own bytes, copied in once so that every word putKey reads is inside it.
@@ -70,7 +54,8 @@ type keyBuf struct {
 
 // putKey writes the key of name (canonical, so at most MaxNameLen bytes
 // of ASCII) to k.key and returns its length; the bytes of k.key past it
-// up to inlineSyms are zero, as packKeyBuf wants them. It is appendKey
+// up to inlineSyms are zero, as packKeyBuf wants them. It is the one
+// writer of a name's key (keys_test.go's appendKey is its naive reference),
 // without a byte-at-a-time search for the dots from the end and without
 // an append per label (those were a ninth of the text side of a cold
 // start): the dots are found a word at a time (eqBytes), and each label

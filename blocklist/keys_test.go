@@ -6,6 +6,23 @@ import (
 	"testing"
 )
 
+// appendKey appends name's key to dst, a label at a time from the end:
+// the naive reference putKey is held to.
+func appendKey(dst []byte, name string) []byte {
+	for end := len(name); end > 0; {
+		start := end - 1
+		for start >= 0 && name[start] != '.' {
+			start--
+		}
+		dst = append(dst, name[start+1:end]...)
+		if start >= 0 {
+			dst = append(dst, 0)
+		}
+		end = start
+	}
+	return dst
+}
+
 // checkPutKey holds putKey, run on a scratch that a longer name dirtied
 // first, to appendKey and packKey, the byte-at-a-time definitions.
 func checkPutKey(t *testing.T, name string) {
