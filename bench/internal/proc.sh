@@ -23,3 +23,9 @@ faults() { awk '{print $10, $12}' "/proc/$1/stat" 2>/dev/null || echo "0 0"; }
 # ctxsw PID: "VOLUNTARY INVOLUNTARY" context switches summed over its threads: a voluntary one
 # blocked (I/O, a lock, a sleep), an involuntary one was preempted.
 ctxsw() { cat /proc/"$1"/task/*/status 2>/dev/null | awk '/^voluntary_ctxt/{v+=$2} /^nonvoluntary_ctxt/{i+=$2} END{print v+0, i+0}'; }
+# threadstat PID: "TID:RUN_NS:WAIT_NS ..." of every thread of PID (schedstat), for busiest().
+threadstat() { local t; for t in /proc/"$1"/task/*; do echo "${t##*/}:$(awk '{print $1":"$2}' "$t/schedstat" 2>/dev/null)"; done | tr '\n' ' '; }
+# busiest BEFORE AFTER: the run-queue wait (ns) of the thread that ran the most in between: the one
+# that serves, where the sum over threads counts a Go runtime's monitor thread too.
+busiest() { awk -v a="$1" -v b="$2" 'BEGIN{ n=split(a,x," "); for (i=1;i<=n;i++) { split(x[i],f,":"); r[f[1]]=f[2]; w[f[1]]=f[3] }
+  n=split(b,y," "); for (i=1;i<=n;i++) { split(y[i],f,":"); d=f[2]-r[f[1]]; if (d>m) { m=d; v=f[3]-w[f[1]] } } printf "%.0f\n", v+0 }'; }
