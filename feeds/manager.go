@@ -325,16 +325,20 @@ func (m *Manager) Start(ctx context.Context) error {
 }
 
 // waitSettled waits until every list is settled, for at most
-// startup_timeout.
+// startup_timeout by the Manager's clock, as the refreshes are scheduled.
 func (m *Manager) waitSettled(ctx context.Context) error {
-	timer := time.NewTimer(m.cfg.StartupTimeout)
-	defer timer.Stop()
+	deadline := m.clock.Now().Add(m.cfg.StartupTimeout)
 	for _, f := range m.feeds {
 		select {
 		case <-f.settled:
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-timer.C:
+			continue // settled in time, though the deadline may have passed since
+		default:
+		}
+		settled, err := m.waitUntil(ctx, deadline, f.settled)
+		if err != nil {
+			return err
+		}
+		if !settled {
 			return fmt.Errorf("feeds not loaded after feeds.startup_timeout %s (use feeds.startup: %s to serve without them): %w",
 				m.cfg.StartupTimeout, StartupServeCached, m.Ready())
 		}

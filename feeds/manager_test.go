@@ -249,9 +249,13 @@ func TestManagerKeepsLastGood(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			srv := newFeedServer(t, good)
 			dir := t.TempDir()
+			// The list's timeout is the tests' wait.Bound; only the slow body's
+			// refresh runs under 300 ms, so that the good downloads around it
+			// (and the other cases' refreshes, which must fail their own way)
+			// are not held to 300 ms on a loaded machine.
 			tm := newTestManager(t, func(o *Options) {
 				o.Config.CacheDir = dir
-				o.Blocklists = []ListConfig{{Name: "f", Source: srv.URL, Timeout: 300 * time.Millisecond, MaxSize: 4 << 10}}
+				o.Blocklists = []ListConfig{{Name: "f", Source: srv.URL, MaxSize: 4 << 10}}
 			})
 			tm.start(t)
 			before := tm.Load()
@@ -261,7 +265,11 @@ func TestManagerKeepsLastGood(t *testing.T) {
 			}
 
 			srv.set(tt.body, tt.mode)
+			if tt.mode == modeSlow {
+				tm.setTimeout("f", 300*time.Millisecond)
+			}
 			err = tm.RefreshNow(context.Background())
+			tm.setTimeout("f", wait.Bound)
 			if err == nil || !strings.Contains(err.Error(), tt.want) || !strings.Contains(err.Error(), `feed "f"`) {
 				t.Fatalf("error = %v, want %q", err, tt.want)
 			}
@@ -306,6 +314,18 @@ func TestManagerKeepsLastGood(t *testing.T) {
 				t.Error("recovery not published")
 			}
 		})
+	}
+}
+
+// setTimeout sets list name's download timeout for its next attempts
+// (under fetchMu: between attempts).
+func (tm *testManager) setTimeout(name string, d time.Duration) {
+	for _, f := range tm.feeds {
+		if f.spec.info.Name == name {
+			f.fetchMu.Lock()
+			f.spec.timeout = d
+			f.fetchMu.Unlock()
+		}
 	}
 }
 
@@ -399,18 +419,46 @@ func TestManagerFreshCacheSkipsDownload(t *testing.T) {
 }
 
 // TestManagerStartupNoCopy: with no cache and no network, "wait" fails
-// after startup_timeout naming the list, and "serve-cached" starts at once
-// with the list missing from /readyz, then loads it when the feed returns.
+// after startup_timeout naming the list and its error, and "serve-cached"
+// starts at once with the list missing from /readyz, then loads it when
+// the feed returns.
 func TestManagerStartupNoCopy(t *testing.T) {
 	srv := newFeedServer(t, "late.example\n")
 	srv.set("", mode500)
 	lists := []ListConfig{{Name: "late", Source: srv.URL}, {Name: "local", Source: "file:" + writeTemp(t, "local.example\n")}}
 
+	// startup_timeout runs on the Manager's clock: the first attempt's
+	// error is in hand before it passes however slow the machine (a real
+	// 300 ms once ended the wait before the HTTP 500 came back), and it
+	// is shorter than the first retry (DefaultRetry less its jitter).
+	const timeout = 10 * time.Second
+	wclk := clock.NewFake(time.Unix(1_800_000_000, 0))
 	waiting := newTestManager(t, func(o *Options) {
-		o.Config.StartupTimeout, o.Blocklists = 300*time.Millisecond, lists
+		o.Config.StartupTimeout, o.Clock, o.Blocklists = timeout, wclk, lists
 	})
-	err := waiting.Start(context.Background())
-	for _, want := range []string{"feeds.startup_timeout", "late", "HTTP 500"} {
+	var err error
+	done := make(chan struct{})
+	go func() { defer close(done); err = waiting.Start(context.Background()) }()
+	t.Cleanup(func() { wclk.Advance(time.Hour); <-done }) // Start has returned before Close
+	wait.For(t, "the first attempt's error", func() bool {
+		r := waiting.Ready()
+		return r != nil && strings.Contains(r.Error(), "HTTP 500")
+	})
+	select {
+	case <-done:
+		t.Fatalf("wait: Start returned before startup_timeout: %v", err)
+	default:
+	}
+	wclk.Advance(timeout)
+	wait.For(t, "Start to give up", func() bool {
+		select {
+		case <-done:
+			return true
+		default:
+			return false
+		}
+	})
+	for _, want := range []string{"feeds.startup_timeout 10s", "late", "HTTP 500"} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("wait: error %v lacks %q", err, want)
 		}

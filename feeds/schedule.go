@@ -48,19 +48,27 @@ func (m *Manager) runFeed(ctx context.Context, f *feed, due time.Time) {
 // sleep waits until due by the Manager's clock, a kick, or ctx's end
 // (false).
 func (m *Manager) sleep(ctx context.Context, f *feed, due time.Time) bool {
+	_, err := m.waitUntil(ctx, due, f.kick)
+	return err == nil
+}
+
+// waitUntil waits until due by the Manager's clock (woken false), for ch
+// (woken true), or for ctx's end (its error). It reads the clock at least
+// every poll, so that a test's fake clock moves it.
+func (m *Manager) waitUntil(ctx context.Context, due time.Time, ch <-chan struct{}) (woken bool, err error) {
 	for {
 		d := due.Sub(m.clock.Now())
 		if d <= 0 {
-			return ctx.Err() == nil
+			return false, ctx.Err()
 		}
 		t := time.NewTimer(min(d, m.poll))
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			return false
-		case <-f.kick:
+			return false, ctx.Err()
+		case <-ch:
 			t.Stop()
-			return true
+			return true, nil
 		case <-t.C:
 		}
 	}

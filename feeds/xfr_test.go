@@ -14,6 +14,7 @@ import (
 	"github.com/bulwark-dns/bulwark/internal/bindtest"
 	"github.com/bulwark-dns/bulwark/internal/dnstest"
 	"github.com/bulwark-dns/bulwark/internal/promtest"
+	"github.com/bulwark-dns/bulwark/internal/wait"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/bulwark-dns/bulwark/internal/clock"
@@ -41,7 +42,7 @@ func newXfrManager(t *testing.T, b *bindtest.Primary, cacheDir string, mod func(
 	met := NewMetrics(reg)
 	lc := ListConfig{Name: "rpz", Source: fmt.Sprintf("axfr://%s/%s", b.Addr(), strings.TrimSuffix(b.Zone, ".")),
 		TSIG: tsigConfig(bindtest.KeySecret)}
-	o := Options{Config: Config{CacheDir: cacheDir, Startup: StartupWait, StartupTimeout: 20 * time.Second},
+	o := Options{Config: Config{CacheDir: cacheDir, Startup: StartupWait, StartupTimeout: wait.Bound},
 		Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})), Metrics: met}
 	if mod != nil {
 		mod(&lc, &o)

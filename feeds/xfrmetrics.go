@@ -28,8 +28,16 @@ func newXfrMetrics(f promx.Factory) xfrMetrics {
 		serial: f.GaugeVec("bulwark_feed_zone_serial", "SOA serial of the zone an axfr:// list holds.", "feed"),
 		expired: f.GaugeVec("bulwark_feed_zone_expired",
 			"1 once no primary confirmed the list's zone within its SOA expire timer (the last zone is still enforced unless on_expire is drop). Alert on it.", "feed"),
-		transfers: f.CounterVec("bulwark_feed_zone_transfers_total", "Zone transfers that changed the list's zone, by type (ixfr, axfr).", "feed", "type"),
-		notifies:  f.CounterVec("bulwark_feed_notify_total", "DNS NOTIFY messages received, by result (accepted, not_primary, bad_tsig, unknown).", "feed", "result"),
+		// Counted per transfer taken, by the query sent, not per change of the zone:
+		// whether the list changed is bulwark_feed_fetches_total{result="updated"},
+		// its version bulwark_feed_zone_serial. axfr rising beside ixfr after the
+		// first transfer is IXFR failing and falling back.
+		transfers: f.CounterVec("bulwark_feed_zone_transfers_total",
+			"Zone transfers taken from a primary (after its SOA showed a newer serial, or the first), by the query sent (ixfr, axfr). "+
+				"An IXFR counts as ixfr whatever it held: changes, the whole zone (a primary without the history) or only the SOA (nothing newer after all); "+
+				"an IXFR that failed and was retried as AXFR counts as axfr. Whether the list changed: bulwark_feed_fetches_total.",
+			"feed", "type"),
+		notifies: f.CounterVec("bulwark_feed_notify_total", "DNS NOTIFY messages received, by result (accepted, not_primary, bad_tsig, unknown).", "feed", "result"),
 	}
 }
 
@@ -60,6 +68,7 @@ func (m *Metrics) zoneExpired(feed string, expired bool) {
 	m.xfr.expired.WithLabelValues(feed).Set(v)
 }
 
+// zoneTransfer counts a transfer taken from a primary, kind the query sent.
 func (m *Metrics) zoneTransfer(feed, kind string) {
 	if m == nil {
 		return

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net/netip"
 	"os/exec"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -19,6 +20,7 @@ import (
 	"github.com/bulwark-dns/bulwark/internal/need"
 	"github.com/bulwark-dns/bulwark/internal/proctest"
 	"github.com/bulwark-dns/bulwark/internal/testfile"
+	"github.com/bulwark-dns/bulwark/internal/wait"
 )
 
 // KeyName and KeySecret are the hmac-sha256 key the primary requires for
@@ -148,11 +150,15 @@ func (b *Primary) Serial() (uint32, error) {
 }
 
 // Update runs nsupdate with lines ("update add x.rpz.test. 60 CNAME .")
-// signed with the test key; the zone's serial goes up by one.
+// signed with the test key; the zone's serial goes up by one. The update
+// goes over TCP, once, bounded by wait.Bound: over UDP nsupdate gives up
+// after 4 tries 3 s apart, which a loaded machine has outlasted
+// (TestXfrRestartIXFR: "timed out"), and a retry may resend an update the
+// primary applied but answered late.
 func (b *Primary) Update(lines ...string) {
 	b.t.Helper()
 	in := fmt.Sprintf("server 127.0.0.1 %d\nzone %s\n%s\nsend\n", b.Port, b.Zone, strings.Join(lines, "\n"))
-	cmd := exec.Command("nsupdate", "-y", "hmac-sha256:"+KeyName+":"+KeySecret)
+	cmd := exec.Command("nsupdate", "-v", "-t", strconv.Itoa(int(wait.Bound/time.Second)), "-y", "hmac-sha256:"+KeyName+":"+KeySecret)
 	cmd.Stdin = strings.NewReader(in)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		b.t.Fatalf("nsupdate: %v\n%s\nnamed:\n%s", err, out, b.Log())
