@@ -131,3 +131,56 @@ func TestNextFieldWords(t *testing.T) {
 		}
 	}
 }
+
+// plainTokenBytes is plainToken byte by byte: not empty, no byte below
+// 0x24 (a blank, a control byte, '!', '"' or '#').
+func plainTokenBytes(b []byte) bool {
+	for _, c := range b {
+		if c < 0x24 {
+			return false
+		}
+	}
+	return len(b) > 0
+}
+
+// checkPlainToken holds plainToken to plainTokenBytes and to what
+// ParseDomains takes it for: a line that is its own data and one field.
+func checkPlainToken(t *testing.T, b []byte) {
+	t.Helper()
+	got := plainToken(b)
+	if want := plainTokenBytes(b); got != want {
+		t.Fatalf("plainToken(%q) = %v, byte by byte %v", b, got, want)
+	}
+	if !got {
+		return
+	}
+	if d := data(b); !bytes.Equal(d, b) {
+		t.Fatalf("plainToken(%q), but data is %q", b, d)
+	}
+	if f, rest := nextField(b); !bytes.Equal(f, b) || len(rest) > 0 {
+		t.Fatalf("plainToken(%q), but nextField = %q, %q", b, f, rest)
+	}
+}
+
+// TestPlainTokenWords tries every byte either side of 0x24 and 0x80, and
+// every blank, at every position of lines of up to 24 bytes.
+func TestPlainTokenWords(t *testing.T) {
+	for n := 0; n <= 24; n++ {
+		for pos := 0; pos < max(n, 1); pos++ {
+			for _, c := range []byte{' ', '\t', '\r', '\v', '\f', '\n', 0, 0x1f, 0x21, 0x22, '#', '$', 0x7f, 0x80, 0xa0, 0xff, 'a'} {
+				b := bytes.Repeat([]byte{'x'}, n)
+				if n > 0 {
+					b[pos] = c
+				}
+				checkPlainToken(t, b)
+			}
+		}
+	}
+}
+
+func FuzzPlainToken(f *testing.F) {
+	for _, s := range []string{"", "a.com", "a.com # x", "*.example.com", "0.0.0.0 a.com", "abcdefgh#", "abcdefghi\x01"} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(checkPlainToken)
+}
