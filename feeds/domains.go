@@ -16,7 +16,9 @@ import (
 // error is only ever a read error, after which the list is incomplete.
 func ParseDomains(r io.Reader, emit func(Entry), reject func(LineError)) (Stats, error) {
 	st, err := parseLines(r, reject, func(n int, raw []byte, _ *Stats, a *nameArena) {
-		if d := data(raw); len(d) > 0 {
+		if plainToken(raw) { // nearly every line: the name alone
+			domainName(n, raw, raw, a, emit, reject)
+		} else if d := data(raw); len(d) > 0 {
 			domainLine(n, d, a, emit, reject)
 		}
 	})
@@ -30,6 +32,12 @@ func domainLine(n int, d []byte, a *nameArena, emit func(Entry), reject func(Lin
 		reject(LineError{Line: n, Text: clip(d), Reason: ReasonExtraFields})
 		return
 	}
+	domainName(n, tok, d, a, emit, reject)
+}
+
+// domainName handles the name tok of line n of a domains list, d the
+// line's data, for rejections.
+func domainName(n int, tok, d []byte, a *nameArena, emit func(Entry), reject func(LineError)) {
 	scope := blocklist.Subtree
 	if hasPair(tok, '*', '.') {
 		scope, tok = blocklist.Below, tok[2:]

@@ -1,7 +1,6 @@
 package feeds
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/binary"
 	"errors"
@@ -20,50 +19,102 @@ const maxTextLen = 256
 var utf8BOM = []byte{0xEF, 0xBB, 0xBF}
 
 // lineReader streams lines out of a reader without allocating per line. The
-// slice it returns is valid until the next call to next.
+// slice it returns is valid until the next call to next. It splits the
+// lines in a buffer of its own, as bufio.Reader.ReadSlice would (the same
+// lines, over-long ones and errors alike: lines_test.go holds the two to
+// each other), without ReadSlice's bookkeeping per line, which with the
+// calls around it was a twentieth of a domains list's parse and Add.
 type lineReader struct {
-	r       *bufio.Reader
+	r       io.Reader
+	buf     []byte // buf[rd:wr] is read and not yet split
+	rd, wr  int
 	n       int    // number of the current line, 1-based
 	line    []byte // current line, without "\n" or "\r\n"
-	tooLong bool   // line exceeded MaxLineLen; line holds its start
-	err     error  // first read error other than io.EOF
+	tooLong bool   // line exceeded the buffer (MaxLineLen); line holds its start
+	err     error  // the read error that ended the input (io.EOF included); buffered lines come first
 	head    []byte // copy of an over-long line's start
 }
 
-func newLineReader(r io.Reader) *lineReader {
-	return &lineReader{r: bufio.NewReaderSize(r, MaxLineLen)}
+func newLineReader(r io.Reader) *lineReader { return newLineReaderSize(r, MaxLineLen) }
+
+// newLineReaderSize is newLineReader with a buffer of size bytes: lines
+// of size bytes or more, their "\n" included, are over-long.
+func newLineReaderSize(r io.Reader, size int) *lineReader {
+	return &lineReader{r: r, buf: make([]byte, max(size, maxTextLen))}
 }
 
 // next advances to the next line and reports whether there is one.
 func (lr *lineReader) next() bool {
-	if lr.err != nil {
-		return false
-	}
-	b, err := lr.r.ReadSlice('\n')
 	lr.tooLong = false
-	if err == nil { // nearly every line: no errors.Is calls for it
-		return lr.take(b)
-	}
-	if errors.Is(err, bufio.ErrBufferFull) {
-		lr.tooLong = true
-		lr.head = append(lr.head[:0], b[:min(len(b), maxTextLen)]...)
-		for errors.Is(err, bufio.ErrBufferFull) {
-			_, err = lr.r.ReadSlice('\n')
+	for {
+		if i := bytes.IndexByte(lr.buf[lr.rd:lr.wr], '\n'); i >= 0 { // nearly every line
+			b := lr.buf[lr.rd : lr.rd+i+1]
+			lr.rd += i + 1
+			return lr.take(b)
 		}
-		b = lr.head
-	}
-	switch {
-	case err == nil:
-	case errors.Is(err, io.EOF):
-		if len(b) == 0 && !lr.tooLong {
-			return false
+		if lr.err != nil {
+			// The last line, unterminated, at the end of the input;
+			// after any other error the partial line is dropped.
+			if lr.rd == lr.wr || !errors.Is(lr.err, io.EOF) {
+				return false
+			}
+			b := lr.buf[lr.rd:lr.wr]
+			lr.rd = lr.wr
+			return lr.take(b)
 		}
-		lr.err = io.EOF // deliver this last, unterminated line first
-	default:
-		lr.err = err
-		return false
+		if lr.wr-lr.rd == len(lr.buf) {
+			return lr.skipLong()
+		}
+		lr.fill()
 	}
-	return lr.take(b)
+}
+
+// skipLong makes the over-long line the buffer is full of the current
+// one, its start kept in head, and skips the rest of it.
+func (lr *lineReader) skipLong() bool {
+	lr.tooLong = true
+	lr.head = append(lr.head[:0], lr.buf[lr.rd:lr.rd+maxTextLen]...)
+	lr.rd = lr.wr
+	for {
+		if i := bytes.IndexByte(lr.buf[lr.rd:lr.wr], '\n'); i >= 0 {
+			lr.rd += i + 1
+			return lr.take(lr.head)
+		}
+		lr.rd = lr.wr
+		if lr.err != nil {
+			return errors.Is(lr.err, io.EOF) && lr.take(lr.head)
+		}
+		lr.fill()
+	}
+}
+
+// errBadRead is the error of a reader that returned an impossible count.
+var errBadRead = errors.New("reader returned an invalid count")
+
+// fill moves the unsplit bytes to the buffer's start and reads once
+// more, as bufio.Reader's fill: up to 100 empty reads, then
+// io.ErrNoProgress.
+func (lr *lineReader) fill() {
+	if lr.rd > 0 {
+		lr.wr = copy(lr.buf, lr.buf[lr.rd:lr.wr])
+		lr.rd = 0
+	}
+	for range 100 {
+		n, err := lr.r.Read(lr.buf[lr.wr:])
+		if n < 0 || n > len(lr.buf)-lr.wr {
+			lr.err = errBadRead
+			return
+		}
+		lr.wr += n
+		if err != nil {
+			lr.err = err
+			return
+		}
+		if n > 0 {
+			return
+		}
+	}
+	lr.err = io.ErrNoProgress
 }
 
 // take makes b, a line as read, the current line.
@@ -144,6 +195,32 @@ func nextField(b []byte) (field, rest []byte) {
 		i++
 	}
 	return b[:i], trimBlank(b[i:])
+}
+
+// plainToken reports whether line is one field and nothing else: not
+// empty, and no byte of it a blank, a control byte or '#' (no byte below
+// 0x24), so that data(line) and its first field are line itself and the
+// rest is empty. It tests eight bytes a step, the last word overlapping
+// the one before it, where data's search for '#', its trim and
+// nextField's scan were three passes over every line of a domains list.
+func plainToken(line []byte) bool {
+	const ones = 0x0101010101010101
+	low := func(w uint64) bool { return (w-ones*0x24)&^w&(ones*0x80) != 0 } // some byte is < 0x24
+	n := len(line)
+	if n < 8 {
+		for _, c := range line {
+			if c < 0x24 {
+				return false
+			}
+		}
+		return n > 0
+	}
+	for i := 0; i+8 <= n; i += 8 {
+		if low(binary.LittleEndian.Uint64(line[i:])) {
+			return false
+		}
+	}
+	return !low(binary.LittleEndian.Uint64(line[n-8:]))
 }
 
 // hasPair reports whether b starts with the two bytes c0 c1 ("*.", "@@",
