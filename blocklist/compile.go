@@ -516,10 +516,6 @@ func sketchSize(labels int) int {
 	return n
 }
 
-// dictFilterBits is the size of dictionary's filter of its labels: with
-// maxDict of them, one in a hundred other labels passes it.
-const dictFilterBits = 1 << 14
-
 // dictAhead is how many labels ahead dictionary prefetches their
 // counters: enough misses in flight to cover one's latency.
 const dictAhead = 16
@@ -527,10 +523,7 @@ const dictAhead = 16
 // dictionary picks the labels that save most bytes when stored once.
 func (e *emitter) dictionary() []dictLabel {
 	t := e.t
-	type label struct {
-		n      uint32
-		w0, w1 uint64
-	}
+	type label = dictKey
 	// The loops below visit the nodes in id order, which is the order of
 	// their labels in t.packed: off follows them, rather than labelOff.
 	key := func(id, off int) (label, bool) {
@@ -557,26 +550,28 @@ func (e *emitter) dictionary() []dictLabel {
 		h = (h ^ h>>31 ^ k.w1) * 0x94d049bb133111eb
 		return h ^ h>>29
 	}
-	slot := func(k label) *uint8 { return &sketch[hash(k)&uint64(len(sketch)-1)] }
 	// The counters are read at random, and at 10M names they are 16 MiB,
 	// past the L2 cache: a miss a deep label was most of the dictionary's
 	// time (16 times 1M names' for 10 times the labels). So each pass
 	// prefetches a label's counter dictAhead labels before it visits it.
 	type pending struct {
-		c *uint8
-		k label
+		c  *uint8
+		k  label
+		h  uint64
+		id uint32
 	}
 	pass := func(visit func(p pending)) {
 		var ring [dictAhead]pending
 		q, off := 0, 0
 		for id := range t.depth {
 			if k, ok := key(id, off); ok {
-				c := slot(k)
+				h := hash(k)
+				c := &sketch[h&uint64(len(sketch)-1)]
 				prefetch(c)
 				if q >= dictAhead {
 					visit(ring[q%dictAhead])
 				}
-				ring[q%dictAhead] = pending{c, k}
+				ring[q%dictAhead] = pending{c, k, h, uint32(id)}
 				q++
 			}
 			off += packedBytes(int(t.n[id]))
@@ -590,10 +585,18 @@ func (e *emitter) dictionary() []dictLabel {
 			*p.c++
 		}
 	})
-	count := map[label]int{}
+	// The labels that may gain are numbered as they are first met (cl,
+	// found through an open-addressed table by the hash already at hand:
+	// a map's hash and probe for each of their millions of uses was a
+	// third of this pass) and counted, and each of their nodes is listed
+	// with its label's number (uses, in id order), so that the last pass
+	// sets those nodes alone, rather than reading every label again.
+	var cl candLabels
+	uses := scratchMake[uint64](t.sc, 0, deep)
 	pass(func(p pending) {
 		if *p.c >= minDictUses {
-			count[p.k]++
+			ci := cl.add(p.k, p.h)
+			uses = append(uses, uint64(p.id)<<32|uint64(ci))
 		}
 	})
 	scratchFree(t.sc, sketch)
@@ -601,17 +604,18 @@ func (e *emitter) dictionary() []dictLabel {
 	type cand struct {
 		l    label
 		gain int
+		ci   uint32
 	}
 	var cands []cand
-	for l, c := range count {
+	for ci, l := range cl.labels {
 		// A reference costs one byte instead of the packed label (and the
 		// extended length byte of a long one); an entry costs its struct.
 		per := packedBytes(int(l.n)) - 1
 		if l.n > hdrLenMask {
 			per++
 		}
-		if g := c*per - 64; g > 0 {
-			cands = append(cands, cand{l, g})
+		if g := cl.count[ci]*per - 64; g > 0 {
+			cands = append(cands, cand{label(l), g, uint32(ci)})
 		}
 	}
 	slices.SortFunc(cands, func(a, b cand) int {
@@ -626,36 +630,75 @@ func (e *emitter) dictionary() []dictLabel {
 		cands = cands[:maxDict]
 	}
 	dict := make([]dictLabel, len(cands))
-	idx := make(map[label]int, len(cands))
-	// Most deep labels are not in the dictionary: a bit per hash of
-	// those that are (a filter of a few cache lines) turns them away
-	// before the map, whose lookup per label was a third of this phase.
-	var in [dictFilterBits / 64]uint64
-	filterBit := func(k label) (int, uint64) {
-		b := hash(k) >> 32 % dictFilterBits
-		return int(b / 64), 1 << (b % 64)
+	idx := make([]uint8, len(cl.labels)) // per candidate label: its dictionary index, or noDict
+	for i := range idx {
+		idx[i] = noDict
 	}
 	for i, c := range cands {
 		dict[i] = dictLabel{w: packedLabel{c.l.w0, c.l.w1}, n: int(c.l.n)}
-		idx[c.l] = i
-		w, bit := filterBit(c.l)
-		in[w] |= bit
+		idx[c.ci] = uint8(i)
 	}
 	e.dictOf = scratchMake[uint8](t.sc, len(t.n), len(t.n))
-	off := 0
 	for id := range e.dictOf {
-		k, ok := key(id, off)
 		e.dictOf[id] = noDict
-		if ok {
-			if w, bit := filterBit(k); in[w]&bit != 0 {
-				if i, ok := idx[k]; ok {
-					e.dictOf[id] = uint8(i)
-				}
-			}
-		}
-		off += packedBytes(int(t.n[id]))
 	}
+	for _, u := range uses {
+		if i := idx[uint32(u)]; i != noDict {
+			e.dictOf[u>>32] = i
+		}
+	}
+	scratchFree(t.sc, uses)
 	return dict
+}
+
+// dictKey is a label dictionary considers: its length and packed words.
+type dictKey struct {
+	n      uint32
+	w0, w1 uint64
+}
+
+// candLabels numbers and counts dictionary's candidate labels: an
+// open-addressed table (linear probing, at most half full) of indexes
+// into labels, probed by the label's hash.
+type candLabels struct {
+	labels []dictKey
+	hashes []uint64
+	count  []int
+	tab    []uint32 // index+1 into labels; 0: empty
+}
+
+// add counts a use of label k of hash h and returns its number.
+func (cl *candLabels) add(k dictKey, h uint64) uint32 {
+	if 2*(len(cl.labels)+1) > len(cl.tab) {
+		cl.grow()
+	}
+	mask := uint64(len(cl.tab) - 1)
+	for i := h >> 32 & mask; ; i = (i + 1) & mask {
+		switch j := cl.tab[i]; {
+		case j == 0:
+			cl.tab[i] = uint32(len(cl.labels)) + 1
+			cl.labels = append(cl.labels, k)
+			cl.hashes = append(cl.hashes, h)
+			cl.count = append(cl.count, 1)
+			return uint32(len(cl.labels)) - 1
+		case cl.hashes[j-1] == h && cl.labels[j-1] == k:
+			cl.count[j-1]++
+			return j - 1
+		}
+	}
+}
+
+// grow doubles the table and places the labels in it again.
+func (cl *candLabels) grow() {
+	cl.tab = make([]uint32, max(1024, 2*len(cl.tab)))
+	mask := uint64(len(cl.tab) - 1)
+	for j, h := range cl.hashes {
+		i := h >> 32 & mask
+		for cl.tab[i] != 0 {
+			i = (i + 1) & mask
+		}
+		cl.tab[i] = uint32(j) + 1
+	}
 }
 
 // bucketed reports whether a node with n children gets hash buckets, and
