@@ -46,7 +46,7 @@ func (t *tree) compile(o layoutOpts) (*Set, error) {
 	// clears pages it has used before), on top of the whole trie.
 	e.out = scratchMake[byte](t.sc, 0, int(total)+padBytes)
 	e.packInfo()
-	e.write(0)
+	e.write(e.cursorAt(0))
 	o.phase("write")
 	if uint64(len(e.out)) != total {
 		return nil, fmt.Errorf("internal error: laid out %d bytes, measured %d", len(e.out), total)
@@ -117,10 +117,10 @@ type emitter struct {
 	// bucketedIDs lists the bucketed nodes in id order (releaseSubtree).
 	bucketedIDs []uint32
 	region      []uint32 // per node with children, by kid rank (lineOf): bytes they take
-	// info and strideRank replace the per-node arrays for write (packInfo).
-	info       []uint32          // per node: label length | dictOf<<8 | nk8<<16 | pairOf8<<24
-	strideRank []uint32          // per labelStride nodes: how many nodes before them have children
-	dirAt      map[uint32]uint32 // per bucketed node (few): its directory index
+	// info and strides replace the per-node arrays for write (packInfo).
+	info    []uint32          // per node: label length | dictOf<<8 | nk8<<16 | pairOf8<<24
+	strides []strideAt        // per labelStride nodes: where the first's label starts, and kid rank
+	dirAt   map[uint32]uint32 // per bucketed node (few): its directory index
 	// dir is the bucket directories, filled by measure (fingerprints, and
 	// each bucket's first child) and write (the first child's offset).
 	dir []uint32
@@ -216,24 +216,39 @@ func (e *emitter) groupKids() {
 	e.region = scratchMake[uint32](t.sc, withKids, withKids)
 }
 
+// strideAt is, for the first of labelStride nodes, where its label
+// starts in t.packed and its kid rank (lineOf).
+type strideAt struct{ label, rank uint32 }
+
+// cursor is a node as write reaches it: its id, where its label starts
+// in t.packed and its kid rank (lineOf). The node after a node in id
+// order, its first child or the next sibling of a small block, follows
+// from the node's own, so only a bucketed block's children, which write
+// visits at random, are looked up.
+type cursor struct {
+	id, rank uint32
+	off      int
+}
+
 // packInfo packs, for write, each node's label length, dictionary
 // index, child count and (for at most 256 pairs) pair index into one
-// word of info, and counts the nodes with children per labelStride nodes
-// in strideRank, freeing the arrays they come from as it goes, so that
-// the two never peak together. write visits a bucketed block's children
-// in bucket order, at random in id order: each child's record read a
-// line of each of those four arrays, and of the line of 64 child counts
-// and its kid rank, where it now reads one word, and sums its stride's
-// label lengths and child counts from the line it is in.
+// word of info, and per labelStride nodes the first's label offset and
+// kid rank into strides, freeing the arrays they come from as it goes,
+// so that the two never peak together. write visits a bucketed block's
+// children in bucket order, at random in id order: each child's record
+// read a line of each of those four arrays, of labelAt, and of the line
+// of 64 child counts and its kid rank, where it now reads one word and
+// its stride's entry, and sums its stride's label lengths and child
+// counts from the line of info it is in.
 func (e *emitter) packInfo() {
 	t := e.t
 	n := len(t.n)
 	e.info = scratchMake[uint32](t.sc, n, n)
-	e.strideRank = scratchMake[uint32](t.sc, n/labelStride+1, n/labelStride+1)
+	e.strides = scratchMake[strideAt](t.sc, n/labelStride+1, n/labelStride+1)
 	rank := uint32(0)
 	for id := range uint32(n) {
 		if id%labelStride == 0 {
-			e.strideRank[id/labelStride] = rank
+			e.strides[id/labelStride] = strideAt{t.labelAt[id/labelStride], rank}
 		}
 		w := uint32(t.n[id]) | uint32(e.dictOf[id])<<8 | uint32(e.nk8[id])<<16
 		if e.pairOf8 != nil {
@@ -252,14 +267,20 @@ func (e *emitter) packInfo() {
 		}
 	}
 	if n%labelStride == 0 {
-		e.strideRank[n/labelStride] = rank
+		e.strides[n/labelStride] = strideAt{uint32(len(t.packed) - padBytes), rank}
 	}
-	sc := t.sc
-	scratchFree(sc, t.n)
-	scratchFree(sc, e.dictOf)
-	scratchFree(sc, e.nk8)
-	scratchFree(sc, e.pairOf8)
-	t.n, e.dictOf, e.nk8, e.pairOf8 = nil, nil, nil, nil
+	scratchFree(t.sc, t.n)
+	scratchFree(t.sc, t.labelAt)
+	scratchFree(t.sc, e.dictOf)
+	scratchFree(t.sc, e.nk8)
+	scratchFree(t.sc, e.pairOf8)
+	t.n, t.labelAt, e.dictOf, e.nk8, e.pairOf8 = nil, nil, nil, nil, nil
+}
+
+// cursorAt returns node id's cursor (lineOf).
+func (e *emitter) cursorAt(id uint32) cursor {
+	off, rank := e.lineOf(id)
+	return cursor{id: id, rank: rank, off: off}
 }
 
 // lineOf returns, after packInfo, where node id's label starts in
@@ -269,7 +290,8 @@ func (e *emitter) packInfo() {
 // in id's line of info. For the id after the last node, it returns the
 // labels' end.
 func (e *emitter) lineOf(id uint32) (off int, rank uint32) {
-	rank = e.strideRank[id/labelStride]
+	st := e.strides[id/labelStride]
+	rank = st.rank
 	if int(id) >= len(e.info) {
 		for _, w := range e.info[id&^(labelStride-1):] {
 			if w>>16&0xff != 0 {
@@ -278,7 +300,7 @@ func (e *emitter) lineOf(id uint32) (off int, rank uint32) {
 		}
 		return len(e.t.packed) - padBytes, rank
 	}
-	off = int(e.t.labelAt[id/labelStride])
+	off = int(st.label)
 	for _, w := range e.info[id&^(labelStride-1) : id] {
 		off += packedBytes(int(w & 0xff))
 		if w>>16&0xff != 0 {
@@ -811,18 +833,22 @@ func (e *emitter) measure() (uint64, error) {
 
 // write appends node id's record and, depth first, its children's, and
 // returns the node after its subtree: a small block's next child.
-func (e *emitter) write(id uint32) uint32 {
+func (e *emitter) write(at cursor) cursor {
+	id := at.id
 	f := e.infoFields(id)
-	off, rank := e.lineOf(id)
 	region := uint32(0)
 	if f.nk > 0 {
-		region = e.region[rank]
+		region = e.region[at.rank]
 	}
-	e.out = e.appendHeader(e.out, id, f, off, region)
+	e.out = e.appendHeader(e.out, id, f, at.off, region)
 	nk := f.nk
+	// The node after this one, its first child if it has children.
+	c := cursor{id: id + 1, rank: at.rank, off: at.off + packedBytes(f.n)}
+	if nk > 0 {
+		c.rank++
+	}
 	nb, big := e.bucketed(nk)
 	if !big {
-		c := id + 1
 		for range nk {
 			next := e.write(c)
 			e.releaseSubtree(c, next)
@@ -835,20 +861,27 @@ func (e *emitter) write(id uint32) uint32 {
 	ks := e.listed(id, nk)
 	d := e.dir[e.dirAt[id] : e.dirAt[id]+2*nb+1]
 	b := uint32(0)
-	end := id + 1
-	for i, c := range ks {
+	end := c
+	var ahead [labelAhead]cursor // the children prefetchLabel has looked up
+	for j := range min(labelAhead, len(ks)) {
+		ahead[j] = e.prefetchLabel(ks[j])
+	}
+	for i := range ks {
 		if j := i + writeAhead; j < len(ks) {
 			e.prefetchNode(ks[j])
 		}
-		if j := i + writeAhead/4; j < len(ks) {
-			e.prefetchLabel(ks[j])
+		k := ahead[i%labelAhead]
+		if j := i + labelAhead; j < len(ks) {
+			ahead[j%labelAhead] = e.prefetchLabel(ks[j])
 		}
 		for ; b <= nb && d[2*b] == uint32(i); b++ {
 			d[2*b] = uint32(len(e.out))
 		}
-		next := e.write(c)
-		e.releaseSubtree(c, next)
-		end = max(end, next)
+		next := e.write(k)
+		e.releaseSubtree(k, next)
+		if next.id > end.id {
+			end = next
+		}
 		// The list is read in order: its pages go as it is, rather
 		// than with the whole block (a TLD's: 4 bytes a child).
 		if (i+1)%releaseNodes == 0 {
@@ -867,20 +900,18 @@ func (e *emitter) write(id uint32) uint32 {
 // line of 64 child counts and the stride of 16 lengths it is in, which
 // releasePages keeps, as it keeps every page the range shares). So the
 // arrays shrink as the records grow, and the two never peak together.
-func (e *emitter) releaseSubtree(from, to uint32) {
-	if to-from < releaseNodes {
+func (e *emitter) releaseSubtree(from, to cursor) {
+	if to.id-from.id < releaseNodes {
 		return
 	}
 	t := e.t
-	releaseRange(e.info, from, to)
-	releaseRange(e.pairOf, from, to)
-	offFrom, rankFrom := e.lineOf(from)
-	offTo, rankTo := e.lineOf(to)
-	releaseRange(t.packed, uint32(offFrom), uint32(offTo))
-	releaseRange(e.region, rankFrom, rankTo)
+	releaseRange(e.info, from.id, to.id)
+	releaseRange(e.pairOf, from.id, to.id)
+	releaseRange(t.packed, uint32(from.off), uint32(to.off))
+	releaseRange(e.region, from.rank, to.rank)
 	// The lists of the bucketed nodes in the range are one run of order.
-	i, _ := slices.BinarySearch(e.bucketedIDs, from)
-	j, _ := slices.BinarySearch(e.bucketedIDs, to)
+	i, _ := slices.BinarySearch(e.bucketedIDs, from.id)
+	j, _ := slices.BinarySearch(e.bucketedIDs, to.id)
 	if i < j {
 		end := uint32(len(e.order))
 		if j < len(e.bucketedIDs) {
@@ -903,60 +934,57 @@ func releaseRange[E any](s []E, from, to uint32) {
 	releasePages(unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(r))), len(r)*int(unsafe.Sizeof(r[0]))))
 }
 
-// freeArrays frees the compile's and the trie's per-node arrays: the
-// records are written.
+// freeArrays frees the compile's and the trie's per-node arrays that
+// packInfo has not: the records are written.
 func (e *emitter) freeArrays() {
 	t := e.t
 	sc := t.sc
-	scratchFree(sc, t.n)
 	scratchFree(sc, t.packed)
-	scratchFree(sc, t.labelAt)
-	scratchFree(sc, e.dictOf)
-	scratchFree(sc, e.nk8)
-	scratchFree(sc, e.pairOf8)
 	scratchFree(sc, e.pairOf)
 	scratchFree(sc, e.order)
 	scratchFree(sc, e.region)
 	scratchFree(sc, e.info)
-	scratchFree(sc, e.strideRank)
-	t.n, t.packed, t.labelAt = nil, nil, nil
-	e.dictOf, e.nk8, e.pairOf8, e.pairOf, e.order, e.region = nil, nil, nil, nil, nil, nil
-	e.info, e.strideRank = nil, nil
+	scratchFree(sc, e.strides)
+	t.packed = nil
+	e.pairOf, e.order, e.region, e.info, e.strides = nil, nil, nil, nil, nil
 }
 
 // writeAhead is how many children of a bucketed block ahead write
-// prefetches what their records read (prefetchNode); at a quarter of
-// that, with the label's stride offset in cache by then, their labels
-// (prefetchLabel).
+// prefetches what their records read (prefetchNode); at labelAhead, with
+// the line of info and the stride's entry in cache by then, their labels
+// and regions (prefetchLabel).
 const writeAhead = 16
+
+// labelAhead is how many children ahead write prefetches their labels
+// and regions (prefetchLabel), which it looks up once, for both.
+const labelAhead = writeAhead / 4
 
 // prefetchNode prefetches the per-node arrays a record reads at id. A
 // bucketed block's children are written in bucket order, which is random
 // in id order, and at 10M names the arrays are hundreds of MB: each
 // child's record missed the cache in every one of them.
 func (e *emitter) prefetchNode(id uint32) {
-	t := e.t
 	prefetch((*byte)(unsafe.Pointer(&e.info[id])))
-	prefetch((*byte)(unsafe.Pointer(&e.strideRank[id/labelStride])))
-	prefetch((*byte)(unsafe.Pointer(&t.labelAt[id/labelStride])))
+	prefetch((*byte)(unsafe.Pointer(&e.strides[id/labelStride])))
 	if e.pairOf != nil {
 		prefetch((*byte)(unsafe.Pointer(&e.pairOf[id])))
 	}
 }
 
-// prefetchLabel prefetches node id's label (at its stride's offset: the
-// same line or the next, mostly) and, if it has children, their share in
-// region, which needs the child counts and kid rank prefetchNode brought
-// in. Its children's arrays follow its own (depth-first order), in the
-// lines prefetchNode brought in or the next. The region's line was the
-// one a record read and nothing had prefetched: prefetching it took 9%
-// off write at 10M names (1628 -> 1476 ms CPU, best of 3, interleaved).
-func (e *emitter) prefetchLabel(id uint32) {
-	off, rank := e.lineOf(id)
-	prefetch(&e.t.packed[off])
+// prefetchLabel prefetches node id's label and, if it has children,
+// their share in region, which need the line of info and the stride's
+// entry prefetchNode brought in, and returns the node's cursor, which
+// write then uses. Its children's words follow its own (depth-first
+// order), in the line prefetchNode brought in or the next. The region's
+// line was the one a record read and nothing had prefetched: prefetching
+// it took 9% off write at 10M names (1628 -> 1476 ms CPU, best of 3).
+func (e *emitter) prefetchLabel(id uint32) cursor {
+	c := e.cursorAt(id)
+	prefetch(&e.t.packed[c.off])
 	if e.info[id]>>16&0xff != 0 {
-		prefetch((*byte)(unsafe.Pointer(&e.region[rank])))
+		prefetch((*byte)(unsafe.Pointer(&e.region[c.rank])))
 	}
+	return c
 }
 
 // sortByBucket orders ks by hash bucket, keeping their order within a
