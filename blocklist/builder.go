@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
+	"math/bits"
 	"math/rand/v2"
 	"runtime"
 	"slices"
@@ -516,10 +517,7 @@ func (b *Builder) tree(nodeOf []uint32, consume bool, sc *scratch) *tree {
 			s = ends[d-1] + 1
 		}
 		for s < n {
-			end := s
-			for end < n && k[end] != 0 {
-				end++
-			}
+			end := keyLabelEnd(key, s, n)
 			w := packKeyLabel(buf[:], 8+s, 8+end)
 			cur = t.newNode(cur, &w, end-s)
 			path[d+1], ends[d] = cur, end
@@ -543,6 +541,25 @@ func (b *Builder) tree(nodeOf []uint32, consume bool, sc *scratch) *tree {
 	}
 	runtime.KeepAlive(b) // its cleanup would unmap the buffers (rulebuf.go)
 	return t
+}
+
+// keyLabelEnd returns where the label that starts at s in key ends: at the
+// next zero byte (the separator) or at n, the key's length. It tests
+// eight bytes at a time: a byte at a time, the scan was a tenth of the
+// trie's pass. Bytes of key past n (an earlier key's) are not trusted.
+func keyLabelEnd(key []byte, s, n int) int {
+	for s < n && s+8 <= len(key) {
+		x := binary.LittleEndian.Uint64(key[s:])
+		// The lowest byte flagged is the first zero byte exactly.
+		if z := (x - 0x0101010101010101) &^ x & 0x8080808080808080; z != 0 {
+			return min(s+bits.TrailingZeros64(z)/8, n)
+		}
+		s += 8
+	}
+	for s < n && key[s] != 0 {
+		s++
+	}
+	return min(s, n)
 }
 
 // releaseEvery is how many entries the trie's pass consumes between

@@ -228,3 +228,34 @@ func TestBucketedBlockRadixPasses(t *testing.T) {
 		})
 	}
 }
+
+// TestKeyLabelEnd holds keyLabelEnd's word-at-a-time scan to a byte
+// loop, for labels ending before, at and past word boundaries, at the
+// key's end, and with an earlier key's bytes (zero or not) past it.
+func TestKeyLabelEnd(t *testing.T) {
+	naive := func(key []byte, s, n int) int {
+		for s < n && key[s] != 0 {
+			s++
+		}
+		return s
+	}
+	for _, tc := range []struct {
+		name string
+		key  []byte
+		n    int
+	}{
+		{"separators", []byte("ab\x00cdefghijk\x00l\x00\x00mnopqrstuvwxyz"), 28},
+		{"stale zero past n", []byte("abcdefghij\x00klm"), 7},
+		{"stale bytes past n", []byte("abcdefghijklmnopqrstuvwxyz"), 13},
+		{"short", []byte("ab\x00c"), 4},
+		{"empty", []byte{}, 0},
+		{"all zero", make([]byte, 20), 20},
+		{"high bytes", []byte("\x80\x81\xff\x01\x00\x01\xfe\x00\x80\x80\x80\x80\x80\x80\x80\x80\x80\x00"), 18},
+	} {
+		for s := 0; s <= tc.n; s++ {
+			if got, want := keyLabelEnd(tc.key, s, tc.n), naive(tc.key, s, tc.n); got != want {
+				t.Errorf("%s: keyLabelEnd(%q, %d, %d) = %d, want %d", tc.name, tc.key, s, tc.n, got, want)
+			}
+		}
+	}
+}

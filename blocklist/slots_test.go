@@ -62,10 +62,11 @@ func TestSlotWidths(t *testing.T) {
 
 // TestReleaseAtEnd builds sets whose last written subtree, released by
 // write (releaseSubtree), ends at the last node, with node counts on
-// either side of a line of 64 child counts (rankOf reads the line of the
-// node after the subtree), and matches them against the reference.
+// either side of a stride of labelStride nodes (lineOf reads the stride
+// of the node after the subtree, and packInfo sets its kid rank), and
+// matches them against the reference.
 func TestReleaseAtEnd(t *testing.T) {
-	for _, nodes := range []int{2 * releaseNodes, 2*releaseNodes + 1, 2*releaseNodes + 63, 4*releaseNodes - 64} {
+	for _, nodes := range []int{2 * releaseNodes, 2*releaseNodes + 1, 2*releaseNodes + labelStride - 1, 2*releaseNodes + labelStride + 1, 2*releaseNodes + 63, 4*releaseNodes - 64} {
 		t.Run(fmt.Sprint(nodes), func(t *testing.T) {
 			// The root, one TLD and its children.
 			b, ref := NewBuilder(), newRef()
