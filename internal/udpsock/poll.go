@@ -1,4 +1,34 @@
-package recursive
+// Package udpsock is the socket of one upstream UDP exchange and the
+// poll its reply is waited for in, shared by the forwarder
+// (resolver/upstream) and the recursive resolver (resolver/recursive):
+// a fresh kernel-chosen source port per query (RFC 5452 §9.2) on a
+// connected socket, made and used with raw system calls, and one epoll
+// set per Poll in which every exchange waits, in place of a net.UDPConn
+// handed to the runtime's poller per query (docs/ARCHITECTURE.md, "The
+// recursive resolver's upstream sockets").
+//
+// The socket (Sock) and the set its replies are waited for in (pollSet)
+// are the OS's: raw system calls and an epoll set on Linux
+// (sock_linux.go), a net.UDPConn whose reads a goroutine queues elsewhere
+// (sock_portable.go, also built on Linux with the bulwark_portable tag,
+// so that it is tested there). What is decided from them — when an
+// exchange is woken, its deadline and context, when the reaper exits — is
+// decided here once.
+//
+// Each has:
+//
+//	Dial(ap) (Sock, error)                a socket connected to ap
+//	Sock.Write(b) error                   send one datagram
+//	Sock.Read(b) (n, wouldBlock, err)     one queued datagram, or none
+//	Sock.Close()
+//	Sock.id() int                         part of its key in a Poll
+//	openPollSet() (*pollSet, error)
+//	pollSet.add(p, sock, key) error       wake key once sock has a datagram
+//	pollSet.rearm(sock, key) error        once more
+//	pollSet.setDeadline(t)                when wait returns os.ErrDeadlineExceeded
+//	pollSet.wait() ([]uint64, error)      the keys of sockets ready
+//	pollSet.close()
+package udpsock
 
 import (
 	"cmp"
@@ -9,37 +39,15 @@ import (
 	"time"
 )
 
-// The socket of one UDP exchange (udpSock) and the set its replies are
-// waited for in (pollSet) are the OS's: raw system calls and an epoll set
-// on Linux (udpsock_linux.go), a net.UDPConn whose reads a goroutine
-// queues elsewhere (udpsock_portable.go, also built on Linux with the
-// bulwark_portable tag, so that it is tested there). Both give a fresh
-// kernel-chosen source port per query (RFC 5452 §9.2) on a connected
-// socket, and what is decided from them — when an exchange is woken, its
-// deadline and context, when the reaper exits — is decided here once.
-//
-// Each has:
-//
-//	dialUDP(ap) (udpSock, error)          a socket connected to ap
-//	udpSock.write(b) error                send one datagram
-//	udpSock.read(b) (n, wouldBlock, err)  one queued datagram, or none
-//	udpSock.close()
-//	udpSock.id() int                      part of its key in a replyPoll
-//	openPollSet() (*pollSet, error)
-//	pollSet.add(p, sock, key) error       wake key once sock has a datagram
-//	pollSet.rearm(sock, key) error        once more
-//	pollSet.setDeadline(t)                when wait returns os.ErrDeadlineExceeded
-//	pollSet.wait() ([]uint64, error)      the keys of sockets ready
-//	pollSet.close()
+// bufSize is the portable socket's read buffer: as large as the
+// exchanges' own (a reply filling it was cut, as the kernel would cut it).
+const bufSize = 4096
 
-// udpBufs recycles the receive buffers of UDP exchanges.
-var udpBufs = sync.Pool{New: func() any { return new([udpBufSize]byte) }}
-
-// readyChans recycles the wake-up channels of replyWaits: disarm drains
+// readyChans recycles the wake-up channels of Waits: Disarm drains
 // one before it goes back, and no reaper sends on it once disarmed.
 var readyChans = sync.Pool{New: func() any { return make(chan struct{}, 1) }}
 
-// replyIdle is how long the reaper of a replyPoll outlives its last
+// replyIdle is how long the reaper of a Poll outlives its last
 // waiter: long enough to carry a steady query rate, short enough that a
 // Resolver replaced by a reload leaves nothing behind for long.
 const replyIdle = 10 * time.Second
@@ -49,7 +57,8 @@ const replyIdle = 10 * time.Second
 // tick late, a few per cent of the shortest RTO (100 ms).
 const replyTick = 5 * time.Millisecond
 
-// replyPoll waits for the replies of all UDP exchanges of a Resolver in
+// Poll waits for the replies of all UDP exchanges of its owner (a
+// Forwarder, a recursive Resolver) in
 // one pollSet of its own (on Linux an epoll set, which the runtime's
 // poller waits on as on any other descriptor), and one reaper goroutine
 // wakes each exchange whose socket has something to read, or whose
@@ -65,8 +74,10 @@ const replyTick = 5 * time.Millisecond
 // a few per cent of a cache miss's CPU.
 // The zero value is ready to use; the reaper starts with the first
 // exchange and exits after replyIdle without one.
-type replyPoll struct {
-	idle    time.Duration // replyIdle when zero; tests shorten it
+type Poll struct {
+	// Idle is how long the reaper outlives its last waiter: replyIdle
+	// when zero; tests shorten it.
+	Idle    time.Duration
 	mu      sync.Mutex
 	set     *pollSet // nil while no reaper runs
 	gen     uint32
@@ -83,23 +94,25 @@ type waiter struct {
 	ctx      context.Context
 }
 
-// replyWait is one exchange's registration in a replyPoll.
-type replyWait struct {
-	key   uint64
-	ready chan struct{}
+// Wait is one exchange's registration in a Poll.
+type Wait struct {
+	key uint64
+	// Ready is sent on once the socket has a datagram or an error to
+	// read, the deadline has passed or the context has ended.
+	Ready chan struct{}
 }
 
 func replyKey(gen uint32, id int) uint64 { return uint64(gen)<<32 | uint64(uint32(id)) }
 
-// arm registers sock to wake the returned replyWait once it has a
+// Arm registers sock to wake the returned Wait once it has a
 // datagram or an error to read, once deadline has passed, or once ctx has
 // ended (both noticed within a replyTick).
-func (p *replyPoll) arm(ctx context.Context, sock udpSock, deadline time.Time) (replyWait, error) {
+func (p *Poll) Arm(ctx context.Context, sock Sock, deadline time.Time) (Wait, error) {
 	p.mu.Lock()
 	if p.set == nil {
 		if err := p.start(); err != nil {
 			p.mu.Unlock()
-			return replyWait{}, err
+			return Wait{}, err
 		}
 	}
 	if !p.ticking {
@@ -107,43 +120,43 @@ func (p *replyPoll) arm(ctx context.Context, sock udpSock, deadline time.Time) (
 		p.set.setDeadline(time.Now().Add(replyTick))
 	}
 	p.gen++
-	w := replyWait{key: replyKey(p.gen, sock.id()), ready: readyChans.Get().(chan struct{})}
-	p.waiters[w.key] = waiter{ready: w.ready, deadline: deadline, ctx: ctx}
+	w := Wait{key: replyKey(p.gen, sock.id()), Ready: readyChans.Get().(chan struct{})}
+	p.waiters[w.key] = waiter{ready: w.Ready, deadline: deadline, ctx: ctx}
 	set := p.set // stays open while w is registered
 	p.mu.Unlock()
 	if err := set.add(p, sock, w.key); err != nil {
-		p.disarm(w)
-		return replyWait{}, err
+		p.Disarm(w)
+		return Wait{}, err
 	}
 	return w, nil
 }
 
-// rearm asks for one more wake-up of w, after its socket had nothing (or
+// Rearm asks for one more wake-up of w, after its socket had nothing (or
 // nothing acceptable) to read.
-func (p *replyPoll) rearm(sock udpSock, w replyWait) error {
+func (p *Poll) Rearm(sock Sock, w Wait) error {
 	p.mu.Lock()
 	set := p.set
 	p.mu.Unlock()
 	return set.rearm(sock, w.key)
 }
 
-// disarm forgets w; its socket must be closed after, not before, so a
+// Disarm forgets w; its socket must be closed after, not before, so a
 // reused descriptor number never reaches w (the generation in the key
 // keeps a stale event from waking the exchange that reuses it). Its
 // channel is recycled: w must not be used after.
-func (p *replyPoll) disarm(w replyWait) {
+func (p *Poll) Disarm(w Wait) {
 	p.mu.Lock()
 	delete(p.waiters, w.key)
 	p.mu.Unlock()
 	select { // the reaper sends only while w is registered: drained for good
-	case <-w.ready:
+	case <-w.Ready:
 	default:
 	}
-	readyChans.Put(w.ready)
+	readyChans.Put(w.Ready)
 }
 
 // start opens the set and starts its reaper; p.mu is held.
-func (p *replyPoll) start() error {
+func (p *Poll) start() error {
 	set, err := openPollSet()
 	if err != nil {
 		return err
@@ -156,8 +169,8 @@ func (p *replyPoll) start() error {
 	return nil
 }
 
-// running reports whether a reaper runs; for tests.
-func (p *replyPoll) running() bool {
+// Running reports whether a reaper runs; for tests.
+func (p *Poll) Running() bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.set != nil
@@ -173,7 +186,7 @@ func (w waiter) wake() {
 
 // wakeLocked wakes the exchange registered under key, if it still is;
 // p.mu is held.
-func (p *replyPoll) wakeLocked(key uint64) {
+func (p *Poll) wakeLocked(key uint64) {
 	if w, ok := p.waiters[key]; ok {
 		w.wake()
 	}
@@ -181,7 +194,7 @@ func (p *replyPoll) wakeLocked(key uint64) {
 
 // wake is wakeLocked for a pollSet that learns of a socket's datagram
 // outside the reaper.
-func (p *replyPoll) wake(key uint64) {
+func (p *Poll) wake(key uint64) {
 	p.mu.Lock()
 	p.wakeLocked(key)
 	p.mu.Unlock()
@@ -190,7 +203,7 @@ func (p *replyPoll) wake(key uint64) {
 // reap wakes the waiters whose sockets are ready and, every replyTick
 // while any wait, those whose deadline has passed or whose context has
 // ended, until the set has had no waiter for the idle time.
-func (p *replyPoll) reap(set *pollSet) {
+func (p *Poll) reap(set *pollSet) {
 	for {
 		keys, err := set.wait()
 		p.mu.Lock()
@@ -212,7 +225,7 @@ func (p *replyPoll) reap(set *pollSet) {
 				set.setDeadline(now.Add(replyTick))
 			default: // none since the last tick: the idle time starts
 				p.ticking = false
-				set.setDeadline(now.Add(cmp.Or(p.idle, replyIdle)))
+				set.setDeadline(now.Add(cmp.Or(p.Idle, replyIdle)))
 			}
 		}
 		for _, key := range keys {
