@@ -81,3 +81,51 @@ func TestPollWakesEveryExchange(t *testing.T) {
 		})
 	}
 }
+
+// TestPollSweepsAtTheEarliestDeadline: an exchange whose server never
+// answers is woken once its deadline has passed, also when it was armed
+// after others with later deadlines (the sweep is due at the earliest),
+// whether its context can end or not, and one whose context ends is
+// woken before its deadline. Nothing is timed: a missed sweep leaves the
+// exchange waiting, and the test's own timeout fails it.
+func TestPollSweepsAtTheEarliestDeadline(t *testing.T) {
+	pc := dnstest.ListenRawUDP(t) // reads nothing, answers nothing
+	ap := pc.LocalAddr().(*net.UDPAddr).AddrPort()
+	cancelled, cancel := context.WithCancel(context.Background())
+	cancel()
+	tests := []struct {
+		name string
+		ctx  context.Context
+		in   time.Duration // the deadline, from now
+	}{
+		{"background context", context.Background(), 20 * time.Millisecond},
+		{"cancellable context", t.Context(), 20 * time.Millisecond},
+		{"deadline passed", context.Background(), -time.Millisecond},
+		{"context ended, deadline far", cancelled, time.Hour},
+	}
+	var p Poll
+	arm := func(ctx context.Context, deadline time.Time) (Sock, Wait) {
+		t.Helper()
+		sock, err := Dial(ap)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w, err := p.Arm(ctx, sock, deadline)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { p.Disarm(w); sock.Close() })
+		return sock, w
+	}
+	arm(context.Background(), time.Now().Add(time.Hour)) // armed first, due last
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			deadline := time.Now().Add(tt.in)
+			_, w := arm(tt.ctx, deadline)
+			<-w.Ready
+			if tt.ctx.Err() == nil && time.Now().Before(deadline) {
+				t.Fatal("woken before the deadline, with nothing to read")
+			}
+		})
+	}
+}
