@@ -15,7 +15,7 @@ CROSS ?= darwin/arm64 freebsd/amd64 windows/amd64
 test: deps crossvet
 	$(GO) vet ./...
 	$(GO) test -race -count=1 -timeout 20m ./...
-	$(GO) test -race -count=1 -tags bulwark_portable ./resolver/recursive
+	$(GO) test -race -count=1 -tags bulwark_portable ./internal/udpsock ./resolver/recursive ./resolver/upstream
 	$(MAKE) bigendian
 
 # BIGENDIAN are the packages that read names and keys a machine word at a

@@ -10,10 +10,12 @@ import (
 	"net"
 	"net/netip"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/miekg/dns"
 
+	"github.com/bulwark-dns/bulwark/internal/udpsock"
 	"github.com/bulwark-dns/bulwark/resolver/dnswire"
 )
 
@@ -25,6 +27,9 @@ const ednsSize = 1232
 // udpBufSize is the receive buffer; a reply filling it was cut by the
 // kernel and is retried over TCP.
 const udpBufSize = 4096
+
+// udpBufs recycles the receive buffers of UDP exchanges.
+var udpBufs = sync.Pool{New: func() any { return new([udpBufSize]byte) }}
 
 // Exchange failures; a *serverError wraps them with the server.
 var (
@@ -186,33 +191,33 @@ func randomCase(name string) string {
 	return string(b)
 }
 
-// exchangeUDP sends wire from a fresh socket (see udpSock: a new
+// exchangeUDP sends wire from a fresh socket (see udpsock.Sock: a new
 // kernel-chosen random source port per query; the connected socket drops
 // datagrams from other addresses) and reads until a matching reply or the
 // deadline, so a forged packet cannot displace the genuine answer that
 // follows it. It waits in r.replies, woken when the socket has something
 // to read, the deadline has passed or ctx has ended.
 func (r *Resolver) exchangeUDP(ctx context.Context, addr netip.Addr, wire []byte, id uint16, name string, qtype uint16, exactCase bool, deadline time.Time) (*dns.Msg, error) {
-	sock, err := dialUDP(netip.AddrPortFrom(addr, r.port))
+	sock, err := udpsock.Dial(netip.AddrPortFrom(addr, r.port))
 	if err != nil {
 		return nil, err
 	}
-	defer sock.close()
+	defer sock.Close()
 	// Armed before the write, which r.sends makes with the rest of its
 	// burst: no reply can come before it, and a failed write wakes w.
-	w, err := r.replies.arm(ctx, sock, deadline)
+	w, err := r.replies.Arm(ctx, sock, deadline)
 	if err != nil {
 		return nil, err
 	}
-	defer r.replies.disarm(w) // before sock.close, deferred earlier
-	o := r.sends.queue(sock, wire, w.ready)
+	defer r.replies.Disarm(w) // before sock.Close, deferred earlier
+	o := r.sends.queue(sock, wire, w.Ready)
 	defer o.withdraw() // before disarm and close: the flusher is done with sock
 	return r.awaitReply(ctx, sock, w, o, id, name, qtype, exactCase, deadline)
 }
 
 // awaitReply waits until sock, armed as w with deadline, has a reply to
 // our query o, which it returns, or the deadline, or o's write fails.
-func (r *Resolver) awaitReply(ctx context.Context, sock udpSock, w replyWait, o *outbound, id uint16, name string, qtype uint16, exactCase bool, deadline time.Time) (*dns.Msg, error) {
+func (r *Resolver) awaitReply(ctx context.Context, sock udpsock.Sock, w udpsock.Wait, o *outbound, id uint16, name string, qtype uint16, exactCase bool, deadline time.Time) (*dns.Msg, error) {
 	bp := udpBufs.Get().(*[udpBufSize]byte)
 	defer udpBufs.Put(bp)
 	buf := bp[:]
@@ -231,7 +236,7 @@ func (r *Resolver) awaitReply(ctx context.Context, sock udpSock, w replyWait, o 
 			}
 			return nil, errTimeout
 		}
-		<-w.ready
+		<-w.Ready
 		if err := o.failed(); err != nil {
 			return nil, err
 		}
@@ -244,7 +249,7 @@ func (r *Resolver) awaitReply(ctx context.Context, sock udpSock, w replyWait, o 
 		if !time.Now().Before(deadline) {
 			continue // the reaper's sweep woke us, or the reply came too late: timeout
 		}
-		if err := r.replies.rearm(sock, w); err != nil {
+		if err := r.replies.Rearm(sock, w); err != nil {
 			return nil, err
 		}
 	}
@@ -254,9 +259,9 @@ func (r *Resolver) awaitReply(ctx context.Context, sock udpSock, w replyWait, o 
 // answers our query, which it returns, or none is left (nil, nil). A
 // datagram that does not decode or match sets *mismatch, so that a
 // timeout can say the server sent only those.
-func readReplies(sock udpSock, buf []byte, id uint16, name string, qtype uint16, exactCase bool, mismatch *error) (*dns.Msg, error) {
+func readReplies(sock udpsock.Sock, buf []byte, id uint16, name string, qtype uint16, exactCase bool, mismatch *error) (*dns.Msg, error) {
 	for {
-		n, wouldBlock, err := sock.read(buf)
+		n, wouldBlock, err := sock.Read(buf)
 		if err != nil {
 			return nil, err
 		}

@@ -14,6 +14,7 @@ import (
 	"golang.org/x/sync/singleflight"
 
 	"github.com/bulwark-dns/bulwark/internal/clock"
+	"github.com/bulwark-dns/bulwark/internal/udpsock"
 	"github.com/bulwark-dns/bulwark/resolver/dnswire"
 	contract "github.com/bulwark-dns/bulwark/resolver/query"
 )
@@ -51,7 +52,7 @@ type Resolver struct {
 	caches *caches
 	infra  *infra
 	// replies waits for the replies of UDP exchanges.
-	replies replyPoll
+	replies udpsock.Poll
 	// sends writes the UDP exchanges' queries, a burst at a time.
 	sends sendQueue
 	// qminType is the query type of minimised queries.

@@ -5,6 +5,7 @@ import (
 	"sync/atomic"
 
 	"github.com/bulwark-dns/bulwark/internal/burst"
+	"github.com/bulwark-dns/bulwark/internal/udpsock"
 )
 
 // sendQueue writes the UDP queries of a Resolver's exchanges back to back,
@@ -34,9 +35,9 @@ const sendBurst = 32
 
 // outbound is one query waiting in a sendQueue.
 type outbound struct {
-	sock  udpSock
+	sock  udpsock.Sock
 	wire  []byte
-	ready chan struct{} // the exchange's replyWait: woken if the write fails
+	ready chan struct{} // the exchange's udpsock.Wait: woken if the write fails
 	state atomic.Uint32
 	err   error // the write's error; read only once state is sendWritten
 }
@@ -56,7 +57,7 @@ const (
 // whatever was queued meanwhile) or else by the call that does; ready is
 // woken if the write fails. The caller must call withdraw before it
 // closes sock, and keep wire unchanged until then.
-func (s *sendQueue) queue(sock udpSock, wire []byte, ready chan struct{}) *outbound {
+func (s *sendQueue) queue(sock udpsock.Sock, wire []byte, ready chan struct{}) *outbound {
 	o := &outbound{sock: sock, wire: wire, ready: ready}
 	switch lead, full := s.q.Add(o); {
 	case lead:
@@ -74,7 +75,7 @@ func writeAll(os []*outbound) {
 		if !o.state.CompareAndSwap(sendQueued, sendWriting) {
 			continue // withdrawn: the exchange has ended
 		}
-		o.err = o.sock.write(o.wire)
+		o.err = o.sock.Write(o.wire)
 		if o.err != nil {
 			select { // before the state: a written one may recycle ready
 			case o.ready <- struct{}{}:

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/bulwark-dns/bulwark/internal/dnstest"
+	"github.com/bulwark-dns/bulwark/internal/udpsock"
 )
 
 // TestSendQueueWrites: a burst's queries are written once each, in the
@@ -40,11 +41,11 @@ func TestSendQueueWrites(t *testing.T) {
 			var outs []*outbound
 			var want [][]byte
 			for i, n := range tt.sizes {
-				sock, err := dialUDP(to)
+				sock, err := udpsock.Dial(to)
 				if err != nil {
 					t.Fatal(err)
 				}
-				defer sock.close()
+				defer sock.Close()
 				o := &outbound{sock: sock, wire: bytes.Repeat([]byte{byte(i + 1)}, n), ready: make(chan struct{}, 1)}
 				if lead, full := s.q.Add(o); lead != (i == 0) || full {
 					t.Fatalf("query %d: lead %v, full %v", i, lead, full)

@@ -13,6 +13,7 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/bulwark-dns/bulwark/internal/dnstest"
+	"github.com/bulwark-dns/bulwark/internal/udpsock"
 )
 
 // TestExchangeUDPOddDatagrams: what the upstream socket does with replies
@@ -109,7 +110,7 @@ func echoServer(t *testing.T, delay func(q []byte) time.Duration) netip.AddrPort
 }
 
 // TestReplyPollConcurrent: many exchanges waiting at once in one
-// replyPoll, their replies coming back out of order, each gets its own.
+// udpsock.Poll, their replies coming back out of order, each gets its own.
 func TestReplyPollConcurrent(t *testing.T) {
 	ap := echoServer(t, func(q []byte) time.Duration { return time.Duration(q[1]%8) * time.Millisecond })
 	r := &Resolver{port: ap.Port()}
@@ -141,14 +142,14 @@ func TestReplyPollConcurrent(t *testing.T) {
 func TestReplyPollIdle(t *testing.T) {
 	ap := echoServer(t, nil)
 	r := &Resolver{port: ap.Port()}
-	r.replies.idle = time.Millisecond
+	r.replies.Idle = time.Millisecond
 	for round := range 2 {
 		const name = "www.example.test."
 		wire, id, _ := packQuery(name, dns.TypeA, true, false)
 		if _, err := r.exchangeUDP(context.Background(), ap.Addr(), wire, id, name, dns.TypeA, true, time.Now().Add(5*time.Second)); err != nil {
 			t.Fatalf("round %d: %v", round, err)
 		}
-		for start := time.Now(); r.replies.running(); time.Sleep(time.Millisecond) {
+		for start := time.Now(); r.replies.Running(); time.Sleep(time.Millisecond) {
 			if time.Since(start) > 10*time.Second {
 				t.Fatalf("round %d: the reaper still runs with no exchange", round)
 			}
@@ -205,16 +206,16 @@ func TestAwaitReplyQueuedAtDeadline(t *testing.T) {
 			}
 			t.Cleanup(func() { pc.Close() })
 			r := &Resolver{}
-			sock, err := dialUDP(pc.LocalAddr().(*net.UDPAddr).AddrPort())
+			sock, err := udpsock.Dial(pc.LocalAddr().(*net.UDPAddr).AddrPort())
 			if err != nil {
 				t.Fatal(err)
 			}
-			defer sock.close()
+			defer sock.Close()
 			wire, id, err := packQuery(name, dns.TypeA, true, false)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if err := sock.write(wire); err != nil {
+			if err := sock.Write(wire); err != nil {
 				t.Fatal(err)
 			}
 			_, from, err := pc.ReadFromUDPAddrPort(make([]byte, 512))
@@ -227,12 +228,16 @@ func TestAwaitReplyQueuedAtDeadline(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			waitQueued(t, sock, len(dgrams) > 0)
+			if len(dgrams) > 0 {
+				if err := sock.AwaitQueued(); err != nil {
+					t.Fatal(err)
+				}
+			}
 			// The reaper has not run yet (w is in no epoll set, its wake-up
 			// never comes) and the deadline is behind us: the timer is due
 			// at once, as for an exchange the host kept off the CPU.
-			w := replyWait{ready: make(chan struct{}, 1)}
-			o := &outbound{sock: sock, wire: wire, ready: w.ready}
+			w := udpsock.Wait{Ready: make(chan struct{}, 1)}
+			o := &outbound{sock: sock, wire: wire, ready: w.Ready}
 			o.state.Store(sendWritten) // written above
 			m, err := r.awaitReply(context.Background(), sock, w, o, id, name, dns.TypeA, true, time.Now().Add(-time.Second))
 			switch {

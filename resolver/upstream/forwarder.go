@@ -14,7 +14,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/netip"
 	"sync"
 	"time"
@@ -23,6 +22,7 @@ import (
 
 	"github.com/bulwark-dns/bulwark/internal/clock"
 	"github.com/bulwark-dns/bulwark/internal/errlist"
+	"github.com/bulwark-dns/bulwark/internal/udpsock"
 	contract "github.com/bulwark-dns/bulwark/resolver/query"
 )
 
@@ -46,6 +46,9 @@ type Forwarder struct {
 	clock      clock.Clock
 	log        *slog.Logger
 	bufs       sync.Pool // *buffers
+	// replies is where every UDP exchange waits for its reply; its
+	// reaper exits on its own once none has waited for a while.
+	replies udpsock.Poll
 
 	ctx    context.Context // cancelled by Close: probes, dials
 	cancel context.CancelFunc
@@ -146,7 +149,7 @@ func (b *builder) newServer(name string, ep endpoint) *server {
 	}
 	switch ep.transport {
 	case transUDP:
-		s.udp = net.UDPAddrFromAddrPort(ep.addrPort())
+		s.replies = &b.f.replies
 		s.tcp = ep.addrPort().String()
 	case transTCP:
 		s.stream = newStreamPool(b.f.ctx, s.dialStream(nil))

@@ -1,6 +1,6 @@
 //go:build !linux || bulwark_portable
 
-package recursive
+package udpsock
 
 import (
 	"errors"
@@ -11,15 +11,15 @@ import (
 	"time"
 )
 
-// udpSock is the socket of one UDP exchange where there are no raw system
+// Sock is the socket of one UDP exchange where there are no raw system
 // calls and no epoll: a connected net.UDPConn (the kernel binds it to a
 // random ephemeral port, RFC 5452 §9.2's fresh source port per query, and
 // drops datagrams from any other address), whose datagrams a goroutine of
 // its own reads as they come and queues for read, so that read never
-// blocks and the exchange learns of them through its replyPoll as on
+// blocks and the exchange learns of them through its Poll as on
 // Linux. It costs a goroutine and a copy per datagram, which the Linux
 // file does not; this one runs on every OS the net package does.
-type udpSock struct{ q *sockQueue }
+type Sock struct{ q *sockQueue }
 
 // sockQueue is what the reading goroutine has read and the exchange not
 // yet.
@@ -31,14 +31,14 @@ type sockQueue struct {
 	notify func() // called after each datagram or error; nil until armed
 }
 
-// dialUDP opens a socket connected to ap, and starts reading it.
-func dialUDP(ap netip.AddrPort) (udpSock, error) {
+// Dial opens a socket connected to ap, and starts reading it.
+func Dial(ap netip.AddrPort) (Sock, error) {
 	// Unmapped, as on Linux: OpenBSD has no v4-mapped IPv6 sockets.
 	c, err := net.DialUDP("udp", nil, net.UDPAddrFromAddrPort(netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())))
 	if err != nil {
-		return udpSock{}, err
+		return Sock{}, err
 	}
-	s := udpSock{q: &sockQueue{conn: c}}
+	s := Sock{q: &sockQueue{conn: c}}
 	go s.q.readAll()
 	return s, nil
 }
@@ -47,7 +47,7 @@ func dialUDP(ap netip.AddrPort) (udpSock, error) {
 // an error, which is queued after them: an exchange ends at its first
 // error, as it does on Linux.
 func (q *sockQueue) readAll() {
-	var buf [udpBufSize]byte
+	var buf [bufSize]byte
 	for {
 		n, err := q.conn.Read(buf[:])
 		if errors.Is(err, net.ErrClosed) {
@@ -70,19 +70,19 @@ func (q *sockQueue) readAll() {
 	}
 }
 
-// close closes the socket, which ends its reading goroutine.
-func (s udpSock) close() { s.q.conn.Close() }
+// Close closes the socket, which ends its reading goroutine.
+func (s Sock) Close() { s.q.conn.Close() }
 
-// write sends one datagram.
-func (s udpSock) write(b []byte) error {
+// Write sends one datagram.
+func (s Sock) Write(b []byte) error {
 	_, err := s.q.conn.Write(b)
 	return err
 }
 
-// read takes one queued datagram into b; wouldBlock when none is queued.
+// Read takes one queued datagram into b; wouldBlock when none is queued.
 // A datagram longer than b is cut to it, as the kernel would; an error
 // comes after the datagrams read before it.
-func (s udpSock) read(b []byte) (n int, wouldBlock bool, err error) {
+func (s Sock) Read(b []byte) (n int, wouldBlock bool, err error) {
 	s.q.mu.Lock()
 	defer s.q.mu.Unlock()
 	switch {
@@ -97,11 +97,11 @@ func (s udpSock) read(b []byte) (n int, wouldBlock bool, err error) {
 	return 0, true, nil
 }
 
-// id is none: a replyPoll's generation alone keys the sockets here.
-func (s udpSock) id() int { return 0 }
+// id is none: a Poll's generation alone keys the sockets here.
+func (s Sock) id() int { return 0 }
 
 // pollSet is, here, the reaper's timer only: the sockets' own reading
-// goroutines wake their exchanges (replyPoll.wake).
+// goroutines wake their exchanges (Poll.wake).
 type pollSet struct {
 	timer *time.Timer
 }
@@ -115,7 +115,7 @@ func openPollSet() (*pollSet, error) {
 
 // add has sock's reading goroutine wake key after each datagram, and at
 // once if some are queued already.
-func (s *pollSet) add(p *replyPoll, sock udpSock, key uint64) error {
+func (s *pollSet) add(p *Poll, sock Sock, key uint64) error {
 	sock.q.mu.Lock()
 	sock.q.notify = func() { p.wake(key) }
 	queued := len(sock.q.dgrams) > 0 || sock.q.err != nil
@@ -128,7 +128,7 @@ func (s *pollSet) add(p *replyPoll, sock udpSock, key uint64) error {
 
 // rearm is nothing: every datagram wakes the exchange (a wake-up already
 // pending absorbs the next), so none is missed between its read and this.
-func (s *pollSet) rearm(udpSock, uint64) error { return nil }
+func (s *pollSet) rearm(Sock, uint64) error { return nil }
 
 // setDeadline is when wait returns os.ErrDeadlineExceeded.
 func (s *pollSet) setDeadline(t time.Time) { s.timer.Reset(time.Until(t)) }
@@ -141,3 +141,23 @@ func (s *pollSet) wait() ([]uint64, error) {
 
 // close stops the timer; only the reaper does, as it exits.
 func (s *pollSet) close() { s.timer.Stop() }
+
+// AwaitQueued blocks until s's reading goroutine has queued a datagram or
+// an error. For tests that queue replies before an exchange waits: it
+// takes the place of a Poll's notification, so s must not be armed.
+func (s Sock) AwaitQueued() error {
+	arrived := make(chan struct{}, 1)
+	s.q.mu.Lock()
+	s.q.notify = func() {
+		select {
+		case arrived <- struct{}{}:
+		default:
+		}
+	}
+	queued := len(s.q.dgrams) > 0 || s.q.err != nil
+	s.q.mu.Unlock()
+	if !queued {
+		<-arrived
+	}
+	return nil
+}

@@ -1,6 +1,6 @@
 //go:build linux && !bulwark_portable
 
-package recursive
+package udpsock
 
 import (
 	"net/netip"
@@ -13,11 +13,11 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// udpSock is the socket of one UDP exchange, made with raw system calls:
+// Sock is the socket of one UDP exchange, made with raw system calls:
 // socket and connect (the kernel binds it to a random ephemeral port, the
 // fresh unpredictable source port per query RFC 5452 §9.2 asks for, and
 // drops datagrams from any other address). Its replies are waited for in
-// the Resolver's replyPoll, not the runtime's poller: see there why.
+// its owner.s Poll, not the runtime's poller: see there why.
 //
 // Every call on it is made with RawSyscall, without telling the runtime:
 // none of them can block (the socket is non-blocking, connect on UDP only
@@ -25,12 +25,12 @@ import (
 // delivery inline, long enough for the runtime's monitor to hand the
 // processor to another thread mid-call when it knows of the call, as the
 // UDP listener found for its batch calls (resolver/udp_linux.go).
-type udpSock struct {
+type Sock struct {
 	fd int
 }
 
-// dialUDP opens a non-blocking socket connected to ap.
-func dialUDP(ap netip.AddrPort) (udpSock, error) {
+// Dial opens a non-blocking socket connected to ap.
+func Dial(ap netip.AddrPort) (Sock, error) {
 	var (
 		family = unix.AF_INET
 		sa4    unix.RawSockaddrInet4
@@ -52,7 +52,7 @@ func dialUDP(ap netip.AddrPort) (udpSock, error) {
 	}
 	fd, _, errno := unix.RawSyscall(unix.SYS_SOCKET, uintptr(family), unix.SOCK_DGRAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, unix.IPPROTO_UDP)
 	if errno != 0 {
-		return udpSock{}, os.NewSyscallError("socket", errno)
+		return Sock{}, os.NewSyscallError("socket", errno)
 	}
 	for {
 		_, _, errno = unix.RawSyscall(unix.SYS_CONNECT, fd, uintptr(sa), salen)
@@ -64,17 +64,17 @@ func dialUDP(ap netip.AddrPort) (udpSock, error) {
 	runtime.KeepAlive(&sa6)
 	if errno != 0 {
 		unix.RawSyscall(unix.SYS_CLOSE, fd, 0, 0)
-		return udpSock{}, os.NewSyscallError("connect", errno)
+		return Sock{}, os.NewSyscallError("connect", errno)
 	}
-	return udpSock{fd: int(fd)}, nil
+	return Sock{fd: int(fd)}, nil
 }
 
-// close closes the socket, which also takes it out of the replyPoll's
+// Close closes the socket, which also takes it out of the Poll's
 // epoll set.
-func (s udpSock) close() { unix.RawSyscall(unix.SYS_CLOSE, uintptr(s.fd), 0, 0) }
+func (s Sock) Close() { unix.RawSyscall(unix.SYS_CLOSE, uintptr(s.fd), 0, 0) }
 
-// write sends one datagram.
-func (s udpSock) write(b []byte) error {
+// Write sends one datagram.
+func (s Sock) Write(b []byte) error {
 	for {
 		_, _, errno := unix.RawSyscall(unix.SYS_WRITE, uintptr(s.fd), uintptr(unsafe.Pointer(unsafe.SliceData(b))), uintptr(len(b)))
 		switch errno {
@@ -87,10 +87,10 @@ func (s udpSock) write(b []byte) error {
 	}
 }
 
-// read receives one queued datagram into b; wouldBlock when none is
+// Read receives one queued datagram into b; wouldBlock when none is
 // queued. An error the kernel queued on the socket (ECONNREFUSED after an
 // ICMP port unreachable) comes back as the error.
-func (s udpSock) read(b []byte) (n int, wouldBlock bool, err error) {
+func (s Sock) Read(b []byte) (n int, wouldBlock bool, err error) {
 	for {
 		r, _, errno := unix.RawSyscall(unix.SYS_READ, uintptr(s.fd), uintptr(unsafe.Pointer(unsafe.SliceData(b))), uintptr(len(b)))
 		switch errno {
@@ -105,8 +105,8 @@ func (s udpSock) read(b []byte) (n int, wouldBlock bool, err error) {
 	}
 }
 
-// id is the descriptor: with the generation, sock's key in a replyPoll.
-func (s udpSock) id() int { return s.fd }
+// id is the descriptor: with the generation, sock's key in a Poll.
+func (s Sock) id() int { return s.fd }
 
 // pollSet is an epoll set of the runtime's poller's: the reaper waits in
 // it as for any descriptor (its deadline is the os.File's), and each
@@ -143,17 +143,17 @@ func openPollSet() (*pollSet, error) {
 }
 
 // add puts sock in the set for one wake-up under key.
-func (s *pollSet) add(_ *replyPoll, sock udpSock, key uint64) error {
+func (s *pollSet) add(_ *Poll, sock Sock, key uint64) error {
 	return epollCtl(s.fd, unix.EPOLL_CTL_ADD, sock.fd, key)
 }
 
 // rearm asks for one more wake-up of sock.
-func (s *pollSet) rearm(sock udpSock, key uint64) error {
+func (s *pollSet) rearm(sock Sock, key uint64) error {
 	return epollCtl(s.fd, unix.EPOLL_CTL_MOD, sock.fd, key)
 }
 
 // epollCtl adds (or modifies) fd in the epoll set epfd for one wake-up,
-// the event carrying the key's generation; a raw call, as udpSock's are.
+// the event carrying the key's generation; a raw call, as Sock's are.
 func epollCtl(epfd, op, fd int, key uint64) error {
 	ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLONESHOT, Fd: int32(fd), Pad: int32(key >> 32)}
 	_, _, errno := unix.RawSyscall6(unix.SYS_EPOLL_CTL, uintptr(epfd), uintptr(op), uintptr(fd), uintptr(unsafe.Pointer(&ev)), 0, 0)
@@ -193,3 +193,15 @@ func (s *pollSet) epollWait(fd uintptr) bool {
 
 // close closes the set; only the reaper does, as it exits.
 func (s *pollSet) close() { s.ep.Close() }
+
+// AwaitQueued blocks until s has a datagram to read (poll(2) without a
+// timeout: loopback delivers within the sender's call, so this returns at
+// once). For tests that queue replies before an exchange waits.
+func (s Sock) AwaitQueued() error {
+	fds := []unix.PollFd{{Fd: int32(s.fd), Events: unix.POLLIN}}
+	for {
+		if _, err := unix.Poll(fds, -1); err != unix.EINTR {
+			return err
+		}
+	}
+}
