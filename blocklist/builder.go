@@ -537,7 +537,7 @@ func (b *Builder) tree(nodeOf []uint32, consume bool, sc *scratch) *tree {
 				end = nextZeroSym(z0, z1, s)
 			}
 			if end < inlineSyms || s < inlineSyms && !long {
-				w = keyLabel(c0, c1, s, end)
+				keyLabel(&w, c0, c1, s, end)
 			} else {
 				if s < inlineSyms { // the label runs on into the tail
 					unpackSyms(key[:inlineSyms], e.p0, e.p1, s)
