@@ -297,9 +297,8 @@ func symAt(p0, p1 uint64, i int) uint64 {
 // words hold the key's first symbol at the top and the packed label its
 // last byte's code at the bottom: so the label, read as one number from
 // the words, is already in packed order, and is cut out of them with a
-// shift and a mask. It writes w's first two words, the rest being zero:
-// a packedLabel returned would be zeroed and copied whole.
-func keyLabel(w *packedLabel, c0, c1 uint64, s, end int) {
+// shift and a mask.
+func keyLabel(c0, c1 uint64, s, end int) (w packedLabel) {
 	var lo, hi uint64
 	if end <= wordSyms {
 		lo = c0 >> (6 * uint(wordSyms-end) & 63)
@@ -312,4 +311,5 @@ func keyLabel(w *packedLabel, c0, c1 uint64, s, end int) {
 	nb := 6 * uint(end-s) // at most 120
 	w[0] = lo & (1<<(nb&63) - 1 | -uint64(nb>>6))
 	w[1] = hi & (1<<((max(nb, 64)-64)&63) - 1)
+	return w
 }

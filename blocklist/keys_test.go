@@ -69,9 +69,7 @@ func checkKeyLabels(t *testing.T, key []byte) {
 		if got != end {
 			t.Fatalf("key %q: nextZeroSym %d = %d, keyLabelEnd %d", key, s, got, end)
 		}
-		w := packedLabel{^uint64(0), 0, 0, 0, 0, 0} // keyLabel writes two words
-		keyLabel(&w, c0, c1, s, end)
-		if want := packKeyLabel(buf, 8+s, 8+end); w != want {
+		if w, want := keyLabel(c0, c1, s, end), packKeyLabel(buf, 8+s, 8+end); w != want {
 			t.Fatalf("key %q: keyLabel %d-%d = %x, packKeyLabel %x", key, s, end, w, want)
 		}
 		s = end + 1
