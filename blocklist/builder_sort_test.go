@@ -253,6 +253,11 @@ func TestTreeSharedPrefixes(t *testing.T) {
 			"b.aaaa.abcdefghijklmnopqrstuvwxyz.com", "abcdefghijklmnopqrstuvwxy.com",
 			"abcdefghijklmnopqrstuvwxyz.co", "aaaa.abcdefghijklmnopqrstuvwxyz.com",
 		}},
+		{"word bounds", []string{
+			"abcdef.com", "abcdefg.com", "x.abcdef.com", "y.abcdefg.com", "_a.x-1.abcdefghi.com",
+			"a-b.abcdefghijklmnop.com", "a_b.abcdefghijklmnop.com", "abcdefghijklmnopqrst", "abcdefghijklmnopqrs",
+			"z.abcdefghijklmnopqrst", "zz.abcdefghijklmnopqrs", "0.abcdefghijklmnopqr", "9-9.abcdefghij",
+		}},
 		{"root and deep", []string{".", "com", "a.b.c.d.e.f.g.h.i.j.k.com", "a.b.c.d.e.f.g.h.i.j.com", "k.com"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

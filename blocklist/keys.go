@@ -31,14 +31,24 @@ const (
 )
 
 // keySym maps the bytes of a key to six-bit symbols in the same order:
-// the separator (and the padding past a key's end) to 0, then '-', the
-// digits, '_' and the letters. symByte is its inverse. It is not the
-// compiled set's label code (charCode, label.go), which is not in byte
-// order: the sort needs symbols that compare as the bytes do.
+// the separator (and the padding past a key's end) to 0, '-' to 1, the
+// digits and letters to their label code (charCode, label.go) plus 2
+// (2-11 and 35-60), and '_' between them to 31. symByte is its inverse.
+// The label code itself is not in byte order, as the sort needs, but
+// these symbols are it up to a subtraction and the swap of two values
+// (keyCodes), so that the trie's pass cuts a label out of an entry's
+// words with shifts and masks (keyLabel) rather than through bytes.
 var keySym, symByte = func() (m [256]byte, inv [64]byte) {
-	for i, c := range []byte("-0123456789_abcdefghijklmnopqrstuvwxyz") {
-		m[c] = byte(i + 1)
-		inv[i+1] = c
+	for _, c := range []byte("-0123456789_abcdefghijklmnopqrstuvwxyz") {
+		s := charCode(c) + 2
+		switch c {
+		case '-':
+			s = 1
+		case '_':
+			s = 31
+		}
+		m[c] = s
+		inv[s] = c
 	}
 	return m, inv
 }()
@@ -223,5 +233,83 @@ func packKeyLabel(buf []byte, s, end int) (w packedLabel) {
 		b.put(&w, pack8(bits.ReverseBytes64(code)&lowBytes(k)), uint(6*k))
 	}
 	b.flush(&w)
+	return w
+}
+
+// Six-bit lanes of a word's ten symbols shifted down to bit 0 (p >> 4):
+// a one in each lane's low bit, its low five bits, its top bit.
+const (
+	symLanes = 0x041041041041041
+	symLow5  = symLanes * 0x1f
+	symHigh  = symLanes << 5
+)
+
+// keyCodes returns the label codes (charCode) of the ten symbols of an
+// entry's word p, in the symbols' places shifted down four bits: symbol
+// i at bits 54-6i to 59-6i. A symbol less 2 is its code (keySym) but for
+// '-' and '_', which come out as each other's (63 and 29): they are the
+// only symbols that come out with bits 0, 2, 3 and 4 set, and flipping
+// bits 1 and 5 swaps them. Separators and padding come out as 62.
+func keyCodes(p uint64) uint64 {
+	x := p >> 4
+	// Less 2 in every lane: each lane has its top bit set first, so no
+	// borrow crosses lanes, and the top bit is then put right.
+	y := ((x | symHigh) - 2*symLanes) ^ (^x & symHigh)
+	f := y & (y >> 2) & (y >> 3) & (y >> 4) & symLanes
+	return y ^ f<<1 ^ f<<5
+}
+
+// keyZeros flags the zero symbols (separators and padding) of an entry's
+// word p: the top bit of each zero lane, in keyCodes' places. The sum's
+// lanes are at most 62, so none carries into the next.
+func keyZeros(p uint64) uint64 {
+	x := p >> 4
+	return ^((x&symLow5 + symLow5) | x) & symHigh
+}
+
+// nextZeroSym returns where the first zero symbol at or after s (below
+// inlineSyms) is among the inline ones, given their words' keyZeros, or
+// inlineSyms if there is none: in a short key, where the label that
+// starts at s ends (the key's end is followed by padding).
+func nextZeroSym(z0, z1 uint64, s int) int {
+	if s < wordSyms {
+		if m := z0 & (1<<((60-6*uint(s))&63) - 1); m != 0 {
+			return int(uint(bits.LeadingZeros64(m)-4) / 6)
+		}
+		s = wordSyms
+	}
+	if m := z1 & (1<<((60-6*uint(s-wordSyms))&63) - 1); m != 0 {
+		return wordSyms + int(uint(bits.LeadingZeros64(m)-4)/6)
+	}
+	return inlineSyms
+}
+
+// symAt returns the inline symbol i (below inlineSyms) of words p0, p1.
+func symAt(p0, p1 uint64, i int) uint64 {
+	if i >= wordSyms {
+		p0, i = p1, i-wordSyms
+	}
+	return p0 >> ((58 - 6*uint(i)) & 63) & 63
+}
+
+// keyLabel is packKeyLabel for a label of inline symbols, s to end-1
+// (end <= inlineSyms), from its entry's words' keyCodes c0 and c1. The
+// words hold the key's first symbol at the top and the packed label its
+// last byte's code at the bottom: so the label, read as one number from
+// the words, is already in packed order, and is cut out of them with a
+// shift and a mask.
+func keyLabel(c0, c1 uint64, s, end int) (w packedLabel) {
+	var lo, hi uint64
+	if end <= wordSyms {
+		lo = c0 >> (6 * uint(wordSyms-end) & 63)
+	} else {
+		// c0's low bits above the label's sh bits of c1, 128 bits wide.
+		sh := 6 * uint(end-wordSyms) // 6 to 60
+		lo = c1>>((60-sh)&63) | c0<<(sh&63)
+		hi = c0 >> ((64 - sh) & 63)
+	}
+	nb := 6 * uint(end-s) // at most 120
+	w[0] = lo & (1<<(nb&63) - 1 | -uint64(nb>>6))
+	w[1] = hi & (1<<((max(nb, 64)-64)&63) - 1)
 	return w
 }
