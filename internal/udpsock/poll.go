@@ -147,6 +147,44 @@ func (p *Poll) Rearm(sock Sock, w Wait) error {
 	return set.rearm(sock, w.key)
 }
 
+// Await waits, as w armed for sock with deadline, until read reports
+// done or an error: read is called each time w wakes (the socket may hold
+// a datagram) and once more when the deadline has passed, since a process
+// kept off the CPU (a loaded host, a collector's pause) finds its
+// deadline and its reply due at once, and a reply queued is not late.
+// woke, if not nil, is asked first on every wake-up (a write that
+// failed). Await returns read's or woke's error, ctx's once it has ended,
+// os.ErrDeadlineExceeded at the deadline, or Rearm's. It is the one wait
+// loop of the forwarder's and the recursive resolver's exchanges.
+func (p *Poll) Await(ctx context.Context, sock Sock, w Wait, deadline time.Time, read func() (done bool, err error), woke func() error) error {
+	for {
+		if !time.Now().Before(deadline) {
+			if done, err := read(); done || err != nil {
+				return err
+			}
+			return os.ErrDeadlineExceeded
+		}
+		<-w.Ready
+		if woke != nil {
+			if err := woke(); err != nil {
+				return err
+			}
+		}
+		if done, err := read(); done || err != nil {
+			return err
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if !time.Now().Before(deadline) {
+			continue // the reaper's sweep woke us, or the reply came too late
+		}
+		if err := p.Rearm(sock, w); err != nil {
+			return err
+		}
+	}
+}
+
 // Disarm forgets w; its socket must be closed after, not before, so a
 // reused descriptor number never reaches w (the generation in the key
 // keeps a stale event from waking the exchange that reuses it). Its

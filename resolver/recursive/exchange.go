@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/netip"
+	"os"
 	"strings"
 	"sync"
 	"time"
@@ -222,37 +223,24 @@ func (r *Resolver) awaitReply(ctx context.Context, sock udpsock.Sock, w udpsock.
 	defer udpBufs.Put(bp)
 	buf := bp[:]
 	var mismatch error
-	for {
-		if !time.Now().Before(deadline) {
-			// One last look: a process that was not given the CPU for
-			// a while (a loaded host, a collector's pause) finds its
-			// deadline and its reply due at once. A reply already
-			// queued is not late.
-			if m, err := readReplies(sock, buf, id, name, qtype, exactCase, &mismatch); m != nil || err != nil {
-				return m, err
-			}
-			if mismatch != nil {
-				return nil, mismatch
-			}
-			return nil, errTimeout
+	var m *dns.Msg
+	err := r.replies.Await(ctx, sock, w, deadline, func() (bool, error) {
+		var err error
+		m, err = readReplies(sock, buf, id, name, qtype, exactCase, &mismatch)
+		return m != nil, err
+	}, o.failed)
+	switch {
+	case err == nil:
+		return m, nil
+	case err == os.ErrDeadlineExceeded:
+		if mismatch != nil {
+			return nil, mismatch
 		}
-		<-w.Ready
-		if err := o.failed(); err != nil {
-			return nil, err
-		}
-		if m, err := readReplies(sock, buf, id, name, qtype, exactCase, &mismatch); m != nil || err != nil {
-			return m, err
-		}
-		if ctx.Err() != nil {
-			return nil, errTimeout // exchange reports the context's cause
-		}
-		if !time.Now().Before(deadline) {
-			continue // the reaper's sweep woke us, or the reply came too late: timeout
-		}
-		if err := r.replies.Rearm(sock, w); err != nil {
-			return nil, err
-		}
+		return nil, errTimeout
+	case err == ctx.Err():
+		return nil, errTimeout // exchange reports the context's cause
 	}
+	return nil, err
 }
 
 // readReplies reads the datagrams queued on sock into buf until one

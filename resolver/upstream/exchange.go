@@ -99,30 +99,23 @@ func (s *server) exchangeUDP(ctx context.Context, q *query, b *buffers, deadline
 		return s.failure(ctx, "udp", err, start, deadline, 0)
 	}
 	dropped := 0
-	for {
-		if !time.Now().Before(deadline) {
-			// One last look: a process kept off the CPU finds its
-			// deadline and its reply due at once; a reply queued is
-			// not late.
-			if wire, res, done, err := s.readUDP(sock, q, b, &dropped); done {
-				return wire, res, err
-			}
-			return s.failure(ctx, "udp", os.ErrDeadlineExceeded, start, deadline, dropped)
-		}
-		<-w.Ready
-		if wire, res, done, err := s.readUDP(sock, q, b, &dropped); done {
-			return wire, res, err
-		}
-		if ctx.Err() != nil {
-			return s.failure(ctx, "udp", ctx.Err(), start, deadline, dropped)
-		}
-		if !time.Now().Before(deadline) {
-			continue // the reaper's sweep woke us, or the reply came too late
-		}
-		if err := s.replies.Rearm(sock, w); err != nil {
-			return nil, resError, s.errorf("udp", "%w", err)
-		}
+	var (
+		wire []byte
+		res  result
+		rerr error
+	)
+	err = s.replies.Await(ctx, sock, w, deadline, func() (bool, error) {
+		var done bool
+		wire, res, done, rerr = s.readUDP(sock, q, b, &dropped)
+		return done, nil
+	}, nil)
+	switch {
+	case err == nil:
+		return wire, res, rerr
+	case err == os.ErrDeadlineExceeded, err == ctx.Err():
+		return s.failure(ctx, "udp", err, start, deadline, dropped)
 	}
+	return nil, resError, s.errorf("udp", "%w", err)
 }
 
 // readUDP reads the datagrams queued on sock until one answers q, and
