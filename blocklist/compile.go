@@ -287,20 +287,11 @@ func (e *emitter) cursorAt(id uint32) cursor {
 // t.packed and its kid rank (how many nodes before it have children, its
 // index in region if it has some): its stride's, plus the packed lengths
 // and the nodes with children before it in the stride, whose words are
-// in id's line of info. For the id after the last node, it returns the
-// labels' end.
+// in id's line of info. For the id after the last node it returns the
+// labels' end and the number of nodes with children, by the same sum.
 func (e *emitter) lineOf(id uint32) (off int, rank uint32) {
-	st := e.strides[id/labelStride]
-	rank = st.rank
-	if int(id) >= len(e.info) {
-		for _, w := range e.info[id&^(labelStride-1):] {
-			if w>>16&0xff != 0 {
-				rank++
-			}
-		}
-		return len(e.t.packed) - padBytes, rank
-	}
-	off = int(st.label)
+	st := e.strides[id/labelStride] // the id after the last node too: its stride, or packInfo's closing entry
+	off, rank = int(st.label), st.rank
 	for _, w := range e.info[id&^(labelStride-1) : id] {
 		off += packedBytes(int(w & 0xff))
 		if w>>16&0xff != 0 {

@@ -62,8 +62,8 @@ func TestSlotWidths(t *testing.T) {
 
 // TestReleaseAtEnd builds sets whose last written subtree, released by
 // write (releaseSubtree), ends at the last node, with node counts on
-// either side of a stride of labelStride nodes (lineOf reads the stride
-// of the node after the subtree, and packInfo sets its kid rank), and
+// either side of a stride of labelStride nodes (write carries the cursor
+// of the node after the subtree, whose stride packInfo closes), and
 // matches them against the reference.
 func TestReleaseAtEnd(t *testing.T) {
 	for _, nodes := range []int{2 * releaseNodes, 2*releaseNodes + 1, 2*releaseNodes + labelStride - 1, 2*releaseNodes + labelStride + 1, 2*releaseNodes + 63, 4*releaseNodes - 64} {
