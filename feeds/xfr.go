@@ -268,20 +268,57 @@ func (s *xfrSource) tsigSecrets() map[string]string {
 	return map[string]string{s.key.name: s.key.secret}
 }
 
-// querySOA asks p for the zone's SOA serial (UDP, then TCP if truncated).
-func (s *xfrSource) querySOA(ctx context.Context, p netip.AddrPort) (uint32, error) {
+// The SOA check's transports. A secondary's refresh is one SOA query, and
+// a single lost datagram (a busy primary, a firewall's state table) must
+// not fail the primary for the whole refresh: BIND sends the query over
+// UDP up to 3 times, 5 s apart, on one socket, then falls back to TCP
+// (try-tcp-refresh, on by default); Knot asks over TCP alone, with its
+// 5 s tcp-remote-io-timeout. Bulwark does as BIND with shorter tries, so
+// that a lost datagram costs a second rather than five: an answer to any
+// of the tries is taken, so a slow primary still gets the whole 3 s, and
+// TCP, which retransmits on its own, covers a path that drops UDP.
+const (
+	soaUDPTries   = 3
+	soaUDPTry     = time.Second
+	soaTCPTimeout = 5 * time.Second
+)
+
+// soaQuery is the SOA query for the zone, signed when a key is configured.
+// Each transport gets its own: signing (miekg/dns's TsigGenerate) takes
+// the TSIG record off the message it packs.
+func (s *xfrSource) soaQuery() *dns.Msg {
 	m := new(dns.Msg)
 	m.SetQuestion(s.zone, dns.TypeSOA)
 	m.RecursionDesired = false
 	s.sign(m)
-	c := &dns.Client{Net: "udp", TsigSecret: s.tsigSecrets(), Timeout: 5 * time.Second}
-	r, _, err := c.ExchangeContext(ctx, m, p.String())
-	if err == nil && r.Truncated {
-		c.Net = "tcp"
-		r, _, err = c.ExchangeContext(ctx, m, p.String())
+	return m
+}
+
+// querySOA asks p for the zone's SOA serial: over UDP (soaUDPTries tries),
+// then over TCP if no UDP answer came, the path failed or the answer was
+// truncated. ctx bounds the whole check.
+func (s *xfrSource) querySOA(ctx context.Context, p netip.AddrPort) (uint32, error) {
+	r, err := s.soaOverUDP(ctx, p)
+	if ctx.Err() != nil {
+		return 0, fmt.Errorf("SOA query: %w", ctx.Err())
 	}
-	if err != nil {
+	if errors.Is(err, errSOAAnswer) {
 		return 0, fmt.Errorf("SOA query: %w", tsigHint(err))
+	}
+	if err != nil || r.Truncated {
+		why := "the UDP answer was truncated"
+		if err != nil {
+			why = err.Error()
+		}
+		c := &dns.Client{Net: "tcp", TsigSecret: s.tsigSecrets(), Timeout: soaTCPTimeout}
+		r, _, err = c.ExchangeContext(ctx, s.soaQuery(), p.String())
+		if err != nil {
+			if errors.Is(err, os.ErrDeadlineExceeded) && ctx.Err() == nil {
+				err = fmt.Errorf("no answer within %s", soaTCPTimeout)
+			}
+			return 0, fmt.Errorf("SOA query: %s; over TCP: %w", why, tsigHint(err))
+		}
+		s.log.Info("SOA query answered over TCP", "feed", s.name, "zone", s.zone, "primary", p.String(), "udp", why)
 	}
 	if err := rcodeErr("SOA query", r); err != nil {
 		return 0, err
@@ -292,6 +329,66 @@ func (s *xfrSource) querySOA(ctx context.Context, p netip.AddrPort) (uint32, err
 		}
 	}
 	return 0, fmt.Errorf("SOA query: the answer holds no SOA for %s (is the server authoritative for it?)", s.zone)
+}
+
+// errSOAAnswer marks an answer that arrived over UDP but does not verify
+// (TSIG): the primary was reached, so TCP would not do better.
+var errSOAAnswer = errors.New("the answer does not verify")
+
+// soaOverUDP sends the SOA query over one UDP socket up to soaUDPTries
+// times, soaUDPTry apart, the same bytes each time (the same ID and TSIG
+// time, as BIND resends), and returns the first answer to any of them.
+// Datagrams that are not an answer to it (another ID, not a response,
+// unparseable) are skipped. An error other than errSOAAnswer means no
+// answer came, and says why.
+func (s *xfrSource) soaOverUDP(ctx context.Context, p netip.AddrPort) (*dns.Msg, error) {
+	m := s.soaQuery()
+	var out []byte
+	var mac string
+	var err error
+	if s.key != nil {
+		out, mac, err = dns.TsigGenerate(m, s.key.secret, "", false)
+	} else {
+		out, err = m.Pack()
+	}
+	if err != nil {
+		return nil, fmt.Errorf("over UDP: %w", err)
+	}
+	var d net.Dialer
+	conn, err := d.DialContext(ctx, "udp", p.String())
+	if err != nil {
+		return nil, fmt.Errorf("over UDP: %w", err)
+	}
+	defer conn.Close()
+	stop := context.AfterFunc(ctx, func() { _ = conn.SetDeadline(time.Now()) })
+	defer stop()
+	buf := make([]byte, dns.MaxMsgSize)
+	for range soaUDPTries {
+		if _, err := conn.Write(out); err != nil {
+			return nil, fmt.Errorf("over UDP: %w", err)
+		}
+		_ = conn.SetReadDeadline(time.Now().Add(soaUDPTry))
+		for {
+			n, err := conn.Read(buf)
+			if errors.Is(err, os.ErrDeadlineExceeded) && ctx.Err() == nil {
+				break // this try's wait is over: send again
+			}
+			if err != nil {
+				return nil, fmt.Errorf("over UDP: %w", err)
+			}
+			r := new(dns.Msg)
+			if r.Unpack(buf[:n]) != nil || r.Id != m.Id || !r.Response {
+				continue
+			}
+			if s.key != nil {
+				if err := dns.TsigVerify(buf[:n], s.key.secret, mac, false); err != nil {
+					return nil, fmt.Errorf("%w over UDP: %w", errSOAAnswer, err)
+				}
+			}
+			return r, nil
+		}
+	}
+	return nil, fmt.Errorf("no answer over UDP (%d tries, %s each)", soaUDPTries, soaUDPTry)
 }
 
 // rcodeErr turns a failure rcode into an error an operator can act on.
