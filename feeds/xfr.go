@@ -312,6 +312,9 @@ func (s *xfrSource) querySOA(ctx context.Context, p netip.AddrPort) (uint32, err
 		}
 		c := &dns.Client{Net: "tcp", TsigSecret: s.tsigSecrets(), Timeout: soaTCPTimeout}
 		r, _, err = c.ExchangeContext(ctx, s.soaQuery(), p.String())
+		if err == nil {
+			err = s.unsigned(r)
+		}
 		if err != nil {
 			if errors.Is(err, os.ErrDeadlineExceeded) && ctx.Err() == nil {
 				err = fmt.Errorf("no answer within %s", soaTCPTimeout)
@@ -331,15 +334,15 @@ func (s *xfrSource) querySOA(ctx context.Context, p netip.AddrPort) (uint32, err
 	return 0, fmt.Errorf("SOA query: the answer holds no SOA for %s (is the server authoritative for it?)", s.zone)
 }
 
-// errSOAAnswer marks an answer that arrived over UDP but does not verify
-// (TSIG): the primary was reached, so TCP would not do better.
+// errSOAAnswer marks an answer that arrived over UDP but is unsigned or
+// does not verify (TSIG): the primary was reached, so TCP would not do
+// better.
 var errSOAAnswer = errors.New("the answer does not verify")
 
 // soaOverUDP sends the SOA query over one UDP socket up to soaUDPTries
 // times, soaUDPTry apart, the same bytes each time (the same ID and TSIG
 // time, as BIND resends), and returns the first answer to any of them.
-// Datagrams that are not an answer to it (another ID, not a response,
-// unparseable) are skipped. An error other than errSOAAnswer means no
+// Datagrams that are not an answer to it are skipped (soaReply). An error other than errSOAAnswer means no
 // answer came, and says why.
 func (s *xfrSource) soaOverUDP(ctx context.Context, p netip.AddrPort) (*dns.Msg, error) {
 	m := s.soaQuery()
@@ -364,6 +367,9 @@ func (s *xfrSource) soaOverUDP(ctx context.Context, p netip.AddrPort) (*dns.Msg,
 	defer stop()
 	buf := make([]byte, dns.MaxMsgSize)
 	for range soaUDPTries {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
 		if _, err := conn.Write(out); err != nil {
 			return nil, fmt.Errorf("over UDP: %w", err)
 		}
@@ -376,19 +382,49 @@ func (s *xfrSource) soaOverUDP(ctx context.Context, p netip.AddrPort) (*dns.Msg,
 			if err != nil {
 				return nil, fmt.Errorf("over UDP: %w", err)
 			}
-			r := new(dns.Msg)
-			if r.Unpack(buf[:n]) != nil || r.Id != m.Id || !r.Response {
-				continue
+			if r, ok, err := s.soaReply(buf[:n], m.Id, mac); ok {
+				return r, err
 			}
-			if s.key != nil {
-				if err := dns.TsigVerify(buf[:n], s.key.secret, mac, false); err != nil {
-					return nil, fmt.Errorf("%w over UDP: %w", errSOAAnswer, err)
-				}
-			}
-			return r, nil
 		}
 	}
 	return nil, fmt.Errorf("no answer over UDP (%d tries, %s each)", soaUDPTries, soaUDPTry)
+}
+
+// soaReply judges a datagram p that came while waiting for the answer to
+// the SOA query id (whose TSIG MAC is mac): ok is false if it is not that
+// answer (another ID, not a response, another question, unparseable: skip
+// it and wait on), and err is set (errSOAAnswer) if it is but does not
+// verify. Verifying rewrites p's header (miekg/dns takes the TSIG off in
+// place): p is the read buffer, not kept.
+func (s *xfrSource) soaReply(p []byte, id uint16, mac string) (r *dns.Msg, ok bool, err error) {
+	r = new(dns.Msg)
+	if r.Unpack(p) != nil || r.Id != id || !r.Response {
+		return nil, false, nil
+	}
+	if len(r.Question) > 0 && (len(r.Question) > 1 || r.Question[0].Qtype != dns.TypeSOA || !strings.EqualFold(r.Question[0].Name, s.zone)) {
+		return nil, false, nil
+	}
+	if err := s.unsigned(r); err != nil {
+		return nil, true, fmt.Errorf("%w over UDP: %w", errSOAAnswer, err)
+	}
+	if s.key != nil {
+		if err := dns.TsigVerify(p, s.key.secret, mac, false); err != nil {
+			return nil, true, fmt.Errorf("%w over UDP: %w", errSOAAnswer, err)
+		}
+	}
+	return r, true, nil
+}
+
+// unsigned refuses an answer without TSIG to a signed query (RFC 8945
+// §5.3: a primary answers a signed query with a TSIG record, even when it
+// rejects the key): believing one would let anyone on the path hold the
+// list at a stale serial. miekg/dns verifies a signature only when there
+// is one.
+func (s *xfrSource) unsigned(r *dns.Msg) error {
+	if s.key == nil || r.IsTsig() != nil {
+		return nil
+	}
+	return fmt.Errorf("the primary answered %s without a TSIG signature (check that it has the key)", dns.RcodeToString[r.Rcode])
 }
 
 // rcodeErr turns a failure rcode into an error an operator can act on.

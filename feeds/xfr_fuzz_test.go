@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"github.com/miekg/dns"
+
+	"github.com/bulwark-dns/bulwark/internal/bindtest"
 )
 
 // fuzzZone is a small zone as the transfer source holds it.
@@ -98,6 +100,29 @@ func FuzzHandleNotify(f *testing.F) {
 		}
 		if r.Rcode == dns.RcodeSuccess && dns.TsigVerify(pkt, "n8cpbB5+gbuRjSDUPbKt7LvPY3f1W3ZmzAx5prGzjbA=", "", false) != nil {
 			t.Fatal("accepted a NOTIFY whose signature does not verify")
+		}
+	})
+}
+
+// FuzzSOAReply sends any datagram to the SOA query's UDP wait of a keyed
+// source: it never panics, and what it takes as the answer is a response
+// to the query's ID whose signature verifies against the query's MAC.
+func FuzzSOAReply(f *testing.F) {
+	c := newSOAReplyCase(f)
+	f.Add(c.answer(f, bindtest.KeySecret, nil))
+	f.Add(c.answer(f, "", nil))
+	f.Add(c.answer(f, bindtest.WrongSecret, nil))
+	f.Add(c.answer(f, bindtest.KeySecret, func(r *dns.Msg) { r.Question = nil }))
+	f.Fuzz(func(t *testing.T, pkt []byte) {
+		r, ok, err := c.s.soaReply(slices.Clone(pkt), c.id, c.mac) // verifying rewrites the header
+		if !ok || err != nil {
+			return
+		}
+		if r == nil || r.Id != c.id || !r.Response {
+			t.Fatalf("took %v as the answer", r)
+		}
+		if err := dns.TsigVerify(pkt, c.s.key.secret, c.mac, false); err != nil {
+			t.Fatalf("took an answer whose signature does not verify: %v", err)
 		}
 	})
 }

@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/miekg/dns"
+
 	"github.com/bulwark-dns/bulwark/internal/bindtest"
 	"github.com/bulwark-dns/bulwark/internal/dnstest"
 	"github.com/bulwark-dns/bulwark/internal/wait"
@@ -252,5 +254,97 @@ func TestXfrSOAWrongKey(t *testing.T) {
 	t.Logf("%v", err)
 	if _, answers, conns := path.counts(); answers != 1 || conns != 1 { // the answer; the AXFR
 		t.Errorf("%d UDP answers, %d TCP connections; want 1, 1 (no TCP fallback): %v", answers, conns, err)
+	}
+}
+
+// soaReplyCase builds, for a keyed source, its signed SOA query (id, MAC)
+// and answers to it, for soaReply's tests and fuzz seeds.
+type soaReplyCase struct {
+	s   *xfrSource
+	id  uint16
+	mac string
+}
+
+func newSOAReplyCase(t testing.TB) soaReplyCase {
+	t.Helper()
+	s := &xfrSource{name: "rpz", zone: "rpz.test.",
+		key: &tsigKey{name: bindtest.KeyName + ".", algorithm: dns.HmacSHA256, secret: bindtest.KeySecret}}
+	q := s.soaQuery()
+	if _, mac, err := dns.TsigGenerate(q, s.key.secret, "", false); err != nil {
+		t.Fatal(err)
+	} else {
+		return soaReplyCase{s: s, id: q.Id, mac: mac}
+	}
+	return soaReplyCase{}
+}
+
+// answer is a reply to the query, changed by mod, signed with secret
+// ("" unsigned).
+func (c soaReplyCase) answer(t testing.TB, secret string, mod func(*dns.Msg)) []byte {
+	t.Helper()
+	q := new(dns.Msg)
+	q.SetQuestion(c.s.zone, dns.TypeSOA)
+	q.Id = c.id
+	r := new(dns.Msg)
+	r.SetReply(q)
+	soa, _ := dns.NewRR("rpz.test. 60 IN SOA ns.rpz.test. h.rpz.test. 7 3600 600 86400 60")
+	r.Answer = []dns.RR{soa}
+	if mod != nil {
+		mod(r)
+	}
+	if secret == "" {
+		b, err := r.Pack()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	r.SetTsig(c.s.key.name, dns.HmacSHA256, 300, time.Now().Unix())
+	b, _, err := dns.TsigGenerate(r, secret, c.mac, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// TestSOAReply: which datagrams the UDP wait takes as the answer, skips,
+// or takes as a failed answer.
+func TestSOAReply(t *testing.T) {
+	c := newSOAReplyCase(t)
+	for _, tc := range []struct {
+		name    string
+		pkt     []byte
+		ok      bool
+		errWant string // "" for none
+	}{
+		{"signed answer", c.answer(t, bindtest.KeySecret, nil), true, ""},
+		{"another ID", c.answer(t, bindtest.KeySecret, func(r *dns.Msg) { r.Id++ }), false, ""},
+		{"not a response", c.answer(t, bindtest.KeySecret, func(r *dns.Msg) { r.Response = false }), false, ""},
+		{"another question", c.answer(t, bindtest.KeySecret, func(r *dns.Msg) { r.Question[0].Qtype = dns.TypeA }), false, ""},
+		{"another zone", c.answer(t, bindtest.KeySecret, func(r *dns.Msg) { r.Question[0].Name = "other.test." }), false, ""},
+		{"not DNS", []byte("\x00\x01garbage"), false, ""},
+		{"unsigned", c.answer(t, "", nil), true, "without a TSIG signature"},
+		{"unsigned REFUSED", c.answer(t, "", func(r *dns.Msg) { r.Rcode = dns.RcodeRefused; r.Answer = nil }), true, "answered REFUSED without a TSIG"},
+		{"signed with another key", c.answer(t, bindtest.WrongSecret, nil), true, "does not verify"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r, ok, err := c.s.soaReply(tc.pkt, c.id, c.mac)
+			if ok != tc.ok {
+				t.Fatalf("ok = %v, want %v (err %v)", ok, tc.ok, err)
+			}
+			switch {
+			case tc.errWant == "" && err != nil:
+				t.Errorf("err = %v, want none", err)
+			case tc.errWant != "" && (err == nil || !strings.Contains(err.Error(), tc.errWant) || !errors.Is(err, errSOAAnswer)):
+				t.Errorf("err = %v, want errSOAAnswer saying %q", err, tc.errWant)
+			case ok && err == nil && r == nil:
+				t.Error("taken, but no message")
+			}
+		})
+	}
+	// Without a key, an unsigned answer is the answer.
+	unkeyed := &xfrSource{zone: "rpz.test."}
+	if _, ok, err := unkeyed.soaReply(c.answer(t, "", nil), c.id, ""); !ok || err != nil {
+		t.Errorf("unkeyed source, unsigned answer: ok %v, err %v", ok, err)
 	}
 }
