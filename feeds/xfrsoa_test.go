@@ -133,23 +133,25 @@ func (l *lossyPath) counts() (dropped, answers, tcpConns int) {
 }
 
 // TestXfrSOALostDatagrams: the refresh's SOA query reaches a real primary
-// (named) through a path that loses UDP queries. One or two lost are
-// retried over UDP; all lost, the query goes over TCP. Either way the
-// refresh sees the new serial and transfers it.
+// (named, knotd) through a path that loses UDP queries. One or two lost
+// are retried over UDP (the same signed bytes); all lost, the query goes
+// over TCP. Either way the refresh sees the new serial and transfers it.
 func TestXfrSOALostDatagrams(t *testing.T) {
-	b := bindtest.Start(t, bindtest.Options{Records: testZoneRecords})
 	for _, tc := range []struct {
-		name string
-		drop int // UDP queries lost; -1: every one
-		// overTCP: the SOA query must have gone over TCP (a second
-		// connection besides the IXFR's); otherwise a UDP answer came.
+		name  string
+		start startPrimary
+		drop  int // UDP queries lost; -1: every one
+		// overTCP: the SOA query must have gone over TCP (a connection
+		// besides the AXFR's and the IXFR's); otherwise a UDP answer came.
 		overTCP bool
 	}{
-		{"first query lost", 1, false},
-		{"two queries lost", 2, false},
-		{"UDP blocked", -1, true},
+		{"named/first query lost", bindtest.Start, 1, false},
+		{"named/two queries lost", bindtest.Start, 2, false},
+		{"named/UDP blocked", bindtest.Start, -1, true},
+		{"knotd/first query lost", bindtest.StartKnot, 1, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			b := tc.start(t, bindtest.Options{Records: testZoneRecords})
 			path := newLossyPath(t, b.Addr().String(), tc.drop)
 			e := newXfrManager(t, b, "", func(lc *ListConfig, o *Options) {
 				lc.Source = "axfr://" + path.addr + "/rpz.test"
