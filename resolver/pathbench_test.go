@@ -9,6 +9,7 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/bulwark-dns/bulwark/blocklist"
+	"github.com/bulwark-dns/bulwark/internal/cputime"
 	"github.com/bulwark-dns/bulwark/internal/dnstest"
 	"github.com/bulwark-dns/bulwark/resolver"
 	"github.com/bulwark-dns/bulwark/resolver/logs"
@@ -191,8 +192,13 @@ func BenchmarkServerUDPMiss(b *testing.B) {
 	ask() // the first miss dials, grows pools
 	b.ReportAllocs()
 	b.ResetTimer()
+	cpu0, sch0 := cputime.Process(), cputime.Schedules()
 	for i := 0; i < b.N; i++ {
 		ask()
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "queries/s")
+	// Every goroutine hand-off of the miss (reader, worker, flight,
+	// upstream exchange and back), the client's and fake upstream's too.
+	b.ReportMetric((cputime.Schedules()-sch0)/float64(b.N), "scheds/op")
+	b.ReportMetric(float64(cputime.Process()-cpu0)/float64(b.N), "cpu-ns/op")
 }

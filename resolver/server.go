@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/bulwark-dns/bulwark/internal/gopool"
+	"github.com/bulwark-dns/bulwark/resolver/cache"
 	"github.com/bulwark-dns/bulwark/resolver/pipeline"
 	"github.com/bulwark-dns/bulwark/resolver/proxyproto"
 	"github.com/bulwark-dns/bulwark/resolver/query"
@@ -59,6 +60,9 @@ func NewServer(cfg ListenConfig, p *pipeline.Pipeline, m *pipeline.Metrics, logg
 	}
 	cfg.SetDefaults()
 	ctx, cancel := context.WithCancel(context.Background())
+	// Cancelled only to abandon every query at once: a cache miss under it
+	// asks on its own goroutine (cache.Abandons).
+	ctx = cache.Abandons(ctx)
 	s := &Server{
 		h:       &handler{},
 		logger:  logger,

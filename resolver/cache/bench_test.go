@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/bulwark-dns/bulwark/internal/clock"
+	"github.com/bulwark-dns/bulwark/internal/cputime"
 	contract "github.com/bulwark-dns/bulwark/resolver/query"
 	"github.com/miekg/dns"
 )
@@ -118,6 +119,8 @@ func BenchmarkCacheMiss(b *testing.B) {
 			cfg := DefaultConfig()
 			cfg.Size = len(reqs) * 2
 			var c *Cache
+			sch0 := cputime.Schedules()
+			defer func() { b.ReportMetric((cputime.Schedules()-sch0)/float64(b.N), "scheds/op") }()
 			for i := 0; b.Loop(); i++ {
 				if i%len(reqs) == 0 { // a fresh cache: every question a miss
 					b.StopTimer()

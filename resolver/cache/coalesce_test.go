@@ -145,6 +145,13 @@ func TestFetchContext(t *testing.T) {
 		{"client deadline sooner", func() (context.Context, context.CancelFunc) {
 			return context.WithTimeout(context.Background(), time.Minute/2)
 		}, false},
+		// A listener's context: the leader asks itself (see
+		// TestInlineLeaderAbandoned for its cancellation).
+		{"listener", func() (context.Context, context.CancelFunc) {
+			ctx, cancel := context.WithCancel(context.Background())
+			return Abandons(ctx), cancel
+		}, false},
+		{"no cancellation", func() (context.Context, context.CancelFunc) { return context.Background(), func() {} }, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -202,5 +209,83 @@ func TestFetchContext(t *testing.T) {
 				t.Errorf("next step's context value %v, want the client's", s.value)
 			}
 		})
+	}
+}
+
+// TestLeadsInline: a miss leads its flight on its own goroutine only
+// under a context that cannot end, or one marked by Abandons and not
+// given a cancellation of its own since.
+func TestLeadsInline(t *testing.T) {
+	type ctxKey struct{}
+	listener, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	marked := Abandons(listener)
+	derived, cancelDerived := context.WithCancel(marked)
+	defer cancelDerived()
+	timed, cancelTimed := context.WithTimeout(marked, time.Minute)
+	defer cancelTimed()
+	tests := []struct {
+		name string
+		ctx  context.Context
+		want bool
+	}{
+		{"background", context.Background(), true},
+		{"without cancel", context.WithoutCancel(listener), true},
+		{"a client's", listener, false},
+		{"a listener's", marked, true},
+		{"a listener's with a value", context.WithValue(marked, ctxKey{}, 1), true},
+		{"a listener's with a cancel of its own", derived, false},
+		{"a listener's with a deadline of its own", timed, false},
+		{"marked twice", Abandons(derived), true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := leadsInline(tt.ctx); got != tt.want {
+				t.Errorf("leadsInline = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+// TestInlineLeaderAbandoned: a leader under a listener's context asks
+// itself, under a context that ends with the listener's, so that
+// abandoning the listener's queries (Server.Shutdown past its grace) ends
+// its query at once rather than at the fetch's timeout; the waiters that
+// joined it, abandoned too, get its failure; nothing is stored.
+func TestInlineLeaderAbandoned(t *testing.T) {
+	entered := make(chan struct{})
+	var once sync.Once
+	next := &fakeNext{reply: func(ctx context.Context, req *contract.Request) (*dns.Msg, error) {
+		once.Do(func() { close(entered) })
+		if ctx.Done() == nil {
+			return nil, errors.New("asked on a worker, detached")
+		}
+		<-ctx.Done()
+		return nil, ctx.Err()
+	}}
+	c, _ := newTest(t, testConfig(), next, nil)
+	listener, cancel := context.WithCancel(context.Background())
+	ctx := Abandons(listener)
+	errs := make(chan error, 2)
+	go func() {
+		_, err := c.Resolve(ctx, query("a.example.", dns.TypeA, false, false))
+		errs <- err
+	}()
+	<-entered
+	go func() {
+		_, err := c.Resolve(context.Background(), query("a.example.", dns.TypeA, false, false))
+		errs <- err
+	}()
+	for c.flights.waiting("a.example.") == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	cancel()
+	for range 2 {
+		if err := <-errs; !errors.Is(err, context.Canceled) {
+			t.Errorf("err %v, want context.Canceled", err)
+		}
+	}
+	if next.n() != 1 || c.Len() != 0 {
+		t.Errorf("next calls %d, Len %d; want 1, 0", next.n(), c.Len())
 	}
 }

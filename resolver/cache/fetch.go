@@ -41,30 +41,28 @@ func (e *entry) answer(req *contract.Request, now int64, stale bool) *dns.Msg {
 }
 
 // fetch asks the next step on a miss. Identical questions in flight share
-// one query, which runs detached from any one client: a waiter whose ctx
-// ends returns early and the others, and the cache, still get the answer.
+// one query, which runs detached from any one waiter's cancellation: a
+// waiter whose ctx ends returns early and the others, and the cache, still
+// get the answer. The leader asks on its own goroutine when its ctx cannot
+// end without every waiter being abandoned too (leadsInline); otherwise it
+// hands the query to the cache's workers, to be free to return early.
 // stale, if not nil, is an expired entry that may answer if the query fails.
 func (c *Cache) fetch(ctx context.Context, k key, req *contract.Request, stale *entry) (*dns.Msg, error) {
 	fl, lead := c.flights.join(k)
 	// Read here, on the caller's goroutine: the request is the caller's.
 	wire := req.Wire != nil && req.Wire.Check != nil
-	if lead {
-		c.workers.Go(func() {
-			// A flight that ended between our lookup and join has stored
-			// its answer: use it rather than ask again.
-			if e := c.store.get(k); e != nil && !e.expired(c.clk.Now().UnixNano()) {
-				fl.res = result{e: e}
-			} else {
-				fl.ctx = detached{parent: ctx, deadline: time.Now().Add(fetchTimeout)}
-				fl.res = c.refresh(&fl.ctx, k, req, stale, wire)
-			}
-			c.flights.finish(k, fl)
-		})
-	}
-	select {
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	case <-fl.done:
+	switch {
+	case lead && leadsInline(ctx):
+		c.lead(ctx, k, req, stale, wire, fl, true)
+	case lead:
+		c.workers.Go(func() { c.lead(ctx, k, req, stale, wire, fl, false) })
+		fallthrough
+	default:
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-fl.done:
+		}
 	}
 	res := &fl.res
 	now := c.clk.Now().UnixNano()
@@ -96,6 +94,21 @@ func (c *Cache) fetch(ctx context.Context, k key, req *contract.Request, stale *
 		return res.msg.Copy(), nil
 	}
 	return res.msg, nil
+}
+
+// lead runs fl's query for the miss that started it and gives its result
+// to the waiters. inline says it runs on that miss's goroutine, whose ctx
+// the query then ends with (leadsInline); on a worker it runs detached.
+func (c *Cache) lead(ctx context.Context, k key, req *contract.Request, stale *entry, wire bool, fl *flight, inline bool) {
+	// A flight that ended between our lookup and join has stored
+	// its answer: use it rather than ask again.
+	if e := c.store.get(k); e != nil && !e.expired(c.clk.Now().UnixNano()) {
+		fl.res = result{e: e}
+	} else {
+		fl.ctx = detached{parent: ctx, deadline: time.Now().Add(fetchTimeout), ends: inline}
+		fl.res = c.refresh(&fl.ctx, k, req, stale, wire)
+	}
+	c.flights.finish(k, fl)
 }
 
 // refresh queries the next step and stores what may be cached. A failure

@@ -154,3 +154,16 @@ func testEntry(t testing.TB, n int) *entry {
 	e.life = int64(300 * time.Second)
 	return e
 }
+
+// waiting counts the flights for name that a second miss has joined.
+func (f *flights) waiting(name string) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	n := 0
+	for k, fl := range f.calls {
+		if k.name == name && fl.shared {
+			n++
+		}
+	}
+	return n
+}
