@@ -185,15 +185,17 @@ const heapFloor = 64 << 20
 
 // floorPercent is the GOGC that makes the heap goal of a live heap of
 // live bytes at least floor (but at most half of limit; 0: no limit),
-// and never below serving.
-func floorPercent(serving int, live, floor, limit uint64) int {
+// and never below serving. GOGC applies to the live heap and the GC's
+// other roots, the goroutine stacks and the globals: roots is their sum
+// with the live heap (a young server's globals outweigh its live heap).
+func floorPercent(serving int, live, roots, floor, limit uint64) int {
 	if limit > 0 {
 		floor = min(floor, limit/2)
 	}
 	if live == 0 || live >= floor {
 		return serving
 	}
-	return max(serving, int((floor-live)*100/live))
+	return max(serving, int((floor-live)*100/max(roots, live)))
 }
 
 // buildGC switches GOGC to buildGCPercent while any list build runs and
@@ -208,6 +210,7 @@ type buildGC struct {
 	builds  int
 	serving int    // GOGC between builds; 0 until serve
 	live    uint64 // live heap after the last collection; 0: not known yet
+	roots   uint64 // live plus the stacks and globals the collector scans
 	applied int    // the GOGC set last between builds (serving raised by the floor)
 	fixed   bool
 }
@@ -236,17 +239,17 @@ func (g *buildGC) apply() {
 	if l := debug.SetMemoryLimit(-1); l != math.MaxInt64 && l > 0 {
 		limit = uint64(l)
 	}
-	g.applied = floorPercent(g.serving, g.live, heapFloor, limit)
+	g.applied = floorPercent(g.serving, g.live, g.roots, heapFloor, limit)
 	g.set(g.applied)
 }
 
-// collected records the live heap a collection left (live bytes) and
-// moves the serving GOGC to keep the goal at the floor. Between builds
-// only: a build's own GOGC is low on purpose.
-func (g *buildGC) collected(live uint64) {
+// collected records the live heap a collection left (live bytes; roots:
+// with the stacks and globals) and moves the serving GOGC to keep the goal
+// at the floor. Between builds only: a build's own GOGC is low on purpose.
+func (g *buildGC) collected(live, roots uint64) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	g.live = live
+	g.live, g.roots = live, roots
 	if g.fixed || g.builds > 0 || g.serving == 0 {
 		return
 	}
@@ -254,7 +257,7 @@ func (g *buildGC) collected(live uint64) {
 	if l := debug.SetMemoryLimit(-1); l != math.MaxInt64 && l > 0 {
 		limit = uint64(l)
 	}
-	if p := floorPercent(g.serving, live, heapFloor, limit); p != g.applied {
+	if p := floorPercent(g.serving, live, roots, heapFloor, limit); p != g.applied {
 		g.applied = p
 		g.set(p)
 	}
@@ -262,11 +265,11 @@ func (g *buildGC) collected(live uint64) {
 
 // watch calls g.collected after every collection, from the finalizer of
 // an object dropped at once and set up again each time, until stop is
-// called. The live heap is the runtime's own figure (/gc/heap/live:bytes),
-// read off the query path.
+// called. The figures are the runtime's own (/gc/heap/live:bytes,
+// /gc/scan/stack:bytes, /gc/scan/globals:bytes), read off the query path.
 func (g *buildGC) watch() (stop func()) {
 	var stopped atomic.Bool
-	sample := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
+	sample := []metrics.Sample{{Name: "/gc/heap/live:bytes"}, {Name: "/gc/scan/stack:bytes"}, {Name: "/gc/scan/globals:bytes"}}
 	var arm func()
 	arm = func() {
 		s := new(gcSentinel)
@@ -275,9 +278,13 @@ func (g *buildGC) watch() (stop func()) {
 				return
 			}
 			metrics.Read(sample)
-			if sample[0].Value.Kind() == metrics.KindUint64 {
-				g.collected(sample[0].Value.Uint64())
+			var v [3]uint64
+			for i, s := range sample {
+				if s.Value.Kind() == metrics.KindUint64 {
+					v[i] = s.Value.Uint64()
+				}
 			}
+			g.collected(v[0], v[0]+v[1]+v[2])
 			arm()
 		})
 	}

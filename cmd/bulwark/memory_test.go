@@ -149,21 +149,22 @@ func TestBuildGC(t *testing.T) {
 func TestFloorPercent(t *testing.T) {
 	const mb = 1 << 20
 	for _, tt := range []struct {
-		name               string
-		serving            int
-		live, floor, limit uint64
-		want               int
+		name                      string
+		serving                   int
+		live, roots, floor, limit uint64
+		want                      int
 	}{
-		{"not known yet", 200, 0, 64 * mb, 0, 200},
-		{"small heap: goal at the floor", 200, 8 * mb, 64 * mb, 0, 700},
-		{"a third of the floor: serving's goal is the floor", 200, 64 * mb / 3, 64 * mb, 0, 200},
-		{"large heap", 200, 100 * mb, 64 * mb, 0, 200},
-		{"the limit halves the floor", 200, 4 * mb, 64 * mb, 32 * mb, 300},
-		{"a small limit: serving alone", 200, 8 * mb, 64 * mb, 16 * mb, 200},
-		{"never below serving", 1000, 8 * mb, 64 * mb, 0, 1000},
+		{"not known yet", 200, 0, 0, 64 * mb, 0, 200},
+		{"small heap: goal at the floor", 200, 8 * mb, 8 * mb, 64 * mb, 0, 700},
+		{"the stacks and globals count", 200, 1 * mb, 4 * mb, 64 * mb, 0, 1575},
+		{"a third of the floor: serving's goal is the floor", 200, 64 * mb / 3, 64 * mb / 3, 64 * mb, 0, 200},
+		{"large heap", 200, 100 * mb, 101 * mb, 64 * mb, 0, 200},
+		{"the limit halves the floor", 200, 4 * mb, 4 * mb, 64 * mb, 32 * mb, 300},
+		{"a small limit: serving alone", 200, 8 * mb, 8 * mb, 64 * mb, 16 * mb, 200},
+		{"never below serving", 1000, 8 * mb, 8 * mb, 64 * mb, 0, 1000},
 	} {
-		if got := floorPercent(tt.serving, tt.live, tt.floor, tt.limit); got != tt.want {
-			t.Errorf("%s: floorPercent(%d, %d, %d, %d) = %d, want %d", tt.name, tt.serving, tt.live, tt.floor, tt.limit, got, tt.want)
+		if got := floorPercent(tt.serving, tt.live, tt.roots, tt.floor, tt.limit); got != tt.want {
+			t.Errorf("%s: floorPercent(%d, %d, %d, %d, %d) = %d, want %d", tt.name, tt.serving, tt.live, tt.roots, tt.floor, tt.limit, got, tt.want)
 		}
 	}
 }
@@ -173,7 +174,7 @@ func TestFloorPercent(t *testing.T) {
 // build's end applies the floor of the last collection.
 func TestBuildGCFloor(t *testing.T) {
 	const mb = 1 << 20
-	floored := floorPercent(gcPercent, 8*mb, heapFloor, 0)
+	floored := floorPercent(gcPercent, 8*mb, 8*mb, heapFloor, 0)
 	if floored <= gcPercent {
 		t.Fatalf("floorPercent at 8 MB = %d, not above %d: the test needs a floor above 24 MB", floored, gcPercent)
 	}
@@ -183,12 +184,12 @@ func TestBuildGCFloor(t *testing.T) {
 		steps func(g *buildGC)
 		want  []int
 	}{
-		{"small heap", "", func(g *buildGC) { g.serve(gcPercent); g.collected(8 * mb) }, []int{gcPercent, floored}},
-		{"same figure, no call", "", func(g *buildGC) { g.serve(gcPercent); g.collected(8 * mb); g.collected(8 * mb) }, []int{gcPercent, floored}},
-		{"heap grown past the floor", "", func(g *buildGC) { g.serve(gcPercent); g.collected(8 * mb); g.collected(heapFloor) }, []int{gcPercent, floored, gcPercent}},
-		{"during a build", "", func(g *buildGC) { g.serve(gcPercent); end := g.enter(); g.collected(8 * mb); end() }, []int{gcPercent, buildGCPercent, floored}},
-		{"before serve", "", func(g *buildGC) { g.collected(8 * mb) }, nil},
-		{"GOGC from the environment", "150", func(g *buildGC) { g.serve(gcPercent); g.collected(8 * mb) }, nil},
+		{"small heap", "", func(g *buildGC) { g.serve(gcPercent); g.collected(8*mb, 8*mb) }, []int{gcPercent, floored}},
+		{"same figure, no call", "", func(g *buildGC) { g.serve(gcPercent); g.collected(8*mb, 8*mb); g.collected(8*mb, 8*mb) }, []int{gcPercent, floored}},
+		{"heap grown past the floor", "", func(g *buildGC) { g.serve(gcPercent); g.collected(8*mb, 8*mb); g.collected(heapFloor, heapFloor) }, []int{gcPercent, floored, gcPercent}},
+		{"during a build", "", func(g *buildGC) { g.serve(gcPercent); end := g.enter(); g.collected(8*mb, 8*mb); end() }, []int{gcPercent, buildGCPercent, floored}},
+		{"before serve", "", func(g *buildGC) { g.collected(8*mb, 8*mb) }, nil},
+		{"GOGC from the environment", "150", func(g *buildGC) { g.serve(gcPercent); g.collected(8*mb, 8*mb) }, nil},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			var calls []int
