@@ -188,6 +188,8 @@ const heapFloor = 64 << 20
 // and never below serving. GOGC applies to the live heap and the GC's
 // other roots, the goroutine stacks and the globals: roots is their sum
 // with the live heap (a young server's globals outweigh its live heap).
+// Found with bench/recursive's GC line: without the roots, and without the
+// cap below, a young server's goal went to 340-530 MB, not 64 MiB.
 func floorPercent(serving int, live, roots, floor, limit uint64) int {
 	if limit > 0 {
 		floor = min(floor, limit/2)
@@ -195,7 +197,10 @@ func floorPercent(serving int, live, roots, floor, limit uint64) int {
 	if live == 0 || live >= floor {
 		return serving
 	}
-	return max(serving, int((floor-live)*100/max(roots, live)))
+	// The runtime's least goal is 4 MiB times GOGC/100 whatever the heap
+	// holds, which must stay at the floor too.
+	p := min((floor-live)*100/max(roots, live), floor*100/(4<<20))
+	return max(serving, int(p))
 }
 
 // buildGC switches GOGC to buildGCPercent while any list build runs and

@@ -162,6 +162,7 @@ func TestFloorPercent(t *testing.T) {
 		{"the limit halves the floor", 200, 4 * mb, 4 * mb, 64 * mb, 32 * mb, 300},
 		{"a small limit: serving alone", 200, 8 * mb, 8 * mb, 64 * mb, 16 * mb, 200},
 		{"never below serving", 1000, 8 * mb, 8 * mb, 64 * mb, 0, 1000},
+		{"a tiny heap: the runtime's 4 MiB minimum times GOGC stays at the floor", 200, mb / 4, mb / 2, 64 * mb, 0, 1600},
 	} {
 		if got := floorPercent(tt.serving, tt.live, tt.roots, tt.floor, tt.limit); got != tt.want {
 			t.Errorf("%s: floorPercent(%d, %d, %d, %d, %d) = %d, want %d", tt.name, tt.serving, tt.live, tt.roots, tt.floor, tt.limit, got, tt.want)
