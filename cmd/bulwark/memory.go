@@ -9,10 +9,13 @@ import (
 	"math"
 	"os"
 	"path"
+	"runtime"
 	"runtime/debug"
+	"runtime/metrics"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/bulwark-dns/bulwark/feeds"
 	"github.com/bulwark-dns/bulwark/resolver/config"
@@ -155,7 +158,7 @@ func applyMemoryPolicy(rc config.RuntimeConfig, logger *slog.Logger, gc *buildGC
 	if cur != math.MaxInt64 {
 		shown = feeds.ByteSize(cur).String()
 	}
-	logger.Info("memory policy", "gogc", gogc, "gogc_while_building", gc.shown(), "memory_limit", shown, "from", p.origin)
+	logger.Info("memory policy", "gogc", gogc, "gogc_while_building", gc.shown(), "heap_floor", gc.floorShown(cur), "memory_limit", shown, "from", p.origin)
 }
 
 // buildGCPercent is GOGC while a list is parsed or the table merged. A
@@ -169,15 +172,51 @@ func applyMemoryPolicy(rc config.RuntimeConfig, logger *slog.Logger, gc *buildGC
 // measurably (bench/memory; README "Memory").
 const buildGCPercent = 10
 
+// heapFloor is the least heap goal the serving GOGC aims at. A young
+// server's live heap is a few MB (an empty cache, no lists), so at GOGC
+// 200 it collected every 15-20 MB of garbage: once a second at 5k cold
+// misses a second (2.8 KB allocated each; bench/recursive's GC line),
+// each cycle's mark (2-5 ms on the one core) delaying the queries it
+// overlaps. Below heapFloor/3 of live heap GOGC is raised so that the
+// goal is heapFloor; above, gcPercent alone applies, so the memory per
+// cached answer of a full cache (bench/cachemem) does not change. At most
+// half the memory limit: the floor never makes the limit do the pacing.
+const heapFloor = 64 << 20
+
+// floorPercent is the GOGC that makes the heap goal of a live heap of
+// live bytes at least floor (but at most half of limit; 0: no limit),
+// and never below serving. GOGC applies to the live heap and the GC's
+// other roots, the goroutine stacks and the globals: roots is their sum
+// with the live heap (a young server's globals outweigh its live heap).
+// Found with bench/recursive's GC line: without the roots, and without the
+// cap below, a young server's goal went to 340-530 MB, not 64 MiB.
+func floorPercent(serving int, live, roots, floor, limit uint64) int {
+	if limit > 0 {
+		floor = min(floor, limit/2)
+	}
+	if live == 0 || live >= floor {
+		return serving
+	}
+	// The runtime's least goal is 4 MiB times GOGC/100 whatever the heap
+	// holds, which must stay at the floor too.
+	p := min((floor-live)*100/max(roots, live), floor*100/(4<<20))
+	return max(serving, int(p))
+}
+
 // buildGC switches GOGC to buildGCPercent while any list build runs and
-// back to the serving value after the last one. The environment's GOGC,
-// if set, is the operator's and is left alone.
+// back to the serving value after the last one. Between builds it raises
+// the serving value after each collection while the live heap is small
+// (heapFloor). The environment's GOGC, if set, is the operator's and is
+// left alone.
 type buildGC struct {
 	set func(int) int // debug.SetGCPercent; a test passes its own
 
 	mu      sync.Mutex
 	builds  int
-	serving int // GOGC between builds; 0 until serve
+	serving int    // GOGC between builds; 0 until serve
+	live    uint64 // live heap after the last collection; 0: not known yet
+	roots   uint64 // live plus the stacks and globals the collector scans
+	applied int    // the GOGC set last between builds (serving raised by the floor)
 	fixed   bool
 }
 
@@ -195,8 +234,74 @@ func (g *buildGC) serve(percent int) {
 	defer g.mu.Unlock()
 	g.serving = percent
 	if !g.fixed && g.builds == 0 {
-		g.set(percent)
+		g.apply()
 	}
+}
+
+// apply sets the serving GOGC, raised for the floor; g.mu is held.
+func (g *buildGC) apply() {
+	limit := uint64(0)
+	if l := debug.SetMemoryLimit(-1); l != math.MaxInt64 && l > 0 {
+		limit = uint64(l)
+	}
+	g.applied = floorPercent(g.serving, g.live, g.roots, heapFloor, limit)
+	g.set(g.applied)
+}
+
+// collected records the live heap a collection left (live bytes; roots:
+// with the stacks and globals) and moves the serving GOGC to keep the goal
+// at the floor. Between builds only: a build's own GOGC is low on purpose.
+func (g *buildGC) collected(live, roots uint64) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.live, g.roots = live, roots
+	if g.fixed || g.builds > 0 || g.serving == 0 {
+		return
+	}
+	limit := uint64(0)
+	if l := debug.SetMemoryLimit(-1); l != math.MaxInt64 && l > 0 {
+		limit = uint64(l)
+	}
+	if p := floorPercent(g.serving, live, roots, heapFloor, limit); p != g.applied {
+		g.applied = p
+		g.set(p)
+	}
+}
+
+// watch calls g.collected after every collection, from the finalizer of
+// an object dropped at once and set up again each time, until stop is
+// called. The figures are the runtime's own (/gc/heap/live:bytes,
+// /gc/scan/stack:bytes, /gc/scan/globals:bytes), read off the query path.
+func (g *buildGC) watch() (stop func()) {
+	var stopped atomic.Bool
+	sample := []metrics.Sample{{Name: "/gc/heap/live:bytes"}, {Name: "/gc/scan/stack:bytes"}, {Name: "/gc/scan/globals:bytes"}}
+	var arm func()
+	arm = func() {
+		s := new(gcSentinel)
+		runtime.SetFinalizer(s, func(*gcSentinel) {
+			if stopped.Load() {
+				return
+			}
+			metrics.Read(sample)
+			var v [3]uint64
+			for i, s := range sample {
+				if s.Value.Kind() == metrics.KindUint64 {
+					v[i] = s.Value.Uint64()
+				}
+			}
+			g.collected(v[0], v[0]+v[1]+v[2])
+			arm()
+		})
+	}
+	arm()
+	return func() { stopped.Store(true) }
+}
+
+// gcSentinel is the object watch drops: large enough not to come from
+// the tiny allocator, whose objects' finalizers may never run.
+type gcSentinel struct {
+	_ *byte
+	_ [16]byte
 }
 
 // enter starts a build; the returned func ends it (once). A nil buildGC
@@ -219,7 +324,7 @@ func (g *buildGC) exit() {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if g.builds--; g.builds == 0 && !g.fixed && g.serving != 0 {
-		g.set(g.serving)
+		g.apply()
 	}
 }
 
@@ -229,6 +334,19 @@ func (g *buildGC) shown() string {
 		return "GOGC environment variable"
 	}
 	return strconv.Itoa(buildGCPercent)
+}
+
+// floorShown is the heap floor in force under the memory limit limit,
+// for the log.
+func (g *buildGC) floorShown(limit int64) string {
+	if g == nil || g.fixed {
+		return "none (GOGC environment variable)"
+	}
+	f := uint64(heapFloor)
+	if limit > 0 && limit != math.MaxInt64 {
+		f = min(f, uint64(limit)/2)
+	}
+	return feeds.ByteSize(f).String()
 }
 
 // releaseBuildGarbage collects and returns to the OS the memory a list

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"runtime"
 	"slices"
 	"testing"
 	"testing/fstest"
@@ -139,5 +140,86 @@ func TestBuildGC(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// floorPercent raises GOGC so that a small live heap's goal is the floor,
+// keeps the serving value once the heap is large, and halves a floor the
+// memory limit would not leave room for.
+func TestFloorPercent(t *testing.T) {
+	const mb = 1 << 20
+	for _, tt := range []struct {
+		name                      string
+		serving                   int
+		live, roots, floor, limit uint64
+		want                      int
+	}{
+		{"not known yet", 200, 0, 0, 64 * mb, 0, 200},
+		{"small heap: goal at the floor", 200, 8 * mb, 8 * mb, 64 * mb, 0, 700},
+		{"the stacks and globals count", 200, 1 * mb, 4 * mb, 64 * mb, 0, 1575},
+		{"a third of the floor: serving's goal is the floor", 200, 64 * mb / 3, 64 * mb / 3, 64 * mb, 0, 200},
+		{"large heap", 200, 100 * mb, 101 * mb, 64 * mb, 0, 200},
+		{"the limit halves the floor", 200, 4 * mb, 4 * mb, 64 * mb, 32 * mb, 300},
+		{"a small limit: serving alone", 200, 8 * mb, 8 * mb, 64 * mb, 16 * mb, 200},
+		{"never below serving", 1000, 8 * mb, 8 * mb, 64 * mb, 0, 1000},
+		{"a tiny heap: the runtime's 4 MiB minimum times GOGC stays at the floor", 200, mb / 4, mb / 2, 64 * mb, 0, 1600},
+	} {
+		if got := floorPercent(tt.serving, tt.live, tt.roots, tt.floor, tt.limit); got != tt.want {
+			t.Errorf("%s: floorPercent(%d, %d, %d, %d, %d) = %d, want %d", tt.name, tt.serving, tt.live, tt.roots, tt.floor, tt.limit, got, tt.want)
+		}
+	}
+}
+
+// After a collection the serving GOGC follows the floor, but not while a
+// build runs (its low GOGC stays) nor with GOGC from the environment; the
+// build's end applies the floor of the last collection.
+func TestBuildGCFloor(t *testing.T) {
+	const mb = 1 << 20
+	floored := floorPercent(gcPercent, 8*mb, 8*mb, heapFloor, 0)
+	if floored <= gcPercent {
+		t.Fatalf("floorPercent at 8 MB = %d, not above %d: the test needs a floor above 24 MB", floored, gcPercent)
+	}
+	for _, tt := range []struct {
+		name  string
+		env   string
+		steps func(g *buildGC)
+		want  []int
+	}{
+		{"small heap", "", func(g *buildGC) { g.serve(gcPercent); g.collected(8*mb, 8*mb) }, []int{gcPercent, floored}},
+		{"same figure, no call", "", func(g *buildGC) { g.serve(gcPercent); g.collected(8*mb, 8*mb); g.collected(8*mb, 8*mb) }, []int{gcPercent, floored}},
+		{"heap grown past the floor", "", func(g *buildGC) { g.serve(gcPercent); g.collected(8*mb, 8*mb); g.collected(heapFloor, heapFloor) }, []int{gcPercent, floored, gcPercent}},
+		{"during a build", "", func(g *buildGC) { g.serve(gcPercent); end := g.enter(); g.collected(8*mb, 8*mb); end() }, []int{gcPercent, buildGCPercent, floored}},
+		{"before serve", "", func(g *buildGC) { g.collected(8*mb, 8*mb) }, nil},
+		{"GOGC from the environment", "150", func(g *buildGC) { g.serve(gcPercent); g.collected(8*mb, 8*mb) }, nil},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var calls []int
+			g := newBuildGC(func(p int) int { calls = append(calls, p); return 0 }, tt.env)
+			tt.steps(g)
+			if !slices.Equal(calls, tt.want) {
+				t.Errorf("SetGCPercent calls %v, want %v", calls, tt.want)
+			}
+		})
+	}
+}
+
+// watch hears of every collection: after a forced one, collected has run
+// with the runtime's live heap figure.
+func TestBuildGCWatch(t *testing.T) {
+	calls := make(chan int, 100)
+	g := newBuildGC(func(p int) int { calls <- p; return 0 }, "")
+	g.serve(gcPercent)
+	<-calls
+	stop := g.watch()
+	defer stop()
+	for {
+		runtime.GC()
+		g.mu.Lock()
+		live := g.live
+		g.mu.Unlock()
+		if live > 0 {
+			return
+		}
+		runtime.Gosched()
 	}
 }

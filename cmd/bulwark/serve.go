@@ -32,6 +32,7 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer, hup 
 	logger, level := newLogger(stderr, src.cfg.Log.Level)
 	gc := newBuildGC(debug.SetGCPercent, os.Getenv("GOGC"))
 	applyMemoryPolicy(src.cfg.Runtime, logger, gc)
+	defer gc.watch()() // the heap floor, after each collection
 	d := &daemon{ctx: ctx, path: f.config, name: src.name, stdout: stdout, logger: logger, level: level, started: time.Now(), gc: gc}
 	if err := d.serve(src, hup); err != nil {
 		logger.Error("bulwark stopped", "err", err)
