@@ -243,7 +243,10 @@ const (
 // the closest zone cut known and follows referrals down, minimising the
 // name sent while above the zone that holds it.
 func (q *query) lookup(ctx context.Context, name string, qtype uint16, depth int) (reply, error) {
+	// zs, the servers of the zone being asked, is released when replaced
+	// and at the end: most lookups allocate none.
 	zs, fromCache := q.closest(ctx, name, qtype)
+	defer func() { zs.release() }()
 	minimise := q.r.cfg.QnameMinimisation
 	// known is the deepest name known to be in zs.zone, not delegated.
 	known := q.r.caches.deepestInside(zs.zone, name, q.r.clock.Now())
@@ -275,6 +278,7 @@ func (q *query) lookup(ctx context.Context, name string, qtype uint16, depth int
 				// parent again, once.
 				q.r.caches.deleg.remove(zs.zone)
 				retried = true
+				zs.release()
 				zs, fromCache = q.closest(ctx, name, qtype)
 				known, count = q.r.caches.deepestInside(zs.zone, name, q.r.clock.Now()), 0
 				continue
@@ -287,7 +291,8 @@ func (q *query) lookup(ctx context.Context, name string, qtype uint16, depth int
 		switch rep.kind {
 		case kindReferral:
 			q.refs++
-			zs = q.r.fromReferral(rep)
+			zs.release()
+			zs = q.r.fromReferral(rep, true)
 			fromCache = false
 			known = q.r.caches.deepestInside(rep.cut, name, q.r.clock.Now())
 			continue
@@ -309,7 +314,8 @@ func (q *query) lookup(ctx context.Context, name string, qtype uint16, depth int
 					// parent and child: a cut, as a referral would say.
 					rep.cut = send
 					q.refs++
-					zs, fromCache = q.r.fromReferral(rep), false
+					zs.release()
+					zs, fromCache = q.r.fromReferral(rep, true), false
 					known = q.r.caches.deepestInside(rep.cut, name, q.r.clock.Now())
 					continue
 				}
@@ -377,7 +383,8 @@ func isSubDomain(parent, child string) bool {
 }
 
 // closest returns the servers of the deepest zone cut cached above name
-// (above its parent for DS, which the parent side answers), or the root's.
+// (above its parent for DS, which the parent side answers), or the root's;
+// the caller releases them.
 func (q *query) closest(ctx context.Context, name string, qtype uint16) (*zoneServers, bool) {
 	start := name
 	if qtype == dns.TypeDS {
@@ -386,19 +393,20 @@ func (q *query) closest(ctx context.Context, name string, qtype uint16) (*zoneSe
 	now := q.r.clock.Now()
 	for n := start; n != "."; n = parent(n) {
 		if d, ok := q.r.caches.delegation(n, now); ok {
-			return q.r.newZoneServers(d.zone, d.ns, nil, now), true
+			return q.r.newZoneServers(d.zone, d.ns, nil, now, true), true
 		}
 	}
 	return q.rootServers(ctx), false
 }
 
 // rootServers returns the root's servers: the primed NS set when known,
-// else the hints after trying to prime (RFC 8109).
+// else the hints after trying to prime (RFC 8109); the caller releases
+// them.
 func (q *query) rootServers(ctx context.Context) *zoneServers {
 	r := q.r
 	now := r.clock.Now()
 	if d, ok := r.caches.delegation(".", now); ok {
-		return r.newZoneServers(".", d.ns, nil, now)
+		return r.newZoneServers(".", d.ns, nil, now, true)
 	}
 	if now.UnixNano() >= r.primeAfter.Load() {
 		v, _, _ := r.prime.Do("prime", func() (any, error) { return q.primeRoot(ctx), nil })
@@ -428,7 +436,7 @@ func (q *query) primeRoot(ctx context.Context) *zoneServers {
 	}
 	r.storeGlue(rep.glue, now)
 	r.caches.putDelegation(".", rep.nsHosts, rep.nsTTL, now)
-	return r.newZoneServers(".", rep.nsHosts, rep.glue, now)
+	return r.newZoneServers(".", rep.nsHosts, rep.glue, now, false) // shared by the queries that waited: never released
 }
 
 // storeGlue remembers in-bailiwick glue, below authoritative data.
@@ -456,12 +464,13 @@ func (r *Resolver) storeGlue(gl []glue, now time.Time) {
 	}
 }
 
-// fromReferral caches a referral's cut and glue and returns its servers.
-func (r *Resolver) fromReferral(rep reply) *zoneServers {
+// fromReferral caches a referral's cut and glue and returns its servers,
+// from serverSets when pooled (see newZoneServers).
+func (r *Resolver) fromReferral(rep reply, pooled bool) *zoneServers {
 	now := r.clock.Now()
 	r.storeGlue(rep.glue, now)
 	r.caches.putDelegation(rep.cut, rep.nsHosts, rep.nsTTL, now)
-	return r.newZoneServers(rep.cut, rep.nsHosts, rep.glue, now)
+	return r.newZoneServers(rep.cut, rep.nsHosts, rep.glue, now, pooled)
 }
 
 // hostAddrs looks up the addresses of a name server host that came without
