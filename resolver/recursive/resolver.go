@@ -143,6 +143,23 @@ func fatal(err error) bool {
 // failure, a SERVFAIL message carrying it is returned instead of an error,
 // so the policy step can still judge the names it reached.
 func (r *Resolver) Resolve(ctx context.Context, req *contract.Request) (*dns.Msg, error) {
+	ans, err := r.answer(ctx, req, false)
+	return ans.Msg, err
+}
+
+// ResolveAnswer implements query.AnswerResolver: Resolve's answer, in
+// wire form when every record of it is owned by the question's name and
+// holds no name a packer would compress (an address, a text, the cold
+// misses' usual answers), so that the cache stores it without the
+// message and the packing it costs on a miss (packAnswer). Any other
+// answer is the message, as Resolve's.
+func (r *Resolver) ResolveAnswer(ctx context.Context, req *contract.Request) (contract.Answer, error) {
+	return r.answer(ctx, req, true)
+}
+
+// answer is Resolve and ResolveAnswer: wire says the answer may be in
+// wire form.
+func (r *Resolver) answer(ctx context.Context, req *contract.Request, wire bool) (contract.Answer, error) {
 	deadline := time.Now().Add(r.cfg.Timeout)
 	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
 		deadline = d
@@ -153,7 +170,7 @@ func (r *Resolver) Resolve(ctx context.Context, req *contract.Request) (*dns.Msg
 	q := &query{r: r, deadline: deadline, do: req.DO}
 	qname := dns.CanonicalName(req.Question.Name)
 	if _, ok := dns.IsDomainName(qname); !ok || len(qname) > 255 {
-		return nil, fmt.Errorf("recursion: %q is not a valid name", req.Question.Name)
+		return contract.Answer{}, fmt.Errorf("recursion: %q is not a valid name", req.Question.Name)
 	}
 
 	res, err := q.resolve(ctx, qname, req.Question.Qtype, 0)
@@ -162,9 +179,13 @@ func (r *Resolver) Resolve(ctx context.Context, req *contract.Request) (*dns.Msg
 		r.log.LogAttrs(ctx, slog.LevelDebug, "recursion failed", slog.String("qname", qname),
 			slog.String("qtype", dns.Type(req.Question.Qtype).String()), slog.Int("queries", q.sent), slog.Any("err", err))
 		if len(res.answer) == 0 {
-			return nil, fmt.Errorf("recursion for %s %s: %w", qname, dns.Type(req.Question.Qtype), err)
+			return contract.Answer{}, fmt.Errorf("recursion for %s %s: %w", qname, dns.Type(req.Question.Qtype), err)
 		}
 		res.rcode, res.ns = dns.RcodeServerFailure, nil
+	} else if wire {
+		if w := packAnswer(req.Question, qname, res); w != nil {
+			return contract.Answer{Wire: w}, nil
+		}
 	}
 	m := &dns.Msg{
 		MsgHdr:   dns.MsgHdr{Response: true, Opcode: dns.OpcodeQuery, Rcode: res.rcode, RecursionAvailable: true},
@@ -178,7 +199,7 @@ func (r *Resolver) Resolve(ctx context.Context, req *contract.Request) (*dns.Msg
 			h.Name = dns.Fqdn(req.Question.Name)
 		}
 	}
-	return m, nil
+	return contract.Answer{Msg: m}, nil
 }
 
 // result is a complete resolution: the chain and data, or the negative
