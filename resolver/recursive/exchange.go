@@ -99,7 +99,7 @@ func (q *query) exchange(ctx context.Context, addr netip.Addr, name string, qtyp
 		if tcp {
 			resp, err = r.exchangeTCP(ctx, addr, wire, id, send, qtype, deadline)
 		} else {
-			resp, err = r.exchangeUDP(ctx, addr, wire, id, send, qtype, x20, deadline)
+			resp, err = r.exchangeUDP(ctx, addr, wire, id, send, qtype, x20, deadline, &q.reply)
 		}
 		rtt := time.Since(start)
 		now := r.clock.Now()
@@ -197,8 +197,9 @@ func randomCase(name string) string {
 // datagrams from other addresses) and reads until a matching reply or the
 // deadline, so a forged packet cannot displace the genuine answer that
 // follows it. It waits in r.replies, woken when the socket has something
-// to read, the deadline has passed or ctx has ended.
-func (r *Resolver) exchangeUDP(ctx context.Context, addr netip.Addr, wire []byte, id uint16, name string, qtype uint16, exactCase bool, deadline time.Time) (*dns.Msg, error) {
+// to read, the deadline has passed or ctx has ended. The reply is decoded
+// into into, which it returns.
+func (r *Resolver) exchangeUDP(ctx context.Context, addr netip.Addr, wire []byte, id uint16, name string, qtype uint16, exactCase bool, deadline time.Time, into *dns.Msg) (*dns.Msg, error) {
 	sock, err := udpsock.Dial(netip.AddrPortFrom(addr, r.port))
 	if err != nil {
 		return nil, err
@@ -213,12 +214,13 @@ func (r *Resolver) exchangeUDP(ctx context.Context, addr netip.Addr, wire []byte
 	defer r.replies.Disarm(w) // before sock.Close, deferred earlier
 	o := r.sends.queue(sock, wire, w.Ready)
 	defer o.withdraw() // before disarm and close: the flusher is done with sock
-	return r.awaitReply(ctx, sock, w, o, id, name, qtype, exactCase, deadline)
+	return r.awaitReply(ctx, sock, w, o, id, name, qtype, exactCase, deadline, into)
 }
 
 // awaitReply waits until sock, armed as w with deadline, has a reply to
-// our query o, which it returns, or the deadline, or o's write fails.
-func (r *Resolver) awaitReply(ctx context.Context, sock udpsock.Sock, w udpsock.Wait, o *outbound, id uint16, name string, qtype uint16, exactCase bool, deadline time.Time) (*dns.Msg, error) {
+// our query o, which it decodes into into and returns, or the deadline,
+// or o's write fails.
+func (r *Resolver) awaitReply(ctx context.Context, sock udpsock.Sock, w udpsock.Wait, o *outbound, id uint16, name string, qtype uint16, exactCase bool, deadline time.Time, into *dns.Msg) (*dns.Msg, error) {
 	bp := udpBufs.Get().(*[udpBufSize]byte)
 	defer udpBufs.Put(bp)
 	buf := bp[:]
@@ -226,7 +228,7 @@ func (r *Resolver) awaitReply(ctx context.Context, sock udpsock.Sock, w udpsock.
 	var m *dns.Msg
 	err := r.replies.Await(ctx, sock, w, deadline, func() (bool, error) {
 		var err error
-		m, err = readReplies(sock, buf, id, name, qtype, exactCase, &mismatch)
+		m, err = readReplies(sock, buf, id, name, qtype, exactCase, &mismatch, into)
 		return m != nil, err
 	}, o.failed)
 	switch {
@@ -244,10 +246,10 @@ func (r *Resolver) awaitReply(ctx context.Context, sock udpsock.Sock, w udpsock.
 }
 
 // readReplies reads the datagrams queued on sock into buf until one
-// answers our query, which it returns, or none is left (nil, nil). A
-// datagram that does not decode or match sets *mismatch, so that a
-// timeout can say the server sent only those.
-func readReplies(sock udpsock.Sock, buf []byte, id uint16, name string, qtype uint16, exactCase bool, mismatch *error) (*dns.Msg, error) {
+// answers our query, which it decodes into m and returns, or none is left
+// (nil, nil). A datagram that does not decode or match sets *mismatch, so
+// that a timeout can say the server sent only those.
+func readReplies(sock udpsock.Sock, buf []byte, id uint16, name string, qtype uint16, exactCase bool, mismatch *error, m *dns.Msg) (*dns.Msg, error) {
 	for {
 		n, wouldBlock, err := sock.Read(buf)
 		if err != nil {
@@ -257,9 +259,9 @@ func readReplies(sock udpsock.Sock, buf []byte, id uint16, name string, qtype ui
 			return nil, nil
 		}
 		if n == len(buf) { // the kernel cut it: as good as truncated
-			return &dns.Msg{MsgHdr: dns.MsgHdr{Id: id, Response: true, Truncated: true}}, nil
+			*m = dns.Msg{MsgHdr: dns.MsgHdr{Id: id, Response: true, Truncated: true}}
+			return m, nil
 		}
-		m := new(dns.Msg)
 		if err := m.Unpack(buf[:n]); err != nil { // an empty datagram too
 			*mismatch = errMismatch
 			continue

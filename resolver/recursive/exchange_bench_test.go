@@ -30,7 +30,7 @@ func BenchmarkExchangeUDP(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
 			wire, id, _ := packQuery(name, dns.TypeA, true, false)
-			if _, err := r.exchangeUDP(ctx, ap.Addr(), wire, id, name, dns.TypeA, true, time.Now().Add(time.Second)); err != nil {
+			if _, err := r.exchangeUDP(ctx, ap.Addr(), wire, id, name, dns.TypeA, true, time.Now().Add(time.Second), new(dns.Msg)); err != nil {
 				b.Fatal(err)
 			}
 		}

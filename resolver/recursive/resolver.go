@@ -113,6 +113,10 @@ type query struct {
 	depth    int      // deepest nesting of name-server lookups
 	refs     int      // referrals followed
 	pending  []string // name-server hosts being looked up (cycle detection)
+	// reply is the last UDP reply, decoded: one exchange's at a time,
+	// as each is judged (try) before the next is sent, and no part of
+	// the message but its records is kept.
+	reply dns.Msg
 }
 
 // spend accounts for one packet about to be sent.

@@ -73,7 +73,7 @@ func TestExchangeUDPOddDatagrams(t *testing.T) {
 				t.Fatal(err)
 			}
 			// The deadline only bounds the failing cases; nothing is timed.
-			m, err := r.exchangeUDP(context.Background(), netip.MustParseAddr("127.0.0.1"), wire, id, name, dns.TypeA, true, time.Now().Add(300*time.Millisecond))
+			m, err := r.exchangeUDP(context.Background(), netip.MustParseAddr("127.0.0.1"), wire, id, name, dns.TypeA, true, time.Now().Add(300*time.Millisecond), new(dns.Msg))
 			switch {
 			case tt.refused:
 				if !errors.Is(err, syscall.ECONNREFUSED) {
@@ -146,7 +146,7 @@ func TestReplyPollIdle(t *testing.T) {
 	for round := range 2 {
 		const name = "www.example.test."
 		wire, id, _ := packQuery(name, dns.TypeA, true, false)
-		if _, err := r.exchangeUDP(context.Background(), ap.Addr(), wire, id, name, dns.TypeA, true, time.Now().Add(5*time.Second)); err != nil {
+		if _, err := r.exchangeUDP(context.Background(), ap.Addr(), wire, id, name, dns.TypeA, true, time.Now().Add(5*time.Second), new(dns.Msg)); err != nil {
 			t.Fatalf("round %d: %v", round, err)
 		}
 		for start := time.Now(); r.replies.Running(); time.Sleep(time.Millisecond) {
@@ -167,7 +167,7 @@ func TestExchangeUDPCanceled(t *testing.T) {
 	go func() {
 		const name = "www.example.test."
 		wire, id, _ := packQuery(name, dns.TypeA, true, false)
-		_, err := r.exchangeUDP(ctx, ap.Addr(), wire, id, name, dns.TypeA, true, time.Now().Add(time.Hour))
+		_, err := r.exchangeUDP(ctx, ap.Addr(), wire, id, name, dns.TypeA, true, time.Now().Add(time.Hour), new(dns.Msg))
 		done <- err
 	}()
 	time.Sleep(10 * time.Millisecond) // most likely waiting by now; either way it must end
@@ -239,7 +239,7 @@ func TestAwaitReplyQueuedAtDeadline(t *testing.T) {
 			w := udpsock.Wait{Ready: make(chan struct{}, 1)}
 			o := &outbound{sock: sock, wire: wire, ready: w.Ready}
 			o.state.Store(sendWritten) // written above
-			m, err := r.awaitReply(context.Background(), sock, w, o, id, name, dns.TypeA, true, time.Now().Add(-time.Second))
+			m, err := r.awaitReply(context.Background(), sock, w, o, id, name, dns.TypeA, true, time.Now().Add(-time.Second), new(dns.Msg))
 			switch {
 			case tt.wantErr == nil && (err != nil || m == nil || len(m.Answer) != 1):
 				t.Fatalf("got %v, %v; want the queued answer", m, err)
@@ -309,6 +309,6 @@ func askUDP(ctx context.Context, r *Resolver, ap netip.AddrPort, name string, de
 	if err != nil {
 		return nil, 0, err
 	}
-	m, err := r.exchangeUDP(ctx, ap.Addr(), wire, id, name, dns.TypeA, true, deadline)
+	m, err := r.exchangeUDP(ctx, ap.Addr(), wire, id, name, dns.TypeA, true, deadline, new(dns.Msg))
 	return m, id, err
 }
