@@ -73,6 +73,7 @@ func (q *query) exchange(ctx context.Context, addr netip.Addr, name string, qtyp
 	edns := !si.noEDNS
 	x20 := r.cfg.CaseRandomisation
 	tcp := false
+	var qbuf [maxQueryLen]byte // the query's room: the send queue and TCP copy it
 	for first := true; ; first = false {
 		if err := q.spend(ctx); err != nil {
 			return nil, err
@@ -81,7 +82,7 @@ func (q *query) exchange(ctx context.Context, addr netip.Addr, name string, qtyp
 		if x20 {
 			send = randomCase(name)
 		}
-		wire, id, err := packQuery(send, qtype, edns, q.do)
+		wire, id, err := packQuery(qbuf[:0], send, qtype, edns, q.do)
 		if err != nil {
 			return nil, fmt.Errorf("cannot ask for %q: %w", name, err)
 		}
@@ -149,13 +150,18 @@ func (q *query) exchange(ctx context.Context, addr netip.Addr, name string, qtyp
 // packQuery builds the wire query: a random ID, RD clear (we iterate), CD
 // clear (validation is not ours to skip), and our own OPT when edns, with
 // the client's DO bit so DNSSEC records reach a client that wants them.
-// It writes the octets by hand into one exact-size slice, as dns.Msg.Pack
-// would write them but without a Msg, question slice and OPT record to
-// allocate on every upstream query.
-func packQuery(name string, qtype uint16, edns, do bool) ([]byte, uint16, error) {
+// It writes the octets by hand into dst's room (or a new slice when dst
+// has too little), as dns.Msg.Pack would write them but without a Msg,
+// question slice and OPT record to allocate on every upstream query.
+func packQuery(dst []byte, name string, qtype uint16, edns, do bool) ([]byte, uint16, error) {
 	id := uint16(rand.Uint32())
 	// A name's wire form is at most one octet longer than its text.
-	msg := make([]byte, dnswire.HeaderLen+len(name)+1+4, dnswire.HeaderLen+len(name)+1+4+dnswire.OPTLen)
+	n := dnswire.HeaderLen + len(name) + 1 + 4
+	if cap(dst) < n+dnswire.OPTLen {
+		dst = make([]byte, 0, n+dnswire.OPTLen)
+	}
+	msg := dst[:n]
+	clear(msg[:dnswire.HeaderLen])
 	dnswire.SetID(msg, id)
 	var ar uint16
 	if edns {

@@ -68,7 +68,7 @@ func TestExchangeUDPOddDatagrams(t *testing.T) {
 				}()
 			}
 			r := &Resolver{port: ap.Port()}
-			wire, id, err := packQuery(name, dns.TypeA, true, false)
+			wire, id, err := packQuery(nil, name, dns.TypeA, true, false)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -145,7 +145,7 @@ func TestReplyPollIdle(t *testing.T) {
 	r.replies.Idle = time.Millisecond
 	for round := range 2 {
 		const name = "www.example.test."
-		wire, id, _ := packQuery(name, dns.TypeA, true, false)
+		wire, id, _ := packQuery(nil, name, dns.TypeA, true, false)
 		if _, err := r.exchangeUDP(context.Background(), ap.Addr(), wire, id, name, dns.TypeA, true, time.Now().Add(5*time.Second), new(dns.Msg)); err != nil {
 			t.Fatalf("round %d: %v", round, err)
 		}
@@ -166,7 +166,7 @@ func TestExchangeUDPCanceled(t *testing.T) {
 	done := make(chan error, 1)
 	go func() {
 		const name = "www.example.test."
-		wire, id, _ := packQuery(name, dns.TypeA, true, false)
+		wire, id, _ := packQuery(nil, name, dns.TypeA, true, false)
 		_, err := r.exchangeUDP(ctx, ap.Addr(), wire, id, name, dns.TypeA, true, time.Now().Add(time.Hour), new(dns.Msg))
 		done <- err
 	}()
@@ -211,7 +211,7 @@ func TestAwaitReplyQueuedAtDeadline(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer sock.Close()
-			wire, id, err := packQuery(name, dns.TypeA, true, false)
+			wire, id, err := packQuery(nil, name, dns.TypeA, true, false)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -305,7 +305,7 @@ func TestReplyPollDeadlines(t *testing.T) {
 // askUDP asks ap for name/A over UDP through r, exactly as the resolver
 // would, and returns the reply and the query's ID.
 func askUDP(ctx context.Context, r *Resolver, ap netip.AddrPort, name string, deadline time.Time) (*dns.Msg, uint16, error) {
-	wire, id, err := packQuery(name, dns.TypeA, true, false)
+	wire, id, err := packQuery(nil, name, dns.TypeA, true, false)
 	if err != nil {
 		return nil, 0, err
 	}
