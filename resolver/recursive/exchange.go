@@ -268,10 +268,12 @@ func readReplies(sock udpsock.Sock, buf []byte, id uint16, name string, qtype ui
 			*m = dns.Msg{MsgHdr: dns.MsgHdr{Id: id, Response: true, Truncated: true}}
 			return m, nil
 		}
-		if err := m.Unpack(buf[:n]); err != nil { // an empty datagram too
+		msg, ext := cutOPT(buf[:n])
+		if err := m.Unpack(msg); err != nil { // an empty datagram too
 			*mismatch = errMismatch
 			continue
 		}
+		m.Rcode |= ext << 4
 		switch matchReply(m, id, name, qtype, exactCase) {
 		case matchOK:
 			return m, nil
@@ -283,6 +285,34 @@ func readReplies(sock udpsock.Sock, buf []byte, id uint16, name string, qtype ui
 			}
 		}
 	}
+}
+
+// cutOPT returns reply without its OPT record, when it has one and that
+// is its last record, and the extended rcode's upper eight bits the OPT
+// carried; the reply as it is otherwise (no OPT, or one where a decoder
+// must judge it: misplaced, repeated). The resolver reads nothing else
+// from a reply's OPT, and the record is two allocations on every reply
+// (the record and the additional section holding it) that the decoder
+// no longer makes. reply's ARCOUNT is changed in place.
+func cutOPT(reply []byte) (_ []byte, ext int) {
+	opts, optAt, optEnd := 0, 0, 0
+	end, ok := dnswire.Walk(reply, func(r dnswire.RR) bool {
+		if r.Type == dns.TypeOPT {
+			opts++
+			optAt, optEnd = r.Owner, r.End()
+			ext = int(reply[r.TTL])
+		}
+		return true
+	})
+	if !ok || opts != 1 || optEnd != end || reply[optAt] != 0 {
+		return reply, 0
+	}
+	qd, an, ns, ar := dnswire.Counts(reply)
+	if ar == 0 || optAt < dnswire.HeaderLen {
+		return reply, 0
+	}
+	dnswire.SetCounts(reply, qd, an, ns, ar-1)
+	return reply[:optAt], ext
 }
 
 // exchangeTCP sends wire over a new TCP connection (RFC 7766), after a
