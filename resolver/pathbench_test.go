@@ -155,25 +155,16 @@ func BenchmarkServerUDPCached(b *testing.B) {
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "queries/s")
 }
 
-// BenchmarkServerUDPMiss is a cache miss through the real server: a UDP
-// query for a new name over loopback, forwarded over loopback to a fake
-// upstream (internal/dnstest, in this process), answered and cached, one
-// at a time. allocs/op counts the server, the forwarder and the fake
-// upstream's miekg/dns server alike; the client allocates nothing.
-func BenchmarkServerUDPMiss(b *testing.B) {
-	auth := dnstest.Start(b, dnstest.WithWildcard())
-	ucfg := upstream.Config{Servers: []string{auth.Addr}}
-	ucfg.SetDefaults()
-	fwd, err := upstream.New(ucfg, nil, nil)
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { _ = fwd.Close() })
-	conn, w := udpClient(b, benchServerOver(b, true, fwd, 1<<20), "m0000000.miss.example.")
+// missAsker starts srv and returns the client of a miss benchmark: each
+// call asks srv for a new name, name with the seven digits after its
+// first label's "m" counted up, and checks that the answer is NOERROR
+// with one record.
+func missAsker(b *testing.B, srv *resolver.Server, name string) func() {
+	conn, w := udpClient(b, srv, name)
 	digits := w[12+2 : 12+2+7] // after the length octet and "m"
 	buf := make([]byte, 1500)
 	n := 0
-	ask := func() {
+	return func() {
 		n++
 		for i, v := len(digits)-1, n; i >= 0; i, v = i-1, v/10 {
 			digits[i] = byte('0' + v%10)
@@ -189,6 +180,23 @@ func BenchmarkServerUDPMiss(b *testing.B) {
 			b.Fatalf("answer % x", buf[:k])
 		}
 	}
+}
+
+// BenchmarkServerUDPMiss is a cache miss through the real server: a UDP
+// query for a new name over loopback, forwarded over loopback to a fake
+// upstream (internal/dnstest, in this process), answered and cached, one
+// at a time. allocs/op counts the server, the forwarder and the fake
+// upstream's miekg/dns server alike; the client allocates nothing.
+func BenchmarkServerUDPMiss(b *testing.B) {
+	auth := dnstest.Start(b, dnstest.WithWildcard())
+	ucfg := upstream.Config{Servers: []string{auth.Addr}}
+	ucfg.SetDefaults()
+	fwd, err := upstream.New(ucfg, nil, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = fwd.Close() })
+	ask := missAsker(b, benchServerOver(b, true, fwd, 1<<20), "m0000000.miss.example.")
 	ask() // the first miss dials, grows pools
 	b.ReportAllocs()
 	b.ResetTimer()

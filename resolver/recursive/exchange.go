@@ -73,6 +73,7 @@ func (q *query) exchange(ctx context.Context, addr netip.Addr, name string, qtyp
 	edns := !si.noEDNS
 	x20 := r.cfg.CaseRandomisation
 	tcp := false
+	var qbuf [maxQueryLen]byte // the query's room: the send queue and TCP copy it
 	for first := true; ; first = false {
 		if err := q.spend(ctx); err != nil {
 			return nil, err
@@ -81,7 +82,7 @@ func (q *query) exchange(ctx context.Context, addr netip.Addr, name string, qtyp
 		if x20 {
 			send = randomCase(name)
 		}
-		wire, id, err := packQuery(send, qtype, edns, q.do)
+		wire, id, err := packQuery(qbuf[:0], send, qtype, edns, q.do)
 		if err != nil {
 			return nil, fmt.Errorf("cannot ask for %q: %w", name, err)
 		}
@@ -99,7 +100,7 @@ func (q *query) exchange(ctx context.Context, addr netip.Addr, name string, qtyp
 		if tcp {
 			resp, err = r.exchangeTCP(ctx, addr, wire, id, send, qtype, deadline)
 		} else {
-			resp, err = r.exchangeUDP(ctx, addr, wire, id, send, qtype, x20, deadline)
+			resp, err = r.exchangeUDP(ctx, addr, wire, id, send, qtype, x20, deadline, &q.reply)
 		}
 		rtt := time.Since(start)
 		now := r.clock.Now()
@@ -149,13 +150,18 @@ func (q *query) exchange(ctx context.Context, addr netip.Addr, name string, qtyp
 // packQuery builds the wire query: a random ID, RD clear (we iterate), CD
 // clear (validation is not ours to skip), and our own OPT when edns, with
 // the client's DO bit so DNSSEC records reach a client that wants them.
-// It writes the octets by hand into one exact-size slice, as dns.Msg.Pack
-// would write them but without a Msg, question slice and OPT record to
-// allocate on every upstream query.
-func packQuery(name string, qtype uint16, edns, do bool) ([]byte, uint16, error) {
+// It writes the octets by hand into dst's room (or a new slice when dst
+// has too little), as dns.Msg.Pack would write them but without a Msg,
+// question slice and OPT record to allocate on every upstream query.
+func packQuery(dst []byte, name string, qtype uint16, edns, do bool) ([]byte, uint16, error) {
 	id := uint16(rand.Uint32())
 	// A name's wire form is at most one octet longer than its text.
-	msg := make([]byte, dnswire.HeaderLen+len(name)+1+4, dnswire.HeaderLen+len(name)+1+4+dnswire.OPTLen)
+	n := dnswire.HeaderLen + len(name) + 1 + 4
+	if cap(dst) < n+dnswire.OPTLen {
+		dst = make([]byte, 0, n+dnswire.OPTLen)
+	}
+	msg := dst[:n]
+	clear(msg[:dnswire.HeaderLen])
 	dnswire.SetID(msg, id)
 	var ar uint16
 	if edns {
@@ -197,8 +203,9 @@ func randomCase(name string) string {
 // datagrams from other addresses) and reads until a matching reply or the
 // deadline, so a forged packet cannot displace the genuine answer that
 // follows it. It waits in r.replies, woken when the socket has something
-// to read, the deadline has passed or ctx has ended.
-func (r *Resolver) exchangeUDP(ctx context.Context, addr netip.Addr, wire []byte, id uint16, name string, qtype uint16, exactCase bool, deadline time.Time) (*dns.Msg, error) {
+// to read, the deadline has passed or ctx has ended. The reply is decoded
+// into into, which it returns.
+func (r *Resolver) exchangeUDP(ctx context.Context, addr netip.Addr, wire []byte, id uint16, name string, qtype uint16, exactCase bool, deadline time.Time, into *dns.Msg) (*dns.Msg, error) {
 	sock, err := udpsock.Dial(netip.AddrPortFrom(addr, r.port))
 	if err != nil {
 		return nil, err
@@ -213,12 +220,13 @@ func (r *Resolver) exchangeUDP(ctx context.Context, addr netip.Addr, wire []byte
 	defer r.replies.Disarm(w) // before sock.Close, deferred earlier
 	o := r.sends.queue(sock, wire, w.Ready)
 	defer o.withdraw() // before disarm and close: the flusher is done with sock
-	return r.awaitReply(ctx, sock, w, o, id, name, qtype, exactCase, deadline)
+	return r.awaitReply(ctx, sock, w, o, id, name, qtype, exactCase, deadline, into)
 }
 
 // awaitReply waits until sock, armed as w with deadline, has a reply to
-// our query o, which it returns, or the deadline, or o's write fails.
-func (r *Resolver) awaitReply(ctx context.Context, sock udpsock.Sock, w udpsock.Wait, o *outbound, id uint16, name string, qtype uint16, exactCase bool, deadline time.Time) (*dns.Msg, error) {
+// our query o, which it decodes into into and returns, or the deadline,
+// or o's write fails.
+func (r *Resolver) awaitReply(ctx context.Context, sock udpsock.Sock, w udpsock.Wait, o *outbound, id uint16, name string, qtype uint16, exactCase bool, deadline time.Time, into *dns.Msg) (*dns.Msg, error) {
 	bp := udpBufs.Get().(*[udpBufSize]byte)
 	defer udpBufs.Put(bp)
 	buf := bp[:]
@@ -226,7 +234,7 @@ func (r *Resolver) awaitReply(ctx context.Context, sock udpsock.Sock, w udpsock.
 	var m *dns.Msg
 	err := r.replies.Await(ctx, sock, w, deadline, func() (bool, error) {
 		var err error
-		m, err = readReplies(sock, buf, id, name, qtype, exactCase, &mismatch)
+		m, err = readReplies(sock, buf, id, name, qtype, exactCase, &mismatch, into)
 		return m != nil, err
 	}, o.failed)
 	switch {
@@ -244,10 +252,10 @@ func (r *Resolver) awaitReply(ctx context.Context, sock udpsock.Sock, w udpsock.
 }
 
 // readReplies reads the datagrams queued on sock into buf until one
-// answers our query, which it returns, or none is left (nil, nil). A
-// datagram that does not decode or match sets *mismatch, so that a
-// timeout can say the server sent only those.
-func readReplies(sock udpsock.Sock, buf []byte, id uint16, name string, qtype uint16, exactCase bool, mismatch *error) (*dns.Msg, error) {
+// answers our query, which it decodes into m and returns, or none is left
+// (nil, nil). A datagram that does not decode or match sets *mismatch, so
+// that a timeout can say the server sent only those.
+func readReplies(sock udpsock.Sock, buf []byte, id uint16, name string, qtype uint16, exactCase bool, mismatch *error, m *dns.Msg) (*dns.Msg, error) {
 	for {
 		n, wouldBlock, err := sock.Read(buf)
 		if err != nil {
@@ -257,13 +265,15 @@ func readReplies(sock udpsock.Sock, buf []byte, id uint16, name string, qtype ui
 			return nil, nil
 		}
 		if n == len(buf) { // the kernel cut it: as good as truncated
-			return &dns.Msg{MsgHdr: dns.MsgHdr{Id: id, Response: true, Truncated: true}}, nil
+			*m = dns.Msg{MsgHdr: dns.MsgHdr{Id: id, Response: true, Truncated: true}}
+			return m, nil
 		}
-		m := new(dns.Msg)
-		if err := m.Unpack(buf[:n]); err != nil { // an empty datagram too
+		msg, ext := cutOPT(buf[:n])
+		if err := m.Unpack(msg); err != nil { // an empty datagram too
 			*mismatch = errMismatch
 			continue
 		}
+		m.Rcode |= ext << 4
 		switch matchReply(m, id, name, qtype, exactCase) {
 		case matchOK:
 			return m, nil
@@ -275,6 +285,34 @@ func readReplies(sock udpsock.Sock, buf []byte, id uint16, name string, qtype ui
 			}
 		}
 	}
+}
+
+// cutOPT returns reply without its OPT record, when it has one and that
+// is its last record, and the extended rcode's upper eight bits the OPT
+// carried; the reply as it is otherwise (no OPT, or one where a decoder
+// must judge it: misplaced, repeated). The resolver reads nothing else
+// from a reply's OPT, and the record is two allocations on every reply
+// (the record and the additional section holding it) that the decoder
+// no longer makes. reply's ARCOUNT is changed in place.
+func cutOPT(reply []byte) (_ []byte, ext int) {
+	opts, optAt, optEnd := 0, 0, 0
+	end, ok := dnswire.Walk(reply, func(r dnswire.RR) bool {
+		if r.Type == dns.TypeOPT {
+			opts++
+			optAt, optEnd = r.Owner, r.End()
+			ext = int(reply[r.TTL])
+		}
+		return true
+	})
+	if !ok || opts != 1 || optEnd != end || reply[optAt] != 0 {
+		return reply, 0
+	}
+	qd, an, ns, ar := dnswire.Counts(reply)
+	if ar == 0 || optAt < dnswire.HeaderLen {
+		return reply, 0
+	}
+	dnswire.SetCounts(reply, qd, an, ns, ar-1)
+	return reply[:optAt], ext
 }
 
 // exchangeTCP sends wire over a new TCP connection (RFC 7766), after a

@@ -29,8 +29,8 @@ func BenchmarkExchangeUDP(b *testing.B) {
 	b.Run("rawsock", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
-			wire, id, _ := packQuery(name, dns.TypeA, true, false)
-			if _, err := r.exchangeUDP(ctx, ap.Addr(), wire, id, name, dns.TypeA, true, time.Now().Add(time.Second)); err != nil {
+			wire, id, _ := packQuery(nil, name, dns.TypeA, true, false)
+			if _, err := r.exchangeUDP(ctx, ap.Addr(), wire, id, name, dns.TypeA, true, time.Now().Add(time.Second), new(dns.Msg)); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -38,7 +38,7 @@ func BenchmarkExchangeUDP(b *testing.B) {
 	b.Run("baseline=net.DialUDP", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
-			wire, _, _ := packQuery(name, dns.TypeA, true, false)
+			wire, _, _ := packQuery(nil, name, dns.TypeA, true, false)
 			c, err := net.DialUDP("udp", nil, net.UDPAddrFromAddrPort(netip.AddrPortFrom(ap.Addr(), ap.Port())))
 			if err != nil {
 				b.Fatal(err)

@@ -43,7 +43,7 @@ func TestPackQueryMatchesMsgPack(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, id, err := packQuery(tt.name, tt.qtype, tt.edns, tt.do)
+			got, id, err := packQuery(nil, tt.name, tt.qtype, tt.edns, tt.do)
 			if err != nil {
 				t.Fatalf("packQuery: %v", err)
 			}
@@ -76,7 +76,7 @@ func TestPackQueryRefusesBadNames(t *testing.T) {
 		strings.Repeat("a", 64) + ".example.", // label over 63 octets
 		"a..b.",                               // empty label
 	} {
-		_, _, err := packQuery(name, dns.TypeA, true, false)
+		_, _, err := packQuery(nil, name, dns.TypeA, true, false)
 		_, werr := packWithMsg(1, name, dns.TypeA, true, false)
 		if err == nil || werr == nil {
 			t.Errorf("%q: packQuery err %v, dns.Msg.Pack err %v; want both to fail", name, err, werr)
@@ -91,7 +91,7 @@ func TestPackQueryRefusesBadNames(t *testing.T) {
 // the same run.
 func BenchmarkPackQuery(b *testing.B) {
 	const name = "wWw.ExAmPlE.tEsT."
-	benchVsBaseline(b, "packQuery", func() error { _, _, err := packQuery(name, dns.TypeA, true, false); return err },
+	benchVsBaseline(b, "packQuery", func() error { _, _, err := packQuery(nil, name, dns.TypeA, true, false); return err },
 		"dns.Msg.Pack", func() error { _, err := packWithMsg(1, name, dns.TypeA, true, false); return err })
 }
 

@@ -113,6 +113,10 @@ type query struct {
 	depth    int      // deepest nesting of name-server lookups
 	refs     int      // referrals followed
 	pending  []string // name-server hosts being looked up (cycle detection)
+	// reply is the last UDP reply, decoded: one exchange's at a time,
+	// as each is judged (try) before the next is sent, and no part of
+	// the message but its records is kept.
+	reply dns.Msg
 }
 
 // spend accounts for one packet about to be sent.
@@ -143,6 +147,23 @@ func fatal(err error) bool {
 // failure, a SERVFAIL message carrying it is returned instead of an error,
 // so the policy step can still judge the names it reached.
 func (r *Resolver) Resolve(ctx context.Context, req *contract.Request) (*dns.Msg, error) {
+	ans, err := r.answer(ctx, req, false)
+	return ans.Msg, err
+}
+
+// ResolveAnswer implements query.AnswerResolver: Resolve's answer, in
+// wire form when every record of it is owned by the question's name and
+// holds no name a packer would compress (an address, a text, the cold
+// misses' usual answers), so that the cache stores it without the
+// message and the packing it costs on a miss (packAnswer). Any other
+// answer is the message, as Resolve's.
+func (r *Resolver) ResolveAnswer(ctx context.Context, req *contract.Request) (contract.Answer, error) {
+	return r.answer(ctx, req, true)
+}
+
+// answer is Resolve and ResolveAnswer: wire says the answer may be in
+// wire form.
+func (r *Resolver) answer(ctx context.Context, req *contract.Request, wire bool) (contract.Answer, error) {
 	deadline := time.Now().Add(r.cfg.Timeout)
 	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
 		deadline = d
@@ -153,7 +174,7 @@ func (r *Resolver) Resolve(ctx context.Context, req *contract.Request) (*dns.Msg
 	q := &query{r: r, deadline: deadline, do: req.DO}
 	qname := dns.CanonicalName(req.Question.Name)
 	if _, ok := dns.IsDomainName(qname); !ok || len(qname) > 255 {
-		return nil, fmt.Errorf("recursion: %q is not a valid name", req.Question.Name)
+		return contract.Answer{}, fmt.Errorf("recursion: %q is not a valid name", req.Question.Name)
 	}
 
 	res, err := q.resolve(ctx, qname, req.Question.Qtype, 0)
@@ -162,9 +183,13 @@ func (r *Resolver) Resolve(ctx context.Context, req *contract.Request) (*dns.Msg
 		r.log.LogAttrs(ctx, slog.LevelDebug, "recursion failed", slog.String("qname", qname),
 			slog.String("qtype", dns.Type(req.Question.Qtype).String()), slog.Int("queries", q.sent), slog.Any("err", err))
 		if len(res.answer) == 0 {
-			return nil, fmt.Errorf("recursion for %s %s: %w", qname, dns.Type(req.Question.Qtype), err)
+			return contract.Answer{}, fmt.Errorf("recursion for %s %s: %w", qname, dns.Type(req.Question.Qtype), err)
 		}
 		res.rcode, res.ns = dns.RcodeServerFailure, nil
+	} else if wire {
+		if w := packAnswer(req.Question, qname, res); w != nil {
+			return contract.Answer{Wire: w}, nil
+		}
 	}
 	m := &dns.Msg{
 		MsgHdr:   dns.MsgHdr{Response: true, Opcode: dns.OpcodeQuery, Rcode: res.rcode, RecursionAvailable: true},
@@ -178,7 +203,7 @@ func (r *Resolver) Resolve(ctx context.Context, req *contract.Request) (*dns.Msg
 			h.Name = dns.Fqdn(req.Question.Name)
 		}
 	}
-	return m, nil
+	return contract.Answer{Msg: m}, nil
 }
 
 // result is a complete resolution: the chain and data, or the negative
@@ -243,7 +268,10 @@ const (
 // the closest zone cut known and follows referrals down, minimising the
 // name sent while above the zone that holds it.
 func (q *query) lookup(ctx context.Context, name string, qtype uint16, depth int) (reply, error) {
+	// zs, the servers of the zone being asked, is released when replaced
+	// and at the end: most lookups allocate none.
 	zs, fromCache := q.closest(ctx, name, qtype)
+	defer func() { zs.release() }()
 	minimise := q.r.cfg.QnameMinimisation
 	// known is the deepest name known to be in zs.zone, not delegated.
 	known := q.r.caches.deepestInside(zs.zone, name, q.r.clock.Now())
@@ -275,6 +303,7 @@ func (q *query) lookup(ctx context.Context, name string, qtype uint16, depth int
 				// parent again, once.
 				q.r.caches.deleg.remove(zs.zone)
 				retried = true
+				zs.release()
 				zs, fromCache = q.closest(ctx, name, qtype)
 				known, count = q.r.caches.deepestInside(zs.zone, name, q.r.clock.Now()), 0
 				continue
@@ -287,7 +316,8 @@ func (q *query) lookup(ctx context.Context, name string, qtype uint16, depth int
 		switch rep.kind {
 		case kindReferral:
 			q.refs++
-			zs = q.r.fromReferral(rep)
+			zs.release()
+			zs = q.r.fromReferral(rep, true)
 			fromCache = false
 			known = q.r.caches.deepestInside(rep.cut, name, q.r.clock.Now())
 			continue
@@ -309,7 +339,8 @@ func (q *query) lookup(ctx context.Context, name string, qtype uint16, depth int
 					// parent and child: a cut, as a referral would say.
 					rep.cut = send
 					q.refs++
-					zs, fromCache = q.r.fromReferral(rep), false
+					zs.release()
+					zs, fromCache = q.r.fromReferral(rep, true), false
 					known = q.r.caches.deepestInside(rep.cut, name, q.r.clock.Now())
 					continue
 				}
@@ -377,7 +408,8 @@ func isSubDomain(parent, child string) bool {
 }
 
 // closest returns the servers of the deepest zone cut cached above name
-// (above its parent for DS, which the parent side answers), or the root's.
+// (above its parent for DS, which the parent side answers), or the root's;
+// the caller releases them.
 func (q *query) closest(ctx context.Context, name string, qtype uint16) (*zoneServers, bool) {
 	start := name
 	if qtype == dns.TypeDS {
@@ -386,19 +418,20 @@ func (q *query) closest(ctx context.Context, name string, qtype uint16) (*zoneSe
 	now := q.r.clock.Now()
 	for n := start; n != "."; n = parent(n) {
 		if d, ok := q.r.caches.delegation(n, now); ok {
-			return q.r.newZoneServers(d.zone, d.ns, nil, now), true
+			return q.r.newZoneServers(d.zone, d.ns, nil, now, true), true
 		}
 	}
 	return q.rootServers(ctx), false
 }
 
 // rootServers returns the root's servers: the primed NS set when known,
-// else the hints after trying to prime (RFC 8109).
+// else the hints after trying to prime (RFC 8109); the caller releases
+// them.
 func (q *query) rootServers(ctx context.Context) *zoneServers {
 	r := q.r
 	now := r.clock.Now()
 	if d, ok := r.caches.delegation(".", now); ok {
-		return r.newZoneServers(".", d.ns, nil, now)
+		return r.newZoneServers(".", d.ns, nil, now, true)
 	}
 	if now.UnixNano() >= r.primeAfter.Load() {
 		v, _, _ := r.prime.Do("prime", func() (any, error) { return q.primeRoot(ctx), nil })
@@ -428,7 +461,7 @@ func (q *query) primeRoot(ctx context.Context) *zoneServers {
 	}
 	r.storeGlue(rep.glue, now)
 	r.caches.putDelegation(".", rep.nsHosts, rep.nsTTL, now)
-	return r.newZoneServers(".", rep.nsHosts, rep.glue, now)
+	return r.newZoneServers(".", rep.nsHosts, rep.glue, now, false) // shared by the queries that waited: never released
 }
 
 // storeGlue remembers in-bailiwick glue, below authoritative data.
@@ -456,12 +489,13 @@ func (r *Resolver) storeGlue(gl []glue, now time.Time) {
 	}
 }
 
-// fromReferral caches a referral's cut and glue and returns its servers.
-func (r *Resolver) fromReferral(rep reply) *zoneServers {
+// fromReferral caches a referral's cut and glue and returns its servers,
+// from serverSets when pooled (see newZoneServers).
+func (r *Resolver) fromReferral(rep reply, pooled bool) *zoneServers {
 	now := r.clock.Now()
 	r.storeGlue(rep.glue, now)
 	r.caches.putDelegation(rep.cut, rep.nsHosts, rep.nsTTL, now)
-	return r.newZoneServers(rep.cut, rep.nsHosts, rep.glue, now)
+	return r.newZoneServers(rep.cut, rep.nsHosts, rep.glue, now, pooled)
 }
 
 // hostAddrs looks up the addresses of a name server host that came without

@@ -159,7 +159,11 @@ func walkChain(answer []dns.RR, zone, qname string, qtype uint16, rep *reply) (c
 			return cur, false, false
 		}
 		if rrs := ownedBy(answer, cur, qtype); len(rrs) > 0 {
-			rep.answer = append(rep.answer, rrs...)
+			if rep.answer == nil {
+				rep.answer = rrs // ownedBy's own slice: no copy of it
+			} else {
+				rep.answer = append(rep.answer, rrs...)
+			}
 			return cur, true, false
 		}
 		var next string

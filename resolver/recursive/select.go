@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"net/netip"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/miekg/dns"
@@ -26,27 +27,52 @@ type zoneServers struct {
 	zone   string
 	hosts  []string
 	addrs  [][]netip.Addr
-	looked []bool // hosts whose addresses this query looked up
+	looked []bool         // hosts whose addresses this query looked up
+	home   *inlineServers // the serverSets entry it lives in, if any
 }
 
 // inlineServers holds a zoneServers with room for the addresses of a
-// small NS set, so assembling one costs a single allocation per query.
+// small NS set, so assembling one costs a single allocation, or none when
+// it comes from serverSets.
 type inlineServers struct {
 	zs    zoneServers
 	addrs [4][]netip.Addr
 	flat  [8]netip.Addr
 }
 
+// serverSets recycles the inlineServers of lookups: the servers of the
+// zone a lookup asks live until it has its reply or a referral, and they
+// were a tenth of the bytes a cold miss allocated.
+var serverSets = sync.Pool{New: func() any { return new(inlineServers) }}
+
+// release hands zs back to serverSets if it came from there (a
+// newZoneServers with pooled set); zs must not be used after.
+func (zs *zoneServers) release() {
+	if zs == nil || zs.home == nil {
+		return
+	}
+	in := zs.home
+	*in = inlineServers{} // keep no hosts or addresses alive
+	serverSets.Put(in)
+}
+
 // newZoneServers assembles the servers of zone: glue given with the
 // referral first, else the address cache. The hosts' addresses share one
-// backing array.
-func (r *Resolver) newZoneServers(zone string, hosts []string, gl []glue, now time.Time) *zoneServers {
+// backing array. pooled takes a small set from serverSets, for a caller
+// that releases it once done.
+func (r *Resolver) newZoneServers(zone string, hosts []string, gl []glue, now time.Time, pooled bool) *zoneServers {
 	var (
 		zs   *zoneServers
 		flat []netip.Addr
 	)
 	if n := len(gl) + 2*len(hosts); len(hosts) <= len(inlineServers{}.addrs) && n <= len(inlineServers{}.flat) {
-		in := &inlineServers{} // the usual few hosts: one allocation, not three
+		var in *inlineServers // the usual few hosts: one allocation at most, not three
+		if pooled {
+			in = serverSets.Get().(*inlineServers)
+			in.zs.home = in
+		} else {
+			in = new(inlineServers)
+		}
 		zs, flat = &in.zs, in.flat[:0:n]
 		zs.addrs = in.addrs[:len(hosts):len(hosts)]
 	} else {
@@ -156,9 +182,11 @@ func (e *lameError) Error() string { return "lame: " + e.why }
 // zone.
 func (q *query) ask(ctx context.Context, zs *zoneServers, name string, qtype uint16, depth int, minimised bool) (reply, error) {
 	r := q.r
-	fails := &askError{zone: zs.zone}
+	// fails stays on the stack: a copy is the error, on failure only.
+	fails := askError{zone: zs.zone}
 	state := make(map[netip.Addr]bool) // addr -> worth another pass (timed out)
 	lame := 0
+	var cands [8]netip.Addr // room for candidates' list of a small NS set
 	// attempt asks one server; done is true when its reply or a fatal
 	// error ends the search. A failure is recorded: why, and whether the
 	// server is worth another pass (it timed out).
@@ -175,7 +203,7 @@ func (q *query) ask(ctx context.Context, zs *zoneServers, name string, qtype uin
 		return reply{}, nil, false
 	}
 	for pass := range maxPasses {
-		for _, addr := range q.candidates(zs, state, pass, &lame) {
+		for _, addr := range q.candidates(zs, state, pass, &lame, cands[:0]) {
 			if rep, err, done := attempt(addr); done {
 				return rep, err
 			}
@@ -216,7 +244,7 @@ func (q *query) ask(ctx context.Context, zs *zoneServers, name string, qtype uin
 			break
 		}
 	}
-	if rep, err, ok := q.askGlue(ctx, zs, name, qtype, minimised, state, fails); ok {
+	if rep, err, ok := q.askGlue(ctx, zs, name, qtype, minimised, state, &fails); ok {
 		return rep, err
 	}
 	if lame > 0 {
@@ -225,7 +253,8 @@ func (q *query) ask(ctx context.Context, zs *zoneServers, name string, qtype uin
 	if len(fails.errs) == 0 && lame == 0 {
 		fails.note = "no server address usable"
 	}
-	return reply{}, fails
+	e := fails
+	return reply{}, &e
 }
 
 // askGlue is ask's last resort: the parent-side glue of zs's hosts that
@@ -264,15 +293,11 @@ func (e *askError) add(err error) {
 // candidates are the addresses to try on this pass, best first: on the
 // first pass every usable address not known lame for the zone, later only
 // those that timed out. Ties in score are broken at random, which spreads
-// load over equally good servers.
-func (q *query) candidates(zs *zoneServers, state map[netip.Addr]bool, pass int, lame *int) []netip.Addr {
+// load over equally good servers. The list is appended to out (the
+// caller's room, empty).
+func (q *query) candidates(zs *zoneServers, state map[netip.Addr]bool, pass int, lame *int, out []netip.Addr) []netip.Addr {
 	r := q.r
 	now := r.clock.Now()
-	n := 0
-	for _, as := range zs.addrs {
-		n += len(as)
-	}
-	out := make([]netip.Addr, 0, n)
 	for _, as := range zs.addrs {
 		for _, a := range as {
 			if slices.Contains(out, a) || !r.usable(a) {
@@ -306,7 +331,7 @@ func (q *query) try(ctx context.Context, zone string, addr netip.Addr, name stri
 		}
 		return reply{}, err
 	}
-	why := "answered " + rcodeString(resp.Rcode)
+	var why string
 	switch resp.Rcode {
 	case dns.RcodeSuccess, dns.RcodeNameError, dns.RcodeYXDomain:
 		rep := classify(resp, zone, name, qtype)
@@ -318,6 +343,7 @@ func (q *query) try(ctx context.Context, zone string, addr netip.Addr, name stri
 		}
 		why = rep.why
 	case dns.RcodeRefused, dns.RcodeNotAuth:
+		why = "answered " + rcodeString(resp.Rcode) // made here, not for every reply
 	default:
 		return reply{}, &serverError{addr, &rcodeError{resp.Rcode}}
 	}

@@ -2,6 +2,7 @@ package recursive
 
 import (
 	"runtime"
+	"sync"
 	"sync/atomic"
 
 	"github.com/bulwark-dns/bulwark/internal/burst"
@@ -36,11 +37,22 @@ const sendBurst = 32
 // outbound is one query waiting in a sendQueue.
 type outbound struct {
 	sock  udpsock.Sock
-	wire  []byte
+	wire  []byte        // the query: buf's, unless larger
 	ready chan struct{} // the exchange's udpsock.Wait: woken if the write fails
 	state atomic.Uint32
 	err   error // the write's error; read only once state is sendWritten
+	buf   [maxQueryLen]byte
 }
+
+// maxQueryLen is the longest query packQuery makes: the header, the
+// longest name, type and class, our OPT.
+const maxQueryLen = 12 + 255 + 4 + 11
+
+// outbounds recycles the outbounds whose query was written: the writer
+// is done with one once it has said so (sendWritten). One withdrawn
+// before its write is left to the collector, since a burst's writer may
+// still look at its state.
+var outbounds = sync.Pool{New: func() any { return new(outbound) }}
 
 // The states of an outbound. Only the writer moves it out of sendQueued
 // to sendWriting, and only the exchange to sendWithdrawn, so that the
@@ -56,9 +68,12 @@ const (
 // queue has wire written on sock, by this call if it leads the burst (with
 // whatever was queued meanwhile) or else by the call that does; ready is
 // woken if the write fails. The caller must call withdraw before it
-// closes sock, and keep wire unchanged until then.
+// closes sock, and not use o after; wire is copied.
 func (s *sendQueue) queue(sock udpsock.Sock, wire []byte, ready chan struct{}) *outbound {
-	o := &outbound{sock: sock, wire: wire, ready: ready}
+	o := outbounds.Get().(*outbound)
+	o.sock, o.ready, o.err = sock, ready, nil
+	o.wire = append(o.buf[:0], wire...)
+	o.state.Store(sendQueued)
 	switch lead, full := s.q.Add(o); {
 	case lead:
 		s.q.Drain(writeAll)
@@ -95,7 +110,8 @@ func (o *outbound) failed() error {
 }
 
 // withdraw ends o: a query not yet written never will be, and one being
-// written is waited for, so that the socket can be closed after.
+// written is waited for, so that the socket can be closed after. A
+// written one goes back to outbounds: o must not be used after.
 func (o *outbound) withdraw() {
 	if o.state.CompareAndSwap(sendQueued, sendWithdrawn) {
 		return
@@ -103,4 +119,6 @@ func (o *outbound) withdraw() {
 	for o.state.Load() == sendWriting { // a few microseconds at most
 		runtime.Gosched()
 	}
+	o.sock, o.wire, o.ready, o.err = udpsock.Sock{}, nil, nil, nil
+	outbounds.Put(o)
 }

@@ -68,12 +68,12 @@ func TestExchangeUDPOddDatagrams(t *testing.T) {
 				}()
 			}
 			r := &Resolver{port: ap.Port()}
-			wire, id, err := packQuery(name, dns.TypeA, true, false)
+			wire, id, err := packQuery(nil, name, dns.TypeA, true, false)
 			if err != nil {
 				t.Fatal(err)
 			}
 			// The deadline only bounds the failing cases; nothing is timed.
-			m, err := r.exchangeUDP(context.Background(), netip.MustParseAddr("127.0.0.1"), wire, id, name, dns.TypeA, true, time.Now().Add(300*time.Millisecond))
+			m, err := r.exchangeUDP(context.Background(), netip.MustParseAddr("127.0.0.1"), wire, id, name, dns.TypeA, true, time.Now().Add(300*time.Millisecond), new(dns.Msg))
 			switch {
 			case tt.refused:
 				if !errors.Is(err, syscall.ECONNREFUSED) {
@@ -145,8 +145,8 @@ func TestReplyPollIdle(t *testing.T) {
 	r.replies.Idle = time.Millisecond
 	for round := range 2 {
 		const name = "www.example.test."
-		wire, id, _ := packQuery(name, dns.TypeA, true, false)
-		if _, err := r.exchangeUDP(context.Background(), ap.Addr(), wire, id, name, dns.TypeA, true, time.Now().Add(5*time.Second)); err != nil {
+		wire, id, _ := packQuery(nil, name, dns.TypeA, true, false)
+		if _, err := r.exchangeUDP(context.Background(), ap.Addr(), wire, id, name, dns.TypeA, true, time.Now().Add(5*time.Second), new(dns.Msg)); err != nil {
 			t.Fatalf("round %d: %v", round, err)
 		}
 		for start := time.Now(); r.replies.Running(); time.Sleep(time.Millisecond) {
@@ -166,8 +166,8 @@ func TestExchangeUDPCanceled(t *testing.T) {
 	done := make(chan error, 1)
 	go func() {
 		const name = "www.example.test."
-		wire, id, _ := packQuery(name, dns.TypeA, true, false)
-		_, err := r.exchangeUDP(ctx, ap.Addr(), wire, id, name, dns.TypeA, true, time.Now().Add(time.Hour))
+		wire, id, _ := packQuery(nil, name, dns.TypeA, true, false)
+		_, err := r.exchangeUDP(ctx, ap.Addr(), wire, id, name, dns.TypeA, true, time.Now().Add(time.Hour), new(dns.Msg))
 		done <- err
 	}()
 	time.Sleep(10 * time.Millisecond) // most likely waiting by now; either way it must end
@@ -211,7 +211,7 @@ func TestAwaitReplyQueuedAtDeadline(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer sock.Close()
-			wire, id, err := packQuery(name, dns.TypeA, true, false)
+			wire, id, err := packQuery(nil, name, dns.TypeA, true, false)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -239,7 +239,7 @@ func TestAwaitReplyQueuedAtDeadline(t *testing.T) {
 			w := udpsock.Wait{Ready: make(chan struct{}, 1)}
 			o := &outbound{sock: sock, wire: wire, ready: w.Ready}
 			o.state.Store(sendWritten) // written above
-			m, err := r.awaitReply(context.Background(), sock, w, o, id, name, dns.TypeA, true, time.Now().Add(-time.Second))
+			m, err := r.awaitReply(context.Background(), sock, w, o, id, name, dns.TypeA, true, time.Now().Add(-time.Second), new(dns.Msg))
 			switch {
 			case tt.wantErr == nil && (err != nil || m == nil || len(m.Answer) != 1):
 				t.Fatalf("got %v, %v; want the queued answer", m, err)
@@ -305,10 +305,10 @@ func TestReplyPollDeadlines(t *testing.T) {
 // askUDP asks ap for name/A over UDP through r, exactly as the resolver
 // would, and returns the reply and the query's ID.
 func askUDP(ctx context.Context, r *Resolver, ap netip.AddrPort, name string, deadline time.Time) (*dns.Msg, uint16, error) {
-	wire, id, err := packQuery(name, dns.TypeA, true, false)
+	wire, id, err := packQuery(nil, name, dns.TypeA, true, false)
 	if err != nil {
 		return nil, 0, err
 	}
-	m, err := r.exchangeUDP(ctx, ap.Addr(), wire, id, name, dns.TypeA, true, deadline)
+	m, err := r.exchangeUDP(ctx, ap.Addr(), wire, id, name, dns.TypeA, true, deadline, new(dns.Msg))
 	return m, id, err
 }
